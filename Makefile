@@ -1,0 +1,90 @@
+# callscope — build, test and benchmark.
+#
+#   make                     the CLI (build/callscope) and the extension for $(PYTHON)
+#   make PYTHON=/path/python the extension for another interpreter
+#   make all-pythons         the extension for every CPython 3.8+ under $(PYENV_ROOT)
+#   make test                every test: C units, C units under ASan, Python on all Pythons
+#   make bench               overhead and throughput ratios (see bench/)
+
+PYTHON ?= python3
+PYENV_ROOT ?= /root/.pyenv
+BUILD ?= build
+CC ?= gcc
+OPT ?= -O2 -g
+WARN = -std=c11 -Wall -Wextra -Werror
+CPPFLAGS += -D_GNU_SOURCE -Isrc
+CFLAGS += $(OPT) $(WARN)
+
+CORE_SRC = $(wildcard src/core/*.c)
+READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) $(wildcard src/present/*.c)
+CLI_SRC = $(wildcard src/cli/*.c)
+HOOKS_SRC = $(wildcard src/hooks/*.c)
+HEADERS = $(wildcard src/*/*.h)
+LIBS = -lsqlite3 -lm
+
+# The extension's file name and include path depend on the interpreter.
+PY_EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_paths()["include"])' 2>/dev/null)
+PKG_DIR = $(BUILD)/lib/callscope
+EXTENSION = $(PKG_DIR)/_callscope$(PY_EXT_SUFFIX)
+PY_SOURCES = $(wildcard python/callscope/*.py)
+
+.PHONY: all extension package all-pythons test test-c test-asan test-python bench clean demo
+
+all: $(BUILD)/callscope extension
+
+$(BUILD)/callscope: $(CLI_SRC) $(READER_SRC) $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(READER_SRC) $(CORE_SRC) $(LIBS)
+
+extension: package $(EXTENSION)
+
+package: $(BUILD)/callscope $(PY_SOURCES)
+	@mkdir -p $(PKG_DIR)
+	cp $(PY_SOURCES) $(PKG_DIR)/
+	cp $(BUILD)/callscope $(PKG_DIR)/callscope
+
+$(EXTENSION): $(HOOKS_SRC) $(CORE_SRC) $(HEADERS)
+	@test -n "$(PY_EXT_SUFFIX)" || { echo "make: $(PYTHON) is not a working Python" >&2; exit 1; }
+	@mkdir -p $(PKG_DIR)
+	$(CC) $(CPPFLAGS) -I$(PY_INCLUDE) $(CFLAGS) -fPIC -shared -fvisibility=hidden \
+	    -o $@ $(HOOKS_SRC) $(CORE_SRC)
+
+# Every CPython 3.8+ this machine has.
+ALL_PYTHONS = $(sort $(wildcard $(PYENV_ROOT)/versions/3.8*/bin/python3 $(PYENV_ROOT)/versions/3.9*/bin/python3 \
+    $(PYENV_ROOT)/versions/3.1[0-9]*/bin/python3))
+
+all-pythons: $(BUILD)/callscope
+	@for p in $(ALL_PYTHONS); do $(MAKE) --no-print-directory extension PYTHON=$$p || exit 1; done
+
+# ---- tests ----
+
+C_TESTS = $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
+
+$(BUILD)/tests/%: tests/c/%.c $(READER_SRC) $(CORE_SRC) $(HEADERS) tests/c/check.h
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) -o $@ $< $(READER_SRC) $(CORE_SRC) $(LIBS)
+
+test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS))
+	@for t in $^; do $$t || exit 1; done
+
+# The C core and the whole CLI again under AddressSanitizer and UBSan.
+test-asan:
+	$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" test-c build/asan/callscope
+
+test-python: all-pythons
+	@python3 tests/run_python_tests.py $(ALL_PYTHONS)
+
+test: test-c test-asan test-python
+
+bench: all-pythons
+	@python3 bench/run.py $(ALL_PYTHONS)
+
+demo: all
+	$(BUILD)/callscope run -o $(BUILD)/demo.db examples/demo.py
+	$(BUILD)/callscope show $(BUILD)/demo.db
+	$(BUILD)/callscope stats $(BUILD)/demo.db
+
+clean:
+	rm -rf build

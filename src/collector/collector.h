@@ -1,0 +1,54 @@
+/*
+ * collector.h — turns the ring's event streams into rows of the store.
+ *
+ * The collector reads every traced thread's stream (ring.h), decodes the
+ * events (event.h), pairs each call with its return, yield or exception per
+ * thread, renders argument and result values as text, and writes one row per
+ * call into the SQLite store in large transactions. It runs in the callscope
+ * process, never in the traced one, so it outlives the program it records.
+ */
+#ifndef CALLSCOPE_COLLECTOR_H
+#define CALLSCOPE_COLLECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ring.h"
+
+struct cs_collector_options {
+    const char *db_path;      /* replaced if it exists */
+    const char *command_line; /* kept in the store's meta table */
+    int64_t min_duration_ns;  /* calls shorter than this are not kept (0: all) */
+    int64_t max_calls;        /* keep only the newest N calls (0: all) */
+    int max_depth;            /* calls deeper than this are not kept (-1: all) */
+};
+
+struct cs_collector;
+
+/* Creates the store and prepares to read the ring. NULL with a one-line
+ * message in err (unwritable path, not enough memory, ...). */
+struct cs_collector *cs_collector_open(struct cs_ring *ring, const struct cs_collector_options *options,
+                                       char *err, size_t errlen);
+
+/* Consumes whatever the ring holds now and writes it; commits at least every
+ * 100 ms so readers see the record grow. Returns the number of calls written
+ * (0 when idle), or -1 with a message in err (disk full, ...). */
+long cs_collector_step(struct cs_collector *c, char *err, size_t errlen);
+
+/* Once no producer is left: reads the rest, keeps calls that never ended
+ * with no end time, writes the summary metadata, builds the indexes and
+ * commits. Returns 0, or -1 with a message in err. */
+int cs_collector_finish(struct cs_collector *c, char *err, size_t errlen);
+
+/* Totals, for the one-line summary `callscope run` prints. */
+struct cs_collector_totals {
+    uint64_t calls;
+    uint64_t lost_events;
+    uint64_t processes;
+    uint64_t threads;
+};
+void cs_collector_totals(const struct cs_collector *c, struct cs_collector_totals *out);
+
+void cs_collector_free(struct cs_collector *c);
+
+#endif

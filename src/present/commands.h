@@ -1,0 +1,11 @@
+/*
+ * commands.h — the reader subcommands of the callscope binary. Each takes the
+ * arguments after its own name and returns the process exit status.
+ */
+#ifndef CALLSCOPE_COMMANDS_H
+#define CALLSCOPE_COMMANDS_H
+
+int cs_cmd_show(int argc, char **argv);
+int cs_cmd_stats(int argc, char **argv);
+
+#endif
