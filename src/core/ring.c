@@ -2,7 +2,6 @@
  * ring.c — the shared-memory ring: creation, chunk claims, and the consumer
  * side that turns chunks back into ordered per-thread byte streams.
  */
-#define _GNU_SOURCE
 #include "ring.h"
 
 #include <errno.h>
