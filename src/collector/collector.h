@@ -35,6 +35,12 @@ struct cs_collector *cs_collector_open(struct cs_ring *ring, const struct cs_col
  * (0 when idle), or -1 with a message in err (disk full, ...). */
 long cs_collector_step(struct cs_collector *c, char *err, size_t errlen);
 
+/* Lets the chunks of processes that died be read and freed (calls they
+ * left open stay unfinished); returns how many producer processes are
+ * still alive. `callscope run` calls it every ~100 ms and finishes once the
+ * program has exited and this returns 0. */
+int cs_collector_producers_alive(struct cs_collector *c);
+
 /* Once no producer is left: reads the rest, keeps calls that never ended
  * with no end time, writes the summary metadata, builds the indexes and
  * commits. Returns 0, or -1 with a message in err. */
