@@ -18,7 +18,7 @@ CFLAGS += $(OPT) $(WARN)
 CORE_SRC = $(wildcard src/core/*.c)
 READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) $(wildcard src/present/*.c)
 CLI_SRC = $(wildcard src/cli/*.c)
-HOOKS_SRC = $(wildcard src/hooks/*.c)
+HOOKS_SRC = $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c)
 HEADERS = $(wildcard src/*/*.h)
 LIBS = -lsqlite3 -lm
 
@@ -27,7 +27,7 @@ PY_EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_conf
 PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_paths()["include"])' 2>/dev/null)
 PKG_DIR = $(BUILD)/lib/callscope
 EXTENSION = $(PKG_DIR)/_callscope$(PY_EXT_SUFFIX)
-PY_SOURCES = $(wildcard python/callscope/*.py)
+PY_SOURCES = $(wildcard python/callscope/*.py python/callscope/*/*.py)
 
 .PHONY: all extension package all-pythons test test-c test-asan test-python bench clean demo
 
@@ -41,7 +41,7 @@ extension: package $(EXTENSION)
 
 package: $(BUILD)/callscope $(PY_SOURCES)
 	@mkdir -p $(PKG_DIR)
-	cp $(PY_SOURCES) $(PKG_DIR)/
+	cp -r python/callscope/. $(PKG_DIR)/
 	cp $(BUILD)/callscope $(PKG_DIR)/callscope
 
 $(EXTENSION): $(HOOKS_SRC) $(CORE_SRC) $(HEADERS)

@@ -1,0 +1,140 @@
+"""callscope: a function-call tracer for CPython.
+
+Record from inside a program::
+
+    import callscope
+    with callscope.record("trace.db"):
+        work()
+
+    callscope.start("trace.db", no_args=True); work(); callscope.stop()
+
+    @callscope.notrace          # this function and all it calls: not recorded
+    def noisy(): ...
+
+    callscope.log("cache miss", key=k)   # a log event in the current call
+
+Read the record with ``callscope show``, ``callscope stats`` or any SQLite
+client (see docs/schema.md).
+"""
+
+import contextlib
+import functools
+import os
+import subprocess
+import sys
+
+from callscope import _session
+
+__all__ = ["start", "stop", "record", "notrace", "log"]
+
+_collector = None  # the `callscope collect` process of the active recording
+
+# Options of start()/record(), as `callscope collect` spells them.
+_VALUE_OPTIONS = {
+    "max_string": "--max-string",
+    "max_items": "--max-items",
+    "max_depth": "--max-depth",
+    "min_duration": "--min-duration",
+    "max_calls": "--max-calls",
+    "buffer": "--buffer",
+    "on_full": "--on-full",
+}
+_FLAG_OPTIONS = {
+    "no_args": "--no-args",
+    "repr": "--repr",
+    "c_calls": "--c-calls",
+    "no_stdlib": "--no-stdlib",
+    "no_site_packages": "--no-site-packages",
+}
+_LIST_OPTIONS = {"include": "--include", "exclude": "--exclude"}
+
+
+def _collector_binary():
+    path = os.path.join(_session.PACKAGE_DIR, "callscope")
+    if not os.access(path, os.X_OK):
+        raise RuntimeError("callscope: the collector is missing at %s; build it with `make`" % path)
+    return path
+
+
+def _command(path, options):
+    cmd = [_collector_binary(), "collect", "-o", os.fspath(path), "--owner", str(os.getpid())]
+    for key, value in options.items():
+        if key in _VALUE_OPTIONS:
+            cmd += [_VALUE_OPTIONS[key], str(value)]
+        elif key in _FLAG_OPTIONS:
+            if value:
+                cmd.append(_FLAG_OPTIONS[key])
+        elif key in _LIST_OPTIONS:
+            for item in [value] if isinstance(value, str) else value:
+                cmd += [_LIST_OPTIONS[key], item]
+        else:
+            raise TypeError("callscope.start() got an unknown option %r" % key)
+    return cmd
+
+
+def start(path="callscope.db", **options):
+    """Starts recording every thread of this process into the database at
+    `path` (replaced if it exists). Options mirror `callscope run`'s:
+    no_args, repr, c_calls, include, exclude, no_stdlib, no_site_packages,
+    max_string, max_items, max_depth, min_duration (ms), max_calls, buffer
+    (MB), on_full ('wait' or 'drop')."""
+    global _collector
+    if _collector is not None:
+        raise RuntimeError("callscope is already recording in this process")
+    proc = subprocess.Popen(_command(path, options), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    ring = proc.stdout.readline().decode().strip()
+    if not ring.startswith("/callscope-"):
+        proc.wait()
+        raise RuntimeError("callscope: the collector could not start (exit status %s)" % proc.returncode)
+    try:
+        _session.join(ring, bool(options.get("no_stdlib")), bool(options.get("no_site_packages")))
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    _collector = proc
+
+
+def stop():
+    """Stops recording and waits until the database is complete."""
+    global _collector
+    if _collector is None:
+        return
+    from callscope import _callscope
+
+    _callscope.stop()
+    proc, _collector = _collector, None
+    proc.stdout.close()
+    if proc.wait() != 0:
+        raise RuntimeError("callscope: the collector failed (exit status %s)" % proc.returncode)
+
+
+@contextlib.contextmanager
+def record(path="callscope.db", **options):
+    """``with callscope.record(path, **options):`` records the block."""
+    start(path, **options)
+    try:
+        yield
+    finally:
+        stop()
+
+
+def notrace(func):
+    """Decorator: the function, and everything it calls, is not recorded."""
+    from callscope import _callscope
+
+    target = func
+    while hasattr(target, "__wrapped__") and not hasattr(target, "__code__"):
+        target = target.__wrapped__
+    code = getattr(target, "__code__", None)
+    if code is None:
+        raise TypeError("callscope.notrace needs a Python function, got %r" % (func,))
+    _callscope.notrace(code)
+    return func
+
+
+def log(message, **fields):
+    """Records a log event attached to the call that is running."""
+    from callscope import _callscope
+
+    _callscope.log(str(message), fields or None)

@@ -1,0 +1,65 @@
+"""Joining a collector's ring from this interpreter: what every way of
+recording (``callscope run``, child processes, the Python API) shares."""
+
+import os
+import sys
+import sysconfig
+import threading
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _stdlib_paths():
+    paths = {sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib")}
+    return [p.rstrip("/") + "/" for p in paths if p] + ["<frozen "]
+
+
+def _site_paths():
+    import site
+
+    found = set(getattr(site, "getsitepackages", lambda: [])())
+    found.update(sysconfig.get_paths().get(k) for k in ("purelib", "platlib"))
+    user = getattr(site, "getusersitepackages", lambda: None)()
+    if user:
+        found.add(user)
+    return [p.rstrip("/") + "/" for p in found if p]
+
+
+def excludes(no_stdlib, no_site):
+    """Path prefixes this interpreter must not trace."""
+    out = [PACKAGE_DIR + "/"]
+    if no_stdlib:
+        out += _stdlib_paths()
+    if no_site:
+        out += _site_paths()
+    return out
+
+
+def name_threads(_callscope):
+    """Threads that already run get their names recorded."""
+    for t in threading.enumerate():
+        native = getattr(t, "native_id", None)
+        if native is not None:
+            _callscope.thread_name(native, t.name)
+
+
+def join(ring_name, no_stdlib=False, no_site=False):
+    from callscope import _callscope
+
+    _callscope.start(ring_name, excludes(no_stdlib, no_site))
+    name_threads(_callscope)
+    return _callscope
+
+
+def extension_missing_message():
+    v = sys.version_info
+    return (
+        "callscope: the extension is not built for Python %d.%d (%s); build it with: make PYTHON=%s"
+        % (v[0], v[1], sys.executable, sys.executable)
+    )
+
+
+def env_flags():
+    """--no-stdlib / --no-site-packages, passed down to child processes."""
+    flags = os.environ.get("CALLSCOPE_FLAGS", "")
+    return "no-stdlib" in flags.split(","), "no-site" in flags.split(",")

@@ -1,0 +1,47 @@
+/*
+ * recorder.h — turns what the hooks see into events in the calling thread's
+ * stream. Called with the GIL held, from the hook callbacks only; never
+ * calls the program's Python code (except a guarded __repr__ with --repr).
+ */
+#ifndef CALLSCOPE_RECORDER_H
+#define CALLSCOPE_RECORDER_H
+
+#include <Python.h>
+
+#include "capture/code_info.h"
+#include "core/clock.h"
+#include "core/stream_writer.h"
+
+/* One traced thread. */
+struct cs_thread {
+    struct cs_stream_writer writer;
+    int suppressed;   /* > 0: inside @notrace code or a --repr call */
+    struct cs_thread *next, *prev; /* all threads, for stop() and fork */
+};
+
+extern int cs_recording; /* a session is active in this process */
+extern struct cs_ring cs_active_ring; /* the ring of the active session */
+
+/* The calling thread's state, created on first use; NULL if out of memory
+ * or not recording. */
+struct cs_thread *cs_thread_get(void);
+
+/* Code info ready for recording (id assigned), or NULL if not traced. */
+struct cs_code_info *cs_recorder_code(PyCodeObject *code, PyObject *globals, PyObject *first_arg);
+
+void cs_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *code,
+                    PyObject *const *args, uint64_t now);
+void cs_record_resume(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *code, uint64_t now);
+/* A return (is_yield 0) or a yield; value may be NULL. */
+void cs_record_exit(struct cs_thread *t, PyObject *value, int is_yield, uint64_t now);
+void cs_record_unwind(struct cs_thread *t, PyObject *type, PyObject *value, uint64_t now);
+void cs_record_c_call(struct cs_thread *t, PyObject *callable, uint64_t now);
+void cs_record_c_exit(struct cs_thread *t, int raised, uint64_t now);
+void cs_record_thread_name(struct cs_thread *t, unsigned long tid, PyObject *name);
+void cs_record_log(struct cs_thread *t, PyObject *message, PyObject *fields);
+
+/* Session control (session.c). */
+int cs_recorder_start(struct cs_ring *ring, const char *extra_excludes);
+void cs_recorder_stop(void);
+
+#endif

@@ -1,0 +1,375 @@
+/*
+ * values.c — Python objects to event values, natively (see values.h).
+ *
+ * Only exact built-in types are read field by field: their layout is known
+ * and reading them cannot call back into Python. Subclasses of built-ins are
+ * read through the base type's fields and tagged with their own name.
+ */
+#include "values.h"
+
+#include "core/event.h"
+
+int (*cs_values_suspend_tracing)(int on);
+
+/* Room for a tag, a type name and a varint: what V_ELIDED/V_OBJECT need. */
+#define SMALL_VALUE_BYTES 160
+
+size_t cs_type_name(PyTypeObject *t, char *buf, size_t size)
+{
+    const char *module = NULL, *qualname = NULL;
+    Py_ssize_t mlen = 0, qlen = 0;
+    if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        PyHeapTypeObject *ht = (PyHeapTypeObject *)t;
+        if (ht->ht_qualname && PyUnicode_Check(ht->ht_qualname))
+            qualname = PyUnicode_AsUTF8AndSize(ht->ht_qualname, &qlen);
+        PyObject *mod = t->tp_dict ? PyDict_GetItemString(t->tp_dict, "__module__") : NULL;
+        if (mod && PyUnicode_Check(mod))
+            module = PyUnicode_AsUTF8AndSize(mod, &mlen);
+        if (!qualname)
+            PyErr_Clear();
+    }
+    if (!qualname) {
+        /* Static types spell "module.Name" in tp_name, builtins just "Name". */
+        return (size_t)snprintf(buf, size, "%s", t->tp_name) < size ? strlen(buf) : size - 1;
+    }
+    int n;
+    if (module && strcmp(module, "builtins") != 0)
+        n = snprintf(buf, size, "%.*s.%.*s", (int)mlen, module, (int)qlen, qualname);
+    else
+        n = snprintf(buf, size, "%.*s", (int)qlen, qualname);
+    return n < 0 ? 0 : ((size_t)n < size ? (size_t)n : size - 1);
+}
+
+static unsigned char *put_type_name(unsigned char *p, PyTypeObject *t)
+{
+    char name[128];
+    size_t n = cs_type_name(t, name, sizeof name);
+    return cs_put_str(p, name, n);
+}
+
+static unsigned char *put_elided(unsigned char *p, PyObject *v, Py_ssize_t len)
+{
+    *p++ = V_ELIDED;
+    p = put_type_name(p, Py_TYPE(v));
+    return cs_put_varint(p, len < 0 ? 0 : (uint64_t)len);
+}
+
+/* UTF-8 of the first `max` code points of a str, within `room` bytes.
+ * Lone surrogates become the text \udXXX. Returns bytes written. */
+static size_t utf8_prefix(PyObject *s, Py_ssize_t max, unsigned char *out, size_t room)
+{
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (n > max)
+        n = max;
+    if (kind == PyUnicode_1BYTE_KIND && PyUnicode_IS_ASCII(s)) {
+        size_t k = (size_t)n < room ? (size_t)n : room;
+        memcpy(out, data, k);
+        return k;
+    }
+    size_t w = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        unsigned char tmp[8];
+        size_t k;
+        if (c < 0x80) {
+            tmp[0] = (unsigned char)c;
+            k = 1;
+        } else if (c < 0x800) {
+            tmp[0] = (unsigned char)(0xc0 | (c >> 6));
+            tmp[1] = (unsigned char)(0x80 | (c & 0x3f));
+            k = 2;
+        } else if (c >= 0xd800 && c <= 0xdfff) {
+            k = (size_t)snprintf((char *)tmp, sizeof tmp, "\\u%04x", (unsigned)c);
+        } else if (c < 0x10000) {
+            tmp[0] = (unsigned char)(0xe0 | (c >> 12));
+            tmp[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+            tmp[2] = (unsigned char)(0x80 | (c & 0x3f));
+            k = 3;
+        } else {
+            tmp[0] = (unsigned char)(0xf0 | (c >> 18));
+            tmp[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
+            tmp[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+            tmp[3] = (unsigned char)(0x80 | (c & 0x3f));
+            k = 4;
+        }
+        if (w + k > room)
+            break;
+        memcpy(out + w, tmp, k);
+        w += k;
+    }
+    return w;
+}
+
+static unsigned char *put_text(unsigned char *p, unsigned char *limit, uint8_t tag, PyObject *s,
+                               uint32_t max_chars)
+{
+    *p++ = tag;
+    p = cs_put_varint(p, (uint64_t)PyUnicode_GET_LENGTH(s));
+    size_t room = (size_t)(limit - p) > CS_VARINT_MAX ? (size_t)(limit - p) - CS_VARINT_MAX : 0;
+    /* Write the bytes after a maximal-length prefix slot, then move them
+     * down once their length is known. */
+    unsigned char *body = p + CS_VARINT_MAX;
+    size_t n = utf8_prefix(s, (Py_ssize_t)max_chars, body, room);
+    unsigned char *after_len = cs_put_varint(p, n);
+    memmove(after_len, body, n);
+    return after_len + n;
+}
+
+static unsigned char *put_bytes(unsigned char *p, unsigned char *limit, PyObject *b,
+                                uint32_t max_bytes)
+{
+    Py_ssize_t total = PyBytes_GET_SIZE(b);
+    size_t n = (size_t)total < max_bytes ? (size_t)total : max_bytes;
+    size_t room = (size_t)(limit - p) > 2 * CS_VARINT_MAX + 1 ? (size_t)(limit - p) - 2 * CS_VARINT_MAX - 1 : 0;
+    if (n > room)
+        n = room;
+    *p++ = V_BYTES;
+    p = cs_put_varint(p, (uint64_t)total);
+    return cs_put_str(p, PyBytes_AS_STRING(b), n);
+}
+
+static unsigned char *put_sequence(unsigned char *p, unsigned char *limit, uint8_t tag,
+                                   PyObject *const *items, Py_ssize_t total,
+                                   const struct cs_value_limits *lim, uint32_t nesting)
+{
+    Py_ssize_t shown = total < (Py_ssize_t)lim->max_items ? total : (Py_ssize_t)lim->max_items;
+    *p++ = tag;
+    p = cs_put_varint(p, (uint64_t)total);
+    unsigned char *count_at = p;
+    *p++ = 0; /* patched below: items that fit (max_items < 128 keeps it one byte) */
+    Py_ssize_t i = 0;
+    for (; i < shown && limit - p > SMALL_VALUE_BYTES * 2; i++)
+        p = cs_encode_value(p, limit - SMALL_VALUE_BYTES, items[i], lim, nesting + 1);
+    *count_at = (unsigned char)i;
+    return p;
+}
+
+static unsigned char *put_set(unsigned char *p, unsigned char *limit, uint8_t tag, PyObject *set,
+                              const struct cs_value_limits *lim, uint32_t nesting)
+{
+    Py_ssize_t total = PySet_GET_SIZE(set);
+    *p++ = tag;
+    p = cs_put_varint(p, (uint64_t)total);
+    unsigned char *count_at = p;
+    *p++ = 0;
+    unsigned shown = 0;
+    /* The set iterator is C code and never calls back into Python. */
+    PyObject *it = PyObject_GetIter(set);
+    if (!it) {
+        PyErr_Clear();
+        return p;
+    }
+    PyObject *item;
+    while (shown < lim->max_items && limit - p > SMALL_VALUE_BYTES * 2 && (item = PyIter_Next(it))) {
+        p = cs_encode_value(p, limit - SMALL_VALUE_BYTES, item, lim, nesting + 1);
+        Py_DECREF(item);
+        shown++;
+    }
+    Py_DECREF(it);
+    PyErr_Clear();
+    *count_at = (unsigned char)shown;
+    return p;
+}
+
+static unsigned char *put_dict(unsigned char *p, unsigned char *limit, PyObject *d,
+                               const struct cs_value_limits *lim, uint32_t nesting)
+{
+    *p++ = V_DICT;
+    p = cs_put_varint(p, (uint64_t)PyDict_GET_SIZE(d));
+    unsigned char *count_at = p;
+    *p++ = 0;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    unsigned shown = 0;
+    while (shown < lim->max_items && limit - p > SMALL_VALUE_BYTES * 4 && PyDict_Next(d, &pos, &key, &value)) {
+        p = cs_encode_value(p, limit - SMALL_VALUE_BYTES * 2, key, lim, nesting + 1);
+        p = cs_encode_value(p, limit - SMALL_VALUE_BYTES, value, lim, nesting + 1);
+        shown++;
+    }
+    *count_at = (unsigned char)shown;
+    return p;
+}
+
+static unsigned char *put_object(unsigned char *p, PyObject *v)
+{
+    *p++ = V_OBJECT;
+    p = put_type_name(p, Py_TYPE(v));
+    return cs_put_varint(p, (uint64_t)(uintptr_t)v);
+}
+
+/* --repr: the object's own __repr__, with tracing suspended so it cannot
+ * recurse into the tracer, and any exception it raises swallowed. */
+static unsigned char *put_repr(unsigned char *p, unsigned char *limit, PyObject *v,
+                               const struct cs_value_limits *lim)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    int was = cs_values_suspend_tracing ? cs_values_suspend_tracing(1) : 0;
+    PyObject *text = NULL;
+    if (Py_EnterRecursiveCall(" in callscope repr") == 0) {
+        text = PyObject_Repr(v);
+        Py_LeaveRecursiveCall();
+    }
+    if (cs_values_suspend_tracing)
+        cs_values_suspend_tracing(was);
+    if (text && PyUnicode_Check(text)) {
+        p = put_text(p, limit, V_REPR, text, lim->max_string);
+    } else {
+        PyObject *etype = PyErr_Occurred();
+        *p++ = V_REPR_FAILED;
+        p = put_type_name(p, Py_TYPE(v));
+        p = cs_put_varint(p, (uint64_t)(uintptr_t)v);
+        const char *ename = etype ? ((PyTypeObject *)etype)->tp_name : "TypeError";
+        p = cs_put_str(p, ename, strlen(ename) > 80 ? 80 : strlen(ename));
+    }
+    Py_XDECREF(text);
+    PyErr_Clear();
+    PyErr_Restore(type, value, tb);
+    return p;
+}
+
+static unsigned char *put_int(unsigned char *p, PyObject *v)
+{
+    int overflow = 0;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (!overflow && !(x == -1 && PyErr_Occurred())) {
+        *p++ = V_INT;
+        return cs_put_svarint(p, x);
+    }
+    PyErr_Clear();
+    /* Big ints: decimal text is C code, but past a few thousand digits it
+     * is slow (and refused from 3.11 on), so very large ones give their size. */
+    size_t bits = _PyLong_NumBits(v);
+    char buf[96];
+    if (bits <= 256) {
+        PyObject *s = PyObject_Str(v); /* exact int: long_to_decimal, no Python code */
+        if (s) {
+            Py_ssize_t n;
+            const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+            if (u) {
+                *p++ = V_BIGINT;
+                p = cs_put_str(p, u, (size_t)n);
+                Py_DECREF(s);
+                return p;
+            }
+            Py_DECREF(s);
+        }
+        PyErr_Clear();
+    }
+    int n = snprintf(buf, sizeof buf, "<int of %zu bits>", bits);
+    *p++ = V_BIGINT;
+    return cs_put_str(p, buf, (size_t)n);
+}
+
+/* An instance of a subclass of a built-in type (IntEnum, OrderedDict,
+ * a str subclass...): its base part encoded natively, tagged with its name. */
+static int builtin_base(PyObject *v)
+{
+    unsigned long f = Py_TYPE(v)->tp_flags;
+    return (f & (Py_TPFLAGS_LONG_SUBCLASS | Py_TPFLAGS_UNICODE_SUBCLASS | Py_TPFLAGS_BYTES_SUBCLASS |
+                 Py_TPFLAGS_LIST_SUBCLASS | Py_TPFLAGS_TUPLE_SUBCLASS | Py_TPFLAGS_DICT_SUBCLASS)) != 0 ||
+           PyFloat_Check(v);
+}
+
+static unsigned char *encode_builtin(unsigned char *p, unsigned char *limit, PyObject *v,
+                                     const struct cs_value_limits *lim, uint32_t nesting)
+{
+    if (PyLong_Check(v))
+        return put_int(p, v);
+    if (PyUnicode_Check(v))
+        return put_text(p, limit, V_STR, v, lim->max_string);
+    if (PyFloat_Check(v)) {
+        double d = PyFloat_AS_DOUBLE(v);
+        uint64_t bits;
+        memcpy(&bits, &d, 8);
+        *p++ = V_FLOAT;
+        return cs_put_u64(p, bits);
+    }
+    if (PyBytes_Check(v))
+        return put_bytes(p, limit, v, lim->max_string);
+    if (nesting >= lim->max_nesting) {
+        Py_ssize_t len = PyTuple_Check(v) ? PyTuple_GET_SIZE(v)
+                         : PyList_Check(v) ? PyList_GET_SIZE(v)
+                         : PyDict_Check(v) ? PyDict_GET_SIZE(v)
+                         : PyAnySet_Check(v) ? PySet_GET_SIZE(v) : 0;
+        return put_elided(p, v, len);
+    }
+    if (PyTuple_Check(v))
+        return put_sequence(p, limit, V_TUPLE, &PyTuple_GET_ITEM(v, 0), PyTuple_GET_SIZE(v), lim, nesting);
+    if (PyList_Check(v))
+        return put_sequence(p, limit, V_LIST, PyList_GET_SIZE(v) ? &PyList_GET_ITEM(v, 0) : NULL,
+                            PyList_GET_SIZE(v), lim, nesting);
+    if (PyDict_Check(v))
+        return put_dict(p, limit, v, lim, nesting);
+    return put_object(p, v);
+}
+
+unsigned char *cs_encode_value(unsigned char *p, unsigned char *limit, PyObject *v,
+                               const struct cs_value_limits *lim, uint32_t nesting)
+{
+    if (limit - p < SMALL_VALUE_BYTES) {
+        /* Out of budget: keep the event well-formed with the shortest value. */
+        *p++ = V_ELIDED;
+        p = cs_put_str(p, "…", 3);
+        return cs_put_varint(p, 0);
+    }
+    if (v == NULL) {
+        *p++ = V_UNBOUND;
+        return p;
+    }
+    if (v == Py_None) {
+        *p++ = V_NONE;
+        return p;
+    }
+    if (v == Py_True || v == Py_False) {
+        *p++ = v == Py_True ? V_TRUE : V_FALSE;
+        return p;
+    }
+    PyTypeObject *t = Py_TYPE(v);
+    if (t == &PyLong_Type || t == &PyUnicode_Type || t == &PyFloat_Type || t == &PyBytes_Type ||
+        t == &PyTuple_Type || t == &PyList_Type || t == &PyDict_Type)
+        return encode_builtin(p, limit, v, lim, nesting);
+    if (t == &PySet_Type || t == &PyFrozenSet_Type) {
+        if (nesting >= lim->max_nesting)
+            return put_elided(p, v, PySet_GET_SIZE(v));
+        return put_set(p, limit, t == &PySet_Type ? V_SET : V_FROZENSET, v, lim, nesting);
+    }
+    if (lim->use_repr)
+        return put_repr(p, limit, v, lim);
+    if (builtin_base(v) && !PyType_Check(v)) {
+        *p++ = V_SUBCLASS;
+        p = put_type_name(p, t);
+        return encode_builtin(p, limit, v, lim, nesting);
+    }
+    return put_object(p, v);
+}
+
+unsigned char *cs_encode_exception(unsigned char *p, unsigned char *limit, PyObject *type,
+                                   PyObject *value, const struct cs_value_limits *lim)
+{
+    if (!type && value)
+        type = (PyObject *)Py_TYPE(value);
+    if (type && PyType_Check(type))
+        p = put_type_name(p, (PyTypeObject *)type);
+    else
+        p = cs_put_str(p, "Exception", 9);
+    /* The message: str(exc) is the lone str argument, as Python prints it. */
+    struct cs_value_limits message_limits = *lim;
+    message_limits.use_repr = 0;
+    if (message_limits.max_string < 400)
+        message_limits.max_string = 400;
+    if (value && PyExceptionInstance_Check(value)) {
+        PyObject *args = ((PyBaseExceptionObject *)value)->args;
+        if (args && PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) == 1)
+            return cs_encode_value(p, limit, PyTuple_GET_ITEM(args, 0), &message_limits, 0);
+        if (args && PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) == 0) {
+            *p++ = V_STR; /* no message */
+            p = cs_put_varint(p, 0);
+            return cs_put_varint(p, 0);
+        }
+        return cs_encode_value(p, limit, args, &message_limits, 0);
+    }
+    return cs_encode_value(p, limit, value ? value : Py_None, &message_limits, 0);
+}

@@ -1,0 +1,44 @@
+/*
+ * main.c — the callscope command: dispatches to its subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "present/commands.h"
+
+static void usage(FILE *out)
+{
+    fputs("usage: callscope COMMAND [OPTIONS] ...\n\n"
+          "Record:\n"
+          "  run [OPTIONS] SCRIPT [ARGS...]   run a Python program and record every call\n"
+          "  run [OPTIONS] -m MODULE [ARGS...]\n"
+          "Read a record (default ./callscope.db):\n"
+          "  show [FILE]                      the call tree, with arguments, results and timings\n"
+          "  stats [FILE]                     where the time went, per function\n\n"
+          "`callscope COMMAND --help` describes a command's options.\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "run"))
+        return cs_cmd_run(argc - 2, argv + 2);
+    if (!strcmp(cmd, "collect"))
+        return cs_cmd_collect(argc - 2, argv + 2);
+    if (!strcmp(cmd, "show"))
+        return cs_cmd_show(argc - 2, argv + 2);
+    if (!strcmp(cmd, "stats"))
+        return cs_cmd_stats(argc - 2, argv + 2);
+    fprintf(stderr, "callscope: unknown command '%s' (see callscope --help)\n", cmd);
+    return 2;
+}

@@ -1,0 +1,348 @@
+/*
+ * run.c — `callscope run` and `callscope collect`: create the ring, start
+ * the program (or wait for an in-process recording), and collect its events
+ * into the store until every traced process is gone.
+ *
+ * The collector is this process, not the program's: whatever way the
+ * program ends (exit, os._exit, a signal, SIGKILL, a crash), everything it
+ * committed to the ring reaches the database.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/record_options.h"
+
+static volatile sig_atomic_t forward_to; /* pid that gets SIGTERM/SIGHUP */
+static volatile sig_atomic_t owner_gone;
+
+static void forward_signal(int sig)
+{
+    if (forward_to > 0)
+        kill((pid_t)forward_to, sig);
+}
+
+/* The directory holding the `callscope` Python package (build/lib). */
+static int find_package_root(char *out, size_t size)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return -1;
+    *slash = 0;
+    const char *candidates[] = {"%s/lib", "%s/.."};
+    for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
+        char dir[PATH_MAX], probe[PATH_MAX + 64];
+        snprintf(dir, sizeof dir, candidates[i], exe);
+        snprintf(probe, sizeof probe, "%s/callscope/_bootstrap.py", dir);
+        if (access(probe, R_OK) == 0 && realpath(dir, out) && strlen(out) < size)
+            return 0;
+    }
+    return -1;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Collects until `done` says so; returns 0 or -1 after printing the error. */
+struct loop_state {
+    pid_t child;        /* run: the program */
+    int child_status;   /* its wait status once reaped */
+    int child_exited;
+    int owner_pid;      /* collect: the process that asked for the recording */
+    int seen_producer;
+};
+
+static void reap_children(struct loop_state *s)
+{
+    int status;
+    pid_t pid;
+    /* As subreaper we also adopt the program's orphans: reap them all. */
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == s->child) {
+            s->child_status = status;
+            s->child_exited = 1;
+        }
+    }
+}
+
+static int collect_loop(struct cs_collector *c, struct loop_state *s)
+{
+    char err[512];
+    int64_t last_check = 0;
+    for (;;) {
+        long rows = cs_collector_step(c, err, sizeof err);
+        if (rows < 0) {
+            fprintf(stderr, "callscope: %s\n", err);
+            return -1;
+        }
+        int64_t t = now_ms();
+        if (t - last_check >= 50) {
+            last_check = t;
+            if (s->child)
+                reap_children(s);
+            int alive = cs_collector_producers_alive(c);
+            if (alive)
+                s->seen_producer = 1;
+            int owner_alive = s->owner_pid ? (kill(s->owner_pid, 0) == 0 || errno == EPERM) : 0;
+            if (s->child && s->child_exited && alive == 0)
+                break;
+            if (s->owner_pid && ((s->seen_producer && alive == 0) || !owner_alive))
+                break;
+        }
+        if (rows == 0)
+            sleep_ms(2);
+    }
+    if (cs_collector_step(c, err, sizeof err) < 0 || cs_collector_finish(c, err, sizeof err) != 0) {
+        fprintf(stderr, "callscope: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void print_summary(struct cs_collector *c, const char *path)
+{
+    if (!isatty(2))
+        return; /* the program's stderr stays exactly its own */
+    struct cs_collector_totals t;
+    cs_collector_totals(c, &t);
+    fprintf(stderr, "callscope: %llu calls recorded in %s", (unsigned long long)t.calls, path);
+    if (t.lost_events)
+        fprintf(stderr, " (%llu events lost: buffer full)", (unsigned long long)t.lost_events);
+    fputc('\n', stderr);
+}
+
+static int open_ring(struct cs_ring *ring, struct cs_record_options *o)
+{
+    char err[256];
+    if (cs_ring_create(ring, o->buffer_bytes, CS_RING_DEFAULT_CHUNK, &o->capture, err, sizeof err) != 0) {
+        fprintf(stderr, "callscope: %s\n", err);
+        return -1;
+    }
+    atomic_store(&ring->header->collector_pid, (int32_t)getpid());
+    return 0;
+}
+
+static struct cs_collector *open_collector(struct cs_ring *ring, struct cs_record_options *o,
+                                           const char *command_line)
+{
+    char err[512];
+    o->collect.command_line = command_line;
+    struct cs_collector *c = cs_collector_open(ring, &o->collect, err, sizeof err);
+    if (!c)
+        fprintf(stderr, "callscope: %s\n", err);
+    return c;
+}
+
+static char *join_args(int argc, char **argv)
+{
+    size_t n = 1;
+    for (int i = 0; i < argc; i++)
+        n += strlen(argv[i]) + 1;
+    char *s = calloc(1, n);
+    if (!s)
+        return NULL;
+    for (int i = 0; i < argc; i++) {
+        if (i)
+            strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+static void add_env_patterns(struct cs_record_options *o)
+{
+    /* TRACE_MODULES: folders to trace, colon-separated. */
+    const char *env = getenv("TRACE_MODULES");
+    if (!env || !*env)
+        return;
+    char *copy = strdup(env);
+    size_t used = 0;
+    while (o->capture.include[used])
+        used += strlen(o->capture.include + used) + 1;
+    for (char *tok = strtok(copy, ":"); tok; tok = strtok(NULL, ":")) {
+        char abs[PATH_MAX];
+        const char *p = realpath(tok, abs) ? abs : tok;
+        size_t n = strlen(p);
+        if (used + n + 3 > CS_PATTERN_BYTES)
+            break;
+        memcpy(o->capture.include + used, p, n);
+        used += n;
+        if (p[n - 1] != '/')
+            o->capture.include[used++] = '/';
+        o->capture.include[used++] = 0;
+        o->capture.include[used] = 0;
+    }
+    free(copy);
+}
+
+static void exec_program(struct cs_record_options *o, const char *root, const char *ring_name, int argc,
+                         char **argv)
+{
+    char pythonpath[3 * PATH_MAX];
+    const char *old = getenv("PYTHONPATH");
+    snprintf(pythonpath, sizeof pythonpath, "%s:%s/callscope/_autostart%s%s", root, root, old && *old ? ":" : "",
+             old && *old ? old : "");
+    setenv("PYTHONPATH", pythonpath, 1);
+    setenv("CALLSCOPE_RING", ring_name, 1);
+    setenv("CALLSCOPE_RING_MAIN", ring_name, 1);
+    char flags[64] = "";
+    if (o->capture.flags & CS_OPT_NO_STDLIB)
+        strcat(flags, "no-stdlib,");
+    if (o->capture.flags & CS_OPT_NO_SITE)
+        strcat(flags, "no-site,");
+    setenv("CALLSCOPE_FLAGS", flags, 1);
+    char **args = calloc((size_t)argc + 4, sizeof *args);
+    args[0] = (char *)o->python;
+    args[1] = "-m";
+    args[2] = "callscope._bootstrap";
+    for (int i = 0; i < argc; i++)
+        args[3 + i] = argv[i];
+    execvp(o->python, args);
+    fprintf(stderr, "callscope: cannot run %s: %s (see --python)\n", o->python, strerror(errno));
+    _exit(127);
+}
+
+int cs_cmd_run(int argc, char **argv)
+{
+    struct cs_record_options o;
+    cs_record_options_init(&o);
+    if (argc > 0 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+        printf("usage: callscope run [OPTIONS] SCRIPT [ARGS...]\n"
+               "       callscope run [OPTIONS] -m MODULE [ARGS...]\n\n"
+               "Runs a Python program and records every call into a SQLite database.\n\n"
+               "  --python PATH          the interpreter (default python3)\n");
+        cs_record_options_usage(stdout);
+        return 0;
+    }
+    int first = cs_record_options_parse(&o, argc, argv, 1);
+    if (first < 0)
+        return 2;
+    int nprog = argc - first;
+    char **prog = argv + first;
+    if (nprog == 0 || (!strcmp(prog[0], "-m") && nprog < 2)) {
+        fprintf(stderr, "callscope: run needs a script or -m MODULE (see callscope run --help)\n");
+        return 2;
+    }
+    if (strcmp(prog[0], "-m") != 0) {
+        struct stat st;
+        if (stat(prog[0], &st) != 0 || !S_ISREG(st.st_mode) || access(prog[0], R_OK) != 0) {
+            fprintf(stderr, "callscope: cannot open script '%s': %s\n", prog[0],
+                    errno && !S_ISDIR(st.st_mode) ? strerror(errno) : "not a file");
+            return 2;
+        }
+    }
+    char root[PATH_MAX];
+    if (find_package_root(root, sizeof root) != 0) {
+        fprintf(stderr, "callscope: cannot find the callscope Python package next to this binary; run `make`\n");
+        return 2;
+    }
+    add_env_patterns(&o);
+
+    struct cs_ring ring;
+    if (open_ring(&ring, &o) != 0)
+        return 1;
+    char *command = join_args(nprog, prog);
+    struct cs_collector *c = open_collector(&ring, &o, command);
+    if (!c) {
+        cs_ring_unlink(&ring);
+        free(command);
+        return 1;
+    }
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "callscope: cannot start the program: %s\n", strerror(errno));
+        return 1;
+    }
+    if (pid == 0)
+        exec_program(&o, root, ring.name, nprog, prog);
+
+    /* Terminal signals reach the whole process group, so the program gets
+     * them itself; we stay alive to write what it recorded. */
+    forward_to = pid;
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    signal(SIGTERM, forward_signal);
+    signal(SIGHUP, forward_signal);
+
+    struct loop_state s = {.child = pid};
+    int rc = collect_loop(c, &s);
+    cs_ring_unlink(&ring);
+    if (rc == 0 && atomic_load(&ring.header->target_started))
+        print_summary(c, o.collect.db_path);
+    cs_collector_free(c);
+    free(command);
+    if (rc != 0)
+        return 1;
+    if (WIFSIGNALED(s.child_status)) {
+        /* Die the way the program died, so shells and supervisors see it. */
+        int sig = WTERMSIG(s.child_status);
+        signal(sig, SIG_DFL);
+        fflush(NULL);
+        prctl(PR_SET_CHILD_SUBREAPER, 0);
+        kill(getpid(), sig);
+        return 128 + sig;
+    }
+    return WIFEXITED(s.child_status) ? WEXITSTATUS(s.child_status) : 1;
+}
+
+static void on_owner_signal(int sig)
+{
+    (void)sig;
+    owner_gone = 1;
+}
+
+int cs_cmd_collect(int argc, char **argv)
+{
+    struct cs_record_options o;
+    cs_record_options_init(&o);
+    int first = cs_record_options_parse(&o, argc, argv, 0);
+    if (first < 0)
+        return 2;
+    if (first != argc || !o.owner_pid) {
+        fprintf(stderr, "callscope: usage: callscope collect --owner PID [OPTIONS]  (used by callscope.start())\n");
+        return 2;
+    }
+    struct cs_ring ring;
+    if (open_ring(&ring, &o) != 0)
+        return 1;
+    struct cs_collector *c = open_collector(&ring, &o, "callscope.start()");
+    if (!c) {
+        cs_ring_unlink(&ring);
+        return 1;
+    }
+    /* The owner's terminal signals are the owner's business. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, on_owner_signal);
+    printf("%s\n", ring.name);
+    fflush(stdout);
+    struct loop_state s = {.owner_pid = o.owner_pid};
+    int rc = collect_loop(c, &s);
+    cs_ring_unlink(&ring);
+    cs_collector_free(c);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,31 @@
+/*
+ * family.h — what each family of Python versions provides.
+ *
+ * Everything that depends on the interpreter's version lives behind this
+ * interface, in exactly one file per family:
+ *   family_monitoring.c  3.12 and later: sys.monitoring (PEP 669), with a tool
+ *                        id of our own, reading arguments from the frame;
+ *   family_profile.c     3.8 to 3.11: PyEval_SetProfile on every thread.
+ * The family turns interpreter events into calls of recorder.h.
+ */
+#ifndef CALLSCOPE_FAMILY_H
+#define CALLSCOPE_FAMILY_H
+
+#include <Python.h>
+
+/* Starts delivering events in every thread. -1 with a Python error set. */
+int cs_family_install(void);
+/* Stops delivering events and leaves the interpreter's hooks as they were. */
+void cs_family_uninstall(void);
+
+/* The argument names, in order, as a tuple (new reference). */
+PyObject *cs_family_arg_names(PyCodeObject *code, int nargs);
+/* The qualified name within its module (new reference). Before 3.11 code
+ * objects lack it, so it is worked out from the first argument's class. */
+PyObject *cs_family_qualname(PyCodeObject *code, PyObject *first_arg);
+/* Per-code slot for our data (co_extra). */
+Py_ssize_t cs_family_request_code_extra(freefunc free_fn);
+void *cs_family_code_extra(PyCodeObject *code, Py_ssize_t index);
+int cs_family_set_code_extra(PyCodeObject *code, Py_ssize_t index, void *value);
+
+#endif

@@ -1,0 +1,368 @@
+/*
+ * family_monitoring.c — Python 3.12 and later: sys.monitoring (PEP 669).
+ *
+ * callscope takes a tool id of its own, so debuggers, coverage and cProfile
+ * keep theirs. Callbacks are C functions; arguments are read straight from
+ * the interpreter frame that is starting. Code the filters skip answers
+ * DISABLE, so the interpreter stops reporting it at all.
+ */
+#include <Python.h>
+#if PY_VERSION_HEX >= 0x030C0000
+
+#define Py_BUILD_CORE 1
+#include "internal/pycore_frame.h"
+#undef Py_BUILD_CORE
+
+#include "capture/recorder.h"
+#include "hooks/family.h"
+
+static int tool_id = -1;
+static PyObject *disable; /* sys.monitoring.DISABLE */
+
+static inline _PyInterpreterFrame *current_frame(void)
+{
+    PyThreadState *ts = PyThreadState_GET();
+#if PY_VERSION_HEX >= 0x030D0000
+    return ts->current_frame;
+#else
+    return ts->cframe->current_frame;
+#endif
+}
+
+static inline PyObject *frame_globals(_PyInterpreterFrame *f)
+{
+    return f->f_globals;
+}
+
+/* Arguments sit first in the frame's locals; one captured by a closure
+ * has already been wrapped in a cell when the start event fires. */
+static inline void frame_args(_PyInterpreterFrame *f, PyCodeObject *code, int n, PyObject **out)
+{
+    for (int i = 0; i < n; i++) {
+        PyObject *v = f->localsplus[i];
+        if (v && PyCell_Check(v) && (_PyLocals_GetKind(code->co_localspluskinds, i) & CO_FAST_CELL))
+            v = PyCell_GET(v);
+        out[i] = v;
+    }
+}
+
+static inline void *extra_of(PyObject *code)
+{
+    void *extra = NULL;
+    PyUnstable_Code_GetExtra(code, cs_code_extra_index, &extra);
+    return extra;
+}
+
+#define CALLBACK(name) static PyObject *name(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+#define RETURN_NONE return Py_NewRef(Py_None)
+
+CALLBACK(on_start)
+{
+    (void)self, (void)nargs;
+    uint64_t now = cs_ticks();
+    struct cs_thread *t = cs_thread_get();
+    if (!t)
+        RETURN_NONE;
+    PyCodeObject *code = (PyCodeObject *)args[0];
+    struct cs_code_info *ci = cs_code_info_current(extra_of(args[0]));
+    _PyInterpreterFrame *f = current_frame();
+    if (!ci || (!ci->id && ci->traced)) {
+        ci = cs_recorder_code(code, frame_globals(f), code->co_argcount ? f->localsplus[0] : NULL);
+        if (!ci)
+            RETURN_NONE;
+    }
+    if (ci->notrace) {
+        t->suppressed++;
+        RETURN_NONE;
+    }
+    if (!ci->traced)
+        return Py_NewRef(disable);
+    if (t->suppressed)
+        RETURN_NONE;
+    PyObject *argv[256];
+    int n = ci->nargs > 255 ? 255 : ci->nargs;
+    frame_args(f, code, n, argv);
+    cs_record_call(t, ci, code, argv, now);
+    RETURN_NONE;
+}
+
+CALLBACK(on_resume)
+{
+    (void)self, (void)nargs;
+    uint64_t now = cs_ticks();
+    struct cs_thread *t = cs_thread_get();
+    struct cs_code_info *ci = cs_code_info_current(extra_of(args[0]));
+    if (!t || !ci)
+        RETURN_NONE;
+    if (ci->notrace) {
+        t->suppressed++;
+        RETURN_NONE;
+    }
+    if (!ci->traced)
+        return Py_NewRef(disable);
+    if (!t->suppressed)
+        cs_record_resume(t, ci, (PyCodeObject *)args[0], now);
+    RETURN_NONE;
+}
+
+static PyObject *on_frame_exit(PyObject *const *args, int is_yield)
+{
+    uint64_t now = cs_ticks();
+    struct cs_thread *t = cs_thread_get();
+    struct cs_code_info *ci = cs_code_info_current(extra_of(args[0]));
+    if (!t || !ci)
+        RETURN_NONE;
+    if (ci->notrace) {
+        if (t->suppressed > 0)
+            t->suppressed--;
+        RETURN_NONE;
+    }
+    if (!ci->traced)
+        return Py_NewRef(disable);
+    if (!t->suppressed)
+        cs_record_exit(t, args[2], is_yield, now);
+    RETURN_NONE;
+}
+
+CALLBACK(on_return)
+{
+    (void)self, (void)nargs;
+    return on_frame_exit(args, 0);
+}
+
+CALLBACK(on_yield)
+{
+    (void)self, (void)nargs;
+    return on_frame_exit(args, 1);
+}
+
+/* PY_UNWIND and PY_THROW are not local events: DISABLE is not allowed. */
+CALLBACK(on_unwind)
+{
+    (void)self, (void)nargs;
+    uint64_t now = cs_ticks();
+    struct cs_thread *t = cs_thread_get();
+    struct cs_code_info *ci = cs_code_info_current(extra_of(args[0]));
+    if (!t || !ci)
+        RETURN_NONE;
+    if (ci->notrace) {
+        if (t->suppressed > 0)
+            t->suppressed--;
+        RETURN_NONE;
+    }
+    if (ci->traced && !t->suppressed)
+        cs_record_unwind(t, NULL, args[2], now);
+    RETURN_NONE;
+}
+
+CALLBACK(on_throw)
+{
+    (void)self, (void)nargs;
+    uint64_t now = cs_ticks();
+    struct cs_thread *t = cs_thread_get();
+    struct cs_code_info *ci = cs_code_info_current(extra_of(args[0]));
+    if (!t || !ci)
+        RETURN_NONE;
+    if (ci->notrace) {
+        t->suppressed++;
+        RETURN_NONE;
+    }
+    if (ci->traced && !t->suppressed)
+        cs_record_resume(t, ci, (PyCodeObject *)args[0], now);
+    RETURN_NONE;
+}
+
+/* CALL fires for every call; only C callables are recorded here (Python
+ * functions report their own start). C_RETURN / C_RAISE follow only those. */
+static int is_c_callable(PyObject *callable)
+{
+    return PyCFunction_Check(callable) || Py_TYPE(callable) == &PyMethodDescr_Type;
+}
+
+CALLBACK(on_call)
+{
+    (void)self, (void)nargs;
+    uint64_t now = cs_ticks();
+    struct cs_thread *t = cs_thread_get();
+    if (t && !t->suppressed && is_c_callable(args[2]))
+        cs_record_c_call(t, args[2], now);
+    RETURN_NONE;
+}
+
+static PyObject *on_c_exit(PyObject *const *args, int raised)
+{
+    uint64_t now = cs_ticks();
+    struct cs_thread *t = cs_thread_get();
+    if (t && !t->suppressed && is_c_callable(args[2]))
+        cs_record_c_exit(t, raised, now);
+    RETURN_NONE;
+}
+
+CALLBACK(on_c_return)
+{
+    (void)self, (void)nargs;
+    return on_c_exit(args, 0);
+}
+
+CALLBACK(on_c_raise)
+{
+    (void)self, (void)nargs;
+    return on_c_exit(args, 1);
+}
+
+static PyMethodDef callbacks[] = {
+    {"PY_START", (PyCFunction)(void (*)(void))on_start, METH_FASTCALL, NULL},
+    {"PY_RESUME", (PyCFunction)(void (*)(void))on_resume, METH_FASTCALL, NULL},
+    {"PY_RETURN", (PyCFunction)(void (*)(void))on_return, METH_FASTCALL, NULL},
+    {"PY_YIELD", (PyCFunction)(void (*)(void))on_yield, METH_FASTCALL, NULL},
+    {"PY_UNWIND", (PyCFunction)(void (*)(void))on_unwind, METH_FASTCALL, NULL},
+    {"PY_THROW", (PyCFunction)(void (*)(void))on_throw, METH_FASTCALL, NULL},
+    {"CALL", (PyCFunction)(void (*)(void))on_call, METH_FASTCALL, NULL},
+    {"C_RETURN", (PyCFunction)(void (*)(void))on_c_return, METH_FASTCALL, NULL},
+    {"C_RAISE", (PyCFunction)(void (*)(void))on_c_raise, METH_FASTCALL, NULL},
+};
+#define NCALLBACKS (sizeof callbacks / sizeof *callbacks)
+#define NPY_CALLBACKS 6 /* the first six; the rest only with --c-calls */
+
+static PyObject *monitoring(void)
+{
+    PyObject *sys = PyImport_ImportModule("sys");
+    if (!sys)
+        return NULL;
+    PyObject *m = PyObject_GetAttrString(sys, "monitoring");
+    Py_DECREF(sys);
+    return m;
+}
+
+static long event_bit(PyObject *events, const char *name)
+{
+    PyObject *v = PyObject_GetAttrString(events, name);
+    long bit = v ? PyLong_AsLong(v) : -1;
+    Py_XDECREF(v);
+    return bit;
+}
+
+/* Preferred ids: unassigned ones first, then the profiler's. */
+static int free_tool_id(PyObject *mon)
+{
+    static const int order[] = {4, 3, 2, 5};
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+        PyObject *owner = PyObject_CallMethod(mon, "get_tool", "i", order[i]);
+        if (!owner)
+            return -1;
+        int taken = owner != Py_None;
+        Py_DECREF(owner);
+        if (!taken)
+            return order[i];
+    }
+    PyErr_SetString(PyExc_RuntimeError, "callscope: every sys.monitoring tool id is in use");
+    return -1;
+}
+
+int cs_family_install(void)
+{
+    PyObject *mon = monitoring();
+    if (!mon)
+        return -1;
+    PyObject *events = PyObject_GetAttrString(mon, "events");
+    int id = events ? free_tool_id(mon) : -1;
+    if (id < 0)
+        goto fail;
+    if (!disable && !(disable = PyObject_GetAttrString(mon, "DISABLE")))
+        goto fail;
+    PyObject *r = PyObject_CallMethod(mon, "use_tool_id", "is", id, "callscope");
+    if (!r)
+        goto fail;
+    Py_DECREF(r);
+    tool_id = id;
+    size_t wanted = cs_active_ring.header->options.flags & CS_OPT_C_CALLS ? NCALLBACKS : NPY_CALLBACKS;
+    long mask = 0;
+    for (size_t i = 0; i < wanted; i++) {
+        long bit = event_bit(events, callbacks[i].ml_name);
+        PyObject *fn = PyCFunction_New(&callbacks[i], NULL);
+        PyObject *prev = bit >= 0 && fn ? PyObject_CallMethod(mon, "register_callback", "ilO", id, bit, fn) : NULL;
+        Py_XDECREF(fn);
+        if (!prev)
+            goto fail;
+        Py_DECREF(prev);
+        mask |= bit;
+    }
+    /* Tracing resumes wherever an earlier session answered DISABLE. */
+    r = PyObject_CallMethod(mon, "restart_events", NULL);
+    Py_XDECREF(r);
+    r = r ? PyObject_CallMethod(mon, "set_events", "il", id, mask) : NULL;
+    if (!r)
+        goto fail;
+    Py_DECREF(r);
+    Py_DECREF(events);
+    Py_DECREF(mon);
+    return 0;
+fail:
+    Py_XDECREF(events);
+    Py_DECREF(mon);
+    if (tool_id >= 0) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        cs_family_uninstall();
+        PyErr_Restore(type, value, tb);
+    }
+    return -1;
+}
+
+void cs_family_uninstall(void)
+{
+    if (tool_id < 0)
+        return;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *mon = monitoring();
+    if (mon) {
+        PyObject *r = PyObject_CallMethod(mon, "set_events", "ii", tool_id, 0);
+        Py_XDECREF(r);
+        PyObject *events = PyObject_GetAttrString(mon, "events");
+        for (size_t i = 0; events && i < NCALLBACKS; i++) {
+            long bit = event_bit(events, callbacks[i].ml_name);
+            r = bit >= 0 ? PyObject_CallMethod(mon, "register_callback", "ilO", tool_id, bit, Py_None) : NULL;
+            Py_XDECREF(r);
+        }
+        Py_XDECREF(events);
+        r = PyObject_CallMethod(mon, "free_tool_id", "i", tool_id);
+        Py_XDECREF(r);
+        Py_DECREF(mon);
+    }
+    PyErr_Clear();
+    PyErr_Restore(type, value, tb);
+    tool_id = -1;
+}
+
+PyObject *cs_family_arg_names(PyCodeObject *code, int nargs)
+{
+    PyObject *names = PyTuple_GetSlice(code->co_localsplusnames, 0, nargs);
+    return names;
+}
+
+PyObject *cs_family_qualname(PyCodeObject *code, PyObject *first_arg)
+{
+    (void)first_arg;
+    return Py_NewRef(code->co_qualname);
+}
+
+Py_ssize_t cs_family_request_code_extra(freefunc free_fn)
+{
+    return PyUnstable_Eval_RequestCodeExtraIndex(free_fn);
+}
+
+void *cs_family_code_extra(PyCodeObject *code, Py_ssize_t index)
+{
+    void *extra = NULL;
+    if (PyUnstable_Code_GetExtra((PyObject *)code, index, &extra) != 0)
+        PyErr_Clear();
+    return extra;
+}
+
+int cs_family_set_code_extra(PyCodeObject *code, Py_ssize_t index, void *value)
+{
+    return PyUnstable_Code_SetExtra((PyObject *)code, index, value);
+}
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * family_profile.c — Python 3.8 to 3.11: a C profile function
+ * (PyEval_SetProfile) on every thread.
+ *
+ * Threads that exist at start get the function directly; threads started
+ * later get it through threading.setprofile(), whose hook installs the C
+ * function on its first event and steps aside. Arguments are read from the
+ * frame the call event hands us.
+ */
+#include <Python.h>
+#if PY_VERSION_HEX < 0x030C0000
+
+#include <frameobject.h>
+#if PY_VERSION_HEX >= 0x030B0000
+#define Py_BUILD_CORE 1
+#include "internal/pycore_code.h"
+#include "internal/pycore_frame.h"
+#include "opcode.h"
+#undef Py_BUILD_CORE
+#endif
+
+#include "capture/recorder.h"
+#include "capture/values.h"
+#include "hooks/family.h"
+
+#ifndef Py_NewRef
+static inline PyObject *Py_NewRef(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+#endif
+
+static int installed;
+
+static inline PyCodeObject *frame_code(PyFrameObject *f)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return f->f_frame->f_code;
+#else
+    return f->f_code;
+#endif
+}
+
+static inline PyObject **frame_locals(PyFrameObject *f)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return f->f_frame->localsplus;
+#else
+    return f->f_localsplus;
+#endif
+}
+
+static inline PyObject *frame_globals(PyFrameObject *f)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return f->f_frame->f_globals;
+#else
+    return f->f_globals;
+#endif
+}
+
+/* Argument values; an argument captured by a closure lives in a cell. */
+static void frame_args(PyFrameObject *f, PyCodeObject *code, int n, PyObject **out)
+{
+    PyObject **locals = frame_locals(f);
+    for (int i = 0; i < n; i++) {
+        PyObject *v = locals[i];
+#if PY_VERSION_HEX >= 0x030B0000
+        if (v && PyCell_Check(v) && (_PyLocals_GetKind(code->co_localspluskinds, i) & CO_FAST_CELL))
+            v = PyCell_GET(v);
+#else
+        /* Before 3.11 the cell takes the value and the local slot is empty. */
+        if (!v && code->co_cell2arg) {
+            Py_ssize_t ncells = PyTuple_GET_SIZE(code->co_cellvars);
+            for (Py_ssize_t c = 0; c < ncells; c++)
+                if (code->co_cell2arg[c] == i) {
+                    PyObject *cell = locals[code->co_nlocals + c];
+                    v = cell && PyCell_Check(cell) ? PyCell_GET(cell) : NULL;
+                }
+        }
+#endif
+        out[i] = v;
+    }
+}
+
+/* Is this call event the first start of a generator/coroutine frame, or a
+ * resume after a yield? */
+static int is_resume(PyFrameObject *f, struct cs_code_info *ci)
+{
+    if (!(ci->flags & CS_CODE_GENERATOR))
+        return 0;
+#if PY_VERSION_HEX >= 0x030B0000
+    /* A suspended frame last executed the yield (or the send of an await
+     * or yield from); a fresh one has not got that far. */
+    int op = _Py_OPCODE(*f->f_frame->prev_instr);
+    return _PyInterpreterFrame_LASTI(f->f_frame) > 0 && (op == YIELD_VALUE || op == SEND);
+#else
+    return f->f_lasti >= 0;
+#endif
+}
+
+/* Did this return event end the frame, or suspend it at a yield? */
+static int is_yield(PyFrameObject *f)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    if (f->f_frame->owner != FRAME_OWNED_BY_GENERATOR)
+        return 0;
+    PyGenObject *gen = (PyGenObject *)((char *)f->f_frame - offsetof(PyGenObject, gi_iframe));
+    return gen->gi_frame_state == FRAME_SUSPENDED;
+#elif PY_VERSION_HEX >= 0x030A0000
+    return f->f_state == FRAME_SUSPENDED;
+#else
+    return f->f_stacktop != NULL;
+#endif
+}
+
+static struct cs_code_info *info_for(PyFrameObject *f, PyCodeObject *code)
+{
+    struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(code, cs_code_extra_index));
+    if (ci && (ci->id || !ci->traced))
+        return ci;
+    PyObject *first = code->co_argcount ? frame_locals(f)[0] : NULL;
+    return cs_recorder_code(code, frame_globals(f), first);
+}
+
+static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
+{
+    (void)obj;
+    uint64_t now = cs_ticks();
+    struct cs_thread *t = cs_thread_get();
+    if (!t)
+        return 0;
+    switch (what) {
+    case PyTrace_CALL: {
+        PyCodeObject *code = frame_code(f);
+        struct cs_code_info *ci = info_for(f, code);
+        if (!ci)
+            return 0;
+        if (ci->notrace) {
+            t->suppressed++;
+            return 0;
+        }
+        if (!ci->traced || t->suppressed)
+            return 0;
+        if (is_resume(f, ci)) {
+            cs_record_resume(t, ci, code, now);
+        } else {
+            PyObject *argv[256];
+            int n = ci->nargs > 255 ? 255 : ci->nargs;
+            frame_args(f, code, n, argv);
+            cs_record_call(t, ci, code, argv, now);
+        }
+        return 0;
+    }
+    case PyTrace_RETURN: {
+        struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(frame_code(f), cs_code_extra_index));
+        if (!ci)
+            return 0;
+        if (ci->notrace) {
+            if (t->suppressed > 0)
+                t->suppressed--;
+            return 0;
+        }
+        if (!ci->traced || t->suppressed)
+            return 0;
+        if (arg) {
+            cs_record_exit(t, arg, is_yield(f), now);
+        } else {
+            /* No value: the frame ends by an exception, still pending. */
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            cs_record_unwind(t, type, value, now);
+            PyErr_Restore(type, value, tb);
+        }
+        return 0;
+    }
+    case PyTrace_C_CALL:
+        if (installed == 2 && !t->suppressed)
+            cs_record_c_call(t, arg, now);
+        return 0;
+    case PyTrace_C_RETURN:
+    case PyTrace_C_EXCEPTION:
+        if (installed == 2 && !t->suppressed)
+            cs_record_c_exit(t, what == PyTrace_C_EXCEPTION, now);
+        return 0;
+    }
+    return 0;
+}
+
+static void set_profile_on(PyThreadState *ts, Py_tracefunc fn)
+{
+#if PY_VERSION_HEX >= 0x03090000
+    _PyEval_SetProfile(ts, fn, NULL);
+#else
+    PyObject *old = ts->c_profileobj;
+    ts->c_profilefunc = fn;
+    ts->c_profileobj = NULL;
+    ts->use_tracing = (fn != NULL) || (ts->c_tracefunc != NULL);
+    Py_XDECREF(old);
+#endif
+}
+
+/* threading.setprofile() target: runs as a Python-level profiler in each
+ * new thread, once, and replaces itself with the C function. */
+static PyObject *thread_hook(PyObject *self, PyObject *args)
+{
+    (void)self, (void)args;
+    if (installed)
+        set_profile_on(PyThreadState_Get(), profile);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef thread_hook_def = {"_callscope_thread_hook", thread_hook, METH_VARARGS, NULL};
+
+static int set_threading_hook(PyObject *hook)
+{
+    PyObject *threading = PyImport_ImportModule("threading");
+    if (!threading)
+        return -1;
+    PyObject *r = PyObject_CallMethod(threading, "setprofile", "O", hook);
+    Py_DECREF(threading);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+int cs_family_install(void)
+{
+    PyObject *hook = PyCFunction_New(&thread_hook_def, NULL);
+    if (!hook || set_threading_hook(hook) != 0) {
+        Py_XDECREF(hook);
+        return -1;
+    }
+    Py_DECREF(hook);
+    installed = cs_active_ring.header->options.flags & CS_OPT_C_CALLS ? 2 : 1;
+    PyInterpreterState *interp = PyThreadState_Get()->interp;
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
+        set_profile_on(ts, profile);
+    return 0;
+}
+
+void cs_family_uninstall(void)
+{
+    if (!installed)
+        return;
+    installed = 0;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (set_threading_hook(Py_None) != 0)
+        PyErr_Clear();
+    PyInterpreterState *interp = PyThreadState_Get()->interp;
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
+        if (ts->c_profilefunc == profile)
+            set_profile_on(ts, NULL);
+    PyErr_Restore(type, value, tb);
+}
+
+PyObject *cs_family_arg_names(PyCodeObject *code, int nargs)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return PyTuple_GetSlice(code->co_localsplusnames, 0, nargs);
+#else
+    return PyTuple_GetSlice(code->co_varnames, 0, nargs);
+#endif
+}
+
+#if PY_VERSION_HEX < 0x030B0000
+/* Before 3.11: find the class in the first argument's MRO (or the first
+ * argument itself, for classmethods) whose dict holds a function with this
+ * code. Dictionary lookups only: no Python code runs. */
+static PyObject *qualname_from_class(PyCodeObject *code, PyObject *first_arg)
+{
+    if (!first_arg)
+        return NULL;
+    PyTypeObject *start = PyType_Check(first_arg) ? (PyTypeObject *)first_arg : Py_TYPE(first_arg);
+    PyObject *mro = start->tp_mro;
+    if (!mro || !PyTuple_Check(mro))
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *cls = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        PyObject *attr = cls->tp_dict ? PyDict_GetItemWithError(cls->tp_dict, code->co_name) : NULL;
+        if (!attr)
+            continue;
+        if (Py_TYPE(attr) == &PyClassMethod_Type || Py_TYPE(attr) == &PyStaticMethod_Type)
+            attr = PyObject_GetAttrString(attr, "__func__"), Py_XDECREF(attr);
+        if (attr && PyFunction_Check(attr) && PyFunction_GET_CODE(attr) == (PyObject *)code) {
+            char name[128];
+            cs_type_name(cls, name, sizeof name);
+            const char *dot = strrchr(name, '.');
+            PyObject *owner = (cls->tp_flags & Py_TPFLAGS_HEAPTYPE)
+                                  ? Py_NewRef(((PyHeapTypeObject *)cls)->ht_qualname)
+                                  : PyUnicode_FromString(dot ? dot + 1 : name);
+            PyObject *q = owner ? PyUnicode_FromFormat("%U.%U", owner, code->co_name) : NULL;
+            Py_XDECREF(owner);
+            return q;
+        }
+    }
+    PyErr_Clear();
+    return NULL;
+}
+#endif
+
+PyObject *cs_family_qualname(PyCodeObject *code, PyObject *first_arg)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    (void)first_arg;
+    return Py_NewRef(code->co_qualname);
+#else
+    PyObject *q = qualname_from_class(code, first_arg);
+    if (q)
+        return q;
+    PyErr_Clear();
+    Py_INCREF(code->co_name);
+    return code->co_name;
+#endif
+}
+
+Py_ssize_t cs_family_request_code_extra(freefunc free_fn)
+{
+    return _PyEval_RequestCodeExtraIndex(free_fn);
+}
+
+void *cs_family_code_extra(PyCodeObject *code, Py_ssize_t index)
+{
+    void *extra = NULL;
+    if (_PyCode_GetExtra((PyObject *)code, index, &extra) != 0)
+        PyErr_Clear();
+    return extra;
+}
+
+int cs_family_set_code_extra(PyCodeObject *code, Py_ssize_t index, void *value)
+{
+    return _PyCode_SetExtra((PyObject *)code, index, value);
+}
+
+#endif

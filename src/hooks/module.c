@@ -1,0 +1,136 @@
+/*
+ * module.c — the `callscope._callscope` extension module: what the Python
+ * side (python/callscope) calls to start and stop recording into a ring.
+ */
+#include <Python.h>
+
+#include <unistd.h>
+
+#include "capture/recorder.h"
+#include "hooks/family.h"
+
+static struct cs_ring ring; /* mapped while a session may still write */
+
+/* start(ring_name, excludes): joins the ring a collector created and starts
+ * tracing every thread. `excludes` adds path prefixes of this interpreter
+ * (its standard library for --no-stdlib, callscope's own files...). */
+static PyObject *start(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *name;
+    PyObject *excludes;
+    if (!PyArg_ParseTuple(args, "sO!:start", &name, &PyList_Type, &excludes))
+        return NULL;
+    if (cs_recording) {
+        PyErr_SetString(PyExc_RuntimeError, "callscope is already recording in this process");
+        return NULL;
+    }
+    char packed[CS_PATTERN_BYTES];
+    size_t n = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(excludes); i++) {
+        Py_ssize_t len;
+        const char *s = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(excludes, i), &len);
+        if (!s)
+            return NULL;
+        if (n + (size_t)len + 2 > sizeof packed)
+            break;
+        memcpy(packed + n, s, (size_t)len + 1);
+        n += (size_t)len + 1;
+    }
+    packed[n] = 0;
+    char err[256];
+    if (ring.header)
+        cs_ring_close(&ring);
+    if (cs_ring_open(&ring, name, err, sizeof err) != 0) {
+        PyErr_Format(PyExc_RuntimeError, "callscope: %s", err);
+        return NULL;
+    }
+    if (cs_recorder_start(&ring, packed) != 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *stop(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    cs_recorder_stop();
+    Py_RETURN_NONE;
+}
+
+static PyObject *recording(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    return PyBool_FromLong(cs_recording);
+}
+
+/* Tells `callscope run` that the program's own code is about to run, so an
+ * exit before this point is reported as callscope's failure to start. */
+static PyObject *mark_started(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    if (ring.header)
+        atomic_store(&ring.header->target_started, 1);
+    Py_RETURN_NONE;
+}
+
+static PyObject *thread_name(PyObject *self, PyObject *args)
+{
+    (void)self;
+    unsigned long tid;
+    PyObject *name;
+    if (!PyArg_ParseTuple(args, "kU:thread_name", &tid, &name))
+        return NULL;
+    struct cs_thread *t = cs_thread_get();
+    if (t)
+        cs_record_thread_name(t, tid, name);
+    Py_RETURN_NONE;
+}
+
+static PyObject *log_event(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *message, *fields = Py_None;
+    if (!PyArg_ParseTuple(args, "U|O:log", &message, &fields))
+        return NULL;
+    struct cs_thread *t = cs_thread_get();
+    if (t && !t->suppressed)
+        cs_record_log(t, message, fields);
+    Py_RETURN_NONE;
+}
+
+/* @notrace: the code and everything it calls is not recorded. */
+static PyObject *notrace(PyObject *self, PyObject *code)
+{
+    (void)self;
+    if (!PyCode_Check(code)) {
+        PyErr_SetString(PyExc_TypeError, "notrace() needs a code object");
+        return NULL;
+    }
+    if (cs_code_info_init() != 0)
+        return NULL;
+    struct cs_code_info *ci = cs_code_info_of((PyCodeObject *)code);
+    if (!ci)
+        return PyErr_NoMemory();
+    ci->notrace = 1;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"start", start, METH_VARARGS, "start(ring_name, excludes): record into the ring"},
+    {"stop", stop, METH_NOARGS, "stop(): stop recording; calls still open stay unfinished"},
+    {"recording", recording, METH_NOARGS, "recording() -> bool"},
+    {"mark_started", mark_started, METH_NOARGS, "the traced program starts now"},
+    {"thread_name", thread_name, METH_VARARGS, "thread_name(native_id, name)"},
+    {"log", log_event, METH_VARARGS, "log(message, fields): a log event in the current call"},
+    {"notrace", notrace, METH_O, "notrace(code): never record this code or what it calls"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_callscope", "callscope's capture engine", -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__callscope(void)
+{
+    return PyModule_Create(&module);
+}
