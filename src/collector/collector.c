@@ -1,0 +1,761 @@
+/*
+ * collector.c — pairs each thread's call and return events into call rows
+ * (see collector.h).
+ *
+ * State kept per stream (one traced thread): its stack of open calls and the
+ * rendered arguments of those calls, stored LIFO in one text buffer so that
+ * a call's arguments cost no allocation. Functions are kept in a table
+ * indexed by their ring-wide id, with their argument names pre-encoded as
+ * JSON keys. Nothing here allocates per event once the buffers are warm.
+ */
+#include "collector/collector.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "collector/decode.h"
+#include "core/clock.h"
+#include "core/event.h"
+#include "store/json.h"
+#include "store/store.h"
+#include "store/textbuf.h"
+
+/* Ids beyond these are taken as corruption rather than grown into. */
+#define MAX_FUNCTION_ID (1u << 24)
+#define MAX_STREAM_ID (1u << 22)
+#define MAX_STACK_DEPTH 100000
+
+#define CALIBRATE_EVERY_NS 50000000 /* 50 ms */
+#define REAP_EVERY_NS 50000000
+#define COMMIT_EVERY_NS 100000000 /* readers see rows at least this often */
+#define COMMIT_EVERY_ROWS 200000
+#define NO_ARGS UINT32_MAX
+
+static const char C_RAISED[] = "<unknown exception>"; /* EV_CRAISE carries no type */
+
+struct frame {
+    int64_t id;        /* row id; 0 when no row is kept (placeholder, too deep) */
+    int64_t parent_id; /* 0: none */
+    uint64_t function_id;
+    uint64_t start_ticks;
+    int64_t child_ns; /* time spent in callees, for self time */
+    uint32_t args_off, args_len;
+    int flags;
+    int placeholder; /* stands for a frame whose call event was lost */
+};
+
+struct stream {
+    int64_t thread_row; /* 0 until known */
+    uint32_t pid;
+    uint64_t ticks; /* time of the last timed event */
+    int skipping;   /* after bad bytes: ignore input until the next chunk */
+    struct frame *stack;
+    size_t depth, cap;
+    struct cs_textbuf args; /* arguments of the open frames, LIFO */
+};
+
+struct function {
+    int defined;
+    int is_c;
+    uint32_t nargs;
+    char *keys;       /* `{"a":` `,"b":` ... concatenated */
+    uint32_t *key_end; /* end offset of each key in keys */
+};
+
+struct thread_key {
+    int64_t pid, tid;
+};
+
+struct cs_collector {
+    struct cs_ring *ring;
+    struct cs_ring_reader *reader;
+    struct cs_store *store;
+    struct cs_collector_options opt;
+
+    struct cs_clock_calibration cal;
+    uint64_t ref_ticks; /* ticks -> ns: ref_ns + (ticks - ref_ticks) * ns_per_tick */
+    int64_t ref_ns;
+    double ns_per_tick;
+    int64_t last_calibration, last_reap, last_commit; /* monotonic ns */
+    int live_producers;
+
+    struct stream **streams; /* by stream id */
+    size_t nstreams;
+    struct function *functions; /* by function id */
+    size_t nfunctions;
+    struct thread_key *threads; /* row id - 1 */
+    size_t nthreads, threads_cap;
+    int64_t *pids;
+    size_t npids, pids_cap;
+
+    struct cs_textbuf result, exception, scratch, fields;
+    int64_t rows_in_step, rows_since_commit, rows_since_trim;
+    uint64_t lost_events, decode_errors;
+    int oom;
+};
+
+/* ---- time ---- */
+
+static void calibrate(struct cs_collector *c)
+{
+    cs_clock_calibration_update(&c->cal);
+    c->ref_ticks = c->cal.ticks1;
+    c->ref_ns = cs_clock_ticks_to_ns(&c->cal, c->ref_ticks);
+    c->ns_per_tick = (double)(cs_clock_ticks_to_ns(&c->cal, c->ref_ticks + 1000000000u) - c->ref_ns) / 1e9;
+    c->last_calibration = cs_monotonic_ns();
+}
+
+/* The ring's creation is the first reference point: it is the earliest
+ * pair we have, and the longer the baseline the better the rate. */
+static void start_clock(struct cs_collector *c)
+{
+    c->cal.ticks0 = c->ring->header->ticks0;
+    c->cal.ns0 = c->ring->header->monotonic0_ns;
+    cs_clock_calibration_update(&c->cal);
+    if (c->cal.ticks1 - c->cal.ticks0 < 10000000) {
+        struct timespec pause = {0, 5000000};
+        nanosleep(&pause, NULL);
+    }
+    calibrate(c);
+}
+
+/* Nanoseconds since the ring was created. */
+static int64_t ticks_to_start_ns(const struct cs_collector *c, uint64_t ticks)
+{
+    int64_t dticks = (int64_t)(ticks - c->ref_ticks);
+    return c->ref_ns + (int64_t)((double)dticks * c->ns_per_tick) - c->ring->header->monotonic0_ns;
+}
+
+static int64_t ticks_to_duration(const struct cs_collector *c, uint64_t start, uint64_t end)
+{
+    if (end <= start)
+        return 0;
+    return (int64_t)((double)(end - start) * c->ns_per_tick);
+}
+
+/* ---- threads, processes, streams ---- */
+
+static int64_t thread_row(struct cs_collector *c, int64_t pid, int64_t tid)
+{
+    for (size_t i = 0; i < c->nthreads; i++)
+        if (c->threads[i].pid == pid && c->threads[i].tid == tid)
+            return (int64_t)i + 1;
+    if (c->nthreads == c->threads_cap) {
+        size_t cap = c->threads_cap ? c->threads_cap * 2 : 16;
+        struct thread_key *grown = realloc(c->threads, cap * sizeof *grown);
+        if (!grown) {
+            c->oom = 1;
+            return 0;
+        }
+        c->threads = grown;
+        c->threads_cap = cap;
+    }
+    c->threads[c->nthreads++] = (struct thread_key){pid, tid};
+    cs_store_add_thread(c->store, (int64_t)c->nthreads, pid, tid);
+    return (int64_t)c->nthreads;
+}
+
+static void note_process(struct cs_collector *c, int64_t pid, int64_t ppid)
+{
+    for (size_t i = 0; i < c->npids; i++)
+        if (c->pids[i] == pid)
+            return;
+    if (c->npids == c->pids_cap) {
+        size_t cap = c->pids_cap ? c->pids_cap * 2 : 16;
+        int64_t *grown = realloc(c->pids, cap * sizeof *grown);
+        if (!grown) {
+            c->oom = 1;
+            return;
+        }
+        c->pids = grown;
+        c->pids_cap = cap;
+    }
+    c->pids[c->npids++] = pid;
+    cs_store_add_process(c->store, pid, ppid);
+}
+
+static struct stream *get_stream(struct cs_collector *c, uint64_t id, uint32_t pid)
+{
+    if (id >= MAX_STREAM_ID)
+        return NULL;
+    if (id >= c->nstreams) {
+        size_t n = c->nstreams ? c->nstreams : 64;
+        while (n <= id)
+            n *= 2;
+        struct stream **grown = realloc(c->streams, n * sizeof *grown);
+        if (!grown)
+            return NULL;
+        memset(grown + c->nstreams, 0, (n - c->nstreams) * sizeof *grown);
+        c->streams = grown;
+        c->nstreams = n;
+    }
+    if (!c->streams[id]) {
+        c->streams[id] = calloc(1, sizeof(struct stream));
+        if (!c->streams[id])
+            return NULL;
+        c->streams[id]->pid = pid;
+    }
+    return c->streams[id];
+}
+
+/* A stream that skipped EV_STREAM (corrupt) still gets a thread row. */
+static int64_t stream_thread(struct cs_collector *c, struct stream *st)
+{
+    if (!st->thread_row)
+        st->thread_row = thread_row(c, st->pid, 0);
+    return st->thread_row;
+}
+
+static void free_stream(struct stream *st)
+{
+    if (!st)
+        return;
+    free(st->stack);
+    cs_textbuf_free(&st->args);
+    free(st);
+}
+
+/* ---- functions ---- */
+
+static struct function *function_slot(struct cs_collector *c, uint64_t id)
+{
+    if (id >= MAX_FUNCTION_ID)
+        return NULL;
+    if (id >= c->nfunctions) {
+        size_t n = c->nfunctions ? c->nfunctions : 1024;
+        while (n <= id)
+            n *= 2;
+        struct function *grown = realloc(c->functions, n * sizeof *grown);
+        if (!grown) {
+            c->oom = 1;
+            return NULL;
+        }
+        memset(grown + c->nfunctions, 0, (n - c->nfunctions) * sizeof *grown);
+        c->functions = grown;
+        c->nfunctions = n;
+    }
+    return &c->functions[id];
+}
+
+static struct function *known_function(struct cs_collector *c, uint64_t id)
+{
+    return id < c->nfunctions && c->functions[id].defined ? &c->functions[id] : NULL;
+}
+
+/* EV_CODE: remembers the argument names as ready-made JSON keys and stores
+ * the function row. Ids are ring-wide, so a redefinition is the same one. */
+static int define_code(struct cs_collector *c, const struct cs_event *ev)
+{
+    struct function *fn = function_slot(c, ev->id);
+    if (!fn || ev->nargs > 100000)
+        return -1;
+    if (fn->defined)
+        return 0;
+    struct cs_textbuf keys = {0}, names = {0};
+    uint32_t *key_end = malloc((ev->nargs + 1) * sizeof *key_end);
+    if (!key_end) {
+        c->oom = 1;
+        return -1;
+    }
+    /* cs_decode_event validated the names; read them again in place. */
+    struct cs_reader r = {ev->arg_names, ev->arg_names_end, 0};
+    cs_textbuf_putc(&names, '[');
+    for (uint64_t i = 0; i < ev->nargs; i++) {
+        size_t n;
+        const char *name = cs_get_str(&r, &n);
+        cs_textbuf_putc(&keys, i ? ',' : '{');
+        cs_json_string(&keys, name, n);
+        cs_textbuf_putc(&keys, ':');
+        key_end[i] = (uint32_t)keys.len;
+        if (i)
+            cs_textbuf_putc(&names, ',');
+        cs_json_string(&names, name, n);
+    }
+    cs_textbuf_putc(&names, ']');
+    if (keys.oom || names.oom || r.error) {
+        cs_textbuf_free(&keys);
+        cs_textbuf_free(&names);
+        free(key_end);
+        c->oom = !r.error;
+        return -1;
+    }
+    fn->defined = 1;
+    fn->nargs = (uint32_t)ev->nargs;
+    fn->keys = keys.data;
+    fn->key_end = key_end;
+    cs_store_add_function(c->store, (int64_t)ev->id, "python", ev->module.s, ev->module.n,
+                          ev->qualname.s, ev->qualname.n, ev->filename.s, ev->filename.n,
+                          (int64_t)ev->lineno, names.data, names.len);
+    cs_textbuf_free(&names);
+    return 0;
+}
+
+static int define_cfunc(struct cs_collector *c, const struct cs_event *ev)
+{
+    struct function *fn = function_slot(c, ev->id);
+    if (!fn)
+        return -1;
+    if (fn->defined)
+        return 0;
+    fn->defined = 1;
+    fn->is_c = 1;
+    cs_store_add_function(c->store, (int64_t)ev->id, "builtin", ev->module.s, ev->module.n,
+                          ev->qualname.s, ev->qualname.n, NULL, 0, 0, NULL, 0);
+    return 0;
+}
+
+/* ---- rows ---- */
+
+static void write_row(struct cs_collector *c, struct stream *st, const struct frame *f, int depth,
+                      int finished, int64_t duration, const struct cs_textbuf *result,
+                      const struct cs_textbuf *exception, int extra_flags)
+{
+    struct cs_call_row row = {
+        .id = f->id,
+        .parent_id = f->parent_id,
+        .thread_id = stream_thread(c, st),
+        .function_id = (int64_t)f->function_id,
+        .start_ns = ticks_to_start_ns(c, f->start_ticks),
+        .duration_ns = duration,
+        .self_ns = duration > f->child_ns ? duration - f->child_ns : 0,
+        .depth = depth,
+        .flags = f->flags | extra_flags,
+        .finished = finished,
+        .args = f->args_len == NO_ARGS ? NULL : st->args.data + f->args_off,
+        .args_len = f->args_len == NO_ARGS ? 0 : f->args_len,
+        .result = result ? result->data : NULL,
+        .result_len = result ? result->len : 0,
+        .exception = exception ? exception->data : NULL,
+        .exception_len = exception ? exception->len : 0,
+    };
+    cs_store_add_call(c->store, &row);
+    c->rows_in_step++;
+    c->rows_since_commit++;
+    c->rows_since_trim++;
+}
+
+/* ---- the stack ---- */
+
+static struct frame *push(struct cs_collector *c, struct stream *st, uint64_t function_id, int flags,
+                          int placeholder)
+{
+    if (st->depth == st->cap) {
+        if (st->cap >= MAX_STACK_DEPTH)
+            return NULL;
+        size_t cap = st->cap ? st->cap * 2 : 64;
+        struct frame *grown = realloc(st->stack, cap * sizeof *grown);
+        if (!grown) {
+            c->oom = 1;
+            return NULL;
+        }
+        st->stack = grown;
+        st->cap = cap;
+    }
+    struct frame *parent = st->depth ? &st->stack[st->depth - 1] : NULL;
+    struct frame *f = &st->stack[st->depth];
+    int keep = !placeholder && (c->opt.max_depth < 0 || (int64_t)st->depth <= c->opt.max_depth);
+    f->id = keep ? cs_store_next_call_id(c->store) : 0;
+    f->parent_id = parent ? parent->id : 0;
+    f->function_id = function_id;
+    f->start_ticks = st->ticks;
+    f->child_ns = 0;
+    f->args_off = (uint32_t)st->args.len;
+    f->args_len = NO_ARGS;
+    f->flags = flags | (parent && parent->placeholder ? CS_CALL_LOST : 0);
+    f->placeholder = placeholder;
+    st->depth++;
+    return f;
+}
+
+/* Ends the top frame at the stream's current time. A return with nothing
+ * open belongs to a frame entered before tracing began: nothing to pair. */
+static void pop(struct cs_collector *c, struct stream *st, const struct cs_textbuf *result,
+                const struct cs_textbuf *exception, int extra_flags)
+{
+    if (st->depth == 0)
+        return;
+    struct frame *f = &st->stack[--st->depth];
+    int64_t duration = ticks_to_duration(c, f->start_ticks, st->ticks);
+    if (st->depth)
+        st->stack[st->depth - 1].child_ns += duration;
+    if (f->id && duration >= c->opt.min_duration_ns)
+        write_row(c, st, f, (int)st->depth, 1, duration, result, exception, extra_flags);
+    st->args.len = f->args_off;
+}
+
+/* Ends the top frame without an end: it is written with no duration. */
+static void pop_unfinished(struct cs_collector *c, struct stream *st, int extra_flags)
+{
+    struct frame *f = &st->stack[--st->depth];
+    if (f->id)
+        write_row(c, st, f, (int)st->depth, 0, 0, NULL, NULL, extra_flags);
+    st->args.len = f->args_off;
+}
+
+static void unwind_all(struct cs_collector *c, struct stream *st)
+{
+    while (st->depth)
+        pop_unfinished(c, st, 0);
+}
+
+/* ---- events ---- */
+
+static int on_call(struct cs_collector *c, struct stream *st, struct cs_reader *r,
+                   const struct cs_event *ev)
+{
+    struct function *fn = known_function(c, ev->id);
+    if (!fn || fn->is_c)
+        return -1; /* undefined id: the rest of the chunk is unreadable */
+    struct frame *f = push(c, st, ev->id, 0, 0);
+    if (!f)
+        return -1;
+    if (fn->nargs == 0) {
+        cs_textbuf_put(&st->args, "{}", 2);
+    } else {
+        uint32_t start = 0;
+        for (uint32_t i = 0; i < fn->nargs; i++) {
+            cs_textbuf_put(&st->args, fn->keys + start, fn->key_end[i] - start);
+            start = fn->key_end[i];
+            if (cs_render_value_json(r, &st->args, &c->scratch) != 0)
+                return -1;
+        }
+        cs_textbuf_putc(&st->args, '}');
+    }
+    if (st->args.oom || st->args.len - f->args_off >= NO_ARGS) {
+        c->oom = st->args.oom;
+        return -1;
+    }
+    f->args_len = (uint32_t)(st->args.len - f->args_off);
+    return 0;
+}
+
+static int on_bare_call(struct cs_collector *c, struct stream *st, const struct cs_event *ev, int flags)
+{
+    struct function *fn = known_function(c, ev->id);
+    if (!fn || (fn->is_c != ((flags & CS_CALL_C) != 0)))
+        return -1;
+    return push(c, st, ev->id, flags, 0) ? 0 : -1;
+}
+
+static int on_return(struct cs_collector *c, struct stream *st, struct cs_reader *r, int with_value,
+                     int flags)
+{
+    cs_textbuf_reset(&c->result);
+    if (with_value && cs_render_value(r, &c->result) != 0)
+        return -1;
+    pop(c, st, with_value ? &c->result : NULL, NULL, flags);
+    return 0;
+}
+
+static int on_unwind(struct cs_collector *c, struct stream *st, struct cs_reader *r,
+                     const struct cs_event *ev)
+{
+    cs_textbuf_reset(&c->exception);
+    if (cs_render_exception(r, ev->text, &c->exception, &c->scratch) != 0)
+        return -1;
+    pop(c, st, NULL, &c->exception, 0);
+    return 0;
+}
+
+static void on_craise(struct cs_collector *c, struct stream *st)
+{
+    cs_textbuf_reset(&c->exception);
+    cs_textbuf_puts(&c->exception, C_RAISED);
+    pop(c, st, NULL, &c->exception, 0);
+}
+
+/* EV_LOST: the thread dropped events and is now `depth` calls deep. Frames
+ * above that ended unseen; frames below it stay, marked because their self
+ * time now includes callees we never saw; missing ones become placeholders. */
+static int on_lost(struct cs_collector *c, struct stream *st, const struct cs_event *ev)
+{
+    if (ev->depth > MAX_STACK_DEPTH)
+        return -1;
+    c->lost_events += ev->count;
+    cs_store_add_lost(c->store, stream_thread(c, st), ticks_to_start_ns(c, st->ticks),
+                      (int64_t)ev->count);
+    while (st->depth > ev->depth)
+        pop_unfinished(c, st, CS_CALL_LOST);
+    for (size_t i = 0; i < st->depth; i++)
+        st->stack[i].flags |= CS_CALL_LOST;
+    while (st->depth < ev->depth) {
+        if (!push(c, st, 0, CS_CALL_LOST, 1))
+            return -1;
+    }
+    return 0;
+}
+
+static int on_log(struct cs_collector *c, struct stream *st, struct cs_reader *r,
+                  const struct cs_event *ev)
+{
+    int is_null;
+    cs_textbuf_reset(&c->fields);
+    if (cs_render_fields_json(r, &c->fields, &c->scratch, &is_null) != 0)
+        return -1;
+    cs_textbuf_reset(&c->scratch);
+    cs_append_utf8_clean(ev->text.s, ev->text.n, &c->scratch);
+    int64_t call_id = st->depth ? st->stack[st->depth - 1].id : 0;
+    cs_store_add_log(c->store, call_id, stream_thread(c, st), ticks_to_start_ns(c, st->ticks),
+                     c->scratch.data ? c->scratch.data : "", c->scratch.len,
+                     is_null ? NULL : c->fields.data, c->fields.len);
+    return 0;
+}
+
+static void on_stream(struct cs_collector *c, struct stream *st, const struct cs_event *ev)
+{
+    st->pid = (uint32_t)ev->pid;
+    note_process(c, (int64_t)ev->pid, (int64_t)ev->ppid);
+    st->thread_row = thread_row(c, (int64_t)ev->pid, (int64_t)ev->tid);
+}
+
+static void on_thread_name(struct cs_collector *c, struct stream *st, const struct cs_event *ev)
+{
+    int64_t row = thread_row(c, st->pid, (int64_t)ev->tid);
+    cs_textbuf_reset(&c->scratch);
+    cs_append_utf8_clean(ev->text.s, ev->text.n, &c->scratch);
+    if (row)
+        cs_store_set_thread_name(c->store, row, c->scratch.data ? c->scratch.data : "", c->scratch.len);
+}
+
+/* Handles one decoded event; the reader sits on its values, if any. */
+static int dispatch(struct cs_collector *c, struct stream *st, struct cs_reader *r,
+                    const struct cs_event *ev)
+{
+    switch (ev->tag) {
+    case EV_SYNC: st->ticks = ev->ticks; return 0;
+    case EV_STREAM: on_stream(c, st, ev); return 0;
+    case EV_THREAD_NAME: on_thread_name(c, st, ev); return 0;
+    case EV_CODE: return define_code(c, ev);
+    case EV_CFUNC: return define_cfunc(c, ev);
+    case EV_LOST: return on_lost(c, st, ev);
+    }
+    /* The rest are timed. */
+    st->ticks += ev->dt;
+    switch (ev->tag) {
+    case EV_CALL: return on_call(c, st, r, ev);
+    case EV_CALL_BARE: return on_bare_call(c, st, ev, 0);
+    case EV_RESUME: return on_bare_call(c, st, ev, CS_CALL_RESUME);
+    case EV_CCALL: return on_bare_call(c, st, ev, CS_CALL_C);
+    case EV_RETURN: return on_return(c, st, r, 1, 0);
+    case EV_RETURN_BARE: return on_return(c, st, r, 0, 0);
+    case EV_YIELD: return on_return(c, st, r, 1, CS_CALL_YIELDED);
+    case EV_YIELD_BARE: return on_return(c, st, r, 0, CS_CALL_YIELDED);
+    case EV_UNWIND: return on_unwind(c, st, r, ev);
+    case EV_CRETURN: pop(c, st, NULL, NULL, 0); return 0;
+    case EV_CRAISE: on_craise(c, st); return 0;
+    case EV_LOG: return on_log(c, st, r, ev);
+    case EV_STOP: unwind_all(c, st); return 0;
+    }
+    return -1;
+}
+
+static void commit_if_due(struct cs_collector *c, int force);
+
+/* cs_ring_read callback: one stream's next bytes, whole events. */
+static void on_bytes(void *ctx, uint64_t stream_id, uint32_t pid, const unsigned char *bytes, size_t n)
+{
+    struct cs_collector *c = ctx;
+    struct stream *st = get_stream(c, stream_id, pid);
+    if (!st) {
+        c->decode_errors++;
+        return;
+    }
+    /* After bad bytes the rest of that chunk is unreadable; every chunk
+     * starts with EV_SYNC, which is where reading can resume. */
+    if (st->skipping) {
+        if (n == 0 || bytes[0] != EV_SYNC)
+            return;
+        st->skipping = 0;
+    }
+    struct cs_reader r = {bytes, bytes + n, 0};
+    struct cs_event ev;
+    while (r.p < r.end) {
+        if (cs_decode_event(&r, &ev) != 0 || dispatch(c, st, &r, &ev) != 0 || r.error) {
+            c->decode_errors++;
+            st->skipping = 1;
+            break;
+        }
+    }
+    if (c->rows_since_commit >= COMMIT_EVERY_ROWS)
+        commit_if_due(c, 1);
+}
+
+/* ---- the public API ---- */
+
+static void write_start_meta(struct cs_collector *c)
+{
+    struct cs_store *s = c->store;
+    cs_store_set_meta_text(s, "format", "callscope");
+    cs_store_set_meta_int(s, "schema_version", CS_STORE_SCHEMA_VERSION);
+    cs_store_set_meta_text(s, "command", c->opt.command_line ? c->opt.command_line : "");
+    cs_store_set_meta_int(s, "started_wall_ns", c->ring->header->wall0_ns);
+    cs_store_set_meta_text(s, "clock", CS_TICKS_ARE_NS ? "monotonic" : "tsc");
+    cs_store_set_meta_int(s, "finished", 0);
+    cs_store_set_meta_int(s, "calls", 0);
+    cs_store_set_meta_int(s, "lost_events", 0);
+    cs_store_set_meta_int(s, "decode_errors", 0);
+    cs_store_set_meta_int(s, "no_args", (c->ring->header->options.flags & CS_OPT_NO_ARGS) != 0);
+}
+
+struct cs_collector *cs_collector_open(struct cs_ring *ring, const struct cs_collector_options *options,
+                                       char *err, size_t errlen)
+{
+    struct cs_collector *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->ring = ring;
+    c->opt = *options;
+    c->reader = cs_ring_reader_new(ring);
+    if (!c->reader) {
+        snprintf(err, errlen, "out of memory");
+        cs_collector_free(c);
+        return NULL;
+    }
+    c->store = cs_store_create(options->db_path, err, errlen);
+    if (!c->store) {
+        cs_collector_free(c);
+        return NULL;
+    }
+    start_clock(c);
+    cs_store_begin(c->store);
+    write_start_meta(c);
+    /* Commit now so a reader can open the file from the start. */
+    if (cs_store_commit(c->store) != 0) {
+        snprintf(err, errlen, "%s", cs_store_error(c->store));
+        cs_collector_free(c);
+        return NULL;
+    }
+    c->last_commit = c->last_reap = cs_monotonic_ns();
+    c->live_producers = -1;
+    return c;
+}
+
+static void trim_if_due(struct cs_collector *c)
+{
+    int64_t keep = c->opt.max_calls;
+    /* Trim once as many rows again arrived: the file holds at most about
+     * twice the limit, and each trim costs about as much as the inserts. */
+    if (keep > 0 && c->rows_since_trim >= (keep > 50000 ? keep : 50000)) {
+        cs_store_trim_calls(c->store, keep);
+        c->rows_since_trim = 0;
+    }
+}
+
+static void commit_if_due(struct cs_collector *c, int force)
+{
+    int64_t now = cs_monotonic_ns();
+    if (!force && now - c->last_commit < COMMIT_EVERY_NS)
+        return;
+    trim_if_due(c);
+    cs_store_commit(c->store);
+    cs_store_begin(c->store);
+    c->last_commit = now;
+    c->rows_since_commit = 0;
+}
+
+static int report_error(struct cs_collector *c, char *err, size_t errlen)
+{
+    if (c->oom) {
+        snprintf(err, errlen, "out of memory while collecting");
+        return -1;
+    }
+    const char *e = cs_store_error(c->store);
+    if (e) {
+        snprintf(err, errlen, "%s", e);
+        return -1;
+    }
+    return 0;
+}
+
+long cs_collector_step(struct cs_collector *c, char *err, size_t errlen)
+{
+    int64_t now = cs_monotonic_ns();
+    if (now - c->last_calibration >= CALIBRATE_EVERY_NS)
+        calibrate(c);
+    if (now - c->last_reap >= REAP_EVERY_NS) {
+        c->live_producers = cs_ring_reap_dead(c->reader);
+        c->last_reap = now;
+    }
+    c->rows_in_step = 0;
+    cs_store_begin(c->store);
+    size_t delivered = cs_ring_read(c->reader, on_bytes, c);
+    cs_store_flush_calls(c->store);
+    /* Idle: commit what is pending so readers see it now. */
+    commit_if_due(c, delivered == 0);
+    if (report_error(c, err, errlen) != 0)
+        return -1;
+    return (long)c->rows_in_step;
+}
+
+int cs_collector_finish(struct cs_collector *c, char *err, size_t errlen)
+{
+    cs_ring_reap_dead(c->reader);
+    cs_store_begin(c->store);
+    calibrate(c);
+    /* Dead producers' chunks are delivered by the read after the reap. */
+    for (int i = 0; i < 64 && cs_ring_read(c->reader, on_bytes, c) > 0; i++)
+        ;
+    for (size_t i = 0; i < c->nstreams; i++)
+        if (c->streams[i])
+            unwind_all(c, c->streams[i]);
+    cs_store_flush_calls(c->store);
+    if (c->opt.max_calls > 0)
+        cs_store_trim_calls(c->store, c->opt.max_calls);
+    uint64_t ring_lost = atomic_load(&c->ring->header->lost_events);
+    if (ring_lost > c->lost_events)
+        c->lost_events = ring_lost;
+    struct cs_store *s = c->store;
+    cs_store_set_meta_int(s, "finished", 1);
+    cs_store_set_meta_int(s, "calls", cs_store_calls_written(s));
+    cs_store_set_meta_int(s, "lost_events", (int64_t)c->lost_events);
+    cs_store_set_meta_int(s, "decode_errors", (int64_t)c->decode_errors);
+    cs_store_build_indexes(s);
+    cs_store_commit(s);
+    cs_store_checkpoint(s);
+    return report_error(c, err, errlen);
+}
+
+void cs_collector_totals(const struct cs_collector *c, struct cs_collector_totals *out)
+{
+    out->calls = (uint64_t)cs_store_calls_written(c->store);
+    out->lost_events = c->lost_events;
+    out->processes = c->npids;
+    out->threads = c->nthreads;
+}
+
+int cs_collector_live_producers(const struct cs_collector *c)
+{
+    return c->live_producers;
+}
+
+uint64_t cs_collector_decode_errors(const struct cs_collector *c)
+{
+    return c->decode_errors;
+}
+
+void cs_collector_free(struct cs_collector *c)
+{
+    if (!c)
+        return;
+    cs_store_close(c->store);
+    cs_ring_reader_free(c->reader);
+    for (size_t i = 0; i < c->nstreams; i++)
+        free_stream(c->streams[i]);
+    free(c->streams);
+    for (size_t i = 0; i < c->nfunctions; i++) {
+        free(c->functions[i].keys);
+        free(c->functions[i].key_end);
+    }
+    free(c->functions);
+    free(c->threads);
+    free(c->pids);
+    cs_textbuf_free(&c->result);
+    cs_textbuf_free(&c->exception);
+    cs_textbuf_free(&c->scratch);
+    cs_textbuf_free(&c->fields);
+    free(c);
+}

@@ -1,0 +1,208 @@
+/*
+ * json.c — JSON string writing and flat-object reading (see json.h).
+ */
+#include "store/json.h"
+
+#include <stdint.h>
+
+void cs_json_string(struct cs_textbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (cs_textbuf_grow(b, n + 2) != 0)
+        return;
+    cs_textbuf_putc(b, '"');
+    size_t run = 0; /* bytes that need no escape, copied in one go */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        cs_textbuf_put(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': cs_textbuf_put(b, "\\\"", 2); break;
+        case '\\': cs_textbuf_put(b, "\\\\", 2); break;
+        case '\n': cs_textbuf_put(b, "\\n", 2); break;
+        case '\r': cs_textbuf_put(b, "\\r", 2); break;
+        case '\t': cs_textbuf_put(b, "\\t", 2); break;
+        default: {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            cs_textbuf_put(b, u, 6);
+        }
+        }
+    }
+    cs_textbuf_put(b, s + run, n - run);
+    cs_textbuf_putc(b, '"');
+}
+
+void cs_json_iter_init(struct cs_json_iter *it, const char *text, size_t n)
+{
+    it->p = text;
+    it->end = text + n;
+    it->started = 0;
+}
+
+static void skip_space(struct cs_json_iter *it)
+{
+    while (it->p < it->end && (*it->p == ' ' || *it->p == '\n' || *it->p == '\t' || *it->p == '\r'))
+        it->p++;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static void put_utf8(struct cs_textbuf *out, uint32_t cp)
+{
+    char u[4];
+    if (cp < 0x80) {
+        cs_textbuf_putc(out, (char)cp);
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xc0 | cp >> 6);
+        u[1] = (char)(0x80 | (cp & 0x3f));
+        cs_textbuf_put(out, u, 2);
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xe0 | cp >> 12);
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[2] = (char)(0x80 | (cp & 0x3f));
+        cs_textbuf_put(out, u, 3);
+    } else {
+        u[0] = (char)(0xf0 | cp >> 18);
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        u[3] = (char)(0x80 | (cp & 0x3f));
+        cs_textbuf_put(out, u, 4);
+    }
+}
+
+/* Reads a \uXXXX escape's four digits (the "\u" already consumed). */
+static int read_hex4(struct cs_json_iter *it, uint32_t *cp)
+{
+    if (it->end - it->p < 4)
+        return -1;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        int d = hex_digit(it->p[i]);
+        if (d < 0)
+            return -1;
+        v = v << 4 | (uint32_t)d;
+    }
+    it->p += 4;
+    *cp = v;
+    return 0;
+}
+
+static int read_escape(struct cs_json_iter *it, struct cs_textbuf *out)
+{
+    if (it->p >= it->end)
+        return -1;
+    char c = *it->p++;
+    switch (c) {
+    case '"': case '\\': case '/': cs_textbuf_putc(out, c); return 0;
+    case 'n': cs_textbuf_putc(out, '\n'); return 0;
+    case 'r': cs_textbuf_putc(out, '\r'); return 0;
+    case 't': cs_textbuf_putc(out, '\t'); return 0;
+    case 'b': cs_textbuf_putc(out, '\b'); return 0;
+    case 'f': cs_textbuf_putc(out, '\f'); return 0;
+    case 'u': {
+        uint32_t cp;
+        if (read_hex4(it, &cp) != 0)
+            return -1;
+        /* A surrogate pair is two escapes; a lone half becomes U+FFFD. */
+        if (cp >= 0xd800 && cp < 0xdc00 && it->end - it->p >= 6 && it->p[0] == '\\' &&
+            it->p[1] == 'u') {
+            struct cs_json_iter save = *it;
+            uint32_t lo;
+            it->p += 2;
+            if (read_hex4(it, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000)
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            else
+                *it = save;
+        }
+        if (cp >= 0xd800 && cp < 0xe000)
+            cp = 0xfffd;
+        put_utf8(out, cp);
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+static int read_string(struct cs_json_iter *it, struct cs_textbuf *out)
+{
+    if (it->p >= it->end || *it->p != '"')
+        return -1;
+    it->p++;
+    while (it->p < it->end) {
+        char c = *it->p++;
+        if (c == '"')
+            return 0;
+        if (c != '\\')
+            cs_textbuf_putc(out, c);
+        else if (read_escape(it, out) != 0)
+            return -1;
+    }
+    return -1;
+}
+
+/* A bare scalar (number, true, false, null): copied as its text. */
+static int read_scalar(struct cs_json_iter *it, struct cs_textbuf *out)
+{
+    const char *start = it->p;
+    while (it->p < it->end && *it->p != ',' && *it->p != '}' && *it->p != ' ' && *it->p != '\n')
+        it->p++;
+    if (it->p == start || *start == '{' || *start == '[')
+        return -1;
+    cs_textbuf_put(out, start, (size_t)(it->p - start));
+    return 0;
+}
+
+int cs_json_iter_next(struct cs_json_iter *it, struct cs_textbuf *key, struct cs_textbuf *value)
+{
+    cs_textbuf_reset(key);
+    cs_textbuf_reset(value);
+    skip_space(it);
+    if (!it->started) {
+        if (it->p >= it->end || *it->p != '{')
+            return -1;
+        it->p++;
+        it->started = 1;
+        skip_space(it);
+        if (it->p < it->end && *it->p == '}') {
+            it->p++;
+            return 0;
+        }
+    } else {
+        if (it->p >= it->end)
+            return -1;
+        if (*it->p == '}') {
+            it->p++;
+            return 0;
+        }
+        if (*it->p != ',')
+            return -1;
+        it->p++;
+        skip_space(it);
+    }
+    if (read_string(it, key) != 0)
+        return -1;
+    skip_space(it);
+    if (it->p >= it->end || *it->p != ':')
+        return -1;
+    it->p++;
+    skip_space(it);
+    int rc = it->p < it->end && *it->p == '"' ? read_string(it, value) : read_scalar(it, value);
+    if (rc != 0)
+        return -1;
+    skip_space(it);
+    if (it->p >= it->end || (*it->p != ',' && *it->p != '}'))
+        return -1;
+    return 1;
+}

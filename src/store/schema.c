@@ -1,0 +1,150 @@
+/*
+ * schema.c — creates the version 1 schema and validates stores for readers.
+ */
+#include "store/schema.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+/* Keep in step with docs/schema.md. Column order in calls puts the always
+ * present integers first; SQLite stores NULL and small ints in the record
+ * header alone, so unset columns cost one byte. */
+static const char SCHEMA_SQL[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "CREATE TABLE processes(pid INTEGER PRIMARY KEY, parent_pid INTEGER);"
+    "CREATE TABLE threads(id INTEGER PRIMARY KEY, pid INTEGER NOT NULL, tid INTEGER NOT NULL,"
+    " name TEXT);"
+    "CREATE TABLE functions(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, module TEXT,"
+    " qualname TEXT, name TEXT, filename TEXT, lineno INTEGER, arg_names TEXT);"
+    "CREATE TABLE calls(id INTEGER PRIMARY KEY, parent_id INTEGER,"
+    " thread_id INTEGER NOT NULL, function_id INTEGER NOT NULL, depth INTEGER NOT NULL,"
+    " start_ns INTEGER NOT NULL, duration_ns INTEGER, self_ns INTEGER, args TEXT,"
+    " result TEXT, exception TEXT, flags INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE logs(id INTEGER PRIMARY KEY, call_id INTEGER, thread_id INTEGER,"
+    " time_ns INTEGER, message TEXT, fields TEXT);"
+    "CREATE TABLE lost(id INTEGER PRIMARY KEY, thread_id INTEGER, time_ns INTEGER,"
+    " count INTEGER);"
+    "CREATE VIEW call_view AS SELECT c.id AS id, c.parent_id AS parent_id, t.pid AS pid,"
+    " t.tid AS tid, t.name AS thread, f.name AS function, f.module AS module,"
+    " f.qualname AS qualname, f.filename AS filename, f.lineno AS lineno, c.depth AS depth,"
+    " c.start_ns AS start_ns,"
+    " ((SELECT value FROM meta WHERE key = 'started_wall_ns') + c.start_ns) / 1e9 AS start,"
+    " c.duration_ns AS duration_ns, c.duration_ns / 1e6 AS duration_ms, c.self_ns AS self_ns,"
+    " c.args AS args, c.result AS result, c.exception AS exception, c.flags AS flags"
+    " FROM calls c JOIN threads t ON t.id = c.thread_id"
+    " JOIN functions f ON f.id = c.function_id;";
+
+int cs_schema_create(sqlite3 *db)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
+             CS_STORE_APPLICATION_ID, CS_STORE_SCHEMA_VERSION);
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, SCHEMA_SQL, NULL, NULL, NULL);
+    return rc;
+}
+
+int cs_schema_build_indexes(sqlite3 *db)
+{
+    return sqlite3_exec(db,
+                        "CREATE INDEX IF NOT EXISTS calls_parent ON calls(parent_id);"
+                        "CREATE INDEX IF NOT EXISTS calls_function ON calls(function_id, duration_ns);",
+                        NULL, NULL, NULL);
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+enum cs_file_kind cs_schema_file_kind(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? CS_FILE_MISSING : CS_FILE_UNREADABLE;
+    if (!S_ISREG(st.st_mode))
+        return CS_FILE_OTHER;
+    if (st.st_size == 0)
+        return CS_FILE_EMPTY;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return CS_FILE_UNREADABLE;
+    unsigned char header[100];
+    ssize_t n = read(fd, header, sizeof header);
+    close(fd);
+    if (n != (ssize_t)sizeof header || memcmp(header, "SQLite format 3", 16) != 0)
+        return CS_FILE_OTHER;
+    /* The application id lives at offset 68 of the database header. */
+    return be32(header + 68) == CS_STORE_APPLICATION_ID ? CS_FILE_CALLSCOPE : CS_FILE_SQLITE;
+}
+
+static int query_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
+{
+    switch (cs_schema_file_kind(path)) {
+    case CS_FILE_MISSING:
+        snprintf(err, errlen, "%s: no such file", path);
+        return NULL;
+    case CS_FILE_UNREADABLE:
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    case CS_FILE_EMPTY:
+    case CS_FILE_OTHER:
+        snprintf(err, errlen, "%s is not a callscope database (not an SQLite file)", path);
+        return NULL;
+    case CS_FILE_SQLITE:
+    case CS_FILE_CALLSCOPE:
+        break;
+    }
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    int64_t app_id = 0, version = 0;
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 5000);
+        rc = query_int(db, "PRAGMA application_id", &app_id);
+    }
+    if (rc == SQLITE_OK)
+        rc = query_int(db, "PRAGMA user_version", &version);
+    if (rc != SQLITE_OK) {
+        if (rc == SQLITE_NOTADB)
+            snprintf(err, errlen, "%s is not a callscope database (not an SQLite file)", path);
+        else
+            snprintf(err, errlen, "cannot read %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    if (app_id != CS_STORE_APPLICATION_ID || version < 1) {
+        snprintf(err, errlen, "%s is not a callscope database", path);
+        sqlite3_close(db);
+        return NULL;
+    }
+    if (version > CS_STORE_SCHEMA_VERSION) {
+        snprintf(err, errlen, "%s was written by a newer callscope (schema %lld; this one reads %d)",
+                 path, (long long)version, CS_STORE_SCHEMA_VERSION);
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}

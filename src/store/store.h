@@ -1,0 +1,106 @@
+/*
+ * store.h — the SQLite file a recording lands in: its schema (version 1,
+ * documented in docs/schema.md), the writers the collector uses, and the
+ * checks every reader makes before trusting a file.
+ *
+ * Writing is built for throughput: one connection, WAL (so readers can open
+ * the file while it grows), synchronous=OFF, prepared statements bound
+ * without copies, no secondary index until the end. Call rows are written in
+ * id order where possible: ids are given out when a call starts but rows
+ * complete children-first, so completed rows wait in a window of recent ids
+ * and go to SQLite sorted. B-tree appends are both faster and denser than
+ * inserts in the middle.
+ *
+ * Errors are sticky: the first failure is kept (cs_store_error) and later
+ * writes do nothing, so the collector checks once per step. Messages are one
+ * line and do not start with "callscope:".
+ */
+#ifndef CALLSCOPE_STORE_H
+#define CALLSCOPE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sqlite3.h>
+
+#define CS_STORE_APPLICATION_ID 0x43534350 /* "CSCP" */
+#define CS_STORE_SCHEMA_VERSION 1
+
+/* calls.flags */
+enum cs_call_flags {
+    CS_CALL_RESUME = 1,    /* a generator or coroutine resumed */
+    CS_CALL_YIELDED = 2,   /* ended by a yield (or await): suspended, not done */
+    CS_CALL_C = 4,         /* a builtin or other C function */
+    CS_CALL_LOST = 8,      /* events inside or around it were lost */
+};
+
+/* One row of calls. Text pointers are copied before cs_store_add_call
+ * returns; a NULL pointer stores SQL NULL. */
+struct cs_call_row {
+    int64_t id;
+    int64_t parent_id; /* 0: none */
+    int64_t thread_id;
+    int64_t function_id;
+    int64_t start_ns;
+    int64_t duration_ns; /* with self_ns: ignored when !finished */
+    int64_t self_ns;
+    int depth;
+    int flags;
+    int finished;
+    const char *args;
+    size_t args_len;
+    const char *result;
+    size_t result_len;
+    const char *exception;
+    size_t exception_len;
+};
+
+struct cs_store;
+
+/* Creates a fresh store at path, replacing an older callscope store there
+ * (but never another kind of file). NULL with a message in err. */
+struct cs_store *cs_store_create(const char *path, char *err, size_t errlen);
+/* Writes what is pending and closes. */
+void cs_store_close(struct cs_store *s);
+
+/* The first error met, or NULL. */
+const char *cs_store_error(const struct cs_store *s);
+
+int cs_store_begin(struct cs_store *s);
+/* Flushes pending call rows and commits (no-op outside a transaction). */
+int cs_store_commit(struct cs_store *s);
+int cs_store_in_transaction(const struct cs_store *s);
+
+/* Call ids are given out here, in start order, so the store can sort rows. */
+int64_t cs_store_next_call_id(struct cs_store *s);
+void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row);
+/* Writes every completed row still waiting in the window. */
+int cs_store_flush_calls(struct cs_store *s);
+/* Rows written into calls so far (after flushes, less trimmed ones). */
+int64_t cs_store_calls_written(const struct cs_store *s);
+
+void cs_store_add_function(struct cs_store *s, int64_t id, const char *kind, const char *module,
+                           size_t module_len, const char *qualname, size_t qualname_len,
+                           const char *filename, size_t filename_len, int64_t lineno,
+                           const char *arg_names_json, size_t arg_names_len);
+void cs_store_add_process(struct cs_store *s, int64_t pid, int64_t parent_pid);
+void cs_store_add_thread(struct cs_store *s, int64_t id, int64_t pid, int64_t tid);
+void cs_store_set_thread_name(struct cs_store *s, int64_t id, const char *name, size_t len);
+void cs_store_add_log(struct cs_store *s, int64_t call_id, int64_t thread_id, int64_t time_ns,
+                      const char *message, size_t message_len, const char *fields,
+                      size_t fields_len);
+void cs_store_add_lost(struct cs_store *s, int64_t thread_id, int64_t time_ns, int64_t count);
+void cs_store_set_meta_text(struct cs_store *s, const char *key, const char *value);
+void cs_store_set_meta_int(struct cs_store *s, const char *key, int64_t value);
+
+/* Deletes all but the newest `keep` calls (by id). */
+int cs_store_trim_calls(struct cs_store *s, int64_t keep);
+/* Builds the indexes readers rely on. Call inside a transaction. */
+int cs_store_build_indexes(struct cs_store *s);
+/* Moves the WAL into the main file so the store is one self-contained file. */
+int cs_store_checkpoint(struct cs_store *s);
+
+/* Opens a store for reading after checking that it is one this callscope
+ * understands. NULL with a one-line message in err. */
+sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen);
+
+#endif

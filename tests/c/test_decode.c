@@ -1,0 +1,369 @@
+/*
+ * test_decode.c — value rendering (Python repr without Python), event
+ * parsing, and robustness against truncated and malformed input.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "collector/decode.h"
+#include "store/json.h"
+
+/* A value under construction. */
+struct vb {
+    unsigned char b[4096];
+    size_t n;
+};
+
+static struct vb *vb_new(void)
+{
+    static struct vb v;
+    v.n = 0;
+    return &v;
+}
+static void put_tag(struct vb *v, int t) { v->b[v->n++] = (unsigned char)t; }
+static void put_var(struct vb *v, uint64_t x) { v->n = (size_t)(cs_put_varint(v->b + v->n, x) - v->b); }
+static void put_s(struct vb *v, const char *s) { v->n = (size_t)(cs_put_str(v->b + v->n, s, strlen(s)) - v->b); }
+static void put_int(struct vb *v, int64_t x)
+{
+    put_tag(v, V_INT);
+    v->n = (size_t)(cs_put_svarint(v->b + v->n, x) - v->b);
+}
+static void put_str(struct vb *v, const char *s, uint64_t total)
+{
+    put_tag(v, V_STR);
+    put_var(v, total);
+    put_s(v, s);
+}
+static void put_float(struct vb *v, double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    put_tag(v, V_FLOAT);
+    v->n = (size_t)(cs_put_u64(v->b + v->n, bits) - v->b);
+}
+static void put_container(struct vb *v, int tag, uint64_t total, uint64_t shown)
+{
+    put_tag(v, tag);
+    put_var(v, total);
+    put_var(v, shown);
+}
+
+/* Renders the value in v; "<error>" when it does not decode. */
+static const char *render(struct vb *v)
+{
+    static struct cs_textbuf out;
+    cs_textbuf_reset(&out);
+    struct cs_reader r = {v->b, v->b + v->n, 0};
+    if (cs_render_value(&r, &out) != 0)
+        return "<error>";
+    if (r.p != r.end)
+        return "<trailing bytes>";
+    return cs_textbuf_cstr(&out);
+}
+
+static const char *float_repr(double d)
+{
+    struct vb *v = vb_new();
+    put_float(v, d);
+    return render(v);
+}
+
+static void test_scalars(void)
+{
+    struct vb *v = vb_new();
+    put_tag(v, V_NONE);
+    CHECK_STR(render(v), "None");
+    v = vb_new(), put_tag(v, V_TRUE);
+    CHECK_STR(render(v), "True");
+    v = vb_new(), put_tag(v, V_FALSE);
+    CHECK_STR(render(v), "False");
+    v = vb_new(), put_int(v, 42);
+    CHECK_STR(render(v), "42");
+    v = vb_new(), put_int(v, -7);
+    CHECK_STR(render(v), "-7");
+    v = vb_new(), put_int(v, INT64_MIN);
+    CHECK_STR(render(v), "-9223372036854775808");
+    v = vb_new(), put_tag(v, V_BIGINT), put_s(v, "123456789012345678901234567890");
+    CHECK_STR(render(v), "123456789012345678901234567890");
+    v = vb_new(), put_tag(v, V_UNBOUND);
+    CHECK_STR(render(v), "<unbound>");
+}
+
+static void test_floats(void)
+{
+    CHECK_STR(float_repr(1.0), "1.0");
+    CHECK_STR(float_repr(0.1), "0.1");
+    CHECK_STR(float_repr(-2.5), "-2.5");
+    CHECK_STR(float_repr(1e16), "1e+16");
+    CHECK_STR(float_repr(1e15), "1000000000000000.0");
+    CHECK_STR(float_repr(123456789.125), "123456789.125");
+    CHECK_STR(float_repr(0.0001), "0.0001");
+    CHECK_STR(float_repr(0.00001), "1e-05");
+    CHECK_STR(float_repr(1.5e-7), "1.5e-07");
+    CHECK_STR(float_repr(1e100), "1e+100");
+    CHECK_STR(float_repr(0.1 + 0.2), "0.30000000000000004");
+    CHECK_STR(float_repr(0.0), "0.0");
+    CHECK_STR(float_repr(-0.0), "-0.0");
+    CHECK_STR(float_repr(INFINITY), "inf");
+    CHECK_STR(float_repr(-INFINITY), "-inf");
+    CHECK_STR(float_repr(NAN), "nan");
+    CHECK_STR(float_repr(5e-324), "5e-324");
+    CHECK_STR(float_repr(1.7976931348623157e308), "1.7976931348623157e+308");
+}
+
+static void test_strings(void)
+{
+    struct vb *v = vb_new();
+    put_str(v, "hello", 5);
+    CHECK_STR(render(v), "'hello'");
+    v = vb_new(), put_str(v, "it's", 4);
+    CHECK_STR(render(v), "\"it's\"");
+    v = vb_new(), put_str(v, "it's \"q\"", 8);
+    CHECK_STR(render(v), "'it\\'s \"q\"'");
+    v = vb_new(), put_str(v, "a\\b\nc\rd\te\x01", 10);
+    CHECK_STR(render(v), "'a\\\\b\\nc\\rd\\te\\x01'");
+    v = vb_new(), put_str(v, "caf\xc3\xa9 \xe2\x82\xac", 6);
+    CHECK_STR(render(v), "'caf\xc3\xa9 \xe2\x82\xac'");
+    v = vb_new(), put_str(v, "nb\xc2\xa0sp", 5); /* U+00A0 is not printable */
+    CHECK_STR(render(v), "'nb\\xa0sp'");
+    v = vb_new(), put_str(v, "zw\xe2\x80\x8bj", 4);
+    CHECK_STR(render(v), "'zw\\u200bj'");
+    v = vb_new(), put_str(v, "aaaa", 100);
+    CHECK_STR(render(v), "'aaaa\xe2\x80\xa6'");
+    v = vb_new(), put_str(v, "\xff\xfe", 2); /* not UTF-8: bytes shown, no crash */
+    CHECK_STR(render(v), "'\\xff\\xfe'");
+    v = vb_new(), put_str(v, "x\\udc80y", 3);
+    CHECK_STR(render(v), "'x\\udc80y'");
+    v = vb_new(), put_str(v, "", 0);
+    CHECK_STR(render(v), "''");
+
+    v = vb_new(), put_tag(v, V_BYTES), put_var(v, 5);
+    v->n = (size_t)(cs_put_str(v->b + v->n, "a'\x00\xff\n", 5) - v->b);
+    CHECK_STR(render(v), "b\"a'\\x00\\xff\\n\"");
+    v = vb_new(), put_tag(v, V_BYTES), put_var(v, 10), put_s(v, "abc");
+    CHECK_STR(render(v), "b'abc\xe2\x80\xa6'");
+}
+
+static void test_containers(void)
+{
+    struct vb *v = vb_new();
+    put_container(v, V_TUPLE, 1, 1), put_int(v, 1);
+    CHECK_STR(render(v), "(1,)");
+    v = vb_new(), put_container(v, V_TUPLE, 2, 2), put_int(v, 1), put_int(v, 2);
+    CHECK_STR(render(v), "(1, 2)");
+    v = vb_new(), put_container(v, V_TUPLE, 0, 0);
+    CHECK_STR(render(v), "()");
+    v = vb_new(), put_container(v, V_LIST, 2, 2), put_int(v, 1), put_int(v, 2);
+    CHECK_STR(render(v), "[1, 2]");
+    v = vb_new(), put_container(v, V_LIST, 100, 3), put_int(v, 0), put_int(v, 1), put_int(v, 2);
+    CHECK_STR(render(v), "[0, 1, 2, \xe2\x80\xa6] (100 items)");
+    v = vb_new(), put_container(v, V_SET, 2, 2), put_int(v, 1), put_int(v, 2);
+    CHECK_STR(render(v), "{1, 2}");
+    v = vb_new(), put_container(v, V_SET, 0, 0);
+    CHECK_STR(render(v), "set()");
+    v = vb_new(), put_container(v, V_FROZENSET, 1, 1), put_int(v, 1);
+    CHECK_STR(render(v), "frozenset({1})");
+    v = vb_new(), put_container(v, V_FROZENSET, 0, 0);
+    CHECK_STR(render(v), "frozenset()");
+    v = vb_new(), put_container(v, V_DICT, 1, 1), put_str(v, "a", 1), put_int(v, 1);
+    CHECK_STR(render(v), "{'a': 1}");
+    v = vb_new(), put_container(v, V_DICT, 0, 0);
+    CHECK_STR(render(v), "{}");
+    v = vb_new(), put_container(v, V_DICT, 5, 1), put_str(v, "a", 1), put_container(v, V_LIST, 0, 0);
+    CHECK_STR(render(v), "{'a': [], \xe2\x80\xa6} (5 items)");
+    v = vb_new(), put_container(v, V_LIST, 2, 2), put_container(v, V_TUPLE, 1, 1), put_tag(v, V_NONE),
+        put_str(v, "x", 1);
+    CHECK_STR(render(v), "[(None,), 'x']");
+}
+
+static void test_objects(void)
+{
+    struct vb *v = vb_new();
+    put_tag(v, V_OBJECT), put_s(v, "mod.Class"), put_var(v, 0x7f3a12345678ull);
+    CHECK_STR(render(v), "<mod.Class object at 0x7f3a12345678>");
+    v = vb_new(), put_tag(v, V_SUBCLASS), put_s(v, "MyInt"), put_int(v, 3);
+    CHECK_STR(render(v), "MyInt(3)");
+    v = vb_new(), put_tag(v, V_ELIDED), put_s(v, "list"), put_var(v, 10);
+    CHECK_STR(render(v), "[\xe2\x80\xa6]");
+    v = vb_new(), put_tag(v, V_ELIDED), put_s(v, "tuple"), put_var(v, 10);
+    CHECK_STR(render(v), "(\xe2\x80\xa6)");
+    v = vb_new(), put_tag(v, V_ELIDED), put_s(v, "dict"), put_var(v, 10);
+    CHECK_STR(render(v), "{\xe2\x80\xa6}");
+    v = vb_new(), put_tag(v, V_ELIDED), put_s(v, "set"), put_var(v, 10);
+    CHECK_STR(render(v), "{\xe2\x80\xa6}");
+    v = vb_new(), put_tag(v, V_ELIDED), put_s(v, "collections.deque"), put_var(v, 3);
+    CHECK_STR(render(v), "<collections.deque \xe2\x80\xa6>");
+    v = vb_new(), put_tag(v, V_REPR), put_var(v, 9), put_s(v, "Point(1, 2)");
+    CHECK_STR(render(v), "Point(1, 2)");
+    v = vb_new(), put_tag(v, V_REPR), put_var(v, 50), put_s(v, "Point(1");
+    CHECK_STR(render(v), "Point(1\xe2\x80\xa6");
+    v = vb_new(), put_tag(v, V_REPR_FAILED), put_s(v, "mod.Bad"), put_var(v, 0xbeef), put_s(v, "ValueError");
+    CHECK_STR(render(v), "<mod.Bad object at 0xbeef; repr raised ValueError>");
+}
+
+static const char *exception_text(struct vb *v, const char *type)
+{
+    static struct cs_textbuf out, scratch;
+    cs_textbuf_reset(&out);
+    struct cs_reader r = {v->b, v->b + v->n, 0};
+    struct cs_text t = {type, strlen(type)};
+    if (cs_render_exception(&r, t, &out, &scratch) != 0)
+        return "<error>";
+    return cs_textbuf_cstr(&out);
+}
+
+static void test_exceptions(void)
+{
+    struct vb *v = vb_new();
+    put_str(v, "bad 'value'", 11);
+    CHECK_STR(exception_text(v, "ValueError"), "ValueError: bad 'value'");
+    v = vb_new(), put_str(v, "", 0);
+    CHECK_STR(exception_text(v, "StopIteration"), "StopIteration");
+    v = vb_new(), put_container(v, V_TUPLE, 0, 0);
+    CHECK_STR(exception_text(v, "KeyError"), "KeyError");
+    v = vb_new(), put_container(v, V_TUPLE, 2, 2), put_int(v, 1), put_str(v, "x", 1);
+    CHECK_STR(exception_text(v, "OSError"), "OSError: (1, 'x')");
+    v = vb_new(), put_str(v, "long", 10);
+    CHECK_STR(exception_text(v, "E"), "E: long\xe2\x80\xa6");
+}
+
+static void test_json(void)
+{
+    struct cs_textbuf out = {0}, scratch = {0};
+    struct vb *v = vb_new();
+    put_str(v, "a\"b\n", 4);
+    struct cs_reader r = {v->b, v->b + v->n, 0};
+    CHECK_INT(cs_render_value_json(&r, &out, &scratch), 0);
+    CHECK_STR(cs_textbuf_cstr(&out), "\"'a\\\"b\\\\n'\"");
+
+    /* Reading back what we write. */
+    struct cs_json_iter it;
+    struct cs_textbuf k = {0}, val = {0};
+    const char *obj = "{\"n\":\"5\", \"s\":\"'a\\\"b\\u00e9'\",\"x\":1}";
+    cs_json_iter_init(&it, obj, strlen(obj));
+    CHECK_INT(cs_json_iter_next(&it, &k, &val), 1);
+    CHECK_STR(cs_textbuf_cstr(&k), "n");
+    CHECK_STR(cs_textbuf_cstr(&val), "5");
+    CHECK_INT(cs_json_iter_next(&it, &k, &val), 1);
+    CHECK_STR(cs_textbuf_cstr(&val), "'a\"b\xc3\xa9'");
+    CHECK_INT(cs_json_iter_next(&it, &k, &val), 1);
+    CHECK_STR(cs_textbuf_cstr(&val), "1");
+    CHECK_INT(cs_json_iter_next(&it, &k, &val), 0);
+    const char *bad[] = {"", "{", "{\"a\"", "{\"a\":", "{\"a\":\"x", "[1]", "{\"a\":\"\\q\"}", "{\"a\":{}}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cs_json_iter_init(&it, bad[i], strlen(bad[i]));
+        int rc;
+        while ((rc = cs_json_iter_next(&it, &k, &val)) == 1)
+            ;
+        CHECK_INT(rc, -1);
+    }
+    cs_textbuf_free(&out);
+    cs_textbuf_free(&scratch);
+    cs_textbuf_free(&k);
+    cs_textbuf_free(&val);
+}
+
+static void test_events(void)
+{
+    unsigned char buf[256], *p = buf;
+    *p++ = EV_CODE;
+    p = cs_put_varint(p, 7);
+    p = cs_put_str(p, "m", 1);
+    p = cs_put_str(p, "f", 1);
+    p = cs_put_str(p, "m.py", 4);
+    p = cs_put_varint(p, 12);
+    p = cs_put_varint(p, 0);
+    p = cs_put_varint(p, 2);
+    p = cs_put_str(p, "a", 1);
+    p = cs_put_str(p, "b", 1);
+    *p++ = EV_RETURN;
+    p = cs_put_varint(p, 300);
+    *p++ = V_NONE;
+    struct cs_reader r = {buf, p, 0};
+    struct cs_event ev;
+    CHECK_INT(cs_decode_event(&r, &ev), 0);
+    CHECK_INT(ev.tag, EV_CODE);
+    CHECK_INT(ev.id, 7);
+    CHECK_INT(ev.lineno, 12);
+    CHECK_INT(ev.nargs, 2);
+    CHECK(ev.filename.n == 4 && memcmp(ev.filename.s, "m.py", 4) == 0);
+    CHECK_INT(cs_decode_event(&r, &ev), 0);
+    CHECK_INT(ev.tag, EV_RETURN);
+    CHECK_INT(ev.dt, 300);
+    CHECK_INT(cs_skip_value(&r), 0);
+    CHECK(r.p == r.end);
+
+    /* Every truncation of that input fails cleanly, never past the end. */
+    size_t whole = (size_t)(p - buf);
+    int all_failed = 1;
+    for (size_t cut = 1; cut < whole - 1; cut++) {
+        unsigned char *copy = malloc(cut); /* exact size: ASan sees any overread */
+        memcpy(copy, buf, cut);
+        struct cs_reader t = {copy, copy + cut, 0};
+        int rc = cs_decode_event(&t, &ev);
+        if (rc == 0 && ev.tag == EV_CODE)
+            rc = cs_decode_event(&t, &ev);
+        if (rc == 0)
+            rc = cs_skip_value(&t);
+        if (rc == 0 && t.p == t.end && cut != 26)
+            all_failed = 0;
+        free(copy);
+    }
+    CHECK(all_failed);
+
+    unsigned char unknown[] = {0x7e, 1, 2};
+    struct cs_reader u = {unknown, unknown + 3, 0};
+    CHECK_INT(cs_decode_event(&u, &ev), -1);
+    CHECK(u.error);
+}
+
+/* Random bytes: must never crash nor read out of bounds (run under ASan). */
+static void test_fuzz(void)
+{
+    srand(12345);
+    struct cs_textbuf out = {0}, scratch = {0};
+    int survived = 1;
+    for (int round = 0; round < 20000; round++) {
+        size_t n = (size_t)(rand() % 64) + 1;
+        unsigned char *b = malloc(n);
+        for (size_t i = 0; i < n; i++)
+            b[i] = (unsigned char)(rand() % 4 ? rand() % 20 : rand());
+        struct cs_reader r = {b, b + n, 0};
+        cs_textbuf_reset(&out);
+        cs_render_value(&r, &out);
+        if (r.p > r.end)
+            survived = 0;
+        struct cs_reader e = {b, b + n, 0};
+        struct cs_event ev;
+        while (e.p < e.end && cs_decode_event(&e, &ev) == 0)
+            ;
+        if (e.p > e.end)
+            survived = 0;
+        free(b);
+    }
+    /* Deep nesting is refused, not recursed into. */
+    unsigned char deep[3 * 200];
+    for (int i = 0; i < 200; i++)
+        deep[3 * i] = V_LIST, deep[3 * i + 1] = 1, deep[3 * i + 2] = 1;
+    struct cs_reader d = {deep, deep + sizeof deep, 0};
+    CHECK_INT(cs_render_value(&d, &out), -1);
+    CHECK(survived);
+    cs_textbuf_free(&out);
+    cs_textbuf_free(&scratch);
+}
+
+int main(void)
+{
+    test_scalars();
+    test_floats();
+    test_strings();
+    test_containers();
+    test_objects();
+    test_exceptions();
+    test_json();
+    test_events();
+    test_fuzz();
+    return CHECK_REPORT("test_decode");
+}
