@@ -95,8 +95,10 @@ def main():
         main_module, code = _prepare_script(args[0], args[1:])
     try:
         from callscope import _callscope  # noqa: F401
-    except ImportError:
-        _fail(_session.extension_missing_message()[len("callscope: "):])
+    except ImportError as e:
+        if "_callscope" in str(e) and "No module named" in str(e):
+            _fail(_session.extension_missing_message()[len("callscope: "):])
+        _fail("cannot load the extension: %s" % e)
     sys.modules["__main__"] = main_module
     no_stdlib, no_site = _session.env_flags()
     extension = _session.join(ring, no_stdlib, no_site)

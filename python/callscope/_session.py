@@ -35,19 +35,16 @@ def excludes(no_stdlib, no_site):
     return out
 
 
-def name_threads(_callscope):
-    """Threads that already run get their names recorded."""
-    for t in threading.enumerate():
-        native = getattr(t, "native_id", None)
-        if native is not None:
-            _callscope.thread_name(native, t.name)
-
-
 def join(ring_name, no_stdlib=False, no_site=False):
     from callscope import _callscope
 
-    _callscope.start(ring_name, excludes(no_stdlib, no_site))
-    name_threads(_callscope)
+    # Names of the threads already running, read before tracing starts so
+    # that reading them is not recorded.
+    names = [(t.native_id, t.name) for t in threading.enumerate() if getattr(t, "native_id", None)]
+    paths = excludes(no_stdlib, no_site)
+    _callscope.start(ring_name, paths)
+    for native_id, name in names:
+        _callscope.thread_name(native_id, name)
     return _callscope
 
 

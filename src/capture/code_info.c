@@ -8,7 +8,7 @@
 #include "hooks/family.h"
 
 uint32_t cs_session = 1;
-Py_ssize_t cs_code_cs_code_extra_index = -1;
+Py_ssize_t cs_code_extra_index = -1;
 
 struct prefix_list {
     char **items;

@@ -353,8 +353,8 @@ unsigned char *cs_encode_exception(unsigned char *p, unsigned char *limit, PyObj
         type = (PyObject *)Py_TYPE(value);
     if (type && PyType_Check(type))
         p = put_type_name(p, (PyTypeObject *)type);
-    else
-        p = cs_put_str(p, "Exception", 9);
+    else /* before 3.12 the profile hook is not told which exception */
+        p = cs_put_str(p, "<exception>", 11);
     /* The message: str(exc) is the lone str argument, as Python prints it. */
     struct cs_value_limits message_limits = *lim;
     message_limits.use_repr = 0;

@@ -26,7 +26,8 @@ unsigned char *cs_encode_value(unsigned char *p, unsigned char *limit, PyObject 
                                const struct cs_value_limits *lim, uint32_t nesting);
 
 /* Exception type name and message (EV_UNWIND's payload). `value` may be an
- * exception instance or, before normalisation on old Pythons, any object. */
+ * exception instance or, before normalisation on old Pythons, any object;
+ * both NULL when the exception is not known. */
 unsigned char *cs_encode_exception(unsigned char *p, unsigned char *limit, PyObject *type,
                                    PyObject *value, const struct cs_value_limits *lim);
 

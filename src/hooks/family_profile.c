@@ -91,10 +91,13 @@ static int is_resume(PyFrameObject *f, struct cs_code_info *ci)
     if (!(ci->flags & CS_CODE_GENERATOR))
         return 0;
 #if PY_VERSION_HEX >= 0x030B0000
-    /* A suspended frame last executed the yield (or the send of an await
-     * or yield from); a fresh one has not got that far. */
-    int op = _Py_OPCODE(*f->f_frame->prev_instr);
-    return _PyInterpreterFrame_LASTI(f->f_frame) > 0 && (op == YIELD_VALUE || op == SEND);
+    /* The event fires at the frame's RESUME instruction, whose argument is
+     * 0 at the start of the function and non-zero after a yield or await. */
+    _Py_CODEUNIT instr = *f->f_frame->prev_instr;
+    int op = _Py_OPCODE(instr);
+    if (op == RESUME || op == RESUME_QUICK)
+        return _Py_OPARG(instr) != 0;
+    return _PyInterpreterFrame_LASTI(f->f_frame) > 2;
 #else
     return f->f_lasti >= 0;
 #endif

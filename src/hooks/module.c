@@ -130,7 +130,7 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_callscope", "callscope's capture engine", -1, methods, NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__callscope(void)
+__attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__callscope(void)
 {
     return PyModule_Create(&module);
 }
