@@ -28,7 +28,6 @@
 #define MAX_STACK_DEPTH 100000
 
 #define CALIBRATE_EVERY_NS 50000000 /* 50 ms */
-#define REAP_EVERY_NS 50000000
 #define COMMIT_EVERY_NS 100000000 /* readers see rows at least this often */
 #define COMMIT_EVERY_ROWS 200000
 #define NO_ARGS UINT32_MAX
@@ -78,8 +77,7 @@ struct cs_collector {
     uint64_t ref_ticks; /* ticks -> ns: ref_ns + (ticks - ref_ticks) * ns_per_tick */
     int64_t ref_ns;
     double ns_per_tick;
-    int64_t last_calibration, last_reap, last_commit; /* monotonic ns */
-    int live_producers;
+    int64_t last_calibration, last_commit; /* monotonic ns */
 
     struct stream **streams; /* by stream id */
     size_t nstreams;
@@ -629,8 +627,7 @@ struct cs_collector *cs_collector_open(struct cs_ring *ring, const struct cs_col
         cs_collector_free(c);
         return NULL;
     }
-    c->last_commit = c->last_reap = cs_monotonic_ns();
-    c->live_producers = -1;
+    c->last_commit = cs_monotonic_ns();
     return c;
 }
 
@@ -676,10 +673,6 @@ long cs_collector_step(struct cs_collector *c, char *err, size_t errlen)
     int64_t now = cs_monotonic_ns();
     if (now - c->last_calibration >= CALIBRATE_EVERY_NS)
         calibrate(c);
-    if (now - c->last_reap >= REAP_EVERY_NS) {
-        c->live_producers = cs_ring_reap_dead(c->reader);
-        c->last_reap = now;
-    }
     c->rows_in_step = 0;
     cs_store_begin(c->store);
     size_t delivered = cs_ring_read(c->reader, on_bytes, c);
@@ -727,9 +720,9 @@ void cs_collector_totals(const struct cs_collector *c, struct cs_collector_total
     out->threads = c->nthreads;
 }
 
-int cs_collector_live_producers(const struct cs_collector *c)
+int cs_collector_producers_alive(struct cs_collector *c)
 {
-    return c->live_producers;
+    return cs_ring_reap_dead(c->reader);
 }
 
 uint64_t cs_collector_decode_errors(const struct cs_collector *c)

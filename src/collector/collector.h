@@ -55,10 +55,6 @@ struct cs_collector_totals {
 };
 void cs_collector_totals(const struct cs_collector *c, struct cs_collector_totals *out);
 
-/* Producer processes still alive at the last check (every ~50 ms in
- * cs_collector_step), or -1 before the first check. */
-int cs_collector_live_producers(const struct cs_collector *c);
-
 /* Chunks (or chunk tails) skipped because their bytes did not decode. */
 uint64_t cs_collector_decode_errors(const struct cs_collector *c);
 

@@ -1,0 +1,119 @@
+/*
+ * collector_util.h — shared scaffolding of the collector and store tests:
+ * a fresh ring, a temporary database path, running the collector over
+ * whatever the ring holds, and one-value SQL queries.
+ */
+#ifndef CALLSCOPE_TEST_COLLECTOR_UTIL_H
+#define CALLSCOPE_TEST_COLLECTOR_UTIL_H
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector/collector.h"
+#include "core/ring.h"
+#include "producer.h"
+
+static inline int tu_ring(struct cs_ring *ring, size_t bytes)
+{
+    struct cs_capture_options opts;
+    memset(&opts, 0, sizeof opts);
+    opts.max_string = 100;
+    opts.max_items = 10;
+    opts.max_nesting = 3;
+    char err[256];
+    if (cs_ring_create(ring, bytes, CS_RING_DEFAULT_CHUNK, &opts, err, sizeof err) != 0) {
+        fprintf(stderr, "ring: %s\n", err);
+        exit(2);
+    }
+    cs_ring_unlink(ring); /* the mapping stays; nothing is left behind */
+    return 0;
+}
+
+static inline const char *tu_db_path(void)
+{
+    static char path[128];
+    static int n;
+    snprintf(path, sizeof path, "/tmp/callscope-test-%d-%d.db", (int)getpid(), n++);
+    return path;
+}
+
+static inline void tu_remove_db(const char *path)
+{
+    char side[160];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
+static inline struct cs_collector_options tu_options(const char *path)
+{
+    struct cs_collector_options o;
+    memset(&o, 0, sizeof o);
+    o.db_path = path;
+    o.command_line = "test";
+    o.max_depth = -1;
+    return o;
+}
+
+/* Collects everything in the ring into o->db_path; returns the open db. */
+static inline sqlite3 *tu_collect(struct cs_ring *ring, const struct cs_collector_options *o)
+{
+    char err[512];
+    struct cs_collector *c = cs_collector_open(ring, o, err, sizeof err);
+    if (!c) {
+        fprintf(stderr, "collector: %s\n", err);
+        exit(2);
+    }
+    if (cs_collector_step(c, err, sizeof err) < 0 || cs_collector_finish(c, err, sizeof err) != 0) {
+        fprintf(stderr, "collector: %s\n", err);
+        exit(2);
+    }
+    cs_collector_free(c);
+    sqlite3 *db;
+    if (sqlite3_open_v2(o->db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "cannot open %s\n", o->db_path);
+        exit(2);
+    }
+    return db;
+}
+
+/* First column of the first row as an integer (-999 if none or NULL). */
+static inline long long tu_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    long long v = -999;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "SQL error in %s: %s\n", sql, sqlite3_errmsg(db));
+        return -998;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* First column of the first row as text ("<null>" / "<none>"); the result
+ * stays valid until the next call. */
+static inline const char *tu_text(sqlite3 *db, const char *sql)
+{
+    static char buf[4096];
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        snprintf(buf, sizeof buf, "<SQL error: %s>", sqlite3_errmsg(db));
+        return buf;
+    }
+    snprintf(buf, sizeof buf, "<none>");
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        snprintf(buf, sizeof buf, "%s", t ? (const char *)t : "<null>");
+    }
+    sqlite3_finalize(st);
+    return buf;
+}
+
+#endif

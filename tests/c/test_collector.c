@@ -1,0 +1,430 @@
+/*
+ * test_collector.c — the collector against real rings written the way a
+ * producer writes them: call/return pairing, self time, exceptions,
+ * generators, C calls, unfinished calls of a dead process, lost events,
+ * filters, several threads over many chunks, and corrupt bytes.
+ */
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "check.h"
+#include "collector_util.h"
+
+static const char *const ARGS_N[] = {"n", NULL};
+static const char *const ARGS_AB[] = {"a", "b", NULL};
+
+static uint64_t t0(struct cs_ring *ring)
+{
+    return ring->header->ticks0 + 1000;
+}
+
+/* main() calls f(5) which calls g(1) and g(2); f returns 10. */
+static void test_pairing_and_self_time(void)
+{
+    struct cs_ring ring;
+    tu_ring(&ring, 1 << 20);
+    struct test_producer p;
+    uint64_t t = t0(&ring);
+    tp_open(&p, &ring, (uint32_t)getpid(), 101, t);
+    tp_code(&p, 1, "__main__", "f", "/x/prog.py", 10, ARGS_N);
+    tp_code(&p, 2, "__main__", "Klass.g", "/x/prog.py", 20, ARGS_AB);
+    tp_call_int(&p, 1, t + 1000, 5);
+    tp_begin(&p, EV_CALL), tp_varint(&p, 2), tp_at(&p, t + 2000), tp_dt(&p);
+    tp_byte(&p, V_INT), tp_svarint(&p, 1), tp_byte(&p, V_STR), tp_varint(&p, 2), tp_str(&p, "hi");
+    tp_end(&p);
+    tp_return_int(&p, t + 5000, 1);
+    tp_begin(&p, EV_CALL), tp_varint(&p, 2), tp_at(&p, t + 6000), tp_dt(&p);
+    tp_byte(&p, V_INT), tp_svarint(&p, 2), tp_byte(&p, V_UNBOUND);
+    tp_end(&p);
+    tp_return_int(&p, t + 8000, 2);
+    tp_return_int(&p, t + 11000, 10);
+    tp_return_int(&p, t + 12000, 0); /* a frame entered before tracing: ignored */
+    tp_seal(&p);
+
+    const char *path = tu_db_path();
+    struct cs_collector_options o = tu_options(path);
+    sqlite3 *db = tu_collect(&ring, &o);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 3);
+    CHECK_INT(tu_int(db, "SELECT value FROM meta WHERE key = 'calls'"), 3);
+    CHECK_INT(tu_int(db, "SELECT value FROM meta WHERE key = 'finished'"), 1);
+    CHECK_STR(tu_text(db, "SELECT value FROM meta WHERE key = 'format'"), "callscope");
+    CHECK_STR(tu_text(db, "SELECT args FROM calls WHERE id = 1"), "{\"n\":\"5\"}");
+    CHECK_STR(tu_text(db, "SELECT result FROM calls WHERE id = 1"), "10");
+    CHECK_STR(tu_text(db, "SELECT args FROM calls WHERE id = 2"), "{\"a\":\"1\",\"b\":\"'hi'\"}");
+    CHECK_STR(tu_text(db, "SELECT args FROM calls WHERE id = 3"), "{\"a\":\"2\",\"b\":\"<unbound>\"}");
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE parent_id = 1 AND depth = 1"), 2);
+    CHECK_INT(tu_int(db, "SELECT parent_id IS NULL AND depth = 0 FROM calls WHERE id = 1"), 1);
+    /* Self time is the duration less the callees' durations. */
+    CHECK_INT(tu_int(db, "SELECT abs(p.self_ns - (p.duration_ns - (SELECT sum(duration_ns) FROM calls"
+                         " WHERE parent_id = 1))) <= 2 FROM calls p WHERE id = 1"), 1);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE parent_id = 1 AND self_ns = duration_ns"), 2);
+    /* 10000 ticks against 3000 + 2000 in callees, whatever the tick rate. */
+    CHECK_INT(tu_int(db, "SELECT abs(duration_ns * 1000 / self_ns - 2000) <= 2 FROM calls WHERE id = 1"), 1);
+    CHECK_INT(tu_int(db, "SELECT start_ns < (SELECT start_ns FROM calls WHERE id = 2) FROM calls WHERE id = 1"), 1);
+    CHECK_STR(tu_text(db, "SELECT name FROM functions WHERE id = 2"), "__main__.Klass.g");
+    CHECK_STR(tu_text(db, "SELECT arg_names FROM functions WHERE id = 2"), "[\"a\",\"b\"]");
+    CHECK_STR(tu_text(db, "SELECT kind || ' ' || filename || ':' || lineno FROM functions WHERE id = 1"),
+              "python /x/prog.py:10");
+    CHECK_INT(tu_int(db, "SELECT tid FROM threads"), 101);
+    CHECK_STR(tu_text(db, "SELECT function || ' ' || thread_id FROM (SELECT function, tid AS thread_id FROM call_view WHERE id = 3)"),
+              "__main__.Klass.g 101");
+    CHECK_INT(tu_int(db, "SELECT abs(start - (SELECT value FROM meta WHERE key = 'started_wall_ns') / 1e9) < 1"
+                         " FROM call_view WHERE id = 1"), 1);
+    sqlite3_close(db);
+    tu_remove_db(path);
+    cs_ring_close(&ring);
+}
+
+/* Exceptions, generators, C functions, thread names, logs, EV_STOP. */
+static void test_kinds_of_ends(void)
+{
+    struct cs_ring ring;
+    tu_ring(&ring, 1 << 20);
+    struct test_producer p;
+    uint64_t t = t0(&ring);
+    tp_open(&p, &ring, (uint32_t)getpid(), 7, t);
+    tp_code(&p, 1, "app", "fail", "/app.py", 1, NULL);
+    tp_code(&p, 2, "app", "gen", "/app.py", 5, ARGS_N);
+    tp_begin(&p, EV_CFUNC), tp_varint(&p, 3), tp_str(&p, "builtins"), tp_str(&p, "len"), tp_end(&p);
+    tp_begin(&p, EV_THREAD_NAME), tp_varint(&p, 7), tp_str(&p, "MainThread"), tp_end(&p);
+
+    tp_enter(&p, EV_CALL_BARE, 1, t + 10);
+    tp_enter(&p, EV_CCALL, 3, t + 20);
+    tp_timed(&p, EV_CRETURN, t + 30);
+    tp_enter(&p, EV_CCALL, 3, t + 40);
+    tp_timed(&p, EV_CRAISE, t + 50);
+    tp_begin(&p, EV_LOG), tp_at(&p, t + 55), tp_dt(&p), tp_str(&p, "hello"), tp_byte(&p, V_DICT);
+    tp_varint(&p, 1), tp_varint(&p, 1), tp_byte(&p, V_STR), tp_varint(&p, 1), tp_str(&p, "k");
+    tp_byte(&p, V_INT), tp_svarint(&p, 3), tp_end(&p);
+    tp_begin(&p, EV_UNWIND), tp_at(&p, t + 60), tp_dt(&p), tp_str(&p, "ValueError");
+    tp_byte(&p, V_STR), tp_varint(&p, 9), tp_str(&p, "bad 'n' 5"), tp_end(&p);
+
+    tp_call_int(&p, 2, t + 100, 3); /* first run of a generator, until its first yield */
+    tp_begin(&p, EV_YIELD), tp_at(&p, t + 110), tp_dt(&p), tp_byte(&p, V_INT), tp_svarint(&p, 0), tp_end(&p);
+    tp_enter(&p, EV_RESUME, 2, t + 120);
+    tp_begin(&p, EV_YIELD), tp_at(&p, t + 130), tp_dt(&p), tp_byte(&p, V_INT), tp_svarint(&p, 1), tp_end(&p);
+    tp_enter(&p, EV_RESUME, 2, t + 140);
+    tp_begin(&p, EV_UNWIND), tp_at(&p, t + 150), tp_dt(&p), tp_str(&p, "StopIteration");
+    tp_byte(&p, V_TUPLE), tp_varint(&p, 0), tp_varint(&p, 0), tp_end(&p);
+
+    tp_enter(&p, EV_CALL_BARE, 1, t + 200);
+    tp_enter(&p, EV_CALL_BARE, 1, t + 210);
+    tp_timed(&p, EV_STOP, t + 220);
+    tp_seal(&p);
+
+    const char *path = tu_db_path();
+    struct cs_collector_options o = tu_options(path);
+    sqlite3 *db = tu_collect(&ring, &o);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 8);
+    CHECK_STR(tu_text(db, "SELECT exception FROM calls WHERE id = 1"), "ValueError: bad 'n' 5");
+    CHECK_STR(tu_text(db, "SELECT coalesce(args, 'NULL') FROM calls WHERE id = 1"), "NULL");
+    CHECK_INT(tu_int(db, "SELECT flags FROM calls WHERE id = 2"), 4);
+    CHECK_STR(tu_text(db, "SELECT exception FROM calls WHERE id = 3"), "<unknown exception>");
+    CHECK_STR(tu_text(db, "SELECT kind || ' ' || name FROM functions WHERE id = 3"), "builtin builtins.len");
+    CHECK_INT(tu_int(db, "SELECT flags FROM calls WHERE id = 4"), 2);
+    CHECK_STR(tu_text(db, "SELECT args FROM calls WHERE id = 4"), "{\"n\":\"3\"}");
+    CHECK_INT(tu_int(db, "SELECT flags FROM calls WHERE id = 5"), 3);
+    CHECK_STR(tu_text(db, "SELECT result FROM calls WHERE id = 5"), "1");
+    CHECK_INT(tu_int(db, "SELECT flags FROM calls WHERE id = 6"), 1);
+    CHECK_STR(tu_text(db, "SELECT exception FROM calls WHERE id = 6"), "StopIteration");
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE id IN (7, 8) AND duration_ns IS NULL"
+                         " AND self_ns IS NULL"), 2);
+    CHECK_STR(tu_text(db, "SELECT name FROM threads"), "MainThread");
+    CHECK_STR(tu_text(db, "SELECT message || ' ' || fields || ' ' || call_id FROM logs"),
+              "hello {\"k\":\"3\"} 1");
+    sqlite3_close(db);
+    tu_remove_db(path);
+    cs_ring_close(&ring);
+}
+
+/* A child process writes two calls and dies without sealing its chunk. */
+static void test_dead_producer(void)
+{
+    struct cs_ring ring;
+    tu_ring(&ring, 1 << 20);
+    pid_t child = fork();
+    if (child == 0) {
+        struct test_producer p;
+        uint64_t t = t0(&ring);
+        tp_open(&p, &ring, (uint32_t)getpid(), (uint64_t)getpid(), t);
+        tp_code(&p, 1, "m", "outer", "/m.py", 1, ARGS_N);
+        tp_call_int(&p, 1, t + 10, 1);
+        tp_call_int(&p, 1, t + 20, 2);
+        tp_call_int(&p, 1, t + 30, 3);
+        tp_return_int(&p, t + 40, 3);
+        _exit(0); /* chunk left OWNED */
+    }
+    int status;
+    waitpid(child, &status, 0);
+    const char *path = tu_db_path();
+    struct cs_collector_options o = tu_options(path);
+    sqlite3 *db = tu_collect(&ring, &o);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 3);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE duration_ns IS NULL"), 2);
+    CHECK_STR(tu_text(db, "SELECT result FROM calls WHERE duration_ns IS NOT NULL"), "3");
+    CHECK_INT(tu_int(db, "SELECT pid FROM threads"), child);
+    CHECK_INT(tu_int(db, "SELECT parent_pid FROM processes"), 1);
+    sqlite3_close(db);
+    tu_remove_db(path);
+    cs_ring_close(&ring);
+}
+
+static void lost(struct test_producer *p, uint64_t count, uint64_t depth)
+{
+    tp_begin(p, EV_LOST);
+    tp_varint(p, count);
+    tp_varint(p, depth);
+    tp_end(p);
+}
+
+static void test_lost_events(void)
+{
+    struct cs_ring ring;
+    tu_ring(&ring, 1 << 20);
+    struct test_producer p;
+    uint64_t t = t0(&ring);
+    tp_open(&p, &ring, (uint32_t)getpid(), 1, t);
+    tp_code(&p, 1, "m", "f", "/m.py", 1, ARGS_N);
+    tp_call_int(&p, 1, t + 10, 0);  /* id 1, stays */
+    tp_call_int(&p, 1, t + 20, 1);  /* id 2, dropped by the loss */
+    tp_call_int(&p, 1, t + 30, 2);  /* id 3, dropped */
+    lost(&p, 5, 1);
+    tp_call_int(&p, 1, t + 40, 3);  /* id 4: child of 1 */
+    tp_return_int(&p, t + 50, 3);
+    lost(&p, 7, 3);                 /* two frames we never saw */
+    tp_call_int(&p, 1, t + 60, 4);  /* depth 3, parent unknown */
+    tp_return_int(&p, t + 70, 4);
+    tp_return_int(&p, t + 80, 0);   /* placeholder: no row */
+    tp_return_int(&p, t + 90, 0);   /* placeholder: no row */
+    tp_return_int(&p, t + 100, 0);  /* id 1 */
+    tp_seal(&p);
+    const char *path = tu_db_path();
+    struct cs_collector_options o = tu_options(path);
+    sqlite3 *db = tu_collect(&ring, &o);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 5);
+    CHECK_INT(tu_int(db, "SELECT sum(count) FROM lost"), 12);
+    CHECK_INT(tu_int(db, "SELECT value FROM meta WHERE key = 'lost_events'"), 12);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE duration_ns IS NULL AND flags & 8"), 2);
+    CHECK_INT(tu_int(db, "SELECT parent_id FROM calls WHERE args = '{\"n\":\"3\"}'"), 1);
+    CHECK_INT(tu_int(db, "SELECT (parent_id IS NULL) + 10 * depth + 100 * (flags & 8 != 0)"
+                         " FROM calls WHERE args = '{\"n\":\"4\"}'"), 131);
+    CHECK_INT(tu_int(db, "SELECT duration_ns IS NOT NULL AND flags & 8 FROM calls WHERE id = 1"), 1);
+    sqlite3_close(db);
+    tu_remove_db(path);
+    cs_ring_close(&ring);
+}
+
+/* fib(n) written as events: returns the next free tick. */
+static uint64_t fib_events(struct test_producer *p, uint64_t id, int n, uint64_t at, int64_t *result)
+{
+    tp_call_int(p, id, at, n);
+    at += 10;
+    int64_t r = n;
+    if (n >= 2) {
+        int64_t a, b;
+        at = fib_events(p, id, n - 1, at, &a);
+        at = fib_events(p, id, n - 2, at, &b);
+        r = a + b;
+    }
+    at += 10;
+    tp_return_int(p, at, r);
+    *result = r;
+    return at + 1;
+}
+
+static void test_filters(void)
+{
+    struct cs_ring ring;
+    tu_ring(&ring, 1 << 20);
+    struct test_producer p;
+    uint64_t t = t0(&ring);
+    tp_open(&p, &ring, (uint32_t)getpid(), 1, t);
+    tp_code(&p, 1, "m", "fib", "/m.py", 1, ARGS_N);
+    int64_t r;
+    fib_events(&p, 1, 10, t + 10, &r); /* 177 calls */
+    tp_seal(&p);
+    CHECK_INT(r, 55);
+    const char *path = tu_db_path();
+
+    struct cs_collector_options o = tu_options(path);
+    sqlite3 *db = tu_collect(&ring, &o);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 177);
+    CHECK_STR(tu_text(db, "SELECT result FROM calls WHERE depth = 0"), "55");
+    CHECK_INT(tu_int(db, "SELECT max(depth) FROM calls"), 9);
+    long long min_fib3 = tu_int(db, "SELECT min(duration_ns) FROM calls WHERE args = '{\"n\":\"3\"}'");
+    long long n_long = tu_int(db, "SELECT count(*) FROM calls WHERE duration_ns >= (SELECT min(duration_ns)"
+                                  " FROM calls WHERE args = '{\"n\":\"3\"}')");
+    sqlite3_close(db);
+
+    /* Refill the same events for each option. */
+    struct { int max_depth; int64_t min_ns, max_calls; long long expect; } cases[] = {
+        {2, 0, 0, 7}, {0, 0, 0, 1}, {-1, min_fib3, 0, n_long}, {-1, 0, 50, 50},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tp_open(&p, &ring, (uint32_t)getpid(), 1, t);
+        tp_code(&p, 1, "m", "fib", "/m.py", 1, ARGS_N);
+        fib_events(&p, 1, 10, t + 10, &r);
+        tp_seal(&p);
+        o = tu_options(path);
+        o.max_depth = cases[i].max_depth;
+        o.min_duration_ns = cases[i].min_ns;
+        o.max_calls = cases[i].max_calls;
+        db = tu_collect(&ring, &o);
+        CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), cases[i].expect);
+        CHECK_INT(tu_int(db, "SELECT value FROM meta WHERE key = 'calls'"), cases[i].expect);
+        if (cases[i].max_calls) /* the newest are kept */
+            CHECK_INT(tu_int(db, "SELECT max(id) - min(id) + 1 FROM calls"), 50);
+        sqlite3_close(db);
+    }
+    tu_remove_db(path);
+    cs_ring_close(&ring);
+}
+
+/* Two threads interleaved over many chunks: each thread's events arrive in
+ * order and pair up, whatever the order the chunks sit in the ring. */
+static void test_many_chunks_two_threads(void)
+{
+    struct cs_ring ring;
+    tu_ring(&ring, 8 << 20);
+    struct test_producer a, b;
+    uint64_t t = t0(&ring);
+    tp_open(&a, &ring, (uint32_t)getpid(), 1, t);
+    tp_open(&b, &ring, (uint32_t)getpid(), 2, t);
+    tp_code(&a, 1, "m", "fib", "/m.py", 1, ARGS_N);
+    tp_code(&b, 1, "m", "fib", "/m.py", 1, ARGS_N);
+    int64_t ra, rb;
+    uint64_t ta = t + 10, tb = t + 10;
+    long long total = 0;
+    for (int round = 0; round < 20; round++) {
+        ta = fib_events(&a, 1, 12, ta, &ra); /* 465 calls, ~5 KB each */
+        tb = fib_events(&b, 1, 11, tb, &rb); /* 287 calls */
+        total += 465 + 287;
+    }
+    tp_seal(&a);
+    tp_seal(&b);
+    const char *path = tu_db_path();
+    struct cs_collector_options o = tu_options(path);
+    sqlite3 *db = tu_collect(&ring, &o);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), total);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE duration_ns IS NULL"), 0);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE depth = 0 AND result = '144'"), 20);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE depth = 0 AND result = '89'"), 20);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls c JOIN calls p ON p.id = c.parent_id"
+                         " WHERE p.thread_id != c.thread_id OR p.depth != c.depth - 1"), 0);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM threads"), 2);
+    CHECK_INT(tu_int(db, "SELECT value FROM meta WHERE key = 'decode_errors'"), 0);
+    sqlite3_close(db);
+    tu_remove_db(path);
+    cs_ring_close(&ring);
+}
+
+/* Garbage in the middle of a chunk: the rest of that chunk is dropped and
+ * counted; the next chunk of the stream is read again. */
+static void test_corrupt_bytes(void)
+{
+    struct cs_ring ring;
+    tu_ring(&ring, 1 << 20);
+    struct test_producer p;
+    uint64_t t = t0(&ring);
+    tp_open(&p, &ring, (uint32_t)getpid(), 1, t);
+    tp_code(&p, 1, "m", "f", "/m.py", 1, ARGS_N);
+    tp_call_int(&p, 1, t + 10, 1);
+    tp_return_int(&p, t + 20, 1);
+    tp_begin(&p, 0x7f), tp_u64(&p, 0xdeadbeefdeadbeefull), tp_end(&p); /* unknown tag */
+    tp_call_int(&p, 1, t + 30, 2); /* lost with the rest of the chunk */
+    tp_return_int(&p, t + 40, 2);
+    tp_next_chunk(&p);
+    tp_call_int(&p, 1, t + 50, 3);
+    tp_begin(&p, EV_RETURN), tp_at(&p, t + 60), tp_dt(&p), tp_byte(&p, V_LIST), tp_varint(&p, 1);
+    tp_varint(&p, 1000000); /* claims a million items that are not there */
+    tp_end(&p);
+    tp_next_chunk(&p);
+    tp_begin(&p, EV_CALL), tp_varint(&p, 99), tp_at(&p, t + 70), tp_dt(&p), tp_end(&p); /* undefined id */
+    tp_next_chunk(&p);
+    tp_call_int(&p, 1, t + 80, 4);
+    tp_return_int(&p, t + 90, 4);
+    tp_seal(&p);
+    /* Random bytes in a stream of their own. */
+    struct test_producer q;
+    tp_open(&q, &ring, (uint32_t)getpid(), 2, t);
+    srand(7);
+    for (int i = 0; i < 200; i++) {
+        tp_begin(&q, rand() % 0x24);
+        for (int k = rand() % 30; k > 0; k--)
+            tp_byte(&q, rand() % 256);
+        tp_end(&q);
+        if (i % 50 == 0)
+            tp_next_chunk(&q);
+    }
+    tp_seal(&q);
+    const char *path = tu_db_path();
+    struct cs_collector_options o = tu_options(path);
+    sqlite3 *db = tu_collect(&ring, &o);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE thread_id = 1 AND duration_ns IS NOT NULL"), 2);
+    CHECK_STR(tu_text(db, "SELECT group_concat(result) FROM calls WHERE thread_id = 1 AND duration_ns IS NOT NULL"),
+              "1,4");
+    CHECK(tu_int(db, "SELECT value FROM meta WHERE key = 'decode_errors'") >= 3);
+    sqlite3_close(db);
+    tu_remove_db(path);
+    cs_ring_close(&ring);
+}
+
+/* The ring fills up: the collector steps while the producer waits, as in a
+ * real run, and nothing is lost or reordered. */
+static void test_ring_wraps(void)
+{
+    struct cs_ring ring;
+    tu_ring(&ring, 4 * CS_RING_DEFAULT_CHUNK);
+    const char *path = tu_db_path();
+    struct cs_collector_options o = tu_options(path);
+    char err[256];
+    struct cs_collector *c = cs_collector_open(&ring, &o, err, sizeof err);
+    CHECK(c != NULL);
+    struct test_producer p;
+    uint64_t t = t0(&ring);
+    tp_open(&p, &ring, (uint32_t)getpid(), 1, t);
+    tp_code(&p, 1, "m", "f", "/m.py", 1, ARGS_N);
+    long written = 0;
+    for (int i = 0; i < 100000; i++) {
+        tp_call_int(&p, 1, t + 10, i);
+        while (p.full) {
+            written += cs_collector_step(c, err, sizeof err);
+            tp_end(&p);
+        }
+        tp_return_int(&p, t + 20, i);
+        while (p.full) {
+            written += cs_collector_step(c, err, sizeof err);
+            tp_end(&p);
+        }
+        t += 20;
+    }
+    tp_seal(&p);
+    written += cs_collector_step(c, err, sizeof err);
+    CHECK_INT(cs_collector_finish(c, err, sizeof err), 0);
+    struct cs_collector_totals totals;
+    cs_collector_totals(c, &totals);
+    CHECK_INT(totals.calls, 100000);
+    CHECK_INT(totals.threads, 1);
+    CHECK_INT(written, 100000);
+    cs_collector_free(c);
+    sqlite3 *db;
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE args = json_object('n', result)"), 100000);
+    CHECK_INT(tu_int(db, "SELECT count(DISTINCT result) FROM calls"), 100000);
+    sqlite3_close(db);
+    tu_remove_db(path);
+    cs_ring_close(&ring);
+}
+
+int main(void)
+{
+    test_pairing_and_self_time();
+    test_kinds_of_ends();
+    test_dead_producer();
+    test_lost_events();
+    test_filters();
+    test_many_chunks_two_threads();
+    test_corrupt_bytes();
+    test_ring_wraps();
+    return CHECK_REPORT("test_collector");
+}
