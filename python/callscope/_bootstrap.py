@@ -34,7 +34,11 @@ def _trim_traceback_hook(main_globals, hook):
         t = tb
         while t is not None and t.tb_frame.f_globals is not main_globals:
             t = t.tb_next
-        hook(etype, value, t if t is not None else tb)
+        if t is None:
+            t = tb
+        if isinstance(value, BaseException):
+            value.__traceback__ = t  # what the interpreter's hook displays
+        hook(etype, value, t)
 
     return trimmed
 

@@ -1,0 +1,210 @@
+"""What is recorded for each call: arguments by name, rendered values,
+results, exceptions, generators, coroutines, options."""
+
+import sys
+import unittest
+
+from tests.py.support import MONITORING, TracedProgram
+
+
+class Arguments(TracedProgram):
+    def test_every_kind_of_parameter_by_name(self):
+        self.run_traced("""
+            def f(a, b=2, *rest, c, d=4, **extra):
+                return a
+            def g(x, /, y):
+                return y
+            f(1, c=3, e=5)
+            f(1, 2, 3, c=None, d="s")
+            g(7, y=8)
+        """)
+        first, second = self.calls("__main__.f")
+        self.assertEqual(self.args_of(first), {"a": "1", "b": "2", "c": "3", "d": "4", "rest": "()",
+                                               "extra": "{'e': 5}"})
+        self.assertEqual(self.args_of(second)["rest"], "(3,)")
+        self.assertEqual(self.args_of(second)["d"], "'s'")
+        self.assertEqual(self.args_of(second)["c"], "None")
+        self.assertEqual(self.args_of(self.calls("__main__.g")[0]), {"x": "7", "y": "8"})
+
+    def test_values_render_without_running_program_code(self):
+        self.run_traced("""
+            class Loud:
+                def __repr__(self):
+                    raise SystemExit("repr must not run")
+            class Num(int):
+                pass
+            def f(v):
+                return v
+            for v in [0, -5, 2**70, 1.5, 1e16, float("inf"), True, None, "it's", b"\\xff\\x00a",
+                      [1, [2, [3, [4]]]], (1,), {"k": [1]}, {3}, frozenset(), Loud(), Num(3),
+                      list(range(100))]:
+                f(v)
+        """)
+        got = [self.args_of(r)["v"] for r in self.calls("__main__.f")]
+        self.assertEqual(got[:10], ["0", "-5", str(2**70), "1.5", "1e+16", "inf", "True", "None", '"it\'s"',
+                                    "b'\\xff\\x00a'"])
+        self.assertTrue(got[10].startswith("[1, [2, "), got[10])
+        self.assertEqual(got[11:15], ["(1,)", "{'k': [1]}", "{3}", "frozenset()"])
+        self.assertRegex(got[15], r"^<__main__\.Loud object at 0x[0-9a-f]+>$")
+        self.assertIn("Num", got[16])
+        self.assertIn("…", got[17])
+        self.assertIn("100", got[17])
+
+    def test_huge_string_is_cut(self):
+        self.run_traced("""
+            def f(s):
+                return len(s)
+            f("x" * 10_000_000)
+        """, options=["--max-string", "50"])
+        row = self.calls("__main__.f")[0]
+        shown = self.args_of(row)["s"]
+        self.assertTrue(shown.startswith("'xxxx"))
+        self.assertIn("…", shown)
+        self.assertLess(len(shown), 200)
+        self.assertEqual(row["result"], "10000000")
+
+    def test_non_utf8_bytes_and_surrogates(self):
+        self.run_traced("""
+            def f(b, s):
+                return b
+            f(b"\\x80\\xfe\\xff", "a\\udcff")
+        """)
+        row = self.calls("__main__.f")[0]
+        self.assertEqual(self.args_of(row)["b"], "b'\\x80\\xfe\\xff'")
+        self.assertEqual(row["result"], "b'\\x80\\xfe\\xff'")
+        self.assertIn("udcff", self.args_of(row)["s"])
+
+    def test_repr_option_survives_a_raising_repr(self):
+        self.run_traced("""
+            class Good:
+                def __repr__(self):
+                    return "Good!"
+            class Bad:
+                def __repr__(self):
+                    raise ValueError("no")
+            def f(x):
+                return x
+            f(Good())
+            f(Bad())
+            print("done")
+        """, options=["--repr"])
+        good, bad = self.calls("__main__.f")
+        self.assertEqual(self.args_of(good)["x"], "Good!")
+        self.assertIn("ValueError", self.args_of(bad)["x"])
+        self.assertEqual(self.calls("__main__.Bad.__repr__"), [])  # the guarded repr is not traced
+
+    def test_no_args_records_timing_only(self):
+        self.run_traced("def f(x):\n    return x\nf(3)\n", options=["--no-args"])
+        row = self.calls("__main__.f")[0]
+        self.assertIsNone(row["args"])
+        self.assertIsNone(row["result"])
+        self.assertGreater(row["duration_ns"], 0)
+
+
+class Results(TracedProgram):
+    def test_exception_is_recorded(self):
+        self.run_traced("""
+            def boom(x):
+                raise ValueError("bad value %d" % x)
+            try:
+                boom(4)
+            except ValueError:
+                pass
+        """)
+        row = self.calls("__main__.boom")[0]
+        self.assertIsNone(row["result"])
+        if MONITORING:
+            self.assertEqual(row["exception"], "ValueError: bad value 4")
+        else:
+            self.assertTrue(row["exception"])
+
+    def test_nested_calls_parent_depth_and_self_time(self):
+        self.run_traced("""
+            def leaf():
+                return 1
+            def mid():
+                return leaf() + leaf()
+            mid()
+        """)
+        mid = self.calls("__main__.mid")[0]
+        leaves = self.calls("__main__.leaf")
+        self.assertEqual([l["parent_id"] for l in leaves], [mid["id"], mid["id"]])
+        self.assertEqual([l["depth"] for l in leaves], [mid["depth"] + 1] * 2)
+        self.assertEqual(mid["result"], "2")
+        self.assertLessEqual(mid["self_ns"], mid["duration_ns"])
+        self.assertGreaterEqual(mid["duration_ns"], sum(l["duration_ns"] for l in leaves))
+
+    def test_recursion_5000_deep(self):
+        self.run_traced("""
+            import sys
+            sys.setrecursionlimit(20000)
+            def down(n):
+                return 0 if n == 0 else 1 + down(n - 1)
+            print(down(5000))
+        """)
+        rows = self.calls("__main__.down")
+        self.assertEqual(len(rows), 5001)
+        self.assertEqual(max(r["depth"] for r in rows) - min(r["depth"] for r in rows), 5000)
+        self.assertEqual(rows[0]["result"], "5000")
+
+    def test_generator_resumes_are_separate_calls(self):
+        self.run_traced("""
+            def gen(n):
+                for i in range(n):
+                    yield i * 10
+            print(list(gen(3)))
+        """)
+        rows = self.calls("__main__.gen")
+        self.assertEqual(len(rows), 4)
+        self.assertEqual(self.args_of(rows[0]), {"n": "3"})
+        self.assertEqual([r["result"] for r in rows], ["0", "10", "20", "None"])
+        self.assertEqual([r["flags"] & 1 for r in rows], [0, 1, 1, 1])  # resumes
+        self.assertEqual([r["flags"] & 2 for r in rows], [2, 2, 2, 0])  # suspended by yield
+
+    def test_asyncio(self):
+        self.run_traced("""
+            import asyncio
+            async def work(n):
+                await asyncio.sleep(0.01)
+                return n * 2
+            async def main():
+                return await asyncio.gather(work(1), work(2))
+            print(asyncio.run(main()))
+        """)
+        rows = self.calls("__main__.work")
+        self.assertGreaterEqual(len(rows), 4)  # a start and a resume each
+        self.assertEqual(sorted(r["result"] for r in rows if not r["flags"] & 2), ["2", "4"])
+        starts = [self.args_of(r) for r in rows if not r["flags"] & 1]
+        self.assertEqual(sorted(a["n"] for a in starts), ["1", "2"])
+
+    def test_c_calls_option(self):
+        self.run_traced("""
+            import json
+            def f():
+                return len(json.dumps([1, 2]))
+            f()
+        """, options=["--c-calls"])
+        names = {r[0] for r in self.query("select function from call_view where flags & 4")}
+        self.assertIn("builtins.len", names)
+
+    def test_include_and_exclude(self):
+        self.write("lib/helper.py", "def help_me(x):\n    return x\n")
+        self.run_traced("""
+            import sys, os
+            sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+            import helper
+            def mine():
+                return helper.help_me(1)
+            mine()
+        """, options=["--exclude", "helper"])
+        self.assertEqual(len(self.calls("__main__.mine")), 1)
+        self.assertEqual(self.calls("helper.help_me"), [])
+
+    def test_no_stdlib(self):
+        self.run_traced("import json\ndef f():\n    return json.dumps({'a': 1})\nf()\n", options=["--no-stdlib"])
+        self.assertEqual(len(self.calls("__main__.f")), 1)
+        self.assertEqual(self.query("select count(*) from call_view where module like 'json%'"), [(0,)])
+
+
+if __name__ == "__main__":
+    unittest.main()

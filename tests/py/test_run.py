@@ -1,0 +1,114 @@
+"""`callscope run` behaves like `python3 app.py` for the program, and bad
+input gets one clear line of error."""
+
+import os
+import sys
+
+from tests.py.support import CALLSCOPE, TracedProgram
+
+PROGRAM = """
+import os, sys
+print("argv", sys.argv)
+print("name", __name__, "path0", sys.path[0] == os.path.dirname(os.path.realpath(__file__)))
+sys.stderr.write("to stderr\\n")
+print("stdin", sys.stdin.read())
+sys.exit(int(sys.argv[1]))
+"""
+
+
+class RunBehavesLikePython(TracedProgram):
+    def test_output_and_exit_status_are_the_programs(self):
+        script = self.write("app.py", PROGRAM)
+        plain = self.run_plain(script, "7", "--port", "8000")
+        traced = self.callscope("run", "--python", sys.executable, "-o", self.db, script, "7", "--port", "8000")
+        self.assertEqual(plain.returncode, 7)
+        self.assertEqual(traced.returncode, 7)
+        self.assertEqual(traced.stdout, plain.stdout)
+        self.assertEqual(traced.stderr, plain.stderr)
+        self.assertIn(b"name __main__ path0 True", traced.stdout)
+
+    def test_uncaught_exception_traceback_shows_only_the_program(self):
+        script = self.write("app.py", "def f():\n    raise KeyError('k')\nf()\n")
+        plain = self.run_plain(script)
+        traced = self.callscope("run", "--python", sys.executable, "-o", self.db, script)
+        self.assertEqual(traced.returncode, 1)
+        self.assertEqual(traced.stderr, plain.stderr)
+        self.assertEqual(self.query("select exception is not null from call_view where function='__main__.f'"),
+                         [(1,)])
+
+    def test_module_mode(self):
+        self.write("pkg/__init__.py", "")
+        self.write("pkg/cli.py", "import sys\ndef main(a):\n    return a\nprint(main(sys.argv[1:]), __name__)\n")
+        traced = self.callscope("run", "--python", sys.executable, "-o", self.db, "-m", "pkg.cli", "x", "y")
+        self.assertEqual(traced.returncode, 0, traced.stderr)
+        self.assertEqual(traced.stdout, b"['x', 'y'] __main__\n")
+        rows = self.calls("__main__.main")
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(self.args_of(rows[0]), {"a": "['x', 'y']"})
+
+    def test_unittest_main_runs(self):
+        self.run_traced("""
+            import unittest
+            class T(unittest.TestCase):
+                def test_one(self):
+                    self.assertEqual(1 + 1, 2)
+            if __name__ == "__main__":
+                unittest.main()
+        """)
+        self.assertEqual(len(self.calls("__main__.T.test_one")), 1)
+
+    def test_default_output_is_callscope_db_and_a_new_run_replaces_it(self):
+        self.write("app.py", "def f(): pass\nf()\n")
+        for _ in range(2):
+            proc = self.callscope("run", "--python", sys.executable, "app.py")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.db = os.path.join(self.dir, "callscope.db")
+        self.assertEqual(len(self.calls("__main__.f")), 1)
+
+    def test_python_m_callscope_works(self):
+        self.write("app.py", "def f(): return 5\nf()\n")
+        import subprocess
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.path.join(os.path.dirname(CALLSCOPE), "lib")
+        proc = subprocess.run([sys.executable, "-m", "callscope", "run", "-o", self.db, "app.py"], cwd=self.dir,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.calls("__main__.f")[0]["result"], "5")
+
+
+class BadInput(TracedProgram):
+    def assert_one_line_error(self, proc, fragment):
+        self.assertNotEqual(proc.returncode, 0)
+        err = proc.stderr.decode()
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertTrue(err.startswith("callscope: "), err)
+        self.assertIn(fragment, err)
+
+    def test_missing_script(self):
+        self.assert_one_line_error(self.callscope("run", "--python", sys.executable, "nope.py"), "nope.py")
+
+    def test_script_that_does_not_compile(self):
+        self.write("bad.py", "def f(:\n")
+        proc = self.callscope("run", "--python", sys.executable, "-o", self.db, "bad.py")
+        self.assert_one_line_error(proc, "cannot compile bad.py")
+
+    def test_unknown_option(self):
+        self.assert_one_line_error(self.callscope("run", "--frobnicate", "app.py"), "--frobnicate")
+
+    def test_bad_number(self):
+        self.write("app.py", "pass\n")
+        self.assert_one_line_error(self.callscope("run", "--max-depth", "x", "app.py"), "--max-depth")
+
+    def test_unwritable_output(self):
+        self.write("app.py", "pass\n")
+        proc = self.callscope("run", "--python", sys.executable, "-o", "/proc/no/such/dir/x.db", "app.py")
+        self.assert_one_line_error(proc, "x.db")
+
+    def test_missing_interpreter(self):
+        self.write("app.py", "pass\n")
+        proc = self.callscope("run", "--python", "/no/such/python", "-o", self.db, "app.py")
+        self.assert_one_line_error(proc, "/no/such/python")
+
+    def test_missing_module(self):
+        proc = self.callscope("run", "--python", sys.executable, "-o", self.db, "-m", "no_such_module_xyz")
+        self.assert_one_line_error(proc, "no_such_module_xyz")
