@@ -1,0 +1,120 @@
+/*
+ * common.c — shared helpers of the reader subcommands (see common.h).
+ */
+#include "present/common.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/json.h"
+#include "store/store.h"
+
+void cs_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("callscope: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cs_parse_long(const char *s, long long min, long long max, long long *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cs_parse_double(const char *s, double min, double *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v < min)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+void cs_format_duration(int64_t ns, char *buf, size_t len)
+{
+    static const char *const units[] = {"ns", "\xc2\xb5s", "ms", "s"};
+    if (ns < 1000) {
+        snprintf(buf, len, "%lldns", (long long)ns);
+        return;
+    }
+    double v = (double)ns;
+    int u = 0;
+    /* Move up a unit while the value would print as 1000 or more. */
+    while (u < 3 && v >= 999.5) {
+        v /= 1000.0;
+        u++;
+    }
+    if (u == 3 && v >= 999.5) {
+        snprintf(buf, len, "%.0fs", v);
+        return;
+    }
+    const char *fmt = v < 9.995 ? "%.2f%s" : v < 99.95 ? "%.1f%s" : "%.0f%s";
+    snprintf(buf, len, fmt, v, units[u]);
+}
+
+int cs_want_color(int no_color_option)
+{
+    const char *no_color = getenv("NO_COLOR");
+    return !no_color_option && !(no_color && *no_color) && isatty(STDOUT_FILENO);
+}
+
+sqlite3 *cs_open_store(const char *path)
+{
+    char err[600];
+    sqlite3 *db = cs_store_open_readonly(path, err, sizeof err);
+    if (!db)
+        cs_error("%s", err);
+    return db;
+}
+
+int64_t cs_store_wall_start(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'started_wall_ns'", -1, &st, NULL) !=
+        SQLITE_OK)
+        return 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+void cs_json_text_or_null(struct cs_textbuf *b, const char *s)
+{
+    if (s)
+        cs_json_string(b, s, strlen(s));
+    else
+        cs_textbuf_puts(b, "null");
+}
+
+char **cs_getopt_argv(int argc, char **argv, const char *name)
+{
+    char **args = malloc(((size_t)argc + 2) * sizeof *args);
+    if (!args)
+        return NULL;
+    args[0] = (char *)name;
+    for (int i = 0; i < argc; i++)
+        args[i + 1] = argv[i];
+    args[argc + 1] = NULL;
+    return args;
+}

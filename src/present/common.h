@@ -1,0 +1,53 @@
+/*
+ * common.h — what the reader subcommands (show, stats) share: opening a store
+ * with a one-line error, parsing numbers in options, formatting durations,
+ * deciding on color, and printing JSON values.
+ *
+ * Exit statuses: 0 success, 1 the file cannot be used, 2 bad usage.
+ */
+#ifndef CALLSCOPE_PRESENT_COMMON_H
+#define CALLSCOPE_PRESENT_COMMON_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store/textbuf.h"
+
+#define CS_EXIT_FAILURE 1
+#define CS_EXIT_USAGE 2
+#define CS_DEFAULT_DB "callscope.db"
+
+/* Prints "callscope: <message>" on stderr. */
+void cs_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Strict number parsing: the whole string, in range. 0 or -1. */
+int cs_parse_long(const char *s, long long min, long long max, long long *out);
+int cs_parse_double(const char *s, double min, double *out);
+
+/* 850ns, 12.3µs, 12.3ms, 1.23s: three significant digits. */
+void cs_format_duration(int64_t ns, char *buf, size_t len);
+
+/* Color only on a terminal, and never with NO_COLOR or --no-color. */
+int cs_want_color(int no_color_option);
+
+/* Opens a store for reading, printing the error. NULL on failure. */
+sqlite3 *cs_open_store(const char *path);
+
+/* started_wall_ns of the store (0 if absent). */
+int64_t cs_store_wall_start(sqlite3 *db);
+
+/* Column text with NULL as NULL. */
+static inline const char *cs_col_text(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+/* A copy of argv with a program name in front and NULL at the end, for
+ * getopt_long (which reads from index 1). free() it. */
+char **cs_getopt_argv(int argc, char **argv, const char *name);
+
+/* JSON output helpers: a string or null. */
+void cs_json_text_or_null(struct cs_textbuf *b, const char *s);
+
+#endif

@@ -1,0 +1,580 @@
+/*
+ * show.c — `callscope show`: the recorded calls as a tree per thread, or as
+ * JSON lines.
+ *
+ * Call ids are handed out in start order within a thread, so reading a
+ * thread's calls by id is a depth-first walk of its call tree: a stack of
+ * ancestors is all it takes to place each call, without loading the tree.
+ * Drawing the guides (├─ or └─) needs to know whether a call has a later
+ * sibling, which only a look ahead can tell; so the tree is walked twice,
+ * first to learn that, then to print.
+ */
+#include <fnmatch.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "present/commands.h"
+#include "present/common.h"
+#include "store/json.h"
+
+struct show_options {
+    const char *path;
+    const char *function;
+    long long pid, tid; /* -1: all */
+    int64_t min_duration_ns;
+    long long max_depth; /* -1: all */
+    long long limit;     /* -1: all */
+    int jsonl;
+    int color;
+};
+
+/* A call as the walk sees it (columns of ROW_SQL). */
+enum { C_ID, C_PARENT, C_DEPTH, C_START, C_DURATION, C_ARGS, C_RESULT, C_EXCEPTION, C_FLAGS,
+       C_FUNCTION, C_QUALNAME, C_NAME, C_MODULE, C_FILENAME, C_LINENO };
+
+static const char ROW_SQL[] =
+    "SELECT c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns, c.args, c.result, c.exception,"
+    " c.flags, c.function_id, f.qualname, f.name, f.module, f.filename, f.lineno"
+    " FROM calls c LEFT JOIN functions f ON f.id = c.function_id"
+    " WHERE c.thread_id = ? ORDER BY c.id";
+
+struct ancestor {
+    int64_t id;
+    int child_depth; /* display depth of its shown children */
+    int in_match;    /* inside a subtree selected by --function */
+};
+
+struct thread_info {
+    int64_t row, pid, tid;
+    char *name;
+};
+
+struct show {
+    struct show_options o;
+    sqlite3 *db;
+    int64_t wall0;
+    unsigned char *fn_match; /* by function id, with --function */
+    int64_t nfn;
+    struct ancestor *stack;
+    size_t depth, cap;
+    /* pass 1 results, per shown call of the thread */
+    int *shown_depth;
+    unsigned char *has_next;
+    size_t nshown, shown_cap;
+    int *open_at; /* per display depth: index of the last shown call, or -1 */
+    size_t open_cap;
+    unsigned char *guide; /* per display depth: ancestor has a later sibling */
+    long long printed;
+    int oom;
+    struct cs_textbuf line, key, value;
+};
+
+/* ---- options ---- */
+
+static void usage(FILE *f)
+{
+    fputs("usage: callscope show [FILE] [--function PATTERN] [--pid N] [--tid N]\n"
+          "                      [--min-duration MS] [--max-depth N] [--limit N]\n"
+          "                      [--format tree|jsonl] [--no-color]\n"
+          "Prints the calls recorded in FILE (default ./callscope.db) as a tree per thread.\n",
+          f);
+}
+
+static int parse_with(int argc, char **args, struct show_options *o, const struct option *longopts);
+
+static int parse_options(int argc, char **argv, struct show_options *o)
+{
+    static const struct option longopts[] = {
+        {"function", required_argument, NULL, 'f'}, {"pid", required_argument, NULL, 'p'},
+        {"tid", required_argument, NULL, 't'},      {"min-duration", required_argument, NULL, 'm'},
+        {"max-depth", required_argument, NULL, 'd'}, {"limit", required_argument, NULL, 'l'},
+        {"format", required_argument, NULL, 'F'},   {"no-color", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->path = CS_DEFAULT_DB;
+    o->pid = o->tid = o->max_depth = o->limit = -1;
+    /* argv[0] is already the first option: getopt wants a name before it. */
+    char **args = cs_getopt_argv(argc, argv, "callscope show");
+    if (!args)
+        return cs_error("out of memory"), -1;
+    int rc = parse_with(argc, args, o, longopts);
+    free(args);
+    return rc;
+}
+
+static int parse_with(int argc, char **args, struct show_options *o, const struct option *longopts)
+{
+    int no_color = 0, opt;
+    double ms;
+    optind = 0; /* glibc: full reset, so the parse can run more than once */
+    opterr = 0;
+    while ((opt = getopt_long(argc + 1, args, ":h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'f': o->function = optarg; break;
+        case 'p':
+            if (cs_parse_long(optarg, 0, INT64_MAX, &o->pid) != 0)
+                return cs_error("--pid needs a process id, not '%s'", optarg), -1;
+            break;
+        case 't':
+            if (cs_parse_long(optarg, 0, INT64_MAX, &o->tid) != 0)
+                return cs_error("--tid needs a thread id, not '%s'", optarg), -1;
+            break;
+        case 'm':
+            if (cs_parse_double(optarg, 0, &ms) != 0 || ms > 9e12)
+                return cs_error("--min-duration needs milliseconds, not '%s'", optarg), -1;
+            o->min_duration_ns = (int64_t)(ms * 1e6);
+            break;
+        case 'd':
+            if (cs_parse_long(optarg, 0, 1000000, &o->max_depth) != 0)
+                return cs_error("--max-depth needs a depth (0 or more), not '%s'", optarg), -1;
+            break;
+        case 'l':
+            if (cs_parse_long(optarg, 0, INT64_MAX, &o->limit) != 0)
+                return cs_error("--limit needs a count, not '%s'", optarg), -1;
+            break;
+        case 'F':
+            if (strcmp(optarg, "tree") == 0)
+                o->jsonl = 0;
+            else if (strcmp(optarg, "jsonl") == 0)
+                o->jsonl = 1;
+            else
+                return cs_error("--format is tree or jsonl, not '%s'", optarg), -1;
+            break;
+        case 'n': no_color = 1; break;
+        case 'h': usage(stdout); exit(0);
+        case ':': return cs_error("%s needs a value", args[optind - 1]), -1;
+        default: return cs_error("show: unknown option '%s' (see callscope show --help)", args[optind - 1]), -1;
+        }
+    }
+    if (optind < argc + 1)
+        o->path = args[optind++];
+    if (optind < argc + 1)
+        return cs_error("show: unexpected argument '%s'", args[optind]), -1;
+    o->color = !o->jsonl && cs_want_color(no_color);
+    return 0;
+}
+
+/* ---- function patterns ---- */
+
+/* A pattern matches module.qualname, the qualname, or its last part. */
+static int pattern_matches(const char *pattern, const char *name, const char *qualname)
+{
+    if (name && fnmatch(pattern, name, 0) == 0)
+        return 1;
+    if (!qualname)
+        return 0;
+    if (fnmatch(pattern, qualname, 0) == 0)
+        return 1;
+    const char *tail = strrchr(qualname, '.');
+    return tail && fnmatch(pattern, tail + 1, 0) == 0;
+}
+
+static int load_function_matches(struct show *s)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT max(id) FROM functions", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    s->nfn = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) + 1 : 1;
+    sqlite3_finalize(st);
+    if (s->nfn < 1 || s->nfn > (1 << 26))
+        s->nfn = 1;
+    s->fn_match = calloc((size_t)s->nfn, 1);
+    if (!s->fn_match)
+        return -1;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, name, qualname FROM functions", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        if (id >= 0 && id < s->nfn &&
+            pattern_matches(s->o.function, cs_col_text(st, 1), cs_col_text(st, 2)))
+            s->fn_match[id] = 1;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* ---- the walk ---- */
+
+static int push_ancestor(struct show *s, struct ancestor a)
+{
+    if (s->depth == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        struct ancestor *grown = realloc(s->stack, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        s->stack = grown;
+        s->cap = cap;
+    }
+    s->stack[s->depth++] = a;
+    return 0;
+}
+
+/* Places the current row: returns its display depth, or -1 if hidden. */
+static int place(struct show *s, sqlite3_stmt *st)
+{
+    int64_t id = sqlite3_column_int64(st, C_ID);
+    int64_t parent = sqlite3_column_type(st, C_PARENT) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, C_PARENT);
+    while (s->depth && s->stack[s->depth - 1].id != parent)
+        s->depth--;
+    struct ancestor *up = s->depth ? &s->stack[s->depth - 1] : NULL;
+    int in_match = up ? up->in_match : 0;
+    int base = up ? up->child_depth : 0;
+    int64_t fn = sqlite3_column_int64(st, C_FUNCTION);
+    int matched = s->fn_match && !in_match && fn >= 0 && fn < s->nfn && s->fn_match[fn];
+    int eligible = !s->fn_match || in_match || matched;
+    int finished = sqlite3_column_type(st, C_DURATION) != SQLITE_NULL;
+    int shown = eligible && (!finished || sqlite3_column_int64(st, C_DURATION) >= s->o.min_duration_ns) &&
+                (s->o.max_depth < 0 || base <= s->o.max_depth);
+    struct ancestor a = {id, shown ? base + 1 : base, in_match || matched};
+    if (push_ancestor(s, a) != 0)
+        s->oom = 1;
+    return shown ? base : -1;
+}
+
+static int grow_shown(struct show *s, int depth)
+{
+    if (s->nshown == s->shown_cap) {
+        size_t cap = s->shown_cap ? s->shown_cap * 2 : 1024;
+        int *d = realloc(s->shown_depth, cap * sizeof *d);
+        if (d)
+            s->shown_depth = d;
+        unsigned char *h = realloc(s->has_next, cap);
+        if (h)
+            s->has_next = h;
+        if (!d || !h)
+            return -1;
+        s->shown_cap = cap;
+    }
+    if ((size_t)depth + 2 > s->open_cap) {
+        size_t cap = (size_t)depth * 2 + 16;
+        int *o = realloc(s->open_at, cap * sizeof *o);
+        if (o) {
+            for (size_t i = s->open_cap; i < cap; i++)
+                o[i] = -1;
+            s->open_at = o;
+        }
+        unsigned char *g = realloc(s->guide, cap);
+        if (g)
+            s->guide = g;
+        if (!o || !g)
+            return -1;
+        s->open_cap = cap;
+    }
+    return 0;
+}
+
+/* Pass 1: records each shown call's display depth and whether a later
+ * sibling follows it. */
+static void note_shown(struct show *s, int depth)
+{
+    if (grow_shown(s, depth) != 0) {
+        s->oom = 1;
+        return;
+    }
+    size_t i = s->nshown++;
+    s->shown_depth[i] = depth;
+    s->has_next[i] = 0;
+    for (size_t d = (size_t)depth + 1; d < s->open_cap && s->open_at[d] >= 0; d++)
+        s->open_at[d] = -1;
+    if (s->open_at[depth] >= 0)
+        s->has_next[s->open_at[depth]] = 1;
+    s->open_at[depth] = (int)i;
+}
+
+/* ---- printing ---- */
+
+#define DIM(s) ((s)->o.color ? "\033[2m" : "")
+#define RED(s) ((s)->o.color ? "\033[31m" : "")
+#define YELLOW(s) ((s)->o.color ? "\033[33m" : "")
+#define BOLD(s) ((s)->o.color ? "\033[1m" : "")
+#define RESET(s) ((s)->o.color ? "\033[0m" : "")
+
+static void put_guides(struct show *s, int depth, int has_next)
+{
+    if (depth == 0)
+        return;
+    cs_textbuf_puts(&s->line, DIM(s));
+    for (int d = 1; d < depth; d++)
+        cs_textbuf_puts(&s->line, s->guide[d] ? "\xe2\x94\x82  " : "   ");
+    cs_textbuf_puts(&s->line, has_next ? "\xe2\x94\x9c\xe2\x94\x80 " : "\xe2\x94\x94\xe2\x94\x80 ");
+    cs_textbuf_puts(&s->line, RESET(s));
+}
+
+/* name=value, ... from the stored JSON object; the raw text if malformed. */
+static void put_args(struct show *s, const char *json)
+{
+    if (!json)
+        return;
+    struct cs_json_iter it;
+    cs_json_iter_init(&it, json, strlen(json));
+    size_t mark = s->line.len;
+    int rc, n = 0;
+    while ((rc = cs_json_iter_next(&it, &s->key, &s->value)) == 1) {
+        if (n++)
+            cs_textbuf_put(&s->line, ", ", 2);
+        cs_textbuf_put(&s->line, s->key.data, s->key.len);
+        cs_textbuf_putc(&s->line, '=');
+        cs_textbuf_put(&s->line, s->value.data, s->value.len);
+    }
+    if (rc < 0) {
+        s->line.len = mark;
+        cs_textbuf_puts(&s->line, json);
+    }
+}
+
+static void print_tree_line(struct show *s, sqlite3_stmt *st, int depth, int has_next)
+{
+    cs_textbuf_reset(&s->line);
+    put_guides(s, depth, has_next);
+    const char *qualname = cs_col_text(st, C_QUALNAME);
+    int flags = sqlite3_column_int(st, C_FLAGS);
+    cs_textbuf_printf(&s->line, "%s%s%s(", BOLD(s), qualname ? qualname : "?", RESET(s));
+    put_args(s, cs_col_text(st, C_ARGS));
+    cs_textbuf_putc(&s->line, ')');
+    if (flags & 1)
+        cs_textbuf_puts(&s->line, " (resume)");
+    const char *result = cs_col_text(st, C_RESULT);
+    const char *exception = cs_col_text(st, C_EXCEPTION);
+    if (exception)
+        cs_textbuf_printf(&s->line, " %s!! %s%s", RED(s), exception, RESET(s));
+    else if (result)
+        cs_textbuf_printf(&s->line, " \xe2\x86\x92 %s%s", flags & 2 ? "yield " : "", result);
+    if (sqlite3_column_type(st, C_DURATION) == SQLITE_NULL) {
+        cs_textbuf_printf(&s->line, "  %s[unfinished]%s", YELLOW(s), RESET(s));
+    } else {
+        char d[32];
+        cs_format_duration(sqlite3_column_int64(st, C_DURATION), d, sizeof d);
+        cs_textbuf_printf(&s->line, "  %s[%s]%s", YELLOW(s), d, RESET(s));
+    }
+    if (flags & 8)
+        cs_textbuf_printf(&s->line, " %s(events lost around this call)%s", DIM(s), RESET(s));
+    cs_textbuf_putc(&s->line, '\n');
+    fwrite(s->line.data, 1, s->line.len, stdout);
+}
+
+static void put_json_int_or_null(struct cs_textbuf *b, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        cs_textbuf_puts(b, "null");
+    else
+        cs_textbuf_int(b, sqlite3_column_int64(st, col));
+}
+
+/* The args object re-encoded, so the output is valid JSON whatever the file holds. */
+static void put_json_args(struct show *s, const char *json)
+{
+    cs_textbuf_putc(&s->line, '{');
+    if (json) {
+        struct cs_json_iter it;
+        cs_json_iter_init(&it, json, strlen(json));
+        for (int n = 0; cs_json_iter_next(&it, &s->key, &s->value) == 1; n++) {
+            if (n)
+                cs_textbuf_putc(&s->line, ',');
+            cs_json_string(&s->line, s->key.data ? s->key.data : "", s->key.len);
+            cs_textbuf_putc(&s->line, ':');
+            cs_json_string(&s->line, s->value.data ? s->value.data : "", s->value.len);
+        }
+    }
+    cs_textbuf_putc(&s->line, '}');
+}
+
+static void print_json_line(struct show *s, sqlite3_stmt *st, const struct thread_info *t)
+{
+    struct cs_textbuf *b = &s->line;
+    cs_textbuf_reset(b);
+    cs_textbuf_puts(b, "{\"id\":");
+    cs_textbuf_int(b, sqlite3_column_int64(st, C_ID));
+    cs_textbuf_puts(b, ",\"parent_id\":");
+    put_json_int_or_null(b, st, C_PARENT);
+    cs_textbuf_printf(b, ",\"pid\":%lld,\"tid\":%lld,\"thread\":", (long long)t->pid, (long long)t->tid);
+    cs_json_text_or_null(b, t->name);
+    cs_textbuf_puts(b, ",\"depth\":");
+    cs_textbuf_int(b, sqlite3_column_int64(st, C_DEPTH));
+    cs_textbuf_puts(b, ",\"function\":");
+    cs_json_text_or_null(b, cs_col_text(st, C_NAME));
+    cs_textbuf_puts(b, ",\"module\":");
+    cs_json_text_or_null(b, cs_col_text(st, C_MODULE));
+    cs_textbuf_puts(b, ",\"filename\":");
+    cs_json_text_or_null(b, cs_col_text(st, C_FILENAME));
+    cs_textbuf_puts(b, ",\"lineno\":");
+    put_json_int_or_null(b, st, C_LINENO);
+    cs_textbuf_printf(b, ",\"start\":%.6f,\"duration_ms\":",
+                      (double)(s->wall0 + sqlite3_column_int64(st, C_START)) / 1e9);
+    if (sqlite3_column_type(st, C_DURATION) == SQLITE_NULL)
+        cs_textbuf_puts(b, "null");
+    else
+        cs_textbuf_printf(b, "%.6f", (double)sqlite3_column_int64(st, C_DURATION) / 1e6);
+    cs_textbuf_puts(b, ",\"args\":");
+    put_json_args(s, cs_col_text(st, C_ARGS));
+    cs_textbuf_puts(b, ",\"return\":");
+    cs_json_text_or_null(b, cs_col_text(st, C_RESULT));
+    cs_textbuf_puts(b, ",\"exception\":");
+    cs_json_text_or_null(b, cs_col_text(st, C_EXCEPTION));
+    cs_textbuf_puts(b, "}\n");
+    fwrite(b->data, 1, b->len, stdout);
+}
+
+/* Lost-event lines that happened before time_ns, at the given depth. */
+static void print_lost_until(struct show *s, sqlite3_stmt *lost, int *lost_row, int64_t time_ns, int depth)
+{
+    while (*lost_row == SQLITE_ROW && (time_ns < 0 || sqlite3_column_int64(lost, 0) <= time_ns)) {
+        cs_textbuf_reset(&s->line);
+        put_guides(s, depth, 1);
+        cs_textbuf_printf(&s->line, "%s\xe2\x80\xa6 %lld events lost here%s\n", RED(s),
+                          (long long)sqlite3_column_int64(lost, 1), RESET(s));
+        fwrite(s->line.data, 1, s->line.len, stdout);
+        *lost_row = sqlite3_step(lost);
+    }
+}
+
+/* ---- per thread ---- */
+
+static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, const struct thread_info *t,
+                       int print)
+{
+    sqlite3_reset(rows);
+    sqlite3_bind_int64(rows, 1, t->row);
+    s->depth = 0;
+    int lost_row = SQLITE_DONE;
+    if (print && lost && !s->o.jsonl) {
+        sqlite3_reset(lost);
+        sqlite3_bind_int64(lost, 1, t->row);
+        lost_row = sqlite3_step(lost);
+    }
+    size_t index = 0;
+    int rc, heading = 0;
+    while ((rc = sqlite3_step(rows)) == SQLITE_ROW && !s->oom) {
+        int depth = place(s, rows);
+        if (depth < 0)
+            continue;
+        if (!print) {
+            if (s->o.limit >= 0 && s->printed + (long long)s->nshown >= s->o.limit)
+                break;
+            note_shown(s, depth);
+            continue;
+        }
+        if (index >= s->nshown)
+            break; /* the limit */
+        if (!heading && !s->o.jsonl) {
+            printf("%spid %lld \xc2\xb7 thread %s (tid %lld)%s\n", BOLD(s), (long long)t->pid,
+                   t->name ? t->name : "?", (long long)t->tid, RESET(s));
+            heading = 1;
+        }
+        if (s->o.jsonl) {
+            print_json_line(s, rows, t);
+        } else {
+            print_lost_until(s, lost, &lost_row, sqlite3_column_int64(rows, C_START), depth);
+            print_tree_line(s, rows, depth, s->has_next[index]);
+            s->guide[depth] = s->has_next[index];
+        }
+        index++;
+    }
+    if (print && heading)
+        print_lost_until(s, lost, &lost_row, -1, 1);
+    if (print)
+        s->printed += (long long)index;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int load_threads(struct show *s, struct thread_info **out, size_t *n)
+{
+    sqlite3_stmt *st;
+    /* Threads in the order their first call started. */
+    const char *sql = "SELECT t.id, t.pid, t.tid, t.name FROM threads t"
+                      " WHERE (?1 < 0 OR t.pid = ?1) AND (?2 < 0 OR t.tid = ?2)"
+                      " ORDER BY (SELECT min(start_ns) FROM calls WHERE thread_id = t.id), t.id";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, s->o.pid);
+    sqlite3_bind_int64(st, 2, s->o.tid);
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct thread_info *grown = realloc(*out, cap * sizeof *grown);
+            if (!grown) {
+                sqlite3_finalize(st);
+                return -1;
+            }
+            *out = grown;
+        }
+        const char *name = cs_col_text(st, 3);
+        (*out)[*n] = (struct thread_info){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                                          sqlite3_column_int64(st, 2), name ? strdup(name) : NULL};
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static int show_all(struct show *s)
+{
+    struct thread_info *threads = NULL;
+    size_t nthreads = 0;
+    sqlite3_stmt *rows = NULL, *lost = NULL;
+    int rc = 0;
+    if (load_threads(s, &threads, &nthreads) != 0 ||
+        sqlite3_prepare_v2(s->db, ROW_SQL, -1, &rows, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT time_ns, count FROM lost WHERE thread_id = ? ORDER BY time_ns",
+                           -1, &lost, NULL) != SQLITE_OK)
+        rc = -1;
+    for (size_t i = 0; i < nthreads && rc == 0; i++) {
+        if (s->o.limit >= 0 && s->printed >= s->o.limit)
+            break;
+        s->nshown = 0;
+        for (size_t d = 0; d < s->open_cap; d++)
+            s->open_at[d] = -1;
+        if (walk_thread(s, rows, lost, &threads[i], 0) != 0 || walk_thread(s, rows, lost, &threads[i], 1) != 0)
+            rc = -1;
+    }
+    if (rc == 0 && !s->o.jsonl && s->o.limit >= 0 && s->printed >= s->o.limit)
+        printf("%s(stopped after %lld calls: --limit)%s\n", DIM(s), s->o.limit, RESET(s));
+    if (s->oom)
+        rc = -1;
+    sqlite3_finalize(rows);
+    sqlite3_finalize(lost);
+    for (size_t i = 0; i < nthreads; i++)
+        free(threads[i].name);
+    free(threads);
+    return rc;
+}
+
+static void free_show(struct show *s)
+{
+    sqlite3_close(s->db);
+    free(s->fn_match);
+    free(s->stack);
+    free(s->shown_depth);
+    free(s->has_next);
+    free(s->open_at);
+    free(s->guide);
+    cs_textbuf_free(&s->line);
+    cs_textbuf_free(&s->key);
+    cs_textbuf_free(&s->value);
+}
+
+int cs_cmd_show(int argc, char **argv)
+{
+    struct show s;
+    memset(&s, 0, sizeof s);
+    if (parse_options(argc, argv, &s.o) != 0)
+        return CS_EXIT_USAGE;
+    s.db = cs_open_store(s.o.path);
+    if (!s.db)
+        return CS_EXIT_FAILURE;
+    s.wall0 = cs_store_wall_start(s.db);
+    int rc = 0;
+    if (s.o.function && load_function_matches(&s) != 0)
+        rc = -1;
+    if (rc == 0)
+        rc = show_all(&s);
+    if (rc != 0)
+        cs_error("cannot read %s: %s", s.o.path, s.oom ? "out of memory" : sqlite3_errmsg(s.db));
+    fflush(stdout);
+    free_show(&s);
+    return rc == 0 ? 0 : CS_EXIT_FAILURE;
+}
