@@ -163,7 +163,9 @@ static void test_stats(const char *db)
     const char *jargs[] = {db, "--format", "jsonl", "--limit", "1", "--sort", "count"};
     CHECK_INT(run_cmd(cs_cmd_stats, jargs, 7, &out, NULL), 0);
     CHECK_INT(count_lines(out), 1);
-    CHECK(strncmp(out, "{\"function\":\"demo.fib\",\"module\":\"demo\",\"filename\":\"/demo.py\",\"lineno\":3,\"count\":5,\"total_ms\":", 94) == 0);
+    const char *first = "{\"function\":\"demo.fib\",\"module\":\"demo\",\"filename\":\"/demo.py\",\"lineno\":3,"
+                        "\"count\":5,\"total_ms\":";
+    CHECK(strncmp(out, first, strlen(first)) == 0);
 }
 
 static void test_errors(const char *db)
