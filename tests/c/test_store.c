@@ -1,0 +1,282 @@
+/*
+ * test_store.c — the store's schema and its promises: the example queries of
+ * docs/schema.md (read from the document itself, so it cannot go stale),
+ * the checks readers make on foreign, newer and missing files, refusing to
+ * overwrite other files, and a clear error when the disk fills up.
+ */
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include "check.h"
+#include "collector_util.h"
+#include "store/store.h"
+
+static const char *const ARGS_N[] = {"n", NULL};
+
+static uint64_t emit_fib(struct test_producer *p, int n, uint64_t at, int64_t *result)
+{
+    tp_call_int(p, 1, at, n);
+    at += 100;
+    int64_t r = n;
+    if (n >= 2) {
+        int64_t a, b;
+        at = emit_fib(p, n - 1, at, &a);
+        at = emit_fib(p, n - 2, at, &b);
+        r = a + b;
+    }
+    at += 100;
+    tp_return_int(p, at, r);
+    *result = r;
+    return at + 1;
+}
+
+static void raise_in(struct test_producer *p, uint64_t id, uint64_t at, const char *type, const char *msg)
+{
+    tp_call_int(p, id, at, 0);
+    tp_begin(p, EV_UNWIND), tp_at(p, at + 50), tp_dt(p), tp_str(p, type);
+    tp_byte(p, V_STR), tp_varint(p, strlen(msg)), tp_str(p, msg), tp_end(p);
+}
+
+/* demo.fib(6) (25 calls, ids 1-25), then demo.check and other.check raising. */
+static const char *make_store(void)
+{
+    struct cs_ring ring;
+    tu_ring(&ring, 1 << 20);
+    struct test_producer p;
+    uint64_t t = ring.header->ticks0 + 1000;
+    tp_open(&p, &ring, 99, 99, t);
+    tp_code(&p, 1, "demo", "fib", "/demo.py", 1, ARGS_N);
+    tp_code(&p, 2, "demo", "check", "/demo.py", 9, ARGS_N);
+    tp_code(&p, 3, "other", "check", "/other.py", 9, ARGS_N);
+    int64_t r;
+    uint64_t at = emit_fib(&p, 6, t + 10, &r);
+    raise_in(&p, 2, at + 10, "ValueError", "n must be positive");
+    raise_in(&p, 3, at + 100, "KeyError", "");
+    raise_in(&p, 2, at + 200, "TypeError", "no");
+    tp_seal(&p);
+    static char path[128];
+    snprintf(path, sizeof path, "%s", tu_db_path());
+    struct cs_collector_options o = tu_options(path);
+    sqlite3_close(tu_collect(&ring, &o));
+    cs_ring_close(&ring);
+    return path;
+}
+
+/* ---- the documented examples ---- */
+
+struct example {
+    char name[64];
+    char sql[2048];
+};
+
+static int load_examples(struct example *ex, int max)
+{
+    FILE *f = fopen("docs/schema.md", "r");
+    if (!f)
+        return -1;
+    char line[1024];
+    int n = -1, in_sql = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!in_sql && strncmp(line, "```sql", 6) == 0) {
+            in_sql = 1;
+            if (n + 1 < max)
+                memset(&ex[++n], 0, sizeof ex[n]);
+        } else if (in_sql && strncmp(line, "```", 3) == 0) {
+            in_sql = 0;
+        } else if (in_sql && n >= 0) {
+            if (sscanf(line, "-- example: %63s", ex[n].name) == 1)
+                continue;
+            strncat(ex[n].sql, line, sizeof ex[n].sql - strlen(ex[n].sql) - 1);
+        }
+    }
+    fclose(f);
+    return n + 1;
+}
+
+/* Rows of a query as "a|b|c\n" lines. */
+static const char *rows_of(sqlite3 *db, const char *sql, int *nrows)
+{
+    static char buf[16384];
+    buf[0] = 0;
+    *nrows = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        snprintf(buf, sizeof buf, "SQL error: %s", sqlite3_errmsg(db));
+        *nrows = -1;
+        return buf;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        for (int i = 0; i < sqlite3_column_count(st); i++) {
+            const unsigned char *t = sqlite3_column_text(st, i);
+            strncat(buf, i ? "|" : "", sizeof buf - strlen(buf) - 1);
+            strncat(buf, t ? (const char *)t : "NULL", sizeof buf - strlen(buf) - 1);
+        }
+        strncat(buf, "\n", sizeof buf - strlen(buf) - 1);
+        (*nrows)++;
+    }
+    sqlite3_finalize(st);
+    return buf;
+}
+
+static void check_example(sqlite3 *db, const struct example *ex)
+{
+    int n;
+    const char *rows = rows_of(db, ex->sql, &n);
+    if (n < 0)
+        fprintf(stderr, "example %s: %s\n", ex->name, rows);
+    if (strcmp(ex->name, "slowest-calls") == 0) {
+        CHECK_INT(n, 10);
+        CHECK(strstr(rows, "|{\"n\":\"6\"}\n") != NULL && strncmp(rows, "1|", 2) == 0);
+    } else if (strcmp(ex->name, "argument-equals") == 0) {
+        CHECK_INT(n, 1);
+        CHECK_STR(rows, "2|{\"n\":\"5\"}|5\n");
+    } else if (strcmp(ex->name, "exceptions-in-module") == 0) {
+        CHECK_INT(n, 2);
+        CHECK(strstr(rows, "|check|ValueError: n must be positive|{\"n\":\"0\"}\n") != NULL);
+        CHECK(strstr(rows, "|check|TypeError: no|") != NULL);
+        CHECK(strstr(rows, "KeyError") == NULL);
+    } else if (strcmp(ex->name, "call-tree") == 0 || strcmp(ex->name, "call-tree-by-range") == 0) {
+        CHECK_INT(n, 25); /* all of fib(6), starting with the root */
+        CHECK(strncmp(rows, ex->name[9] ? "1|0|{\"n\":\"6\"}|8\n" : "0|fib|{\"n\":\"6\"}|8|", 14) == 0);
+    } else if (strcmp(ex->name, "per-function") == 0) {
+        CHECK_INT(n, 3);
+        CHECK(strncmp(rows, "demo.fib|25|", 12) == 0);
+    } else {
+        fprintf(stderr, "unknown example %s\n", ex->name);
+        CHECK(0);
+    }
+}
+
+static void test_examples(void)
+{
+    static struct example ex[16];
+    int n = load_examples(ex, 16);
+    CHECK_INT(n, 6);
+    const char *path = make_store();
+    char err[512];
+    sqlite3 *db = cs_store_open_readonly(path, err, sizeof err);
+    CHECK(db != NULL);
+    for (int i = 0; db && i < n; i++)
+        check_example(db, &ex[i]);
+    /* The plans use the indexes built at the end. */
+    int rows;
+    const char *plan = rows_of(db, "EXPLAIN QUERY PLAN SELECT id FROM calls WHERE parent_id = 3", &rows);
+    CHECK(strstr(plan, "calls_parent") != NULL);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM call_view"), 28);
+    CHECK_STR(tu_text(db, "SELECT exception FROM call_view WHERE module = 'other'"), "KeyError");
+    CHECK_INT(tu_int(db, "PRAGMA application_id"), CS_STORE_APPLICATION_ID);
+    CHECK_INT(tu_int(db, "PRAGMA user_version"), 1);
+    CHECK_STR(tu_text(db, "PRAGMA journal_mode"), "wal");
+    sqlite3_close(db);
+    tu_remove_db(path);
+}
+
+/* ---- files that are not ours ---- */
+
+static void test_open_checks(void)
+{
+    char err[512], expect[512];
+    const char *path = tu_db_path();
+    CHECK(cs_store_open_readonly(path, err, sizeof err) == NULL);
+    snprintf(expect, sizeof expect, "%s: no such file", path);
+    CHECK_STR(err, expect);
+
+    FILE *f = fopen(path, "w");
+    fputs("hello\n", f);
+    fclose(f);
+    CHECK(cs_store_open_readonly(path, err, sizeof err) == NULL);
+    snprintf(expect, sizeof expect, "%s is not a callscope database (not an SQLite file)", path);
+    CHECK_STR(err, expect);
+    /* ... and the collector will not overwrite it. */
+    CHECK(cs_store_create(path, err, sizeof err) == NULL);
+    snprintf(expect, sizeof expect, "%s exists and is not a callscope database; not replacing it", path);
+    CHECK_STR(err, expect);
+    unlink(path);
+
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL);
+    sqlite3_close(db);
+    CHECK(cs_store_open_readonly(path, err, sizeof err) == NULL);
+    snprintf(expect, sizeof expect, "%s is not a callscope database", path);
+    CHECK_STR(err, expect);
+    CHECK(cs_store_create(path, err, sizeof err) == NULL);
+
+    tu_remove_db(path);
+    struct cs_store *s = cs_store_create(path, err, sizeof err);
+    CHECK(s != NULL);
+    cs_store_close(s);
+    sqlite3_open(path, &db);
+    sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL);
+    sqlite3_close(db);
+    CHECK(cs_store_open_readonly(path, err, sizeof err) == NULL);
+    snprintf(expect, sizeof expect, "%s was written by a newer callscope (schema 3; this one reads 1)", path);
+    CHECK_STR(err, expect);
+    /* An older callscope store is replaced without a fuss. */
+    s = cs_store_create(path, err, sizeof err);
+    CHECK(s != NULL);
+    cs_store_close(s);
+    db = cs_store_open_readonly(path, err, sizeof err);
+    CHECK(db != NULL);
+    sqlite3_close(db);
+    tu_remove_db(path);
+
+    CHECK(cs_store_create("/nonexistent-dir/x.db", err, sizeof err) == NULL);
+    CHECK(strncmp(err, "cannot create /nonexistent-dir/x.db: ", 37) == 0);
+}
+
+/* The file may not grow past 256 KB: the collector reports it in one line
+ * instead of crashing or going on silently. */
+static void test_disk_full(void)
+{
+    struct cs_ring ring;
+    tu_ring(&ring, 8 << 20);
+    const char *path = tu_db_path();
+    pid_t child = fork();
+    if (child == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit lim = {256 * 1024, 256 * 1024};
+        setrlimit(RLIMIT_FSIZE, &lim);
+        struct test_producer p;
+        uint64_t t = ring.header->ticks0 + 1000;
+        tp_open(&p, &ring, 5, 5, t);
+        tp_code(&p, 1, "m", "f", "/m.py", 1, ARGS_N);
+        for (int i = 0; i < 100000; i++)
+            if (tp_call_int(&p, 1, t + 10 * (uint64_t)i, i) != 0 || tp_return_int(&p, t + 10 * (uint64_t)i + 5, i) != 0)
+                break;
+        tp_seal(&p);
+        char err[512];
+        struct cs_collector_options o = tu_options(path);
+        struct cs_collector *c = cs_collector_open(&ring, &o, err, sizeof err);
+        if (!c)
+            _exit(3);
+        long rc = cs_collector_step(c, err, sizeof err);
+        if (rc >= 0)
+            rc = cs_collector_finish(c, err, sizeof err);
+        cs_collector_free(c);
+        if (rc >= 0)
+            _exit(4);
+        char expect[256];
+        snprintf(expect, sizeof expect, "cannot write %s: ", path);
+        if (strncmp(err, expect, strlen(expect)) != 0 || strchr(err, '\n')) {
+            fprintf(stderr, "unexpected error: %s\n", err);
+            _exit(5);
+        }
+        _exit(0);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK_INT(WEXITSTATUS(status), 0);
+    tu_remove_db(path);
+    cs_ring_close(&ring);
+}
+
+int main(void)
+{
+    test_examples();
+    test_open_checks();
+    test_disk_full();
+    return CHECK_REPORT("test_store");
+}
