@@ -42,7 +42,7 @@ extension: package $(EXTENSION)
 package: $(BUILD)/callscope $(PY_SOURCES)
 	@mkdir -p $(PKG_DIR)
 	cp -r python/callscope/. $(PKG_DIR)/
-	cp $(BUILD)/callscope $(PKG_DIR)/callscope
+	cp $(BUILD)/callscope $(PKG_DIR)/.callscope.tmp && mv -f $(PKG_DIR)/.callscope.tmp $(PKG_DIR)/callscope
 
 $(EXTENSION): $(HOOKS_SRC) $(CORE_SRC) $(HEADERS)
 	@test -n "$(PY_EXT_SUFFIX)" || { echo "make: $(PYTHON) is not a working Python" >&2; exit 1; }
@@ -78,7 +78,16 @@ test-python: all-pythons
 
 test: test-c test-asan test-python
 
+# The bench-only no-op hook (the floor under any tracer), one per Python.
+BENCH_HOOK = $(BUILD)/bench/_noop_hook$(PY_EXT_SUFFIX)
+$(BENCH_HOOK): bench/noop_hook.c
+	@mkdir -p $(BUILD)/bench
+	$(CC) -I$(PY_INCLUDE) $(OPT) -Wall -Wextra -fPIC -shared -o $@ $<
+bench-hook: $(BENCH_HOOK)
+.PHONY: bench-hook
+
 bench: all-pythons
+	@for p in $(ALL_PYTHONS); do $(MAKE) --no-print-directory bench-hook PYTHON=$$p || echo "bench: no no-op hook for $$p"; done
 	@python3 bench/run.py $(ALL_PYTHONS)
 
 demo: all

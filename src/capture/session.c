@@ -135,6 +135,10 @@ int cs_recorder_start(struct cs_ring *ring, const char *extra_excludes)
     cs_active_no_args = (o->flags & CS_OPT_NO_ARGS) != 0;
     cs_session++;
     cs_recording = 1;
+    /* Joined now, even if no call is ever recorded: the collector waits for
+     * this process to leave. Forked children join on their first event. */
+    registered_pid = getpid();
+    cs_ring_add_producer(&cs_active_ring, registered_pid);
     if (cs_family_install() != 0) {
         cs_recording = 0;
         return -1;

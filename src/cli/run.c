@@ -73,6 +73,7 @@ struct loop_state {
     int child_status;   /* its wait status once reaped */
     int child_exited;
     int owner_pid;      /* collect: the process that asked for the recording */
+    struct cs_ring *ring;
     int seen_producer;
 };
 
@@ -105,7 +106,9 @@ static int collect_loop(struct cs_collector *c, struct loop_state *s)
             if (s->child)
                 reap_children(s);
             int alive = cs_collector_producers_alive(c);
-            if (alive)
+            /* Joined, possibly for a moment only: a recording may start and
+             * stop between two checks. */
+            if (alive || atomic_load(&s->ring->header->producers_joined))
                 s->seen_producer = 1;
             int owner_alive = s->owner_pid ? (kill(s->owner_pid, 0) == 0 || errno == EPERM) : 0;
             if (s->child && s->child_exited && alive == 0)
@@ -289,7 +292,7 @@ int cs_cmd_run(int argc, char **argv)
     signal(SIGTERM, forward_signal);
     signal(SIGHUP, forward_signal);
 
-    struct loop_state s = {.child = pid};
+    struct loop_state s = {.child = pid, .ring = &ring};
     int rc = collect_loop(c, &s);
     cs_ring_unlink(&ring);
     if (rc == 0 && atomic_load(&ring.header->target_started))
@@ -340,7 +343,7 @@ int cs_cmd_collect(int argc, char **argv)
     signal(SIGTERM, on_owner_signal);
     printf("%s\n", ring.name);
     fflush(stdout);
-    struct loop_state s = {.owner_pid = o.owner_pid};
+    struct loop_state s = {.owner_pid = o.owner_pid, .ring = &ring};
     int rc = collect_loop(c, &s);
     cs_ring_unlink(&ring);
     cs_collector_free(c);

@@ -162,8 +162,10 @@ int cs_ring_add_producer(struct cs_ring *ring, pid_t pid)
 {
     for (int i = 0; i < CS_RING_MAX_PRODUCERS; i++) {
         int32_t expected = 0;
-        if (atomic_compare_exchange_strong(&ring->header->producers[i], &expected, (int32_t)pid))
+        if (atomic_compare_exchange_strong(&ring->header->producers[i], &expected, (int32_t)pid)) {
+            atomic_fetch_add(&ring->header->producers_joined, 1);
             return 0;
+        }
     }
     return -1;
 }

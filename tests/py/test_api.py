@@ -1,0 +1,79 @@
+"""The Python API: start/stop, record(), @notrace and log()."""
+
+import json
+import os
+import sys
+import unittest
+
+import callscope
+from tests.py.support import TracedProgram
+
+
+def square(x):
+    return x * x
+
+
+@callscope.notrace
+def hidden(x):
+    return square(x) + 1
+
+
+class Api(TracedProgram):
+    def test_record_context_manager(self):
+        with callscope.record(self.db):
+            square(3)
+        rows = self.calls("tests.py.test_api.square")
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(self.args_of(rows[0]), {"x": "3"})
+        self.assertEqual(rows[0]["result"], "9")
+
+    def test_start_stop_with_options(self):
+        callscope.start(self.db, no_args=True)
+        try:
+            square(4)
+        finally:
+            callscope.stop()
+        row = self.calls("tests.py.test_api.square")[0]
+        self.assertIsNone(row["args"])
+
+    def test_notrace_skips_the_function_and_what_it_calls(self):
+        with callscope.record(self.db):
+            hidden(2)
+            square(5)
+        self.assertEqual(self.calls("tests.py.test_api.hidden"), [])
+        self.assertEqual([self.args_of(r)["x"] for r in self.calls("tests.py.test_api.square")], ["5"])
+
+    def test_log_is_attached_to_the_current_call(self):
+        def with_log(k):
+            callscope.log("cache miss", key=k)
+            return k
+
+        with callscope.record(self.db):
+            with_log("abc")
+        call = self.query("select id from call_view where qualname like '%with_log'")[0][0]
+        logs = self.query("select call_id, message, fields from logs")
+        self.assertEqual(len(logs), 1)
+        self.assertEqual(logs[0][0], call)
+        self.assertEqual(logs[0][1], "cache miss")
+        self.assertIn("abc", logs[0][2])
+
+    def test_starting_twice_is_an_error(self):
+        with callscope.record(self.db):
+            with self.assertRaises(RuntimeError):
+                callscope.start(os.path.join(self.dir, "other.db"))
+
+    def test_unknown_option_is_an_error(self):
+        with self.assertRaises(TypeError):
+            callscope.start(self.db, frobnicate=True)
+
+    def test_tracing_state_is_restored_after_stop(self):
+        before = sys.getprofile()
+        with callscope.record(self.db):
+            pass
+        self.assertIs(sys.getprofile(), before)
+        if sys.version_info >= (3, 12):
+            self.assertTrue(all(sys.monitoring.get_tool(i) is None for i in (3, 4)))
+
+
+if __name__ == "__main__":
+    unittest.main()
