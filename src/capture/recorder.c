@@ -81,8 +81,6 @@ static unsigned char *define_code(struct cs_thread *t, unsigned char *p, struct 
     return p;
 }
 
-static void name_thread_from(struct cs_thread *t, PyObject *thread_obj);
-
 void cs_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *code,
                     PyObject *const *args, uint64_t now)
 {
@@ -106,7 +104,7 @@ void cs_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *
     }
     cs_writer_commit(&t->writer, p);
     if (ci->names_thread && ci->nargs > 0 && args[0])
-        name_thread_from(t, args[0]);
+        cs_record_thread_object(t, args[0]);
 }
 
 void cs_record_resume(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *code, uint64_t now)
@@ -260,7 +258,7 @@ void cs_record_thread_name(struct cs_thread *t, unsigned long tid, PyObject *nam
 
 /* threading.Thread._bootstrap_inner(self) runs in the new thread: its
  * `_name` is the thread's name. Read through the instance dictionary only. */
-static void name_thread_from(struct cs_thread *t, PyObject *thread_obj)
+void cs_record_thread_object(struct cs_thread *t, PyObject *thread_obj)
 {
     PyObject *key = PyUnicode_FromString("_name");
     if (!key) {

@@ -38,6 +38,8 @@ void cs_record_unwind(struct cs_thread *t, PyObject *type, PyObject *value, uint
 void cs_record_c_call(struct cs_thread *t, PyObject *callable, uint64_t now);
 void cs_record_c_exit(struct cs_thread *t, int raised, uint64_t now);
 void cs_record_thread_name(struct cs_thread *t, unsigned long tid, PyObject *name);
+/* The name of a threading.Thread object that runs in the calling thread. */
+void cs_record_thread_object(struct cs_thread *t, PyObject *thread_obj);
 void cs_record_log(struct cs_thread *t, PyObject *message, PyObject *fields);
 
 /* Session control (session.c). */

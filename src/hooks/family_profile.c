@@ -205,12 +205,37 @@ static void set_profile_on(PyThreadState *ts, Py_tracefunc fn)
 }
 
 /* threading.setprofile() target: runs as a Python-level profiler in each
- * new thread, once, and replaces itself with the C function. */
+ * new thread, once, and replaces itself with the C function. It runs
+ * within Thread._bootstrap_inner, whose `self` names the thread. */
 static PyObject *thread_hook(PyObject *self, PyObject *args)
 {
-    (void)self, (void)args;
-    if (installed)
-        set_profile_on(PyThreadState_Get(), profile);
+    (void)self;
+    if (!installed)
+        Py_RETURN_NONE;
+    set_profile_on(PyThreadState_Get(), profile);
+    struct cs_thread *t = cs_thread_get();
+    PyObject *frame = PyTuple_GET_SIZE(args) > 0 ? PyTuple_GET_ITEM(args, 0) : NULL;
+    if (!t || !frame || !PyFrame_Check(frame))
+        Py_RETURN_NONE;
+    Py_INCREF(frame);
+    for (int up = 0; frame && up < 4; up++) {
+        PyFrameObject *f = (PyFrameObject *)frame;
+        PyCodeObject *code = frame_code(f);
+        if (code->co_argcount > 0 && frame_locals(f)[0] &&
+            PyUnicode_CompareWithASCIIString(code->co_name, "_bootstrap_inner") == 0) {
+            cs_record_thread_object(t, frame_locals(f)[0]);
+            break;
+        }
+#if PY_VERSION_HEX >= 0x03090000
+        PyObject *back = (PyObject *)PyFrame_GetBack(f);
+#else
+        PyObject *back = (PyObject *)f->f_back;
+        Py_XINCREF(back);
+#endif
+        Py_DECREF(frame);
+        frame = back;
+    }
+    Py_XDECREF(frame);
     Py_RETURN_NONE;
 }
 

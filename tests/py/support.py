@@ -12,7 +12,7 @@ import textwrap
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CALLSCOPE = os.environ.get("CALLSCOPE_BIN", os.path.join(ROOT, "build", "callscope"))
+CALLSCOPE = os.path.abspath(os.environ.get("CALLSCOPE_BIN", os.path.join(ROOT, "build", "callscope")))
 
 
 class TracedProgram(unittest.TestCase):
@@ -45,9 +45,13 @@ class TracedProgram(unittest.TestCase):
             self.fail("callscope run failed (%d): %s" % (proc.returncode, proc.stderr.decode(errors="replace")))
         return proc
 
-    def run_plain(self, script, *args):
+    def run_plain(self, script, *args, with_callscope=False):
+        """The script under plain Python; `with_callscope` lets it import callscope."""
+        env = dict(os.environ)
+        if with_callscope:
+            env["PYTHONPATH"] = LIB
         return subprocess.run([sys.executable, script] + list(args), cwd=self.dir, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=120)
+                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=120, env=env)
 
     def query(self, sql, *params):
         con = sqlite3.connect(self.db)
@@ -71,3 +75,4 @@ class TracedProgram(unittest.TestCase):
 
 
 MONITORING = sys.version_info >= (3, 12)
+LIB = os.path.join(os.path.dirname(CALLSCOPE), "lib")

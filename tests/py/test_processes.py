@@ -6,7 +6,7 @@ import signal
 import sys
 import unittest
 
-from tests.py.support import TracedProgram
+from tests.py.support import CALLSCOPE, TracedProgram
 
 
 class ThreadsAndProcesses(TracedProgram):
@@ -27,7 +27,7 @@ class ThreadsAndProcesses(TracedProgram):
 
     def test_thread_started_before_tracing_is_named(self):
         # The API starts recording while a thread already runs.
-        self.run_traced("""
+        script = self.write("app.py", """
             import threading, time, callscope
             go = threading.Event()
             def late():
@@ -41,6 +41,8 @@ class ThreadsAndProcesses(TracedProgram):
                 go.set()
                 t.join()
         """ % os.path.join(self.dir, "api.db"))
+        proc = self.run_plain(script, with_callscope=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
         self.db = os.path.join(self.dir, "api.db")
         rows = self.calls("__main__.late")
         self.assertEqual(len(rows), 1)
@@ -128,7 +130,7 @@ class ThreadsAndProcesses(TracedProgram):
             print("ready", flush=True)
             sys.stdin.readline()
         """)
-        proc = subprocess.Popen([os.environ.get("CALLSCOPE_BIN"), "run", "--python", sys.executable, "-o", self.db,
+        proc = subprocess.Popen([CALLSCOPE, "run", "--python", sys.executable, "-o", self.db,
                                  script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
             self.assertEqual(proc.stdout.readline(), b"ready\n")
