@@ -1,0 +1,210 @@
+"""Measures callscope's overhead inside one interpreter; prints JSON.
+
+    python measure.py BUILD_DIR
+
+bench/run.py starts this script once per Python. Everything is timed here,
+in one process, because the machine is shared and noisy: the five ways of
+running a workload (untraced, a no-op hook, callscope --no-args, callscope
+with arguments, cProfile) are interleaved repetition by repetition, in a
+rotating order, and the best repetition of each is kept. Noise that comes and
+goes then hits every row alike instead of one row's whole run, and the
+ratios to the untraced row stay meaningful.
+
+The timed region is the workload only: the tracer is started before and
+stopped after it. For callscope that is the cost in the traced program (the
+hook, reading arguments, writing events to the ring; waiting when the ring is
+full); the collector runs in its own process, on the other core. What the
+user waits for as a whole, collector included, is measured separately: the
+realistic workload as a whole process, `callscope run` against plain Python,
+until the database is complete on disk.
+"""
+
+import cProfile
+import gc
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.path.abspath(sys.argv[1])
+sys.path[:0] = [BENCH_DIR, os.path.join(BUILD, "lib"), os.path.join(BUILD, "bench")]
+
+import workloads  # noqa: E402
+
+REPEATS = {"fib": 7, "json_decode": 3}
+WHOLE_PROCESS_REPEATS = 2
+NOOP_TOOL_ID = 3  # sys.monitoring id of the no-op hook (callscope prefers 4)
+MODERN = sys.version_info >= (3, 12)
+
+try:
+    import _noop_hook
+except ImportError:
+    _noop_hook = None
+
+try:
+    import callscope
+    import callscope._callscope  # noqa: F401  (the extension for this Python)
+except ImportError:
+    callscope = None
+
+
+# ---- the ways of running a workload: each returns (start, stop) ----
+
+def untraced(tmp):
+    return (lambda: None), (lambda: None)
+
+
+def noop_hook(tmp):
+    if MODERN:
+        mon = sys.monitoring
+        events = (mon.events.PY_START, mon.events.PY_RETURN)
+
+        def start():
+            mon.use_tool_id(NOOP_TOOL_ID, "callscope-bench-noop")
+            for e in events:
+                mon.register_callback(NOOP_TOOL_ID, e, _noop_hook.noop)
+            mon.set_events(NOOP_TOOL_ID, events[0] | events[1])
+
+        def stop():
+            mon.set_events(NOOP_TOOL_ID, 0)
+            for e in events:
+                mon.register_callback(NOOP_TOOL_ID, e, None)
+            mon.free_tool_id(NOOP_TOOL_ID)
+
+        return start, stop
+    return (lambda: _noop_hook.set_profile(1)), (lambda: _noop_hook.set_profile(0))
+
+
+def callscope_mode(**options):
+    def mode(tmp):
+        return (lambda: callscope.start(os.path.join(tmp, "in-process.db"), **options)), callscope.stop
+    return mode
+
+
+def cprofile(tmp):
+    profiler = cProfile.Profile()
+    return profiler.enable, profiler.disable
+
+
+MODES = [
+    ("untraced", untraced),
+    ("no-op hook (floor)", noop_hook if _noop_hook else None),
+    ("callscope --no-args", callscope_mode(no_args=True) if callscope else None),
+    ("callscope with args", callscope_mode() if callscope else None),
+    ("cProfile", cprofile),
+]
+
+
+def count_calls(fn):
+    """Calls made by fn(), counted exactly by the counting hook."""
+    if MODERN:
+        mon = sys.monitoring
+        mon.use_tool_id(NOOP_TOOL_ID, "callscope-bench-count")
+        mon.register_callback(NOOP_TOOL_ID, mon.events.PY_START, _noop_hook.counter)
+        mon.set_events(NOOP_TOOL_ID, mon.events.PY_START)
+        _noop_hook.count()
+        fn()
+        mon.set_events(NOOP_TOOL_ID, 0)
+        mon.register_callback(NOOP_TOOL_ID, mon.events.PY_START, None)
+        mon.free_tool_id(NOOP_TOOL_ID)
+    else:
+        _noop_hook.count()
+        _noop_hook.set_profile(2)
+        fn()
+        _noop_hook.set_profile(0)
+    return _noop_hook.count()
+
+
+def time_once(fn, mode, tmp):
+    start, stop = mode(tmp)
+    gc.collect()
+    start()
+    t0 = time.perf_counter()
+    fn()
+    t1 = time.perf_counter()
+    stop()
+    return t1 - t0
+
+
+def in_process(name, tmp):
+    fn = workloads.WORKLOADS[name]()
+    fn()  # warm up: imports, regex compilation, caches
+    calls = count_calls(fn) if _noop_hook else None
+    if calls is None and name == "fib":
+        calls = workloads.fib_calls(workloads.FIB_N) + 1  # + the lambda
+    modes = [(label, mode) for label, mode in MODES if mode]
+    best = {}
+    for rep in range(REPEATS[name]):
+        k = rep % len(modes)
+        for label, mode in modes[k:] + modes[:k]:
+            t = time_once(fn, mode, tmp)
+            best[label] = min(best.get(label, t), t)
+    base = best["untraced"]
+    rows = {}
+    for label, mode in MODES:
+        if label not in best or not calls:
+            rows[label] = None
+            continue
+        rows[label] = {
+            "seconds": best[label],
+            "ns_per_call": best[label] / calls * 1e9,
+            "overhead_ns": (best[label] - base) / calls * 1e9,
+            "ratio": best[label] / base,
+        }
+    return {"calls": calls, "repeats": REPEATS[name], "rows": rows}
+
+
+def whole_process(tmp):
+    """`callscope run` vs plain python on the realistic workload, wall time
+    until each process (and so the record) is complete."""
+    script = [os.path.join(BENCH_DIR, "workloads.py"), "json_decode"]
+    db = os.path.join(tmp, "whole.db")
+    plain = [sys.executable] + script
+    traced = [os.path.join(BUILD, "callscope"), "run", "--python", sys.executable, "-o", db] + script
+    best = {}
+    for rep in range(WHOLE_PROCESS_REPEATS):
+        for label, cmd in ([("plain", plain), ("traced", traced)][:: 1 if rep % 2 == 0 else -1]):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
+            t = time.perf_counter() - t0
+            best[label] = min(best.get(label, t), t)
+    size = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
+    con = sqlite3.connect(db)
+    rows = con.execute("select count(*) from calls").fetchone()[0]
+    con.close()
+    return {
+        "plain_s": best["plain"],
+        "traced_s": best["traced"],
+        "ratio": best["traced"] / best["plain"],
+        "rows": rows,
+        "calls_per_s": rows / best["traced"],
+        "bytes_per_call": size / rows,
+        "db_bytes": size,
+    }
+
+
+def main():
+    result = {"python": sys.version.split()[0], "executable": sys.executable, "notes": []}
+    if callscope is None:
+        result["notes"].append("the callscope extension is not built for this Python (make PYTHON=%s)" % sys.executable)
+    if _noop_hook is None:
+        result["notes"].append("no no-op hook for this Python (make bench-hook PYTHON=%s)" % sys.executable)
+    bench_tmp = os.path.join(BUILD, "bench")
+    os.makedirs(bench_tmp, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="run-", dir=bench_tmp)
+    try:
+        result["fib"] = in_process("fib", tmp)
+        result["json_decode"] = in_process("json_decode", tmp)
+        result["whole_process"] = whole_process(tmp) if callscope else None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    json.dump(result, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+/*
+ * noop_hook.c — `_noop_hook`, a bench-only extension: the cheapest hook a
+ * tracer could install, so that `make bench` can show the floor under
+ * callscope's own overhead on this machine.
+ *
+ * On 3.12+ the floor is a sys.monitoring PY_START + PY_RETURN callback written
+ * in C that returns at once (bench/measure.py registers `noop` under a tool id
+ * of its own). On 3.8–3.11 it is a C profile function installed with
+ * PyEval_SetProfile that returns 0 (`set_profile(1)`).
+ *
+ * The same module counts calls exactly (`counter` / `set_profile(2)`, read
+ * with `count()`), so per-call figures divide by the real number of calls.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h> /* PyFrameObject on 3.8 */
+
+static unsigned long long calls;
+
+/* sys.monitoring callbacks (vectorcall, so CPython calls them directly). */
+static PyObject *noop(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self, (void)args, (void)nargs;
+    Py_RETURN_NONE;
+}
+
+static PyObject *counter(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self, (void)args, (void)nargs;
+    calls++;
+    Py_RETURN_NONE;
+}
+
+/* PyEval_SetProfile functions. */
+static int noop_profile(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    (void)obj, (void)frame, (void)what, (void)arg;
+    return 0;
+}
+
+static int counting_profile(PyObject *obj, PyFrameObject *frame, int what, PyObject *arg)
+{
+    (void)obj, (void)frame, (void)arg;
+    if (what == PyTrace_CALL)
+        calls++;
+    return 0;
+}
+
+/* set_profile(mode): 0 removes the profile function, 1 installs the no-op
+ * one, 2 the counting one. Only for this thread, which is all bench uses. */
+static PyObject *set_profile(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    long mode = PyLong_AsLong(arg);
+    if (mode == -1 && PyErr_Occurred())
+        return NULL;
+    PyEval_SetProfile(mode == 1 ? noop_profile : mode == 2 ? counting_profile : NULL, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *count(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    unsigned long long n = calls;
+    calls = 0;
+    return PyLong_FromUnsignedLongLong(n);
+}
+
+static PyMethodDef methods[] = {
+    {"noop", (PyCFunction)(void (*)(void))noop, METH_FASTCALL, "sys.monitoring callback that does nothing"},
+    {"counter", (PyCFunction)(void (*)(void))counter, METH_FASTCALL, "sys.monitoring callback that counts"},
+    {"set_profile", set_profile, METH_O, "0: none, 1: no-op C profile function, 2: counting one"},
+    {"count", count, METH_NOARGS, "calls counted since the last count(), and reset"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_noop_hook", NULL, -1, methods,
+                                    NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__noop_hook(void)
+{
+    return PyModule_Create(&module);
+}

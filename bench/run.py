@@ -1,0 +1,115 @@
+"""`make bench`: callscope's overhead, per Python, as one table.
+
+    python3 bench/run.py PYTHON...
+
+For each interpreter given, bench/measure.py runs once, in that interpreter,
+and measures everything in its own process (see its docstring for why). This
+script only starts those runs one after the other (never in parallel: the
+machine has two cores and the collector needs one), prints the table with
+the targets of issue 2 beside the numbers, and writes the same results to
+build/bench.json. A target missed is reported, never turned into a failure:
+a benchmark on a shared machine is information, not a test.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+MEASURE = os.path.join(ROOT, "bench", "measure.py")
+TIMEOUT_S = 300  # one Python's whole measurement; far above the usual ~70 s
+
+MODES = ["untraced", "no-op hook (floor)", "callscope --no-args", "callscope with args", "cProfile"]
+
+
+def targets(version, workload):
+    """Per-call overhead targets (ns) of issue 2, by row, for the microbenchmark."""
+    if workload != "fib":
+        return {}
+    modern = tuple(int(x) for x in version.split(".")[:2]) >= (3, 12)
+    out = {"callscope with args": 120 if modern else 200}
+    if modern:
+        out["callscope --no-args"] = 60
+    return out
+
+
+def verdict(ok):
+    return "PASS" if ok else "MISS"
+
+
+def print_workload(title, version, w):
+    print("  %s — %s calls, best of %d" % (title, format(w["calls"], ",") if w["calls"] else "?", w["repeats"]))
+    print("    %-22s %10s %12s %8s   %s" % ("", "ns/call", "overhead ns", "ratio", "target (overhead)"))
+    goals = targets(version, "fib" if title.startswith("fib") else "")
+    for mode in MODES:
+        row = w["rows"].get(mode)
+        if row is None:
+            print("    %-22s %10s" % (mode, "skipped"))
+            continue
+        goal = goals.get(mode)
+        target = "<= %3d ns  %s" % (goal, verdict(row["overhead_ns"] <= goal)) if goal else ""
+        overhead = "—" if mode == "untraced" else "%+.0f" % row["overhead_ns"]
+        print("    %-22s %10.1f %12s %7.2fx   %s" % (mode, row["ns_per_call"], overhead, row["ratio"], target))
+
+
+def print_whole(wp):
+    print("  whole process, json_decode (until the record is on disk), best of 2")
+    print("    %-36s %8.2f s" % ("python3 workloads.py", wp["plain_s"]))
+    print("    %-36s %8.2f s  %5.2fx   <= 3x      %s" % (
+        "callscope run workloads.py", wp["traced_s"], wp["ratio"], verdict(wp["ratio"] <= 3)))
+    print("    %-36s %8.2f M calls/s  >= 2 M     %s   (%s rows)" % (
+        "collector sustained rate", wp["calls_per_s"] / 1e6, verdict(wp["calls_per_s"] >= 2e6),
+        format(wp["rows"], ",")))
+    print("    %-36s %8.1f B/call    <= 64 B    %s   (%.1f MB)" % (
+        "database size", wp["bytes_per_call"], verdict(wp["bytes_per_call"] <= 64), wp["db_bytes"] / 1e6))
+
+
+def measure(python):
+    """Runs measure.py under `python`; returns its results or a reason why not."""
+    if not os.access(python, os.X_OK):
+        return None, "not found"
+    try:
+        p = subprocess.run([python, MEASURE, BUILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return None, "timed out after %d s (a recording that never finished?)" % TIMEOUT_S
+    if p.returncode != 0:
+        lines = p.stderr.decode(errors="replace").strip().splitlines()
+        return None, "failed: %s" % (lines[-1] if lines else "exit status %d" % p.returncode)
+    return json.loads(p.stdout), None
+
+
+def main(pythons):
+    if not pythons:
+        sys.exit("usage: run.py PYTHON...")
+    results = []
+    began = time.time()
+    print("callscope bench — per-call cost measured in one process per Python, interleaved;")
+    print("overhead = ns/call minus untraced ns/call; targets from issue 2 (PASS/MISS, never a failure)")
+    for python in pythons:
+        print()
+        r, why = measure(python)
+        if r is None:
+            print("%s: skipped, %s" % (python, why))
+            results.append({"executable": python, "skipped": why})
+            continue
+        results.append(r)
+        print("Python %s (%s)" % (r["python"], r["executable"]))
+        for note in r["notes"]:
+            print("  note: " + note)
+        print_workload("fib(25)", r["python"], r["fib"])
+        print_workload("json_decode, pure-Python json.decoder", r["python"], r["json_decode"])
+        if r.get("whole_process"):
+            print_whole(r["whole_process"])
+        sys.stdout.flush()
+    os.makedirs(BUILD, exist_ok=True)
+    with open(os.path.join(BUILD, "bench.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print("\n%d Python(s) in %.0f s; results also in build/bench.json" % (len(pythons), time.time() - began))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,77 @@
+"""The two workloads `make bench` traces.
+
+- fib: naive recursive Fibonacci, the worst case for a tracer: almost
+  nothing but calls, one int argument and an int result each.
+- json_decode: the standard library's pure-Python JSON decoder (the C
+  accelerators switched off) parsing a document of nested records. Real code
+  with realistic calls: several arguments (one of them the whole document as a
+  str, which a tracer must cut short), dict/list/str results, no generators,
+  about 1.0 million calls, deterministic.
+
+Run as a script (`python workloads.py json_decode`) it runs the workload once,
+which is what the whole-process comparison of bench/measure.py times.
+"""
+
+import json
+import json.decoder
+import json.scanner
+import sys
+
+FIB_N = 25
+JSON_RECORDS = 18000
+
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+def fib_calls(n):
+    """How many calls fib(n) makes."""
+    a, b = 1, 1  # calls of fib(0), fib(1)
+    for _ in range(n - 1):
+        a, b = b, a + b + 1
+    return b if n >= 1 else a
+
+
+def make_document(records=JSON_RECORDS):
+    """A JSON text of `records` nested records, built without calling any
+    Python function per record (so building it adds no traced calls)."""
+    items = []
+    for i in range(records):
+        items.append({
+            "id": i,
+            "name": "user%05d" % i,
+            "email": "user%05d@example.org" % i,
+            "active": i % 3 == 0,
+            "score": i * 0.37,
+            "tags": ["t%d" % (i % 7), "t%d" % (i % 11), "grp-%d" % (i % 5)],
+            "address": {"street": "%d Main Street" % i, "city": "City %d" % (i % 50), "zip": "%05d" % i},
+            "history": [{"day": 0, "amount": i}, {"day": 1, "amount": i + 1}, {"day": 2, "amount": i + 2}],
+        })
+    return json.dumps(items)
+
+
+def pure_python_decoder():
+    """A JSONDecoder that uses only the pure-Python scanner and scanstring."""
+    json.decoder.scanstring = json.decoder.py_scanstring  # used by JSONObject
+    decoder = json.JSONDecoder()
+    decoder.parse_string = json.decoder.py_scanstring
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)
+    return decoder
+
+
+def json_decode_workload():
+    """Returns a no-argument function that runs the realistic workload."""
+    text = make_document()
+    decoder = pure_python_decoder()
+    return lambda: decoder.decode(text)
+
+
+def fib_workload():
+    return lambda: fib(FIB_N)
+
+
+WORKLOADS = {"fib": fib_workload, "json_decode": json_decode_workload}
+
+if __name__ == "__main__":
+    WORKLOADS[sys.argv[1]]()()
