@@ -49,19 +49,21 @@ def _prepare_script(path, args):
             source = f.read()
     except OSError as e:
         _fail("cannot open %s: %s" % (path, e.strerror or e))
+    # From 3.9 on the interpreter names the main script by its absolute path.
+    filename = os.path.abspath(path) if sys.version_info >= (3, 9) else path
     try:
-        code = compile(source, path, "exec", dont_inherit=True)
+        code = compile(source, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as e:
         where = " (line %s)" % e.lineno if getattr(e, "lineno", None) else ""
         _fail("cannot compile %s: %s%s" % (path, getattr(e, "msg", None) or e, where), 1)
     sys.argv[:] = [path] + args
     sys.path[0] = os.path.dirname(os.path.realpath(path))
     main = types.ModuleType("__main__")
-    main.__file__ = path
+    main.__file__ = filename
     main.__cached__ = None
     import importlib.machinery
 
-    main.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
+    main.__loader__ = importlib.machinery.SourceFileLoader("__main__", filename)
     main.__builtins__ = __builtins__
     return main, code
 
@@ -86,6 +88,9 @@ def _prepare_module(name, args):
 
 def main():
     args = sys.argv[1:]
+    if sys.version_info < (3, 8):
+        _fail("Python 3.8 or later is needed, not %d.%d (%s)" % (sys.version_info[0], sys.version_info[1],
+                                                                          sys.executable))
     if not args or (args[0] == "-m" and len(args) < 2):
         _fail("usage: python -m callscope._bootstrap (SCRIPT | -m MODULE) [ARGS...]")
     ring = os.environ.pop("CALLSCOPE_RING_MAIN", None)

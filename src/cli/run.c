@@ -90,6 +90,17 @@ static void reap_children(struct loop_state *s)
     }
 }
 
+/* The store cannot be written: producers stop waiting for room (they drop
+ * what they record), and the program runs on to its own end. */
+static void give_up(struct loop_state *s)
+{
+    atomic_store(&s->ring->header->collector_pid, -1);
+    while (s->child && !s->child_exited) {
+        reap_children(s);
+        sleep_ms(10);
+    }
+}
+
 static int collect_loop(struct cs_collector *c, struct loop_state *s)
 {
     char err[512];
@@ -98,6 +109,7 @@ static int collect_loop(struct cs_collector *c, struct loop_state *s)
         long rows = cs_collector_step(c, err, sizeof err);
         if (rows < 0) {
             fprintf(stderr, "callscope: %s\n", err);
+            give_up(s);
             return -1;
         }
         int64_t t = now_ms();
@@ -121,6 +133,7 @@ static int collect_loop(struct cs_collector *c, struct loop_state *s)
     }
     if (cs_collector_step(c, err, sizeof err) < 0 || cs_collector_finish(c, err, sizeof err) != 0) {
         fprintf(stderr, "callscope: %s\n", err);
+        give_up(s);
         return -1;
     }
     return 0;
@@ -218,6 +231,7 @@ static void exec_program(struct cs_record_options *o, const char *root, const ch
     if (o->capture.flags & CS_OPT_NO_SITE)
         strcat(flags, "no-site,");
     setenv("CALLSCOPE_FLAGS", flags, 1);
+    signal(SIGXFSZ, SIG_DFL); /* ignored by the collector only */
     char **args = calloc((size_t)argc + 4, sizeof *args);
     args[0] = (char *)o->python;
     args[1] = "-m";
@@ -264,6 +278,9 @@ int cs_cmd_run(int argc, char **argv)
         return 2;
     }
     add_env_patterns(&o);
+    /* Past a file size limit, writes fail with EFBIG and we say so, rather
+     * than being killed with the record half written. */
+    signal(SIGXFSZ, SIG_IGN);
 
     struct cs_ring ring;
     if (open_ring(&ring, &o) != 0)
@@ -330,6 +347,7 @@ int cs_cmd_collect(int argc, char **argv)
         fprintf(stderr, "callscope: usage: callscope collect --owner PID [OPTIONS]  (used by callscope.start())\n");
         return 2;
     }
+    signal(SIGXFSZ, SIG_IGN);
     struct cs_ring ring;
     if (open_ring(&ring, &o) != 0)
         return 1;

@@ -87,7 +87,7 @@ struct cs_ring_header {
     _Atomic uint64_t next_stream_id;
     _Atomic uint32_t claim_hint;
     _Atomic uint32_t target_started; /* the traced program's code began */
-    _Atomic int32_t collector_pid;   /* producers stop waiting for room if it dies */
+    _Atomic int32_t collector_pid;   /* producers stop waiting for room if it dies; -1: gave up */
     _Atomic uint64_t lost_events;    /* total dropped, for the summary */
     _Atomic uint32_t producers_joined; /* ever registered: 0 means not yet started */
     _Atomic int32_t producers[CS_RING_MAX_PRODUCERS]; /* live producer pids */

@@ -23,8 +23,14 @@ void cs_writer_init(struct cs_stream_writer *w, struct cs_ring *ring, uint32_t p
 static int collector_alive(struct cs_ring *ring)
 {
     int32_t pid = atomic_load(&ring->header->collector_pid);
-    return pid <= 0 || kill(pid, 0) == 0 || errno == EPERM;
+    if (pid < 0)
+        return 0; /* it gave up (cannot write the store) */
+    return pid == 0 || kill(pid, 0) == 0 || errno == EPERM;
 }
+
+/* Set once the collector is found gone: from then on this process drops
+ * events at once instead of waiting for room that will never come. */
+static int collector_gone;
 
 /* Waits for a free chunk while the collector lives (--on-full wait). */
 static struct cs_chunk *claim_waiting(struct cs_stream_writer *w)
@@ -35,8 +41,10 @@ static struct cs_chunk *claim_waiting(struct cs_stream_writer *w)
         if (c)
             return c;
         /* Every ~10 ms: a producer must never hang because its reader died. */
-        if (spins % 200 == 199 && !collector_alive(w->ring))
+        if (collector_gone || (spins % 200 == 199 && !collector_alive(w->ring))) {
+            collector_gone = 1;
             return NULL;
+        }
         nanosleep(&pause, NULL);
     }
 }
@@ -71,7 +79,6 @@ static int claim_next_chunk(struct cs_stream_writer *w, uint64_t now)
         *p++ = EV_LOST;
         p = cs_put_varint(p, w->lost);
         p = cs_put_varint(p, (uint64_t)(w->depth > 0 ? w->depth : 0));
-        atomic_fetch_add(&h->lost_events, w->lost);
         w->lost = 0;
     }
     w->limit = c->data + cs_chunk_capacity(w->ring) - CS_MAX_EVENT_BYTES;
@@ -88,7 +95,10 @@ unsigned char *cs_writer_begin(struct cs_stream_writer *w, uint64_t now)
         w->chunk = NULL;
     }
     if (claim_next_chunk(w, now) != 0) {
+        /* Counted in the ring at once: a process may end before it ever
+         * gets a chunk again to say where its events went missing. */
         w->lost++;
+        atomic_fetch_add_explicit(&w->ring->header->lost_events, 1, memory_order_relaxed);
         return NULL;
     }
     return w->pos;

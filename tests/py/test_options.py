@@ -1,0 +1,129 @@
+"""Recording options that decide what is kept, and a record that cannot be
+written."""
+
+import os
+import resource
+import sys
+import unittest
+
+from tests.py.support import TracedProgram
+
+DEEP = """
+def level(n):
+    return 0 if n == 0 else level(n - 1)
+for i in range(3):
+    level(4)
+"""
+
+
+class KeptCalls(TracedProgram):
+    def test_max_depth(self):
+        self.run_traced(DEEP, options=["--max-depth", "2"])
+        depths = [r[0] for r in self.query("select depth from calls")]
+        self.assertTrue(depths)
+        self.assertLessEqual(max(depths), 2)
+
+    def test_min_duration_keeps_only_slow_calls(self):
+        self.run_traced("""
+            import time
+            def fast():
+                return 1
+            def slow():
+                time.sleep(0.03)
+            for i in range(20):
+                fast()
+            slow()
+        """, options=["--min-duration", "10"])
+        self.assertEqual(len(self.calls("__main__.slow")), 1)
+        self.assertEqual(self.calls("__main__.fast"), [])
+
+    def test_max_calls_keeps_the_newest(self):
+        self.run_traced("""
+            def f(i):
+                return i
+            for i in range(1000):
+                f(i)
+        """, options=["--max-calls", "100"])
+        rows = self.calls("__main__.f")
+        self.assertLessEqual(len(self.query("select id from calls")), 100)
+        self.assertEqual(self.args_of(rows[-1])["i"], "999")
+
+    def test_drop_when_full_counts_what_was_lost(self):
+        proc = self.run_traced("""
+            def f(i):
+                return i
+            for i in range(300000):
+                f(i)
+        """, options=["--buffer", "1", "--on-full", "drop"])
+        kept = len(self.calls("__main__.f"))
+        located = self.query("select coalesce(sum(count), 0) from lost")[0][0]
+        lost = int(self.query("select value from meta where key = 'lost_events'")[0][0])
+        self.assertLessEqual(located, lost)
+        # Every call is either kept or accounted for by its two lost events
+        # (a call whose return was lost still has its row).
+        self.assertGreaterEqual(kept + lost // 2 + 2, 300000)
+        self.assertLessEqual(kept, 300000)
+        if lost:
+            stats = self.callscope("stats", self.db)
+            self.assertEqual(stats.returncode, 0)
+            self.assertIn("%d events were lost" % lost, stats.stderr.decode())
+
+    def test_wait_when_full_keeps_everything(self):
+        self.run_traced("""
+            def f(i):
+                return i
+            for i in range(200000):
+                f(i)
+        """, options=["--buffer", "1"])
+        self.assertEqual(len(self.calls("__main__.f")), 200000)
+        self.assertEqual(self.query("select count(*) from lost"), [(0,)])
+
+
+class Failures(TracedProgram):
+    def test_record_that_cannot_be_written(self):
+        def small_file_limit():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (3 << 20, 3 << 20))
+
+        script = self.write("app.py", """
+            def f(i):
+                return "x" * 50
+            for i in range(200000):
+                f(i)
+            print("program finished")
+        """)
+        import subprocess
+        from tests.py.support import CALLSCOPE
+        proc = subprocess.run([CALLSCOPE, "run", "--python", sys.executable, "--buffer", "1", "-o", self.db, script],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=small_file_limit,
+                              timeout=300)
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(proc.stdout, b"program finished\n")  # the program ran to its end
+        err = proc.stderr.decode()
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn("cannot write", err)
+
+    def test_segfault_keeps_what_was_recorded(self):
+        proc = self.run_traced("""
+            import ctypes
+            def before(i):
+                return i
+            for i in range(100):
+                before(i)
+            ctypes.string_at(0)
+        """, check=False)
+        self.assertLess(proc.returncode, 0)
+        self.assertEqual(len(self.calls("__main__.before")), 100)
+
+    def test_unsupported_python(self):
+        old = sorted(p for p in (os.path.join(os.environ.get("PYENV_ROOT", "/root/.pyenv"), "versions", v,
+                                              "bin", "python3") for v in ("3.7.16", "3.6.15")) if os.path.exists(p))
+        if not old:
+            self.skipTest("no Python older than 3.8 here")
+        self.write("app.py", "pass\n")
+        proc = self.callscope("run", "--python", old[0], "-o", self.db, "app.py")
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("Python 3.8 or later", proc.stderr.decode())
+
+
+if __name__ == "__main__":
+    unittest.main()
