@@ -1,0 +1,159 @@
+"""`callscope show` and `callscope stats` on a real recording, through the
+binary, on a pipe and on a terminal."""
+
+import json
+import os
+import pty
+import re
+import shutil
+import sqlite3
+import subprocess
+import unittest
+
+from tests.py.support import CALLSCOPE, MONITORING, TracedProgram
+
+PROGRAM = """
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+def fail():
+    raise RuntimeError("nope")
+fib(4)
+try:
+    fail()
+except RuntimeError:
+    pass
+"""
+
+JSONL_KEYS = {"id", "parent_id", "pid", "tid", "thread", "depth", "function", "module", "filename", "lineno",
+              "start", "duration_ms", "args", "return", "exception"}
+
+
+def on_terminal(args, env=None):
+    """Runs a command with a pseudo-terminal as stdout; returns its output."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    proc.wait(60)
+    return proc.returncode, b"".join(chunks).decode(errors="replace")
+
+
+class Show(TracedProgram):
+    def setUp(self):
+        super().setUp()
+        self.run_traced(PROGRAM)
+
+    def test_tree(self):
+        proc = self.callscope("show", self.db)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        out = proc.stdout.decode()
+        self.assertIn("fib(n=4) → 3", out)
+        self.assertRegex(out, r"[├└]─ fib\(n=3\) → 2  \[[0-9.]+(ns|µs|ms)\]")
+        self.assertIn("fail() !! RuntimeError: nope" if MONITORING else "fail() !! <exception>", out)
+        self.assertNotIn("\x1b[", out)  # no color into a pipe
+
+    def test_jsonl_has_exactly_the_documented_keys(self):
+        proc = self.callscope("show", self.db, "--format", "jsonl", "--function", "*fib")
+        rows = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+        self.assertEqual(len(rows), 9)
+        for row in rows:
+            self.assertEqual(set(row), JSONL_KEYS)
+        top = rows[0]
+        self.assertEqual(top["function"], "__main__.fib")
+        self.assertEqual(top["args"], {"n": "4"})
+        self.assertEqual(top["return"], "3")
+        self.assertIsNone(top["exception"])
+        self.assertGreater(top["duration_ms"], 0)
+
+    def test_limit_and_depth(self):
+        proc = self.callscope("show", self.db, "--format", "jsonl", "--function", "*fib", "--limit", "3")
+        self.assertEqual(len(proc.stdout.decode().splitlines()), 3)
+
+    def test_color_on_a_terminal_unless_no_color(self):
+        code, out = on_terminal([CALLSCOPE, "show", self.db])
+        self.assertEqual(code, 0)
+        self.assertIn("\x1b[", out)
+        env = dict(os.environ, NO_COLOR="1")
+        code, out = on_terminal([CALLSCOPE, "show", self.db], env=env)
+        self.assertEqual(code, 0)
+        self.assertNotIn("\x1b[", out)
+        self.assertIn("fib(n=4)", out)
+
+
+class Stats(TracedProgram):
+    def setUp(self):
+        super().setUp()
+        self.run_traced(PROGRAM)
+
+    def test_table(self):
+        proc = self.callscope("stats", self.db, "--sort", "count")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        lines = proc.stdout.decode().splitlines()
+        self.assertRegex(lines[0], r"count\s+total\s+self\s+mean\s+max")
+        self.assertRegex(lines[1], r"^\s*9\s.*__main__\.fib")
+
+    def test_jsonl(self):
+        proc = self.callscope("stats", self.db, "--format", "jsonl")
+        rows = {r["function"]: r for r in map(json.loads, proc.stdout.decode().splitlines())}
+        fib = rows["__main__.fib"]
+        self.assertEqual(fib["count"], 9)
+        self.assertLessEqual(fib["self_ms"], fib["total_ms"])
+        self.assertGreaterEqual(fib["max_ms"], fib["mean_ms"])
+
+
+class BadFiles(TracedProgram):
+    def assert_one_line_error(self, proc, fragment):
+        self.assertNotEqual(proc.returncode, 0)
+        err = proc.stderr.decode()
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn(fragment, err)
+
+    def test_missing_file(self):
+        for cmd in ("show", "stats"):
+            self.assert_one_line_error(self.callscope(cmd, "missing.db"), "missing.db")
+
+    def test_not_a_database(self):
+        path = self.write("junk.db", "this is not sqlite" * 100)
+        for cmd in ("show", "stats"):
+            self.assert_one_line_error(self.callscope(cmd, path), "not a callscope database")
+
+    def test_other_sqlite_database(self):
+        path = os.path.join(self.dir, "other.db")
+        con = sqlite3.connect(path)
+        con.execute("create table t(x)")
+        con.commit()
+        con.close()
+        self.assert_one_line_error(self.callscope("show", path), "not a callscope database")
+
+    def test_newer_schema(self):
+        self.run_traced("pass\n")
+        newer = os.path.join(self.dir, "newer.db")
+        shutil.copy(self.db, newer)
+        con = sqlite3.connect(newer)
+        con.execute("pragma user_version = 99")
+        con.commit()
+        con.close()
+        self.assert_one_line_error(self.callscope("stats", newer), "newer")
+
+    def test_truncated_database(self):
+        self.run_traced(PROGRAM)
+        with open(self.db, "r+b") as f:
+            f.truncate(os.path.getsize(self.db) // 2)
+        for cmd in ("show", "stats"):
+            proc = self.callscope(cmd, self.db)
+            self.assertIn(proc.returncode, (0, 1))  # never a crash
+            if proc.returncode:
+                self.assertEqual(len(proc.stderr.decode().strip().splitlines()), 1, proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
