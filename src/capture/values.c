@@ -199,6 +199,57 @@ static unsigned char *put_object(unsigned char *p, PyObject *v)
     return cs_put_varint(p, (uint64_t)(uintptr_t)v);
 }
 
+/* Functions, methods, classes and modules are shown by name, as Python
+ * shows them, from their C fields. */
+static int put_named(unsigned char **pp, PyObject *v)
+{
+    const char *kind;
+    PyObject *name = NULL;
+    char buf[160];
+    if (PyFunction_Check(v)) {
+        kind = "function";
+        name = ((PyFunctionObject *)v)->func_qualname;
+    } else if (PyMethod_Check(v) && PyFunction_Check(PyMethod_GET_FUNCTION(v))) {
+        kind = "bound method";
+        name = ((PyFunctionObject *)PyMethod_GET_FUNCTION(v))->func_qualname;
+    } else if (PyCFunction_Check(v)) {
+        kind = "built-in function";
+        unsigned char *p = *pp;
+        *p++ = V_NAMED;
+        p = cs_put_str(p, kind, strlen(kind));
+        const char *n = ((PyCFunctionObject *)v)->m_ml->ml_name;
+        p = cs_put_str(p, n, strnlen(n, 100));
+        *pp = cs_put_varint(p, (uint64_t)(uintptr_t)v);
+        return 1;
+    } else if (PyType_Check(v)) {
+        size_t n = cs_type_name((PyTypeObject *)v, buf, sizeof buf);
+        unsigned char *p = *pp;
+        *p++ = V_NAMED;
+        p = cs_put_str(p, "class", 5);
+        p = cs_put_str(p, buf, n);
+        *pp = cs_put_varint(p, (uint64_t)(uintptr_t)v);
+        return 1;
+    } else if (PyModule_CheckExact(v)) {
+        kind = "module";
+        PyObject *dict = PyModule_GetDict(v);
+        name = dict ? PyDict_GetItemString(dict, "__name__") : NULL;
+    } else {
+        return 0;
+    }
+    Py_ssize_t len = 0;
+    const char *text = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &len) : NULL;
+    if (!text) {
+        PyErr_Clear();
+        return 0;
+    }
+    unsigned char *p = *pp;
+    *p++ = V_NAMED;
+    p = cs_put_str(p, kind, strlen(kind));
+    p = cs_put_str(p, text, (size_t)len < 100 ? (size_t)len : 100);
+    *pp = cs_put_varint(p, (uint64_t)(uintptr_t)v);
+    return 1;
+}
+
 /* --repr: the object's own __repr__, with tracing suspended so it cannot
  * recurse into the tracer, and any exception it raises swallowed. */
 static unsigned char *put_repr(unsigned char *p, unsigned char *limit, PyObject *v,
@@ -336,6 +387,8 @@ unsigned char *cs_encode_value(unsigned char *p, unsigned char *limit, PyObject 
             return put_elided(p, v, PySet_GET_SIZE(v));
         return put_set(p, limit, t == &PySet_Type ? V_SET : V_FROZENSET, v, lim, nesting);
     }
+    if (put_named(&p, v))
+        return p;
     if (lim->use_repr)
         return put_repr(p, limit, v, lim);
     if (builtin_base(v) && !PyType_Check(v)) {

@@ -473,6 +473,23 @@ static int render(struct cs_reader *r, struct cs_textbuf *out, int nesting)
         cs_textbuf_printf(out, " object at 0x%llx>", (unsigned long long)addr);
         break;
     }
+    case V_NAMED: {
+        struct cs_text kind = get_text(r);
+        struct cs_text name = get_text(r);
+        uint64_t addr = cs_get_varint(r);
+        int quoted = (kind.n == 5 && !memcmp(kind.s, "class", 5)) || (kind.n == 6 && !memcmp(kind.s, "module", 6));
+        cs_textbuf_putc(out, '<');
+        cs_append_utf8_clean(kind.s, kind.n, out);
+        cs_textbuf_puts(out, quoted ? " '" : " ");
+        cs_append_utf8_clean(name.s, name.n, out);
+        if (quoted)
+            cs_textbuf_puts(out, "'>"); /* as Python shows classes and modules */
+        else if (kind.n == 17 && !memcmp(kind.s, "built-in function", 17))
+            cs_textbuf_putc(out, '>');
+        else
+            cs_textbuf_printf(out, " at 0x%llx>", (unsigned long long)addr);
+        break;
+    }
     case V_SUBCLASS: {
         struct cs_text type = get_text(r);
         cs_append_utf8_clean(type.s, type.n, out);

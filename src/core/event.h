@@ -66,6 +66,8 @@
  *   V_ELIDED    str type name, varint total length (not expanded: nesting
  *               limit or event size budget reached)
  *   V_UNBOUND   argument slot was empty
+ *   V_NAMED     str kind, str name, varint address: an object known by its
+ *               name, shown <function f at 0x…>, <class 'm.C'>, <module 'm'>
  */
 #ifndef CALLSCOPE_EVENT_H
 #define CALLSCOPE_EVENT_H
@@ -116,6 +118,7 @@ enum cs_value_tag {
     V_REPR_FAILED = 16,
     V_ELIDED = 17,
     V_UNBOUND = 18,
+    V_NAMED = 19,
 };
 
 /* EV_CODE flags */

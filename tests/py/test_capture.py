@@ -50,6 +50,19 @@ class Arguments(TracedProgram):
         self.assertIn("…", got[17])
         self.assertIn("100", got[17])
 
+    def test_functions_classes_and_modules_by_name(self):
+        self.run_traced("""
+            import json
+            class K:
+                pass
+            def f(*a):
+                return a
+            f(K, json, len, f)
+        """)
+        self.assertEqual(self.calls("__main__.f")[0]["result"][:65],
+                         "(<class '__main__.K'>, <module 'json'>, <built-in function len>, ")
+        self.assertRegex(self.calls("__main__.f")[0]["result"], r"<function f at 0x[0-9a-f]+>\)$")
+
     def test_huge_string_is_cut(self):
         self.run_traced("""
             def f(s):
