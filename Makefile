@@ -68,10 +68,13 @@ $(BUILD)/tests/%: tests/c/%.c $(READER_SRC) $(CORE_SRC) $(HEADERS) tests/c/check
 test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS))
 	@for t in $^; do $$t || exit 1; done
 
-# The C core and the whole CLI again under AddressSanitizer and UBSan.
-test-asan:
-	$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    LDFLAGS="-fsanitize=address,undefined" test-c build/asan/callscope
+# The C core under AddressSanitizer and UBSan, then the end-to-end tests with
+# the callscope binary (collector, store, show, stats) built the same way.
+ASAN_OPT = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+test-asan: all
+	$(MAKE) --no-print-directory BUILD=build/asan OPT="$(ASAN_OPT)" test-c build/asan/callscope
+	ln -sfn ../lib build/asan/lib
+	CALLSCOPE_BIN=build/asan/callscope python3 tests/run_python_tests.py $(PYTHON)
 
 test-python: all-pythons
 	@python3 tests/run_python_tests.py $(ALL_PYTHONS)

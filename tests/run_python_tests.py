@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def run(python):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.path.join(ROOT, "build", "lib")
-    env["CALLSCOPE_BIN"] = os.path.join(ROOT, "build", "callscope")
+    env["CALLSCOPE_BIN"] = os.path.abspath(os.environ.get("CALLSCOPE_BIN") or os.path.join(ROOT, "build", "callscope"))
     env.pop("NO_COLOR", None)
     proc = subprocess.run(
         [python, "-m", "unittest", "discover", "-s", os.path.join(ROOT, "tests", "py"), "-t", ROOT, "-v"],
