@@ -6,9 +6,10 @@ bench/run.py starts this script once per Python. Everything is timed here,
 in one process, because the machine is shared and noisy: the five ways of
 running a workload (untraced, a no-op hook, callscope --no-args, callscope
 with arguments, cProfile) are interleaved repetition by repetition, in a
-rotating order, and the best repetition of each is kept. Noise that comes and
-goes then hits every row alike instead of one row's whole run, and the
-ratios to the untraced row stay meaningful.
+rotating order. Each step of a workload is timed on its own and its best
+repetition kept; a row's time is the sum of its steps' best times. Noise that
+comes and goes then hits every row alike instead of one row's whole run, and
+the ratios to the untraced row stay meaningful.
 
 The timed region is the workload only: the tracer is started before and
 stopped after it. For callscope that is the cost in the traced program (the
@@ -36,7 +37,7 @@ sys.path[:0] = [BENCH_DIR, os.path.join(BUILD, "lib"), os.path.join(BUILD, "benc
 
 import workloads  # noqa: E402
 
-REPEATS = {"fib": 7, "json_decode": 3}
+REPEATS = {"fib": 7, "json_decode": 2}
 WHOLE_PROCESS_REPEATS = 2
 NOOP_TOOL_ID = 3  # sys.monitoring id of the no-op hook (callscope prefers 4)
 MODERN = sys.version_info >= (3, 12)
@@ -100,50 +101,61 @@ MODES = [
 ]
 
 
-def count_calls(fn):
-    """Calls made by fn(), counted exactly by the counting hook."""
+def run_steps(steps):
+    """Runs every step; returns the time each took."""
+    times = []
+    for step in steps:
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def count_calls(steps):
+    """Calls made by the steps, counted exactly by the counting hook."""
     if MODERN:
         mon = sys.monitoring
         mon.use_tool_id(NOOP_TOOL_ID, "callscope-bench-count")
         mon.register_callback(NOOP_TOOL_ID, mon.events.PY_START, _noop_hook.counter)
         mon.set_events(NOOP_TOOL_ID, mon.events.PY_START)
         _noop_hook.count()
-        fn()
+        for step in steps:  # inline: a function called here would be counted
+            step()
         mon.set_events(NOOP_TOOL_ID, 0)
         mon.register_callback(NOOP_TOOL_ID, mon.events.PY_START, None)
         mon.free_tool_id(NOOP_TOOL_ID)
     else:
         _noop_hook.count()
         _noop_hook.set_profile(2)
-        fn()
+        for step in steps:
+            step()
         _noop_hook.set_profile(0)
     return _noop_hook.count()
 
 
-def time_once(fn, mode, tmp):
+def time_once(steps, mode, tmp):
     start, stop = mode(tmp)
     gc.collect()
     start()
-    t0 = time.perf_counter()
-    fn()
-    t1 = time.perf_counter()
+    times = run_steps(steps)
     stop()
-    return t1 - t0
+    return times
 
 
 def in_process(name, tmp):
-    fn = workloads.WORKLOADS[name]()
-    fn()  # warm up: imports, regex compilation, caches
-    calls = count_calls(fn) if _noop_hook else None
+    steps = workloads.WORKLOADS[name]()
+    run_steps(steps)  # warm up: imports, regex compilation, caches
+    calls = count_calls(steps) if _noop_hook else None
     if calls is None and name == "fib":
         calls = workloads.fib_calls(workloads.FIB_N) + 1  # + the lambda
     modes = [(label, mode) for label, mode in MODES if mode]
-    best = {}
+    best = {}  # label -> best time of each step
     for rep in range(REPEATS[name]):
         k = rep % len(modes)
         for label, mode in modes[k:] + modes[:k]:
-            t = time_once(fn, mode, tmp)
-            best[label] = min(best.get(label, t), t)
+            times = time_once(steps, mode, tmp)
+            best[label] = [min(pair) for pair in zip(best.get(label, times), times)]
+    best = {label: sum(times) for label, times in best.items()}
     base = best["untraced"]
     rows = {}
     for label, mode in MODES:

@@ -13,6 +13,7 @@ a benchmark on a shared machine is information, not a test.
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build")
 MEASURE = os.path.join(ROOT, "bench", "measure.py")
-TIMEOUT_S = 300  # one Python's whole measurement; far above the usual ~70 s
+TIMEOUT_S = 600  # one Python's whole measurement; far above the usual ~80 s
 
 MODES = ["untraced", "no-op hook (floor)", "callscope --no-args", "callscope with args", "cProfile"]
 
@@ -41,7 +42,7 @@ def verdict(ok):
 
 
 def print_workload(title, version, w):
-    print("  %s — %s calls, best of %d" % (title, format(w["calls"], ",") if w["calls"] else "?", w["repeats"]))
+    print("  %s — %s calls, best of %d per step" % (title, format(w["calls"], ",") if w["calls"] else "?", w["repeats"]))
     print("    %-22s %10s %12s %8s   %s" % ("", "ns/call", "overhead ns", "ratio", "target (overhead)"))
     goals = targets(version, "fib" if title.startswith("fib") else "")
     for mode in MODES:
@@ -89,7 +90,8 @@ def main(pythons):
     began = time.time()
     print("callscope bench — per-call cost measured in one process per Python, interleaved;")
     print("overhead = ns/call minus untraced ns/call; targets from issue 2 (PASS/MISS, never a failure)")
-    for python in pythons:
+    # In version order (3.8 before 3.10), whatever order the paths came in.
+    for python in sorted(pythons, key=lambda p: [int(n) for n in re.findall(r"\d+", p)]):
         print()
         r, why = measure(python)
         if r is None:

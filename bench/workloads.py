@@ -3,10 +3,15 @@
 - fib: naive recursive Fibonacci, the worst case for a tracer: almost
   nothing but calls, one int argument and an int result each.
 - json_decode: the standard library's pure-Python JSON decoder (the C
-  accelerators switched off) parsing a document of nested records. Real code
-  with realistic calls: several arguments (one of them the whole document as a
-  str, which a tracer must cut short), dict/list/str results, no generators,
-  about 1.0 million calls, deterministic.
+  accelerators switched off) parsing 18 documents of 1,000 nested records
+  each, as a service decoding messages would. Real code with realistic calls:
+  several arguments (one of them the whole document as a str, which a tracer
+  must cut short), dict/list/str results, no generators, about 1.0 million
+  calls, deterministic.
+
+A workload is a list of steps (no-argument functions) run one after the
+other; bench/measure.py times each step on its own, so that a burst of noise
+on the shared machine spoils one short step rather than the whole run.
 
 Run as a script (`python workloads.py json_decode`) it runs the workload once,
 which is what the whole-process comparison of bench/measure.py times.
@@ -18,7 +23,8 @@ import json.scanner
 import sys
 
 FIB_N = 25
-JSON_RECORDS = 18000
+JSON_DOCUMENTS = 18
+JSON_RECORDS = 1000  # per document
 
 
 def fib(n):
@@ -33,11 +39,12 @@ def fib_calls(n):
     return b if n >= 1 else a
 
 
-def make_document(records=JSON_RECORDS):
-    """A JSON text of `records` nested records, built without calling any
-    Python function per record (so building it adds no traced calls)."""
+def make_document(first, records=JSON_RECORDS):
+    """A JSON text of `records` nested records numbered from `first`, built
+    without calling any Python function per record (so building it adds no
+    traced calls)."""
     items = []
-    for i in range(records):
+    for i in range(first, first + records):
         items.append({
             "id": i,
             "name": "user%05d" % i,
@@ -61,17 +68,17 @@ def pure_python_decoder():
 
 
 def json_decode_workload():
-    """Returns a no-argument function that runs the realistic workload."""
-    text = make_document()
     decoder = pure_python_decoder()
-    return lambda: decoder.decode(text)
+    texts = [make_document(k * JSON_RECORDS) for k in range(JSON_DOCUMENTS)]
+    return [lambda text=text: decoder.decode(text) for text in texts]
 
 
 def fib_workload():
-    return lambda: fib(FIB_N)
+    return [lambda: fib(FIB_N)]
 
 
 WORKLOADS = {"fib": fib_workload, "json_decode": json_decode_workload}
 
 if __name__ == "__main__":
-    WORKLOADS[sys.argv[1]]()()
+    for step in WORKLOADS[sys.argv[1]]():
+        step()
