@@ -86,10 +86,8 @@ static int claim_next_chunk(struct cs_stream_writer *w, uint64_t now)
     return 0;
 }
 
-unsigned char *cs_writer_begin(struct cs_stream_writer *w, uint64_t now)
+unsigned char *cs_writer_begin_slow(struct cs_stream_writer *w, uint64_t now)
 {
-    if (w->chunk && w->pos <= w->limit)
-        return w->pos;
     if (w->chunk) {
         cs_chunk_seal(w->chunk);
         w->chunk = NULL;
@@ -104,7 +102,7 @@ unsigned char *cs_writer_begin(struct cs_stream_writer *w, uint64_t now)
     return w->pos;
 }
 
-int cs_writer_first_use(struct cs_stream_writer *w, uint64_t id)
+int cs_writer_first_use_slow(struct cs_stream_writer *w, uint64_t id)
 {
     size_t byte = (size_t)(id >> 3);
     if (byte >= w->defined_bytes) {

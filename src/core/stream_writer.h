@@ -34,8 +34,16 @@ struct cs_stream_writer {
 void cs_writer_init(struct cs_stream_writer *w, struct cs_ring *ring, uint32_t pid, uint32_t tid,
                     uint32_t parent_pid);
 /* Room for one event, or NULL when the event must be dropped (ring full with
- * --on-full drop, or the collector is gone): the drop is counted. */
-unsigned char *cs_writer_begin(struct cs_stream_writer *w, uint64_t now);
+ * --on-full drop, or the collector is gone): the drop is counted. The
+ * common case — room left in the current chunk — stays inline. */
+unsigned char *cs_writer_begin_slow(struct cs_stream_writer *w, uint64_t now);
+
+static inline unsigned char *cs_writer_begin(struct cs_stream_writer *w, uint64_t now)
+{
+    if (__builtin_expect(w->chunk != NULL && w->pos <= w->limit, 1))
+        return w->pos;
+    return cs_writer_begin_slow(w, now);
+}
 
 static inline unsigned char *cs_writer_put_dt(struct cs_stream_writer *w, unsigned char *p,
                                               uint64_t now)
@@ -53,7 +61,15 @@ static inline void cs_writer_commit(struct cs_stream_writer *w, unsigned char *e
 }
 
 /* True the first time an id is seen by this stream: define it now. */
-int cs_writer_first_use(struct cs_stream_writer *w, uint64_t id);
+int cs_writer_first_use_slow(struct cs_stream_writer *w, uint64_t id);
+
+static inline int cs_writer_first_use(struct cs_stream_writer *w, uint64_t id)
+{
+    size_t byte = (size_t)(id >> 3);
+    if (__builtin_expect(byte < w->defined_bytes && (w->defined[byte] & (1u << (id & 7))), 1))
+        return 0;
+    return cs_writer_first_use_slow(w, id);
+}
 /* Seals the current chunk (thread exit, stop); the writer can go on later. */
 void cs_writer_flush(struct cs_stream_writer *w);
 /* Forgets everything tied to the ring (after fork in the child, or stop):
