@@ -7,6 +7,7 @@
  */
 #include "values.h"
 
+#include "core/clock.h"
 #include "core/event.h"
 
 int (*cs_values_suspend_tracing)(int on);
@@ -250,11 +251,41 @@ static int put_named(unsigned char **pp, PyObject *v)
     return 1;
 }
 
+/* Types whose __repr__ once took longer than SLOW_REPR_NS: their objects
+ * are shown by type and address from then on, so a slow repr costs the
+ * program once, not on every call. The types are kept alive so their
+ * addresses cannot be reused by others. */
+#define SLOW_REPR_NS 10000000
+#define MAX_SLOW_TYPES 64
+static PyTypeObject *slow_repr_types[MAX_SLOW_TYPES];
+static int nslow_repr_types;
+
+static int repr_is_slow(PyTypeObject *t)
+{
+    for (int i = 0; i < nslow_repr_types; i++)
+        if (slow_repr_types[i] == t)
+            return 1;
+    return 0;
+}
+
+static void note_repr_time(PyTypeObject *t, int64_t ns)
+{
+    if (ns > SLOW_REPR_NS && nslow_repr_types < MAX_SLOW_TYPES) {
+        Py_INCREF(t);
+        slow_repr_types[nslow_repr_types++] = t;
+    }
+}
+
+static unsigned char *put_object(unsigned char *p, PyObject *v);
+
 /* --repr: the object's own __repr__, with tracing suspended so it cannot
  * recurse into the tracer, and any exception it raises swallowed. */
 static unsigned char *put_repr(unsigned char *p, unsigned char *limit, PyObject *v,
                                const struct cs_value_limits *lim)
 {
+    if (repr_is_slow(Py_TYPE(v)))
+        return put_object(p, v);
+    int64_t started = cs_monotonic_ns();
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     int was = cs_values_suspend_tracing ? cs_values_suspend_tracing(1) : 0;
@@ -265,6 +296,7 @@ static unsigned char *put_repr(unsigned char *p, unsigned char *limit, PyObject 
     }
     if (cs_values_suspend_tracing)
         cs_values_suspend_tracing(was);
+    note_repr_time(Py_TYPE(v), cs_monotonic_ns() - started);
     if (text && PyUnicode_Check(text)) {
         p = put_text(p, limit, V_REPR, text, lim->max_string);
     } else {

@@ -106,6 +106,25 @@ class Arguments(TracedProgram):
         self.assertIn("ValueError", self.args_of(bad)["x"])
         self.assertEqual(self.calls("__main__.Bad.__repr__"), [])  # the guarded repr is not traced
 
+    def test_a_slow_repr_is_called_once(self):
+        self.run_traced("""
+            import time
+            class Slow:
+                calls = 0
+                def __repr__(self):
+                    Slow.calls += 1
+                    time.sleep(0.05)
+                    return "Slow!"
+            def f(x):
+                return None
+            for i in range(5):
+                f(Slow())
+            print(Slow.calls)
+        """, options=["--repr"])
+        shown = [self.args_of(r)["x"] for r in self.calls("__main__.f")]
+        self.assertEqual(shown[0], "Slow!")
+        self.assertTrue(all(s.startswith("<__main__.Slow object at 0x") for s in shown[1:]), shown)
+
     def test_no_args_records_timing_only(self):
         self.run_traced("def f(x):\n    return x\nf(3)\n", options=["--no-args"])
         row = self.calls("__main__.f")[0]
