@@ -112,3 +112,13 @@ class BadInput(TracedProgram):
     def test_missing_module(self):
         proc = self.callscope("run", "--python", sys.executable, "-o", self.db, "-m", "no_such_module_xyz")
         self.assert_one_line_error(proc, "no_such_module_xyz")
+
+
+class Interrupts(TracedProgram):
+    def test_uncaught_keyboard_interrupt_ends_like_python(self):
+        script = self.write("app.py", "def f():\n    raise KeyboardInterrupt\nf()\n")
+        plain = self.run_plain(script)
+        traced = self.callscope("run", "--python", sys.executable, "-o", self.db, script)
+        self.assertEqual(traced.returncode, plain.returncode)
+        self.assertEqual(traced.stderr, plain.stderr)
+        self.assertEqual(len(self.calls("__main__.f")), 1)
