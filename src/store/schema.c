@@ -52,12 +52,15 @@ int cs_schema_create(sqlite3 *db)
     return rc;
 }
 
+/* Only parent_id gets an index: it is what walking a call tree needs, and
+ * without it a recursive query would scan the table once per call. Queries
+ * by function scan instead (a few million rows in a fraction of a second);
+ * an index for them doubled the time the user waits at the end and took a
+ * fifth of the file. */
 int cs_schema_build_indexes(sqlite3 *db)
 {
-    return sqlite3_exec(db,
-                        "CREATE INDEX IF NOT EXISTS calls_parent ON calls(parent_id);"
-                        "CREATE INDEX IF NOT EXISTS calls_function ON calls(function_id, duration_ns);",
-                        NULL, NULL, NULL);
+    return sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS calls_parent ON calls(parent_id);", NULL,
+                        NULL, NULL);
 }
 
 static uint32_t be32(const unsigned char *p)

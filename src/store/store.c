@@ -16,11 +16,25 @@
  * that only calls still running when it moves on (a few per thread) land
  * out of order, small enough to stay in cache. */
 #define WINDOW 65536
-/* Rows per multi-row INSERT: one statement execution per 16 rows halves the
- * per-row overhead of the VDBE. */
-#define ROWS_PER_INSERT 16
+/* Rows per multi-row INSERT: one statement execution per group spreads
+ * the statement's own setup and reset over many rows. */
+#define ROWS_PER_INSERT 64
 #define CALL_COLUMNS 12
+/* The append statement leaves id out (see flush_group). */
+#define APPEND_COLUMNS (CALL_COLUMNS - 1)
 #define NO_TEXT UINT32_MAX
+/* SQLite's page size, set before the schema exists: 4 KiB was measured
+ * fastest for appends (bigger pages cost more per insert in the b-tree's
+ * binary searches and cell shuffles) and no less dense. */
+#define PAGE_SIZE 4096
+/* The page cache while recording (KiB): the hot end of the table and
+ * what one transaction dirties. */
+#define RECORDING_CACHE_KB 65536
+/* At the end, building the index sorts every row: a cache (and so a
+ * sorter budget) big enough for a few million rows keeps the sort in
+ * memory, and a helper thread shares it, the traced program having ended. */
+#define INDEXING_CACHE_KB 400000
+#define INDEXING_THREADS 2
 
 struct pending_call {
     int64_t parent_id, thread_id, function_id, start_ns, duration_ns, self_ns;
@@ -41,9 +55,11 @@ struct cs_store {
     struct pending_call *window;
     struct cs_textbuf window_text;
     int64_t calls_written;
+    int64_t max_id; /* the largest id in calls: the next append gets max_id + 1 */
 
     sqlite3_stmt *insert_call;
-    sqlite3_stmt *insert_calls; /* ROWS_PER_INSERT rows */
+    sqlite3_stmt *insert_calls;  /* ROWS_PER_INSERT rows with their ids */
+    sqlite3_stmt *append_calls;  /* ROWS_PER_INSERT rows numbered by SQLite */
     sqlite3_stmt *insert_function;
     sqlite3_stmt *insert_process;
     sqlite3_stmt *insert_thread;
@@ -120,14 +136,29 @@ static int prepare(struct cs_store *s, sqlite3_stmt **st, const char *sql)
     return 0;
 }
 
+/* "INSERT INTO calls<columns> VALUES (?,..),(?,..)...": rows of `ncols`
+ * parameters each. */
+static int prepare_multi(struct cs_store *s, sqlite3_stmt **st, const char *columns, int ncols)
+{
+    char sql[ROWS_PER_INSERT * (CALL_COLUMNS * 2 + 4) + 256];
+    int n = snprintf(sql, sizeof sql, "INSERT INTO calls%s VALUES ", columns);
+    for (int r = 0; r < ROWS_PER_INSERT; r++) {
+        n += snprintf(sql + n, sizeof sql - (size_t)n, "%s(?", r ? "," : "");
+        for (int k = 1; k < ncols; k++)
+            n += snprintf(sql + n, sizeof sql - (size_t)n, ",?");
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ")");
+    }
+    return prepare(s, st, sql);
+}
+
 static int prepare_all(struct cs_store *s)
 {
-    char multi[ROWS_PER_INSERT * (CALL_COLUMNS * 2 + 4) + 64];
-    int n = snprintf(multi, sizeof multi, "INSERT INTO calls VALUES ");
-    for (int r = 0; r < ROWS_PER_INSERT; r++)
-        n += snprintf(multi + n, sizeof multi - (size_t)n, "%s(?,?,?,?,?,?,?,?,?,?,?,?)", r ? "," : "");
     return prepare(s, &s->insert_call, "INSERT INTO calls VALUES (?,?,?,?,?,?,?,?,?,?,?,?)") ||
-           prepare(s, &s->insert_calls, multi) ||
+           prepare_multi(s, &s->insert_calls, "", CALL_COLUMNS) ||
+           prepare_multi(s, &s->append_calls,
+                         "(parent_id, thread_id, function_id, depth, start_ns, duration_ns,"
+                         " self_ns, args, result, exception, flags)",
+                         APPEND_COLUMNS) ||
            prepare(s, &s->insert_function,
                    "INSERT OR REPLACE INTO functions VALUES (?,?,?,?,?,?,?,?)") ||
            prepare(s, &s->insert_process, "INSERT OR IGNORE INTO processes VALUES (?,?)") ||
@@ -173,20 +204,18 @@ static int remove_old_store(const char *path, char *err, size_t errlen)
  * them even while everything else still sits in the WAL. */
 static int configure(struct cs_store *s)
 {
-    int rc = sqlite3_exec(s->db,
-                          "PRAGMA page_size = 4096;"
-                          "PRAGMA auto_vacuum = NONE;",
-                          NULL, NULL, NULL);
+    char pragmas[256];
+    snprintf(pragmas, sizeof pragmas, "PRAGMA page_size = %d; PRAGMA auto_vacuum = NONE;", PAGE_SIZE);
+    int rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = cs_schema_create(s->db);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(s->db,
-                          "PRAGMA journal_mode = WAL;"
-                          "PRAGMA synchronous = OFF;"
-                          "PRAGMA cache_size = -65536;"
-                          "PRAGMA temp_store = MEMORY;"
-                          "PRAGMA wal_autocheckpoint = 16384;",
-                          NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        snprintf(pragmas, sizeof pragmas,
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -%d;"
+                 "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 16384;",
+                 RECORDING_CACHE_KB);
+        rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL);
+    }
     if (rc != SQLITE_OK) {
         fail_rc(s, rc, "create");
         return -1;
@@ -233,9 +262,9 @@ void cs_store_close(struct cs_store *s)
         return;
     if (s->db && !s->failed)
         cs_store_commit(s);
-    sqlite3_stmt *all[] = {s->insert_call, s->insert_calls, s->insert_function, s->insert_process,
-                           s->insert_thread, s->update_thread_name, s->insert_log, s->insert_lost,
-                           s->set_meta};
+    sqlite3_stmt *all[] = {s->insert_call, s->insert_calls, s->append_calls, s->insert_function,
+                           s->insert_process, s->insert_thread, s->update_thread_name,
+                           s->insert_log, s->insert_lost, s->set_meta};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(s->db);
@@ -278,32 +307,49 @@ int cs_store_in_transaction(const struct cs_store *s)
 
 /* ---- calls ---- */
 
-static void bind_call(sqlite3_stmt *st, int base, int64_t id, const struct pending_call *p,
-                      const char *text)
+/* Binds every column but id, from parameter base + 1 on. */
+static void bind_columns(sqlite3_stmt *st, int base, const struct pending_call *p, const char *text)
 {
     if (!text)
         text = ""; /* every stashed text was empty */
-    sqlite3_bind_int64(st, base + 1, id);
     if (p->parent_id)
-        sqlite3_bind_int64(st, base + 2, p->parent_id);
+        sqlite3_bind_int64(st, base + 1, p->parent_id);
     else
-        sqlite3_bind_null(st, base + 2);
-    sqlite3_bind_int64(st, base + 3, p->thread_id);
-    sqlite3_bind_int64(st, base + 4, p->function_id);
-    sqlite3_bind_int(st, base + 5, p->depth);
-    sqlite3_bind_int64(st, base + 6, p->start_ns);
+        sqlite3_bind_null(st, base + 1);
+    sqlite3_bind_int64(st, base + 2, p->thread_id);
+    sqlite3_bind_int64(st, base + 3, p->function_id);
+    sqlite3_bind_int(st, base + 4, p->depth);
+    sqlite3_bind_int64(st, base + 5, p->start_ns);
     if (p->finished) {
-        sqlite3_bind_int64(st, base + 7, p->duration_ns);
-        sqlite3_bind_int64(st, base + 8, p->self_ns);
+        sqlite3_bind_int64(st, base + 6, p->duration_ns);
+        sqlite3_bind_int64(st, base + 7, p->self_ns);
     } else {
+        sqlite3_bind_null(st, base + 6);
         sqlite3_bind_null(st, base + 7);
-        sqlite3_bind_null(st, base + 8);
     }
-    bind_text_or_null(st, base + 9, p->args_len == NO_TEXT ? NULL : text + p->args_off, p->args_len);
-    bind_text_or_null(st, base + 10, p->result_len == NO_TEXT ? NULL : text + p->result_off,
+    bind_text_or_null(st, base + 8, p->args_len == NO_TEXT ? NULL : text + p->args_off, p->args_len);
+    bind_text_or_null(st, base + 9, p->result_len == NO_TEXT ? NULL : text + p->result_off,
                       p->result_len);
-    bind_text_or_null(st, base + 11, p->exc_len == NO_TEXT ? NULL : text + p->exc_off, p->exc_len);
-    sqlite3_bind_int(st, base + 12, p->flags);
+    bind_text_or_null(st, base + 10, p->exc_len == NO_TEXT ? NULL : text + p->exc_off, p->exc_len);
+    sqlite3_bind_int(st, base + 11, p->flags);
+}
+
+static void bind_call(sqlite3_stmt *st, int base, int64_t id, const struct pending_call *p,
+                      const char *text)
+{
+    sqlite3_bind_int64(st, base + 1, id);
+    bind_columns(st, base + 1, p, text);
+}
+
+/* Runs a single-row insert with an explicit id. */
+static void insert_one(struct cs_store *s, int64_t id, const struct pending_call *p, const char *text)
+{
+    bind_call(s->insert_call, 0, id, p, text);
+    if (run(s, s->insert_call) == 0) {
+        s->calls_written++;
+        if (id > s->max_id)
+            s->max_id = id;
+    }
 }
 
 static void stash_text(struct cs_textbuf *b, const char *text, size_t n, uint32_t *off, uint32_t *len)
@@ -365,11 +411,55 @@ void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row)
         s->failed = 1;
         snprintf(s->error, sizeof s->error, "out of memory");
     } else {
-        bind_call(s->insert_call, 0, row->id, &p, own.data);
-        if (run(s, s->insert_call) == 0)
-            s->calls_written++;
+        insert_one(s, row->id, &p, own.data);
     }
     cs_textbuf_free(&own);
+}
+
+/* Rows of the window gathered for one multi-row INSERT: either a run of
+ * consecutive ids that continue the table (appended), or rows with gaps
+ * before them (inserted with their ids). */
+struct group {
+    int64_t slot[ROWS_PER_INSERT];
+    int n;
+    int append;
+};
+
+/* An append leaves id out, so SQLite numbers the row max(id) + 1 and takes
+ * its fast path for a new last row: no uniqueness probe of the whole b-tree
+ * per row (a fifth of the insert's cost), and one parameter less to bind.
+ * The id it gave is checked, so a wrong guess can never go unnoticed. */
+static void flush_group(struct cs_store *s, struct group *g)
+{
+    const char *text = s->window_text.data;
+    if (g->n == 0 || s->failed) {
+        g->n = 0;
+        return;
+    }
+    if (g->n < ROWS_PER_INSERT) {
+        for (int k = 0; k < g->n; k++)
+            insert_one(s, s->window_base + g->slot[k], &s->window[g->slot[k]], text);
+        g->n = 0;
+        return;
+    }
+    int64_t last = s->window_base + g->slot[g->n - 1];
+    sqlite3_stmt *st = g->append ? s->append_calls : s->insert_calls;
+    for (int k = 0; k < g->n; k++) {
+        const struct pending_call *p = &s->window[g->slot[k]];
+        if (g->append)
+            bind_columns(st, k * APPEND_COLUMNS, p, text);
+        else
+            bind_call(st, k * CALL_COLUMNS, s->window_base + g->slot[k], p, text);
+    }
+    if (run(s, st) == 0) {
+        s->calls_written += g->n;
+        s->max_id = last;
+        if (g->append && sqlite3_last_insert_rowid(s->db) != last) {
+            s->failed = 1;
+            snprintf(s->error, sizeof s->error, "internal error: call ids out of step in %s", s->path);
+        }
+    }
+    g->n = 0;
 }
 
 int cs_store_flush_calls(struct cs_store *s)
@@ -377,27 +467,20 @@ int cs_store_flush_calls(struct cs_store *s)
     int64_t used = s->next_call_id - s->window_base;
     if (used > WINDOW)
         used = WINDOW;
-    const char *text = s->window_text.data;
-    int64_t group[ROWS_PER_INSERT];
-    int n = 0;
+    struct group g = {.n = 0};
+    int64_t next = s->max_id + 1; /* the id an append would get */
     for (int64_t i = 0; i < used && !s->failed; i++) {
         if (!s->window[i].filled)
             continue;
-        group[n++] = i;
-        if (n < ROWS_PER_INSERT)
-            continue;
-        for (int k = 0; k < n; k++)
-            bind_call(s->insert_calls, k * CALL_COLUMNS, s->window_base + group[k],
-                      &s->window[group[k]], text);
-        if (run(s, s->insert_calls) == 0)
-            s->calls_written += n;
-        n = 0;
+        int64_t id = s->window_base + i;
+        int append = id == next;
+        if (g.n && (g.append != append || g.n == ROWS_PER_INSERT))
+            flush_group(s, &g);
+        g.append = append;
+        g.slot[g.n++] = i;
+        next = id + 1;
     }
-    for (int k = 0; k < n && !s->failed; k++) {
-        bind_call(s->insert_call, 0, s->window_base + group[k], &s->window[group[k]], text);
-        if (run(s, s->insert_call) == 0)
-            s->calls_written++;
-    }
+    flush_group(s, &g);
     for (int64_t i = 0; i < used; i++)
         s->window[i].filled = 0;
     cs_textbuf_reset(&s->window_text);
@@ -435,7 +518,12 @@ int cs_store_build_indexes(struct cs_store *s)
 {
     if (s->failed || cs_store_flush_calls(s) != 0)
         return -1;
-    int rc = cs_schema_build_indexes(s->db);
+    char pragmas[128];
+    snprintf(pragmas, sizeof pragmas, "PRAGMA cache_size = -%d; PRAGMA threads = %d;",
+             INDEXING_CACHE_KB, INDEXING_THREADS);
+    int rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = cs_schema_build_indexes(s->db);
     if (rc != SQLITE_OK) {
         fail_rc(s, rc, "index");
         return -1;

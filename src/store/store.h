@@ -5,11 +5,12 @@
  *
  * Writing is built for throughput: one connection, WAL (so readers can open
  * the file while it grows), synchronous=OFF, prepared statements bound
- * without copies, no secondary index until the end. Call rows are written in
- * id order where possible: ids are given out when a call starts but rows
- * complete children-first, so completed rows wait in a window of recent ids
- * and go to SQLite sorted. B-tree appends are both faster and denser than
- * inserts in the middle.
+ * without copies, no secondary index until the end (then one, on parent_id).
+ * Call rows are written in id order where possible: ids are given out when
+ * a call starts but rows complete children-first, so completed rows wait in
+ * a window of recent ids and go to SQLite sorted. B-tree appends are both faster and denser than
+ * inserts in the middle; a run of ids that continues the table is inserted
+ * without its ids, which lets SQLite skip the uniqueness probe per row.
  *
  * Errors are sticky: the first failure is kept (cs_store_error) and later
  * writes do nothing, so the collector checks once per step. Messages are one

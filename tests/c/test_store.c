@@ -163,6 +163,8 @@ static void test_examples(void)
     int rows;
     const char *plan = rows_of(db, "EXPLAIN QUERY PLAN SELECT id FROM calls WHERE parent_id = 3", &rows);
     CHECK(strstr(plan, "calls_parent") != NULL);
+    /* ... and only that one: queries by function scan (docs/schema.md). */
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'calls'"), 1);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM call_view"), 28);
     CHECK_STR(tu_text(db, "SELECT exception FROM call_view WHERE module = 'other'"), "KeyError");
     CHECK_INT(tu_int(db, "PRAGMA application_id"), CS_STORE_APPLICATION_ID);
