@@ -93,6 +93,15 @@ bench: all-pythons
 	@for p in $(ALL_PYTHONS); do $(MAKE) --no-print-directory bench-hook PYTHON=$$p || echo "bench: no no-op hook for $$p"; done
 	@python3 bench/run.py $(ALL_PYTHONS)
 
+# The collector's own rate and the store's size per call (bench/collector_bench.c).
+$(BUILD)/collector_bench: bench/collector_bench.c $(wildcard src/collector/*.c src/store/*.c) $(CORE_SRC) $(HEADERS) tests/c/producer.h
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -D_GNU_SOURCE $(WARN) -Isrc -Itests/c -o $@ bench/collector_bench.c \
+	    $(wildcard src/collector/*.c src/store/*.c) $(CORE_SRC) $(LIBS)
+collector-bench: $(BUILD)/collector_bench
+	$(BUILD)/collector_bench 2000000
+.PHONY: collector-bench
+
 demo: all
 	$(BUILD)/callscope run -o $(BUILD)/demo.db examples/demo.py
 	$(BUILD)/callscope show $(BUILD)/demo.db
