@@ -13,7 +13,6 @@
 
 int cs_recording;
 extern struct cs_value_limits cs_active_limits;
-extern int cs_active_no_args;
 void cs_session_track_thread(struct cs_thread *t);
 
 static __thread struct cs_thread *current __attribute__((tls_model("initial-exec")));

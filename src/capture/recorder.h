@@ -21,6 +21,7 @@ struct cs_thread {
 
 extern int cs_recording; /* a session is active in this process */
 extern struct cs_ring cs_active_ring; /* the ring of the active session */
+extern int cs_active_no_args;        /* --no-args: timing only */
 
 /* The calling thread's state, created on first use; NULL if out of memory
  * or not recording. */

@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "core/event.h"
+#include "hooks/family_ints.h"
 
 int (*cs_values_suspend_tracing)(int on);
 
@@ -401,6 +402,11 @@ unsigned char *cs_encode_value(unsigned char *p, unsigned char *limit, PyObject 
     if (v == NULL) {
         *p++ = V_UNBOUND;
         return p;
+    }
+    int64_t small;
+    if (Py_TYPE(v) == &PyLong_Type && cs_small_int(v, &small)) {
+        *p++ = V_INT;
+        return cs_put_svarint(p, small);
     }
     if (v == Py_None) {
         *p++ = V_NONE;

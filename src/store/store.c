@@ -453,7 +453,8 @@ static void flush_group(struct cs_store *s, struct group *g)
     }
     if (run(s, st) == 0) {
         s->calls_written += g->n;
-        s->max_id = last;
+        if (last > s->max_id) /* late rows of long calls may lie below it */
+            s->max_id = last;
         if (g->append && sqlite3_last_insert_rowid(s->db) != last) {
             s->failed = 1;
             snprintf(s->error, sizeof s->error, "internal error: call ids out of step in %s", s->path);
@@ -468,17 +469,21 @@ int cs_store_flush_calls(struct cs_store *s)
     if (used > WINDOW)
         used = WINDOW;
     struct group g = {.n = 0};
-    int64_t next = s->max_id + 1; /* the id an append would get */
+    /* The highest id in the table once the rows gathered so far are in: an
+     * append gets the next one. Rows of calls that ended late (a parent
+     * whose children were flushed already) lie below it and keep their ids. */
+    int64_t top = s->max_id;
     for (int64_t i = 0; i < used && !s->failed; i++) {
         if (!s->window[i].filled)
             continue;
         int64_t id = s->window_base + i;
-        int append = id == next;
+        int append = id == top + 1;
         if (g.n && (g.append != append || g.n == ROWS_PER_INSERT))
             flush_group(s, &g);
         g.append = append;
         g.slot[g.n++] = i;
-        next = id + 1;
+        if (id > top)
+            top = id;
     }
     flush_group(s, &g);
     for (int64_t i = 0; i < used; i++)
