@@ -27,6 +27,38 @@ extern int cs_active_no_args;        /* --no-args: timing only */
  * or not recording. */
 struct cs_thread *cs_thread_get(void);
 
+/* What to do with an event of a code object. @notrace code opens (on
+ * start or resume) and closes (on return, yield or exception) a region in
+ * which nothing is recorded. */
+enum cs_verdict {
+    CS_RECORD,
+    CS_SKIP,      /* inside @notrace code, or a tracer-internal call */
+    CS_UNTRACED,  /* the filters leave this code out */
+};
+
+static inline enum cs_verdict cs_entering(struct cs_thread *t, const struct cs_code_info *ci)
+{
+    if (ci->notrace) {
+        t->suppressed++;
+        return CS_SKIP;
+    }
+    if (!ci->traced)
+        return CS_UNTRACED;
+    return t->suppressed ? CS_SKIP : CS_RECORD;
+}
+
+static inline enum cs_verdict cs_leaving(struct cs_thread *t, const struct cs_code_info *ci)
+{
+    if (ci->notrace) {
+        if (t->suppressed > 0)
+            t->suppressed--;
+        return CS_SKIP;
+    }
+    if (!ci->traced)
+        return CS_UNTRACED;
+    return t->suppressed ? CS_SKIP : CS_RECORD;
+}
+
 /* Code info ready for recording (id assigned), or NULL if not traced. */
 struct cs_code_info *cs_recorder_code(PyCodeObject *code, PyObject *globals, PyObject *first_arg);
 

@@ -80,6 +80,13 @@ static __attribute__((noinline)) void record_call_with_args(struct cs_thread *t,
     cs_record_call(t, ci, code, argv, now);
 }
 
+/* The callback's answer: DISABLE stops the interpreter from reporting
+ * untraced code again, but only local events may give it. */
+static inline PyObject *answer(enum cs_verdict v, int local_event)
+{
+    return Py_NewRef(v == CS_UNTRACED && local_event ? disable : Py_None);
+}
+
 CALLBACK(on_start)
 {
     (void)self, (void)nargs;
@@ -94,105 +101,80 @@ CALLBACK(on_start)
         if (!ci)
             RETURN_NONE;
     }
-    if (ci->notrace) {
-        t->suppressed++;
-        RETURN_NONE;
+    enum cs_verdict v = cs_entering(t, ci);
+    if (v == CS_RECORD) {
+        if (cs_active_no_args)
+            cs_record_call(t, ci, code, NULL, now);
+        else
+            record_call_with_args(t, ci, code, now);
     }
-    if (!ci->traced)
-        return Py_NewRef(disable);
-    if (t->suppressed)
+    return answer(v, 1);
+}
+
+/* A generator or coroutine resumed (PY_RESUME), or resumed by throw()
+ * (PY_THROW, not a local event). */
+static PyObject *on_resumed(PyObject *const *args, int local_event)
+{
+    uint64_t now = cs_ticks();
+    struct cs_thread *t = cs_thread_get();
+    struct cs_code_info *ci = cs_code_info_current(extra_of(args[0]));
+    if (!t || !ci)
         RETURN_NONE;
-    if (cs_active_no_args)
-        cs_record_call(t, ci, code, NULL, now);
-    else
-        record_call_with_args(t, ci, code, now);
-    RETURN_NONE;
+    enum cs_verdict v = cs_entering(t, ci);
+    if (v == CS_RECORD)
+        cs_record_resume(t, ci, (PyCodeObject *)args[0], now);
+    return answer(v, local_event);
+}
+
+enum frame_exit { RETURNED, YIELDED, RAISED };
+
+/* The frame returned or yielded args[2], or (PY_UNWIND, not a local event)
+ * let the exception args[2] out. */
+static PyObject *on_left(PyObject *const *args, enum frame_exit how)
+{
+    uint64_t now = cs_ticks();
+    struct cs_thread *t = cs_thread_get();
+    struct cs_code_info *ci = cs_code_info_current(extra_of(args[0]));
+    if (!t || !ci)
+        RETURN_NONE;
+    enum cs_verdict v = cs_leaving(t, ci);
+    if (v == CS_RECORD) {
+        if (how == RAISED)
+            cs_record_unwind(t, NULL, args[2], now);
+        else
+            cs_record_exit(t, args[2], how == YIELDED, now);
+    }
+    return answer(v, how != RAISED);
 }
 
 CALLBACK(on_resume)
 {
     (void)self, (void)nargs;
-    uint64_t now = cs_ticks();
-    struct cs_thread *t = cs_thread_get();
-    struct cs_code_info *ci = cs_code_info_current(extra_of(args[0]));
-    if (!t || !ci)
-        RETURN_NONE;
-    if (ci->notrace) {
-        t->suppressed++;
-        RETURN_NONE;
-    }
-    if (!ci->traced)
-        return Py_NewRef(disable);
-    if (!t->suppressed)
-        cs_record_resume(t, ci, (PyCodeObject *)args[0], now);
-    RETURN_NONE;
-}
-
-static PyObject *on_frame_exit(PyObject *const *args, int is_yield)
-{
-    uint64_t now = cs_ticks();
-    struct cs_thread *t = cs_thread_get();
-    struct cs_code_info *ci = cs_code_info_current(extra_of(args[0]));
-    if (!t || !ci)
-        RETURN_NONE;
-    if (ci->notrace) {
-        if (t->suppressed > 0)
-            t->suppressed--;
-        RETURN_NONE;
-    }
-    if (!ci->traced)
-        return Py_NewRef(disable);
-    if (!t->suppressed)
-        cs_record_exit(t, args[2], is_yield, now);
-    RETURN_NONE;
-}
-
-CALLBACK(on_return)
-{
-    (void)self, (void)nargs;
-    return on_frame_exit(args, 0);
-}
-
-CALLBACK(on_yield)
-{
-    (void)self, (void)nargs;
-    return on_frame_exit(args, 1);
-}
-
-/* PY_UNWIND and PY_THROW are not local events: DISABLE is not allowed. */
-CALLBACK(on_unwind)
-{
-    (void)self, (void)nargs;
-    uint64_t now = cs_ticks();
-    struct cs_thread *t = cs_thread_get();
-    struct cs_code_info *ci = cs_code_info_current(extra_of(args[0]));
-    if (!t || !ci)
-        RETURN_NONE;
-    if (ci->notrace) {
-        if (t->suppressed > 0)
-            t->suppressed--;
-        RETURN_NONE;
-    }
-    if (ci->traced && !t->suppressed)
-        cs_record_unwind(t, NULL, args[2], now);
-    RETURN_NONE;
+    return on_resumed(args, 1);
 }
 
 CALLBACK(on_throw)
 {
     (void)self, (void)nargs;
-    uint64_t now = cs_ticks();
-    struct cs_thread *t = cs_thread_get();
-    struct cs_code_info *ci = cs_code_info_current(extra_of(args[0]));
-    if (!t || !ci)
-        RETURN_NONE;
-    if (ci->notrace) {
-        t->suppressed++;
-        RETURN_NONE;
-    }
-    if (ci->traced && !t->suppressed)
-        cs_record_resume(t, ci, (PyCodeObject *)args[0], now);
-    RETURN_NONE;
+    return on_resumed(args, 0);
+}
+
+CALLBACK(on_return)
+{
+    (void)self, (void)nargs;
+    return on_left(args, RETURNED);
+}
+
+CALLBACK(on_yield)
+{
+    (void)self, (void)nargs;
+    return on_left(args, YIELDED);
+}
+
+CALLBACK(on_unwind)
+{
+    (void)self, (void)nargs;
+    return on_left(args, RAISED);
 }
 
 /* CALL fires for every call; only C callables are recorded here (Python

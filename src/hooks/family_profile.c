@@ -138,13 +138,7 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
     case PyTrace_CALL: {
         PyCodeObject *code = frame_code(f);
         struct cs_code_info *ci = info_for(f, code);
-        if (!ci)
-            return 0;
-        if (ci->notrace) {
-            t->suppressed++;
-            return 0;
-        }
-        if (!ci->traced || t->suppressed)
+        if (!ci || cs_entering(t, ci) != CS_RECORD)
             return 0;
         if (is_resume(f, ci)) {
             cs_record_resume(t, ci, code, now);
@@ -158,14 +152,7 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
     }
     case PyTrace_RETURN: {
         struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(frame_code(f), cs_code_extra_index));
-        if (!ci)
-            return 0;
-        if (ci->notrace) {
-            if (t->suppressed > 0)
-                t->suppressed--;
-            return 0;
-        }
-        if (!ci->traced || t->suppressed)
+        if (!ci || cs_leaving(t, ci) != CS_RECORD)
             return 0;
         if (arg) {
             cs_record_exit(t, arg, is_yield(f), now);
