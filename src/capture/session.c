@@ -128,6 +128,7 @@ int cs_recorder_start(struct cs_ring *ring, const char *extra_excludes)
         return -1;
     }
     cs_active_ring = *ring;
+    cs_writer_forget_collector();
     cs_active_limits.max_string = o->max_string ? o->max_string : 120;
     cs_active_limits.max_items = o->max_items ? (o->max_items > 100 ? 100 : o->max_items) : 10;
     cs_active_limits.max_nesting = o->max_nesting ? o->max_nesting : 2;

@@ -10,6 +10,15 @@
 #include <string.h>
 #include <time.h>
 
+/* Set once the collector is found gone: from then on this process drops
+ * events at once instead of waiting for room that will never come. */
+static int collector_gone;
+
+void cs_writer_forget_collector(void)
+{
+    collector_gone = 0;
+}
+
 void cs_writer_init(struct cs_stream_writer *w, struct cs_ring *ring, uint32_t pid, uint32_t tid,
                     uint32_t parent_pid)
 {
@@ -27,10 +36,6 @@ static int collector_alive(struct cs_ring *ring)
         return 0; /* it gave up (cannot write the store) */
     return pid == 0 || kill(pid, 0) == 0 || errno == EPERM;
 }
-
-/* Set once the collector is found gone: from then on this process drops
- * events at once instead of waiting for room that will never come. */
-static int collector_gone;
 
 /* Waits for a free chunk while the collector lives (--on-full wait). */
 static struct cs_chunk *claim_waiting(struct cs_stream_writer *w)

@@ -33,6 +33,8 @@ struct cs_stream_writer {
 
 void cs_writer_init(struct cs_stream_writer *w, struct cs_ring *ring, uint32_t pid, uint32_t tid,
                     uint32_t parent_pid);
+/* A new ring, a new collector: writers may wait for room again. */
+void cs_writer_forget_collector(void);
 /* Room for one event, or NULL when the event must be dropped (ring full with
  * --on-full drop, or the collector is gone): the drop is counted. The
  * common case — room left in the current chunk — stays inline. */

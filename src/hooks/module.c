@@ -80,7 +80,7 @@ static PyObject *thread_name(PyObject *self, PyObject *args)
     PyObject *name;
     if (!PyArg_ParseTuple(args, "kU:thread_name", &tid, &name))
         return NULL;
-    struct cs_thread *t = cs_thread_get();
+    struct cs_thread *t = cs_recording ? cs_thread_get() : NULL;
     if (t)
         cs_record_thread_name(t, tid, name);
     Py_RETURN_NONE;
@@ -92,7 +92,7 @@ static PyObject *log_event(PyObject *self, PyObject *args)
     PyObject *message, *fields = Py_None;
     if (!PyArg_ParseTuple(args, "U|O:log", &message, &fields))
         return NULL;
-    struct cs_thread *t = cs_thread_get();
+    struct cs_thread *t = cs_recording ? cs_thread_get() : NULL;
     if (t && !t->suppressed)
         cs_record_log(t, message, fields);
     Py_RETURN_NONE;

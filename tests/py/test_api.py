@@ -57,6 +57,20 @@ class Api(TracedProgram):
         self.assertEqual(logs[0][1], "cache miss")
         self.assertIn("abc", logs[0][2])
 
+    def test_recordings_one_after_another(self):
+        for i in range(3):
+            path = os.path.join(self.dir, "run%d.db" % i)
+            with callscope.record(path):
+                square(i)
+            self.db = path
+            self.assertEqual([self.args_of(r)["x"] for r in self.calls("tests.py.test_api.square")], [str(i)])
+
+    def test_log_and_names_outside_a_recording_do_nothing(self):
+        with callscope.record(self.db):
+            pass
+        callscope.log("nobody listens", k=1)
+        self.assertEqual(self.query("select count(*) from logs"), [(0,)])
+
     def test_starting_twice_is_an_error(self):
         with callscope.record(self.db):
             with self.assertRaises(RuntimeError):
