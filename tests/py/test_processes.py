@@ -117,6 +117,24 @@ class ThreadsAndProcesses(TracedProgram):
         proc = self.run_traced("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n", check=False)
         self.assertEqual(proc.returncode, -signal.SIGTERM)
 
+    def test_sigterm_to_callscope_reaches_the_program(self):
+        import subprocess
+        script = self.write("app.py", """
+            import sys, time
+            def waiting():
+                print("ready", flush=True)
+                time.sleep(60)
+            waiting()
+        """)
+        proc = subprocess.Popen([CALLSCOPE, "run", "--python", sys.executable, "-o", self.db, script],
+                                stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.assertEqual(proc.stdout.readline(), b"ready\n")
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(60), -signal.SIGTERM)
+        rows = self.calls("__main__.waiting")
+        self.assertEqual(len(rows), 1)
+        self.assertIsNone(rows[0]["duration_ns"])  # it never returned
+
     def test_the_record_can_be_read_while_the_program_runs(self):
         import sqlite3
         import subprocess
