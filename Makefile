@@ -103,7 +103,7 @@ collector-bench: $(BUILD)/collector_bench
 .PHONY: collector-bench
 
 demo: all
-	$(BUILD)/callscope run -o $(BUILD)/demo.db examples/demo.py
+	$(BUILD)/callscope run --no-stdlib -o $(BUILD)/demo.db examples/demo.py
 	$(BUILD)/callscope show $(BUILD)/demo.db
 	$(BUILD)/callscope stats $(BUILD)/demo.db
 
