@@ -4,6 +4,7 @@
  */
 #include "ring.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,10 +23,32 @@ static size_t header_bytes(void)
     return (sizeof(struct cs_ring_header) + page - 1) / page * page;
 }
 
+/* A collector that was killed leaves its ring behind in /dev/shm; the pid
+ * in the name tells whether its owner still lives. */
+static void remove_stale_rings(void)
+{
+    DIR *dir = opendir("/dev/shm");
+    if (!dir)
+        return;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        int pid;
+        char name[300];
+        if (sscanf(e->d_name, "callscope-%d-", &pid) != 1 || pid <= 0)
+            continue;
+        if (kill(pid, 0) == 0 || errno == EPERM)
+            continue;
+        snprintf(name, sizeof name, "/%s", e->d_name);
+        shm_unlink(name); /* fails harmlessly for another user's ring */
+    }
+    closedir(dir);
+}
+
 int cs_ring_create(struct cs_ring *ring, size_t bytes, uint32_t chunk_size,
                    const struct cs_capture_options *options, char *err, size_t errlen)
 {
     memset(ring, 0, sizeof *ring);
+    remove_stale_rings();
     if (chunk_size < 2 * CS_MAX_EVENT_BYTES)
         chunk_size = 2 * CS_MAX_EVENT_BYTES;
     size_t nchunks = bytes / chunk_size;

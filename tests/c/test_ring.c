@@ -6,7 +6,9 @@
  * Each test event is EV_LOST carrying a sequence number, so the consumer
  * can check that every stream arrives complete and in order.
  */
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -227,10 +229,34 @@ static void opening_rings(void)
     CHECK(strstr(err, "cannot open") != NULL);
 }
 
+/* A ring left by a collector that was killed is removed by the next one. */
+static void stale_rings_are_removed(void)
+{
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    waitpid(dead, NULL, 0);
+    char name[64];
+    snprintf(name, sizeof name, "/callscope-%d-deadbeef", (int)dead);
+    int fd = shm_open(name, O_RDWR | O_CREAT, 0600);
+    CHECK(fd >= 0);
+    close(fd);
+    struct cs_ring ring = make_ring(1 << 20, 0);
+    fd = shm_open(name, O_RDWR, 0);
+    CHECK(fd < 0);
+    if (fd >= 0) {
+        close(fd);
+        shm_unlink(name);
+    }
+    cs_ring_unlink(&ring);
+    cs_ring_close(&ring);
+}
+
 int main(void)
 {
     /* The give-up test comes last: a writer that saw its collector give up
      * drops everything from then on, in the whole process. */
+    stale_rings_are_removed();
     two_streams_interleaved();
     dying_producers_lose_nothing();
     full_ring_drops_and_counts();
