@@ -1,6 +1,7 @@
 """What is recorded for each call: arguments by name, rendered values,
 results, exceptions, generators, coroutines, options."""
 
+import os
 import sys
 import unittest
 
@@ -231,6 +232,28 @@ class Results(TracedProgram):
         """, options=["--exclude", "helper"])
         self.assertEqual(len(self.calls("__main__.mine")), 1)
         self.assertEqual(self.calls("helper.help_me"), [])
+
+    def test_include_by_path_and_trace_modules(self):
+        self.write("mine/work.py", "def job(x):\n    return x * 2\n")
+        source = """
+            import sys, os, json
+            sys.path.insert(0, os.path.join(os.path.dirname(__file__), "mine"))
+            import work
+            def top():
+                return work.job(json.loads("2"))
+            top()
+        """
+        self.run_traced(source, options=["--include", os.path.join(self.dir, "mine")])
+        self.assertEqual(len(self.calls("work.job")), 1)
+        self.assertEqual(self.calls("__main__.top"), [])
+        self.assertEqual(self.query("select count(*) from call_view where module like 'json%'"), [(0,)])
+        os.environ["TRACE_MODULES"] = os.path.join(self.dir, "mine")
+        try:
+            self.run_traced(source)
+        finally:
+            del os.environ["TRACE_MODULES"]
+        self.assertEqual(len(self.calls("work.job")), 1)
+        self.assertEqual(self.calls("__main__.top"), [])
 
     def test_no_stdlib(self):
         self.run_traced("import json\ndef f():\n    return json.dumps({'a': 1})\nf()\n", options=["--no-stdlib"])
