@@ -12,8 +12,6 @@
 #include "hooks/family.h"
 
 int cs_recording;
-extern struct cs_value_limits cs_active_limits;
-void cs_session_track_thread(struct cs_thread *t);
 
 static __thread struct cs_thread *current __attribute__((tls_model("initial-exec")));
 

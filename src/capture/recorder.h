@@ -9,6 +9,7 @@
 #include <Python.h>
 
 #include "capture/code_info.h"
+#include "capture/values.h"
 #include "core/clock.h"
 #include "core/stream_writer.h"
 
@@ -76,7 +77,11 @@ void cs_record_thread_object(struct cs_thread *t, PyObject *thread_obj);
 void cs_record_log(struct cs_thread *t, PyObject *message, PyObject *fields);
 
 /* Session control (session.c). */
+extern struct cs_value_limits cs_active_limits; /* how much of each value to keep */
 int cs_recorder_start(struct cs_ring *ring, const char *extra_excludes);
 void cs_recorder_stop(void);
+/* A thread's state was just created: list it, and join the ring if this
+ * process has not yet. */
+void cs_session_track_thread(struct cs_thread *t);
 
 #endif
