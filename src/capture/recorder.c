@@ -148,6 +148,14 @@ void cs_record_unwind(struct cs_thread *t, PyObject *type, PyObject *value, uint
     cs_writer_commit(&t->writer, p);
 }
 
+void cs_record_held_unwinds(struct cs_thread *t)
+{
+    for (int i = 0; i < t->held_unwinds; i++)
+        cs_record_unwind(t, NULL, NULL, t->held_unwind_ticks[i]);
+    t->held_unwinds = 0;
+    t->held_frame = NULL;
+}
+
 /* ---- C functions (--c-calls): ids cached by their method definition ---- */
 
 struct cfunc_slot {

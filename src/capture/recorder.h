@@ -13,10 +13,17 @@
 #include "core/clock.h"
 #include "core/stream_writer.h"
 
+#define CS_MAX_HELD_UNWINDS 32
+
 /* One traced thread. */
 struct cs_thread {
     struct cs_stream_writer writer;
     int suppressed;   /* > 0: inside @notrace code or a --repr call */
+    /* Exits by an exception not yet identified (before 3.12, see
+     * family_profile.c): their times, and the first frame they left. */
+    int held_unwinds;
+    uint64_t held_unwind_ticks[CS_MAX_HELD_UNWINDS];
+    void *held_frame;
     struct cs_thread *next, *prev; /* all threads, for stop() and fork */
 };
 
@@ -69,6 +76,8 @@ void cs_record_resume(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject
 /* A return (is_yield 0) or a yield; value may be NULL. */
 void cs_record_exit(struct cs_thread *t, PyObject *value, int is_yield, uint64_t now);
 void cs_record_unwind(struct cs_thread *t, PyObject *type, PyObject *value, uint64_t now);
+/* Records held-back exits as of unknown exceptions (at stop or thread end). */
+void cs_record_held_unwinds(struct cs_thread *t);
 void cs_record_c_call(struct cs_thread *t, PyObject *callable, uint64_t now);
 void cs_record_c_exit(struct cs_thread *t, int raised, uint64_t now);
 void cs_record_thread_name(struct cs_thread *t, unsigned long tid, PyObject *name);

@@ -36,8 +36,10 @@ static void thread_exit(void *p)
 {
     struct cs_thread *t = p;
     pthread_mutex_lock(&threads_lock);
-    if (cs_recording)
+    if (cs_recording) {
+        cs_record_held_unwinds(t);
         cs_writer_flush(&t->writer);
+    }
     list_remove(t);
     pthread_mutex_unlock(&threads_lock);
     cs_writer_free(&t->writer);
@@ -155,6 +157,7 @@ void cs_recorder_stop(void)
     uint64_t now = cs_ticks();
     pthread_mutex_lock(&threads_lock);
     for (struct cs_thread *t = threads; t; t = t->next) {
+        cs_record_held_unwinds(t);
         if (t->writer.chunk) {
             unsigned char *p = cs_writer_begin(&t->writer, now);
             if (p) {

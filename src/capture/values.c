@@ -453,8 +453,21 @@ unsigned char *cs_encode_exception(unsigned char *p, unsigned char *limit, PyObj
         message_limits.max_string = 400;
     if (value && PyExceptionInstance_Check(value)) {
         PyObject *args = ((PyBaseExceptionObject *)value)->args;
-        if (args && PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) == 1)
-            return cs_encode_value(p, limit, PyTuple_GET_ITEM(args, 0), &message_limits, 0);
+        if (args && PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) == 1) {
+            PyObject *arg = PyTuple_GET_ITEM(args, 0);
+            /* KeyError shows its key as repr() ('k', not k); for an exact
+             * str that is C code, safe to run here. */
+            if (PyUnicode_CheckExact(arg) && PyErr_GivenExceptionMatches(value, PyExc_KeyError)) {
+                PyObject *text = PyObject_Repr(arg);
+                if (text) {
+                    p = cs_encode_value(p, limit, text, &message_limits, 0);
+                    Py_DECREF(text);
+                    return p;
+                }
+                PyErr_Clear();
+            }
+            return cs_encode_value(p, limit, arg, &message_limits, 0);
+        }
         if (args && PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) == 0) {
             *p++ = V_STR; /* no message */
             p = cs_put_varint(p, 0);

@@ -127,6 +127,42 @@ static struct cs_code_info *info_for(PyFrameObject *f, PyCodeObject *code)
     return cs_recorder_code(code, frame_globals(f), first);
 }
 
+/* The profile hook is called after the interpreter has taken the pending
+ * exception away, so a frame that ends by an exception is only known to
+ * have raised. Its exit is held back until the thread's next event: if the
+ * exception has been caught by then (it is sys.exc_info() inside the
+ * handler) and its traceback passes through the first frame held, the
+ * exits are recorded with it; otherwise as "<exception>". Holding them back
+ * changes no times: each keeps its own timestamp. */
+static void release_unwinds(struct cs_thread *t)
+{
+    PyObject *type = NULL, *value = NULL, *tb = NULL;
+    int known = 0;
+    PyErr_GetExcInfo(&type, &value, &tb);
+    if (value && PyExceptionInstance_Check(value)) {
+        PyObject *trace = PyException_GetTraceback(value);
+        for (PyTracebackObject *x = (PyTracebackObject *)trace; x && !known; x = x->tb_next)
+            known = (void *)x->tb_frame == t->held_frame;
+        Py_XDECREF(trace);
+    }
+    for (int i = 0; i < t->held_unwinds; i++)
+        cs_record_unwind(t, known ? type : NULL, known ? value : NULL, t->held_unwind_ticks[i]);
+    t->held_unwinds = 0;
+    t->held_frame = NULL;
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+static void hold_unwind(struct cs_thread *t, PyFrameObject *f, uint64_t now)
+{
+    if (t->held_unwinds == CS_MAX_HELD_UNWINDS)
+        release_unwinds(t);
+    if (t->held_unwinds == 0)
+        t->held_frame = f;
+    t->held_unwind_ticks[t->held_unwinds++] = now;
+}
+
 static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
 {
     (void)obj;
@@ -134,6 +170,10 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
     struct cs_thread *t = cs_thread_get();
     if (!t)
         return 0;
+    /* Anything but the exception leaving one more frame (Python or C)
+     * settles it. */
+    if (t->held_unwinds && !(what == PyTrace_RETURN && arg == NULL) && what != PyTrace_C_EXCEPTION)
+        release_unwinds(t);
     switch (what) {
     case PyTrace_CALL: {
         PyCodeObject *code = frame_code(f);
@@ -154,15 +194,10 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
         struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(frame_code(f), cs_code_extra_index));
         if (!ci || cs_leaving(t, ci) != CS_RECORD)
             return 0;
-        if (arg) {
+        if (arg)
             cs_record_exit(t, arg, is_yield(f), now);
-        } else {
-            /* No value: the frame ends by an exception, still pending. */
-            PyObject *type, *value, *tb;
-            PyErr_Fetch(&type, &value, &tb);
-            cs_record_unwind(t, type, value, now);
-            PyErr_Restore(type, value, tb);
-        }
+        else
+            hold_unwind(t, f, now); /* no value: it ends by an exception */
         return 0;
     }
     case PyTrace_C_CALL:

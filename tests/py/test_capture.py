@@ -151,6 +151,29 @@ class Results(TracedProgram):
         else:
             self.assertTrue(row["exception"])
 
+    def test_exception_through_several_frames_on_every_python(self):
+        # Before 3.12 the type is learnt in the handler that catches it, so a
+        # handler that calls anything (or an uncaught exception) names it.
+        proc = self.run_traced("""
+            def boom(x):
+                raise KeyError(x)
+            def middle(x):
+                return boom(x)
+            def report(e):
+                return repr(e)
+            try:
+                middle("k")
+            except KeyError as e:
+                report(e)
+            def fatal():
+                raise RuntimeError("the end")
+            fatal()
+        """, check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(self.calls("__main__.boom")[0]["exception"], "KeyError: 'k'")
+        self.assertEqual(self.calls("__main__.middle")[0]["exception"], "KeyError: 'k'")
+        self.assertEqual(self.calls("__main__.fatal")[0]["exception"], "RuntimeError: the end")
+
     def test_nested_calls_parent_depth_and_self_time(self):
         self.run_traced("""
             def leaf():
