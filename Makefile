@@ -29,7 +29,7 @@ PKG_DIR = $(BUILD)/lib/callscope
 EXTENSION = $(PKG_DIR)/_callscope$(PY_EXT_SUFFIX)
 PY_SOURCES = $(wildcard python/callscope/*.py python/callscope/*/*.py)
 
-.PHONY: all extension package all-pythons test test-c test-asan test-python bench clean demo
+.PHONY: all deps extension package all-pythons test test-c test-asan test-python bench clean demo
 
 all: $(BUILD)/callscope extension
 
@@ -79,7 +79,12 @@ test-asan: all
 test-python: all-pythons
 	@python3 tests/run_python_tests.py $(ALL_PYTHONS)
 
-test: test-c test-asan test-python
+# The Debian packages the build needs, installed when missing.
+deps:
+	@scripts/install-deps.sh
+
+test: deps
+	$(MAKE) --no-print-directory test-c test-asan test-python
 
 # The bench-only no-op hook (the floor under any tracer), one per Python.
 BENCH_HOOK = $(BUILD)/bench/_noop_hook$(PY_EXT_SUFFIX)
@@ -102,7 +107,8 @@ collector-bench: $(BUILD)/collector_bench
 	$(BUILD)/collector_bench 2000000
 .PHONY: collector-bench
 
-demo: all
+demo: deps
+	$(MAKE) --no-print-directory all
 	$(BUILD)/callscope run --no-stdlib -o $(BUILD)/demo.db examples/demo.py
 	$(BUILD)/callscope show $(BUILD)/demo.db
 	$(BUILD)/callscope stats $(BUILD)/demo.db

@@ -1,0 +1,19 @@
+#!/bin/bash
+# Installs the Debian packages callscope builds and tests with, if missing.
+# Used by `make deps` (and so by `make demo` and `make test`) and by CI.
+set -euo pipefail
+
+packages=(gcc make libsqlite3-dev sqlite3)
+missing=()
+for pkg in "${packages[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "callscope needs these packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${missing[@]}"
