@@ -117,33 +117,36 @@ void cs_record_resume(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject
     cs_writer_commit(&t->writer, p);
 }
 
-void cs_record_exit(struct cs_thread *t, PyObject *value, int is_yield, uint64_t now)
+/* Starts an event that ends a call (tag, then dt). The depth drops even
+ * when the event itself has to be dropped. NULL: dropped. */
+static unsigned char *begin_leaving(struct cs_thread *t, unsigned char tag, uint64_t now)
 {
     if (t->writer.depth > 0)
         t->writer.depth--;
     unsigned char *p = cs_writer_begin(&t->writer, now);
     if (!p)
+        return NULL;
+    *p++ = tag;
+    return cs_writer_put_dt(&t->writer, p, now);
+}
+
+void cs_record_exit(struct cs_thread *t, PyObject *value, int is_yield, uint64_t now)
+{
+    unsigned char tag = cs_active_no_args ? (is_yield ? EV_YIELD_BARE : EV_RETURN_BARE)
+                                          : (is_yield ? EV_YIELD : EV_RETURN);
+    unsigned char *p = begin_leaving(t, tag, now);
+    if (!p)
         return;
-    if (cs_active_no_args) {
-        *p++ = is_yield ? EV_YIELD_BARE : EV_RETURN_BARE;
-        p = cs_writer_put_dt(&t->writer, p, now);
-    } else {
-        *p++ = is_yield ? EV_YIELD : EV_RETURN;
-        p = cs_writer_put_dt(&t->writer, p, now);
+    if (!cs_active_no_args)
         p = cs_encode_value(p, p + CS_MAX_EVENT_BYTES - 64, value, &cs_active_limits, 0);
-    }
     cs_writer_commit(&t->writer, p);
 }
 
 void cs_record_unwind(struct cs_thread *t, PyObject *type, PyObject *value, uint64_t now)
 {
-    if (t->writer.depth > 0)
-        t->writer.depth--;
-    unsigned char *p = cs_writer_begin(&t->writer, now);
+    unsigned char *p = begin_leaving(t, EV_UNWIND, now);
     if (!p)
         return;
-    *p++ = EV_UNWIND;
-    p = cs_writer_put_dt(&t->writer, p, now);
     p = cs_encode_exception(p, p + CS_MAX_EVENT_BYTES - 64, type, value, &cs_active_limits);
     cs_writer_commit(&t->writer, p);
 }
@@ -238,14 +241,9 @@ void cs_record_c_call(struct cs_thread *t, PyObject *callable, uint64_t now)
 
 void cs_record_c_exit(struct cs_thread *t, int raised, uint64_t now)
 {
-    if (t->writer.depth > 0)
-        t->writer.depth--;
-    unsigned char *p = cs_writer_begin(&t->writer, now);
-    if (!p)
-        return;
-    *p++ = raised ? EV_CRAISE : EV_CRETURN;
-    p = cs_writer_put_dt(&t->writer, p, now);
-    cs_writer_commit(&t->writer, p);
+    unsigned char *p = begin_leaving(t, raised ? EV_CRAISE : EV_CRETURN, now);
+    if (p)
+        cs_writer_commit(&t->writer, p);
 }
 
 /* ---- thread names and logs ---- */
