@@ -42,10 +42,34 @@ size_t cs_type_name(PyTypeObject *t, char *buf, size_t size)
     return n < 0 ? 0 : ((size_t)n < size ? (size_t)n : size - 1);
 }
 
+/* Names of recently seen types. Objects are most often `self`, so working
+ * the name out each time (a dictionary lookup and a format) would cost more
+ * than the rest of the call. A slot is trusted while the type's version tag
+ * is valid and unchanged: tags are never given to two types, and assigning
+ * a type's attributes (its __module__) gives it a new one. */
+#define TYPE_NAME_SLOTS 256
+struct type_name_slot {
+    const PyTypeObject *type;
+    unsigned int version;
+    unsigned int len;
+    char name[120];
+};
+static struct type_name_slot type_names[TYPE_NAME_SLOTS];
+
 static unsigned char *put_type_name(unsigned char *p, PyTypeObject *t)
 {
+    int cacheable = (t->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) && t->tp_version_tag != 0;
+    struct type_name_slot *slot = &type_names[((uintptr_t)t >> 4) % TYPE_NAME_SLOTS];
+    if (cacheable && slot->type == t && slot->version == t->tp_version_tag)
+        return cs_put_str(p, slot->name, slot->len);
     char name[128];
     size_t n = cs_type_name(t, name, sizeof name);
+    if (cacheable && n <= sizeof slot->name) {
+        slot->type = t;
+        slot->version = t->tp_version_tag;
+        slot->len = (unsigned int)n;
+        memcpy(slot->name, name, n);
+    }
     return cs_put_str(p, name, n);
 }
 

@@ -64,6 +64,20 @@ class Arguments(TracedProgram):
                          "(<class '__main__.K'>, <module 'json'>, <built-in function len>, ")
         self.assertRegex(self.calls("__main__.f")[0]["result"], r"<function f at 0x[0-9a-f]+>\)$")
 
+    def test_object_shows_its_type_as_it_is_at_the_call(self):
+        self.run_traced("""
+            class Thing:
+                def touch(self):
+                    return None
+            t = Thing()
+            t.touch()
+            Thing.__module__ = "renamed"
+            t.touch()
+        """)
+        first, second = [self.args_of(r)["self"] for r in self.calls("__main__.Thing.touch")]
+        self.assertRegex(first, r"^<__main__\.Thing object at 0x")
+        self.assertRegex(second, r"^<renamed\.Thing object at 0x")
+
     def test_huge_string_is_cut(self):
         self.run_traced("""
             def f(s):
