@@ -4,6 +4,7 @@
 #include "present/common.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -105,6 +106,27 @@ void cs_json_text_or_null(struct cs_textbuf *b, const char *s)
         cs_json_string(b, s, strlen(s));
     else
         cs_textbuf_puts(b, "null");
+}
+
+int cs_parse_format(const char *value, const char *text_format, int *jsonl)
+{
+    if (strcmp(value, text_format) == 0 || strcmp(value, "jsonl") == 0) {
+        *jsonl = value[0] == 'j';
+        return 0;
+    }
+    cs_error("--format is %s or jsonl, not '%s'", text_format, value);
+    return -1;
+}
+
+int cs_take_path(const char *command, int argc, char **args, const char **path)
+{
+    if (optind < argc + 1)
+        *path = args[optind++];
+    if (optind < argc + 1) {
+        cs_error("%s: unexpected argument '%s'", command, args[optind]);
+        return -1;
+    }
+    return 0;
 }
 
 char **cs_getopt_argv(int argc, char **argv, const char *name)

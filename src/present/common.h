@@ -43,6 +43,14 @@ static inline const char *cs_col_text(sqlite3_stmt *st, int i)
     return (const char *)sqlite3_column_text(st, i);
 }
 
+/* --format: `text_format` (tree, table) or jsonl, into *jsonl; -1 after
+ * printing the error. */
+int cs_parse_format(const char *value, const char *text_format, int *jsonl);
+
+/* After getopt_long over cs_getopt_argv's copy: the optional FILE and
+ * nothing after it; -1 after printing the error. */
+int cs_take_path(const char *command, int argc, char **args, const char **path);
+
 /* A copy of argv with a program name in front and NULL at the end, for
  * getopt_long (which reads from index 1). free() it. */
 char **cs_getopt_argv(int argc, char **argv, const char *name);

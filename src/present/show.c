@@ -135,12 +135,8 @@ static int parse_with(int argc, char **args, struct show_options *o, const struc
                 return cs_error("--limit needs a count, not '%s'", optarg), -1;
             break;
         case 'F':
-            if (strcmp(optarg, "tree") == 0)
-                o->jsonl = 0;
-            else if (strcmp(optarg, "jsonl") == 0)
-                o->jsonl = 1;
-            else
-                return cs_error("--format is tree or jsonl, not '%s'", optarg), -1;
+            if (cs_parse_format(optarg, "tree", &o->jsonl) != 0)
+                return -1;
             break;
         case 'n': no_color = 1; break;
         case 'h': usage(stdout); exit(0);
@@ -148,10 +144,8 @@ static int parse_with(int argc, char **args, struct show_options *o, const struc
         default: return cs_error("show: unknown option '%s' (see callscope show --help)", args[optind - 1]), -1;
         }
     }
-    if (optind < argc + 1)
-        o->path = args[optind++];
-    if (optind < argc + 1)
-        return cs_error("show: unexpected argument '%s'", args[optind]), -1;
+    if (cs_take_path("show", argc, args, &o->path) != 0)
+        return -1;
     o->color = !o->jsonl && cs_want_color(no_color);
     return 0;
 }

@@ -68,22 +68,16 @@ static int parse_with(int argc, char **args, struct stats_options *o)
                 return cs_error("--limit needs a count, not '%s'", optarg), -1;
             break;
         case 'F':
-            if (strcmp(optarg, "table") == 0)
-                o->jsonl = 0;
-            else if (strcmp(optarg, "jsonl") == 0)
-                o->jsonl = 1;
-            else
-                return cs_error("--format is table or jsonl, not '%s'", optarg), -1;
+            if (cs_parse_format(optarg, "table", &o->jsonl) != 0)
+                return -1;
             break;
         case 'h': usage(stdout); exit(0);
         case ':': return cs_error("%s needs a value", args[optind - 1]), -1;
         default: return cs_error("stats: unknown option '%s' (see callscope stats --help)", args[optind - 1]), -1;
         }
     }
-    if (optind < argc + 1)
-        o->path = args[optind++];
-    if (optind < argc + 1)
-        return cs_error("stats: unexpected argument '%s'", args[optind]), -1;
+    if (cs_take_path("stats", argc, args, &o->path) != 0)
+        return -1;
     return 0;
 }
 
