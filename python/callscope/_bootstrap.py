@@ -106,7 +106,7 @@ def main():
         from callscope import _callscope  # noqa: F401
     except ImportError as e:
         if "_callscope" in str(e) and "No module named" in str(e):
-            _fail(_session.extension_missing_message()[len("callscope: "):])
+            _fail(_session.extension_missing_message())
         _fail("cannot load the extension: %s" % e)
     sys.modules["__main__"] = main_module
     no_stdlib, no_site = _session.env_flags()

@@ -51,7 +51,7 @@ def join(ring_name, no_stdlib=False, no_site=False):
 def extension_missing_message():
     v = sys.version_info
     return (
-        "callscope: the extension is not built for Python %d.%d (%s); build it with: make PYTHON=%s"
+        "the extension is not built for Python %d.%d (%s); build it with: make PYTHON=%s"
         % (v[0], v[1], sys.executable, sys.executable)
     )
 

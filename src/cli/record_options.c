@@ -110,6 +110,11 @@ int cs_record_options_parse(struct cs_record_options *o, int argc, char **argv, 
     } while (0)
         if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             NEEDS_VALUE();
+            /* SQLite takes "" for a temporary file: the record would vanish. */
+            if (!*v) {
+                fprintf(stderr, "callscope: %s needs a file path\n", a);
+                return -1;
+            }
             o->collect.db_path = v;
         } else if (for_run && !strcmp(a, "--python")) {
             NEEDS_VALUE();

@@ -104,6 +104,10 @@ class BadInput(TracedProgram):
         proc = self.callscope("run", "--python", sys.executable, "-o", "/proc/no/such/dir/x.db", "app.py")
         self.assert_one_line_error(proc, "x.db")
 
+    def test_empty_output_path(self):
+        self.write("app.py", "pass\n")
+        self.assert_one_line_error(self.callscope("run", "-o", "", "app.py"), "-o needs a file path")
+
     def test_missing_interpreter(self):
         self.write("app.py", "pass\n")
         proc = self.callscope("run", "--python", "/no/such/python", "-o", self.db, "app.py")
