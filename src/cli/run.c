@@ -196,6 +196,8 @@ static void add_env_patterns(struct cs_record_options *o)
     if (!env || !*env)
         return;
     char *copy = strdup(env);
+    if (!copy)
+        return;
     size_t used = 0;
     while (o->capture.include[used])
         used += strlen(o->capture.include + used) + 1;
@@ -233,6 +235,10 @@ static void exec_program(struct cs_record_options *o, const char *root, const ch
     setenv("CALLSCOPE_FLAGS", flags, 1);
     signal(SIGXFSZ, SIG_DFL); /* ignored by the collector only */
     char **args = calloc((size_t)argc + 4, sizeof *args);
+    if (!args) {
+        fprintf(stderr, "callscope: out of memory\n");
+        _exit(127);
+    }
     args[0] = (char *)o->python;
     args[1] = "-m";
     args[2] = "callscope._bootstrap";
