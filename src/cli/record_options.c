@@ -2,6 +2,7 @@
  * record_options.c — parses the recording options of `run` and `collect`.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,18 +74,37 @@ static int add_pattern(char *list, const char *opt, const char *value)
     size_t used = 0;
     while (list[used])
         used += strlen(list + used) + 1;
+    /* A path is matched as an absolute prefix, as the code objects name it. */
+    char resolved[PATH_MAX];
+    if (strchr(value, '/') && value[0] != '/' && realpath(value, resolved))
+        value = resolved;
     size_t n = strlen(value);
     if (n == 0 || used + n + 2 > CS_PATTERN_BYTES) {
         fprintf(stderr, "callscope: %s: %s\n", opt, n ? "too many patterns" : "empty pattern");
         return -1;
     }
-    /* A path is matched as an absolute prefix, as the code objects name it. */
-    char resolved[4096];
-    if (strchr(value, '/') && value[0] != '/' && realpath(value, resolved))
-        value = resolved, n = strlen(resolved);
     memcpy(list + used, value, n + 1);
     list[used + n + 1] = 0;
     return 0;
+}
+
+int cs_record_options_add_folders(struct cs_record_options *o, const char *what, const char *folders)
+{
+    char *copy = strdup(folders);
+    if (!copy) {
+        fprintf(stderr, "callscope: out of memory\n");
+        return -1;
+    }
+    int rc = 0;
+    for (char *tok = strtok(copy, ":"); tok && rc == 0; tok = strtok(NULL, ":")) {
+        /* A folder: everything under it, so it ends with a slash. */
+        char abs[PATH_MAX], folder[PATH_MAX + 2];
+        const char *dir = realpath(tok, abs) ? abs : tok;
+        snprintf(folder, sizeof folder, "%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/");
+        rc = add_pattern(o->capture.include, what, folder);
+    }
+    free(copy);
+    return rc;
 }
 
 int cs_record_options_parse(struct cs_record_options *o, int argc, char **argv, int for_run)

@@ -6,6 +6,8 @@
 #ifndef CALLSCOPE_RECORD_OPTIONS_H
 #define CALLSCOPE_RECORD_OPTIONS_H
 
+#include <stdio.h>
+
 #include "collector/collector.h"
 #include "core/ring.h"
 
@@ -22,5 +24,8 @@ void cs_record_options_init(struct cs_record_options *o);
  * index of that argument, or -1 after printing a one-line error. */
 int cs_record_options_parse(struct cs_record_options *o, int argc, char **argv, int for_run);
 void cs_record_options_usage(FILE *out);
+/* Adds colon-separated folders to trace (TRACE_MODULES). -1 after printing
+ * the error. */
+int cs_record_options_add_folders(struct cs_record_options *o, const char *what, const char *folders);
 
 #endif

@@ -189,34 +189,6 @@ static char *join_args(int argc, char **argv)
     return s;
 }
 
-static void add_env_patterns(struct cs_record_options *o)
-{
-    /* TRACE_MODULES: folders to trace, colon-separated. */
-    const char *env = getenv("TRACE_MODULES");
-    if (!env || !*env)
-        return;
-    char *copy = strdup(env);
-    if (!copy)
-        return;
-    size_t used = 0;
-    while (o->capture.include[used])
-        used += strlen(o->capture.include + used) + 1;
-    for (char *tok = strtok(copy, ":"); tok; tok = strtok(NULL, ":")) {
-        char abs[PATH_MAX];
-        const char *p = realpath(tok, abs) ? abs : tok;
-        size_t n = strlen(p);
-        if (used + n + 3 > CS_PATTERN_BYTES)
-            break;
-        memcpy(o->capture.include + used, p, n);
-        used += n;
-        if (p[n - 1] != '/')
-            o->capture.include[used++] = '/';
-        o->capture.include[used++] = 0;
-        o->capture.include[used] = 0;
-    }
-    free(copy);
-}
-
 static void exec_program(struct cs_record_options *o, const char *root, const char *ring_name, int argc,
                          char **argv)
 {
@@ -283,7 +255,11 @@ int cs_cmd_run(int argc, char **argv)
         fprintf(stderr, "callscope: cannot find the callscope Python package next to this binary; run `make`\n");
         return 2;
     }
-    add_env_patterns(&o);
+    /* TRACE_MODULES: folders to trace, colon-separated, as pytrace reads it. */
+    const char *trace_modules = getenv("TRACE_MODULES");
+    if (trace_modules && *trace_modules &&
+        cs_record_options_add_folders(&o, "TRACE_MODULES", trace_modules) != 0)
+        return 2;
     /* Past a file size limit, writes fail with EFBIG and we say so, rather
      * than being killed with the record half written. */
     signal(SIGXFSZ, SIG_IGN);
