@@ -17,8 +17,11 @@ CFLAGS += $(OPT) $(WARN)
 
 CORE_SRC = $(wildcard src/core/*.c)
 READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) $(wildcard src/present/*.c)
-CLI_SRC = $(wildcard src/cli/*.c)
-HOOKS_SRC = $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c)
+CLI_SRC = $(wildcard src/cli/*.c) $(LIVE_SHARED_SRC)
+# The live agent runs inside the target, so it is part of the extension;
+# the protocol is shared with the client.
+LIVE_SHARED_SRC = src/live/protocol.c
+HOOKS_SRC = $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src/live/*.c) src/store/textbuf.c
 HEADERS = $(wildcard src/*/*.h)
 LIBS = -lsqlite3 -lm
 

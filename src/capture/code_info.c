@@ -132,7 +132,7 @@ static int is_thread_bootstrap(struct cs_code_info *ci)
            PyUnicode_CompareWithASCIIString(ci->qualname, "Thread._bootstrap_inner") == 0;
 }
 
-struct cs_code_info *cs_code_info_resolve(PyCodeObject *code, PyObject *globals, PyObject *first_arg)
+struct cs_code_info *cs_code_info_named(PyCodeObject *code, PyObject *globals, PyObject *first_arg)
 {
     struct cs_code_info *ci = cs_code_info_of(code);
     if (!ci)
@@ -164,6 +164,14 @@ struct cs_code_info *cs_code_info_resolve(PyCodeObject *code, PyObject *globals,
         }
         ci->names_thread = (uint8_t)is_thread_bootstrap(ci);
     }
+    return ci;
+}
+
+struct cs_code_info *cs_code_info_resolve(PyCodeObject *code, PyObject *globals, PyObject *first_arg)
+{
+    struct cs_code_info *ci = cs_code_info_named(code, globals, first_arg);
+    if (!ci)
+        return NULL;
     const char *module = PyUnicode_AsUTF8(ci->module);
     if (!module)
         PyErr_Clear();

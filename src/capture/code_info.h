@@ -38,6 +38,9 @@ static inline struct cs_code_info *cs_code_info_current(void *extra)
  * error (the call is then not recorded). `globals` names the module;
  * `first_arg` helps name methods on old Pythons; either may be NULL. */
 struct cs_code_info *cs_code_info_resolve(PyCodeObject *code, PyObject *globals, PyObject *first_arg);
+/* The info with its names filled in (module, qualname, arguments), leaving
+ * the recorder's decisions alone; for the live agent. NULL on error. */
+struct cs_code_info *cs_code_info_named(PyCodeObject *code, PyObject *globals, PyObject *first_arg);
 /* The info of a code object whatever its session (for @notrace). */
 struct cs_code_info *cs_code_info_of(PyCodeObject *code);
 

@@ -168,7 +168,7 @@ struct cfunc_slot {
 };
 static struct cfunc_slot cfunc_cache[4096];
 
-static void cfunc_names(PyObject *callable, char *module, size_t msize, char *qualname, size_t qsize)
+void cs_cfunc_names(PyObject *callable, char *module, size_t msize, char *qualname, size_t qsize)
 {
     module[0] = 0;
     if (PyCFunction_Check(callable)) {
@@ -227,7 +227,7 @@ void cs_record_c_call(struct cs_thread *t, PyObject *callable, uint64_t now)
     }
     if (cs_writer_first_use(&t->writer, slot->id)) {
         char module[128], qualname[256];
-        cfunc_names(callable, module, sizeof module, qualname, sizeof qualname);
+        cs_cfunc_names(callable, module, sizeof module, qualname, sizeof qualname);
         *p++ = EV_CFUNC;
         p = cs_put_varint(p, slot->id);
         p = cs_put_str(p, module, strlen(module));

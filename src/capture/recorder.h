@@ -79,6 +79,8 @@ void cs_record_unwind(struct cs_thread *t, PyObject *type, PyObject *value, uint
 /* Records held-back exits as of unknown exceptions (at stop or thread end). */
 void cs_record_held_unwinds(struct cs_thread *t);
 void cs_record_c_call(struct cs_thread *t, PyObject *callable, uint64_t now);
+/* The module and qualified name of a C callable (builtins, methods of C types). */
+void cs_cfunc_names(PyObject *callable, char *module, size_t msize, char *qualname, size_t qsize);
 void cs_record_c_exit(struct cs_thread *t, int raised, uint64_t now);
 void cs_record_thread_name(struct cs_thread *t, unsigned long tid, PyObject *name);
 /* The name of a threading.Thread object that runs in the calling thread. */

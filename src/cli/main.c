@@ -15,7 +15,13 @@ static void usage(FILE *out)
           "  run [OPTIONS] -m MODULE [ARGS...]\n"
           "Read a record (default ./callscope.db):\n"
           "  show [FILE]                      the call tree, with arguments, results and timings\n"
-          "  stats [FILE]                     where the time went, per function\n\n"
+          "  stats [FILE]                     where the time went, per function\n"
+          "Live, in a running process:\n"
+          "  trace PID PATTERN                the call tree of each call of a function, timed\n"
+          "  watch PID PATTERN                its arguments, return value or exception\n"
+          "  stack PID PATTERN                the stack that leads to it\n"
+          "  reset PID [PATTERN | --all]      stop observing\n"
+          "  detach PID                       remove everything and end the agent\n\n"
           "`callscope COMMAND --help` describes a command's options.\n",
           out);
 }
@@ -39,6 +45,16 @@ int main(int argc, char **argv)
         return cs_cmd_show(argc - 2, argv + 2);
     if (!strcmp(cmd, "stats"))
         return cs_cmd_stats(argc - 2, argv + 2);
+    if (!strcmp(cmd, "trace"))
+        return cs_cmd_trace(argc - 2, argv + 2);
+    if (!strcmp(cmd, "watch"))
+        return cs_cmd_watch(argc - 2, argv + 2);
+    if (!strcmp(cmd, "stack"))
+        return cs_cmd_stack(argc - 2, argv + 2);
+    if (!strcmp(cmd, "reset"))
+        return cs_cmd_reset(argc - 2, argv + 2);
+    if (!strcmp(cmd, "detach"))
+        return cs_cmd_detach(argc - 2, argv + 2);
     fprintf(stderr, "callscope: unknown command '%s' (see callscope --help)\n", cmd);
     return 2;
 }

@@ -23,6 +23,18 @@ PyObject *cs_family_arg_names(PyCodeObject *code, int nargs);
 /* The qualified name within its module (new reference). Before 3.11 code
  * objects lack it, so it is worked out from the first argument's class. */
 PyObject *cs_family_qualname(PyCodeObject *code, PyObject *first_arg);
+/* The argument values of a frame that is starting (borrowed; NULL for an
+ * empty slot). `frame` is what the family's hooks see: an interpreter frame
+ * (3.12+, NULL for the running one) or a frame object (before). */
+void cs_family_frame_args(void *frame, PyCodeObject *code, int n, PyObject **out);
+/* The globals of the frame a hook was handed (borrowed). */
+PyObject *cs_family_frame_globals(void *frame);
+/* The code of the frame a hook was handed (borrowed). */
+PyCodeObject *cs_family_frame_code(void *frame);
+/* Calls visit(ctx, code, line) for the calling thread's frames, innermost
+ * first, at most max_frames of them. */
+void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, int lineno), void *ctx,
+                          int max_frames);
 /* Per-code slot for our data (co_extra). */
 Py_ssize_t cs_family_request_code_extra(freefunc free_fn);
 void *cs_family_code_extra(PyCodeObject *code, Py_ssize_t index);

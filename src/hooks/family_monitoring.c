@@ -352,6 +352,41 @@ PyObject *cs_family_qualname(PyCodeObject *code, PyObject *first_arg)
     return Py_NewRef(code->co_qualname);
 }
 
+void cs_family_frame_args(void *frame, PyCodeObject *code, int n, PyObject **out)
+{
+    frame_args(frame ? frame : current_frame(), code, n, out);
+}
+
+PyObject *cs_family_frame_globals(void *frame)
+{
+    return frame_globals(frame ? frame : current_frame());
+}
+
+PyCodeObject *cs_family_frame_code(void *frame)
+{
+    _PyInterpreterFrame *f = frame ? frame : current_frame();
+#if PY_VERSION_HEX >= 0x030D0000
+    return (PyCodeObject *)f->f_executable;
+#else
+    return f->f_code;
+#endif
+}
+
+void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, int lineno), void *ctx, int max_frames)
+{
+    PyFrameObject *f = PyEval_GetFrame();
+    Py_XINCREF(f);
+    for (int i = 0; f && i < max_frames; i++) {
+        PyCodeObject *code = PyFrame_GetCode(f);
+        visit(ctx, code, PyFrame_GetLineNumber(f));
+        Py_DECREF(code);
+        PyFrameObject *back = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = back;
+    }
+    Py_XDECREF(f);
+}
+
 Py_ssize_t cs_family_request_code_extra(freefunc free_fn)
 {
     return PyUnstable_Eval_RequestCodeExtraIndex(free_fn);

@@ -314,6 +314,39 @@ PyObject *cs_family_arg_names(PyCodeObject *code, int nargs)
 #endif
 }
 
+void cs_family_frame_args(void *frame, PyCodeObject *code, int n, PyObject **out)
+{
+    frame_args(frame, code, n, out);
+}
+
+PyObject *cs_family_frame_globals(void *frame)
+{
+    return frame_globals(frame);
+}
+
+PyCodeObject *cs_family_frame_code(void *frame)
+{
+    return frame_code(frame);
+}
+
+void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, int lineno), void *ctx, int max_frames)
+{
+    PyFrameObject *f = PyEval_GetFrame();
+    Py_XINCREF(f);
+    for (int i = 0; f && i < max_frames; i++) {
+        visit(ctx, frame_code(f), PyFrame_GetLineNumber(f));
+#if PY_VERSION_HEX >= 0x03090000
+        PyFrameObject *back = PyFrame_GetBack(f);
+#else
+        PyFrameObject *back = f->f_back;
+        Py_XINCREF(back);
+#endif
+        Py_DECREF(f);
+        f = back;
+    }
+    Py_XDECREF(f);
+}
+
 #if PY_VERSION_HEX < 0x030B0000
 /* Before 3.11: find the class in the first argument's MRO (or the first
  * argument itself, for classmethods) whose dict holds a function with this

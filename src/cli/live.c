@@ -1,0 +1,458 @@
+/*
+ * live.c — the live commands: `trace`, `watch`, `stack`, `reset`, `detach`.
+ *
+ * Each connects to the agent in the target process (attaching it first when
+ * there is none), sends one request and prints what comes back until the
+ * -n limit is reached or the user presses Ctrl-C. Closing the connection is
+ * enough to end an observation: the agent removes a client's
+ * instrumentation when the client goes away, however it goes.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "live/protocol.h"
+#include "present/common.h"
+#include "present/live_render.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* ---- options ---- */
+
+enum opt_id { O_DEPTH, O_TIMES, O_CONDITION, O_SKIP, O_NO_SKIP, O_MIN, O_ENTRANCE, O_NESTED, O_FORMAT,
+              O_EXPAND, O_AT_ENTRY, O_AT_SUCCESS, O_AT_EXCEPTION, O_AT_FINISH, O_ALL, O_NO_COLOR, O_HELP };
+
+struct opt {
+    const char *names[3];
+    int id;
+    int has_arg;
+    unsigned commands; /* bit per cs_live_command, plus 1<<0 for reset */
+};
+
+#define T (1u << CS_LIVE_TRACE)
+#define W (1u << CS_LIVE_WATCH)
+#define S (1u << CS_LIVE_STACK)
+#define R 1u
+
+static const struct opt options[] = {
+    {{"-d", "--depth"}, O_DEPTH, 1, T | S},
+    {{"-n", "--times"}, O_TIMES, 1, T | W | S},
+    {{"--condition", "-c"}, O_CONDITION, 1, T | W | S},
+    {{"--skip-builtin"}, O_SKIP, 0, T},
+    {{"--no-skip-builtin"}, O_NO_SKIP, 0, T},
+    {{"--min-duration", "-i"}, O_MIN, 1, T},
+    {{"--entrance-time", "-et"}, O_ENTRANCE, 1, T | W},
+    {{"--nested", "-nm"}, O_NESTED, 1, T | W | S},
+    {{"--format"}, O_FORMAT, 1, T | W | S},
+    {{"-x", "--expand"}, O_EXPAND, 1, W},
+    {{"-b", "--at-entry"}, O_AT_ENTRY, 0, W},
+    {{"-s", "--at-success"}, O_AT_SUCCESS, 0, W},
+    {{"-e", "--at-exception"}, O_AT_EXCEPTION, 0, W},
+    {{"-f", "--at-finish"}, O_AT_FINISH, 0, W},
+    {{"--all"}, O_ALL, 0, R},
+    {{"--no-color"}, O_NO_COLOR, 0, T | W | S},
+    {{"-h", "--help"}, O_HELP, 0, T | W | S | R},
+};
+
+static const char *const usages[] = {
+    "usage: callscope reset PID [PATTERN | --all]\n"
+    "Removes the instrumentation of PATTERN (or all of it) from process PID.\n",
+    "usage: callscope trace PID PATTERN [-d N] [-n N] [--condition EXPR] [--[no-]skip-builtin]\n"
+    "                       [--min-duration MS] [-et MS] [-nm NAME] [--format tree|jsonl]\n"
+    "The call tree of each invocation of PATTERN (module.func, module.Class.method or\n"
+    "`module [Class] method`) in the running process PID, with timings.\n",
+    "usage: callscope watch PID PATTERN [-x N] [-n N] [--condition EXPR] [-b] [-s] [-e] [-f]\n"
+    "                       [-et MS] [-nm NAME] [--format tree|jsonl]\n"
+    "Arguments, return value or exception, and cost of each call of PATTERN.\n"
+    "-b at entry, -s on success, -e on exception, -f at finish (the default).\n",
+    "usage: callscope stack PID PATTERN [-n N] [-d N] [--condition EXPR] [-nm NAME] [--format tree|jsonl]\n"
+    "The Python stack leading to each call of PATTERN.\n",
+};
+
+static const struct opt *find_option(const char *arg, unsigned command_bit, const char **value)
+{
+    *value = NULL;
+    for (size_t i = 0; i < sizeof options / sizeof *options; i++) {
+        if (!(options[i].commands & command_bit))
+            continue;
+        for (int k = 0; k < 3 && options[i].names[k]; k++) {
+            const char *name = options[i].names[k];
+            size_t n = strlen(name);
+            if (strncmp(arg, name, n) != 0)
+                continue;
+            if (arg[n] == 0)
+                return &options[i];
+            if (arg[n] == '=' && options[i].has_arg && name[1] == '-') {
+                *value = arg + n + 1;
+                return &options[i];
+            }
+        }
+    }
+    return NULL;
+}
+
+static int parse_pid(const char *s, pid_t *pid)
+{
+    long long v;
+    if (cs_parse_long(s, 1, 0x7fffffff, &v) != 0) {
+        cs_error("'%s' is not a process id", s);
+        return -1;
+    }
+    *pid = (pid_t)v;
+    return 0;
+}
+
+static int parse_ms(const char *name, const char *v, int64_t *ns)
+{
+    double ms;
+    if (cs_parse_double(v, 0, &ms) != 0) {
+        cs_error("%s takes a number of milliseconds, not '%s'", name, v);
+        return -1;
+    }
+    *ns = (int64_t)(ms * 1e6);
+    return 0;
+}
+
+struct live_args {
+    pid_t pid;
+    struct cs_live_request req;
+    int jsonl, no_color, all;
+    const char *pattern;
+};
+
+static int parse_args(int command, int argc, char **argv, struct live_args *a)
+{
+    unsigned bit = command ? 1u << command : R;
+    const char *usage = usages[command];
+    memset(a, 0, sizeof *a);
+    cs_live_request_defaults(&a->req, command ? command : CS_LIVE_TRACE);
+    int when = 0;
+    const char *positional[2] = {NULL, NULL};
+    int npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-' || !strcmp(arg, "-")) {
+            if (npos == 2) {
+                cs_error("unexpected argument '%s'", arg);
+                return -1;
+            }
+            positional[npos++] = arg;
+            continue;
+        }
+        const char *v;
+        const struct opt *o = find_option(arg, bit, &v);
+        if (!o) {
+            cs_error("unknown option '%s'", arg);
+            fputs(usage, stderr);
+            return -1;
+        }
+        if (o->has_arg && !v) {
+            if (i + 1 >= argc) {
+                cs_error("%s needs a value", arg);
+                return -1;
+            }
+            v = argv[++i];
+        }
+        long long num;
+        switch (o->id) {
+        case O_HELP:
+            fputs(usage, stdout);
+            exit(0);
+        case O_DEPTH:
+            if (cs_parse_long(v, 0, 1000, &num) != 0) {
+                cs_error("--depth takes a number from 0 to 1000, not '%s'", v);
+                return -1;
+            }
+            a->req.depth = (int)num;
+            break;
+        case O_TIMES:
+            if (cs_parse_long(v, -1, 1000000000, &num) != 0 || num == 0) {
+                cs_error("-n takes a positive count (or -1 for no limit), not '%s'", v);
+                return -1;
+            }
+            a->req.times = num;
+            break;
+        case O_EXPAND:
+            if (cs_parse_long(v, 0, 16, &num) != 0) {
+                cs_error("-x takes a depth from 0 to 16, not '%s'", v);
+                return -1;
+            }
+            a->req.expand = (int)num;
+            break;
+        case O_CONDITION:
+            if (strlen(v) >= sizeof a->req.condition) {
+                cs_error("the condition is too long");
+                return -1;
+            }
+            strcpy(a->req.condition, v);
+            break;
+        case O_NESTED:
+            if (strlen(v) >= sizeof a->req.nested) {
+                cs_error("the nested function name is too long");
+                return -1;
+            }
+            strcpy(a->req.nested, v);
+            break;
+        case O_SKIP: a->req.skip_builtin = 1; break;
+        case O_NO_SKIP: a->req.skip_builtin = 0; break;
+        case O_MIN:
+            if (parse_ms(arg, v, &a->req.min_duration_ns) != 0)
+                return -1;
+            break;
+        case O_ENTRANCE:
+            if (parse_ms(arg, v, &a->req.entrance_ns) != 0)
+                return -1;
+            break;
+        case O_FORMAT:
+            if (cs_parse_format(v, "tree", &a->jsonl) != 0)
+                return -1;
+            break;
+        case O_AT_ENTRY: when |= CS_AT_ENTRY; break;
+        case O_AT_SUCCESS: when |= CS_AT_RETURN; break;
+        case O_AT_EXCEPTION: when |= CS_AT_EXCEPTION; break;
+        case O_AT_FINISH: when |= CS_AT_FINISH; break;
+        case O_ALL: a->all = 1; break;
+        case O_NO_COLOR: a->no_color = 1; break;
+        }
+    }
+    if (when)
+        a->req.when = when;
+    if (!positional[0]) {
+        cs_error("which process? (a process id is needed)");
+        fputs(usage, stderr);
+        return -1;
+    }
+    if (parse_pid(positional[0], &a->pid) != 0)
+        return -1;
+    a->pattern = positional[1];
+    if (command && !a->pattern) {
+        cs_error("which function? (a pattern like module.Class.method is needed)");
+        fputs(usage, stderr);
+        return -1;
+    }
+    if (!command && !a->pattern && !a->all) {
+        cs_error("reset needs a PATTERN or --all");
+        return -1;
+    }
+    if (a->pattern && strlen(a->pattern) >= sizeof a->req.pattern) {
+        cs_error("the pattern is too long");
+        return -1;
+    }
+    if (a->pattern)
+        strcpy(a->req.pattern, a->pattern);
+    return 0;
+}
+
+/* ---- connecting ---- */
+
+/* The effective uid of a process: its agent's directory belongs to it. */
+static int process_uid(pid_t pid, uid_t *uid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int found = 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "Uid:", 4)) {
+            unsigned real, effective;
+            if (sscanf(line + 4, "%u %u", &real, &effective) == 2) {
+                *uid = effective;
+                found = 1;
+            }
+            break;
+        }
+    fclose(f);
+    return found ? 0 : -1;
+}
+
+void cs_agent_socket_path(uid_t uid, pid_t pid, char *buf, size_t size)
+{
+    snprintf(buf, size, "/tmp/callscope-%u/agent-%d.sock", (unsigned)uid, (int)pid);
+}
+
+static int try_connect(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* A connection to the agent of pid, after its hello. -1 after printing the
+ * error. */
+static int connect_agent(pid_t pid, struct cs_live_render *r)
+{
+    uid_t uid;
+    if (process_uid(pid, &uid) != 0) {
+        cs_error("no process %d", (int)pid);
+        return -1;
+    }
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    cs_agent_socket_path(uid, pid, path, sizeof path);
+    int fd = try_connect(path);
+    if (fd < 0) {
+        if (errno == EACCES || errno == EPERM)
+            cs_error("not permitted to talk to the agent in process %d (it belongs to uid %u)", (int)pid,
+                     (unsigned)uid);
+        else
+            cs_error("no callscope agent in process %d (run `callscope attach %d` first)", (int)pid, (int)pid);
+        return -1;
+    }
+    unsigned char *payload = NULL;
+    size_t len = 0;
+    int kind = cs_recv_frame(fd, &payload, &len);
+    if (kind != CS_MSG_HELLO) {
+        free(payload);
+        close(fd);
+        cs_error("the agent in process %d did not answer", (int)pid);
+        return -1;
+    }
+    (void)r;
+    free(payload);
+    return fd;
+}
+
+static void text_of(const unsigned char *payload, size_t len, char *out, size_t size)
+{
+    struct cs_reader rd = {payload, payload + len, 0};
+    size_t n;
+    const char *s = cs_get_str(&rd, &n);
+    snprintf(out, size, "%.*s", (int)n, s);
+}
+
+/* Prints frames until done, an error, the end of the connection or Ctrl-C.
+ * Returns the exit status. `one_reply`: stop after the first status. */
+static int converse(int fd, struct cs_live_render *r, int one_reply)
+{
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int ready = poll(&p, 1, 200);
+        if (interrupted)
+            return 0;
+        if (ready < 0 && errno != EINTR) {
+            cs_error("lost the agent: %s", strerror(errno));
+            return 1;
+        }
+        if (ready <= 0)
+            continue;
+        unsigned char *payload = NULL;
+        size_t len = 0;
+        int kind = cs_recv_frame(fd, &payload, &len);
+        if (kind <= 0) {
+            free(payload);
+            if (interrupted)
+                return 0;
+            cs_error("the agent closed the connection (the process may have exited)");
+            return 1;
+        }
+        char text[2048];
+        int status = -1;
+        switch (kind) {
+        case CS_MSG_STATUS:
+            text_of(payload, len, text, sizeof text);
+            cs_live_render_message(r, "status", text);
+            if (one_reply)
+                status = 0;
+            break;
+        case CS_MSG_NOTICE:
+            text_of(payload, len, text, sizeof text);
+            cs_live_render_message(r, "notice", text);
+            break;
+        case CS_MSG_ERROR:
+            text_of(payload, len, text, sizeof text);
+            cs_live_render_message(r, "error", text);
+            status = 1;
+            break;
+        case CS_MSG_OBSERVATION:
+            if (cs_live_render_observation(r, payload, len) != 0)
+                cs_live_render_message(r, "error", "an observation could not be read; skipped");
+            break;
+        case CS_MSG_DONE:
+            status = 0;
+            break;
+        }
+        free(payload);
+        if (status >= 0)
+            return status;
+    }
+}
+
+static int run_live(int command, int argc, char **argv)
+{
+    struct live_args a;
+    if (parse_args(command, argc, argv, &a) != 0)
+        return CS_EXIT_USAGE;
+    if (command && a.req.condition[0]) {
+        cs_error("--condition is not available yet");
+        return CS_EXIT_USAGE;
+    }
+    struct cs_live_render r = {stdout, a.jsonl, cs_want_color(a.no_color)};
+    struct sigaction sa = {0};
+    sa.sa_handler = on_interrupt;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int fd = connect_agent(a.pid, &r);
+    if (fd < 0)
+        return CS_EXIT_FAILURE;
+    char text[2048];
+    int kind = command ? CS_REQ_OBSERVE : CS_REQ_RESET;
+    size_t len = command ? cs_live_request_format(&a.req, text, sizeof text)
+                         : (size_t)snprintf(text, sizeof text, "%s", a.all ? "" : a.pattern);
+    int status;
+    if (cs_send_frame(fd, kind, text, len) != 0) {
+        cs_error("lost the agent of process %d", (int)a.pid);
+        status = CS_EXIT_FAILURE;
+    } else {
+        status = converse(fd, &r, !command);
+    }
+    close(fd);
+    return status;
+}
+
+int cs_cmd_trace(int argc, char **argv) { return run_live(CS_LIVE_TRACE, argc, argv); }
+int cs_cmd_watch(int argc, char **argv) { return run_live(CS_LIVE_WATCH, argc, argv); }
+int cs_cmd_stack(int argc, char **argv) { return run_live(CS_LIVE_STACK, argc, argv); }
+int cs_cmd_reset(int argc, char **argv) { return run_live(0, argc, argv); }
+
+int cs_cmd_detach(int argc, char **argv)
+{
+    if (argc != 1 || argv[0][0] == '-') {
+        fputs("usage: callscope detach PID\nRemoves all instrumentation from PID and ends its agent.\n",
+              argc == 1 && !strcmp(argv[0], "--help") ? stdout : stderr);
+        return argc == 1 && !strcmp(argv[0], "--help") ? 0 : CS_EXIT_USAGE;
+    }
+    pid_t pid;
+    if (parse_pid(argv[0], &pid) != 0)
+        return CS_EXIT_USAGE;
+    struct cs_live_render r = {stdout, 0, 0};
+    int fd = connect_agent(pid, &r);
+    if (fd < 0)
+        return CS_EXIT_FAILURE;
+    int status = cs_send_frame(fd, CS_REQ_DETACH, "", 0) == 0 ? converse(fd, &r, 1) : CS_EXIT_FAILURE;
+    close(fd);
+    return status;
+}

@@ -1,0 +1,426 @@
+/*
+ * agent.c — the agent thread inside an attached process.
+ *
+ * It listens on a Unix socket in a directory only the process's user can
+ * enter, and accepts clients of the same user (or root), checked with
+ * SO_PEERCRED. It waits in poll() without the GIL, takes the GIL only to
+ * install or remove instrumentation, and sends the observations that the
+ * hooks queue for each client. A client that goes away takes its watches
+ * with it; the last watch gone, every hook is removed. `detach` ends the
+ * thread; the extension itself stays loaded, ready for the next attach.
+ */
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "capture/code_info.h"
+#include "live/agent_entry.h"
+#include "live/observer.h"
+#include "live/pattern.h"
+#include "store/textbuf.h"
+
+#define MAX_CLIENTS 16
+#define OUTBOX_LIMIT (8u << 20) /* queued bytes per client before dropping */
+
+struct cs_live_client {
+    int fd;
+    pthread_mutex_t lock; /* guards out, dropped (hooks fill, agent drains) */
+    struct cs_textbuf out;
+    size_t sent_upto;
+    long long dropped;
+    int finished_watches; /* set by hooks when a watch reached -n */
+};
+
+static atomic_int running;
+static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static int wake_pipe[2] = {-1, -1};
+static struct cs_live_client *clients[MAX_CLIENTS];
+static int next_watch_id = 1;
+
+static void wake(void)
+{
+    char c = 1;
+    if (wake_pipe[1] >= 0 && write(wake_pipe[1], &c, 1) < 0) {
+        /* the pipe is full: the agent is awake already */
+    }
+}
+
+/* ---- called by the hooks, GIL held ---- */
+
+void cs_live_send(struct cs_live_client *c, int kind, const void *payload, size_t len)
+{
+    unsigned char h[CS_FRAME_HEADER];
+    cs_frame_header(h, kind, len);
+    pthread_mutex_lock(&c->lock);
+    if (c->out.len - c->sent_upto + len > OUTBOX_LIMIT) {
+        c->dropped++;
+    } else {
+        cs_textbuf_put(&c->out, h, sizeof h);
+        cs_textbuf_put(&c->out, payload, len);
+    }
+    pthread_mutex_unlock(&c->lock);
+    wake();
+}
+
+void cs_live_watch_finished(struct cs_live_watch *w)
+{
+    unsigned char buf[CS_VARINT_MAX];
+    size_t n = (size_t)(cs_put_varint(buf, (uint64_t)w->sent) - buf);
+    cs_live_send(w->owner, CS_MSG_DONE, buf, n);
+}
+
+/* ---- watches: changed with the GIL held ---- */
+
+static void send_text(struct cs_live_client *c, int kind, const char *text)
+{
+    unsigned char buf[2048];
+    size_t n = strlen(text);
+    if (n > sizeof buf - CS_VARINT_MAX)
+        n = sizeof buf - CS_VARINT_MAX;
+    unsigned char *end = cs_put_str(buf, text, n);
+    cs_live_send(c, kind, buf, (size_t)(end - buf));
+}
+
+static void free_watch(int slot)
+{
+    struct cs_live_watch *w = cs_live_watches[slot];
+    cs_live_watches[slot] = NULL;
+    Py_XDECREF(w->codes);
+    PyMem_RawFree(w);
+}
+
+/* Removes a client's watches (those matching `pattern`, or all). Returns
+ * how many. GIL held. */
+static int remove_watches(struct cs_live_client *c, const char *pattern)
+{
+    int removed = 0;
+    for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++) {
+        struct cs_live_watch *w = cs_live_watches[i];
+        if (w && (!c || w->owner == c) && (!pattern || !pattern[0] || !strcmp(pattern, w->req.pattern) ||
+                                            !strcmp(pattern, w->target_name))) {
+            free_watch(i);
+            removed++;
+        }
+    }
+    if (removed && cs_live_hooks_update() != 0)
+        PyErr_Clear();
+    return removed;
+}
+
+static void add_watch(struct cs_live_client *c, const struct cs_live_request *req)
+{
+    char err[600], name[256], status[400];
+    if (req->condition[0]) {
+        send_text(c, CS_MSG_ERROR, "--condition is not supported by this agent yet");
+        return;
+    }
+    int slot = -1;
+    for (int i = 0; i < CS_LIVE_MAX_WATCHES && slot < 0; i++)
+        if (!cs_live_watches[i])
+            slot = i;
+    if (slot < 0) {
+        send_text(c, CS_MSG_ERROR, "too many watches in this process; reset some first");
+        return;
+    }
+    PyObject *codes = cs_live_resolve(req->pattern, req->nested, name, sizeof name, err, sizeof err);
+    if (!codes) {
+        PyErr_Clear();
+        send_text(c, CS_MSG_ERROR, err);
+        return;
+    }
+    struct cs_live_watch *w = PyMem_RawCalloc(1, sizeof *w);
+    if (!w) {
+        Py_DECREF(codes);
+        send_text(c, CS_MSG_ERROR, "out of memory in the target");
+        return;
+    }
+    w->id = next_watch_id++;
+    w->req = *req;
+    w->owner = c;
+    w->codes = codes;
+    snprintf(w->target_name, sizeof w->target_name, "%s", name);
+    cs_live_watches[slot] = w;
+    if (cs_live_hooks_update() != 0) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyObject *s = value ? PyObject_Str(value) : NULL;
+        const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
+        snprintf(err, sizeof err, "cannot instrument %s: %s", name, msg ? msg : "unknown error");
+        Py_XDECREF(s);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        PyErr_Clear();
+        free_watch(slot);
+        if (cs_live_hooks_update() != 0)
+            PyErr_Clear();
+        send_text(c, CS_MSG_ERROR, err);
+        return;
+    }
+    static const char *what[] = {"", "tracing", "watching", "stack of"};
+    snprintf(status, sizeof status, "%s %s (watch %d)", what[req->command], name, w->id);
+    send_text(c, CS_MSG_STATUS, status);
+}
+
+/* ---- the socket side ---- */
+
+/* The socket's directory: ours, mode 0700, not a symlink. */
+static int prepare_directory(void)
+{
+    char dir[sizeof socket_path];
+    snprintf(dir, sizeof dir, "%s", socket_path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return -1;
+    *slash = 0;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return -1;
+    struct stat st;
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+        return -1;
+    return 0;
+}
+
+static int listen_socket(void)
+{
+    if (prepare_directory() != 0)
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path);
+    unlink(socket_path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || chmod(socket_path, 0600) != 0 ||
+        listen(fd, 8) != 0) {
+        close(fd);
+        unlink(socket_path);
+        return -1;
+    }
+    return fd;
+}
+
+static int peer_allowed(int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+        return 0;
+    return cred.uid == 0 || cred.uid == geteuid();
+}
+
+static void hello(struct cs_live_client *c)
+{
+    unsigned char buf[128];
+    const char *v = Py_GetVersion();
+    size_t n = strcspn(v, " ");
+    unsigned char *p = cs_put_str(buf, v, n < 64 ? n : 64);
+    p = cs_put_varint(p, (uint64_t)getpid());
+    cs_live_send(c, CS_MSG_HELLO, buf, (size_t)(p - buf));
+}
+
+static void accept_client(int lfd)
+{
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    int slot = -1;
+    for (int i = 0; i < MAX_CLIENTS && slot < 0; i++)
+        if (!clients[i])
+            slot = i;
+    struct cs_live_client *c = slot >= 0 && peer_allowed(fd) ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    pthread_mutex_init(&c->lock, NULL);
+    clients[slot] = c;
+    hello(c);
+}
+
+static void drop_client(int slot)
+{
+    struct cs_live_client *c = clients[slot];
+    PyGILState_STATE g = PyGILState_Ensure();
+    remove_watches(c, NULL);
+    PyGILState_Release(g);
+    clients[slot] = NULL;
+    close(c->fd);
+    pthread_mutex_destroy(&c->lock);
+    cs_textbuf_free(&c->out);
+    free(c);
+}
+
+/* Writes what is queued for a client without blocking. -1: drop it. */
+static int flush_client(struct cs_live_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    int rc = 0;
+    while (c->sent_upto < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->sent_upto, c->out.len - c->sent_upto, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+            break;
+        }
+        c->sent_upto += (size_t)n;
+    }
+    if (c->sent_upto == c->out.len) {
+        cs_textbuf_reset(&c->out);
+        c->sent_upto = 0;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+static int has_pending(struct cs_live_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    int pending = c->sent_upto < c->out.len;
+    pthread_mutex_unlock(&c->lock);
+    return pending;
+}
+
+/* Handles one request. Returns 1 when the agent must end (detach). */
+static int serve(int slot)
+{
+    struct cs_live_client *c = clients[slot];
+    unsigned char *payload = NULL;
+    size_t len = 0;
+    int kind = cs_recv_frame(c->fd, &payload, &len);
+    if (kind <= 0) {
+        drop_client(slot);
+        return 0;
+    }
+    int end = 0;
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (kind == CS_REQ_OBSERVE) {
+        struct cs_live_request req;
+        char err[200];
+        if (cs_live_request_parse((const char *)payload, len, &req, err, sizeof err) != 0)
+            send_text(c, CS_MSG_ERROR, err);
+        else
+            add_watch(c, &req);
+    } else if (kind == CS_REQ_RESET) {
+        char status[100];
+        int n = remove_watches(NULL, (const char *)payload);
+        snprintf(status, sizeof status, "removed %d watch%s", n, n == 1 ? "" : "es");
+        send_text(c, CS_MSG_STATUS, status);
+    } else if (kind == CS_REQ_DETACH) {
+        remove_watches(NULL, NULL);
+        cs_live_hooks_remove();
+        send_text(c, CS_MSG_STATUS, "detached");
+        end = 1;
+    } else {
+        send_text(c, CS_MSG_ERROR, "unknown request");
+    }
+    PyGILState_Release(g);
+    free(payload);
+    return end;
+}
+
+static void *agent_main(void *arg)
+{
+    (void)arg;
+    int lfd = listen_socket();
+    if (lfd < 0) {
+        atomic_store(&running, 0);
+        return NULL;
+    }
+    PyGILState_STATE g = PyGILState_Ensure();
+    int ok = cs_code_info_init() == 0;
+    if (!ok)
+        PyErr_Clear();
+    PyGILState_Release(g);
+    int end = !ok;
+    while (!end) {
+        struct pollfd fds[2 + MAX_CLIENTS];
+        int map[2 + MAX_CLIENTS];
+        int n = 0;
+        fds[n++] = (struct pollfd){.fd = lfd, .events = POLLIN};
+        fds[n++] = (struct pollfd){.fd = wake_pipe[0], .events = POLLIN};
+        for (int i = 0; i < MAX_CLIENTS; i++)
+            if (clients[i]) {
+                map[n] = i;
+                fds[n++] = (struct pollfd){.fd = clients[i]->fd,
+                                           .events = POLLIN | (has_pending(clients[i]) ? POLLOUT : 0)};
+            }
+        if (poll(fds, (nfds_t)n, 1000) < 0 && errno != EINTR)
+            break;
+        if (fds[1].revents & POLLIN) {
+            char buf[256];
+            while (read(wake_pipe[0], buf, sizeof buf) > 0) {
+            }
+        }
+        for (int k = 2; k < n && !end; k++) {
+            int slot = map[k];
+            if (!clients[slot])
+                continue;
+            if (fds[k].revents & (POLLIN | POLLHUP | POLLERR))
+                end = serve(slot);
+        }
+        for (int i = 0; i < MAX_CLIENTS; i++)
+            if (clients[i] && flush_client(clients[i]) != 0)
+                drop_client(i);
+        if (fds[0].revents & POLLIN)
+            accept_client(lfd);
+    }
+    /* detach: say goodbye, then close everything */
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        if (clients[i]) {
+            flush_client(clients[i]);
+            drop_client(i);
+        }
+    close(lfd);
+    unlink(socket_path);
+    atomic_store(&running, 0);
+    return NULL;
+}
+
+__attribute__((visibility("default"))) int callscope_agent_attach(const char *path)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&running, &expected, 1))
+        return CS_AGENT_ALREADY_RUNNING;
+    if (!Py_IsInitialized()) {
+        atomic_store(&running, 0);
+        return CS_AGENT_NO_PYTHON;
+    }
+    if (!path || strlen(path) >= sizeof socket_path) {
+        atomic_store(&running, 0);
+        return CS_AGENT_FAILED;
+    }
+    memcpy(socket_path, path, strlen(path) + 1);
+    if (wake_pipe[0] < 0 && pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        atomic_store(&running, 0);
+        return CS_AGENT_FAILED;
+    }
+    pthread_attr_t attr;
+    pthread_t thread;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* No signal may be delivered to the agent thread: the program's
+     * handlers expect its own threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&thread, &attr, agent_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        atomic_store(&running, 0);
+        return CS_AGENT_FAILED;
+    }
+    return CS_AGENT_STARTED;
+}

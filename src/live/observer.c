@@ -1,0 +1,642 @@
+/*
+ * observer.c — builds trace, watch and stack observations from the start
+ * and exit events of instrumented code.
+ *
+ * Each thread keeps a stack of the calls it saw start: the targets' calls
+ * always, and every call while an invocation of a traced target is under
+ * way. An exit pops the top when it belongs to the same code: the events
+ * arrive in stack order, and only frames started after the watch began are
+ * ever pushed, so a frame that was already running exits unnoticed.
+ *
+ * A trace invocation collects one node per shown call, in the order calls
+ * start (a preorder walk of its tree), and is encoded and queued when the
+ * target returns. Watches are checked by slot and id whenever used, so
+ * removing one (the agent does that, with the GIL) needs no visit to the
+ * threads: their leftovers are dropped the next time they are seen.
+ */
+#include "live/observer.h"
+
+#include <time.h>
+#include <unistd.h>
+
+#include "capture/code_info.h"
+#include "capture/recorder.h"
+#include "capture/values.h"
+#include "hooks/family.h"
+#include "store/textbuf.h"
+
+struct cs_live_watch *cs_live_watches[CS_LIVE_MAX_WATCHES];
+
+#define MAX_NODES 20000   /* per trace invocation; more are counted, not kept */
+#define MAX_INVOCATIONS 8 /* trace invocations open at once in one thread */
+#define MAX_ARGS 64
+
+struct node {
+    int depth;
+    uint8_t flags;
+    int64_t start, duration;
+    PyObject *what; /* code object or C callable (strong) */
+};
+
+struct invocation {
+    int slot, id;      /* the trace watch */
+    size_t base;       /* stack level of the target's call */
+    struct node *nodes;
+    size_t n, cap;
+    size_t omitted;
+    int64_t wall_ns;
+};
+
+struct open_call {
+    PyObject *code; /* borrowed: only compared */
+    int64_t start;
+    int is_c;
+    /* per open invocation: the node of this call, or -1 when hidden; and
+     * the display depth its shown children get */
+    int node[MAX_INVOCATIONS];
+    int child_depth[MAX_INVOCATIONS];
+    /* watch: arguments captured at entry (encoded), for the finish */
+    unsigned char *args;
+    size_t args_len;
+    int nargs;
+};
+
+struct live_thread {
+    struct open_call *stack;
+    size_t depth, cap;
+    struct invocation inv[MAX_INVOCATIONS];
+    int ninv;
+};
+
+static __thread struct live_thread *me;
+
+static struct live_thread *thread_state(void)
+{
+    if (!me)
+        me = PyMem_RawCalloc(1, sizeof *me);
+    return me;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct cs_live_watch *watch_at(int slot, int id)
+{
+    struct cs_live_watch *w = cs_live_watches[slot];
+    return w && w->id == id ? w : NULL;
+}
+
+static int code_matches(const struct cs_live_watch *w, PyObject *code)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(w->codes);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (PyTuple_GET_ITEM(w->codes, i) == code)
+            return 1;
+    return 0;
+}
+
+int cs_live_is_target(PyCodeObject *code)
+{
+    for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++)
+        if (cs_live_watches[i] && code_matches(cs_live_watches[i], (PyObject *)code))
+            return 1;
+    return 0;
+}
+
+int cs_live_thread_busy(void)
+{
+    return me && me->ninv > 0;
+}
+
+/* ---- the message buffer ---- */
+
+static void put_varint(struct cs_textbuf *b, uint64_t v)
+{
+    unsigned char tmp[CS_VARINT_MAX];
+    cs_textbuf_put(b, tmp, (size_t)(cs_put_varint(tmp, v) - tmp));
+}
+
+static void put_str(struct cs_textbuf *b, const char *s, size_t n)
+{
+    put_varint(b, n);
+    cs_textbuf_put(b, s, n);
+}
+
+static void put_cstr(struct cs_textbuf *b, const char *s)
+{
+    put_str(b, s, strlen(s));
+}
+
+static void put_unicode(struct cs_textbuf *b, PyObject *s)
+{
+    Py_ssize_t n = 0;
+    const char *u = s && PyUnicode_Check(s) ? PyUnicode_AsUTF8AndSize(s, &n) : NULL;
+    if (!u) {
+        PyErr_Clear();
+        u = "";
+        n = 0;
+    }
+    put_str(b, u, (size_t)n);
+}
+
+static void put_value(struct cs_textbuf *b, PyObject *v, int expand)
+{
+    static const size_t room = 64 * 1024;
+    struct cs_value_limits lim = {.max_string = 200, .max_items = 10, .max_nesting = (uint32_t)expand};
+    if (cs_textbuf_grow(b, room) != 0)
+        return;
+    unsigned char *start = (unsigned char *)b->data + b->len;
+    unsigned char *end = cs_encode_value(start, start + room - 32, v, &lim, 0);
+    b->len += (size_t)(end - start);
+}
+
+/* "module.qualname" of a code object whose names were resolved at its
+ * start (see name_code). */
+static void put_function_name(struct cs_textbuf *b, PyCodeObject *code)
+{
+    struct cs_code_info *ci = cs_code_info_of(code);
+    struct cs_textbuf name = {0};
+    if (ci && ci->module && PyUnicode_GetLength(ci->module) > 0) {
+        cs_textbuf_puts(&name, PyUnicode_AsUTF8(ci->module));
+        cs_textbuf_putc(&name, '.');
+    }
+    PyObject *qualname = ci && ci->qualname ? ci->qualname : NULL;
+    if (qualname)
+        Py_INCREF(qualname);
+    else
+        qualname = cs_family_qualname(code, NULL);
+    const char *q = qualname ? PyUnicode_AsUTF8(qualname) : NULL;
+    cs_textbuf_puts(&name, q ? q : "?");
+    Py_XDECREF(qualname);
+    PyErr_Clear();
+    put_str(b, name.data ? name.data : "", name.len);
+    cs_textbuf_free(&name);
+}
+
+/* The code's function, file and first line. */
+static void put_code(struct cs_textbuf *b, PyCodeObject *code)
+{
+    put_function_name(b, code);
+    put_unicode(b, code->co_filename);
+    put_varint(b, (uint64_t)code->co_firstlineno);
+}
+
+/* Names a code object from its first running frame: the module from the
+ * frame's globals, the class (before 3.11) from its first argument. */
+static void name_code(PyCodeObject *code, void *frame)
+{
+    struct cs_code_info *ci = cs_code_info_of(code);
+    if (ci && ci->module)
+        return;
+    PyObject *first = NULL;
+    if (code->co_argcount > 0)
+        cs_family_frame_args(frame, code, 1, &first);
+    if (!cs_code_info_named(code, cs_family_frame_globals(frame), first))
+        PyErr_Clear();
+}
+
+static void put_callable(struct cs_textbuf *b, PyObject *callable)
+{
+    char module[128], qualname[256], full[400];
+    cs_cfunc_names(callable, module, sizeof module, qualname, sizeof qualname);
+    snprintf(full, sizeof full, "%s%s%s", strcmp(module, "builtins") ? module : "",
+             strcmp(module, "builtins") ? "." : "", qualname);
+    put_cstr(b, full);
+    put_cstr(b, "<built-in>");
+    put_varint(b, 0);
+}
+
+/* The running thread's name and daemon flag, from threading's own table
+ * (dictionary lookups only). */
+static void put_thread(struct cs_textbuf *b)
+{
+    PyObject *name = NULL;
+    int daemon = 0;
+    PyObject *modules = PyImport_GetModuleDict();
+    PyObject *threading = modules ? PyDict_GetItemString(modules, "threading") : NULL;
+    PyObject *active = threading ? PyObject_GetAttrString(threading, "_active") : NULL;
+    if (active && PyDict_Check(active)) {
+        PyObject *key = PyLong_FromUnsignedLong(PyThread_get_thread_ident());
+        PyObject *t = key ? PyDict_GetItem(active, key) : NULL;
+        Py_XDECREF(key);
+        PyObject *dict = t ? PyObject_GenericGetDict(t, NULL) : NULL;
+        if (dict) {
+            name = PyDict_GetItemString(dict, "_name");
+            PyObject *d = PyDict_GetItemString(dict, "_daemonic");
+            daemon = d == Py_True;
+            Py_XINCREF(name);
+            Py_DECREF(dict);
+        }
+    }
+    Py_XDECREF(active);
+    PyErr_Clear();
+    put_varint(b, (uint64_t)PyThread_get_thread_native_id());
+    if (name && PyUnicode_Check(name))
+        put_unicode(b, name);
+    else if (!threading && PyThread_get_thread_native_id() == (unsigned long)getpid())
+        put_cstr(b, "MainThread"); /* a program that never imported threading */
+    else
+        put_cstr(b, "");
+    Py_XDECREF(name);
+    cs_textbuf_putc(b, (char)daemon);
+}
+
+static void put_header(struct cs_textbuf *b, struct cs_live_watch *w, int64_t wall, int64_t duration)
+{
+    cs_textbuf_putc(b, (char)w->req.command);
+    put_varint(b, (uint64_t)w->id);
+    put_varint(b, (uint64_t)wall);
+    put_thread(b);
+    put_varint(b, (uint64_t)(duration > 0 ? duration : 0));
+}
+
+/* Queues an observation and counts it toward -n. */
+static void deliver(struct cs_live_watch *w, struct cs_textbuf *b)
+{
+    if (!b->oom && !w->done) {
+        cs_live_send(w->owner, CS_MSG_OBSERVATION, b->data, b->len);
+        if (w->req.times >= 0 && ++w->sent >= w->req.times) {
+            w->done = 1;
+            cs_live_watch_finished(w);
+        }
+    }
+    cs_textbuf_free(b);
+}
+
+/* ---- stack ---- */
+
+struct stack_ctx {
+    struct cs_textbuf *b;
+    int n;
+};
+
+static void visit_frame(void *ctx_, PyCodeObject *code, int lineno)
+{
+    struct stack_ctx *ctx = ctx_;
+    put_function_name(ctx->b, code);
+    put_unicode(ctx->b, code->co_filename);
+    put_varint(ctx->b, (uint64_t)lineno);
+    ctx->n++;
+}
+
+static void observe_stack(struct cs_live_watch *w, PyCodeObject *code)
+{
+    struct cs_textbuf frames = {0}, b = {0};
+    struct stack_ctx ctx = {&frames, 0};
+    cs_family_walk_stack(visit_frame, &ctx, w->req.depth);
+    put_header(&b, w, wall_ns(), 0);
+    put_code(&b, code);
+    put_varint(&b, (uint64_t)ctx.n);
+    cs_textbuf_put(&b, frames.data, frames.len);
+    cs_textbuf_free(&frames);
+    deliver(w, &b);
+}
+
+/* ---- watch ---- */
+
+static int code_nargs(PyCodeObject *code)
+{
+    int n = code->co_argcount + code->co_kwonlyargcount;
+    n += (code->co_flags & CO_VARARGS) != 0;
+    n += (code->co_flags & CO_VARKEYWORDS) != 0;
+    return n > MAX_ARGS ? MAX_ARGS : n;
+}
+
+/* Names and values of the arguments, encoded once per call. */
+static void capture_args(struct open_call *c, PyCodeObject *code, void *frame, int expand)
+{
+    int n = code_nargs(code);
+    PyObject *argv[MAX_ARGS];
+    cs_family_frame_args(frame, code, n, argv);
+    PyObject *names = cs_family_arg_names(code, n);
+    struct cs_textbuf b = {0};
+    for (int i = 0; i < n; i++) {
+        PyObject *name = names && i < PyTuple_GET_SIZE(names) ? PyTuple_GET_ITEM(names, i) : NULL;
+        put_unicode(&b, name);
+        if (argv[i]) {
+            put_value(&b, argv[i], expand);
+        } else {
+            cs_textbuf_putc(&b, V_UNBOUND);
+        }
+    }
+    Py_XDECREF(names);
+    PyErr_Clear();
+    c->args = (unsigned char *)b.data;
+    c->args_len = b.len;
+    c->nargs = n;
+}
+
+static void observe_watch(struct cs_live_watch *w, PyCodeObject *code, struct open_call *c, int at, int64_t duration,
+                          PyObject *value)
+{
+    struct cs_textbuf b = {0};
+    put_header(&b, w, wall_ns(), duration);
+    put_code(&b, code);
+    cs_textbuf_putc(&b, (char)at);
+    put_varint(&b, (uint64_t)c->nargs);
+    cs_textbuf_put(&b, c->args, c->args_len);
+    if (at == CS_AT_RETURN) {
+        put_value(&b, value ? value : Py_None, w->req.expand);
+    } else if (at == CS_AT_EXCEPTION) {
+        if (value) {
+            char tname[200];
+            cs_type_name(Py_TYPE(value), tname, sizeof tname);
+            put_cstr(&b, tname);
+            PyObject *args = PyExceptionInstance_Check(value) ? PyObject_GetAttrString(value, "args") : NULL;
+            PyObject *msg = args && PyTuple_Check(args) && PyTuple_GET_SIZE(args) == 1 ? PyTuple_GET_ITEM(args, 0) : args;
+            put_value(&b, msg ? msg : Py_None, w->req.expand);
+            Py_XDECREF(args);
+            PyErr_Clear();
+        } else {
+            put_cstr(&b, "<exception>");
+            cs_textbuf_putc(&b, V_NONE);
+        }
+    }
+    deliver(w, &b);
+}
+
+/* ---- trace ---- */
+
+static const char *stdlib_prefix(void)
+{
+    static char prefix[1024];
+    static int known;
+    if (!known) {
+        known = 1;
+        PyObject *modules = PyImport_GetModuleDict();
+        PyObject *os = modules ? PyDict_GetItemString(modules, "os") : NULL;
+        PyObject *dict = os ? PyModule_GetDict(os) : NULL;
+        PyObject *file = dict ? PyDict_GetItemString(dict, "__file__") : NULL;
+        const char *f = file && PyUnicode_Check(file) ? PyUnicode_AsUTF8(file) : NULL;
+        const char *slash = f ? strrchr(f, '/') : NULL;
+        if (slash && (size_t)(slash - f) + 2 < sizeof prefix)
+            snprintf(prefix, sizeof prefix, "%.*s/", (int)(slash - f), f);
+        PyErr_Clear();
+    }
+    return prefix;
+}
+
+/* --skip-builtin hides C functions and the standard library. */
+static int hidden(const struct cs_live_watch *w, PyObject *what, int is_c)
+{
+    if (!w->req.skip_builtin)
+        return 0;
+    if (is_c)
+        return 1;
+    PyObject *fn = ((PyCodeObject *)what)->co_filename;
+    const char *f = PyUnicode_Check(fn) ? PyUnicode_AsUTF8(fn) : NULL;
+    if (!f) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (f[0] == '<')
+        return strncmp(f, "<frozen", 7) == 0;
+    const char *lib = stdlib_prefix();
+    return lib[0] && strncmp(f, lib, strlen(lib)) == 0 && !strstr(f + strlen(lib), "-packages/");
+}
+
+static void free_invocation(struct invocation *inv)
+{
+    for (size_t i = 0; i < inv->n; i++)
+        Py_XDECREF(inv->nodes[i].what);
+    PyMem_RawFree(inv->nodes);
+    memset(inv, 0, sizeof *inv);
+}
+
+static void add_node(struct invocation *inv, struct open_call *c, int k, const struct cs_live_watch *w)
+{
+    struct open_call *parent = &me->stack[me->depth - 2];
+    int depth = me->depth - 1 == inv->base ? 0 : parent->child_depth[k];
+    c->node[k] = -1;
+    c->child_depth[k] = depth;
+    if (depth > w->req.depth || hidden(w, c->code, c->is_c))
+        return;
+    c->child_depth[k] = depth + 1;
+    if (inv->n == inv->cap) {
+        size_t cap = inv->cap ? inv->cap * 2 : 64;
+        struct node *nodes = inv->n < MAX_NODES ? PyMem_RawRealloc(inv->nodes, cap * sizeof *nodes) : NULL;
+        if (!nodes) {
+            inv->omitted++;
+            return;
+        }
+        inv->nodes = nodes;
+        inv->cap = cap;
+    }
+    struct node *nd = &inv->nodes[inv->n];
+    nd->depth = depth;
+    nd->flags = c->is_c ? CS_NODE_BUILTIN : 0;
+    nd->start = c->start;
+    nd->duration = -1;
+    nd->what = c->code;
+    Py_INCREF(nd->what);
+    c->node[k] = (int)inv->n++;
+}
+
+/* Encodes the finished tree; nodes shorter than --min-duration are hidden
+ * with what they called. */
+static void observe_trace(struct cs_live_watch *w, struct invocation *inv, int64_t total)
+{
+    struct cs_textbuf nodes = {0}, b = {0};
+    size_t shown = 0;
+    int hide_below = -1; /* depth of a hidden subtree's root, or -1 */
+    for (size_t i = 0; i < inv->n; i++) {
+        struct node *nd = &inv->nodes[i];
+        if (hide_below >= 0 && nd->depth > hide_below)
+            continue;
+        hide_below = -1;
+        if (nd->duration < 0)
+            nd->flags |= CS_NODE_UNFINISHED;
+        if (i > 0 && nd->duration >= 0 && nd->duration < w->req.min_duration_ns) {
+            hide_below = nd->depth;
+            continue;
+        }
+        put_varint(&nodes, (uint64_t)nd->depth);
+        put_varint(&nodes, (uint64_t)(nd->duration >= 0 ? nd->duration : 0));
+        cs_textbuf_putc(&nodes, (char)nd->flags);
+        if (nd->flags & CS_NODE_BUILTIN)
+            put_callable(&nodes, nd->what);
+        else
+            put_code(&nodes, (PyCodeObject *)nd->what);
+        shown++;
+    }
+    put_header(&b, w, inv->wall_ns, total);
+    put_varint(&b, shown);
+    cs_textbuf_put(&b, nodes.data, nodes.len);
+    cs_textbuf_free(&nodes);
+    deliver(w, &b);
+}
+
+/* ---- events ---- */
+
+static struct open_call *push(PyObject *code, int is_c)
+{
+    struct live_thread *t = thread_state();
+    if (!t)
+        return NULL;
+    if (t->depth == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 32;
+        struct open_call *s = PyMem_RawRealloc(t->stack, cap * sizeof *s);
+        if (!s)
+            return NULL;
+        t->stack = s;
+        t->cap = cap;
+    }
+    struct open_call *c = &t->stack[t->depth++];
+    memset(c, 0, sizeof *c);
+    c->code = code;
+    c->is_c = is_c;
+    c->start = now_ns();
+    return c;
+}
+
+/* Places a new call in every open trace invocation. */
+static void add_to_invocations(struct open_call *c)
+{
+    for (int k = 0; k < me->ninv; k++) {
+        struct invocation *inv = &me->inv[k];
+        struct cs_live_watch *w = watch_at(inv->slot, inv->id);
+        if (w && me->depth - 1 > inv->base)
+            add_node(inv, c, k, w);
+    }
+}
+
+void cs_live_on_start(PyCodeObject *code, void *frame)
+{
+    int busy = cs_live_thread_busy();
+    if (!busy && !cs_live_is_target(code))
+        return;
+    struct open_call *c = push((PyObject *)code, 0);
+    if (!c)
+        return;
+    name_code(code, frame);
+    add_to_invocations(c);
+    for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++) {
+        struct cs_live_watch *w = cs_live_watches[i];
+        if (!w || w->done || !code_matches(w, (PyObject *)code))
+            continue;
+        switch (w->req.command) {
+        case CS_LIVE_STACK:
+            observe_stack(w, code);
+            break;
+        case CS_LIVE_WATCH:
+            if (!c->args)
+                capture_args(c, code, frame, w->req.expand);
+            if (w->req.when & CS_AT_ENTRY)
+                observe_watch(w, code, c, CS_AT_ENTRY, 0, NULL);
+            break;
+        case CS_LIVE_TRACE: {
+            int open = 0;
+            for (int k = 0; k < me->ninv; k++)
+                open |= me->inv[k].slot == i && me->inv[k].id == w->id;
+            if (open || me->ninv == MAX_INVOCATIONS)
+                break; /* a recursive call: part of the outer tree */
+            int k = me->ninv++;
+            struct invocation *inv = &me->inv[k];
+            memset(inv, 0, sizeof *inv);
+            inv->slot = i;
+            inv->id = w->id;
+            inv->base = me->depth - 1;
+            inv->wall_ns = wall_ns();
+            add_node(inv, c, k, w);
+            break;
+        }
+        }
+    }
+}
+
+static void end_invocations_at(size_t level, int64_t end)
+{
+    for (int k = 0; k < me->ninv;) {
+        struct invocation *inv = &me->inv[k];
+        if (inv->base != level) {
+            k++;
+            continue;
+        }
+        struct cs_live_watch *w = watch_at(inv->slot, inv->id);
+        int64_t total = inv->n ? end - inv->nodes[0].start : 0;
+        if (w && !w->done && total >= w->req.entrance_ns)
+            observe_trace(w, inv, total);
+        free_invocation(inv);
+        /* keep the array dense; per-call node slots move with it */
+        int last = --me->ninv;
+        if (k != last) {
+            me->inv[k] = me->inv[last];
+            for (size_t d = 0; d < me->depth; d++) {
+                me->stack[d].node[k] = me->stack[d].node[last];
+                me->stack[d].child_depth[k] = me->stack[d].child_depth[last];
+            }
+        }
+        memset(&me->inv[last], 0, sizeof me->inv[last]);
+    }
+}
+
+static void pop(int how, PyObject *value, int64_t end)
+{
+    struct open_call *c = &me->stack[me->depth - 1];
+    int64_t duration = end - c->start;
+    for (int k = 0; k < me->ninv; k++) {
+        int idx = c->node[k];
+        if (me->depth - 1 >= me->inv[k].base && idx >= 0 && (size_t)idx < me->inv[k].n) {
+            struct node *nd = &me->inv[k].nodes[idx];
+            nd->duration = duration;
+            if (how == 1)
+                nd->flags |= CS_NODE_AWAIT;
+            if (how == 2)
+                nd->flags |= CS_NODE_RAISED;
+        }
+    }
+    if (!c->is_c) {
+        for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++) {
+            struct cs_live_watch *w = cs_live_watches[i];
+            if (!w || w->done || w->req.command != CS_LIVE_WATCH || !c->args || !code_matches(w, c->code))
+                continue;
+            int at = how == 2 ? CS_AT_EXCEPTION : CS_AT_RETURN;
+            if ((w->req.when & at) && duration >= w->req.entrance_ns)
+                observe_watch(w, (PyCodeObject *)c->code, c, at, duration, value);
+        }
+    }
+    PyMem_RawFree(c->args);
+    c->args = NULL;
+    end_invocations_at(me->depth - 1, end);
+    me->depth--;
+}
+
+void cs_live_on_exit(PyCodeObject *code, int how, PyObject *value)
+{
+    if (!me || me->depth == 0)
+        return;
+    int64_t end = now_ns();
+    /* A C call whose end went unreported (it raised past its caller)
+     * cannot outlive the frame that made it. */
+    while (me->depth >= 2 && me->stack[me->depth - 1].is_c && me->stack[me->depth - 2].code == (PyObject *)code)
+        pop(2, NULL, end);
+    if (me->stack[me->depth - 1].code == (PyObject *)code && !me->stack[me->depth - 1].is_c)
+        pop(how, value, end);
+}
+
+void cs_live_on_c_call(PyObject *callable)
+{
+    if (!cs_live_thread_busy())
+        return;
+    struct open_call *c = push(callable, 1);
+    if (c)
+        add_to_invocations(c);
+}
+
+void cs_live_on_c_exit(int raised)
+{
+    if (!me || me->depth == 0 || !me->stack[me->depth - 1].is_c)
+        return;
+    pop(raised ? 2 : 0, NULL, now_ns());
+}

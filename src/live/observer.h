@@ -1,0 +1,64 @@
+/*
+ * observer.h — live observations inside the target: what happens when an
+ * instrumented function starts and ends.
+ *
+ * A watch is one client's request (trace, watch or stack of one pattern).
+ * The family's live hooks (hooks/live_*.c) call the cs_live_on_* functions
+ * with the GIL held; they build observations and queue them for the agent
+ * thread, which sends them. Nothing here runs the program's Python code.
+ */
+#ifndef CALLSCOPE_LIVE_OBSERVER_H
+#define CALLSCOPE_LIVE_OBSERVER_H
+
+#include <Python.h>
+
+#include "live/protocol.h"
+
+struct cs_live_client;
+
+#define CS_LIVE_MAX_WATCHES 64
+
+struct cs_live_watch {
+    int id;
+    struct cs_live_request req;
+    struct cs_live_client *owner;
+    PyObject *codes;        /* tuple of the code objects observed */
+    char target_name[256];  /* module.qualname, for the observation */
+    long long sent;         /* observations sent */
+    int done;               /* -n reached: ignored until the agent removes it */
+};
+
+/* The watches in force, indexed by slot; NULL slots are free. Changed only
+ * with the GIL held. */
+extern struct cs_live_watch *cs_live_watches[CS_LIVE_MAX_WATCHES];
+
+/* Whether any watch observes this code (a few pointer compares). */
+int cs_live_is_target(PyCodeObject *code);
+/* Whether the calling thread is inside a traced invocation (then every call
+ * matters, not only the targets). */
+int cs_live_thread_busy(void);
+
+/* frame: as cs_family_frame_args takes it. */
+void cs_live_on_start(PyCodeObject *code, void *frame);
+/* how: 0 returned (value), 1 yielded (value), 2 raised (exc, may be NULL
+ * when the family cannot see it). */
+void cs_live_on_exit(PyCodeObject *code, int how, PyObject *value);
+void cs_live_on_c_call(PyObject *callable);
+void cs_live_on_c_exit(int raised);
+
+/* Family hooks (hooks/live_monitoring.c or hooks/live_profile.c). Install
+ * or update the instrumentation for the current watches; 0 or -1 with a
+ * Python error set. */
+int cs_live_hooks_update(void);
+/* Removes every hook; the interpreter is left as before the first update. */
+void cs_live_hooks_remove(void);
+
+/* Implemented by the agent: queue a frame for a watch's client. */
+void cs_live_send(struct cs_live_client *c, int kind, const void *payload, size_t len);
+/* Implemented by the agent: a watch reached its -n. */
+void cs_live_watch_finished(struct cs_live_watch *w);
+
+/* Ends open invocations of a watch being removed (GIL held). */
+void cs_live_forget_watch(struct cs_live_watch *w);
+
+#endif

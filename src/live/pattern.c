@@ -1,0 +1,195 @@
+/*
+ * pattern.c — finds the code objects a live pattern names.
+ *
+ * Patterns: `module.func`, `module.Class.method`, `pkg.mod.Outer.Inner.method`,
+ * or the words `module [Class] method`. Only modules the target has already
+ * imported are searched (nothing is imported into it), and names are looked
+ * up in module and class dictionaries directly, so no property, metaclass or
+ * __getattr__ of the program runs. Observing the code object catches every
+ * way the function is reached: references taken earlier, bound methods,
+ * callbacks kept in containers.
+ */
+#include "live/pattern.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Joins the words of `module [Class] method` with dots. */
+static void normalise(const char *pattern, char *out, size_t size)
+{
+    size_t n = 0;
+    int gap = 0;
+    for (const char *p = pattern; *p && n + 1 < size; p++) {
+        if (*p == ' ' || *p == '\t') {
+            gap = n > 0;
+            continue;
+        }
+        if (gap && n + 1 < size)
+            out[n++] = '.';
+        gap = 0;
+        out[n++] = *p;
+    }
+    out[n] = 0;
+}
+
+/* A name in a class's own dictionary or its bases', without descriptors. */
+static PyObject *class_lookup(PyTypeObject *type, PyObject *name)
+{
+    PyObject *mro = type->tp_mro;
+    for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *dict = ((PyTypeObject *)PyTuple_GET_ITEM(mro, i))->tp_dict;
+        PyObject *v = dict ? PyDict_GetItemWithError(dict, name) : NULL;
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
+static PyObject *member(PyObject *owner, const char *name)
+{
+    PyObject *key = PyUnicode_FromString(name);
+    if (!key)
+        return NULL;
+    PyObject *v = NULL;
+    if (PyModule_Check(owner))
+        v = PyDict_GetItemWithError(PyModule_GetDict(owner), key);
+    else if (PyType_Check(owner))
+        v = class_lookup((PyTypeObject *)owner, key);
+    Py_DECREF(key);
+    return v;
+}
+
+/* The Python function behind a method, classmethod, staticmethod, property
+ * getter or functools.wraps decorator (borrowed), or NULL. */
+static PyObject *underlying_function(PyObject *v)
+{
+    for (int hops = 0; v && hops < 16; hops++) {
+        if (PyFunction_Check(v)) {
+            PyObject *dict = ((PyFunctionObject *)v)->func_dict;
+            PyObject *wrapped = dict ? PyDict_GetItemString(dict, "__wrapped__") : NULL;
+            if (!wrapped)
+                return v;
+            v = wrapped;
+        } else if (PyMethod_Check(v)) {
+            v = PyMethod_GET_FUNCTION(v);
+        } else if (Py_TYPE(v) == &PyStaticMethod_Type || Py_TYPE(v) == &PyClassMethod_Type) {
+            PyObject *fn = PyObject_GetAttrString(v, "__func__");
+            Py_XDECREF(fn); /* the descriptor keeps it alive */
+            v = fn;
+        } else if (Py_TYPE(v) == &PyProperty_Type) {
+            PyObject *fn = PyObject_GetAttrString(v, "fget");
+            Py_XDECREF(fn);
+            v = fn;
+        } else {
+            return NULL;
+        }
+    }
+    PyErr_Clear();
+    return NULL;
+}
+
+/* A function defined inside `code` and named `name`, at any nesting. */
+static PyObject *nested_code(PyCodeObject *code, const char *name, int level)
+{
+    PyObject *consts = code->co_consts;
+    for (Py_ssize_t i = 0; level < 8 && consts && i < PyTuple_GET_SIZE(consts); i++) {
+        PyObject *c = PyTuple_GET_ITEM(consts, i);
+        if (!PyCode_Check(c))
+            continue;
+        if (PyUnicode_CompareWithASCIIString(((PyCodeObject *)c)->co_name, name) == 0)
+            return c;
+        PyObject *deeper = nested_code((PyCodeObject *)c, name, level + 1);
+        if (deeper)
+            return deeper;
+    }
+    return NULL;
+}
+
+PyObject *cs_live_resolve(const char *pattern, const char *nested, char *name_out, size_t name_size, char *err,
+                          size_t errlen)
+{
+    char dotted[512];
+    normalise(pattern, dotted, sizeof dotted);
+    if (!dotted[0] || dotted[0] == '.' || strstr(dotted, "..") || dotted[strlen(dotted) - 1] == '.') {
+        snprintf(err, errlen, "'%s' is not a pattern: write module.function or module.Class.method", pattern);
+        return NULL;
+    }
+    /* The longest dotted prefix that is an imported module. */
+    PyObject *modules = PyImport_GetModuleDict();
+    PyObject *owner = NULL;
+    char *rest = NULL;
+    for (char *cut = dotted + strlen(dotted); cut; cut = NULL) {
+        for (;;) {
+            char saved = *cut;
+            *cut = 0;
+            owner = PyDict_GetItemString(modules, dotted);
+            *cut = saved;
+            if (owner && PyModule_Check(owner)) {
+                rest = *cut ? cut + 1 : cut;
+                break;
+            }
+            owner = NULL;
+            char *dot = NULL;
+            for (char *p = dotted; p < cut; p++)
+                if (*p == '.')
+                    dot = p;
+            if (!dot)
+                break;
+            cut = dot;
+        }
+    }
+    if (!owner) {
+        char *dot = strchr(dotted, '.');
+        snprintf(err, errlen, "module '%.*s' is not loaded in the target (callscope imports nothing there)",
+                 dot ? (int)(dot - dotted) : (int)strlen(dotted), dotted);
+        return NULL;
+    }
+    if (!*rest) {
+        snprintf(err, errlen, "'%s' is a module: name a function in it", dotted);
+        return NULL;
+    }
+    PyObject *v = owner;
+    char path[512];
+    snprintf(path, sizeof path, "%.*s", (int)(rest - dotted - 1), dotted);
+    for (char *word = rest; word && *word;) {
+        char *dot = strchr(word, '.');
+        if (dot)
+            *dot = 0;
+        if (!PyModule_Check(v) && !PyType_Check(v)) {
+            snprintf(err, errlen, "'%s' is not a module or class, so it has no '%s'", path, word);
+            return NULL;
+        }
+        PyObject *next = member(v, word);
+        if (!next) {
+            PyErr_Clear();
+            snprintf(err, errlen, "'%s' has no attribute '%s'", path, word);
+            return NULL;
+        }
+        size_t used = strlen(path);
+        snprintf(path + used, sizeof path - used, ".%s", word);
+        v = next;
+        word = dot ? dot + 1 : NULL;
+    }
+    PyObject *fn = underlying_function(v);
+    if (!fn) {
+        if (PyType_Check(v))
+            snprintf(err, errlen, "'%s' is a class: name one of its methods (e.g. %s.__init__)", path, path);
+        else if (PyCFunction_Check(v) || Py_TYPE(v) == &PyMethodDescr_Type)
+            snprintf(err, errlen, "'%s' is a built-in function: only Python functions can be observed", path);
+        else
+            snprintf(err, errlen, "'%s' is a %s, not a function", path, Py_TYPE(v)->tp_name);
+        return NULL;
+    }
+    PyObject *code = PyFunction_GET_CODE(fn);
+    if (nested && nested[0]) {
+        code = nested_code((PyCodeObject *)code, nested, 0);
+        if (!code) {
+            snprintf(err, errlen, "'%s' defines no function named '%s'", path, nested);
+            return NULL;
+        }
+        size_t used = strlen(path);
+        snprintf(path + used, sizeof path - used, ".<locals>.%s", nested);
+    }
+    snprintf(name_out, name_size, "%s", path);
+    return PyTuple_Pack(1, code);
+}

@@ -1,0 +1,116 @@
+/*
+ * protocol.h — what the agent in a target process and the callscope client
+ * say to each other over the agent's Unix socket.
+ *
+ * Both ways the stream is a sequence of frames: a 4-byte little-endian
+ * length (of what follows), one byte of frame kind, then the payload. Payload
+ * fields use the event encoding of core/event.h (varint, str, values), so
+ * the client renders captured arguments with the same code that renders a
+ * recording.
+ *
+ * Client to agent
+ *   REQ_OBSERVE  text: one "key=value" per line (see struct cs_live_request)
+ *   REQ_RESET    text: a pattern, or empty for all of this client's watches
+ *   REQ_DETACH   empty: remove everything and end the agent thread
+ * Agent to client
+ *   MSG_HELLO    str python version, varint pid
+ *   MSG_STATUS   str text (e.g. "watching app.f: 1 code object")
+ *   MSG_ERROR    str text: the request failed; nothing was installed
+ *   MSG_OBSERVATION  see below
+ *   MSG_DONE     varint observations sent: the -n limit was reached
+ *   MSG_NOTICE   str text: something to tell once (a condition that raised)
+ *
+ * MSG_OBSERVATION
+ *   u8 command (CS_LIVE_TRACE/WATCH/STACK), varint watch id,
+ *   varint wall-clock ns, varint tid, str thread name, u8 daemon,
+ *   varint duration ns (0 when observed at entry), then per command:
+ *   TRACE  varint n, n x node: varint depth, varint duration ns,
+ *          u8 CS_NODE_* flags, str function, str filename, varint lineno
+ *   WATCH  str function, str filename, varint lineno, u8 CS_AT_* (when),
+ *          varint nargs, nargs x (str name, value),
+ *          then for CS_AT_RETURN a value, for CS_AT_EXCEPTION str type + value
+ *   STACK  str function, str filename, varint lineno,
+ *          varint n, n x frame (innermost first): str function, str filename,
+ *          varint lineno
+ */
+#ifndef CALLSCOPE_LIVE_PROTOCOL_H
+#define CALLSCOPE_LIVE_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/event.h"
+
+#define CS_FRAME_HEADER 5
+#define CS_FRAME_MAX (16u << 20) /* longer frames are a protocol error */
+
+enum cs_frame_kind {
+    CS_REQ_OBSERVE = 1,
+    CS_REQ_RESET = 2,
+    CS_REQ_DETACH = 3,
+    CS_MSG_HELLO = 0x41,
+    CS_MSG_STATUS = 0x42,
+    CS_MSG_ERROR = 0x43,
+    CS_MSG_OBSERVATION = 0x44,
+    CS_MSG_DONE = 0x45,
+    CS_MSG_NOTICE = 0x46,
+};
+
+enum cs_live_command { CS_LIVE_TRACE = 1, CS_LIVE_WATCH = 2, CS_LIVE_STACK = 3 };
+
+enum cs_node_flags {
+    CS_NODE_BUILTIN = 1,    /* a C function */
+    CS_NODE_AWAIT = 2,      /* suspended by yield/await */
+    CS_NODE_UNFINISHED = 4, /* still running when the observation ended */
+    CS_NODE_RAISED = 8,     /* ended by an exception */
+};
+
+/* When watch observes (bits of the request's `when`). */
+enum cs_watch_at {
+    CS_AT_ENTRY = 1,     /* -b */
+    CS_AT_RETURN = 2,    /* -s */
+    CS_AT_EXCEPTION = 4, /* -e */
+    CS_AT_FINISH = CS_AT_RETURN | CS_AT_EXCEPTION, /* -f: whichever happens */
+};
+
+/* An observe request, as both ends see it. */
+struct cs_live_request {
+    int command;            /* enum cs_live_command */
+    char pattern[512];
+    char nested[256];       /* -nm: a function defined inside the target */
+    char condition[1024];
+    int depth;              /* trace: levels below the target; stack: frames */
+    long long times;        /* -n: observations before done; -1 unlimited */
+    int64_t min_duration_ns;  /* trace: hide sub-calls shorter than this */
+    int64_t entrance_ns;      /* skip invocations shorter than this */
+    int skip_builtin;
+    int expand;             /* watch: nesting depth of values */
+    int when;               /* watch: CS_AT_* bits */
+};
+
+void cs_live_request_defaults(struct cs_live_request *req, int command);
+/* key=value lines; returns the length written (always NUL-terminated). */
+size_t cs_live_request_format(const struct cs_live_request *req, char *out, size_t size);
+/* 0, or -1 with a message in err. */
+int cs_live_request_parse(const char *text, size_t len, struct cs_live_request *req, char *err,
+                          size_t errlen);
+
+/* Writes a frame header for a payload of `len` bytes. */
+static inline void cs_frame_header(unsigned char out[CS_FRAME_HEADER], int kind, size_t len)
+{
+    uint32_t n = (uint32_t)len + 1;
+    memcpy(out, &n, 4);
+    out[4] = (unsigned char)kind;
+}
+
+/* Whole-buffer I/O on a blocking socket, retrying on EINTR: 0 or -1. */
+int cs_write_all(int fd, const void *buf, size_t len);
+int cs_read_all(int fd, void *buf, size_t len);
+
+/* Sends one frame. 0 or -1. */
+int cs_send_frame(int fd, int kind, const void *payload, size_t len);
+/* Reads one frame into a malloc'd buffer (*payload, free it). Returns the
+ * kind, 0 at a clean end of stream, -1 on error or a malformed frame. */
+int cs_recv_frame(int fd, unsigned char **payload, size_t *len);
+
+#endif

@@ -1,0 +1,367 @@
+/*
+ * live_render.c — turns observation frames from a live agent into what the
+ * user reads: a titled call tree per invocation (`trace`), arguments and
+ * outcome per call (`watch`), the calling stack (`stack`), or one JSON
+ * object per line for any of them. Values arrive in the capture encoding
+ * and are rendered by the same code that renders a recording.
+ */
+#include "present/live_render.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "collector/decode.h"
+#include "live/protocol.h"
+#include "present/common.h"
+#include "store/json.h"
+
+#define RED "\x1b[31m"
+#define YELLOW "\x1b[33m"
+#define GREEN "\x1b[32m"
+#define DIM "\x1b[2m"
+#define RESET "\x1b[0m"
+
+struct header {
+    int command;
+    uint64_t watch_id, wall_ns, tid, duration_ns;
+    struct cs_text thread;
+    int daemon;
+};
+
+struct node {
+    int depth;
+    uint64_t duration_ns;
+    int flags;
+    struct cs_text function, filename;
+    uint64_t lineno;
+    int has_next_sibling;
+};
+
+static struct cs_text get_text(struct cs_reader *rd)
+{
+    struct cs_text t;
+    t.s = cs_get_str(rd, &t.n);
+    return t;
+}
+
+static void read_header(struct cs_reader *rd, struct header *h)
+{
+    h->command = cs_get_byte(rd);
+    h->watch_id = cs_get_varint(rd);
+    h->wall_ns = cs_get_varint(rd);
+    h->tid = cs_get_varint(rd);
+    h->thread = get_text(rd);
+    h->daemon = cs_get_byte(rd);
+    h->duration_ns = cs_get_varint(rd);
+}
+
+static void timestamp(uint64_t wall_ns, char *buf, size_t size)
+{
+    time_t s = (time_t)(wall_ns / 1000000000);
+    struct tm tm;
+    localtime_r(&s, &tm);
+    size_t n = strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(buf + n, size - n, ".%03d", (int)(wall_ns / 1000000 % 1000));
+}
+
+static void title(struct cs_live_render *r, const struct header *h, struct cs_textbuf *b)
+{
+    char ts[64], dur[32];
+    timestamp(h->wall_ns, ts, sizeof ts);
+    cs_format_duration((int64_t)h->duration_ns, dur, sizeof dur);
+    cs_textbuf_printf(b, "%s%s%s thread=%.*s tid=%llu daemon=%s", r->color ? DIM : "", ts, r->color ? RESET : "",
+                      (int)h->thread.n, h->thread.s, (unsigned long long)h->tid, h->daemon ? "True" : "False");
+    if (h->command != CS_LIVE_STACK)
+        cs_textbuf_printf(b, " cost=%s", dur);
+}
+
+static void json_head(struct cs_textbuf *b, const struct header *h, struct cs_text func, struct cs_text file,
+                      uint64_t line)
+{
+    char ts[64];
+    timestamp(h->wall_ns, ts, sizeof ts);
+    cs_textbuf_printf(b, "{\"type\":\"observation\",\"watch_id\":%llu,\"timestamp\":\"%s\",\"func_name\":",
+                      (unsigned long long)h->watch_id, ts);
+    cs_json_string(b, func.s, func.n);
+    cs_textbuf_puts(b, ",\"location\":");
+    struct cs_textbuf loc = {0};
+    cs_textbuf_printf(&loc, "%.*s:%llu", (int)file.n, file.s, (unsigned long long)line);
+    cs_json_string(b, loc.data ? loc.data : "", loc.len);
+    cs_textbuf_free(&loc);
+    cs_textbuf_puts(b, ",\"thread\":");
+    cs_json_string(b, h->thread.s, h->thread.n);
+    cs_textbuf_printf(b, ",\"tid\":%llu,\"daemon\":%s", (unsigned long long)h->tid, h->daemon ? "true" : "false");
+}
+
+/* ---- trace ---- */
+
+static const char *share_color(uint64_t part, uint64_t whole)
+{
+    if (!whole)
+        return "";
+    double share = (double)part / (double)whole;
+    return share > 0.5 ? RED : share > 0.2 ? YELLOW : share > 0.05 ? GREEN : "";
+}
+
+static void json_tree(struct cs_textbuf *b, const struct node *nodes, size_t n, size_t *i)
+{
+    const struct node *nd = &nodes[*i];
+    cs_textbuf_printf(b, "{\"depth\":%d,\"function\":", nd->depth);
+    cs_json_string(b, nd->function.s, nd->function.n);
+    cs_textbuf_puts(b, ",\"filename\":");
+    cs_json_string(b, nd->filename.s, nd->filename.n);
+    cs_textbuf_printf(b, ",\"lineno\":%llu,\"duration_ms\":%.6f", (unsigned long long)nd->lineno,
+                      (double)nd->duration_ns / 1e6);
+    if (nd->flags & CS_NODE_BUILTIN)
+        cs_textbuf_puts(b, ",\"builtin\":true");
+    if (nd->flags & CS_NODE_AWAIT)
+        cs_textbuf_puts(b, ",\"await\":true");
+    if (nd->flags & CS_NODE_RAISED)
+        cs_textbuf_puts(b, ",\"raised\":true");
+    if (nd->flags & CS_NODE_UNFINISHED)
+        cs_textbuf_puts(b, ",\"unfinished\":true");
+    cs_textbuf_puts(b, ",\"children\":[");
+    int depth = nd->depth;
+    int first = 1;
+    for (++*i; *i < n && nodes[*i].depth > depth;) {
+        if (!first)
+            cs_textbuf_putc(b, ',');
+        first = 0;
+        json_tree(b, nodes, n, i);
+    }
+    cs_textbuf_puts(b, "]}");
+}
+
+static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const struct header *h,
+                        struct cs_textbuf *b)
+{
+    uint64_t count = cs_get_varint(rd);
+    if (rd->error || count > (uint64_t)(rd->end - rd->p))
+        return -1;
+    struct node *nodes = calloc(count ? count : 1, sizeof *nodes);
+    if (!nodes)
+        return -1;
+    for (uint64_t i = 0; i < count && !rd->error; i++) {
+        nodes[i].depth = (int)cs_get_varint(rd);
+        nodes[i].duration_ns = cs_get_varint(rd);
+        nodes[i].flags = cs_get_byte(rd);
+        nodes[i].function = get_text(rd);
+        nodes[i].filename = get_text(rd);
+        nodes[i].lineno = cs_get_varint(rd);
+        if (i > 0 && nodes[i].depth > nodes[i - 1].depth + 1)
+            rd->error = 1; /* a child must follow its parent */
+    }
+    if (rd->error || count == 0 || nodes[0].depth != 0) {
+        free(nodes);
+        return -1;
+    }
+    /* a later sibling: the next node at the same depth before a shallower one */
+    for (uint64_t i = 0; i < count; i++)
+        for (uint64_t j = i + 1; j < count && nodes[j].depth >= nodes[i].depth; j++)
+            if (nodes[j].depth == nodes[i].depth) {
+                nodes[i].has_next_sibling = 1;
+                break;
+            }
+    if (r->jsonl) {
+        json_head(b, h, nodes[0].function, nodes[0].filename, nodes[0].lineno);
+        cs_textbuf_puts(b, ",\"call_tree\":");
+        size_t i = 0;
+        json_tree(b, nodes, count, &i);
+        cs_textbuf_printf(b, ",\"total_duration_ms\":%.6f,\"node_count\":%llu}\n", (double)h->duration_ns / 1e6,
+                          (unsigned long long)count);
+        free(nodes);
+        return 0;
+    }
+    title(r, h, b);
+    cs_textbuf_putc(b, '\n');
+    /* parent of each node, for the color by share and the guides */
+    uint64_t *parent_dur = calloc(count, sizeof *parent_dur);
+    unsigned char *guide = calloc(count + 1, 1); /* per depth: an open branch */
+    if (!parent_dur || !guide) {
+        free(parent_dur);
+        free(guide);
+        free(nodes);
+        return -1;
+    }
+    uint64_t *stack_dur = calloc(count + 1, sizeof *stack_dur);
+    for (uint64_t i = 0; stack_dur && i < count; i++) {
+        int d = nodes[i].depth;
+        parent_dur[i] = d > 0 ? stack_dur[d - 1] : nodes[i].duration_ns;
+        stack_dur[d] = nodes[i].duration_ns;
+    }
+    free(stack_dur);
+    for (uint64_t i = 0; i < count; i++) {
+        const struct node *nd = &nodes[i];
+        for (int d = 1; d < nd->depth; d++)
+            cs_textbuf_puts(b, guide[d] ? "\xe2\x94\x82   " : "    ");
+        if (nd->depth > 0)
+            cs_textbuf_puts(b, nd->has_next_sibling ? "\xe2\x94\x9c\xe2\x94\x80 " : "\xe2\x94\x94\xe2\x94\x80 ");
+        guide[nd->depth] = (unsigned char)nd->has_next_sibling;
+        char dur[32];
+        cs_format_duration((int64_t)nd->duration_ns, dur, sizeof dur);
+        const char *color = r->color ? share_color(nd->duration_ns, parent_dur[i]) : "";
+        cs_textbuf_printf(b, "%s[%s]%s %.*s ", color, dur, color[0] ? RESET : "", (int)nd->function.n,
+                          nd->function.s);
+        if (nd->flags & CS_NODE_BUILTIN)
+            cs_textbuf_puts(b, "<built-in>");
+        else
+            cs_textbuf_printf(b, "%.*s:%llu", (int)nd->filename.n, nd->filename.s,
+                              (unsigned long long)nd->lineno);
+        if (nd->flags & CS_NODE_AWAIT)
+            cs_textbuf_puts(b, " [await]");
+        if (nd->flags & CS_NODE_RAISED)
+            cs_textbuf_puts(b, " [raised]");
+        if (nd->flags & CS_NODE_UNFINISHED)
+            cs_textbuf_puts(b, " [unfinished]");
+        cs_textbuf_putc(b, '\n');
+    }
+    free(parent_dur);
+    free(guide);
+    free(nodes);
+    return 0;
+}
+
+/* ---- watch ---- */
+
+static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const struct header *h,
+                        struct cs_textbuf *b)
+{
+    struct cs_text func = get_text(rd), file = get_text(rd);
+    uint64_t line = cs_get_varint(rd);
+    int at = cs_get_byte(rd);
+    uint64_t nargs = cs_get_varint(rd);
+    if (rd->error || nargs > (uint64_t)(rd->end - rd->p))
+        return -1;
+    struct cs_textbuf value = {0}, scratch = {0};
+    static const char *at_name[] = {"", "entry", "return", "", "exception"};
+    const char *when = at >= 0 && at <= 4 ? at_name[at] : "";
+    if (r->jsonl) {
+        json_head(b, h, func, file, line);
+        cs_textbuf_printf(b, ",\"at\":\"%s\",\"cost_ms\":%.6f,\"params\":{", when, (double)h->duration_ns / 1e6);
+    } else {
+        title(r, h, b);
+        cs_textbuf_printf(b, " %.*s %.*s:%llu (%s)\n  params: ", (int)func.n, func.s, (int)file.n, file.s,
+                          (unsigned long long)line, when);
+    }
+    for (uint64_t i = 0; i < nargs && !rd->error; i++) {
+        struct cs_text name = get_text(rd);
+        cs_textbuf_reset(&value);
+        if (cs_render_value(rd, &value) != 0)
+            break;
+        if (r->jsonl) {
+            if (i)
+                cs_textbuf_putc(b, ',');
+            cs_json_string(b, name.s, name.n);
+            cs_textbuf_putc(b, ':');
+            cs_json_string(b, value.data ? value.data : "", value.len);
+        } else {
+            cs_textbuf_printf(b, "%s%.*s=%.*s", i ? ", " : "", (int)name.n, name.s, (int)value.len,
+                              value.data ? value.data : "");
+        }
+    }
+    if (r->jsonl)
+        cs_textbuf_putc(b, '}');
+    else
+        cs_textbuf_putc(b, '\n');
+    if (at == CS_AT_RETURN) {
+        cs_textbuf_reset(&value);
+        cs_render_value(rd, &value);
+        if (r->jsonl) {
+            cs_textbuf_puts(b, ",\"return_obj\":");
+            cs_json_string(b, value.data ? value.data : "", value.len);
+        } else {
+            cs_textbuf_printf(b, "  return: %.*s\n", (int)value.len, value.data ? value.data : "");
+        }
+    } else if (at == CS_AT_EXCEPTION) {
+        struct cs_text type = get_text(rd);
+        cs_textbuf_reset(&value);
+        cs_render_exception(rd, type, &value, &scratch);
+        if (r->jsonl) {
+            cs_textbuf_puts(b, ",\"throw_exp\":");
+            cs_json_string(b, value.data ? value.data : "", value.len);
+        } else {
+            cs_textbuf_printf(b, "  raised: %.*s\n", (int)value.len, value.data ? value.data : "");
+        }
+    }
+    if (r->jsonl)
+        cs_textbuf_puts(b, "}\n");
+    cs_textbuf_free(&value);
+    cs_textbuf_free(&scratch);
+    return rd->error ? -1 : 0;
+}
+
+/* ---- stack ---- */
+
+static int render_stack(struct cs_live_render *r, struct cs_reader *rd, const struct header *h,
+                        struct cs_textbuf *b)
+{
+    struct cs_text func = get_text(rd), file = get_text(rd);
+    uint64_t line = cs_get_varint(rd);
+    uint64_t n = cs_get_varint(rd);
+    if (rd->error || n > (uint64_t)(rd->end - rd->p))
+        return -1;
+    if (r->jsonl) {
+        json_head(b, h, func, file, line);
+        cs_textbuf_puts(b, ",\"stack\":[");
+    } else {
+        title(r, h, b);
+        cs_textbuf_printf(b, " %.*s\n", (int)func.n, func.s);
+    }
+    for (uint64_t i = 0; i < n && !rd->error; i++) {
+        struct cs_text f = get_text(rd), fn = get_text(rd);
+        uint64_t ln = cs_get_varint(rd);
+        if (r->jsonl) {
+            cs_textbuf_puts(b, i ? ",{\"function\":" : "{\"function\":");
+            cs_json_string(b, f.s, f.n);
+            cs_textbuf_puts(b, ",\"filename\":");
+            cs_json_string(b, fn.s, fn.n);
+            cs_textbuf_printf(b, ",\"lineno\":%llu}", (unsigned long long)ln);
+        } else {
+            cs_textbuf_printf(b, "    at %.*s (%.*s:%llu)\n", (int)f.n, f.s, (int)fn.n, fn.s,
+                              (unsigned long long)ln);
+        }
+    }
+    if (r->jsonl)
+        cs_textbuf_puts(b, "]}\n");
+    return rd->error ? -1 : 0;
+}
+
+int cs_live_render_observation(struct cs_live_render *r, const unsigned char *payload, size_t len)
+{
+    struct cs_reader rd = {payload, payload + len, 0};
+    struct header h;
+    read_header(&rd, &h);
+    if (rd.error)
+        return -1;
+    struct cs_textbuf b = {0};
+    int rc = h.command == CS_LIVE_TRACE   ? render_trace(r, &rd, &h, &b)
+             : h.command == CS_LIVE_WATCH ? render_watch(r, &rd, &h, &b)
+             : h.command == CS_LIVE_STACK ? render_stack(r, &rd, &h, &b)
+                                          : -1;
+    if (rc == 0 && !b.oom) {
+        if (!r->jsonl)
+            cs_textbuf_putc(&b, '\n');
+        fwrite(b.data, 1, b.len, r->out);
+        fflush(r->out);
+    }
+    cs_textbuf_free(&b);
+    return rc == 0 && !b.oom ? 0 : -1;
+}
+
+void cs_live_render_message(struct cs_live_render *r, const char *type, const char *text)
+{
+    if (r->jsonl) {
+        struct cs_textbuf b = {0};
+        cs_textbuf_printf(&b, "{\"type\":\"%s\",\"message\":", type);
+        cs_json_string(&b, text, strlen(text));
+        cs_textbuf_puts(&b, "}\n");
+        fwrite(b.data, 1, b.len, r->out);
+        fflush(r->out);
+        cs_textbuf_free(&b);
+    } else if (!strcmp(type, "error")) {
+        fprintf(stderr, "callscope: %s\n", text);
+    } else {
+        fprintf(stderr, "callscope: %s\n", text);
+    }
+}
