@@ -27,13 +27,17 @@ PyObject *cs_family_qualname(PyCodeObject *code, PyObject *first_arg);
  * empty slot). `frame` is what the family's hooks see: an interpreter frame
  * (3.12+, NULL for the running one) or a frame object (before). */
 void cs_family_frame_args(void *frame, PyCodeObject *code, int n, PyObject **out);
+/* Whether a profile-function frame that returns is suspending (yield or
+ * await) rather than finishing (before 3.12 only). */
+int cs_family_frame_is_yielding(void *frame);
 /* The globals of the frame a hook was handed (borrowed). */
 PyObject *cs_family_frame_globals(void *frame);
 /* The code of the frame a hook was handed (borrowed). */
 PyCodeObject *cs_family_frame_code(void *frame);
-/* Calls visit(ctx, code, line) for the calling thread's frames, innermost
- * first, at most max_frames of them. */
-void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, int lineno), void *ctx,
+/* Calls visit(ctx, code, globals, first_arg, line) for the calling thread's
+ * frames, innermost first, at most max_frames of them. first_arg (NULL when
+ * not needed) names methods on Pythons whose code objects lack a qualname. */
+void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg, int lineno), void *ctx,
                           int max_frames);
 /* Per-code slot for our data (co_extra). */
 Py_ssize_t cs_family_request_code_extra(freefunc free_fn);

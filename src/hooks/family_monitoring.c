@@ -372,13 +372,15 @@ PyCodeObject *cs_family_frame_code(void *frame)
 #endif
 }
 
-void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, int lineno), void *ctx, int max_frames)
+void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg, int lineno), void *ctx, int max_frames)
 {
     PyFrameObject *f = PyEval_GetFrame();
     Py_XINCREF(f);
     for (int i = 0; f && i < max_frames; i++) {
         PyCodeObject *code = PyFrame_GetCode(f);
-        visit(ctx, code, PyFrame_GetLineNumber(f));
+        PyObject *globals = PyFrame_GetGlobals(f);
+        visit(ctx, code, globals, NULL, PyFrame_GetLineNumber(f));
+        Py_XDECREF(globals);
         Py_DECREF(code);
         PyFrameObject *back = PyFrame_GetBack(f);
         Py_DECREF(f);

@@ -324,17 +324,30 @@ PyObject *cs_family_frame_globals(void *frame)
     return frame_globals(frame);
 }
 
+int cs_family_frame_is_yielding(void *frame)
+{
+    return is_yield(frame);
+}
+
 PyCodeObject *cs_family_frame_code(void *frame)
 {
     return frame_code(frame);
 }
 
-void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, int lineno), void *ctx, int max_frames)
+void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg, int lineno), void *ctx, int max_frames)
 {
     PyFrameObject *f = PyEval_GetFrame();
     Py_XINCREF(f);
     for (int i = 0; f && i < max_frames; i++) {
-        visit(ctx, frame_code(f), PyFrame_GetLineNumber(f));
+#if PY_VERSION_HEX >= 0x030B0000
+        PyObject *globals = PyFrame_GetGlobals(f);
+        Py_XDECREF(globals); /* the frame keeps them */
+#else
+        PyObject *globals = f->f_globals;
+#endif
+        PyCodeObject *code = frame_code(f);
+        PyObject *first = code->co_argcount > 0 ? frame_locals(f)[0] : NULL;
+        visit(ctx, code, globals, first, PyFrame_GetLineNumber(f));
 #if PY_VERSION_HEX >= 0x03090000
         PyFrameObject *back = PyFrame_GetBack(f);
 #else

@@ -335,6 +335,9 @@ static void *agent_main(void *arg)
     (void)arg;
     int lfd = listen_socket();
     if (lfd < 0) {
+        close(wake_pipe[0]);
+        close(wake_pipe[1]);
+        wake_pipe[0] = wake_pipe[1] = -1;
         atomic_store(&running, 0);
         return NULL;
     }
@@ -384,6 +387,9 @@ static void *agent_main(void *arg)
         }
     close(lfd);
     unlink(socket_path);
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    wake_pipe[0] = wake_pipe[1] = -1;
     atomic_store(&running, 0);
     return NULL;
 }
@@ -402,7 +408,7 @@ __attribute__((visibility("default"))) int callscope_agent_attach(const char *pa
         return CS_AGENT_FAILED;
     }
     memcpy(socket_path, path, strlen(path) + 1);
-    if (wake_pipe[0] < 0 && pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
         atomic_store(&running, 0);
         return CS_AGENT_FAILED;
     }

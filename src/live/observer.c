@@ -281,9 +281,12 @@ struct stack_ctx {
     int n;
 };
 
-static void visit_frame(void *ctx_, PyCodeObject *code, int lineno)
+static void visit_frame(void *ctx_, PyCodeObject *code, PyObject *globals, PyObject *first_arg, int lineno)
 {
     struct stack_ctx *ctx = ctx_;
+    struct cs_code_info *ci = cs_code_info_of(code);
+    if (ci && !ci->module && !cs_code_info_named(code, globals, first_arg))
+        PyErr_Clear();
     put_function_name(ctx->b, code);
     put_unicode(ctx->b, code->co_filename);
     put_varint(ctx->b, (uint64_t)lineno);

@@ -1,0 +1,351 @@
+"""`callscope trace/watch/stack/reset/detach` against real running processes."""
+
+import json
+import os
+import signal
+import sys
+import time
+import unittest
+
+from tests.py.live_support import LiveTarget
+from tests.py.support import MONITORING
+
+SHOP = '''
+import json as _json
+
+def leaf(x):
+    return len(str(x)) + x
+
+def helper(n):
+    return sum(leaf(i) for i in range(n))
+
+class Shop:
+    def process(self, order, qty=2, *rest, **kw):
+        total = helper(3)
+        _json.dumps({"order": order})
+        if order % 4 == 0:
+            raise ValueError("bad order %d" % order)
+        return total + qty
+
+    @staticmethod
+    def check(code):
+        return code * 2
+
+    @classmethod
+    def make(cls, n):
+        return n + 1
+
+    def outer(self, n):
+        def inner(k):
+            return k + 1
+        return inner(n)
+
+shop = Shop()
+process = shop.process          # bound method taken before any attach
+handlers = {"go": Shop.check}   # a callback kept in a dict
+counter = [0]
+
+def work():
+    counter[0] += 1
+    try:
+        process(counter[0], tag="x")
+    except ValueError:
+        pass
+    handlers["go"](counter[0])
+    Shop.make(counter[0])
+    shop.outer(counter[0])
+
+serve(work)
+'''
+
+
+def tree_functions(node, out=None):
+    out = [] if out is None else out
+    out.append((node["depth"], node["function"]))
+    for child in node["children"]:
+        tree_functions(child, out)
+    return out
+
+
+class TraceTest(LiveTarget):
+    def test_trace_prints_the_call_tree_with_timings(self):
+        p = self.start_target(SHOP)
+        proc = self.live("trace", p.pid, "__main__.Shop.process", "-n", "2", "--no-color")
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        out = proc.stdout.decode()
+        self.assertEqual(out.count("thread=MainThread"), 2, out)
+        self.assertRegex(out, r"\[\d+(\.\d+)?(ns|µs|ms)\] __main__\.Shop\.process .*target\.py:\d+")
+        self.assertRegex(out, r"\n└─ \[[^]]+\] __main__\.helper ")
+        self.assertRegex(out, r"\n    ├─ \[[^]]+\] __main__\.(helper\.<locals>\.)?<genexpr> .*\[await\]\n    │   └─ \[[^]]+\] __main__\.leaf")
+        self.assertNotIn("json", out.replace("target.py", ""), "the standard library is hidden by default")
+        self.assertIn("tracing __main__.Shop.process", proc.stderr.decode())
+
+    def test_jsonl_tree_depth_and_builtins(self):
+        p = self.start_target(SHOP)
+        obs = self.observations("trace", p.pid, "__main__.Shop.process", "-n", "1")
+        self.assertEqual(len(obs), 1)
+        o = obs[0]
+        for key in ("watch_id", "timestamp", "func_name", "location", "call_tree", "total_duration_ms",
+                    "node_count", "thread", "tid"):
+            self.assertIn(key, o)
+        self.assertEqual(o["func_name"], "__main__.Shop.process")
+        self.assertEqual(o["tid"], p.pid)
+        funcs = tree_functions(o["call_tree"])
+        self.assertEqual(o["node_count"], len(funcs))
+        self.assertEqual(funcs[0], (0, "__main__.Shop.process"))
+        self.assertIn((1, "__main__.helper"), funcs)
+        self.assertIn((3, "__main__.leaf"), funcs)  # process > helper > genexpr > leaf
+        self.assertGreaterEqual(o["call_tree"]["duration_ms"], max(
+            c["duration_ms"] for c in o["call_tree"]["children"]))
+
+        shallow = self.observations("trace", p.pid, "__main__.Shop.process", "-n", "1", "-d", "1")
+        self.assertEqual({d for d, _ in tree_functions(shallow[0]["call_tree"])}, {0, 1})
+
+        with_builtins = self.observations("trace", p.pid, "__main__.Shop.process", "-n", "1", "-d", "5",
+                                          "--no-skip-builtin")
+        names = [f for _, f in tree_functions(with_builtins[0]["call_tree"])]
+        self.assertIn("len", names)
+        self.assertIn("json.dumps", names)
+
+    def test_min_duration_and_entrance_time(self):
+        p = self.start_target(SHOP)
+        obs = self.observations("trace", p.pid, "__main__.Shop.process", "-n", "1", "--min-duration", "10000")
+        self.assertEqual(tree_functions(obs[0]["call_tree"]), [(0, "__main__.Shop.process")])
+        # nothing lasts a minute: no invocation qualifies, and the client is
+        # stopped by the test, not by -n
+        client = self.popen_live("trace", p.pid, "__main__.Shop.process", "-n", "1", "-et", "60000",
+                                 "--format", "jsonl")
+        time.sleep(1.5)
+        self.assertIsNone(client.poll())
+        client.send_signal(signal.SIGINT)
+        out, err = client.communicate(timeout=30)
+        self.assertEqual(client.returncode, 0, err.decode())
+        self.assertNotIn(b'"observation"', out)
+
+    def test_exception_marks_the_node(self):
+        p = self.start_target(SHOP)
+        obs = self.observations("trace", p.pid, "__main__.Shop.process", "-n", "8")
+        raised = [o for o in obs if o["call_tree"].get("raised")]
+        self.assertEqual(len(raised), 2)
+
+
+class WatchTest(LiveTarget):
+    def test_arguments_and_results(self):
+        p = self.start_target(SHOP)
+        obs = self.observations("watch", p.pid, "__main__ Shop process", "-n", "4")
+        self.assertEqual(len(obs), 4)
+        returned = [o for o in obs if o["at"] == "return"]
+        raised = [o for o in obs if o["at"] == "exception"]
+        self.assertEqual(len(returned), 3)
+        self.assertEqual(len(raised), 1)
+        r = returned[0]
+        self.assertEqual(r["params"]["qty"], "2")
+        self.assertEqual(r["params"]["kw"], "{'tag': 'x'}")
+        self.assertEqual(r["params"]["rest"], "()")
+        self.assertRegex(r["params"]["self"], r"<__main__\.Shop object at 0x[0-9a-f]+>")
+        self.assertEqual(r["return_obj"], "8")  # helper(3) = 1 + 2 + 3, + qty
+        order = int(raised[0]["params"]["order"])
+        self.assertEqual(order % 4, 0)
+        if MONITORING:
+            self.assertEqual(raised[0]["throw_exp"], "ValueError: bad order %d" % order)
+
+    def test_when_to_observe(self):
+        p = self.start_target(SHOP)
+        entry = self.observations("watch", p.pid, "__main__.Shop.process", "-n", "2", "-b")
+        self.assertEqual([o["at"] for o in entry], ["entry", "entry"])
+        self.assertNotIn("return_obj", entry[0])
+        errors = self.observations("watch", p.pid, "__main__.Shop.process", "-n", "2", "-e")
+        self.assertEqual([o["at"] for o in errors], ["exception", "exception"])
+
+    def test_expansion_depth(self):
+        p = self.start_target('''
+            def take(data):
+                return len(data)
+            serve(lambda: take({"a": [1, [2, [3]]]}))
+        ''')
+        deep = self.observations("watch", p.pid, "__main__.take", "-n", "1", "-x", "4")
+        self.assertEqual(deep[0]["params"]["data"], "{'a': [1, [2, [3]]]}")
+        flat = self.observations("watch", p.pid, "__main__.take", "-n", "1", "-x", "1")
+        self.assertNotEqual(flat[0]["params"]["data"], "{'a': [1, [2, [3]]]}")
+        self.assertTrue(flat[0]["params"]["data"].startswith("{'a': "))
+
+    def test_every_kind_of_function_and_reference(self):
+        p = self.start_target(SHOP)
+        for pattern, extra, key, expected in [
+            ("__main__.Shop.check", [], "code", None),       # staticmethod, through a dict
+            ("__main__.Shop.make", [], "n", None),           # classmethod
+            ("__main__.Shop.outer", ["-nm", "inner"], "k", None),  # nested function
+            ("__main__.leaf", [], "x", None),
+        ]:
+            obs = self.observations("watch", p.pid, pattern, "-n", "1", *extra)
+            self.assertEqual(len(obs), 1, pattern)
+            self.assertIn(key, obs[0]["params"], pattern)
+            int(obs[0]["params"][key])
+
+    def test_threads_generators_and_async(self):
+        p = self.start_target('''
+            import asyncio, threading
+
+            def produce(n):
+                for i in range(n):
+                    yield i
+
+            async def fetch(x):
+                await asyncio.sleep(0)
+                return x * 2
+
+            def job(k):
+                return sum(produce(k)) + asyncio.run(fetch(k))
+
+            def worker():
+                while True:
+                    job(3)
+                    time.sleep(0.01)
+
+            threading.Thread(target=worker, name="worker-1", daemon=True).start()
+            serve(lambda: None)
+        ''')
+        obs = self.observations("watch", p.pid, "__main__.job", "-n", "1")
+        self.assertEqual(obs[0]["thread"], "worker-1")
+        self.assertEqual(obs[0]["return_obj"], "9")
+        self.assertNotEqual(obs[0]["tid"], p.pid)
+        gen = self.observations("watch", p.pid, "__main__.produce", "-n", "2", "-b")
+        self.assertEqual(len(gen), 2)
+        co = self.observations("trace", p.pid, "__main__.job", "-n", "1")
+        names = [f for _, f in tree_functions(co[0]["call_tree"])]
+        self.assertIn("__main__.produce", names)
+        self.assertIn("__main__.fetch", names)
+
+
+class StackTest(LiveTarget):
+    def test_stack_shows_the_callers(self):
+        p = self.start_target(SHOP)
+        proc = self.live("stack", p.pid, "__main__.leaf", "-n", "1", "--no-color")
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        out = proc.stdout.decode()
+        self.assertIn("thread=MainThread", out)
+        callers = [l.split()[1] for l in out.splitlines() if l.strip().startswith("at ")]
+        self.assertEqual(callers[0], "__main__.leaf")
+        self.assertIn("__main__.helper", callers)
+        self.assertIn("__main__.Shop.process", callers)
+        self.assertIn("__main__.work", callers)
+        obs = self.observations("stack", p.pid, "__main__.leaf", "-n", "1", "-d", "2")
+        self.assertEqual(len(obs[0]["stack"]), 2)
+
+
+class ErrorsTest(LiveTarget):
+    def check_error(self, args, message, status=1):
+        proc = self.live(*args)
+        self.assertEqual(proc.returncode, status, proc.stderr.decode())
+        err = proc.stderr.decode().strip().splitlines()
+        self.assertTrue(err and message in err[0], "%r not in %r" % (message, err))
+        return proc
+
+    def test_bad_patterns_get_one_clear_line(self):
+        p = self.start_target(SHOP)
+        self.check_error(["trace", p.pid, "nosuch.mod.f"], "module 'nosuch' is not loaded in the target")
+        self.check_error(["trace", p.pid, "__main__.Shop.nope"], "'__main__.Shop' has no attribute 'nope'")
+        self.check_error(["trace", p.pid, "__main__.Shop"], "'__main__.Shop' is a class")
+        self.check_error(["watch", p.pid, "__main__.len"], "has no attribute 'len'")
+        self.check_error(["watch", p.pid, "os.getpid"], "'os.getpid' is a built-in function")
+        self.check_error(["watch", p.pid, "__main__.counter"], "'__main__.counter' is a list, not a function")
+        self.check_error(["trace", p.pid, "__main__..x"], "is not a pattern")
+        self.check_error(["trace", p.pid, "__main__.Shop.outer", "-nm", "missing"], "defines no function named 'missing'")
+        # the target is unharmed and still answers
+        self.assertIn("fds", self.state(p))
+
+    def test_bad_usage(self):
+        p = self.start_target(SHOP)
+        self.check_error(["trace"], "which process?", status=2)
+        self.check_error(["trace", p.pid], "which function?", status=2)
+        self.check_error(["trace", "abc", "m.f"], "'abc' is not a process id", status=2)
+        self.check_error(["trace", p.pid, "m.f", "-n", "0"], "-n takes a positive count", status=2)
+        self.check_error(["trace", p.pid, "m.f", "-d", "x"], "--depth takes a number", status=2)
+        self.check_error(["watch", p.pid, "m.f", "--bogus"], "unknown option '--bogus'", status=2)
+        self.check_error(["reset", p.pid], "reset needs a PATTERN or --all", status=2)
+
+    def test_dead_pid_and_no_agent(self):
+        p = self.start_target("serve(lambda: None)", attach=False)
+        self.check_error(["trace", p.pid, "__main__.serve"], "no callscope agent in process %d" % p.pid)
+        dead = self.start_target("serve(lambda: None)", attach=False)
+        self.tell(dead, "quit")
+        dead.wait(timeout=30)
+        self.check_error(["trace", dead.pid, "m.f"], "no process %d" % dead.pid)
+
+
+class LifecycleTest(LiveTarget):
+    def test_detach_leaves_the_process_as_it_was(self):
+        p = self.start_target(SHOP, attach=False)
+        before = self.state(p)
+        self.tell(p, "attach")
+        self.assertEqual(self.read_line(p), "attached 0")
+        self.wait_for_socket(p.pid)
+        for args in (["trace", "__main__.Shop.process", "--no-skip-builtin"], ["watch", "__main__.leaf"],
+                     ["stack", "__main__.helper"]):
+            self.assertEqual(len(self.observations(args[0], p.pid, *args[1:], "-n", "2")), 2)
+        proc = self.live("detach", p.pid)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        for _ in range(300):
+            if not os.path.exists(self.socket_path(p.pid)):
+                break
+            time.sleep(0.01)
+        self.assertFalse(os.path.exists(self.socket_path(p.pid)))
+        time.sleep(0.2)
+        after = self.state(p)
+        self.assertEqual(after["profile"], before["profile"])
+        self.assertEqual(after["thread_hook"], before["thread_hook"])
+        self.assertEqual(after.get("tools"), before.get("tools"))
+        self.assertEqual(after["fds"], before["fds"])
+        self.assertEqual(after["tasks"], before["tasks"])
+        # and it can be attached again
+        self.tell(p, "attach")
+        self.assertEqual(self.read_line(p), "attached 0")
+        self.wait_for_socket(p.pid)
+        self.assertEqual(len(self.observations("watch", p.pid, "__main__.leaf", "-n", "1")), 1)
+
+    def test_a_client_that_goes_away_takes_its_instrumentation(self):
+        p = self.start_target(SHOP)
+        idle = self.state(p)
+        for stop in (signal.SIGINT, signal.SIGKILL):
+            client = self.popen_live("trace", p.pid, "__main__.Shop.process")
+            line = client.stdout.readline()
+            self.assertIn(b"thread=MainThread", line)
+            during = self.state(p)
+            if MONITORING:
+                self.assertIn("callscope-live", during["tools"])
+            else:
+                self.assertNotEqual(during["thread_hook"], idle["thread_hook"])
+            client.send_signal(stop)
+            client.communicate(timeout=30)
+            if stop == signal.SIGINT:
+                self.assertEqual(client.returncode, 0)
+            for _ in range(200):
+                now = self.state(p)
+                if now.get("tools") == idle.get("tools") and now["thread_hook"] == idle["thread_hook"]:
+                    break
+                time.sleep(0.02)
+            self.assertEqual(now.get("tools"), idle.get("tools"))
+            self.assertEqual(now["thread_hook"], idle["thread_hook"])
+
+    def test_reset_removes_watches_of_other_clients(self):
+        p = self.start_target(SHOP)
+        client = self.popen_live("watch", p.pid, "__main__.leaf", "--format", "jsonl")
+        self.assertIn(b"status", client.stdout.readline())
+        proc = self.live("reset", p.pid, "--all")
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        self.assertIn("removed 1 watch", proc.stderr.decode())
+        client.kill()
+        client.communicate()
+
+    def test_two_clients_at_once(self):
+        p = self.start_target(SHOP)
+        a = self.popen_live("watch", p.pid, "__main__.leaf", "-n", "3", "--format", "jsonl")
+        b = self.popen_live("trace", p.pid, "__main__.helper", "-n", "3", "--format", "jsonl")
+        out_a, _ = a.communicate(timeout=60)
+        out_b, _ = b.communicate(timeout=60)
+        self.assertEqual(out_a.count(b'"observation"'), 3)
+        self.assertEqual(out_b.count(b'"observation"'), 3)
+
+
+if __name__ == "__main__":
+    unittest.main()
