@@ -4,9 +4,12 @@
  * The agent takes a sys.monitoring tool id of its own, only while something
  * is observed. The target functions' code objects get local events (start,
  * resume, return, yield), so the rest of the program is not instrumented at
- * all; only exceptions (PY_UNWIND, PY_THROW cannot be local) are reported
- * process-wide. A trace that shows callees widens to every function while
- * it is in force; its callbacks return at once outside an invocation.
+ * all; only exceptions (PY_UNWIND and PY_THROW cannot be local) are reported
+ * process-wide. A trace widens to callees as they are reached: the CALL
+ * event of instrumented code names the function about to run, and while an
+ * invocation is under way (and within its depth) that function's code gets
+ * the same local events before it starts. Calls that Python code does not
+ * make itself (callbacks from C, such as sort keys) are not seen there.
  */
 #include <Python.h>
 #if PY_VERSION_HEX >= 0x030C0000
@@ -15,7 +18,9 @@
 #include "live/observer.h"
 
 static int tool_id = -1;
-static PyObject *instrumented; /* list of code objects given local events */
+static PyObject *mon;          /* sys.monitoring, while installed */
+static PyObject *instrumented; /* set of code objects given local events */
+static long local_events;      /* what they were given */
 
 #define CALLBACK(name) static PyObject *name(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
@@ -52,11 +57,54 @@ static int is_c_callable(PyObject *callable)
     return PyCFunction_Check(callable) || Py_TYPE(callable) == &PyMethodDescr_Type;
 }
 
+/* The code a Python-level callable runs: a function's, a method's, a
+ * class's __init__, an instance's __call__ (dictionary lookups only). */
+static PyObject *code_of_callable(PyObject *callable)
+{
+    if (PyMethod_Check(callable))
+        callable = PyMethod_GET_FUNCTION(callable);
+    if (PyFunction_Check(callable))
+        return PyFunction_GET_CODE(callable);
+    PyTypeObject *type = PyType_Check(callable) ? (PyTypeObject *)callable : Py_TYPE(callable);
+    const char *name = PyType_Check(callable) ? "__init__" : "__call__";
+    PyObject *mro = type->tp_mro;
+    for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
+        PyObject *dict = ((PyTypeObject *)PyTuple_GET_ITEM(mro, i))->tp_dict;
+        PyObject *v = dict ? PyDict_GetItemString(dict, name) : NULL;
+        if (v)
+            return PyFunction_Check(v) ? PyFunction_GET_CODE(v) : NULL;
+    }
+    return NULL;
+}
+
+static int set_local(PyObject *code, long events)
+{
+    PyObject *r = PyObject_CallMethod(mon, "set_local_events", "iOl", tool_id, code, events);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+static void instrument(PyObject *code)
+{
+    int known = PySet_Contains(instrumented, code);
+    if (known == 0 && set_local(code, local_events) == 0)
+        PySet_Add(instrumented, code);
+    if (PyErr_Occurred())
+        PyErr_Clear();
+}
+
 CALLBACK(on_call)
 {
     (void)self, (void)nargs;
-    if (is_c_callable(args[2]))
+    if (!cs_live_thread_busy())
+        Py_RETURN_NONE;
+    if (is_c_callable(args[2])) {
         cs_live_on_c_call(args[2]);
+    } else if (mon && instrumented && cs_live_callee_wanted()) {
+        PyObject *code = code_of_callable(args[2]);
+        if (code)
+            instrument(code);
+    }
     Py_RETURN_NONE;
 }
 
@@ -89,7 +137,7 @@ static PyMethodDef callbacks[] = {
 };
 #define NCALLBACKS (sizeof callbacks / sizeof *callbacks)
 
-static PyObject *monitoring(void)
+static PyObject *monitoring_module(void)
 {
     PyObject *sys = PyImport_ImportModule("sys");
     PyObject *m = sys ? PyObject_GetAttrString(sys, "monitoring") : NULL;
@@ -139,86 +187,76 @@ static int take_tool_id(PyObject *mon)
     return -1;
 }
 
-static int set_local(PyObject *mon, PyObject *code, long events)
-{
-    PyObject *r = PyObject_CallMethod(mon, "set_local_events", "iOl", tool_id, code, events);
-    Py_XDECREF(r);
-    return r ? 0 : -1;
-}
-
 int cs_live_hooks_update(void)
 {
-    PyObject *mon = monitoring();
-    if (!mon)
-        return -1;
-    int any = 0, widen = 0, c_calls = 0;
+    int any = 0, widen = 0;
     for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++) {
         struct cs_live_watch *w = cs_live_watches[i];
-        if (!w)
-            continue;
-        any = 1;
-        if (w->req.command == CS_LIVE_TRACE && w->req.depth > 0) {
-            widen = 1;
-            c_calls |= !w->req.skip_builtin;
-        }
+        any |= w != NULL;
+        widen |= w && w->req.command == CS_LIVE_TRACE && (w->req.depth > 0 || !w->req.skip_builtin);
     }
     if (!any) {
-        Py_DECREF(mon);
         cs_live_hooks_remove();
         return 0;
     }
+    if (!mon && !(mon = monitoring_module()))
+        return -1;
+    if (!instrumented && !(instrumented = PySet_New(NULL)))
+        return -1;
     if (tool_id < 0 && (tool_id = take_tool_id(mon)) < 0) {
-        Py_DECREF(mon);
         cs_live_hooks_remove();
         return -1;
     }
-    long local = bit_of(mon, "PY_START") | bit_of(mon, "PY_RESUME") | bit_of(mon, "PY_RETURN") |
-                 bit_of(mon, "PY_YIELD");
-    long global = bit_of(mon, "PY_UNWIND") | bit_of(mon, "PY_THROW");
+    long events = bit_of(mon, "PY_START") | bit_of(mon, "PY_RESUME") | bit_of(mon, "PY_RETURN") |
+                  bit_of(mon, "PY_YIELD");
     if (widen)
-        global |= local;
-    if (c_calls)
-        global |= bit_of(mon, "CALL") | bit_of(mon, "C_RETURN") | bit_of(mon, "C_RAISE");
+        events |= bit_of(mon, "CALL") | bit_of(mon, "C_RETURN") | bit_of(mon, "C_RAISE");
+    long global = bit_of(mon, "PY_UNWIND") | bit_of(mon, "PY_THROW");
 
-    /* Local events: exactly the targets' code objects. */
-    PyObject *now = PyList_New(0);
-    int rc = now ? 0 : -1;
+    /* Start again from exactly the targets; callees are found anew. */
+    PyObject *targets = PySet_New(NULL);
+    int rc = targets ? 0 : -1;
     for (int i = 0; rc == 0 && i < CS_LIVE_MAX_WATCHES; i++) {
         struct cs_live_watch *w = cs_live_watches[i];
         for (Py_ssize_t k = 0; w && rc == 0 && k < PyTuple_GET_SIZE(w->codes); k++)
-            rc = PyList_Append(now, PyTuple_GET_ITEM(w->codes, k));
+            rc = PySet_Add(targets, PyTuple_GET_ITEM(w->codes, k));
     }
-    for (Py_ssize_t k = 0; rc == 0 && instrumented && k < PyList_GET_SIZE(instrumented); k++) {
-        PyObject *code = PyList_GET_ITEM(instrumented, k);
-        int kept = PySequence_Contains(now, code);
-        rc = kept < 0 ? -1 : kept ? 0 : set_local(mon, code, 0);
+    PyObject *old = rc == 0 ? PySequence_List(instrumented) : NULL;
+    for (Py_ssize_t k = 0; old && rc == 0 && k < PyList_GET_SIZE(old); k++) {
+        PyObject *code = PyList_GET_ITEM(old, k);
+        if (!PySet_Contains(targets, code))
+            rc = set_local(code, 0);
     }
-    for (Py_ssize_t k = 0; rc == 0 && k < PyList_GET_SIZE(now); k++)
-        rc = set_local(mon, PyList_GET_ITEM(now, k), local);
+    Py_XDECREF(old);
+    if (rc == 0 && (rc = PySet_Clear(instrumented)) == 0) {
+        local_events = events;
+        PyObject *list = PySequence_List(targets);
+        for (Py_ssize_t k = 0; list && rc == 0 && k < PyList_GET_SIZE(list); k++)
+            if ((rc = set_local(PyList_GET_ITEM(list, k), events)) == 0)
+                rc = PySet_Add(instrumented, PyList_GET_ITEM(list, k));
+        rc = list ? rc : -1;
+        Py_XDECREF(list);
+    }
+    Py_XDECREF(targets);
     if (rc == 0) {
-        Py_XSETREF(instrumented, now);
-        now = NULL;
         PyObject *r = PyObject_CallMethod(mon, "set_events", "il", tool_id, global);
         Py_XDECREF(r);
         rc = r ? 0 : -1;
     }
-    Py_XDECREF(now);
-    Py_DECREF(mon);
     return rc;
 }
 
 void cs_live_hooks_remove(void)
 {
-    if (tool_id < 0)
-        return;
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyObject *mon = monitoring();
-    if (mon) {
+    if (tool_id >= 0 && mon) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
         PyObject *r = PyObject_CallMethod(mon, "set_events", "ii", tool_id, 0);
         Py_XDECREF(r);
-        for (Py_ssize_t k = 0; instrumented && k < PyList_GET_SIZE(instrumented); k++)
-            set_local(mon, PyList_GET_ITEM(instrumented, k), 0);
+        PyObject *codes = instrumented ? PySequence_List(instrumented) : NULL;
+        for (Py_ssize_t k = 0; codes && k < PyList_GET_SIZE(codes); k++)
+            set_local(PyList_GET_ITEM(codes, k), 0);
+        Py_XDECREF(codes);
         for (size_t k = 0; k < NCALLBACKS; k++) {
             long bit = bit_of(mon, callbacks[k].ml_name);
             r = bit >= 0 ? PyObject_CallMethod(mon, "register_callback", "ilO", tool_id, bit, Py_None) : NULL;
@@ -226,12 +264,12 @@ void cs_live_hooks_remove(void)
         }
         r = PyObject_CallMethod(mon, "free_tool_id", "i", tool_id);
         Py_XDECREF(r);
-        Py_DECREF(mon);
+        PyErr_Clear();
+        PyErr_Restore(type, value, tb);
     }
-    Py_CLEAR(instrumented);
-    PyErr_Clear();
-    PyErr_Restore(type, value, tb);
     tool_id = -1;
+    Py_CLEAR(instrumented);
+    Py_CLEAR(mon);
 }
 
 #endif

@@ -628,6 +628,19 @@ void cs_live_on_exit(PyCodeObject *code, int how, PyObject *value)
         pop(how, value, end);
 }
 
+int cs_live_callee_wanted(void)
+{
+    if (!cs_live_thread_busy() || me->depth == 0)
+        return 0;
+    const struct open_call *top = &me->stack[me->depth - 1];
+    for (int k = 0; k < me->ninv; k++) {
+        struct cs_live_watch *w = watch_at(me->inv[k].slot, me->inv[k].id);
+        if (w && top->child_depth[k] <= w->req.depth)
+            return 1;
+    }
+    return 0;
+}
+
 void cs_live_on_c_call(PyObject *callable)
 {
     if (!cs_live_thread_busy())

@@ -44,6 +44,9 @@ void cs_live_on_start(PyCodeObject *code, void *frame);
  * when the family cannot see it). */
 void cs_live_on_exit(PyCodeObject *code, int how, PyObject *value);
 void cs_live_on_c_call(PyObject *callable);
+/* Whether a Python function called now, from the calling thread, would be
+ * shown in an open trace invocation (within its --depth). */
+int cs_live_callee_wanted(void);
 void cs_live_on_c_exit(int raised);
 
 /* Family hooks (hooks/live_monitoring.c or hooks/live_profile.c). Install

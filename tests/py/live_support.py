@@ -29,6 +29,11 @@ def _state():
              "tasks": len(os.listdir("/proc/self/task"))}
     if hasattr(sys, "monitoring"):
         state["tools"] = [sys.monitoring.get_tool(i) for i in range(6)]
+        live = [i for i in range(6) if sys.monitoring.get_tool(i) == "callscope-live"]
+        if live:
+            state["global_events"] = sys.monitoring.get_events(live[0])
+            state["local_events"] = {name: sys.monitoring.get_local_events(live[0], fn.__code__)
+                                     for name, fn in globals().get("PROBED", {}).items()}
     return state
 
 def serve(work, pause=0.02):

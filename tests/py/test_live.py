@@ -327,6 +327,26 @@ class LifecycleTest(LiveTarget):
             self.assertEqual(now.get("tools"), idle.get("tools"))
             self.assertEqual(now["thread_hook"], idle["thread_hook"])
 
+    @unittest.skipUnless(MONITORING, "local events exist from Python 3.12")
+    def test_only_the_target_and_its_callees_are_instrumented(self):
+        p = self.start_target(SHOP.replace("serve(work)", """
+def unrelated(n):
+    return n
+PROBED = {"process": Shop.process, "helper": helper, "leaf": leaf, "unrelated": unrelated}
+serve(lambda: (work(), unrelated(1)))
+"""))
+        client = self.popen_live("trace", p.pid, "__main__.Shop.process", "--format", "jsonl")
+        self.assertIn(b"status", client.stdout.readline())
+        self.assertIn(b"observation", client.stdout.readline())
+        state = self.state(p)
+        client.kill()
+        client.communicate()
+        events = sys.monitoring.events
+        self.assertEqual(state["global_events"], events.PY_UNWIND | events.PY_THROW)
+        self.assertTrue(state["local_events"]["process"] & events.PY_START)
+        self.assertTrue(state["local_events"]["helper"] & events.PY_START)  # reached in an invocation
+        self.assertEqual(state["local_events"]["unrelated"], 0)
+
     def test_reset_removes_watches_of_other_clients(self):
         p = self.start_target(SHOP)
         client = self.popen_live("watch", p.pid, "__main__.leaf", "--format", "jsonl")
