@@ -5,6 +5,7 @@
 #   make all-pythons         the extension for every CPython 3.8+ under $(PYENV_ROOT)
 #   make test                every test: C units, C units under ASan, Python on all Pythons
 #   make bench               overhead and throughput ratios (see bench/)
+#   make live-bench          what live observation costs the observed program
 
 PYTHON ?= python3
 PYENV_ROOT ?= /root/.pyenv
@@ -100,6 +101,12 @@ bench-hook: $(BENCH_HOOK)
 bench: all-pythons
 	@for p in $(ALL_PYTHONS); do $(MAKE) --no-print-directory bench-hook PYTHON=$$p || echo "bench: no no-op hook for $$p"; done
 	@python3 bench/run.py $(ALL_PYTHONS)
+	@python3 bench/live_bench.py $(ALL_PYTHONS)
+
+# What live observation costs the observed program (bench/live_bench.py).
+live-bench: all-pythons
+	@python3 bench/live_bench.py $(ALL_PYTHONS)
+.PHONY: live-bench
 
 # The collector's own rate and the store's size per call (bench/collector_bench.c).
 $(BUILD)/collector_bench: bench/collector_bench.c $(wildcard src/collector/*.c src/store/*.c) $(CORE_SRC) $(HEADERS) tests/c/producer.h

@@ -61,6 +61,7 @@ void cs_live_send(struct cs_live_client *c, int kind, const void *payload, size_
     unsigned char h[CS_FRAME_HEADER];
     cs_frame_header(h, kind, len);
     pthread_mutex_lock(&c->lock);
+    int was_empty = c->sent_upto == c->out.len;
     if (c->out.len - c->sent_upto + len > OUTBOX_LIMIT) {
         c->dropped++;
     } else {
@@ -68,7 +69,9 @@ void cs_live_send(struct cs_live_client *c, int kind, const void *payload, size_
         cs_textbuf_put(&c->out, payload, len);
     }
     pthread_mutex_unlock(&c->lock);
-    wake();
+    /* A non-empty outbox is already polled for room to write. */
+    if (was_empty)
+        wake();
 }
 
 void cs_live_watch_finished(struct cs_live_watch *w)
