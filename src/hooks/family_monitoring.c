@@ -107,6 +107,14 @@ CALLBACK(on_start)
             cs_record_call(t, ci, code, NULL, now);
         else
             record_call_with_args(t, ci, code, now);
+    } else if (v == CS_UNTRACED && ci->names_thread) {
+        /* Every new thread starts here, even when the standard library is
+         * not traced: name the thread, and keep being told. */
+        PyObject *self_arg = NULL;
+        frame_args(current_frame(), code, 1, &self_arg);
+        if (self_arg)
+            cs_record_thread_object(t, self_arg);
+        RETURN_NONE;
     }
     return answer(v, 1);
 }

@@ -25,6 +25,19 @@ class ThreadsAndProcesses(TracedProgram):
         self.assertEqual(len({r["tid"] for r in rows}), 20)
         self.assertEqual({r["thread"] for r in rows}, {"worker-%d" % i for i in range(20)})
 
+    def test_threads_are_named_when_the_standard_library_is_not_traced(self):
+        self.run_traced("""
+            import threading
+            def work(i):
+                return i
+            t = threading.Thread(target=work, args=(1,), name="quiet-worker")
+            t.start()
+            t.join()
+        """, options=("--no-stdlib",))
+        rows = self.calls("__main__.work")
+        self.assertEqual([r["thread"] for r in rows], ["quiet-worker"])
+        self.assertEqual(self.query("select count(*) from functions where module = 'threading'"), [(0,)])
+
     def test_thread_started_before_tracing_is_named(self):
         # The API starts recording while a thread already runs.
         script = self.write("app.py", """
