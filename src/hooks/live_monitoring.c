@@ -27,7 +27,14 @@ static long local_events;      /* what they were given */
 CALLBACK(on_start)
 {
     (void)self, (void)nargs;
-    cs_live_on_start((PyCodeObject *)args[0], NULL);
+    cs_live_on_start((PyCodeObject *)args[0], NULL, 0);
+    Py_RETURN_NONE;
+}
+
+CALLBACK(on_resume)
+{
+    (void)self, (void)nargs;
+    cs_live_on_start((PyCodeObject *)args[0], NULL, 1);
     Py_RETURN_NONE;
 }
 
@@ -126,8 +133,8 @@ CALLBACK(on_c_raise)
 
 static PyMethodDef callbacks[] = {
     {"PY_START", (PyCFunction)(void (*)(void))on_start, METH_FASTCALL, NULL},
-    {"PY_RESUME", (PyCFunction)(void (*)(void))on_start, METH_FASTCALL, NULL},
-    {"PY_THROW", (PyCFunction)(void (*)(void))on_start, METH_FASTCALL, NULL},
+    {"PY_RESUME", (PyCFunction)(void (*)(void))on_resume, METH_FASTCALL, NULL},
+    {"PY_THROW", (PyCFunction)(void (*)(void))on_resume, METH_FASTCALL, NULL},
     {"PY_RETURN", (PyCFunction)(void (*)(void))on_return, METH_FASTCALL, NULL},
     {"PY_YIELD", (PyCFunction)(void (*)(void))on_yield, METH_FASTCALL, NULL},
     {"PY_UNWIND", (PyCFunction)(void (*)(void))on_unwind, METH_FASTCALL, NULL},

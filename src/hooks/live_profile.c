@@ -25,7 +25,7 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
     (void)obj;
     switch (what) {
     case PyTrace_CALL:
-        cs_live_on_start(cs_family_frame_code(f), f);
+        cs_live_on_start(cs_family_frame_code(f), f, 0);
         break;
     case PyTrace_RETURN:
         /* No value: the frame ends by an exception, which these Pythons

@@ -514,7 +514,7 @@ static void add_to_invocations(struct open_call *c)
     }
 }
 
-void cs_live_on_start(PyCodeObject *code, void *frame)
+void cs_live_on_start(PyCodeObject *code, void *frame, int resumed)
 {
     int busy = cs_live_thread_busy();
     if (!busy && !cs_live_is_target(code))
@@ -535,7 +535,7 @@ void cs_live_on_start(PyCodeObject *code, void *frame)
         case CS_LIVE_WATCH:
             if (!c->args)
                 capture_args(c, code, frame, w->req.expand);
-            if (w->req.when & CS_AT_ENTRY)
+            if ((w->req.when & CS_AT_ENTRY) && !resumed)
                 observe_watch(w, code, c, CS_AT_ENTRY, 0, NULL);
             break;
         case CS_LIVE_TRACE: {
@@ -605,7 +605,8 @@ static void pop(int how, PyObject *value, int64_t end)
             if (!w || w->done || w->req.command != CS_LIVE_WATCH || !c->args || !code_matches(w, c->code))
                 continue;
             int at = how == 2 ? CS_AT_EXCEPTION : CS_AT_RETURN;
-            if ((w->req.when & at) && duration >= w->req.entrance_ns)
+            /* a generator or coroutine that suspends has not finished */
+            if (how != 1 && (w->req.when & at) && duration >= w->req.entrance_ns)
                 observe_watch(w, (PyCodeObject *)c->code, c, at, duration, value);
         }
     }

@@ -38,8 +38,9 @@ int cs_live_is_target(PyCodeObject *code);
  * matters, not only the targets). */
 int cs_live_thread_busy(void);
 
-/* frame: as cs_family_frame_args takes it. */
-void cs_live_on_start(PyCodeObject *code, void *frame);
+/* frame: as cs_family_frame_args takes it; resumed: a generator or
+ * coroutine goes on after a yield or await (when the family can tell). */
+void cs_live_on_start(PyCodeObject *code, void *frame, int resumed);
 /* how: 0 returned (value), 1 yielded (value), 2 raised (exc, may be NULL
  * when the family cannot see it). */
 void cs_live_on_exit(PyCodeObject *code, int how, PyObject *value);

@@ -211,6 +211,9 @@ class WatchTest(LiveTarget):
         self.assertNotEqual(obs[0]["tid"], p.pid)
         gen = self.observations("watch", p.pid, "__main__.produce", "-n", "2", "-b")
         self.assertEqual(len(gen), 2)
+        # a coroutine is done when it returns, not when it awaits
+        done = self.observations("watch", p.pid, "__main__.fetch", "-n", "2")
+        self.assertEqual([o["return_obj"] for o in done], ["6", "6"])
         co = self.observations("trace", p.pid, "__main__.job", "-n", "1")
         names = [f for _, f in tree_functions(co[0]["call_tree"])]
         self.assertIn("__main__.produce", names)
