@@ -41,21 +41,21 @@ CALLBACK(on_resume)
 CALLBACK(on_return)
 {
     (void)self, (void)nargs;
-    cs_live_on_exit((PyCodeObject *)args[0], 0, args[2]);
+    cs_live_on_exit((PyCodeObject *)args[0], NULL, 0, args[2]);
     Py_RETURN_NONE;
 }
 
 CALLBACK(on_yield)
 {
     (void)self, (void)nargs;
-    cs_live_on_exit((PyCodeObject *)args[0], 1, args[2]);
+    cs_live_on_exit((PyCodeObject *)args[0], NULL, 1, args[2]);
     Py_RETURN_NONE;
 }
 
 CALLBACK(on_unwind)
 {
     (void)self, (void)nargs;
-    cs_live_on_exit((PyCodeObject *)args[0], 2, args[2]);
+    cs_live_on_exit((PyCodeObject *)args[0], NULL, 2, args[2]);
     Py_RETURN_NONE;
 }
 

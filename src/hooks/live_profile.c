@@ -30,7 +30,7 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
     case PyTrace_RETURN:
         /* No value: the frame ends by an exception, which these Pythons
          * keep out of the profile function's sight. */
-        cs_live_on_exit(cs_family_frame_code(f), !arg ? 2 : cs_family_frame_is_yielding(f) ? 1 : 0, arg);
+        cs_live_on_exit(cs_family_frame_code(f), f, !arg ? 2 : cs_family_frame_is_yielding(f) ? 1 : 0, arg);
         break;
     case PyTrace_C_CALL:
         cs_live_on_c_call(arg);

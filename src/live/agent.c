@@ -97,6 +97,7 @@ static void free_watch(int slot)
 {
     struct cs_live_watch *w = cs_live_watches[slot];
     cs_live_watches[slot] = NULL;
+    cs_live_condition_free(&w->cond);
     Py_XDECREF(w->codes);
     PyMem_RawFree(w);
 }
@@ -122,30 +123,26 @@ static int remove_watches(struct cs_live_client *c, const char *pattern)
 static void add_watch(struct cs_live_client *c, const struct cs_live_request *req)
 {
     char err[600], name[256], status[400];
-    if (req->condition[0]) {
-        send_text(c, CS_MSG_ERROR, "--condition is not supported by this agent yet");
+    struct cs_live_condition cond = {0};
+    if (req->condition[0] && cs_live_condition_compile(&cond, req->condition, err, sizeof err) != 0) {
+        send_text(c, CS_MSG_ERROR, err);
         return;
     }
     int slot = -1;
     for (int i = 0; i < CS_LIVE_MAX_WATCHES && slot < 0; i++)
         if (!cs_live_watches[i])
             slot = i;
-    if (slot < 0) {
-        send_text(c, CS_MSG_ERROR, "too many watches in this process; reset some first");
-        return;
-    }
-    PyObject *codes = cs_live_resolve(req->pattern, req->nested, name, sizeof name, err, sizeof err);
-    if (!codes) {
-        PyErr_Clear();
-        send_text(c, CS_MSG_ERROR, err);
-        return;
-    }
-    struct cs_live_watch *w = PyMem_RawCalloc(1, sizeof *w);
+    PyObject *codes = slot >= 0 ? cs_live_resolve(req->pattern, req->nested, name, sizeof name, err, sizeof err) : NULL;
+    struct cs_live_watch *w = codes ? PyMem_RawCalloc(1, sizeof *w) : NULL;
     if (!w) {
-        Py_DECREF(codes);
-        send_text(c, CS_MSG_ERROR, "out of memory in the target");
+        PyErr_Clear();
+        Py_XDECREF(codes);
+        cs_live_condition_free(&cond);
+        send_text(c, CS_MSG_ERROR, slot < 0 ? "too many watches in this process; reset some first"
+                                   : codes ? "out of memory in the target" : err);
         return;
     }
+    w->cond = cond;
     w->id = next_watch_id++;
     w->req = *req;
     w->owner = c;

@@ -59,6 +59,7 @@ struct open_call {
     unsigned char *args;
     size_t args_len;
     int nargs;
+    uint64_t refused; /* bit per watch slot: its condition was false at entry */
 };
 
 struct live_thread {
@@ -480,6 +481,55 @@ static void observe_trace(struct cs_live_watch *w, struct invocation *inv, int64
     deliver(w, &b);
 }
 
+/* ---- conditions ---- */
+
+static __thread int evaluating; /* a condition runs: its own calls are not observed */
+
+/* Whether a watch's condition holds for the call of `code` in `frame`
+ * (true without a condition). A condition that raises counts as false and
+ * is reported to its client once. */
+static int condition_holds(struct cs_live_watch *w, PyCodeObject *code, void *frame, int64_t duration, int how,
+                           PyObject *value)
+{
+    if (!w->cond.tree)
+        return 1;
+    int n = code_nargs(code);
+    PyObject *argv[MAX_ARGS];
+    cs_family_frame_args(frame, code, n, argv);
+    struct cs_live_call_values v = {.params = argv, .nparams = n, .cost_ms = (double)duration / 1e6};
+    if (code->co_flags & CO_VARKEYWORDS)
+        v.kwargs = argv[--v.nparams];
+    /* a method's receiver is `self`, not one of its params */
+    PyObject *names = code->co_argcount > 0 ? cs_family_arg_names(code, 1) : NULL;
+    if (names && PyTuple_GET_SIZE(names) == 1 &&
+        (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(names, 0), "self") == 0 ||
+         PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(names, 0), "cls") == 0)) {
+        v.self = argv[0];
+        v.params++;
+        v.nparams--;
+    }
+    Py_XDECREF(names);
+    if (how == 2)
+        v.throw_exp = value;
+    else if (how == 0)
+        v.return_obj = value;
+    char err[300];
+    evaluating++;
+    int r = cs_live_condition_test(&w->cond, &v, err, sizeof err);
+    evaluating--;
+    if (r < 0 && !w->cond.reported) {
+        char text[400];
+        w->cond.reported = 1;
+        snprintf(text, sizeof text, "the condition raised %s; such calls count as false (said once)", err);
+        struct cs_textbuf b = {0};
+        put_cstr(&b, text);
+        if (!b.oom)
+            cs_live_send(w->owner, CS_MSG_NOTICE, b.data, b.len);
+        cs_textbuf_free(&b);
+    }
+    return r == 1;
+}
+
 /* ---- events ---- */
 
 static struct open_call *push(PyObject *code, int is_c)
@@ -517,7 +567,7 @@ static void add_to_invocations(struct open_call *c)
 void cs_live_on_start(PyCodeObject *code, void *frame, int resumed)
 {
     int busy = cs_live_thread_busy();
-    if (!busy && !cs_live_is_target(code))
+    if (evaluating || (!busy && !cs_live_is_target(code)))
         return;
     struct open_call *c = push((PyObject *)code, 0);
     if (!c)
@@ -528,6 +578,11 @@ void cs_live_on_start(PyCodeObject *code, void *frame, int resumed)
         struct cs_live_watch *w = cs_live_watches[i];
         if (!w || w->done || !code_matches(w, (PyObject *)code))
             continue;
+        /* decided now when the condition needs nothing from the end */
+        if ((w->req.command == CS_LIVE_STACK || !w->cond.needs_exit) && !condition_holds(w, code, frame, 0, -1, NULL)) {
+            c->refused |= 1ull << i;
+            continue;
+        }
         switch (w->req.command) {
         case CS_LIVE_STACK:
             observe_stack(w, code);
@@ -558,7 +613,7 @@ void cs_live_on_start(PyCodeObject *code, void *frame, int resumed)
     }
 }
 
-static void end_invocations_at(size_t level, int64_t end)
+static void end_invocations_at(size_t level, int64_t end, void *frame, int how, PyObject *value)
 {
     for (int k = 0; k < me->ninv;) {
         struct invocation *inv = &me->inv[k];
@@ -568,7 +623,8 @@ static void end_invocations_at(size_t level, int64_t end)
         }
         struct cs_live_watch *w = watch_at(inv->slot, inv->id);
         int64_t total = inv->n ? end - inv->nodes[0].start : 0;
-        if (w && !w->done && total >= w->req.entrance_ns)
+        if (w && !w->done && total >= w->req.entrance_ns &&
+            (!w->cond.needs_exit || condition_holds(w, (PyCodeObject *)me->stack[level].code, frame, total, how, value)))
             observe_trace(w, inv, total);
         free_invocation(inv);
         /* keep the array dense; per-call node slots move with it */
@@ -584,7 +640,7 @@ static void end_invocations_at(size_t level, int64_t end)
     }
 }
 
-static void pop(int how, PyObject *value, int64_t end)
+static void pop(void *frame, int how, PyObject *value, int64_t end)
 {
     struct open_call *c = &me->stack[me->depth - 1];
     int64_t duration = end - c->start;
@@ -602,31 +658,33 @@ static void pop(int how, PyObject *value, int64_t end)
     if (!c->is_c) {
         for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++) {
             struct cs_live_watch *w = cs_live_watches[i];
-            if (!w || w->done || w->req.command != CS_LIVE_WATCH || !c->args || !code_matches(w, c->code))
+            if (!w || w->done || w->req.command != CS_LIVE_WATCH || !c->args || !code_matches(w, c->code) ||
+                (c->refused & (1ull << i)))
                 continue;
             int at = how == 2 ? CS_AT_EXCEPTION : CS_AT_RETURN;
             /* a generator or coroutine that suspends has not finished */
-            if (how != 1 && (w->req.when & at) && duration >= w->req.entrance_ns)
+            if (how != 1 && (w->req.when & at) && duration >= w->req.entrance_ns &&
+                (!w->cond.needs_exit || condition_holds(w, (PyCodeObject *)c->code, frame, duration, how, value)))
                 observe_watch(w, (PyCodeObject *)c->code, c, at, duration, value);
         }
     }
     PyMem_RawFree(c->args);
     c->args = NULL;
-    end_invocations_at(me->depth - 1, end);
+    end_invocations_at(me->depth - 1, end, frame, how, value);
     me->depth--;
 }
 
-void cs_live_on_exit(PyCodeObject *code, int how, PyObject *value)
+void cs_live_on_exit(PyCodeObject *code, void *frame, int how, PyObject *value)
 {
-    if (!me || me->depth == 0)
+    if (!me || me->depth == 0 || evaluating)
         return;
     int64_t end = now_ns();
     /* A C call whose end went unreported (it raised past its caller)
      * cannot outlive the frame that made it. */
     while (me->depth >= 2 && me->stack[me->depth - 1].is_c && me->stack[me->depth - 2].code == (PyObject *)code)
-        pop(2, NULL, end);
+        pop(NULL, 2, NULL, end);
     if (me->stack[me->depth - 1].code == (PyObject *)code && !me->stack[me->depth - 1].is_c)
-        pop(how, value, end);
+        pop(frame, how, value, end);
 }
 
 int cs_live_callee_wanted(void)
@@ -644,7 +702,7 @@ int cs_live_callee_wanted(void)
 
 void cs_live_on_c_call(PyObject *callable)
 {
-    if (!cs_live_thread_busy())
+    if (!cs_live_thread_busy() || evaluating)
         return;
     struct open_call *c = push(callable, 1);
     if (c)
@@ -653,7 +711,7 @@ void cs_live_on_c_call(PyObject *callable)
 
 void cs_live_on_c_exit(int raised)
 {
-    if (!me || me->depth == 0 || !me->stack[me->depth - 1].is_c)
+    if (!me || me->depth == 0 || !me->stack[me->depth - 1].is_c || evaluating)
         return;
-    pop(raised ? 2 : 0, NULL, now_ns());
+    pop(NULL, raised ? 2 : 0, NULL, now_ns());
 }

@@ -12,6 +12,7 @@
 
 #include <Python.h>
 
+#include "live/condition.h"
 #include "live/protocol.h"
 
 struct cs_live_client;
@@ -24,6 +25,7 @@ struct cs_live_watch {
     struct cs_live_client *owner;
     PyObject *codes;        /* tuple of the code objects observed */
     char target_name[256];  /* module.qualname, for the observation */
+    struct cs_live_condition cond; /* cond.tree NULL: no condition */
     long long sent;         /* observations sent */
     int done;               /* -n reached: ignored until the agent removes it */
 };
@@ -42,8 +44,9 @@ int cs_live_thread_busy(void);
  * coroutine goes on after a yield or await (when the family can tell). */
 void cs_live_on_start(PyCodeObject *code, void *frame, int resumed);
 /* how: 0 returned (value), 1 yielded (value), 2 raised (exc, may be NULL
- * when the family cannot see it). */
-void cs_live_on_exit(PyCodeObject *code, int how, PyObject *value);
+ * when the family cannot see it). frame: the frame that ends, as for
+ * cs_live_on_start. */
+void cs_live_on_exit(PyCodeObject *code, void *frame, int how, PyObject *value);
 void cs_live_on_c_call(PyObject *callable);
 /* Whether a Python function called now, from the calling thread, would be
  * shown in an open trace invocation (within its --depth). */
