@@ -16,6 +16,8 @@ CPPFLAGS += -D_GNU_SOURCE -Isrc
 CFLAGS += $(OPT) $(WARN)
 
 CORE_SRC = $(wildcard src/core/*.c)
+# The expression language: no Python, no SQLite, so the extension can link it too.
+EXPR_SRC = $(wildcard src/expr/*.c)
 READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) $(wildcard src/present/*.c)
 CLI_SRC = $(wildcard src/cli/*.c)
 HOOKS_SRC = $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c)
@@ -33,9 +35,9 @@ PY_SOURCES = $(wildcard python/callscope/*.py python/callscope/*/*.py)
 
 all: $(BUILD)/callscope extension
 
-$(BUILD)/callscope: $(CLI_SRC) $(READER_SRC) $(CORE_SRC) $(HEADERS)
+$(BUILD)/callscope: $(CLI_SRC) $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(READER_SRC) $(CORE_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(LIBS)
 
 extension: package $(EXTENSION)
 
@@ -61,9 +63,9 @@ all-pythons: $(BUILD)/callscope
 
 C_TESTS = $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 
-$(BUILD)/tests/%: tests/c/%.c $(READER_SRC) $(CORE_SRC) $(HEADERS) tests/c/check.h
+$(BUILD)/tests/%: tests/c/%.c $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(HEADERS) tests/c/check.h
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) -o $@ $< $(READER_SRC) $(CORE_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) -o $@ $< $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(LIBS)
 
 test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS))
 	@for t in $^; do $$t || exit 1; done
