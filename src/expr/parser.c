@@ -5,7 +5,8 @@
  * The tree is allocated from an arena owned by the cs_expr_tree, so an
  * error anywhere simply drops the whole arena. Reserved words that would
  * start something the language leaves out (lambda, comprehensions, if/else,
- * import, statements) are refused by name wherever they appear.
+ * import, statements) are refused by name wherever they appear. `return` is
+ * an ordinary name (a field of record filters) unless used as a statement.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,6 @@ static const struct {
     {"await", "'await' is not allowed"},
     {"def", "statements are not allowed ('def')"},
     {"class", "statements are not allowed ('class')"},
-    {"return", "statements are not allowed ('return')"},
     {"del", "statements are not allowed ('del')"},
     {"pass", "statements are not allowed ('pass')"},
     {"global", "statements are not allowed ('global')"},
@@ -148,6 +148,9 @@ static int unexpected(struct parser *p, const char *expected)
     const char *why = reserved_reason(p, t);
     if (why)
         return cs_expr_errorf(p->err, t->column, "%s", why);
+    /* 'return' is a name here (the record filters' field), but not a statement */
+    if (p->pos > 0 && cs_tok_is(&p->toks.items[p->pos - 1], p->text, "return") && t->kind != CS_TOK_END)
+        return cs_expr_errorf(p->err, p->toks.items[p->pos - 1].column, "statements are not allowed ('return')");
     if (t->kind == CS_TOK_END)
         return cs_expr_errorf(p->err, t->column, "the expression ends early: expected %s", expected);
     if (cs_tok_is(t, p->text, "="))

@@ -264,10 +264,10 @@ int cs_filter_parse_time(const char *s, int64_t *lo, int64_t *span)
 
 /* ---- checking string values against the recording ---- */
 
-static void quote_list(struct cs_textbuf *b, const char *const *items, size_t n)
+static void quote_list(struct cs_textbuf *b, const char *const *items, size_t n, const char *last)
 {
     for (size_t i = 0; i < n; i++)
-        cs_textbuf_printf(b, "%s'%s'", i == 0 ? "" : i + 1 == n ? " or " : ", ", items[i]);
+        cs_textbuf_printf(b, "%s'%s'", i == 0 ? "" : i + 1 == n ? last : ", ", items[i]);
 }
 
 /* Values of the field that start with prefix, or else the nearest ones. */
@@ -371,10 +371,10 @@ static int check_value_exists(struct compiler *c, const struct field *f, const s
     cs_textbuf_printf(&msg, "no %s is '%s'", f->name, value->str);
     if (n && listed) {
         cs_textbuf_printf(&msg, "; the recording has ");
-        quote_list(&msg, (const char *const *)near, n);
+        quote_list(&msg, (const char *const *)near, n, " and ");
     } else if (n) {
         cs_textbuf_puts(&msg, "; did you mean ");
-        quote_list(&msg, (const char *const *)near, n);
+        quote_list(&msg, (const char *const *)near, n, ", ");
         cs_textbuf_putc(&msg, '?');
     } else {
         cs_textbuf_puts(&msg, " in this recording");
