@@ -15,7 +15,8 @@ static void usage(FILE *out)
           "  run [OPTIONS] -m MODULE [ARGS...]\n"
           "Read a record (default ./callscope.db):\n"
           "  show [FILE]                      the call tree, with arguments, results and timings\n"
-          "  stats [FILE]                     where the time went, per function\n\n"
+          "  stats [FILE]                     where the time went, per function\n"
+          "  (both take --filter EXPR, e.g. \"module == 'app%' and duration > 5\")\n\n"
           "`callscope COMMAND --help` describes a command's options.\n",
           out);
 }
