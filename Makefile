@@ -109,6 +109,11 @@ collector-bench: $(BUILD)/collector_bench
 	$(BUILD)/collector_bench 2000000
 .PHONY: collector-bench
 
+# What --filter costs on a large synthetic store (bench/filter_bench.py).
+filter-bench: $(BUILD)/callscope
+	python3 bench/filter_bench.py 1000000
+.PHONY: filter-bench
+
 demo: deps
 	$(MAKE) --no-print-directory all
 	$(BUILD)/callscope run --no-stdlib -o $(BUILD)/demo.db examples/demo.py
