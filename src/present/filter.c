@@ -512,6 +512,9 @@ static int compile_text(struct compiler *c, const struct field *f, enum cs_expr_
     return rc;
 }
 
+static int compile_value(struct compiler *c, const struct cs_expr *e, const struct field *f, enum cs_expr_op op,
+                         const struct cs_expr *value);
+
 static int compile_compare(struct compiler *c, const struct cs_expr *e)
 {
     const struct cs_expr *name = e->left, *value = e->right;
@@ -564,6 +567,26 @@ static int compile_compare(struct compiler *c, const struct cs_expr *e)
         cs_textbuf_free(&msg);
         return -1;
     }
+    /* Fields of functions and threads are looked up once, not joined per
+     * call: c.function_id IN (SELECT f.id FROM functions f WHERE ...). */
+    const char *close = "";
+    if (strncmp(f->column, "f.", 2) == 0) {
+        cs_textbuf_puts(&c->sql, "c.function_id IN (SELECT f.id FROM functions f WHERE ");
+        close = ")";
+    } else if (strncmp(f->column, "t.", 2) == 0) {
+        cs_textbuf_puts(&c->sql, "c.thread_id IN (SELECT t.id FROM threads t WHERE ");
+        close = ")";
+    }
+    if (compile_value(c, e, f, op, value) != 0)
+        return -1;
+    cs_textbuf_puts(&c->sql, close);
+    return 0;
+}
+
+/* The comparison proper, once the field, operator and value are known to fit. */
+static int compile_value(struct compiler *c, const struct cs_expr *e, const struct field *f, enum cs_expr_op op,
+                         const struct cs_expr *value)
+{
     if (value->kind == CS_EXPR_NONE && f->type != FT_REPR) {
         if (op != CS_OP_EQ && op != CS_OP_NE)
             return cs_expr_errorf(c->err, e->op_column, "None only compares with == and !=");
@@ -607,7 +630,7 @@ static int compile_compare(struct compiler *c, const struct cs_expr *e)
         return compile_text(c, f, op, s, strlen(s), value->kind == CS_EXPR_STR ? value : NULL);
     }
     default:
-        return cs_expr_errorf(c->err, name->column, "field '%s' cannot be compared", f->name);
+        return cs_expr_errorf(c->err, e->column, "field '%s' cannot be compared", f->name);
     }
 }
 

@@ -7,8 +7,8 @@
  *     arg == 'n' and value == '5'          (the same argument)
  *     time >= '2026/11/24 13:45' and exception != None
  *
- * The condition refers to `c` (calls), `f` (functions, LEFT JOINed on
- * c.function_id) and `t` (threads, LEFT JOINed on c.thread_id); values are
+ * The condition refers only to `c`, the calls table (fields of functions and
+ * threads become `c.function_id IN (SELECT ...)`, evaluated once); values are
  * bound parameters, numbered from `first_param`. docs/filter.md describes
  * the language for users.
  */
@@ -21,9 +21,8 @@
 
 #include "expr/expr.h"
 
-/* FROM clause the condition is written against. */
-#define CS_FILTER_FROM                                                                                   \
-    "calls c LEFT JOIN functions f ON f.id = c.function_id LEFT JOIN threads t ON t.id = c.thread_id"
+/* The FROM clause a condition is written against. */
+#define CS_FILTER_FROM "calls c"
 
 struct cs_filter_param {
     int type; /* SQLITE_INTEGER, SQLITE_FLOAT or SQLITE_TEXT */
@@ -33,7 +32,8 @@ struct cs_filter_param {
 };
 
 struct cs_filter {
-    char *sql; /* the condition, e.g. "(f.module GLOB ?2 AND c.duration_ns > ?3)" */
+    char *sql; /* the condition, e.g. "(c.function_id IN (SELECT f.id FROM functions f WHERE
+                * f.module GLOB ?2) AND c.duration_ns > ?3)" */
     struct cs_filter_param *params;
     size_t nparams;
     int first_param;

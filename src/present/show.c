@@ -40,7 +40,8 @@ enum { C_ID, C_PARENT, C_DEPTH, C_START, C_DURATION, C_ARGS, C_RESULT, C_EXCEPTI
 static const char ROW_SQL_HEAD[] =
     "SELECT c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns, c.args, c.result, c.exception,"
     " c.flags, c.function_id, f.qualname, f.name, f.module, f.filename, f.lineno, ";
-static const char ROW_SQL_TAIL[] = " FROM " CS_FILTER_FROM " WHERE c.thread_id = ?1 ORDER BY c.id";
+static const char ROW_SQL_TAIL[] =
+    " FROM calls c LEFT JOIN functions f ON f.id = c.function_id WHERE c.thread_id = ?1 ORDER BY c.id";
 
 struct ancestor {
     int64_t id;
