@@ -112,7 +112,13 @@ struct compiler {
     struct cs_filter *out;
     size_t cap;
     struct cs_expr_error *err;
+    char value_column[64]; /* set while `value` is json_extract(c.args, ?N) */
 };
+
+static const char *column_of(const struct compiler *c, const struct field *f)
+{
+    return c->value_column[0] && strcmp(f->name, "value") == 0 ? c->value_column : f->column;
+}
 
 static int add_param(struct compiler *c, struct cs_filter_param p)
 {
@@ -502,9 +508,9 @@ static int compile_text(struct compiler *c, const struct field *f, enum cs_expr_
         return -1;
     }
     if (op == CS_OP_EQ)
-        cs_textbuf_printf(&c->sql, "%s %s ", f->column, glob ? "GLOB" : "=");
+        cs_textbuf_printf(&c->sql, "%s %s ", column_of(c, f), glob ? "GLOB" : "=");
     else
-        cs_textbuf_printf(&c->sql, "coalesce(%s %s ", f->column, glob ? "NOT GLOB" : "<>");
+        cs_textbuf_printf(&c->sql, "coalesce(%s %s ", column_of(c, f), glob ? "NOT GLOB" : "<>");
     int rc = add_text(c, p, pat.len);
     if (op != CS_OP_EQ)
         cs_textbuf_puts(&c->sql, ", 1)");
@@ -652,21 +658,6 @@ static int per_arg(const struct cs_expr *e)
     }
 }
 
-static int compile_cond(struct compiler *c, const struct cs_expr *e, int in_arg, int depth);
-
-static int compile_exists(struct compiler *c, const struct cs_expr *const *parts, size_t n, int depth)
-{
-    cs_textbuf_puts(&c->sql, "EXISTS (SELECT 1 FROM json_each(c.args) a WHERE ");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            cs_textbuf_puts(&c->sql, " AND ");
-        if (compile_cond(c, parts[i], 1, depth + 1) != 0)
-            return -1;
-    }
-    cs_textbuf_putc(&c->sql, ')');
-    return 0;
-}
-
 /* Flattens an and-chain into parts (left to right). */
 static size_t flatten_and(const struct cs_expr *e, const struct cs_expr **parts, size_t n, size_t max)
 {
@@ -677,6 +668,88 @@ static size_t flatten_and(const struct cs_expr *e, const struct cs_expr **parts,
     if (n < max)
         parts[n] = e;
     return n + 1;
+}
+
+static int compile_cond(struct compiler *c, const struct cs_expr *e, int in_arg, int depth);
+
+static const struct field *compared_field(const struct cs_expr *e)
+{
+    if (e->kind != CS_EXPR_COMPARE)
+        return NULL;
+    const struct cs_expr *n = e->left->kind == CS_EXPR_NAME ? e->left : e->right;
+    return n->kind == CS_EXPR_NAME ? find_field(n->str) : NULL;
+}
+
+/* The common case `arg == 'n' and value <op> X...`, with a plain name:
+ * json_extract(c.args, '$.n') reads the one value directly, which is
+ * several times faster than walking every argument with json_each. Returns
+ * the index of the arg comparison, or -1 if the parts are not that shape. */
+static int single_named_arg(const struct cs_expr *const *parts, size_t n)
+{
+    int arg = -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct field *f = compared_field(parts[i]);
+        if (!f || !f->per_arg)
+            return -1;
+        if (strcmp(f->name, "arg") == 0) {
+            const struct cs_expr *v = parts[i]->left->kind == CS_EXPR_NAME ? parts[i]->right : parts[i]->left;
+            if (arg >= 0 || parts[i]->op != CS_OP_EQ || v->kind != CS_EXPR_STR || v->len == 0 || v->len > 40 ||
+                strspn(v->str, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != v->len ||
+                strchr(v->str, '_'))
+                return -1; /* '_' is a wildcard: leave patterns to json_each */
+            arg = (int)i;
+        } else if (strcmp(f->name, "value") != 0) {
+            return -1;
+        }
+    }
+    return arg;
+}
+
+static int compile_named_arg(struct compiler *c, const struct cs_expr *const *parts, size_t n, int arg, int depth)
+{
+    /* checks the name like any arg comparison (and suggests on a typo) */
+    size_t mark = c->sql.len, nparams = c->out->nparams;
+    if (compile_compare(c, parts[arg]) != 0)
+        return -1;
+    c->sql.len = mark;
+    while (c->out->nparams > nparams)
+        free(c->out->params[--c->out->nparams].s);
+    const struct cs_expr *name = parts[arg]->left->kind == CS_EXPR_NAME ? parts[arg]->right : parts[arg]->left;
+    char path[64];
+    snprintf(path, sizeof path, "$.%s", name->str);
+    cs_textbuf_puts(&c->sql, "(json_type(c.args, ");
+    size_t at = c->sql.len;
+    if (add_text(c, path, strlen(path)) != 0)
+        return -1;
+    snprintf(c->value_column, sizeof c->value_column, "json_extract(c.args, %.*s)", (int)(c->sql.len - at),
+             c->sql.data + at);
+    cs_textbuf_puts(&c->sql, ") IS NOT NULL");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if ((int)i == arg)
+            continue;
+        cs_textbuf_puts(&c->sql, " AND ");
+        rc = compile_cond(c, parts[i], 1, depth + 1);
+    }
+    c->value_column[0] = '\0';
+    cs_textbuf_putc(&c->sql, ')');
+    return rc;
+}
+
+static int compile_exists(struct compiler *c, const struct cs_expr *const *parts, size_t n, int depth)
+{
+    int arg = single_named_arg(parts, n);
+    if (arg >= 0)
+        return compile_named_arg(c, parts, n, arg, depth);
+    cs_textbuf_puts(&c->sql, "EXISTS (SELECT 1 FROM json_each(c.args) a WHERE ");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            cs_textbuf_puts(&c->sql, " AND ");
+        if (compile_cond(c, parts[i], 1, depth + 1) != 0)
+            return -1;
+    }
+    cs_textbuf_putc(&c->sql, ')');
+    return 0;
 }
 
 static int compile_and(struct compiler *c, const struct cs_expr *e, int depth)
@@ -718,7 +791,11 @@ static int compile_cond(struct compiler *c, const struct cs_expr *e, int in_arg,
             cs_textbuf_puts(&c->sql, "NOT ");
             e = e->left;
         }
-        return compile_exists(c, &e, 1, depth);
+        const struct cs_expr *parts[256];
+        size_t n = flatten_and(e, parts, 0, 256);
+        if (n > 256)
+            return cs_expr_errorf(c->err, e->column, "too many conditions joined by 'and' (the limit is 256)");
+        return compile_exists(c, parts, n, depth);
     }
     switch (e->kind) {
     case CS_EXPR_AND:

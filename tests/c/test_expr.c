@@ -434,7 +434,13 @@ static void test_filter_sql(void)
 
     /* one argument: comparisons on arg/value in one and-chain share an EXISTS */
     CHECK_STR(compiled(NULL, "arg == 'n' and module == 'm' and value == '5'", &f),
-              "(" FN("f.module = ?1") " AND EXISTS (SELECT 1 FROM json_each(c.args) a WHERE a.key = ?2 AND a.value = ?3))");
+              "(" FN("f.module = ?1") " AND (json_type(c.args, ?2) IS NOT NULL AND json_extract(c.args, ?2) = ?3))");
+    CHECK_STR(f.params[1].s, "$.n");
+    CHECK_INT(f.nparams, 3);
+    cs_filter_free(&f);
+    /* a name with wildcards walks the arguments */
+    CHECK_STR(compiled(NULL, "arg == 'n%' and value != '5'", &f),
+              "EXISTS (SELECT 1 FROM json_each(c.args) a WHERE a.key GLOB ?1 AND coalesce(a.value <> ?2, 1))");
     cs_filter_free(&f);
     CHECK_STR(compiled(NULL, "value == 5 or value == 2.5 or value == True or value == None", &f),
               "EXISTS (SELECT 1 FROM json_each(c.args) a WHERE (((a.value = ?1 OR a.value = ?2) OR a.value = ?3) OR "
@@ -444,7 +450,9 @@ static void test_filter_sql(void)
     CHECK_STR(f.params[2].s, "True");
     CHECK_STR(f.params[3].s, "None");
     cs_filter_free(&f);
-    CHECK_STR(compiled(NULL, "not arg == 'x'", &f), "NOT EXISTS (SELECT 1 FROM json_each(c.args) a WHERE a.key = ?1)");
+    CHECK_STR(compiled(NULL, "not arg == 'x'", &f), "NOT (json_type(c.args, ?1) IS NOT NULL)");
+    cs_filter_free(&f);
+    CHECK_STR(compiled(NULL, "not arg == 'x_'", &f), "NOT EXISTS (SELECT 1 FROM json_each(c.args) a WHERE a.key GLOB ?1)");
     cs_filter_free(&f);
     CHECK_STR(compiled(NULL, "return == 1.0 and exception == 'KeyError%'", &f),
               "(c.result = ?1 AND c.exception GLOB ?2)");
@@ -599,6 +607,10 @@ static void test_filter_results(void)
     CHECK_STR(matching(db, "arg == 'self' and value == True"), "");
     CHECK_STR(matching(db, "value == '5' or value == '<Model>'"), "2,4,5");
     CHECK_STR(matching(db, "not value == '5'"), "1,3,4");
+    CHECK_STR(matching(db, "arg == 'n' and value != '5'"), "3");
+    CHECK_STR(matching(db, "not arg == 'n'"), "1,4");
+    CHECK_STR(matching(db, "arg == 'force' and (value == 'True' or value == 'False') and depth == 1"), "4");
+    CHECK_STR(matching(db, "arg == 'n' and value >= '4'"), "error 22: '>=' does not apply to value; value takes == or !=");
     /* time: 2026/11/24 13:45:00 UTC is the recording's start (TZ=UTC above) */
     CHECK_STR(matching(db, "time == '2026/11/24 13:45'"), "1,2,3");
     CHECK_STR(matching(db, "time >= '2026/11/24 13:46' and time < '2026/11/24 13:47'"), "4");
