@@ -17,12 +17,14 @@ CPPFLAGS += -D_GNU_SOURCE -Isrc
 CFLAGS += $(OPT) $(WARN)
 
 CORE_SRC = $(wildcard src/core/*.c)
+# The expression language: no Python, no SQLite, so the extension can link it too.
+EXPR_SRC = $(wildcard src/expr/*.c)
 READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) $(wildcard src/present/*.c)
 CLI_SRC = $(wildcard src/cli/*.c) $(LIVE_SHARED_SRC)
 # The live agent runs inside the target, so it is part of the extension;
 # the protocol is shared with the client.
 LIVE_SHARED_SRC = src/live/protocol.c
-HOOKS_SRC = $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src/live/*.c) src/store/textbuf.c
+HOOKS_SRC = $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src/live/*.c) $(EXPR_SRC) src/store/textbuf.c
 HEADERS = $(wildcard src/*/*.h)
 LIBS = -lsqlite3 -lm
 
@@ -37,9 +39,9 @@ PY_SOURCES = $(wildcard python/callscope/*.py python/callscope/*/*.py)
 
 all: $(BUILD)/callscope extension
 
-$(BUILD)/callscope: $(CLI_SRC) $(READER_SRC) $(CORE_SRC) $(HEADERS)
+$(BUILD)/callscope: $(CLI_SRC) $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(READER_SRC) $(CORE_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(LIBS)
 
 extension: package $(EXTENSION)
 
@@ -65,9 +67,9 @@ all-pythons: $(BUILD)/callscope
 
 C_TESTS = $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 
-$(BUILD)/tests/%: tests/c/%.c $(READER_SRC) $(CORE_SRC) $(HEADERS) tests/c/check.h
+$(BUILD)/tests/%: tests/c/%.c $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(HEADERS) tests/c/check.h
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) -o $@ $< $(READER_SRC) $(CORE_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) -o $@ $< $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(LIBS)
 
 test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS))
 	@for t in $^; do $$t || exit 1; done
@@ -116,6 +118,11 @@ $(BUILD)/collector_bench: bench/collector_bench.c $(wildcard src/collector/*.c s
 collector-bench: $(BUILD)/collector_bench
 	$(BUILD)/collector_bench 2000000
 .PHONY: collector-bench
+
+# What --filter costs on a large synthetic store (bench/filter_bench.py).
+filter-bench: $(BUILD)/callscope
+	python3 bench/filter_bench.py 1000000
+.PHONY: filter-bench
 
 demo: deps
 	$(MAKE) --no-print-directory all

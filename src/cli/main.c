@@ -16,6 +16,7 @@ static void usage(FILE *out)
           "Read a record (default ./callscope.db):\n"
           "  show [FILE]                      the call tree, with arguments, results and timings\n"
           "  stats [FILE]                     where the time went, per function\n"
+          "  (both take --filter EXPR, e.g. \"module == 'app%' and duration > 5\")\n"
           "Live, in a running process:\n"
           "  trace PID PATTERN                the call tree of each call of a function, timed\n"
           "  watch PID PATTERN                its arguments, return value or exception\n"

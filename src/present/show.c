@@ -16,11 +16,13 @@
 
 #include "present/commands.h"
 #include "present/common.h"
+#include "present/filter.h"
 #include "store/json.h"
 
 struct show_options {
     const char *path;
     const char *function;
+    const char *filter; /* --filter EXPR */
     long long pid, tid; /* -1: all */
     int64_t min_duration_ns;
     long long max_depth; /* -1: all */
@@ -31,18 +33,20 @@ struct show_options {
 
 /* A call as the walk sees it (columns of ROW_SQL). */
 enum { C_ID, C_PARENT, C_DEPTH, C_START, C_DURATION, C_ARGS, C_RESULT, C_EXCEPTION, C_FLAGS,
-       C_FUNCTION, C_QUALNAME, C_NAME, C_MODULE, C_FILENAME, C_LINENO };
+       C_FUNCTION, C_QUALNAME, C_NAME, C_MODULE, C_FILENAME, C_LINENO, C_MATCH };
 
-static const char ROW_SQL[] =
+/* The rows of one thread (?1); C_MATCH is the --filter condition (its
+ * parameters from ?2), or 1. */
+static const char ROW_SQL_HEAD[] =
     "SELECT c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns, c.args, c.result, c.exception,"
-    " c.flags, c.function_id, f.qualname, f.name, f.module, f.filename, f.lineno"
-    " FROM calls c LEFT JOIN functions f ON f.id = c.function_id"
-    " WHERE c.thread_id = ? ORDER BY c.id";
+    " c.flags, c.function_id, f.qualname, f.name, f.module, f.filename, f.lineno, ";
+static const char ROW_SQL_TAIL[] =
+    " FROM calls c LEFT JOIN functions f ON f.id = c.function_id WHERE c.thread_id = ?1 ORDER BY c.id";
 
 struct ancestor {
     int64_t id;
     int child_depth; /* display depth of its shown children */
-    int in_match;    /* inside a subtree selected by --function */
+    int in_match;    /* inside a subtree selected by --function or --filter */
 };
 
 struct thread_info {
@@ -56,6 +60,8 @@ struct show {
     int64_t wall0;
     unsigned char *fn_match; /* by function id, with --function */
     int64_t nfn;
+    struct cs_filter filter; /* with --filter */
+    int filtering;
     struct ancestor *stack;
     size_t depth, cap;
     /* pass 1 results, per shown call of the thread */
@@ -74,10 +80,13 @@ struct show {
 
 static void usage(FILE *f)
 {
-    fputs("usage: callscope show [FILE] [--function PATTERN] [--pid N] [--tid N]\n"
+    fputs("usage: callscope show [FILE] [--function PATTERN] [--filter EXPR] [--pid N] [--tid N]\n"
           "                      [--min-duration MS] [--max-depth N] [--limit N]\n"
           "                      [--format tree|jsonl] [--no-color]\n"
-          "Prints the calls recorded in FILE (default ./callscope.db) as a tree per thread.\n",
+          "Prints the calls recorded in FILE (default ./callscope.db) as a tree per thread.\n"
+          "--function and --filter show the matching calls, each with its subtree;\n"
+          "--filter takes an expression such as \"module == 'app%' and duration > 5\"\n"
+          "(see docs/filter.md).\n",
           f);
 }
 
@@ -87,6 +96,7 @@ static int parse_options(int argc, char **argv, struct show_options *o)
 {
     static const struct option longopts[] = {
         {"function", required_argument, NULL, 'f'}, {"pid", required_argument, NULL, 'p'},
+        {"filter", required_argument, NULL, 'x'},
         {"tid", required_argument, NULL, 't'},      {"min-duration", required_argument, NULL, 'm'},
         {"max-depth", required_argument, NULL, 'd'}, {"limit", required_argument, NULL, 'l'},
         {"format", required_argument, NULL, 'F'},   {"no-color", no_argument, NULL, 'n'},
@@ -113,6 +123,7 @@ static int parse_with(int argc, char **args, struct show_options *o, const struc
     while ((opt = getopt_long(argc + 1, args, ":h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'f': o->function = optarg; break;
+        case 'x': o->filter = optarg; break;
         case 'p':
             if (cs_parse_long(optarg, 0, INT64_MAX, &o->pid) != 0)
                 return cs_error("--pid needs a process id, not '%s'", optarg), -1;
@@ -216,8 +227,11 @@ static int place(struct show *s, sqlite3_stmt *st)
     int in_match = up ? up->in_match : 0;
     int base = up ? up->child_depth : 0;
     int64_t fn = sqlite3_column_int64(st, C_FUNCTION);
-    int matched = s->fn_match && !in_match && fn >= 0 && fn < s->nfn && s->fn_match[fn];
-    int eligible = !s->fn_match || in_match || matched;
+    int selecting = s->fn_match || s->filtering;
+    int hit = (!s->fn_match || (fn >= 0 && fn < s->nfn && s->fn_match[fn])) &&
+              (!s->filtering || sqlite3_column_int(st, C_MATCH));
+    int matched = selecting && !in_match && hit;
+    int eligible = !selecting || in_match || matched;
     int finished = sqlite3_column_type(st, C_DURATION) != SQLITE_NULL;
     int shown = eligible && (!finished || sqlite3_column_int64(st, C_DURATION) >= s->o.min_duration_ns) &&
                 (s->o.max_depth < 0 || base <= s->o.max_depth);
@@ -511,8 +525,18 @@ static int show_all(struct show *s)
     size_t nthreads = 0;
     sqlite3_stmt *rows = NULL, *lost = NULL;
     int rc = 0;
-    if (load_threads(s, &threads, &nthreads) != 0 ||
-        sqlite3_prepare_v2(s->db, ROW_SQL, -1, &rows, NULL) != SQLITE_OK ||
+    struct cs_textbuf sql = {0};
+    cs_textbuf_puts(&sql, ROW_SQL_HEAD);
+    if (s->filtering)
+        cs_textbuf_printf(&sql, "coalesce((%s), 0)", s->filter.sql);
+    else
+        cs_textbuf_puts(&sql, "1");
+    cs_textbuf_puts(&sql, ROW_SQL_TAIL);
+    int prepared = !sql.oom && sqlite3_prepare_v2(s->db, cs_textbuf_cstr(&sql), -1, &rows, NULL) == SQLITE_OK;
+    cs_textbuf_free(&sql);
+    if (prepared && s->filtering && cs_filter_bind(&s->filter, rows) != SQLITE_OK)
+        prepared = 0;
+    if (load_threads(s, &threads, &nthreads) != 0 || !prepared ||
         sqlite3_prepare_v2(s->db, "SELECT time_ns, count FROM lost WHERE thread_id = ? ORDER BY time_ns",
                            -1, &lost, NULL) != SQLITE_OK)
         rc = -1;
@@ -541,6 +565,7 @@ static void free_show(struct show *s)
 {
     sqlite3_close(s->db);
     free(s->fn_match);
+    cs_filter_free(&s->filter);
     free(s->stack);
     free(s->shown_depth);
     free(s->has_next);
@@ -562,6 +587,15 @@ int cs_cmd_show(int argc, char **argv)
         return CS_EXIT_FAILURE;
     s.wall0 = cs_store_wall_start(s.db);
     int rc = 0;
+    if (s.o.filter) {
+        struct cs_expr_error err;
+        if (cs_filter_compile(s.db, s.o.filter, 2, &s.filter, &err) != 0) {
+            cs_filter_print_error(s.o.filter, &err);
+            free_show(&s);
+            return CS_EXIT_USAGE;
+        }
+        s.filtering = 1;
+    }
     if (s.o.function && load_function_matches(&s) != 0)
         rc = -1;
     if (rc == 0)

@@ -13,12 +13,14 @@
 
 #include "present/commands.h"
 #include "present/common.h"
+#include "present/filter.h"
 #include "store/json.h"
 
 enum sort_key { BY_TOTAL, BY_SELF, BY_COUNT, BY_MEAN, BY_MAX };
 
 struct stats_options {
     const char *path;
+    const char *filter; /* --filter EXPR */
     enum sort_key sort;
     long long limit;
     int jsonl;
@@ -33,8 +35,10 @@ struct fn_stats {
 static void usage(FILE *f)
 {
     fputs("usage: callscope stats [FILE] [--sort total|self|count|mean|max] [--limit N]\n"
-          "                       [--format table|jsonl]\n"
-          "Prints time spent per function in FILE (default ./callscope.db).\n",
+          "                       [--filter EXPR] [--format table|jsonl]\n"
+          "Prints time spent per function in FILE (default ./callscope.db).\n"
+          "--filter counts only the calls that match an expression such as\n"
+          "\"module == 'app%' and duration > 5\" (see docs/filter.md).\n",
           f);
 }
 
@@ -52,6 +56,7 @@ static int parse_with(int argc, char **args, struct stats_options *o)
     static const struct option longopts[] = {
         {"sort", required_argument, NULL, 's'}, {"limit", required_argument, NULL, 'l'},
         {"format", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'},
+        {"filter", required_argument, NULL, 'x'},
         {NULL, 0, NULL, 0},
     };
     int opt;
@@ -71,6 +76,7 @@ static int parse_with(int argc, char **args, struct stats_options *o)
             if (cs_parse_format(optarg, "table", &o->jsonl) != 0)
                 return -1;
             break;
+        case 'x': o->filter = optarg; break;
         case 'h': usage(stdout); exit(0);
         case ':': return cs_error("%s needs a value", args[optind - 1]), -1;
         default: return cs_error("stats: unknown option '%s' (see callscope stats --help)", args[optind - 1]), -1;
@@ -133,11 +139,24 @@ static struct fn_stats *load_functions(sqlite3 *db, int64_t *n)
     return fns;
 }
 
-static int aggregate_calls(sqlite3 *db, struct fn_stats *fns, int64_t n)
+/* Every call, or with a filter only the matching ones. */
+static int aggregate_calls(sqlite3 *db, const struct cs_filter *filter, struct fn_stats *fns, int64_t n)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT function_id, duration_ns, self_ns FROM calls", -1, &st, NULL) != SQLITE_OK)
+    struct cs_textbuf sql = {0};
+    cs_textbuf_puts(&sql, "SELECT c.function_id, c.duration_ns, c.self_ns FROM ");
+    if (filter)
+        cs_textbuf_printf(&sql, "%s WHERE %s", CS_FILTER_FROM, filter->sql);
+    else
+        cs_textbuf_puts(&sql, "calls c");
+    int prepared = !sql.oom && sqlite3_prepare_v2(db, cs_textbuf_cstr(&sql), -1, &st, NULL) == SQLITE_OK;
+    cs_textbuf_free(&sql);
+    if (!prepared)
         return -1;
+    if (filter && cs_filter_bind(filter, st) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return -1;
+    }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
@@ -301,9 +320,20 @@ int cs_cmd_stats(int argc, char **argv)
     sqlite3 *db = cs_open_store(o.path);
     if (!db)
         return CS_EXIT_FAILURE;
+    struct cs_filter filter = {0};
+    if (o.filter) {
+        struct cs_expr_error err;
+        if (cs_filter_compile(db, o.filter, 1, &filter, &err) != 0) {
+            cs_filter_print_error(o.filter, &err);
+            sqlite3_close(db);
+            return CS_EXIT_USAGE;
+        }
+    }
     int64_t nfns;
     struct fn_stats *fns = load_functions(db, &nfns);
-    if (!fns || aggregate_calls(db, fns, nfns) != 0) {
+    int failed = !fns || aggregate_calls(db, o.filter ? &filter : NULL, fns, nfns) != 0;
+    cs_filter_free(&filter);
+    if (failed) {
         cs_error("cannot read %s: %s", o.path, fns ? sqlite3_errmsg(db) : "not enough memory or a bad functions table");
         for (int64_t i = 0; fns && i < nfns; i++) {
             free(fns[i].name);

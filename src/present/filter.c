@@ -1,0 +1,907 @@
+/*
+ * filter.c — compiles a record filter (see filter.h) into SQL.
+ *
+ * Each comparison is "field op value" (or "value op field"); the field
+ * decides the column, the operators allowed and the type the value must
+ * have. Comparisons on an argument (arg, value) joined by `and` are grouped
+ * into one EXISTS over json_each(c.args), so that `arg == 'n' and
+ * value == '5'` is about one argument. Nothing from the expression is ever
+ * pasted into the SQL text: values are bound parameters.
+ */
+#include "present/filter.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "present/common.h"
+#include "store/textbuf.h"
+
+enum field_type {
+    FT_TEXT,   /* GLOB patterns with % and _ */
+    FT_INT,    /* a number */
+    FT_MS,     /* milliseconds, stored as ns */
+    FT_TIME,   /* a local date and time, compared with the call's start */
+    FT_REPR,   /* text holding a Python repr: numbers, True/False/None become their repr */
+    FT_NOTYPE, /* argument types: not stored */
+};
+
+#define OPS_EQ (1u << 0)
+#define OPS_ORDER (1u << 1)
+
+struct field {
+    const char *name;
+    const char *column;
+    enum field_type type;
+    unsigned ops;
+    int per_arg;            /* a column of json_each(c.args) a */
+    const char *values_sql; /* existing values, one column v */
+    int check_values;       /* '==' on a value that exists nowhere is an error */
+    const char *what;       /* for messages: "a module name" */
+};
+
+static const struct field FIELDS[] = {
+    {"time", "c.start_ns", FT_TIME, OPS_EQ | OPS_ORDER, 0, NULL, 0, "a date and time"},
+    {"tid", "t.tid", FT_INT, OPS_EQ | OPS_ORDER, 0, "SELECT DISTINCT tid AS v FROM threads", 0, "a thread id"},
+    {"pid", "t.pid", FT_INT, OPS_EQ | OPS_ORDER, 0, "SELECT DISTINCT pid AS v FROM threads", 0, "a process id"},
+    {"thread", "t.name", FT_TEXT, OPS_EQ, 0, "SELECT DISTINCT name AS v FROM threads WHERE name IS NOT NULL", 1,
+     "a thread name"},
+    {"module", "f.module", FT_TEXT, OPS_EQ, 0,
+     "SELECT DISTINCT module AS v FROM functions WHERE module IS NOT NULL", 1, "a module"},
+    {"func", "f.qualname", FT_TEXT, OPS_EQ, 0,
+     "SELECT DISTINCT qualname AS v FROM functions WHERE qualname IS NOT NULL", 1, "a qualified name"},
+    {"function", "f.name", FT_TEXT, OPS_EQ, 0, "SELECT DISTINCT name AS v FROM functions WHERE name IS NOT NULL",
+     1, "a function"},
+    {"file", "f.filename", FT_TEXT, OPS_EQ, 0,
+     "SELECT DISTINCT filename AS v FROM functions WHERE filename IS NOT NULL", 1, "a file"},
+    {"line", "f.lineno", FT_INT, OPS_EQ | OPS_ORDER, 0, NULL, 0, "a line number"},
+    {"depth", "c.depth", FT_INT, OPS_EQ | OPS_ORDER, 0, NULL, 0, "a depth"},
+    {"duration", "c.duration_ns", FT_MS, OPS_EQ | OPS_ORDER, 0, NULL, 0, "milliseconds"},
+    {"arg", "a.key", FT_TEXT, OPS_EQ, 1,
+     "SELECT DISTINCT j.value AS v FROM functions, json_each(functions.arg_names) j", 1, "an argument name"},
+    {"value", "a.value", FT_REPR, OPS_EQ, 1,
+     "SELECT DISTINCT a.value AS v FROM (SELECT args FROM calls WHERE args IS NOT NULL LIMIT 5000) s,"
+     " json_each(s.args) a",
+     0, "an argument value"},
+    {"type", "", FT_NOTYPE, OPS_EQ, 1, NULL, 0, "a type name"},
+    {"return", "c.result", FT_REPR, OPS_EQ, 0,
+     "SELECT DISTINCT result AS v FROM (SELECT result FROM calls WHERE result IS NOT NULL LIMIT 5000)", 0,
+     "a return value"},
+    {"exception", "c.exception", FT_TEXT, OPS_EQ, 0,
+     "SELECT DISTINCT exception AS v FROM (SELECT exception FROM calls WHERE exception IS NOT NULL LIMIT 5000)", 0,
+     "an exception"},
+};
+#define NFIELDS (sizeof FIELDS / sizeof *FIELDS)
+
+const char *const cs_filter_field_names[] = {"time", "tid", "pid", "thread", "module", "func", "function", "file",
+                                             "line", "depth", "duration", "arg", "value", "type", "return",
+                                             "exception", NULL};
+
+static const char *const OPS_ALL[] = {"==", "!=", "<", "<=", ">", ">=", NULL};
+static const char *const OPS_EQ_ONLY[] = {"==", "!=", NULL};
+
+static const struct field *find_field(const char *name)
+{
+    for (size_t i = 0; i < NFIELDS; i++)
+        if (strcmp(FIELDS[i].name, name) == 0)
+            return &FIELDS[i];
+    return NULL;
+}
+
+const char *const *cs_filter_field_ops(const char *name)
+{
+    const struct field *f = find_field(name);
+    if (!f)
+        return NULL;
+    return f->ops & OPS_ORDER ? OPS_ALL : OPS_EQ_ONLY;
+}
+
+const char *cs_filter_field_values_sql(const char *name)
+{
+    const struct field *f = find_field(name);
+    return f ? f->values_sql : NULL;
+}
+
+/* ---- the compiler's state ---- */
+
+struct compiler {
+    sqlite3 *db;
+    int64_t wall0;
+    struct cs_textbuf sql;
+    struct cs_filter *out;
+    size_t cap;
+    struct cs_expr_error *err;
+    char value_column[64]; /* set while `value` is json_extract(c.args, ?N) */
+};
+
+static const char *column_of(const struct compiler *c, const struct field *f)
+{
+    return c->value_column[0] && strcmp(f->name, "value") == 0 ? c->value_column : f->column;
+}
+
+static int add_param(struct compiler *c, struct cs_filter_param p)
+{
+    struct cs_filter *f = c->out;
+    if (f->nparams == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8;
+        struct cs_filter_param *grown = realloc(f->params, cap * sizeof *grown);
+        if (!grown) {
+            free(p.s);
+            return cs_expr_errorf(c->err, 0, "out of memory");
+        }
+        f->params = grown;
+        c->cap = cap;
+    }
+    f->params[f->nparams++] = p;
+    cs_textbuf_printf(&c->sql, "?%d", f->first_param + (int)f->nparams - 1);
+    return 0;
+}
+
+static int add_text(struct compiler *c, const char *s, size_t n)
+{
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return cs_expr_errorf(c->err, 0, "out of memory");
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    return add_param(c, (struct cs_filter_param){.type = SQLITE_TEXT, .s = copy});
+}
+
+static int add_int(struct compiler *c, int64_t v)
+{
+    return add_param(c, (struct cs_filter_param){.type = SQLITE_INTEGER, .i = v});
+}
+
+static int add_double(struct compiler *c, double v)
+{
+    return add_param(c, (struct cs_filter_param){.type = SQLITE_FLOAT, .d = v});
+}
+
+/* ---- values ---- */
+
+/* Does the pattern hold an unescaped % or _? */
+static int has_wildcard(const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\' && (s[1] == '%' || s[1] == '_' || s[1] == '\\'))
+            s++;
+        else if (*s == '%' || *s == '_')
+            return 1;
+    }
+    return 0;
+}
+
+/* The pattern as a GLOB pattern (glob = 1) or as the literal text it
+ * stands for when it has no wildcard (glob = 0). */
+static void translate_pattern(const char *s, int glob, struct cs_textbuf *b)
+{
+    for (; *s; s++) {
+        if (*s == '\\' && (s[1] == '%' || s[1] == '_' || s[1] == '\\')) {
+            s++;
+            cs_textbuf_putc(b, *s); /* a literal % or _ (not special in GLOB) */
+            continue;
+        }
+        if (!glob) {
+            cs_textbuf_putc(b, *s);
+        } else if (*s == '%') {
+            cs_textbuf_putc(b, '*');
+        } else if (*s == '_') {
+            cs_textbuf_putc(b, '?');
+        } else if (*s == '*' || *s == '?' || *s == '[') {
+            cs_textbuf_putc(b, '[');
+            cs_textbuf_putc(b, *s);
+            cs_textbuf_putc(b, ']');
+        } else {
+            cs_textbuf_putc(b, *s);
+        }
+    }
+}
+
+/* Python's repr of a float: the shortest text that reads back the same. */
+static void float_repr(double v, char *buf, size_t len)
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    if (!strpbrk(buf, ".eEn"))
+        strncat(buf, ".0", len - strlen(buf) - 1);
+}
+
+/* Parses 'YYYY/MM/DD[ HH:MM[:SS[.fff]]]' (or with '-' and 'T') as local
+ * time: [*lo, *lo + *span) in ns since the epoch. 0 or -1. */
+int cs_filter_parse_time(const char *s, int64_t *lo, int64_t *span)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
+    char sep1, sep2;
+    if (sscanf(s, "%4d%c%2d%c%2d%n", &y, &sep1, &mo, &sep2, &d, &n) != 5 || sep1 != sep2 ||
+        (sep1 != '/' && sep1 != '-'))
+        return -1;
+    const char *p = s + n;
+    int64_t unit = 86400LL * 1000000000LL;
+    int64_t frac = 0;
+    if (*p == ' ' || *p == 'T') {
+        p++;
+        if (sscanf(p, "%2d:%2d%n", &h, &mi, &n) != 2)
+            return -1;
+        p += n;
+        unit = 60LL * 1000000000LL;
+        if (*p == ':') {
+            p++;
+            if (!(p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9'))
+                return -1;
+            sec = (p[0] - '0') * 10 + (p[1] - '0');
+            p += 2;
+            unit = 1000000000LL;
+            if (*p == '.') {
+                p++;
+                int digits = 0;
+                while (*p >= '0' && *p <= '9' && digits < 9) {
+                    frac = frac * 10 + (*p++ - '0');
+                    unit /= 10;
+                    digits++;
+                }
+                if (!digits)
+                    return -1;
+                frac *= unit;
+            }
+        }
+    }
+    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || h < 0 || mi < 0)
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    if (t == (time_t)-1 || tm.tm_mday != d) /* also refuses 2026/02/31 */
+        return -1;
+    *lo = (int64_t)t * 1000000000LL + frac;
+    *span = unit;
+    return 0;
+}
+
+/* ---- checking string values against the recording ---- */
+
+static void quote_list(struct cs_textbuf *b, const char *const *items, size_t n, const char *last)
+{
+    for (size_t i = 0; i < n; i++)
+        cs_textbuf_printf(b, "%s'%s'", i == 0 ? "" : i + 1 == n ? last : ", ", items[i]);
+}
+
+/* Values of the field that start with prefix, or else the nearest ones. */
+static size_t suggest_values(sqlite3 *db, const struct field *f, const char *literal, char **out, size_t max,
+                             int *listed)
+{
+    *listed = 0;
+    struct cs_textbuf sql = {0};
+    sqlite3_stmt *st = NULL;
+    size_t n = 0;
+    /* the literal part before the first wildcard */
+    size_t plen = strcspn(literal, "%_\\");
+    if (plen > 0) {
+        cs_textbuf_printf(&sql, "SELECT v FROM (%s) WHERE substr(v, 1, ?1) = ?2 ORDER BY length(v), v LIMIT %zu",
+                          f->values_sql, max);
+        if (sqlite3_prepare_v2(db, cs_textbuf_cstr(&sql), -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, (int64_t)plen);
+            sqlite3_bind_text(st, 2, literal, (int)plen, SQLITE_TRANSIENT);
+            while (n < max && sqlite3_step(st) == SQLITE_ROW)
+                if (cs_col_text(st, 0) && (out[n] = strdup(cs_col_text(st, 0))) != NULL)
+                    n++;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    if (n == 0) {
+        /* nearest by edit distance, or names whose last part is the literal */
+        cs_textbuf_reset(&sql);
+        cs_textbuf_printf(&sql, "SELECT v FROM (%s) LIMIT 20000", f->values_sql);
+        char **all = NULL;
+        size_t nall = 0, cap = 0;
+        if (sqlite3_prepare_v2(db, cs_textbuf_cstr(&sql), -1, &st, NULL) == SQLITE_OK) {
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                const char *v = cs_col_text(st, 0);
+                if (!v)
+                    continue;
+                if (nall == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    char **grown = realloc(all, cap * sizeof *grown);
+                    if (!grown)
+                        break;
+                    all = grown;
+                }
+                if ((all[nall] = strdup(v)) != NULL)
+                    nall++;
+            }
+        }
+        sqlite3_finalize(st);
+        size_t llen = strlen(literal);
+        for (size_t i = 0; i < nall && n < max; i++) {
+            size_t vlen = strlen(all[i]);
+            if (vlen > llen && strcmp(all[i] + vlen - llen, literal) == 0 &&
+                (all[i][vlen - llen - 1] == '.' || all[i][vlen - llen - 1] == '/'))
+                out[n++] = strdup(all[i]);
+        }
+        if (n == 0) {
+            const char *near[8];
+            size_t k = cs_nearest(literal, (const char *const *)all, nall, near, max < 8 ? max : 8);
+            for (size_t i = 0; i < k; i++)
+                out[n++] = strdup(near[i]);
+        }
+        /* nothing close, but only a few values: they are worth listing */
+        for (size_t i = 0; n == 0 && nall <= max && i < nall; i++)
+            *listed = 1, out[i] = strdup(all[i]);
+        if (*listed)
+            n = nall;
+        for (size_t i = 0; i < nall; i++)
+            free(all[i]);
+        free(all);
+    }
+    cs_textbuf_free(&sql);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (out[i])
+            out[kept++] = out[i];
+    return kept;
+}
+
+/* '==' on a value no row has: an error that lists what exists. */
+static int check_value_exists(struct compiler *c, const struct field *f, const struct cs_expr *value, int glob,
+                              const char *pattern)
+{
+    if (!c->db || !f->check_values || !f->values_sql)
+        return 0;
+    struct cs_textbuf sql = {0};
+    cs_textbuf_printf(&sql, "SELECT 1 FROM (%s) WHERE v %s ?1 LIMIT 1", f->values_sql, glob ? "GLOB" : "=");
+    sqlite3_stmt *st;
+    int found = 1;
+    if (sqlite3_prepare_v2(c->db, cs_textbuf_cstr(&sql), -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, pattern, -1, SQLITE_TRANSIENT);
+        found = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    cs_textbuf_free(&sql);
+    if (found)
+        return 0;
+    char *near[5];
+    int listed;
+    size_t n = suggest_values(c->db, f, value->str, near, 5, &listed);
+    struct cs_textbuf msg = {0};
+    cs_textbuf_printf(&msg, "no %s is '%s'", f->name, value->str);
+    if (n && listed) {
+        cs_textbuf_printf(&msg, "; the recording has ");
+        quote_list(&msg, (const char *const *)near, n, " and ");
+    } else if (n) {
+        cs_textbuf_puts(&msg, "; did you mean ");
+        quote_list(&msg, (const char *const *)near, n, ", ");
+        cs_textbuf_putc(&msg, '?');
+    } else {
+        cs_textbuf_puts(&msg, " in this recording");
+    }
+    cs_expr_errorf(c->err, value->column, "%s", cs_textbuf_cstr(&msg));
+    for (size_t i = 0; i < n; i++)
+        free(near[i]);
+    cs_textbuf_free(&msg);
+    return -1;
+}
+
+/* ---- comparisons ---- */
+
+static int is_literal(const struct cs_expr *e)
+{
+    return e->kind == CS_EXPR_INT || e->kind == CS_EXPR_FLOAT || e->kind == CS_EXPR_STR || e->kind == CS_EXPR_TRUE ||
+           e->kind == CS_EXPR_FALSE || e->kind == CS_EXPR_NONE;
+}
+
+static int unknown_field(struct compiler *c, const struct cs_expr *name)
+{
+    const char *near[4];
+    size_t n = cs_nearest(name->str, cs_filter_field_names, NFIELDS, near, 4);
+    struct cs_textbuf msg = {0};
+    cs_textbuf_printf(&msg, "unknown field '%s'", name->str);
+    if (n) {
+        cs_textbuf_puts(&msg, "; did you mean ");
+        for (size_t i = 0; i < n; i++)
+            cs_textbuf_printf(&msg, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", near[i]);
+        cs_textbuf_putc(&msg, '?');
+    } else {
+        cs_textbuf_puts(&msg, "; the fields are time, tid, pid, thread, module, func, function, file, line, depth, "
+                              "duration, arg, value, return, exception");
+    }
+    cs_expr_errorf(c->err, name->column, "%s", cs_textbuf_cstr(&msg));
+    cs_textbuf_free(&msg);
+    return -1;
+}
+
+static enum cs_expr_op flip(enum cs_expr_op op)
+{
+    switch (op) {
+    case CS_OP_LT: return CS_OP_GT;
+    case CS_OP_LE: return CS_OP_GE;
+    case CS_OP_GT: return CS_OP_LT;
+    case CS_OP_GE: return CS_OP_LE;
+    default: return op;
+    }
+}
+
+static const char *sql_op(enum cs_expr_op op)
+{
+    switch (op) {
+    case CS_OP_EQ: return "=";
+    case CS_OP_NE: return "<>";
+    default: return cs_expr_op_name(op);
+    }
+}
+
+static const char *describe(const struct cs_expr *e)
+{
+    switch (e->kind) {
+    case CS_EXPR_CALL: return "calls are";
+    case CS_EXPR_ATTR: return "attributes are";
+    case CS_EXPR_SUBSCRIPT: return "subscripts are";
+    case CS_EXPR_BINARY:
+    case CS_EXPR_NEG: return "arithmetic is";
+    case CS_EXPR_COMPARE: return "a comparison as a value is";
+    default: return "this is";
+    }
+}
+
+static int compile_time(struct compiler *c, const struct field *f, enum cs_expr_op op, const struct cs_expr *v)
+{
+    int64_t lo, span;
+    if (v->kind != CS_EXPR_STR || cs_filter_parse_time(v->str, &lo, &span) != 0)
+        return cs_expr_errorf(c->err, v->column,
+                              "time takes a local date and time in quotes, like '2026/11/24 13:45:00' "
+                              "(seconds and fractions optional)");
+    lo -= c->wall0;
+    int64_t hi = lo + span;
+    const char *col = f->column;
+    switch (op) {
+    case CS_OP_EQ:
+        cs_textbuf_printf(&c->sql, "(%s >= ", col);
+        if (add_int(c, lo) != 0)
+            return -1;
+        cs_textbuf_printf(&c->sql, " AND %s < ", col);
+        if (add_int(c, hi) != 0)
+            return -1;
+        cs_textbuf_putc(&c->sql, ')');
+        return 0;
+    case CS_OP_NE:
+        cs_textbuf_printf(&c->sql, "(%s < ", col);
+        if (add_int(c, lo) != 0)
+            return -1;
+        cs_textbuf_printf(&c->sql, " OR %s >= ", col);
+        if (add_int(c, hi) != 0)
+            return -1;
+        cs_textbuf_putc(&c->sql, ')');
+        return 0;
+    case CS_OP_LT: cs_textbuf_printf(&c->sql, "%s < ", col); return add_int(c, lo);
+    case CS_OP_LE: cs_textbuf_printf(&c->sql, "%s < ", col); return add_int(c, hi);
+    case CS_OP_GT: cs_textbuf_printf(&c->sql, "%s >= ", col); return add_int(c, hi);
+    default: cs_textbuf_printf(&c->sql, "%s >= ", col); return add_int(c, lo);
+    }
+}
+
+/* Text comparison: exact when there is no wildcard, GLOB otherwise; '!='
+ * also keeps rows where the column is NULL (no exception, no name). */
+static int compile_text(struct compiler *c, const struct field *f, enum cs_expr_op op, const char *s, size_t n,
+                        const struct cs_expr *v)
+{
+    int glob = has_wildcard(s);
+    struct cs_textbuf pat = {0};
+    translate_pattern(s, glob, &pat);
+    if (pat.oom) {
+        cs_textbuf_free(&pat);
+        return cs_expr_errorf(c->err, 0, "out of memory");
+    }
+    (void)n;
+    const char *p = cs_textbuf_cstr(&pat);
+    if (op == CS_OP_EQ && v && check_value_exists(c, f, v, glob, p) != 0) {
+        cs_textbuf_free(&pat);
+        return -1;
+    }
+    if (op == CS_OP_EQ)
+        cs_textbuf_printf(&c->sql, "%s %s ", column_of(c, f), glob ? "GLOB" : "=");
+    else
+        cs_textbuf_printf(&c->sql, "coalesce(%s %s ", column_of(c, f), glob ? "NOT GLOB" : "<>");
+    int rc = add_text(c, p, pat.len);
+    if (op != CS_OP_EQ)
+        cs_textbuf_puts(&c->sql, ", 1)");
+    cs_textbuf_free(&pat);
+    return rc;
+}
+
+static int compile_value(struct compiler *c, const struct cs_expr *e, const struct field *f, enum cs_expr_op op,
+                         const struct cs_expr *value);
+
+static int compile_compare(struct compiler *c, const struct cs_expr *e)
+{
+    const struct cs_expr *name = e->left, *value = e->right;
+    enum cs_expr_op op = e->op;
+    if (name->kind != CS_EXPR_NAME && value->kind == CS_EXPR_NAME) {
+        name = e->right;
+        value = e->left;
+        op = flip(op);
+    }
+    if (name->kind != CS_EXPR_NAME) {
+        if (is_literal(name))
+            return cs_expr_errorf(c->err, name->column,
+                                  "a comparison needs a field on one side, e.g. duration > 5 or module == 'app%%'");
+        return cs_expr_errorf(c->err, name->column, "%s not supported in filters; compare a field with a value",
+                              describe(name));
+    }
+    const struct field *f = find_field(name->str);
+    if (!f)
+        return unknown_field(c, name);
+    if (f->type == FT_NOTYPE)
+        return cs_expr_errorf(c->err, name->column,
+                              "argument types are not stored in a recording (only each value's repr text is); "
+                              "match the value instead, e.g. value == '<app.Model object%%'");
+    if (value->kind == CS_EXPR_NAME)
+        return find_field(value->str)
+                   ? cs_expr_errorf(c->err, value->column, "compare a field with a value, not with another field")
+                   : cs_expr_errorf(c->err, value->column,
+                                    "'%s' is not a value: text goes in quotes ('%s'); fields are compared with "
+                                    "values",
+                                    value->str, value->str);
+    if (!is_literal(value))
+        return cs_expr_errorf(c->err, value->column, "%s not supported in filters; compare %s with a value",
+                              describe(value), f->name);
+
+    /* None, and 'is' / 'is not' */
+    if (op == CS_OP_IS || op == CS_OP_IS_NOT) {
+        if (value->kind != CS_EXPR_NONE)
+            return cs_expr_errorf(c->err, e->op_column, "'%s' only compares with None; use '%s'",
+                                  cs_expr_op_name(op), op == CS_OP_IS ? "==" : "!=");
+        op = op == CS_OP_IS ? CS_OP_EQ : CS_OP_NE;
+    }
+    unsigned need = op == CS_OP_EQ || op == CS_OP_NE ? OPS_EQ : OPS_ORDER;
+    if (!(f->ops & need) || op == CS_OP_IN || op == CS_OP_NOT_IN) {
+        const char *const *ops = cs_filter_field_ops(f->name);
+        struct cs_textbuf msg = {0};
+        cs_textbuf_printf(&msg, "'%s' does not apply to %s; %s takes ", cs_expr_op_name(op), f->name, f->name);
+        for (size_t i = 0; ops[i]; i++)
+            cs_textbuf_printf(&msg, "%s%s", i == 0 ? "" : ops[i + 1] ? ", " : " or ", ops[i]);
+        cs_expr_errorf(c->err, e->op_column, "%s", cs_textbuf_cstr(&msg));
+        cs_textbuf_free(&msg);
+        return -1;
+    }
+    /* Fields of functions and threads are looked up once, not joined per
+     * call: c.function_id IN (SELECT f.id FROM functions f WHERE ...). */
+    const char *close = "";
+    if (strncmp(f->column, "f.", 2) == 0) {
+        cs_textbuf_puts(&c->sql, "c.function_id IN (SELECT f.id FROM functions f WHERE ");
+        close = ")";
+    } else if (strncmp(f->column, "t.", 2) == 0) {
+        cs_textbuf_puts(&c->sql, "c.thread_id IN (SELECT t.id FROM threads t WHERE ");
+        close = ")";
+    }
+    if (compile_value(c, e, f, op, value) != 0)
+        return -1;
+    cs_textbuf_puts(&c->sql, close);
+    return 0;
+}
+
+/* The comparison proper, once the field, operator and value are known to fit. */
+static int compile_value(struct compiler *c, const struct cs_expr *e, const struct field *f, enum cs_expr_op op,
+                         const struct cs_expr *value)
+{
+    if (value->kind == CS_EXPR_NONE && f->type != FT_REPR) {
+        if (op != CS_OP_EQ && op != CS_OP_NE)
+            return cs_expr_errorf(c->err, e->op_column, "None only compares with == and !=");
+        cs_textbuf_printf(&c->sql, "%s IS %sNULL", f->column, op == CS_OP_EQ ? "" : "NOT ");
+        return 0;
+    }
+
+    switch (f->type) {
+    case FT_TIME:
+        return compile_time(c, f, op, value);
+    case FT_INT:
+    case FT_MS:
+        if (value->kind == CS_EXPR_STR)
+            return cs_expr_errorf(c->err, value->column, "%s is a number%s: write it without quotes, e.g. %s %s %s",
+                                  f->name, f->type == FT_MS ? " of milliseconds" : "", f->name, cs_expr_op_name(op),
+                                  strspn(value->str, "0123456789.") == value->len && value->len ? value->str : "5");
+        if (value->kind != CS_EXPR_INT && value->kind != CS_EXPR_FLOAT)
+            return cs_expr_errorf(c->err, value->column, "%s is a number, not %s", f->name,
+                                  value->kind == CS_EXPR_TRUE ? "True" : "False");
+        cs_textbuf_printf(&c->sql, "%s %s ", f->column, sql_op(op));
+        if (f->type == FT_MS)
+            return add_double(c, (value->kind == CS_EXPR_INT ? (double)value->ival : value->fval) * 1e6);
+        return value->kind == CS_EXPR_INT ? add_int(c, value->ival) : add_double(c, value->fval);
+    case FT_TEXT:
+        if (value->kind != CS_EXPR_STR)
+            return cs_expr_errorf(c->err, value->column, "%s is text (%s): put the value in quotes, e.g. %s %s '%s'",
+                                  f->name, f->what, f->name, cs_expr_op_name(op), "app%");
+        return compile_text(c, f, op, value->str, value->len, value);
+    case FT_REPR: {
+        /* values are stored as repr text: 5 is '5', True is 'True' */
+        char buf[64];
+        const char *s = buf;
+        switch (value->kind) {
+        case CS_EXPR_INT: snprintf(buf, sizeof buf, "%lld", (long long)value->ival); break;
+        case CS_EXPR_FLOAT: float_repr(value->fval, buf, sizeof buf); break;
+        case CS_EXPR_TRUE: s = "True"; break;
+        case CS_EXPR_FALSE: s = "False"; break;
+        case CS_EXPR_NONE: s = "None"; break;
+        default: s = value->str;
+        }
+        return compile_text(c, f, op, s, strlen(s), value->kind == CS_EXPR_STR ? value : NULL);
+    }
+    default:
+        return cs_expr_errorf(c->err, e->column, "field '%s' cannot be compared", f->name);
+    }
+}
+
+/* ---- conditions ---- */
+
+/* 1 if every comparison in e is about one argument (arg, value, type). */
+static int per_arg(const struct cs_expr *e)
+{
+    switch (e->kind) {
+    case CS_EXPR_AND:
+    case CS_EXPR_OR: return per_arg(e->left) && per_arg(e->right);
+    case CS_EXPR_NOT: return per_arg(e->left);
+    case CS_EXPR_COMPARE: {
+        const struct cs_expr *n = e->left->kind == CS_EXPR_NAME ? e->left : e->right;
+        const struct field *f = n->kind == CS_EXPR_NAME ? find_field(n->str) : NULL;
+        return f && f->per_arg;
+    }
+    default: return 0;
+    }
+}
+
+/* Flattens an and-chain into parts (left to right). */
+static size_t flatten_and(const struct cs_expr *e, const struct cs_expr **parts, size_t n, size_t max)
+{
+    if (e->kind == CS_EXPR_AND) {
+        n = flatten_and(e->left, parts, n, max);
+        return flatten_and(e->right, parts, n, max);
+    }
+    if (n < max)
+        parts[n] = e;
+    return n + 1;
+}
+
+static int compile_cond(struct compiler *c, const struct cs_expr *e, int in_arg, int depth);
+
+static const struct field *compared_field(const struct cs_expr *e)
+{
+    if (e->kind != CS_EXPR_COMPARE)
+        return NULL;
+    const struct cs_expr *n = e->left->kind == CS_EXPR_NAME ? e->left : e->right;
+    return n->kind == CS_EXPR_NAME ? find_field(n->str) : NULL;
+}
+
+/* The common case `arg == 'n' and value <op> X...`, with a plain name:
+ * json_extract(c.args, '$.n') reads the one value directly, which is
+ * several times faster than walking every argument with json_each. Returns
+ * the index of the arg comparison, or -1 if the parts are not that shape. */
+static int single_named_arg(const struct cs_expr *const *parts, size_t n)
+{
+    int arg = -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct field *f = compared_field(parts[i]);
+        if (!f || !f->per_arg)
+            return -1;
+        if (strcmp(f->name, "arg") == 0) {
+            const struct cs_expr *v = parts[i]->left->kind == CS_EXPR_NAME ? parts[i]->right : parts[i]->left;
+            if (arg >= 0 || parts[i]->op != CS_OP_EQ || v->kind != CS_EXPR_STR || v->len == 0 || v->len > 40 ||
+                strspn(v->str, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != v->len ||
+                strchr(v->str, '_'))
+                return -1; /* '_' is a wildcard: leave patterns to json_each */
+            arg = (int)i;
+        } else if (strcmp(f->name, "value") != 0) {
+            return -1;
+        }
+    }
+    return arg;
+}
+
+static int compile_named_arg(struct compiler *c, const struct cs_expr *const *parts, size_t n, int arg, int depth)
+{
+    /* checks the name like any arg comparison (and suggests on a typo) */
+    size_t mark = c->sql.len, nparams = c->out->nparams;
+    if (compile_compare(c, parts[arg]) != 0)
+        return -1;
+    c->sql.len = mark;
+    while (c->out->nparams > nparams)
+        free(c->out->params[--c->out->nparams].s);
+    const struct cs_expr *name = parts[arg]->left->kind == CS_EXPR_NAME ? parts[arg]->right : parts[arg]->left;
+    char path[64];
+    snprintf(path, sizeof path, "$.%s", name->str);
+    cs_textbuf_puts(&c->sql, "(json_type(c.args, ");
+    size_t at = c->sql.len;
+    if (add_text(c, path, strlen(path)) != 0)
+        return -1;
+    snprintf(c->value_column, sizeof c->value_column, "json_extract(c.args, %.*s)", (int)(c->sql.len - at),
+             c->sql.data + at);
+    cs_textbuf_puts(&c->sql, ") IS NOT NULL");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if ((int)i == arg)
+            continue;
+        cs_textbuf_puts(&c->sql, " AND ");
+        rc = compile_cond(c, parts[i], 1, depth + 1);
+    }
+    c->value_column[0] = '\0';
+    cs_textbuf_putc(&c->sql, ')');
+    return rc;
+}
+
+static int compile_exists(struct compiler *c, const struct cs_expr *const *parts, size_t n, int depth)
+{
+    int arg = single_named_arg(parts, n);
+    if (arg >= 0)
+        return compile_named_arg(c, parts, n, arg, depth);
+    cs_textbuf_puts(&c->sql, "EXISTS (SELECT 1 FROM json_each(c.args) a WHERE ");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            cs_textbuf_puts(&c->sql, " AND ");
+        if (compile_cond(c, parts[i], 1, depth + 1) != 0)
+            return -1;
+    }
+    cs_textbuf_putc(&c->sql, ')');
+    return 0;
+}
+
+static int compile_and(struct compiler *c, const struct cs_expr *e, int depth)
+{
+    const struct cs_expr *parts[256], *args[256];
+    size_t n = flatten_and(e, parts, 0, 256), nargs = 0;
+    if (n > 256)
+        return cs_expr_errorf(c->err, e->column, "too many conditions joined by 'and' (the limit is 256)");
+    cs_textbuf_putc(&c->sql, '(');
+    int first = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (per_arg(parts[i])) {
+            args[nargs++] = parts[i];
+            continue;
+        }
+        if (!first)
+            cs_textbuf_puts(&c->sql, " AND ");
+        first = 0;
+        if (compile_cond(c, parts[i], 0, depth + 1) != 0)
+            return -1;
+    }
+    if (nargs) {
+        if (!first)
+            cs_textbuf_puts(&c->sql, " AND ");
+        if (nargs == 1 ? compile_cond(c, args[0], 0, depth + 1) : compile_exists(c, args, nargs, depth))
+            return -1;
+    }
+    cs_textbuf_putc(&c->sql, ')');
+    return 0;
+}
+
+static int compile_cond(struct compiler *c, const struct cs_expr *e, int in_arg, int depth)
+{
+    if (depth > 4 * CS_EXPR_MAX_DEPTH)
+        return cs_expr_errorf(c->err, e->column, "the filter is nested too deeply");
+    if (!in_arg && per_arg(e)) {
+        /* about one argument: "some argument ...", and not: "no argument ..." */
+        if (e->kind == CS_EXPR_NOT) {
+            cs_textbuf_puts(&c->sql, "NOT ");
+            e = e->left;
+        }
+        const struct cs_expr *parts[256];
+        size_t n = flatten_and(e, parts, 0, 256);
+        if (n > 256)
+            return cs_expr_errorf(c->err, e->column, "too many conditions joined by 'and' (the limit is 256)");
+        return compile_exists(c, parts, n, depth);
+    }
+    switch (e->kind) {
+    case CS_EXPR_AND:
+        if (in_arg) {
+            cs_textbuf_putc(&c->sql, '(');
+            if (compile_cond(c, e->left, 1, depth + 1) != 0)
+                return -1;
+            cs_textbuf_puts(&c->sql, " AND ");
+            if (compile_cond(c, e->right, 1, depth + 1) != 0)
+                return -1;
+            cs_textbuf_putc(&c->sql, ')');
+            return 0;
+        }
+        return compile_and(c, e, depth);
+    case CS_EXPR_OR:
+        cs_textbuf_putc(&c->sql, '(');
+        if (compile_cond(c, e->left, in_arg, depth + 1) != 0)
+            return -1;
+        cs_textbuf_puts(&c->sql, " OR ");
+        if (compile_cond(c, e->right, in_arg, depth + 1) != 0)
+            return -1;
+        cs_textbuf_putc(&c->sql, ')');
+        return 0;
+    case CS_EXPR_NOT:
+        cs_textbuf_puts(&c->sql, "NOT (");
+        if (compile_cond(c, e->left, in_arg, depth + 1) != 0)
+            return -1;
+        cs_textbuf_putc(&c->sql, ')');
+        return 0;
+    case CS_EXPR_COMPARE:
+        return compile_compare(c, e);
+    case CS_EXPR_NAME:
+        if (find_field(e->str))
+            return cs_expr_errorf(c->err, e->column,
+                                  "'%s' alone is not a condition; compare it with a value, e.g. %s", e->str,
+                                  strcmp(e->str, "exception") == 0 ? "exception != None" : "duration > 5");
+        return unknown_field(c, e);
+    default:
+        if (is_literal(e))
+            return cs_expr_errorf(c->err, e->column, "a value alone is not a condition; compare a field with it");
+        return cs_expr_errorf(c->err, e->column, "%s not supported in filters; compare a field with a value",
+                              describe(e));
+    }
+}
+
+int cs_filter_compile(sqlite3 *db, const char *text, int first_param, struct cs_filter *out,
+                      struct cs_expr_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->first_param = first_param;
+    struct cs_expr_tree *tree = cs_expr_parse(text, err);
+    if (!tree)
+        return -1;
+    struct compiler c;
+    memset(&c, 0, sizeof c);
+    c.db = db;
+    c.wall0 = db ? cs_store_wall_start(db) : 0;
+    c.out = out;
+    c.err = err;
+    int rc = compile_cond(&c, tree->root, 0, 0);
+    cs_expr_tree_free(tree);
+    if (rc == 0 && c.sql.oom)
+        rc = cs_expr_errorf(err, 0, "out of memory");
+    if (rc == 0) {
+        out->sql = strdup(cs_textbuf_cstr(&c.sql));
+        if (!out->sql)
+            rc = cs_expr_errorf(err, 0, "out of memory");
+    }
+    cs_textbuf_free(&c.sql);
+    if (rc != 0)
+        cs_filter_free(out);
+    return rc;
+}
+
+int cs_filter_bind(const struct cs_filter *f, sqlite3_stmt *st)
+{
+    for (size_t i = 0; i < f->nparams; i++) {
+        const struct cs_filter_param *p = &f->params[i];
+        int index = f->first_param + (int)i, rc;
+        if (p->type == SQLITE_INTEGER)
+            rc = sqlite3_bind_int64(st, index, p->i);
+        else if (p->type == SQLITE_FLOAT)
+            rc = sqlite3_bind_double(st, index, p->d);
+        else
+            rc = sqlite3_bind_text(st, index, p->s, -1, SQLITE_STATIC);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+void cs_filter_free(struct cs_filter *f)
+{
+    for (size_t i = 0; i < f->nparams; i++)
+        free(f->params[i].s);
+    free(f->params);
+    free(f->sql);
+    memset(f, 0, sizeof *f);
+}
+
+void cs_filter_print_error(const char *text, const struct cs_expr_error *err)
+{
+    if (err->column > 0) {
+        char caret[CS_EXPR_MAX_LENGTH * 2 + 64];
+        cs_expr_caret(text, err->column, "  ", caret, sizeof caret);
+        fputs(caret, stderr);
+    }
+    cs_error("--filter: %s", err->message);
+}

@@ -1,0 +1,155 @@
+"""`callscope show --filter` and `callscope stats --filter` on a real
+recording: what matches, how it combines with the other options, and the
+errors a user sees for a wrong filter."""
+
+import json
+import time
+import unittest
+
+from tests.py.support import TracedProgram
+
+PROGRAM = """
+import threading
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+def greet(name, times=1):
+    return name * times
+
+def fail(x):
+    raise ValueError("bad %s" % x)
+
+def worker():
+    greet("w", 3)
+
+fib(4)
+greet("ab", 2)
+try:
+    fail(3)
+except ValueError:
+    pass
+t = threading.Thread(target=worker, name="worker-1")
+t.start()
+t.join()
+"""
+
+
+class Filter(TracedProgram):
+    def setUp(self):
+        super().setUp()
+        self.before = time.time() - 60
+        # Not --no-stdlib: on 3.12+ it also drops the worker thread's name.
+        self.run_traced(PROGRAM)
+
+    def show(self, expr, *options):
+        proc = self.callscope("show", self.db, "--no-color", "--filter", expr, *options)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        return proc.stdout.decode()
+
+    def show_jsonl(self, expr, *options):
+        out = self.show(expr, "--format", "jsonl", *options)
+        return [json.loads(line) for line in out.splitlines()]
+
+    def stats(self, expr, *options):
+        proc = self.callscope("stats", self.db, "--format", "jsonl", "--filter", expr, *options)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        return {r["function"]: r for r in map(json.loads, proc.stdout.decode().splitlines())}
+
+    def test_argument_value_selects_the_call_and_its_subtree(self):
+        out = self.show("func == 'fib' and arg == 'n' and value == '3'")
+        lines = out.splitlines()
+        self.assertRegex(lines[0], r"^pid \d+ · thread MainThread")
+        self.assertTrue(lines[1].startswith("fib(n=3) → 2"), out)
+        # its whole subtree: fib(2), fib(1), fib(0), fib(1)
+        self.assertEqual(len(lines), 6, out)
+        self.assertIn("├─ fib(n=2) → 1", out)
+        self.assertNotIn("fib(n=4)", out)
+        self.assertNotIn("greet", out)
+
+    def test_same_argument_is_meant(self):
+        # greet has an argument named name and one whose value is 2, but no
+        # argument that is both
+        self.assertEqual(self.show_jsonl("arg == 'name' and value == '2'"), [])
+        rows = self.show_jsonl("arg == 'times' and value == 2")
+        self.assertEqual([r["args"] for r in rows], [{"name": "'ab'", "times": "2"}])
+
+    def test_text_patterns_threads_and_exceptions(self):
+        rows = self.show_jsonl("thread == 'worker%' and func == 'greet'")
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(rows[0]["thread"], "worker-1")
+        self.assertEqual(rows[0]["return"], "'www'")
+        rows = self.show_jsonl("exception != None and module == '__main__'")
+        self.assertEqual([r["function"] for r in rows], ["__main__.fail"])
+        self.assertTrue(rows[0]["exception"].startswith(("ValueError: bad 3", "<exception>")), rows[0])
+        rows = self.show_jsonl("function == '__main__.g%' and not thread == 'worker-1'")
+        self.assertEqual(len(rows), 1)
+        self.assertEqual([r["args"]["name"] for r in rows], ["'ab'"])
+
+    def test_time_and_duration(self):
+        since = time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(self.before))
+        self.assertEqual(len(self.show_jsonl("func == 'fib' and time >= '%s'" % since)), 9)
+        self.assertEqual(self.show_jsonl("time < '2001/01/01'"), [])
+        self.assertEqual(self.show_jsonl("duration > 60000"), [])
+
+    def test_combines_with_other_options(self):
+        rows = self.show_jsonl("func == 'fib' and value == '4'", "--max-depth", "1")
+        self.assertEqual([r["args"]["n"] for r in rows], ["4", "3", "2"])
+        rows = self.show_jsonl("func == 'fib'", "--function", "greet")
+        self.assertEqual(rows, [])  # both must match
+        rows = self.show_jsonl("depth >= 0", "--function", "greet", "--limit", "1")
+        self.assertEqual([r["function"] for r in rows], ["__main__.greet"])
+
+    def test_stats_counts_only_matching_calls(self):
+        rows = self.stats("function == '__main__.fib'")
+        self.assertEqual(list(rows), ["__main__.fib"])
+        self.assertEqual(rows["__main__.fib"]["count"], 9)
+        rows = self.stats("module == '__main__' and (value == '1' or value == '0')")
+        self.assertEqual(rows["__main__.fib"]["count"], 5)
+        rows = self.stats("thread == 'worker-1' and module == '__main__'")
+        self.assertEqual(set(rows), {"__main__.worker", "__main__.greet"})
+        self.assertEqual(rows["__main__.greet"]["count"], 1)
+        self.assertEqual(self.stats("duration > 60000"), {})
+        proc = self.callscope("stats", self.db, "--filter", "func == 'greet'", "--sort", "count")
+        self.assertRegex(proc.stdout.decode().splitlines()[1], r"^\s*2\s.*__main__\.greet")
+
+    def assert_filter_error(self, expr, caret_column, message, command="show"):
+        proc = self.callscope(command, self.db, "--filter", expr)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertEqual(proc.stdout, b"")
+        lines = proc.stderr.decode().splitlines()
+        self.assertEqual(len(lines), 3, lines)
+        self.assertEqual(lines[0], "  " + expr)
+        self.assertEqual(lines[1], " " * (caret_column + 1) + "^")
+        self.assertEqual(lines[2], "callscope: --filter: " + message)
+
+    def test_errors_point_at_the_column_and_suggest(self):
+        self.assert_filter_error("module == '__mai'", 11, "no module is '__mai'; did you mean '__main__'?")
+        self.assert_filter_error("func == 'gret'", 9, "no func is 'gret'; did you mean 'greet'?", "stats")
+        self.assert_filter_error("function == 'greet'", 13,
+                                 "no function is 'greet'; did you mean '__main__.greet'?")
+        self.assert_filter_error("arg == 'nmae'", 8, "no arg is 'nmae'; did you mean 'name'?")
+        self.assert_filter_error("tid > 1 and fnuc == 'fib'", 13, "unknown field 'fnuc'; did you mean func?")
+        self.assert_filter_error("module < 'x'", 8, "'<' does not apply to module; module takes == or !=")
+        self.assert_filter_error("depth == '1'", 10, "depth is a number: write it without quotes, e.g. depth == 1")
+        self.assert_filter_error("module == 3", 11,
+                                 "module is text (a module): put the value in quotes, e.g. module == 'app%'")
+        self.assert_filter_error("func == 'fib' and", 18, "the expression ends early: expected a value")
+        self.assert_filter_error("lambda: 1", 1, "lambda expressions are not allowed", "stats")
+        self.assert_filter_error("type == 'int'", 1,
+                                 "argument types are not stored in a recording (only each value's repr text is); "
+                                 "match the value instead, e.g. value == '<app.Model object%'")
+
+    def test_missing_filter_value_is_a_usage_error(self):
+        proc = self.callscope("show", self.db, "--filter")
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("--filter needs a value", proc.stderr.decode())
+
+    def test_help_mentions_filter(self):
+        for command in ("show", "stats"):
+            proc = self.callscope(command, "--help")
+            self.assertIn("--filter EXPR", proc.stdout.decode())
+
+
+if __name__ == "__main__":
+    unittest.main()
