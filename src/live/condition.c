@@ -93,9 +93,61 @@ static int exact_builtin_container(PyObject *o)
            PyDict_CheckExact(o);
 }
 
+/* A condition must stay cheap: no step may build a huge value. */
+#define MAX_RESULT 1000000
+
+static Py_ssize_t sized_len(PyObject *o)
+{
+    if (PyUnicode_Check(o) || PyBytes_Check(o) || PyList_Check(o) || PyTuple_Check(o))
+        return PyObject_Length(o);
+    return -1;
+}
+
+static int too_large(Py_ssize_t n)
+{
+    if (n <= MAX_RESULT)
+        return 0;
+    PyErr_Format(PyExc_MemoryError, "a condition may not build values of over %d items", MAX_RESULT);
+    return 1;
+}
+
+/* Repetition (`'x' * n`) is checked before it happens. */
+static int repetition_too_large(PyObject *a, PyObject *b)
+{
+    PyObject *seq = sized_len(a) >= 0 ? a : b, *count = seq == a ? b : a;
+    Py_ssize_t len = sized_len(seq);
+    if (len < 0 || !PyLong_Check(count))
+        return 0;
+    int overflow = 0;
+    long long n = PyLong_AsLongLongAndOverflow(count, &overflow);
+    return too_large(overflow > 0 || (n > 0 && len > 0 && n > MAX_RESULT / len) ? MAX_RESULT + 1 : 0);
+}
+
+/* Methods whose result can be far larger than their object: width and
+ * replacement are checked first. */
+static int method_too_large(const char *name, PyObject *obj, PyObject *args)
+{
+    Py_ssize_t len = sized_len(obj);
+    if (!strcmp(name, "center") || !strcmp(name, "ljust") || !strcmp(name, "rjust") || !strcmp(name, "zfill")) {
+        PyObject *w = PyTuple_GET_SIZE(args) > 0 ? PyTuple_GET_ITEM(args, 0) : NULL;
+        int overflow = 0;
+        long long width = w && PyLong_Check(w) ? PyLong_AsLongLongAndOverflow(w, &overflow) : 0;
+        return too_large(overflow ? MAX_RESULT + 1 : (Py_ssize_t)(width > MAX_RESULT ? MAX_RESULT + 1 : width));
+    }
+    if (!strcmp(name, "replace") && PyTuple_GET_SIZE(args) >= 2) {
+        Py_ssize_t with = sized_len(PyTuple_GET_ITEM(args, 1));
+        return with > 0 && len > 0 && too_large(len > MAX_RESULT / (with + 1) ? MAX_RESULT + 1 : len * (with + 1));
+    }
+    if (!strcmp(name, "join") && PyTuple_GET_SIZE(args) >= 1) {
+        Py_ssize_t parts = sized_len(PyTuple_GET_ITEM(args, 0));
+        return parts > 0 && len > 0 && too_large(len > MAX_RESULT / parts ? MAX_RESULT + 1 : len * parts);
+    }
+    return 0;
+}
+
 static PyObject *call(const struct cs_expr *e, const struct cs_live_call_values *v)
 {
-    PyObject *fn = NULL;
+    PyObject *fn = NULL, *method_of = NULL;
     const struct cs_expr *callee = e->left;
     if (callee->kind == CS_EXPR_NAME) {
         fn = PyDict_GetItemString(PyEval_GetBuiltins(), callee->str);
@@ -115,9 +167,11 @@ static PyObject *call(const struct cs_expr *e, const struct cs_live_call_values 
             return NULL;
         }
         fn = PyObject_GetAttrString(obj, callee->str);
-        Py_DECREF(obj);
-        if (!fn)
+        method_of = obj;
+        if (!fn) {
+            Py_DECREF(obj);
             return NULL;
+        }
     } else {
         PyErr_SetString(PyExc_TypeError, "this call is not allowed");
         return NULL;
@@ -131,14 +185,19 @@ static PyObject *call(const struct cs_expr *e, const struct cs_live_call_values 
         }
         PyTuple_SET_ITEM(args, (Py_ssize_t)i, a);
     }
-    PyObject *r = args ? PyObject_Call(fn, args, NULL) : NULL;
+    PyObject *r = NULL;
+    if (args && !(method_of && method_too_large(callee->str, method_of, args)))
+        r = PyObject_Call(fn, args, NULL);
     Py_XDECREF(args);
+    Py_XDECREF(method_of);
     Py_DECREF(fn);
     return r;
 }
 
 static PyObject *binary(const struct cs_expr *e, PyObject *a, PyObject *b)
 {
+    if (e->op == CS_OP_MUL && repetition_too_large(a, b))
+        return NULL;
     switch (e->op) {
     case CS_OP_ADD: return PyNumber_Add(a, b);
     case CS_OP_SUB: return PyNumber_Subtract(a, b);
