@@ -15,7 +15,8 @@ static void usage(FILE *out)
           "  run [OPTIONS] -m MODULE [ARGS...]\n"
           "Read a record (default ./callscope.db):\n"
           "  show [FILE]                      the call tree, with arguments, results and timings\n"
-          "  stats [FILE]                     where the time went, per function\n\n"
+          "  stats [FILE]                     where the time went, per function\n"
+          "  export [FILE] --format FORMAT    Perfetto, speedscope, folded stacks, SVG flame graph, JSON lines\n\n"
           "`callscope COMMAND --help` describes a command's options.\n",
           out);
 }
@@ -39,6 +40,8 @@ int main(int argc, char **argv)
         return cs_cmd_show(argc - 2, argv + 2);
     if (!strcmp(cmd, "stats"))
         return cs_cmd_stats(argc - 2, argv + 2);
+    if (!strcmp(cmd, "export"))
+        return cs_cmd_export(argc - 2, argv + 2);
     fprintf(stderr, "callscope: unknown command '%s' (see callscope --help)\n", cmd);
     return 2;
 }
