@@ -206,6 +206,34 @@ class Perfetto(Exported):
         self.assertEqual([s["args"].get("yield") for s in steps][:2], ["1", "2"])
 
 
+class LostEnd(Exported):
+    """A call whose end was lost (NULL duration) but whose caller went on."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        con = sqlite3.connect(cls.db)
+        con.execute("update calls set duration_ns = null, self_ns = null"
+                    " where id = (select c.id from calls c join functions f on f.id = c.function_id"
+                    " where f.name = '__main__.fail')")
+        con.commit()
+        con.close()
+        cls.calls = db_calls(cls.db)
+        proc = subprocess.run([CALLSCOPE, "export", cls.db, "--format", "perfetto"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=120)
+        cls.out = {"perfetto": proc}
+
+    def test_it_ends_where_the_next_call_starts(self):
+        events = {e["args"]["call_id"]: e for e in json.loads(self.output("perfetto"))["traceEvents"]
+                  if e["ph"] == "X"}
+        fail = self.named("__main__.fail")[0]
+        later = min(c["id"] for c in self.calls.values()
+                    if c["id"] > fail["id"] and c["tid"] == fail["tid"] and c["depth"] <= fail["depth"])
+        ev = events[fail["id"]]
+        self.assertTrue(ev["args"]["unfinished"])
+        self.assertAlmostEqual(ev["ts"] + ev["dur"], self.calls[later]["start_ns"] / 1000, places=3)
+
+
 class Speedscope(Exported):
     def test_file_shape(self):
         doc = json.loads(self.output("speedscope"))
@@ -313,6 +341,26 @@ class FlameGraph(Exported):
                   for g in frames if g.find(SVG + "title").text.startswith(("all ", "__main__.<module> "))}
         self.assertAlmostEqual(widths["all"], 1180, places=1)
         self.assertLess(widths["__main__.<module>"], widths["all"] + 0.01)
+
+    def test_frames_sit_on_their_callers(self):
+        root, frames = self.frames()
+        rects = [(float(r.get("x")), float(r.get("width")), int(r.get("y")))
+                 for r in (g.find(SVG + "rect") for g in frames)]
+        rows = collections.defaultdict(list)
+        for x, w, y in rects:
+            self.assertGreaterEqual(x, 10 - 0.01)
+            self.assertLessEqual(x + w, 1190 + 0.02)
+            rows[y].append((x, w))
+        bottom = max(rows)
+        self.assertEqual(len(rows[bottom]), 1)  # "all"
+        for y, row in rows.items():
+            row.sort()
+            for (x1, w1), (x2, _) in zip(row, row[1:]):
+                self.assertLessEqual(x1 + w1, x2 + 0.02)  # no overlap in a row
+            if y != bottom:
+                below = rows[y + 16]
+                for x, w in row:  # each frame stands on a caller
+                    self.assertTrue(any(bx - 0.02 <= x and x + w <= bx + bw + 0.02 for bx, bw in below), (x, w, y))
 
     def test_zoom_script_and_no_external_resources(self):
         text = self.output("svg")
