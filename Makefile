@@ -5,6 +5,7 @@
 #   make all-pythons         the extension for every CPython 3.8+ under $(PYENV_ROOT)
 #   make test                every test: C units, C units under ASan, Python on all Pythons
 #   make bench               overhead and throughput ratios (see bench/)
+#   make export-bench        export speed per format (CALLS=N, default 2 million)
 
 PYTHON ?= python3
 PYENV_ROOT ?= /root/.pyenv
@@ -106,6 +107,11 @@ $(BUILD)/collector_bench: bench/collector_bench.c $(wildcard src/collector/*.c s
 collector-bench: $(BUILD)/collector_bench
 	$(BUILD)/collector_bench 2000000
 .PHONY: collector-bench
+
+# `callscope export` in every format from a store of 2 million calls (bench/export_bench.py).
+export-bench: $(BUILD)/collector_bench $(BUILD)/callscope
+	python3 bench/export_bench.py $(or $(CALLS),2000000)
+.PHONY: export-bench
 
 demo: deps
 	$(MAKE) --no-print-directory all

@@ -386,6 +386,7 @@ static int export_all(struct export *e)
         rc = walk_thread(e, rows, &threads[i]);
     if (rc == 0 && e->o.format->end)
         rc = e->o.format->end(&e->x);
+    cs_export_flush_buf(&e->x);
     progress_end(&e->progress);
     if (e->x.buf.oom)
         e->oom = 1;

@@ -88,6 +88,13 @@ static inline void cs_export_flush_buf(struct cs_export *x)
     cs_textbuf_reset(&x->buf);
 }
 
+/* Writes the scratch buffer once it holds enough to be worth a write. */
+static inline void cs_export_emit(struct cs_export *x)
+{
+    if (x->buf.len >= 65536)
+        cs_export_flush_buf(x);
+}
+
 /* Appends ns as microseconds with three decimals, exactly. */
 void cs_export_put_us(struct cs_textbuf *b, int64_t ns);
 /* Appends s as XML text or attribute content (escaped, control characters

@@ -167,8 +167,7 @@ static int folded_end(struct cs_export *x)
         if (n->self_ns > 0) {
             cs_textbuf_put(&x->buf, path.data, path.len);
             cs_textbuf_printf(&x->buf, " %lld\n", (long long)n->self_ns);
-            if (x->buf.len >= 8192)
-                cs_export_flush_buf(x);
+            cs_export_emit(x);
         }
         stack[d] = node;
         if (n->first_child) {

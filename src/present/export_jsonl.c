@@ -9,7 +9,7 @@ static int jsonl_open(struct cs_export *x, struct cs_export_frame *f, const stru
 {
     (void)f, (void)parent;
     cs_call_json_line(&x->buf, &x->json, row, x->thread, x->wall0);
-    cs_export_flush_buf(x);
+    cs_export_emit(x);
     return 0;
 }
 

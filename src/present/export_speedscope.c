@@ -49,8 +49,7 @@ static void put_event(struct cs_export *x, char type, uint32_t frame, int64_t at
     cs_textbuf_printf(&x->buf, "%s{\"type\":\"%c\",\"frame\":%u,\"at\":%lld}", s->first_event ? "" : ",", type,
                       frame, (long long)at);
     s->first_event = 0;
-    if (x->buf.len >= 8192)
-        cs_export_flush_buf(x);
+    cs_export_emit(x);
 }
 
 static int speedscope_open(struct cs_export *x, struct cs_export_frame *f, const struct cs_export_frame *parent,
@@ -111,8 +110,7 @@ static int speedscope_end(struct cs_export *x)
         if (fn->lineno >= 0)
             cs_textbuf_printf(b, ",\"line\":%lld", (long long)fn->lineno);
         cs_textbuf_putc(b, '}');
-        if (b->len >= 8192)
-            cs_export_flush_buf(x);
+        cs_export_emit(x);
     }
     cs_textbuf_puts(b, "]},\"name\":");
     sqlite3_stmt *st;

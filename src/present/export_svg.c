@@ -144,8 +144,7 @@ static void put_frame(struct cs_export *x, const char *name, const struct cs_sta
     cs_textbuf_printf(b, "<text x=\"%.2f\" y=\"%d\">", px + 3, y + FRAME_HEIGHT - 4);
     put_label(b, name, pw);
     cs_textbuf_puts(b, "</text></g>\n");
-    if (b->len >= 8192)
-        cs_export_flush_buf(x);
+    cs_export_emit(x);
 }
 
 static int svg_end(struct cs_export *x)

@@ -41,7 +41,7 @@ static void put_metadata(struct cs_export *x, const char *what, int64_t pid, int
                       (long long)pid, (long long)tid);
     cs_json_string(b, name, strlen(name));
     cs_textbuf_puts(b, "}}");
-    cs_export_flush_buf(x);
+    cs_export_emit(x);
 }
 
 /* Names each process: the recorded command for the first, "pid N (child of
@@ -138,7 +138,7 @@ static int perfetto_open(struct cs_export *x, struct cs_export_frame *f, const s
     put_event(x, &x->buf, f, row);
     cs_export_put_us(&x->buf, f->end_ns - f->start_ns);
     cs_textbuf_putc(&x->buf, '}');
-    cs_export_flush_buf(x);
+    cs_export_emit(x);
     return 0;
 }
 
@@ -151,7 +151,7 @@ static int perfetto_close(struct cs_export *x, struct cs_export_frame *f, const 
     cs_textbuf_put(&x->buf, f->pending.data, f->pending.len);
     cs_export_put_us(&x->buf, f->end_ns - f->start_ns);
     cs_textbuf_putc(&x->buf, '}');
-    cs_export_flush_buf(x);
+    cs_export_emit(x);
     return 0;
 }
 
