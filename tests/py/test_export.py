@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import unittest
 import xml.etree.ElementTree as ET
 
@@ -467,6 +468,39 @@ class Unfinished(Exported):
         root = ET.fromstring(self.output("svg"))
         titles = [g.find(SVG + "title").text for g in root.iter(SVG + "g") if g.get("class") == "f"]
         self.assertTrue(any(t.startswith("__main__.outer ") for t in titles), titles)
+
+
+class WhileRecording(TracedProgram):
+    def test_export_of_a_recording_still_being_written(self):
+        script = self.write("app.py", """
+            import time
+            def ready():
+                return 1
+            def wait():
+                time.sleep(60)
+            ready()
+            wait()
+            """)
+        run = subprocess.Popen([CALLSCOPE, "run", "--no-stdlib", "--python", sys.executable, "-o", self.db, script],
+                               cwd=self.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(300):
+                try:
+                    if os.path.exists(self.db) and len(self.query("select id from calls")) >= 1:
+                        break
+                except sqlite3.Error:
+                    pass
+                time.sleep(0.1)
+            else:
+                self.fail("the recording never showed the first call")
+            proc = self.callscope("export", self.db, "--format", "perfetto")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            slices = [e for e in json.loads(proc.stdout)["traceEvents"] if e["ph"] == "X"]
+            self.assertEqual([e["name"] for e in slices], ["__main__.ready"])
+            self.assertNotIn("unfinished", slices[0]["args"])
+        finally:
+            run.terminate()
+            run.wait(60)
 
 
 class Errors(TracedProgram):
