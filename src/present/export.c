@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -398,6 +399,31 @@ static int export_all(struct export *e)
 
 /* ---- output ---- */
 
+/* OUT.tmp while it is being written, for the signal handler: an export
+ * stopped by Ctrl-C or kill leaves nothing behind either. */
+static const char *volatile temp_output;
+
+static void remove_temp_and_die(int sig)
+{
+    if (temp_output)
+        unlink(temp_output);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void guard_temp(const char *tmp)
+{
+    temp_output = tmp;
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = tmp ? remove_temp_and_die : SIG_DFL;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
 /* Opens OUT.tmp (or takes stdout); *tmp is the name to rename, or NULL. */
 static FILE *open_output(const char *path, char **tmp)
 {
@@ -409,8 +435,10 @@ static FILE *open_output(const char *path, char **tmp)
     if (!*tmp)
         return cs_error("out of memory"), NULL;
     snprintf(*tmp, n, "%s.tmp", path);
+    guard_temp(*tmp);
     FILE *f = fopen(*tmp, "w");
     if (!f) {
+        guard_temp(NULL);
         cs_error("cannot write %s: %s", path, strerror(errno));
         free(*tmp);
         *tmp = NULL;
@@ -448,6 +476,7 @@ static int close_output(FILE *f, const char *path, char *tmp, int ok, int write_
         }
         if (!ok || failed)
             unlink(tmp);
+        guard_temp(NULL);
         free(tmp);
     }
     return ok && !failed ? 0 : -1;
