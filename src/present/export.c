@@ -269,10 +269,11 @@ static int open_row(struct export *e, sqlite3_stmt *row)
     }
     struct cs_export_frame *parent = e->depth ? &e->stack[e->depth - 1] : NULL;
     struct cs_export_frame *f = &e->stack[e->depth++];
-    /* Never before the caller, never past a finished caller's end: the
-     * formats can rely on proper nesting whatever the clock did. */
-    if (parent)
-        start = max64(start, parent->start_ns);
+    /* Never before the caller or the end of the call before it, never past
+     * a finished caller's end: the formats can rely on proper nesting
+     * whatever the clock did. (latest_ns: the caller's start, then the end
+     * of its last closed callee.) */
+    start = max64(start, parent ? parent->latest_ns : e->thread_latest);
     if (parent && parent->finished)
         start = min64(start, parent->end_ns);
     f->id = sqlite3_column_int64(row, C_ID);
