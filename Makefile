@@ -6,6 +6,7 @@
 #   make test                every test: C units, C units under ASan, Python on all Pythons
 #   make bench               overhead and throughput ratios (see bench/)
 #   make live-bench          what live observation costs the observed program
+#   make export-bench        export speed per format (CALLS=N, default 2 million)
 
 PYTHON ?= python3
 PYENV_ROOT ?= /root/.pyenv
@@ -123,6 +124,10 @@ collector-bench: $(BUILD)/collector_bench
 filter-bench: $(BUILD)/callscope
 	python3 bench/filter_bench.py 1000000
 .PHONY: filter-bench
+# `callscope export` in every format from a store of 2 million calls (bench/export_bench.py).
+export-bench: $(BUILD)/collector_bench $(BUILD)/callscope
+	python3 bench/export_bench.py $(or $(CALLS),2000000)
+.PHONY: export-bench
 
 demo: deps
 	$(MAKE) --no-print-directory all

@@ -16,7 +16,8 @@ static void usage(FILE *out)
           "Read a record (default ./callscope.db):\n"
           "  show [FILE]                      the call tree, with arguments, results and timings\n"
           "  stats [FILE]                     where the time went, per function\n"
-          "  (both take --filter EXPR, e.g. \"module == 'app%' and duration > 5\")\n"
+          "  export [FILE] --format FORMAT    Perfetto, speedscope, folded stacks, SVG flame graph, JSON lines\n"
+          "  (all three take --filter EXPR, e.g. \"module == 'app%' and duration > 5\")\n"
           "Live, in a running process:\n"
           "  trace PID PATTERN                the call tree of each call of a function, timed\n"
           "  watch PID PATTERN                its arguments, return value or exception\n"
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
         return cs_cmd_reset(argc - 2, argv + 2);
     if (!strcmp(cmd, "detach"))
         return cs_cmd_detach(argc - 2, argv + 2);
+    if (!strcmp(cmd, "export"))
+        return cs_cmd_export(argc - 2, argv + 2);
     fprintf(stderr, "callscope: unknown command '%s' (see callscope --help)\n", cmd);
     return 2;
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "present/call_rows.h"
 #include "present/commands.h"
 #include "present/common.h"
 #include "present/filter.h"
@@ -31,27 +32,16 @@ struct show_options {
     int color;
 };
 
-/* A call as the walk sees it (columns of ROW_SQL). */
-enum { C_ID, C_PARENT, C_DEPTH, C_START, C_DURATION, C_ARGS, C_RESULT, C_EXCEPTION, C_FLAGS,
-       C_FUNCTION, C_QUALNAME, C_NAME, C_MODULE, C_FILENAME, C_LINENO, C_MATCH };
-
-/* The rows of one thread (?1); C_MATCH is the --filter condition (its
- * parameters from ?2), or 1. */
-static const char ROW_SQL_HEAD[] =
-    "SELECT c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns, c.args, c.result, c.exception,"
-    " c.flags, c.function_id, f.qualname, f.name, f.module, f.filename, f.lineno, ";
-static const char ROW_SQL_TAIL[] =
-    " FROM calls c LEFT JOIN functions f ON f.id = c.function_id WHERE c.thread_id = ?1 ORDER BY c.id";
+/* The rows of one thread (?1), in the columns of call_rows.h plus C_MATCH:
+ * the --filter condition (its parameters from ?2), or 1. */
+enum { C_MATCH = C_SELF + 1 };
+static const char ROW_SQL_HEAD[] = "SELECT " CS_CALL_ROW_COLUMNS ", ";
+static const char ROW_SQL_TAIL[] = CS_CALL_ROW_FROM CS_CALL_ROW_ORDER;
 
 struct ancestor {
     int64_t id;
     int child_depth; /* display depth of its shown children */
     int in_match;    /* inside a subtree selected by --function or --filter */
-};
-
-struct thread_info {
-    int64_t row, pid, tid;
-    char *name;
 };
 
 struct show {
@@ -74,6 +64,7 @@ struct show {
     long long printed;
     int oom;
     struct cs_textbuf line, key, value;
+    struct cs_json_scratch json;
 };
 
 /* ---- options ---- */
@@ -362,66 +353,11 @@ static void print_tree_line(struct show *s, sqlite3_stmt *st, int depth, int has
     fwrite(s->line.data, 1, s->line.len, stdout);
 }
 
-static void put_json_int_or_null(struct cs_textbuf *b, sqlite3_stmt *st, int col)
+static void print_json_line(struct show *s, sqlite3_stmt *st, const struct cs_thread_info *t)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        cs_textbuf_puts(b, "null");
-    else
-        cs_textbuf_int(b, sqlite3_column_int64(st, col));
-}
-
-/* The args object re-encoded, so the output is valid JSON whatever the file holds. */
-static void put_json_args(struct show *s, const char *json)
-{
-    cs_textbuf_putc(&s->line, '{');
-    if (json) {
-        struct cs_json_iter it;
-        cs_json_iter_init(&it, json, strlen(json));
-        for (int n = 0; cs_json_iter_next(&it, &s->key, &s->value) == 1; n++) {
-            if (n)
-                cs_textbuf_putc(&s->line, ',');
-            cs_json_string(&s->line, s->key.data ? s->key.data : "", s->key.len);
-            cs_textbuf_putc(&s->line, ':');
-            cs_json_string(&s->line, s->value.data ? s->value.data : "", s->value.len);
-        }
-    }
-    cs_textbuf_putc(&s->line, '}');
-}
-
-static void print_json_line(struct show *s, sqlite3_stmt *st, const struct thread_info *t)
-{
-    struct cs_textbuf *b = &s->line;
-    cs_textbuf_reset(b);
-    cs_textbuf_puts(b, "{\"id\":");
-    cs_textbuf_int(b, sqlite3_column_int64(st, C_ID));
-    cs_textbuf_puts(b, ",\"parent_id\":");
-    put_json_int_or_null(b, st, C_PARENT);
-    cs_textbuf_printf(b, ",\"pid\":%lld,\"tid\":%lld,\"thread\":", (long long)t->pid, (long long)t->tid);
-    cs_json_text_or_null(b, t->name);
-    cs_textbuf_puts(b, ",\"depth\":");
-    cs_textbuf_int(b, sqlite3_column_int64(st, C_DEPTH));
-    cs_textbuf_puts(b, ",\"function\":");
-    cs_json_text_or_null(b, cs_col_text(st, C_NAME));
-    cs_textbuf_puts(b, ",\"module\":");
-    cs_json_text_or_null(b, cs_col_text(st, C_MODULE));
-    cs_textbuf_puts(b, ",\"filename\":");
-    cs_json_text_or_null(b, cs_col_text(st, C_FILENAME));
-    cs_textbuf_puts(b, ",\"lineno\":");
-    put_json_int_or_null(b, st, C_LINENO);
-    cs_textbuf_printf(b, ",\"start\":%.6f,\"duration_ms\":",
-                      (double)(s->wall0 + sqlite3_column_int64(st, C_START)) / 1e9);
-    if (sqlite3_column_type(st, C_DURATION) == SQLITE_NULL)
-        cs_textbuf_puts(b, "null");
-    else
-        cs_textbuf_printf(b, "%.6f", (double)sqlite3_column_int64(st, C_DURATION) / 1e6);
-    cs_textbuf_puts(b, ",\"args\":");
-    put_json_args(s, cs_col_text(st, C_ARGS));
-    cs_textbuf_puts(b, ",\"return\":");
-    cs_json_text_or_null(b, cs_col_text(st, C_RESULT));
-    cs_textbuf_puts(b, ",\"exception\":");
-    cs_json_text_or_null(b, cs_col_text(st, C_EXCEPTION));
-    cs_textbuf_puts(b, "}\n");
-    fwrite(b->data, 1, b->len, stdout);
+    cs_textbuf_reset(&s->line);
+    cs_call_json_line(&s->line, &s->json, st, t, s->wall0);
+    fwrite(s->line.data, 1, s->line.len, stdout);
 }
 
 /* Lost-event lines that happened before time_ns, at the given depth. */
@@ -439,7 +375,7 @@ static void print_lost_until(struct show *s, sqlite3_stmt *lost, int *lost_row, 
 
 /* ---- per thread ---- */
 
-static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, const struct thread_info *t,
+static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, const struct cs_thread_info *t,
                        int print)
 {
     sqlite3_reset(rows);
@@ -486,42 +422,9 @@ static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, c
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int load_threads(struct show *s, struct thread_info **out, size_t *n)
-{
-    sqlite3_stmt *st;
-    /* Threads in the order their first call started. */
-    const char *sql = "SELECT t.id, t.pid, t.tid, t.name FROM threads t"
-                      " WHERE (?1 < 0 OR t.pid = ?1) AND (?2 < 0 OR t.tid = ?2)"
-                      " ORDER BY (SELECT min(start_ns) FROM calls WHERE thread_id = t.id), t.id";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int64(st, 1, s->o.pid);
-    sqlite3_bind_int64(st, 2, s->o.tid);
-    size_t cap = 0;
-    *out = NULL;
-    *n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct thread_info *grown = realloc(*out, cap * sizeof *grown);
-            if (!grown) {
-                sqlite3_finalize(st);
-                return -1;
-            }
-            *out = grown;
-        }
-        const char *name = cs_col_text(st, 3);
-        (*out)[*n] = (struct thread_info){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-                                          sqlite3_column_int64(st, 2), name ? strdup(name) : NULL};
-        (*n)++;
-    }
-    sqlite3_finalize(st);
-    return 0;
-}
-
 static int show_all(struct show *s)
 {
-    struct thread_info *threads = NULL;
+    struct cs_thread_info *threads = NULL;
     size_t nthreads = 0;
     sqlite3_stmt *rows = NULL, *lost = NULL;
     int rc = 0;
@@ -536,7 +439,7 @@ static int show_all(struct show *s)
     cs_textbuf_free(&sql);
     if (prepared && s->filtering && cs_filter_bind(&s->filter, rows) != SQLITE_OK)
         prepared = 0;
-    if (load_threads(s, &threads, &nthreads) != 0 || !prepared ||
+    if (cs_load_threads(s->db, s->o.pid, s->o.tid, &threads, &nthreads) != 0 || !prepared ||
         sqlite3_prepare_v2(s->db, "SELECT time_ns, count FROM lost WHERE thread_id = ? ORDER BY time_ns",
                            -1, &lost, NULL) != SQLITE_OK)
         rc = -1;
@@ -555,9 +458,7 @@ static int show_all(struct show *s)
         rc = -1;
     sqlite3_finalize(rows);
     sqlite3_finalize(lost);
-    for (size_t i = 0; i < nthreads; i++)
-        free(threads[i].name);
-    free(threads);
+    cs_free_threads(threads, nthreads);
     return rc;
 }
 
@@ -574,6 +475,7 @@ static void free_show(struct show *s)
     cs_textbuf_free(&s->line);
     cs_textbuf_free(&s->key);
     cs_textbuf_free(&s->value);
+    cs_json_scratch_free(&s->json);
 }
 
 int cs_cmd_show(int argc, char **argv)

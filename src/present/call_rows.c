@@ -1,0 +1,115 @@
+/*
+ * call_rows.c — threads in walking order and the JSON line of a call (see
+ * call_rows.h).
+ */
+#include "present/call_rows.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "present/common.h"
+#include "store/json.h"
+
+int cs_load_threads(sqlite3 *db, long long pid, long long tid, struct cs_thread_info **out, size_t *n)
+{
+    sqlite3_stmt *st;
+    /* Threads in the order their first call started. */
+    const char *sql = "SELECT t.id, t.pid, t.tid, t.name FROM threads t"
+                      " WHERE (?1 < 0 OR t.pid = ?1) AND (?2 < 0 OR t.tid = ?2)"
+                      " ORDER BY (SELECT min(start_ns) FROM calls WHERE thread_id = t.id), t.id";
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, tid);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct cs_thread_info *grown = realloc(*out, cap * sizeof *grown);
+            if (!grown)
+                break;
+            *out = grown;
+        }
+        const char *name = cs_col_text(st, 3);
+        (*out)[*n] = (struct cs_thread_info){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                                             sqlite3_column_int64(st, 2), name ? strdup(name) : NULL};
+        (*n)++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+void cs_free_threads(struct cs_thread_info *threads, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(threads[i].name);
+    free(threads);
+}
+
+void cs_json_scratch_free(struct cs_json_scratch *s)
+{
+    cs_textbuf_free(&s->key);
+    cs_textbuf_free(&s->value);
+}
+
+void cs_json_args_object(struct cs_textbuf *b, struct cs_json_scratch *s, const char *json)
+{
+    cs_textbuf_putc(b, '{');
+    if (json) {
+        struct cs_json_iter it;
+        cs_json_iter_init(&it, json, strlen(json));
+        for (int n = 0; cs_json_iter_next(&it, &s->key, &s->value) == 1; n++) {
+            if (n)
+                cs_textbuf_putc(b, ',');
+            cs_json_string(b, s->key.data ? s->key.data : "", s->key.len);
+            cs_textbuf_putc(b, ':');
+            cs_json_string(b, s->value.data ? s->value.data : "", s->value.len);
+        }
+    }
+    cs_textbuf_putc(b, '}');
+}
+
+static void put_int_or_null(struct cs_textbuf *b, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        cs_textbuf_puts(b, "null");
+    else
+        cs_textbuf_int(b, sqlite3_column_int64(st, col));
+}
+
+void cs_call_json_line(struct cs_textbuf *b, struct cs_json_scratch *s, sqlite3_stmt *st,
+                       const struct cs_thread_info *t, int64_t wall0)
+{
+    cs_textbuf_puts(b, "{\"id\":");
+    cs_textbuf_int(b, sqlite3_column_int64(st, C_ID));
+    cs_textbuf_puts(b, ",\"parent_id\":");
+    put_int_or_null(b, st, C_PARENT);
+    cs_textbuf_printf(b, ",\"pid\":%lld,\"tid\":%lld,\"thread\":", (long long)t->pid, (long long)t->tid);
+    cs_json_text_or_null(b, t->name);
+    cs_textbuf_puts(b, ",\"depth\":");
+    cs_textbuf_int(b, sqlite3_column_int64(st, C_DEPTH));
+    cs_textbuf_puts(b, ",\"function\":");
+    cs_json_text_or_null(b, cs_col_text(st, C_NAME));
+    cs_textbuf_puts(b, ",\"module\":");
+    cs_json_text_or_null(b, cs_col_text(st, C_MODULE));
+    cs_textbuf_puts(b, ",\"filename\":");
+    cs_json_text_or_null(b, cs_col_text(st, C_FILENAME));
+    cs_textbuf_puts(b, ",\"lineno\":");
+    put_int_or_null(b, st, C_LINENO);
+    cs_textbuf_printf(b, ",\"start\":%.6f,\"duration_ms\":",
+                      (double)(wall0 + sqlite3_column_int64(st, C_START)) / 1e9);
+    if (sqlite3_column_type(st, C_DURATION) == SQLITE_NULL)
+        cs_textbuf_puts(b, "null");
+    else
+        cs_textbuf_printf(b, "%.6f", (double)sqlite3_column_int64(st, C_DURATION) / 1e6);
+    cs_textbuf_puts(b, ",\"args\":");
+    cs_json_args_object(b, s, cs_col_text(st, C_ARGS));
+    cs_textbuf_puts(b, ",\"return\":");
+    cs_json_text_or_null(b, cs_col_text(st, C_RESULT));
+    cs_textbuf_puts(b, ",\"exception\":");
+    cs_json_text_or_null(b, cs_col_text(st, C_EXCEPTION));
+    cs_textbuf_puts(b, "}\n");
+}

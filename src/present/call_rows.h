@@ -1,0 +1,57 @@
+/*
+ * call_rows.h — reading calls the way every reader walks them: one thread
+ * at a time, in id order (which is start order within a thread, so a stack
+ * of ancestors rebuilds the call tree without loading it), and writing one
+ * call as the JSON line that `show --format jsonl` and `export --format
+ * jsonl` both print.
+ */
+#ifndef CALLSCOPE_PRESENT_CALL_ROWS_H
+#define CALLSCOPE_PRESENT_CALL_ROWS_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/textbuf.h"
+
+/* The columns of CS_CALL_ROW_SQL, in order. */
+enum { C_ID, C_PARENT, C_DEPTH, C_START, C_DURATION, C_ARGS, C_RESULT, C_EXCEPTION, C_FLAGS,
+       C_FUNCTION, C_QUALNAME, C_NAME, C_MODULE, C_FILENAME, C_LINENO, C_SELF };
+
+/* One thread's calls, in id order: the SQL up to its WHERE clause, which
+ * selects the thread (?1). A reader that narrows the rows further appends
+ * " AND <condition over c (calls) and f (functions)>" and then
+ * CS_CALL_ROW_ORDER. */
+#define CS_CALL_ROW_COLUMNS                                                                \
+    "c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns, c.args, c.result, c.exception," \
+    " c.flags, c.function_id, f.qualname, f.name, f.module, f.filename, f.lineno, c.self_ns"
+#define CS_CALL_ROW_FROM " FROM calls c LEFT JOIN functions f ON f.id = c.function_id WHERE c.thread_id = ?1"
+#define CS_CALL_ROW_SQL "SELECT " CS_CALL_ROW_COLUMNS CS_CALL_ROW_FROM
+#define CS_CALL_ROW_ORDER " ORDER BY c.id"
+
+struct cs_thread_info {
+    int64_t row, pid, tid; /* row: threads.id */
+    char *name;            /* NULL when unknown */
+};
+
+/* The threads with pid and tid (-1: any), in the order their first call
+ * started. 0, or -1 (out of memory or an SQL error, see sqlite3_errmsg). */
+int cs_load_threads(sqlite3 *db, long long pid, long long tid, struct cs_thread_info **out, size_t *n);
+void cs_free_threads(struct cs_thread_info *threads, size_t n);
+
+/* Scratch buffers for re-encoding the stored args objects. */
+struct cs_json_scratch {
+    struct cs_textbuf key, value;
+};
+void cs_json_scratch_free(struct cs_json_scratch *s);
+
+/* Appends the stored args JSON re-encoded as an object of strings, so the
+ * output is valid JSON whatever the file holds ({} for NULL). */
+void cs_json_args_object(struct cs_textbuf *b, struct cs_json_scratch *s, const char *json);
+
+/* Appends the JSON line of the current row of a CS_CALL_ROW_SQL statement,
+ * newline included; wall0 is the store's started_wall_ns. */
+void cs_call_json_line(struct cs_textbuf *b, struct cs_json_scratch *s, sqlite3_stmt *st,
+                       const struct cs_thread_info *t, int64_t wall0);
+
+#endif

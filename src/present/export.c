@@ -1,0 +1,555 @@
+/*
+ * export.c — `callscope export`: a recording in a format other tools read
+ * (Perfetto / Chrome trace events, speedscope, folded stacks, an SVG flame
+ * graph, JSON lines). See export.h for how calls reach the formats and
+ * docs/export.md for the formats themselves.
+ *
+ * The output goes to stdout, or to OUT through OUT.tmp renamed into place
+ * once every byte is known to be written, so a failed export (a full disk)
+ * leaves no half-written file and never replaces a good one.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "present/commands.h"
+#include "present/common.h"
+#include "present/export.h"
+
+static const struct cs_export_format *const FORMATS[] = {
+    &cs_export_perfetto, &cs_export_speedscope, &cs_export_folded, &cs_export_svg, &cs_export_jsonl,
+};
+#define NFORMATS (sizeof FORMATS / sizeof FORMATS[0])
+#define FORMAT_LIST "perfetto, speedscope, folded, svg or jsonl"
+
+/* The rows a --filter expression selects: a condition over c (calls) and f
+ * (functions), ANDed to the row query, with its parameters bound from ?2
+ * on. The expression compiler fills this in; NULL `sql` selects every row. */
+struct export_filter {
+    const char *sql;
+    int (*bind)(void *ctx, sqlite3_stmt *st, int first_param); /* SQLite status */
+    void *ctx;
+};
+
+struct export_options {
+    const char *path, *out_path;
+    const struct cs_export_format *format;
+    long long pid, tid; /* -1: all */
+    struct export_filter filter;
+};
+
+struct progress {
+    int on;
+    int64_t total, done, next_update;
+    int shown_percent;
+};
+
+static void usage(FILE *f)
+{
+    fputs("usage: callscope export [FILE] --format FORMAT [-o OUT] [--pid N] [--tid N]\n"
+          "Writes the calls recorded in FILE (default ./callscope.db) to OUT (default stdout) as\n"
+          "  perfetto    Chrome trace-event JSON, for ui.perfetto.dev and chrome://tracing\n"
+          "  speedscope  speedscope's file format, one profile per thread\n"
+          "  folded      folded stacks with self time in ns, for flamegraph.pl and friends\n"
+          "  svg         a flame graph to open in a browser (click to zoom)\n"
+          "  jsonl       one JSON object per call, as `callscope show --format jsonl`\n",
+          f);
+}
+
+static int parse_options(int argc, char **argv, struct export_options *o)
+{
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'F'}, {"output", required_argument, NULL, 'o'},
+        {"pid", required_argument, NULL, 'p'},    {"tid", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->path = CS_DEFAULT_DB;
+    o->pid = o->tid = -1;
+    char **args = cs_getopt_argv(argc, argv, "callscope export");
+    if (!args)
+        return cs_error("out of memory"), -1;
+    int opt, rc = 0;
+    optind = 0;
+    opterr = 0;
+    while (rc == 0 && (opt = getopt_long(argc + 1, args, ":ho:", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'F':
+            for (size_t i = 0; i < NFORMATS && !o->format; i++)
+                if (strcmp(optarg, FORMATS[i]->name) == 0)
+                    o->format = FORMATS[i];
+            if (!o->format)
+                cs_error("--format is " FORMAT_LIST ", not '%s'", optarg), rc = -1;
+            break;
+        case 'o':
+            o->out_path = optarg;
+            if (!*optarg)
+                cs_error("-o needs a file name"), rc = -1;
+            break;
+        case 'p':
+            if (cs_parse_long(optarg, 0, INT64_MAX, &o->pid) != 0)
+                cs_error("--pid needs a process id, not '%s'", optarg), rc = -1;
+            break;
+        case 't':
+            if (cs_parse_long(optarg, 0, INT64_MAX, &o->tid) != 0)
+                cs_error("--tid needs a thread id, not '%s'", optarg), rc = -1;
+            break;
+        case 'h': usage(stdout); free(args); exit(0);
+        case ':': cs_error("%s needs a value", args[optind - 1]), rc = -1; break;
+        default: cs_error("export: unknown option '%s' (see callscope export --help)", args[optind - 1]), rc = -1;
+        }
+    }
+    if (rc == 0)
+        rc = cs_take_path("export", argc, args, &o->path);
+    if (rc == 0 && !o->format)
+        cs_error("export: --format is required: " FORMAT_LIST), rc = -1;
+    free(args);
+    return rc;
+}
+
+/* ---- functions ---- */
+
+const struct cs_export_fn *cs_export_function(const struct cs_export *x, int64_t function_id)
+{
+    uint32_t lo = 0, hi = x->nfns - 1; /* the last one, "?", has no id */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (x->fn_ids[mid] < function_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < x->nfns - 1 && x->fn_ids[lo] == function_id ? &x->fns[lo] : &x->fns[x->nfns - 1];
+}
+
+static void free_functions(struct cs_export *x)
+{
+    for (uint32_t i = 0; i < x->nfns; i++) {
+        free(x->fns[i].name);
+        free(x->fns[i].filename);
+    }
+    free(x->fns);
+    free(x->fn_ids);
+}
+
+/* Loads every function, sorted by id, with equal names sharing a name_id. */
+static int load_functions(struct cs_export *x)
+{
+    sqlite3_stmt *st;
+    const char *sql = "SELECT id, coalesce(name, '?'), filename, coalesce(lineno, -1),"
+                      " dense_rank() OVER (ORDER BY coalesce(name, '?')) FROM functions ORDER BY id";
+    if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    uint32_t cap = 0, max_rank = 0;
+    int rc, oom = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (x->nfns + 1 >= cap) {
+            cap = cap ? cap * 2 : 64;
+            struct cs_export_fn *f = realloc(x->fns, cap * sizeof *f);
+            if (f)
+                x->fns = f;
+            int64_t *ids = realloc(x->fn_ids, cap * sizeof *ids);
+            if (ids)
+                x->fn_ids = ids;
+            if (!f || !ids) {
+                oom = 1;
+                break;
+            }
+        }
+        const char *file = cs_col_text(st, 2);
+        uint32_t rank = (uint32_t)sqlite3_column_int64(st, 4);
+        if (rank > max_rank)
+            max_rank = rank;
+        struct cs_export_fn *fn = &x->fns[x->nfns];
+        *fn = (struct cs_export_fn){strdup(cs_col_text(st, 1)), file ? strdup(file) : NULL,
+                                    sqlite3_column_int64(st, 3), x->nfns, rank};
+        x->fn_ids[x->nfns++] = sqlite3_column_int64(st, 0);
+        if (!fn->name || (file && !fn->filename))
+            oom = 1;
+    }
+    sqlite3_finalize(st);
+    if (oom || (rc != SQLITE_ROW && rc != SQLITE_DONE))
+        return -1;
+    if (!x->fns) {
+        x->fns = malloc(sizeof *x->fns);
+        if (!x->fns)
+            return -1;
+    }
+    x->fns[x->nfns] = (struct cs_export_fn){strdup("?"), NULL, -1, x->nfns, max_rank + 1};
+    x->nfns++;
+    return x->fns[x->nfns - 1].name ? 0 : -1;
+}
+
+/* ---- progress (stderr, on a terminal only) ---- */
+
+/* A bar like "exporting  42% [##########..............]" redrawn in place
+ * at most once a percent, and erased when done. */
+static void progress_update(struct progress *p)
+{
+    p->next_update = p->done + 4096;
+    int percent = p->total > 0 ? (int)(p->done * 100 / p->total) : 0;
+    if (percent > 100)
+        percent = 100;
+    if (percent == p->shown_percent)
+        return;
+    p->shown_percent = percent;
+    char bar[41];
+    memset(bar, '.', 40);
+    memset(bar, '#', (size_t)(percent * 40 / 100));
+    bar[40] = 0;
+    fprintf(stderr, "\rexporting %3d%% [%s]", percent, bar);
+    fflush(stderr);
+}
+
+static void progress_end(struct progress *p)
+{
+    if (p->on && p->shown_percent >= 0)
+        fputs("\r\033[K", stderr);
+}
+
+/* ---- the walk ---- */
+
+struct export {
+    struct export_options o;
+    struct cs_export x;
+    struct progress progress;
+    struct cs_export_frame *stack;
+    size_t depth, cap;
+    int64_t thread_latest; /* the latest start or end seen in the thread */
+    int oom;
+};
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Closes the innermost open call; `next_ns` is the start of the call that
+ * closes it, or -1 at the end of the thread. */
+static int close_top(struct export *e, int64_t next_ns)
+{
+    struct cs_export_frame *f = &e->stack[e->depth - 1];
+    struct cs_export_frame *parent = e->depth > 1 ? &e->stack[e->depth - 2] : NULL;
+    if (!f->finished) {
+        int64_t end = next_ns >= 0 ? next_ns : e->thread_latest;
+        if (parent && parent->finished)
+            end = min64(end, parent->end_ns);
+        f->end_ns = max64(max64(end, f->latest_ns), f->start_ns);
+        f->self_ns = max64(0, f->end_ns - f->start_ns - f->children_ns);
+    }
+    int rc = e->o.format->close(&e->x, f, parent);
+    if (parent) {
+        parent->children_ns += f->end_ns - f->start_ns;
+        parent->latest_ns = max64(parent->latest_ns, f->end_ns);
+    }
+    e->thread_latest = max64(e->thread_latest, f->end_ns);
+    e->depth--;
+    return rc;
+}
+
+/* Places a row: closes what it is not inside of, then opens it. A call is
+ * inside the open calls of lower depth; depth rather than parent_id places
+ * it, so rows a filter left out do not break the nesting. */
+static int open_row(struct export *e, sqlite3_stmt *row)
+{
+    int depth = sqlite3_column_int(row, C_DEPTH);
+    int64_t start = sqlite3_column_int64(row, C_START);
+    while (e->depth && e->stack[e->depth - 1].depth >= depth)
+        if (close_top(e, start) != 0)
+            return -1;
+    if (e->depth == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 64;
+        struct cs_export_frame *grown = realloc(e->stack, cap * sizeof *grown);
+        if (!grown)
+            return e->oom = 1, -1;
+        memset(grown + e->cap, 0, (cap - e->cap) * sizeof *grown); /* their pending buffers */
+        e->stack = grown;
+        e->cap = cap;
+    }
+    struct cs_export_frame *parent = e->depth ? &e->stack[e->depth - 1] : NULL;
+    struct cs_export_frame *f = &e->stack[e->depth++];
+    /* Never before the caller or the end of the call before it, never past
+     * a finished caller's end: the formats can rely on proper nesting
+     * whatever the clock did. (latest_ns: the caller's start, then the end
+     * of its last closed callee.) */
+    start = max64(start, parent ? parent->latest_ns : e->thread_latest);
+    if (parent && parent->finished)
+        start = min64(start, parent->end_ns);
+    f->id = sqlite3_column_int64(row, C_ID);
+    f->start_ns = start;
+    f->fn = cs_export_function(&e->x, sqlite3_column_int64(row, C_FUNCTION));
+    f->depth = depth;
+    f->finished = sqlite3_column_type(row, C_DURATION) != SQLITE_NULL;
+    f->children_ns = 0;
+    f->latest_ns = start;
+    f->node = 0;
+    cs_textbuf_reset(&f->pending);
+    if (f->finished) {
+        int64_t end = start + max64(0, sqlite3_column_int64(row, C_DURATION));
+        if (parent && parent->finished)
+            end = min64(end, parent->end_ns);
+        f->end_ns = end;
+        f->self_ns = sqlite3_column_type(row, C_SELF) == SQLITE_NULL ? end - start
+                                                                     : sqlite3_column_int64(row, C_SELF);
+        f->self_ns = min64(max64(f->self_ns, 0), end - start);
+        e->thread_latest = max64(e->thread_latest, end);
+    } else {
+        f->end_ns = f->self_ns = -1;
+    }
+    e->thread_latest = max64(e->thread_latest, start);
+    return e->o.format->open(&e->x, f, parent, row);
+}
+
+static int bind_thread(struct export *e, sqlite3_stmt *st, int64_t thread_row)
+{
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, thread_row);
+    if (e->o.filter.sql && e->o.filter.bind)
+        return e->o.filter.bind(e->o.filter.ctx, st, 2) == SQLITE_OK ? 0 : -1;
+    return 0;
+}
+
+static int walk_thread(struct export *e, sqlite3_stmt *rows, const struct cs_thread_info *t)
+{
+    if (bind_thread(e, rows, t->row) != 0)
+        return -1;
+    e->x.thread = t;
+    e->depth = 0;
+    e->thread_latest = 0;
+    if (e->o.format->thread_begin && e->o.format->thread_begin(&e->x, t) != 0)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
+        if (open_row(e, rows) != 0 || e->x.write_errno)
+            return -1;
+        if (e->progress.on && ++e->progress.done >= e->progress.next_update)
+            progress_update(&e->progress);
+    }
+    if (rc != SQLITE_DONE)
+        return -1;
+    while (e->depth)
+        if (close_top(e, -1) != 0)
+            return -1;
+    return e->o.format->thread_end ? e->o.format->thread_end(&e->x, t) : 0;
+}
+
+/* The row query: CS_CALL_ROW_SQL, narrowed by --filter when given. */
+static char *row_sql(const struct export_options *o)
+{
+    const char *filter = o->filter.sql;
+    size_t n = sizeof CS_CALL_ROW_SQL + sizeof CS_CALL_ROW_ORDER + (filter ? strlen(filter) + 8 : 0);
+    char *sql = malloc(n);
+    if (sql)
+        snprintf(sql, n, "%s%s%s%s%s", CS_CALL_ROW_SQL, filter ? " AND (" : "", filter ? filter : "",
+                 filter ? ")" : "", CS_CALL_ROW_ORDER);
+    return sql;
+}
+
+/* The number of calls the walk will see, for the progress bar. */
+static int64_t count_rows(struct export *e, const struct cs_thread_info *threads, size_t n)
+{
+    int64_t total = 0;
+    sqlite3_stmt *st;
+    char *sql = row_sql(&e->o);
+    char *count_sql = sql ? malloc(strlen(sql) + 64) : NULL;
+    if (count_sql) {
+        /* the same rows, counted: SELECT count(*) FROM (<row query>) */
+        sprintf(count_sql, "SELECT count(*) FROM (%s)", sql);
+        if (sqlite3_prepare_v2(e->x.db, count_sql, -1, &st, NULL) == SQLITE_OK) {
+            for (size_t i = 0; i < n; i++)
+                if (bind_thread(e, st, threads[i].row) == 0 && sqlite3_step(st) == SQLITE_ROW)
+                    total += sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+    }
+    free(sql);
+    free(count_sql);
+    return total;
+}
+
+static int export_all(struct export *e)
+{
+    struct cs_thread_info *threads = NULL;
+    size_t nthreads = 0;
+    sqlite3_stmt *rows = NULL;
+    char *sql = row_sql(&e->o);
+    int rc = 0;
+    if (!sql || cs_load_threads(e->x.db, e->o.pid, e->o.tid, &threads, &nthreads) != 0 ||
+        sqlite3_prepare_v2(e->x.db, sql, -1, &rows, NULL) != SQLITE_OK)
+        rc = -1;
+    if (rc == 0 && e->progress.on) {
+        e->progress.total = count_rows(e, threads, nthreads);
+        progress_update(&e->progress);
+    }
+    if (rc == 0 && e->o.format->begin)
+        rc = e->o.format->begin(&e->x);
+    for (size_t i = 0; i < nthreads && rc == 0; i++)
+        rc = walk_thread(e, rows, &threads[i]);
+    if (rc == 0 && e->o.format->end)
+        rc = e->o.format->end(&e->x);
+    cs_export_flush_buf(&e->x);
+    progress_end(&e->progress);
+    if (e->x.buf.oom)
+        e->oom = 1;
+    sqlite3_finalize(rows);
+    cs_free_threads(threads, nthreads);
+    free(sql);
+    return e->oom ? -1 : rc;
+}
+
+/* ---- output ---- */
+
+/* OUT.tmp while it is being written, for the signal handler: an export
+ * stopped by Ctrl-C or kill leaves nothing behind either. */
+static const char *volatile temp_output;
+
+static void remove_temp_and_die(int sig)
+{
+    if (temp_output)
+        unlink(temp_output);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void guard_temp(const char *tmp)
+{
+    temp_output = tmp;
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = tmp ? remove_temp_and_die : SIG_DFL;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+/* Opens OUT.tmp (or takes stdout); *tmp is the name to rename, or NULL. */
+static FILE *open_output(const char *path, char **tmp)
+{
+    *tmp = NULL;
+    if (!path)
+        return stdout;
+    size_t n = strlen(path) + 5;
+    *tmp = malloc(n);
+    if (!*tmp)
+        return cs_error("out of memory"), NULL;
+    snprintf(*tmp, n, "%s.tmp", path);
+    guard_temp(*tmp);
+    FILE *f = fopen(*tmp, "w");
+    if (!f) {
+        guard_temp(NULL);
+        cs_error("cannot write %s: %s", path, strerror(errno));
+        free(*tmp);
+        *tmp = NULL;
+    }
+    return f;
+}
+
+/* Flushes and closes the output, renaming OUT.tmp into place; on any
+ * failure (or when `ok` is 0) removes OUT.tmp. 0 or -1 after the error. */
+static int close_output(FILE *f, const char *path, char *tmp, int ok, int write_errno)
+{
+    const char *name = path ? path : "stdout";
+    int failed = 0;
+    if (write_errno) {
+        cs_error("writing %s: %s", name, strerror(write_errno));
+        failed = 1;
+    } else if (ok) {
+        errno = 0;
+        if (fflush(f) != 0 || ferror(f)) {
+            cs_error("writing %s: %s", name, strerror(errno ? errno : EIO));
+            failed = 1;
+        }
+    }
+    if (f != stdout) {
+        errno = 0;
+        if (fclose(f) != 0 && ok && !failed) {
+            cs_error("writing %s: %s", name, strerror(errno ? errno : EIO));
+            failed = 1;
+        }
+    }
+    if (tmp) {
+        if (ok && !failed && rename(tmp, path) != 0) {
+            cs_error("cannot write %s: %s", path, strerror(errno));
+            failed = 1;
+        }
+        if (!ok || failed)
+            unlink(tmp);
+        guard_temp(NULL);
+        free(tmp);
+    }
+    return ok && !failed ? 0 : -1;
+}
+
+int cs_cmd_export(int argc, char **argv)
+{
+    struct export e;
+    memset(&e, 0, sizeof e);
+    if (parse_options(argc, argv, &e.o) != 0)
+        return CS_EXIT_USAGE;
+    e.x.db = cs_open_store(e.o.path);
+    if (!e.x.db)
+        return CS_EXIT_FAILURE;
+    e.x.wall0 = cs_store_wall_start(e.x.db);
+    if (load_functions(&e.x) != 0) {
+        cs_error("cannot read %s: %s", e.o.path, sqlite3_errmsg(e.x.db));
+        free_functions(&e.x);
+        sqlite3_close(e.x.db);
+        return CS_EXIT_FAILURE;
+    }
+    char *tmp;
+    FILE *out = open_output(e.o.out_path, &tmp);
+    int rc = out ? 0 : -1;
+    if (out) {
+        /* A bar on stderr only when it is a terminal that the output itself does not go to. */
+        e.progress.on = isatty(STDERR_FILENO) && (e.o.out_path || !isatty(STDOUT_FILENO));
+        e.progress.shown_percent = -1;
+        static char outbuf[1 << 16];
+        setvbuf(out, outbuf, _IOFBF, sizeof outbuf);
+        e.x.out = out;
+        rc = export_all(&e);
+        if (rc != 0 && !e.x.write_errno)
+            cs_error("cannot read %s: %s", e.o.path, e.oom ? "out of memory" : sqlite3_errmsg(e.x.db));
+        rc = close_output(out, e.o.out_path, tmp, rc == 0, e.x.write_errno);
+    }
+    if (e.o.format->free)
+        e.o.format->free(&e.x);
+    for (size_t i = 0; i < e.cap; i++)
+        cs_textbuf_free(&e.stack[i].pending);
+    free(e.stack);
+    free_functions(&e.x);
+    cs_textbuf_free(&e.x.buf);
+    cs_json_scratch_free(&e.x.json);
+    sqlite3_close(e.x.db);
+    return rc == 0 ? 0 : CS_EXIT_FAILURE;
+}
+
+/* ---- helpers for the formats ---- */
+
+void cs_export_put_us(struct cs_textbuf *b, int64_t ns)
+{
+    if (ns < 0) {
+        cs_textbuf_putc(b, '-');
+        ns = -ns;
+    }
+    cs_textbuf_int(b, ns / 1000);
+    char frac[5] = {'.', (char)('0' + ns % 1000 / 100), (char)('0' + ns % 100 / 10), (char)('0' + ns % 10), 0};
+    cs_textbuf_put(b, frac, 4);
+}
+
+void cs_export_put_xml(struct cs_textbuf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '&': cs_textbuf_puts(b, "&amp;"); break;
+        case '<': cs_textbuf_puts(b, "&lt;"); break;
+        case '>': cs_textbuf_puts(b, "&gt;"); break;
+        case '"': cs_textbuf_puts(b, "&quot;"); break;
+        case '\'': cs_textbuf_puts(b, "&apos;"); break;
+        default: cs_textbuf_putc(b, c < 0x20 ? '?' : (char)c);
+        }
+    }
+}
