@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "expr/expr.h"
 #include "live/protocol.h"
 #include "present/common.h"
 #include "present/live_render.h"
@@ -256,6 +257,26 @@ static int parse_args(int command, int argc, char **argv, struct live_args *a)
     return 0;
 }
 
+/* The agent checks a condition again before it runs anything; checking it
+ * here first points at the mistake before the target is touched. */
+static int check_condition(const char *text)
+{
+    struct cs_expr_error err = {0};
+    struct cs_expr_tree *tree = cs_expr_parse(text, &err);
+    int ok = tree && cs_expr_validate_live(tree->root, cs_expr_live_names, &err) == 0;
+    if (tree)
+        cs_expr_tree_free(tree);
+    if (ok)
+        return 0;
+    if (err.column > 0) {
+        char caret[CS_EXPR_MAX_LENGTH * 2 + 64];
+        cs_expr_caret(text, err.column, "  ", caret, sizeof caret);
+        fputs(caret, stderr);
+    }
+    cs_error("--condition: %s", err.message);
+    return -1;
+}
+
 /* ---- connecting ---- */
 
 /* The effective uid of a process: its agent's directory belongs to it. */
@@ -405,10 +426,8 @@ static int run_live(int command, int argc, char **argv)
     struct live_args a;
     if (parse_args(command, argc, argv, &a) != 0)
         return CS_EXIT_USAGE;
-    if (command && a.req.condition[0]) {
-        cs_error("--condition is not available yet");
+    if (command && a.req.condition[0] && check_condition(a.req.condition) != 0)
         return CS_EXIT_USAGE;
-    }
     struct cs_live_render r = {stdout, a.jsonl, cs_want_color(a.no_color)};
     struct sigaction sa = {0};
     sa.sa_handler = on_interrupt;
