@@ -18,6 +18,7 @@
 #include "present/commands.h"
 #include "present/common.h"
 #include "present/export.h"
+#include "present/filter.h"
 
 static const struct cs_export_format *const FORMATS[] = {
     &cs_export_perfetto, &cs_export_speedscope, &cs_export_folded, &cs_export_svg, &cs_export_jsonl,
@@ -25,20 +26,12 @@ static const struct cs_export_format *const FORMATS[] = {
 #define NFORMATS (sizeof FORMATS / sizeof FORMATS[0])
 #define FORMAT_LIST "perfetto, speedscope, folded, svg or jsonl"
 
-/* The rows a --filter expression selects: a condition over c (calls) and f
- * (functions), ANDed to the row query, with its parameters bound from ?2
- * on. The expression compiler fills this in; NULL `sql` selects every row. */
-struct export_filter {
-    const char *sql;
-    int (*bind)(void *ctx, sqlite3_stmt *st, int first_param); /* SQLite status */
-    void *ctx;
-};
-
 struct export_options {
     const char *path, *out_path;
     const struct cs_export_format *format;
     long long pid, tid; /* -1: all */
-    struct export_filter filter;
+    const char *filter_text; /* --filter EXPR */
+    struct cs_filter filter; /* compiled, with its parameters from ?2 */
 };
 
 struct progress {
@@ -49,13 +42,15 @@ struct progress {
 
 static void usage(FILE *f)
 {
-    fputs("usage: callscope export [FILE] --format FORMAT [-o OUT] [--pid N] [--tid N]\n"
+    fputs("usage: callscope export [FILE] --format FORMAT [-o OUT] [--pid N] [--tid N] [--filter EXPR]\n"
           "Writes the calls recorded in FILE (default ./callscope.db) to OUT (default stdout) as\n"
           "  perfetto    Chrome trace-event JSON, for ui.perfetto.dev and chrome://tracing\n"
           "  speedscope  speedscope's file format, one profile per thread\n"
           "  folded      folded stacks with self time in ns, for flamegraph.pl and friends\n"
           "  svg         a flame graph to open in a browser (click to zoom)\n"
-          "  jsonl       one JSON object per call, as `callscope show --format jsonl`\n",
+          "  jsonl       one JSON object per call, as `callscope show --format jsonl`\n"
+          "--filter keeps only the calls that match an expression such as\n"
+          "\"module == 'app%' and duration > 5\" (see docs/filter.md).\n",
           f);
 }
 
@@ -64,7 +59,8 @@ static int parse_options(int argc, char **argv, struct export_options *o)
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'F'}, {"output", required_argument, NULL, 'o'},
         {"pid", required_argument, NULL, 'p'},    {"tid", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"filter", required_argument, NULL, 'x'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     o->path = CS_DEFAULT_DB;
@@ -97,6 +93,7 @@ static int parse_options(int argc, char **argv, struct export_options *o)
             if (cs_parse_long(optarg, 0, INT64_MAX, &o->tid) != 0)
                 cs_error("--tid needs a thread id, not '%s'", optarg), rc = -1;
             break;
+        case 'x': o->filter_text = optarg; break;
         case 'h': usage(stdout); free(args); exit(0);
         case ':': cs_error("%s needs a value", args[optind - 1]), rc = -1; break;
         default: cs_error("export: unknown option '%s' (see callscope export --help)", args[optind - 1]), rc = -1;
@@ -305,8 +302,8 @@ static int bind_thread(struct export *e, sqlite3_stmt *st, int64_t thread_row)
 {
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, thread_row);
-    if (e->o.filter.sql && e->o.filter.bind)
-        return e->o.filter.bind(e->o.filter.ctx, st, 2) == SQLITE_OK ? 0 : -1;
+    if (e->o.filter_text)
+        return cs_filter_bind(&e->o.filter, st) == SQLITE_OK ? 0 : -1;
     return 0;
 }
 
@@ -337,7 +334,7 @@ static int walk_thread(struct export *e, sqlite3_stmt *rows, const struct cs_thr
 /* The row query: CS_CALL_ROW_SQL, narrowed by --filter when given. */
 static char *row_sql(const struct export_options *o)
 {
-    const char *filter = o->filter.sql;
+    const char *filter = o->filter_text ? o->filter.sql : NULL;
     size_t n = sizeof CS_CALL_ROW_SQL + sizeof CS_CALL_ROW_ORDER + (filter ? strlen(filter) + 8 : 0);
     char *sql = malloc(n);
     if (sql)
@@ -493,9 +490,16 @@ int cs_cmd_export(int argc, char **argv)
     if (!e.x.db)
         return CS_EXIT_FAILURE;
     e.x.wall0 = cs_store_wall_start(e.x.db);
+    struct cs_expr_error err = {0};
+    if (e.o.filter_text && cs_filter_compile(e.x.db, e.o.filter_text, 2, &e.o.filter, &err) != 0) {
+        cs_filter_print_error(e.o.filter_text, &err);
+        sqlite3_close(e.x.db);
+        return CS_EXIT_USAGE;
+    }
     if (load_functions(&e.x) != 0) {
         cs_error("cannot read %s: %s", e.o.path, sqlite3_errmsg(e.x.db));
         free_functions(&e.x);
+        cs_filter_free(&e.o.filter);
         sqlite3_close(e.x.db);
         return CS_EXIT_FAILURE;
     }
@@ -522,6 +526,7 @@ int cs_cmd_export(int argc, char **argv)
     free_functions(&e.x);
     cs_textbuf_free(&e.x.buf);
     cs_json_scratch_free(&e.x.json);
+    cs_filter_free(&e.o.filter);
     sqlite3_close(e.x.db);
     return rc == 0 ? 0 : CS_EXIT_FAILURE;
 }

@@ -73,11 +73,6 @@ outer()
 
 SVG = "{http://www.w3.org/2000/svg}"
 
-# On 3.12+ a recording made with --no-stdlib loses the names of threads
-# other than the main one (the recorder's bug, not the export's); names are
-# still compared with what the database holds.
-THREAD_NAMES = not MONITORING
-
 
 def record(directory, source, *args):
     """Records source (written to app.py) into directory/trace.db; returns the path."""
@@ -202,8 +197,7 @@ class Perfetto(Exported):
         threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in meta if e["name"] == "thread_name"}
         expected = {(c["pid"], c["tid"]): c["thread"] or "tid %d" % c["tid"] for c in self.calls.values()}
         self.assertEqual(threads, expected)
-        if THREAD_NAMES:
-            self.assertIn("worker-1", threads.values())
+        self.assertIn("worker-1", threads.values())
         processes = {e["pid"]: e["args"]["name"] for e in meta if e["name"] == "process_name"}
         self.assertEqual(set(processes), {c["pid"] for c in self.calls.values()})
         main_pid = self.named("__main__.<module>")[0]["pid"]
@@ -292,8 +286,7 @@ class Speedscope(Exported):
         names = [p["name"] for p in doc["profiles"]]
         for c in self.calls.values():
             self.assertIn("pid %d · %s (tid %d)" % (c["pid"], c["thread"] or "thread", c["tid"]), names)
-        if THREAD_NAMES:
-            self.assertTrue(any("worker-1" in n for n in names), names)
+        self.assertTrue(any("worker-1" in n for n in names), names)
 
 
 class Folded(Exported):
@@ -413,9 +406,27 @@ class JsonLines(Exported):
                               stdout=subprocess.PIPE, timeout=60)
         rows = [json.loads(line) for line in proc.stdout.decode().splitlines()]
         self.assertEqual({r["tid"] for r in rows}, {worker["tid"]})
-        if THREAD_NAMES:
-            self.assertEqual({r["thread"] for r in rows}, {"worker-1"})
+        self.assertEqual({r["thread"] for r in rows}, {"worker-1"})
         self.assertEqual(len(rows), sum(1 for c in self.calls.values() if c["tid"] == worker["tid"]))
+
+    def test_filter_keeps_the_matching_calls(self):
+        proc = subprocess.run([CALLSCOPE, "export", self.db, "--format", "jsonl", "--filter",
+                               "function == '__main__.fib' and arg == 'n' and value == '2'"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        rows = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+        expected = [c for c in self.calls.values() if c["function"] == "__main__.fib" and json.loads(c["args"])["n"] == "2"]
+        self.assertTrue(expected)
+        self.assertEqual(len(rows), len(expected))
+        self.assertEqual({r["args"]["n"] for r in rows}, {"2"})
+
+    def test_bad_filter_is_a_usage_error(self):
+        out = os.path.join(self.dir, "never.json")
+        proc = subprocess.run([CALLSCOPE, "export", self.db, "--format", "perfetto", "-o", out, "--filter",
+                               "modul == 'x'"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("unknown field 'modul'", proc.stderr.decode())
+        self.assertFalse(os.path.exists(out))
 
     def test_pid_selects_one_process(self):
         child = self.named("__main__.child_work")[0]
