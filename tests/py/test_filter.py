@@ -39,8 +39,7 @@ class Filter(TracedProgram):
     def setUp(self):
         super().setUp()
         self.before = time.time() - 60
-        # Not --no-stdlib: on 3.12+ it also drops the worker thread's name.
-        self.run_traced(PROGRAM)
+        self.run_traced(PROGRAM, options=("--no-stdlib",))
 
     def show(self, expr, *options):
         proc = self.callscope("show", self.db, "--no-color", "--filter", expr, *options)
