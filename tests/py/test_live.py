@@ -20,6 +20,8 @@ def helper(n):
     return sum(leaf(i) for i in range(n))
 
 class Shop:
+    name = "main-shop"
+
     def process(self, order, qty=2, *rest, **kw):
         total = helper(3)
         _json.dumps({"order": order})
@@ -218,6 +220,92 @@ class WatchTest(LiveTarget):
         names = [f for _, f in tree_functions(co[0]["call_tree"])]
         self.assertIn("__main__.produce", names)
         self.assertIn("__main__.fetch", names)
+
+
+class ConditionTest(LiveTarget):
+    def test_conditions_on_arguments_self_and_outcome(self):
+        p = self.start_target(SHOP)
+        for condition, check in [
+            ("params[0] % 3 == 0", lambda o: int(o["params"]["order"]) % 3 == 0),
+            ("kwargs.get('tag') == 'x' and str(params[0]).isdigit() and len(args) == 3",
+             lambda o: o["params"]["kw"] == "{'tag': 'x'}"),
+            ("self.name.startswith('main') and params[1] == 2", lambda o: o["params"]["qty"] == "2"),
+            ("return_obj == 8 and cost >= 0", lambda o: o.get("return_obj") == "8"),
+        ]:
+            obs = self.observations("watch", p.pid, "__main__.Shop.process", "-n", "3", "--condition", condition)
+            self.assertEqual(len(obs), 3, condition)
+            for o in obs:
+                self.assertTrue(check(o), (condition, o))
+        failed = self.observations("watch", p.pid, "__main__.Shop.process", "-n", "2", "-e",
+                                   "--condition", "params[0] % 8 == 0")
+        self.assertEqual([int(o["params"]["order"]) % 8 for o in failed], [0, 0])
+        if MONITORING:
+            failed = self.observations("watch", p.pid, "__main__.Shop.process", "-n", "1", "-e",
+                                       "--condition", "'bad order' in str(throw_exp)")
+            self.assertEqual(len(failed), 1)
+
+    def test_trace_and_stack_conditions(self):
+        p = self.start_target(SHOP)
+        obs = self.observations("trace", p.pid, "__main__.Shop.process", "-n", "2",
+                                "--condition", "params[0] % 2 == 1 and cost > 0")
+        self.assertEqual(len(obs), 2)
+        self.assertTrue(all(not o["call_tree"].get("raised") for o in obs))  # odd orders never raise
+        stacks = self.observations("stack", p.pid, "__main__.leaf", "-n", "2", "--condition", "params[0] == 2")
+        self.assertEqual(len(stacks), 2)
+
+    def test_a_condition_that_raises_counts_as_false_and_is_reported_once(self):
+        p = self.start_target(SHOP)
+        for condition, error in [("params[7] > 1", "IndexError"),
+                                 ("len('x' * 100000000) > 0", "MemoryError"),
+                                 ("params[0].missing", "AttributeError")]:
+            client = self.popen_live("watch", p.pid, "__main__.Shop.process", "--condition", condition,
+                                     "--format", "jsonl")
+            time.sleep(1.5)
+            client.send_signal(signal.SIGINT)
+            out, err = client.communicate(timeout=30)
+            self.assertEqual(client.returncode, 0, err.decode())
+            lines = [json.loads(l) for l in out.decode().splitlines()]
+            notices = [l for l in lines if l["type"] == "notice"]
+            self.assertEqual(len(notices), 1, lines)
+            self.assertIn(error, notices[0]["message"])
+            self.assertFalse([l for l in lines if l["type"] == "observation"])
+        self.assertIn("fds", self.state(p))  # unharmed
+
+    def test_unsafe_conditions_are_refused_before_anything_runs(self):
+        p = self.start_target(SHOP)
+        before = self.state(p)
+        for condition, message in [("self.__class__", "dunder attributes are not allowed"),
+                                   ("__import__('os').system('touch /tmp/pwned')", "is not allowed"),
+                                   ("params[0] ==", "")]:
+            proc = self.live("watch", p.pid, "__main__.Shop.process", "--condition", condition)
+            self.assertEqual(proc.returncode, 2)
+            err = proc.stderr.decode().splitlines()
+            self.assertTrue(err[-1].startswith("callscope: --condition: "), err)
+            self.assertIn(message, err[-1])
+            self.assertEqual(err[-2].strip(), "^")
+        self.assertEqual(self.state(p).get("tools"), before.get("tools"))
+
+    def test_the_agent_checks_conditions_itself(self):
+        """A client that skips the check gets the same refusal from the agent."""
+        import socket
+        import struct
+        p = self.start_target(SHOP)
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.socket_path(p.pid))
+        f = s.makefile("rb")
+
+        def frame():
+            n = struct.unpack("<I", f.read(4))[0]
+            body = f.read(n)
+            return body[0], body[1:]
+
+        self.assertEqual(frame()[0], 0x41)  # hello
+        request = "command=2\npattern=__main__.Shop.process\ncondition=params.__class__.__bases__\n".encode()
+        s.sendall(struct.pack("<IB", len(request) + 1, 1) + request)
+        kind, payload = frame()
+        self.assertEqual(kind, 0x43)  # error
+        self.assertIn(b"dunder attributes are not allowed", payload)
+        s.close()
 
 
 class StackTest(LiveTarget):
