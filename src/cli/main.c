@@ -15,7 +15,9 @@ static void usage(FILE *out)
           "  run [OPTIONS] -m MODULE [ARGS...]\n"
           "Read a record (default ./callscope.db):\n"
           "  show [FILE]                      the call tree, with arguments, results and timings\n"
-          "  stats [FILE]                     where the time went, per function\n\n"
+          "  stats [FILE]                     where the time went, per function\n"
+          "Live:\n"
+          "  attach PID [--via ptrace|gdb]    start the agent in a running Python process\n\n"
           "`callscope COMMAND --help` describes a command's options.\n",
           out);
 }
@@ -35,6 +37,8 @@ int main(int argc, char **argv)
         return cs_cmd_run(argc - 2, argv + 2);
     if (!strcmp(cmd, "collect"))
         return cs_cmd_collect(argc - 2, argv + 2);
+    if (!strcmp(cmd, "attach"))
+        return cs_cmd_attach(argc - 2, argv + 2);
     if (!strcmp(cmd, "show"))
         return cs_cmd_show(argc - 2, argv + 2);
     if (!strcmp(cmd, "stats"))

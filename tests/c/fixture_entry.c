@@ -1,0 +1,60 @@
+/*
+ * fixture_entry.c — a stand-in for the agent, to test injection: exports
+ * callscope_agent_attach, which appends "pid tid socket_path" to the file
+ * named by CALLSCOPE_FIXTURE_LOG and returns CALLSCOPE_FIXTURE_RESULT (0 by
+ * default). Built as build/tests/fixture_entry.so; tests load it with
+ * CALLSCOPE_ATTACH_LIBRARY.
+ *
+ * Like the real entry it may run on a thread interrupted anywhere, so it
+ * uses system calls only (no stdio, no malloc). It sets errno on purpose:
+ * the injector must give the thread its own back.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void put_number(char *buf, size_t *n, long v)
+{
+    char digits[24];
+    int k = 0;
+    if (v < 0) {
+        buf[(*n)++] = '-';
+        v = -v;
+    }
+    do
+        digits[k++] = (char)('0' + v % 10);
+    while ((v /= 10) && k < 23);
+    while (k)
+        buf[(*n)++] = digits[--k];
+}
+
+__attribute__((visibility("default"))) int callscope_agent_attach(const char *socket_path)
+{
+    const char *log = getenv("CALLSCOPE_FIXTURE_LOG");
+    const char *result = getenv("CALLSCOPE_FIXTURE_RESULT");
+    if (log) {
+        char line[4200];
+        size_t n = 0;
+        put_number(line, &n, (long)getpid());
+        line[n++] = ' ';
+        put_number(line, &n, (long)syscall(SYS_gettid));
+        line[n++] = ' ';
+        size_t len = strlen(socket_path);
+        if (len > sizeof line - n - 2)
+            len = sizeof line - n - 2;
+        memcpy(line + n, socket_path, len);
+        n += len;
+        line[n++] = '\n';
+        int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            ssize_t w = write(fd, line, n);
+            (void)w;
+            close(fd);
+        }
+    }
+    errno = EDOM;
+    return result ? atoi(result) : 0;
+}
