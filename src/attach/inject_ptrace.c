@@ -57,6 +57,8 @@ struct held {
     uintptr_t scratch;              /* stack bytes we overwrite ... */
     unsigned char saved[8192];      /* ... and what they held */
     size_t scratch_len;
+    uintptr_t errno_at;             /* the thread's errno (0: not known yet) ... */
+    int errno_value;                /* ... and its value when stopped */
     int signals[MAX_HELD_SIGNALS];  /* arrived while held: sent again after release */
     int nsignals;
     int64_t deadline_ms;            /* the whole injection */
@@ -180,6 +182,9 @@ static int set_regs(struct held *h, struct user_regs_struct *r)
 static int restore_state(struct held *h)
 {
     int rc = 0;
+    if (h->errno_at && pwrite(h->mem, &h->errno_value, sizeof h->errno_value, (off_t)h->errno_at) !=
+                           (ssize_t)sizeof h->errno_value)
+        rc = -1;
     if (h->scratch_len && pwrite(h->mem, h->saved, h->scratch_len, (off_t)h->scratch) != (ssize_t)h->scratch_len)
         rc = -1;
     if (set_regs(h, &h->regs) != 0)
@@ -363,17 +368,19 @@ static int find_dl_function(pid_t pid, const char *name, uintptr_t *addr, struct
             cs_proc_symbol_in(pid, &obj, name, addr, err, sizeof err) == 0)
             return 0;
     }
-    snprintf(o->err, sizeof o->err, "cannot find %s in process %d (no glibc 2.34+ and no libdl loaded)%s%s", name,
+    snprintf(o->err, sizeof o->err, "cannot find %s in the C library of process %d (glibc 2.34+, or libdl loaded)%s%s", name,
              (int)pid, err[0] ? ": " : "", err);
     return CS_INJECT_TOOL;
 }
 
 static int inject(const struct cs_inject_request *req, struct held *h, struct outcome *o)
 {
-    uintptr_t dlopen_at, dlerror_at;
+    uintptr_t dlopen_at, dlerror_at, errno_location_at;
     int rc = find_dl_function(req->pid, "dlopen", &dlopen_at, o);
     if (rc == 0)
         rc = find_dl_function(req->pid, "dlerror", &dlerror_at, o);
+    if (rc == 0)
+        rc = find_dl_function(req->pid, "__errno_location", &errno_location_at, o);
     if (rc != 0)
         return rc;
 
@@ -420,7 +427,15 @@ static int inject(const struct cs_inject_request *req, struct held *h, struct ou
         return CS_INJECT_TOOL;
     }
 
-    uint64_t handle = 0, value = 0;
+    /* dlopen and the entry may set errno: the thread gets its own back, in
+     * case it stopped between a failing call and the reading of errno. */
+    uint64_t handle = 0, value = 0, errno_at = 0;
+    rc = remote_call(h, errno_location_at, 0, 0, call_rsp, &errno_at, "__errno_location", o);
+    if (rc != 0)
+        return rc;
+    if (errno_at && pread(h->mem, &h->errno_value, sizeof h->errno_value, (off_t)errno_at) ==
+                        (ssize_t)sizeof h->errno_value)
+        h->errno_at = (uintptr_t)errno_at;
     rc = remote_call(h, dlopen_at, strings, RTLD_NOW_FLAG, call_rsp, &handle, "dlopen", o);
     if (rc != 0)
         return rc;
