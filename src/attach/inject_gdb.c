@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "attach/inject.h"
+#include "attach/target.h"
 
 #define OUTPUT_MAX (64 * 1024)
 
@@ -260,8 +261,7 @@ int cs_inject_gdb(const struct cs_inject_request *req, int *result, char *err, s
     if (marker(out, "CALLSCOPE-DLERROR", value, sizeof value)) {
         snprintf(err, errlen, "cannot load the agent into process %d: %s", (int)req->pid, value);
         rc = CS_INJECT_LOAD_FAILED;
-    } else if (strstr(out, "ptrace: No such process") || strstr(out, "exited") ||
-               (kill(req->pid, 0) != 0 && errno == ESRCH)) {
+    } else if (strstr(out, "ptrace: No such process") || strstr(out, "exited") || cs_process_gone(req->pid)) {
         snprintf(err, errlen, "process %d exited during attach", (int)req->pid);
         rc = CS_INJECT_GONE;
     } else if (strstr(out, "ptrace: Operation not permitted")) {

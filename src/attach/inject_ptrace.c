@@ -294,9 +294,15 @@ static int remote_call(struct held *h, uintptr_t fn, uint64_t a0, uint64_t a1, u
     uint64_t zero = 0;
     if (pwrite(h->mem, &zero, sizeof zero, (off_t)call_rsp) != (ssize_t)sizeof zero || set_regs(h, &r) != 0 ||
         ptrace(PTRACE_CONT, h->tid, 0, 0) != 0) {
+        if (errno == ESRCH || cs_process_gone(h->tid)) {
+            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
+            return CS_INJECT_GONE;
+        }
         snprintf(o->err, sizeof o->err, "cannot set up the call to %s in process %d: %s", what, (int)h->tid,
                  strerror(errno));
-        return errno == ESRCH ? CS_INJECT_GONE : CS_INJECT_TOOL;
+        restore_state(h);
+        release(h);
+        return CS_INJECT_TOOL;
     }
     for (;;) {
         int status;
@@ -368,6 +374,10 @@ static int find_dl_function(pid_t pid, const char *name, uintptr_t *addr, struct
             cs_proc_symbol_in(pid, &obj, name, addr, err, sizeof err) == 0)
             return 0;
     }
+    if (cs_process_gone(pid)) {
+        snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)pid);
+        return CS_INJECT_GONE;
+    }
     snprintf(o->err, sizeof o->err, "cannot find %s in the C library of process %d (glibc 2.34+, or libdl loaded)%s%s", name,
              (int)pid, err[0] ? ": " : "", err);
     return CS_INJECT_TOOL;
@@ -391,8 +401,8 @@ static int inject(const struct cs_inject_request *req, struct held *h, struct ou
     }
 
     if (ptrace(PTRACE_SEIZE, req->pid, 0, 0) != 0) {
-        if (errno == ESRCH) {
-            snprintf(o->err, sizeof o->err, "no process with pid %d", (int)req->pid);
+        if (errno == ESRCH || cs_process_gone(req->pid)) {
+            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)req->pid);
             return CS_INJECT_GONE;
         }
         char why[400];

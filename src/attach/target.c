@@ -43,6 +43,16 @@ static int status_field(pid_t pid, const char *key, char *out, size_t size)
     return rc;
 }
 
+int cs_process_gone(pid_t pid)
+{
+    char state[64];
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 1;
+    if (status_field(pid, "State", state, sizeof state) != 0)
+        return 1;
+    return state[0] == 'Z' || state[0] == 'X';
+}
+
 int cs_have_cap_sys_ptrace(void)
 {
     char caps[64];

@@ -41,6 +41,10 @@ int cs_target_find_extension(struct cs_target *t, const char *package_root, char
  * restricts it. `privileged`: whether this process has CAP_SYS_PTRACE. */
 void cs_ptrace_restriction(int privileged, char *out, size_t size);
 
+/* Whether the process no longer runs: gone, or a zombie waiting to be reaped
+ * (whose maps are empty and which nobody can trace any more). */
+int cs_process_gone(pid_t pid);
+
 /* Whether this process has CAP_SYS_PTRACE in its effective set. */
 int cs_have_cap_sys_ptrace(void);
 

@@ -2,7 +2,9 @@
  * fixture_entry.c — a stand-in for the agent, to test injection: exports
  * callscope_agent_attach, which appends "pid tid socket_path" to the file
  * named by CALLSCOPE_FIXTURE_LOG and returns CALLSCOPE_FIXTURE_RESULT (0 by
- * default). Built as build/tests/fixture_entry.so; tests load it with
+ * default). CALLSCOPE_FIXTURE_SIGNAL=N sends signal N to the calling thread
+ * (it arrives while the injector holds the thread); CALLSCOPE_FIXTURE_EXIT=N
+ * ends the process with status N (a target exiting during the attach). Built as build/tests/fixture_entry.so; tests load it with
  * CALLSCOPE_ATTACH_LIBRARY.
  *
  * Like the real entry it may run on a thread interrupted anywhere, so it
@@ -55,6 +57,12 @@ __attribute__((visibility("default"))) int callscope_agent_attach(const char *so
             close(fd);
         }
     }
+    const char *sig = getenv("CALLSCOPE_FIXTURE_SIGNAL");
+    if (sig)
+        syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), atoi(sig));
+    const char *status = getenv("CALLSCOPE_FIXTURE_EXIT");
+    if (status)
+        syscall(SYS_exit_group, atoi(status));
     errno = EDOM;
     return result ? atoi(result) : 0;
 }
