@@ -64,9 +64,9 @@ all-pythons: $(BUILD)/callscope $(BUILD)/tests/fixture_entry.so
 
 C_TESTS = $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 
-$(BUILD)/tests/%: tests/c/%.c $(READER_SRC) $(CORE_SRC) $(HEADERS) tests/c/check.h
+$(BUILD)/tests/%: tests/c/%.c $(READER_SRC) $(ATTACH_SRC) $(CORE_SRC) $(HEADERS) tests/c/check.h
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) -o $@ $< $(READER_SRC) $(CORE_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) -o $@ $< $(READER_SRC) $(ATTACH_SRC) $(CORE_SRC) $(LIBS)
 
 # A stand-in for the agent's entry point, for the attach tests.
 $(BUILD)/tests/fixture_entry.so: tests/c/fixture_entry.c

@@ -22,9 +22,13 @@ import threading
 import time
 import unittest
 
-from tests.py.support import CALLSCOPE, LIB, TracedProgram
+from tests.py.support import CALLSCOPE, LIB, ROOT, TracedProgram
 
-FIXTURE = os.path.join(os.path.dirname(CALLSCOPE), "tests", "fixture_entry.so")
+# Next to the binary under test (build/tests), or in the main build when the
+# binary is another build of it (build/asan/callscope).
+FIXTURE = next((f for f in (os.path.join(os.path.dirname(CALLSCOPE), "tests", "fixture_entry.so"),
+                            os.path.join(ROOT, "build", "tests", "fixture_entry.so")) if os.path.exists(f)),
+               os.path.join(ROOT, "build", "tests", "fixture_entry.so"))
 VERSION = "%d.%d" % sys.version_info[:2]
 GDB = shutil.which("gdb")
 VIAS = ("ptrace", "gdb")
