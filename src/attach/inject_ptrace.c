@@ -378,8 +378,8 @@ static int find_dl_function(pid_t pid, const char *name, uintptr_t *addr, struct
         snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)pid);
         return CS_INJECT_GONE;
     }
-    snprintf(o->err, sizeof o->err, "cannot find %s in the C library of process %d (glibc 2.34+, or libdl loaded)%s%s", name,
-             (int)pid, err[0] ? ": " : "", err);
+    snprintf(o->err, sizeof o->err, "cannot find %s in the C library of process %d (glibc 2.34+, or libdl "
+             "loaded)%s%.300s", name, (int)pid, err[0] ? ": " : "", err);
     return CS_INJECT_TOOL;
 }
 
