@@ -395,7 +395,7 @@ static int inject(const struct cs_inject_request *req, struct held *h, struct ou
         return rc;
 
     size_t lib_len = strlen(req->library) + 1, arg_len = strlen(req->arg) + 1;
-    if (lib_len + arg_len + 64 > sizeof h->saved) {
+    if (lib_len + arg_len + 128 > sizeof h->saved) { /* + alignment, gap, return slot */
         snprintf(o->err, sizeof o->err, "path too long: %s", req->library);
         return CS_INJECT_TOOL;
     }
@@ -547,14 +547,22 @@ int cs_inject_ptrace(const struct cs_inject_request *req, int *result, char *err
     close(fds[1]);
     struct outcome o;
     size_t got = 0;
+    int timed_out = 0;
     /* The child's own timeouts come first; this one only guards against a
      * child that hangs outright. */
     int64_t until = now_ms() + timeout_ms + 2 * STOP_TIMEOUT_MS + 2000;
     while (got < sizeof o) {
         int left = (int)(until - now_ms());
         struct pollfd p = {fds[0], POLLIN, 0};
-        if (left <= 0 || (poll(&p, 1, left) < 0 && errno != EINTR))
+        if (left <= 0) {
+            timed_out = 1;
             break;
+        }
+        int r = poll(&p, 1, left);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (r <= 0)
+            continue;
         ssize_t n = read(fds[0], (char *)&o + got, sizeof o - got);
         if (n < 0 && errno == EINTR)
             continue;
@@ -563,14 +571,20 @@ int cs_inject_ptrace(const struct cs_inject_request *req, int *result, char *err
         got += (size_t)n;
     }
     close(fds[0]);
-    if (got < sizeof o)
-        kill(child, SIGKILL);
-    int status;
+    if (timed_out)
+        kill(child, SIGKILL); /* the kernel detaches the target when its tracer dies */
+    int status = 0;
     while (waitpid(child, &status, 0) < 0 && errno == EINTR)
         ;
-    if (got < sizeof o) {
-        snprintf(err, errlen, "the injector did not finish in time for process %d", (int)req->pid);
+    if (timed_out) {
+        snprintf(err, errlen, "the injector did not finish in time with process %d", (int)req->pid);
         return CS_INJECT_TIMEOUT;
+    }
+    if (got < sizeof o) {
+        snprintf(err, errlen, "the injector for process %d failed (%s %d)", (int)req->pid,
+                 WIFSIGNALED(status) ? "signal" : "exit status",
+                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        return CS_INJECT_TOOL;
     }
     if (o.status == CS_INJECT_OK)
         *result = o.result;
