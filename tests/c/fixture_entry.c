@@ -8,8 +8,9 @@
  * CALLSCOPE_ATTACH_LIBRARY.
  *
  * Like the real entry it may run on a thread interrupted anywhere, so it
- * uses system calls only (no stdio, no malloc). It sets errno on purpose:
- * the injector must give the thread its own back.
+ * uses system calls only (no stdio, no malloc). It sets errno and clears
+ * the vector registers on purpose: the injector must give the thread its
+ * own back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,5 +65,15 @@ __attribute__((visibility("default"))) int callscope_agent_attach(const char *so
     if (status)
         syscall(SYS_exit_group, atoi(status));
     errno = EDOM;
+    /* Vector registers are the caller's to lose: make sure they are lost,
+     * so that only the injector's restoring gives them back. */
+    __asm__ volatile("pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\tpxor %%xmm2, %%xmm2\n\t"
+                     "pxor %%xmm3, %%xmm3\n\tpxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
+                     "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\tpxor %%xmm8, %%xmm8\n\t"
+                     "pxor %%xmm9, %%xmm9\n\tpxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+                     "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\tpxor %%xmm14, %%xmm14\n\t"
+                     "pxor %%xmm15, %%xmm15\n\t"
+                     ::: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                     "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
     return result ? atoi(result) : 0;
 }
