@@ -218,10 +218,14 @@ static int version_from_memory(pid_t pid, const struct cs_mapped_object *obj, in
 static int check_python(pid_t pid, struct cs_target *t, char *err, size_t errlen)
 {
     struct cs_mapped_object obj;
+    errno = 0;
     int rc = cs_proc_find_object(pid, match_libpython, NULL, &obj, err, errlen);
     if (rc < 0) {
-        if (kill(pid, 0) != 0 && errno == ESRCH)
+        int why = errno;
+        if (cs_process_gone(pid))
             snprintf(err, errlen, "no process with pid %d", (int)pid);
+        else if (why == EACCES || why == EPERM)
+            snprintf(err, errlen, "not permitted to read the memory map of process %d (%s)", (int)pid, t->name);
         return -1;
     }
     int major = 0, minor = 0;
