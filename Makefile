@@ -26,6 +26,9 @@ CLI_SRC = $(wildcard src/cli/*.c) $(LIVE_SHARED_SRC)
 # the protocol is shared with the client.
 LIVE_SHARED_SRC = src/live/protocol.c
 HOOKS_SRC = $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src/live/*.c) $(EXPR_SRC) src/store/textbuf.c
+# Injecting the agent into a running process (Linux x86-64), and the agent
+# socket's path, which the agent computes the same way.
+ATTACH_SRC = $(wildcard src/attach/*.c) src/live/socket_path.c
 HEADERS = $(wildcard src/*/*.h)
 LIBS = -lsqlite3 -lm
 
@@ -38,11 +41,11 @@ PY_SOURCES = $(wildcard python/callscope/*.py python/callscope/*/*.py)
 
 .PHONY: all deps extension package all-pythons test test-c test-asan test-python bench clean demo
 
-all: $(BUILD)/callscope extension
+all: $(BUILD)/callscope extension $(BUILD)/tests/fixture_entry.so
 
-$(BUILD)/callscope: $(CLI_SRC) $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(HEADERS)
+$(BUILD)/callscope: $(CLI_SRC) $(ATTACH_SRC) $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(ATTACH_SRC) $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(LIBS)
 
 extension: package $(EXTENSION)
 
@@ -61,19 +64,25 @@ $(EXTENSION): $(HOOKS_SRC) $(CORE_SRC) $(HEADERS)
 ALL_PYTHONS = $(sort $(wildcard $(PYENV_ROOT)/versions/3.8*/bin/python3 $(PYENV_ROOT)/versions/3.9*/bin/python3 \
     $(PYENV_ROOT)/versions/3.1[0-9]*/bin/python3))
 
-all-pythons: $(BUILD)/callscope
+all-pythons: $(BUILD)/callscope $(BUILD)/tests/fixture_entry.so
 	@for p in $(ALL_PYTHONS); do $(MAKE) --no-print-directory extension PYTHON=$$p || exit 1; done
 
 # ---- tests ----
 
 C_TESTS = $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 
-$(BUILD)/tests/%: tests/c/%.c $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(HEADERS) tests/c/check.h
+$(BUILD)/tests/%: tests/c/%.c $(READER_SRC) $(ATTACH_SRC) $(EXPR_SRC) $(CORE_SRC) $(HEADERS) tests/c/check.h
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) -o $@ $< $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) -o $@ $< $(READER_SRC) $(ATTACH_SRC) $(EXPR_SRC) $(CORE_SRC) $(LIBS)
 
-test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS))
-	@for t in $^; do $$t || exit 1; done
+# A stand-in for the agent's entry point, for the attach tests. Never
+# sanitized, whatever OPT says: it is loaded into uninstrumented Pythons.
+$(BUILD)/tests/fixture_entry.so: tests/c/fixture_entry.c
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(CPPFLAGS) -O2 -g $(WARN) -fPIC -shared -fvisibility=hidden -o $@ $<
+
+test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS)) $(BUILD)/tests/fixture_entry.so
+	@for t in $(filter-out %.so,$^); do $$t || exit 1; done
 
 # The C core under AddressSanitizer and UBSan, then the end-to-end tests with
 # the callscope binary (collector, store, show, stats) built the same way.

@@ -3,7 +3,8 @@
 # Used by `make deps` (and so by `make demo` and `make test`) and by CI.
 set -euo pipefail
 
-packages=(gcc make libsqlite3-dev sqlite3)
+# gdb: `callscope attach --via gdb` and its tests.
+packages=(gcc make libsqlite3-dev sqlite3 gdb)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -17,9 +17,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cli/attach.h"
 #include "cli/cli.h"
 #include "expr/expr.h"
 #include "live/protocol.h"
+#include "live/socket_path.h"
 #include "present/common.h"
 #include "present/live_render.h"
 
@@ -301,11 +303,6 @@ static int process_uid(pid_t pid, uid_t *uid)
     return found ? 0 : -1;
 }
 
-void cs_agent_socket_path(uid_t uid, pid_t pid, char *buf, size_t size)
-{
-    snprintf(buf, size, "/tmp/callscope-%u/agent-%d.sock", (unsigned)uid, (int)pid);
-}
-
 static int try_connect(const char *path)
 {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -322,9 +319,24 @@ static int try_connect(const char *path)
     return fd;
 }
 
-/* A connection to the agent of pid, after its hello. -1 after printing the
- * error. */
-static int connect_agent(pid_t pid, struct cs_live_render *r)
+/* Connects, retrying for a while: an agent just started needs a moment
+ * before it listens. */
+static int connect_retrying(const char *path, int attempts)
+{
+    int fd = -1;
+    for (int i = 0; i < attempts && fd < 0; i++) {
+        fd = try_connect(path);
+        if (fd < 0 && i + 1 < attempts && (errno == ENOENT || errno == ECONNREFUSED))
+            usleep(10000);
+        else if (fd < 0)
+            break;
+    }
+    return fd;
+}
+
+/* A connection to the agent of pid, after its hello; the agent is started
+ * first when the process has none. -1 after printing the error. */
+static int connect_agent(pid_t pid, int may_attach)
 {
     uid_t uid;
     if (process_uid(pid, &uid) != 0) {
@@ -334,25 +346,34 @@ static int connect_agent(pid_t pid, struct cs_live_render *r)
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     cs_agent_socket_path(uid, pid, path, sizeof path);
     int fd = try_connect(path);
+    if (fd < 0 && may_attach && (errno == ENOENT || errno == ECONNREFUSED)) {
+        char err[1024];
+        struct cs_attach_info info;
+        if (cs_attach_pid(pid, CS_VIA_AUTO, &info, err, sizeof err) != 0) {
+            fprintf(stderr, "callscope: %s\n", err);
+            return -1;
+        }
+        fd = connect_retrying(info.socket_path, 500);
+    }
     if (fd < 0) {
         if (errno == EACCES || errno == EPERM)
             cs_error("not permitted to talk to the agent in process %d (it belongs to uid %u)", (int)pid,
                      (unsigned)uid);
+        else if (may_attach)
+            cs_error("the agent in process %d does not answer", (int)pid);
         else
-            cs_error("no callscope agent in process %d (run `callscope attach %d` first)", (int)pid, (int)pid);
+            cs_error("no callscope agent in process %d", (int)pid);
         return -1;
     }
     unsigned char *payload = NULL;
     size_t len = 0;
     int kind = cs_recv_frame(fd, &payload, &len);
+    free(payload);
     if (kind != CS_MSG_HELLO) {
-        free(payload);
         close(fd);
         cs_error("the agent in process %d did not answer", (int)pid);
         return -1;
     }
-    (void)r;
-    free(payload);
     return fd;
 }
 
@@ -434,7 +455,7 @@ static int run_live(int command, int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    int fd = connect_agent(a.pid, &r);
+    int fd = connect_agent(a.pid, command != 0);
     if (fd < 0)
         return CS_EXIT_FAILURE;
     char text[2048];
@@ -468,7 +489,7 @@ int cs_cmd_detach(int argc, char **argv)
     if (parse_pid(argv[0], &pid) != 0)
         return CS_EXIT_USAGE;
     struct cs_live_render r = {stdout, 0, 0};
-    int fd = connect_agent(pid, &r);
+    int fd = connect_agent(pid, 0);
     if (fd < 0)
         return CS_EXIT_FAILURE;
     int status = cs_send_frame(fd, CS_REQ_DETACH, "", 0) == 0 ? converse(fd, &r, 1) : CS_EXIT_FAILURE;

@@ -19,6 +19,7 @@ static void usage(FILE *out)
           "  export [FILE] --format FORMAT    Perfetto, speedscope, folded stacks, SVG flame graph, JSON lines\n"
           "  (all three take --filter EXPR, e.g. \"module == 'app%' and duration > 5\")\n"
           "Live, in a running process:\n"
+          "  attach PID [--via ptrace|gdb]    start the agent in a running Python process\n"
           "  trace PID PATTERN                the call tree of each call of a function, timed\n"
           "  watch PID PATTERN                its arguments, return value or exception\n"
           "  stack PID PATTERN                the stack that leads to it\n"
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
         return cs_cmd_run(argc - 2, argv + 2);
     if (!strcmp(cmd, "collect"))
         return cs_cmd_collect(argc - 2, argv + 2);
+    if (!strcmp(cmd, "attach"))
+        return cs_cmd_attach(argc - 2, argv + 2);
     if (!strcmp(cmd, "show"))
         return cs_cmd_show(argc - 2, argv + 2);
     if (!strcmp(cmd, "stats"))

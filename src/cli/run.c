@@ -32,7 +32,7 @@ static void forward_signal(int sig)
 }
 
 /* The directory holding the `callscope` Python package (build/lib). */
-static int find_package_root(char *out, size_t size)
+int cs_find_package_root(char *out, size_t size)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -251,7 +251,7 @@ int cs_cmd_run(int argc, char **argv)
         }
     }
     char root[PATH_MAX];
-    if (find_package_root(root, sizeof root) != 0) {
+    if (cs_find_package_root(root, sizeof root) != 0) {
         fprintf(stderr, "callscope: cannot find the callscope Python package next to this binary; run `make`\n");
         return 2;
     }

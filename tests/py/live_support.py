@@ -10,17 +10,12 @@ import sys
 import textwrap
 import time
 
-from tests.py.support import CALLSCOPE, LIB, TracedProgram
+from tests.py.support import CALLSCOPE, TracedProgram
 
-# The preamble every target runs. Until the agent is injected from outside,
-# a target starts it through the entry point an injector calls.
+# The preamble every target runs: a loop that also answers questions about
+# the process's state on stdin.
 PREAMBLE = r'''
-import ctypes, json, os, select, sys, sysconfig, threading, time
-def _start_agent():
-    so = os.path.join(%(lib)r, "callscope", "_callscope" + sysconfig.get_config_var("EXT_SUFFIX"))
-    path = "/tmp/callscope-%%d/agent-%%d.sock" %% (os.geteuid(), os.getpid())
-    return ctypes.CDLL(so).callscope_agent_attach(path.encode())
-
+import json, os, select, sys, threading, time
 def _state():
     """What attaching must leave as it found it."""
     state = {"profile": repr(sys.getprofile()),
@@ -37,7 +32,7 @@ def _state():
     return state
 
 def serve(work, pause=0.02):
-    """Runs work() in a loop; answers 'state' and 'attach' lines on stdin."""
+    """Runs work() in a loop; answers 'state' lines on stdin."""
     print("ready", flush=True)
     while True:
         work()
@@ -45,9 +40,7 @@ def serve(work, pause=0.02):
             line = sys.stdin.readline().strip()
             if not line or line == "quit":
                 return
-            if line == "attach":
-                print("attached %%d" %% _start_agent(), flush=True)
-            elif line == "state":
+            if line == "state":
                 print(json.dumps(_state()), flush=True)
 '''
 
@@ -69,17 +62,20 @@ class LiveTarget(TracedProgram):
         super().tearDown()
 
     def start_target(self, body, attach=True):
-        source = PREAMBLE % {"lib": LIB} + textwrap.dedent(body)
+        source = PREAMBLE + textwrap.dedent(body)
         script = self.write("target.py", source)
         p = subprocess.Popen([sys.executable, script], cwd=self.dir, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.targets.append(p)
         self.assertEqual(self.read_line(p), "ready")
         if attach:
-            self.tell(p, "attach")
-            self.assertEqual(self.read_line(p), "attached 0")
-            self.wait_for_socket(p.pid)
+            self.attach(p)
         return p
+
+    def attach(self, p):
+        proc = self.live("attach", p.pid)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        self.wait_for_socket(p.pid)
 
     def socket_path(self, pid):
         return "/tmp/callscope-%d/agent-%d.sock" % (os.geteuid(), pid)

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import unittest
@@ -355,22 +356,30 @@ class ErrorsTest(LiveTarget):
         self.check_error(["watch", p.pid, "m.f", "--bogus"], "unknown option '--bogus'", status=2)
         self.check_error(["reset", p.pid], "reset needs a PATTERN or --all", status=2)
 
-    def test_dead_pid_and_no_agent(self):
-        p = self.start_target("serve(lambda: None)", attach=False)
-        self.check_error(["trace", p.pid, "__main__.serve"], "no callscope agent in process %d" % p.pid)
+    def test_the_first_command_attaches(self):
+        p = self.start_target(SHOP, attach=False)
+        self.check_error(["detach", p.pid], "no callscope agent in process %d" % p.pid)
+        self.assertEqual(len(self.observations("watch", p.pid, "__main__.leaf", "-n", "1")), 1)
+        self.assertTrue(os.path.exists(self.socket_path(p.pid)))
+
+    def test_dead_and_foreign_processes(self):
         dead = self.start_target("serve(lambda: None)", attach=False)
         self.tell(dead, "quit")
         dead.wait(timeout=30)
         self.check_error(["trace", dead.pid, "m.f"], "no process %d" % dead.pid)
+        sleeper = subprocess.Popen(["sleep", "60"])
+        try:
+            self.check_error(["trace", sleeper.pid, "m.f"], "not a Python process")
+        finally:
+            sleeper.kill()
+            sleeper.wait()
 
 
 class LifecycleTest(LiveTarget):
     def test_detach_leaves_the_process_as_it_was(self):
         p = self.start_target(SHOP, attach=False)
         before = self.state(p)
-        self.tell(p, "attach")
-        self.assertEqual(self.read_line(p), "attached 0")
-        self.wait_for_socket(p.pid)
+        self.attach(p)
         for args in (["trace", "__main__.Shop.process", "--no-skip-builtin"], ["watch", "__main__.leaf"],
                      ["stack", "__main__.helper"]):
             self.assertEqual(len(self.observations(args[0], p.pid, *args[1:], "-n", "2")), 2)
@@ -389,9 +398,7 @@ class LifecycleTest(LiveTarget):
         self.assertEqual(after["fds"], before["fds"])
         self.assertEqual(after["tasks"], before["tasks"])
         # and it can be attached again
-        self.tell(p, "attach")
-        self.assertEqual(self.read_line(p), "attached 0")
-        self.wait_for_socket(p.pid)
+        self.attach(p)
         self.assertEqual(len(self.observations("watch", p.pid, "__main__.leaf", "-n", "1")), 1)
 
     def test_a_client_that_goes_away_takes_its_instrumentation(self):

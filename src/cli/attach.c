@@ -1,0 +1,189 @@
+/*
+ * attach.c — `callscope attach PID [--via ptrace|gdb]`, and cs_attach_pid,
+ * which the live commands share: inspect the target, pick the extension
+ * built for its Python, inject it and start the agent.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attach/inject.h"
+#include "attach/target.h"
+#include "cli/attach.h"
+#include "cli/cli.h"
+#include "live/agent_entry.h"
+
+const char *cs_attach_via_name(enum cs_attach_via via)
+{
+    switch (via) {
+    case CS_VIA_PTRACE:
+        return "ptrace";
+    case CS_VIA_GDB:
+        return "gdb";
+    default:
+        return "auto";
+    }
+}
+
+/* The shared object to load: the extension for the target's Python, or the
+ * test override. */
+static int choose_library(struct cs_target *t, char *err, size_t errlen)
+{
+    const char *override = getenv("CALLSCOPE_ATTACH_LIBRARY");
+    if (override && *override) {
+        if (!realpath(override, t->extension)) {
+            snprintf(err, errlen, "CALLSCOPE_ATTACH_LIBRARY: %s: %s", override, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    char root[PATH_MAX];
+    if (cs_find_package_root(root, sizeof root) != 0) {
+        snprintf(err, errlen, "cannot find the callscope Python package next to this binary; run `make`");
+        return -1;
+    }
+    if (cs_target_find_extension(t, root, err, errlen) != 0)
+        return -1;
+    char real[PATH_MAX];
+    if (realpath(t->extension, real))
+        snprintf(t->extension, sizeof t->extension, "%s", real);
+    return 0;
+}
+
+static int agent_result_ok(int result, pid_t pid, char *err, size_t errlen)
+{
+    switch (result) {
+    case CS_AGENT_STARTED:
+    case CS_AGENT_ALREADY_RUNNING:
+        return 0;
+    case CS_AGENT_NO_PYTHON:
+        snprintf(err, errlen, "the Python interpreter in process %d is not running (not yet initialized, or "
+                              "shutting down)", (int)pid);
+        return -1;
+    case CS_AGENT_FAILED:
+        snprintf(err, errlen, "the agent could not start in process %d (out of memory, or no thread could be "
+                              "created)", (int)pid);
+        return -1;
+    default:
+        snprintf(err, errlen, "the agent in process %d answered %d, which this callscope does not know; is the "
+                              "extension from another build?", (int)pid, result);
+        return -1;
+    }
+}
+
+int cs_attach_pid(pid_t pid, enum cs_attach_via via, struct cs_attach_info *info, char *err, size_t errlen)
+{
+    static struct cs_target t; /* large: PATH_MAX strings */
+    if (cs_target_inspect(pid, &t, err, errlen) != 0 || choose_library(&t, err, errlen) != 0)
+        return -1;
+    struct cs_inject_request req = {
+        .pid = pid, .library = t.extension, .entry = CS_AGENT_ENTRY, .arg = t.socket_path, .timeout_ms = 0};
+    int result = -1, rc;
+    enum cs_attach_via used = via == CS_VIA_GDB ? CS_VIA_GDB : CS_VIA_PTRACE;
+    if (used == CS_VIA_PTRACE) {
+        rc = cs_inject_ptrace(&req, &result, err, errlen);
+        if (rc == CS_INJECT_TOOL && via == CS_VIA_AUTO) {
+            /* gdb finds dlopen by its own means: let it try, and tell both
+             * reasons if it fails too. */
+            char first[512];
+            snprintf(first, sizeof first, "%s", err);
+            used = CS_VIA_GDB;
+            rc = cs_inject_gdb(&req, &result, err, errlen);
+            if (rc != CS_INJECT_OK) {
+                char second[512];
+                snprintf(second, sizeof second, "%s", err);
+                snprintf(err, errlen, "%s (and via gdb: %s)", first, second);
+            }
+        }
+    } else {
+        rc = cs_inject_gdb(&req, &result, err, errlen);
+    }
+    if (rc != CS_INJECT_OK || agent_result_ok(result, pid, err, errlen) != 0)
+        return -1;
+    if (info) {
+        info->py_major = t.py_major;
+        info->py_minor = t.py_minor;
+        info->uid = t.uid;
+        info->via = used;
+        info->agent_result = result;
+        snprintf(info->socket_path, sizeof info->socket_path, "%s", t.socket_path);
+    }
+    return 0;
+}
+
+static void attach_usage(FILE *out)
+{
+    fputs("usage: callscope attach PID [--via ptrace|gdb]\n\n"
+          "Starts callscope's agent inside the running Python process PID (3.8 or later), without\n"
+          "restarting it; the live commands then talk to the agent through its socket.\n\n"
+          "  --via ptrace   inject with callscope's own ptrace injector (the default; falls back to\n"
+          "                 gdb when it cannot work on this process)\n"
+          "  --via gdb      inject with gdb (must be installed)\n",
+          out);
+}
+
+int cs_cmd_attach(int argc, char **argv)
+{
+    const char *pid_arg = NULL;
+    enum cs_attach_via via = CS_VIA_AUTO;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            attach_usage(stdout);
+            return 0;
+        }
+        const char *value = NULL;
+        if (!strcmp(a, "--via")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "callscope attach: --via needs a value: ptrace or gdb\n");
+                return 2;
+            }
+            value = argv[++i];
+        } else if (!strncmp(a, "--via=", 6)) {
+            value = a + 6;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "callscope attach: unknown option '%s' (see callscope attach --help)\n", a);
+            return 2;
+        } else if (pid_arg) {
+            fprintf(stderr, "callscope attach: one PID only ('%s' is extra)\n", a);
+            return 2;
+        } else {
+            pid_arg = a;
+        }
+        if (value) {
+            if (!strcmp(value, "ptrace"))
+                via = CS_VIA_PTRACE;
+            else if (!strcmp(value, "gdb"))
+                via = CS_VIA_GDB;
+            else {
+                fprintf(stderr, "callscope attach: --via is ptrace or gdb, not '%s'\n", value);
+                return 2;
+            }
+        }
+    }
+    if (!pid_arg) {
+        attach_usage(stderr);
+        return 2;
+    }
+    char *end;
+    errno = 0;
+    long pid = strtol(pid_arg, &end, 10);
+    if (errno || *end || end == pid_arg || pid <= 0 || pid > INT32_MAX) {
+        fprintf(stderr, "callscope attach: '%s' is not a process id\n", pid_arg);
+        return 2;
+    }
+    char err[1024];
+    struct cs_attach_info info;
+    if (cs_attach_pid((pid_t)pid, via, &info, err, sizeof err) != 0) {
+        fprintf(stderr, "callscope: %s\n", err);
+        return 1;
+    }
+    printf("callscope: agent %s in %ld (Python %d.%d, via %s)\n",
+           info.agent_result == CS_AGENT_ALREADY_RUNNING ? "already running" : "started", pid, info.py_major,
+           info.py_minor, cs_attach_via_name(info.via));
+    return 0;
+}

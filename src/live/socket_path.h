@@ -1,0 +1,24 @@
+/*
+ * socket_path.h — where a live agent listens: one directory per user,
+ * /tmp/callscope-<uid>/, one socket per process, agent-<pid>.sock.
+ *
+ * Shared by the attaching side (which computes the path and passes it to the
+ * agent) and the agent (which creates it); no Python dependency.
+ */
+#ifndef CALLSCOPE_LIVE_SOCKET_PATH_H
+#define CALLSCOPE_LIVE_SOCKET_PATH_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define CS_AGENT_SOCKET_DIR_FMT "/tmp/callscope-%u"
+
+/* The directory of a user's agent sockets. Returns 0, or -1 if `size` is too
+ * small (out is then an empty string). */
+int cs_agent_socket_dir(uid_t uid, char *out, size_t size);
+
+/* The socket of the agent in process `pid`, owned by `uid` (the process's
+ * effective uid). Returns 0, or -1 if `size` is too small. */
+int cs_agent_socket_path(uid_t uid, pid_t pid, char *out, size_t size);
+
+#endif
