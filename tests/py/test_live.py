@@ -401,6 +401,37 @@ class LifecycleTest(LiveTarget):
         self.attach(p)
         self.assertEqual(len(self.observations("watch", p.pid, "__main__.leaf", "-n", "1")), 1)
 
+    def test_attach_observe_detach_a_hundred_times_under_load(self):
+        p = self.start_target('''
+            import threading
+            def spin(k):
+                return sum(i * k for i in range(200))
+            def worker():
+                while True:
+                    spin(3)
+            for i in range(2):
+                threading.Thread(target=worker, name="load-%d" % i, daemon=True).start()
+            serve(lambda: spin(1), pause=0.001)
+        ''', attach=False)
+        before = self.state(p)
+        for round in range(100):
+            obs = self.observations("watch", p.pid, "__main__.spin", "-n", "1")
+            self.assertEqual(len(obs), 1, round)
+            self.assertIn(obs[0]["return_obj"], ("19900", "59700"))
+            proc = self.live("detach", p.pid)
+            self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+            for _ in range(500):
+                if not os.path.exists(self.socket_path(p.pid)):
+                    break
+                time.sleep(0.01)
+        time.sleep(0.2)
+        after = self.state(p)
+        self.assertEqual(after["fds"], before["fds"])
+        self.assertEqual(after["tasks"], before["tasks"])
+        self.assertEqual(after.get("tools"), before.get("tools"))
+        self.assertEqual(after["thread_hook"], before["thread_hook"])
+        self.assertIsNone(p.poll())
+
     def test_a_client_that_goes_away_takes_its_instrumentation(self):
         p = self.start_target(SHOP)
         idle = self.state(p)
