@@ -23,12 +23,11 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CALLSCOPE = os.path.join(ROOT, "build", "callscope")
-LIB = os.path.join(ROOT, "build", "lib")
 ROUNDS = 5
 MEASURE_S = 0.4
 
 TARGET = r'''
-import ctypes, os, sys, sysconfig, time
+import sys, time
 
 def fib(n):
     return n if n < 2 else fib(n - 1) + fib(n - 2)
@@ -55,21 +54,14 @@ def loop_rate(seconds):
         rest += t1 - t0
         observed += t2 - t1
         n += 1
-        if n %% 16 == 0 and t2 >= end:
-            return "%%.1f %%.3f" %% (n / rest, observed / n * 1e6)
-
-def start_agent():
-    so = os.path.join(%(lib)r, "callscope", "_callscope" + sysconfig.get_config_var("EXT_SUFFIX"))
-    path = "/tmp/callscope-%%d/agent-%%d.sock" %% (os.geteuid(), os.getpid())
-    return ctypes.CDLL(so).callscope_agent_attach(path.encode())
+        if n % 16 == 0 and t2 >= end:
+            return "%.1f %.3f" % (n / rest, observed / n * 1e6)
 
 print("ready", flush=True)
 for line in sys.stdin:
     cmd = line.split()
     if cmd[0] == "measure":
         print(loop_rate(float(cmd[1])), flush=True)
-    elif cmd[0] == "attach":
-        print(start_agent(), flush=True)
 '''
 
 
@@ -91,7 +83,7 @@ def wait_for_socket(pid, present=True):
 
 
 def measure(python):
-    p = subprocess.Popen([python, "-c", TARGET % {"lib": LIB}], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    p = subprocess.Popen([python, "-c", TARGET], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          universal_newlines=True)
     best = {}
 
@@ -105,9 +97,10 @@ def measure(python):
         ask(p, "measure 0.2")  # warm up
         for _ in range(ROUNDS):
             keep("unattached")
-            answer = ask(p, "attach")
-            if answer != "0":
-                raise RuntimeError("the agent did not start (%s)" % answer)
+            attach = subprocess.run([CALLSCOPE, "attach", str(p.pid)], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, universal_newlines=True)
+            if attach.returncode != 0:
+                raise RuntimeError(attach.stderr.strip())
             wait_for_socket(p.pid)
             keep("attached, idle")
             client = subprocess.Popen([CALLSCOPE, "trace", str(p.pid), "__main__.target", "--format", "jsonl"],

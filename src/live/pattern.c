@@ -118,25 +118,21 @@ PyObject *cs_live_resolve(const char *pattern, const char *nested, char *name_ou
     PyObject *modules = PyImport_GetModuleDict();
     PyObject *owner = NULL;
     char *rest = NULL;
-    for (char *cut = dotted + strlen(dotted); cut; cut = NULL) {
-        for (;;) {
-            char saved = *cut;
-            *cut = 0;
-            owner = PyDict_GetItemString(modules, dotted);
-            *cut = saved;
-            if (owner && PyModule_Check(owner)) {
-                rest = *cut ? cut + 1 : cut;
-                break;
-            }
-            owner = NULL;
-            char *dot = NULL;
-            for (char *p = dotted; p < cut; p++)
-                if (*p == '.')
-                    dot = p;
-            if (!dot)
-                break;
-            cut = dot;
+    for (char *cut = dotted + strlen(dotted); cut;) {
+        char saved = *cut;
+        *cut = 0;
+        owner = PyDict_GetItemString(modules, dotted);
+        *cut = saved;
+        if (owner && PyModule_Check(owner)) {
+            rest = *cut ? cut + 1 : cut;
+            break;
         }
+        owner = NULL;
+        char *dot = NULL; /* the last dot before cut */
+        for (char *p = dotted; p < cut; p++)
+            if (*p == '.')
+                dot = p;
+        cut = dot;
     }
     if (!owner) {
         char *dot = strchr(dotted, '.');

@@ -359,9 +359,7 @@ void cs_live_render_message(struct cs_live_render *r, const char *type, const ch
         fwrite(b.data, 1, b.len, r->out);
         fflush(r->out);
         cs_textbuf_free(&b);
-    } else if (!strcmp(type, "error")) {
-        fprintf(stderr, "callscope: %s\n", text);
     } else {
-        fprintf(stderr, "callscope: %s\n", text);
+        fprintf(stderr, "callscope: %s\n", text); /* status and errors stay off the tree's stream */
     }
 }
