@@ -421,7 +421,7 @@ static int converse(int fd, struct cs_live_render *r, int one_reply)
             break;
         case CS_MSG_NOTICE:
             text_of(payload, len, text, sizeof text);
-            cs_live_render_message(r, "notice", text);
+            cs_live_render_message(r, "event", text);
             break;
         case CS_MSG_ERROR:
             text_of(payload, len, text, sizeof text);

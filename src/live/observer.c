@@ -16,6 +16,7 @@
  */
 #include "live/observer.h"
 
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,11 +71,33 @@ struct live_thread {
 };
 
 static __thread struct live_thread *me;
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+
+/* A thread that ends gives its state back. Without the GIL no reference can
+ * be dropped: an invocation still open then (rare) keeps its code objects. */
+static void free_thread_state(void *p)
+{
+    struct live_thread *t = p;
+    for (size_t d = 0; d < t->depth; d++)
+        PyMem_RawFree(t->stack[d].args);
+    PyMem_RawFree(t->stack);
+    for (int k = 0; k < t->ninv; k++)
+        PyMem_RawFree(t->inv[k].nodes);
+    PyMem_RawFree(t);
+}
+
+static void make_thread_key(void)
+{
+    pthread_key_create(&thread_key, free_thread_state);
+}
 
 static struct live_thread *thread_state(void)
 {
-    if (!me)
-        me = PyMem_RawCalloc(1, sizeof *me);
+    if (!me && (me = PyMem_RawCalloc(1, sizeof *me)) != NULL) {
+        pthread_once(&thread_key_once, make_thread_key);
+        pthread_setspecific(thread_key, me);
+    }
     return me;
 }
 
@@ -420,8 +443,7 @@ static void free_invocation(struct invocation *inv)
 
 static void add_node(struct invocation *inv, struct open_call *c, int k, const struct cs_live_watch *w)
 {
-    struct open_call *parent = &me->stack[me->depth - 2];
-    int depth = me->depth - 1 == inv->base ? 0 : parent->child_depth[k];
+    int depth = me->depth - 1 == inv->base ? 0 : me->stack[me->depth - 2].child_depth[k];
     c->node[k] = -1;
     c->child_depth[k] = depth;
     if (depth > w->req.depth || hidden(w, c->code, c->is_c))

@@ -16,7 +16,7 @@ struct cs_live_render {
 
 /* One observation payload (protocol.h). 0, or -1 if it is malformed. */
 int cs_live_render_observation(struct cs_live_render *r, const unsigned char *payload, size_t len);
-/* A status or error line ("status" / "error" / "notice"). */
+/* A status, event or error line (JSON type "status", "event" or "error"). */
 void cs_live_render_message(struct cs_live_render *r, const char *type, const char *text);
 
 #endif

@@ -266,7 +266,7 @@ class ConditionTest(LiveTarget):
             out, err = client.communicate(timeout=30)
             self.assertEqual(client.returncode, 0, err.decode())
             lines = [json.loads(l) for l in out.decode().splitlines()]
-            notices = [l for l in lines if l["type"] == "notice"]
+            notices = [l for l in lines if l["type"] == "event"]
             self.assertEqual(len(notices), 1, lines)
             self.assertIn(error, notices[0]["message"])
             self.assertFalse([l for l in lines if l["type"] == "observation"])
