@@ -18,6 +18,7 @@ int cs_find_package_root(char *out, size_t size);
 int cs_cmd_trace(int argc, char **argv);
 int cs_cmd_watch(int argc, char **argv);
 int cs_cmd_stack(int argc, char **argv);
+int cs_cmd_monitor(int argc, char **argv);
 int cs_cmd_reset(int argc, char **argv);
 int cs_cmd_detach(int argc, char **argv);
 

@@ -36,7 +36,8 @@ static void on_interrupt(int sig)
 /* ---- options ---- */
 
 enum opt_id { O_DEPTH, O_TIMES, O_CONDITION, O_SKIP, O_NO_SKIP, O_MIN, O_ENTRANCE, O_NESTED, O_FORMAT,
-              O_EXPAND, O_AT_ENTRY, O_AT_SUCCESS, O_AT_EXCEPTION, O_AT_FINISH, O_ALL, O_NO_COLOR, O_HELP };
+              O_EXPAND, O_AT_ENTRY, O_AT_SUCCESS, O_AT_EXCEPTION, O_AT_FINISH, O_ALL, O_NO_COLOR, O_HELP,
+              O_CYCLE };
 
 struct opt {
     const char *names[3];
@@ -48,26 +49,28 @@ struct opt {
 #define T (1u << CS_LIVE_TRACE)
 #define W (1u << CS_LIVE_WATCH)
 #define S (1u << CS_LIVE_STACK)
+#define M (1u << CS_LIVE_MONITOR)
 #define R 1u
 
 static const struct opt options[] = {
     {{"-d", "--depth"}, O_DEPTH, 1, T | S},
-    {{"-n", "--times"}, O_TIMES, 1, T | W | S},
-    {{"--condition", "-c"}, O_CONDITION, 1, T | W | S},
+    {{"-n", "--times"}, O_TIMES, 1, T | W | S | M},
+    {{"--condition"}, O_CONDITION, 1, T | W | S | M},
+    {{"-c", "--cycle"}, O_CYCLE, 1, M},
     {{"--skip-builtin"}, O_SKIP, 0, T},
     {{"--no-skip-builtin"}, O_NO_SKIP, 0, T},
     {{"--min-duration", "-i"}, O_MIN, 1, T},
     {{"--entrance-time", "-et"}, O_ENTRANCE, 1, T | W},
-    {{"--nested", "-nm"}, O_NESTED, 1, T | W | S},
-    {{"--format"}, O_FORMAT, 1, T | W | S},
+    {{"--nested", "-nm"}, O_NESTED, 1, T | W | S | M},
+    {{"--format"}, O_FORMAT, 1, T | W | S | M},
     {{"-x", "--expand"}, O_EXPAND, 1, W},
     {{"-b", "--at-entry"}, O_AT_ENTRY, 0, W},
     {{"-s", "--at-success"}, O_AT_SUCCESS, 0, W},
     {{"-e", "--at-exception"}, O_AT_EXCEPTION, 0, W},
     {{"-f", "--at-finish"}, O_AT_FINISH, 0, W},
     {{"--all"}, O_ALL, 0, R},
-    {{"--no-color"}, O_NO_COLOR, 0, T | W | S},
-    {{"-h", "--help"}, O_HELP, 0, T | W | S | R},
+    {{"--no-color"}, O_NO_COLOR, 0, T | W | S | M},
+    {{"-h", "--help"}, O_HELP, 0, T | W | S | M | R},
 };
 
 static const char *const usages[] = {
@@ -83,6 +86,10 @@ static const char *const usages[] = {
     "-b at entry, -s on success, -e on exception, -f at finish (the default).\n",
     "usage: callscope stack PID PATTERN [-n N] [-d N] [--condition EXPR] [-nm NAME] [--format tree|jsonl]\n"
     "The Python stack leading to each call of PATTERN.\n",
+    "usage: callscope monitor PID PATTERN [-c SECONDS] [-n N] [--condition EXPR] [-nm NAME]\n"
+    "                         [--format tree|jsonl]\n"
+    "Every SECONDS (5), the calls of PATTERN in that time: how many, how many raised,\n"
+    "average, shortest and longest; -n stops after N such lines.\n",
 };
 
 static const struct opt *find_option(const char *arg, unsigned command_bit, const char **value)
@@ -227,6 +234,15 @@ static int parse_args(int command, int argc, char **argv, struct live_args *a)
         case O_AT_SUCCESS: when |= CS_AT_RETURN; break;
         case O_AT_EXCEPTION: when |= CS_AT_EXCEPTION; break;
         case O_AT_FINISH: when |= CS_AT_FINISH; break;
+        case O_CYCLE: {
+            double seconds;
+            if (cs_parse_double(v, 0.001, &seconds) != 0 || seconds > 86400) {
+                cs_error("-c takes a cycle in seconds (at least 0.001), not '%s'", v);
+                return -1;
+            }
+            a->req.cycle_ns = (int64_t)(seconds * 1e9);
+            break;
+        }
         case O_ALL: a->all = 1; break;
         case O_NO_COLOR: a->no_color = 1; break;
         }
@@ -476,6 +492,7 @@ static int run_live(int command, int argc, char **argv)
 int cs_cmd_trace(int argc, char **argv) { return run_live(CS_LIVE_TRACE, argc, argv); }
 int cs_cmd_watch(int argc, char **argv) { return run_live(CS_LIVE_WATCH, argc, argv); }
 int cs_cmd_stack(int argc, char **argv) { return run_live(CS_LIVE_STACK, argc, argv); }
+int cs_cmd_monitor(int argc, char **argv) { return run_live(CS_LIVE_MONITOR, argc, argv); }
 int cs_cmd_reset(int argc, char **argv) { return run_live(0, argc, argv); }
 
 int cs_cmd_detach(int argc, char **argv)

@@ -23,6 +23,7 @@ static void usage(FILE *out)
           "  trace PID PATTERN                the call tree of each call of a function, timed\n"
           "  watch PID PATTERN                its arguments, return value or exception\n"
           "  stack PID PATTERN                the stack that leads to it\n"
+          "  monitor PID PATTERN              its calls, failures and times, every few seconds\n"
           "  reset PID [PATTERN | --all]      stop observing\n"
           "  detach PID                       remove everything and end the agent\n\n"
           "`callscope COMMAND --help` describes a command's options.\n",
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
         return cs_cmd_watch(argc - 2, argv + 2);
     if (!strcmp(cmd, "stack"))
         return cs_cmd_stack(argc - 2, argv + 2);
+    if (!strcmp(cmd, "monitor"))
+        return cs_cmd_monitor(argc - 2, argv + 2);
     if (!strcmp(cmd, "reset"))
         return cs_cmd_reset(argc - 2, argv + 2);
     if (!strcmp(cmd, "detach"))

@@ -143,6 +143,7 @@ static void add_watch(struct cs_live_client *c, const struct cs_live_request *re
         return;
     }
     w->cond = cond;
+    w->cycle_end = cs_live_now_ns() + req->cycle_ns;
     w->id = next_watch_id++;
     w->req = *req;
     w->owner = c;
@@ -166,9 +167,46 @@ static void add_watch(struct cs_live_client *c, const struct cs_live_request *re
         send_text(c, CS_MSG_ERROR, err);
         return;
     }
-    static const char *what[] = {"", "tracing", "watching", "stack of"};
+    static const char *what[] = {"", "tracing", "watching", "stack of", "monitoring"};
     snprintf(status, sizeof status, "%s %s (watch %d)", what[req->command], name, w->id);
     send_text(c, CS_MSG_STATUS, status);
+}
+
+/* ---- monitor cycles ---- */
+
+/* Milliseconds until the next monitor cycle ends (at most `cap`). Reads
+ * watch fields without the GIL: a stale value only wakes the loop early. */
+static int next_cycle_ms(int cap)
+{
+    int64_t now = cs_live_now_ns(), soonest = -1;
+    for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++) {
+        struct cs_live_watch *w = cs_live_watches[i];
+        if (w && w->req.command == CS_LIVE_MONITOR && (soonest < 0 || w->cycle_end < soonest))
+            soonest = w->cycle_end;
+    }
+    if (soonest < 0)
+        return cap;
+    int64_t ms = (soonest - now) / 1000000 + 1;
+    return ms < 0 ? 0 : ms > cap ? cap : (int)ms;
+}
+
+static void report_due_cycles(void)
+{
+    int64_t now = cs_live_now_ns();
+    int due = 0;
+    for (int i = 0; i < CS_LIVE_MAX_WATCHES && !due; i++) {
+        struct cs_live_watch *w = cs_live_watches[i];
+        due = w && w->req.command == CS_LIVE_MONITOR && w->cycle_end <= now;
+    }
+    if (!due)
+        return;
+    PyGILState_STATE g = PyGILState_Ensure();
+    for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++) {
+        struct cs_live_watch *w = cs_live_watches[i];
+        if (w && w->req.command == CS_LIVE_MONITOR && !w->done && w->cycle_end <= now)
+            cs_live_monitor_report(w);
+    }
+    PyGILState_Release(g);
 }
 
 /* ---- the socket side ---- */
@@ -359,8 +397,9 @@ static void *agent_main(void *arg)
                 fds[n++] = (struct pollfd){.fd = clients[i]->fd,
                                            .events = POLLIN | (has_pending(clients[i]) ? POLLOUT : 0)};
             }
-        if (poll(fds, (nfds_t)n, 1000) < 0 && errno != EINTR)
+        if (poll(fds, (nfds_t)n, next_cycle_ms(1000)) < 0 && errno != EINTR)
             break;
+        report_due_cycles();
         if (fds[1].revents & POLLIN) {
             char buf[256];
             while (read(wake_pipe[0], buf, sizeof buf) > 0) {

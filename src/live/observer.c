@@ -101,7 +101,7 @@ static struct live_thread *thread_state(void)
     return me;
 }
 
-static int64_t now_ns(void)
+int64_t cs_live_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -393,6 +393,41 @@ static void observe_watch(struct cs_live_watch *w, PyCodeObject *code, struct op
     deliver(w, &b);
 }
 
+/* ---- monitor ---- */
+
+void cs_live_monitor_report(struct cs_live_watch *w)
+{
+    struct cs_textbuf b = {0};
+    cs_textbuf_putc(&b, (char)w->req.command);
+    put_varint(&b, (uint64_t)w->id);
+    put_varint(&b, (uint64_t)wall_ns());
+    put_varint(&b, 0); /* no thread: a cycle covers them all */
+    put_cstr(&b, "");
+    cs_textbuf_putc(&b, 0);
+    put_varint(&b, (uint64_t)w->req.cycle_ns);
+    put_code(&b, (PyCodeObject *)PyTuple_GET_ITEM(w->codes, 0));
+    put_varint(&b, (uint64_t)w->calls);
+    put_varint(&b, (uint64_t)w->failed);
+    put_varint(&b, (uint64_t)w->total_ns);
+    put_varint(&b, (uint64_t)(w->calls ? w->min_ns : 0));
+    put_varint(&b, (uint64_t)w->max_ns);
+    w->calls = w->failed = 0;
+    w->total_ns = w->min_ns = w->max_ns = 0;
+    w->cycle_end += w->req.cycle_ns;
+    deliver(w, &b);
+}
+
+static void count_call(struct cs_live_watch *w, int64_t duration, int raised)
+{
+    w->calls++;
+    w->failed += raised;
+    w->total_ns += duration;
+    if (w->calls == 1 || duration < w->min_ns)
+        w->min_ns = duration;
+    if (duration > w->max_ns)
+        w->max_ns = duration;
+}
+
 /* ---- trace ---- */
 
 static const char *stdlib_prefix(void)
@@ -571,7 +606,7 @@ static struct open_call *push(PyObject *code, int is_c)
     memset(c, 0, sizeof *c);
     c->code = code;
     c->is_c = is_c;
-    c->start = now_ns();
+    c->start = cs_live_now_ns();
     return c;
 }
 
@@ -680,6 +715,10 @@ static void pop(void *frame, int how, PyObject *value, int64_t end)
     if (!c->is_c) {
         for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++) {
             struct cs_live_watch *w = cs_live_watches[i];
+            if (w && !w->done && w->req.command == CS_LIVE_MONITOR && how != 1 && code_matches(w, c->code) &&
+                !(c->refused & (1ull << i)) &&
+                (!w->cond.needs_exit || condition_holds(w, (PyCodeObject *)c->code, frame, duration, how, value)))
+                count_call(w, duration, how == 2);
             if (!w || w->done || w->req.command != CS_LIVE_WATCH || !c->args || !code_matches(w, c->code) ||
                 (c->refused & (1ull << i)))
                 continue;
@@ -700,7 +739,7 @@ void cs_live_on_exit(PyCodeObject *code, void *frame, int how, PyObject *value)
 {
     if (!me || me->depth == 0 || evaluating)
         return;
-    int64_t end = now_ns();
+    int64_t end = cs_live_now_ns();
     /* A C call whose end went unreported (it raised past its caller)
      * cannot outlive the frame that made it. */
     while (me->depth >= 2 && me->stack[me->depth - 1].is_c && me->stack[me->depth - 2].code == (PyObject *)code)
@@ -735,5 +774,5 @@ void cs_live_on_c_exit(int raised)
 {
     if (!me || me->depth == 0 || !me->stack[me->depth - 1].is_c || evaluating)
         return;
-    pop(NULL, raised ? 2 : 0, NULL, now_ns());
+    pop(NULL, raised ? 2 : 0, NULL, cs_live_now_ns());
 }

@@ -27,6 +27,9 @@ struct cs_live_watch {
     char target_name[256];  /* module.qualname, for the observation */
     struct cs_live_condition cond; /* cond.tree NULL: no condition */
     long long sent;         /* observations sent */
+    /* monitor: this cycle's statistics, and when it ends (monotonic ns) */
+    long long calls, failed;
+    int64_t total_ns, min_ns, max_ns, cycle_end;
     int done;               /* -n reached: ignored until the agent removes it */
 };
 
@@ -65,7 +68,10 @@ void cs_live_send(struct cs_live_client *c, int kind, const void *payload, size_
 /* Implemented by the agent: a watch reached its -n. */
 void cs_live_watch_finished(struct cs_live_watch *w);
 
-/* Ends open invocations of a watch being removed (GIL held). */
-void cs_live_forget_watch(struct cs_live_watch *w);
+/* Sends a monitor watch's statistics for the cycle that ended, and starts
+ * the next one (GIL held). */
+void cs_live_monitor_report(struct cs_live_watch *w);
+/* CLOCK_MONOTONIC in ns. */
+int64_t cs_live_now_ns(void);
 
 #endif

@@ -19,16 +19,17 @@ void cs_live_request_defaults(struct cs_live_request *req, int command)
     req->skip_builtin = 1;
     req->expand = 2;
     req->when = CS_AT_FINISH;
+    req->cycle_ns = 5000000000LL;
 }
 
 size_t cs_live_request_format(const struct cs_live_request *r, char *out, size_t size)
 {
     int n = snprintf(out, size,
                      "command=%d\npattern=%s\nnested=%s\ncondition=%s\ndepth=%d\ntimes=%lld\n"
-                     "min_duration_ns=%lld\nentrance_ns=%lld\nskip_builtin=%d\nexpand=%d\nwhen=%d\n",
+                     "min_duration_ns=%lld\nentrance_ns=%lld\nskip_builtin=%d\nexpand=%d\nwhen=%d\ncycle_ns=%lld\n",
                      r->command, r->pattern, r->nested, r->condition, r->depth, r->times,
                      (long long)r->min_duration_ns, (long long)r->entrance_ns, r->skip_builtin,
-                     r->expand, r->when);
+                     r->expand, r->when, (long long)r->cycle_ns);
     if (n < 0)
         n = 0;
     return (size_t)n < size ? (size_t)n : size - 1;
@@ -98,6 +99,8 @@ int cs_live_request_parse(const char *text, size_t len, struct cs_live_request *
             req->expand = (int)num;
         else if (KEY("when"))
             req->when = (int)num;
+        else if (KEY("cycle_ns"))
+            req->cycle_ns = num;
         /* unknown keys are ignored: a newer client may send more */
 #undef KEY
         if (bad) {
@@ -106,12 +109,12 @@ int cs_live_request_parse(const char *text, size_t len, struct cs_live_request *
         }
         p = nl ? nl + 1 : end;
     }
-    if (req->command < CS_LIVE_TRACE || req->command > CS_LIVE_STACK || !req->pattern[0]) {
+    if (req->command < CS_LIVE_TRACE || req->command > CS_LIVE_MONITOR || !req->pattern[0]) {
         snprintf(err, errlen, "the request names no command or pattern");
         return -1;
     }
-    if (req->depth < 0 || req->depth > 1000 || req->expand < 0 || req->expand > 16) {
-        snprintf(err, errlen, "depth or expansion out of range");
+    if (req->depth < 0 || req->depth > 1000 || req->expand < 0 || req->expand > 16 || req->cycle_ns < 1000000) {
+        snprintf(err, errlen, "depth, expansion or cycle out of range");
         return -1;
     }
     return 0;

@@ -16,7 +16,7 @@
  *   MSG_HELLO    str python version, varint pid
  *   MSG_STATUS   str text (e.g. "watching app.f: 1 code object")
  *   MSG_ERROR    str text: the request failed; nothing was installed
- *   MSG_OBSERVATION  see below
+ *   MSG_OBSERVATION  see below (for monitor, one per cycle)
  *   MSG_DONE     varint observations sent: the -n limit was reached
  *   MSG_NOTICE   str text: something to tell once (a condition that raised)
  *
@@ -32,6 +32,9 @@
  *   STACK  str function, str filename, varint lineno,
  *          varint n, n x frame (innermost first): str function, str filename,
  *          varint lineno
+ *   MONITOR (one per cycle; the header's thread is empty, its duration the
+ *          cycle) str function, str filename, varint lineno, varint calls,
+ *          varint failed, varint total ns, varint min ns, varint max ns
  */
 #ifndef CALLSCOPE_LIVE_PROTOCOL_H
 #define CALLSCOPE_LIVE_PROTOCOL_H
@@ -56,7 +59,7 @@ enum cs_frame_kind {
     CS_MSG_NOTICE = 0x46,
 };
 
-enum cs_live_command { CS_LIVE_TRACE = 1, CS_LIVE_WATCH = 2, CS_LIVE_STACK = 3 };
+enum cs_live_command { CS_LIVE_TRACE = 1, CS_LIVE_WATCH = 2, CS_LIVE_STACK = 3, CS_LIVE_MONITOR = 4 };
 
 enum cs_node_flags {
     CS_NODE_BUILTIN = 1,    /* a C function */
@@ -86,6 +89,7 @@ struct cs_live_request {
     int skip_builtin;
     int expand;             /* watch: nesting depth of values */
     int when;               /* watch: CS_AT_* bits */
+    int64_t cycle_ns;       /* monitor: how often a line of statistics is sent */
 };
 
 void cs_live_request_defaults(struct cs_live_request *req, int command);

@@ -327,6 +327,41 @@ static int render_stack(struct cs_live_render *r, struct cs_reader *rd, const st
     return rd->error ? -1 : 0;
 }
 
+/* ---- monitor ---- */
+
+static int render_monitor(struct cs_live_render *r, struct cs_reader *rd, const struct header *h,
+                          struct cs_textbuf *b)
+{
+    struct cs_text func = get_text(rd), file = get_text(rd);
+    uint64_t line = cs_get_varint(rd);
+    uint64_t calls = cs_get_varint(rd), failed = cs_get_varint(rd), total = cs_get_varint(rd);
+    uint64_t min = cs_get_varint(rd), max = cs_get_varint(rd);
+    if (rd->error || failed > calls)
+        return -1;
+    uint64_t avg = calls ? total / calls : 0;
+    double fail_rate = calls ? 100.0 * (double)failed / (double)calls : 0;
+    if (r->jsonl) {
+        json_head(b, h, func, file, line);
+        cs_textbuf_printf(b,
+                          ",\"cycle_s\":%.3f,\"calls\":%llu,\"success\":%llu,\"failed\":%llu,\"avg_ms\":%.6f,"
+                          "\"min_ms\":%.6f,\"max_ms\":%.6f,\"fail_rate\":%.4f}\n",
+                          (double)h->duration_ns / 1e9, (unsigned long long)calls,
+                          (unsigned long long)(calls - failed), (unsigned long long)failed, (double)avg / 1e6,
+                          (double)min / 1e6, (double)max / 1e6, fail_rate / 100);
+        return 0;
+    }
+    char ts[64], a[32], lo[32], hi[32];
+    timestamp(h->wall_ns, ts, sizeof ts);
+    cs_format_duration((int64_t)avg, a, sizeof a);
+    cs_format_duration((int64_t)min, lo, sizeof lo);
+    cs_format_duration((int64_t)max, hi, sizeof hi);
+    cs_textbuf_printf(b, "%s%s%s %.*s calls=%llu ok=%llu failed=%llu avg=%s min=%s max=%s fail-rate=%.2f%%\n",
+                      r->color ? DIM : "", ts, r->color ? RESET : "", (int)func.n, func.s,
+                      (unsigned long long)calls, (unsigned long long)(calls - failed), (unsigned long long)failed,
+                      calls ? a : "-", calls ? lo : "-", calls ? hi : "-", fail_rate);
+    return 0;
+}
+
 int cs_live_render_observation(struct cs_live_render *r, const unsigned char *payload, size_t len)
 {
     struct cs_reader rd = {payload, payload + len, 0};
@@ -338,10 +373,11 @@ int cs_live_render_observation(struct cs_live_render *r, const unsigned char *pa
     int rc = h.command == CS_LIVE_TRACE   ? render_trace(r, &rd, &h, &b)
              : h.command == CS_LIVE_WATCH ? render_watch(r, &rd, &h, &b)
              : h.command == CS_LIVE_STACK ? render_stack(r, &rd, &h, &b)
+             : h.command == CS_LIVE_MONITOR ? render_monitor(r, &rd, &h, &b)
                                           : -1;
     if (rc == 0 && !b.oom) {
-        if (!r->jsonl)
-            cs_textbuf_putc(&b, '\n');
+        if (!r->jsonl && h.command != CS_LIVE_MONITOR)
+            cs_textbuf_putc(&b, '\n'); /* a blank line between multi-line observations */
         fwrite(b.data, 1, b.len, r->out);
         fflush(r->out);
     }

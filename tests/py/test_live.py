@@ -309,6 +309,33 @@ class ConditionTest(LiveTarget):
         s.close()
 
 
+class MonitorTest(LiveTarget):
+    def test_statistics_per_cycle(self):
+        p = self.start_target(SHOP)
+        obs = self.observations("monitor", p.pid, "__main__.Shop.process", "-c", "0.5", "-n", "3")
+        self.assertEqual(len(obs), 3)
+        for o in obs:
+            self.assertEqual(o["func_name"], "__main__.Shop.process")
+            self.assertEqual(o["cycle_s"], 0.5)
+            self.assertGreater(o["calls"], 3)
+            self.assertEqual(o["success"] + o["failed"], o["calls"])
+            self.assertLessEqual(abs(o["failed"] - o["calls"] / 4), 1.5)  # every fourth order raises
+            self.assertLessEqual(o["min_ms"], o["avg_ms"])
+            self.assertLessEqual(o["avg_ms"], o["max_ms"])
+        stamps = [o["timestamp"] for o in obs]
+        self.assertEqual(stamps, sorted(stamps))
+        odd = self.observations("monitor", p.pid, "__main__.Shop.process", "-c", "0.5", "-n", "1",
+                                "--condition", "params[0] % 2 == 1")
+        self.assertEqual(odd[0]["failed"], 0)
+        self.assertGreater(odd[0]["calls"], 1)
+
+    def test_bad_cycle(self):
+        p = self.start_target(SHOP)
+        proc = self.live("monitor", p.pid, "__main__.Shop.process", "-c", "0")
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("-c takes a cycle in seconds", proc.stderr.decode())
+
+
 class StackTest(LiveTarget):
     def test_stack_shows_the_callers(self):
         p = self.start_target(SHOP)
