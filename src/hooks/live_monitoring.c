@@ -8,8 +8,9 @@
  * process-wide. A trace widens to callees as they are reached: the CALL
  * event of instrumented code names the function about to run, and while an
  * invocation is under way (and within its depth) that function's code gets
- * the same local events before it starts. Calls that Python code does not
- * make itself (callbacks from C, such as sort keys) are not seen there.
+ * the same local events before it starts. Calls that C code makes back
+ * into Python are seen only when the callback is the C function's first
+ * argument (map, filter, reduce); others (a sort key) are not.
  */
 #include <Python.h>
 #if PY_VERSION_HEX >= 0x030C0000
@@ -102,13 +103,17 @@ static void instrument(PyObject *code)
 
 CALLBACK(on_call)
 {
-    (void)self, (void)nargs;
+    (void)self;
     if (!cs_live_thread_busy())
         Py_RETURN_NONE;
-    if (is_c_callable(args[2])) {
+    if (is_c_callable(args[2]))
         cs_live_on_c_call(args[2]);
-    } else if (mon && instrumented && cs_live_callee_wanted()) {
+    if (mon && instrumented && cs_live_callee_wanted()) {
+        /* The Python code about to run; or, for a C function or class
+         * handed a Python callable first (map, filter, reduce), that one's. */
         PyObject *code = code_of_callable(args[2]);
+        if (!code && nargs > 3)
+            code = code_of_callable(args[3]);
         if (code)
             instrument(code);
     }

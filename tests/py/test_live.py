@@ -110,6 +110,19 @@ class TraceTest(LiveTarget):
         self.assertIn("len", names)
         self.assertIn("json.dumps", names)
 
+    def test_callbacks_passed_to_map(self):
+        p = self.start_target('''
+            def double(x):
+                return 2 * x
+            def batch(items):
+                return list(map(double, items))
+            serve(lambda: batch([1, 2, 3]))
+        ''')
+        obs = self.observations("trace", p.pid, "__main__.batch", "-n", "2")
+        # the first invocation finds double() as it is handed to map
+        names = [f for _, f in tree_functions(obs[-1]["call_tree"])]
+        self.assertEqual(names.count("__main__.double"), 3, names)
+
     def test_min_duration_and_entrance_time(self):
         p = self.start_target(SHOP)
         obs = self.observations("trace", p.pid, "__main__.Shop.process", "-n", "1", "--min-duration", "10000")
