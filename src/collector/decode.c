@@ -15,26 +15,19 @@ static const char HEX[] = "0123456789abcdef";
 
 /* ---- events ---- */
 
-static struct cs_text get_text(struct cs_reader *r)
-{
-    struct cs_text t;
-    t.s = cs_get_str(r, &t.n);
-    return t;
-}
-
 static int decode_code(struct cs_reader *r, struct cs_event *ev)
 {
     ev->id = cs_get_varint(r);
-    ev->module = get_text(r);
-    ev->qualname = get_text(r);
-    ev->filename = get_text(r);
+    ev->module = cs_get_text(r);
+    ev->qualname = cs_get_text(r);
+    ev->filename = cs_get_text(r);
     ev->lineno = cs_get_varint(r);
     ev->code_flags = cs_get_varint(r);
     ev->nargs = cs_get_varint(r);
     ev->arg_names = r->p;
     /* Validate the names now so the collector can re-read them blindly. */
     for (uint64_t i = 0; i < ev->nargs && !r->error; i++)
-        (void)get_text(r);
+        (void)cs_get_text(r);
     ev->arg_names_end = r->p;
     return r->error ? -1 : 0;
 }
@@ -53,14 +46,14 @@ int cs_decode_event(struct cs_reader *r, struct cs_event *ev)
         break;
     case EV_THREAD_NAME:
         ev->tid = cs_get_varint(r);
-        ev->text = get_text(r);
+        ev->text = cs_get_text(r);
         break;
     case EV_CODE:
         return decode_code(r, ev);
     case EV_CFUNC:
         ev->id = cs_get_varint(r);
-        ev->module = get_text(r);
-        ev->qualname = get_text(r);
+        ev->module = cs_get_text(r);
+        ev->qualname = cs_get_text(r);
         break;
     case EV_CALL:
     case EV_CALL_BARE:
@@ -81,7 +74,7 @@ int cs_decode_event(struct cs_reader *r, struct cs_event *ev)
     case EV_UNWIND:
     case EV_LOG:
         ev->dt = cs_get_varint(r);
-        ev->text = get_text(r);
+        ev->text = cs_get_text(r);
         break;
     case EV_LOST:
         ev->count = cs_get_varint(r);
@@ -437,7 +430,7 @@ static int render(struct cs_reader *r, struct cs_textbuf *out, int nesting)
     case V_TRUE: cs_textbuf_put(out, "True", 4); break;
     case V_INT: cs_textbuf_int(out, cs_get_svarint(r)); break;
     case V_BIGINT: {
-        struct cs_text t = get_text(r);
+        struct cs_text t = cs_get_text(r);
         cs_append_utf8_clean(t.s, t.n, out);
         break;
     }
@@ -449,13 +442,13 @@ static int render(struct cs_reader *r, struct cs_textbuf *out, int nesting)
     }
     case V_STR: {
         uint64_t total = cs_get_varint(r);
-        struct cs_text t = get_text(r);
+        struct cs_text t = cs_get_text(r);
         cs_render_str(t.s, t.n, total > count_code_points(t.s, t.n), out);
         break;
     }
     case V_BYTES: {
         uint64_t total = cs_get_varint(r);
-        struct cs_text t = get_text(r);
+        struct cs_text t = cs_get_text(r);
         cs_render_bytes((const unsigned char *)t.s, t.n, total > t.n, out);
         break;
     }
@@ -466,7 +459,7 @@ static int render(struct cs_reader *r, struct cs_textbuf *out, int nesting)
     case V_DICT:
         return render_container(r, out, tag, nesting);
     case V_OBJECT: {
-        struct cs_text type = get_text(r);
+        struct cs_text type = cs_get_text(r);
         uint64_t addr = cs_get_varint(r);
         cs_textbuf_putc(out, '<');
         cs_append_utf8_clean(type.s, type.n, out);
@@ -474,8 +467,8 @@ static int render(struct cs_reader *r, struct cs_textbuf *out, int nesting)
         break;
     }
     case V_NAMED: {
-        struct cs_text kind = get_text(r);
-        struct cs_text name = get_text(r);
+        struct cs_text kind = cs_get_text(r);
+        struct cs_text name = cs_get_text(r);
         uint64_t addr = cs_get_varint(r);
         int quoted = (kind.n == 5 && !memcmp(kind.s, "class", 5)) || (kind.n == 6 && !memcmp(kind.s, "module", 6));
         cs_textbuf_putc(out, '<');
@@ -491,7 +484,7 @@ static int render(struct cs_reader *r, struct cs_textbuf *out, int nesting)
         break;
     }
     case V_SUBCLASS: {
-        struct cs_text type = get_text(r);
+        struct cs_text type = cs_get_text(r);
         cs_append_utf8_clean(type.s, type.n, out);
         cs_textbuf_putc(out, '(');
         if (render(r, out, nesting + 1) != 0)
@@ -501,16 +494,16 @@ static int render(struct cs_reader *r, struct cs_textbuf *out, int nesting)
     }
     case V_REPR: {
         uint64_t total = cs_get_varint(r);
-        struct cs_text t = get_text(r);
+        struct cs_text t = cs_get_text(r);
         cs_append_utf8_clean(t.s, t.n, out);
         if (total > count_code_points(t.s, t.n))
             cs_textbuf_put(out, ELLIPSIS, 3);
         break;
     }
     case V_REPR_FAILED: {
-        struct cs_text type = get_text(r);
+        struct cs_text type = cs_get_text(r);
         uint64_t addr = cs_get_varint(r);
-        struct cs_text exc = get_text(r);
+        struct cs_text exc = cs_get_text(r);
         cs_textbuf_putc(out, '<');
         cs_append_utf8_clean(type.s, type.n, out);
         cs_textbuf_printf(out, " object at 0x%llx; repr raised ", (unsigned long long)addr);
@@ -519,7 +512,7 @@ static int render(struct cs_reader *r, struct cs_textbuf *out, int nesting)
         break;
     }
     case V_ELIDED: {
-        struct cs_text type = get_text(r);
+        struct cs_text type = cs_get_text(r);
         (void)cs_get_varint(r);
         render_elided(out, type);
         break;
@@ -573,7 +566,7 @@ int cs_render_exception(struct cs_reader *r, struct cs_text type, struct cs_text
     if (tag == V_STR) {
         r->p++;
         uint64_t total = cs_get_varint(r);
-        struct cs_text t = get_text(r);
+        struct cs_text t = cs_get_text(r);
         if (r->error)
             return -1;
         cs_append_utf8_clean(t.s, t.n, scratch);
@@ -602,7 +595,7 @@ static int render_key_json(struct cs_reader *r, struct cs_textbuf *out, struct c
     if (r->p < r->end && *r->p == V_STR) {
         r->p++;
         (void)cs_get_varint(r);
-        struct cs_text t = get_text(r);
+        struct cs_text t = cs_get_text(r);
         cs_append_utf8_clean(t.s, t.n, scratch);
     } else if (render(r, scratch, 1) != 0) {
         return -1;

@@ -25,6 +25,14 @@ struct cs_text {
     size_t n;
 };
 
+/* A str field (core/event.h) as a view into the input. */
+static inline struct cs_text cs_get_text(struct cs_reader *r)
+{
+    struct cs_text t;
+    t.s = cs_get_str(r, &t.n);
+    return t;
+}
+
 /* One event's fixed fields. Events that carry values (EV_CALL's arguments,
  * EV_RETURN / EV_YIELD / EV_UNWIND / EV_LOG's value) leave the reader on the
  * first value: the caller must render or skip them before the next event. */

@@ -44,4 +44,21 @@ Py_ssize_t cs_family_request_code_extra(freefunc free_fn);
 void *cs_family_code_extra(PyCodeObject *code, Py_ssize_t index);
 int cs_family_set_code_extra(PyCodeObject *code, Py_ssize_t index, void *value);
 
+#if PY_VERSION_HEX >= 0x030C0000
+/* sys.monitoring, shared by the recorder and the live hooks (3.12+). */
+PyObject *cs_monitoring_module(void);
+/* The bit of the event named like a callback ("PY_START"), or -1. */
+long cs_monitoring_event(PyObject *mon, const char *name);
+/* Takes the first free tool id of `order` under `name` and registers the
+ * callbacks, each for the event its ml_name names. The id, or -1 with a
+ * Python error set. */
+int cs_monitoring_take_tool(PyObject *mon, const int *order, size_t n, const char *name, PyMethodDef *callbacks,
+                            size_t ncallbacks);
+/* Turns the tool's events off, unregisters its callbacks and frees the id. */
+void cs_monitoring_release_tool(PyObject *mon, int id, PyMethodDef *callbacks, size_t ncallbacks);
+#else
+/* Sets (or, with NULL, clears) a thread's C profile function (before 3.12). */
+void cs_family_set_profile(PyThreadState *ts, Py_tracefunc fn);
+#endif
+
 #endif

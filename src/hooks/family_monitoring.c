@@ -237,7 +237,7 @@ static PyMethodDef callbacks[] = {
 #define NCALLBACKS (sizeof callbacks / sizeof *callbacks)
 #define NPY_CALLBACKS 6 /* the first six; the rest only with --c-calls */
 
-static PyObject *monitoring(void)
+PyObject *cs_monitoring_module(void)
 {
     PyObject *sys = PyImport_ImportModule("sys");
     if (!sys)
@@ -247,79 +247,94 @@ static PyObject *monitoring(void)
     return m;
 }
 
-static long event_bit(PyObject *events, const char *name)
+long cs_monitoring_event(PyObject *mon, const char *name)
 {
-    PyObject *v = PyObject_GetAttrString(events, name);
+    PyObject *events = PyObject_GetAttrString(mon, "events");
+    PyObject *v = events ? PyObject_GetAttrString(events, name) : NULL;
     long bit = v ? PyLong_AsLong(v) : -1;
     Py_XDECREF(v);
+    Py_XDECREF(events);
     return bit;
 }
 
-/* Preferred ids: unassigned ones first, then the profiler's. */
-static int free_tool_id(PyObject *mon)
+int cs_monitoring_take_tool(PyObject *mon, const int *order, size_t n, const char *name, PyMethodDef *callbacks,
+                            size_t ncallbacks)
 {
-    static const int order[] = {4, 3, 2, 5};
-    for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+    for (size_t i = 0; i < n; i++) {
         PyObject *owner = PyObject_CallMethod(mon, "get_tool", "i", order[i]);
         if (!owner)
             return -1;
         int taken = owner != Py_None;
         Py_DECREF(owner);
-        if (!taken)
-            return order[i];
+        if (taken)
+            continue;
+        PyObject *r = PyObject_CallMethod(mon, "use_tool_id", "is", order[i], name);
+        if (!r)
+            return -1;
+        Py_DECREF(r);
+        for (size_t k = 0; k < ncallbacks; k++) {
+            long bit = cs_monitoring_event(mon, callbacks[k].ml_name);
+            PyObject *fn = bit >= 0 ? PyCFunction_New(&callbacks[k], NULL) : NULL;
+            r = fn ? PyObject_CallMethod(mon, "register_callback", "ilO", order[i], bit, fn) : NULL;
+            Py_XDECREF(fn);
+            if (!r) {
+                cs_monitoring_release_tool(mon, order[i], callbacks, ncallbacks);
+                return -1;
+            }
+            Py_DECREF(r);
+        }
+        return order[i];
     }
-    PyErr_SetString(PyExc_RuntimeError, "callscope: every sys.monitoring tool id is in use");
+    PyErr_Format(PyExc_RuntimeError, "every sys.monitoring tool id is in use (%s needs one)", name);
     return -1;
+}
+
+void cs_monitoring_release_tool(PyObject *mon, int id, PyMethodDef *callbacks, size_t ncallbacks)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *r = PyObject_CallMethod(mon, "set_events", "ii", id, 0);
+    Py_XDECREF(r);
+    for (size_t k = 0; k < ncallbacks; k++) {
+        long bit = cs_monitoring_event(mon, callbacks[k].ml_name);
+        r = bit >= 0 ? PyObject_CallMethod(mon, "register_callback", "ilO", id, bit, Py_None) : NULL;
+        Py_XDECREF(r);
+    }
+    r = PyObject_CallMethod(mon, "free_tool_id", "i", id);
+    Py_XDECREF(r);
+    PyErr_Clear();
+    PyErr_Restore(type, value, tb);
 }
 
 int cs_family_install(void)
 {
-    PyObject *mon = monitoring();
+    /* Unassigned ids first, then the profiler's. */
+    static const int order[] = {4, 3, 2, 5};
+    PyObject *mon = cs_monitoring_module();
     if (!mon)
         return -1;
-    PyObject *events = PyObject_GetAttrString(mon, "events");
-    int id = events ? free_tool_id(mon) : -1;
-    if (id < 0)
-        goto fail;
-    if (!disable && !(disable = PyObject_GetAttrString(mon, "DISABLE")))
-        goto fail;
-    PyObject *r = PyObject_CallMethod(mon, "use_tool_id", "is", id, "callscope");
-    if (!r)
-        goto fail;
-    Py_DECREF(r);
-    tool_id = id;
-    size_t wanted = cs_active_ring.header->options.flags & CS_OPT_C_CALLS ? NCALLBACKS : NPY_CALLBACKS;
-    long mask = 0;
-    for (size_t i = 0; i < wanted; i++) {
-        long bit = event_bit(events, callbacks[i].ml_name);
-        PyObject *fn = PyCFunction_New(&callbacks[i], NULL);
-        PyObject *prev = bit >= 0 && fn ? PyObject_CallMethod(mon, "register_callback", "ilO", id, bit, fn) : NULL;
-        Py_XDECREF(fn);
-        if (!prev)
-            goto fail;
-        Py_DECREF(prev);
-        mask |= bit;
+    if (!disable && !(disable = PyObject_GetAttrString(mon, "DISABLE"))) {
+        Py_DECREF(mon);
+        return -1;
     }
+    size_t wanted = cs_active_ring.header->options.flags & CS_OPT_C_CALLS ? NCALLBACKS : NPY_CALLBACKS;
+    tool_id = cs_monitoring_take_tool(mon, order, sizeof order / sizeof *order, "callscope", callbacks, wanted);
+    long mask = 0;
+    for (size_t i = 0; tool_id >= 0 && i < wanted; i++)
+        mask |= cs_monitoring_event(mon, callbacks[i].ml_name);
     /* Tracing resumes wherever an earlier session answered DISABLE. */
-    r = PyObject_CallMethod(mon, "restart_events", NULL);
+    PyObject *r = tool_id >= 0 ? PyObject_CallMethod(mon, "restart_events", NULL) : NULL;
     Py_XDECREF(r);
-    r = r ? PyObject_CallMethod(mon, "set_events", "il", id, mask) : NULL;
-    if (!r)
-        goto fail;
-    Py_DECREF(r);
-    Py_DECREF(events);
+    r = r ? PyObject_CallMethod(mon, "set_events", "il", tool_id, mask) : NULL;
+    Py_XDECREF(r);
     Py_DECREF(mon);
-    return 0;
-fail:
-    Py_XDECREF(events);
-    Py_DECREF(mon);
-    if (tool_id >= 0) {
+    if (!r && tool_id >= 0) {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
         cs_family_uninstall();
         PyErr_Restore(type, value, tb);
     }
-    return -1;
+    return r ? 0 : -1;
 }
 
 void cs_family_uninstall(void)
@@ -328,19 +343,9 @@ void cs_family_uninstall(void)
         return;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    PyObject *mon = monitoring();
+    PyObject *mon = cs_monitoring_module();
     if (mon) {
-        PyObject *r = PyObject_CallMethod(mon, "set_events", "ii", tool_id, 0);
-        Py_XDECREF(r);
-        PyObject *events = PyObject_GetAttrString(mon, "events");
-        for (size_t i = 0; events && i < NCALLBACKS; i++) {
-            long bit = event_bit(events, callbacks[i].ml_name);
-            r = bit >= 0 ? PyObject_CallMethod(mon, "register_callback", "ilO", tool_id, bit, Py_None) : NULL;
-            Py_XDECREF(r);
-        }
-        Py_XDECREF(events);
-        r = PyObject_CallMethod(mon, "free_tool_id", "i", tool_id);
-        Py_XDECREF(r);
+        cs_monitoring_release_tool(mon, tool_id, callbacks, NCALLBACKS);
         Py_DECREF(mon);
     }
     PyErr_Clear();

@@ -213,7 +213,7 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
     return 0;
 }
 
-static void set_profile_on(PyThreadState *ts, Py_tracefunc fn)
+void cs_family_set_profile(PyThreadState *ts, Py_tracefunc fn)
 {
 #if PY_VERSION_HEX >= 0x03090000
     _PyEval_SetProfile(ts, fn, NULL);
@@ -234,7 +234,7 @@ static PyObject *thread_hook(PyObject *self, PyObject *args)
     (void)self;
     if (!installed)
         Py_RETURN_NONE;
-    set_profile_on(PyThreadState_Get(), profile);
+    cs_family_set_profile(PyThreadState_Get(), profile);
     struct cs_thread *t = cs_thread_get();
     PyObject *frame = PyTuple_GET_SIZE(args) > 0 ? PyTuple_GET_ITEM(args, 0) : NULL;
     if (!t || !frame || !PyFrame_Check(frame))
@@ -285,7 +285,7 @@ int cs_family_install(void)
     installed = cs_active_ring.header->options.flags & CS_OPT_C_CALLS ? 2 : 1;
     PyInterpreterState *interp = PyThreadState_Get()->interp;
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
-        set_profile_on(ts, profile);
+        cs_family_set_profile(ts, profile);
     return 0;
 }
 
@@ -301,7 +301,7 @@ void cs_family_uninstall(void)
     PyInterpreterState *interp = PyThreadState_Get()->interp;
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
         if (ts->c_profilefunc == profile)
-            set_profile_on(ts, NULL);
+            cs_family_set_profile(ts, NULL);
     PyErr_Restore(type, value, tb);
 }
 

@@ -149,56 +149,6 @@ static PyMethodDef callbacks[] = {
 };
 #define NCALLBACKS (sizeof callbacks / sizeof *callbacks)
 
-static PyObject *monitoring_module(void)
-{
-    PyObject *sys = PyImport_ImportModule("sys");
-    PyObject *m = sys ? PyObject_GetAttrString(sys, "monitoring") : NULL;
-    Py_XDECREF(sys);
-    return m;
-}
-
-static long bit_of(PyObject *mon, const char *name)
-{
-    PyObject *events = PyObject_GetAttrString(mon, "events");
-    PyObject *v = events ? PyObject_GetAttrString(events, name) : NULL;
-    long bit = v ? PyLong_AsLong(v) : -1;
-    Py_XDECREF(v);
-    Py_XDECREF(events);
-    return bit;
-}
-
-/* Ids nobody else uses; the recorder prefers 4, 3, 2, 5, so start at the
- * other end. */
-static int take_tool_id(PyObject *mon)
-{
-    static const int order[] = {5, 2, 3, 4};
-    for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
-        PyObject *owner = PyObject_CallMethod(mon, "get_tool", "i", order[i]);
-        if (!owner)
-            return -1;
-        int taken = owner != Py_None;
-        Py_DECREF(owner);
-        if (taken)
-            continue;
-        PyObject *r = PyObject_CallMethod(mon, "use_tool_id", "is", order[i], "callscope-live");
-        if (!r)
-            return -1;
-        Py_DECREF(r);
-        for (size_t k = 0; k < NCALLBACKS; k++) {
-            PyObject *fn = PyCFunction_New(&callbacks[k], NULL);
-            long bit = bit_of(mon, callbacks[k].ml_name);
-            r = fn && bit >= 0 ? PyObject_CallMethod(mon, "register_callback", "ilO", order[i], bit, fn) : NULL;
-            Py_XDECREF(fn);
-            if (!r)
-                return -1;
-            Py_DECREF(r);
-        }
-        return order[i];
-    }
-    PyErr_SetString(PyExc_RuntimeError, "every sys.monitoring tool id is in use in the target");
-    return -1;
-}
-
 int cs_live_hooks_update(void)
 {
     int any = 0, widen = 0;
@@ -211,19 +161,23 @@ int cs_live_hooks_update(void)
         cs_live_hooks_remove();
         return 0;
     }
-    if (!mon && !(mon = monitoring_module()))
+    if (!mon && !(mon = cs_monitoring_module()))
         return -1;
     if (!instrumented && !(instrumented = PySet_New(NULL)))
         return -1;
-    if (tool_id < 0 && (tool_id = take_tool_id(mon)) < 0) {
+    /* The recorder prefers 4, 3, 2, 5: start at the other end. */
+    static const int order[] = {5, 2, 3, 4};
+    if (tool_id < 0 &&
+        (tool_id = cs_monitoring_take_tool(mon, order, sizeof order / sizeof *order, "callscope-live", callbacks,
+                                           NCALLBACKS)) < 0) {
         cs_live_hooks_remove();
         return -1;
     }
-    long events = bit_of(mon, "PY_START") | bit_of(mon, "PY_RESUME") | bit_of(mon, "PY_RETURN") |
-                  bit_of(mon, "PY_YIELD");
+    long events = cs_monitoring_event(mon, "PY_START") | cs_monitoring_event(mon, "PY_RESUME") | cs_monitoring_event(mon, "PY_RETURN") |
+                  cs_monitoring_event(mon, "PY_YIELD");
     if (widen)
-        events |= bit_of(mon, "CALL") | bit_of(mon, "C_RETURN") | bit_of(mon, "C_RAISE");
-    long global = bit_of(mon, "PY_UNWIND") | bit_of(mon, "PY_THROW");
+        events |= cs_monitoring_event(mon, "CALL") | cs_monitoring_event(mon, "C_RETURN") | cs_monitoring_event(mon, "C_RAISE");
+    long global = cs_monitoring_event(mon, "PY_UNWIND") | cs_monitoring_event(mon, "PY_THROW");
 
     /* Start again from exactly the targets; callees are found anew. */
     PyObject *targets = PySet_New(NULL);
@@ -263,21 +217,13 @@ void cs_live_hooks_remove(void)
     if (tool_id >= 0 && mon) {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);
-        PyObject *r = PyObject_CallMethod(mon, "set_events", "ii", tool_id, 0);
-        Py_XDECREF(r);
         PyObject *codes = instrumented ? PySequence_List(instrumented) : NULL;
         for (Py_ssize_t k = 0; codes && k < PyList_GET_SIZE(codes); k++)
             set_local(PyList_GET_ITEM(codes, k), 0);
         Py_XDECREF(codes);
-        for (size_t k = 0; k < NCALLBACKS; k++) {
-            long bit = bit_of(mon, callbacks[k].ml_name);
-            r = bit >= 0 ? PyObject_CallMethod(mon, "register_callback", "ilO", tool_id, bit, Py_None) : NULL;
-            Py_XDECREF(r);
-        }
-        r = PyObject_CallMethod(mon, "free_tool_id", "i", tool_id);
-        Py_XDECREF(r);
         PyErr_Clear();
         PyErr_Restore(type, value, tb);
+        cs_monitoring_release_tool(mon, tool_id, callbacks, NCALLBACKS);
     }
     tool_id = -1;
     Py_CLEAR(instrumented);

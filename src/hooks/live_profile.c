@@ -43,25 +43,12 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
     return 0;
 }
 
-static void set_profile_on(PyThreadState *ts, Py_tracefunc fn)
-{
-#if PY_VERSION_HEX >= 0x03090000
-    _PyEval_SetProfile(ts, fn, NULL);
-#else
-    PyObject *old = ts->c_profileobj;
-    ts->c_profilefunc = fn;
-    ts->c_profileobj = NULL;
-    ts->use_tracing = (fn != NULL) || (ts->c_tracefunc != NULL);
-    Py_XDECREF(old);
-#endif
-}
-
 /* threading.setprofile() target for threads started while observing. */
 static PyObject *thread_hook(PyObject *self, PyObject *args)
 {
     (void)self, (void)args;
     if (installed)
-        set_profile_on(PyThreadState_Get(), profile);
+        cs_family_set_profile(PyThreadState_Get(), profile);
     Py_RETURN_NONE;
 }
 
@@ -110,7 +97,7 @@ int cs_live_hooks_update(void)
     }
     installed = 1;
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
-        set_profile_on(ts, profile);
+        cs_family_set_profile(ts, profile);
     return 0;
 }
 
@@ -133,7 +120,7 @@ void cs_live_hooks_remove(void)
     PyInterpreterState *interp = PyThreadState_Get()->interp;
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
         if (ts->c_profilefunc == profile)
-            set_profile_on(ts, NULL);
+            cs_family_set_profile(ts, NULL);
     PyErr_Restore(type, value, tb);
 }
 

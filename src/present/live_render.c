@@ -38,20 +38,13 @@ struct node {
     int has_next_sibling;
 };
 
-static struct cs_text get_text(struct cs_reader *rd)
-{
-    struct cs_text t;
-    t.s = cs_get_str(rd, &t.n);
-    return t;
-}
-
 static void read_header(struct cs_reader *rd, struct header *h)
 {
     h->command = cs_get_byte(rd);
     h->watch_id = cs_get_varint(rd);
     h->wall_ns = cs_get_varint(rd);
     h->tid = cs_get_varint(rd);
-    h->thread = get_text(rd);
+    h->thread = cs_get_text(rd);
     h->daemon = cs_get_byte(rd);
     h->duration_ns = cs_get_varint(rd);
 }
@@ -146,8 +139,8 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
         nodes[i].depth = (int)cs_get_varint(rd);
         nodes[i].duration_ns = cs_get_varint(rd);
         nodes[i].flags = cs_get_byte(rd);
-        nodes[i].function = get_text(rd);
-        nodes[i].filename = get_text(rd);
+        nodes[i].function = cs_get_text(rd);
+        nodes[i].filename = cs_get_text(rd);
         nodes[i].lineno = cs_get_varint(rd);
         if (i > 0 && nodes[i].depth > nodes[i - 1].depth + 1)
             rd->error = 1; /* a child must follow its parent */
@@ -227,7 +220,7 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
 static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const struct header *h,
                         struct cs_textbuf *b)
 {
-    struct cs_text func = get_text(rd), file = get_text(rd);
+    struct cs_text func = cs_get_text(rd), file = cs_get_text(rd);
     uint64_t line = cs_get_varint(rd);
     int at = cs_get_byte(rd);
     uint64_t nargs = cs_get_varint(rd);
@@ -245,7 +238,7 @@ static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const st
                           (unsigned long long)line, when);
     }
     for (uint64_t i = 0; i < nargs && !rd->error; i++) {
-        struct cs_text name = get_text(rd);
+        struct cs_text name = cs_get_text(rd);
         cs_textbuf_reset(&value);
         if (cs_render_value(rd, &value) != 0)
             break;
@@ -274,7 +267,7 @@ static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const st
             cs_textbuf_printf(b, "  return: %.*s\n", (int)value.len, value.data ? value.data : "");
         }
     } else if (at == CS_AT_EXCEPTION) {
-        struct cs_text type = get_text(rd);
+        struct cs_text type = cs_get_text(rd);
         cs_textbuf_reset(&value);
         cs_render_exception(rd, type, &value, &scratch);
         if (r->jsonl) {
@@ -296,7 +289,7 @@ static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const st
 static int render_stack(struct cs_live_render *r, struct cs_reader *rd, const struct header *h,
                         struct cs_textbuf *b)
 {
-    struct cs_text func = get_text(rd), file = get_text(rd);
+    struct cs_text func = cs_get_text(rd), file = cs_get_text(rd);
     uint64_t line = cs_get_varint(rd);
     uint64_t n = cs_get_varint(rd);
     if (rd->error || n > (uint64_t)(rd->end - rd->p))
@@ -309,7 +302,7 @@ static int render_stack(struct cs_live_render *r, struct cs_reader *rd, const st
         cs_textbuf_printf(b, " %.*s\n", (int)func.n, func.s);
     }
     for (uint64_t i = 0; i < n && !rd->error; i++) {
-        struct cs_text f = get_text(rd), fn = get_text(rd);
+        struct cs_text f = cs_get_text(rd), fn = cs_get_text(rd);
         uint64_t ln = cs_get_varint(rd);
         if (r->jsonl) {
             cs_textbuf_puts(b, i ? ",{\"function\":" : "{\"function\":");
@@ -332,7 +325,7 @@ static int render_stack(struct cs_live_render *r, struct cs_reader *rd, const st
 static int render_monitor(struct cs_live_render *r, struct cs_reader *rd, const struct header *h,
                           struct cs_textbuf *b)
 {
-    struct cs_text func = get_text(rd), file = get_text(rd);
+    struct cs_text func = cs_get_text(rd), file = cs_get_text(rd);
     uint64_t line = cs_get_varint(rd);
     uint64_t calls = cs_get_varint(rd), failed = cs_get_varint(rd), total = cs_get_varint(rd);
     uint64_t min = cs_get_varint(rd), max = cs_get_varint(rd);
