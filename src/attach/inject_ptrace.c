@@ -469,6 +469,11 @@ static int inject(const struct cs_inject_request *req, struct held *h, struct ou
         cs_proc_symbol_in(req->pid, &obj, req->entry, &entry_at, err, sizeof err) != 0) {
         restore_state(h);
         release(h);
+        /* another thread may have ended the process meanwhile */
+        if (cs_process_gone(req->pid)) {
+            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)req->pid);
+            return CS_INJECT_GONE;
+        }
         snprintf(o->err, sizeof o->err, "loaded %s into process %d but cannot find its %s: %s", req->library,
                  (int)req->pid, req->entry, err);
         return CS_INJECT_LOAD_FAILED;

@@ -433,7 +433,7 @@ class AttachErrors(AttachTest):
         bogus = self.write("bogus.so", "not a shared object\n")
         p = self.start("""
             say("READY")
-            time.sleep(0.5)
+            sys.stdin.readline()  # until the test is done attaching (however slow gdb is)
             say("done")
         """)
         rc, out, err = self.attach(p.pid, via, library=bogus)
