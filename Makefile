@@ -43,9 +43,21 @@ PY_SOURCES = $(wildcard python/callscope/*.py python/callscope/*/*.py)
 
 all: $(BUILD)/callscope extension $(BUILD)/tests/fixture_entry.so
 
-$(BUILD)/callscope: $(CLI_SRC) $(ATTACH_SRC) $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(HEADERS)
+# Everything of the callscope binary but its commands, compiled once per BUILD
+# (plain or sanitized) and linked into the binary and into every C test.
+LIB_SRC = $(READER_SRC) $(ATTACH_SRC) $(EXPR_SRC) $(CORE_SRC)
+LIB_A = $(BUILD)/libcallscope.a
+
+$(BUILD)/obj/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/callscope: $(CLI_SRC) $(LIB_A) $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(ATTACH_SRC) $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(LIB_A) $(LIBS)
 
 extension: package $(EXTENSION)
 
@@ -71,9 +83,9 @@ all-pythons: $(BUILD)/callscope $(BUILD)/tests/fixture_entry.so
 
 C_TESTS = $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 
-$(BUILD)/tests/%: tests/c/%.c $(READER_SRC) $(ATTACH_SRC) $(EXPR_SRC) $(CORE_SRC) $(HEADERS) tests/c/check.h
+$(BUILD)/tests/%: tests/c/%.c $(LIB_A) $(HEADERS) tests/c/check.h
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) -o $@ $< $(READER_SRC) $(ATTACH_SRC) $(EXPR_SRC) $(CORE_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) -o $@ $< $(LIB_A) $(LIBS)
 
 # A stand-in for the agent's entry point, for the attach tests. Never
 # sanitized, whatever OPT says: it is loaded into uninstrumented Pythons.
