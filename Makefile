@@ -20,7 +20,11 @@ CFLAGS += $(OPT) $(WARN)
 CORE_SRC = $(wildcard src/core/*.c)
 # The expression language: no Python, no SQLite, so the extension can link it too.
 EXPR_SRC = $(wildcard src/expr/*.c)
-READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) $(wildcard src/present/*.c)
+# The viewer (src/present/view*.c) needs ncursesw; the C tests link the
+# readers without it, so only the CLI links the viewer.
+VIEW_SRC = $(wildcard src/present/view*.c)
+READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) \
+    $(filter-out $(VIEW_SRC),$(wildcard src/present/*.c))
 CLI_SRC = $(wildcard src/cli/*.c) $(LIVE_SHARED_SRC)
 # The live agent runs inside the target, so it is part of the extension;
 # the protocol is shared with the client.
@@ -31,6 +35,7 @@ HOOKS_SRC = $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src
 ATTACH_SRC = $(wildcard src/attach/*.c) src/live/socket_path.c
 HEADERS = $(wildcard src/*/*.h)
 LIBS = -lsqlite3 -lm
+VIEW_LIBS = -lncursesw
 
 # The extension's file name and include path depend on the interpreter.
 PY_EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
@@ -43,9 +48,10 @@ PY_SOURCES = $(wildcard python/callscope/*.py python/callscope/*/*.py)
 
 all: $(BUILD)/callscope extension $(BUILD)/tests/fixture_entry.so
 
-$(BUILD)/callscope: $(CLI_SRC) $(ATTACH_SRC) $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(HEADERS)
+$(BUILD)/callscope: $(CLI_SRC) $(ATTACH_SRC) $(READER_SRC) $(VIEW_SRC) $(EXPR_SRC) $(CORE_SRC) $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(ATTACH_SRC) $(READER_SRC) $(EXPR_SRC) $(CORE_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(ATTACH_SRC) $(READER_SRC) $(VIEW_SRC) $(EXPR_SRC) $(CORE_SRC) \
+	    $(LIBS) $(VIEW_LIBS)
 
 extension: package $(EXTENSION)
 
