@@ -76,6 +76,7 @@ static void begin_busy(struct view *v, const char *what)
     v->busy_fraction = -1;
     v->busy_since_ns = v->busy_polled_ns = now_ns();
     v->cancel = 0;
+    v->busy_shown = 0;
 }
 
 static void end_busy(struct view *v)
@@ -98,14 +99,25 @@ static int poll_cancel(void *ctx)
         return 0;
     v->busy_polled_ns = now;
     timeout(0);
-    int ch;
-    while ((ch = getch()) != ERR) {
-        if (ch == 27 || ch == 'q' || ch == 7 || ch == 3)
-            v->cancel = 1;
+    wint_t ch;
+    int rc;
+    while ((rc = get_wch(&ch)) != ERR) {
+        if (rc != KEY_CODE_YES && (ch == 27 || ch == 7)) {
+            v->cancel = 1; /* Esc or ^G */
+            v->npending = 0;
+        } else if (v->npending < (int)(sizeof v->pending / sizeof v->pending[0])) {
+            /* typed ahead: handled once the operation is over */
+            v->pending[v->npending].is_key = rc == KEY_CODE_YES;
+            v->pending[v->npending++].ch = ch;
+        }
     }
     timeout(250);
     if (!v->cancel && now - v->busy_since_ns >= BUSY_SHOW_NS) {
-        view_draw_status(v);
+        if (!v->busy_shown)
+            view_draw_busy(v); /* the prompt, if any, is gone */
+        else
+            view_draw_status(v);
+        v->busy_shown = 1;
         refresh();
     }
     return v->cancel;
@@ -622,9 +634,16 @@ static void loop(struct view *v)
 {
     int64_t last_tick = now_ns();
     for (;;) {
-        view_draw(v);
         wint_t ch;
-        int rc = get_wch(&ch);
+        int rc;
+        if (v->npending > 0) {
+            rc = v->pending[0].is_key ? KEY_CODE_YES : OK;
+            ch = v->pending[0].ch;
+            memmove(v->pending, v->pending + 1, (size_t)--v->npending * sizeof v->pending[0]);
+        } else {
+            view_draw(v);
+            rc = get_wch(&ch);
+        }
         int64_t now = now_ns();
         if (rc == ERR) {
             if (v->follow && now - last_tick >= FOLLOW_EVERY_NS) {

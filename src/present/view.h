@@ -51,7 +51,14 @@ struct view {
     const char *busy;
     double busy_fraction; /* <0: unknown */
     int64_t busy_since_ns, busy_polled_ns;
-    int cancel; /* Esc was pressed during the operation */
+    int cancel;      /* Esc was pressed during the operation */
+    int busy_shown; /* its progress is on the screen */
+    /* keys typed while an operation ran, handled after it */
+    struct {
+        int is_key;
+        wint_t ch;
+    } pending[32];
+    int npending;
 };
 
 /* The height of the call pane for the current terminal. */
@@ -63,6 +70,8 @@ void view_line_plain(const struct view *v, const struct vm_row *r, struct cs_tex
 void view_draw(struct view *v);
 /* Just the status line, for progress while an operation runs. */
 void view_draw_status(struct view *v);
+/* Everything but the details pane (which queries): while an operation runs. */
+void view_draw_busy(struct view *v);
 void view_init_colors(struct view *v);
 
 #endif

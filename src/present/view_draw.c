@@ -523,6 +523,22 @@ static void draw_too_small(void)
         mvaddnstr(i, 0, lines[i], COLS);
 }
 
+void view_draw_busy(struct view *v)
+{
+    /* no queries here: this runs inside SQLite's progress handler */
+    if (COLS < VIEW_MIN_COLS || LINES < VIEW_MIN_LINES)
+        return;
+    draw_title(v);
+    for (int y = 1; y < LINES - 1; y++) {
+        move(y, 0);
+        clrtoeol();
+    }
+    draw_tree(v);
+    view_draw_status(v);
+    curs_set(0);
+    refresh();
+}
+
 void view_draw(struct view *v)
 {
     if (COLS < VIEW_MIN_COLS || LINES < VIEW_MIN_LINES) {
