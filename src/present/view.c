@@ -325,8 +325,9 @@ static void search(struct view *v, int backwards)
         }
         for (int k = 0; k < n && !found; k++) {
             int i = backwards ? n - 1 - k : k;
+            size_t so, eo;
             view_line_plain(v, &batch[i], &text);
-            if (regexec(&v->re, cs_textbuf_cstr(&text), 0, NULL, 0) == 0) {
+            if (view_match(v, cs_textbuf_cstr(&text), 0, &so, &eo) == 0) {
                 found = 1;
                 at = batch[i].pos;
             }
@@ -375,6 +376,8 @@ static void set_pattern(struct view *v, const char *pattern)
         regfree(&v->re);
     v->re = re;
     v->have_re = 1;
+    free(v->literal);
+    v->literal = strpbrk(pattern, ".[]()*+?{}|^$\\") ? NULL : strdup(pattern);
     search(v, v->search_back);
 }
 
@@ -798,6 +801,7 @@ int cs_cmd_view(int argc, char **argv)
     free(v.rows);
     if (v.have_re)
         regfree(&v.re);
+    free(v.literal);
     cs_completion_free(&v.completion);
     vm_close(&v.m);
     sqlite3_close(v.db);

@@ -39,6 +39,7 @@ struct view {
     int64_t max_id;
     regex_t re;
     int have_re;
+    char *literal; /* the pattern, when it has no special character: strstr is faster */
     int search_back; /* the last search went backwards (?) */
     char message[512];
     int message_is_error;
@@ -63,6 +64,10 @@ struct view {
 
 /* The height of the call pane for the current terminal. */
 int view_tree_height(const struct view *v);
+
+/* Where the search pattern first matches text (NUL-terminated), from
+ * byte `from`: 0 and *so, *eo set, or -1. */
+int view_match(const struct view *v, const char *text, size_t from, size_t *so, size_t *eo);
 
 /* The text of a line as shown (without its indentation) into b, for search. */
 void view_line_plain(const struct view *v, const struct vm_row *r, struct cs_textbuf *b);

@@ -12,6 +12,7 @@
 #include "present/view.h"
 
 #include <curses.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
@@ -35,6 +36,8 @@ static void lput(struct line *l, const char *s, size_t n, int kind)
         return;
     size_t at = l->text.len;
     cs_textbuf_put(&l->text, s, n);
+    if (l->kcap == SIZE_MAX)
+        return; /* text only */
     if (l->text.len > l->kcap) {
         size_t cap = l->text.cap;
         unsigned char *k = realloc(l->kind, cap);
@@ -233,14 +236,32 @@ static void build_line(const struct view *v, const struct vm_row *r, struct line
 
 void view_line_plain(const struct view *v, const struct vm_row *r, struct cs_textbuf *b)
 {
-    struct line l = {0};
+    /* the kinds are not needed: a line without them */
+    struct line l = {*b, NULL, SIZE_MAX, 0};
     build_line(v, r, &l, 0);
-    cs_textbuf_reset(b);
-    if (l.text.len)
-        cs_textbuf_put(b, l.text.data + l.content, l.text.len - l.content);
+    *b = l.text;
     cs_textbuf_putc(b, '\0');
     b->len--;
-    line_free(&l);
+}
+
+int view_match(const struct view *v, const char *text, size_t from, size_t *so, size_t *eo)
+{
+    if (v->literal) {
+        const char *hit = strstr(text + from, v->literal);
+        if (!hit)
+            return -1;
+        *so = (size_t)(hit - text);
+        *eo = *so + strlen(v->literal);
+        return 0;
+    }
+    regmatch_t mt[1];
+    mt[0].rm_so = (regoff_t)from;
+    mt[0].rm_eo = (regoff_t)strlen(text);
+    if (regexec(&v->re, text, 1, mt, REG_STARTEND | (from > 0 ? REG_NOTBOL : 0)) != 0)
+        return -1;
+    *so = (size_t)mt[0].rm_so;
+    *eo = (size_t)mt[0].rm_eo;
+    return 0;
 }
 
 /* Marks what the search pattern matches. */
@@ -250,16 +271,14 @@ static void mark_matches(const struct view *v, struct line *l)
         return;
     cs_textbuf_putc(&l->text, '\0');
     l->text.len--;
-    size_t at = l->content;
-    for (int guard = 0; at < l->text.len && guard < 256; guard++) {
-        regmatch_t mt[1];
-        mt[0].rm_so = 0;
-        mt[0].rm_eo = (regoff_t)(l->text.len - at);
-        if (regexec(&v->re, l->text.data + at, 1, mt, REG_STARTEND | (at > l->content ? REG_NOTBOL : 0)) != 0)
+    const char *text = l->text.data + l->content;
+    size_t at = 0, n = l->text.len - l->content, so, eo;
+    for (int guard = 0; at < n && guard < 256; guard++) {
+        if (view_match(v, text, at, &so, &eo) != 0)
             break;
-        for (regoff_t i = mt[0].rm_so; i < mt[0].rm_eo; i++)
-            l->kind[at + (size_t)i] |= K_MATCH;
-        at += (size_t)(mt[0].rm_eo > mt[0].rm_so ? mt[0].rm_eo : mt[0].rm_so + 1);
+        for (size_t i = so; i < eo; i++)
+            l->kind[l->content + i] |= K_MATCH;
+        at = eo > so ? eo : so + 1;
     }
 }
 

@@ -138,6 +138,8 @@ void vm_close(struct view_model *m)
     free(m->folds);
     cs_filter_free(&m->filter);
     free(m->filter_text);
+    cs_textbuf_free(&m->key);
+    cs_textbuf_free(&m->value);
     if (m->db)
         sqlite3_progress_handler(m->db, 0, NULL, NULL);
     memset(m, 0, sizeof *m);
@@ -257,28 +259,28 @@ static char *dup_col(sqlite3_stmt *st, int col)
 }
 
 /* name=value, ... from the stored JSON object (the raw text if malformed). */
-static char *render_args(const char *json)
+static char *render_args(struct view_model *m, const char *json)
 {
     if (!json)
         return NULL;
-    struct cs_textbuf out = {0}, key = {0}, value = {0};
+    struct cs_textbuf out = {0};
+    struct cs_textbuf *key = &m->key, *value = &m->value;
     struct cs_json_iter it;
     cs_json_iter_init(&it, json, strlen(json));
     int rc, n = 0;
-    while ((rc = cs_json_iter_next(&it, &key, &value)) == 1) {
+    cs_textbuf_grow(&out, strlen(json) + 1);
+    while ((rc = cs_json_iter_next(&it, key, value)) == 1) {
         if (n++)
             cs_textbuf_put(&out, ", ", 2);
-        cs_textbuf_put(&out, key.data, key.len);
+        cs_textbuf_put(&out, key->data, key->len);
         cs_textbuf_putc(&out, '=');
-        cs_textbuf_put(&out, value.data, value.len);
+        cs_textbuf_put(&out, value->data, value->len);
     }
     if (rc < 0) {
         cs_textbuf_reset(&out);
         cs_textbuf_puts(&out, json);
     }
     cs_textbuf_putc(&out, '\0');
-    cs_textbuf_free(&key);
-    cs_textbuf_free(&value);
     if (out.oom) {
         cs_textbuf_free(&out);
         return NULL;
@@ -303,7 +305,7 @@ static void call_row(struct view_model *m, struct vm_row *r, int thread, sqlite3
     r->flags = sqlite3_column_int(st, C_FLAGS);
     r->folded = fold_at(m, thread, r->pos.id) != NULL;
     r->qualname = dup_col(st, C_QUALNAME);
-    r->args = render_args(cs_col_text(st, C_ARGS));
+    r->args = render_args(m, cs_col_text(st, C_ARGS));
     r->result = dup_col(st, C_RESULT);
     r->exception = dup_col(st, C_EXCEPTION);
 }

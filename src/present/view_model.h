@@ -30,6 +30,7 @@
 
 #include "present/call_rows.h"
 #include "present/filter.h"
+#include "store/textbuf.h"
 
 #define VM_CANCELLED (-2)
 
@@ -67,6 +68,7 @@ struct view_model {
     int (*poll)(void *ctx);
     void *poll_ctx;
     int cancelled;
+    struct cs_textbuf key, value; /* scratch for reading args */
 };
 
 /* Opens the model over an open store: threads loaded, no filter. 0 or -1. */
