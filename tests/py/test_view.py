@@ -172,6 +172,8 @@ class ViewerTest(unittest.TestCase):
 
     def view(self, *args, width=80, height=24, env=None, db=None):
         command = " ".join([CALLSCOPE, "view", db or self.db] + list(args))
+        if env and "TERM" in env:  # tmux sets TERM for its panes: set it for the viewer alone
+            command = "TERM=%s %s" % (env["TERM"], command)
         screen = Screen(command, self.dir, width, height, env)
         self.screens.append(screen)
         return screen
@@ -360,7 +362,7 @@ class Viewer(ViewerTest):
         self.assertIn("\x1b[31m", text)  # slow(): 150 ms and more
         self.assertIn("\x1b[33m", text)  # medium(): 20 ms
         s.keys("q")
-        for env, args in (({"NO_COLOR": "1"}, ()), ({}, ("--no-color",))):
+        for env, args in (({"NO_COLOR": "1"}, ()), ({}, ("--no-color",)), ({"TERM": "vt100"}, ())):
             s = self.view(*args, env=env)
             text = s.wait(lambda t: "worker-1" in t, "the tree", escapes=True)
             for code in ("\x1b[32m", "\x1b[31m", "\x1b[33m", "\x1b[36m"):
@@ -377,7 +379,7 @@ class Viewer(ViewerTest):
         self.assertRegex(text, r"(?m)^echo$")
 
     def test_signals_restore_the_terminal(self):
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             s = self.view()
             s.wait_for("worker-1")
             pids = subprocess.run(["pgrep", "-f", "^%s view %s$" % (CALLSCOPE, self.db)], stdout=subprocess.PIPE)
