@@ -7,6 +7,7 @@
 #   make bench               overhead and throughput ratios (see bench/)
 #   make live-bench          what live observation costs the observed program
 #   make export-bench        export speed per format (CALLS=N, default 2 million)
+#   make view-bench          how quickly the viewer answers on a large store (CALLS=N)
 
 PYTHON ?= python3
 PYENV_ROOT ?= /root/.pyenv
@@ -143,6 +144,11 @@ filter-bench: $(BUILD)/callscope
 export-bench: $(BUILD)/collector_bench $(BUILD)/callscope
 	python3 bench/export_bench.py $(or $(CALLS),2000000)
 .PHONY: export-bench
+
+# How quickly `callscope view` answers on a large store (bench/view_bench.py; needs tmux).
+view-bench: $(BUILD)/collector_bench $(BUILD)/callscope
+	python3 bench/view_bench.py $(or $(CALLS),2000000)
+.PHONY: view-bench
 
 demo: deps
 	$(MAKE) --no-print-directory all
