@@ -7,6 +7,7 @@
 #   make bench               overhead and throughput ratios (see bench/)
 #   make live-bench          what live observation costs the observed program
 #   make export-bench        export speed per format (CALLS=N, default 2 million)
+#   make view-bench          how quickly the viewer answers on a large store (CALLS=N)
 
 PYTHON ?= python3
 PYENV_ROOT ?= /root/.pyenv
@@ -20,7 +21,11 @@ CFLAGS += $(OPT) $(WARN)
 CORE_SRC = $(wildcard src/core/*.c)
 # The expression language: no Python, no SQLite, so the extension can link it too.
 EXPR_SRC = $(wildcard src/expr/*.c)
-READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) $(wildcard src/present/*.c)
+# The viewer (src/present/view*.c) needs ncursesw; the C tests link the
+# readers without it, so only the CLI links the viewer.
+VIEW_SRC = $(wildcard src/present/view*.c)
+READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) \
+    $(filter-out $(VIEW_SRC),$(wildcard src/present/*.c))
 CLI_SRC = $(wildcard src/cli/*.c) $(LIVE_SHARED_SRC)
 # The live agent runs inside the target, so it is part of the extension;
 # the protocol is shared with the client.
@@ -31,6 +36,7 @@ HOOKS_SRC = $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src
 ATTACH_SRC = $(wildcard src/attach/*.c) src/live/socket_path.c
 HEADERS = $(wildcard src/*/*.h)
 LIBS = -lsqlite3 -lm
+VIEW_LIBS = -lncursesw
 
 # The extension's file name and include path depend on the interpreter.
 PY_EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
@@ -55,9 +61,9 @@ $(BUILD)/obj/%.o: src/%.c $(HEADERS)
 $(LIB_A): $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/callscope: $(CLI_SRC) $(LIB_A) $(HEADERS)
+$(BUILD)/callscope: $(CLI_SRC) $(VIEW_SRC) $(LIB_A) $(HEADERS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(LIB_A) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(VIEW_SRC) $(LIB_A) $(LIBS) $(VIEW_LIBS)
 
 extension: package $(EXTENSION)
 
@@ -149,6 +155,11 @@ filter-bench: $(BUILD)/callscope
 export-bench: $(BUILD)/collector_bench $(BUILD)/callscope
 	python3 bench/export_bench.py $(or $(CALLS),2000000)
 .PHONY: export-bench
+
+# How quickly `callscope view` answers on a large store (bench/view_bench.py; needs tmux).
+view-bench: $(BUILD)/collector_bench $(BUILD)/callscope
+	python3 bench/view_bench.py $(or $(CALLS),2000000)
+.PHONY: view-bench
 
 demo: deps
 	$(MAKE) --no-print-directory all

@@ -3,8 +3,9 @@
 # Used by `make deps` (and so by `make demo` and `make test`) and by CI.
 set -euo pipefail
 
-# gdb: `callscope attach --via gdb` and its tests.
-packages=(gcc make libsqlite3-dev sqlite3 gdb)
+# gdb: `callscope attach --via gdb` and its tests; libncurses-dev: the viewer
+# (`callscope view`, linked with ncursesw); tmux: the viewer's tests.
+packages=(gcc make libsqlite3-dev sqlite3 gdb libncurses-dev tmux)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

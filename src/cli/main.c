@@ -14,10 +14,11 @@ static void usage(FILE *out)
           "  run [OPTIONS] SCRIPT [ARGS...]   run a Python program and record every call\n"
           "  run [OPTIONS] -m MODULE [ARGS...]\n"
           "Read a record (default ./callscope.db):\n"
+          "  view [FILE]                      browse the calls in the terminal (tree, search, filter, follow)\n"
           "  show [FILE]                      the call tree, with arguments, results and timings\n"
           "  stats [FILE]                     where the time went, per function\n"
           "  export [FILE] --format FORMAT    Perfetto, speedscope, folded stacks, SVG flame graph, JSON lines\n"
-          "  (all three take --filter EXPR, e.g. \"module == 'app%' and duration > 5\")\n"
+          "  (view, show, stats and export take --filter EXPR, e.g. \"module == 'app%' and duration > 5\")\n"
           "Live, in a running process:\n"
           "  attach PID [--via ptrace|gdb]    start the agent in a running Python process\n"
           "  trace PID PATTERN                the call tree of each call of a function, timed\n"
@@ -49,6 +50,8 @@ int main(int argc, char **argv)
         return cs_cmd_attach(argc - 2, argv + 2);
     if (!strcmp(cmd, "show"))
         return cs_cmd_show(argc - 2, argv + 2);
+    if (!strcmp(cmd, "view"))
+        return cs_cmd_view(argc - 2, argv + 2);
     if (!strcmp(cmd, "stats"))
         return cs_cmd_stats(argc - 2, argv + 2);
     if (!strcmp(cmd, "trace"))

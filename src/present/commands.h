@@ -8,5 +8,6 @@
 int cs_cmd_show(int argc, char **argv);
 int cs_cmd_stats(int argc, char **argv);
 int cs_cmd_export(int argc, char **argv);
+int cs_cmd_view(int argc, char **argv); /* view.c, linked with ncursesw */
 
 #endif

@@ -1,0 +1,32 @@
+/*
+ * view_input.h — the one-line editor under the viewer's calls, used for the
+ * search pattern (`/`) and the filter (`f`): UTF-8 text, a cursor, the usual
+ * editing keys, and completion by replacing the word before the cursor.
+ */
+#ifndef CALLSCOPE_PRESENT_VIEW_INPUT_H
+#define CALLSCOPE_PRESENT_VIEW_INPUT_H
+
+#include <stddef.h>
+#include <wchar.h>
+
+#define VI_MAX 4096
+
+struct view_input {
+    char text[VI_MAX + 1]; /* UTF-8, NUL-terminated */
+    size_t len, cursor;    /* bytes */
+};
+
+enum vi_result { VI_EDITED, VI_MOVED, VI_ENTER, VI_CANCEL, VI_TAB, VI_IGNORED };
+
+void vi_set(struct view_input *in, const char *text);
+
+/* Applies one key from wget_wch: `is_key` when it was a KEY_* code. */
+enum vi_result vi_key(struct view_input *in, int is_key, wint_t ch);
+
+/* Replaces text[from .. cursor) with `with`, leaving the cursor after it. */
+void vi_replace(struct view_input *in, size_t from, const char *with);
+
+/* Screen columns of text[0 .. bytes). */
+int vi_columns(const char *text, size_t bytes);
+
+#endif
