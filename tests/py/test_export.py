@@ -505,7 +505,7 @@ class WhileRecording(TracedProgram):
         run = subprocess.Popen([CALLSCOPE, "run", "--no-stdlib", "--python", sys.executable, "-o", self.db, script],
                                cwd=self.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            for _ in range(300):
+            for _ in range(1200):  # a deadline only so that a broken collector cannot hang the suite
                 try:
                     if os.path.exists(self.db) and len(self.query("select id from calls")) >= 1:
                         break
