@@ -631,25 +631,27 @@ struct cs_collector *cs_collector_open(struct cs_ring *ring, const struct cs_col
     return c;
 }
 
-static void trim_if_due(struct cs_collector *c)
+/* Trim once as many rows again arrived: the file holds at most about
+ * twice the limit, and each trim costs about as much as the inserts.
+ * Returns how many calls to keep, or 0 when no trim is due. */
+static int64_t trim_due(struct cs_collector *c)
 {
     int64_t keep = c->opt.max_calls;
-    /* Trim once as many rows again arrived: the file holds at most about
-     * twice the limit, and each trim costs about as much as the inserts. */
     if (keep > 0 && c->rows_since_trim >= (keep > 50000 ? keep : 50000)) {
-        cs_store_trim_calls(c->store, keep);
         c->rows_since_trim = 0;
+        return keep;
     }
+    return 0;
 }
 
+/* The store's writer thread does the commit (and trim) after the rows
+ * handed over before it; the collector goes on decoding meanwhile. */
 static void commit_if_due(struct cs_collector *c, int force)
 {
     int64_t now = cs_monotonic_ns();
     if (!force && now - c->last_commit < COMMIT_EVERY_NS)
         return;
-    trim_if_due(c);
-    cs_store_commit(c->store);
-    cs_store_begin(c->store);
+    cs_store_commit_async(c->store, trim_due(c));
     c->last_commit = now;
     c->rows_since_commit = 0;
 }
@@ -695,7 +697,7 @@ int cs_collector_finish(struct cs_collector *c, char *err, size_t errlen)
     for (size_t i = 0; i < c->nstreams; i++)
         if (c->streams[i])
             unwind_all(c, c->streams[i]);
-    cs_store_flush_calls(c->store);
+    cs_store_sync(c->store);
     if (c->opt.max_calls > 0)
         cs_store_trim_calls(c->store, c->opt.max_calls);
     uint64_t ring_lost = atomic_load(&c->ring->header->lost_events);

@@ -1,9 +1,23 @@
 /*
  * store.c — the writing side of the store (see store.h).
+ *
+ * Two threads share the work. The caller's thread (the collector) gives
+ * out call ids, keeps completed rows in the window until they can go out
+ * sorted, and hands them over in batches; a writer thread, started with the
+ * first batch, binds them and steps SQLite. Rendering and decoding thus run
+ * on one core while SQLite, most of the cost per call, runs on the other.
+ * Batches, commits and trims go through one FIFO, so they reach the file
+ * in the order they were asked for. The few rows of the small tables are
+ * written by the caller directly, holding the connection's lock; the writer
+ * takes that lock per group of rows and steps aside while the caller waits.
  */
 #include "store/store.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +29,18 @@
 /* Ids of the window of recent calls whose rows wait to be sorted. Big enough
  * that only calls still running when it moves on (a few per thread) land
  * out of order, small enough to stay in cache. */
+#ifndef WINDOW
 #define WINDOW 65536
+#endif
+/* Batches handed over and not yet written: past this, the caller waits,
+ * which is what slows the traced program down when SQLite cannot keep up
+ * (the ring fills), instead of memory growing without bound. */
+#define QUEUE_DEPTH 2
 /* Rows per multi-row INSERT: one statement execution per group spreads
  * the statement's own setup and reset over many rows. */
+#ifndef ROWS_PER_INSERT
 #define ROWS_PER_INSERT 64
+#endif
 #define CALL_COLUMNS 12
 /* The append statement leaves id out (see flush_group). */
 #define APPEND_COLUMNS (CALL_COLUMNS - 1)
@@ -27,14 +49,17 @@
  * fastest for appends (bigger pages cost more per insert in the b-tree's
  * binary searches and cell shuffles) and no less dense. */
 #define PAGE_SIZE 4096
-/* The page cache while recording (KiB): the hot end of the table and
- * what one transaction dirties. */
-#define RECORDING_CACHE_KB 65536
-/* At the end, building the index sorts every row: a cache (and so a
- * sorter budget) big enough for a few million rows keeps the sort in
- * memory, and a helper thread shares it, the traced program having ended. */
-#define INDEXING_CACHE_KB 400000
-#define INDEXING_THREADS 2
+/* The page cache while recording (KiB): the hot end of the table. Kept
+ * small on purpose: appends touch each new page once, and a cache that
+ * recycles its pages was measured 20-30% faster than one that grows (every
+ * new page a malloc and page faults); a transaction that dirties more
+ * spills the surplus to the WAL early, which readers never see. */
+#ifndef AUTOCHECKPOINT_PAGES
+#define AUTOCHECKPOINT_PAGES 16384
+#endif
+#ifndef RECORDING_CACHE_KB
+#define RECORDING_CACHE_KB 4096
+#endif
 
 struct pending_call {
     int64_t parent_id, thread_id, function_id, start_ns, duration_ns, self_ns;
@@ -43,18 +68,54 @@ struct pending_call {
     unsigned char finished, filled;
 };
 
+struct row_entry {
+    int64_t id;
+    struct pending_call p;
+};
+
+/* Rows on their way from the window to SQLite; text offsets point into
+ * `text`. A batch can also close the transaction (after trimming). */
+struct batch {
+    struct row_entry *rows; /* from the window, in id order */
+    size_t n, cap;
+    struct row_entry *late; /* calls that started before the window */
+    size_t nlate, late_cap;
+    struct cs_textbuf text;
+    int commit;        /* then COMMIT and BEGIN the next transaction */
+    int64_t trim_keep; /* > 0: then trim calls to about this many */
+    struct batch *next_free;
+};
+
 struct cs_store {
     sqlite3 *db;
     char *path;
     char error[512];
-    int failed;
-    int in_txn;
+    atomic_int failed;
+    pthread_mutex_t error_lock;
+    int in_txn; /* under db_lock */
 
+    /* The caller's side. */
     int64_t next_call_id;
     int64_t window_base;
-    struct pending_call *window;
-    struct cs_textbuf window_text;
-    int64_t calls_written;
+    struct pending_call *window; /* text in cur->text */
+    struct batch *cur;
+
+    /* Between the two threads, under queue_lock. */
+    pthread_mutex_t queue_lock;
+    pthread_cond_t queue_changed;
+    struct batch *queue[QUEUE_DEPTH];
+    size_t queue_head, queue_len;
+    struct batch *free_batches;
+    int writer_busy, writer_stop, writer_started;
+    pthread_t writer;
+
+    /* The connection: whoever steps SQLite holds db_lock; the caller
+     * raises caller_waiting first so the writer lets it in. */
+    pthread_mutex_t db_lock;
+    atomic_int caller_waiting;
+
+    /* The writer's side (or the caller's once the writer is idle). */
+    _Atomic int64_t calls_written;
     int64_t max_id; /* the largest id in calls: the next append gets max_id + 1 */
 
     sqlite3_stmt *insert_call;
@@ -71,30 +132,71 @@ struct cs_store {
 
 /* ---- errors ---- */
 
+/* Keeps the first error only; either thread may meet one. */
+static void fail(struct cs_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct cs_store *s, const char *fmt, ...)
+{
+    pthread_mutex_lock(&s->error_lock);
+    if (!atomic_load(&s->failed)) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(s->error, sizeof s->error, fmt, ap);
+        va_end(ap);
+        atomic_store(&s->failed, 1);
+    }
+    pthread_mutex_unlock(&s->error_lock);
+}
+
+static int failed(const struct cs_store *s)
+{
+    return atomic_load(&s->failed);
+}
+
+/* Called with db_lock held (the message comes from the connection). */
 static void fail_rc(struct cs_store *s, int rc, const char *doing)
 {
-    if (s->failed)
+    if (failed(s))
         return;
-    s->failed = 1;
     if (rc == SQLITE_FULL)
-        snprintf(s->error, sizeof s->error, "cannot write %s: the disk is full", s->path);
+        fail(s, "cannot write %s: the disk is full", s->path);
     else if (rc == SQLITE_IOERR || (rc & 0xff) == SQLITE_IOERR || rc == SQLITE_CANTOPEN)
-        snprintf(s->error, sizeof s->error, "cannot %s %s: %s", doing, s->path,
-                 sqlite3_system_errno(s->db) ? strerror(sqlite3_system_errno(s->db))
-                                             : sqlite3_errstr(rc));
+        fail(s, "cannot %s %s: %s", doing, s->path,
+             sqlite3_system_errno(s->db) ? strerror(sqlite3_system_errno(s->db)) : sqlite3_errstr(rc));
     else
-        snprintf(s->error, sizeof s->error, "cannot %s %s: %s", doing, s->path,
-                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        fail(s, "cannot %s %s: %s", doing, s->path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 }
 
 const char *cs_store_error(const struct cs_store *s)
 {
-    return s->failed ? s->error : NULL;
+    return failed(s) ? s->error : NULL;
+}
+
+/* ---- the connection's lock ---- */
+
+static void lock_db(struct cs_store *s)
+{
+    atomic_fetch_add(&s->caller_waiting, 1);
+    pthread_mutex_lock(&s->db_lock);
+    atomic_fetch_sub(&s->caller_waiting, 1);
+}
+
+static void unlock_db(struct cs_store *s)
+{
+    pthread_mutex_unlock(&s->db_lock);
+}
+
+/* The writer's way in: it lets a waiting caller go first, since a mutex
+ * released and taken again in a loop would starve it. */
+static void writer_lock_db(struct cs_store *s)
+{
+    while (atomic_load(&s->caller_waiting))
+        sched_yield();
+    pthread_mutex_lock(&s->db_lock);
 }
 
 static int exec(struct cs_store *s, const char *sql)
 {
-    if (s->failed)
+    if (failed(s))
         return -1;
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -212,8 +314,8 @@ static int configure(struct cs_store *s)
     if (rc == SQLITE_OK) {
         snprintf(pragmas, sizeof pragmas,
                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -%d;"
-                 "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 16384;",
-                 RECORDING_CACHE_KB);
+                 "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = %d;",
+                 RECORDING_CACHE_KB, AUTOCHECKPOINT_PAGES);
         rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL);
     }
     if (rc != SQLITE_OK) {
@@ -221,6 +323,16 @@ static int configure(struct cs_store *s)
         return -1;
     }
     return prepare_all(s);
+}
+
+static void free_batch(struct batch *b)
+{
+    if (!b)
+        return;
+    free(b->rows);
+    free(b->late);
+    cs_textbuf_free(&b->text);
+    free(b);
 }
 
 struct cs_store *cs_store_create(const char *path, char *err, size_t errlen)
@@ -231,11 +343,18 @@ struct cs_store *cs_store_create(const char *path, char *err, size_t errlen)
     if (remove_old_store(path, err, errlen) != 0)
         return NULL;
     struct cs_store *s = calloc(1, sizeof *s);
-    if (s) {
-        s->path = strdup(path);
-        s->window = calloc(WINDOW, sizeof *s->window);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
-    if (!s || !s->path || !s->window) {
+    pthread_mutex_init(&s->error_lock, NULL);
+    pthread_mutex_init(&s->queue_lock, NULL);
+    pthread_cond_init(&s->queue_changed, NULL);
+    pthread_mutex_init(&s->db_lock, NULL);
+    s->path = strdup(path);
+    s->window = calloc(WINDOW, sizeof *s->window);
+    s->cur = calloc(1, sizeof *s->cur);
+    if (!s->path || !s->window || !s->cur) {
         snprintf(err, errlen, "out of memory");
         cs_store_close(s);
         return NULL;
@@ -248,7 +367,7 @@ struct cs_store *cs_store_create(const char *path, char *err, size_t errlen)
         fail_rc(s, rc, "create");
     else
         configure(s);
-    if (s->failed) {
+    if (failed(s)) {
         snprintf(err, errlen, "%s", s->error);
         cs_store_close(s);
         return NULL;
@@ -256,56 +375,49 @@ struct cs_store *cs_store_create(const char *path, char *err, size_t errlen)
     return s;
 }
 
+static void stop_writer(struct cs_store *s)
+{
+    if (!s->writer_started)
+        return;
+    pthread_mutex_lock(&s->queue_lock);
+    s->writer_stop = 1;
+    pthread_cond_broadcast(&s->queue_changed);
+    pthread_mutex_unlock(&s->queue_lock);
+    pthread_join(s->writer, NULL);
+    s->writer_started = 0;
+}
+
 void cs_store_close(struct cs_store *s)
 {
     if (!s)
         return;
-    if (s->db && !s->failed)
+    if (s->db && !failed(s))
         cs_store_commit(s);
+    stop_writer(s);
     sqlite3_stmt *all[] = {s->insert_call, s->insert_calls, s->append_calls, s->insert_function,
                            s->insert_process, s->insert_thread, s->update_thread_name,
                            s->insert_log, s->insert_lost, s->set_meta};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]);
     sqlite3_close(s->db);
-    cs_textbuf_free(&s->window_text);
+    free_batch(s->cur);
+    for (size_t i = 0; i < s->queue_len; i++) /* only if the writer never ran */
+        free_batch(s->queue[(s->queue_head + i) % QUEUE_DEPTH]);
+    while (s->free_batches) {
+        struct batch *b = s->free_batches;
+        s->free_batches = b->next_free;
+        free_batch(b);
+    }
     free(s->window);
     free(s->path);
+    pthread_mutex_destroy(&s->error_lock);
+    pthread_mutex_destroy(&s->queue_lock);
+    pthread_cond_destroy(&s->queue_changed);
+    pthread_mutex_destroy(&s->db_lock);
     free(s);
 }
 
-/* ---- transactions ---- */
-
-int cs_store_begin(struct cs_store *s)
-{
-    if (s->in_txn)
-        return 0;
-    if (exec(s, "BEGIN") != 0)
-        return -1;
-    s->in_txn = 1;
-    return 0;
-}
-
-int cs_store_commit(struct cs_store *s)
-{
-    if (!s->in_txn)
-        return s->failed ? -1 : 0;
-    cs_store_flush_calls(s);
-    if (s->failed) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        s->in_txn = 0;
-        return -1;
-    }
-    s->in_txn = 0;
-    return exec(s, "COMMIT");
-}
-
-int cs_store_in_transaction(const struct cs_store *s)
-{
-    return s->in_txn;
-}
-
-/* ---- calls ---- */
+/* ---- calls: binding ---- */
 
 /* Binds every column but id, from parameter base + 1 on. */
 static void bind_columns(sqlite3_stmt *st, int base, const struct pending_call *p, const char *text)
@@ -341,16 +453,276 @@ static void bind_call(sqlite3_stmt *st, int base, int64_t id, const struct pendi
     bind_columns(st, base + 1, p, text);
 }
 
-/* Runs a single-row insert with an explicit id. */
+/* Runs a single-row insert with an explicit id (db_lock held). */
 static void insert_one(struct cs_store *s, int64_t id, const struct pending_call *p, const char *text)
 {
     bind_call(s->insert_call, 0, id, p, text);
     if (run(s, s->insert_call) == 0) {
-        s->calls_written++;
+        atomic_fetch_add(&s->calls_written, 1);
         if (id > s->max_id)
             s->max_id = id;
     }
 }
+
+/* Rows of a batch gathered for one multi-row INSERT: either a run of
+ * consecutive ids that continue the table (appended), or rows with gaps
+ * before them (inserted with their ids). */
+struct group {
+    const struct row_entry *row[ROWS_PER_INSERT];
+    int n;
+    int append;
+};
+
+/* An append leaves id out, so SQLite numbers the row max(id) + 1 and takes
+ * its fast path for a new last row: no uniqueness probe of the whole b-tree
+ * per row (a fifth of the insert's cost), and one parameter less to bind.
+ * The id it gave is checked, so a wrong guess can never go unnoticed. */
+static void flush_group(struct cs_store *s, struct group *g, const char *text)
+{
+    if (g->n == 0 || failed(s)) {
+        g->n = 0;
+        return;
+    }
+    writer_lock_db(s);
+    if (g->n < ROWS_PER_INSERT) {
+        for (int k = 0; k < g->n; k++)
+            insert_one(s, g->row[k]->id, &g->row[k]->p, text);
+        unlock_db(s);
+        g->n = 0;
+        return;
+    }
+    int64_t last = g->row[g->n - 1]->id;
+    sqlite3_stmt *st = g->append ? s->append_calls : s->insert_calls;
+    for (int k = 0; k < g->n; k++) {
+        if (g->append)
+            bind_columns(st, k * APPEND_COLUMNS, &g->row[k]->p, text);
+        else
+            bind_call(st, k * CALL_COLUMNS, g->row[k]->id, &g->row[k]->p, text);
+    }
+    if (run(s, st) == 0) {
+        atomic_fetch_add(&s->calls_written, g->n);
+        if (last > s->max_id) /* late rows of long calls may lie below it */
+            s->max_id = last;
+        if (g->append && sqlite3_last_insert_rowid(s->db) != last)
+            fail(s, "internal error: call ids out of step in %s", s->path);
+    }
+    unlock_db(s);
+    g->n = 0;
+}
+
+static int trim_locked(struct cs_store *s, int64_t keep);
+static int commit_locked(struct cs_store *s);
+
+/* The writer's work for one batch; the batch is empty afterwards. */
+static void write_batch(struct cs_store *s, struct batch *b)
+{
+    const char *text = b->text.data;
+    for (size_t i = 0; i < b->nlate && !failed(s); i++) {
+        writer_lock_db(s);
+        insert_one(s, b->late[i].id, &b->late[i].p, text);
+        unlock_db(s);
+    }
+    struct group g = {.n = 0};
+    /* The highest id in the table once the rows gathered so far are in: an
+     * append gets the next one. Rows of calls that ended late (a parent
+     * whose children were flushed already) lie below it and keep their ids. */
+    int64_t top = s->max_id;
+    for (size_t i = 0; i < b->n && !failed(s); i++) {
+        int64_t id = b->rows[i].id;
+        int append = id == top + 1;
+        if (g.n && (g.append != append || g.n == ROWS_PER_INSERT))
+            flush_group(s, &g, text);
+        g.append = append;
+        g.row[g.n++] = &b->rows[i];
+        if (id > top)
+            top = id;
+    }
+    flush_group(s, &g, text);
+    if ((b->trim_keep > 0 || b->commit) && !failed(s)) {
+        writer_lock_db(s);
+        if (b->trim_keep > 0)
+            trim_locked(s, b->trim_keep);
+        if (b->commit && commit_locked(s) == 0 && exec(s, "BEGIN") == 0)
+            s->in_txn = 1;
+        unlock_db(s);
+    }
+    b->n = b->nlate = 0;
+    b->commit = 0;
+    b->trim_keep = 0;
+    cs_textbuf_reset(&b->text);
+}
+
+/* ---- calls: the hand-over ---- */
+
+static void *writer_main(void *arg)
+{
+    struct cs_store *s = arg;
+    pthread_mutex_lock(&s->queue_lock);
+    for (;;) {
+        while (s->queue_len == 0 && !s->writer_stop)
+            pthread_cond_wait(&s->queue_changed, &s->queue_lock);
+        if (s->queue_len == 0)
+            break;
+        struct batch *b = s->queue[s->queue_head];
+        s->queue_head = (s->queue_head + 1) % QUEUE_DEPTH;
+        s->queue_len--;
+        s->writer_busy = 1;
+        pthread_mutex_unlock(&s->queue_lock);
+        write_batch(s, b);
+        pthread_mutex_lock(&s->queue_lock);
+        b->next_free = s->free_batches;
+        s->free_batches = b;
+        s->writer_busy = 0;
+        pthread_cond_broadcast(&s->queue_changed);
+    }
+    pthread_mutex_unlock(&s->queue_lock);
+    return NULL;
+}
+
+/* Hands the current batch to the writer (waiting while the queue is full)
+ * and starts a new one. Without a writer thread, writes it here. */
+static void hand_over(struct cs_store *s)
+{
+    struct batch *b = s->cur;
+    pthread_mutex_lock(&s->queue_lock);
+    if (!s->writer_started && !s->writer_stop) {
+        if (pthread_create(&s->writer, NULL, writer_main, s) == 0)
+            s->writer_started = 1;
+        else
+            s->writer_stop = 1; /* no thread: write in the caller from now on */
+    }
+    if (!s->writer_started) {
+        pthread_mutex_unlock(&s->queue_lock);
+        write_batch(s, b);
+        return;
+    }
+    while (s->queue_len == QUEUE_DEPTH)
+        pthread_cond_wait(&s->queue_changed, &s->queue_lock);
+    s->queue[(s->queue_head + s->queue_len) % QUEUE_DEPTH] = b;
+    s->queue_len++;
+    struct batch *next = s->free_batches;
+    if (next)
+        s->free_batches = next->next_free;
+    pthread_cond_broadcast(&s->queue_changed);
+    pthread_mutex_unlock(&s->queue_lock);
+    if (!next)
+        next = calloc(1, sizeof *next);
+    if (!next) {
+        /* Keep a valid current batch: wait for the one just handed over. */
+        fail(s, "out of memory");
+        pthread_mutex_lock(&s->queue_lock);
+        while (!s->free_batches)
+            pthread_cond_wait(&s->queue_changed, &s->queue_lock);
+        next = s->free_batches;
+        s->free_batches = next->next_free;
+        pthread_mutex_unlock(&s->queue_lock);
+    }
+    s->cur = next;
+}
+
+/* Waits until the writer has written everything handed over. */
+static void wait_for_writer(struct cs_store *s)
+{
+    pthread_mutex_lock(&s->queue_lock);
+    while (s->queue_len || s->writer_busy)
+        pthread_cond_wait(&s->queue_changed, &s->queue_lock);
+    pthread_mutex_unlock(&s->queue_lock);
+}
+
+static int grow_rows(struct row_entry **rows, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 1024;
+    while (n < need)
+        n *= 2;
+    struct row_entry *grown = realloc(*rows, n * sizeof *grown);
+    if (!grown)
+        return -1;
+    *rows = grown;
+    *cap = n;
+    return 0;
+}
+
+/* Moves the window's completed rows, in id order, into the current batch. */
+static void window_to_batch(struct cs_store *s)
+{
+    int64_t used = s->next_call_id - s->window_base;
+    if (used > WINDOW)
+        used = WINDOW;
+    struct batch *b = s->cur;
+    if (grow_rows(&b->rows, &b->cap, b->n + (size_t)used) != 0) {
+        fail(s, "out of memory");
+        for (int64_t i = 0; i < used; i++)
+            s->window[i].filled = 0;
+        return;
+    }
+    for (int64_t i = 0; i < used; i++) {
+        if (!s->window[i].filled)
+            continue;
+        b->rows[b->n].id = s->window_base + i;
+        b->rows[b->n].p = s->window[i];
+        b->n++;
+        s->window[i].filled = 0;
+    }
+}
+
+/* ---- transactions ---- */
+
+int cs_store_begin(struct cs_store *s)
+{
+    int rc = 0;
+    lock_db(s);
+    if (!s->in_txn) {
+        rc = exec(s, "BEGIN");
+        if (rc == 0)
+            s->in_txn = 1;
+    }
+    unlock_db(s);
+    return rc;
+}
+
+/* db_lock held. */
+static int commit_locked(struct cs_store *s)
+{
+    if (!s->in_txn)
+        return failed(s) ? -1 : 0;
+    s->in_txn = 0;
+    if (failed(s)) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return exec(s, "COMMIT");
+}
+
+int cs_store_commit(struct cs_store *s)
+{
+    cs_store_sync(s);
+    lock_db(s);
+    int rc = commit_locked(s);
+    unlock_db(s);
+    return rc;
+}
+
+void cs_store_commit_async(struct cs_store *s, int64_t trim_keep)
+{
+    if (failed(s))
+        return;
+    window_to_batch(s);
+    s->cur->commit = 1;
+    s->cur->trim_keep = trim_keep;
+    hand_over(s);
+}
+
+int cs_store_in_transaction(struct cs_store *s)
+{
+    lock_db(s);
+    int in = s->in_txn;
+    unlock_db(s);
+    return in;
+}
+
+/* ---- calls: the caller's side ---- */
 
 static void stash_text(struct cs_textbuf *b, const char *text, size_t n, uint32_t *off, uint32_t *len)
 {
@@ -392,117 +764,49 @@ int64_t cs_store_next_call_id(struct cs_store *s)
 
 void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row)
 {
-    if (s->failed)
+    if (failed(s))
         return;
+    struct batch *b = s->cur;
     int64_t slot = row->id - s->window_base;
     if (slot >= 0 && slot < WINDOW && !s->window[slot].filled) {
-        row_to_pending(&s->window_text, row, &s->window[slot]);
-        if (s->window_text.oom) {
-            s->failed = 1;
-            snprintf(s->error, sizeof s->error, "out of memory");
-        }
-        return;
-    }
-    /* A call that started before the window: written at once, out of order. */
-    struct pending_call p;
-    struct cs_textbuf own = {0};
-    row_to_pending(&own, row, &p);
-    if (own.oom) {
-        s->failed = 1;
-        snprintf(s->error, sizeof s->error, "out of memory");
+        row_to_pending(&b->text, row, &s->window[slot]);
+    } else if (grow_rows(&b->late, &b->late_cap, b->nlate + 1) == 0) {
+        /* A call that started before the window: written out of order. */
+        b->late[b->nlate].id = row->id;
+        row_to_pending(&b->text, row, &b->late[b->nlate].p);
+        b->nlate++;
     } else {
-        insert_one(s, row->id, &p, own.data);
+        fail(s, "out of memory");
     }
-    cs_textbuf_free(&own);
-}
-
-/* Rows of the window gathered for one multi-row INSERT: either a run of
- * consecutive ids that continue the table (appended), or rows with gaps
- * before them (inserted with their ids). */
-struct group {
-    int64_t slot[ROWS_PER_INSERT];
-    int n;
-    int append;
-};
-
-/* An append leaves id out, so SQLite numbers the row max(id) + 1 and takes
- * its fast path for a new last row: no uniqueness probe of the whole b-tree
- * per row (a fifth of the insert's cost), and one parameter less to bind.
- * The id it gave is checked, so a wrong guess can never go unnoticed. */
-static void flush_group(struct cs_store *s, struct group *g)
-{
-    const char *text = s->window_text.data;
-    if (g->n == 0 || s->failed) {
-        g->n = 0;
-        return;
-    }
-    if (g->n < ROWS_PER_INSERT) {
-        for (int k = 0; k < g->n; k++)
-            insert_one(s, s->window_base + g->slot[k], &s->window[g->slot[k]], text);
-        g->n = 0;
-        return;
-    }
-    int64_t last = s->window_base + g->slot[g->n - 1];
-    sqlite3_stmt *st = g->append ? s->append_calls : s->insert_calls;
-    for (int k = 0; k < g->n; k++) {
-        const struct pending_call *p = &s->window[g->slot[k]];
-        if (g->append)
-            bind_columns(st, k * APPEND_COLUMNS, p, text);
-        else
-            bind_call(st, k * CALL_COLUMNS, s->window_base + g->slot[k], p, text);
-    }
-    if (run(s, st) == 0) {
-        s->calls_written += g->n;
-        if (last > s->max_id) /* late rows of long calls may lie below it */
-            s->max_id = last;
-        if (g->append && sqlite3_last_insert_rowid(s->db) != last) {
-            s->failed = 1;
-            snprintf(s->error, sizeof s->error, "internal error: call ids out of step in %s", s->path);
-        }
-    }
-    g->n = 0;
+    if (b->text.oom)
+        fail(s, "out of memory");
 }
 
 int cs_store_flush_calls(struct cs_store *s)
 {
-    int64_t used = s->next_call_id - s->window_base;
-    if (used > WINDOW)
-        used = WINDOW;
-    struct group g = {.n = 0};
-    /* The highest id in the table once the rows gathered so far are in: an
-     * append gets the next one. Rows of calls that ended late (a parent
-     * whose children were flushed already) lie below it and keep their ids. */
-    int64_t top = s->max_id;
-    for (int64_t i = 0; i < used && !s->failed; i++) {
-        if (!s->window[i].filled)
-            continue;
-        int64_t id = s->window_base + i;
-        int append = id == top + 1;
-        if (g.n && (g.append != append || g.n == ROWS_PER_INSERT))
-            flush_group(s, &g);
-        g.append = append;
-        g.slot[g.n++] = i;
-        if (id > top)
-            top = id;
-    }
-    flush_group(s, &g);
-    for (int64_t i = 0; i < used; i++)
-        s->window[i].filled = 0;
-    cs_textbuf_reset(&s->window_text);
-    return s->failed ? -1 : 0;
+    if (failed(s))
+        return -1;
+    window_to_batch(s);
+    if (s->cur->n || s->cur->nlate)
+        hand_over(s);
+    return failed(s) ? -1 : 0;
+}
+
+int cs_store_sync(struct cs_store *s)
+{
+    cs_store_flush_calls(s);
+    wait_for_writer(s);
+    return failed(s) ? -1 : 0;
 }
 
 int64_t cs_store_calls_written(const struct cs_store *s)
 {
-    return s->calls_written;
+    return atomic_load(&s->calls_written);
 }
 
-int cs_store_trim_calls(struct cs_store *s, int64_t keep)
+/* db_lock held. */
+static int trim_locked(struct cs_store *s, int64_t keep)
 {
-    if (keep <= 0 || s->failed)
-        return s->failed ? -1 : 0;
-    if (cs_store_flush_calls(s) != 0)
-        return -1;
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db,
                                 "DELETE FROM calls WHERE id < "
@@ -514,31 +818,46 @@ int cs_store_trim_calls(struct cs_store *s, int64_t keep)
     }
     sqlite3_bind_int64(st, 1, keep - 1);
     if (run(s, st) == 0)
-        s->calls_written -= sqlite3_changes(s->db);
+        atomic_fetch_sub(&s->calls_written, sqlite3_changes(s->db));
     sqlite3_finalize(st);
-    return s->failed ? -1 : 0;
+    return failed(s) ? -1 : 0;
+}
+
+int cs_store_trim_calls(struct cs_store *s, int64_t keep)
+{
+    if (keep <= 0 || failed(s))
+        return failed(s) ? -1 : 0;
+    if (cs_store_sync(s) != 0)
+        return -1;
+    lock_db(s);
+    int rc = trim_locked(s, keep);
+    unlock_db(s);
+    return rc;
 }
 
 int cs_store_build_indexes(struct cs_store *s)
 {
-    if (s->failed || cs_store_flush_calls(s) != 0)
+    if (failed(s) || cs_store_sync(s) != 0)
         return -1;
-    char pragmas[128];
-    snprintf(pragmas, sizeof pragmas, "PRAGMA cache_size = -%d; PRAGMA threads = %d;",
-             INDEXING_CACHE_KB, INDEXING_THREADS);
-    int rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = cs_schema_build_indexes(s->db);
-    if (rc != SQLITE_OK) {
+    /* With the small recording cache, one thread and the sort in memory:
+     * measured twice as fast as a cache big enough to hold the table and
+     * a helper thread (every page read into a fresh, faulting allocation;
+     * a sorter with a huge budget merging in one slow pass). */
+    lock_db(s);
+    int rc = cs_schema_build_indexes(s->db);
+    if (rc != SQLITE_OK)
         fail_rc(s, rc, "index");
-        return -1;
-    }
-    return 0;
+    unlock_db(s);
+    return rc == SQLITE_OK ? 0 : -1;
 }
 
 int cs_store_checkpoint(struct cs_store *s)
 {
-    return exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
+    wait_for_writer(s);
+    lock_db(s);
+    int rc = exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
+    unlock_db(s);
+    return rc;
 }
 
 /* ---- the small tables ---- */
@@ -548,8 +867,9 @@ void cs_store_add_function(struct cs_store *s, int64_t id, const char *kind, con
                            const char *filename, size_t filename_len, int64_t lineno,
                            const char *arg_names_json, size_t arg_names_len)
 {
-    if (s->failed)
+    if (failed(s))
         return;
+    lock_db(s);
     sqlite3_stmt *st = s->insert_function;
     /* name is module.qualname, the form users type and filters match. */
     struct cs_textbuf name = {0};
@@ -569,46 +889,54 @@ void cs_store_add_function(struct cs_store *s, int64_t id, const char *kind, con
         sqlite3_bind_null(st, 7);
     bind_text_or_null(st, 8, arg_names_json, arg_names_len);
     run(s, st);
+    unlock_db(s);
     cs_textbuf_free(&name);
 }
 
 void cs_store_add_process(struct cs_store *s, int64_t pid, int64_t parent_pid)
 {
-    if (s->failed)
+    if (failed(s))
         return;
+    lock_db(s);
     sqlite3_bind_int64(s->insert_process, 1, pid);
     if (parent_pid)
         sqlite3_bind_int64(s->insert_process, 2, parent_pid);
     else
         sqlite3_bind_null(s->insert_process, 2);
     run(s, s->insert_process);
+    unlock_db(s);
 }
 
 void cs_store_add_thread(struct cs_store *s, int64_t id, int64_t pid, int64_t tid)
 {
-    if (s->failed)
+    if (failed(s))
         return;
+    lock_db(s);
     sqlite3_bind_int64(s->insert_thread, 1, id);
     sqlite3_bind_int64(s->insert_thread, 2, pid);
     sqlite3_bind_int64(s->insert_thread, 3, tid);
     run(s, s->insert_thread);
+    unlock_db(s);
 }
 
 void cs_store_set_thread_name(struct cs_store *s, int64_t id, const char *name, size_t len)
 {
-    if (s->failed)
+    if (failed(s))
         return;
+    lock_db(s);
     sqlite3_bind_text(s->update_thread_name, 1, name, (int)len, SQLITE_STATIC);
     sqlite3_bind_int64(s->update_thread_name, 2, id);
     run(s, s->update_thread_name);
+    unlock_db(s);
 }
 
 void cs_store_add_log(struct cs_store *s, int64_t call_id, int64_t thread_id, int64_t time_ns,
                       const char *message, size_t message_len, const char *fields,
                       size_t fields_len)
 {
-    if (s->failed)
+    if (failed(s))
         return;
+    lock_db(s);
     sqlite3_stmt *st = s->insert_log;
     if (call_id)
         sqlite3_bind_int64(st, 1, call_id);
@@ -619,32 +947,39 @@ void cs_store_add_log(struct cs_store *s, int64_t call_id, int64_t thread_id, in
     sqlite3_bind_text(st, 4, message, (int)message_len, SQLITE_STATIC);
     bind_text_or_null(st, 5, fields, fields_len);
     run(s, st);
+    unlock_db(s);
 }
 
 void cs_store_add_lost(struct cs_store *s, int64_t thread_id, int64_t time_ns, int64_t count)
 {
-    if (s->failed)
+    if (failed(s))
         return;
+    lock_db(s);
     sqlite3_bind_int64(s->insert_lost, 1, thread_id);
     sqlite3_bind_int64(s->insert_lost, 2, time_ns);
     sqlite3_bind_int64(s->insert_lost, 3, count);
     run(s, s->insert_lost);
+    unlock_db(s);
 }
 
 void cs_store_set_meta_text(struct cs_store *s, const char *key, const char *value)
 {
-    if (s->failed)
+    if (failed(s))
         return;
+    lock_db(s);
     sqlite3_bind_text(s->set_meta, 1, key, -1, SQLITE_STATIC);
     bind_text_or_null(s->set_meta, 2, value, value ? strlen(value) : 0);
     run(s, s->set_meta);
+    unlock_db(s);
 }
 
 void cs_store_set_meta_int(struct cs_store *s, const char *key, int64_t value)
 {
-    if (s->failed)
+    if (failed(s))
         return;
+    lock_db(s);
     sqlite3_bind_text(s->set_meta, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s->set_meta, 2, value);
     run(s, s->set_meta);
+    unlock_db(s);
 }

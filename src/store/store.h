@@ -6,6 +6,9 @@
  * Writing is built for throughput: one connection, WAL (so readers can open
  * the file while it grows), synchronous=OFF, prepared statements bound
  * without copies, no secondary index until the end (then one, on parent_id).
+ * Call rows are handed in batches to a writer thread of the store's own,
+ * which steps SQLite while the caller goes on decoding: the two halves of
+ * the work run on two cores. The caller must be one thread.
  * Call rows are written in id order where possible: ids are given out when
  * a call starts but rows complete children-first, so completed rows wait in
  * a window of recent ids and go to SQLite sorted. B-tree appends are both faster and denser than
@@ -67,15 +70,22 @@ void cs_store_close(struct cs_store *s);
 const char *cs_store_error(const struct cs_store *s);
 
 int cs_store_begin(struct cs_store *s);
-/* Flushes pending call rows and commits (no-op outside a transaction). */
+/* Writes every pending call row, waits for it, and commits (no-op outside a
+ * transaction). */
 int cs_store_commit(struct cs_store *s);
-int cs_store_in_transaction(const struct cs_store *s);
+/* Hands pending call rows to the writer followed by a commit and a new
+ * transaction, trimming calls to `trim_keep` first if it is > 0; returns
+ * at once (errors show up in cs_store_error). */
+void cs_store_commit_async(struct cs_store *s, int64_t trim_keep);
+int cs_store_in_transaction(struct cs_store *s);
 
 /* Call ids are given out here, in start order, so the store can sort rows. */
 int64_t cs_store_next_call_id(struct cs_store *s);
 void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row);
-/* Writes every completed row still waiting in the window. */
+/* Hands every completed row still waiting in the window to the writer. */
 int cs_store_flush_calls(struct cs_store *s);
+/* Flushes and waits until the writer has written everything. */
+int cs_store_sync(struct cs_store *s);
 /* Rows written into calls so far (after flushes, less trimmed ones). */
 int64_t cs_store_calls_written(const struct cs_store *s);
 
