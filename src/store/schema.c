@@ -47,8 +47,16 @@ int cs_schema_create(sqlite3 *db)
     snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
              CS_STORE_APPLICATION_ID, CS_STORE_SCHEMA_VERSION);
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    /* One transaction: a reader that opens the file meanwhile sees all of
+     * the schema or none of it, and holds up the writer once at most. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db, SCHEMA_SQL, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    else
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 

@@ -363,10 +363,14 @@ struct cs_store *cs_store_create(const char *path, char *err, size_t errlen)
     s->window_base = 1;
     int rc = sqlite3_open_v2(path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK)
+    if (rc != SQLITE_OK) {
         fail_rc(s, rc, "create");
-    else
+    } else {
+        /* A reader opening the file while its schema is being made (before
+         * WAL, readers lock it for a moment) must not fail the recording. */
+        sqlite3_busy_timeout(s->db, 10000);
         configure(s);
+    }
     if (failed(s)) {
         snprintf(err, errlen, "%s", s->error);
         cs_store_close(s);
