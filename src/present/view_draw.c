@@ -123,14 +123,7 @@ static void draw_text(const struct view *v, int y, int x, int width, const char 
     move(y, x);
     while (i < len) {
         wchar_t wc;
-        size_t n = mbrtowc(&wc, text + i, len - i, &st);
-        if (n == (size_t)-1 || n == (size_t)-2) {
-            memset(&st, 0, sizeof st);
-            n = 1;
-            wc = L'?';
-        } else if (n == 0) {
-            n = 1;
-        }
+        size_t n = vi_next_char(text + i, len - i, &st, &wc);
         if (wc < 32 || wc == 127)
             wc = L' ';
         int w = wcwidth(wc);

@@ -67,6 +67,17 @@ void vi_replace(struct view_input *in, size_t from, const char *with)
     insert(in, with, strlen(with));
 }
 
+size_t vi_next_char(const char *text, size_t bytes, mbstate_t *st, wchar_t *wc)
+{
+    size_t n = mbrtowc(wc, text, bytes, st);
+    if (n == (size_t)-1 || n == (size_t)-2) {
+        memset(st, 0, sizeof *st);
+        *wc = L'?';
+        return 1;
+    }
+    return n == 0 ? 1 : n;
+}
+
 int vi_columns(const char *text, size_t bytes)
 {
     mbstate_t st;
@@ -75,14 +86,7 @@ int vi_columns(const char *text, size_t bytes)
     size_t i = 0;
     while (i < bytes) {
         wchar_t wc;
-        size_t n = mbrtowc(&wc, text + i, bytes - i, &st);
-        if (n == (size_t)-1 || n == (size_t)-2) {
-            memset(&st, 0, sizeof st);
-            n = 1;
-            wc = L'?';
-        } else if (n == 0) {
-            n = 1;
-        }
+        size_t n = vi_next_char(text + i, bytes - i, &st, &wc);
         int w = wcwidth(wc);
         cols += w < 0 ? 1 : w;
         i += n;

@@ -27,6 +27,9 @@ enum vi_result vi_key(struct view_input *in, int is_key, wint_t ch);
 void vi_replace(struct view_input *in, size_t from, const char *with);
 
 /* Screen columns of text[0 .. bytes). */
+/* Decodes the character at text (at most `bytes`): its length in bytes,
+ * at least 1; an invalid byte reads as '?'. */
+size_t vi_next_char(const char *text, size_t bytes, mbstate_t *st, wchar_t *wc);
 int vi_columns(const char *text, size_t bytes);
 
 #endif

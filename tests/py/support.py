@@ -3,6 +3,7 @@ the database it wrote with sqlite3."""
 
 import json
 import os
+import pty
 import shutil
 import sqlite3
 import subprocess
@@ -76,3 +77,26 @@ class TracedProgram(unittest.TestCase):
 
 MONITORING = sys.version_info >= (3, 12)
 LIB = os.path.join(os.path.dirname(CALLSCOPE), "lib")
+
+
+def on_terminal(args, env=None, stdout_too=True):
+    """Runs a command with a pseudo-terminal as stderr (and stdout, unless
+    stdout_too is false: then stdout is discarded); returns its exit status
+    and what it wrote to the terminal."""
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdout=slave if stdout_too else subprocess.DEVNULL, stderr=slave,
+                            stdin=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    proc.wait(60)
+    return proc.returncode, b"".join(chunks).decode(errors="replace")

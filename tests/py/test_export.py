@@ -5,7 +5,6 @@ would (json, xml.etree), against what the database says."""
 import collections
 import json
 import os
-import pty
 import re
 import resource
 import shutil
@@ -19,7 +18,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from tests.py.support import CALLSCOPE, MONITORING, TracedProgram
+from tests.py.support import CALLSCOPE, MONITORING, TracedProgram, on_terminal
 
 FORMATS = ("perfetto", "speedscope", "folded", "svg", "jsonl")
 
@@ -598,22 +597,9 @@ class Errors(TracedProgram):
     def test_progress_bar_only_on_a_terminal(self):
         self.recorded()
         out = os.path.join(self.dir, "trace.json")
-        master, slave = pty.openpty()
-        proc = subprocess.Popen([CALLSCOPE, "export", self.db, "--format", "perfetto", "-o", out],
-                                stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL)
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        os.close(master)
-        self.assertEqual(proc.wait(60), 0)
-        err = b"".join(chunks).decode()
+        status, err = on_terminal([CALLSCOPE, "export", self.db, "--format", "perfetto", "-o", out],
+                                  stdout_too=False)
+        self.assertEqual(status, 0)
         self.assertIn("exporting", err)
         self.assertIn("%", err)
         self.assertTrue(err.endswith("\r\x1b[K"), repr(err))  # erased when done

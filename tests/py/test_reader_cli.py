@@ -3,14 +3,13 @@ binary, on a pipe and on a terminal."""
 
 import json
 import os
-import pty
 import re
 import shutil
 import sqlite3
 import subprocess
 import unittest
 
-from tests.py.support import CALLSCOPE, MONITORING, TracedProgram
+from tests.py.support import CALLSCOPE, MONITORING, TracedProgram, on_terminal
 
 PROGRAM = """
 def fib(n):
@@ -26,25 +25,6 @@ except RuntimeError:
 
 JSONL_KEYS = {"id", "parent_id", "pid", "tid", "thread", "depth", "function", "module", "filename", "lineno",
               "start", "duration_ms", "args", "return", "exception"}
-
-
-def on_terminal(args, env=None):
-    """Runs a command with a pseudo-terminal as stdout; returns its output."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL, env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    proc.wait(60)
-    return proc.returncode, b"".join(chunks).decode(errors="replace")
 
 
 class Show(TracedProgram):
