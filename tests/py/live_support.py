@@ -4,7 +4,6 @@
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
 import textwrap
@@ -47,19 +46,6 @@ def serve(work, pause=0.02):
 
 class LiveTarget(TracedProgram):
     """Starts targets and runs live commands against them."""
-
-    def setUp(self):
-        super().setUp()
-        self.targets = []
-
-    def tearDown(self):
-        for p in self.targets:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-            p.stdout.close()
-            p.stdin.close()
-        super().tearDown()
 
     def start_target(self, body, attach=True):
         source = PREAMBLE + textwrap.dedent(body)

@@ -22,8 +22,16 @@ class TracedProgram(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="callscope-test-")
         self.db = os.path.join(self.dir, "trace.db")
+        self.targets = []  # long-running processes a test started: killed at its end
 
     def tearDown(self):
+        for p in self.targets:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            for f in (p.stdin, p.stdout, p.stderr):
+                if f:
+                    f.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def write(self, name, source):

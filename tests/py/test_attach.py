@@ -46,17 +46,6 @@ class AttachTest(TracedProgram):
         if not os.path.exists(FIXTURE):
             self.fail("%s is missing: run make" % FIXTURE)
         self.log = os.path.join(self.dir, "entry.log")
-        self.targets = []
-
-    def tearDown(self):
-        for p in self.targets:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-            for f in (p.stdin, p.stdout):
-                if f:
-                    f.close()
-        super().tearDown()
 
     # ---- helpers ----
 
