@@ -29,7 +29,10 @@ def build_store(path, calls):
         subprocess.run([CALLSCOPE, "run", "-o", path, "--no-stdlib", "--python", sys.executable, script], check=True,
                        stdout=subprocess.DEVNULL)
     con = sqlite3.connect(path)
-    con.execute("delete from calls")
+    con.execute("delete from call_rows")
+    con.execute("delete from vals")
+    # the 1,000 names are values like any other: stored once, in vals
+    con.executemany("insert into vals values (?,?)", [(k + 1, "'user%d'" % k) for k in range(1000)])
     con.execute("delete from functions")
     funcs = [(i, "python", "mod%d" % (i % 20), "f%d" % i, "mod%d.f%d" % (i % 20, i), "/src/mod%d.py" % (i % 20),
               i, json.dumps(["n", "name"] if i % 2 else ["n"])) for i in range(1, 201)]
@@ -39,16 +42,16 @@ def build_store(path, calls):
     depth = 0
     for i in range(1, calls + 1):
         fid = rnd.randint(1, 200)
-        args = {"n": str(rnd.randint(0, 99999))}
+        args = [str(rnd.randint(0, 99999))]  # ints are stored inline, as text
         if fid % 2:
-            args["name"] = "'user%d'" % rnd.randint(0, 999)
+            args.append(rnd.randint(0, 999) + 1)  # the vals id of 'user<k>'
         depth = rnd.randint(0, depth + 1) if depth < 30 else 0
         rows.append((i, None, 1, fid, depth, i * 1000, rnd.randint(100, 100000), 50, json.dumps(args), "None",
                      None, 0))
         if len(rows) == 100000:
-            con.executemany("insert into calls values (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            con.executemany("insert into call_rows values (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             rows = []
-    con.executemany("insert into calls values (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    con.executemany("insert into call_rows values (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     con.commit()
     con.close()
 

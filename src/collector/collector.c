@@ -4,9 +4,11 @@
  *
  * State kept per stream (one traced thread): its stack of open calls and the
  * rendered arguments of those calls, stored LIFO in one text buffer so that
- * a call's arguments cost no allocation. Functions are kept in a table
- * indexed by their ring-wide id, with their argument names pre-encoded as
- * JSON keys. Nothing here allocates per event once the buffers are warm.
+ * a call's arguments cost no allocation. Every value becomes the id of its
+ * vals row (value_cache.h): a value met before is found by its captured
+ * bytes and never rendered again. Functions are kept in a table indexed by
+ * their ring-wide id. Nothing here allocates per event once the buffers
+ * are warm.
  */
 #include "collector/collector.h"
 
@@ -16,6 +18,7 @@
 #include <time.h>
 
 #include "collector/decode.h"
+#include "collector/value_cache.h"
 #include "core/clock.h"
 #include "core/event.h"
 #include "store/json.h"
@@ -52,15 +55,13 @@ struct stream {
     int skipping;   /* after bad bytes: ignore input until the next chunk */
     struct frame *stack;
     size_t depth, cap;
-    struct cs_textbuf args; /* arguments of the open frames, LIFO */
+    struct cs_textbuf args; /* arguments of the open frames (JSON arrays of vals ids), LIFO */
 };
 
 struct function {
     int defined;
     int is_c;
     uint32_t nargs;
-    char *keys;       /* `{"a":` `,"b":` ... concatenated */
-    uint32_t *key_end; /* end offset of each key in keys */
 };
 
 struct thread_key {
@@ -88,7 +89,8 @@ struct cs_collector {
     int64_t *pids;
     size_t npids, pids_cap;
 
-    struct cs_textbuf result, exception, scratch, fields;
+    struct cs_textbuf exception, scratch, fields, value;
+    struct cs_value_cache *values; /* every value's vals id */
     int64_t rows_in_step, rows_since_commit, rows_since_trim;
     uint64_t lost_events, decode_errors;
     int oom;
@@ -242,8 +244,8 @@ static struct function *known_function(struct cs_collector *c, uint64_t id)
     return id < c->nfunctions && c->functions[id].defined ? &c->functions[id] : NULL;
 }
 
-/* EV_CODE: remembers the argument names as ready-made JSON keys and stores
- * the function row. Ids are ring-wide, so a redefinition is the same one. */
+/* EV_CODE: remembers how many arguments a call brings and stores the
+ * function row with their names. Ids are ring-wide, so a redefinition is the same one. */
 static int define_code(struct cs_collector *c, const struct cs_event *ev)
 {
     struct function *fn = function_slot(c, ev->id);
@@ -251,38 +253,25 @@ static int define_code(struct cs_collector *c, const struct cs_event *ev)
         return -1;
     if (fn->defined)
         return 0;
-    struct cs_textbuf keys = {0}, names = {0};
-    uint32_t *key_end = malloc((ev->nargs + 1) * sizeof *key_end);
-    if (!key_end) {
-        c->oom = 1;
-        return -1;
-    }
+    struct cs_textbuf names = {0};
     /* cs_decode_event validated the names; read them again in place. */
     struct cs_reader r = {ev->arg_names, ev->arg_names_end, 0};
     cs_textbuf_putc(&names, '[');
     for (uint64_t i = 0; i < ev->nargs; i++) {
         size_t n;
         const char *name = cs_get_str(&r, &n);
-        cs_textbuf_putc(&keys, i ? ',' : '{');
-        cs_json_string(&keys, name, n);
-        cs_textbuf_putc(&keys, ':');
-        key_end[i] = (uint32_t)keys.len;
         if (i)
             cs_textbuf_putc(&names, ',');
         cs_json_string(&names, name, n);
     }
     cs_textbuf_putc(&names, ']');
-    if (keys.oom || names.oom || r.error) {
-        cs_textbuf_free(&keys);
+    if (names.oom || r.error) {
         cs_textbuf_free(&names);
-        free(key_end);
         c->oom = !r.error;
         return -1;
     }
     fn->defined = 1;
     fn->nargs = (uint32_t)ev->nargs;
-    fn->keys = keys.data;
-    fn->key_end = key_end;
     cs_store_add_function(c->store, (int64_t)ev->id, "python", ev->module.s, ev->module.n,
                           ev->qualname.s, ev->qualname.n, ev->filename.s, ev->filename.n,
                           (int64_t)ev->lineno, names.data, names.len);
@@ -307,7 +296,7 @@ static int define_cfunc(struct cs_collector *c, const struct cs_event *ev)
 /* ---- rows ---- */
 
 static void write_row(struct cs_collector *c, struct stream *st, const struct frame *f, int depth,
-                      int finished, int64_t duration, const struct cs_textbuf *result,
+                      int finished, int64_t duration, int64_t result, const struct cs_textbuf *result_text,
                       const struct cs_textbuf *exception, int extra_flags)
 {
     struct cs_call_row row = {
@@ -323,8 +312,9 @@ static void write_row(struct cs_collector *c, struct stream *st, const struct fr
         .finished = finished,
         .args = f->args_len == NO_ARGS ? NULL : st->args.data + f->args_off,
         .args_len = f->args_len == NO_ARGS ? 0 : f->args_len,
-        .result = result ? result->data : NULL,
-        .result_len = result ? result->len : 0,
+        .result = result,
+        .result_text = result_text ? (result_text->data ? result_text->data : "") : NULL,
+        .result_len = result_text ? result_text->len : 0,
         .exception = exception ? exception->data : NULL,
         .exception_len = exception ? exception->len : 0,
     };
@@ -369,8 +359,8 @@ static struct frame *push(struct cs_collector *c, struct stream *st, uint64_t fu
 
 /* Ends the top frame at the stream's current time. A return with nothing
  * open belongs to a frame entered before tracing began: nothing to pair. */
-static void pop(struct cs_collector *c, struct stream *st, const struct cs_textbuf *result,
-                const struct cs_textbuf *exception, int extra_flags)
+static void pop(struct cs_collector *c, struct stream *st, int64_t result,
+                const struct cs_textbuf *result_text, const struct cs_textbuf *exception, int extra_flags)
 {
     if (st->depth == 0)
         return;
@@ -379,7 +369,7 @@ static void pop(struct cs_collector *c, struct stream *st, const struct cs_textb
     if (st->depth)
         st->stack[st->depth - 1].child_ns += duration;
     if (f->id && duration >= c->opt.min_duration_ns)
-        write_row(c, st, f, (int)st->depth, 1, duration, result, exception, extra_flags);
+        write_row(c, st, f, (int)st->depth, 1, duration, result, result_text, exception, extra_flags);
     st->args.len = f->args_off;
 }
 
@@ -388,7 +378,7 @@ static void pop_unfinished(struct cs_collector *c, struct stream *st, int extra_
 {
     struct frame *f = &st->stack[--st->depth];
     if (f->id)
-        write_row(c, st, f, (int)st->depth, 0, 0, NULL, NULL, extra_flags);
+        write_row(c, st, f, (int)st->depth, 0, 0, 0, NULL, NULL, extra_flags);
     st->args.len = f->args_off;
 }
 
@@ -400,6 +390,35 @@ static void unwind_all(struct cs_collector *c, struct stream *st)
 
 /* ---- events ---- */
 
+/* Reads the value next in r: returns the id of its vals row, or 0 when it
+ * is stored inline, its rendering then in c->value; -1 when r is
+ * malformed. Ints, None and booleans are inline: their text is as short as
+ * an id, and ints are often unique (positions, counters). Every other
+ * value is rendered and stored once, when first met (value_cache.h). */
+static int64_t take_value(struct cs_collector *c, struct cs_reader *r)
+{
+    const unsigned char *start = r->p;
+    int tag = start < r->end ? *start : -1;
+    if (cs_skip_value(r) != 0)
+        return -1;
+    size_t len = (size_t)(r->p - start);
+    int inline_value = tag == V_INT || tag == V_NONE || tag == V_TRUE || tag == V_FALSE;
+    int64_t id = inline_value ? 0 : cs_value_cache_find(c->values, start, len);
+    if (id)
+        return id;
+    struct cs_reader value = {start, r->p, 0};
+    cs_textbuf_reset(&c->value);
+    if (cs_render_value(&value, &c->value) != 0) {
+        r->error = 1;
+        return -1;
+    }
+    if (inline_value)
+        return 0;
+    id = cs_value_cache_add(c->values, start, len);
+    cs_store_add_value(c->store, id, c->value.data ? c->value.data : "", c->value.len);
+    return id;
+}
+
 static int on_call(struct cs_collector *c, struct stream *st, struct cs_reader *r,
                    const struct cs_event *ev)
 {
@@ -409,18 +428,19 @@ static int on_call(struct cs_collector *c, struct stream *st, struct cs_reader *
     struct frame *f = push(c, st, ev->id, 0, 0);
     if (!f)
         return -1;
-    if (fn->nargs == 0) {
-        cs_textbuf_put(&st->args, "{}", 2);
-    } else {
-        uint32_t start = 0;
-        for (uint32_t i = 0; i < fn->nargs; i++) {
-            cs_textbuf_put(&st->args, fn->keys + start, fn->key_end[i] - start);
-            start = fn->key_end[i];
-            if (cs_render_value_json(r, &st->args, &c->scratch) != 0)
-                return -1;
-        }
-        cs_textbuf_putc(&st->args, '}');
+    cs_textbuf_putc(&st->args, '[');
+    for (uint32_t i = 0; i < fn->nargs; i++) {
+        int64_t id = take_value(c, r);
+        if (id < 0)
+            return -1;
+        if (i)
+            cs_textbuf_putc(&st->args, ',');
+        if (id)
+            cs_textbuf_int(&st->args, id);
+        else
+            cs_json_string(&st->args, c->value.data ? c->value.data : "", c->value.len);
     }
+    cs_textbuf_putc(&st->args, ']');
     if (st->args.oom || st->args.len - f->args_off >= NO_ARGS) {
         c->oom = st->args.oom;
         return -1;
@@ -440,10 +460,10 @@ static int on_bare_call(struct cs_collector *c, struct stream *st, const struct 
 static int on_return(struct cs_collector *c, struct stream *st, struct cs_reader *r, int with_value,
                      int flags)
 {
-    cs_textbuf_reset(&c->result);
-    if (with_value && cs_render_value(r, &c->result) != 0)
+    int64_t id = with_value ? take_value(c, r) : 0;
+    if (id < 0)
         return -1;
-    pop(c, st, with_value ? &c->result : NULL, NULL, flags);
+    pop(c, st, id, with_value && !id ? &c->value : NULL, NULL, flags);
     return 0;
 }
 
@@ -453,7 +473,7 @@ static int on_unwind(struct cs_collector *c, struct stream *st, struct cs_reader
     cs_textbuf_reset(&c->exception);
     if (cs_render_exception(r, ev->text, &c->exception, &c->scratch) != 0)
         return -1;
-    pop(c, st, NULL, &c->exception, 0);
+    pop(c, st, 0, NULL, &c->exception, 0);
     return 0;
 }
 
@@ -461,7 +481,7 @@ static void on_craise(struct cs_collector *c, struct stream *st)
 {
     cs_textbuf_reset(&c->exception);
     cs_textbuf_puts(&c->exception, C_RAISED);
-    pop(c, st, NULL, &c->exception, 0);
+    pop(c, st, 0, NULL, &c->exception, 0);
 }
 
 /* EV_LOST: the thread dropped events and is now `depth` calls deep. Frames
@@ -541,7 +561,7 @@ static int dispatch(struct cs_collector *c, struct stream *st, struct cs_reader 
     case EV_YIELD: return on_return(c, st, r, 1, CS_CALL_YIELDED);
     case EV_YIELD_BARE: return on_return(c, st, r, 0, CS_CALL_YIELDED);
     case EV_UNWIND: return on_unwind(c, st, r, ev);
-    case EV_CRETURN: pop(c, st, NULL, NULL, 0); return 0;
+    case EV_CRETURN: pop(c, st, 0, NULL, NULL, 0); return 0;
     case EV_CRAISE: on_craise(c, st); return 0;
     case EV_LOG: return on_log(c, st, r, ev);
     case EV_STOP: unwind_all(c, st); return 0;
@@ -608,7 +628,8 @@ struct cs_collector *cs_collector_open(struct cs_ring *ring, const struct cs_col
     c->ring = ring;
     c->opt = *options;
     c->reader = cs_ring_reader_new(ring);
-    if (!c->reader) {
+    c->values = cs_value_cache_new();
+    if (!c->reader || !c->values) {
         snprintf(err, errlen, "out of memory");
         cs_collector_free(c);
         return NULL;
@@ -741,16 +762,13 @@ void cs_collector_free(struct cs_collector *c)
     for (size_t i = 0; i < c->nstreams; i++)
         free_stream(c->streams[i]);
     free(c->streams);
-    for (size_t i = 0; i < c->nfunctions; i++) {
-        free(c->functions[i].keys);
-        free(c->functions[i].key_end);
-    }
     free(c->functions);
     free(c->threads);
     free(c->pids);
-    cs_textbuf_free(&c->result);
     cs_textbuf_free(&c->exception);
     cs_textbuf_free(&c->scratch);
     cs_textbuf_free(&c->fields);
+    cs_textbuf_free(&c->value);
+    cs_value_cache_free(c->values);
     free(c);
 }

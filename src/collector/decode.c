@@ -530,14 +530,55 @@ int cs_render_value(struct cs_reader *r, struct cs_textbuf *out)
     return render(r, out, 0);
 }
 
+/* Walks one value without rendering it: the collector finds the extent of
+ * a value this way before deciding whether it needs rendering at all. Keep
+ * in step with render(). */
+static int skip(struct cs_reader *r, int nesting)
+{
+    if (nesting > CS_MAX_VALUE_NESTING) {
+        r->error = 1;
+        return -1;
+    }
+    int tag = cs_get_byte(r);
+    switch (tag) {
+    case V_NONE:
+    case V_FALSE:
+    case V_TRUE:
+    case V_UNBOUND: break;
+    case V_INT: (void)cs_get_varint(r); break;
+    case V_BIGINT: (void)cs_get_text(r); break;
+    case V_FLOAT: (void)cs_get_u64(r); break;
+    case V_STR:
+    case V_BYTES:
+    case V_REPR: (void)cs_get_varint(r), (void)cs_get_text(r); break;
+    case V_TUPLE:
+    case V_LIST:
+    case V_SET:
+    case V_FROZENSET:
+    case V_DICT: {
+        uint64_t per_item = tag == V_DICT ? 2 : 1;
+        (void)cs_get_varint(r);
+        uint64_t shown = cs_get_varint(r);
+        for (uint64_t i = 0; i < shown * per_item && !r->error; i++)
+            if (skip(r, nesting + 1) != 0)
+                return -1;
+        break;
+    }
+    case V_OBJECT: (void)cs_get_text(r), (void)cs_get_varint(r); break;
+    case V_NAMED: (void)cs_get_text(r), (void)cs_get_text(r), (void)cs_get_varint(r); break;
+    case V_SUBCLASS:
+        (void)cs_get_text(r);
+        return skip(r, nesting + 1);
+    case V_REPR_FAILED: (void)cs_get_text(r), (void)cs_get_varint(r), (void)cs_get_text(r); break;
+    case V_ELIDED: (void)cs_get_text(r), (void)cs_get_varint(r); break;
+    default: r->error = 1; return -1;
+    }
+    return r->error ? -1 : 0;
+}
+
 int cs_skip_value(struct cs_reader *r)
 {
-    /* Rendering into a scratch buffer would do, but skipping is on the
-     * error path only; keep one walker so the two cannot disagree. */
-    struct cs_textbuf scratch = {0};
-    int rc = render(r, &scratch, 0);
-    cs_textbuf_free(&scratch);
-    return rc;
+    return skip(r, 0);
 }
 
 int cs_render_value_json(struct cs_reader *r, struct cs_textbuf *out, struct cs_textbuf *scratch)

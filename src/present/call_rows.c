@@ -16,7 +16,7 @@ int cs_load_threads(sqlite3 *db, long long pid, long long tid, struct cs_thread_
     /* Threads in the order their first call started. */
     const char *sql = "SELECT t.id, t.pid, t.tid, t.name FROM threads t"
                       " WHERE (?1 < 0 OR t.pid = ?1) AND (?2 < 0 OR t.tid = ?2)"
-                      " ORDER BY (SELECT min(start_ns) FROM calls WHERE thread_id = t.id), t.id";
+                      " ORDER BY (SELECT min(start_ns) FROM call_rows WHERE thread_id = t.id), t.id";
     *out = NULL;
     *n = 0;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)

@@ -14,6 +14,11 @@
 
 #include "store/textbuf.h"
 
+/* A call's arguments as the JSON object {"name": "value", ...} and its
+ * result as text, from a row c of call_rows (store/read_values.h). */
+#define CS_ARGS_SQL "cs_args(c.args, c.function_id)"
+#define CS_RESULT_SQL "cs_val(c.result)"
+
 /* The columns of CS_CALL_ROW_SQL, in order. */
 enum { C_ID, C_PARENT, C_DEPTH, C_START, C_DURATION, C_ARGS, C_RESULT, C_EXCEPTION, C_FLAGS,
        C_FUNCTION, C_QUALNAME, C_NAME, C_MODULE, C_FILENAME, C_LINENO, C_SELF };
@@ -23,9 +28,9 @@ enum { C_ID, C_PARENT, C_DEPTH, C_START, C_DURATION, C_ARGS, C_RESULT, C_EXCEPTI
  * " AND <condition over c (calls) and f (functions)>" and then
  * CS_CALL_ROW_ORDER. */
 #define CS_CALL_ROW_COLUMNS                                                                \
-    "c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns, c.args, c.result, c.exception," \
+    "c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns, " CS_ARGS_SQL ", " CS_RESULT_SQL ", c.exception," \
     " c.flags, c.function_id, f.qualname, f.name, f.module, f.filename, f.lineno, c.self_ns"
-#define CS_CALL_ROW_FROM " FROM calls c LEFT JOIN functions f ON f.id = c.function_id WHERE c.thread_id = ?1"
+#define CS_CALL_ROW_FROM " FROM call_rows c LEFT JOIN functions f ON f.id = c.function_id WHERE c.thread_id = ?1"
 #define CS_CALL_ROW_SQL "SELECT " CS_CALL_ROW_COLUMNS CS_CALL_ROW_FROM
 #define CS_CALL_ROW_ORDER " ORDER BY c.id"
 

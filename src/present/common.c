@@ -87,6 +87,12 @@ sqlite3 *cs_open_store(const char *path)
     return db;
 }
 
+void cs_close_store(sqlite3 *db)
+{
+    if (db)
+        cs_store_close_readonly(db);
+}
+
 int64_t cs_store_wall_start(sqlite3 *db)
 {
     sqlite3_stmt *st;

@@ -33,6 +33,8 @@ int cs_want_color(int no_color_option);
 
 /* Opens a store for reading, printing the error. NULL on failure. */
 sqlite3 *cs_open_store(const char *path);
+/* Closes what cs_open_store opened. */
+void cs_close_store(sqlite3 *db);
 
 /* started_wall_ns of the store (0 if absent). */
 int64_t cs_store_wall_start(sqlite3 *db);

@@ -493,14 +493,14 @@ int cs_cmd_export(int argc, char **argv)
     struct cs_expr_error err = {0};
     if (e.o.filter_text && cs_filter_compile(e.x.db, e.o.filter_text, 2, &e.o.filter, &err) != 0) {
         cs_filter_print_error(e.o.filter_text, &err);
-        sqlite3_close(e.x.db);
+        cs_close_store(e.x.db);
         return CS_EXIT_USAGE;
     }
     if (load_functions(&e.x) != 0) {
         cs_error("cannot read %s: %s", e.o.path, sqlite3_errmsg(e.x.db));
         free_functions(&e.x);
         cs_filter_free(&e.o.filter);
-        sqlite3_close(e.x.db);
+        cs_close_store(e.x.db);
         return CS_EXIT_FAILURE;
     }
     char *tmp;
@@ -527,7 +527,7 @@ int cs_cmd_export(int argc, char **argv)
     cs_textbuf_free(&e.x.buf);
     cs_json_scratch_free(&e.x.json);
     cs_filter_free(&e.o.filter);
-    sqlite3_close(e.x.db);
+    cs_close_store(e.x.db);
     return rc == 0 ? 0 : CS_EXIT_FAILURE;
 }
 

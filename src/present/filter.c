@@ -4,7 +4,7 @@
  * Each comparison is "field op value" (or "value op field"); the field
  * decides the column, the operators allowed and the type the value must
  * have. Comparisons on an argument (arg, value) joined by `and` are grouped
- * into one EXISTS over json_each(c.args), so that `arg == 'n' and
+ * into one EXISTS over json_each(<the call's args object>), so that `arg == 'n' and
  * value == '5'` is about one argument. Nothing from the expression is ever
  * pasted into the SQL text: values are bound parameters.
  */
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "present/call_rows.h"
 #include "present/common.h"
 #include "store/textbuf.h"
 
@@ -35,7 +36,7 @@ struct field {
     const char *column;
     enum field_type type;
     unsigned ops;
-    int per_arg;            /* a column of json_each(c.args) a */
+    int per_arg;            /* a column of json_each(<args object>) a */
     const char *values_sql; /* existing values, one column v */
     int check_values;       /* '==' on a value that exists nowhere is an error */
     const char *what;       /* for messages: "a module name" */
@@ -61,15 +62,15 @@ static const struct field FIELDS[] = {
     {"arg", "a.key", FT_TEXT, OPS_EQ, 1,
      "SELECT DISTINCT j.value AS v FROM functions, json_each(functions.arg_names) j", 1, "an argument name"},
     {"value", "a.value", FT_REPR, OPS_EQ, 1,
-     "SELECT DISTINCT a.value AS v FROM (SELECT args FROM calls WHERE args IS NOT NULL LIMIT 5000) s,"
-     " json_each(s.args) a",
+     "SELECT DISTINCT a.value AS v FROM (SELECT " CS_ARGS_SQL " AS args FROM call_rows c"
+     " WHERE c.args IS NOT NULL LIMIT 5000) s, json_each(s.args) a",
      0, "an argument value"},
     {"type", "", FT_NOTYPE, OPS_EQ, 1, NULL, 0, "a type name"},
-    {"return", "c.result", FT_REPR, OPS_EQ, 0,
-     "SELECT DISTINCT result AS v FROM (SELECT result FROM calls WHERE result IS NOT NULL LIMIT 5000)", 0,
+    {"return", CS_RESULT_SQL, FT_REPR, OPS_EQ, 0,
+     "SELECT DISTINCT " CS_RESULT_SQL " AS v FROM (SELECT result FROM call_rows c WHERE result IS NOT NULL LIMIT 5000) c", 0,
      "a return value"},
     {"exception", "c.exception", FT_TEXT, OPS_EQ, 0,
-     "SELECT DISTINCT exception AS v FROM (SELECT exception FROM calls WHERE exception IS NOT NULL LIMIT 5000)", 0,
+     "SELECT DISTINCT exception AS v FROM (SELECT exception FROM call_rows WHERE exception IS NOT NULL LIMIT 5000)", 0,
      "an exception"},
 };
 #define NFIELDS (sizeof FIELDS / sizeof *FIELDS)
@@ -112,7 +113,7 @@ struct compiler {
     struct cs_filter *out;
     size_t cap;
     struct cs_expr_error *err;
-    char value_column[64]; /* set while `value` is json_extract(c.args, ?N) */
+    char value_column[96]; /* set while `value` is json_extract(<args object>, ?N) */
 };
 
 static const char *column_of(const struct compiler *c, const struct field *f)
@@ -681,7 +682,7 @@ static const struct field *compared_field(const struct cs_expr *e)
 }
 
 /* The common case `arg == 'n' and value <op> X...`, with a plain name:
- * json_extract(c.args, '$.n') reads the one value directly, which is
+ * json_extract(<args object>, '$.n') reads the one value directly, which is
  * several times faster than walking every argument with json_each. Returns
  * the index of the arg comparison, or -1 if the parts are not that shape. */
 static int single_named_arg(const struct cs_expr *const *parts, size_t n)
@@ -717,11 +718,11 @@ static int compile_named_arg(struct compiler *c, const struct cs_expr *const *pa
     const struct cs_expr *name = parts[arg]->left->kind == CS_EXPR_NAME ? parts[arg]->right : parts[arg]->left;
     char path[64];
     snprintf(path, sizeof path, "$.%s", name->str);
-    cs_textbuf_puts(&c->sql, "(json_type(c.args, ");
+    cs_textbuf_puts(&c->sql, "(json_type(" CS_ARGS_SQL ", ");
     size_t at = c->sql.len;
     if (add_text(c, path, strlen(path)) != 0)
         return -1;
-    snprintf(c->value_column, sizeof c->value_column, "json_extract(c.args, %.*s)", (int)(c->sql.len - at),
+    snprintf(c->value_column, sizeof c->value_column, "json_extract(" CS_ARGS_SQL ", %.*s)", (int)(c->sql.len - at),
              c->sql.data + at);
     cs_textbuf_puts(&c->sql, ") IS NOT NULL");
     int rc = 0;
@@ -741,7 +742,7 @@ static int compile_exists(struct compiler *c, const struct cs_expr *const *parts
     int arg = single_named_arg(parts, n);
     if (arg >= 0)
         return compile_named_arg(c, parts, n, arg, depth);
-    cs_textbuf_puts(&c->sql, "EXISTS (SELECT 1 FROM json_each(c.args) a WHERE ");
+    cs_textbuf_puts(&c->sql, "EXISTS (SELECT 1 FROM json_each(" CS_ARGS_SQL ") a WHERE ");
     for (size_t i = 0; i < n; i++) {
         if (i)
             cs_textbuf_puts(&c->sql, " AND ");

@@ -7,7 +7,7 @@
  *     arg == 'n' and value == '5'          (the same argument)
  *     time >= '2026/11/24 13:45' and exception != None
  *
- * The condition refers only to `c`, the calls table (fields of functions and
+ * The condition refers only to `c`, the call_rows table (fields of functions and
  * threads become `c.function_id IN (SELECT ...)`, evaluated once); values are
  * bound parameters, numbered from `first_param`. docs/filter.md describes
  * the language for users.
@@ -22,7 +22,7 @@
 #include "expr/expr.h"
 
 /* The FROM clause a condition is written against. */
-#define CS_FILTER_FROM "calls c"
+#define CS_FILTER_FROM "call_rows c"
 
 struct cs_filter_param {
     int type; /* SQLITE_INTEGER, SQLITE_FLOAT or SQLITE_TEXT */

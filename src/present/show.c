@@ -464,7 +464,7 @@ static int show_all(struct show *s)
 
 static void free_show(struct show *s)
 {
-    sqlite3_close(s->db);
+    cs_close_store(s->db);
     free(s->fn_match);
     cs_filter_free(&s->filter);
     free(s->stack);

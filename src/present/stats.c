@@ -148,7 +148,7 @@ static int aggregate_calls(sqlite3 *db, const struct cs_filter *filter, struct f
     if (filter)
         cs_textbuf_printf(&sql, "%s WHERE %s", CS_FILTER_FROM, filter->sql);
     else
-        cs_textbuf_puts(&sql, "calls c");
+        cs_textbuf_puts(&sql, CS_FILTER_FROM);
     int prepared = !sql.oom && sqlite3_prepare_v2(db, cs_textbuf_cstr(&sql), -1, &st, NULL) == SQLITE_OK;
     cs_textbuf_free(&sql);
     if (!prepared)
@@ -325,7 +325,7 @@ int cs_cmd_stats(int argc, char **argv)
         struct cs_expr_error err;
         if (cs_filter_compile(db, o.filter, 1, &filter, &err) != 0) {
             cs_filter_print_error(o.filter, &err);
-            sqlite3_close(db);
+            cs_close_store(db);
             return CS_EXIT_USAGE;
         }
     }
@@ -341,7 +341,7 @@ int cs_cmd_stats(int argc, char **argv)
             free(fns[i].filename);
         }
         free(fns);
-        sqlite3_close(db);
+        cs_close_store(db);
         return CS_EXIT_FAILURE;
     }
     size_t n = merge_functions(fns, nfns);
@@ -361,6 +361,6 @@ int cs_cmd_stats(int argc, char **argv)
         free(fns[i].filename);
     }
     free(fns);
-    sqlite3_close(db);
+    cs_close_store(db);
     return 0;
 }

@@ -734,7 +734,7 @@ int cs_cmd_view(int argc, char **argv)
         return CS_EXIT_FAILURE;
     if (vm_open(&v.m, v.db) != 0) {
         cs_error("cannot read %s: %s", v.path, sqlite3_errmsg(v.db));
-        sqlite3_close(v.db);
+        cs_close_store(v.db);
         return CS_EXIT_FAILURE;
     }
     if (filter) {
@@ -742,7 +742,7 @@ int cs_cmd_view(int argc, char **argv)
         if (vm_set_filter(&v.m, filter, &err) != 0) {
             cs_filter_print_error(filter, &err);
             vm_close(&v.m);
-            sqlite3_close(v.db);
+            cs_close_store(v.db);
             return CS_EXIT_USAGE;
         }
     }
@@ -750,7 +750,7 @@ int cs_cmd_view(int argc, char **argv)
         cs_error("view needs a terminal (standard %s is not one); use callscope show for text",
                  isatty(STDIN_FILENO) ? "output" : "input");
         vm_close(&v.m);
-        sqlite3_close(v.db);
+        cs_close_store(v.db);
         return CS_EXIT_FAILURE;
     }
     v.m.poll = poll_cancel;
@@ -771,7 +771,7 @@ int cs_cmd_view(int argc, char **argv)
         const char *term = getenv("TERM");
         cs_error("view: cannot use the terminal '%s'", term ? term : "(TERM is not set)");
         vm_close(&v.m);
-        sqlite3_close(v.db);
+        cs_close_store(v.db);
         return CS_EXIT_FAILURE;
     }
     curses_on = 1;
@@ -804,6 +804,6 @@ int cs_cmd_view(int argc, char **argv)
     free(v.literal);
     cs_completion_free(&v.completion);
     vm_close(&v.m);
-    sqlite3_close(v.db);
+    cs_close_store(v.db);
     return 0;
 }

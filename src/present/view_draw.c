@@ -365,7 +365,7 @@ static void draw_details(struct view *v)
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(v->db,
                            "SELECT " CS_CALL_ROW_COLUMNS
-                           " FROM calls c LEFT JOIN functions f ON f.id = c.function_id WHERE c.id = ?1",
+                           " FROM call_rows c LEFT JOIN functions f ON f.id = c.function_id WHERE c.id = ?1",
                            -1, &st, NULL) != SQLITE_OK)
         return;
     sqlite3_bind_int64(st, 1, r->pos.id);

@@ -221,8 +221,8 @@ int vm_toggle_fold(struct view_model *m, const struct vm_row *row)
     /* The subtree ends at the next call of the thread that is not deeper. */
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(m->db,
-                           "SELECT (SELECT depth FROM calls WHERE thread_id = ?1 AND id > ?2 ORDER BY id LIMIT 1),"
-                           " (SELECT min(id) FROM calls WHERE thread_id = ?1 AND id > ?2 AND depth <= ?3)",
+                           "SELECT (SELECT depth FROM call_rows WHERE thread_id = ?1 AND id > ?2 ORDER BY id LIMIT 1),"
+                           " (SELECT min(id) FROM call_rows WHERE thread_id = ?1 AND id > ?2 AND depth <= ?3)",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_int64(st, 1, m->threads[t].row);
@@ -426,7 +426,7 @@ int64_t vm_max_id(struct view_model *m)
 {
     sqlite3_stmt *st;
     int64_t v = 0;
-    if (sqlite3_prepare_v2(m->db, "SELECT max(id) FROM calls", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(m->db, "SELECT max(id) FROM call_rows", -1, &st, NULL) != SQLITE_OK)
         return 0;
     if (sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);

@@ -1,5 +1,5 @@
 /*
- * schema.c — creates the version 1 schema and validates stores for readers.
+ * schema.c — creates the version 2 schema and validates stores for readers.
  */
 #include "store/schema.h"
 
@@ -11,11 +11,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/read_values.h"
 #include "store/store.h"
 
-/* Keep in step with docs/schema.md. Column order in calls puts the always
- * present integers first; SQLite stores NULL and small ints in the record
- * header alone, so unset columns cost one byte. */
+/* Keep in step with docs/schema.md. Column order in call_rows puts the
+ * always present integers first; SQLite stores NULL and small ints in the
+ * record header alone, so unset columns cost one byte.
+ *
+ * A value the program passes again and again (the document a parser
+ * walks, self, a config dict) is a row of vals, written once. A call row
+ * holds its arguments as a JSON array in the order of its function's
+ * arg_names: a vals id (a number) or, for a value met once and for ints,
+ * the text itself (a string). result is likewise an INTEGER id or TEXT.
+ * The calls view puts names and text back, for queries by hand;
+ * callscope's own readers use cs_args()/cs_val() (store/read_values.h). */
 static const char SCHEMA_SQL[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "CREATE TABLE processes(pid INTEGER PRIMARY KEY, parent_pid INTEGER);"
@@ -23,10 +32,23 @@ static const char SCHEMA_SQL[] =
     " name TEXT);"
     "CREATE TABLE functions(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, module TEXT,"
     " qualname TEXT, name TEXT, filename TEXT, lineno INTEGER, arg_names TEXT);"
-    "CREATE TABLE calls(id INTEGER PRIMARY KEY, parent_id INTEGER,"
+    "CREATE TABLE vals(id INTEGER PRIMARY KEY, text TEXT NOT NULL);"
+    "CREATE TABLE call_rows(id INTEGER PRIMARY KEY, parent_id INTEGER,"
     " thread_id INTEGER NOT NULL, function_id INTEGER NOT NULL, depth INTEGER NOT NULL,"
     " start_ns INTEGER NOT NULL, duration_ns INTEGER, self_ns INTEGER, args TEXT,"
-    " result TEXT, exception TEXT, flags INTEGER NOT NULL DEFAULT 0);"
+    " result, exception TEXT, flags INTEGER NOT NULL DEFAULT 0);"
+    "CREATE VIEW calls AS SELECT r.id AS id, r.parent_id AS parent_id, r.thread_id AS thread_id,"
+    " r.function_id AS function_id, r.depth AS depth, r.start_ns AS start_ns,"
+    " r.duration_ns AS duration_ns, r.self_ns AS self_ns,"
+    " CASE WHEN r.args IS NULL THEN NULL ELSE"
+    " (SELECT json_group_object(k, t) FROM (SELECT n.value AS k, CASE WHEN a.type = 'integer'"
+    " THEN (SELECT text FROM vals WHERE id = a.value) ELSE a.value END AS t"
+    " FROM json_each(r.args) a"
+    " JOIN json_each((SELECT arg_names FROM functions WHERE id = r.function_id)) n ON n.key = a.key"
+    " ORDER BY a.key)) END AS args,"
+    " CASE WHEN typeof(r.result) = 'integer' THEN (SELECT text FROM vals WHERE id = r.result)"
+    " ELSE r.result END AS result,"
+    " r.exception AS exception, r.flags AS flags FROM call_rows r;"
     "CREATE TABLE logs(id INTEGER PRIMARY KEY, call_id INTEGER, thread_id INTEGER,"
     " time_ns INTEGER, message TEXT, fields TEXT);"
     "CREATE TABLE lost(id INTEGER PRIMARY KEY, thread_id INTEGER, time_ns INTEGER,"
@@ -67,7 +89,7 @@ int cs_schema_create(sqlite3 *db)
  * fifth of the file. */
 int cs_schema_build_indexes(sqlite3 *db)
 {
-    return sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS calls_parent ON calls(parent_id);", NULL,
+    return sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS calls_parent ON call_rows(parent_id);", NULL,
                         NULL, NULL);
 }
 
@@ -151,11 +173,25 @@ sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
         sqlite3_close(db);
         return NULL;
     }
-    if (version > CS_STORE_SCHEMA_VERSION) {
-        snprintf(err, errlen, "%s was written by a newer callscope (schema %lld; this one reads %d)",
-                 path, (long long)version, CS_STORE_SCHEMA_VERSION);
+    if (version != CS_STORE_SCHEMA_VERSION) {
+        snprintf(err, errlen, "%s was written by %s callscope (schema %lld; this one reads %d)%s", path,
+                 version > CS_STORE_SCHEMA_VERSION ? "a newer" : "an older", (long long)version,
+                 CS_STORE_SCHEMA_VERSION, version > CS_STORE_SCHEMA_VERSION ? "" : "; record it again");
+        sqlite3_close(db);
+        return NULL;
+    }
+    if (cs_read_values_register(db) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot read %s: out of memory", path);
         sqlite3_close(db);
         return NULL;
     }
     return db;
+}
+
+void cs_store_close_readonly(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
+        sqlite3_finalize(st);
+    sqlite3_close(db);
 }

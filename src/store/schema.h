@@ -1,5 +1,5 @@
 /*
- * schema.h — the store's SQL schema, version 1 (docs/schema.md explains every
+ * schema.h — the store's SQL schema, version 2 (docs/schema.md explains every
  * column), and the checks that tell a callscope store from any other file.
  * Only store.c and the readers' open function use it.
  */

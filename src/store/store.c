@@ -63,9 +63,16 @@
 
 struct pending_call {
     int64_t parent_id, thread_id, function_id, start_ns, duration_ns, self_ns;
+    int64_t result; /* the vals row of the result, 0: inline (or none) */
     int32_t depth, flags;
     uint32_t args_off, args_len, result_off, result_len, exc_off, exc_len;
     unsigned char finished, filled;
+};
+
+/* A row of vals waiting in a batch; its text is in the batch's text. */
+struct val_entry {
+    int64_t id;
+    uint32_t off, len;
 };
 
 struct row_entry {
@@ -80,6 +87,8 @@ struct batch {
     size_t n, cap;
     struct row_entry *late; /* calls that started before the window */
     size_t nlate, late_cap;
+    struct val_entry *vals; /* written first: rows may refer to them */
+    size_t nvals, vals_cap;
     struct cs_textbuf text;
     int commit;        /* then COMMIT and BEGIN the next transaction */
     int64_t trim_keep; /* > 0: then trim calls to about this many */
@@ -119,6 +128,7 @@ struct cs_store {
     int64_t max_id; /* the largest id in calls: the next append gets max_id + 1 */
 
     sqlite3_stmt *insert_call;
+    sqlite3_stmt *insert_val;
     sqlite3_stmt *insert_calls;  /* ROWS_PER_INSERT rows with their ids */
     sqlite3_stmt *append_calls;  /* ROWS_PER_INSERT rows numbered by SQLite */
     sqlite3_stmt *insert_function;
@@ -238,12 +248,12 @@ static int prepare(struct cs_store *s, sqlite3_stmt **st, const char *sql)
     return 0;
 }
 
-/* "INSERT INTO calls<columns> VALUES (?,..),(?,..)...": rows of `ncols`
+/* "INSERT INTO call_rows<columns> VALUES (?,..),(?,..)...": rows of `ncols`
  * parameters each. */
 static int prepare_multi(struct cs_store *s, sqlite3_stmt **st, const char *columns, int ncols)
 {
     char sql[ROWS_PER_INSERT * (CALL_COLUMNS * 2 + 4) + 256];
-    int n = snprintf(sql, sizeof sql, "INSERT INTO calls%s VALUES ", columns);
+    int n = snprintf(sql, sizeof sql, "INSERT INTO call_rows%s VALUES ", columns);
     for (int r = 0; r < ROWS_PER_INSERT; r++) {
         n += snprintf(sql + n, sizeof sql - (size_t)n, "%s(?", r ? "," : "");
         for (int k = 1; k < ncols; k++)
@@ -255,7 +265,8 @@ static int prepare_multi(struct cs_store *s, sqlite3_stmt **st, const char *colu
 
 static int prepare_all(struct cs_store *s)
 {
-    return prepare(s, &s->insert_call, "INSERT INTO calls VALUES (?,?,?,?,?,?,?,?,?,?,?,?)") ||
+    return prepare(s, &s->insert_call, "INSERT INTO call_rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)") ||
+           prepare(s, &s->insert_val, "INSERT INTO vals VALUES (?,?)") ||
            prepare_multi(s, &s->insert_calls, "", CALL_COLUMNS) ||
            prepare_multi(s, &s->append_calls,
                          "(parent_id, thread_id, function_id, depth, start_ns, duration_ns,"
@@ -331,6 +342,7 @@ static void free_batch(struct batch *b)
         return;
     free(b->rows);
     free(b->late);
+    free(b->vals);
     cs_textbuf_free(&b->text);
     free(b);
 }
@@ -398,7 +410,7 @@ void cs_store_close(struct cs_store *s)
     if (s->db && !failed(s))
         cs_store_commit(s);
     stop_writer(s);
-    sqlite3_stmt *all[] = {s->insert_call, s->insert_calls, s->append_calls, s->insert_function,
+    sqlite3_stmt *all[] = {s->insert_call, s->insert_val, s->insert_calls, s->append_calls, s->insert_function,
                            s->insert_process, s->insert_thread, s->update_thread_name,
                            s->insert_log, s->insert_lost, s->set_meta};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -444,8 +456,10 @@ static void bind_columns(sqlite3_stmt *st, int base, const struct pending_call *
         sqlite3_bind_null(st, base + 7);
     }
     bind_text_or_null(st, base + 8, p->args_len == NO_TEXT ? NULL : text + p->args_off, p->args_len);
-    bind_text_or_null(st, base + 9, p->result_len == NO_TEXT ? NULL : text + p->result_off,
-                      p->result_len);
+    if (p->result > 0)
+        sqlite3_bind_int64(st, base + 9, p->result);
+    else
+        bind_text_or_null(st, base + 9, p->result_len == NO_TEXT ? NULL : text + p->result_off, p->result_len);
     bind_text_or_null(st, base + 10, p->exc_len == NO_TEXT ? NULL : text + p->exc_off, p->exc_len);
     sqlite3_bind_int(st, base + 11, p->flags);
 }
@@ -521,6 +535,17 @@ static int commit_locked(struct cs_store *s);
 static void write_batch(struct cs_store *s, struct batch *b)
 {
     const char *text = b->text.data;
+    for (size_t i = 0; i < b->nvals && !failed(s); i += ROWS_PER_INSERT) {
+        size_t end = i + ROWS_PER_INSERT < b->nvals ? i + ROWS_PER_INSERT : b->nvals;
+        writer_lock_db(s);
+        for (size_t k = i; k < end; k++) {
+            sqlite3_bind_int64(s->insert_val, 1, b->vals[k].id);
+            sqlite3_bind_text(s->insert_val, 2, text + b->vals[k].off, (int)b->vals[k].len, SQLITE_STATIC);
+            if (run(s, s->insert_val) != 0)
+                break;
+        }
+        unlock_db(s);
+    }
     for (size_t i = 0; i < b->nlate && !failed(s); i++) {
         writer_lock_db(s);
         insert_one(s, b->late[i].id, &b->late[i].p, text);
@@ -550,7 +575,7 @@ static void write_batch(struct cs_store *s, struct batch *b)
             s->in_txn = 1;
         unlock_db(s);
     }
-    b->n = b->nlate = 0;
+    b->n = b->nlate = b->nvals = 0;
     b->commit = 0;
     b->trim_keep = 0;
     cs_textbuf_reset(&b->text);
@@ -751,8 +776,9 @@ static void row_to_pending(struct cs_textbuf *b, const struct cs_call_row *row, 
     p->depth = row->depth;
     p->flags = row->flags;
     p->finished = (unsigned char)(row->finished != 0);
+    p->result = row->result;
     stash_text(b, row->args, row->args_len, &p->args_off, &p->args_len);
-    stash_text(b, row->result, row->result_len, &p->result_off, &p->result_len);
+    stash_text(b, row->result > 0 ? NULL : row->result_text, row->result_len, &p->result_off, &p->result_len);
     stash_text(b, row->exception, row->exception_len, &p->exc_off, &p->exc_len);
     p->filled = 1;
 }
@@ -786,12 +812,36 @@ void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row)
         fail(s, "out of memory");
 }
 
+void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t len)
+{
+    if (failed(s))
+        return;
+    struct batch *b = s->cur;
+    if (b->nvals == b->vals_cap) {
+        size_t cap = b->vals_cap ? b->vals_cap * 2 : 256;
+        struct val_entry *grown = realloc(b->vals, cap * sizeof *grown);
+        if (!grown) {
+            fail(s, "out of memory");
+            return;
+        }
+        b->vals = grown;
+        b->vals_cap = cap;
+    }
+    uint32_t off, n;
+    stash_text(&b->text, text, len, &off, &n);
+    if (n == NO_TEXT || b->text.oom) {
+        fail(s, "out of memory");
+        return;
+    }
+    b->vals[b->nvals++] = (struct val_entry){id, off, n};
+}
+
 int cs_store_flush_calls(struct cs_store *s)
 {
     if (failed(s))
         return -1;
     window_to_batch(s);
-    if (s->cur->n || s->cur->nlate)
+    if (s->cur->n || s->cur->nlate || s->cur->nvals)
         hand_over(s);
     return failed(s) ? -1 : 0;
 }
@@ -813,8 +863,8 @@ static int trim_locked(struct cs_store *s, int64_t keep)
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db,
-                                "DELETE FROM calls WHERE id < "
-                                "(SELECT id FROM calls ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                                "DELETE FROM call_rows WHERE id < "
+                                "(SELECT id FROM call_rows ORDER BY id DESC LIMIT 1 OFFSET ?)",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK) {
         fail_rc(s, rc, "write");

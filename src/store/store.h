@@ -1,5 +1,5 @@
 /*
- * store.h — the SQLite file a recording lands in: its schema (version 1,
+ * store.h — the SQLite file a recording lands in: its schema (version 2,
  * documented in docs/schema.md), the writers the collector uses, and the
  * checks every reader makes before trusting a file.
  *
@@ -27,7 +27,7 @@
 #include <sqlite3.h>
 
 #define CS_STORE_APPLICATION_ID 0x43534350 /* "CSCP" */
-#define CS_STORE_SCHEMA_VERSION 1
+#define CS_STORE_SCHEMA_VERSION 2
 
 /* calls.flags */
 enum cs_call_flags {
@@ -50,9 +50,12 @@ struct cs_call_row {
     int depth;
     int flags;
     int finished;
+    /* JSON array in the function's arg_names order: a vals id, or the
+     * rendered value as a string when it is inline. NULL: not recorded. */
     const char *args;
     size_t args_len;
-    const char *result;
+    int64_t result;          /* the vals row of the return (or yielded) value; 0: see result_text */
+    const char *result_text; /* the value inline, when result is 0; NULL: none */
     size_t result_len;
     const char *exception;
     size_t exception_len;
@@ -82,6 +85,9 @@ int cs_store_in_transaction(struct cs_store *s);
 /* Call ids are given out here, in start order, so the store can sort rows. */
 int64_t cs_store_next_call_id(struct cs_store *s);
 void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row);
+/* A row of vals: a rendered value that call rows refer to by id. It
+ * reaches the file no later than the rows handed over after it. */
+void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t len);
 /* Hands every completed row still waiting in the window to the writer. */
 int cs_store_flush_calls(struct cs_store *s);
 /* Flushes and waits until the writer has written everything. */
@@ -113,5 +119,7 @@ int cs_store_checkpoint(struct cs_store *s);
 /* Opens a store for reading after checking that it is one this callscope
  * understands. NULL with a one-line message in err. */
 sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen);
+/* Closes a connection from cs_store_open_readonly, finalizing what is left on it. */
+void cs_store_close_readonly(sqlite3 *db);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "collector_util.h"
+#include "store/store.h"
 
 static const char *const ARGS_N[] = {"n", NULL};
 static const char *const ARGS_AB[] = {"a", "b", NULL};
@@ -416,6 +417,67 @@ static void test_ring_wraps(void)
     cs_ring_close(&ring);
 }
 
+/* f(doc, k) is called four times with the same long document and returns
+ * the same long string twice: each value is stored once, in vals, and both
+ * the calls view and the readers' cs_args()/cs_val() put the text back. */
+static void test_shared_values(void)
+{
+    static const char *const ARGS_DOC[] = {"doc", "k", NULL};
+    static const char DOC[] = "a document long enough to be worth sharing: [1, 2, 3]";
+    static const char RES[] = "a result long enough to be worth sharing";
+    struct cs_ring ring;
+    tu_ring(&ring, 1 << 20);
+    struct test_producer p;
+    uint64_t t = t0(&ring);
+    tp_open(&p, &ring, (uint32_t)getpid(), 101, t);
+    tp_code(&p, 1, "__main__", "f", "/x/prog.py", 10, ARGS_DOC);
+    for (int i = 0; i < 4; i++) {
+        tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t + 1000 + 100 * (uint64_t)i), tp_dt(&p);
+        tp_byte(&p, V_STR), tp_varint(&p, strlen(DOC)), tp_str(&p, DOC);
+        tp_byte(&p, V_INT), tp_svarint(&p, i);
+        tp_end(&p);
+        tp_begin(&p, EV_RETURN), tp_at(&p, t + 1050 + 100 * (uint64_t)i), tp_dt(&p);
+        if (i % 2)
+            tp_byte(&p, V_STR), tp_varint(&p, strlen(RES)), tp_str(&p, RES);
+        else
+            tp_byte(&p, V_INT), tp_svarint(&p, i);
+        tp_end(&p);
+    }
+    tp_seal(&p);
+
+    const char *path = tu_db_path();
+    struct cs_collector_options o = tu_options(path);
+    sqlite3 *db = tu_collect(&ring, &o);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 4);
+    for (int i = 1; i <= 4; i++) {
+        char sql[128], want[256];
+        snprintf(sql, sizeof sql, "SELECT args FROM calls WHERE id = %d", i);
+        snprintf(want, sizeof want, "{\"doc\":\"'%s'\",\"k\":\"%d\"}", DOC, i - 1);
+        CHECK_STR(tu_text(db, sql), want);
+    }
+    CHECK_STR(tu_text(db, "SELECT group_concat(result, '|') FROM calls"),
+              "0|'a result long enough to be worth sharing'|2|'a result long enough to be worth sharing'");
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE json_extract(args, '$.doc') LIKE '''a document%'"), 4);
+    /* Each value other than an int is stored once; ints stay inline. */
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM vals"), 2);
+    CHECK_STR(tu_text(db, "SELECT group_concat(args, ' ') FROM call_rows"), "[1,\"0\"] [1,\"1\"] [1,\"2\"] [1,\"3\"]");
+    CHECK_STR(tu_text(db, "SELECT group_concat(typeof(result), ' ') FROM call_rows"), "text integer text integer");
+    sqlite3_close(db);
+    /* A reader's connection expands ids in C, to the same text as the view. */
+    char err[256];
+    db = cs_store_open_readonly(path, err, sizeof err);
+    CHECK(db != NULL);
+    if (db) {
+        CHECK_STR(tu_text(db, "SELECT group_concat(cs_args(args, function_id) = (SELECT args FROM calls v"
+                              " WHERE v.id = r.id), ' ') FROM call_rows r"), "1 1 1 1");
+        CHECK_STR(tu_text(db, "SELECT group_concat(cs_val(result), '|') FROM call_rows"),
+                  "0|'a result long enough to be worth sharing'|2|'a result long enough to be worth sharing'");
+        CHECK_STR(tu_text(db, "SELECT cs_args(NULL, 1)"), "<null>");
+        cs_store_close_readonly(db);
+    }
+    tu_remove_db(path);
+}
+
 int main(void)
 {
     test_pairing_and_self_time();
@@ -426,5 +488,6 @@ int main(void)
     test_many_chunks_two_threads();
     test_corrupt_bytes();
     test_ring_wraps();
+    test_shared_values();
     return CHECK_REPORT("test_collector");
 }

@@ -10,7 +10,9 @@
 #include "check.h"
 #include "expr/expr.h"
 #include "present/filter.h"
+#include "store/read_values.h"
 #include "store/schema.h"
+#include "store/store.h"
 #include "store/textbuf.h"
 
 /* ---- a readable dump of a tree: (op left right) ---- */
@@ -434,28 +436,28 @@ static void test_filter_sql(void)
 
     /* one argument: comparisons on arg/value in one and-chain share an EXISTS */
     CHECK_STR(compiled(NULL, "arg == 'n' and module == 'm' and value == '5'", &f),
-              "(" FN("f.module = ?1") " AND (json_type(c.args, ?2) IS NOT NULL AND json_extract(c.args, ?2) = ?3))");
+              "(" FN("f.module = ?1") " AND (json_type(cs_args(c.args, c.function_id), ?2) IS NOT NULL AND json_extract(cs_args(c.args, c.function_id), ?2) = ?3))");
     CHECK_STR(f.params[1].s, "$.n");
     CHECK_INT(f.nparams, 3);
     cs_filter_free(&f);
     /* a name with wildcards walks the arguments */
     CHECK_STR(compiled(NULL, "arg == 'n%' and value != '5'", &f),
-              "EXISTS (SELECT 1 FROM json_each(c.args) a WHERE a.key GLOB ?1 AND coalesce(a.value <> ?2, 1))");
+              "EXISTS (SELECT 1 FROM json_each(cs_args(c.args, c.function_id)) a WHERE a.key GLOB ?1 AND coalesce(a.value <> ?2, 1))");
     cs_filter_free(&f);
     CHECK_STR(compiled(NULL, "value == 5 or value == 2.5 or value == True or value == None", &f),
-              "EXISTS (SELECT 1 FROM json_each(c.args) a WHERE (((a.value = ?1 OR a.value = ?2) OR a.value = ?3) OR "
+              "EXISTS (SELECT 1 FROM json_each(cs_args(c.args, c.function_id)) a WHERE (((a.value = ?1 OR a.value = ?2) OR a.value = ?3) OR "
               "a.value = ?4))");
     CHECK_STR(f.params[0].s, "5");
     CHECK_STR(f.params[1].s, "2.5");
     CHECK_STR(f.params[2].s, "True");
     CHECK_STR(f.params[3].s, "None");
     cs_filter_free(&f);
-    CHECK_STR(compiled(NULL, "not arg == 'x'", &f), "NOT (json_type(c.args, ?1) IS NOT NULL)");
+    CHECK_STR(compiled(NULL, "not arg == 'x'", &f), "NOT (json_type(cs_args(c.args, c.function_id), ?1) IS NOT NULL)");
     cs_filter_free(&f);
-    CHECK_STR(compiled(NULL, "not arg == 'x_'", &f), "NOT EXISTS (SELECT 1 FROM json_each(c.args) a WHERE a.key GLOB ?1)");
+    CHECK_STR(compiled(NULL, "not arg == 'x_'", &f), "NOT EXISTS (SELECT 1 FROM json_each(cs_args(c.args, c.function_id)) a WHERE a.key GLOB ?1)");
     cs_filter_free(&f);
     CHECK_STR(compiled(NULL, "return == 1.0 and exception == 'KeyError%'", &f),
-              "(c.result = ?1 AND c.exception GLOB ?2)");
+              "(cs_val(c.result) = ?1 AND c.exception GLOB ?2)");
     CHECK_STR(f.params[0].s, "1.0");
     cs_filter_free(&f);
 
@@ -537,13 +539,15 @@ static sqlite3 *make_db(void)
         "INSERT INTO functions VALUES (1, 'python', 'myapp', 'fib', 'myapp.fib', '/src/myapp.py', 3, '[\"n\"]'),"
         " (2, 'python', 'myapp.db', 'Model.save', 'myapp.db.Model.save', '/src/db.py', 10, '[\"self\",\"force\"]'),"
         " (3, 'python', 'other', 'run', 'other.run', '/src/other.py', 1, '[]');"
-        /* id, parent, thread, function, depth, start, duration, self, args, result, exception, flags */
-        "INSERT INTO calls VALUES (1, NULL, 1, 3, 0, 0, 10000000, 1000, '{}', 'None', NULL, 0),"
-        " (2, 1, 1, 1, 1, 1000, 3000000, 1000, '{\"n\":\"5\"}', '5', NULL, 0),"
-        " (3, 2, 1, 1, 2, 2000, 1000000, 1000, '{\"n\":\"4\"}', '3', NULL, 0),"
-        " (4, 1, 1, 2, 1, 61000000000, 500000, 500000, '{\"self\":\"<Model>\",\"force\":\"True\"}', NULL,"
-        "  'ValueError: bad', 0),"
-        " (5, NULL, 2, 1, 0, 120000000000, NULL, NULL, '{\"n\":\"5\"}', NULL, NULL, 0);";
+        /* id, parent, thread, function, depth, start, duration, self, args, result, exception, flags;
+         * args are vals ids or inline text, in arg_names order */
+        "INSERT INTO vals VALUES (1, '<Model>');"
+        "INSERT INTO call_rows VALUES (1, NULL, 1, 3, 0, 0, 10000000, 1000, '[]', 'None', NULL, 0),"
+        " (2, 1, 1, 1, 1, 1000, 3000000, 1000, '[\"5\"]', '5', NULL, 0),"
+        " (3, 2, 1, 1, 2, 2000, 1000000, 1000, '[\"4\"]', '3', NULL, 0),"
+        " (4, 1, 1, 2, 1, 61000000000, 500000, 500000, '[1,\"True\"]', NULL, 'ValueError: bad', 0),"
+        " (5, NULL, 2, 1, 0, 120000000000, NULL, NULL, '[\"5\"]', NULL, NULL, 0);";
+    CHECK_INT(cs_read_values_register(db), SQLITE_OK);
     char *err = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
         fprintf(stderr, "make_db: %s\n", err);
@@ -630,7 +634,7 @@ static void test_filter_results(void)
               "error 24: no module is 'x%'; the recording has 'myapp', 'myapp.db' and 'other'");
     /* '!=' a value that does not exist is no error */
     CHECK_STR(matching(db, "module != 'nothing'"), "1,2,3,4,5");
-    sqlite3_close(db);
+    cs_store_close_readonly(db);
 }
 
 static const char *completed(sqlite3 *db, const char *text, size_t cursor)
@@ -667,7 +671,7 @@ static void test_completion(void)
     CHECK_STR(completed(db, "mo == 'x'", 2), "0:module");
     CHECK_STR(completed(NULL, "module == ", 10), "10:");
     CHECK_STR(completed(db, "module == 'it''s", 16), "14:");
-    sqlite3_close(db);
+    cs_store_close_readonly(db);
 }
 
 int main(void)

@@ -223,8 +223,8 @@ class LostEnd(Exported):
     def setUpClass(cls):
         super().setUpClass()
         con = sqlite3.connect(cls.db)
-        con.execute("update calls set duration_ns = null, self_ns = null"
-                    " where id = (select c.id from calls c join functions f on f.id = c.function_id"
+        con.execute("update call_rows set duration_ns = null, self_ns = null"
+                    " where id = (select c.id from call_rows c join functions f on f.id = c.function_id"
                     " where f.name = '__main__.fail')")
         con.commit()
         con.close()

@@ -124,6 +124,19 @@ class BadFiles(TracedProgram):
         con.close()
         self.assert_one_line_error(self.callscope("stats", newer), "newer")
 
+    def test_older_schema(self):
+        """A version 1 file (calls a table, values inline) is refused with a
+        line that says to record again, by every reader."""
+        self.run_traced("pass\n")
+        older = os.path.join(self.dir, "older.db")
+        shutil.copy(self.db, older)
+        con = sqlite3.connect(older)
+        con.execute("pragma user_version = 1")
+        con.commit()
+        con.close()
+        for command in (["show"], ["stats"], ["export", "--format", "jsonl"]):
+            self.assert_one_line_error(self.callscope(*command, older), "older callscope (schema 1; this one reads 2)")
+
     def test_truncated_database(self):
         self.run_traced(PROGRAM)
         with open(self.db, "r+b") as f:

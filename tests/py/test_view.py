@@ -409,7 +409,7 @@ class Viewer(ViewerTest):
         newer = os.path.join(self.dir, "newer.db")
         shutil.copy(self.db, newer)
         con = sqlite3.connect(newer)
-        con.execute("pragma user_version = 2")
+        con.execute("pragma user_version = 3")
         con.commit()
         con.close()
         proc = run(newer)
@@ -489,7 +489,7 @@ class LargeStore(ViewerTest):
         con = sqlite3.connect(cls.db)
         fid = con.execute("select id from functions where qualname = 'f'").fetchone()[0]
         tid = con.execute("select id from threads order by id limit 1").fetchone()[0]
-        base = con.execute("select max(id) from calls").fetchone()[0]
+        base = con.execute("select max(id) from call_rows").fetchone()[0]
         con.execute("drop index if exists calls_parent")
 
         def rows():
@@ -497,12 +497,13 @@ class LargeStore(ViewerTest):
                 root = i - i % BLOCK
                 depth = 0 if i == root else 1
                 yield (base + 1 + i, None if depth == 0 else base + 1 + root, tid, fid, depth, i * 100,
-                       50 if depth else 9999, 50, '{"n":"%d"}' % i, str(i), None, 0)
+                       50 if depth else 9999, 50, '["%d"]' % i, str(i), None, 0)
 
-        con.executemany("insert into calls values (?,?,?,?,?,?,?,?,?,?,?,?)", rows())
-        con.execute("update meta set value = (select count(*) from calls) where key = 'calls'")
+        # ints are stored inline in call_rows, as text (docs/schema.md)
+        con.executemany("insert into call_rows values (?,?,?,?,?,?,?,?,?,?,?,?)", rows())
+        con.execute("update meta set value = (select count(*) from call_rows) where key = 'calls'")
         con.commit()
-        cls.last = con.execute("select max(id) from calls").fetchone()[0]
+        cls.last = con.execute("select max(id) from call_rows").fetchone()[0]
         con.close()
 
     def test_paging_and_the_end(self):

@@ -1,0 +1,264 @@
+/*
+ * read_values.c — cs_val() and cs_args() for readers (see read_values.h).
+ *
+ * Both look values up through a direct-mapped cache of vals rows: readers
+ * walk calls in id order, and values were given ids as they were first
+ * met, so neighbouring calls mostly share the few values they refer to.
+ */
+#include "store/read_values.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/json.h"
+#include "store/textbuf.h"
+
+#define VAL_SLOTS (1u << 16)
+#define MAX_FUNCTIONS (1u << 20) /* argument names cached for ids below this */
+#define SCAN_AHEAD 4096          /* rows a scan of vals steps over rather than seek */
+
+struct cached_val {
+    int64_t id; /* 0: empty */
+    char *text;
+    size_t len;
+};
+
+/* A function's arg_names, each element kept as its JSON string text. */
+struct arg_names {
+    int loaded;
+    char *json; /* the elements, back to back */
+    uint32_t *end;
+    uint32_t n;
+};
+
+struct read_values {
+    sqlite3 *db;
+    sqlite3_stmt *val, *names;
+    struct cached_val vals[VAL_SLOTS];
+    int scan_open, scan_done; /* the state of `val`, a scan of vals from some id on */
+    int64_t scan_next;        /* the id the scan has gone past */
+    struct arg_names *functions;
+    size_t nfunctions;
+    struct cs_textbuf out;
+};
+
+static void destroy(void *p)
+{
+    /* The statements are finalized by cs_store_close_readonly, with every
+     * other statement left on the connection, before it closes. */
+    struct read_values *rv = p;
+    if (!rv)
+        return;
+    for (size_t i = 0; i < VAL_SLOTS; i++)
+        free(rv->vals[i].text);
+    for (size_t i = 0; i < rv->nfunctions; i++) {
+        free(rv->functions[i].json);
+        free(rv->functions[i].end);
+    }
+    free(rv->functions);
+    cs_textbuf_free(&rv->out);
+    free(rv);
+}
+
+/* Caches the vals row the scan is on, moving the scan past it. */
+static const struct cached_val *cache_scan_row(struct read_values *rv)
+{
+    int64_t id = sqlite3_column_int64(rv->val, 0);
+    const char *t = (const char *)sqlite3_column_text(rv->val, 1);
+    size_t n = (size_t)sqlite3_column_bytes(rv->val, 1);
+    struct cached_val *c = &rv->vals[(uint64_t)id & (VAL_SLOTS - 1)];
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return NULL;
+    memcpy(copy, t ? t : "", n);
+    copy[n] = 0;
+    free(c->text);
+    *c = (struct cached_val){id, copy, n};
+    rv->scan_next = id + 1;
+    rv->scan_done = sqlite3_step(rv->val) != SQLITE_ROW;
+    return c;
+}
+
+/* The text of vals row id, or NULL (no such row, or out of memory).
+ * Values get ids in the order the program first passed them, so readers
+ * walking calls in id order mostly want the next few vals rows: one scan
+ * of vals, moved forward, serves them, and a seek is needed only when the
+ * wanted id is behind it or far ahead. */
+static const struct cached_val *lookup_val(struct read_values *rv, int64_t id)
+{
+    struct cached_val *c = &rv->vals[(uint64_t)id & (VAL_SLOTS - 1)];
+    if (c->id == id && id)
+        return c;
+    if (!rv->val &&
+        sqlite3_prepare_v2(rv->db, "SELECT id, text FROM vals WHERE id >= ? ORDER BY id", -1, &rv->val, NULL) !=
+            SQLITE_OK)
+        return NULL;
+    if (!rv->scan_open || id < rv->scan_next || id > rv->scan_next + SCAN_AHEAD) {
+        sqlite3_reset(rv->val);
+        sqlite3_bind_int64(rv->val, 1, id);
+        rv->scan_open = 1;
+        rv->scan_next = id;
+        rv->scan_done = sqlite3_step(rv->val) != SQLITE_ROW;
+    }
+    while (!rv->scan_done) {
+        int64_t at = sqlite3_column_int64(rv->val, 0);
+        if (at > id)
+            return NULL; /* no such row */
+        const struct cached_val *got = cache_scan_row(rv);
+        if (!got || at == id)
+            return got;
+    }
+    return NULL;
+}
+
+/* Splits a JSON array of strings into its elements' texts (quotes and
+ * escapes kept, so each is ready to print as a JSON key). 0 or -1. */
+static int split_names(const char *s, size_t len, struct arg_names *a)
+{
+    const char *p = s, *end = s + len;
+    a->json = malloc(len + 1);
+    a->end = malloc((len / 2 + 1) * sizeof *a->end);
+    if (!a->json || !a->end)
+        return -1;
+    size_t w = 0;
+    while (p < end && *p != '[')
+        p++;
+    for (p++; p < end;) {
+        while (p < end && (*p == ' ' || *p == ','))
+            p++;
+        if (p >= end || *p == ']')
+            return 0;
+        if (*p != '"')
+            return -1;
+        const char *q = p + 1;
+        while (q < end && *q != '"')
+            q += *q == '\\' ? 2 : 1;
+        if (q >= end)
+            return -1;
+        memcpy(a->json + w, p, (size_t)(q + 1 - p));
+        w += (size_t)(q + 1 - p);
+        a->end[a->n++] = (uint32_t)w;
+        p = q + 1;
+    }
+    return -1;
+}
+
+static const struct arg_names *lookup_names(struct read_values *rv, int64_t function_id)
+{
+    if (function_id < 0 || (uint64_t)function_id >= MAX_FUNCTIONS)
+        return NULL;
+    if ((size_t)function_id >= rv->nfunctions) {
+        size_t n = rv->nfunctions ? rv->nfunctions : 256;
+        while (n <= (size_t)function_id)
+            n *= 2;
+        struct arg_names *grown = realloc(rv->functions, n * sizeof *grown);
+        if (!grown)
+            return NULL;
+        memset(grown + rv->nfunctions, 0, (n - rv->nfunctions) * sizeof *grown);
+        rv->functions = grown;
+        rv->nfunctions = n;
+    }
+    struct arg_names *a = &rv->functions[function_id];
+    if (a->loaded)
+        return a;
+    if (!rv->names &&
+        sqlite3_prepare_v2(rv->db, "SELECT arg_names FROM functions WHERE id = ?", -1, &rv->names, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_int64(rv->names, 1, function_id);
+    int ok = 0;
+    if (sqlite3_step(rv->names) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(rv->names, 0);
+        ok = split_names(t ? t : "[]", (size_t)sqlite3_column_bytes(rv->names, 0), a) == 0;
+    }
+    sqlite3_reset(rv->names);
+    if (!ok) {
+        free(a->json);
+        free(a->end);
+        *a = (struct arg_names){0};
+        return NULL;
+    }
+    a->loaded = 1;
+    return a;
+}
+
+static void sql_val(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER) {
+        sqlite3_result_value(ctx, argv[0]); /* inline text, or NULL */
+        return;
+    }
+    const struct cached_val *v = lookup_val(sqlite3_user_data(ctx), sqlite3_value_int64(argv[0]));
+    if (v)
+        sqlite3_result_text(ctx, v->text, (int)v->len, SQLITE_TRANSIENT);
+    else
+        sqlite3_result_null(ctx);
+}
+
+static void sql_args(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    struct read_values *rv = sqlite3_user_data(ctx);
+    const char *ids = (const char *)sqlite3_value_text(argv[0]);
+    const struct arg_names *names = ids ? lookup_names(rv, sqlite3_value_int64(argv[1])) : NULL;
+    if (!names) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    struct cs_textbuf *b = &rv->out;
+    cs_textbuf_reset(b);
+    cs_textbuf_putc(b, '{');
+    const char *p = ids;
+    for (uint32_t i = 0; i < names->n; i++) {
+        while (*p == '[' || *p == ',' || *p == ' ')
+            p++;
+        if (!*p || *p == ']')
+            break; /* fewer values than names: show what there is */
+        if (i)
+            cs_textbuf_putc(b, ',');
+        uint32_t start = i ? names->end[i - 1] : 0;
+        cs_textbuf_put(b, names->json + start, names->end[i] - start);
+        cs_textbuf_putc(b, ':');
+        if (*p == '"') { /* the value inline, already a JSON string */
+            const char *q = p + 1;
+            while (*q && *q != '"')
+                q += q[1] && *q == '\\' ? 2 : 1;
+            if (!*q)
+                break;
+            cs_textbuf_put(b, p, (size_t)(q + 1 - p));
+            p = q + 1;
+            continue;
+        }
+        int64_t id = 0;
+        while (*p >= '0' && *p <= '9')
+            id = id * 10 + (*p++ - '0');
+        const struct cached_val *v = lookup_val(rv, id);
+        if (v)
+            cs_json_string(b, v->text, v->len);
+        else
+            cs_textbuf_puts(b, "null");
+        while (*p && *p != ',' && *p != ']')
+            p++; /* anything unexpected: on to the next element */
+    }
+    cs_textbuf_putc(b, '}');
+    if (b->oom)
+        sqlite3_result_error_nomem(ctx);
+    else
+        sqlite3_result_text(ctx, b->data, (int)b->len, SQLITE_TRANSIENT);
+}
+
+int cs_read_values_register(sqlite3 *db)
+{
+    struct read_values *rv = calloc(1, sizeof *rv);
+    if (!rv)
+        return SQLITE_NOMEM;
+    rv->db = db;
+    int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+    int rc = sqlite3_create_function_v2(db, "cs_val", 1, flags, rv, sql_val, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) /* owns rv from here on: freed when the connection closes */
+        rc = sqlite3_create_function_v2(db, "cs_args", 2, flags, rv, sql_args, NULL, NULL, destroy);
+    else
+        free(rv);
+    return rc;
+}

