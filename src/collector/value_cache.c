@@ -2,18 +2,23 @@
  * value_cache.c — captured values already given a vals id (see
  * value_cache.h).
  *
- * An open-addressing table of (hash, id, bytes) with linear probing, kept
- * at most half full. The bytes live in one arena, so a lookup that hits
- * compares them in place and allocates nothing.
+ * Two generations of open-addressing tables (hash, id, bytes) with linear
+ * probing. New values go into the current one; when it is half full it
+ * becomes the previous one and the old previous one is dropped. A value
+ * found in the previous generation is copied forward, so what the program
+ * keeps passing (self, a document, a config) stays known, while the many
+ * values met once (a parser's results, positions) age out. Each table is
+ * a few megabytes: small enough that lookups mostly hit the CPU's caches,
+ * which a table sized for millions of values would not.
  */
 #include "collector/value_cache.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define SLOTS (1u << 21)           /* 2M values; 48 MiB of slots */
-#define MAX_USED (SLOTS / 2)       /* then start over */
-#define MAX_BYTES (64u << 20)      /* captured bytes kept, at most */
+#define SLOTS (1u << 18)        /* per generation; 6 MiB */
+#define MAX_USED (SLOTS / 2)    /* then the generations turn over */
+#define MAX_BYTES (16u << 20)   /* captured bytes kept per generation */
 
 struct slot {
     uint64_t hash; /* 0: empty */
@@ -21,15 +26,19 @@ struct slot {
     uint32_t off, len;
 };
 
-struct cs_value_cache {
+struct generation {
     struct slot *slots;
     size_t used;
-    int64_t next_id;
     unsigned char *bytes;
     size_t nbytes;
+};
+
+struct cs_value_cache {
+    struct generation gen[2];
+    int cur; /* index of the current generation in gen */
+    int64_t next_id;
     /* Set by a find that missed, for the add that follows it. */
     uint64_t pending_hash;
-    size_t pending_slot;
 };
 
 struct cs_value_cache *cs_value_cache_new(void)
@@ -37,11 +46,13 @@ struct cs_value_cache *cs_value_cache_new(void)
     struct cs_value_cache *vc = calloc(1, sizeof *vc);
     if (!vc)
         return NULL;
-    vc->slots = calloc(SLOTS, sizeof *vc->slots);
-    vc->bytes = malloc(MAX_BYTES);
-    if (!vc->slots || !vc->bytes) {
-        cs_value_cache_free(vc);
-        return NULL;
+    for (int g = 0; g < 2; g++) {
+        vc->gen[g].slots = calloc(SLOTS, sizeof *vc->gen[g].slots);
+        vc->gen[g].bytes = malloc(MAX_BYTES);
+        if (!vc->gen[g].slots || !vc->gen[g].bytes) {
+            cs_value_cache_free(vc);
+            return NULL;
+        }
     }
     vc->next_id = 1;
     return vc;
@@ -51,8 +62,10 @@ void cs_value_cache_free(struct cs_value_cache *vc)
 {
     if (!vc)
         return;
-    free(vc->slots);
-    free(vc->bytes);
+    for (int g = 0; g < 2; g++) {
+        free(vc->gen[g].slots);
+        free(vc->gen[g].bytes);
+    }
     free(vc);
 }
 
@@ -74,36 +87,57 @@ static uint64_t hash_bytes(const unsigned char *s, size_t n)
     return h ? h : 1;
 }
 
+/* The slot holding the value in g, or the empty slot where it would go. */
+static struct slot *probe(struct generation *g, uint64_t h, const void *bytes, size_t len)
+{
+    size_t i = h & (SLOTS - 1);
+    for (; g->slots[i].hash; i = (i + 1) & (SLOTS - 1)) {
+        struct slot *sl = &g->slots[i];
+        if (sl->hash == h && sl->len == len && memcmp(g->bytes + sl->off, bytes, len) == 0)
+            break;
+    }
+    return &g->slots[i];
+}
+
+/* Puts a value into the current generation, turning the generations over
+ * first when it is full. */
+static void insert(struct cs_value_cache *vc, uint64_t h, int64_t id, const void *bytes, size_t len)
+{
+    if (len > MAX_BYTES / 16)
+        return; /* never kept: it would crowd out everything else */
+    struct generation *g = &vc->gen[vc->cur];
+    if (g->used >= MAX_USED || g->nbytes + len > MAX_BYTES) {
+        vc->cur ^= 1;
+        g = &vc->gen[vc->cur];
+        memset(g->slots, 0, SLOTS * sizeof *g->slots);
+        g->used = 0;
+        g->nbytes = 0;
+    }
+    struct slot *sl = probe(g, h, bytes, len);
+    memcpy(g->bytes + g->nbytes, bytes, len);
+    *sl = (struct slot){h, id, (uint32_t)g->nbytes, (uint32_t)len};
+    g->nbytes += len;
+    g->used++;
+}
+
 int64_t cs_value_cache_find(struct cs_value_cache *vc, const void *bytes, size_t len)
 {
     uint64_t h = hash_bytes(bytes, len);
-    size_t i = h & (SLOTS - 1);
-    for (; vc->slots[i].hash; i = (i + 1) & (SLOTS - 1)) {
-        const struct slot *sl = &vc->slots[i];
-        if (sl->hash == h && sl->len == len && memcmp(vc->bytes + sl->off, bytes, len) == 0)
-            return sl->id;
-    }
     vc->pending_hash = h;
-    vc->pending_slot = i;
-    return 0;
+    struct slot *sl = probe(&vc->gen[vc->cur], h, bytes, len);
+    if (sl->hash)
+        return sl->id;
+    sl = probe(&vc->gen[vc->cur ^ 1], h, bytes, len);
+    if (!sl->hash)
+        return 0;
+    int64_t id = sl->id;
+    insert(vc, h, id, bytes, len); /* still in use: carry it forward */
+    return id;
 }
 
 int64_t cs_value_cache_add(struct cs_value_cache *vc, const void *bytes, size_t len)
 {
     int64_t id = vc->next_id++;
-    if (len > MAX_BYTES / 4)
-        return id; /* never kept: it would crowd out everything else */
-    if (vc->used >= MAX_USED || vc->nbytes + len > MAX_BYTES) {
-        /* Full: forget everything, and find the slot again in the empty
-         * table. Ids count on, so ids given before stay unique. */
-        memset(vc->slots, 0, SLOTS * sizeof *vc->slots);
-        vc->used = 0;
-        vc->nbytes = 0;
-        vc->pending_slot = vc->pending_hash & (SLOTS - 1);
-    }
-    memcpy(vc->bytes + vc->nbytes, bytes, len);
-    vc->slots[vc->pending_slot] = (struct slot){vc->pending_hash, id, (uint32_t)vc->nbytes, (uint32_t)len};
-    vc->nbytes += len;
-    vc->used++;
+    insert(vc, vc->pending_hash, id, bytes, len);
     return id;
 }

@@ -7,9 +7,10 @@
  * rendering is a pure function of those bytes, so a value met before costs
  * a hash and a compare, and a shared value is never rendered again.
  *
- * Memory is bounded: when the table or its bytes are full it is emptied and
- * starts over, ids counting on. A value met again after that gets a second
- * vals row with the same text, which readers never notice.
+ * Memory is bounded (value_cache.c keeps two generations of a few
+ * megabytes): a value not met for a long while is forgotten, and when it
+ * comes back it gets a second vals row with the same text, which readers
+ * never notice.
  */
 #ifndef CALLSCOPE_VALUE_CACHE_H
 #define CALLSCOPE_VALUE_CACHE_H

@@ -20,6 +20,14 @@ static inline int64_t cs_monotonic_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* CPU time the calling thread has used, in ns. */
+static inline int64_t cs_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static inline int64_t cs_wall_ns(void)
 {
     struct timespec ts;

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "store/schema.h"
 #include "store/textbuf.h"
 
@@ -117,6 +118,7 @@ struct cs_store {
     struct batch *free_batches;
     int writer_busy, writer_stop, writer_started;
     pthread_t writer;
+    _Atomic int64_t writer_cpu_ns; /* CPU time the writer thread has used */
 
     /* The connection: whoever steps SQLite holds db_lock; the caller
      * raises caller_waiting first so the writer lets it in. */
@@ -583,6 +585,11 @@ static void write_batch(struct cs_store *s, struct batch *b)
 
 /* ---- calls: the hand-over ---- */
 
+int64_t cs_store_writer_cpu_ns(const struct cs_store *s)
+{
+    return atomic_load(&((struct cs_store *)s)->writer_cpu_ns);
+}
+
 static void *writer_main(void *arg)
 {
     struct cs_store *s = arg;
@@ -598,6 +605,7 @@ static void *writer_main(void *arg)
         s->writer_busy = 1;
         pthread_mutex_unlock(&s->queue_lock);
         write_batch(s, b);
+        atomic_store(&s->writer_cpu_ns, cs_thread_cpu_ns());
         pthread_mutex_lock(&s->queue_lock);
         b->next_free = s->free_batches;
         s->free_batches = b;

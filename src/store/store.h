@@ -92,6 +92,8 @@ void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t
 int cs_store_flush_calls(struct cs_store *s);
 /* Flushes and waits until the writer has written everything. */
 int cs_store_sync(struct cs_store *s);
+/* CPU time, in ns, the writer thread has used so far (0 without one). */
+int64_t cs_store_writer_cpu_ns(const struct cs_store *s);
 /* Rows written into calls so far (after flushes, less trimmed ones). */
 int64_t cs_store_calls_written(const struct cs_store *s);
 
