@@ -131,6 +131,7 @@ struct cs_store {
 
     sqlite3_stmt *insert_call;
     sqlite3_stmt *insert_val;
+    sqlite3_stmt *insert_vals;   /* ROWS_PER_INSERT vals rows */
     sqlite3_stmt *insert_calls;  /* ROWS_PER_INSERT rows with their ids */
     sqlite3_stmt *append_calls;  /* ROWS_PER_INSERT rows numbered by SQLite */
     sqlite3_stmt *insert_function;
@@ -250,12 +251,12 @@ static int prepare(struct cs_store *s, sqlite3_stmt **st, const char *sql)
     return 0;
 }
 
-/* "INSERT INTO call_rows<columns> VALUES (?,..),(?,..)...": rows of `ncols`
- * parameters each. */
-static int prepare_multi(struct cs_store *s, sqlite3_stmt **st, const char *columns, int ncols)
+/* "INSERT INTO <table><columns> VALUES (?,..),(?,..)...": ROWS_PER_INSERT
+ * rows of `ncols` parameters each. */
+static int prepare_multi(struct cs_store *s, sqlite3_stmt **st, const char *table, const char *columns, int ncols)
 {
     char sql[ROWS_PER_INSERT * (CALL_COLUMNS * 2 + 4) + 256];
-    int n = snprintf(sql, sizeof sql, "INSERT INTO call_rows%s VALUES ", columns);
+    int n = snprintf(sql, sizeof sql, "INSERT INTO %s%s VALUES ", table, columns);
     for (int r = 0; r < ROWS_PER_INSERT; r++) {
         n += snprintf(sql + n, sizeof sql - (size_t)n, "%s(?", r ? "," : "");
         for (int k = 1; k < ncols; k++)
@@ -269,8 +270,9 @@ static int prepare_all(struct cs_store *s)
 {
     return prepare(s, &s->insert_call, "INSERT INTO call_rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)") ||
            prepare(s, &s->insert_val, "INSERT INTO vals VALUES (?,?)") ||
-           prepare_multi(s, &s->insert_calls, "", CALL_COLUMNS) ||
-           prepare_multi(s, &s->append_calls,
+           prepare_multi(s, &s->insert_vals, "vals", "", 2) ||
+           prepare_multi(s, &s->insert_calls, "call_rows", "", CALL_COLUMNS) ||
+           prepare_multi(s, &s->append_calls, "call_rows",
                          "(parent_id, thread_id, function_id, depth, start_ns, duration_ns,"
                          " self_ns, args, result, exception, flags)",
                          APPEND_COLUMNS) ||
@@ -412,7 +414,8 @@ void cs_store_close(struct cs_store *s)
     if (s->db && !failed(s))
         cs_store_commit(s);
     stop_writer(s);
-    sqlite3_stmt *all[] = {s->insert_call, s->insert_val, s->insert_calls, s->append_calls, s->insert_function,
+    sqlite3_stmt *all[] = {s->insert_call, s->insert_val, s->insert_vals, s->insert_calls, s->append_calls,
+                           s->insert_function,
                            s->insert_process, s->insert_thread, s->update_thread_name,
                            s->insert_log, s->insert_lost, s->set_meta};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -540,11 +543,21 @@ static void write_batch(struct cs_store *s, struct batch *b)
     for (size_t i = 0; i < b->nvals && !failed(s); i += ROWS_PER_INSERT) {
         size_t end = i + ROWS_PER_INSERT < b->nvals ? i + ROWS_PER_INSERT : b->nvals;
         writer_lock_db(s);
-        for (size_t k = i; k < end; k++) {
-            sqlite3_bind_int64(s->insert_val, 1, b->vals[k].id);
-            sqlite3_bind_text(s->insert_val, 2, text + b->vals[k].off, (int)b->vals[k].len, SQLITE_STATIC);
-            if (run(s, s->insert_val) != 0)
-                break;
+        if (end - i == ROWS_PER_INSERT) { /* one statement for the group */
+            for (size_t k = i; k < end; k++) {
+                int at = (int)(k - i) * 2;
+                sqlite3_bind_int64(s->insert_vals, at + 1, b->vals[k].id);
+                sqlite3_bind_text(s->insert_vals, at + 2, text + b->vals[k].off, (int)b->vals[k].len,
+                                  SQLITE_STATIC);
+            }
+            run(s, s->insert_vals);
+        } else {
+            for (size_t k = i; k < end; k++) {
+                sqlite3_bind_int64(s->insert_val, 1, b->vals[k].id);
+                sqlite3_bind_text(s->insert_val, 2, text + b->vals[k].off, (int)b->vals[k].len, SQLITE_STATIC);
+                if (run(s, s->insert_val) != 0)
+                    break;
+            }
         }
         unlock_db(s);
     }
