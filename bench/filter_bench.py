@@ -32,7 +32,7 @@ def build_store(path, calls):
     con.execute("delete from call_rows")
     con.execute("delete from vals")
     # the 1,000 names are values like any other: stored once, in vals
-    con.executemany("insert into vals values (?,?)", [(k + 1, "'user%d'" % k) for k in range(1000)])
+    con.executemany("insert into vals values (?,?,?)", [(k + 1, "'user%d'" % k, "str") for k in range(1000)])
     con.execute("delete from functions")
     funcs = [(i, "python", "mod%d" % (i % 20), "f%d" % i, "mod%d.f%d" % (i % 20, i), "/src/mod%d.py" % (i % 20),
               i, json.dumps(["n", "name"] if i % 2 else ["n"])) for i in range(1, 201)]

@@ -128,10 +128,9 @@ static size_t utf8_prefix(PyObject *s, Py_ssize_t max, unsigned char *out, size_
     return w;
 }
 
-static unsigned char *put_text(unsigned char *p, unsigned char *limit, uint8_t tag, PyObject *s,
-                               uint32_t max_chars)
+/* A str's length and UTF-8 prefix, after its tag. */
+static unsigned char *put_text_body(unsigned char *p, unsigned char *limit, PyObject *s, uint32_t max_chars)
 {
-    *p++ = tag;
     p = cs_put_varint(p, (uint64_t)PyUnicode_GET_LENGTH(s));
     size_t room = (size_t)(limit - p) > CS_VARINT_MAX ? (size_t)(limit - p) - CS_VARINT_MAX : 0;
     /* Write the bytes after a maximal-length prefix slot, then move them
@@ -141,6 +140,13 @@ static unsigned char *put_text(unsigned char *p, unsigned char *limit, uint8_t t
     unsigned char *after_len = cs_put_varint(p, n);
     memmove(after_len, body, n);
     return after_len + n;
+}
+
+static unsigned char *put_text(unsigned char *p, unsigned char *limit, uint8_t tag, PyObject *s,
+                               uint32_t max_chars)
+{
+    *p++ = tag;
+    return put_text_body(p, limit, s, max_chars);
 }
 
 static unsigned char *put_bytes(unsigned char *p, unsigned char *limit, PyObject *b,
@@ -323,7 +329,9 @@ static unsigned char *put_repr(unsigned char *p, unsigned char *limit, PyObject 
         cs_values_suspend_tracing(was);
     note_repr_time(Py_TYPE(v), cs_monotonic_ns() - started);
     if (text && PyUnicode_Check(text)) {
-        p = put_text(p, limit, V_REPR, text, lim->max_string);
+        *p++ = V_REPR;
+        p = put_type_name(p, Py_TYPE(v));
+        p = put_text_body(p, limit, text, lim->max_string);
     } else {
         PyObject *etype = PyErr_Occurred();
         *p++ = V_REPR_FAILED;

@@ -415,7 +415,8 @@ static int64_t take_value(struct cs_collector *c, struct cs_reader *r)
     if (inline_value)
         return 0;
     id = cs_value_cache_add(c->values, start, len);
-    cs_store_add_value(c->store, id, c->value.data ? c->value.data : "", c->value.len);
+    struct cs_text type = cs_value_type(&(struct cs_reader){start, r->p, 0});
+    cs_store_add_value(c->store, id, c->value.data ? c->value.data : "", c->value.len, type.s, type.n);
     return id;
 }
 

@@ -493,6 +493,7 @@ static int render(struct cs_reader *r, struct cs_textbuf *out, int nesting)
         break;
     }
     case V_REPR: {
+        (void)cs_get_text(r); /* the type */
         uint64_t total = cs_get_varint(r);
         struct cs_text t = cs_get_text(r);
         cs_append_utf8_clean(t.s, t.n, out);
@@ -525,6 +526,59 @@ static int render(struct cs_reader *r, struct cs_textbuf *out, int nesting)
     return r->error ? -1 : 0;
 }
 
+static struct cs_text text_of(const char *s)
+{
+    struct cs_text t = {s, strlen(s)};
+    return t;
+}
+
+struct cs_text cs_value_type(const struct cs_reader *r)
+{
+    struct cs_reader v = *r;
+    int tag = cs_get_byte(&v);
+    switch (tag) {
+    case V_NONE: return text_of("NoneType");
+    case V_FALSE:
+    case V_TRUE: return text_of("bool");
+    case V_INT:
+    case V_BIGINT: return text_of("int");
+    case V_FLOAT: return text_of("float");
+    case V_STR: return text_of("str");
+    case V_BYTES: return text_of("bytes");
+    case V_TUPLE: return text_of("tuple");
+    case V_LIST: return text_of("list");
+    case V_SET: return text_of("set");
+    case V_FROZENSET: return text_of("frozenset");
+    case V_DICT: return text_of("dict");
+    case V_NAMED: {
+        /* the kind of thing, as Python names its type */
+        static const char *const kinds[][2] = {{"function", "function"},
+                                               {"bound method", "method"},
+                                               {"built-in function", "builtin_function_or_method"},
+                                               {"class", "type"},
+                                               {"module", "module"}};
+        struct cs_text kind = cs_get_text(&v);
+        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+            if (strlen(kinds[i][0]) == kind.n && memcmp(kinds[i][0], kind.s, kind.n) == 0)
+                return text_of(kinds[i][1]);
+        return kind;
+    }
+    case V_OBJECT:
+    case V_SUBCLASS:
+    case V_REPR:
+    case V_REPR_FAILED: {
+        struct cs_text type = cs_get_text(&v);
+        return v.error ? text_of("") : type;
+    }
+    case V_ELIDED: {
+        struct cs_text type = cs_get_text(&v);
+        /* "…" marks a value left out for room, whose type is not known */
+        return v.error || (type.n == 3 && memcmp(type.s, ELLIPSIS, 3) == 0) ? text_of("") : type;
+    }
+    default: return text_of("");
+    }
+}
+
 int cs_render_value(struct cs_reader *r, struct cs_textbuf *out)
 {
     return render(r, out, 0);
@@ -549,8 +603,8 @@ static int skip(struct cs_reader *r, int nesting)
     case V_BIGINT: (void)cs_get_text(r); break;
     case V_FLOAT: (void)cs_get_u64(r); break;
     case V_STR:
-    case V_BYTES:
-    case V_REPR: (void)cs_get_varint(r), (void)cs_get_text(r); break;
+    case V_BYTES: (void)cs_get_varint(r), (void)cs_get_text(r); break;
+    case V_REPR: (void)cs_get_text(r), (void)cs_get_varint(r), (void)cs_get_text(r); break;
     case V_TUPLE:
     case V_LIST:
     case V_SET:

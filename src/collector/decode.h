@@ -61,6 +61,11 @@ int cs_skip_value(struct cs_reader *r);
  * rendering the caller should discard). */
 int cs_render_value(struct cs_reader *r, struct cs_textbuf *out);
 
+/* The Python type name of the value next in r, without moving r: 'int',
+ * 'str', 'dict', 'app.models.Model', ...; an empty text when the capture
+ * does not say (an unbound local, a value cut for room). */
+struct cs_text cs_value_type(const struct cs_reader *r);
+
 /* Appends the repr of one value as a JSON string; scratch is working space. */
 int cs_render_value_json(struct cs_reader *r, struct cs_textbuf *out, struct cs_textbuf *scratch);
 

@@ -61,7 +61,7 @@
  *   V_OBJECT    str type name (module.Qualname), varint address
  *   V_SUBCLASS  str type name, value (an instance of a subclass of a
  *               built-in type, shown as Type(inner))
- *   V_REPR      varint total length in code points, str UTF-8 prefix (--repr)
+ *   V_REPR      str type name, varint total length in code points, str UTF-8 prefix (--repr)
  *   V_REPR_FAILED str type name, varint address, str exception type name
  *   V_ELIDED    str type name, varint total length (not expanded: nesting
  *               limit or event size budget reached)

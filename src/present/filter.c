@@ -25,7 +25,6 @@ enum field_type {
     FT_MS,     /* milliseconds, stored as ns */
     FT_TIME,   /* a local date and time, compared with the call's start */
     FT_REPR,   /* text holding a Python repr: numbers, True/False/None become their repr */
-    FT_NOTYPE, /* argument types: not stored */
 };
 
 #define OPS_EQ (1u << 0)
@@ -65,7 +64,10 @@ static const struct field FIELDS[] = {
      "SELECT DISTINCT a.value AS v FROM (SELECT " CS_ARGS_SQL " AS args FROM call_rows c"
      " WHERE c.args IS NOT NULL LIMIT 5000) s, json_each(s.args) a",
      0, "an argument value"},
-    {"type", "", FT_NOTYPE, OPS_EQ, 1, NULL, 0, "a type name"},
+    {"type", "(cs_arg_types(c.args, c.function_id) ->> a.key)", FT_TEXT, OPS_EQ, 1,
+     "SELECT DISTINCT type AS v FROM (SELECT type FROM vals WHERE type IS NOT NULL LIMIT 5000)"
+     " UNION SELECT 'int' UNION SELECT 'bool' UNION SELECT 'NoneType'",
+     0, "a type name"},
     {"return", CS_RESULT_SQL, FT_REPR, OPS_EQ, 0,
      "SELECT DISTINCT " CS_RESULT_SQL " AS v FROM (SELECT result FROM call_rows c WHERE result IS NOT NULL LIMIT 5000) c", 0,
      "a return value"},
@@ -541,10 +543,6 @@ static int compile_compare(struct compiler *c, const struct cs_expr *e)
     const struct field *f = find_field(name->str);
     if (!f)
         return unknown_field(c, name);
-    if (f->type == FT_NOTYPE)
-        return cs_expr_errorf(c->err, name->column,
-                              "argument types are not stored in a recording (only each value's repr text is); "
-                              "match the value instead, e.g. value == '<app.Model object%%'");
     if (value->kind == CS_EXPR_NAME)
         return find_field(value->str)
                    ? cs_expr_errorf(c->err, value->column, "compare a field with a value, not with another field")

@@ -364,7 +364,7 @@ static void draw_details(struct view *v)
     }
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(v->db,
-                           "SELECT " CS_CALL_ROW_COLUMNS
+                           "SELECT " CS_CALL_ROW_COLUMNS ", cs_arg_types(c.args, c.function_id)"
                            " FROM call_rows c LEFT JOIN functions f ON f.id = c.function_id WHERE c.id = ?1",
                            -1, &st, NULL) != SQLITE_OK)
         return;
@@ -405,8 +405,10 @@ static void draw_details(struct view *v)
         else
             detail_line(v, &y, end, "return     ", res ? res : "(none)", K_TEXT);
         const char *json = cs_col_text(st, C_ARGS);
-        struct cs_textbuf key = {0}, value = {0};
-        struct cs_json_iter it;
+        const char *types_json = cs_col_text(st, C_SELF + 1); /* in the same order as the values */
+        struct cs_textbuf key = {0}, value = {0}, type_key = {0}, type = {0};
+        struct cs_json_iter it, types;
+        cs_json_iter_init(&types, types_json ? types_json : "{}", types_json ? strlen(types_json) : 2);
         cs_json_iter_init(&it, json ? json : "{}", json ? strlen(json) : 2);
         int n = 0, total = 0;
         while (cs_json_iter_next(&it, &key, &value) == 1)
@@ -423,6 +425,10 @@ static void draw_details(struct view *v)
             struct line a = {0};
             lputs(&a, n == 0 ? "arguments  " : "           ", K_NAME);
             lput(&a, key.data, key.len, K_TEXT);
+            if (cs_json_iter_next(&types, &type_key, &type) == 1 && type.len) {
+                lputs(&a, ": ", K_DIM);
+                lput(&a, type.data, type.len, K_DIM);
+            }
             lputs(&a, " = ", K_DIM);
             lput(&a, value.data, value.len, K_TEXT);
             draw_line(v, y++, &a, 0, 0);
@@ -431,6 +437,8 @@ static void draw_details(struct view *v)
         }
         cs_textbuf_free(&key);
         cs_textbuf_free(&value);
+        cs_textbuf_free(&type_key);
+        cs_textbuf_free(&type);
         if (sqlite3_column_int(st, C_FLAGS) & 8)
             detail_line(v, &y, end, "note       ", "events were lost in or around this call", K_DIM);
     }

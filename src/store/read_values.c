@@ -20,8 +20,9 @@
 
 struct cached_val {
     int64_t id; /* 0: empty */
-    char *text;
+    char *text; /* the text, then (after its NUL) the type name */
     size_t len;
+    const char *type; /* NULL: not known */
 };
 
 /* A function's arg_names, each element kept as its JSON string text. */
@@ -67,14 +68,19 @@ static const struct cached_val *cache_scan_row(struct read_values *rv)
     int64_t id = sqlite3_column_int64(rv->val, 0);
     const char *t = (const char *)sqlite3_column_text(rv->val, 1);
     size_t n = (size_t)sqlite3_column_bytes(rv->val, 1);
+    const char *type = (const char *)sqlite3_column_text(rv->val, 2);
+    size_t type_n = type ? (size_t)sqlite3_column_bytes(rv->val, 2) : 0;
     struct cached_val *c = &rv->vals[(uint64_t)id & (VAL_SLOTS - 1)];
-    char *copy = malloc(n + 1);
+    char *copy = malloc(n + type_n + 2);
     if (!copy)
         return NULL;
     memcpy(copy, t ? t : "", n);
     copy[n] = 0;
+    if (type)
+        memcpy(copy + n + 1, type, type_n);
+    copy[n + 1 + type_n] = 0;
     free(c->text);
-    *c = (struct cached_val){id, copy, n};
+    *c = (struct cached_val){id, copy, n, type ? copy + n + 1 : NULL};
     rv->scan_next = id + 1;
     rv->scan_done = sqlite3_step(rv->val) != SQLITE_ROW;
     return c;
@@ -91,7 +97,7 @@ static const struct cached_val *lookup_val(struct read_values *rv, int64_t id)
     if (c->id == id && id)
         return c;
     if (!rv->val &&
-        sqlite3_prepare_v2(rv->db, "SELECT id, text FROM vals WHERE id >= ? ORDER BY id", -1, &rv->val, NULL) !=
+        sqlite3_prepare_v2(rv->db, "SELECT id, text, type FROM vals WHERE id >= ? ORDER BY id", -1, &rv->val, NULL) !=
             SQLITE_OK)
         return NULL;
     if (!rv->scan_open || id < rv->scan_next || id > rv->scan_next + SCAN_AHEAD) {
@@ -196,9 +202,20 @@ static void sql_val(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_null(ctx);
 }
 
-static void sql_args(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+/* The type of a value stored inline: only ints, None and booleans are. */
+static const char *inline_type(const char *json_string, size_t n)
 {
-    (void)argc;
+    if (n == 6 && memcmp(json_string, "\"None\"", 6) == 0)
+        return "NoneType";
+    if ((n == 6 && memcmp(json_string, "\"True\"", 6) == 0) || (n == 7 && memcmp(json_string, "\"False\"", 7) == 0))
+        return "bool";
+    return "int";
+}
+
+/* call_rows.args (ids and inline values) with the function's argument
+ * names, as the JSON object name -> value text, or name -> type name. */
+static void sql_args_object(sqlite3_context *ctx, sqlite3_value **argv, int types)
+{
     struct read_values *rv = sqlite3_user_data(ctx);
     const char *ids = (const char *)sqlite3_value_text(argv[0]);
     const struct arg_names *names = ids ? lookup_names(rv, sqlite3_value_int64(argv[1])) : NULL;
@@ -226,7 +243,13 @@ static void sql_args(sqlite3_context *ctx, int argc, sqlite3_value **argv)
                 q += q[1] && *q == '\\' ? 2 : 1;
             if (!*q)
                 break;
-            cs_textbuf_put(b, p, (size_t)(q + 1 - p));
+            if (types) {
+                cs_textbuf_putc(b, '"');
+                cs_textbuf_puts(b, inline_type(p, (size_t)(q + 1 - p)));
+                cs_textbuf_putc(b, '"');
+            } else {
+                cs_textbuf_put(b, p, (size_t)(q + 1 - p));
+            }
             p = q + 1;
             continue;
         }
@@ -234,8 +257,10 @@ static void sql_args(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         while (*p >= '0' && *p <= '9')
             id = id * 10 + (*p++ - '0');
         const struct cached_val *v = lookup_val(rv, id);
-        if (v)
+        if (v && !types)
             cs_json_string(b, v->text, v->len);
+        else if (v && v->type)
+            cs_json_string(b, v->type, strlen(v->type));
         else
             cs_textbuf_puts(b, "null");
         while (*p && *p != ',' && *p != ']')
@@ -248,6 +273,18 @@ static void sql_args(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_text(ctx, b->data, (int)b->len, SQLITE_TRANSIENT);
 }
 
+static void sql_args(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    sql_args_object(ctx, argv, 0);
+}
+
+static void sql_arg_types(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    sql_args_object(ctx, argv, 1);
+}
+
 int cs_read_values_register(sqlite3 *db)
 {
     struct read_values *rv = calloc(1, sizeof *rv);
@@ -256,6 +293,8 @@ int cs_read_values_register(sqlite3 *db)
     rv->db = db;
     int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
     int rc = sqlite3_create_function_v2(db, "cs_val", 1, flags, rv, sql_val, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(db, "cs_arg_types", 2, flags, rv, sql_arg_types, NULL, NULL, NULL);
     if (rc == SQLITE_OK) /* owns rv from here on: freed when the connection closes */
         rc = sqlite3_create_function_v2(db, "cs_args", 2, flags, rv, sql_args, NULL, NULL, destroy);
     else

@@ -2,13 +2,16 @@
  * read_values.h — the SQL functions readers use to turn stored ids back
  * into text (docs/schema.md, "Values"):
  *
- *   cs_val(result)               call_rows.result as text (the text of
- *                                its vals row when it is an id), or NULL
- *   cs_args(args, function_id)   call_rows.args as the JSON object
- *                                {"name": "rendered value", ...}, or NULL
+ *   cs_val(result)                   call_rows.result as text (the text
+ *                                    of its vals row when it is an id)
+ *   cs_args(args, function_id)       call_rows.args as the JSON object
+ *                                    {"name": "rendered value", ...}
+ *   cs_arg_types(args, function_id)  the arguments' types, as the JSON
+ *                                    object {"name": "type name", ...}
  *
- * They do what the calls view does in SQL, a hundred times faster: values
- * and argument names are cached in C, and no JSON is parsed twice.
+ * (NULL where there is nothing.) They do what the calls view does in SQL,
+ * much faster: values and argument names are cached in C, and vals is
+ * read by one forward scan instead of a lookup per value.
  * cs_store_open_readonly registers them on every reader's connection.
  */
 #ifndef CALLSCOPE_READ_VALUES_H

@@ -73,7 +73,7 @@ struct pending_call {
 /* A row of vals waiting in a batch; its text is in the batch's text. */
 struct val_entry {
     int64_t id;
-    uint32_t off, len;
+    uint32_t off, len, type_off, type_len;
 };
 
 struct row_entry {
@@ -269,8 +269,8 @@ static int prepare_multi(struct cs_store *s, sqlite3_stmt **st, const char *tabl
 static int prepare_all(struct cs_store *s)
 {
     return prepare(s, &s->insert_call, "INSERT INTO call_rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)") ||
-           prepare(s, &s->insert_val, "INSERT INTO vals VALUES (?,?)") ||
-           prepare_multi(s, &s->insert_vals, "vals", "", 2) ||
+           prepare(s, &s->insert_val, "INSERT INTO vals VALUES (?,?,?)") ||
+           prepare_multi(s, &s->insert_vals, "vals", "", 3) ||
            prepare_multi(s, &s->insert_calls, "call_rows", "", CALL_COLUMNS) ||
            prepare_multi(s, &s->append_calls, "call_rows",
                          "(parent_id, thread_id, function_id, depth, start_ns, duration_ns,"
@@ -536,6 +536,13 @@ static void flush_group(struct cs_store *s, struct group *g, const char *text)
 static int trim_locked(struct cs_store *s, int64_t keep);
 static int commit_locked(struct cs_store *s);
 
+static void bind_val(sqlite3_stmt *st, int base, const struct val_entry *v, const char *text)
+{
+    sqlite3_bind_int64(st, base + 1, v->id);
+    sqlite3_bind_text(st, base + 2, text + v->off, (int)v->len, SQLITE_STATIC);
+    bind_text_or_null(st, base + 3, v->type_len == NO_TEXT ? NULL : text + v->type_off, v->type_len);
+}
+
 /* The writer's work for one batch; the batch is empty afterwards. */
 static void write_batch(struct cs_store *s, struct batch *b)
 {
@@ -545,16 +552,12 @@ static void write_batch(struct cs_store *s, struct batch *b)
         writer_lock_db(s);
         if (end - i == ROWS_PER_INSERT) { /* one statement for the group */
             for (size_t k = i; k < end; k++) {
-                int at = (int)(k - i) * 2;
-                sqlite3_bind_int64(s->insert_vals, at + 1, b->vals[k].id);
-                sqlite3_bind_text(s->insert_vals, at + 2, text + b->vals[k].off, (int)b->vals[k].len,
-                                  SQLITE_STATIC);
+                bind_val(s->insert_vals, (int)(k - i) * 3, &b->vals[k], text);
             }
             run(s, s->insert_vals);
         } else {
             for (size_t k = i; k < end; k++) {
-                sqlite3_bind_int64(s->insert_val, 1, b->vals[k].id);
-                sqlite3_bind_text(s->insert_val, 2, text + b->vals[k].off, (int)b->vals[k].len, SQLITE_STATIC);
+                bind_val(s->insert_val, 0, &b->vals[k], text);
                 if (run(s, s->insert_val) != 0)
                     break;
             }
@@ -833,7 +836,8 @@ void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row)
         fail(s, "out of memory");
 }
 
-void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t len)
+void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t len, const char *type,
+                        size_t type_len)
 {
     if (failed(s))
         return;
@@ -848,13 +852,14 @@ void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t
         b->vals = grown;
         b->vals_cap = cap;
     }
-    uint32_t off, n;
+    uint32_t off, n, type_off, type_n;
     stash_text(&b->text, text, len, &off, &n);
+    stash_text(&b->text, type_len ? type : NULL, type_len, &type_off, &type_n);
     if (n == NO_TEXT || b->text.oom) {
         fail(s, "out of memory");
         return;
     }
-    b->vals[b->nvals++] = (struct val_entry){id, off, n};
+    b->vals[b->nvals++] = (struct val_entry){id, off, n, type_off, type_n};
 }
 
 int cs_store_flush_calls(struct cs_store *s)

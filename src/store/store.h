@@ -85,9 +85,11 @@ int cs_store_in_transaction(struct cs_store *s);
 /* Call ids are given out here, in start order, so the store can sort rows. */
 int64_t cs_store_next_call_id(struct cs_store *s);
 void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row);
-/* A row of vals: a rendered value that call rows refer to by id. It
+/* A row of vals: a rendered value and its type name (none when type_len
+ * is 0) that call rows refer to by id. It
  * reaches the file no later than the rows handed over after it. */
-void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t len);
+void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t len, const char *type,
+                        size_t type_len);
 /* Hands every completed row still waiting in the window to the writer. */
 int cs_store_flush_calls(struct cs_store *s);
 /* Flushes and waits until the writer has written everything. */

@@ -50,14 +50,22 @@ static void put_container(struct vb *v, int tag, uint64_t total, uint64_t shown)
     put_var(v, shown);
 }
 
-/* Renders the value in v; "<error>" when it does not decode. */
+/* Renders the value in v; "<error>" when it does not decode. Skipping the
+ * value (what the collector does before it looks a value up) must agree
+ * with rendering it on where the value ends. */
 static const char *render(struct vb *v)
 {
     static struct cs_textbuf out;
     cs_textbuf_reset(&out);
     struct cs_reader r = {v->b, v->b + v->n, 0};
-    if (cs_render_value(&r, &out) != 0)
+    struct cs_reader skipped = r;
+    int skip_rc = cs_skip_value(&skipped);
+    if (cs_render_value(&r, &out) != 0) {
+        CHECK_INT(skip_rc, -1);
         return "<error>";
+    }
+    CHECK_INT(skip_rc, 0);
+    CHECK(skipped.p == r.p);
     if (r.p != r.end)
         return "<trailing bytes>";
     return cs_textbuf_cstr(&out);
@@ -195,12 +203,60 @@ static void test_objects(void)
     CHECK_STR(render(v), "{\xe2\x80\xa6}");
     v = vb_new(), put_tag(v, V_ELIDED), put_s(v, "collections.deque"), put_var(v, 3);
     CHECK_STR(render(v), "<collections.deque \xe2\x80\xa6>");
-    v = vb_new(), put_tag(v, V_REPR), put_var(v, 9), put_s(v, "Point(1, 2)");
+    v = vb_new(), put_tag(v, V_REPR), put_s(v, "geo.Point"), put_var(v, 9), put_s(v, "Point(1, 2)");
     CHECK_STR(render(v), "Point(1, 2)");
-    v = vb_new(), put_tag(v, V_REPR), put_var(v, 50), put_s(v, "Point(1");
+    v = vb_new(), put_tag(v, V_REPR), put_s(v, "geo.Point"), put_var(v, 50), put_s(v, "Point(1");
     CHECK_STR(render(v), "Point(1\xe2\x80\xa6");
     v = vb_new(), put_tag(v, V_REPR_FAILED), put_s(v, "mod.Bad"), put_var(v, 0xbeef), put_s(v, "ValueError");
     CHECK_STR(render(v), "<mod.Bad object at 0xbeef; repr raised ValueError>");
+}
+
+/* The type name the collector stores with a value (vals.type). */
+static const char *type_of(struct vb *v)
+{
+    static char buf[200];
+    struct cs_reader r = {v->b, v->b + v->n, 0};
+    struct cs_text t = cs_value_type(&r);
+    snprintf(buf, sizeof buf, "%.*s", (int)t.n, t.s);
+    CHECK(r.p == v->b); /* the reader is not moved */
+    return buf;
+}
+
+static void test_types(void)
+{
+    struct vb *v = vb_new();
+    put_tag(v, V_NONE);
+    CHECK_STR(type_of(v), "NoneType");
+    v = vb_new(), put_tag(v, V_TRUE);
+    CHECK_STR(type_of(v), "bool");
+    v = vb_new(), put_tag(v, V_INT), put_var(v, 4);
+    CHECK_STR(type_of(v), "int");
+    v = vb_new(), put_tag(v, V_STR), put_var(v, 2), put_s(v, "hi");
+    CHECK_STR(type_of(v), "str");
+    v = vb_new(), put_container(v, V_DICT, 0, 0);
+    CHECK_STR(type_of(v), "dict");
+    v = vb_new(), put_container(v, V_FROZENSET, 0, 0);
+    CHECK_STR(type_of(v), "frozenset");
+    v = vb_new(), put_tag(v, V_OBJECT), put_s(v, "app.Model"), put_var(v, 0x10);
+    CHECK_STR(type_of(v), "app.Model");
+    v = vb_new(), put_tag(v, V_SUBCLASS), put_s(v, "MyInt"), put_tag(v, V_INT), put_var(v, 6);
+    CHECK_STR(type_of(v), "MyInt");
+    v = vb_new(), put_tag(v, V_NAMED), put_s(v, "class"), put_s(v, "app.Model"), put_var(v, 0x10);
+    CHECK_STR(type_of(v), "type");
+    v = vb_new(), put_tag(v, V_NAMED), put_s(v, "built-in function"), put_s(v, "len"), put_var(v, 0x10);
+    CHECK_STR(type_of(v), "builtin_function_or_method");
+    v = vb_new(), put_tag(v, V_NAMED), put_s(v, "bound method"), put_s(v, "A.f"), put_var(v, 0x10);
+    CHECK_STR(type_of(v), "method");
+    v = vb_new(), put_tag(v, V_REPR), put_s(v, "geo.Point"), put_var(v, 9), put_s(v, "Point(1, 2)");
+    CHECK_STR(type_of(v), "geo.Point");
+    v = vb_new(), put_tag(v, V_ELIDED), put_s(v, "list"), put_var(v, 10);
+    CHECK_STR(type_of(v), "list");
+    v = vb_new(), put_tag(v, V_ELIDED), put_s(v, "\xe2\x80\xa6"), put_var(v, 0);
+    CHECK_STR(type_of(v), ""); /* cut for room: not known */
+    v = vb_new(), put_tag(v, V_UNBOUND);
+    CHECK_STR(type_of(v), "");
+    v = vb_new(), put_tag(v, V_OBJECT); /* truncated */
+    CHECK_STR(type_of(v), "");
 }
 
 static const char *exception_text(struct vb *v, const char *type)
@@ -361,6 +417,7 @@ int main(void)
     test_strings();
     test_containers();
     test_objects();
+    test_types();
     test_exceptions();
     test_json();
     test_events();

@@ -497,7 +497,7 @@ static void test_filter_sql(void)
         {"module == 3", 11, "module is text (a module): put the value in quotes"},
         {"time > 5", 8, "time takes a local date and time in quotes"},
         {"time > '24 Nov'", 8, "like '2026/11/24 13:45:00'"},
-        {"type == 'int'", 1, "argument types are not stored"},
+        {"type < 'int'", 6, "'<' does not apply to type"},
         {"duration", 1, "'duration' alone is not a condition"},
         {"exception", 1, "e.g. exception != None"},
         {"5", 1, "a value alone is not a condition"},
@@ -541,7 +541,7 @@ static sqlite3 *make_db(void)
         " (3, 'python', 'other', 'run', 'other.run', '/src/other.py', 1, '[]');"
         /* id, parent, thread, function, depth, start, duration, self, args, result, exception, flags;
          * args are vals ids or inline text, in arg_names order */
-        "INSERT INTO vals VALUES (1, '<Model>');"
+        "INSERT INTO vals VALUES (1, '<Model>', 'myapp.db.Model');"
         "INSERT INTO call_rows VALUES (1, NULL, 1, 3, 0, 0, 10000000, 1000, '[]', 'None', NULL, 0),"
         " (2, 1, 1, 1, 1, 1000, 3000000, 1000, '[\"5\"]', '5', NULL, 0),"
         " (3, 2, 1, 1, 2, 2000, 1000000, 1000, '[\"4\"]', '3', NULL, 0),"
@@ -614,6 +614,13 @@ static void test_filter_results(void)
     CHECK_STR(matching(db, "arg == 'n' and value != '5'"), "3");
     CHECK_STR(matching(db, "not arg == 'n'"), "1,4");
     CHECK_STR(matching(db, "arg == 'force' and (value == 'True' or value == 'False') and depth == 1"), "4");
+    /* types: stored with shared values, implied by inline ones (ints, None, bools) */
+    CHECK_STR(matching(db, "type == 'myapp.db.Model'"), "4");
+    CHECK_STR(matching(db, "arg == 'force' and type == 'bool'"), "4");
+    CHECK_STR(matching(db, "arg == 'self' and type == 'bool'"), "");
+    CHECK_STR(matching(db, "type == 'int' and depth == 0"), "5");
+    CHECK_STR(matching(db, "type == 'myapp.%'"), "4");
+    CHECK_STR(matching(db, "type != 'int'"), "4"); /* some argument that is not an int */
     CHECK_STR(matching(db, "arg == 'n' and value >= '4'"), "error 22: '>=' does not apply to value; value takes == or !=");
     /* time: 2026/11/24 13:45:00 UTC is the recording's start (TZ=UTC above) */
     CHECK_STR(matching(db, "time == '2026/11/24 13:45'"), "1,2,3");

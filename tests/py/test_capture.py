@@ -1,6 +1,7 @@
 """What is recorded for each call: arguments by name, rendered values,
 results, exceptions, generators, coroutines, options."""
 
+import json
 import os
 import sys
 import unittest
@@ -50,6 +51,10 @@ class Arguments(TracedProgram):
         self.assertIn("Num", got[16])
         self.assertIn("…", got[17])
         self.assertIn("100", got[17])
+        # each argument's type is recorded with it (calls.arg_types)
+        types = [json.loads(r["arg_types"])["v"] for r in self.calls("__main__.f")]
+        self.assertEqual(types, ["int", "int", "int", "float", "float", "float", "bool", "NoneType", "str", "bytes",
+                                 "list", "tuple", "dict", "set", "frozenset", "__main__.Loud", "__main__.Num", "list"])
 
     def test_functions_classes_and_modules_by_name(self):
         self.run_traced("""
@@ -60,6 +65,7 @@ class Arguments(TracedProgram):
                 return a
             f(K, json, len, f)
         """)
+        self.assertEqual(json.loads(self.calls("__main__.f")[0]["arg_types"]), {"a": "tuple"})
         self.assertEqual(self.calls("__main__.f")[0]["result"][:65],
                          "(<class '__main__.K'>, <module 'json'>, <built-in function len>, ")
         self.assertRegex(self.calls("__main__.f")[0]["result"], r"<function f at 0x[0-9a-f]+>\)$")
@@ -119,6 +125,7 @@ class Arguments(TracedProgram):
         good, bad = self.calls("__main__.f")
         self.assertEqual(self.args_of(good)["x"], "Good!")
         self.assertIn("ValueError", self.args_of(bad)["x"])
+        self.assertEqual([json.loads(r["arg_types"])["x"] for r in (good, bad)], ["__main__.Good", "__main__.Bad"])
         self.assertEqual(self.calls("__main__.Bad.__repr__"), [])  # the guarded repr is not traced
 
     def test_a_slow_repr_is_called_once(self):

@@ -135,9 +135,15 @@ class Filter(TracedProgram):
                                  "module is text (a module): put the value in quotes, e.g. module == 'app%'")
         self.assert_filter_error("func == 'fib' and", 18, "the expression ends early: expected a value")
         self.assert_filter_error("lambda: 1", 1, "lambda expressions are not allowed", "stats")
-        self.assert_filter_error("type == 'int'", 1,
-                                 "argument types are not stored in a recording (only each value's repr text is); "
-                                 "match the value instead, e.g. value == '<app.Model object%'")
+        self.assert_filter_error("type > 'int'", 6, "'>' does not apply to type; type takes == or !=")
+
+    def test_argument_types(self):
+        """Every argument is recorded with its type: str and int arguments
+        are told apart, also within one call."""
+        self.assertEqual(set(self.stats("type == 'str'")), {"__main__.greet"})
+        self.assertEqual(set(self.stats("arg == 'times' and type == 'int'")), {"__main__.greet"})
+        self.assertEqual(set(self.stats("arg == 'name' and type == 'int'")), set())
+        self.assertEqual(self.stats("func == 'fib' and type == 'int'")["__main__.fib"]["count"], 9)
 
     def test_missing_filter_value_is_a_usage_error(self):
         proc = self.callscope("show", self.db, "--filter")

@@ -322,7 +322,7 @@ class Viewer(ViewerTest):
         self.assertRegex(text, r"file       .*app\.py:\d+")
         self.assertRegex(text, r"thread     MainThread \(tid \d+\) · pid \d+")
         self.assertRegex(text, r"exception  (ValueError: bad 3|<exception>)")
-        self.assertIn("arguments  x = 3", text)
+        self.assertIn("arguments  x: int = 3", text)
         self.assertRegex(text, r"duration   [\d.]+[nµm]?s \(self ")
         s.keys("j")
         text = s.wait_for("function   __main__.slow")
