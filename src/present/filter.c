@@ -4,7 +4,7 @@
  * Each comparison is "field op value" (or "value op field"); the field
  * decides the column, the operators allowed and the type the value must
  * have. Comparisons on an argument (arg, value) joined by `and` are grouped
- * into one EXISTS over json_each(<the call's args object>), so that `arg == 'n' and
+ * into one EXISTS over cs_each(c.args, c.function_id), the call's arguments, so that `arg == 'n' and
  * value == '5'` is about one argument. Nothing from the expression is ever
  * pasted into the SQL text: values are bound parameters.
  */
@@ -35,7 +35,7 @@ struct field {
     const char *column;
     enum field_type type;
     unsigned ops;
-    int per_arg;            /* a column of json_each(<args object>) a */
+    int per_arg;            /* a column of cs_each(...) a, one row per argument */
     const char *values_sql; /* existing values, one column v */
     int check_values;       /* '==' on a value that exists nowhere is an error */
     const char *what;       /* for messages: "a module name" */
@@ -61,10 +61,10 @@ static const struct field FIELDS[] = {
     {"arg", "a.key", FT_TEXT, OPS_EQ, 1,
      "SELECT DISTINCT j.value AS v FROM functions, json_each(functions.arg_names) j", 1, "an argument name"},
     {"value", "a.value", FT_REPR, OPS_EQ, 1,
-     "SELECT DISTINCT a.value AS v FROM (SELECT " CS_ARGS_SQL " AS args FROM call_rows c"
-     " WHERE c.args IS NOT NULL LIMIT 5000) s, json_each(s.args) a",
+     "SELECT DISTINCT a.value AS v FROM (SELECT args, function_id FROM call_rows"
+     " WHERE args IS NOT NULL LIMIT 5000) s, cs_each(s.args, s.function_id) a",
      0, "an argument value"},
-    {"type", "(cs_arg_types(c.args, c.function_id) ->> a.key)", FT_TEXT, OPS_EQ, 1,
+    {"type", "a.type", FT_TEXT, OPS_EQ, 1,
      "SELECT DISTINCT type AS v FROM (SELECT type FROM vals WHERE type IS NOT NULL LIMIT 5000)"
      " UNION SELECT 'int' UNION SELECT 'bool' UNION SELECT 'NoneType'",
      0, "a type name"},
@@ -115,7 +115,7 @@ struct compiler {
     struct cs_filter *out;
     size_t cap;
     struct cs_expr_error *err;
-    char value_column[96]; /* set while `value` is json_extract(<args object>, ?N) */
+    char value_column[96]; /* set while `value` is cs_arg(c.args, c.function_id, ?N) */
 };
 
 static const char *column_of(const struct compiler *c, const struct field *f)
@@ -680,8 +680,8 @@ static const struct field *compared_field(const struct cs_expr *e)
 }
 
 /* The common case `arg == 'n' and value <op> X...`, with a plain name:
- * json_extract(<args object>, '$.n') reads the one value directly, which is
- * several times faster than walking every argument with json_each. Returns
+ * cs_arg() reads the one value directly, which is several times faster
+ * than walking every argument with cs_each. Returns
  * the index of the arg comparison, or -1 if the parts are not that shape. */
 static int single_named_arg(const struct cs_expr *const *parts, size_t n)
 {
@@ -695,7 +695,7 @@ static int single_named_arg(const struct cs_expr *const *parts, size_t n)
             if (arg >= 0 || parts[i]->op != CS_OP_EQ || v->kind != CS_EXPR_STR || v->len == 0 || v->len > 40 ||
                 strspn(v->str, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != v->len ||
                 strchr(v->str, '_'))
-                return -1; /* '_' is a wildcard: leave patterns to json_each */
+                return -1; /* '_' is a wildcard: leave patterns to cs_each */
             arg = (int)i;
         } else if (strcmp(f->name, "value") != 0) {
             return -1;
@@ -714,13 +714,13 @@ static int compile_named_arg(struct compiler *c, const struct cs_expr *const *pa
     while (c->out->nparams > nparams)
         free(c->out->params[--c->out->nparams].s);
     const struct cs_expr *name = parts[arg]->left->kind == CS_EXPR_NAME ? parts[arg]->right : parts[arg]->left;
-    char path[64];
-    snprintf(path, sizeof path, "$.%s", name->str);
-    cs_textbuf_puts(&c->sql, "(json_type(" CS_ARGS_SQL ", ");
+    /* The one value, read by position; NULL when the call has no such
+     * parameter (or was recorded without arguments). */
+    cs_textbuf_puts(&c->sql, "(cs_arg(c.args, c.function_id, ");
     size_t at = c->sql.len;
-    if (add_text(c, path, strlen(path)) != 0)
+    if (add_text(c, name->str, name->len) != 0)
         return -1;
-    snprintf(c->value_column, sizeof c->value_column, "json_extract(" CS_ARGS_SQL ", %.*s)", (int)(c->sql.len - at),
+    snprintf(c->value_column, sizeof c->value_column, "cs_arg(c.args, c.function_id, %.*s)", (int)(c->sql.len - at),
              c->sql.data + at);
     cs_textbuf_puts(&c->sql, ") IS NOT NULL");
     int rc = 0;
@@ -735,12 +735,35 @@ static int compile_named_arg(struct compiler *c, const struct cs_expr *const *pa
     return rc;
 }
 
+/* `value == X` alone: "some argument is X", which cs_has_value answers
+ * from the stored array directly, several times faster than a row per
+ * argument. The comparison is compiled as usual (checks, suggestions,
+ * the pattern) and its SQL rewritten. */
+static int compile_any_value(struct compiler *c, const struct cs_expr *e)
+{
+    size_t mark = c->sql.len;
+    if (compile_compare(c, e) != 0)
+        return -1;
+    const char *sql = cs_textbuf_cstr(&c->sql) + mark;
+    int glob = strncmp(sql, "a.value GLOB ?", 14) == 0;
+    if (!glob && strncmp(sql, "a.value = ?", 11) != 0)
+        return cs_expr_errorf(c->err, e->column, "internal error: unexpected comparison %s", sql);
+    char param[24];
+    snprintf(param, sizeof param, "%s", sql + (glob ? 13 : 10));
+    c->sql.len = mark;
+    cs_textbuf_printf(&c->sql, "cs_has_value(c.args, %s, %d)", param, glob);
+    return 0;
+}
+
 static int compile_exists(struct compiler *c, const struct cs_expr *const *parts, size_t n, int depth)
 {
     int arg = single_named_arg(parts, n);
     if (arg >= 0)
         return compile_named_arg(c, parts, n, arg, depth);
-    cs_textbuf_puts(&c->sql, "EXISTS (SELECT 1 FROM json_each(" CS_ARGS_SQL ") a WHERE ");
+    if (n == 1 && compared_field(parts[0]) && strcmp(compared_field(parts[0])->name, "value") == 0 &&
+        parts[0]->op == CS_OP_EQ)
+        return compile_any_value(c, parts[0]);
+    cs_textbuf_puts(&c->sql, "EXISTS (SELECT 1 FROM cs_each(c.args, c.function_id) a WHERE ");
     for (size_t i = 0; i < n; i++) {
         if (i)
             cs_textbuf_puts(&c->sql, " AND ");

@@ -38,6 +38,7 @@ struct read_values {
     sqlite3_stmt *val, *names;
     struct cached_val vals[VAL_SLOTS];
     int scan_open, scan_done; /* the state of `val`, a scan of vals from some id on */
+    int broken;               /* vals could not be read */
     int64_t scan_next;        /* the id the scan has gone past */
     struct arg_names *functions;
     size_t nfunctions;
@@ -96,10 +97,11 @@ static const struct cached_val *lookup_val(struct read_values *rv, int64_t id)
     struct cached_val *c = &rv->vals[(uint64_t)id & (VAL_SLOTS - 1)];
     if (c->id == id && id)
         return c;
-    if (!rv->val &&
-        sqlite3_prepare_v2(rv->db, "SELECT id, text, type FROM vals WHERE id >= ? ORDER BY id", -1, &rv->val, NULL) !=
-            SQLITE_OK)
+    if (!rv->val && (rv->broken || sqlite3_prepare_v2(rv->db, "SELECT id, text, type FROM vals WHERE id >= ? ORDER BY id",
+                                                       -1, &rv->val, NULL) != SQLITE_OK)) {
+        rv->broken = 1; /* not a table this reader knows: values read as NULL, once */
         return NULL;
+    }
     if (!rv->scan_open || id < rv->scan_next || id > rv->scan_next + SCAN_AHEAD) {
         sqlite3_reset(rv->val);
         sqlite3_bind_int64(rv->val, 1, id);
@@ -273,6 +275,119 @@ static void sql_args_object(sqlite3_context *ctx, sqlite3_value **argv, int type
         sqlite3_result_text(ctx, b->data, (int)b->len, SQLITE_TRANSIENT);
 }
 
+/* cs_arg(args, function_id, name): the text of one argument, found by
+ * position without building the whole object; what `arg == 'n' and
+ * value == ...` filters read for every call. */
+static void sql_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    struct read_values *rv = sqlite3_user_data(ctx);
+    const char *p = (const char *)sqlite3_value_text(argv[0]);
+    const char *name = (const char *)sqlite3_value_text(argv[2]);
+    const struct arg_names *names = p && name ? lookup_names(rv, sqlite3_value_int64(argv[1])) : NULL;
+    if (!names) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    size_t len = strlen(name);
+    uint32_t want = 0;
+    for (; want < names->n; want++) { /* names are kept as JSON strings: "n" */
+        uint32_t start = want ? names->end[want - 1] : 0;
+        if (names->end[want] - start == len + 2 && memcmp(names->json + start + 1, name, len) == 0)
+            break;
+    }
+    for (uint32_t i = 0; want < names->n && *p; i++) {
+        while (*p == '[' || *p == ',' || *p == ' ')
+            p++;
+        if (!*p || *p == ']')
+            break;
+        const char *q = p;
+        if (*p == '"') {
+            for (q = p + 1; *q && *q != '"'; q += q[1] && *q == '\\' ? 2 : 1)
+                ;
+            if (!*q)
+                break;
+            if (i == want) { /* inline values (ints, None, booleans) need no unescaping */
+                sqlite3_result_text(ctx, p + 1, (int)(q - p - 1), SQLITE_TRANSIENT);
+                return;
+            }
+            p = q + 1;
+            continue;
+        }
+        int64_t id = 0;
+        while (*p >= '0' && *p <= '9')
+            id = id * 10 + (*p++ - '0');
+        if (i == want) {
+            const struct cached_val *v = lookup_val(rv, id);
+            if (v)
+                sqlite3_result_text(ctx, v->text, (int)v->len, SQLITE_TRANSIENT);
+            else
+                sqlite3_result_null(ctx);
+            return;
+        }
+        while (*p && *p != ',' && *p != ']')
+            p++;
+    }
+    sqlite3_result_null(ctx);
+}
+
+static int value_matches(const char *text, size_t len, const char *pattern, size_t pattern_len, int glob,
+                         struct cs_textbuf *scratch)
+{
+    if (!glob)
+        return len == pattern_len && memcmp(text, pattern, len) == 0;
+    cs_textbuf_reset(scratch);
+    cs_textbuf_put(scratch, text, len);
+    return !scratch->oom && sqlite3_strglob(pattern, cs_textbuf_cstr(scratch)) == 0;
+}
+
+/* cs_has_value(args, pattern, glob): whether some argument's text is
+ * pattern (glob = 0) or matches it as a GLOB pattern; what `value == X`
+ * filters ask of every call, answered without a row per argument. */
+static void sql_has_value(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    struct read_values *rv = sqlite3_user_data(ctx);
+    const char *p = (const char *)sqlite3_value_text(argv[0]);
+    const char *pattern = (const char *)sqlite3_value_text(argv[1]);
+    size_t pattern_len = (size_t)sqlite3_value_bytes(argv[1]);
+    int glob = sqlite3_value_int(argv[2]);
+    if (!p || !pattern) {
+        sqlite3_result_int(ctx, 0);
+        return;
+    }
+    while (*p) {
+        while (*p == '[' || *p == ',' || *p == ' ')
+            p++;
+        if (!*p || *p == ']')
+            break;
+        if (*p == '"') { /* inline: an int, None or a boolean, no escapes */
+            const char *q = p + 1;
+            while (*q && *q != '"')
+                q += q[1] && *q == '\\' ? 2 : 1;
+            if (!*q)
+                break;
+            if (value_matches(p + 1, (size_t)(q - p - 1), pattern, pattern_len, glob, &rv->out)) {
+                sqlite3_result_int(ctx, 1);
+                return;
+            }
+            p = q + 1;
+            continue;
+        }
+        int64_t id = 0;
+        while (*p >= '0' && *p <= '9')
+            id = id * 10 + (*p++ - '0');
+        const struct cached_val *v = lookup_val(rv, id);
+        if (v && value_matches(v->text, v->len, pattern, pattern_len, glob, &rv->out)) {
+            sqlite3_result_int(ctx, 1);
+            return;
+        }
+        while (*p && *p != ',' && *p != ']')
+            p++;
+    }
+    sqlite3_result_int(ctx, 0);
+}
+
 static void sql_args(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
@@ -285,6 +400,210 @@ static void sql_arg_types(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sql_args_object(ctx, argv, 1);
 }
 
+/* ---- cs_each(args, function_id): one row per argument ----
+ *
+ * A table-valued function with the columns key (the name), value (its
+ * text) and type, for filters about "some argument": it walks the stored
+ * array in place, and looks a value up only when its column is read. */
+
+enum { EACH_KEY, EACH_VALUE, EACH_TYPE, EACH_ARGS, EACH_FUNCTION };
+
+struct each_cursor {
+    sqlite3_vtab_cursor base;
+    struct read_values *rv;
+    const struct arg_names *names;
+    char *args;         /* a copy of the array */
+    const char *p;      /* the next element */
+    const char *elem;   /* the current element, elem_len bytes */
+    size_t elem_len;
+    uint32_t index;     /* of the current element */
+    int eof;
+};
+
+struct each_vtab {
+    sqlite3_vtab base;
+    struct read_values *rv;
+};
+
+static int each_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
+{
+    (void)argc, (void)argv, (void)err;
+    int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(key, value, type, args HIDDEN, function_id HIDDEN)");
+    if (rc != SQLITE_OK)
+        return rc;
+    struct each_vtab *t = sqlite3_malloc(sizeof *t);
+    if (!t)
+        return SQLITE_NOMEM;
+    memset(t, 0, sizeof *t);
+    t->rv = aux;
+    *out = &t->base;
+    return SQLITE_OK;
+}
+
+static int each_disconnect(sqlite3_vtab *t)
+{
+    sqlite3_free(t);
+    return SQLITE_OK;
+}
+
+/* Both hidden arguments must be given, as equality constraints. */
+static int each_best_index(sqlite3_vtab *t, sqlite3_index_info *info)
+{
+    (void)t;
+    int args = -1, fn = -1;
+    for (int i = 0; i < info->nConstraint; i++) {
+        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+        if (c->op != SQLITE_INDEX_CONSTRAINT_EQ)
+            continue;
+        if (c->iColumn == EACH_ARGS) {
+            if (!c->usable)
+                return SQLITE_CONSTRAINT;
+            args = i;
+        } else if (c->iColumn == EACH_FUNCTION) {
+            if (!c->usable)
+                return SQLITE_CONSTRAINT;
+            fn = i;
+        }
+    }
+    if (args < 0 || fn < 0)
+        return SQLITE_CONSTRAINT;
+    info->aConstraintUsage[args].argvIndex = 1;
+    info->aConstraintUsage[args].omit = 1;
+    info->aConstraintUsage[fn].argvIndex = 2;
+    info->aConstraintUsage[fn].omit = 1;
+    info->estimatedCost = 10;
+    info->estimatedRows = 4;
+    return SQLITE_OK;
+}
+
+static int each_open(sqlite3_vtab *t, sqlite3_vtab_cursor **out)
+{
+    struct each_cursor *c = sqlite3_malloc(sizeof *c);
+    if (!c)
+        return SQLITE_NOMEM;
+    memset(c, 0, sizeof *c);
+    c->rv = ((struct each_vtab *)t)->rv;
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static int each_close(sqlite3_vtab_cursor *cur)
+{
+    struct each_cursor *c = (struct each_cursor *)cur;
+    sqlite3_free(c->args);
+    sqlite3_free(c);
+    return SQLITE_OK;
+}
+
+/* Moves to the next element, or to the end. */
+static int each_next(sqlite3_vtab_cursor *cur)
+{
+    struct each_cursor *c = (struct each_cursor *)cur;
+    if (c->elem)
+        c->index++;
+    const char *p = c->p;
+    while (p && (*p == '[' || *p == ',' || *p == ' '))
+        p++;
+    if (!p || !*p || *p == ']' || !c->names || c->index >= c->names->n) {
+        c->eof = 1;
+        return SQLITE_OK;
+    }
+    const char *q = p;
+    if (*p == '"') {
+        for (q = p + 1; *q && *q != '"'; q += q[1] && *q == '\\' ? 2 : 1)
+            ;
+        if (*q)
+            q++;
+    } else {
+        while (*q && *q != ',' && *q != ']')
+            q++;
+    }
+    c->elem = p;
+    c->elem_len = (size_t)(q - p);
+    c->p = q;
+    return SQLITE_OK;
+}
+
+static int each_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str, int argc, sqlite3_value **argv)
+{
+    (void)idx, (void)idx_str;
+    struct each_cursor *c = (struct each_cursor *)cur;
+    sqlite3_free(c->args);
+    c->args = NULL;
+    c->p = c->elem = NULL;
+    c->index = 0;
+    c->eof = 1;
+    const char *args = argc >= 2 ? (const char *)sqlite3_value_text(argv[0]) : NULL;
+    c->names = args ? lookup_names(c->rv, sqlite3_value_int64(argv[1])) : NULL;
+    if (!args || !c->names)
+        return SQLITE_OK;
+    c->args = sqlite3_mprintf("%s", args);
+    if (!c->args)
+        return SQLITE_NOMEM;
+    c->p = c->args;
+    c->eof = 0;
+    return each_next(cur);
+}
+
+static int each_eof(sqlite3_vtab_cursor *cur)
+{
+    return ((struct each_cursor *)cur)->eof;
+}
+
+static int each_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
+{
+    struct each_cursor *c = (struct each_cursor *)cur;
+    const char *e = c->elem;
+    int is_inline = e[0] == '"';
+    if (col == EACH_KEY) {
+        uint32_t start = c->index ? c->names->end[c->index - 1] : 0;
+        /* the names are JSON strings of identifiers: the text between the quotes */
+        sqlite3_result_text(ctx, c->names->json + start + 1, (int)(c->names->end[c->index] - start - 2),
+                            SQLITE_TRANSIENT);
+    } else if (col == EACH_VALUE || col == EACH_TYPE) {
+        if (is_inline && col == EACH_VALUE) {
+            sqlite3_result_text(ctx, e + 1, (int)c->elem_len - 2, SQLITE_TRANSIENT);
+        } else if (is_inline) {
+            sqlite3_result_text(ctx, inline_type(e, c->elem_len), -1, SQLITE_STATIC);
+        } else {
+            int64_t id = 0;
+            for (const char *p = e; *p >= '0' && *p <= '9'; p++)
+                id = id * 10 + (*p - '0');
+            const struct cached_val *v = lookup_val(c->rv, id);
+            if (!v || (col == EACH_TYPE && !v->type))
+                sqlite3_result_null(ctx);
+            else if (col == EACH_VALUE)
+                sqlite3_result_text(ctx, v->text, (int)v->len, SQLITE_TRANSIENT);
+            else
+                sqlite3_result_text(ctx, v->type, -1, SQLITE_TRANSIENT);
+        }
+    } else {
+        sqlite3_result_null(ctx);
+    }
+    return SQLITE_OK;
+}
+
+static int each_rowid(sqlite3_vtab_cursor *cur, sqlite_int64 *rowid)
+{
+    *rowid = ((struct each_cursor *)cur)->index;
+    return SQLITE_OK;
+}
+
+static const sqlite3_module EACH_MODULE = {
+    .iVersion = 0,
+    .xCreate = NULL, /* eponymous only: used as cs_each(...), never created */
+    .xConnect = each_connect,
+    .xBestIndex = each_best_index,
+    .xDisconnect = each_disconnect,
+    .xOpen = each_open,
+    .xClose = each_close,
+    .xFilter = each_filter,
+    .xNext = each_next,
+    .xEof = each_eof,
+    .xColumn = each_column,
+    .xRowid = each_rowid,
+};
+
 int cs_read_values_register(sqlite3 *db)
 {
     struct read_values *rv = calloc(1, sizeof *rv);
@@ -295,6 +614,12 @@ int cs_read_values_register(sqlite3 *db)
     int rc = sqlite3_create_function_v2(db, "cs_val", 1, flags, rv, sql_val, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_create_function_v2(db, "cs_arg_types", 2, flags, rv, sql_arg_types, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(db, "cs_arg", 3, flags, rv, sql_arg, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(db, "cs_has_value", 3, flags, rv, sql_has_value, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_module(db, "cs_each", &EACH_MODULE, rv);
     if (rc == SQLITE_OK) /* owns rv from here on: freed when the connection closes */
         rc = sqlite3_create_function_v2(db, "cs_args", 2, flags, rv, sql_args, NULL, NULL, destroy);
     else

@@ -8,6 +8,11 @@
  *                                    {"name": "rendered value", ...}
  *   cs_arg_types(args, function_id)  the arguments' types, as the JSON
  *                                    object {"name": "type name", ...}
+ *   cs_arg(args, function_id, name)  the text of the argument `name`
+ *   cs_has_value(args, pattern, glob)  1 when some argument's text is
+ *                                    pattern (or GLOB-matches it)
+ *   cs_each(args, function_id)       a table of the arguments: key (the
+ *                                    name), value (its text) and type
  *
  * (NULL where there is nothing.) They do what the calls view does in SQL,
  * much faster: values and argument names are cached in C, and vals is

@@ -436,25 +436,30 @@ static void test_filter_sql(void)
 
     /* one argument: comparisons on arg/value in one and-chain share an EXISTS */
     CHECK_STR(compiled(NULL, "arg == 'n' and module == 'm' and value == '5'", &f),
-              "(" FN("f.module = ?1") " AND (json_type(cs_args(c.args, c.function_id), ?2) IS NOT NULL AND json_extract(cs_args(c.args, c.function_id), ?2) = ?3))");
-    CHECK_STR(f.params[1].s, "$.n");
+              "(" FN("f.module = ?1") " AND (cs_arg(c.args, c.function_id, ?2) IS NOT NULL"
+              " AND cs_arg(c.args, c.function_id, ?2) = ?3))");
+    CHECK_STR(f.params[1].s, "n");
     CHECK_INT(f.nparams, 3);
     cs_filter_free(&f);
     /* a name with wildcards walks the arguments */
     CHECK_STR(compiled(NULL, "arg == 'n%' and value != '5'", &f),
-              "EXISTS (SELECT 1 FROM json_each(cs_args(c.args, c.function_id)) a WHERE a.key GLOB ?1 AND coalesce(a.value <> ?2, 1))");
+              "EXISTS (SELECT 1 FROM cs_each(c.args, c.function_id) a WHERE a.key GLOB ?1 AND coalesce(a.value <> ?2, 1))");
     cs_filter_free(&f);
     CHECK_STR(compiled(NULL, "value == 5 or value == 2.5 or value == True or value == None", &f),
-              "EXISTS (SELECT 1 FROM json_each(cs_args(c.args, c.function_id)) a WHERE (((a.value = ?1 OR a.value = ?2) OR a.value = ?3) OR "
+              "EXISTS (SELECT 1 FROM cs_each(c.args, c.function_id) a WHERE (((a.value = ?1 OR a.value = ?2) OR a.value = ?3) OR "
               "a.value = ?4))");
     CHECK_STR(f.params[0].s, "5");
     CHECK_STR(f.params[1].s, "2.5");
     CHECK_STR(f.params[2].s, "True");
     CHECK_STR(f.params[3].s, "None");
     cs_filter_free(&f);
-    CHECK_STR(compiled(NULL, "not arg == 'x'", &f), "NOT (json_type(cs_args(c.args, c.function_id), ?1) IS NOT NULL)");
+    CHECK_STR(compiled(NULL, "value == 'a%'", &f), "cs_has_value(c.args, ?1, 1)");
     cs_filter_free(&f);
-    CHECK_STR(compiled(NULL, "not arg == 'x_'", &f), "NOT EXISTS (SELECT 1 FROM json_each(cs_args(c.args, c.function_id)) a WHERE a.key GLOB ?1)");
+    CHECK_STR(compiled(NULL, "not value == 5", &f), "NOT cs_has_value(c.args, ?1, 0)");
+    cs_filter_free(&f);
+    CHECK_STR(compiled(NULL, "not arg == 'x'", &f), "NOT (cs_arg(c.args, c.function_id, ?1) IS NOT NULL)");
+    cs_filter_free(&f);
+    CHECK_STR(compiled(NULL, "not arg == 'x_'", &f), "NOT EXISTS (SELECT 1 FROM cs_each(c.args, c.function_id) a WHERE a.key GLOB ?1)");
     cs_filter_free(&f);
     CHECK_STR(compiled(NULL, "return == 1.0 and exception == 'KeyError%'", &f),
               "(cs_val(c.result) = ?1 AND c.exception GLOB ?2)");
