@@ -20,17 +20,92 @@
 static int installed;
 static PyObject *previous_thread_hook; /* threading._profile_hook before us */
 
+/* These Pythons call the profile function after the pending exception has
+ * been taken away, so a frame that ends by an exception is only known to
+ * have raised. Its exit is held back, with a reference to the frame and
+ * the time it ended, until the thread's next event: if the exception has
+ * been caught by then (it is sys.exc_info() inside the handler) and its
+ * traceback passes through the first frame held, the exits are reported
+ * with it, so watch -e and conditions on throw_exp see it. */
+#define MAX_HELD 32     /* frames one exception is held through */
+#define HELD_THREADS 64 /* threads holding one at a time; others report at once */
+struct held_exits {
+    PyThreadState *ts; /* NULL: the slot is free */
+    int n;
+    PyFrameObject *frames[MAX_HELD]; /* strong references */
+    int64_t ends[MAX_HELD];
+};
+static struct held_exits held[HELD_THREADS];
+static _Thread_local struct held_exits *mine;
+
+/* Reports the held exits, with the exception when it is the one they
+ * raised (or without it), and frees the slot. */
+static void release_held(struct held_exits *h, int report)
+{
+    /* Taken out of the slot first: reporting may see this thread's events. */
+    struct held_exits out = *h;
+    h->n = 0;
+    h->ts = NULL;
+    PyObject *type = NULL, *value = NULL, *tb = NULL;
+    int known = 0;
+    if (report) {
+        PyErr_GetExcInfo(&type, &value, &tb);
+        if (value && PyExceptionInstance_Check(value)) {
+            PyObject *trace = PyException_GetTraceback(value);
+            for (PyTracebackObject *x = (PyTracebackObject *)trace; x && !known; x = x->tb_next)
+                known = x->tb_frame == out.frames[0];
+            Py_XDECREF(trace);
+        }
+    }
+    for (int i = 0; i < out.n; i++) {
+        if (report)
+            cs_live_on_exit_at(cs_family_frame_code(out.frames[i]), out.frames[i], 2, known ? value : NULL,
+                               out.ends[i]);
+        Py_DECREF(out.frames[i]);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+static void hold_exit(PyFrameObject *f)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    struct held_exits *h = mine && mine->ts == ts ? mine : NULL;
+    for (int i = 0; !h && i < HELD_THREADS; i++)
+        if (!held[i].ts)
+            h = &held[i];
+    if (!h || h->n == MAX_HELD) {
+        if (h)
+            release_held(h, 1);
+        else { /* no room: report it now, without the exception */
+            cs_live_on_exit(cs_family_frame_code(f), f, 2, NULL);
+            return;
+        }
+    }
+    h->ts = ts;
+    Py_INCREF(f);
+    h->frames[h->n] = f;
+    h->ends[h->n++] = cs_live_now_ns();
+    mine = h;
+}
+
 static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
 {
     (void)obj;
+    /* Anything but the exception leaving one more frame settles it. */
+    if (mine && mine->n && mine->ts == PyThreadState_Get() && !(what == PyTrace_RETURN && !arg) &&
+        what != PyTrace_C_EXCEPTION)
+        release_held(mine, 1);
     switch (what) {
     case PyTrace_CALL:
         cs_live_on_start(cs_family_frame_code(f), f, 0);
         break;
     case PyTrace_RETURN:
-        /* No value: the frame ends by an exception, which these Pythons
-         * keep out of the profile function's sight. */
-        cs_live_on_exit(cs_family_frame_code(f), f, !arg ? 2 : cs_family_frame_is_yielding(f) ? 1 : 0, arg);
+        if (!arg) /* raised: see hold_exit */
+            hold_exit(f);
+        else
+            cs_live_on_exit(cs_family_frame_code(f), f, cs_family_frame_is_yielding(f) ? 1 : 0, arg);
         break;
     case PyTrace_C_CALL:
         cs_live_on_c_call(arg);
@@ -117,6 +192,9 @@ void cs_live_hooks_remove(void)
     }
     Py_CLEAR(previous_thread_hook);
     PyErr_Clear();
+    for (int i = 0; i < HELD_THREADS; i++) /* their watches are gone: nothing to report */
+        if (held[i].ts)
+            release_held(&held[i], 0);
     PyInterpreterState *interp = PyThreadState_Get()->interp;
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
         if (ts->c_profilefunc == profile)

@@ -737,9 +737,13 @@ static void pop(void *frame, int how, PyObject *value, int64_t end)
 
 void cs_live_on_exit(PyCodeObject *code, void *frame, int how, PyObject *value)
 {
+    cs_live_on_exit_at(code, frame, how, value, cs_live_now_ns());
+}
+
+void cs_live_on_exit_at(PyCodeObject *code, void *frame, int how, PyObject *value, int64_t end)
+{
     if (!me || me->depth == 0 || evaluating)
         return;
-    int64_t end = cs_live_now_ns();
     /* A C call whose end went unreported (it raised past its caller)
      * cannot outlive the frame that made it. */
     while (me->depth >= 2 && me->stack[me->depth - 1].is_c && me->stack[me->depth - 2].code == (PyObject *)code)

@@ -50,6 +50,9 @@ void cs_live_on_start(PyCodeObject *code, void *frame, int resumed);
  * when the family cannot see it). frame: the frame that ends, as for
  * cs_live_on_start. */
 void cs_live_on_exit(PyCodeObject *code, void *frame, int how, PyObject *value);
+/* The same, for an exit that happened at end_ns (cs_live_now_ns's clock)
+ * and is reported later. */
+void cs_live_on_exit_at(PyCodeObject *code, void *frame, int how, PyObject *value, int64_t end_ns);
 void cs_live_on_c_call(PyObject *callable);
 /* Whether a Python function called now, from the calling thread, would be
  * shown in an open trace invocation (within its --depth). */
