@@ -46,6 +46,7 @@ struct frame {
     uint32_t args_off, args_len;
     int flags;
     int placeholder; /* stands for a frame whose call event was lost */
+    int shown;       /* an open row was written for it (see show_open_calls) */
 };
 
 struct stream {
@@ -301,6 +302,7 @@ static void write_row(struct cs_collector *c, struct stream *st, const struct fr
 {
     struct cs_call_row row = {
         .id = f->id,
+        .mode = f->shown ? CS_ROW_REPLACES : 0,
         .parent_id = f->parent_id,
         .thread_id = stream_thread(c, st),
         .function_id = (int64_t)f->function_id,
@@ -353,6 +355,7 @@ static struct frame *push(struct cs_collector *c, struct stream *st, uint64_t fu
     f->args_len = NO_ARGS;
     f->flags = flags | (parent && parent->placeholder ? CS_CALL_LOST : 0);
     f->placeholder = placeholder;
+    f->shown = 0;
     st->depth++;
     return f;
 }
@@ -668,11 +671,45 @@ static int64_t trim_due(struct cs_collector *c)
 
 /* The store's writer thread does the commit (and trim) after the rows
  * handed over before it; the collector goes on decoding meanwhile. */
+/* Calls that have been running for a while (main(), a server's loop, a
+ * request stuck in a slow query) get a row now, with no end yet, so that
+ * readers see them while the program runs and their callees have a parent
+ * to hang from; the row is replaced when the call ends. */
+static void show_open_calls(struct cs_collector *c)
+{
+    int64_t now = ticks_to_start_ns(c, cs_ticks());
+    for (size_t s = 0; s < c->nstreams; s++) {
+        struct stream *st = c->streams[s];
+        for (size_t i = 0; st && i < st->depth; i++) {
+            struct frame *f = &st->stack[i];
+            /* (a call shown cannot end up shorter than --min-duration) */
+            int64_t running = now - ticks_to_start_ns(c, f->start_ticks);
+            if (!f->id || f->shown || running < COMMIT_EVERY_NS || running < c->opt.min_duration_ns)
+                continue;
+            struct cs_call_row row = {
+                .id = f->id,
+                .mode = CS_ROW_OPEN,
+                .parent_id = f->parent_id,
+                .thread_id = stream_thread(c, st),
+                .function_id = (int64_t)f->function_id,
+                .start_ns = ticks_to_start_ns(c, f->start_ticks),
+                .depth = (int)i,
+                .flags = f->flags,
+                .args = f->args_len == NO_ARGS ? NULL : st->args.data + f->args_off,
+                .args_len = f->args_len == NO_ARGS ? 0 : f->args_len,
+            };
+            cs_store_add_call(c->store, &row);
+            f->shown = 1;
+        }
+    }
+}
+
 static void commit_if_due(struct cs_collector *c, int force)
 {
     int64_t now = cs_monotonic_ns();
     if (!force && now - c->last_commit < COMMIT_EVERY_NS)
         return;
+    show_open_calls(c);
     cs_store_commit_async(c->store, trim_due(c));
     c->last_commit = now;
     c->rows_since_commit = 0;

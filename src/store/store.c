@@ -67,7 +67,7 @@ struct pending_call {
     int64_t result; /* the vals row of the result, 0: inline (or none) */
     int32_t depth, flags;
     uint32_t args_off, args_len, result_off, result_len, exc_off, exc_len;
-    unsigned char finished, filled;
+    unsigned char finished, filled, mode;
 };
 
 /* A row of vals waiting in a batch; its text is in the batch's text. */
@@ -130,6 +130,7 @@ struct cs_store {
     int64_t max_id; /* the largest id in calls: the next append gets max_id + 1 */
 
     sqlite3_stmt *insert_call;
+    sqlite3_stmt *replace_call;  /* a call's row in place of its CS_ROW_OPEN one */
     sqlite3_stmt *insert_val;
     sqlite3_stmt *insert_vals;   /* ROWS_PER_INSERT vals rows */
     sqlite3_stmt *insert_calls;  /* ROWS_PER_INSERT rows with their ids */
@@ -269,6 +270,7 @@ static int prepare_multi(struct cs_store *s, sqlite3_stmt **st, const char *tabl
 static int prepare_all(struct cs_store *s)
 {
     return prepare(s, &s->insert_call, "INSERT INTO call_rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)") ||
+           prepare(s, &s->replace_call, "INSERT OR REPLACE INTO call_rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)") ||
            prepare(s, &s->insert_val, "INSERT INTO vals VALUES (?,?,?)") ||
            prepare_multi(s, &s->insert_vals, "vals", "", 3) ||
            prepare_multi(s, &s->insert_calls, "call_rows", "", CALL_COLUMNS) ||
@@ -414,7 +416,7 @@ void cs_store_close(struct cs_store *s)
     if (s->db && !failed(s))
         cs_store_commit(s);
     stop_writer(s);
-    sqlite3_stmt *all[] = {s->insert_call, s->insert_val, s->insert_vals, s->insert_calls, s->append_calls,
+    sqlite3_stmt *all[] = {s->insert_call, s->replace_call, s->insert_val, s->insert_vals, s->insert_calls, s->append_calls,
                            s->insert_function,
                            s->insert_process, s->insert_thread, s->update_thread_name,
                            s->insert_log, s->insert_lost, s->set_meta};
@@ -479,9 +481,11 @@ static void bind_call(sqlite3_stmt *st, int base, int64_t id, const struct pendi
 /* Runs a single-row insert with an explicit id (db_lock held). */
 static void insert_one(struct cs_store *s, int64_t id, const struct pending_call *p, const char *text)
 {
-    bind_call(s->insert_call, 0, id, p, text);
-    if (run(s, s->insert_call) == 0) {
-        atomic_fetch_add(&s->calls_written, 1);
+    sqlite3_stmt *st = p->mode == CS_ROW_REPLACES ? s->replace_call : s->insert_call;
+    bind_call(st, 0, id, p, text);
+    if (run(s, st) == 0) {
+        if (p->mode != CS_ROW_REPLACES) /* its open row was counted */
+            atomic_fetch_add(&s->calls_written, 1);
         if (id > s->max_id)
             s->max_id = id;
     }
@@ -800,6 +804,7 @@ static void row_to_pending(struct cs_textbuf *b, const struct cs_call_row *row, 
     p->depth = row->depth;
     p->flags = row->flags;
     p->finished = (unsigned char)(row->finished != 0);
+    p->mode = (unsigned char)row->mode;
     p->result = row->result;
     stash_text(b, row->args, row->args_len, &p->args_off, &p->args_len);
     stash_text(b, row->result > 0 ? NULL : row->result_text, row->result_len, &p->result_off, &p->result_len);
@@ -822,7 +827,9 @@ void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row)
         return;
     struct batch *b = s->cur;
     int64_t slot = row->id - s->window_base;
-    if (slot >= 0 && slot < WINDOW && !s->window[slot].filled) {
+    /* Rows of long calls (open ones, and the rows that replace them) go
+     * with their ids, out of the window's order. */
+    if (!row->mode && slot >= 0 && slot < WINDOW && !s->window[slot].filled) {
         row_to_pending(&b->text, row, &s->window[slot]);
     } else if (grow_rows(&b->late, &b->late_cap, b->nlate + 1) == 0) {
         /* A call that started before the window: written out of order. */

@@ -54,12 +54,18 @@ struct cs_call_row {
      * rendered value as a string when it is inline. NULL: not recorded. */
     const char *args;
     size_t args_len;
+    /* 0: the call's row. CS_ROW_OPEN: a row for a call still running,
+     * written so that readers see it meanwhile (finished is 0); its own
+     * row comes later with CS_ROW_REPLACES, and takes its place. */
+    int mode;
     int64_t result;          /* the vals row of the return (or yielded) value; 0: see result_text */
     const char *result_text; /* the value inline, when result is 0; NULL: none */
     size_t result_len;
     const char *exception;
     size_t exception_len;
 };
+
+enum { CS_ROW_OPEN = 1, CS_ROW_REPLACES = 2 };
 
 struct cs_store;
 

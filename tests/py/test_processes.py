@@ -156,10 +156,12 @@ class ThreadsAndProcesses(TracedProgram):
             import sys, time
             def tick(i):
                 return i
-            for i in range(50):
-                tick(i)
-            print("ready", flush=True)
-            sys.stdin.readline()
+            def serve():
+                for i in range(50):
+                    tick(i)
+                print("ready", flush=True)
+                sys.stdin.readline()
+            serve()
         """)
         proc = subprocess.Popen([CALLSCOPE, "run", "--python", sys.executable, "-o", self.db,
                                  script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -178,10 +180,28 @@ class ThreadsAndProcesses(TracedProgram):
                     break
                 time.sleep(0.1)
             self.assertEqual(count, 50)
+            # serve() is still running: it is there too, with no end yet, and
+            # the ticks hang from it
+            for _ in range(100):
+                running = self.query("select id, duration_ns from call_view where function = '__main__.serve'")
+                if running:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(len(running), 1)
+            self.assertIsNone(running[0][1])
+            parents = self.query("select distinct parent_id from call_view where function = '__main__.tick'")
+            self.assertEqual(parents, [(running[0][0],)])
         finally:
             proc.stdin.close()
             proc.wait(60)
         self.assertEqual(proc.returncode, 0)
+        # once it ended, its one row has its duration
+        done = self.query("select id, duration_ns from call_view where function = '__main__.serve'")
+        self.assertEqual(len(done), 1)
+        self.assertEqual(done[0][0], running[0][0])
+        self.assertIsNotNone(done[0][1])
+        self.assertEqual(self.query("select value from meta where key = 'calls'"),
+                         self.query("select count(*) from call_rows"))
 
 
 if __name__ == "__main__":
