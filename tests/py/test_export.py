@@ -506,18 +506,21 @@ class WhileRecording(TracedProgram):
         try:
             for _ in range(1200):  # a deadline only so that a broken collector cannot hang the suite
                 try:
-                    if os.path.exists(self.db) and len(self.query("select id from calls")) >= 1:
+                    # wait() runs on: its row shows once it has run for 100 ms
+                    if os.path.exists(self.db) and len(self.query("select id from calls")) >= 3:
                         break
                 except sqlite3.Error:
                     pass
                 time.sleep(0.1)
             else:
-                self.fail("the recording never showed the first call")
+                self.fail("the recording never showed the running calls")
             proc = self.callscope("export", self.db, "--format", "perfetto")
             self.assertEqual(proc.returncode, 0, proc.stderr)
-            slices = [e for e in json.loads(proc.stdout)["traceEvents"] if e["ph"] == "X"]
-            self.assertEqual([e["name"] for e in slices], ["__main__.ready"])
-            self.assertNotIn("unfinished", slices[0]["args"])
+            slices = {e["name"]: e for e in json.loads(proc.stdout)["traceEvents"] if e["ph"] == "X"}
+            self.assertEqual(set(slices), {"__main__.ready", "__main__.wait", "__main__.<module>"})
+            self.assertNotIn("unfinished", slices["__main__.ready"]["args"])
+            self.assertTrue(slices["__main__.wait"]["args"]["unfinished"])
+            self.assertTrue(slices["__main__.<module>"]["args"]["unfinished"])
         finally:
             run.terminate()
             run.wait(60)
