@@ -204,6 +204,43 @@ static void sql_val(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_null(ctx);
 }
 
+/* One element of a call_rows.args array: a value stored inline (its
+ * JSON string, quotes included, in json/len) or the id of its vals row. */
+struct arg_elem {
+    const char *json; /* NULL: the element is an id */
+    size_t len;
+    int64_t id;
+};
+
+/* Reads the element at *p and moves past it: 1, or 0 at the end of the
+ * array (or where it is malformed: what came before is still shown). */
+static int next_elem(const char **p, struct arg_elem *e)
+{
+    const char *s = *p;
+    while (*s == '[' || *s == ',' || *s == ' ')
+        s++;
+    if (!*s || *s == ']')
+        return 0;
+    if (*s == '"') {
+        const char *q = s + 1;
+        while (*q && *q != '"')
+            q += q[1] && *q == '\\' ? 2 : 1;
+        if (!*q)
+            return 0;
+        *e = (struct arg_elem){s, (size_t)(q + 1 - s), 0};
+        *p = q + 1;
+        return 1;
+    }
+    int64_t id = 0;
+    while (*s >= '0' && *s <= '9')
+        id = id * 10 + (*s++ - '0');
+    while (*s && *s != ',' && *s != ']')
+        s++; /* anything unexpected: on to the next element */
+    *e = (struct arg_elem){NULL, 0, id};
+    *p = s;
+    return 1;
+}
+
 /* The type of a value stored inline: only ints, None and booleans are. */
 static const char *inline_type(const char *json_string, size_t n)
 {
@@ -229,44 +266,29 @@ static void sql_args_object(sqlite3_context *ctx, sqlite3_value **argv, int type
     cs_textbuf_reset(b);
     cs_textbuf_putc(b, '{');
     const char *p = ids;
-    for (uint32_t i = 0; i < names->n; i++) {
-        while (*p == '[' || *p == ',' || *p == ' ')
-            p++;
-        if (!*p || *p == ']')
-            break; /* fewer values than names: show what there is */
+    struct arg_elem e;
+    /* fewer values than names: show what there is */
+    for (uint32_t i = 0; i < names->n && next_elem(&p, &e); i++) {
         if (i)
             cs_textbuf_putc(b, ',');
         uint32_t start = i ? names->end[i - 1] : 0;
         cs_textbuf_put(b, names->json + start, names->end[i] - start);
         cs_textbuf_putc(b, ':');
-        if (*p == '"') { /* the value inline, already a JSON string */
-            const char *q = p + 1;
-            while (*q && *q != '"')
-                q += q[1] && *q == '\\' ? 2 : 1;
-            if (!*q)
-                break;
-            if (types) {
-                cs_textbuf_putc(b, '"');
-                cs_textbuf_puts(b, inline_type(p, (size_t)(q + 1 - p)));
-                cs_textbuf_putc(b, '"');
-            } else {
-                cs_textbuf_put(b, p, (size_t)(q + 1 - p));
-            }
-            p = q + 1;
-            continue;
+        if (e.json && types) {
+            cs_textbuf_putc(b, '"');
+            cs_textbuf_puts(b, inline_type(e.json, e.len));
+            cs_textbuf_putc(b, '"');
+        } else if (e.json) {
+            cs_textbuf_put(b, e.json, e.len); /* already a JSON string */
+        } else {
+            const struct cached_val *v = lookup_val(rv, e.id);
+            if (v && !types)
+                cs_json_string(b, v->text, v->len);
+            else if (v && v->type)
+                cs_json_string(b, v->type, strlen(v->type));
+            else
+                cs_textbuf_puts(b, "null");
         }
-        int64_t id = 0;
-        while (*p >= '0' && *p <= '9')
-            id = id * 10 + (*p++ - '0');
-        const struct cached_val *v = lookup_val(rv, id);
-        if (v && !types)
-            cs_json_string(b, v->text, v->len);
-        else if (v && v->type)
-            cs_json_string(b, v->type, strlen(v->type));
-        else
-            cs_textbuf_puts(b, "null");
-        while (*p && *p != ',' && *p != ']')
-            p++; /* anything unexpected: on to the next element */
     }
     cs_textbuf_putc(b, '}');
     if (b->oom)
@@ -296,37 +318,18 @@ static void sql_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         if (names->end[want] - start == len + 2 && memcmp(names->json + start + 1, name, len) == 0)
             break;
     }
-    for (uint32_t i = 0; want < names->n && *p; i++) {
-        while (*p == '[' || *p == ',' || *p == ' ')
-            p++;
-        if (!*p || *p == ']')
-            break;
-        const char *q = p;
-        if (*p == '"') {
-            for (q = p + 1; *q && *q != '"'; q += q[1] && *q == '\\' ? 2 : 1)
-                ;
-            if (!*q)
-                break;
-            if (i == want) { /* inline values (ints, None, booleans) need no unescaping */
-                sqlite3_result_text(ctx, p + 1, (int)(q - p - 1), SQLITE_TRANSIENT);
-                return;
-            }
-            p = q + 1;
+    struct arg_elem e;
+    for (uint32_t i = 0; want < names->n && next_elem(&p, &e); i++) {
+        if (i != want)
             continue;
-        }
-        int64_t id = 0;
-        while (*p >= '0' && *p <= '9')
-            id = id * 10 + (*p++ - '0');
-        if (i == want) {
-            const struct cached_val *v = lookup_val(rv, id);
-            if (v)
-                sqlite3_result_text(ctx, v->text, (int)v->len, SQLITE_TRANSIENT);
-            else
-                sqlite3_result_null(ctx);
-            return;
-        }
-        while (*p && *p != ',' && *p != ']')
-            p++;
+        const struct cached_val *v = e.json ? NULL : lookup_val(rv, e.id);
+        if (e.json) /* inline values (ints, None, booleans) need no unescaping */
+            sqlite3_result_text(ctx, e.json + 1, (int)e.len - 2, SQLITE_TRANSIENT);
+        else if (v)
+            sqlite3_result_text(ctx, v->text, (int)v->len, SQLITE_TRANSIENT);
+        else
+            sqlite3_result_null(ctx);
+        return;
     }
     sqlite3_result_null(ctx);
 }
@@ -356,34 +359,15 @@ static void sql_has_value(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_int(ctx, 0);
         return;
     }
-    while (*p) {
-        while (*p == '[' || *p == ',' || *p == ' ')
-            p++;
-        if (!*p || *p == ']')
-            break;
-        if (*p == '"') { /* inline: an int, None or a boolean, no escapes */
-            const char *q = p + 1;
-            while (*q && *q != '"')
-                q += q[1] && *q == '\\' ? 2 : 1;
-            if (!*q)
-                break;
-            if (value_matches(p + 1, (size_t)(q - p - 1), pattern, pattern_len, glob, &rv->out)) {
-                sqlite3_result_int(ctx, 1);
-                return;
-            }
-            p = q + 1;
-            continue;
-        }
-        int64_t id = 0;
-        while (*p >= '0' && *p <= '9')
-            id = id * 10 + (*p++ - '0');
-        const struct cached_val *v = lookup_val(rv, id);
-        if (v && value_matches(v->text, v->len, pattern, pattern_len, glob, &rv->out)) {
+    struct arg_elem e;
+    while (next_elem(&p, &e)) {
+        const struct cached_val *v = e.json ? NULL : lookup_val(rv, e.id);
+        /* inline: an int, None or a boolean, no escapes */
+        if ((e.json && value_matches(e.json + 1, e.len - 2, pattern, pattern_len, glob, &rv->out)) ||
+            (v && value_matches(v->text, v->len, pattern, pattern_len, glob, &rv->out))) {
             sqlite3_result_int(ctx, 1);
             return;
         }
-        while (*p && *p != ',' && *p != ']')
-            p++;
     }
     sqlite3_result_int(ctx, 0);
 }
@@ -413,10 +397,10 @@ struct each_cursor {
     struct read_values *rv;
     const struct arg_names *names;
     char *args;         /* a copy of the array */
-    const char *p;      /* the next element */
-    const char *elem;   /* the current element, elem_len bytes */
-    size_t elem_len;
-    uint32_t index;     /* of the current element */
+    const char *p;       /* the next element */
+    struct arg_elem elem; /* the current one */
+    int started;
+    uint32_t index;      /* of the current element */
     int eof;
 };
 
@@ -499,28 +483,11 @@ static int each_close(sqlite3_vtab_cursor *cur)
 static int each_next(sqlite3_vtab_cursor *cur)
 {
     struct each_cursor *c = (struct each_cursor *)cur;
-    if (c->elem)
+    if (c->started)
         c->index++;
-    const char *p = c->p;
-    while (p && (*p == '[' || *p == ',' || *p == ' '))
-        p++;
-    if (!p || !*p || *p == ']' || !c->names || c->index >= c->names->n) {
+    c->started = 1;
+    if (!c->p || !c->names || c->index >= c->names->n || !next_elem(&c->p, &c->elem))
         c->eof = 1;
-        return SQLITE_OK;
-    }
-    const char *q = p;
-    if (*p == '"') {
-        for (q = p + 1; *q && *q != '"'; q += q[1] && *q == '\\' ? 2 : 1)
-            ;
-        if (*q)
-            q++;
-    } else {
-        while (*q && *q != ',' && *q != ']')
-            q++;
-    }
-    c->elem = p;
-    c->elem_len = (size_t)(q - p);
-    c->p = q;
     return SQLITE_OK;
 }
 
@@ -530,7 +497,8 @@ static int each_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str, i
     struct each_cursor *c = (struct each_cursor *)cur;
     sqlite3_free(c->args);
     c->args = NULL;
-    c->p = c->elem = NULL;
+    c->p = NULL;
+    c->started = 0;
     c->index = 0;
     c->eof = 1;
     const char *args = argc >= 2 ? (const char *)sqlite3_value_text(argv[0]) : NULL;
@@ -553,30 +521,24 @@ static int each_eof(sqlite3_vtab_cursor *cur)
 static int each_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
 {
     struct each_cursor *c = (struct each_cursor *)cur;
-    const char *e = c->elem;
-    int is_inline = e[0] == '"';
+    const struct arg_elem *e = &c->elem;
     if (col == EACH_KEY) {
         uint32_t start = c->index ? c->names->end[c->index - 1] : 0;
         /* the names are JSON strings of identifiers: the text between the quotes */
         sqlite3_result_text(ctx, c->names->json + start + 1, (int)(c->names->end[c->index] - start - 2),
                             SQLITE_TRANSIENT);
     } else if (col == EACH_VALUE || col == EACH_TYPE) {
-        if (is_inline && col == EACH_VALUE) {
-            sqlite3_result_text(ctx, e + 1, (int)c->elem_len - 2, SQLITE_TRANSIENT);
-        } else if (is_inline) {
-            sqlite3_result_text(ctx, inline_type(e, c->elem_len), -1, SQLITE_STATIC);
-        } else {
-            int64_t id = 0;
-            for (const char *p = e; *p >= '0' && *p <= '9'; p++)
-                id = id * 10 + (*p - '0');
-            const struct cached_val *v = lookup_val(c->rv, id);
-            if (!v || (col == EACH_TYPE && !v->type))
-                sqlite3_result_null(ctx);
-            else if (col == EACH_VALUE)
-                sqlite3_result_text(ctx, v->text, (int)v->len, SQLITE_TRANSIENT);
-            else
-                sqlite3_result_text(ctx, v->type, -1, SQLITE_TRANSIENT);
-        }
+        const struct cached_val *v = e->json ? NULL : lookup_val(c->rv, e->id);
+        if (e->json && col == EACH_VALUE)
+            sqlite3_result_text(ctx, e->json + 1, (int)e->len - 2, SQLITE_TRANSIENT);
+        else if (e->json)
+            sqlite3_result_text(ctx, inline_type(e->json, e->len), -1, SQLITE_STATIC);
+        else if (!v || (col == EACH_TYPE && !v->type))
+            sqlite3_result_null(ctx);
+        else if (col == EACH_VALUE)
+            sqlite3_result_text(ctx, v->text, (int)v->len, SQLITE_TRANSIENT);
+        else
+            sqlite3_result_text(ctx, v->type, -1, SQLITE_TRANSIENT);
     } else {
         sqlite3_result_null(ctx);
     }
