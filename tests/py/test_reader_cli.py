@@ -114,26 +114,23 @@ class BadFiles(TracedProgram):
         con.close()
         self.assert_one_line_error(self.callscope("show", path), "not a callscope database")
 
-    def test_newer_schema(self):
+    def copy_with_schema_version(self, version):
         self.run_traced("pass\n")
-        newer = os.path.join(self.dir, "newer.db")
-        shutil.copy(self.db, newer)
-        con = sqlite3.connect(newer)
-        con.execute("pragma user_version = 99")
+        path = os.path.join(self.dir, "v%d.db" % version)
+        shutil.copy(self.db, path)
+        con = sqlite3.connect(path)
+        con.execute("pragma user_version = %d" % version)
         con.commit()
         con.close()
-        self.assert_one_line_error(self.callscope("stats", newer), "newer")
+        return path
+
+    def test_newer_schema(self):
+        self.assert_one_line_error(self.callscope("stats", self.copy_with_schema_version(99)), "newer")
 
     def test_older_schema(self):
         """A version 1 file (calls a table, values inline) is refused with a
         line that says to record again, by every reader."""
-        self.run_traced("pass\n")
-        older = os.path.join(self.dir, "older.db")
-        shutil.copy(self.db, older)
-        con = sqlite3.connect(older)
-        con.execute("pragma user_version = 1")
-        con.commit()
-        con.close()
+        older = self.copy_with_schema_version(1)
         for command in (["show"], ["stats"], ["export", "--format", "jsonl"]):
             self.assert_one_line_error(self.callscope(*command, older), "older callscope (schema 1; this one reads 2)")
 
