@@ -715,19 +715,28 @@ static int compile_named_arg(struct compiler *c, const struct cs_expr *const *pa
         free(c->out->params[--c->out->nparams].s);
     const struct cs_expr *name = parts[arg]->left->kind == CS_EXPR_NAME ? parts[arg]->right : parts[arg]->left;
     /* The one value, read by position; NULL when the call has no such
-     * parameter (or was recorded without arguments). */
-    cs_textbuf_puts(&c->sql, "(cs_arg(c.args, c.function_id, ");
+     * parameter (or was recorded without arguments). An `==` on the value
+     * is false for NULL already; otherwise the parameter must exist. */
+    int has_eq = 0;
+    for (size_t i = 0; i < n; i++)
+        has_eq |= (int)i != arg && parts[i]->op == CS_OP_EQ;
+    cs_textbuf_putc(&c->sql, '(');
     size_t at = c->sql.len;
     if (add_text(c, name->str, name->len) != 0)
         return -1;
-    snprintf(c->value_column, sizeof c->value_column, "cs_arg(c.args, c.function_id, %.*s)", (int)(c->sql.len - at),
-             c->sql.data + at);
-    cs_textbuf_puts(&c->sql, ") IS NOT NULL");
-    int rc = 0;
+    char param[24];
+    snprintf(param, sizeof param, "%.*s", (int)(c->sql.len - at), c->sql.data + at);
+    c->sql.len = at;
+    snprintf(c->value_column, sizeof c->value_column, "cs_arg(c.args, c.function_id, %s)", param);
+    if (!has_eq)
+        cs_textbuf_printf(&c->sql, "%s IS NOT NULL", c->value_column);
+    int rc = 0, first = has_eq; /* nothing written yet to join with AND */
     for (size_t i = 0; i < n && rc == 0; i++) {
         if ((int)i == arg)
             continue;
-        cs_textbuf_puts(&c->sql, " AND ");
+        if (!first)
+            cs_textbuf_puts(&c->sql, " AND ");
+        first = 0;
         rc = compile_cond(c, parts[i], 1, depth + 1);
     }
     c->value_column[0] = '\0';

@@ -436,8 +436,7 @@ static void test_filter_sql(void)
 
     /* one argument: comparisons on arg/value in one and-chain share an EXISTS */
     CHECK_STR(compiled(NULL, "arg == 'n' and module == 'm' and value == '5'", &f),
-              "(" FN("f.module = ?1") " AND (cs_arg(c.args, c.function_id, ?2) IS NOT NULL"
-              " AND cs_arg(c.args, c.function_id, ?2) = ?3))");
+              "(" FN("f.module = ?1") " AND (cs_arg(c.args, c.function_id, ?2) = ?3))");
     CHECK_STR(f.params[1].s, "n");
     CHECK_INT(f.nparams, 3);
     cs_filter_free(&f);
@@ -452,6 +451,9 @@ static void test_filter_sql(void)
     CHECK_STR(f.params[1].s, "2.5");
     CHECK_STR(f.params[2].s, "True");
     CHECK_STR(f.params[3].s, "None");
+    cs_filter_free(&f);
+    CHECK_STR(compiled(NULL, "arg == 'n' and value != 'a'", &f),
+              "(cs_arg(c.args, c.function_id, ?1) IS NOT NULL AND coalesce(cs_arg(c.args, c.function_id, ?1) <> ?2, 1))");
     cs_filter_free(&f);
     CHECK_STR(compiled(NULL, "value == 'a%'", &f), "cs_has_value(c.args, ?1, 1)");
     cs_filter_free(&f);
