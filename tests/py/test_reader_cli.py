@@ -144,6 +144,29 @@ class BadFiles(TracedProgram):
             if proc.returncode:
                 self.assertEqual(len(proc.stderr.decode().strip().splitlines()), 1, proc.stderr)
 
+    def test_damaged_values(self):
+        """Argument arrays that do not parse, ids with no vals row and bad
+        argument names are shown as far as they go, by every reader and
+        filter, never a crash."""
+        self.run_traced(PROGRAM + "fib(3)\nfail.__doc__\n" + "def g(s, t): return s\ng('a' * 40, [1])\n")
+        con = sqlite3.connect(self.db)
+        con.executescript("""
+            update call_rows set args = 'x"\\' where id % 3 = 0;
+            update call_rows set args = '[99999999,"' where id % 3 = 1;
+            update call_rows set result = 123456789 where id % 2 = 0;
+            delete from vals where id % 2 = 0;
+            update functions set arg_names = '["a' where id % 2 = 0;
+        """)
+        con.commit()
+        con.close()
+        for command in (["show"], ["stats"], ["export", "--format", "perfetto"], ["export", "--format", "jsonl"],
+                        ["show", "--filter", "value == '1'"], ["stats", "--filter", "type == 'int'"],
+                        ["show", "--filter", "value == '1%' or type == 'str'"]):
+            proc = self.callscope(*command, self.db)
+            self.assertEqual(proc.returncode, 0, (command, proc.stderr))
+        jsonl = self.callscope("export", "--format", "jsonl", self.db).stdout.decode().splitlines()
+        self.assertTrue(all(isinstance(json.loads(line)["args"], dict) for line in jsonl))
+
 
 if __name__ == "__main__":
     unittest.main()
