@@ -383,6 +383,19 @@ static int find_dl_function(pid_t pid, const char *name, uintptr_t *addr, struct
     return CS_INJECT_TOOL;
 }
 
+/* Whether /proc shows any mapping for pid: a process that is exiting has
+ * none left, even before it becomes a zombie. */
+static int has_mappings(pid_t pid)
+{
+    char path[64], line[64];
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(path, "re");
+    int any = f && fgets(line, sizeof line, f) != NULL;
+    if (f)
+        fclose(f);
+    return any;
+}
+
 static int inject(const struct cs_inject_request *req, struct held *h, struct outcome *o)
 {
     uintptr_t dlopen_at, dlerror_at, errno_location_at;
@@ -464,18 +477,25 @@ static int inject(const struct cs_inject_request *req, struct held *h, struct ou
 
     struct cs_mapped_object obj;
     uintptr_t entry_at;
-    char err[400];
+    char err[400] = "";
     if (cs_proc_find_object(req->pid, cs_match_path, req->library, &obj, err, sizeof err) != 0 ||
         cs_proc_symbol_in(req->pid, &obj, req->entry, &entry_at, err, sizeof err) != 0) {
         restore_state(h);
         release(h);
-        /* another thread may have ended the process meanwhile */
-        if (cs_process_gone(req->pid)) {
+        /* Another thread may have ended the process meanwhile: its
+         * mappings vanish before /proc calls it a zombie, so an exit under
+         * way gets a moment to show. */
+        int gone = cs_process_gone(req->pid);
+        for (int i = 0; i < 20 && !gone && !has_mappings(req->pid); i++) {
+            usleep(25000);
+            gone = cs_process_gone(req->pid);
+        }
+        if (gone) {
             snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)req->pid);
             return CS_INJECT_GONE;
         }
         snprintf(o->err, sizeof o->err, "loaded %s into process %d but cannot find its %s: %s", req->library,
-                 (int)req->pid, req->entry, err);
+                 (int)req->pid, req->entry, err[0] ? err : "the library is not mapped");
         return CS_INJECT_LOAD_FAILED;
     }
     rc = remote_call(h, entry_at, strings + lib_len, 0, call_rsp, &value, req->entry, o);
