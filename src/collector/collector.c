@@ -3,8 +3,8 @@
  * (see collector.h).
  *
  * State kept per stream (one traced thread): its stack of open calls and the
- * rendered arguments of those calls, stored LIFO in one text buffer so that
- * a call's arguments cost no allocation. Every value becomes the id of its
+ * arguments of those calls, stored LIFO in one text buffer so that a call's
+ * arguments cost no allocation. Every value becomes the id of its
  * vals row (value_cache.h): a value met before is found by its captured
  * bytes and never rendered again. Functions are kept in a table indexed by
  * their ring-wide id. Nothing here allocates per event once the buffers
@@ -56,7 +56,7 @@ struct stream {
     int skipping;   /* after bad bytes: ignore input until the next chunk */
     struct frame *stack;
     size_t depth, cap;
-    struct cs_textbuf args; /* arguments of the open frames (JSON arrays of vals ids), LIFO */
+    struct cs_textbuf args; /* arguments of the open frames (call_rows.args arrays), LIFO */
 };
 
 struct function {
@@ -246,7 +246,8 @@ static struct function *known_function(struct cs_collector *c, uint64_t id)
 }
 
 /* EV_CODE: remembers how many arguments a call brings and stores the
- * function row with their names. Ids are ring-wide, so a redefinition is the same one. */
+ * function row with their names. Ids are ring-wide, so a redefinition is
+ * the same one. */
 static int define_code(struct cs_collector *c, const struct cs_event *ev)
 {
     struct function *fn = function_slot(c, ev->id);

@@ -416,9 +416,8 @@ void cs_store_close(struct cs_store *s)
     if (s->db && !failed(s))
         cs_store_commit(s);
     stop_writer(s);
-    sqlite3_stmt *all[] = {s->insert_call, s->replace_call, s->insert_val, s->insert_vals, s->insert_calls, s->append_calls,
-                           s->insert_function,
-                           s->insert_process, s->insert_thread, s->update_thread_name,
+    sqlite3_stmt *all[] = {s->insert_call, s->replace_call, s->insert_val, s->insert_vals,
+                           s->insert_calls, s->append_calls, s->insert_function, s->insert_process, s->insert_thread, s->update_thread_name,
                            s->insert_log, s->insert_lost, s->set_meta};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]);
@@ -555,9 +554,8 @@ static void write_batch(struct cs_store *s, struct batch *b)
         size_t end = i + ROWS_PER_INSERT < b->nvals ? i + ROWS_PER_INSERT : b->nvals;
         writer_lock_db(s);
         if (end - i == ROWS_PER_INSERT) { /* one statement for the group */
-            for (size_t k = i; k < end; k++) {
+            for (size_t k = i; k < end; k++)
                 bind_val(s->insert_vals, (int)(k - i) * 3, &b->vals[k], text);
-            }
             run(s, s->insert_vals);
         } else {
             for (size_t k = i; k < end; k++) {
