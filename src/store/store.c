@@ -417,7 +417,8 @@ void cs_store_close(struct cs_store *s)
         cs_store_commit(s);
     stop_writer(s);
     sqlite3_stmt *all[] = {s->insert_call, s->replace_call, s->insert_val, s->insert_vals,
-                           s->insert_calls, s->append_calls, s->insert_function, s->insert_process, s->insert_thread, s->update_thread_name,
+                           s->insert_calls, s->append_calls, s->insert_function, s->insert_process,
+                           s->insert_thread, s->update_thread_name,
                            s->insert_log, s->insert_lost, s->set_meta};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]);
