@@ -297,34 +297,47 @@ static int define_cfunc(struct cs_collector *c, const struct cs_event *ev)
 
 /* ---- rows ---- */
 
-static void write_row(struct cs_collector *c, struct stream *st, const struct frame *f, int depth,
-                      int finished, int64_t duration, int64_t result, const struct cs_textbuf *result_text,
-                      const struct cs_textbuf *exception, int extra_flags)
+/* The row of a call as far as its frame tells: what it is, where it sits,
+ * when it started, its arguments. */
+static struct cs_call_row row_of(struct cs_collector *c, struct stream *st, const struct frame *f, int depth)
 {
-    struct cs_call_row row = {
+    return (struct cs_call_row){
         .id = f->id,
-        .mode = f->shown ? CS_ROW_REPLACES : 0,
+        .mode = f->shown ? CS_ROW_REPLACES : 0, /* in place of its open row */
         .parent_id = f->parent_id,
         .thread_id = stream_thread(c, st),
         .function_id = (int64_t)f->function_id,
         .start_ns = ticks_to_start_ns(c, f->start_ticks),
-        .duration_ns = duration,
-        .self_ns = duration > f->child_ns ? duration - f->child_ns : 0,
         .depth = depth,
-        .flags = f->flags | extra_flags,
-        .finished = finished,
+        .flags = f->flags,
         .args = f->args_len == NO_ARGS ? NULL : st->args.data + f->args_off,
         .args_len = f->args_len == NO_ARGS ? 0 : f->args_len,
-        .result = result,
-        .result_text = result_text ? (result_text->data ? result_text->data : "") : NULL,
-        .result_len = result_text ? result_text->len : 0,
-        .exception = exception ? exception->data : NULL,
-        .exception_len = exception ? exception->len : 0,
     };
-    cs_store_add_call(c->store, &row);
+}
+
+static void add_row(struct cs_collector *c, const struct cs_call_row *row)
+{
+    cs_store_add_call(c->store, row);
     c->rows_in_step++;
     c->rows_since_commit++;
     c->rows_since_trim++;
+}
+
+static void write_row(struct cs_collector *c, struct stream *st, const struct frame *f, int depth,
+                      int finished, int64_t duration, int64_t result, const struct cs_textbuf *result_text,
+                      const struct cs_textbuf *exception, int extra_flags)
+{
+    struct cs_call_row row = row_of(c, st, f, depth);
+    row.finished = finished;
+    row.duration_ns = duration;
+    row.self_ns = duration > f->child_ns ? duration - f->child_ns : 0;
+    row.flags |= extra_flags;
+    row.result = result;
+    row.result_text = result_text ? (result_text->data ? result_text->data : "") : NULL;
+    row.result_len = result_text ? result_text->len : 0;
+    row.exception = exception ? exception->data : NULL;
+    row.exception_len = exception ? exception->len : 0;
+    add_row(c, &row);
 }
 
 /* ---- the stack ---- */
@@ -687,19 +700,9 @@ static void show_open_calls(struct cs_collector *c)
             int64_t running = now - ticks_to_start_ns(c, f->start_ticks);
             if (!f->id || f->shown || running < COMMIT_EVERY_NS || running < c->opt.min_duration_ns)
                 continue;
-            struct cs_call_row row = {
-                .id = f->id,
-                .mode = CS_ROW_OPEN,
-                .parent_id = f->parent_id,
-                .thread_id = stream_thread(c, st),
-                .function_id = (int64_t)f->function_id,
-                .start_ns = ticks_to_start_ns(c, f->start_ticks),
-                .depth = (int)i,
-                .flags = f->flags,
-                .args = f->args_len == NO_ARGS ? NULL : st->args.data + f->args_off,
-                .args_len = f->args_len == NO_ARGS ? 0 : f->args_len,
-            };
-            cs_store_add_call(c->store, &row);
+            struct cs_call_row row = row_of(c, st, f, (int)i);
+            row.mode = CS_ROW_OPEN;
+            add_row(c, &row);
             f->shown = 1;
         }
     }

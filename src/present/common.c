@@ -93,17 +93,21 @@ void cs_close_store(sqlite3 *db)
         cs_store_close_readonly(db);
 }
 
-int64_t cs_store_wall_start(sqlite3 *db)
+int64_t cs_query_int(sqlite3 *db, const char *sql, int64_t fallback)
 {
     sqlite3_stmt *st;
-    int64_t v = 0;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'started_wall_ns'", -1, &st, NULL) !=
-        SQLITE_OK)
-        return 0;
+    int64_t v = fallback;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return fallback;
     if (sqlite3_step(st) == SQLITE_ROW)
         v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
+}
+
+int64_t cs_store_wall_start(sqlite3 *db)
+{
+    return cs_query_int(db, "SELECT value FROM meta WHERE key = 'started_wall_ns'", 0);
 }
 
 void cs_json_text_or_null(struct cs_textbuf *b, const char *s)

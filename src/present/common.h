@@ -36,6 +36,9 @@ sqlite3 *cs_open_store(const char *path);
 /* Closes what cs_open_store opened. */
 void cs_close_store(sqlite3 *db);
 
+/* The first column of the first row of sql as an integer; fallback when
+ * there is no row or the SQL fails. */
+int64_t cs_query_int(sqlite3 *db, const char *sql, int64_t fallback);
 /* started_wall_ns of the store (0 if absent). */
 int64_t cs_store_wall_start(sqlite3 *db);
 

@@ -116,6 +116,7 @@ struct compiler {
     size_t cap;
     struct cs_expr_error *err;
     char value_column[96]; /* set while `value` is cs_arg(c.args, c.function_id, ?N) */
+    int any_value;         /* set while `value == X` means "some argument is X" (cs_has_value) */
 };
 
 static const char *column_of(const struct compiler *c, const struct field *f)
@@ -510,6 +511,14 @@ static int compile_text(struct compiler *c, const struct field *f, enum cs_expr_
         cs_textbuf_free(&pat);
         return -1;
     }
+    if (op == CS_OP_EQ && c->any_value && strcmp(f->name, "value") == 0) {
+        /* answered from the stored array, without a row per argument */
+        cs_textbuf_puts(&c->sql, "cs_has_value(c.args, ");
+        int rc = add_text(c, p, pat.len);
+        cs_textbuf_printf(&c->sql, ", %d)", glob);
+        cs_textbuf_free(&pat);
+        return rc;
+    }
     if (op == CS_OP_EQ)
         cs_textbuf_printf(&c->sql, "%s %s ", column_of(c, f), glob ? "GLOB" : "=");
     else
@@ -744,34 +753,19 @@ static int compile_named_arg(struct compiler *c, const struct cs_expr *const *pa
     return rc;
 }
 
-/* `value == X` alone: "some argument is X", which cs_has_value answers
- * from the stored array directly, several times faster than a row per
- * argument. The comparison is compiled as usual (checks, suggestions,
- * the pattern) and its SQL rewritten. */
-static int compile_any_value(struct compiler *c, const struct cs_expr *e)
-{
-    size_t mark = c->sql.len;
-    if (compile_compare(c, e) != 0)
-        return -1;
-    const char *sql = cs_textbuf_cstr(&c->sql) + mark;
-    int glob = strncmp(sql, "a.value GLOB ?", 14) == 0;
-    if (!glob && strncmp(sql, "a.value = ?", 11) != 0)
-        return cs_expr_errorf(c->err, e->column, "internal error: unexpected comparison %s", sql);
-    char param[24];
-    snprintf(param, sizeof param, "%s", sql + (glob ? 13 : 10));
-    c->sql.len = mark;
-    cs_textbuf_printf(&c->sql, "cs_has_value(c.args, %s, %d)", param, glob);
-    return 0;
-}
-
 static int compile_exists(struct compiler *c, const struct cs_expr *const *parts, size_t n, int depth)
 {
     int arg = single_named_arg(parts, n);
     if (arg >= 0)
         return compile_named_arg(c, parts, n, arg, depth);
     if (n == 1 && compared_field(parts[0]) && strcmp(compared_field(parts[0])->name, "value") == 0 &&
-        parts[0]->op == CS_OP_EQ)
-        return compile_any_value(c, parts[0]);
+        parts[0]->op == CS_OP_EQ) {
+        /* `value == X` alone: "some argument is X", see compile_text */
+        c->any_value = 1;
+        int rc = compile_compare(c, parts[0]);
+        c->any_value = 0;
+        return rc;
+    }
     cs_textbuf_puts(&c->sql, "EXISTS (SELECT 1 FROM cs_each(c.args, c.function_id) a WHERE ");
     for (size_t i = 0; i < n; i++) {
         if (i)

@@ -424,24 +424,10 @@ int vm_backward(struct view_model *m, struct vm_pos before, struct vm_row *out, 
 
 int64_t vm_max_id(struct view_model *m)
 {
-    sqlite3_stmt *st;
-    int64_t v = 0;
-    if (sqlite3_prepare_v2(m->db, "SELECT max(id) FROM call_rows", -1, &st, NULL) != SQLITE_OK)
-        return 0;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
+    return cs_query_int(m->db, "SELECT max(id) FROM call_rows", 0);
 }
 
 int vm_finished(struct view_model *m)
 {
-    sqlite3_stmt *st;
-    int v = 1;
-    if (sqlite3_prepare_v2(m->db, "SELECT value FROM meta WHERE key = 'finished'", -1, &st, NULL) != SQLITE_OK)
-        return 1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int(st, 0) != 0;
-    sqlite3_finalize(st);
-    return v;
+    return cs_query_int(m->db, "SELECT value FROM meta WHERE key = 'finished'", 1) != 0;
 }
