@@ -7,7 +7,10 @@
  * ancestors is all it takes to place each call, without loading the tree.
  * Drawing the guides (├─ or └─) needs to know whether a call has a later
  * sibling, which only a look ahead can tell; so the tree is walked twice,
- * first to learn that, then to print.
+ * first to learn that (reading only ids, parents and durations), then to
+ * print. With --function or --filter, only the subtrees of the selected
+ * calls are read: a light scan finds each selected call, and the walk reads
+ * on from it by id until a call outside its subtree.
  */
 #include <fnmatch.h>
 #include <getopt.h>
@@ -18,6 +21,7 @@
 #include "present/commands.h"
 #include "present/common.h"
 #include "present/filter.h"
+#include "present/parallel_scan.h"
 #include "store/json.h"
 
 struct show_options {
@@ -32,16 +36,30 @@ struct show_options {
     int color;
 };
 
-/* The rows of one thread (?1), in the columns of call_rows.h plus C_MATCH:
- * the --filter condition (its parameters from ?2), or 1. */
-enum { C_MATCH = C_SELF + 1 };
-static const char ROW_SQL_HEAD[] = "SELECT " CS_CALL_ROW_COLUMNS ", ";
-static const char ROW_SQL_TAIL[] = CS_CALL_ROW_FROM CS_CALL_ROW_ORDER;
+/* A call that --function and --filter select; what is shown of a thread
+ * is the subtrees of its selected calls. */
+struct selected_call {
+    int64_t id, thread;
+};
+
+struct selected_calls {
+    struct selected_call *calls;
+    size_t n, cap;
+    const unsigned char *fn_match; /* NULL: any function */
+    int64_t nfn;
+};
+
+/* The rows of one thread (?1) from id ?2 on, in the columns of
+ * call_rows.h; the first pass needs only the first five of them. */
+static const char ROW_SQL[] = CS_CALL_ROW_SQL " AND c.id >= ?2" CS_CALL_ROW_ORDER;
+static const char PLACE_SQL[] = "SELECT c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns FROM call_rows c"
+                                " WHERE c.thread_id = ?1 AND c.id >= ?2 ORDER BY c.id";
+/* The calls of thread ?1 that --filter selects (its parameters from ?3). */
+#define FILTER_FIRST_PARAM 3
 
 struct ancestor {
     int64_t id;
     int child_depth; /* display depth of its shown children */
-    int in_match;    /* inside a subtree selected by --function or --filter */
 };
 
 struct show {
@@ -52,6 +70,11 @@ struct show {
     int64_t nfn;
     struct cs_filter filter; /* with --filter */
     int filtering;
+    int selecting;   /* --function or --filter: only the selected calls' subtrees */
+    struct selected_calls *selected; /* with selecting: every thread's, in id order */
+    /* pass 1 results, per thread: where each shown subtree starts */
+    int64_t *roots;
+    size_t nroots, roots_cap;
     struct ancestor *stack;
     size_t depth, cap;
     /* pass 1 results, per shown call of the thread */
@@ -207,26 +230,26 @@ static int push_ancestor(struct show *s, struct ancestor a)
     return 0;
 }
 
-/* Places the current row: returns its display depth, or -1 if hidden. */
-static int place(struct show *s, sqlite3_stmt *st)
+/* Places the current row: returns its display depth, or -1 if hidden.
+ * `root` is set for the first row of a walk; with --function or --filter
+ * that is a selected call, and the walk goes on through its descendants
+ * only: *outside is set (and nothing placed) at the first other row. */
+static int place(struct show *s, sqlite3_stmt *st, int root, int *outside)
 {
     int64_t id = sqlite3_column_int64(st, C_ID);
     int64_t parent = sqlite3_column_type(st, C_PARENT) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, C_PARENT);
     while (s->depth && s->stack[s->depth - 1].id != parent)
         s->depth--;
+    if (s->selecting && !root && s->depth == 0) {
+        *outside = 1;
+        return -1;
+    }
     struct ancestor *up = s->depth ? &s->stack[s->depth - 1] : NULL;
-    int in_match = up ? up->in_match : 0;
     int base = up ? up->child_depth : 0;
-    int64_t fn = sqlite3_column_int64(st, C_FUNCTION);
-    int selecting = s->fn_match || s->filtering;
-    int hit = (!s->fn_match || (fn >= 0 && fn < s->nfn && s->fn_match[fn])) &&
-              (!s->filtering || sqlite3_column_int(st, C_MATCH));
-    int matched = selecting && !in_match && hit;
-    int eligible = !selecting || in_match || matched;
     int finished = sqlite3_column_type(st, C_DURATION) != SQLITE_NULL;
-    int shown = eligible && (!finished || sqlite3_column_int64(st, C_DURATION) >= s->o.min_duration_ns) &&
+    int shown = (!finished || sqlite3_column_int64(st, C_DURATION) >= s->o.min_duration_ns) &&
                 (s->o.max_depth < 0 || base <= s->o.max_depth);
-    struct ancestor a = {id, shown ? base + 1 : base, in_match || matched};
+    struct ancestor a = {id, shown ? base + 1 : base};
     if (push_ancestor(s, a) != 0)
         s->oom = 1;
     return shown ? base : -1;
@@ -375,71 +398,201 @@ static void print_lost_until(struct show *s, sqlite3_stmt *lost, int *lost_row, 
 
 /* ---- per thread ---- */
 
-static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, const struct cs_thread_info *t,
-                       int print)
+/* One thread's walk in progress. */
+struct walk {
+    const struct cs_thread_info *t;
+    int print;     /* pass 2 */
+    int stop;      /* --limit reached */
+    int heading;   /* the thread's heading is out */
+    size_t index;  /* shown calls so far (pass 2) */
+    sqlite3_stmt *lost;
+    int lost_row;
+};
+
+/* The next selected call of the thread at or after position *at of the
+ * list with an id of at least `from`; -1 when there is none. */
+static int64_t next_selected(const struct show *s, int64_t thread, size_t *at, int64_t from)
+{
+    const struct selected_calls *sel = s->selected;
+    for (; *at < sel->n; (*at)++) {
+        const struct selected_call *c = &sel->calls[*at];
+        if (c->thread == thread && c->id >= from)
+            return c->id;
+    }
+    return -1;
+}
+
+/* Walks the thread's rows from id `from` on: all of them, or when
+ * selecting the subtree of the call `from`; *after is then the id of the
+ * first row past it (INT64_MAX at the end of the thread). */
+static int walk_rows(struct show *s, sqlite3_stmt *rows, struct walk *w, int64_t from, int64_t *after)
 {
     sqlite3_reset(rows);
-    sqlite3_bind_int64(rows, 1, t->row);
+    sqlite3_bind_int64(rows, 1, w->t->row);
+    sqlite3_bind_int64(rows, 2, from);
     s->depth = 0;
-    int lost_row = SQLITE_DONE;
-    if (print && lost && !s->o.jsonl) {
-        sqlite3_reset(lost);
-        sqlite3_bind_int64(lost, 1, t->row);
-        lost_row = sqlite3_step(lost);
-    }
-    size_t index = 0;
-    int rc, heading = 0;
+    *after = INT64_MAX;
+    int rc, root = 1, outside = 0;
     while ((rc = sqlite3_step(rows)) == SQLITE_ROW && !s->oom) {
-        int depth = place(s, rows);
+        int depth = place(s, rows, root, &outside);
+        root = 0;
+        if (outside) {
+            *after = sqlite3_column_int64(rows, C_ID);
+            break;
+        }
         if (depth < 0)
             continue;
-        if (!print) {
-            if (s->o.limit >= 0 && s->printed + (long long)s->nshown >= s->o.limit)
+        if (!w->print) {
+            if (s->o.limit >= 0 && s->printed + (long long)s->nshown >= s->o.limit) {
+                w->stop = 1;
                 break;
+            }
             note_shown(s, depth);
             continue;
         }
-        if (index >= s->nshown)
-            break; /* the limit */
-        if (!heading && !s->o.jsonl) {
-            printf("%spid %lld \xc2\xb7 thread %s (tid %lld)%s\n", BOLD(s), (long long)t->pid,
-                   t->name ? t->name : "?", (long long)t->tid, RESET(s));
-            heading = 1;
+        if (w->index >= s->nshown) {
+            w->stop = 1; /* the limit */
+            break;
+        }
+        if (!w->heading && !s->o.jsonl) {
+            printf("%spid %lld \xc2\xb7 thread %s (tid %lld)%s\n", BOLD(s), (long long)w->t->pid,
+                   w->t->name ? w->t->name : "?", (long long)w->t->tid, RESET(s));
+            w->heading = 1;
         }
         if (s->o.jsonl) {
-            print_json_line(s, rows, t);
+            print_json_line(s, rows, w->t);
         } else {
-            print_lost_until(s, lost, &lost_row, sqlite3_column_int64(rows, C_START), depth);
-            print_tree_line(s, rows, depth, s->has_next[index]);
-            s->guide[depth] = s->has_next[index];
+            print_lost_until(s, w->lost, &w->lost_row, sqlite3_column_int64(rows, C_START), depth);
+            print_tree_line(s, rows, depth, s->has_next[w->index]);
+            s->guide[depth] = s->has_next[w->index];
         }
-        index++;
+        w->index++;
     }
-    if (print && heading)
-        print_lost_until(s, lost, &lost_row, -1, 1);
-    if (print)
-        s->printed += (long long)index;
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int add_root(struct show *s, int64_t id)
+{
+    if (s->nroots == s->roots_cap) {
+        size_t cap = s->roots_cap ? s->roots_cap * 2 : 256;
+        int64_t *grown = realloc(s->roots, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        s->roots = grown;
+        s->roots_cap = cap;
+    }
+    s->roots[s->nroots++] = id;
+    return 0;
+}
+
+/* Pass 1 (print 0) learns which calls are shown, and with a selection
+ * where each shown subtree starts; pass 2 prints the same calls. */
+static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, const struct cs_thread_info *t,
+                       int print)
+{
+    struct walk w = {t, print, 0, 0, 0, lost, SQLITE_DONE};
+    if (print && lost && !s->o.jsonl) {
+        sqlite3_reset(lost);
+        sqlite3_bind_int64(lost, 1, t->row);
+        w.lost_row = sqlite3_step(lost);
+    }
+    int rc = 0;
+    int64_t after;
+    if (!s->selecting) {
+        rc = walk_rows(s, rows, &w, INT64_MIN, &after);
+    } else if (!print) {
+        s->nroots = 0;
+        size_t at = 0;
+        for (int64_t from = INT64_MIN; rc == 0 && !w.stop && from != INT64_MAX; from = after) {
+            int64_t root = next_selected(s, t->row, &at, from);
+            if (root < 0)
+                break;
+            if (add_root(s, root) != 0)
+                s->oom = 1;
+            else
+                rc = walk_rows(s, rows, &w, root, &after);
+        }
+    } else {
+        for (size_t i = 0; i < s->nroots && rc == 0 && !w.stop; i++)
+            rc = walk_rows(s, rows, &w, s->roots[i], &after);
+    }
+    if (print && w.heading)
+        print_lost_until(s, lost, &w.lost_row, -1, 1);
+    if (print)
+        s->printed += (long long)w.index;
+    return rc;
+}
+
+static int add_selected(sqlite3_stmt *row, void *state)
+{
+    struct selected_calls *sel = state;
+    int64_t fn = sqlite3_column_int64(row, 2);
+    if (sel->fn_match && (fn < 0 || fn >= sel->nfn || !sel->fn_match[fn]))
+        return 0;
+    if (sel->n == sel->cap) {
+        size_t cap = sel->cap ? sel->cap * 2 : 1024;
+        struct selected_call *grown = realloc(sel->calls, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        sel->calls = grown;
+        sel->cap = cap;
+    }
+    sel->calls[sel->n++] = (struct selected_call){sqlite3_column_int64(row, 0), sqlite3_column_int64(row, 1)};
+    return 0;
+}
+
+/* Finds the selected calls of every thread in one scan, on every core. */
+static int load_selected(struct show *s)
+{
+    int nparts = cs_scan_parts(s->db);
+    struct selected_calls parts[CS_SCAN_MAX_PARTS];
+    void *states[CS_SCAN_MAX_PARTS];
+    for (int i = 0; i < nparts; i++) {
+        parts[i] = (struct selected_calls){NULL, 0, 0, s->fn_match, s->nfn};
+        states[i] = &parts[i];
+    }
+    struct cs_textbuf sql = {0};
+    cs_textbuf_puts(&sql, "SELECT c.id, c.thread_id, c.function_id FROM call_rows c WHERE c.id BETWEEN ?1 AND ?2");
+    if (s->filtering)
+        cs_textbuf_printf(&sql, " AND coalesce((%s), 0)", s->filter.sql);
+    char err[400] = "out of memory";
+    int rc = sql.oom || cs_scan_parallel(s->db, s->o.path, cs_textbuf_cstr(&sql), s->filtering ? &s->filter : NULL,
+                                         states, nparts, add_selected, err, sizeof err) != 0;
+    cs_textbuf_free(&sql);
+    /* The parts hold consecutive id ranges: one after the other, in order. */
+    s->selected = calloc(1, sizeof *s->selected);
+    for (int i = 0; i < nparts; i++) {
+        struct selected_calls *all = s->selected;
+        if (!rc && all && parts[i].n) {
+            struct selected_call *grown = realloc(all->calls, (all->n + parts[i].n) * sizeof *grown);
+            if (grown) {
+                memcpy(grown + all->n, parts[i].calls, parts[i].n * sizeof *grown);
+                all->calls = grown;
+                all->n += parts[i].n;
+            } else {
+                rc = 1;
+            }
+        }
+        free(parts[i].calls);
+    }
+    if (!rc && !s->selected)
+        rc = 1;
+    if (rc)
+        cs_error("%s", err);
+    return rc ? -1 : 0;
 }
 
 static int show_all(struct show *s)
 {
     struct cs_thread_info *threads = NULL;
     size_t nthreads = 0;
-    sqlite3_stmt *rows = NULL, *lost = NULL;
+    sqlite3_stmt *rows = NULL, *placing = NULL, *lost = NULL;
     int rc = 0;
-    struct cs_textbuf sql = {0};
-    cs_textbuf_puts(&sql, ROW_SQL_HEAD);
-    if (s->filtering)
-        cs_textbuf_printf(&sql, "coalesce((%s), 0)", s->filter.sql);
-    else
-        cs_textbuf_puts(&sql, "1");
-    cs_textbuf_puts(&sql, ROW_SQL_TAIL);
-    int prepared = !sql.oom && sqlite3_prepare_v2(s->db, cs_textbuf_cstr(&sql), -1, &rows, NULL) == SQLITE_OK;
-    cs_textbuf_free(&sql);
-    if (prepared && s->filtering && cs_filter_bind(&s->filter, rows) != SQLITE_OK)
-        prepared = 0;
-    if (cs_load_threads(s->db, s->o.pid, s->o.tid, &threads, &nthreads) != 0 || !prepared ||
+    s->selecting = s->fn_match || s->filtering;
+    if ((s->selecting && load_selected(s) != 0) ||
+        sqlite3_prepare_v2(s->db, ROW_SQL, -1, &rows, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, PLACE_SQL, -1, &placing, NULL) != SQLITE_OK ||
+        cs_load_threads(s->db, s->o.pid, s->o.tid, &threads, &nthreads) != 0 ||
         sqlite3_prepare_v2(s->db, "SELECT time_ns, count FROM lost WHERE thread_id = ? ORDER BY time_ns",
                            -1, &lost, NULL) != SQLITE_OK)
         rc = -1;
@@ -449,7 +602,7 @@ static int show_all(struct show *s)
         s->nshown = 0;
         for (size_t d = 0; d < s->open_cap; d++)
             s->open_at[d] = -1;
-        if (walk_thread(s, rows, lost, &threads[i], 0) != 0 || walk_thread(s, rows, lost, &threads[i], 1) != 0)
+        if (walk_thread(s, placing, lost, &threads[i], 0) != 0 || walk_thread(s, rows, lost, &threads[i], 1) != 0)
             rc = -1;
     }
     if (rc == 0 && !s->o.jsonl && s->o.limit >= 0 && s->printed >= s->o.limit)
@@ -457,7 +610,12 @@ static int show_all(struct show *s)
     if (s->oom)
         rc = -1;
     sqlite3_finalize(rows);
+    sqlite3_finalize(placing);
     sqlite3_finalize(lost);
+    if (s->selected)
+        free(s->selected->calls);
+    free(s->selected);
+    s->selected = NULL;
     cs_free_threads(threads, nthreads);
     return rc;
 }
@@ -472,6 +630,7 @@ static void free_show(struct show *s)
     free(s->has_next);
     free(s->open_at);
     free(s->guide);
+    free(s->roots);
     cs_textbuf_free(&s->line);
     cs_textbuf_free(&s->key);
     cs_textbuf_free(&s->value);
@@ -491,7 +650,7 @@ int cs_cmd_show(int argc, char **argv)
     int rc = 0;
     if (s.o.filter) {
         struct cs_expr_error err;
-        if (cs_filter_compile(s.db, s.o.filter, 2, &s.filter, &err) != 0) {
+        if (cs_filter_compile(s.db, s.o.filter, FILTER_FIRST_PARAM, &s.filter, &err) != 0) {
             cs_filter_print_error(s.o.filter, &err);
             free_show(&s);
             return CS_EXIT_USAGE;

@@ -5,7 +5,8 @@
  * The calls are aggregated in one pass in C, by function id, rather than
  * with GROUP BY: the store keeps no index that would make grouping cheap
  * while it is still being written, and a scan into an array is faster than
- * SQLite's sort. Functions are then merged by (name, filename, lineno).
+ * SQLite's sort. A large store is scanned in parts on every core
+ * (parallel_scan.h). Functions are then merged by (name, filename, lineno).
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "present/commands.h"
 #include "present/common.h"
 #include "present/filter.h"
+#include "present/parallel_scan.h"
 #include "store/json.h"
 
 enum sort_key { BY_TOTAL, BY_SELF, BY_COUNT, BY_MEAN, BY_MAX };
@@ -139,42 +141,74 @@ static struct fn_stats *load_functions(sqlite3 *db, int64_t *n)
     return fns;
 }
 
-/* Every call, or with a filter only the matching ones. */
-static int aggregate_calls(sqlite3 *db, const struct cs_filter *filter, struct fn_stats *fns, int64_t n)
+/* What one part of the scan adds up, per function id. */
+struct fn_totals {
+    int64_t count, finished, total, self, max;
+};
+
+struct part_totals {
+    struct fn_totals *by_fn;
+    int64_t n;
+};
+
+static int add_call(sqlite3_stmt *st, void *state)
 {
-    sqlite3_stmt *st;
+    struct part_totals *p = state;
+    int64_t id = sqlite3_column_int64(st, 0);
+    if (id < 0 || id >= p->n)
+        return 0;
+    struct fn_totals *f = &p->by_fn[id];
+    f->count++;
+    if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+        return 0; /* unfinished: counted, but it has no time */
+    int64_t d = sqlite3_column_int64(st, 1);
+    f->finished++;
+    f->total += d;
+    f->self += sqlite3_column_int64(st, 2);
+    if (d > f->max)
+        f->max = d;
+    return 0;
+}
+
+/* Every call, or with a filter only the matching ones, added to fns; the
+ * parts of a large store are added up on all cores. 0, or -1 with the
+ * reason printed. */
+static int aggregate_calls(sqlite3 *db, const char *path, const struct cs_filter *filter, struct fn_stats *fns,
+                           int64_t n)
+{
+    int nparts = cs_scan_parts(db);
+    struct part_totals parts[CS_SCAN_MAX_PARTS];
+    void *states[CS_SCAN_MAX_PARTS];
+    int failed = 0;
+    for (int i = 0; i < nparts; i++) {
+        parts[i] = (struct part_totals){calloc((size_t)n, sizeof(struct fn_totals)), n};
+        states[i] = &parts[i];
+        failed |= !parts[i].by_fn;
+    }
     struct cs_textbuf sql = {0};
-    cs_textbuf_puts(&sql, "SELECT c.function_id, c.duration_ns, c.self_ns FROM ");
+    cs_textbuf_puts(&sql, "SELECT c.function_id, c.duration_ns, c.self_ns FROM " CS_FILTER_FROM
+                          " WHERE c.id BETWEEN ?1 AND ?2");
     if (filter)
-        cs_textbuf_printf(&sql, "%s WHERE %s", CS_FILTER_FROM, filter->sql);
-    else
-        cs_textbuf_puts(&sql, CS_FILTER_FROM);
-    int prepared = !sql.oom && sqlite3_prepare_v2(db, cs_textbuf_cstr(&sql), -1, &st, NULL) == SQLITE_OK;
+        cs_textbuf_printf(&sql, " AND (%s)", filter->sql);
+    char err[400] = "out of memory";
+    failed = failed || sql.oom ||
+             cs_scan_parallel(db, path, cs_textbuf_cstr(&sql), filter, states, nparts, add_call, err, sizeof err) != 0;
     cs_textbuf_free(&sql);
-    if (!prepared)
-        return -1;
-    if (filter && cs_filter_bind(filter, st) != SQLITE_OK) {
-        sqlite3_finalize(st);
-        return -1;
+    for (int i = 0; i < nparts; i++) {
+        for (int64_t k = 0; !failed && k < n; k++) {
+            const struct fn_totals *t = &parts[i].by_fn[k];
+            fns[k].count += t->count;
+            fns[k].finished += t->finished;
+            fns[k].total += t->total;
+            fns[k].self += t->self;
+            if (t->max > fns[k].max)
+                fns[k].max = t->max;
+        }
+        free(parts[i].by_fn);
     }
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        if (id < 0 || id >= n)
-            continue;
-        struct fn_stats *f = &fns[id];
-        f->count++;
-        if (sqlite3_column_type(st, 1) == SQLITE_NULL)
-            continue; /* unfinished: counted, but it has no time */
-        int64_t d = sqlite3_column_int64(st, 1);
-        f->finished++;
-        f->total += d;
-        f->self += sqlite3_column_int64(st, 2);
-        if (d > f->max)
-            f->max = d;
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    if (failed)
+        cs_error("%s", err);
+    return failed ? -1 : 0;
 }
 
 static int same_str(const char *a, const char *b)
@@ -323,7 +357,8 @@ int cs_cmd_stats(int argc, char **argv)
     struct cs_filter filter = {0};
     if (o.filter) {
         struct cs_expr_error err;
-        if (cs_filter_compile(db, o.filter, 1, &filter, &err) != 0) {
+        /* ?1 and ?2 are the id range of a part */
+        if (cs_filter_compile(db, o.filter, 3, &filter, &err) != 0) {
             cs_filter_print_error(o.filter, &err);
             cs_close_store(db);
             return CS_EXIT_USAGE;
@@ -331,10 +366,11 @@ int cs_cmd_stats(int argc, char **argv)
     }
     int64_t nfns;
     struct fn_stats *fns = load_functions(db, &nfns);
-    int failed = !fns || aggregate_calls(db, o.filter ? &filter : NULL, fns, nfns) != 0;
+    if (!fns)
+        cs_error("cannot read %s: %s", o.path, "not enough memory or a bad functions table");
+    int failed = !fns || aggregate_calls(db, o.path, o.filter ? &filter : NULL, fns, nfns) != 0;
     cs_filter_free(&filter);
     if (failed) {
-        cs_error("cannot read %s: %s", o.path, fns ? sqlite3_errmsg(db) : "not enough memory or a bad functions table");
         for (int64_t i = 0; fns && i < nfns; i++) {
             free(fns[i].name);
             free(fns[i].module);
