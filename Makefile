@@ -8,6 +8,7 @@
 #   make live-bench          what live observation costs the observed program
 #   make export-bench        export speed per format (CALLS=N, default 2 million)
 #   make view-bench          how quickly the viewer answers on a large store (CALLS=N)
+#   make filter-bench        --filter on a synthetic store of 10 million calls (CALLS=N)
 
 PYTHON ?= python3
 PYENV_ROOT ?= /root/.pyenv
@@ -147,9 +148,9 @@ collector-bench: $(BUILD)/collector_bench
 	$(BUILD)/collector_bench 2000000
 .PHONY: collector-bench
 
-# What --filter costs on a large synthetic store (bench/filter_bench.py).
+# What --filter costs on a large synthetic store (bench/filter_bench.py; CALLS=N, default 10 million).
 filter-bench: $(BUILD)/callscope
-	python3 bench/filter_bench.py 1000000
+	python3 bench/filter_bench.py $(or $(CALLS),10000000)
 .PHONY: filter-bench
 # `callscope export` in every format from a store of 2 million calls (bench/export_bench.py).
 export-bench: $(BUILD)/collector_bench $(BUILD)/callscope

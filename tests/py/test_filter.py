@@ -158,3 +158,91 @@ class Filter(TracedProgram):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+LARGE_PROGRAM = """
+import threading
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+def leaf(i):
+    return i
+
+def batch(k):
+    return sum(leaf(i) for i in range(100))
+
+def worker():
+    for k in range(20):
+        batch(k)
+
+t = threading.Thread(target=worker, name="batches")
+t.start()
+fib(27)
+t.join()
+"""
+
+
+class LargeRecording(TracedProgram):
+    """Over half a million calls: stats and the selection of show are read
+    in parts, one per core; the answers must be those of one plain scan."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.shared = TracedProgram("run")
+        cls.shared.setUp()
+        cls.shared.run_traced(LARGE_PROGRAM, options=("--no-stdlib",))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.shared.tearDown()
+
+    def setUp(self):
+        self.dir, self.db, self.targets = self.shared.dir, self.shared.db, []
+
+    def tearDown(self):
+        pass
+
+    def jsonl(self, *args):
+        proc = self.callscope(*args)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        return [json.loads(line) for line in proc.stdout.decode().splitlines()]
+
+    def test_the_recording_is_large_enough_to_be_split(self):
+        self.assertGreater(self.query("select count(*) from call_rows")[0][0], 600000)
+
+    def test_stats_add_up_to_what_sql_counts(self):
+        expected = {name: (count, total, mx) for name, count, total, mx in self.query(
+            "select f.name, count(*), sum(c.duration_ns), max(c.duration_ns) from call_rows c"
+            " join functions f on f.id = c.function_id group by f.name")}
+        got = {r["function"]: r for r in self.jsonl("stats", self.db, "--format", "jsonl", "--limit", "1000")}
+        self.assertEqual(set(got), set(expected))
+        for name, (count, total, mx) in expected.items():
+            self.assertEqual(got[name]["count"], count, name)
+            self.assertAlmostEqual(got[name]["total_ms"], total / 1e6, places=3, msg=name)
+            self.assertAlmostEqual(got[name]["max_ms"], mx / 1e6, places=5, msg=name)
+
+    def test_stats_filter_counts_every_match(self):
+        expected = self.query("select count(*) from calls c join functions f on f.id = c.function_id"
+                              " where f.qualname = 'fib' and json_extract(c.args, '$.n') = '9'")[0][0]
+        self.assertGreater(expected, 100)
+        got = self.jsonl("stats", self.db, "--format", "jsonl", "--filter", "func == 'fib' and arg == 'n' and value == '9'")
+        self.assertEqual([(r["function"], r["count"]) for r in got], [("__main__.fib", expected)])
+
+    def test_show_selects_calls_in_every_part_with_their_subtrees(self):
+        batches = [r[0] for r in self.query(
+            "select c.id from call_rows c join functions f on f.id = c.function_id where f.qualname = 'batch'"
+            " order by c.id")]
+        self.assertEqual(len(batches), 20)
+        rows = self.jsonl("show", self.db, "--format", "jsonl", "--filter", "func == 'batch'")
+        self.assertEqual([r["id"] for r in rows if r["function"].endswith(".batch")], batches)
+        # each batch with its generator steps and its 100 leaf calls, nothing else
+        leaves = [r for r in rows if r["function"].endswith(".leaf")]
+        self.assertEqual(len(leaves), 2000)
+        self.assertEqual({r["thread"] for r in rows}, {"batches"})
+        first = self.jsonl("show", self.db, "--format", "jsonl", "--filter", "func == 'fib' and arg == 'n' and value == '3'",
+                           "--max-depth", "0")
+        expected = self.query("select count(*) from calls c join functions f on f.id = c.function_id"
+                              " where f.qualname = 'fib' and json_extract(c.args, '$.n') = '3'")[0][0]
+        self.assertEqual(len(first), expected)
+        self.assertEqual(sorted(r["id"] for r in first), [r["id"] for r in first])
