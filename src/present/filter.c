@@ -533,6 +533,71 @@ static int compile_text(struct compiler *c, const struct field *f, enum cs_expr_
 static int compile_value(struct compiler *c, const struct cs_expr *e, const struct field *f, enum cs_expr_op op,
                          const struct cs_expr *value);
 
+static int add_blob(struct compiler *c, const unsigned char *bytes, size_t n)
+{
+    char *copy = malloc(n ? n : 1);
+    if (!copy)
+        return cs_expr_errorf(c->err, 0, "out of memory");
+    memcpy(copy, bytes, n);
+    return add_param(c, (struct cs_filter_param){.type = SQLITE_BLOB, .s = copy, .n = n});
+}
+
+/* The comparison just written from `mark` on, with its parameters from
+ * `first_param` on, is "c.function_id IN (SELECT f.id FROM functions f
+ * WHERE ...)". Its set of function ids is computed now, once, and each
+ * call tests a bit (cs_in_set) instead of looking its function up; a
+ * function the recording defines after this (it is still being written)
+ * is above the set's last id and still goes through the lookup. */
+static int resolve_functions(struct compiler *c, size_t mark, size_t first_param)
+{
+    static const char prefix[] = "c.function_id IN (";
+    const char *fragment = c->sql.data + mark;
+    size_t len = c->sql.len - mark, plen = sizeof prefix - 1;
+    if (c->sql.oom || len < plen + 1 || strncmp(fragment, prefix, plen) != 0)
+        return 0; /* not that shape: leave it as it is */
+    int64_t max_id = cs_query_int(c->db, "SELECT max(id) FROM functions", -1);
+    if (max_id < 0 || max_id > (1 << 26))
+        return 0;
+    char *subquery = strndup(fragment + plen, len - plen - 1);
+    char *whole = strndup(fragment, len);
+    size_t nbytes = (size_t)max_id / 8 + 1;
+    unsigned char *bits = calloc(nbytes, 1);
+    sqlite3_stmt *st = NULL;
+    int ok = subquery && whole && bits && sqlite3_prepare_v2(c->db, subquery, -1, &st, NULL) == SQLITE_OK;
+    for (size_t i = first_param; ok && i < c->out->nparams; i++) {
+        const struct cs_filter_param *p = &c->out->params[i];
+        int index = c->out->first_param + (int)i;
+        if (p->type == SQLITE_INTEGER)
+            sqlite3_bind_int64(st, index, p->i);
+        else if (p->type == SQLITE_FLOAT)
+            sqlite3_bind_double(st, index, p->d);
+        else
+            sqlite3_bind_text(st, index, p->s, -1, SQLITE_STATIC);
+    }
+    int rc = SQLITE_DONE;
+    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        if (id >= 0 && id <= max_id)
+            bits[id / 8] |= (unsigned char)(1u << (id % 8));
+    }
+    ok = ok && rc == SQLITE_DONE;
+    sqlite3_finalize(st);
+    int result = 0;
+    if (ok) {
+        c->sql.len = mark;
+        cs_textbuf_puts(&c->sql, "(CASE WHEN c.function_id <= ");
+        result = add_int(c, max_id);
+        cs_textbuf_puts(&c->sql, " THEN cs_in_set(");
+        if (result == 0)
+            result = add_blob(c, bits, nbytes);
+        cs_textbuf_printf(&c->sql, ", c.function_id) ELSE %s END)", whole);
+    }
+    free(subquery);
+    free(whole);
+    free(bits);
+    return result;
+}
+
 static int compile_compare(struct compiler *c, const struct cs_expr *e)
 {
     const struct cs_expr *name = e->left, *value = e->right;
@@ -584,6 +649,7 @@ static int compile_compare(struct compiler *c, const struct cs_expr *e)
     /* Fields of functions and threads are looked up once, not joined per
      * call: c.function_id IN (SELECT f.id FROM functions f WHERE ...). */
     const char *close = "";
+    size_t mark = c->sql.len, first_param = c->out->nparams;
     if (strncmp(f->column, "f.", 2) == 0) {
         cs_textbuf_puts(&c->sql, "c.function_id IN (SELECT f.id FROM functions f WHERE ");
         close = ")";
@@ -594,6 +660,8 @@ static int compile_compare(struct compiler *c, const struct cs_expr *e)
     if (compile_value(c, e, f, op, value) != 0)
         return -1;
     cs_textbuf_puts(&c->sql, close);
+    if (strncmp(f->column, "f.", 2) == 0 && c->db)
+        return resolve_functions(c, mark, first_param);
     return 0;
 }
 
@@ -904,6 +972,8 @@ int cs_filter_bind(const struct cs_filter *f, sqlite3_stmt *st)
             rc = sqlite3_bind_int64(st, index, p->i);
         else if (p->type == SQLITE_FLOAT)
             rc = sqlite3_bind_double(st, index, p->d);
+        else if (p->type == SQLITE_BLOB)
+            rc = sqlite3_bind_blob(st, index, p->s, (int)p->n, SQLITE_STATIC);
         else
             rc = sqlite3_bind_text(st, index, p->s, -1, SQLITE_STATIC);
         if (rc != SQLITE_OK)

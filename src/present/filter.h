@@ -25,10 +25,11 @@
 #define CS_FILTER_FROM "call_rows c"
 
 struct cs_filter_param {
-    int type; /* SQLITE_INTEGER, SQLITE_FLOAT or SQLITE_TEXT */
+    int type; /* SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT or SQLITE_BLOB */
     int64_t i;
     double d;
-    char *s;
+    char *s;  /* text, or the bytes of a blob */
+    size_t n; /* a blob's size */
 };
 
 struct cs_filter {

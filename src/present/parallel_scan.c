@@ -1,6 +1,12 @@
 /*
  * parallel_scan.c — a read of call_rows split between the cores (see
  * parallel_scan.h).
+ *
+ * The selected calls are not returned as result rows: handing each row
+ * back through sqlite3_step() costs more than reading it. The statement
+ * instead calls cs_scan_row(columns...) from inside SQLite for each call
+ * the filter selects (a CASE, so the filter is decided first) and returns
+ * one count.
  */
 #include "present/parallel_scan.h"
 
@@ -11,6 +17,7 @@
 
 #include "present/common.h"
 #include "store/store.h"
+#include "store/textbuf.h"
 
 /* Calls below this per part are not worth a thread. */
 #define MIN_CALLS_PER_PART 250000
@@ -22,6 +29,7 @@ struct part {
     int64_t lo, hi;
     void *state;
     cs_scan_row_fn row;
+    int row_failed; /* row() said out of memory */
     int failed;
     char error[300];
     pthread_t thread;
@@ -47,8 +55,24 @@ int cs_scan_parts(sqlite3 *db)
     return parts < 1 ? 1 : (int)parts;
 }
 
+static void scan_row(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    struct part *p = sqlite3_user_data(ctx);
+    if (p->row(argv, p->state) != 0) {
+        p->row_failed = 1;
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    sqlite3_result_int(ctx, 0);
+}
+
 static int run_part(struct part *p)
 {
+    /* Not deterministic: it must run once for every call. */
+    if (sqlite3_create_function(p->db, "cs_scan_row", -1, SQLITE_UTF8 | SQLITE_DIRECTONLY, p, scan_row, NULL,
+                                NULL) != SQLITE_OK)
+        return -1;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(p->db, p->sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
@@ -58,16 +82,11 @@ static int run_part(struct part *p)
         sqlite3_finalize(st);
         return -1;
     }
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (p->row(st, p->state) != 0) {
-            sqlite3_finalize(st);
-            snprintf(p->error, sizeof p->error, "out of memory");
-            return -1;
-        }
-    }
+    int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    if (p->row_failed)
+        snprintf(p->error, sizeof p->error, "out of memory");
+    return rc == SQLITE_ROW ? 0 : -1;
 }
 
 static void *part_main(void *arg)
@@ -90,17 +109,26 @@ static void *part_main(void *arg)
     return NULL;
 }
 
-int cs_scan_parallel(sqlite3 *db, const char *path, const char *sql, const struct cs_filter *filter,
+int cs_scan_parallel(sqlite3 *db, const char *path, const char *columns, const struct cs_filter *filter,
                      void *const *states, int nparts, cs_scan_row_fn row, char *err, size_t errlen)
 {
     if (nparts < 1 || nparts > CS_SCAN_MAX_PARTS)
         nparts = 1;
+    struct cs_textbuf sql = {0};
+    cs_textbuf_printf(&sql, "SELECT count(*) FROM call_rows c WHERE c.id BETWEEN ?1 AND ?2 AND"
+                            " CASE WHEN %s THEN cs_scan_row(%s) ELSE 0 END",
+                      filter ? filter->sql : "1", columns);
+    if (sql.oom) {
+        cs_textbuf_free(&sql);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     int64_t lo, hi;
     id_range(db, &lo, &hi);
     int64_t step = (hi - lo + 1) / nparts;
     struct part parts[CS_SCAN_MAX_PARTS];
     for (int i = 0; i < nparts; i++) {
-        parts[i] = (struct part){.db = i == 0 ? db : NULL, .path = path, .sql = sql, .filter = filter,
+        parts[i] = (struct part){.db = i == 0 ? db : NULL, .path = path, .sql = cs_textbuf_cstr(&sql), .filter = filter,
                                  .lo = lo + i * step, .hi = i == nparts - 1 ? hi : lo + (i + 1) * step - 1,
                                  .state = states[i], .row = row};
     }
@@ -115,6 +143,7 @@ int cs_scan_parallel(sqlite3 *db, const char *path, const char *sql, const struc
         else
             part_main(&parts[i]);
     }
+    cs_textbuf_free(&sql);
     for (int i = 0; i < nparts; i++) {
         if (parts[i].failed) {
             snprintf(err, errlen, "%s", parts[i].error);

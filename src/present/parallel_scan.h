@@ -18,23 +18,23 @@
 
 #define CS_SCAN_MAX_PARTS 8
 
-/* Called for every result row of one part, with that part's state; a
- * non-zero return ends the part with an error (out of memory). */
-typedef int (*cs_scan_row_fn)(sqlite3_stmt *row, void *state);
+/* Called for every selected call of one part with its columns and that
+ * part's state; a non-zero return ends the scan with an error (out of
+ * memory). */
+typedef int (*cs_scan_row_fn)(sqlite3_value **columns, void *state);
 
 /* How many parts a scan of the store on db gets: one per core, none with
  * fewer than a few hundred thousand calls (a thread and a connection cost
  * more than they save there); 1 to CS_SCAN_MAX_PARTS. */
 int cs_scan_parts(sqlite3 *db);
 
-/* Runs `sql`, a query over "call_rows c" whose ?1 and ?2 take a part's
- * first and last id (it must say c.id BETWEEN ?1 AND ?2) and whose other
- * parameters come from `filter` (may be NULL), once per part: part 0 on db,
- * the others on connections of their own to `path`. nparts is what
- * cs_scan_parts said; states[i] goes with part i, the lowest ids first.
- * Each part reads its range as it is when the part starts. 0, or -1 with
- * the reason in err. */
-int cs_scan_parallel(sqlite3 *db, const char *path, const char *sql, const struct cs_filter *filter,
+/* Hands `columns` (SQL over "call_rows c", comma-separated) of every call
+ * that `filter` selects (NULL: every call) to row(), part by part: part 0
+ * on db, the others on connections of their own to `path`. nparts is what
+ * cs_scan_parts said; states[i] goes with part i, the lowest ids first,
+ * and within a part calls come in id order. Each part reads its range as
+ * it is when the part starts. 0, or -1 with the reason in err. */
+int cs_scan_parallel(sqlite3 *db, const char *path, const char *columns, const struct cs_filter *filter,
                      void *const *states, int nparts, cs_scan_row_fn row, char *err, size_t errlen);
 
 #endif

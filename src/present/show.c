@@ -523,10 +523,11 @@ static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, c
     return rc;
 }
 
-static int add_selected(sqlite3_stmt *row, void *state)
+/* columns: id, thread_id, function_id */
+static int add_selected(sqlite3_value **col, void *state)
 {
     struct selected_calls *sel = state;
-    int64_t fn = sqlite3_column_int64(row, 2);
+    int64_t fn = sqlite3_value_int64(col[2]);
     if (sel->fn_match && (fn < 0 || fn >= sel->nfn || !sel->fn_match[fn]))
         return 0;
     if (sel->n == sel->cap) {
@@ -537,7 +538,7 @@ static int add_selected(sqlite3_stmt *row, void *state)
         sel->calls = grown;
         sel->cap = cap;
     }
-    sel->calls[sel->n++] = (struct selected_call){sqlite3_column_int64(row, 0), sqlite3_column_int64(row, 1)};
+    sel->calls[sel->n++] = (struct selected_call){sqlite3_value_int64(col[0]), sqlite3_value_int64(col[1])};
     return 0;
 }
 
@@ -551,14 +552,9 @@ static int load_selected(struct show *s)
         parts[i] = (struct selected_calls){NULL, 0, 0, s->fn_match, s->nfn};
         states[i] = &parts[i];
     }
-    struct cs_textbuf sql = {0};
-    cs_textbuf_puts(&sql, "SELECT c.id, c.thread_id, c.function_id FROM call_rows c WHERE c.id BETWEEN ?1 AND ?2");
-    if (s->filtering)
-        cs_textbuf_printf(&sql, " AND coalesce((%s), 0)", s->filter.sql);
     char err[400] = "out of memory";
-    int rc = sql.oom || cs_scan_parallel(s->db, s->o.path, cs_textbuf_cstr(&sql), s->filtering ? &s->filter : NULL,
-                                         states, nparts, add_selected, err, sizeof err) != 0;
-    cs_textbuf_free(&sql);
+    int rc = cs_scan_parallel(s->db, s->o.path, "c.id, c.thread_id, c.function_id", s->filtering ? &s->filter : NULL,
+                              states, nparts, add_selected, err, sizeof err) != 0;
     /* The parts hold consecutive id ranges: one after the other, in order. */
     s->selected = calloc(1, sizeof *s->selected);
     for (int i = 0; i < nparts; i++) {

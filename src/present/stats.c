@@ -151,20 +151,21 @@ struct part_totals {
     int64_t n;
 };
 
-static int add_call(sqlite3_stmt *st, void *state)
+/* columns: function_id, duration_ns, self_ns */
+static int add_call(sqlite3_value **col, void *state)
 {
     struct part_totals *p = state;
-    int64_t id = sqlite3_column_int64(st, 0);
+    int64_t id = sqlite3_value_int64(col[0]);
     if (id < 0 || id >= p->n)
         return 0;
     struct fn_totals *f = &p->by_fn[id];
     f->count++;
-    if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+    if (sqlite3_value_type(col[1]) == SQLITE_NULL)
         return 0; /* unfinished: counted, but it has no time */
-    int64_t d = sqlite3_column_int64(st, 1);
+    int64_t d = sqlite3_value_int64(col[1]);
     f->finished++;
     f->total += d;
-    f->self += sqlite3_column_int64(st, 2);
+    f->self += sqlite3_value_int64(col[2]);
     if (d > f->max)
         f->max = d;
     return 0;
@@ -185,15 +186,9 @@ static int aggregate_calls(sqlite3 *db, const char *path, const struct cs_filter
         states[i] = &parts[i];
         failed |= !parts[i].by_fn;
     }
-    struct cs_textbuf sql = {0};
-    cs_textbuf_puts(&sql, "SELECT c.function_id, c.duration_ns, c.self_ns FROM " CS_FILTER_FROM
-                          " WHERE c.id BETWEEN ?1 AND ?2");
-    if (filter)
-        cs_textbuf_printf(&sql, " AND (%s)", filter->sql);
     char err[400] = "out of memory";
-    failed = failed || sql.oom ||
-             cs_scan_parallel(db, path, cs_textbuf_cstr(&sql), filter, states, nparts, add_call, err, sizeof err) != 0;
-    cs_textbuf_free(&sql);
+    failed = failed || cs_scan_parallel(db, path, "c.function_id, c.duration_ns, c.self_ns", filter, states, nparts,
+                                        add_call, err, sizeof err) != 0;
     for (int i = 0; i < nparts; i++) {
         for (int64_t k = 0; !failed && k < n; k++) {
             const struct fn_totals *t = &parts[i].by_fn[k];

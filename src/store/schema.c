@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/read_sets.h"
 #include "store/read_values.h"
 #include "store/store.h"
 
@@ -188,7 +189,7 @@ sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
         sqlite3_close(db);
         return NULL;
     }
-    if (cs_read_values_register(db) != SQLITE_OK) {
+    if (cs_read_values_register(db) != SQLITE_OK || cs_read_sets_register(db) != SQLITE_OK) {
         snprintf(err, errlen, "cannot read %s: out of memory", path);
         sqlite3_close(db);
         return NULL;

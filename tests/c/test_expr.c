@@ -10,6 +10,7 @@
 #include "check.h"
 #include "expr/expr.h"
 #include "present/filter.h"
+#include "store/read_sets.h"
 #include "store/read_values.h"
 #include "store/schema.h"
 #include "store/store.h"
@@ -555,6 +556,7 @@ static sqlite3 *make_db(void)
         " (4, 1, 1, 2, 1, 61000000000, 500000, 500000, '[1,\"True\"]', NULL, 'ValueError: bad', 0),"
         " (5, NULL, 2, 1, 0, 120000000000, NULL, NULL, '[\"5\"]', NULL, NULL, 0);";
     CHECK_INT(cs_read_values_register(db), SQLITE_OK);
+    CHECK_INT(cs_read_sets_register(db), SQLITE_OK);
     char *err = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
         fprintf(stderr, "make_db: %s\n", err);
@@ -651,6 +653,36 @@ static void test_filter_results(void)
     cs_store_close_readonly(db);
 }
 
+/* A filter on a field of functions is resolved to a set of function ids
+ * when compiled; a function the recording defines later (it is still being
+ * written) must still be matched. */
+static void test_filter_sees_functions_defined_later(void)
+{
+    sqlite3 *db = make_db();
+    struct cs_filter f;
+    struct cs_expr_error err;
+    CHECK_INT(cs_filter_compile(db, "module == 'myapp%'", 1, &f, &err), 0);
+    CHECK(strstr(f.sql, "cs_in_set") != NULL);
+    CHECK_INT(sqlite3_exec(db,
+                           "INSERT INTO functions VALUES (9, 'python', 'myapp.late', 'g', 'myapp.late.g', '/src/late.py',"
+                           " 1, '[]'), (10, 'python', 'zzz', 'h', 'zzz.h', '/src/zzz.py', 1, '[]');"
+                           "INSERT INTO call_rows VALUES (6, NULL, 1, 9, 0, 0, 1, 1, '[]', 'None', NULL, 0),"
+                           " (7, NULL, 1, 10, 0, 0, 1, 1, '[]', 'None', NULL, 0);",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    char sql[2000];
+    snprintf(sql, sizeof sql, "SELECT group_concat(c.id) FROM (SELECT c.id FROM %s WHERE %s ORDER BY c.id) c",
+             CS_FILTER_FROM, f.sql);
+    sqlite3_stmt *st;
+    CHECK_INT(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    CHECK_INT(cs_filter_bind(&f, st), SQLITE_OK);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(st, 0), "2,3,4,5,6");
+    sqlite3_finalize(st);
+    cs_filter_free(&f);
+    cs_store_close_readonly(db);
+}
+
 static const char *completed(sqlite3 *db, const char *text, size_t cursor)
 {
     static char out[1000];
@@ -696,6 +728,7 @@ int main(void)
     test_suggest();
     test_filter_sql();
     test_filter_results();
+    test_filter_sees_functions_defined_later();
     test_completion();
     return CHECK_REPORT("test_expr");
 }
