@@ -42,6 +42,11 @@ struct selected_call {
     int64_t id, thread;
 };
 
+/* Ids from `from` up to (not including) `to`. */
+struct id_range {
+    int64_t from, to;
+};
+
 struct selected_calls {
     struct selected_call *calls;
     size_t n, cap;
@@ -49,11 +54,12 @@ struct selected_calls {
     int64_t nfn;
 };
 
-/* The rows of one thread (?1) from id ?2 on, in the columns of
- * call_rows.h; the first pass needs only the first five of them. */
-static const char ROW_SQL[] = CS_CALL_ROW_SQL " AND c.id >= ?2" CS_CALL_ROW_ORDER;
+/* The rows of one thread (?1) with ids from ?2 up to (not including) ?3,
+ * in the columns of call_rows.h; the first pass needs only the first five
+ * of them. */
+static const char ROW_SQL[] = CS_CALL_ROW_SQL " AND c.id >= ?2 AND c.id < ?3" CS_CALL_ROW_ORDER;
 static const char PLACE_SQL[] = "SELECT c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns FROM call_rows c"
-                                " WHERE c.thread_id = ?1 AND c.id >= ?2 ORDER BY c.id";
+                                " WHERE c.thread_id = ?1 AND c.id >= ?2 AND c.id < ?3 ORDER BY c.id";
 /* The calls of thread ?1 that --filter selects (its parameters from ?3). */
 #define FILTER_FIRST_PARAM 3
 
@@ -72,8 +78,8 @@ struct show {
     int filtering;
     int selecting;   /* --function or --filter: only the selected calls' subtrees */
     struct selected_calls *selected; /* with selecting: every thread's, in id order */
-    /* pass 1 results, per thread: where each shown subtree starts */
-    int64_t *roots;
+    /* pass 1 results, per thread: the id ranges of the shown subtrees */
+    struct id_range *roots;
     size_t nroots, roots_cap;
     struct ancestor *stack;
     size_t depth, cap;
@@ -422,14 +428,15 @@ static int64_t next_selected(const struct show *s, int64_t thread, size_t *at, i
     return -1;
 }
 
-/* Walks the thread's rows from id `from` on: all of them, or when
- * selecting the subtree of the call `from`; *after is then the id of the
- * first row past it (INT64_MAX at the end of the thread). */
-static int walk_rows(struct show *s, sqlite3_stmt *rows, struct walk *w, int64_t from, int64_t *after)
+/* Walks the thread's rows in `range`: all of them, or when selecting the
+ * subtree of the call range.from; *after is then the id of the first row
+ * past it (INT64_MAX at the end of the thread or the range). */
+static int walk_rows(struct show *s, sqlite3_stmt *rows, struct walk *w, struct id_range range, int64_t *after)
 {
     sqlite3_reset(rows);
     sqlite3_bind_int64(rows, 1, w->t->row);
-    sqlite3_bind_int64(rows, 2, from);
+    sqlite3_bind_int64(rows, 2, range.from);
+    sqlite3_bind_int64(rows, 3, range.to);
     s->depth = 0;
     *after = INT64_MAX;
     int rc, root = 1, outside = 0;
@@ -471,17 +478,17 @@ static int walk_rows(struct show *s, sqlite3_stmt *rows, struct walk *w, int64_t
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int add_root(struct show *s, int64_t id)
+static int add_root(struct show *s, struct id_range r)
 {
     if (s->nroots == s->roots_cap) {
         size_t cap = s->roots_cap ? s->roots_cap * 2 : 256;
-        int64_t *grown = realloc(s->roots, cap * sizeof *grown);
+        struct id_range *grown = realloc(s->roots, cap * sizeof *grown);
         if (!grown)
             return -1;
         s->roots = grown;
         s->roots_cap = cap;
     }
-    s->roots[s->nroots++] = id;
+    s->roots[s->nroots++] = r;
     return 0;
 }
 
@@ -499,18 +506,18 @@ static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, c
     int rc = 0;
     int64_t after;
     if (!s->selecting) {
-        rc = walk_rows(s, rows, &w, INT64_MIN, &after);
+        rc = walk_rows(s, rows, &w, (struct id_range){INT64_MIN, INT64_MAX}, &after);
     } else if (!print) {
+        /* pass 2 reads each subtree up to where pass 1 found its end */
         s->nroots = 0;
         size_t at = 0;
         for (int64_t from = INT64_MIN; rc == 0 && !w.stop && from != INT64_MAX; from = after) {
             int64_t root = next_selected(s, t->row, &at, from);
             if (root < 0)
                 break;
-            if (add_root(s, root) != 0)
+            rc = walk_rows(s, rows, &w, (struct id_range){root, INT64_MAX}, &after);
+            if (add_root(s, (struct id_range){root, after}) != 0)
                 s->oom = 1;
-            else
-                rc = walk_rows(s, rows, &w, root, &after);
         }
     } else {
         for (size_t i = 0; i < s->nroots && rc == 0 && !w.stop; i++)
