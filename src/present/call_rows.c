@@ -52,27 +52,9 @@ void cs_free_threads(struct cs_thread_info *threads, size_t n)
     free(threads);
 }
 
-void cs_json_scratch_free(struct cs_json_scratch *s)
+void cs_json_args_object(struct cs_textbuf *b, const char *args)
 {
-    cs_textbuf_free(&s->key);
-    cs_textbuf_free(&s->value);
-}
-
-void cs_json_args_object(struct cs_textbuf *b, struct cs_json_scratch *s, const char *json)
-{
-    cs_textbuf_putc(b, '{');
-    if (json) {
-        struct cs_json_iter it;
-        cs_json_iter_init(&it, json, strlen(json));
-        for (int n = 0; cs_json_iter_next(&it, &s->key, &s->value) == 1; n++) {
-            if (n)
-                cs_textbuf_putc(b, ',');
-            cs_json_string(b, s->key.data ? s->key.data : "", s->key.len);
-            cs_textbuf_putc(b, ':');
-            cs_json_string(b, s->value.data ? s->value.data : "", s->value.len);
-        }
-    }
-    cs_textbuf_putc(b, '}');
+    cs_textbuf_puts(b, args ? args : "{}");
 }
 
 static void put_int_or_null(struct cs_textbuf *b, sqlite3_stmt *st, int col)
@@ -83,8 +65,7 @@ static void put_int_or_null(struct cs_textbuf *b, sqlite3_stmt *st, int col)
         cs_textbuf_int(b, sqlite3_column_int64(st, col));
 }
 
-void cs_call_json_line(struct cs_textbuf *b, struct cs_json_scratch *s, sqlite3_stmt *st,
-                       const struct cs_thread_info *t, int64_t wall0)
+void cs_call_json_line(struct cs_textbuf *b, sqlite3_stmt *st, const struct cs_thread_info *t, int64_t wall0)
 {
     cs_textbuf_puts(b, "{\"id\":");
     cs_textbuf_int(b, sqlite3_column_int64(st, C_ID));
@@ -102,14 +83,16 @@ void cs_call_json_line(struct cs_textbuf *b, struct cs_json_scratch *s, sqlite3_
     cs_json_text_or_null(b, cs_col_text(st, C_FILENAME));
     cs_textbuf_puts(b, ",\"lineno\":");
     put_int_or_null(b, st, C_LINENO);
-    cs_textbuf_printf(b, ",\"start\":%.6f,\"duration_ms\":",
-                      (double)(wall0 + sqlite3_column_int64(st, C_START)) / 1e9);
+    /* epoch seconds to the microsecond, milliseconds to the nanosecond */
+    cs_textbuf_puts(b, ",\"start\":");
+    cs_textbuf_decimal(b, (wall0 + sqlite3_column_int64(st, C_START) + 500) / 1000, 6);
+    cs_textbuf_puts(b, ",\"duration_ms\":");
     if (sqlite3_column_type(st, C_DURATION) == SQLITE_NULL)
         cs_textbuf_puts(b, "null");
     else
-        cs_textbuf_printf(b, "%.6f", (double)sqlite3_column_int64(st, C_DURATION) / 1e6);
+        cs_textbuf_decimal(b, sqlite3_column_int64(st, C_DURATION), 6);
     cs_textbuf_puts(b, ",\"args\":");
-    cs_json_args_object(b, s, cs_col_text(st, C_ARGS));
+    cs_json_args_object(b, cs_col_text(st, C_ARGS));
     cs_textbuf_puts(b, ",\"return\":");
     cs_json_text_or_null(b, cs_col_text(st, C_RESULT));
     cs_textbuf_puts(b, ",\"exception\":");

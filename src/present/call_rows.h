@@ -17,6 +17,8 @@
 /* A call's arguments as the JSON object {"name": "value", ...} and its
  * result as text, from a row c of call_rows (store/read_values.h). */
 #define CS_ARGS_SQL "cs_args(c.args, c.function_id)"
+/* The same as name=value, name=value, for printing. */
+#define CS_ARGS_TEXT_SQL "cs_args_text(c.args, c.function_id)"
 #define CS_RESULT_SQL "cs_val(c.result)"
 
 /* The columns of CS_CALL_ROW_SQL, in order. */
@@ -27,9 +29,10 @@ enum { C_ID, C_PARENT, C_DEPTH, C_START, C_DURATION, C_ARGS, C_RESULT, C_EXCEPTI
  * selects the thread (?1). A reader that narrows the rows further appends
  * " AND <condition over c (calls) and f (functions)>" and then
  * CS_CALL_ROW_ORDER. */
-#define CS_CALL_ROW_COLUMNS                                                                \
-    "c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns, " CS_ARGS_SQL ", " CS_RESULT_SQL ", c.exception," \
+#define CS_CALL_ROW_COLUMNS_WITH(args_sql)                                                     \
+    "c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns, " args_sql ", " CS_RESULT_SQL ", c.exception," \
     " c.flags, c.function_id, f.qualname, f.name, f.module, f.filename, f.lineno, c.self_ns"
+#define CS_CALL_ROW_COLUMNS CS_CALL_ROW_COLUMNS_WITH(CS_ARGS_SQL)
 #define CS_CALL_ROW_FROM " FROM call_rows c LEFT JOIN functions f ON f.id = c.function_id WHERE c.thread_id = ?1"
 #define CS_CALL_ROW_SQL "SELECT " CS_CALL_ROW_COLUMNS CS_CALL_ROW_FROM
 #define CS_CALL_ROW_ORDER " ORDER BY c.id"
@@ -44,19 +47,12 @@ struct cs_thread_info {
 int cs_load_threads(sqlite3 *db, long long pid, long long tid, struct cs_thread_info **out, size_t *n);
 void cs_free_threads(struct cs_thread_info *threads, size_t n);
 
-/* Scratch buffers for re-encoding the stored args objects. */
-struct cs_json_scratch {
-    struct cs_textbuf key, value;
-};
-void cs_json_scratch_free(struct cs_json_scratch *s);
-
-/* Appends the stored args JSON re-encoded as an object of strings, so the
- * output is valid JSON whatever the file holds ({} for NULL). */
-void cs_json_args_object(struct cs_textbuf *b, struct cs_json_scratch *s, const char *json);
+/* Appends the C_ARGS column of a row, the object cs_args() built: valid
+ * JSON whatever the file holds (store/read_values.h); {} for NULL. */
+void cs_json_args_object(struct cs_textbuf *b, const char *args);
 
 /* Appends the JSON line of the current row of a CS_CALL_ROW_SQL statement,
  * newline included; wall0 is the store's started_wall_ns. */
-void cs_call_json_line(struct cs_textbuf *b, struct cs_json_scratch *s, sqlite3_stmt *st,
-                       const struct cs_thread_info *t, int64_t wall0);
+void cs_call_json_line(struct cs_textbuf *b, sqlite3_stmt *st, const struct cs_thread_info *t, int64_t wall0);
 
 #endif

@@ -525,24 +525,12 @@ int cs_cmd_export(int argc, char **argv)
     free(e.stack);
     free_functions(&e.x);
     cs_textbuf_free(&e.x.buf);
-    cs_json_scratch_free(&e.x.json);
     cs_filter_free(&e.o.filter);
     cs_close_store(e.x.db);
     return rc == 0 ? 0 : CS_EXIT_FAILURE;
 }
 
 /* ---- helpers for the formats ---- */
-
-void cs_export_put_us(struct cs_textbuf *b, int64_t ns)
-{
-    if (ns < 0) {
-        cs_textbuf_putc(b, '-');
-        ns = -ns;
-    }
-    cs_textbuf_int(b, ns / 1000);
-    char frac[5] = {'.', (char)('0' + ns % 1000 / 100), (char)('0' + ns % 100 / 10), (char)('0' + ns % 10), 0};
-    cs_textbuf_put(b, frac, 4);
-}
 
 void cs_export_put_xml(struct cs_textbuf *b, const char *s, size_t n)
 {

@@ -71,7 +71,6 @@ struct cs_export {
     int64_t *fn_ids;           /* their ids, ascending */
     uint32_t nfns;
     struct cs_textbuf buf;     /* scratch for one output item */
-    struct cs_json_scratch json;
     void *state;               /* the format's own (NULL before begin) */
     int write_errno;           /* the first output error, or 0 */
 };
@@ -96,7 +95,10 @@ static inline void cs_export_emit(struct cs_export *x)
 }
 
 /* Appends ns as microseconds with three decimals, exactly. */
-void cs_export_put_us(struct cs_textbuf *b, int64_t ns);
+static inline void cs_export_put_us(struct cs_textbuf *b, int64_t ns)
+{
+    cs_textbuf_decimal(b, ns, 3);
+}
 /* Appends s as XML text or attribute content (escaped, control characters
  * replaced). */
 void cs_export_put_xml(struct cs_textbuf *b, const char *s, size_t n);

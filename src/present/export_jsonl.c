@@ -8,7 +8,7 @@ static int jsonl_open(struct cs_export *x, struct cs_export_frame *f, const stru
                       sqlite3_stmt *row)
 {
     (void)f, (void)parent;
-    cs_call_json_line(&x->buf, &x->json, row, x->thread, x->wall0);
+    cs_call_json_line(&x->buf, row, x->thread, x->wall0);
     cs_export_emit(x);
     return 0;
 }

@@ -105,7 +105,7 @@ static void put_event(struct cs_export *x, struct cs_textbuf *b, const struct cs
     }
     if (sqlite3_column_type(row, C_ARGS) != SQLITE_NULL) {
         cs_textbuf_puts(b, ",\"args\":");
-        cs_json_args_object(b, &x->json, cs_col_text(row, C_ARGS));
+        cs_json_args_object(b, cs_col_text(row, C_ARGS));
     }
     const char *result = cs_col_text(row, C_RESULT), *exception = cs_col_text(row, C_EXCEPTION);
     int flags = sqlite3_column_int(row, C_FLAGS);

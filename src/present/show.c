@@ -57,7 +57,10 @@ struct selected_calls {
 /* The rows of one thread (?1) with ids from ?2 up to (not including) ?3,
  * in the columns of call_rows.h; the first pass needs only the first five
  * of them. */
-static const char ROW_SQL[] = CS_CALL_ROW_SQL " AND c.id >= ?2 AND c.id < ?3" CS_CALL_ROW_ORDER;
+#define ROW_RANGE " AND c.id >= ?2 AND c.id < ?3" CS_CALL_ROW_ORDER
+static const char ROW_SQL[] = CS_CALL_ROW_SQL ROW_RANGE;
+/* The tree prints the arguments as name=value. */
+static const char ROW_TEXT_SQL[] = "SELECT " CS_CALL_ROW_COLUMNS_WITH(CS_ARGS_TEXT_SQL) CS_CALL_ROW_FROM ROW_RANGE;
 static const char PLACE_SQL[] = "SELECT c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns FROM call_rows c"
                                 " WHERE c.thread_id = ?1 AND c.id >= ?2 AND c.id < ?3 ORDER BY c.id";
 /* The calls of thread ?1 that --filter selects (its parameters from ?3). */
@@ -92,8 +95,7 @@ struct show {
     unsigned char *guide; /* per display depth: ancestor has a later sibling */
     long long printed;
     int oom;
-    struct cs_textbuf line, key, value;
-    struct cs_json_scratch json;
+    struct cs_textbuf line;
 };
 
 /* ---- options ---- */
@@ -330,28 +332,6 @@ static void put_guides(struct show *s, int depth, int has_next)
     cs_textbuf_puts(&s->line, RESET(s));
 }
 
-/* name=value, ... from the stored JSON object; the raw text if malformed. */
-static void put_args(struct show *s, const char *json)
-{
-    if (!json)
-        return;
-    struct cs_json_iter it;
-    cs_json_iter_init(&it, json, strlen(json));
-    size_t mark = s->line.len;
-    int rc, n = 0;
-    while ((rc = cs_json_iter_next(&it, &s->key, &s->value)) == 1) {
-        if (n++)
-            cs_textbuf_put(&s->line, ", ", 2);
-        cs_textbuf_put(&s->line, s->key.data, s->key.len);
-        cs_textbuf_putc(&s->line, '=');
-        cs_textbuf_put(&s->line, s->value.data, s->value.len);
-    }
-    if (rc < 0) {
-        s->line.len = mark;
-        cs_textbuf_puts(&s->line, json);
-    }
-}
-
 static void print_tree_line(struct show *s, sqlite3_stmt *st, int depth, int has_next)
 {
     cs_textbuf_reset(&s->line);
@@ -359,7 +339,9 @@ static void print_tree_line(struct show *s, sqlite3_stmt *st, int depth, int has
     const char *qualname = cs_col_text(st, C_QUALNAME);
     int flags = sqlite3_column_int(st, C_FLAGS);
     cs_textbuf_printf(&s->line, "%s%s%s(", BOLD(s), qualname ? qualname : "?", RESET(s));
-    put_args(s, cs_col_text(st, C_ARGS));
+    const char *args = cs_col_text(st, C_ARGS); /* cs_args_text(): name=value, ... */
+    if (args)
+        cs_textbuf_puts(&s->line, args);
     cs_textbuf_putc(&s->line, ')');
     if (flags & 1)
         cs_textbuf_puts(&s->line, " (resume)");
@@ -385,7 +367,7 @@ static void print_tree_line(struct show *s, sqlite3_stmt *st, int depth, int has
 static void print_json_line(struct show *s, sqlite3_stmt *st, const struct cs_thread_info *t)
 {
     cs_textbuf_reset(&s->line);
-    cs_call_json_line(&s->line, &s->json, st, t, s->wall0);
+    cs_call_json_line(&s->line, st, t, s->wall0);
     fwrite(s->line.data, 1, s->line.len, stdout);
 }
 
@@ -593,7 +575,7 @@ static int show_all(struct show *s)
     int rc = 0;
     s->selecting = s->fn_match || s->filtering;
     if ((s->selecting && load_selected(s) != 0) ||
-        sqlite3_prepare_v2(s->db, ROW_SQL, -1, &rows, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, s->o.jsonl ? ROW_SQL : ROW_TEXT_SQL, -1, &rows, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, PLACE_SQL, -1, &placing, NULL) != SQLITE_OK ||
         cs_load_threads(s->db, s->o.pid, s->o.tid, &threads, &nthreads) != 0 ||
         sqlite3_prepare_v2(s->db, "SELECT time_ns, count FROM lost WHERE thread_id = ? ORDER BY time_ns",
@@ -635,9 +617,6 @@ static void free_show(struct show *s)
     free(s->guide);
     free(s->roots);
     cs_textbuf_free(&s->line);
-    cs_textbuf_free(&s->key);
-    cs_textbuf_free(&s->value);
-    cs_json_scratch_free(&s->json);
 }
 
 int cs_cmd_show(int argc, char **argv)

@@ -3,35 +3,53 @@
  */
 #include "store/json.h"
 
+#include <stddef.h>
 #include <stdint.h>
+
+/* 1 for the bytes a JSON string cannot hold as they are. */
+static const unsigned char NEEDS_ESCAPE[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+};
 
 void cs_json_string(struct cs_textbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    if (cs_textbuf_grow(b, n + 2) != 0)
+    /* Room for the common case, where each byte takes at most two; the
+     * six-byte escapes of control characters make more room as they come. */
+    if (cs_textbuf_grow(b, 2 * n + 2) != 0)
         return;
-    cs_textbuf_putc(b, '"');
-    size_t run = 0; /* bytes that need no escape, copied in one go */
+    char *o = b->data + b->len, *limit = b->data + b->cap;
+    *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (!NEEDS_ESCAPE[c]) {
+            *o++ = (char)c;
             continue;
-        cs_textbuf_put(b, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"': cs_textbuf_put(b, "\\\"", 2); break;
-        case '\\': cs_textbuf_put(b, "\\\\", 2); break;
-        case '\n': cs_textbuf_put(b, "\\n", 2); break;
-        case '\r': cs_textbuf_put(b, "\\r", 2); break;
-        case '\t': cs_textbuf_put(b, "\\t", 2); break;
-        default: {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            cs_textbuf_put(b, u, 6);
         }
+        if (limit - o < 8 + 2 * (ptrdiff_t)(n - i)) {
+            b->len = (size_t)(o - b->data);
+            if (cs_textbuf_grow(b, 6 * (n - i) + 8) != 0)
+                return;
+            o = b->data + b->len;
+            limit = b->data + b->cap;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
         }
     }
-    cs_textbuf_put(b, s + run, n - run);
-    cs_textbuf_putc(b, '"');
+    *o++ = '"';
+    b->len = (size_t)(o - b->data);
 }
 
 void cs_json_iter_init(struct cs_json_iter *it, const char *text, size_t n)

@@ -120,36 +120,52 @@ static const struct cached_val *lookup_val(struct read_values *rv, int64_t id)
     return NULL;
 }
 
-/* Splits a JSON array of strings into its elements' texts (quotes and
- * escapes kept, so each is ready to print as a JSON key). 0 or -1. */
+/* Bytes that may stand in a JSON string as they are. */
+static int plain_json_text(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == '\\' || s[i] == '"')
+            return 0;
+    return 1;
+}
+
+/* Splits a JSON array of strings into its elements' texts, each a JSON
+ * string ready to print as a key: as stored when it is plain text (a
+ * Python identifier always is), else its bytes encoded again, so cs_args()
+ * prints valid JSON whatever the file holds. 0 or -1. */
 static int split_names(const char *s, size_t len, struct arg_names *a)
 {
     const char *p = s, *end = s + len;
-    a->json = malloc(len + 1);
+    struct cs_textbuf out = {0};
     a->end = malloc((len / 2 + 1) * sizeof *a->end);
-    if (!a->json || !a->end)
+    if (!a->end)
         return -1;
-    size_t w = 0;
     while (p < end && *p != '[')
         p++;
-    for (p++; p < end;) {
+    int rc = -1;
+    for (p += p < end; p < end;) {
         while (p < end && (*p == ' ' || *p == ','))
             p++;
-        if (p >= end || *p == ']')
-            return 0;
+        if (p >= end || *p == ']') {
+            rc = 0;
+            break;
+        }
         if (*p != '"')
-            return -1;
+            break;
         const char *q = p + 1;
         while (q < end && *q != '"')
             q += *q == '\\' ? 2 : 1;
         if (q >= end)
-            return -1;
-        memcpy(a->json + w, p, (size_t)(q + 1 - p));
-        w += (size_t)(q + 1 - p);
-        a->end[a->n++] = (uint32_t)w;
+            break;
+        if (plain_json_text(p + 1, (size_t)(q - p - 1)))
+            cs_textbuf_put(&out, p, (size_t)(q + 1 - p));
+        else
+            cs_json_string(&out, p + 1, (size_t)(q - p - 1));
+        a->end[a->n++] = (uint32_t)out.len;
         p = q + 1;
     }
-    return -1;
+    a->json = out.data;
+    return out.oom ? -1 : rc;
 }
 
 static const struct arg_names *lookup_names(struct read_values *rv, int64_t function_id)
@@ -251,9 +267,47 @@ static const char *inline_type(const char *json_string, size_t n)
     return "int";
 }
 
-/* call_rows.args (ids and inline values) with the function's argument
- * names, as the JSON object name -> value text, or name -> type name. */
-static void sql_args_object(sqlite3_context *ctx, sqlite3_value **argv, int types)
+/* What sql_args_object() makes of call_rows.args with the function's
+ * argument names. */
+enum args_form {
+    ARGS_JSON,  /* the JSON object name -> value text */
+    ARGS_TYPES, /* the JSON object name -> type name */
+    ARGS_TEXT,  /* name=value, name=value: what `show` prints */
+};
+
+static void put_arg_json(struct read_values *rv, struct cs_textbuf *b, const struct arg_elem *e, int types)
+{
+    if (e->json && types) {
+        cs_textbuf_putc(b, '"');
+        cs_textbuf_puts(b, inline_type(e->json, e->len));
+        cs_textbuf_putc(b, '"');
+    } else if (e->json && plain_json_text(e->json + 1, e->len - 2)) {
+        cs_textbuf_put(b, e->json, e->len); /* already a JSON string */
+    } else if (e->json) {
+        cs_json_string(b, e->json + 1, e->len - 2); /* not written by callscope: encoded again */
+    } else {
+        const struct cached_val *v = lookup_val(rv, e->id);
+        if (v && !types)
+            cs_json_string(b, v->text, v->len);
+        else if (v && v->type)
+            cs_json_string(b, v->type, strlen(v->type));
+        else
+            cs_textbuf_puts(b, "null");
+    }
+}
+
+static void put_arg_text(struct read_values *rv, struct cs_textbuf *b, const struct arg_elem *e)
+{
+    const struct cached_val *v = e->json ? NULL : lookup_val(rv, e->id);
+    if (e->json)
+        cs_textbuf_put(b, e->json + 1, e->len - 2);
+    else if (v)
+        cs_textbuf_put(b, v->text, v->len);
+    else
+        cs_textbuf_puts(b, "?");
+}
+
+static void sql_args_object(sqlite3_context *ctx, sqlite3_value **argv, enum args_form form)
 {
     struct read_values *rv = sqlite3_user_data(ctx);
     const char *ids = (const char *)sqlite3_value_text(argv[0]);
@@ -264,33 +318,29 @@ static void sql_args_object(sqlite3_context *ctx, sqlite3_value **argv, int type
     }
     struct cs_textbuf *b = &rv->out;
     cs_textbuf_reset(b);
-    cs_textbuf_putc(b, '{');
+    if (form != ARGS_TEXT)
+        cs_textbuf_putc(b, '{');
     const char *p = ids;
     struct arg_elem e;
     /* fewer values than names: show what there is */
     for (uint32_t i = 0; i < names->n && next_elem(&p, &e); i++) {
-        if (i)
-            cs_textbuf_putc(b, ',');
-        uint32_t start = i ? names->end[i - 1] : 0;
-        cs_textbuf_put(b, names->json + start, names->end[i] - start);
-        cs_textbuf_putc(b, ':');
-        if (e.json && types) {
-            cs_textbuf_putc(b, '"');
-            cs_textbuf_puts(b, inline_type(e.json, e.len));
-            cs_textbuf_putc(b, '"');
-        } else if (e.json) {
-            cs_textbuf_put(b, e.json, e.len); /* already a JSON string */
+        uint32_t start = i ? names->end[i - 1] : 0, len = names->end[i] - start;
+        if (form == ARGS_TEXT) {
+            if (i)
+                cs_textbuf_put(b, ", ", 2);
+            cs_textbuf_put(b, names->json + start + 1, len - 2); /* without its quotes */
+            cs_textbuf_putc(b, '=');
+            put_arg_text(rv, b, &e);
         } else {
-            const struct cached_val *v = lookup_val(rv, e.id);
-            if (v && !types)
-                cs_json_string(b, v->text, v->len);
-            else if (v && v->type)
-                cs_json_string(b, v->type, strlen(v->type));
-            else
-                cs_textbuf_puts(b, "null");
+            if (i)
+                cs_textbuf_putc(b, ',');
+            cs_textbuf_put(b, names->json + start, len);
+            cs_textbuf_putc(b, ':');
+            put_arg_json(rv, b, &e, form == ARGS_TYPES);
         }
     }
-    cs_textbuf_putc(b, '}');
+    if (form != ARGS_TEXT)
+        cs_textbuf_putc(b, '}');
     if (b->oom)
         sqlite3_result_error_nomem(ctx);
     else
@@ -375,13 +425,19 @@ static void sql_has_value(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 static void sql_args(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
-    sql_args_object(ctx, argv, 0);
+    sql_args_object(ctx, argv, ARGS_JSON);
 }
 
 static void sql_arg_types(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
-    sql_args_object(ctx, argv, 1);
+    sql_args_object(ctx, argv, ARGS_TYPES);
+}
+
+static void sql_args_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    sql_args_object(ctx, argv, ARGS_TEXT);
 }
 
 /* ---- cs_each(args, function_id): one row per argument ----
@@ -576,6 +632,8 @@ int cs_read_values_register(sqlite3 *db)
     int rc = sqlite3_create_function_v2(db, "cs_val", 1, flags, rv, sql_val, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_create_function_v2(db, "cs_arg_types", 2, flags, rv, sql_arg_types, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(db, "cs_args_text", 2, flags, rv, sql_args_text, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_create_function_v2(db, "cs_arg", 3, flags, rv, sql_arg, NULL, NULL, NULL);
     if (rc == SQLITE_OK)

@@ -5,7 +5,10 @@
  *   cs_val(result)                   call_rows.result as text (the text
  *                                    of its vals row when it is an id)
  *   cs_args(args, function_id)       call_rows.args as the JSON object
- *                                    {"name": "rendered value", ...}
+ *                                    {"name": "rendered value", ...}:
+ *                                    valid JSON whatever the file holds
+ *   cs_args_text(args, function_id)  the same as name=value, name=value
+ *                                    (what `show` prints)
  *   cs_arg_types(args, function_id)  the arguments' types, as the JSON
  *                                    object {"name": "type name", ...}
  *   cs_arg(args, function_id, name)  the text of the argument `name`

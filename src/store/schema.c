@@ -161,7 +161,9 @@ sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
         break;
     }
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    /* A reader's connection is used by one thread only (a parallel scan
+     * opens one per thread), so SQLite need not lock it on every call. */
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
     int64_t app_id = 0, version = 0;
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(db, 5000);

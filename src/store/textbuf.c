@@ -73,6 +73,22 @@ void cs_textbuf_int(struct cs_textbuf *b, int64_t v)
     cs_textbuf_put(b, p, (size_t)(digits + sizeof digits - p));
 }
 
+void cs_textbuf_decimal(struct cs_textbuf *b, int64_t v, int decimals)
+{
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v, scale = 1;
+    for (int i = 0; i < decimals; i++)
+        scale *= 10;
+    if (v < 0)
+        cs_textbuf_putc(b, '-');
+    cs_textbuf_int(b, (int64_t)(u / scale));
+    char frac[24];
+    uint64_t rest = u % scale;
+    frac[0] = '.';
+    for (int i = decimals; i > 0; i--, rest /= 10)
+        frac[i] = (char)('0' + rest % 10);
+    cs_textbuf_put(b, frac, (size_t)decimals + 1);
+}
+
 const char *cs_textbuf_cstr(struct cs_textbuf *b)
 {
     if (b->oom || cs_textbuf_grow(b, 1) != 0)

@@ -167,6 +167,33 @@ class BadFiles(TracedProgram):
         jsonl = self.callscope("export", "--format", "jsonl", self.db).stdout.decode().splitlines()
         self.assertTrue(all(isinstance(json.loads(line)["args"], dict) for line in jsonl))
 
+    def test_odd_names_and_inline_values_still_print_valid_json(self):
+        """Argument names and inline values with quotes, backslashes or
+        control characters (never written so by callscope) come out as
+        valid JSON from every JSON writer."""
+        self.run_traced(PROGRAM)
+        con = sqlite3.connect(self.db)
+        con.executescript(r"""
+            update functions set arg_names = '["a\"b", "c\u0001", "d' || char(9) || 'e"]';
+            update call_rows set args = '["x\"y", "1' || char(10) || '2", "\\"]';
+        """)
+        con.commit()
+        con.close()
+        outputs = [self.callscope("show", self.db, "--format", "jsonl"),
+                   self.callscope("export", self.db, "--format", "jsonl"),
+                   self.callscope("export", self.db, "--format", "perfetto")]
+        for proc in outputs:
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+        rows = [json.loads(line) for line in outputs[0].stdout.decode().splitlines()]
+        self.assertTrue(rows)
+        for r in rows:
+            self.assertEqual(len(r["args"]), 3, r["args"])
+        self.assertEqual(rows, [json.loads(line) for line in outputs[1].stdout.decode().splitlines()])
+        events = json.loads(outputs[2].stdout.decode())["traceEvents"]
+        self.assertTrue(any(len(e.get("args", {}).get("args", {})) == 3 for e in events))
+        tree = self.callscope("show", self.db, "--no-color")
+        self.assertEqual(tree.returncode, 0, tree.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,77 @@
+/*
+ * test_json.c — the text writers every JSON output goes through: strings
+ * escaped for JSON (quotes, backslashes, control characters, long runs of
+ * them that outgrow the first guess of room) and exact decimals.
+ */
+#include <stdlib.h>
+
+#include "check.h"
+#include "store/json.h"
+#include "store/textbuf.h"
+
+static const char *json_of(const char *s, size_t n)
+{
+    static struct cs_textbuf b;
+    cs_textbuf_reset(&b);
+    cs_textbuf_puts(&b, "x"); /* appends to what is there */
+    cs_json_string(&b, s, n);
+    return cs_textbuf_cstr(&b);
+}
+
+static void test_strings(void)
+{
+    CHECK_STR(json_of("", 0), "x\"\"");
+    CHECK_STR(json_of("plain text", 10), "x\"plain text\"");
+    CHECK_STR(json_of("a\"b\\c", 5), "x\"a\\\"b\\\\c\"");
+    CHECK_STR(json_of("tab\there\nnew\rret", 16), "x\"tab\\there\\nnew\\rret\"");
+    CHECK_STR(json_of("\x01\x1f", 2), "x\"\\u0001\\u001f\"");
+    CHECK_STR(json_of("nul\0in", 6), "x\"nul\\u0000in\"");
+    CHECK_STR(json_of("caf\xc3\xa9", 5), "x\"caf\xc3\xa9\""); /* UTF-8 as it is */
+
+    /* every byte a six-byte escape: six times the input, well past the
+     * room first made; and the same after a long plain start */
+    for (size_t plain = 0; plain <= 3000; plain += 1500) {
+        size_t n = plain + 2000;
+        char *s = malloc(n), *want = malloc(plain + 6 * 2000 + 4);
+        memset(s, 'a', plain);
+        memset(s + plain, 1, 2000);
+        char *w = want;
+        *w++ = 'x';
+        *w++ = '"';
+        memset(w, 'a', plain);
+        w += plain;
+        for (int i = 0; i < 2000; i++, w += 6)
+            memcpy(w, "\\u0001", 6);
+        *w++ = '"';
+        *w = 0;
+        CHECK_STR(json_of(s, n), want);
+        free(s);
+        free(want);
+    }
+}
+
+static const char *decimal_of(int64_t v, int decimals)
+{
+    static struct cs_textbuf b;
+    cs_textbuf_reset(&b);
+    cs_textbuf_decimal(&b, v, decimals);
+    return cs_textbuf_cstr(&b);
+}
+
+static void test_decimals(void)
+{
+    CHECK_STR(decimal_of(1234567, 3), "1234.567");
+    CHECK_STR(decimal_of(5, 6), "0.000005");
+    CHECK_STR(decimal_of(0, 6), "0.000000");
+    CHECK_STR(decimal_of(-1500, 3), "-1.500");
+    CHECK_STR(decimal_of(1795527900123456, 6), "1795527900.123456");
+    CHECK_STR(decimal_of(INT64_MAX, 6), "9223372036854.775807");
+    CHECK_STR(decimal_of(INT64_MIN, 6), "-9223372036854.775808");
+}
+
+int main(void)
+{
+    test_strings();
+    test_decimals();
+    return CHECK_REPORT("test_json");
+}
