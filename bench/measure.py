@@ -3,10 +3,10 @@
     python measure.py BUILD_DIR
 
 bench/run.py starts this script once per Python. Everything is timed here,
-in one process, because the machine is shared and noisy: the five ways of
-running a workload (untraced, a no-op hook, callscope --no-args, callscope
-with arguments, cProfile) are interleaved repetition by repetition, in a
-rotating order. Each step of a workload is timed on its own and its best
+in one process, because the machine is shared and noisy: the six ways of
+running a workload (untraced, a no-op hook, a hook that only reads the
+clock, callscope --no-args, callscope with arguments, cProfile) are
+interleaved repetition by repetition, in a rotating order. Each step of a workload is timed on its own and its best
 repetition kept; a row's time is the sum of its steps' best times. Noise that
 comes and goes then hits every row alike instead of one row's whole run, and
 the ratios to the untraced row stay meaningful.
@@ -63,25 +63,30 @@ def untraced(tmp):
     return (lambda: None), (lambda: None)
 
 
-def noop_hook(tmp):
-    if MODERN:
-        mon = sys.monitoring
-        events = (mon.events.PY_START, mon.events.PY_RETURN)
+def bench_hook(callback_name, profile_mode):
+    """The bench-only hook: a C callback for PY_START and PY_RETURN (3.12+)
+    or a C profile function (older), that does nothing or only reads the
+    clock."""
+    def mode(tmp):
+        if MODERN:
+            mon = sys.monitoring
+            events = (mon.events.PY_START, mon.events.PY_RETURN)
 
-        def start():
-            mon.use_tool_id(NOOP_TOOL_ID, "callscope-bench-noop")
-            for e in events:
-                mon.register_callback(NOOP_TOOL_ID, e, _noop_hook.noop)
-            mon.set_events(NOOP_TOOL_ID, events[0] | events[1])
+            def start():
+                mon.use_tool_id(NOOP_TOOL_ID, "callscope-bench-noop")
+                for e in events:
+                    mon.register_callback(NOOP_TOOL_ID, e, getattr(_noop_hook, callback_name))
+                mon.set_events(NOOP_TOOL_ID, events[0] | events[1])
 
-        def stop():
-            mon.set_events(NOOP_TOOL_ID, 0)
-            for e in events:
-                mon.register_callback(NOOP_TOOL_ID, e, None)
-            mon.free_tool_id(NOOP_TOOL_ID)
+            def stop():
+                mon.set_events(NOOP_TOOL_ID, 0)
+                for e in events:
+                    mon.register_callback(NOOP_TOOL_ID, e, None)
+                mon.free_tool_id(NOOP_TOOL_ID)
 
-        return start, stop
-    return (lambda: _noop_hook.set_profile(1)), (lambda: _noop_hook.set_profile(0))
+            return start, stop
+        return (lambda: _noop_hook.set_profile(profile_mode)), (lambda: _noop_hook.set_profile(0))
+    return mode
 
 
 def callscope_mode(**options):
@@ -97,7 +102,8 @@ def cprofile(tmp):
 
 MODES = [
     ("untraced", untraced),
-    ("no-op hook (floor)", noop_hook if _noop_hook else None),
+    ("no-op hook (floor)", bench_hook("noop", 1) if _noop_hook else None),
+    ("hook + clock (floor)", bench_hook("clocked", 3) if _noop_hook and hasattr(_noop_hook, "clocked") else None),
     ("callscope --no-args", callscope_mode(no_args=True) if callscope else None),
     ("callscope with args", callscope_mode() if callscope else None),
     ("cProfile", cprofile),

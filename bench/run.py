@@ -23,7 +23,8 @@ BUILD = os.path.join(ROOT, "build")
 MEASURE = os.path.join(ROOT, "bench", "measure.py")
 TIMEOUT_S = 600  # one Python's whole measurement; far above the usual ~80 s
 
-MODES = ["untraced", "no-op hook (floor)", "callscope --no-args", "callscope with args", "cProfile"]
+MODES = ["untraced", "no-op hook (floor)", "hook + clock (floor)", "callscope --no-args", "callscope with args",
+         "cProfile"]
 
 
 def targets(version, workload):

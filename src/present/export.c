@@ -19,6 +19,7 @@
 #include "present/common.h"
 #include "present/export.h"
 #include "present/filter.h"
+#include "present/selection.h"
 
 static const struct cs_export_format *const FORMATS[] = {
     &cs_export_perfetto, &cs_export_speedscope, &cs_export_folded, &cs_export_svg, &cs_export_jsonl,
@@ -212,6 +213,9 @@ static void progress_end(struct progress *p)
 struct export {
     struct export_options o;
     struct cs_export x;
+    struct cs_selection selected; /* with --filter: the matching calls, when few enough */
+    int by_selection;             /* read the selected calls by id */
+    int error_shown;              /* the reason for a failure is printed already */
     struct progress progress;
     struct cs_export_frame *stack;
     size_t depth, cap;
@@ -307,15 +311,9 @@ static int bind_thread(struct export *e, sqlite3_stmt *st, int64_t thread_row)
     return 0;
 }
 
-static int walk_thread(struct export *e, sqlite3_stmt *rows, const struct cs_thread_info *t)
+/* Steps rows (bound already) and opens each call it reads. */
+static int open_rows(struct export *e, sqlite3_stmt *rows)
 {
-    if (bind_thread(e, rows, t->row) != 0)
-        return -1;
-    e->x.thread = t;
-    e->depth = 0;
-    e->thread_latest = 0;
-    if (e->o.format->thread_begin && e->o.format->thread_begin(&e->x, t) != 0)
-        return -1;
     int rc;
     while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
         if (open_row(e, rows) != 0 || e->x.write_errno)
@@ -323,13 +321,56 @@ static int walk_thread(struct export *e, sqlite3_stmt *rows, const struct cs_thr
         if (e->progress.on && ++e->progress.done >= e->progress.next_update)
             progress_update(&e->progress);
     }
-    if (rc != SQLITE_DONE)
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The thread's selected calls, read by id: each run of consecutive ids is
+ * one range of the rows statement (?2 up to, not including, ?3). */
+static int open_selected(struct export *e, sqlite3_stmt *rows, const struct cs_thread_info *t)
+{
+    const struct cs_selection *sel = &e->selected;
+    size_t at = cs_selection_next(sel, 0, t->row, INT64_MIN);
+    while (at < sel->n) {
+        size_t last = at;
+        while (last + 1 < sel->n && sel->calls[last + 1].thread == t->row &&
+               sel->calls[last + 1].id == sel->calls[last].id + 1)
+            last++;
+        sqlite3_reset(rows);
+        sqlite3_bind_int64(rows, 1, t->row);
+        sqlite3_bind_int64(rows, 2, sel->calls[at].id);
+        sqlite3_bind_int64(rows, 3, sel->calls[last].id + 1);
+        if (open_rows(e, rows) != 0)
+            return -1;
+        at = cs_selection_next(sel, last + 1, t->row, INT64_MIN);
+    }
+    return 0;
+}
+
+static int walk_thread(struct export *e, sqlite3_stmt *rows, const struct cs_thread_info *t)
+{
+    if (!e->by_selection && bind_thread(e, rows, t->row) != 0)
+        return -1;
+    e->x.thread = t;
+    e->depth = 0;
+    e->thread_latest = 0;
+    if (e->o.format->thread_begin && e->o.format->thread_begin(&e->x, t) != 0)
+        return -1;
+    if ((e->by_selection ? open_selected(e, rows, t) : open_rows(e, rows)) != 0)
         return -1;
     while (e->depth)
         if (close_top(e, -1) != 0)
             return -1;
     return e->o.format->thread_end ? e->o.format->thread_end(&e->x, t) : 0;
 }
+
+/* The rows of calls found by selection: thread ?1, ids from ?2 up to ?3. */
+static const char SELECTED_ROW_SQL[] = CS_CALL_ROW_SQL " AND c.id >= ?2 AND c.id < ?3" CS_CALL_ROW_ORDER;
+
+/* With --filter, the matching calls are found first on every core
+ * (selection.h) and then read by id, unless there are more than this: an
+ * export streams in constant memory, and when so many calls match, reading
+ * each thread's calls with the filter costs about the same. */
+#define MAX_SELECTED_CALLS 1000000
 
 /* The row query: CS_CALL_ROW_SQL, narrowed by --filter when given. */
 static char *row_sql(const struct export_options *o)
@@ -341,6 +382,24 @@ static char *row_sql(const struct export_options *o)
         snprintf(sql, n, "%s%s%s%s%s", CS_CALL_ROW_SQL, filter ? " AND (" : "", filter ? filter : "",
                  filter ? ")" : "", CS_CALL_ROW_ORDER);
     return sql;
+}
+
+/* The selected calls of the threads exported (--pid and --tid choose). */
+static int64_t count_selected(const struct cs_selection *sel, const struct cs_thread_info *threads, size_t n)
+{
+    int64_t max_row = 0, total = 0;
+    for (size_t i = 0; i < n; i++)
+        max_row = threads[i].row > max_row ? threads[i].row : max_row;
+    unsigned char *wanted = calloc((size_t)max_row + 1, 1);
+    if (!wanted)
+        return (int64_t)sel->n;
+    for (size_t i = 0; i < n; i++)
+        if (threads[i].row >= 0)
+            wanted[threads[i].row] = 1;
+    for (size_t i = 0; i < sel->n; i++)
+        total += sel->calls[i].thread >= 0 && sel->calls[i].thread <= max_row && wanted[sel->calls[i].thread];
+    free(wanted);
+    return total;
 }
 
 /* The number of calls the walk will see, for the progress bar. */
@@ -372,11 +431,23 @@ static int export_all(struct export *e)
     sqlite3_stmt *rows = NULL;
     char *sql = row_sql(&e->o);
     int rc = 0;
-    if (!sql || cs_load_threads(e->x.db, e->o.pid, e->o.tid, &threads, &nthreads) != 0 ||
-        sqlite3_prepare_v2(e->x.db, sql, -1, &rows, NULL) != SQLITE_OK)
+    if (e->o.filter_text) {
+        char err[400];
+        int found = cs_select_calls(e->x.db, e->o.path, &e->o.filter, NULL, 0, MAX_SELECTED_CALLS, &e->selected, err,
+                                    sizeof err);
+        if (found < 0) {
+            cs_error("%s", err);
+            e->error_shown = 1;
+            rc = -1;
+        }
+        e->by_selection = found == 0;
+    }
+    if (rc != 0 || !sql || cs_load_threads(e->x.db, e->o.pid, e->o.tid, &threads, &nthreads) != 0 ||
+        sqlite3_prepare_v2(e->x.db, e->by_selection ? SELECTED_ROW_SQL : sql, -1, &rows, NULL) != SQLITE_OK)
         rc = -1;
     if (rc == 0 && e->progress.on) {
-        e->progress.total = count_rows(e, threads, nthreads);
+        e->progress.total = e->by_selection ? count_selected(&e->selected, threads, nthreads)
+                                            : count_rows(e, threads, nthreads);
         progress_update(&e->progress);
     }
     if (rc == 0 && e->o.format->begin)
@@ -391,6 +462,7 @@ static int export_all(struct export *e)
         e->oom = 1;
     sqlite3_finalize(rows);
     cs_free_threads(threads, nthreads);
+    cs_selection_free(&e->selected);
     free(sql);
     return e->oom ? -1 : rc;
 }
@@ -491,7 +563,7 @@ int cs_cmd_export(int argc, char **argv)
         return CS_EXIT_FAILURE;
     e.x.wall0 = cs_store_wall_start(e.x.db);
     struct cs_expr_error err = {0};
-    if (e.o.filter_text && cs_filter_compile(e.x.db, e.o.filter_text, 2, &e.o.filter, &err) != 0) {
+    if (e.o.filter_text && cs_filter_compile(e.x.db, e.o.filter_text, 3, &e.o.filter, &err) != 0) {
         cs_filter_print_error(e.o.filter_text, &err);
         cs_close_store(e.x.db);
         return CS_EXIT_USAGE;
@@ -514,7 +586,7 @@ int cs_cmd_export(int argc, char **argv)
         setvbuf(out, outbuf, _IOFBF, sizeof outbuf);
         e.x.out = out;
         rc = export_all(&e);
-        if (rc != 0 && !e.x.write_errno)
+        if (rc != 0 && !e.x.write_errno && !e.error_shown)
             cs_error("cannot read %s: %s", e.o.path, e.oom ? "out of memory" : sqlite3_errmsg(e.x.db));
         rc = close_output(out, e.o.out_path, tmp, rc == 0, e.x.write_errno);
     }

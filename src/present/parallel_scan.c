@@ -29,7 +29,7 @@ struct part {
     int64_t lo, hi;
     void *state;
     cs_scan_row_fn row;
-    int row_failed; /* row() said out of memory */
+    int row_said;   /* what row() returned when it stopped the part */
     int failed;
     char error[300];
     pthread_t thread;
@@ -59,9 +59,10 @@ static void scan_row(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
     struct part *p = sqlite3_user_data(ctx);
-    if (p->row(argv, p->state) != 0) {
-        p->row_failed = 1;
-        sqlite3_result_error_nomem(ctx);
+    int said = p->row(argv, p->state);
+    if (said != 0) {
+        p->row_said = said; /* ends the statement */
+        sqlite3_result_error_code(ctx, said < 0 ? SQLITE_NOMEM : SQLITE_ABORT);
         return;
     }
     sqlite3_result_int(ctx, 0);
@@ -84,7 +85,9 @@ static int run_part(struct part *p)
     }
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (p->row_failed)
+    if (p->row_said > 0)
+        return 0; /* stopped on purpose */
+    if (p->row_said < 0)
         snprintf(p->error, sizeof p->error, "out of memory");
     return rc == SQLITE_ROW ? 0 : -1;
 }
@@ -144,11 +147,13 @@ int cs_scan_parallel(sqlite3 *db, const char *path, const char *columns, const s
             part_main(&parts[i]);
     }
     cs_textbuf_free(&sql);
+    int stopped = 0;
     for (int i = 0; i < nparts; i++) {
         if (parts[i].failed) {
             snprintf(err, errlen, "%s", parts[i].error);
             return -1;
         }
+        stopped |= parts[i].row_said > 0;
     }
-    return 0;
+    return stopped;
 }

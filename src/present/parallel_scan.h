@@ -19,8 +19,8 @@
 #define CS_SCAN_MAX_PARTS 8
 
 /* Called for every selected call of one part with its columns and that
- * part's state; a non-zero return ends the scan with an error (out of
- * memory). */
+ * part's state; returns 0 to go on, 1 to stop that part (the caller knows
+ * why: cs_scan_parallel then returns 1), -1 when out of memory. */
 typedef int (*cs_scan_row_fn)(sqlite3_value **columns, void *state);
 
 /* How many parts a scan of the store on db gets: one per core, none with
@@ -33,7 +33,8 @@ int cs_scan_parts(sqlite3 *db);
  * on db, the others on connections of their own to `path`. nparts is what
  * cs_scan_parts said; states[i] goes with part i, the lowest ids first,
  * and within a part calls come in id order. Each part reads its range as
- * it is when the part starts. 0, or -1 with the reason in err. */
+ * it is when the part starts. 0, 1 when row() stopped a part, or -1 with
+ * the reason in err. */
 int cs_scan_parallel(sqlite3 *db, const char *path, const char *columns, const struct cs_filter *filter,
                      void *const *states, int nparts, cs_scan_row_fn row, char *err, size_t errlen);
 

@@ -21,7 +21,7 @@
 #include "present/commands.h"
 #include "present/common.h"
 #include "present/filter.h"
-#include "present/parallel_scan.h"
+#include "present/selection.h"
 #include "store/json.h"
 
 struct show_options {
@@ -36,22 +36,9 @@ struct show_options {
     int color;
 };
 
-/* A call that --function and --filter select; what is shown of a thread
- * is the subtrees of its selected calls. */
-struct selected_call {
-    int64_t id, thread;
-};
-
 /* Ids from `from` up to (not including) `to`. */
 struct id_range {
     int64_t from, to;
-};
-
-struct selected_calls {
-    struct selected_call *calls;
-    size_t n, cap;
-    const unsigned char *fn_match; /* NULL: any function */
-    int64_t nfn;
 };
 
 /* The rows of one thread (?1) with ids from ?2 up to (not including) ?3,
@@ -80,7 +67,7 @@ struct show {
     struct cs_filter filter; /* with --filter */
     int filtering;
     int selecting;   /* --function or --filter: only the selected calls' subtrees */
-    struct selected_calls *selected; /* with selecting: every thread's, in id order */
+    struct cs_selection selected; /* with selecting: every thread's selected calls */
     /* pass 1 results, per thread: the id ranges of the shown subtrees */
     struct id_range *roots;
     size_t nroots, roots_cap;
@@ -95,6 +82,7 @@ struct show {
     unsigned char *guide; /* per display depth: ancestor has a later sibling */
     long long printed;
     int oom;
+    int error_shown; /* the reason for a failure is printed already */
     struct cs_textbuf line;
 };
 
@@ -397,19 +385,6 @@ struct walk {
     int lost_row;
 };
 
-/* The next selected call of the thread at or after position *at of the
- * list with an id of at least `from`; -1 when there is none. */
-static int64_t next_selected(const struct show *s, int64_t thread, size_t *at, int64_t from)
-{
-    const struct selected_calls *sel = s->selected;
-    for (; *at < sel->n; (*at)++) {
-        const struct selected_call *c = &sel->calls[*at];
-        if (c->thread == thread && c->id >= from)
-            return c->id;
-    }
-    return -1;
-}
-
 /* Walks the thread's rows in `range`: all of them, or when selecting the
  * subtree of the call range.from; *after is then the id of the first row
  * past it (INT64_MAX at the end of the thread or the range). */
@@ -494,9 +469,10 @@ static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, c
         s->nroots = 0;
         size_t at = 0;
         for (int64_t from = INT64_MIN; rc == 0 && !w.stop && from != INT64_MAX; from = after) {
-            int64_t root = next_selected(s, t->row, &at, from);
-            if (root < 0)
+            at = cs_selection_next(&s->selected, at, t->row, from);
+            if (at == s->selected.n)
                 break;
+            int64_t root = s->selected.calls[at].id;
             rc = walk_rows(s, rows, &w, (struct id_range){root, INT64_MAX}, &after);
             if (add_root(s, (struct id_range){root, after}) != 0)
                 s->oom = 1;
@@ -512,59 +488,17 @@ static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, c
     return rc;
 }
 
-/* columns: id, thread_id, function_id */
-static int add_selected(sqlite3_value **col, void *state)
-{
-    struct selected_calls *sel = state;
-    int64_t fn = sqlite3_value_int64(col[2]);
-    if (sel->fn_match && (fn < 0 || fn >= sel->nfn || !sel->fn_match[fn]))
-        return 0;
-    if (sel->n == sel->cap) {
-        size_t cap = sel->cap ? sel->cap * 2 : 1024;
-        struct selected_call *grown = realloc(sel->calls, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        sel->calls = grown;
-        sel->cap = cap;
-    }
-    sel->calls[sel->n++] = (struct selected_call){sqlite3_value_int64(col[0]), sqlite3_value_int64(col[1])};
-    return 0;
-}
-
 /* Finds the selected calls of every thread in one scan, on every core. */
 static int load_selected(struct show *s)
 {
-    int nparts = cs_scan_parts(s->db);
-    struct selected_calls parts[CS_SCAN_MAX_PARTS];
-    void *states[CS_SCAN_MAX_PARTS];
-    for (int i = 0; i < nparts; i++) {
-        parts[i] = (struct selected_calls){NULL, 0, 0, s->fn_match, s->nfn};
-        states[i] = &parts[i];
-    }
-    char err[400] = "out of memory";
-    int rc = cs_scan_parallel(s->db, s->o.path, "c.id, c.thread_id, c.function_id", s->filtering ? &s->filter : NULL,
-                              states, nparts, add_selected, err, sizeof err) != 0;
-    /* The parts hold consecutive id ranges: one after the other, in order. */
-    s->selected = calloc(1, sizeof *s->selected);
-    for (int i = 0; i < nparts; i++) {
-        struct selected_calls *all = s->selected;
-        if (!rc && all && parts[i].n) {
-            struct selected_call *grown = realloc(all->calls, (all->n + parts[i].n) * sizeof *grown);
-            if (grown) {
-                memcpy(grown + all->n, parts[i].calls, parts[i].n * sizeof *grown);
-                all->calls = grown;
-                all->n += parts[i].n;
-            } else {
-                rc = 1;
-            }
-        }
-        free(parts[i].calls);
-    }
-    if (!rc && !s->selected)
-        rc = 1;
-    if (rc)
+    char err[400];
+    if (cs_select_calls(s->db, s->o.path, s->filtering ? &s->filter : NULL, s->fn_match, s->nfn, 0, &s->selected, err,
+                        sizeof err) != 0) {
         cs_error("%s", err);
-    return rc ? -1 : 0;
+        s->error_shown = 1;
+        return -1;
+    }
+    return 0;
 }
 
 static int show_all(struct show *s)
@@ -597,10 +531,7 @@ static int show_all(struct show *s)
     sqlite3_finalize(rows);
     sqlite3_finalize(placing);
     sqlite3_finalize(lost);
-    if (s->selected)
-        free(s->selected->calls);
-    free(s->selected);
-    s->selected = NULL;
+    cs_selection_free(&s->selected);
     cs_free_threads(threads, nthreads);
     return rc;
 }
@@ -643,7 +574,7 @@ int cs_cmd_show(int argc, char **argv)
         rc = -1;
     if (rc == 0)
         rc = show_all(&s);
-    if (rc != 0)
+    if (rc != 0 && !s.error_shown)
         cs_error("cannot read %s: %s", s.o.path, s.oom ? "out of memory" : sqlite3_errmsg(s.db));
     fflush(stdout);
     free_show(&s);

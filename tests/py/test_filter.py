@@ -178,14 +178,16 @@ def worker():
 
 t = threading.Thread(target=worker, name="batches")
 t.start()
-fib(27)
+fib(28)
 t.join()
 """
 
 
 class LargeRecording(TracedProgram):
-    """Over half a million calls: stats and the selection of show are read
-    in parts, one per core; the answers must be those of one plain scan."""
+    """Over a million calls: stats and the selection of show and export are
+    read in parts, one per core; the answers must be those of one plain
+    scan. An export that selects more than a million calls reads each
+    thread with the filter instead of holding the selection."""
 
     @classmethod
     def setUpClass(cls):
@@ -209,7 +211,20 @@ class LargeRecording(TracedProgram):
         return [json.loads(line) for line in proc.stdout.decode().splitlines()]
 
     def test_the_recording_is_large_enough_to_be_split(self):
-        self.assertGreater(self.query("select count(*) from call_rows")[0][0], 600000)
+        self.assertGreater(self.query("select count(*) from call_rows")[0][0], 1000000)
+
+    def test_export_with_a_filter_keeps_exactly_the_matching_calls(self):
+        batches = self.jsonl("export", self.db, "--format", "jsonl", "--filter", "func == 'batch' or func == 'leaf'")
+        expected = [r[0] for r in self.query(
+            "select c.id from call_rows c join functions f on f.id = c.function_id"
+            " where f.qualname in ('batch', 'leaf') order by c.id")]
+        self.assertEqual([r["id"] for r in batches], expected)
+        # more than a million match: read with the filter, thread by thread
+        everything = self.callscope("export", self.db, "--format", "folded")
+        matching_all = self.callscope("export", self.db, "--format", "folded", "--filter", "depth >= 0")
+        self.assertEqual(everything.returncode, 0, everything.stderr)
+        self.assertEqual(matching_all.returncode, 0, matching_all.stderr)
+        self.assertEqual(matching_all.stdout, everything.stdout)
 
     def test_stats_add_up_to_what_sql_counts(self):
         expected = {name: (count, total, mx) for name, count, total, mx in self.query(

@@ -1,0 +1,39 @@
+/*
+ * selection.h — the calls a --filter (and show's --function) selects, found
+ * in one scan of the store on every core (parallel_scan.h), as a list of
+ * ids in id order. Readers then fetch just those calls (and show their
+ * subtrees) by id instead of reading every call of every thread.
+ */
+#ifndef CALLSCOPE_PRESENT_SELECTION_H
+#define CALLSCOPE_PRESENT_SELECTION_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "present/filter.h"
+
+struct cs_selected_call {
+    int64_t id, thread; /* thread: threads.id */
+};
+
+struct cs_selection {
+    struct cs_selected_call *calls; /* in id order */
+    size_t n;
+};
+
+/* Selects the calls that `filter` matches (NULL: every call) and whose
+ * function id is set in fn_match (NULL: any function; nfn entries).
+ * With limit > 0, more than `limit` calls is not an error: 1 is returned
+ * and nothing kept, for the caller to read the store another way. 0 on
+ * success; -1 with the reason in err. */
+int cs_select_calls(sqlite3 *db, const char *path, const struct cs_filter *filter, const unsigned char *fn_match,
+                    int64_t nfn, size_t limit, struct cs_selection *out, char *err, size_t errlen);
+
+/* The position in s of the first call of `thread` from position `at` on
+ * with an id of at least `from`; s->n when there is none. */
+size_t cs_selection_next(const struct cs_selection *s, size_t at, int64_t thread, int64_t from);
+
+void cs_selection_free(struct cs_selection *s);
+
+#endif
