@@ -19,6 +19,7 @@
 #include "present/common.h"
 #include "present/export.h"
 #include "present/filter.h"
+#include "present/parallel_scan.h"
 #include "present/selection.h"
 
 static const struct cs_export_format *const FORMATS[] = {
@@ -563,7 +564,7 @@ int cs_cmd_export(int argc, char **argv)
         return CS_EXIT_FAILURE;
     e.x.wall0 = cs_store_wall_start(e.x.db);
     struct cs_expr_error err = {0};
-    if (e.o.filter_text && cs_filter_compile(e.x.db, e.o.filter_text, 3, &e.o.filter, &err) != 0) {
+    if (e.o.filter_text && cs_filter_compile(e.x.db, e.o.filter_text, CS_SCAN_FILTER_FIRST_PARAM, &e.o.filter, &err) != 0) {
         cs_filter_print_error(e.o.filter_text, &err);
         cs_close_store(e.x.db);
         return CS_EXIT_USAGE;

@@ -17,6 +17,9 @@
 #include "present/filter.h"
 
 #define CS_SCAN_MAX_PARTS 8
+/* A scan binds ?1 and ?2 (a part's id range): a filter it reads numbers
+ * its parameters from here (cs_filter_compile's first_param). */
+#define CS_SCAN_FILTER_FIRST_PARAM 3
 
 /* Called for every selected call of one part with its columns and that
  * part's state; returns 0 to go on, 1 to stop that part (the caller knows

@@ -21,6 +21,7 @@
 #include "present/commands.h"
 #include "present/common.h"
 #include "present/filter.h"
+#include "present/parallel_scan.h"
 #include "present/selection.h"
 #include "store/json.h"
 
@@ -50,8 +51,6 @@ static const char ROW_SQL[] = CS_CALL_ROW_SQL ROW_RANGE;
 static const char ROW_TEXT_SQL[] = "SELECT " CS_CALL_ROW_COLUMNS_WITH(CS_ARGS_TEXT_SQL) CS_CALL_ROW_FROM ROW_RANGE;
 static const char PLACE_SQL[] = "SELECT c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns FROM call_rows c"
                                 " WHERE c.thread_id = ?1 AND c.id >= ?2 AND c.id < ?3 ORDER BY c.id";
-/* The calls of thread ?1 that --filter selects (its parameters from ?3). */
-#define FILTER_FIRST_PARAM 3
 
 struct ancestor {
     int64_t id;
@@ -563,7 +562,7 @@ int cs_cmd_show(int argc, char **argv)
     int rc = 0;
     if (s.o.filter) {
         struct cs_expr_error err;
-        if (cs_filter_compile(s.db, s.o.filter, FILTER_FIRST_PARAM, &s.filter, &err) != 0) {
+        if (cs_filter_compile(s.db, s.o.filter, CS_SCAN_FILTER_FIRST_PARAM, &s.filter, &err) != 0) {
             cs_filter_print_error(s.o.filter, &err);
             free_show(&s);
             return CS_EXIT_USAGE;

@@ -352,8 +352,7 @@ int cs_cmd_stats(int argc, char **argv)
     struct cs_filter filter = {0};
     if (o.filter) {
         struct cs_expr_error err;
-        /* ?1 and ?2 are the id range of a part */
-        if (cs_filter_compile(db, o.filter, 3, &filter, &err) != 0) {
+        if (cs_filter_compile(db, o.filter, CS_SCAN_FILTER_FIRST_PARAM, &filter, &err) != 0) {
             cs_filter_print_error(o.filter, &err);
             cs_close_store(db);
             return CS_EXIT_USAGE;
