@@ -4,7 +4,8 @@
 #   make PYTHON=/path/python the extension for another interpreter
 #   make all-pythons         the extension for every CPython 3.8+ under $(PYENV_ROOT)
 #   make test                every test: C units, C units under ASan, Python on all Pythons
-#   make bench               overhead and throughput ratios (see bench/)
+#   make bench               overhead and throughput ratios, live cost, filters and exports on
+#                            10 million calls (see bench/)
 #   make live-bench          what live observation costs the observed program
 #   make export-bench        export speed per format (CALLS=N, default 2 million)
 #   make view-bench          how quickly the viewer answers on a large store (CALLS=N)
@@ -129,10 +130,12 @@ $(BENCH_HOOK): bench/noop_hook.c
 bench-hook: $(BENCH_HOOK)
 .PHONY: bench-hook
 
-bench: all-pythons
+bench: all-pythons $(BUILD)/collector_bench
 	@for p in $(ALL_PYTHONS); do $(MAKE) --no-print-directory bench-hook PYTHON=$$p || echo "bench: no no-op hook for $$p"; done
 	@python3 bench/run.py $(ALL_PYTHONS)
 	@python3 bench/live_bench.py $(ALL_PYTHONS)
+	@python3 bench/filter_bench.py 10000000
+	@python3 bench/export_bench.py 10000000
 
 # What live observation costs the observed program (bench/live_bench.py).
 live-bench: all-pythons
