@@ -13,19 +13,18 @@
 
 int cs_recording;
 
-static __thread struct cs_thread *current __attribute__((tls_model("initial-exec")));
+__thread struct cs_thread *cs_current_thread __attribute__((tls_model("initial-exec")));
 
-struct cs_thread *cs_thread_get(void)
+struct cs_thread *cs_thread_create(void)
 {
-    struct cs_thread *t = current;
-    if (t || !cs_recording)
-        return t;
-    t = calloc(1, sizeof *t);
+    if (!cs_recording)
+        return NULL;
+    struct cs_thread *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
     cs_writer_init(&t->writer, &cs_active_ring, (uint32_t)getpid(), (uint32_t)gettid(),
                    (uint32_t)getppid());
-    current = t;
+    cs_current_thread = t;
     cs_session_track_thread(t);
     return t;
 }
@@ -100,7 +99,7 @@ void cs_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *
             p = cs_encode_value(p, limit, args[i], &cs_active_limits, 0);
     }
     cs_writer_commit(&t->writer, p);
-    if (ci->names_thread && ci->nargs > 0 && args[0])
+    if (ci->names_thread && ci->nargs > 0 && args && args[0])
         cs_record_thread_object(t, args[0]);
 }
 

@@ -32,8 +32,16 @@ extern struct cs_ring cs_active_ring; /* the ring of the active session */
 extern int cs_active_no_args;        /* --no-args: timing only */
 
 /* The calling thread's state, created on first use; NULL if out of memory
- * or not recording. */
-struct cs_thread *cs_thread_get(void);
+ * or not recording. The common case, a thread already known, is one load
+ * of a thread-local variable. */
+extern __thread struct cs_thread *cs_current_thread __attribute__((tls_model("initial-exec")));
+struct cs_thread *cs_thread_create(void);
+
+static inline struct cs_thread *cs_thread_get(void)
+{
+    struct cs_thread *t = cs_current_thread;
+    return __builtin_expect(t != NULL, 1) ? t : cs_thread_create();
+}
 
 /* What to do with an event of a code object. @notrace code opens (on
  * start or resume) and closes (on return, yield or exception) a region in
@@ -70,8 +78,44 @@ static inline enum cs_verdict cs_leaving(struct cs_thread *t, const struct cs_co
 /* Code info ready for recording (id assigned), or NULL if not traced. */
 struct cs_code_info *cs_recorder_code(PyCodeObject *code, PyObject *globals, PyObject *first_arg);
 
+/* args: the values of the function's arguments; with --no-args NULL, or
+ * for the start of a thread (ci->names_thread) just its first, `self`. */
 void cs_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *code,
                     PyObject *const *args, uint64_t now);
+
+/* --no-args, in the common case: room in the current chunk and the
+ * function already defined in this stream. The whole event is written
+ * inline; 0 when the caller must take cs_record_call instead. */
+static inline int cs_record_call_bare(struct cs_thread *t, const struct cs_code_info *ci, uint64_t now)
+{
+    struct cs_stream_writer *w = &t->writer;
+    size_t byte = (size_t)(ci->id >> 3);
+    if (__builtin_expect(!w->chunk || w->pos > w->limit || byte >= w->defined_bytes ||
+                             !(w->defined[byte] & (1u << (ci->id & 7))) || ci->names_thread,
+                         0))
+        return 0;
+    w->depth++;
+    unsigned char *p = w->pos;
+    *p++ = EV_CALL_BARE;
+    p = cs_put_varint(p, ci->id);
+    cs_writer_commit(w, cs_writer_put_dt(w, p, now));
+    return 1;
+}
+
+/* --no-args, a return or a yield with room in the current chunk; 0 when
+ * the caller must take cs_record_exit instead. */
+static inline int cs_record_exit_bare(struct cs_thread *t, int is_yield, uint64_t now)
+{
+    struct cs_stream_writer *w = &t->writer;
+    if (__builtin_expect(!w->chunk || w->pos > w->limit, 0))
+        return 0;
+    if (w->depth > 0)
+        w->depth--;
+    unsigned char *p = w->pos;
+    *p++ = is_yield ? EV_YIELD_BARE : EV_RETURN_BARE;
+    cs_writer_commit(w, cs_writer_put_dt(w, p, now));
+    return 1;
+}
 void cs_record_resume(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *code, uint64_t now);
 /* A return (is_yield 0) or a yield; value may be NULL. */
 void cs_record_exit(struct cs_thread *t, PyObject *value, int is_yield, uint64_t now);

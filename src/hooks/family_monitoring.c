@@ -80,6 +80,17 @@ static __attribute__((noinline)) void record_call_with_args(struct cs_thread *t,
     cs_record_call(t, ci, code, argv, now);
 }
 
+/* --no-args, the uncommon case: a new chunk, a function's first use, or
+ * the start of a thread, whose `self` names it. */
+static __attribute__((noinline)) void record_bare_call(struct cs_thread *t, struct cs_code_info *ci,
+                                                       PyCodeObject *code, uint64_t now)
+{
+    PyObject *self_arg = NULL;
+    if (ci->names_thread)
+        frame_args(current_frame(), code, 1, &self_arg);
+    cs_record_call(t, ci, code, ci->names_thread ? &self_arg : NULL, now);
+}
+
 /* The callback's answer: DISABLE stops the interpreter from reporting
  * untraced code again, but only local events may give it. */
 static inline PyObject *answer(enum cs_verdict v, int local_event)
@@ -103,10 +114,10 @@ CALLBACK(on_start)
     }
     enum cs_verdict v = cs_entering(t, ci);
     if (v == CS_RECORD) {
-        if (cs_active_no_args)
-            cs_record_call(t, ci, code, NULL, now);
-        else
+        if (!cs_active_no_args)
             record_call_with_args(t, ci, code, now);
+        else if (!cs_record_call_bare(t, ci, now))
+            record_bare_call(t, ci, code, now);
     } else if (v == CS_UNTRACED && ci->names_thread) {
         /* Every new thread starts here, even when the standard library is
          * not traced: name the thread, and keep being told. */
@@ -149,7 +160,7 @@ static PyObject *on_left(PyObject *const *args, enum frame_exit how)
     if (v == CS_RECORD) {
         if (how == RAISED)
             cs_record_unwind(t, NULL, args[2], now);
-        else
+        else if (!cs_active_no_args || !cs_record_exit_bare(t, how == YIELDED, now))
             cs_record_exit(t, args[2], how == YIELDED, now);
     }
     return answer(v, how != RAISED);

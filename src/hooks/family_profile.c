@@ -182,6 +182,8 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
             return 0;
         if (is_resume(f, ci)) {
             cs_record_resume(t, ci, code, now);
+        } else if (cs_active_no_args && cs_record_call_bare(t, ci, now)) {
+            /* timing only: written inline */
         } else {
             PyObject *argv[256];
             int n = ci->nargs > 255 ? 255 : ci->nargs;
@@ -194,7 +196,7 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
         struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(frame_code(f), cs_code_extra_index));
         if (!ci || cs_leaving(t, ci) != CS_RECORD)
             return 0;
-        if (arg)
+        if (arg && !(cs_active_no_args && cs_record_exit_bare(t, is_yield(f), now)))
             cs_record_exit(t, arg, is_yield(f), now);
         else
             hold_unwind(t, f, now); /* no value: it ends by an exception */

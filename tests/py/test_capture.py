@@ -154,6 +154,22 @@ class Arguments(TracedProgram):
         self.assertIsNone(row["result"])
         self.assertGreater(row["duration_ns"], 0)
 
+    def test_no_args_with_threads_names_them(self):
+        """Timing only, the standard library traced too: a thread's start
+        (where callscope learns its name) is recorded like any call."""
+        proc = self.run_traced("""
+            import threading
+            def work():
+                return 1
+            t = threading.Thread(target=work, name="worker-7")
+            t.start()
+            t.join()
+            print("done")
+        """, options=["--no-args"])
+        self.assertEqual(proc.stdout, b"done\n")
+        self.assertIn(("worker-7",), self.query("select name from threads"))
+        self.assertEqual(len(self.calls("__main__.work")), 1)
+
 
 class Results(TracedProgram):
     def test_exception_is_recorded(self):
