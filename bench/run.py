@@ -62,9 +62,10 @@ def print_whole(wp):
     print("    %-36s %8.2f s" % ("python3 workloads.py", wp["plain_s"]))
     print("    %-36s %8.2f s  %5.2fx   <= 3x      %s" % (
         "callscope run workloads.py", wp["traced_s"], wp["ratio"], verdict(wp["ratio"] <= 3)))
-    print("    %-36s %8.2f M calls/s  >= 2 M     %s   (%s rows; CPU: decode %.2f s, write %.2f s)" % (
+    print("    %-36s %8.2f M calls/s  >= 2 M     %s   (%s rows; CPU: decode %.2f s, write %.2f s, checkpoint %.2f s)" % (
         "collector sustained rate", wp["calls_per_s"] / 1e6, verdict(wp["calls_per_s"] >= 2e6),
-        format(wp["rows"], ","), wp.get("collector_cpu_s", 0), wp.get("writer_cpu_s", 0)))
+        format(wp["rows"], ","), wp.get("collector_cpu_s", 0), wp.get("writer_cpu_s", 0),
+        wp.get("checkpoint_cpu_s", 0)))
     print("    %-36s %8.1f B/call    <= 64 B    %s   (%.1f MB)" % (
         "database size", wp["bytes_per_call"], verdict(wp["bytes_per_call"] <= 64), wp["db_bytes"] / 1e6))
 

@@ -775,6 +775,7 @@ int cs_collector_finish(struct cs_collector *c, char *err, size_t errlen)
      * checkpoint: the rate it can sustain is calls over the busier thread. */
     cs_store_set_meta_int(s, "collector_cpu_ns", cs_thread_cpu_ns());
     cs_store_set_meta_int(s, "writer_cpu_ns", cs_store_writer_cpu_ns(s));
+    cs_store_set_meta_int(s, "checkpoint_cpu_ns", cs_store_checkpointer_cpu_ns(s));
     cs_store_build_indexes(s);
     cs_store_commit(s);
     cs_store_checkpoint(s);

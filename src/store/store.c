@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "store/checkpointer.h"
 #include "store/schema.h"
 #include "store/textbuf.h"
 
@@ -50,14 +51,16 @@
  * fastest for appends (bigger pages cost more per insert in the b-tree's
  * binary searches and cell shuffles) and no less dense. */
 #define PAGE_SIZE 4096
+/* The writer thread appends to the WAL; the checkpointer copies it into
+ * the main file whenever it holds this many pages (64 MB). */
+#ifndef AUTOCHECKPOINT_PAGES
+#define AUTOCHECKPOINT_PAGES 16384
+#endif
 /* The page cache while recording (KiB): the hot end of the table. Kept
  * small on purpose: appends touch each new page once, and a cache that
  * recycles its pages was measured 20-30% faster than one that grows (every
  * new page a malloc and page faults); a transaction that dirties more
  * spills the surplus to the WAL early, which readers never see. */
-#ifndef AUTOCHECKPOINT_PAGES
-#define AUTOCHECKPOINT_PAGES 16384
-#endif
 #ifndef RECORDING_CACHE_KB
 #define RECORDING_CACHE_KB 4096
 #endif
@@ -119,6 +122,10 @@ struct cs_store {
     int writer_busy, writer_stop, writer_started;
     pthread_t writer;
     _Atomic int64_t writer_cpu_ns; /* CPU time the writer thread has used */
+    /* Copies the WAL into the main file while recording (checkpointer.h);
+     * NULL before, after, or without a thread for it. */
+    struct cs_checkpointer *checkpointer;
+    int64_t checkpointer_cpu_ns; /* its CPU time, once it stopped */
 
     /* The connection: whoever steps SQLite holds db_lock; the caller
      * raises caller_waiting first so the writer lets it in. */
@@ -339,7 +346,19 @@ static int configure(struct cs_store *s)
         fail_rc(s, rc, "create");
         return -1;
     }
+    s->checkpointer = cs_checkpointer_start(s->path, s->db, AUTOCHECKPOINT_PAGES);
     return prepare_all(s);
+}
+
+/* The writer's connection checkpoints for itself from here on; called with
+ * the writer idle (db_lock held, or the writer stopped). */
+static void stop_checkpointer(struct cs_store *s)
+{
+    if (!s->checkpointer)
+        return;
+    s->checkpointer_cpu_ns = cs_checkpointer_cpu_ns(s->checkpointer);
+    cs_checkpointer_stop(s->checkpointer, s->db);
+    s->checkpointer = NULL;
 }
 
 static void free_batch(struct batch *b)
@@ -416,6 +435,7 @@ void cs_store_close(struct cs_store *s)
     if (s->db && !failed(s))
         cs_store_commit(s);
     stop_writer(s);
+    stop_checkpointer(s);
     sqlite3_stmt *all[] = {s->insert_call, s->replace_call, s->insert_val, s->insert_vals,
                            s->insert_calls, s->append_calls, s->insert_function, s->insert_process,
                            s->insert_thread, s->update_thread_name,
@@ -607,6 +627,11 @@ static void write_batch(struct cs_store *s, struct batch *b)
 int64_t cs_store_writer_cpu_ns(const struct cs_store *s)
 {
     return atomic_load(&((struct cs_store *)s)->writer_cpu_ns);
+}
+
+int64_t cs_store_checkpointer_cpu_ns(const struct cs_store *s)
+{
+    return s->checkpointer ? cs_checkpointer_cpu_ns(s->checkpointer) : s->checkpointer_cpu_ns;
 }
 
 static void *writer_main(void *arg)
@@ -930,6 +955,7 @@ int cs_store_build_indexes(struct cs_store *s)
      * a helper thread (every page read into a fresh, faulting allocation;
      * a sorter with a huge budget merging in one slow pass). */
     lock_db(s);
+    stop_checkpointer(s); /* recording is over: the writer's last checkpoint copies the rest */
     int rc = cs_schema_build_indexes(s->db);
     if (rc != SQLITE_OK)
         fail_rc(s, rc, "index");
@@ -941,6 +967,7 @@ int cs_store_checkpoint(struct cs_store *s)
 {
     wait_for_writer(s);
     lock_db(s);
+    stop_checkpointer(s);
     int rc = exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
     unlock_db(s);
     return rc;

@@ -102,6 +102,8 @@ int cs_store_flush_calls(struct cs_store *s);
 int cs_store_sync(struct cs_store *s);
 /* CPU time, in ns, the writer thread has used so far (0 without one). */
 int64_t cs_store_writer_cpu_ns(const struct cs_store *s);
+/* The same for the thread that copies the WAL into the main file. */
+int64_t cs_store_checkpointer_cpu_ns(const struct cs_store *s);
 /* Rows written into calls so far (after flushes, less trimmed ones). */
 int64_t cs_store_calls_written(const struct cs_store *s);
 

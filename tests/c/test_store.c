@@ -6,7 +6,9 @@
  */
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "collector_util.h"
@@ -277,10 +279,62 @@ static void test_disk_full(void)
     cs_ring_close(&ring);
 }
 
+static long long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+/* While recording, the WAL is copied into the main file by the store's
+ * checkpointer thread, not by the writer, and every row is kept. */
+static void test_wal_is_copied_while_recording(void)
+{
+    const char *path = tu_db_path();
+    char err[512], wal[600], args[520];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    struct cs_store *s = cs_store_create(path, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    const int rows = 200000; /* about 100 MB of pages: past the 64 MB that starts a copy */
+    CHECK_INT(cs_store_begin(s), 0);
+    for (int i = 0; i < rows; i++) {
+        int n = snprintf(args, sizeof args, "[\"%0480d\"]", i);
+        struct cs_call_row r = {.id = cs_store_next_call_id(s), .thread_id = 1, .function_id = 1, .start_ns = i,
+                                .duration_ns = 10, .self_ns = 10, .finished = 1, .args = args,
+                                .args_len = (size_t)n};
+        cs_store_add_call(s, &r);
+        if (i % 20000 == 19999) {
+            CHECK_INT(cs_store_commit(s), 0);
+            CHECK_INT(cs_store_begin(s), 0);
+        }
+    }
+    CHECK_INT(cs_store_commit(s), 0);
+    /* The copy runs on its own thread: give it time (it needs well under
+     * a second; a slow machine gets a minute). */
+    for (int tries = 0; tries < 600 && cs_store_checkpointer_cpu_ns(s) == 0; tries++)
+        usleep(100 * 1000);
+    CHECK(cs_store_checkpointer_cpu_ns(s) > 0);
+    CHECK(file_size(path) > 32 << 20);
+    CHECK(file_size(wal) < 100 << 20); /* reused from its start after each copy */
+    cs_store_close(s);
+    sqlite3 *db = cs_store_open_readonly(path, err, sizeof err);
+    CHECK(db != NULL);
+    sqlite3_stmt *st;
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT count(*), sum(start_ns) FROM call_rows", -1, &st, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_INT(sqlite3_column_int64(st, 0), rows);
+    CHECK_INT(sqlite3_column_int64(st, 1), (long long)rows * (rows - 1) / 2);
+    sqlite3_finalize(st);
+    cs_store_close_readonly(db);
+    tu_remove_db(path);
+}
+
 int main(void)
 {
     test_examples();
     test_open_checks();
     test_disk_full();
+    test_wal_is_copied_while_recording();
     return CHECK_REPORT("test_store");
 }
