@@ -533,6 +533,17 @@ static int compile_text(struct compiler *c, const struct field *f, enum cs_expr_
 static int compile_value(struct compiler *c, const struct cs_expr *e, const struct field *f, enum cs_expr_op op,
                          const struct cs_expr *value);
 
+static int bind_param(sqlite3_stmt *st, int index, const struct cs_filter_param *p)
+{
+    if (p->type == SQLITE_INTEGER)
+        return sqlite3_bind_int64(st, index, p->i);
+    if (p->type == SQLITE_FLOAT)
+        return sqlite3_bind_double(st, index, p->d);
+    if (p->type == SQLITE_BLOB)
+        return sqlite3_bind_blob(st, index, p->s, (int)p->n, SQLITE_STATIC);
+    return sqlite3_bind_text(st, index, p->s, -1, SQLITE_STATIC);
+}
+
 static int add_blob(struct compiler *c, const unsigned char *bytes, size_t n)
 {
     char *copy = malloc(n ? n : 1);
@@ -564,16 +575,8 @@ static int resolve_functions(struct compiler *c, size_t mark, size_t first_param
     unsigned char *bits = calloc(nbytes, 1);
     sqlite3_stmt *st = NULL;
     int ok = subquery && whole && bits && sqlite3_prepare_v2(c->db, subquery, -1, &st, NULL) == SQLITE_OK;
-    for (size_t i = first_param; ok && i < c->out->nparams; i++) {
-        const struct cs_filter_param *p = &c->out->params[i];
-        int index = c->out->first_param + (int)i;
-        if (p->type == SQLITE_INTEGER)
-            sqlite3_bind_int64(st, index, p->i);
-        else if (p->type == SQLITE_FLOAT)
-            sqlite3_bind_double(st, index, p->d);
-        else
-            sqlite3_bind_text(st, index, p->s, -1, SQLITE_STATIC);
-    }
+    for (size_t i = first_param; ok && i < c->out->nparams; i++)
+        bind_param(st, c->out->first_param + (int)i, &c->out->params[i]);
     int rc = SQLITE_DONE;
     while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
@@ -966,16 +969,7 @@ int cs_filter_compile(sqlite3 *db, const char *text, int first_param, struct cs_
 int cs_filter_bind(const struct cs_filter *f, sqlite3_stmt *st)
 {
     for (size_t i = 0; i < f->nparams; i++) {
-        const struct cs_filter_param *p = &f->params[i];
-        int index = f->first_param + (int)i, rc;
-        if (p->type == SQLITE_INTEGER)
-            rc = sqlite3_bind_int64(st, index, p->i);
-        else if (p->type == SQLITE_FLOAT)
-            rc = sqlite3_bind_double(st, index, p->d);
-        else if (p->type == SQLITE_BLOB)
-            rc = sqlite3_bind_blob(st, index, p->s, (int)p->n, SQLITE_STATIC);
-        else
-            rc = sqlite3_bind_text(st, index, p->s, -1, SQLITE_STATIC);
+        int rc = bind_param(st, f->first_param + (int)i, &f->params[i]);
         if (rc != SQLITE_OK)
             return rc;
     }
