@@ -196,10 +196,10 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
         struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(frame_code(f), cs_code_extra_index));
         if (!ci || cs_leaving(t, ci) != CS_RECORD)
             return 0;
-        if (arg && !(cs_active_no_args && cs_record_exit_bare(t, is_yield(f), now)))
-            cs_record_exit(t, arg, is_yield(f), now);
-        else
+        if (!arg)
             hold_unwind(t, f, now); /* no value: it ends by an exception */
+        else if (!cs_active_no_args || !cs_record_exit_bare(t, is_yield(f), now))
+            cs_record_exit(t, arg, is_yield(f), now);
         return 0;
     }
     case PyTrace_C_CALL:

@@ -154,6 +154,29 @@ class Arguments(TracedProgram):
         self.assertIsNone(row["result"])
         self.assertGreater(row["duration_ns"], 0)
 
+    def test_no_args_keeps_the_call_tree(self):
+        self.run_traced("""
+            def leaf(i):
+                return i
+            def mid():
+                leaf(1)
+                leaf(2)
+                return leaf(3)
+            def main():
+                mid()
+                mid()
+            main()
+        """, options=["--no-args"])
+        mids = self.calls("__main__.mid")
+        leaves = self.calls("__main__.leaf")
+        main = self.calls("__main__.main")
+        self.assertEqual((len(main), len(mids), len(leaves)), (1, 2, 6))
+        self.assertEqual({r["parent_id"] for r in mids}, {main[0]["id"]})
+        self.assertEqual(sorted(r["parent_id"] for r in leaves), sorted([m["id"] for m in mids] * 3))
+        for r in main + mids + leaves:
+            self.assertIsNone(r["exception"], r)
+            self.assertIsNotNone(r["duration_ns"], r)
+
     def test_no_args_with_threads_names_them(self):
         """Timing only, the standard library traced too: a thread's start
         (where callscope learns its name) is recorded like any call."""
