@@ -8,8 +8,9 @@
  * store's writer thread, the busiest thread of the collector. Here the
  * writer's commits only note how large the WAL has grown; past a threshold
  * a checkpointer thread copies it (a PASSIVE checkpoint: it never waits for
- * the writer, nor for readers, and copies what they allow). The final
- * checkpoint, once recording ends, is the writer's own again.
+ * the writer, nor for readers, and copies what they allow), and the writer
+ * copies only what was committed meanwhile, so that the WAL can start over.
+ * The final checkpoint, once recording ends, is the writer's own again.
  */
 #ifndef CALLSCOPE_STORE_CHECKPOINTER_H
 #define CALLSCOPE_STORE_CHECKPOINTER_H
@@ -21,7 +22,8 @@ struct cs_checkpointer;
 
 /* Starts checkpointing `path`, written by the connection `writer` (in WAL
  * mode), whenever its WAL holds `frames` pages or more. Should there be no
- * thread, SQLite's own automatic checkpoints stay on and NULL is returned. */
+ * thread or no connection for it, SQLite's own automatic checkpoints stay
+ * on and NULL is returned. */
 struct cs_checkpointer *cs_checkpointer_start(const char *path, sqlite3 *writer, int frames);
 
 /* Ends the thread (after the checkpoint under way, if any) and gives the
