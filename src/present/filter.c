@@ -553,12 +553,25 @@ static int add_blob(struct compiler *c, const unsigned char *bytes, size_t n)
     return add_param(c, (struct cs_filter_param){.type = SQLITE_BLOB, .s = copy, .n = n});
 }
 
+/* Marks in `pairs` (cs_in_set's two bits per id) each id `sql` lists. */
+static int mark_ids(sqlite3_stmt *st, unsigned char *pairs, int64_t max_id, unsigned bit)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        if (id >= 0 && id <= max_id)
+            pairs[id / 4] |= (unsigned char)(bit << (id % 4 * 2));
+    }
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* The comparison just written from `mark` on, with its parameters from
  * `first_param` on, is "c.function_id IN (SELECT f.id FROM functions f
- * WHERE ...)". Its set of function ids is computed now, once, and each
- * call tests a bit (cs_in_set) instead of looking its function up; a
- * function the recording defines after this (it is still being written)
- * is above the set's last id and still goes through the lookup. */
+ * WHERE ...)". The set of function ids it selects is computed now, once,
+ * and each call tests two bits (cs_in_set, store/read_sets.h) instead of
+ * looking its function up; a function the recording (still being written)
+ * defines after this is unknown to the set and still goes through the
+ * lookup. */
 static int resolve_functions(struct compiler *c, size_t mark, size_t first_param)
 {
     static const char prefix[] = "c.function_id IN (";
@@ -571,33 +584,29 @@ static int resolve_functions(struct compiler *c, size_t mark, size_t first_param
         return 0;
     char *subquery = strndup(fragment + plen, len - plen - 1);
     char *whole = strndup(fragment, len);
-    size_t nbytes = (size_t)max_id / 8 + 1;
-    unsigned char *bits = calloc(nbytes, 1);
-    sqlite3_stmt *st = NULL;
-    int ok = subquery && whole && bits && sqlite3_prepare_v2(c->db, subquery, -1, &st, NULL) == SQLITE_OK;
+    size_t nbytes = (size_t)max_id / 4 + 1;
+    unsigned char *pairs = calloc(nbytes, 1);
+    sqlite3_stmt *known = NULL, *selected = NULL;
+    int ok = subquery && whole && pairs &&
+             sqlite3_prepare_v2(c->db, "SELECT id FROM functions", -1, &known, NULL) == SQLITE_OK &&
+             sqlite3_prepare_v2(c->db, subquery, -1, &selected, NULL) == SQLITE_OK;
     for (size_t i = first_param; ok && i < c->out->nparams; i++)
-        bind_param(st, c->out->first_param + (int)i, &c->out->params[i]);
-    int rc = SQLITE_DONE;
-    while (ok && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(st, 0);
-        if (id >= 0 && id <= max_id)
-            bits[id / 8] |= (unsigned char)(1u << (id % 8));
-    }
-    ok = ok && rc == SQLITE_DONE;
-    sqlite3_finalize(st);
+        bind_param(selected, c->out->first_param + (int)i, &c->out->params[i]);
+    /* Known first: an id that appears in between is selected but unknown,
+     * so it is looked up, as it should be. */
+    ok = ok && mark_ids(known, pairs, max_id, 1) == 0 && mark_ids(selected, pairs, max_id, 2) == 0;
+    sqlite3_finalize(known);
+    sqlite3_finalize(selected);
     int result = 0;
     if (ok) {
         c->sql.len = mark;
-        cs_textbuf_puts(&c->sql, "(CASE WHEN c.function_id <= ");
-        result = add_int(c, max_id);
-        cs_textbuf_puts(&c->sql, " THEN cs_in_set(");
-        if (result == 0)
-            result = add_blob(c, bits, nbytes);
-        cs_textbuf_printf(&c->sql, ", c.function_id) ELSE %s END)", whole);
+        cs_textbuf_puts(&c->sql, "coalesce(cs_in_set(");
+        result = add_blob(c, pairs, nbytes);
+        cs_textbuf_printf(&c->sql, ", c.function_id), %s)", whole);
     }
     free(subquery);
     free(whole);
-    free(bits);
+    free(pairs);
     return result;
 }
 

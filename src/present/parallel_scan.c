@@ -85,6 +85,8 @@ static int run_part(struct part *p)
     }
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
+    /* The function points at this part: no one may call it afterwards. */
+    sqlite3_create_function(p->db, "cs_scan_row", -1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
     if (p->row_said > 0)
         return 0; /* stopped on purpose */
     if (p->row_said < 0)

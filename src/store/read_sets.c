@@ -13,8 +13,11 @@ static void sql_in_set(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     const unsigned char *bits = sqlite3_value_blob(argv[0]);
     int64_t n = sqlite3_value_bytes(argv[0]);
     int64_t id = sqlite3_value_int64(argv[1]);
-    int in = bits && id >= 0 && id / 8 < n && (bits[id / 8] >> (id % 8)) & 1;
-    sqlite3_result_int(ctx, in);
+    unsigned pair = bits && id >= 0 && id / 4 < n ? (bits[id / 4] >> (id % 4 * 2)) & 3u : 0;
+    if (pair & 1)
+        sqlite3_result_int(ctx, (int)(pair >> 1));
+    else
+        sqlite3_result_null(ctx); /* not an id the set knows */
 }
 
 int cs_read_sets_register(sqlite3 *db)

@@ -1,11 +1,15 @@
 /*
- * read_sets.h — a set of ids as a bitmap, tested from SQL:
+ * read_sets.h — a set of ids, decided once, tested from SQL:
  *
- *   cs_in_set(set, id)   1 when bit `id` of the blob `set` is set, else 0
+ *   cs_in_set(set, id)   1 when id is in the set, 0 when it is not, and
+ *                        NULL when the set does not know id
  *
- * A filter on a field of functions (module, function, file, ...) is
- * resolved once to the set of matching function ids; testing a bit per
- * call is several times cheaper than an IN (SELECT ...) lookup per call.
+ * The blob holds two bits per id (id 4k+j in byte k, bits 2j and 2j+1):
+ * "known" and "in the set". A filter on a field of functions (module,
+ * function, file, ...) is resolved once to the set of matching function
+ * ids; testing two bits per call is several times cheaper than an
+ * IN (SELECT ...) lookup per call, which stays for the ids the set does not
+ * know (functions a recording still being written defines later).
  * cs_store_open_readonly registers it on every reader's connection.
  */
 #ifndef CALLSCOPE_READ_SETS_H

@@ -304,7 +304,7 @@ static void put_arg_text(struct read_values *rv, struct cs_textbuf *b, const str
     else if (v)
         cs_textbuf_put(b, v->text, v->len);
     else
-        cs_textbuf_puts(b, "?");
+        cs_textbuf_puts(b, "null"); /* its vals row is missing */
 }
 
 static void sql_args_object(sqlite3_context *ctx, sqlite3_value **argv, enum args_form form)

@@ -655,19 +655,26 @@ static void test_filter_results(void)
 
 /* A filter on a field of functions is resolved to a set of function ids
  * when compiled; a function the recording defines later (it is still being
- * written) must still be matched. */
+ * written, and ids are not always written in order) must still be
+ * matched, above the largest id known then or below it. */
 static void test_filter_sees_functions_defined_later(void)
 {
     sqlite3 *db = make_db();
+    CHECK_INT(sqlite3_exec(db, "INSERT INTO functions VALUES (8, 'python', 'other', 'x', 'other.x', '/o.py', 1, '[]')",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
     struct cs_filter f;
     struct cs_expr_error err;
     CHECK_INT(cs_filter_compile(db, "module == 'myapp%'", 1, &f, &err), 0);
     CHECK(strstr(f.sql, "cs_in_set") != NULL);
     CHECK_INT(sqlite3_exec(db,
                            "INSERT INTO functions VALUES (9, 'python', 'myapp.late', 'g', 'myapp.late.g', '/src/late.py',"
-                           " 1, '[]'), (10, 'python', 'zzz', 'h', 'zzz.h', '/src/zzz.py', 1, '[]');"
+                           " 1, '[]'), (10, 'python', 'zzz', 'h', 'zzz.h', '/src/zzz.py', 1, '[]'),"
+                           " (5, 'python', 'myapp.gap', 'k', 'myapp.gap.k', '/src/gap.py', 1, '[]');"
                            "INSERT INTO call_rows VALUES (6, NULL, 1, 9, 0, 0, 1, 1, '[]', 'None', NULL, 0),"
-                           " (7, NULL, 1, 10, 0, 0, 1, 1, '[]', 'None', NULL, 0);",
+                           " (7, NULL, 1, 10, 0, 0, 1, 1, '[]', 'None', NULL, 0),"
+                           " (8, NULL, 1, 5, 0, 0, 1, 1, '[]', 'None', NULL, 0),"
+                           " (9, NULL, 1, 8, 0, 0, 1, 1, '[]', 'None', NULL, 0);",
                            NULL, NULL, NULL),
               SQLITE_OK);
     char sql[2000];
@@ -677,7 +684,7 @@ static void test_filter_sees_functions_defined_later(void)
     CHECK_INT(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     CHECK_INT(cs_filter_bind(&f, st), SQLITE_OK);
     CHECK_INT(sqlite3_step(st), SQLITE_ROW);
-    CHECK_STR((const char *)sqlite3_column_text(st, 0), "2,3,4,5,6");
+    CHECK_STR((const char *)sqlite3_column_text(st, 0), "2,3,4,5,6,8");
     sqlite3_finalize(st);
     cs_filter_free(&f);
     cs_store_close_readonly(db);
