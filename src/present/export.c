@@ -330,11 +330,11 @@ static int open_rows(struct export *e, sqlite3_stmt *rows)
 static int open_selected(struct export *e, sqlite3_stmt *rows, const struct cs_thread_info *t)
 {
     const struct cs_selection *sel = &e->selected;
-    size_t at = cs_selection_next(sel, 0, t->row, INT64_MIN);
-    while (at < sel->n) {
+    size_t at, end;
+    cs_selection_of_thread(sel, t->row, &at, &end);
+    while (at < end) {
         size_t last = at;
-        while (last + 1 < sel->n && sel->calls[last + 1].thread == t->row &&
-               sel->calls[last + 1].id == sel->calls[last].id + 1)
+        while (last + 1 < end && sel->calls[last + 1].id == sel->calls[last].id + 1)
             last++;
         sqlite3_reset(rows);
         sqlite3_bind_int64(rows, 1, t->row);
@@ -342,7 +342,7 @@ static int open_selected(struct export *e, sqlite3_stmt *rows, const struct cs_t
         sqlite3_bind_int64(rows, 3, sel->calls[last].id + 1);
         if (open_rows(e, rows) != 0)
             return -1;
-        at = cs_selection_next(sel, last + 1, t->row, INT64_MIN);
+        at = last + 1;
     }
     return 0;
 }
@@ -388,18 +388,12 @@ static char *row_sql(const struct export_options *o)
 /* The selected calls of the threads exported (--pid and --tid choose). */
 static int64_t count_selected(const struct cs_selection *sel, const struct cs_thread_info *threads, size_t n)
 {
-    int64_t max_row = 0, total = 0;
-    for (size_t i = 0; i < n; i++)
-        max_row = threads[i].row > max_row ? threads[i].row : max_row;
-    unsigned char *wanted = calloc((size_t)max_row + 1, 1);
-    if (!wanted)
-        return (int64_t)sel->n;
-    for (size_t i = 0; i < n; i++)
-        if (threads[i].row >= 0)
-            wanted[threads[i].row] = 1;
-    for (size_t i = 0; i < sel->n; i++)
-        total += sel->calls[i].thread >= 0 && sel->calls[i].thread <= max_row && wanted[sel->calls[i].thread];
-    free(wanted);
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t begin, end;
+        cs_selection_of_thread(sel, threads[i].row, &begin, &end);
+        total += (int64_t)(end - begin);
+    }
     return total;
 }
 

@@ -38,6 +38,14 @@ static int add_call(sqlite3_value **col, void *state)
     return 0;
 }
 
+static int by_thread_then_id(const void *pa, const void *pb)
+{
+    const struct cs_selected_call *a = pa, *b = pb;
+    if (a->thread != b->thread)
+        return a->thread < b->thread ? -1 : 1;
+    return (a->id > b->id) - (a->id < b->id);
+}
+
 int cs_select_calls(sqlite3 *db, const char *path, const struct cs_filter *filter, const unsigned char *fn_match,
                     int64_t nfn, size_t limit, struct cs_selection *out, char *err, size_t errlen)
 {
@@ -70,15 +78,29 @@ int cs_select_calls(sqlite3 *db, const char *path, const struct cs_filter *filte
     }
     if (rc != 0)
         cs_selection_free(out);
+    else /* readers walk one thread at a time */
+        qsort(out->calls, out->n, sizeof *out->calls, by_thread_then_id);
     return rc;
 }
 
-size_t cs_selection_next(const struct cs_selection *s, size_t at, int64_t thread, int64_t from)
+/* The first position whose thread is `thread` or later. */
+static size_t first_of(const struct cs_selection *s, int64_t thread)
 {
-    for (; at < s->n; at++)
-        if (s->calls[at].thread == thread && s->calls[at].id >= from)
-            return at;
-    return s->n;
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->calls[mid].thread < thread)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+void cs_selection_of_thread(const struct cs_selection *s, int64_t thread, size_t *begin, size_t *end)
+{
+    *begin = first_of(s, thread);
+    *end = thread == INT64_MAX ? s->n : first_of(s, thread + 1);
 }
 
 void cs_selection_free(struct cs_selection *s)

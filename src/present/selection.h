@@ -18,7 +18,7 @@ struct cs_selected_call {
 };
 
 struct cs_selection {
-    struct cs_selected_call *calls; /* in id order */
+    struct cs_selected_call *calls; /* by thread, then in id order */
     size_t n;
 };
 
@@ -30,9 +30,8 @@ struct cs_selection {
 int cs_select_calls(sqlite3 *db, const char *path, const struct cs_filter *filter, const unsigned char *fn_match,
                     int64_t nfn, size_t limit, struct cs_selection *out, char *err, size_t errlen);
 
-/* The position in s of the first call of `thread` from position `at` on
- * with an id of at least `from`; s->n when there is none. */
-size_t cs_selection_next(const struct cs_selection *s, size_t at, int64_t thread, int64_t from);
+/* The selected calls of one thread: s->calls[*begin .. *end), in id order. */
+void cs_selection_of_thread(const struct cs_selection *s, int64_t thread, size_t *begin, size_t *end);
 
 void cs_selection_free(struct cs_selection *s);
 

@@ -67,6 +67,7 @@ struct show {
     int filtering;
     int selecting;   /* --function or --filter: only the selected calls' subtrees */
     struct cs_selection selected; /* with selecting: every thread's selected calls */
+    sqlite3_stmt *stream; /* or, when they are too many to hold, one thread's, read as the walk goes */
     /* pass 1 results, per thread: the id ranges of the shown subtrees */
     struct id_range *roots;
     size_t nroots, roots_cap;
@@ -448,6 +449,32 @@ static int add_root(struct show *s, struct id_range r)
     return 0;
 }
 
+/* Where pass 1 is in a thread's selected calls: positions [at, end) of
+ * s->selected, or (with s->stream) that statement's rows. */
+struct root_cursor {
+    size_t at, end;
+};
+
+/* The thread's next selected call with an id of at least `from`, or -1
+ * when there is none (*rc set on an error). */
+static int64_t next_root(struct show *s, struct root_cursor *cur, int64_t from, int *rc)
+{
+    if (!s->stream) {
+        while (cur->at < cur->end && s->selected.calls[cur->at].id < from)
+            cur->at++;
+        return cur->at < cur->end ? s->selected.calls[cur->at].id : -1;
+    }
+    int step;
+    while ((step = sqlite3_step(s->stream)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s->stream, 0), fn = sqlite3_column_int64(s->stream, 1);
+        if (id >= from && (!s->fn_match || (fn >= 0 && fn < s->nfn && s->fn_match[fn])))
+            return id;
+    }
+    if (step != SQLITE_DONE)
+        *rc = -1;
+    return -1;
+}
+
 /* Pass 1 (print 0) learns which calls are shown, and with a selection
  * where each shown subtree starts; pass 2 prints the same calls. */
 static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, const struct cs_thread_info *t,
@@ -466,12 +493,17 @@ static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, c
     } else if (!print) {
         /* pass 2 reads each subtree up to where pass 1 found its end */
         s->nroots = 0;
-        size_t at = 0;
+        struct root_cursor cur = {0};
+        if (s->stream) {
+            sqlite3_reset(s->stream);
+            sqlite3_bind_int64(s->stream, 1, t->row);
+        } else {
+            cs_selection_of_thread(&s->selected, t->row, &cur.at, &cur.end);
+        }
         for (int64_t from = INT64_MIN; rc == 0 && !w.stop && from != INT64_MAX; from = after) {
-            at = cs_selection_next(&s->selected, at, t->row, from);
-            if (at == s->selected.n)
+            int64_t root = next_root(s, &cur, from, &rc);
+            if (root < 0)
                 break;
-            int64_t root = s->selected.calls[at].id;
             rc = walk_rows(s, rows, &w, (struct id_range){root, INT64_MAX}, &after);
             if (add_root(s, (struct id_range){root, after}) != 0)
                 s->oom = 1;
@@ -487,17 +519,39 @@ static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, c
     return rc;
 }
 
-/* Finds the selected calls of every thread in one scan, on every core. */
+/* Selected calls held at most (16 bytes each): past this, and with
+ * --limit, which may need only the first few, each thread's are read as
+ * the walk goes instead, with the filter, in one thread. */
+#define MAX_SELECTED_CALLS 1000000
+
+static int prepare_stream(struct show *s)
+{
+    struct cs_textbuf sql = {0};
+    cs_textbuf_puts(&sql, "SELECT c.id, c.function_id FROM call_rows c WHERE c.thread_id = ?1");
+    if (s->filtering)
+        cs_textbuf_printf(&sql, " AND coalesce((%s), 0)", s->filter.sql);
+    cs_textbuf_puts(&sql, " ORDER BY c.id");
+    int rc = sql.oom || sqlite3_prepare_v2(s->db, cs_textbuf_cstr(&sql), -1, &s->stream, NULL) != SQLITE_OK;
+    cs_textbuf_free(&sql);
+    if (!rc && s->filtering && cs_filter_bind(&s->filter, s->stream) != SQLITE_OK)
+        rc = 1;
+    return rc ? -1 : 0;
+}
+
+/* Finds the selected calls of every thread in one scan, on every core,
+ * when they are few enough to hold. */
 static int load_selected(struct show *s)
 {
     char err[400];
-    if (cs_select_calls(s->db, s->o.path, s->filtering ? &s->filter : NULL, s->fn_match, s->nfn, 0, &s->selected, err,
-                        sizeof err) != 0) {
+    int found = s->o.limit >= 0 ? 1
+                                : cs_select_calls(s->db, s->o.path, s->filtering ? &s->filter : NULL, s->fn_match,
+                                                  s->nfn, MAX_SELECTED_CALLS, &s->selected, err, sizeof err);
+    if (found < 0) {
         cs_error("%s", err);
         s->error_shown = 1;
         return -1;
     }
-    return 0;
+    return found == 0 ? 0 : prepare_stream(s);
 }
 
 static int show_all(struct show *s)
@@ -531,6 +585,8 @@ static int show_all(struct show *s)
     sqlite3_finalize(placing);
     sqlite3_finalize(lost);
     cs_selection_free(&s->selected);
+    sqlite3_finalize(s->stream);
+    s->stream = NULL;
     cs_free_threads(threads, nthreads);
     return rc;
 }
