@@ -213,6 +213,15 @@ class LargeRecording(TracedProgram):
     def test_the_recording_is_large_enough_to_be_split(self):
         self.assertGreater(self.query("select count(*) from call_rows")[0][0], 1000000)
 
+    def test_show_with_more_selected_calls_than_it_holds(self):
+        # every call selected (over a million): read thread by thread as the walk goes
+        plain = self.callscope("show", self.db, "--no-color", "--max-depth", "2")
+        selected = self.callscope("show", self.db, "--no-color", "--max-depth", "2", "--filter", "depth >= 0")
+        self.assertEqual(plain.returncode, 0, plain.stderr)
+        self.assertEqual(selected.returncode, 0, selected.stderr)
+        self.assertIn(b"fib(n=26)", selected.stdout)
+        self.assertEqual(selected.stdout, plain.stdout)
+
     def test_export_with_a_filter_keeps_exactly_the_matching_calls(self):
         batches = self.jsonl("export", self.db, "--format", "jsonl", "--filter", "func == 'batch' or func == 'leaf'")
         expected = [r[0] for r in self.query(
