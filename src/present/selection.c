@@ -78,7 +78,7 @@ int cs_select_calls(sqlite3 *db, const char *path, const struct cs_filter *filte
     }
     if (rc != 0)
         cs_selection_free(out);
-    else /* readers walk one thread at a time */
+    else if (out->n > 1) /* readers walk one thread at a time */
         qsort(out->calls, out->n, sizeof *out->calls, by_thread_then_id);
     return rc;
 }
