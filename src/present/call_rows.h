@@ -36,6 +36,9 @@ enum { C_ID, C_PARENT, C_DEPTH, C_START, C_DURATION, C_ARGS, C_RESULT, C_EXCEPTI
 #define CS_CALL_ROW_FROM " FROM call_rows c LEFT JOIN functions f ON f.id = c.function_id WHERE c.thread_id = ?1"
 #define CS_CALL_ROW_SQL "SELECT " CS_CALL_ROW_COLUMNS CS_CALL_ROW_FROM
 #define CS_CALL_ROW_ORDER " ORDER BY c.id"
+/* Narrows CS_CALL_ROW_SQL to the ids from ?2 up to (not including) ?3, in
+ * order: how readers fetch the calls a selection found. */
+#define CS_CALL_ROW_RANGE " AND c.id >= ?2 AND c.id < ?3" CS_CALL_ROW_ORDER
 
 struct cs_thread_info {
     int64_t row, pid, tid; /* row: threads.id */

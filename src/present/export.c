@@ -365,13 +365,7 @@ static int walk_thread(struct export *e, sqlite3_stmt *rows, const struct cs_thr
 }
 
 /* The rows of calls found by selection: thread ?1, ids from ?2 up to ?3. */
-static const char SELECTED_ROW_SQL[] = CS_CALL_ROW_SQL " AND c.id >= ?2 AND c.id < ?3" CS_CALL_ROW_ORDER;
-
-/* With --filter, the matching calls are found first on every core
- * (selection.h) and then read by id, unless there are more than this: an
- * export streams in constant memory, and when so many calls match, reading
- * each thread's calls with the filter costs about the same. */
-#define MAX_SELECTED_CALLS 1000000
+static const char SELECTED_ROW_SQL[] = CS_CALL_ROW_SQL CS_CALL_ROW_RANGE;
 
 /* The row query: CS_CALL_ROW_SQL, narrowed by --filter when given. */
 static char *row_sql(const struct export_options *o)
@@ -428,7 +422,11 @@ static int export_all(struct export *e)
     int rc = 0;
     if (e->o.filter_text) {
         char err[400];
-        int found = cs_select_calls(e->x.db, e->o.path, &e->o.filter, NULL, 0, MAX_SELECTED_CALLS, &e->selected, err,
+        /* With --filter, the matching calls are found first on every core
+         * and read by id, unless more match than a selection holds: an
+         * export streams in constant memory, and when so many match,
+         * reading each thread with the filter costs about the same. */
+        int found = cs_select_calls(e->x.db, e->o.path, &e->o.filter, NULL, 0, CS_SELECTION_MAX_HELD, &e->selected, err,
                                     sizeof err);
         if (found < 0) {
             cs_error("%s", err);

@@ -1,5 +1,6 @@
 /*
- * selection.c — the calls a filter selects, in id order (see selection.h).
+ * selection.c — the calls a filter selects, by thread and in id order (see
+ * selection.h).
  */
 #include "present/selection.h"
 

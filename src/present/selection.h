@@ -1,8 +1,8 @@
 /*
  * selection.h — the calls a --filter (and show's --function) selects, found
  * in one scan of the store on every core (parallel_scan.h), as a list of
- * ids in id order. Readers then fetch just those calls (and show their
- * subtrees) by id instead of reading every call of every thread.
+ * ids kept by thread, in id order. Readers then fetch just those calls (and
+ * show their subtrees) by id instead of reading every call of every thread.
  */
 #ifndef CALLSCOPE_PRESENT_SELECTION_H
 #define CALLSCOPE_PRESENT_SELECTION_H
@@ -12,6 +12,10 @@
 #include <stdint.h>
 
 #include "present/filter.h"
+
+/* The most selected calls a reader holds (16 bytes each, 16 MB): past
+ * this it reads each thread's calls with the filter instead. */
+#define CS_SELECTION_MAX_HELD 1000000
 
 struct cs_selected_call {
     int64_t id, thread; /* thread: threads.id */

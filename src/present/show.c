@@ -45,10 +45,9 @@ struct id_range {
 /* The rows of one thread (?1) with ids from ?2 up to (not including) ?3,
  * in the columns of call_rows.h; the first pass needs only the first five
  * of them. */
-#define ROW_RANGE " AND c.id >= ?2 AND c.id < ?3" CS_CALL_ROW_ORDER
-static const char ROW_SQL[] = CS_CALL_ROW_SQL ROW_RANGE;
+static const char ROW_SQL[] = CS_CALL_ROW_SQL CS_CALL_ROW_RANGE;
 /* The tree prints the arguments as name=value. */
-static const char ROW_TEXT_SQL[] = "SELECT " CS_CALL_ROW_COLUMNS_WITH(CS_ARGS_TEXT_SQL) CS_CALL_ROW_FROM ROW_RANGE;
+static const char ROW_TEXT_SQL[] = "SELECT " CS_CALL_ROW_COLUMNS_WITH(CS_ARGS_TEXT_SQL) CS_CALL_ROW_FROM CS_CALL_ROW_RANGE;
 static const char PLACE_SQL[] = "SELECT c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns FROM call_rows c"
                                 " WHERE c.thread_id = ?1 AND c.id >= ?2 AND c.id < ?3 ORDER BY c.id";
 
@@ -519,11 +518,6 @@ static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, c
     return rc;
 }
 
-/* Selected calls held at most (16 bytes each): past this, and with
- * --limit, which may need only the first few, each thread's are read as
- * the walk goes instead, with the filter, in one thread. */
-#define MAX_SELECTED_CALLS 1000000
-
 static int prepare_stream(struct show *s)
 {
     struct cs_textbuf sql = {0};
@@ -539,13 +533,15 @@ static int prepare_stream(struct show *s)
 }
 
 /* Finds the selected calls of every thread in one scan, on every core,
- * when they are few enough to hold. */
+ * when they are few enough to hold (CS_SELECTION_MAX_HELD); past that,
+ * and with --limit, which may need only the first few, each thread's are
+ * read as the walk goes instead, with the filter, in one thread. */
 static int load_selected(struct show *s)
 {
     char err[400];
     int found = s->o.limit >= 0 ? 1
                                 : cs_select_calls(s->db, s->o.path, s->filtering ? &s->filter : NULL, s->fn_match,
-                                                  s->nfn, MAX_SELECTED_CALLS, &s->selected, err, sizeof err);
+                                                  s->nfn, CS_SELECTION_MAX_HELD, &s->selected, err, sizeof err);
     if (found < 0) {
         cs_error("%s", err);
         s->error_shown = 1;
