@@ -235,13 +235,19 @@ static int listen_socket(void)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
+    /* Bound and listening under another name first, then renamed: a
+     * client that sees the socket's path can connect at once. */
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", socket_path);
-    unlink(socket_path);
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || chmod(socket_path, 0600) != 0 ||
-        listen(fd, 8) != 0) {
+    int n = snprintf(addr.sun_path, sizeof addr.sun_path, "%s.new", socket_path);
+    if (n < 0 || (size_t)n >= sizeof addr.sun_path) {
         close(fd);
-        unlink(socket_path);
+        return -1;
+    }
+    unlink(addr.sun_path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || chmod(addr.sun_path, 0600) != 0 ||
+        listen(fd, 8) != 0 || rename(addr.sun_path, socket_path) != 0) {
+        close(fd);
+        unlink(addr.sun_path);
         return -1;
     }
     return fd;
