@@ -22,7 +22,7 @@
 #define FRAME_HEIGHT 16
 #define TOP 44
 #define CHAR_WIDTH 7.3 /* px of a 12px monospace glyph, with a little slack */
-#define MIN_FRACTION (1.0 / 20000)
+#define MIN_PARTS 20000 /* a frame is kept when it is at least 1/MIN_PARTS of the whole */
 
 struct svg {
     struct cs_stack_tree tree; /* first: see cs_stack_tree_open */
@@ -168,7 +168,8 @@ static int svg_end(struct cs_export *x)
     for (uint32_t i = 0; i < x->nfns; i++)
         names[x->fns[i].name_id] = x->fns[i].name;
     /* Parents come before their children in the node array. */
-    int64_t all = t->nodes[0].total_ns, min_ns = (int64_t)((double)all * MIN_FRACTION);
+    /* Rounded up, in integers: total >= min_ns exactly when total * MIN_PARTS >= all. */
+    int64_t all = t->nodes[0].total_ns, min_ns = (all + MIN_PARTS - 1) / MIN_PARTS;
     int max_depth = 0;
     long long left_out = 0;
     offset[0] = 0;

@@ -347,6 +347,25 @@ class FlameGraph(Exported):
         by_name = collections.Counter(k[-1] for k in shown)
         self.assertEqual(titles - collections.Counter({"all": 1}), by_name)
 
+    def test_the_cut_is_exact_at_one_in_20000(self):
+        # Whole of 40001 ns: 3 ns is over 1/20000 of it and is drawn, 2 ns is under and is left out.
+        db = os.path.join(self.dir, "cut.db")
+        shutil.copy(record(tempfile.mkdtemp(dir=self.dir), "def small():\n    pass\n"
+                           "def large():\n    pass\nsmall()\nlarge()\n"), db)
+        con = sqlite3.connect(db)
+        with con:
+            for name, ns in (("<module>", 40001), ("small", 2), ("large", 3)):
+                con.execute("update call_rows set duration_ns = ?, self_ns = ? where function_id ="
+                            " (select id from functions where qualname = ?)", (ns, ns if name != "<module>" else 39996, name))
+        con.close()
+        proc = subprocess.run([CALLSCOPE, "export", db, "--format", "svg"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        root = ET.fromstring(proc.stdout.decode())
+        names = sorted(g.get("data-n") for g in root.iter(SVG + "g") if g.get("class") == "f")
+        self.assertEqual(names, ["__main__.<module>", "__main__.large", "all"])
+        self.assertIn("1 frame under 1/20000 of the total left out", proc.stdout.decode())
+
     def test_widths_follow_total_time(self):
         root, frames = self.frames()
         widths = {g.find(SVG + "title").text.split(" ")[0]: float(g.find(SVG + "rect").get("width"))
