@@ -4,6 +4,7 @@
 #include "collector/decode.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,10 +296,24 @@ void cs_render_float(double v, struct cs_textbuf *out)
         cs_textbuf_puts(out, v < 0 ? "-inf" : "inf");
         return;
     }
+    /* A whole number below 10^16 prints as itself plus ".0"; no digit search. */
+    if (fabs(v) < 1e16 && v == (double)(long long)v) {
+        if (v == 0 && signbit(v))
+            cs_textbuf_putc(out, '-');
+        cs_textbuf_int(out, (long long)v);
+        cs_textbuf_puts(out, ".0");
+        return;
+    }
+    /* Any decimal of at most 15 significant digits reads back as the double
+     * nearest it, so when v rounded to 15 digits reads back as v, that
+     * rounding less its trailing zeros is the shortest form; otherwise the
+     * nearest of 16 digits is, if it reads back, and 17 always do. Three
+     * conversions at most instead of one per length. Subnormal numbers hold
+     * fewer digits, so for them every length is tried from one up. */
     char sci[40];
-    for (int prec = 0; prec < 17; prec++) {
+    for (int prec = fabs(v) < DBL_MIN ? 0 : 14;; prec++) {
         snprintf(sci, sizeof sci, "%.*e", prec, v);
-        if (strtod(sci, NULL) == v)
+        if (prec == 16 || strtod(sci, NULL) == v)
             break;
     }
     /* sci is [-]d[.ddd]e±XX: split it into sign, digits and exponent. */

@@ -119,6 +119,15 @@ static void test_floats(void)
     CHECK_STR(float_repr(NAN), "nan");
     CHECK_STR(float_repr(5e-324), "5e-324");
     CHECK_STR(float_repr(1.7976931348623157e308), "1.7976931348623157e+308");
+    /* Each length of the digit search: whole numbers, 15, 16 and 17 digits, subnormal. */
+    CHECK_STR(float_repr(-3330.0), "-3330.0");
+    CHECK_STR(float_repr(9007199254740992.0), "9007199254740992.0");
+    CHECK_STR(float_repr(9999999999999998.0), "9999999999999998.0");
+    CHECK_STR(float_repr(1234 * 0.37), "456.58");
+    CHECK_STR(float_repr(1.0 / 3), "0.3333333333333333");
+    CHECK_STR(float_repr(2.0 / 3), "0.6666666666666666");
+    CHECK_STR(float_repr(1e-310), "1e-310");
+    CHECK_STR(float_repr(2.2250738585072014e-308), "2.2250738585072014e-308");
 }
 
 static void test_strings(void)
