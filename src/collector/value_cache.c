@@ -124,6 +124,9 @@ int64_t cs_value_cache_find(struct cs_value_cache *vc, const void *bytes, size_t
 {
     uint64_t h = hash_bytes(bytes, len);
     vc->pending_hash = h;
+    /* Most values are new and miss in both tables, each probe a trip to
+     * memory: start the second while the first is under way. */
+    __builtin_prefetch(&vc->gen[vc->cur ^ 1].slots[h & (SLOTS - 1)]);
     struct slot *sl = probe(&vc->gen[vc->cur], h, bytes, len);
     if (sl->hash)
         return sl->id;
