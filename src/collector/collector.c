@@ -771,12 +771,11 @@ int cs_collector_finish(struct cs_collector *c, char *err, size_t errlen)
     cs_store_set_meta_int(s, "calls", cs_store_calls_written(s));
     cs_store_set_meta_int(s, "lost_events", (int64_t)c->lost_events);
     cs_store_set_meta_int(s, "decode_errors", (int64_t)c->decode_errors);
-    /* What the recording cost the collector, before the index and the
-     * checkpoint: the rate it can sustain is calls over the busier thread. */
+    /* What the recording cost the collector, before the last checkpoint:
+     * the rate it can sustain is calls over the busier thread. */
     cs_store_set_meta_int(s, "collector_cpu_ns", cs_thread_cpu_ns());
     cs_store_set_meta_int(s, "writer_cpu_ns", cs_store_writer_cpu_ns(s));
     cs_store_set_meta_int(s, "checkpoint_cpu_ns", cs_store_checkpointer_cpu_ns(s));
-    cs_store_build_indexes(s);
     cs_store_commit(s);
     cs_store_checkpoint(s);
     return report_error(c, err, errlen);

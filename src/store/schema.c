@@ -91,17 +91,6 @@ int cs_schema_create(sqlite3 *db)
     return rc;
 }
 
-/* Only parent_id gets an index: it is what walking a call tree needs, and
- * without it a recursive query would scan the table once per call. Queries
- * by function scan instead (a few million rows in a fraction of a second);
- * an index for them doubled the time the user waits at the end and took a
- * fifth of the file. */
-int cs_schema_build_indexes(sqlite3 *db)
-{
-    return sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS calls_parent ON call_rows(parent_id);", NULL,
-                        NULL, NULL);
-}
-
 static uint32_t be32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];

@@ -11,9 +11,6 @@
 
 /* Creates the tables and the view in an empty database. 0 or an SQLite code. */
 int cs_schema_create(sqlite3 *db);
-/* The secondary indexes, built once the calls are in. */
-int cs_schema_build_indexes(sqlite3 *db);
-
 /* What kind of file is at path, judged from its first 100 bytes. */
 enum cs_file_kind {
     CS_FILE_MISSING,

@@ -946,23 +946,6 @@ int cs_store_trim_calls(struct cs_store *s, int64_t keep)
     return rc;
 }
 
-int cs_store_build_indexes(struct cs_store *s)
-{
-    if (failed(s) || cs_store_sync(s) != 0)
-        return -1;
-    /* With the small recording cache, one thread and the sort in memory:
-     * measured twice as fast as a cache big enough to hold the table and
-     * a helper thread (every page read into a fresh, faulting allocation;
-     * a sorter with a huge budget merging in one slow pass). */
-    lock_db(s);
-    stop_checkpointer(s); /* recording is over: the writer's last checkpoint copies the rest */
-    int rc = cs_schema_build_indexes(s->db);
-    if (rc != SQLITE_OK)
-        fail_rc(s, rc, "index");
-    unlock_db(s);
-    return rc == SQLITE_OK ? 0 : -1;
-}
-
 int cs_store_checkpoint(struct cs_store *s)
 {
     wait_for_writer(s);

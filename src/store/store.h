@@ -123,8 +123,6 @@ void cs_store_set_meta_int(struct cs_store *s, const char *key, int64_t value);
 
 /* Deletes all but the newest `keep` calls (by id). */
 int cs_store_trim_calls(struct cs_store *s, int64_t keep);
-/* Builds the indexes readers rely on. Call inside a transaction. */
-int cs_store_build_indexes(struct cs_store *s);
 /* Moves the WAL into the main file so the store is one self-contained file. */
 int cs_store_checkpoint(struct cs_store *s);
 
