@@ -410,9 +410,11 @@ static void unwind_all(struct cs_collector *c, struct stream *st)
 /* Reads the value next in r: returns the id of its vals row, or 0 when it
  * is stored inline, its rendering then in c->value; -1 when r is
  * malformed. Ints, None and booleans are inline: their text is as short as
- * an id, and ints are often unique (positions, counters). Every other
- * value is rendered and stored once, when first met (value_cache.h). */
-static int64_t take_value(struct cs_collector *c, struct cs_reader *r)
+ * an id, and ints are often unique (positions, counters). The result of
+ * call `result_of` (0: r holds no result), met for the first time, is
+ * inline too until it is met again (value_cache.h). Every other value is
+ * rendered and stored once. */
+static int64_t take_value(struct cs_collector *c, struct cs_reader *r, int64_t result_of)
 {
     const unsigned char *start = r->p;
     int tag = start < r->end ? *start : -1;
@@ -420,7 +422,8 @@ static int64_t take_value(struct cs_collector *c, struct cs_reader *r)
         return -1;
     size_t len = (size_t)(r->p - start);
     int inline_value = tag == V_INT || tag == V_NONE || tag == V_TRUE || tag == V_FALSE;
-    int64_t id = inline_value ? 0 : cs_value_cache_find(c->values, start, len);
+    int64_t held_by = 0;
+    int64_t id = inline_value ? 0 : cs_value_cache_find(c->values, start, len, &held_by);
     if (id)
         return id;
     struct cs_reader value = {start, r->p, 0};
@@ -431,9 +434,15 @@ static int64_t take_value(struct cs_collector *c, struct cs_reader *r)
     }
     if (inline_value)
         return 0;
+    if (!held_by && result_of) {
+        cs_value_cache_add_inline(c->values, start, len, result_of);
+        return 0;
+    }
     id = cs_value_cache_add(c->values, start, len);
     struct cs_text type = cs_value_type(&(struct cs_reader){start, r->p, 0});
     cs_store_add_value(c->store, id, c->value.data ? c->value.data : "", c->value.len, type.s, type.n);
+    if (held_by)
+        cs_store_refer_result(c->store, held_by, id);
     return id;
 }
 
@@ -448,7 +457,7 @@ static int on_call(struct cs_collector *c, struct stream *st, struct cs_reader *
         return -1;
     cs_textbuf_putc(&st->args, '[');
     for (uint32_t i = 0; i < fn->nargs; i++) {
-        int64_t id = take_value(c, r);
+        int64_t id = take_value(c, r, 0);
         if (id < 0)
             return -1;
         if (i)
@@ -478,7 +487,7 @@ static int on_bare_call(struct cs_collector *c, struct stream *st, const struct 
 static int on_return(struct cs_collector *c, struct stream *st, struct cs_reader *r, int with_value,
                      int flags)
 {
-    int64_t id = with_value ? take_value(c, r) : 0;
+    int64_t id = with_value ? take_value(c, r, st->depth ? st->stack[st->depth - 1].id : 0) : 0;
     if (id < 0)
         return -1;
     pop(c, st, id, with_value && !id ? &c->value : NULL, NULL, flags);

@@ -22,7 +22,7 @@
 
 struct slot {
     uint64_t hash; /* 0: empty */
-    int64_t id;
+    int64_t id;    /* < 0: met once, kept inline in the row of call -id */
     uint32_t off, len;
 };
 
@@ -37,8 +37,10 @@ struct cs_value_cache {
     struct generation gen[2];
     int cur; /* index of the current generation in gen */
     int64_t next_id;
-    /* Set by a find that missed, for the add that follows it. */
+    /* Set by a find that missed, for the add that follows it; and the
+     * slot of a value met once, which that add gives an id. */
     uint64_t pending_hash;
+    struct slot *pending_slot;
 };
 
 struct cs_value_cache *cs_value_cache_new(void)
@@ -100,11 +102,11 @@ static struct slot *probe(struct generation *g, uint64_t h, const void *bytes, s
 }
 
 /* Puts a value into the current generation, turning the generations over
- * first when it is full. */
-static void insert(struct cs_value_cache *vc, uint64_t h, int64_t id, const void *bytes, size_t len)
+ * first when it is full; returns its slot, NULL if it is not kept. */
+static struct slot *insert(struct cs_value_cache *vc, uint64_t h, int64_t id, const void *bytes, size_t len)
 {
     if (len > MAX_BYTES / 16)
-        return; /* never kept: it would crowd out everything else */
+        return NULL; /* never kept: it would crowd out everything else */
     struct generation *g = &vc->gen[vc->cur];
     if (g->used >= MAX_USED || g->nbytes + len > MAX_BYTES) {
         vc->cur ^= 1;
@@ -118,29 +120,46 @@ static void insert(struct cs_value_cache *vc, uint64_t h, int64_t id, const void
     *sl = (struct slot){h, id, (uint32_t)g->nbytes, (uint32_t)len};
     g->nbytes += len;
     g->used++;
+    return sl;
 }
 
-int64_t cs_value_cache_find(struct cs_value_cache *vc, const void *bytes, size_t len)
+int64_t cs_value_cache_find(struct cs_value_cache *vc, const void *bytes, size_t len, int64_t *held_by)
 {
     uint64_t h = hash_bytes(bytes, len);
     vc->pending_hash = h;
+    vc->pending_slot = NULL;
+    *held_by = 0;
     /* Most values are new and miss in both tables, each probe a trip to
      * memory: start the second while the first is under way. */
     __builtin_prefetch(&vc->gen[vc->cur ^ 1].slots[h & (SLOTS - 1)]);
     struct slot *sl = probe(&vc->gen[vc->cur], h, bytes, len);
-    if (sl->hash)
+    if (!sl->hash) {
+        sl = probe(&vc->gen[vc->cur ^ 1], h, bytes, len);
+        if (!sl->hash)
+            return 0;
+        sl = insert(vc, h, sl->id, bytes, len); /* still in use: carry it forward */
+        if (!sl)
+            return 0;
+    }
+    if (sl->id > 0)
         return sl->id;
-    sl = probe(&vc->gen[vc->cur ^ 1], h, bytes, len);
-    if (!sl->hash)
-        return 0;
-    int64_t id = sl->id;
-    insert(vc, h, id, bytes, len); /* still in use: carry it forward */
-    return id;
+    vc->pending_slot = sl;
+    *held_by = -sl->id;
+    return 0;
 }
 
 int64_t cs_value_cache_add(struct cs_value_cache *vc, const void *bytes, size_t len)
 {
     int64_t id = vc->next_id++;
-    insert(vc, vc->pending_hash, id, bytes, len);
+    if (vc->pending_slot)
+        vc->pending_slot->id = id;
+    else
+        insert(vc, vc->pending_hash, id, bytes, len);
+    vc->pending_slot = NULL;
     return id;
+}
+
+void cs_value_cache_add_inline(struct cs_value_cache *vc, const void *bytes, size_t len, int64_t call_id)
+{
+    insert(vc, vc->pending_hash, -call_id, bytes, len);
 }

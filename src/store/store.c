@@ -893,6 +893,13 @@ void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t
     b->vals[b->nvals++] = (struct val_entry){id, off, n, type_off, type_n};
 }
 
+void cs_store_refer_result(struct cs_store *s, int64_t call_id, int64_t val_id)
+{
+    int64_t slot = call_id - s->window_base;
+    if (slot >= 0 && slot < WINDOW && s->window[slot].filled && s->window[slot].result <= 0)
+        s->window[slot].result = val_id; /* its inline text stays unused in the batch */
+}
+
 int cs_store_flush_calls(struct cs_store *s)
 {
     if (failed(s))

@@ -96,6 +96,10 @@ void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row);
  * reaches the file no later than the rows handed over after it. */
 void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t len, const char *type,
                         size_t type_len);
+/* The result of call_id, added with its text inline, now has the vals row
+ * val_id: the call's row refers to it instead if it is still waiting in
+ * the window (and keeps its text otherwise). */
+void cs_store_refer_result(struct cs_store *s, int64_t call_id, int64_t val_id);
 /* Hands every completed row still waiting in the window to the writer. */
 int cs_store_flush_calls(struct cs_store *s);
 /* Flushes and waits until the writer has written everything. */

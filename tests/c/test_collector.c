@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "check.h"
+#include "collector/value_cache.h"
 #include "collector_util.h"
 #include "store/store.h"
 
@@ -418,8 +419,9 @@ static void test_ring_wraps(void)
 }
 
 /* f(doc, k) is called four times with the same long document and returns
- * the same long string twice: each value is stored once, in vals, and both
- * the calls view and the readers' cs_args()/cs_val() put the text back. */
+ * the same long string twice: each value is stored once, in vals, except a
+ * result met for the first time, which stays inline; and both the calls
+ * view and the readers' cs_args()/cs_val() put the text back. */
 static void test_shared_values(void)
 {
     static const char *const ARGS_DOC[] = {"doc", "k", NULL};
@@ -458,7 +460,9 @@ static void test_shared_values(void)
     CHECK_STR(tu_text(db, "SELECT group_concat(result, '|') FROM calls"),
               "0|'a result long enough to be worth sharing'|2|'a result long enough to be worth sharing'");
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE json_extract(args, '$.doc') LIKE '''a document%'"), 4);
-    /* Each value other than an int is stored once; ints stay inline. */
+    /* Each value other than an int is stored once, ints inline; a result
+     * met once would be inline too, but this one came back while the first
+     * call's row still waited, so both refer to its row. */
     CHECK_INT(tu_int(db, "SELECT count(*) FROM vals"), 2);
     CHECK_STR(tu_text(db, "SELECT group_concat(args, ' ') FROM call_rows"), "[1,\"0\"] [1,\"1\"] [1,\"2\"] [1,\"3\"]");
     CHECK_STR(tu_text(db, "SELECT group_concat(typeof(result), ' ') FROM call_rows"), "text integer text integer");
@@ -478,6 +482,95 @@ static void test_shared_values(void)
     tu_remove_db(path);
 }
 
+/* g() returns a string met for the first time: it stays inline in g's
+ * row, with no vals row. The same string returned again after 100,000
+ * other calls (the first row long written) gets a vals row, and the first
+ * row keeps its text; one returned by g() and again by its caller right
+ * away (a wrapper) is one vals row that both rows refer to. */
+static void test_results_met_once_stay_inline(void)
+{
+    static const char *const NO_ARGS[] = {NULL};
+    static const char ONCE[] = "a string returned once";
+    static const char LATER[] = "a string returned again much later";
+    static const char UP[] = "a string passed up by the caller";
+    struct cs_ring ring;
+    tu_ring(&ring, 64 << 20);
+    struct test_producer p;
+    uint64_t t = t0(&ring);
+    tp_open(&p, &ring, (uint32_t)getpid(), 101, t);
+    tp_code(&p, 1, "__main__", "g", "/x/prog.py", 10, NO_ARGS);
+    tp_code(&p, 2, "__main__", "wrapper", "/x/prog.py", 20, NO_ARGS);
+    const char *returned[] = {ONCE, LATER, NULL, LATER};
+    for (int i = 0; i < 4; i++) {
+        if (!returned[i]) { /* 100,000 calls returning ints in between */
+            for (int k = 0; k < 100000; k++) {
+                tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
+                tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p), tp_byte(&p, V_INT), tp_svarint(&p, k), tp_end(&p);
+            }
+            continue;
+        }
+        tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
+        tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p);
+        tp_byte(&p, V_STR), tp_varint(&p, strlen(returned[i])), tp_str(&p, returned[i]), tp_end(&p);
+    }
+    tp_begin(&p, EV_CALL), tp_varint(&p, 2), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
+    tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
+    for (int i = 0; i < 2; i++) {
+        tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p);
+        tp_byte(&p, V_STR), tp_varint(&p, strlen(UP)), tp_str(&p, UP), tp_end(&p);
+    }
+    tp_seal(&p);
+
+    const char *path = tu_db_path();
+    struct cs_collector_options o = tu_options(path);
+    sqlite3 *db = tu_collect(&ring, &o);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 100005);
+    CHECK_STR(tu_text(db, "SELECT group_concat(text, '|') FROM vals"),
+              "'a string returned again much later'|'a string passed up by the caller'");
+    CHECK_STR(tu_text(db, "SELECT group_concat(typeof(r.result) || ' ' || c.result, '|') FROM call_rows r"
+                          " JOIN calls c ON c.id = r.id WHERE c.result NOT GLOB '[0-9]*'"),
+              "text 'a string returned once'|text 'a string returned again much later'|"
+              "integer 'a string returned again much later'|integer 'a string passed up by the caller'|"
+              "integer 'a string passed up by the caller'");
+    sqlite3_close(db);
+    tu_remove_db(path);
+}
+
+/* The value cache's answers: new, met once (kept inline), or an id; and a
+ * value met once is still known as such after the tables turned over. */
+static void test_value_cache(void)
+{
+    struct cs_value_cache *vc = cs_value_cache_new();
+    CHECK(vc != NULL);
+    if (!vc)
+        return;
+    int64_t held_by = -1;
+    CHECK_INT(cs_value_cache_find(vc, "a", 1, &held_by), 0);
+    CHECK_INT(held_by, 0);
+    CHECK_INT(cs_value_cache_add(vc, "a", 1), 1);
+    CHECK_INT(cs_value_cache_find(vc, "a", 1, &held_by), 1);
+    CHECK_INT(cs_value_cache_find(vc, "b", 1, &held_by), 0);
+    cs_value_cache_add_inline(vc, "b", 1, 70);
+    CHECK_INT(cs_value_cache_find(vc, "b", 1, &held_by), 0);
+    CHECK_INT(held_by, 70);
+    CHECK_INT(cs_value_cache_add(vc, "b", 1), 2);
+    CHECK_INT(cs_value_cache_find(vc, "b", 1, &held_by), 2);
+    CHECK_INT(cs_value_cache_find(vc, "c", 1, &held_by), 0);
+    cs_value_cache_add_inline(vc, "c", 1, 71);
+    char key[32];
+    for (int i = 0; i < 140000; i++) { /* more than one table holds */
+        int n = snprintf(key, sizeof key, "value %d", i);
+        if (cs_value_cache_find(vc, key, (size_t)n, &held_by) == 0 && !held_by)
+            cs_value_cache_add_inline(vc, key, (size_t)n, 100 + i);
+    }
+    CHECK_INT(cs_value_cache_find(vc, "c", 1, &held_by), 0);
+    CHECK_INT(held_by, 71);
+    CHECK_INT(cs_value_cache_add(vc, "c", 1), 3);
+    CHECK_INT(cs_value_cache_find(vc, "c", 1, &held_by), 3);
+    CHECK_INT(cs_value_cache_find(vc, "a", 1, &held_by), 1);
+    cs_value_cache_free(vc);
+}
+
 int main(void)
 {
     test_pairing_and_self_time();
@@ -489,5 +582,7 @@ int main(void)
     test_corrupt_bytes();
     test_ring_wraps();
     test_shared_values();
+    test_value_cache();
+    test_results_met_once_stay_inline();
     return CHECK_REPORT("test_collector");
 }
