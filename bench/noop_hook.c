@@ -11,7 +11,9 @@
  * `clocked` (and `set_profile(3)`) does only what no timing tracer can
  * skip: it reads the clock callscope reads (the time stamp counter on
  * x86-64, CLOCK_MONOTONIC elsewhere) once per event, so the floor for
- * --no-args is this one.
+ * --no-args is this one. On 3.12+ `set_eval(1)` is the same through a
+ * frame evaluator (PEP 523), which is how callscope hooks Python functions
+ * there when everything is traced.
  *
  * The same module counts calls exactly (`counter` / `set_profile(2)`, read
  * with `count()`), so per-call figures divide by the real number of calls.
@@ -95,6 +97,38 @@ static PyObject *set_profile(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+#if PY_VERSION_HEX >= 0x030C0000
+/* The frame evaluator (PEP 523) callscope uses on 3.12+ when everything is
+ * traced: the default one, with the clock read before and after. */
+static _PyFrameEvalFunction inner_eval;
+
+static PyObject *clocked_eval(PyThreadState *ts, struct _PyInterpreterFrame *f, int throwflag)
+{
+    last_ticks = ticks();
+    PyObject *r = inner_eval(ts, f, throwflag);
+    last_ticks = ticks();
+    return r;
+}
+
+/* set_eval(mode): 1 puts clocked_eval in front of the interpreter's
+ * evaluator, 0 takes it away. */
+static PyObject *set_eval(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    long mode = PyLong_AsLong(arg);
+    if (mode == -1 && PyErr_Occurred())
+        return NULL;
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    if (mode && _PyInterpreterState_GetEvalFrameFunc(interp) != clocked_eval) {
+        inner_eval = _PyInterpreterState_GetEvalFrameFunc(interp);
+        _PyInterpreterState_SetEvalFrameFunc(interp, clocked_eval);
+    } else if (!mode && _PyInterpreterState_GetEvalFrameFunc(interp) == clocked_eval) {
+        _PyInterpreterState_SetEvalFrameFunc(interp, inner_eval);
+    }
+    Py_RETURN_NONE;
+}
+#endif
+
 static PyObject *count(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
@@ -109,6 +143,9 @@ static PyMethodDef methods[] = {
     {"clocked", (PyCFunction)(void (*)(void))clocked, METH_FASTCALL, "sys.monitoring callback that reads the clock"},
     {"set_profile", set_profile, METH_O, "0: none, 1: no-op C profile function, 2: counting one, 3: clocked one"},
     {"count", count, METH_NOARGS, "calls counted since the last count(), and reset"},
+#if PY_VERSION_HEX >= 0x030C0000
+    {"set_eval", set_eval, METH_O, "1: a frame evaluator that reads the clock around each frame, 0: none"},
+#endif
     {NULL, NULL, 0, NULL},
 };
 

@@ -23,8 +23,8 @@ BUILD = os.path.join(ROOT, "build")
 MEASURE = os.path.join(ROOT, "bench", "measure.py")
 TIMEOUT_S = 600  # one Python's whole measurement; far above the usual ~80 s
 
-MODES = ["untraced", "no-op hook (floor)", "hook + clock (floor)", "callscope --no-args", "callscope with args",
-         "cProfile"]
+MODES = ["untraced", "no-op hook (floor)", "hook + clock (floor)", "evaluator + clock (floor)", "callscope --no-args",
+         "callscope with args", "cProfile"]
 
 
 def targets(version, workload):
@@ -44,17 +44,17 @@ def verdict(ok):
 
 def print_workload(title, version, w):
     print("  %s — %s calls, best of %d per step" % (title, format(w["calls"], ",") if w["calls"] else "?", w["repeats"]))
-    print("    %-22s %10s %12s %8s   %s" % ("", "ns/call", "overhead ns", "ratio", "target (overhead)"))
+    print("    %-25s %7s %12s %8s   %s" % ("", "ns/call", "overhead ns", "ratio", "target (overhead)"))
     goals = targets(version, "fib" if title.startswith("fib") else "")
     for mode in MODES:
         row = w["rows"].get(mode)
         if row is None:
-            print("    %-22s %10s" % (mode, "skipped"))
+            print("    %-25s %7s" % (mode, "skipped"))
             continue
         goal = goals.get(mode)
         target = "<= %3d ns  %s" % (goal, verdict(row["overhead_ns"] <= goal)) if goal else ""
         overhead = "—" if mode == "untraced" else "%+.0f" % row["overhead_ns"]
-        print("    %-22s %10.1f %12s %7.2fx   %s" % (mode, row["ns_per_call"], overhead, row["ratio"], target))
+        print("    %-25s %7.1f %12s %7.2fx   %s" % (mode, row["ns_per_call"], overhead, row["ratio"], target))
 
 
 def print_whole(wp):

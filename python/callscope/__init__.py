@@ -45,6 +45,7 @@ _FLAG_OPTIONS = {
     "c_calls": "--c-calls",
     "no_stdlib": "--no-stdlib",
     "no_site_packages": "--no-site-packages",
+    "deep_recursion": "--deep-recursion",
 }
 _LIST_OPTIONS = {"include": "--include", "exclude": "--exclude"}
 
@@ -76,7 +77,7 @@ def start(path="callscope.db", **options):
     """Starts recording every thread of this process into the database at
     `path` (replaced if it exists). Options mirror `callscope run`'s:
     no_args, repr, c_calls, include, exclude, no_stdlib, no_site_packages,
-    max_string, max_items, max_depth, min_duration (ms), max_calls, buffer
+    deep_recursion, max_string, max_items, max_depth, min_duration (ms), max_calls, buffer
     (MB), on_full ('wait' or 'drop')."""
     global _collector
     if _collector is not None:

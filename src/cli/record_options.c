@@ -31,6 +31,8 @@ void cs_record_options_usage(FILE *out)
           "  --exclude PREFIX       never trace these paths or modules (repeatable)\n"
           "  --no-stdlib            skip the standard library\n"
           "  --no-site-packages     skip installed packages\n"
+          "  --deep-recursion       on 3.12+, let the program recurse past some 10,000 calls,\n"
+          "                         as untraced (a slower hook)\n"
           "  --max-depth N          keep calls at most N deep\n"
           "  --min-duration MS      keep only calls that took at least MS milliseconds\n"
           "  --max-calls N          keep only the newest N calls\n"
@@ -154,6 +156,8 @@ int cs_record_options_parse(struct cs_record_options *o, int argc, char **argv, 
             o->capture.flags |= CS_OPT_NO_STDLIB;
         } else if (!strcmp(a, "--no-site-packages")) {
             o->capture.flags |= CS_OPT_NO_SITE;
+        } else if (!strcmp(a, "--deep-recursion")) {
+            o->capture.flags |= CS_OPT_DEEP_RECURSION;
         } else if (!strcmp(a, "--include") || !strcmp(a, "--exclude")) {
             NEEDS_VALUE();
             if (add_pattern(a[2] == 'i' ? o->capture.include : o->capture.exclude, a, v))

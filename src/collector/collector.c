@@ -25,10 +25,12 @@
 #include "store/store.h"
 #include "store/textbuf.h"
 
-/* Ids beyond these are taken as corruption rather than grown into. */
+/* Ids beyond these are taken as corruption rather than grown into. The
+ * depth is what Python 3.12+ reaches with a raised recursion limit (its
+ * frames live on the heap): a few hundred bytes per level here as there. */
 #define MAX_FUNCTION_ID (1u << 24)
 #define MAX_STREAM_ID (1u << 22)
-#define MAX_STACK_DEPTH 100000
+#define MAX_STACK_DEPTH (1u << 22)
 
 #define CALIBRATE_EVERY_NS 50000000 /* 50 ms */
 #define COMMIT_EVERY_NS 100000000 /* readers see rows at least this often */

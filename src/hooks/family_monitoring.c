@@ -1,5 +1,7 @@
 /*
- * family_monitoring.c — Python 3.12 and later: sys.monitoring (PEP 669).
+ * family_monitoring.c — Python 3.12 and later: sys.monitoring (PEP 669), or
+ * the frame evaluator (PEP 523) for Python functions when everything is
+ * traced (see "the frame evaluator" below).
  *
  * callscope takes a tool id of its own, so debuggers, coverage and cProfile
  * keep theirs. Callbacks are C functions; arguments are read straight from
@@ -12,6 +14,9 @@
 #define Py_BUILD_CORE 1
 #include "internal/pycore_frame.h"
 #undef Py_BUILD_CORE
+#include <opcode.h> /* RETURN_GENERATOR */
+#include <pthread.h>
+#include <stdint.h>
 
 #include "capture/recorder.h"
 #include "hooks/family.h"
@@ -196,6 +201,172 @@ CALLBACK(on_unwind)
     return on_left(args, RAISED);
 }
 
+/* ---- the frame evaluator: Python functions through PEP 523 ----
+ *
+ * Every Python frame, started or resumed, is evaluated by the function the
+ * interpreter holds; callscope puts its own in front of the one it finds.
+ * Reading the clock around that call costs about two thirds of what a
+ * sys.monitoring PY_START/PY_RETURN pair does (bench/run.py prints both
+ * floors), and the return value or exception is at hand when it returns.
+ * The interpreter then no longer runs Python calls inline in one C frame,
+ * which is part of that cost, and code the filters leave out pays it too:
+ * with --include, --exclude or --no-stdlib the sys.monitoring callbacks
+ * above, which switch untraced code off, deliver instead (use_evaluator). */
+
+static _PyFrameEvalFunction inner_eval; /* the evaluator found at install */
+static _PyFrameEvalFunction previous_inner_eval;
+static int evaluator_installed;
+
+/* Whether a generator's frame is about to run for the first time: it
+ * stopped right after making the generator object (its state already says
+ * "executing" when the evaluator is called). */
+static inline int just_created(_PyInterpreterFrame *f)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return _Py_OPCODE(f->instr_ptr[-1]) == RETURN_GENERATOR;
+#else
+    return _Py_OPCODE(*f->prev_instr) == RETURN_GENERATOR;
+#endif
+}
+
+static inline PyCodeObject *code_of(_PyInterpreterFrame *f)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return (PyCodeObject *)f->f_executable;
+#else
+    return f->f_code;
+#endif
+}
+
+/* --no-args, the uncommon case, and the naming of new threads, for a frame
+ * that is about to run (so not yet the thread's current frame). */
+static __attribute__((noinline)) void record_frame_call(struct cs_thread *t, struct cs_code_info *ci,
+                                                        PyCodeObject *code, _PyInterpreterFrame *f, uint64_t now)
+{
+    PyObject *argv[256];
+    int n = cs_active_no_args ? (ci->names_thread ? 1 : 0) : (ci->nargs > 255 ? 255 : ci->nargs);
+    frame_args(f, code, n, argv);
+    cs_record_call(t, ci, code, cs_active_no_args && !ci->names_thread ? NULL : argv, now);
+}
+
+static __attribute__((noinline)) struct cs_code_info *resolve_frame(PyCodeObject *code, _PyInterpreterFrame *f)
+{
+    return cs_recorder_code(code, frame_globals(f), code->co_argcount ? f->localsplus[0] : NULL);
+}
+
+static __attribute__((noinline)) void name_thread(struct cs_thread *t, PyCodeObject *code, _PyInterpreterFrame *f)
+{
+    PyObject *self_arg = NULL;
+    frame_args(f, code, 1, &self_arg);
+    if (self_arg)
+        cs_record_thread_object(t, self_arg);
+}
+
+static __attribute__((noinline)) void record_raised(struct cs_thread *t, uint64_t now)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    cs_record_unwind(t, NULL, exc, now);
+    PyErr_SetRaisedException(exc);
+}
+
+/* Without an evaluator of its own, the interpreter runs a Python call made
+ * by Python code in the same C frame; through one, each call is C
+ * recursion, which it counts (EVAL_C_LEVELS per call) against a limit of a
+ * few thousand, far below the recursion limit Python code may set, and
+ * which the stack may not even hold. So the evaluator keeps the count
+ * itself, by the stack: while the thread's stack has room it gives those
+ * levels back, and a program recurses as deep as it would untraced; within
+ * a margin of the stack's end it has the interpreter raise RecursionError
+ * (as for any C recursion too deep) instead of running out of stack. */
+#define EVAL_C_LEVELS 2
+#define STACK_MARGIN (2 << 20) /* or a quarter of a smaller stack */
+#define STACK_UNKNOWN ((char *)1)
+
+static __attribute__((noinline)) char *find_stack_floor(void)
+{
+    pthread_attr_t attr;
+    void *low = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        if (pthread_attr_getstack(&attr, &low, &size) != 0)
+            low = NULL;
+        pthread_attr_destroy(&attr);
+    }
+    if (!low || !size)
+        return STACK_UNKNOWN; /* then the interpreter's count stands */
+    return (char *)low + (size / 4 < STACK_MARGIN ? size / 4 : STACK_MARGIN);
+}
+
+static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    PyCodeObject *code = code_of(f);
+    struct cs_thread *t = cs_recording ? cs_thread_get() : NULL;
+    if (!t)
+        return inner_eval(ts, f, throwflag);
+    struct cs_code_info *ci = cs_code_info_current(extra_of((PyObject *)code));
+    PyGenObject *gen = f->owner == FRAME_OWNED_BY_GENERATOR ? _PyFrame_GetGenerator(f) : NULL;
+    /* Calling a generator function runs its frame only up to the point
+     * where the generator object is made; the call starts when it is
+     * first resumed. */
+    if (!gen && (code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)))
+        return inner_eval(ts, f, throwflag);
+    uint64_t now = cs_ticks();
+    int resumed = gen && !just_created(f);
+    if (!ci || (!ci->id && ci->traced)) {
+        ci = resolve_frame(code, f);
+        if (!ci)
+            return inner_eval(ts, f, throwflag);
+    }
+    enum cs_verdict v = cs_entering(t, ci);
+    if (v == CS_UNTRACED) {
+        if (ci->names_thread && !resumed)
+            name_thread(t, code, f); /* every new thread starts here */
+        return inner_eval(ts, f, throwflag);
+    }
+    if (v == CS_RECORD) {
+        if (resumed)
+            cs_record_resume(t, ci, code, now);
+        else if (!cs_active_no_args || !cs_record_call_bare(t, ci, now))
+            record_frame_call(t, ci, code, f, now);
+    }
+    uint32_t session = cs_session;
+    if (!t->stack_floor)
+        t->stack_floor = find_stack_floor();
+    char here;
+    int room = t->stack_floor == STACK_UNKNOWN ? -1 : &here > t->stack_floor;
+    int count_before = ts->c_recursion_remaining;
+    if (room > 0)
+        ts->c_recursion_remaining += EVAL_C_LEVELS;
+    else if (room == 0)
+        ts->c_recursion_remaining = 0; /* the frame fails at once with RecursionError */
+    PyObject *result = inner_eval(ts, f, throwflag);
+    if (room >= 0)
+        ts->c_recursion_remaining = count_before;
+    now = cs_ticks();
+    /* The session may have ended, or another begun, while the frame ran:
+     * a frame of an earlier session leaves no trace in this one. */
+    if (cs_session != session || cs_leaving(t, ci) != CS_RECORD || !cs_recording)
+        return result;
+    if (!result) {
+        record_raised(t, now);
+        return NULL;
+    }
+    int yielded = gen && !FRAME_STATE_FINISHED(gen->gi_frame_state);
+    if (!cs_active_no_args || !cs_record_exit_bare(t, yielded, now))
+        cs_record_exit(t, result, yielded, now);
+    return result;
+}
+
+/* Whether Python functions come through the evaluator: when everything is
+ * traced, unless --deep-recursion. Code left out by a filter costs nothing
+ * under sys.monitoring, which stops reporting it, but still passes through
+ * the evaluator. */
+static int use_evaluator(void)
+{
+    const struct cs_capture_options *o = &cs_active_ring.header->options;
+    return !o->include[0] && !o->exclude[0] && !(o->flags & (CS_OPT_NO_STDLIB | CS_OPT_NO_SITE | CS_OPT_DEEP_RECURSION));
+}
+
 /* CALL fires for every call; only C callables are recorded here (Python
  * functions report their own start). C_RETURN / C_RAISE follow only those. */
 static int is_c_callable(PyObject *callable)
@@ -321,35 +492,63 @@ int cs_family_install(void)
 {
     /* Unassigned ids first, then the profiler's. */
     static const int order[] = {4, 3, 2, 5};
-    PyObject *mon = cs_monitoring_module();
-    if (!mon)
-        return -1;
-    if (!disable && !(disable = PyObject_GetAttrString(mon, "DISABLE"))) {
+    int evaluator = use_evaluator();
+    /* The callbacks wanted: the Python ones unless the evaluator takes
+     * their place, and those of C calls with --c-calls. */
+    size_t first = evaluator ? NPY_CALLBACKS : 0;
+    size_t end = cs_active_ring.header->options.flags & CS_OPT_C_CALLS ? NCALLBACKS : NPY_CALLBACKS;
+    if (end > first) {
+        PyObject *mon = cs_monitoring_module();
+        if (!mon)
+            return -1;
+        if (!disable && !(disable = PyObject_GetAttrString(mon, "DISABLE"))) {
+            Py_DECREF(mon);
+            return -1;
+        }
+        tool_id = cs_monitoring_take_tool(mon, order, sizeof order / sizeof *order, "callscope", callbacks + first,
+                                          end - first);
+        long mask = 0;
+        for (size_t i = first; tool_id >= 0 && i < end; i++)
+            mask |= cs_monitoring_event(mon, callbacks[i].ml_name);
+        /* Tracing resumes wherever an earlier session answered DISABLE. */
+        PyObject *r = tool_id >= 0 ? PyObject_CallMethod(mon, "restart_events", NULL) : NULL;
+        Py_XDECREF(r);
+        r = r ? PyObject_CallMethod(mon, "set_events", "il", tool_id, mask) : NULL;
+        Py_XDECREF(r);
         Py_DECREF(mon);
-        return -1;
+        if (!r) {
+            if (tool_id >= 0) {
+                PyObject *type, *value, *tb;
+                PyErr_Fetch(&type, &value, &tb);
+                cs_family_uninstall();
+                PyErr_Restore(type, value, tb);
+            }
+            return -1;
+        }
     }
-    size_t wanted = cs_active_ring.header->options.flags & CS_OPT_C_CALLS ? NCALLBACKS : NPY_CALLBACKS;
-    tool_id = cs_monitoring_take_tool(mon, order, sizeof order / sizeof *order, "callscope", callbacks, wanted);
-    long mask = 0;
-    for (size_t i = 0; tool_id >= 0 && i < wanted; i++)
-        mask |= cs_monitoring_event(mon, callbacks[i].ml_name);
-    /* Tracing resumes wherever an earlier session answered DISABLE. */
-    PyObject *r = tool_id >= 0 ? PyObject_CallMethod(mon, "restart_events", NULL) : NULL;
-    Py_XDECREF(r);
-    r = r ? PyObject_CallMethod(mon, "set_events", "il", tool_id, mask) : NULL;
-    Py_XDECREF(r);
-    Py_DECREF(mon);
-    if (!r && tool_id >= 0) {
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        cs_family_uninstall();
-        PyErr_Restore(type, value, tb);
+    if (evaluator) {
+        PyInterpreterState *interp = PyInterpreterState_Get();
+        inner_eval = _PyInterpreterState_GetEvalFrameFunc(interp);
+        if (inner_eval == evaluate) /* still ours from an earlier session: what it called */
+            inner_eval = previous_inner_eval;
+        previous_inner_eval = inner_eval;
+        _PyInterpreterState_SetEvalFrameFunc(interp, evaluate);
+        evaluator_installed = 1;
     }
-    return r ? 0 : -1;
+    return 0;
 }
 
 void cs_family_uninstall(void)
 {
+    if (evaluator_installed) {
+        /* Frames still running return through evaluate(), which passes
+         * them on once the session is over; an evaluator installed after
+         * ours keeps calling it the same way. */
+        PyInterpreterState *interp = PyInterpreterState_Get();
+        if (_PyInterpreterState_GetEvalFrameFunc(interp) == evaluate)
+            _PyInterpreterState_SetEvalFrameFunc(interp, inner_eval);
+        evaluator_installed = 0;
+    }
     if (tool_id < 0)
         return;
     PyObject *type, *value, *tb;

@@ -263,6 +263,42 @@ class Results(TracedProgram):
         self.assertEqual(max(r["depth"] for r in rows) - min(r["depth"] for r in rows), 5000)
         self.assertEqual(rows[0]["result"], "5000")
 
+    DEEP = """
+        import sys, threading
+        sys.setrecursionlimit(250000)
+        def down(n):
+            return 0 if n == 0 else 1 + down(n - 1)
+        def deepest():
+            try:
+                print(down(200000))
+            except RecursionError:
+                print("RecursionError")
+        deepest()
+        t = threading.Thread(target=deepest)
+        t.start()
+        t.join()
+        print("still running")
+    """
+
+    @unittest.skipUnless(MONITORING, "the frame evaluator hooks only 3.12+")
+    def test_recursion_past_the_stack_is_a_recursion_error_not_a_crash(self):
+        # Through the frame evaluator each call takes C stack: near the end
+        # of it the call fails as Python's own deep C recursion does.
+        proc = self.run_traced(self.DEEP, options=("--no-args",))
+        self.assertEqual(proc.stdout.decode().splitlines(), ["RecursionError", "RecursionError", "still running"])
+        rows = self.calls("__main__.down")
+        self.assertGreater(len(rows), 10000)  # as deep as the stack allows, well past the 5,000 of 3.12's C limit
+
+    @unittest.skipUnless(MONITORING, "--deep-recursion matters on 3.12+")
+    def test_deep_recursion_goes_as_deep_as_untraced(self):
+        script = self.write("deep.py", self.DEEP)
+        plain = self.run_plain(script)
+        self.assertEqual(plain.stdout.decode().splitlines(), ["200000", "200000", "still running"])
+        proc = self.run_traced(self.DEEP, options=("--no-args", "--deep-recursion"))
+        self.assertEqual(proc.stdout, plain.stdout)
+        self.assertEqual(self.query("select count(*) from call_rows r join functions f on f.id = r.function_id"
+                                    " where f.qualname = 'down'")[0][0], 400002)
+
     def test_generator_resumes_are_separate_calls(self):
         self.run_traced("""
             def gen(n):
