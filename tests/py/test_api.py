@@ -87,6 +87,16 @@ class Api(TracedProgram):
         self.assertIs(sys.getprofile(), before)
         if sys.version_info >= (3, 12):
             self.assertTrue(all(sys.monitoring.get_tool(i) is None for i in (3, 4)))
+            # The frame evaluator is gone too: Python calls take no C stack
+            # again, so recursion far past what the stack holds works.
+            def down(n):
+                return 0 if n == 0 else 1 + down(n - 1)
+            limit = sys.getrecursionlimit()
+            sys.setrecursionlimit(250000)
+            try:
+                self.assertEqual(down(200000), 200000)
+            finally:
+                sys.setrecursionlimit(limit)
 
 
 if __name__ == "__main__":
