@@ -271,16 +271,20 @@ static __attribute__((noinline)) void record_raised(struct cs_thread *t, uint64_
 
 /* Without an evaluator of its own, the interpreter runs a Python call made
  * by Python code in the same C frame; through one, each call is C
- * recursion, which it counts (EVAL_C_LEVELS per call) against a limit of a
- * few thousand, far below the recursion limit Python code may set, and
- * which the stack may not even hold. So the evaluator keeps the count
- * itself, by the stack: while the thread's stack has room it gives those
- * levels back, and a program recurses as deep as it would untraced; within
- * a margin of the stack's end it has the interpreter raise RecursionError
- * (as for any C recursion too deep) instead of running out of stack. */
-#define EVAL_C_LEVELS 2
-#define STACK_MARGIN (2 << 20) /* or a quarter of a smaller stack */
-#define STACK_UNKNOWN ((char *)1)
+ * recursion, which it counts against a limit of a few thousand levels,
+ * far below the recursion limit Python code may set, and which the stack
+ * may not even hold. So when the count runs low, the evaluator looks at
+ * the stack itself: with room to spare, it lends the interpreter LEND
+ * more levels for the frame about to run (and takes them back when it
+ * returns), so a program recurses as deep as it would untraced; within
+ * STACK_MARGIN of the stack's end it lends nothing, and the interpreter
+ * raises RecursionError a few levels later, as for any C recursion too
+ * deep, instead of running out of stack. LEND levels fit well within the
+ * margin (a level is well under a kilobyte). */
+#define LOW_COUNT 64
+#define LEND 1000
+#define STACK_MARGIN (1 << 20) /* stacks under four times this never borrow */
+#define STACK_UNKNOWN ((char *)UINTPTR_MAX)
 
 static __attribute__((noinline)) char *find_stack_floor(void)
 {
@@ -292,9 +296,18 @@ static __attribute__((noinline)) char *find_stack_floor(void)
             low = NULL;
         pthread_attr_destroy(&attr);
     }
-    if (!low || !size)
-        return STACK_UNKNOWN; /* then the interpreter's count stands */
-    return (char *)low + (size / 4 < STACK_MARGIN ? size / 4 : STACK_MARGIN);
+    if (!low || size < 4 * (size_t)STACK_MARGIN)
+        return STACK_UNKNOWN; /* never lend: the interpreter's count stands */
+    return (char *)low + STACK_MARGIN;
+}
+
+/* Whether to lend LEND levels to the frame about to run. */
+static __attribute__((noinline)) int lend_levels(struct cs_thread *t)
+{
+    if (!t->stack_floor)
+        t->stack_floor = find_stack_floor();
+    char here;
+    return &here > t->stack_floor;
 }
 
 static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
@@ -330,18 +343,12 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
             record_frame_call(t, ci, code, f, now);
     }
     uint32_t session = cs_session;
-    if (!t->stack_floor)
-        t->stack_floor = find_stack_floor();
-    char here;
-    int room = t->stack_floor == STACK_UNKNOWN ? -1 : &here > t->stack_floor;
-    int count_before = ts->c_recursion_remaining;
-    if (room > 0)
-        ts->c_recursion_remaining += EVAL_C_LEVELS;
-    else if (room == 0)
-        ts->c_recursion_remaining = 0; /* the frame fails at once with RecursionError */
+    int lent = ts->c_recursion_remaining < LOW_COUNT && lend_levels(t);
+    if (lent)
+        ts->c_recursion_remaining += LEND;
     PyObject *result = inner_eval(ts, f, throwflag);
-    if (room >= 0)
-        ts->c_recursion_remaining = count_before;
+    if (lent)
+        ts->c_recursion_remaining -= LEND;
     now = cs_ticks();
     /* The session may have ended, or another begun, while the frame ran:
      * a frame of an earlier session leaves no trace in this one. */
