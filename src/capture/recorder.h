@@ -67,16 +67,23 @@ static inline enum cs_verdict cs_entering(struct cs_thread *t, const struct cs_c
     return t->suppressed ? CS_SKIP : CS_RECORD;
 }
 
-static inline enum cs_verdict cs_leaving(struct cs_thread *t, const struct cs_code_info *ci)
+/* The same from the code info's two flags, for a caller that cannot be
+ * sure the code info outlived the frame. */
+static inline enum cs_verdict cs_leaving_code(struct cs_thread *t, int notrace, int traced)
 {
-    if (ci->notrace) {
+    if (notrace) {
         if (t->suppressed > 0)
             t->suppressed--;
         return CS_SKIP;
     }
-    if (!ci->traced)
+    if (!traced)
         return CS_UNTRACED;
     return t->suppressed ? CS_SKIP : CS_RECORD;
+}
+
+static inline enum cs_verdict cs_leaving(struct cs_thread *t, const struct cs_code_info *ci)
+{
+    return cs_leaving_code(t, ci->notrace, ci->traced);
 }
 
 /* Code info ready for recording (id assigned), or NULL if not traced. */

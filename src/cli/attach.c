@@ -65,8 +65,8 @@ static int agent_result_ok(int result, pid_t pid, char *err, size_t errlen)
                               "shutting down)", (int)pid);
         return -1;
     case CS_AGENT_FAILED:
-        snprintf(err, errlen, "the agent could not start in process %d (out of memory, or no thread could be "
-                              "created)", (int)pid);
+        snprintf(err, errlen, "the agent could not start in process %d (its socket could not be made, out of memory, "
+                              "or no thread could be created)", (int)pid);
         return -1;
     default:
         snprintf(err, errlen, "the agent in process %d answered %d, which this callscope does not know; is the "

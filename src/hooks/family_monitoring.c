@@ -214,8 +214,10 @@ CALLBACK(on_unwind)
  * above, which switch untraced code off, deliver instead (use_evaluator). */
 
 static _PyFrameEvalFunction inner_eval; /* the evaluator found at install */
-static _PyFrameEvalFunction previous_inner_eval;
 static int evaluator_installed;
+/* Another evaluator was put in front of ours, so stop() could not take
+ * ours out: it stays in the chain, passing frames on. */
+static int evaluator_stranded;
 
 /* Whether a generator's frame is about to run for the first time: it
  * stopped right after making the generator object (its state already says
@@ -272,19 +274,20 @@ static __attribute__((noinline)) void record_raised(struct cs_thread *t, uint64_
 /* Without an evaluator of its own, the interpreter runs a Python call made
  * by Python code in the same C frame; through one, each call is C
  * recursion, which it counts against a limit of a few thousand levels,
- * far below the recursion limit Python code may set, and which the stack
- * may not even hold. So when the count runs low, the evaluator looks at
- * the stack itself: with room to spare, it lends the interpreter LEND
- * more levels for the frame about to run (and takes them back when it
- * returns), so a program recurses as deep as it would untraced; within
- * STACK_MARGIN of the stack's end it lends nothing, and the interpreter
- * raises RecursionError a few levels later, as for any C recursion too
- * deep, instead of running out of stack. LEND levels fit well within the
- * margin (a level is well under a kilobyte). */
-#define LOW_COUNT 64
-#define LEND 1000
-#define STACK_MARGIN (1 << 20) /* stacks under four times this never borrow */
-#define STACK_UNKNOWN ((char *)UINTPTR_MAX)
+ * far below the recursion limit Python code may set, and which a small
+ * thread stack may not even hold. So the evaluator watches the stack
+ * itself. Within a margin of its end (1 MB, or a quarter of a smaller
+ * stack), the frame about to run fails at once with RecursionError, as
+ * for any C recursion too deep, instead of the stack running out. Short
+ * of it, when the interpreter's count runs low, it lends LEND more levels
+ * to that frame (and takes them back when it returns), so a program
+ * recurses as deep as the stack allows. Between two such looks the C code
+ * in between is bounded by the interpreter's count: under a hundred levels,
+ * a few hundred kilobytes at most. */
+#define LOW_COUNT 32
+#define LEND 32
+#define STACK_MARGIN (1 << 20)
+#define STACK_UNKNOWN ((char *)1) /* below any address: never fails, never lends */
 
 static __attribute__((noinline)) char *find_stack_floor(void)
 {
@@ -296,18 +299,9 @@ static __attribute__((noinline)) char *find_stack_floor(void)
             low = NULL;
         pthread_attr_destroy(&attr);
     }
-    if (!low || size < 4 * (size_t)STACK_MARGIN)
-        return STACK_UNKNOWN; /* never lend: the interpreter's count stands */
-    return (char *)low + STACK_MARGIN;
-}
-
-/* Whether to lend LEND levels to the frame about to run. */
-static __attribute__((noinline)) int lend_levels(struct cs_thread *t)
-{
-    if (!t->stack_floor)
-        t->stack_floor = find_stack_floor();
-    char here;
-    return &here > t->stack_floor;
+    if (!low || !size)
+        return STACK_UNKNOWN; /* the interpreter's count stands */
+    return (char *)low + (size / 4 < STACK_MARGIN ? size / 4 : STACK_MARGIN);
 }
 
 static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
@@ -337,22 +331,37 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
         return inner_eval(ts, f, throwflag);
     }
     if (v == CS_RECORD) {
+        /* Thrown into (throw(), a task cancelled): the exception is pending,
+         * and capturing arguments must neither see nor clear it. */
+        PyObject *thrown = throwflag ? PyErr_GetRaisedException() : NULL;
         if (resumed)
             cs_record_resume(t, ci, code, now);
         else if (!cs_active_no_args || !cs_record_call_bare(t, ci, now))
             record_frame_call(t, ci, code, f, now);
+        if (throwflag)
+            PyErr_SetRaisedException(thrown);
     }
     uint32_t session = cs_session;
-    int lent = ts->c_recursion_remaining < LOW_COUNT && lend_levels(t);
-    if (lent)
-        ts->c_recursion_remaining += LEND;
+    /* The code info goes with the code object, which the frame may hold
+     * the last reference to. */
+    int notrace = ci->notrace, traced = ci->traced;
+    if (__builtin_expect(!t->stack_floor, 0))
+        t->stack_floor = find_stack_floor();
+    char here;
+    int count = ts->c_recursion_remaining, lent = 0, failing = &here <= t->stack_floor;
+    if (failing)
+        ts->c_recursion_remaining = 0;
+    else if (count < LOW_COUNT && t->stack_floor != STACK_UNKNOWN)
+        ts->c_recursion_remaining += LEND, lent = 1;
     PyObject *result = inner_eval(ts, f, throwflag);
-    if (lent)
+    if (failing)
+        ts->c_recursion_remaining = count;
+    else if (lent)
         ts->c_recursion_remaining -= LEND;
     now = cs_ticks();
-    /* The session may have ended, or another begun, while the frame ran:
-     * a frame of an earlier session leaves no trace in this one. */
-    if (cs_session != session || cs_leaving(t, ci) != CS_RECORD || !cs_recording)
+    /* A frame of an earlier session (a new one resets what @notrace left
+     * open) leaves no trace in this one. */
+    if (cs_session != session || cs_leaving_code(t, notrace, traced) != CS_RECORD || !cs_recording)
         return result;
     if (!result) {
         record_raised(t, now);
@@ -364,12 +373,18 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
     return result;
 }
 
-/* Whether Python functions come through the evaluator: when everything is
- * traced, unless --deep-recursion. Code left out by a filter costs nothing
+/* Whether Python functions come through the evaluator: on 3.12, when
+ * everything is traced, unless --deep-recursion. Code left out by a filter costs nothing
  * under sys.monitoring, which stops reporting it, but still passes through
  * the evaluator. */
 static int use_evaluator(void)
 {
+#if PY_VERSION_HEX >= 0x030D0000
+    /* 3.13 calls a class's __init__ straight from the instruction that
+     * makes the instance, past the evaluator (CALL_ALLOC_AND_ENTER_INIT):
+     * such calls would go unrecorded. */
+    return 0;
+#endif
     const struct cs_capture_options *o = &cs_active_ring.header->options;
     return !o->include[0] && !o->exclude[0] && !(o->flags & (CS_OPT_NO_STDLIB | CS_OPT_NO_SITE | CS_OPT_DEEP_RECURSION));
 }
@@ -534,12 +549,13 @@ int cs_family_install(void)
         }
     }
     if (evaluator) {
-        PyInterpreterState *interp = PyInterpreterState_Get();
-        inner_eval = _PyInterpreterState_GetEvalFrameFunc(interp);
-        if (inner_eval == evaluate) /* still ours from an earlier session: what it called */
-            inner_eval = previous_inner_eval;
-        previous_inner_eval = inner_eval;
-        _PyInterpreterState_SetEvalFrameFunc(interp, evaluate);
+        /* Left inside another library's evaluator by the last session, ours
+         * is still called, through it: it serves again as it is. */
+        if (!evaluator_stranded) {
+            PyInterpreterState *interp = PyInterpreterState_Get();
+            inner_eval = _PyInterpreterState_GetEvalFrameFunc(interp);
+            _PyInterpreterState_SetEvalFrameFunc(interp, evaluate);
+        }
         evaluator_installed = 1;
     }
     return 0;
@@ -552,7 +568,8 @@ void cs_family_uninstall(void)
          * them on once the session is over; an evaluator installed after
          * ours keeps calling it the same way. */
         PyInterpreterState *interp = PyInterpreterState_Get();
-        if (_PyInterpreterState_GetEvalFrameFunc(interp) == evaluate)
+        evaluator_stranded = _PyInterpreterState_GetEvalFrameFunc(interp) != evaluate;
+        if (!evaluator_stranded)
             _PyInterpreterState_SetEvalFrameFunc(interp, inner_eval);
         evaluator_installed = 0;
     }

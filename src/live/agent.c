@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -376,15 +377,7 @@ static int serve(int slot)
 
 static void *agent_main(void *arg)
 {
-    (void)arg;
-    int lfd = listen_socket();
-    if (lfd < 0) {
-        close(wake_pipe[0]);
-        close(wake_pipe[1]);
-        wake_pipe[0] = wake_pipe[1] = -1;
-        atomic_store(&running, 0);
-        return NULL;
-    }
+    int lfd = (int)(intptr_t)arg;
     PyGILState_STATE g = PyGILState_Ensure();
     int ok = cs_code_info_init() == 0;
     if (!ok)
@@ -457,6 +450,17 @@ __attribute__((visibility("default"))) int callscope_agent_attach(const char *pa
         atomic_store(&running, 0);
         return CS_AGENT_FAILED;
     }
+    /* Listening before attach returns: the client that attached connects
+     * to this agent, never to a socket some earlier process of the same
+     * pid left behind. */
+    int lfd = listen_socket();
+    if (lfd < 0) {
+        close(wake_pipe[0]);
+        close(wake_pipe[1]);
+        wake_pipe[0] = wake_pipe[1] = -1;
+        atomic_store(&running, 0);
+        return CS_AGENT_FAILED;
+    }
     pthread_attr_t attr;
     pthread_t thread;
     pthread_attr_init(&attr);
@@ -466,10 +470,15 @@ __attribute__((visibility("default"))) int callscope_agent_attach(const char *pa
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&thread, &attr, agent_main, NULL);
+    int rc = pthread_create(&thread, &attr, agent_main, (void *)(intptr_t)lfd);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
+        close(lfd);
+        unlink(socket_path);
+        close(wake_pipe[0]);
+        close(wake_pipe[1]);
+        wake_pipe[0] = wake_pipe[1] = -1;
         atomic_store(&running, 0);
         return CS_AGENT_FAILED;
     }

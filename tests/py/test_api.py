@@ -80,6 +80,23 @@ class Api(TracedProgram):
         with self.assertRaises(TypeError):
             callscope.start(self.db, frobnicate=True)
 
+    def test_a_recording_started_inside_notrace_code_records_what_follows(self):
+        second = os.path.join(self.dir, "second.db")
+
+        @callscope.notrace
+        def switch():
+            callscope.stop()
+            callscope.start(second)
+
+        callscope.start(self.db)
+        try:
+            switch()
+            square(6)
+        finally:
+            callscope.stop()
+        self.db = second
+        self.assertEqual([self.args_of(r)["x"] for r in self.calls("tests.py.test_api.square")], ["6"])
+
     def test_tracing_state_is_restored_after_stop(self):
         before = sys.getprofile()
         with callscope.record(self.db):

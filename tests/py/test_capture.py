@@ -8,6 +8,10 @@ import unittest
 
 from tests.py.support import MONITORING, TracedProgram
 
+# Where `callscope run` hooks Python functions through the frame evaluator
+# when everything is traced (family_monitoring.c).
+EVALUATOR = sys.version_info[:2] == (3, 12)
+
 
 class Arguments(TracedProgram):
     def test_every_kind_of_parameter_by_name(self):
@@ -280,7 +284,7 @@ class Results(TracedProgram):
         print("still running")
     """
 
-    @unittest.skipUnless(MONITORING, "the frame evaluator hooks only 3.12+")
+    @unittest.skipUnless(EVALUATOR, "the frame evaluator hooks only 3.12")
     def test_recursion_past_the_stack_is_a_recursion_error_not_a_crash(self):
         # Through the frame evaluator each call takes C stack: near the end
         # of it the call fails as Python's own deep C recursion does.
@@ -312,6 +316,87 @@ class Results(TracedProgram):
         self.assertEqual([r["result"] for r in rows], ["0", "10", "20", "None"])
         self.assertEqual([r["flags"] & 1 for r in rows], [0, 1, 1, 1])  # resumes
         self.assertEqual([r["flags"] & 2 for r in rows], [2, 2, 2, 0])  # suspended by yield
+
+    def test_every_init_of_a_class_is_recorded(self):
+        # The interpreter specialises `C(i)` after a few calls; each __init__
+        # must still be there (3.13 runs it past a frame evaluator).
+        self.run_traced("""
+            class C:
+                def __init__(self, x):
+                    self.x = x
+            for i in range(1000):
+                C(i)
+        """)
+        rows = self.calls("__main__.C.__init__")
+        self.assertEqual(len(rows), 1000)
+        self.assertEqual(self.args_of(rows[-1])["x"], "999")
+
+    def test_throw_into_a_generator_or_task_not_started(self):
+        # The thrown exception is pending while the start (with arguments
+        # whose capture clears Python errors: -1, a set) is recorded.
+        proc = self.run_traced("""
+            import asyncio
+            def gen(n, s):
+                yield n
+            try:
+                gen(-1, {1, 2}).throw(ValueError("thrown"))
+            except ValueError as e:
+                print("caught", e)
+            async def work(n, s):
+                await asyncio.sleep(1)
+            async def main():
+                task = asyncio.ensure_future(work(-1, {3}))
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    print("cancelled")
+            asyncio.run(main())
+        """)
+        self.assertEqual(proc.stdout.decode().splitlines(), ["caught thrown", "cancelled"])
+        self.assertEqual(proc.stderr, b"")
+        # Where the interpreter runs the frame at all (not 3.13), it ends by the exception.
+        for row in self.calls("__main__.gen"):
+            self.assertEqual(row["exception"], "ValueError: thrown")
+
+    @unittest.skipUnless(EVALUATOR, "the frame evaluator hooks only 3.12 (3.13 crashes on this untraced)")
+    def test_deep_c_recursion_between_python_calls_is_a_recursion_error(self):
+        # sorted() calls back with a large C frame that costs the
+        # interpreter's count one level: the stack, not the count, runs out
+        # first unless the evaluator watches it.
+        proc = self.run_traced("""
+            import sys
+            sys.setrecursionlimit(10 ** 6)
+            def f(n):
+                return 0 if n == 0 else sorted([1], key=lambda x: f(n - 1))[0]
+            try:
+                f(3000)
+            except RecursionError:
+                print("RecursionError")
+        """, options=("--no-args",))
+        self.assertEqual(proc.stdout.decode().splitlines(), ["RecursionError"])
+
+    def test_recursion_in_a_thread_with_a_small_stack(self):
+        # Each traced call may take C stack (3.12's evaluator, the profile
+        # hooks before): near the end of a 512 KB stack the call fails with
+        # RecursionError rather than the program crashing.
+        proc = self.run_traced("""
+            import sys, threading
+            def down(n):
+                return 0 if n == 0 else 1 + down(n - 1)
+            def run():
+                try:
+                    print(down(900))
+                except RecursionError:
+                    print("RecursionError")
+            threading.stack_size(512 * 1024)
+            t = threading.Thread(target=run)
+            t.start()
+            t.join()
+            print("done")
+        """, options=("--no-args",))
+        self.assertIn(proc.stdout.decode().splitlines()[0], ("900", "RecursionError"))
+        self.assertEqual(proc.stdout.decode().splitlines()[1:], ["done"])
 
     def test_asyncio(self):
         self.run_traced("""

@@ -415,6 +415,26 @@ class ErrorsTest(LiveTarget):
 
 
 class LifecycleTest(LiveTarget):
+    def test_attach_replaces_a_socket_left_by_an_earlier_process_of_the_same_pid(self):
+        # A process killed while attached leaves its socket file; pids come
+        # round again. Once attach returns, the path is the new agent's.
+        import socket
+        p = self.start_target(SHOP, attach=False)
+        path = self.socket_path(p.pid)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        if os.path.exists(path):
+            os.unlink(path)
+        dead = socket.socket(socket.AF_UNIX)
+        dead.bind(path)
+        dead.close()
+        proc = self.live("attach", p.pid)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path)
+        hello = s.recv(5)
+        s.close()
+        self.assertEqual(hello[4], 0x41)
+
     def test_detach_leaves_the_process_as_it_was(self):
         p = self.start_target(SHOP, attach=False)
         before = self.state(p)
