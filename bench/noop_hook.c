@@ -13,7 +13,7 @@
  * x86-64, CLOCK_MONOTONIC elsewhere) once per event, so the floor for
  * --no-args is this one. On 3.12+ `set_eval(1)` is the same through a
  * frame evaluator (PEP 523), which is how callscope hooks Python functions
- * there when everything is traced.
+ * on 3.12 when everything is traced.
  *
  * The same module counts calls exactly (`counter` / `set_profile(2)`, read
  * with `count()`), so per-call figures divide by the real number of calls.
@@ -98,7 +98,7 @@ static PyObject *set_profile(PyObject *self, PyObject *arg)
 }
 
 #if PY_VERSION_HEX >= 0x030C0000
-/* The frame evaluator (PEP 523) callscope uses on 3.12+ when everything is
+/* The frame evaluator (PEP 523) callscope uses on 3.12 when everything is
  * traced: the default one, with the clock read before and after. */
 static _PyFrameEvalFunction inner_eval;
 

@@ -41,7 +41,7 @@ enum cs_capture_flags {
     CS_OPT_NO_STDLIB = 1 << 3, /* skip the standard library */
     CS_OPT_NO_SITE = 1 << 4,   /* skip site-packages / dist-packages */
     CS_OPT_DROP_WHEN_FULL = 1 << 5, /* --on-full drop (default: wait) */
-    CS_OPT_DEEP_RECURSION = 1 << 6, /* 3.12+: hook with sys.monitoring only, never the frame evaluator */
+    CS_OPT_DEEP_RECURSION = 1 << 6, /* 3.12: hook with sys.monitoring only, never the frame evaluator */
 };
 
 /* What every producer captures; written once by whoever creates the ring. */

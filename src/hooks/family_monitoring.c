@@ -1,7 +1,7 @@
 /*
  * family_monitoring.c — Python 3.12 and later: sys.monitoring (PEP 669), or
- * the frame evaluator (PEP 523) for Python functions when everything is
- * traced (see "the frame evaluator" below).
+ * on 3.12 the frame evaluator (PEP 523) for Python functions when
+ * everything is traced (see "the frame evaluator" below).
  *
  * callscope takes a tool id of its own, so debuggers, coverage and cProfile
  * keep theirs. Callbacks are C functions; arguments are read straight from
