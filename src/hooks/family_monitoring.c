@@ -611,12 +611,7 @@ PyObject *cs_family_frame_globals(void *frame)
 
 PyCodeObject *cs_family_frame_code(void *frame)
 {
-    _PyInterpreterFrame *f = frame ? frame : current_frame();
-#if PY_VERSION_HEX >= 0x030D0000
-    return (PyCodeObject *)f->f_executable;
-#else
-    return f->f_code;
-#endif
+    return code_of(frame ? frame : current_frame());
 }
 
 void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg, int lineno), void *ctx, int max_frames)
