@@ -16,6 +16,7 @@
 #include "cli/attach.h"
 #include "cli/cli.h"
 #include "live/agent_entry.h"
+#include "live/socket_path.h"
 
 const char *cs_attach_via_name(enum cs_attach_via via)
 {
@@ -104,6 +105,7 @@ int cs_attach_pid(pid_t pid, enum cs_attach_via via, struct cs_attach_info *info
     }
     if (rc != CS_INJECT_OK || agent_result_ok(result, pid, err, errlen) != 0)
         return -1;
+    cs_agent_sweep_dead_sockets(t.uid);
     if (info) {
         info->py_major = t.py_major;
         info->py_minor = t.py_minor;

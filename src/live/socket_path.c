@@ -2,7 +2,15 @@
  * socket_path.c — the agent socket's path, computed the same way by the
  * injector and by the agent.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "live/socket_path.h"
 
@@ -24,4 +32,38 @@ int cs_agent_socket_dir(uid_t uid, char *out, size_t size)
 int cs_agent_socket_path(uid_t uid, pid_t pid, char *out, size_t size)
 {
     return fits(snprintf(out, size, CS_AGENT_SOCKET_DIR_FMT "/agent-%d.sock", (unsigned)uid, (int)pid), out, size);
+}
+
+/* The pid in "agent-<pid>.sock" or "agent-<pid>.sock.new", or 0. */
+static pid_t pid_of_socket_name(const char *name)
+{
+    if (strncmp(name, "agent-", 6) != 0 || name[6] < '1' || name[6] > '9')
+        return 0;
+    char *end;
+    long pid = strtol(name + 6, &end, 10);
+    if (pid <= 0 || pid > 0x7fffffff || (strcmp(end, ".sock") != 0 && strcmp(end, ".sock.new") != 0))
+        return 0;
+    return (pid_t)pid;
+}
+
+int cs_agent_sweep_dead_sockets(uid_t uid)
+{
+    char dir[64];
+    if (cs_agent_socket_dir(uid, dir, sizeof dir) != 0)
+        return 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        pid_t pid = pid_of_socket_name(e->d_name);
+        struct stat st;
+        if (!pid || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISSOCK(st.st_mode))
+            continue;
+        if (kill(pid, 0) != 0 && errno == ESRCH && unlinkat(dirfd(d), e->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }

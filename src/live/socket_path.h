@@ -21,4 +21,8 @@ int cs_agent_socket_dir(uid_t uid, char *out, size_t size);
  * effective uid). Returns 0, or -1 if `size` is too small. */
 int cs_agent_socket_path(uid_t uid, pid_t pid, char *out, size_t size);
 
+/* Removes the sockets in uid's directory whose process has ended: one
+ * killed while attached cannot remove its own. Returns how many went. */
+int cs_agent_sweep_dead_sockets(uid_t uid);
+
 #endif

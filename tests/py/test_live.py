@@ -435,6 +435,28 @@ class LifecycleTest(LiveTarget):
         s.close()
         self.assertEqual(hello[4], 0x41)
 
+    def test_attach_removes_the_sockets_of_processes_that_ended(self):
+        import socket
+        ended = subprocess.Popen(["true"])
+        ended.wait()
+        directory = os.path.dirname(self.socket_path(os.getpid()))
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        dead, alive = self.socket_path(ended.pid), self.socket_path(os.getpid())
+        for path in (dead, alive):
+            if os.path.exists(path):
+                os.unlink(path)
+            s = socket.socket(socket.AF_UNIX)
+            s.bind(path)
+            s.close()
+        try:
+            self.start_target(SHOP)
+            self.assertFalse(os.path.exists(dead))
+            self.assertTrue(os.path.exists(alive))  # its process runs: not ours to judge
+        finally:
+            for path in (dead, alive):
+                if os.path.exists(path):
+                    os.unlink(path)
+
     def test_detach_leaves_the_process_as_it_was(self):
         p = self.start_target(SHOP, attach=False)
         before = self.state(p)
