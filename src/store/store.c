@@ -949,6 +949,12 @@ int cs_store_trim_calls(struct cs_store *s, int64_t keep)
         return -1;
     lock_db(s);
     int rc = trim_locked(s, keep);
+    /* Then the values no kept call refers to: one pass over the kept calls,
+     * once, where each trim while recording would cost a pass. */
+    if (rc == 0 && exec(s, "DELETE FROM vals WHERE id NOT IN ("
+                           "SELECT result FROM call_rows WHERE typeof(result) = 'integer' UNION ALL "
+                           "SELECT a.value FROM call_rows r, json_each(r.args) a WHERE a.type = 'integer')") != 0)
+        rc = -1;
     unlock_db(s);
     return rc;
 }

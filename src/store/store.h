@@ -125,7 +125,8 @@ void cs_store_add_lost(struct cs_store *s, int64_t thread_id, int64_t time_ns, i
 void cs_store_set_meta_text(struct cs_store *s, const char *key, const char *value);
 void cs_store_set_meta_int(struct cs_store *s, const char *key, int64_t value);
 
-/* Deletes all but the newest `keep` calls (by id). */
+/* Deletes all but the newest `keep` calls (by id), and the values no call
+ * left refers to. */
 int cs_store_trim_calls(struct cs_store *s, int64_t keep);
 /* Moves the WAL into the main file so the store is one self-contained file. */
 int cs_store_checkpoint(struct cs_store *s);

@@ -39,14 +39,17 @@ class KeptCalls(TracedProgram):
 
     def test_max_calls_keeps_the_newest(self):
         self.run_traced("""
-            def f(i):
+            def f(i, name):
                 return i
             for i in range(1000):
-                f(i)
+                f(i, "name %d" % i)
         """, options=["--max-calls", "100"])
         rows = self.calls("__main__.f")
         self.assertLessEqual(len(self.query("select id from calls")), 100)
-        self.assertEqual(self.args_of(rows[-1])["i"], "999")
+        self.assertEqual(self.args_of(rows[-1]), {"i": "999", "name": "'name 999'"})
+        # The values only the deleted calls referred to went with them.
+        self.assertLessEqual(self.query("select count(*) from vals")[0][0], 100)
+        self.assertEqual(self.query("select count(*) from vals where text = ?", "'name 0'")[0][0], 0)
 
     def test_drop_when_full_counts_what_was_lost(self):
         proc = self.run_traced("""
