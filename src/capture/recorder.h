@@ -24,9 +24,9 @@ struct cs_thread {
     int held_unwinds;
     uint64_t held_unwind_ticks[CS_MAX_HELD_UNWINDS];
     void *held_frame;
-    /* 3.12+ with the frame evaluator: the stack address below which it
-     * stops making up for the C recursion it costs (family_monitoring.c);
-     * NULL until known. */
+    /* 3.12 with the frame evaluator: the stack address below which a
+     * Python call fails with RecursionError (family_monitoring.c); NULL
+     * until known. */
     char *stack_floor;
     struct cs_thread *next, *prev; /* all threads, for stop() and fork */
 };

@@ -68,32 +68,36 @@ static inline void *extra_of(PyObject *code)
 #define CALLBACK(name) static PyObject *name(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 #define RETURN_NONE return Py_NewRef(Py_None)
 
+/* The helpers below take the frame that starts: the running one for the
+ * sys.monitoring callbacks, the one about to run for the evaluator. They
+ * are kept out of line so the common paths need no large stack frame. */
+
 /* The first start of a code object in this session: is it traced? */
-static __attribute__((noinline)) struct cs_code_info *resolve(PyCodeObject *code)
+static __attribute__((noinline)) struct cs_code_info *resolve(PyCodeObject *code, _PyInterpreterFrame *f)
 {
-    _PyInterpreterFrame *f = current_frame();
     return cs_recorder_code(code, frame_globals(f), code->co_argcount ? f->localsplus[0] : NULL);
 }
 
-/* Kept out of on_start so the common path needs no large stack frame. */
-static __attribute__((noinline)) void record_call_with_args(struct cs_thread *t, struct cs_code_info *ci,
-                                                            PyCodeObject *code, uint64_t now)
+/* A call with its arguments; or with --no-args, the uncommon case (a new
+ * chunk, a function's first use, or the start of a thread, whose `self`
+ * names it). */
+static __attribute__((noinline)) void record_frame_call(struct cs_thread *t, struct cs_code_info *ci,
+                                                        PyCodeObject *code, _PyInterpreterFrame *f, uint64_t now)
 {
     PyObject *argv[256];
-    int n = ci->nargs > 255 ? 255 : ci->nargs;
-    frame_args(current_frame(), code, n, argv);
-    cs_record_call(t, ci, code, argv, now);
+    int n = cs_active_no_args ? (ci->names_thread ? 1 : 0) : (ci->nargs > 255 ? 255 : ci->nargs);
+    frame_args(f, code, n, argv);
+    cs_record_call(t, ci, code, cs_active_no_args && !ci->names_thread ? NULL : argv, now);
 }
 
-/* --no-args, the uncommon case: a new chunk, a function's first use, or
- * the start of a thread, whose `self` names it. */
-static __attribute__((noinline)) void record_bare_call(struct cs_thread *t, struct cs_code_info *ci,
-                                                       PyCodeObject *code, uint64_t now)
+/* Every new thread starts in code that names it, even when the standard
+ * library is not traced. */
+static __attribute__((noinline)) void name_thread(struct cs_thread *t, PyCodeObject *code, _PyInterpreterFrame *f)
 {
     PyObject *self_arg = NULL;
-    if (ci->names_thread)
-        frame_args(current_frame(), code, 1, &self_arg);
-    cs_record_call(t, ci, code, ci->names_thread ? &self_arg : NULL, now);
+    frame_args(f, code, 1, &self_arg);
+    if (self_arg)
+        cs_record_thread_object(t, self_arg);
 }
 
 /* The callback's answer: DISABLE stops the interpreter from reporting
@@ -113,24 +117,17 @@ CALLBACK(on_start)
     PyCodeObject *code = (PyCodeObject *)args[0];
     struct cs_code_info *ci = cs_code_info_current(extra_of(args[0]));
     if (!ci || (!ci->id && ci->traced)) {
-        ci = resolve(code);
+        ci = resolve(code, current_frame());
         if (!ci)
             RETURN_NONE;
     }
     enum cs_verdict v = cs_entering(t, ci);
     if (v == CS_RECORD) {
-        if (!cs_active_no_args)
-            record_call_with_args(t, ci, code, now);
-        else if (!cs_record_call_bare(t, ci, now))
-            record_bare_call(t, ci, code, now);
+        if (!cs_active_no_args || !cs_record_call_bare(t, ci, now))
+            record_frame_call(t, ci, code, current_frame(), now);
     } else if (v == CS_UNTRACED && ci->names_thread) {
-        /* Every new thread starts here, even when the standard library is
-         * not traced: name the thread, and keep being told. */
-        PyObject *self_arg = NULL;
-        frame_args(current_frame(), code, 1, &self_arg);
-        if (self_arg)
-            cs_record_thread_object(t, self_arg);
-        RETURN_NONE;
+        name_thread(t, code, current_frame());
+        RETURN_NONE; /* and keep being told: every new thread starts here */
     }
     return answer(v, 1);
 }
@@ -240,30 +237,6 @@ static inline PyCodeObject *code_of(_PyInterpreterFrame *f)
 #endif
 }
 
-/* --no-args, the uncommon case, and the naming of new threads, for a frame
- * that is about to run (so not yet the thread's current frame). */
-static __attribute__((noinline)) void record_frame_call(struct cs_thread *t, struct cs_code_info *ci,
-                                                        PyCodeObject *code, _PyInterpreterFrame *f, uint64_t now)
-{
-    PyObject *argv[256];
-    int n = cs_active_no_args ? (ci->names_thread ? 1 : 0) : (ci->nargs > 255 ? 255 : ci->nargs);
-    frame_args(f, code, n, argv);
-    cs_record_call(t, ci, code, cs_active_no_args && !ci->names_thread ? NULL : argv, now);
-}
-
-static __attribute__((noinline)) struct cs_code_info *resolve_frame(PyCodeObject *code, _PyInterpreterFrame *f)
-{
-    return cs_recorder_code(code, frame_globals(f), code->co_argcount ? f->localsplus[0] : NULL);
-}
-
-static __attribute__((noinline)) void name_thread(struct cs_thread *t, PyCodeObject *code, _PyInterpreterFrame *f)
-{
-    PyObject *self_arg = NULL;
-    frame_args(f, code, 1, &self_arg);
-    if (self_arg)
-        cs_record_thread_object(t, self_arg);
-}
-
 static __attribute__((noinline)) void record_raised(struct cs_thread *t, uint64_t now)
 {
     PyObject *exc = PyErr_GetRaisedException();
@@ -320,14 +293,14 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
     uint64_t now = cs_ticks();
     int resumed = gen && !just_created(f);
     if (!ci || (!ci->id && ci->traced)) {
-        ci = resolve_frame(code, f);
+        ci = resolve(code, f);
         if (!ci)
             return inner_eval(ts, f, throwflag);
     }
     enum cs_verdict v = cs_entering(t, ci);
     if (v == CS_UNTRACED) {
         if (ci->names_thread && !resumed)
-            name_thread(t, code, f); /* every new thread starts here */
+            name_thread(t, code, f);
         return inner_eval(ts, f, throwflag);
     }
     if (v == CS_RECORD) {
@@ -374,9 +347,9 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
 }
 
 /* Whether Python functions come through the evaluator: on 3.12, when
- * everything is traced, unless --deep-recursion. Code left out by a filter costs nothing
- * under sys.monitoring, which stops reporting it, but still passes through
- * the evaluator. */
+ * everything is traced, unless --deep-recursion. Code left out by a filter
+ * costs nothing under sys.monitoring, which stops reporting it, but would
+ * still pass through the evaluator. */
 static int use_evaluator(void)
 {
 #if PY_VERSION_HEX >= 0x030D0000
@@ -384,9 +357,10 @@ static int use_evaluator(void)
      * makes the instance, past the evaluator (CALL_ALLOC_AND_ENTER_INIT):
      * such calls would go unrecorded. */
     return 0;
-#endif
+#else
     const struct cs_capture_options *o = &cs_active_ring.header->options;
     return !o->include[0] && !o->exclude[0] && !(o->flags & (CS_OPT_NO_STDLIB | CS_OPT_NO_SITE | CS_OPT_DEEP_RECURSION));
+#endif
 }
 
 /* CALL fires for every call; only C callables are recorded here (Python

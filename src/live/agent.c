@@ -375,6 +375,13 @@ static int serve(int slot)
     return end;
 }
 
+static void close_wake_pipe(void)
+{
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    wake_pipe[0] = wake_pipe[1] = -1;
+}
+
 static void *agent_main(void *arg)
 {
     int lfd = (int)(intptr_t)arg;
@@ -425,9 +432,7 @@ static void *agent_main(void *arg)
         }
     close(lfd);
     unlink(socket_path);
-    close(wake_pipe[0]);
-    close(wake_pipe[1]);
-    wake_pipe[0] = wake_pipe[1] = -1;
+    close_wake_pipe();
     atomic_store(&running, 0);
     return NULL;
 }
@@ -455,9 +460,7 @@ __attribute__((visibility("default"))) int callscope_agent_attach(const char *pa
      * pid left behind. */
     int lfd = listen_socket();
     if (lfd < 0) {
-        close(wake_pipe[0]);
-        close(wake_pipe[1]);
-        wake_pipe[0] = wake_pipe[1] = -1;
+        close_wake_pipe();
         atomic_store(&running, 0);
         return CS_AGENT_FAILED;
     }
@@ -476,9 +479,7 @@ __attribute__((visibility("default"))) int callscope_agent_attach(const char *pa
     if (rc != 0) {
         close(lfd);
         unlink(socket_path);
-        close(wake_pipe[0]);
-        close(wake_pipe[1]);
-        wake_pipe[0] = wake_pipe[1] = -1;
+        close_wake_pipe();
         atomic_store(&running, 0);
         return CS_AGENT_FAILED;
     }
