@@ -15,10 +15,10 @@
 #include "internal/pycore_frame.h"
 #undef Py_BUILD_CORE
 #include <opcode.h> /* RETURN_GENERATOR */
-#include <pthread.h>
 #include <stdint.h>
 
 #include "capture/recorder.h"
+#include "hooks/eval_guard.h"
 #include "hooks/family.h"
 
 static int tool_id = -1;
@@ -208,7 +208,9 @@ CALLBACK(on_unwind)
  * The interpreter then no longer runs Python calls inline in one C frame,
  * which is part of that cost, and code the filters leave out pays it too:
  * with --include, --exclude or --no-stdlib the sys.monitoring callbacks
- * above, which switch untraced code off, deliver instead (use_evaluator). */
+ * above, which switch untraced code off, deliver instead (use_evaluator).
+ * Each call through it is C recursion, kept within the thread's stack by
+ * eval_guard.h. */
 
 static _PyFrameEvalFunction inner_eval; /* the evaluator found at install */
 static int evaluator_installed;
@@ -242,39 +244,6 @@ static __attribute__((noinline)) void record_raised(struct cs_thread *t, uint64_
     PyObject *exc = PyErr_GetRaisedException();
     cs_record_unwind(t, NULL, exc, now);
     PyErr_SetRaisedException(exc);
-}
-
-/* Without an evaluator of its own, the interpreter runs a Python call made
- * by Python code in the same C frame; through one, each call is C
- * recursion, which it counts against a limit of a few thousand levels,
- * far below the recursion limit Python code may set, and which a small
- * thread stack may not even hold. So the evaluator watches the stack
- * itself. Within a margin of its end (1 MB, or a quarter of a smaller
- * stack), the frame about to run fails at once with RecursionError, as
- * for any C recursion too deep, instead of the stack running out. Short
- * of it, when the interpreter's count runs low, it lends LEND more levels
- * to that frame (and takes them back when it returns), so a program
- * recurses as deep as the stack allows. Between two such looks the C code
- * in between is bounded by the interpreter's count: under a hundred levels,
- * a few hundred kilobytes at most. */
-#define LOW_COUNT 32
-#define LEND 32
-#define STACK_MARGIN (1 << 20)
-#define STACK_UNKNOWN ((char *)1) /* below any address: never fails, never lends */
-
-static __attribute__((noinline)) char *find_stack_floor(void)
-{
-    pthread_attr_t attr;
-    void *low = NULL;
-    size_t size = 0;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        if (pthread_attr_getstack(&attr, &low, &size) != 0)
-            low = NULL;
-        pthread_attr_destroy(&attr);
-    }
-    if (!low || !size)
-        return STACK_UNKNOWN; /* the interpreter's count stands */
-    return (char *)low + (size / 4 < STACK_MARGIN ? size / 4 : STACK_MARGIN);
 }
 
 static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
@@ -318,19 +287,9 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
     /* The code info goes with the code object, which the frame may hold
      * the last reference to. */
     int notrace = ci->notrace, traced = ci->traced;
-    if (__builtin_expect(!t->stack_floor, 0))
-        t->stack_floor = find_stack_floor();
-    char here;
-    int count = ts->c_recursion_remaining, lent = 0, failing = &here <= t->stack_floor;
-    if (failing)
-        ts->c_recursion_remaining = 0;
-    else if (count < LOW_COUNT && t->stack_floor != STACK_UNKNOWN)
-        ts->c_recursion_remaining += LEND, lent = 1;
+    struct cs_eval_guard guard = cs_eval_guard_enter(ts, &t->stack_floor);
     PyObject *result = inner_eval(ts, f, throwflag);
-    if (failing)
-        ts->c_recursion_remaining = count;
-    else if (lent)
-        ts->c_recursion_remaining -= LEND;
+    cs_eval_guard_leave(ts, guard);
     now = cs_ticks();
     /* A frame of an earlier session (a new one resets what @notrace left
      * open) leaves no trace in this one. */

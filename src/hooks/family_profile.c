@@ -366,6 +366,27 @@ void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, PyObject 
 /* Before 3.11: find the class in the first argument's MRO (or the first
  * argument itself, for classmethods) whose dict holds a function with this
  * code. Dictionary lookups only: no Python code runs. */
+static int runs_code(PyObject *function, PyCodeObject *code)
+{
+    int found = function && PyFunction_Check(function) && PyFunction_GET_CODE(function) == (PyObject *)code;
+    Py_XDECREF(function);
+    return found;
+}
+
+/* Whether a class attribute is the function of this code: plain, a class
+ * or static method, or a property's getter, setter or deleter (their
+ * wrappers' attributes are C members: no Python code runs). */
+static int is_defined_by(PyObject *attr, PyCodeObject *code)
+{
+    if (Py_TYPE(attr) == &PyClassMethod_Type || Py_TYPE(attr) == &PyStaticMethod_Type)
+        return runs_code(PyObject_GetAttrString(attr, "__func__"), code);
+    if (Py_TYPE(attr) == &PyProperty_Type)
+        return runs_code(PyObject_GetAttrString(attr, "fget"), code) ||
+               runs_code(PyObject_GetAttrString(attr, "fset"), code) ||
+               runs_code(PyObject_GetAttrString(attr, "fdel"), code);
+    return PyFunction_Check(attr) && PyFunction_GET_CODE(attr) == (PyObject *)code;
+}
+
 static PyObject *qualname_from_class(PyCodeObject *code, PyObject *first_arg)
 {
     if (!first_arg)
@@ -379,9 +400,7 @@ static PyObject *qualname_from_class(PyCodeObject *code, PyObject *first_arg)
         PyObject *attr = cls->tp_dict ? PyDict_GetItemWithError(cls->tp_dict, code->co_name) : NULL;
         if (!attr)
             continue;
-        if (Py_TYPE(attr) == &PyClassMethod_Type || Py_TYPE(attr) == &PyStaticMethod_Type)
-            attr = PyObject_GetAttrString(attr, "__func__"), Py_XDECREF(attr);
-        if (attr && PyFunction_Check(attr) && PyFunction_GET_CODE(attr) == (PyObject *)code) {
+        if (attr && is_defined_by(attr, code)) {
             char name[128];
             cs_type_name(cls, name, sizeof name);
             const char *dot = strrchr(name, '.');

@@ -8,13 +8,16 @@
  * process-wide. A trace widens to callees as they are reached: the CALL
  * event of instrumented code names the function about to run, and while an
  * invocation is under way (and within its depth) that function's code gets
- * the same local events before it starts. Calls that C code makes back
- * into Python are seen only when the callback is the C function's first
- * argument (map, filter, reduce); others (a sort key) are not.
+ * the same local events before it starts. Python code that the
+ * interpreter or C code runs without a CALL event naming it (a sort key,
+ * a property, an operator, `with`) is found by a frame evaluator of ours,
+ * put in place only while invocations are open (see "callees reached from
+ * C code" below).
  */
 #include <Python.h>
 #if PY_VERSION_HEX >= 0x030C0000
 
+#include "hooks/eval_guard.h"
 #include "hooks/family.h"
 #include "live/observer.h"
 
@@ -92,8 +95,19 @@ static int set_local(PyObject *code, long events)
     return r ? 0 : -1;
 }
 
+/* Whether the code has our local events already: read from the code
+ * object, since a set lookup hashes the whole code. The start event's
+ * index is 0 (PY_MONITORING_EVENT_PY_START, public only from 3.13). */
+static inline int has_our_events(PyObject *code)
+{
+    _PyCoMonitoringData *m = ((PyCodeObject *)code)->_co_monitoring;
+    return m && (m->local_monitors.tools[0] & (1 << tool_id));
+}
+
 static void instrument(PyObject *code)
 {
+    if (has_our_events(code))
+        return;
     int known = PySet_Contains(instrumented, code);
     if (known == 0 && set_local(code, local_events) == 0)
         PySet_Add(instrumented, code);
@@ -136,6 +150,60 @@ CALLBACK(on_c_raise)
     Py_RETURN_NONE;
 }
 
+/* ---- callees reached from C code ----
+ *
+ * A CALL event names the callable and its first argument only, and the code
+ * the interpreter runs for an operator, a property, `with` or a sort key
+ * given by keyword makes no CALL event naming it at all. So while trace
+ * invocations are open, an evaluator of ours (PEP 523) sees every Python
+ * frame as it is about to run, and when it belongs to an open invocation
+ * (within its depth) gives its code the local events first. The rest of
+ * the process pays for the evaluator meanwhile, tens of ns per Python
+ * call, and nothing once the last invocation has ended and it is taken out
+ * again. It is put only in front of the interpreter's own evaluator, never
+ * a debugger's or the recorder's: CALL events alone serve then. */
+static int widening;     /* a trace widens to callees (cs_live_hooks_update) */
+static int discovering;  /* discover() is in place and meant to act */
+static __thread char *stack_floor;
+
+static PyObject *discover(PyThreadState *ts, struct _PyInterpreterFrame *f, int throwflag)
+{
+    if (discovering && cs_live_callee_wanted()) {
+        PyObject *code = (PyObject *)cs_family_frame_code(f);
+        if (!has_our_events(code)) {
+            /* thrown into: the pending exception is the frame's */
+            PyObject *thrown = throwflag ? PyErr_GetRaisedException() : NULL;
+            instrument(code);
+            if (throwflag)
+                PyErr_SetRaisedException(thrown);
+        }
+    }
+    struct cs_eval_guard guard = cs_eval_guard_enter(ts, &stack_floor);
+    PyObject *result = _PyEval_EvalFrameDefault(ts, f, throwflag);
+    cs_eval_guard_leave(ts, guard);
+    return result;
+}
+
+/* Puts discover() in front of the interpreter's evaluator, or takes it out.
+ * An evaluator installed in front of ours meanwhile keeps calling it, and
+ * it then passes frames on untouched. */
+static void set_discovering(int on)
+{
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    _PyFrameEvalFunction now = _PyInterpreterState_GetEvalFrameFunc(interp);
+    if (on && now == _PyEval_EvalFrameDefault)
+        _PyInterpreterState_SetEvalFrameFunc(interp, discover);
+    else if (!on && now == discover)
+        _PyInterpreterState_SetEvalFrameFunc(interp, _PyEval_EvalFrameDefault);
+    discovering = on && _PyInterpreterState_GetEvalFrameFunc(interp) == discover;
+}
+
+void cs_live_hooks_widening(int open)
+{
+    if (!open || (widening && tool_id >= 0))
+        set_discovering(open);
+}
+
 static PyMethodDef callbacks[] = {
     {"PY_START", (PyCFunction)(void (*)(void))on_start, METH_FASTCALL, NULL},
     {"PY_RESUME", (PyCFunction)(void (*)(void))on_resume, METH_FASTCALL, NULL},
@@ -161,6 +229,11 @@ int cs_live_hooks_update(void)
         cs_live_hooks_remove();
         return 0;
     }
+    /* Callees instrumented so far lose their events below. */
+    cs_live_forget_open_calls();
+    widening = widen;
+    if (!widen)
+        set_discovering(0);
     if (!mon && !(mon = cs_monitoring_module()))
         return -1;
     if (!instrumented && !(instrumented = PySet_New(NULL)))
@@ -214,6 +287,9 @@ int cs_live_hooks_update(void)
 
 void cs_live_hooks_remove(void)
 {
+    cs_live_forget_open_calls();
+    set_discovering(0);
+    widening = 0;
     if (tool_id >= 0 && mon) {
         PyObject *type, *value, *tb;
         PyErr_Fetch(&type, &value, &tb);

@@ -68,9 +68,17 @@ struct live_thread {
     size_t depth, cap;
     struct invocation inv[MAX_INVOCATIONS];
     int ninv;
+    unsigned epoch; /* what is open above belongs to this epoch */
 };
 
 static __thread struct live_thread *me;
+/* Trace invocations open in all threads (the GIL guards it): the hooks
+ * widen to callees only while there are any. */
+static int open_invocations;
+/* Bumped when the hooks lose track of the calls open in threads (their
+ * instrumentation was redone): each thread drops what it had open at its
+ * next event, since the ends of those calls may never be reported. */
+static unsigned epoch;
 static pthread_key_t thread_key;
 static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
 
@@ -95,6 +103,7 @@ static void make_thread_key(void)
 static struct live_thread *thread_state(void)
 {
     if (!me && (me = PyMem_RawCalloc(1, sizeof *me)) != NULL) {
+        me->epoch = epoch;
         pthread_once(&thread_key_once, make_thread_key);
         pthread_setspecific(thread_key, me);
     }
@@ -140,7 +149,7 @@ int cs_live_is_target(PyCodeObject *code)
 
 int cs_live_thread_busy(void)
 {
-    return me && me->ninv > 0;
+    return me && me->ninv > 0 && me->epoch == epoch;
 }
 
 /* ---- the message buffer ---- */
@@ -476,6 +485,29 @@ static void free_invocation(struct invocation *inv)
     memset(inv, 0, sizeof *inv);
 }
 
+/* Drops the calls and invocations of an earlier epoch. */
+static void catch_up(void)
+{
+    if (!me || me->epoch == epoch)
+        return;
+    for (size_t d = 0; d < me->depth; d++)
+        PyMem_RawFree(me->stack[d].args);
+    me->depth = 0;
+    for (int k = 0; k < me->ninv; k++)
+        free_invocation(&me->inv[k]);
+    me->ninv = 0;
+    me->epoch = epoch;
+}
+
+void cs_live_forget_open_calls(void)
+{
+    epoch++;
+    if (open_invocations) {
+        open_invocations = 0;
+        cs_live_hooks_widening(0);
+    }
+}
+
 static void add_node(struct invocation *inv, struct open_call *c, int k, const struct cs_live_watch *w)
 {
     int depth = me->depth - 1 == inv->base ? 0 : me->stack[me->depth - 2].child_depth[k];
@@ -623,6 +655,7 @@ static void add_to_invocations(struct open_call *c)
 
 void cs_live_on_start(PyCodeObject *code, void *frame, int resumed)
 {
+    catch_up();
     int busy = cs_live_thread_busy();
     if (evaluating || (!busy && !cs_live_is_target(code)))
         return;
@@ -657,6 +690,8 @@ void cs_live_on_start(PyCodeObject *code, void *frame, int resumed)
             if (open || me->ninv == MAX_INVOCATIONS)
                 break; /* a recursive call: part of the outer tree */
             int k = me->ninv++;
+            if (open_invocations++ == 0)
+                cs_live_hooks_widening(1);
             struct invocation *inv = &me->inv[k];
             memset(inv, 0, sizeof *inv);
             inv->slot = i;
@@ -686,6 +721,8 @@ static void end_invocations_at(size_t level, int64_t end, void *frame, int how, 
         free_invocation(inv);
         /* keep the array dense; per-call node slots move with it */
         int last = --me->ninv;
+        if (--open_invocations == 0)
+            cs_live_hooks_widening(0);
         if (k != last) {
             me->inv[k] = me->inv[last];
             for (size_t d = 0; d < me->depth; d++) {
@@ -742,6 +779,7 @@ void cs_live_on_exit(PyCodeObject *code, void *frame, int how, PyObject *value)
 
 void cs_live_on_exit_at(PyCodeObject *code, void *frame, int how, PyObject *value, int64_t end)
 {
+    catch_up();
     if (!me || me->depth == 0 || evaluating)
         return;
     /* A C call whose end went unreported (it raised past its caller)
@@ -776,6 +814,7 @@ void cs_live_on_c_call(PyObject *callable)
 
 void cs_live_on_c_exit(int raised)
 {
+    catch_up();
     if (!me || me->depth == 0 || !me->stack[me->depth - 1].is_c || evaluating)
         return;
     pop(NULL, raised ? 2 : 0, NULL, cs_live_now_ns());

@@ -59,12 +59,19 @@ void cs_live_on_c_call(PyObject *callable);
 int cs_live_callee_wanted(void);
 void cs_live_on_c_exit(int raised);
 
+/* The hooks were redone and may not report the ends of calls open now:
+ * the observer forgets them (an invocation under way is not reported). */
+void cs_live_forget_open_calls(void);
+
 /* Family hooks (hooks/live_monitoring.c or hooks/live_profile.c). Install
  * or update the instrumentation for the current watches; 0 or -1 with a
  * Python error set. */
 int cs_live_hooks_update(void);
 /* Removes every hook; the interpreter is left as before the first update. */
 void cs_live_hooks_remove(void);
+/* Trace invocations are now open somewhere in the process (1), or none
+ * any more (0): the hooks may watch for callees more widely meanwhile. */
+void cs_live_hooks_widening(int open);
 
 /* Implemented by the agent: queue a frame for a watch's client. */
 void cs_live_send(struct cs_live_client *c, int kind, const void *payload, size_t len);

@@ -21,6 +21,16 @@ def _state():
              "thread_hook": repr(getattr(threading, "_profile_hook", None)),
              "fds": sorted(os.listdir("/proc/self/fd")),
              "tasks": len(os.listdir("/proc/self/task"))}
+    try:  # whose frame evaluator runs Python frames (3.9+)
+        import ctypes
+        api = ctypes.pythonapi
+        api.PyInterpreterState_Get.restype = ctypes.c_void_p
+        get = api._PyInterpreterState_GetEvalFrameFunc
+        get.restype, get.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+        default = ctypes.cast(api._PyEval_EvalFrameDefault, ctypes.c_void_p).value
+        state["eval_frame_is_default"] = get(api.PyInterpreterState_Get()) == default
+    except AttributeError:
+        pass
     if hasattr(sys, "monitoring"):
         state["tools"] = [sys.monitoring.get_tool(i) for i in range(6)]
         live = [i for i in range(6) if sys.monitoring.get_tool(i) == "callscope-live"]

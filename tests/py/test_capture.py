@@ -74,6 +74,27 @@ class Arguments(TracedProgram):
                          "(<class '__main__.K'>, <module 'json'>, <built-in function len>, ")
         self.assertRegex(self.calls("__main__.f")[0]["result"], r"<function f at 0x[0-9a-f]+>\)$")
 
+    def test_methods_and_properties_are_named_by_their_class(self):
+        self.run_traced("""
+            class Box:
+                def __init__(self):
+                    self._v = 1
+                @property
+                def v(self):
+                    return self._v
+                @v.setter
+                def v(self, value):
+                    self._v = value
+                @classmethod
+                def make(cls):
+                    return cls()
+            b = Box.make()
+            b.v = b.v + 1
+        """)
+        self.assertEqual(len(self.calls("__main__.Box.make")), 1)
+        self.assertEqual(len(self.calls("__main__.Box.__init__")), 1)
+        self.assertEqual(len(self.calls("__main__.Box.v")), 2)  # the getter, then the setter
+
     def test_object_shows_its_type_as_it_is_at_the_call(self):
         self.run_traced("""
             class Thing:

@@ -124,6 +124,41 @@ class TraceTest(LiveTarget):
         names = [f for _, f in tree_functions(obs[-1]["call_tree"])]
         self.assertEqual(names.count("__main__.double"), 3, names)
 
+    def test_callees_reached_from_c_code(self):
+        """Python code the interpreter or C code runs for the target: a sort
+        key given by keyword, a property, operators, a context manager."""
+        p = self.start_target('''
+            class Box:
+                def __init__(self, v):
+                    self.v = v
+                @property
+                def size(self):
+                    return self.v * 2
+                def __getitem__(self, i):
+                    return self.v + i
+                def __add__(self, other):
+                    return Box(self.v + other.v)
+                def __enter__(self):
+                    return self
+                def __exit__(self, *exc):
+                    return False
+            def key(x):
+                return -x
+            def run():
+                b = Box(3)
+                with b:
+                    s = b.size + b[1]
+                return sorted([3, 1, 2], key=key), s, b + b
+            serve(run)
+        ''')
+        obs = self.observations("trace", p.pid, "__main__.run", "-n", "2")
+        for o in obs:
+            names = [f for _, f in tree_functions(o["call_tree"])]
+            self.assertEqual(names.count("__main__.key"), 3, names)
+            for method in ("__init__", "size", "__getitem__", "__add__", "__enter__", "__exit__"):
+                self.assertIn("__main__.Box." + method, names)
+            self.assertEqual(names.count("__main__.Box.__init__"), 2, names)
+
     def test_min_duration_and_entrance_time(self):
         p = self.start_target(SHOP)
         obs = self.observations("trace", p.pid, "__main__.Shop.process", "-n", "1", "--min-duration", "10000")
@@ -478,6 +513,7 @@ class LifecycleTest(LiveTarget):
         self.assertEqual(after.get("tools"), before.get("tools"))
         self.assertEqual(after["fds"], before["fds"])
         self.assertEqual(after["tasks"], before["tasks"])
+        self.assertEqual(after.get("eval_frame_is_default"), before.get("eval_frame_is_default"))
         # and it can be attached again
         self.attach(p)
         self.assertEqual(len(self.observations("watch", p.pid, "__main__.leaf", "-n", "1")), 1)
@@ -556,6 +592,8 @@ serve(lambda: (work(), unrelated(1)))
         self.assertTrue(state["local_events"]["process"] & events.PY_START)
         self.assertTrue(state["local_events"]["helper"] & events.PY_START)  # reached in an invocation
         self.assertEqual(state["local_events"]["unrelated"], 0)
+        # between invocations the interpreter's own evaluator runs frames
+        self.assertTrue(state["eval_frame_is_default"])
 
     def test_reset_removes_watches_of_other_clients(self):
         p = self.start_target(SHOP)
