@@ -159,6 +159,30 @@ class TraceTest(LiveTarget):
                 self.assertIn("__main__.Box." + method, names)
             self.assertEqual(names.count("__main__.Box.__init__"), 2, names)
 
+    def test_a_trace_after_one_reset_mid_invocation(self):
+        """The invocation under way at a reset never ends in the observer's
+        eyes; the next trace must not suffer from it."""
+        p = self.start_target('''
+            def key(x):
+                return -x
+            def slow():
+                time.sleep(0.3)
+                return sorted([2, 1], key=key)
+            def other():
+                return sorted([2, 1], key=key)
+            serve(lambda: (slow(), other()))
+        ''')
+        client = self.popen_live("trace", p.pid, "__main__.slow", "--format", "jsonl")
+        self.assertIn(b"status", client.stdout.readline())
+        self.assertIn(b"observation", client.stdout.readline())
+        time.sleep(0.1)  # within the next slow()'s sleep: an invocation is under way
+        self.assertEqual(self.live("reset", p.pid, "--all").returncode, 0)
+        client.kill()
+        client.communicate()
+        obs = self.observations("trace", p.pid, "__main__.other", "-n", "1")
+        names = [f for _, f in tree_functions(obs[0]["call_tree"])]
+        self.assertEqual(names, ["__main__.other", "__main__.key", "__main__.key"])
+
     def test_min_duration_and_entrance_time(self):
         p = self.start_target(SHOP)
         obs = self.observations("trace", p.pid, "__main__.Shop.process", "-n", "1", "--min-duration", "10000")
