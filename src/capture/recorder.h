@@ -14,6 +14,7 @@
 #include "core/stream_writer.h"
 
 #define CS_MAX_HELD_UNWINDS 32
+#define CS_MAX_BYPASSED 32 /* __init__ frames nested past the evaluator (3.13) */
 
 /* One traced thread. */
 struct cs_thread {
@@ -28,6 +29,12 @@ struct cs_thread {
      * Python call fails with RecursionError (family_monitoring.c); NULL
      * until known. */
     char *stack_floor;
+    /* 3.13 with the frame evaluator: the frame it hands the interpreter
+     * (until that starts), and the __init__ frames the interpreter ran past
+     * it, which sys.monitoring reports instead (family_monitoring.c). */
+    void *entering;
+    void *bypassed[CS_MAX_BYPASSED];
+    int nbypassed;
     struct cs_thread *next, *prev; /* all threads, for stop() and fork */
 };
 

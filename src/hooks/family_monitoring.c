@@ -198,6 +198,100 @@ CALLBACK(on_unwind)
     return on_left(args, RAISED);
 }
 
+#if PY_VERSION_HEX >= 0x030D0000
+/* ---- 3.13: __init__ run past the frame evaluator ----
+ *
+ * 3.13 runs the __init__ of a new instance of a plain class straight from
+ * the instruction that makes it (CALL_ALLOC_AND_ENTER_INIT), past any frame
+ * evaluator. So with the evaluator (below), every __init__ code also gets
+ * local sys.monitoring events. A start that is not the frame the evaluator
+ * has just handed on is such a frame, and is recorded here, as is its
+ * return, or its unwind: PY_UNWIND cannot be local, so it is reported for
+ * every frame, and acted on only for those. The codes are found as the
+ * evaluator first meets them, which it always does (an instruction takes
+ * that shortcut only after the ordinary call has run for the class once),
+ * and at install in the classes that exist already. */
+static PyObject *init_monitoring; /* sys.monitoring while the evaluator is in */
+static PyObject *init_codes;      /* list of the codes given local events */
+static long init_events;          /* PY_START | PY_RETURN */
+
+static void watch_init(PyCodeObject *code)
+{
+    if (!init_codes || PyUnicode_CompareWithASCIIString(code->co_name, "__init__") != 0)
+        return;
+    PyObject *pending = PyErr_GetRaisedException();
+    PyObject *r = PyObject_CallMethod(init_monitoring, "set_local_events", "iOl", tool_id, code, init_events);
+    if (!r || PyList_Append(init_codes, (PyObject *)code) != 0)
+        PyErr_Clear();
+    Py_XDECREF(r);
+    PyErr_SetRaisedException(pending);
+}
+
+/* Every class alive now (the __subclasses__ of object, transitively): their
+ * __init__ may already be run past the evaluator. */
+static void watch_existing_inits(void)
+{
+    PyObject *classes = PyList_New(0), *seen = PySet_New(NULL);
+    if (classes && seen && PyList_Append(classes, (PyObject *)&PyBaseObject_Type) == 0) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(classes); i++) {
+            PyTypeObject *cls = (PyTypeObject *)PyList_GET_ITEM(classes, i);
+            PyObject *init = (cls->tp_flags & Py_TPFLAGS_HEAPTYPE) && cls->tp_dict
+                                 ? PyDict_GetItemString(cls->tp_dict, "__init__") : NULL;
+            if (init && PyFunction_Check(init))
+                watch_init((PyCodeObject *)PyFunction_GET_CODE(init));
+            /* type's own method: a class may define __subclasses__ */
+            PyObject *subs = PyObject_CallMethod((PyObject *)&PyType_Type, "__subclasses__", "O", (PyObject *)cls);
+            for (Py_ssize_t k = 0; subs && k < PyList_GET_SIZE(subs); k++) {
+                PyObject *sub = PyList_GET_ITEM(subs, k);
+                if (PySet_Contains(seen, sub) == 0 && PySet_Add(seen, sub) == 0)
+                    PyList_Append(classes, sub);
+            }
+            Py_XDECREF(subs);
+        }
+    }
+    PyErr_Clear();
+    Py_XDECREF(classes);
+    Py_XDECREF(seen);
+}
+
+CALLBACK(on_init_start)
+{
+    struct cs_thread *t = cs_thread_get();
+    _PyInterpreterFrame *f = current_frame();
+    if (!t)
+        RETURN_NONE;
+    if (f == t->entering) { /* the evaluator's: it records it */
+        t->entering = NULL;
+        RETURN_NONE;
+    }
+    if (t->nbypassed == CS_MAX_BYPASSED)
+        RETURN_NONE;
+    t->bypassed[t->nbypassed++] = f;
+    return on_start(self, args, nargs);
+}
+
+static PyObject *on_init_left(PyObject *const *args, enum frame_exit how)
+{
+    struct cs_thread *t = cs_thread_get();
+    if (!t || !t->nbypassed || t->bypassed[t->nbypassed - 1] != current_frame())
+        RETURN_NONE;
+    t->nbypassed--;
+    return on_left(args, how);
+}
+
+CALLBACK(on_init_return)
+{
+    (void)self, (void)nargs;
+    return on_init_left(args, RETURNED);
+}
+
+CALLBACK(on_init_unwind)
+{
+    (void)self, (void)nargs;
+    return on_init_left(args, RAISED);
+}
+#endif
+
 /* ---- the frame evaluator: Python functions through PEP 523 ----
  *
  * Every Python frame, started or resumed, is evaluated by the function the
@@ -262,6 +356,9 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
     uint64_t now = cs_ticks();
     int resumed = gen && !just_created(f);
     if (!ci || (!ci->id && ci->traced)) {
+#if PY_VERSION_HEX >= 0x030D0000
+        watch_init(code);
+#endif
         ci = resolve(code, f);
         if (!ci)
             return inner_eval(ts, f, throwflag);
@@ -288,7 +385,13 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
      * the last reference to. */
     int notrace = ci->notrace, traced = ci->traced;
     struct cs_eval_guard guard = cs_eval_guard_enter(ts, &t->stack_floor);
+#if PY_VERSION_HEX >= 0x030D0000
+    t->entering = f;
     PyObject *result = inner_eval(ts, f, throwflag);
+    t->entering = NULL;
+#else
+    PyObject *result = inner_eval(ts, f, throwflag);
+#endif
     cs_eval_guard_leave(ts, guard);
     now = cs_ticks();
     /* A frame of an earlier session (a new one resets what @notrace left
@@ -311,15 +414,8 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
  * still pass through the evaluator. */
 static int use_evaluator(void)
 {
-#if PY_VERSION_HEX >= 0x030D0000
-    /* 3.13 calls a class's __init__ straight from the instruction that
-     * makes the instance, past the evaluator (CALL_ALLOC_AND_ENTER_INIT):
-     * such calls would go unrecorded. */
-    return 0;
-#else
     const struct cs_capture_options *o = &cs_active_ring.header->options;
     return !o->include[0] && !o->exclude[0] && !(o->flags & (CS_OPT_NO_STDLIB | CS_OPT_NO_SITE | CS_OPT_DEEP_RECURSION));
-#endif
 }
 
 /* CALL fires for every call; only C callables are recorded here (Python
@@ -373,6 +469,21 @@ static PyMethodDef callbacks[] = {
 };
 #define NCALLBACKS (sizeof callbacks / sizeof *callbacks)
 #define NPY_CALLBACKS 6 /* the first six; the rest only with --c-calls */
+
+#if PY_VERSION_HEX >= 0x030D0000
+/* With the evaluator on 3.13: the __init__ frames run past it, then the C
+ * calls as above. */
+static PyMethodDef evaluator_callbacks[] = {
+    {"PY_START", (PyCFunction)(void (*)(void))on_init_start, METH_FASTCALL, NULL},  /* local */
+    {"PY_RETURN", (PyCFunction)(void (*)(void))on_init_return, METH_FASTCALL, NULL}, /* local */
+    {"PY_UNWIND", (PyCFunction)(void (*)(void))on_init_unwind, METH_FASTCALL, NULL},
+    {"CALL", (PyCFunction)(void (*)(void))on_call, METH_FASTCALL, NULL},
+    {"C_RETURN", (PyCFunction)(void (*)(void))on_c_return, METH_FASTCALL, NULL},
+    {"C_RAISE", (PyCFunction)(void (*)(void))on_c_raise, METH_FASTCALL, NULL},
+};
+#define NLOCAL_INIT_CALLBACKS 2
+#define NINIT_CALLBACKS 3
+#endif
 
 PyObject *cs_monitoring_module(void)
 {
@@ -447,11 +558,19 @@ int cs_family_install(void)
 {
     /* Unassigned ids first, then the profiler's. */
     static const int order[] = {4, 3, 2, 5};
-    int evaluator = use_evaluator();
+    int evaluator = use_evaluator(), c_calls = cs_active_ring.header->options.flags & CS_OPT_C_CALLS;
     /* The callbacks wanted: the Python ones unless the evaluator takes
      * their place, and those of C calls with --c-calls. */
-    size_t first = evaluator ? NPY_CALLBACKS : 0;
-    size_t end = cs_active_ring.header->options.flags & CS_OPT_C_CALLS ? NCALLBACKS : NPY_CALLBACKS;
+    PyMethodDef *table = callbacks;
+    size_t first = evaluator ? NPY_CALLBACKS : 0, end = c_calls ? NCALLBACKS : NPY_CALLBACKS, local = 0;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (evaluator) {
+        table = evaluator_callbacks;
+        first = 0;
+        end = NINIT_CALLBACKS + (c_calls ? NCALLBACKS - NPY_CALLBACKS : 0);
+        local = NLOCAL_INIT_CALLBACKS;
+    }
+#endif
     if (end > first) {
         PyObject *mon = cs_monitoring_module();
         if (!mon)
@@ -460,16 +579,26 @@ int cs_family_install(void)
             Py_DECREF(mon);
             return -1;
         }
-        tool_id = cs_monitoring_take_tool(mon, order, sizeof order / sizeof *order, "callscope", callbacks + first,
+        tool_id = cs_monitoring_take_tool(mon, order, sizeof order / sizeof *order, "callscope", table + first,
                                           end - first);
         long mask = 0;
-        for (size_t i = first; tool_id >= 0 && i < end; i++)
-            mask |= cs_monitoring_event(mon, callbacks[i].ml_name);
+        for (size_t i = first + local; tool_id >= 0 && i < end; i++)
+            mask |= cs_monitoring_event(mon, table[i].ml_name);
         /* Tracing resumes wherever an earlier session answered DISABLE. */
         PyObject *r = tool_id >= 0 ? PyObject_CallMethod(mon, "restart_events", NULL) : NULL;
         Py_XDECREF(r);
         r = r ? PyObject_CallMethod(mon, "set_events", "il", tool_id, mask) : NULL;
         Py_XDECREF(r);
+#if PY_VERSION_HEX >= 0x030D0000
+        if (r && local) {
+            init_monitoring = Py_NewRef(mon);
+            init_events = cs_monitoring_event(mon, "PY_START") | cs_monitoring_event(mon, "PY_RETURN");
+            if (!(init_codes = PyList_New(0)))
+                r = NULL;
+            else
+                watch_existing_inits();
+        }
+#endif
         Py_DECREF(mon);
         if (!r) {
             if (tool_id >= 0) {
@@ -510,6 +639,17 @@ void cs_family_uninstall(void)
         return;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
+#if PY_VERSION_HEX >= 0x030D0000
+    /* Freeing the tool id leaves local events in place on 3.13. */
+    for (Py_ssize_t i = 0; init_codes && i < PyList_GET_SIZE(init_codes); i++) {
+        PyObject *r = PyObject_CallMethod(init_monitoring, "set_local_events", "iOi", tool_id,
+                                          PyList_GET_ITEM(init_codes, i), 0);
+        Py_XDECREF(r);
+    }
+    Py_CLEAR(init_codes);
+    Py_CLEAR(init_monitoring);
+    PyErr_Clear();
+#endif
     PyObject *mon = cs_monitoring_module();
     if (mon) {
         cs_monitoring_release_tool(mon, tool_id, callbacks, NCALLBACKS);

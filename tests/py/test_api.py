@@ -57,6 +57,24 @@ class Api(TracedProgram):
         self.assertEqual(logs[0][1], "cache miss")
         self.assertIn("abc", logs[0][2])
 
+    def test_a_class_made_before_start_has_every_init_recorded(self):
+        # The interpreter has specialised `Point(i)` before the recording
+        # starts (3.13 then runs __init__ past a frame evaluator).
+        class Point:
+            def __init__(self, x):
+                self.x = x
+
+        def make(n):
+            for i in range(n):
+                Point(i)
+
+        make(1000)
+        with callscope.record(self.db):
+            make(100)
+        make(10)
+        rows = self.calls("tests.py.test_api.Api.test_a_class_made_before_start_has_every_init_recorded.<locals>.Point.__init__")
+        self.assertEqual([self.args_of(r)["x"] for r in rows], [str(i) for i in range(100)])
+
     def test_recordings_one_after_another(self):
         for i in range(3):
             path = os.path.join(self.dir, "run%d.db" % i)

@@ -10,7 +10,7 @@ from tests.py.support import MONITORING, TracedProgram
 
 # Where `callscope run` hooks Python functions through the frame evaluator
 # when everything is traced (family_monitoring.c).
-EVALUATOR = sys.version_info[:2] == (3, 12)
+EVALUATOR = sys.version_info[:2] in ((3, 12), (3, 13))
 
 
 class Arguments(TracedProgram):
@@ -305,7 +305,7 @@ class Results(TracedProgram):
         print("still running")
     """
 
-    @unittest.skipUnless(EVALUATOR, "the frame evaluator hooks only 3.12")
+    @unittest.skipUnless(EVALUATOR, "the frame evaluator hooks 3.12 and 3.13")
     def test_recursion_past_the_stack_is_a_recursion_error_not_a_crash(self):
         # Through the frame evaluator each call takes C stack: near the end
         # of it the call fails as Python's own deep C recursion does.
@@ -380,7 +380,7 @@ class Results(TracedProgram):
         for row in self.calls("__main__.gen"):
             self.assertEqual(row["exception"], "ValueError: thrown")
 
-    @unittest.skipUnless(EVALUATOR, "the frame evaluator hooks only 3.12 (3.13 crashes on this untraced)")
+    @unittest.skipUnless(EVALUATOR, "the frame evaluator hooks 3.12 and 3.13")
     def test_deep_c_recursion_between_python_calls_is_a_recursion_error(self):
         # sorted() calls back with a large C frame that costs the
         # interpreter's count one level: the stack, not the count, runs out
