@@ -138,10 +138,14 @@ int cs_recorder_start(struct cs_ring *ring, const char *extra_excludes)
     cs_active_no_args = (o->flags & CS_OPT_NO_ARGS) != 0;
     cs_session++;
     /* A @notrace region the last session was stopped in does not silence
-     * this one: its end is not matched against this session's count. */
+     * this one: its end is not matched against this session's count; nor
+     * do frames it left open end calls of this one. */
     pthread_mutex_lock(&threads_lock);
-    for (struct cs_thread *t = threads; t; t = t->next)
+    for (struct cs_thread *t = threads; t; t = t->next) {
         t->suppressed = 0;
+        t->nbypassed = 0;
+        t->entering = NULL;
+    }
     pthread_mutex_unlock(&threads_lock);
     cs_recording = 1;
     /* Joined now, even if no call is ever recorded: the collector waits for

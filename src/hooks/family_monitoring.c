@@ -356,12 +356,12 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
     uint64_t now = cs_ticks();
     int resumed = gen && !just_created(f);
     if (!ci || (!ci->id && ci->traced)) {
-#if PY_VERSION_HEX >= 0x030D0000
-        watch_init(code);
-#endif
         ci = resolve(code, f);
         if (!ci)
             return inner_eval(ts, f, throwflag);
+#if PY_VERSION_HEX >= 0x030D0000
+        watch_init(code);
+#endif
     }
     enum cs_verdict v = cs_entering(t, ci);
     if (v == CS_UNTRACED) {
