@@ -25,7 +25,7 @@ struct cs_thread {
     int held_unwinds;
     uint64_t held_unwind_ticks[CS_MAX_HELD_UNWINDS];
     void *held_frame;
-    /* 3.12 with the frame evaluator: the stack address below which a
+    /* 3.12+ with the frame evaluator: the stack address below which a
      * Python call fails with RecursionError (family_monitoring.c); NULL
      * until known. */
     char *stack_floor;

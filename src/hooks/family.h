@@ -4,7 +4,7 @@
  * Everything that depends on the interpreter's version lives behind this
  * interface, in exactly one file per family:
  *   family_monitoring.c  3.12 and later: sys.monitoring (PEP 669) with a tool
- *                        id of our own, or on 3.12 when everything is
+ *                        id of our own, or when everything is
  *                        traced the frame evaluator (PEP 523) for Python
  *                        functions; reading arguments from the frame;
  *   family_profile.c     3.8 to 3.11: PyEval_SetProfile on every thread.

@@ -1,7 +1,7 @@
 /*
  * family_monitoring.c — Python 3.12 and later: sys.monitoring (PEP 669), or
- * on 3.12 the frame evaluator (PEP 523) for Python functions when
- * everything is traced (see "the frame evaluator" below).
+ * when everything is traced the frame evaluator (PEP 523) for Python functions
+ * (see "the frame evaluator" below).
  *
  * callscope takes a tool id of its own, so debuggers, coverage and cProfile
  * keep theirs. Callbacks are C functions; arguments are read straight from
@@ -408,7 +408,7 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
     return result;
 }
 
-/* Whether Python functions come through the evaluator: on 3.12, when
+/* Whether Python functions come through the evaluator: when
  * everything is traced, unless --deep-recursion. Code left out by a filter
  * costs nothing under sys.monitoring, which stops reporting it, but would
  * still pass through the evaluator. */
