@@ -360,7 +360,9 @@ static unsigned char *put_int(unsigned char *p, PyObject *v)
     size_t bits = _PyLong_NumBits(v);
     char buf[96];
     if (bits <= 256) {
-        PyObject *s = PyObject_Str(v); /* exact int: long_to_decimal, no Python code */
+        /* int's own repr, in C, also for a subclass: str(v) would run the
+         * subclass's __str__ (an IntEnum's), which is the program's code. */
+        PyObject *s = PyLong_Type.tp_repr(v);
         if (s) {
             Py_ssize_t n;
             const char *u = PyUnicode_AsUTF8AndSize(s, &n);

@@ -39,11 +39,15 @@ class Arguments(TracedProgram):
                     raise SystemExit("repr must not run")
             class Num(int):
                 pass
+            class Flag(int):  # as an IntFlag with a high bit: too big for a C long
+                def __str__(self):
+                    raise SystemExit("str must not run")
+                __repr__ = __str__
             def f(v):
                 return v
             for v in [0, -5, 2**70, 1.5, 1e16, float("inf"), True, None, "it's", b"\\xff\\x00a",
                       [1, [2, [3, [4]]]], (1,), {"k": [1]}, {3}, frozenset(), Loud(), Num(3),
-                      list(range(100))]:
+                      list(range(100)), Flag(2**70)]:
                 f(v)
         """)
         got = [self.args_of(r)["v"] for r in self.calls("__main__.f")]
@@ -55,10 +59,13 @@ class Arguments(TracedProgram):
         self.assertIn("Num", got[16])
         self.assertIn("…", got[17])
         self.assertIn("100", got[17])
+        self.assertIn(str(2**70), got[18])
+        self.assertIn("Flag", got[18])
         # each argument's type is recorded with it (calls.arg_types)
         types = [json.loads(r["arg_types"])["v"] for r in self.calls("__main__.f")]
         self.assertEqual(types, ["int", "int", "int", "float", "float", "float", "bool", "NoneType", "str", "bytes",
-                                 "list", "tuple", "dict", "set", "frozenset", "__main__.Loud", "__main__.Num", "list"])
+                                 "list", "tuple", "dict", "set", "frozenset", "__main__.Loud", "__main__.Num", "list",
+                                 "__main__.Flag"])
 
     def test_functions_classes_and_modules_by_name(self):
         self.run_traced("""
