@@ -26,9 +26,11 @@ struct cs_thread {
     uint64_t held_unwind_ticks[CS_MAX_HELD_UNWINDS];
     void *held_frame;
     /* 3.12+ with the frame evaluator: the stack address below which a
-     * Python call fails with RecursionError (family_monitoring.c); NULL
-     * until known. */
+     * Python call fails with RecursionError (NULL until known), and the
+     * interpreter's C recursion count as the last frame handed on started
+     * (hooks/eval_guard.h). */
     char *stack_floor;
+    int eval_count;
     /* 3.13 with the frame evaluator: the frame it hands the interpreter
      * (until that starts), and the __init__ frames the interpreter ran past
      * it, which sys.monitoring reports instead (family_monitoring.c). */

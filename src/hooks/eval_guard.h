@@ -3,18 +3,22 @@
  * thread's stack (3.12 and later).
  *
  * Without an evaluator of its own, the interpreter runs a Python call made
- * by Python code in the same C frame; through one (PEP 523), each call is C
- * recursion, which it counts against a limit of a few thousand levels, far
- * below the recursion limit Python code may set, and which a small thread
- * stack may not even hold. So an evaluator watches the stack itself, around
- * the frame it passes on. Within a margin of the stack's end (1 MB, or a
- * quarter of a smaller stack), the frame fails at once with RecursionError,
- * as for any C recursion too deep, instead of the stack running out. Short
- * of it, when the interpreter's count runs low, it lends CS_GUARD_LEND more
- * levels to that frame (and takes them back when it returns), so a program
- * recurses as deep as the stack allows. Between two such looks the C code in
- * between is bounded by the interpreter's count: under a hundred levels, a
- * few hundred kilobytes at most.
+ * by Python code in the same C frame; through one (PEP 523), each call is an
+ * entry into the interpreter, which charges CS_EVAL_ENTRY_UNITS against its
+ * C recursion count (a few thousand levels), and takes C stack. So an
+ * evaluator gives those units back for the frames it was the only cause of,
+ * and watches the stack itself instead:
+ * - A frame called straight from the bytecode of the frame the evaluator
+ *   handed on before it finds the count lower by exactly one entry's
+ *   charge: no C code in between counted itself. It gets the units back
+ *   while it runs, so Python recursion counts as it does untraced. A frame
+ *   called by C code that counted itself (a C cache wrapper) finds the
+ *   count lower by more, and pays as it would untraced: a program that
+ *   relies on the interpreter's limit for such recursion still meets it.
+ * - Within a margin of the stack's end (1 MB, or a quarter of a smaller
+ *   stack) the frame fails at once with RecursionError, as for any C
+ *   recursion too deep, instead of the stack running out. Between two
+ *   frames the C code in between is bounded by the interpreter's count.
  *
  * Used by the recorder's evaluator (family_monitoring.c) and by the live
  * hooks' (live_monitoring.c).
@@ -25,9 +29,11 @@
 #include <Python.h>
 #if PY_VERSION_HEX >= 0x030C0000
 
-#define CS_GUARD_LOW_COUNT 32
-#define CS_GUARD_LEND 32
-/* A floor below any address: never fails, never lends. */
+/* What an entry into the interpreter's own evaluator charges the C
+ * recursion count (PY_EVAL_C_STACK_UNITS in CPython's ceval.c, 3.12 and
+ * 3.13). */
+#define CS_EVAL_ENTRY_UNITS 2
+/* A floor below any address: never fails, never gives back. */
 #define CS_STACK_UNKNOWN ((char *)1)
 
 /* The address below which the calling thread's Python calls fail: its
@@ -36,34 +42,38 @@ char *cs_find_stack_floor(void);
 
 struct cs_eval_guard {
     int count; /* the interpreter's count before */
-    int how;   /* 0 untouched, 1 failing, 2 lent */
+    int outer; /* the thread's count of the frame handed on before */
+    int how;   /* 0 untouched, 1 failing, 2 given back */
 };
 
-/* Before passing a frame on. *floor is the thread's floor, found on first
- * use (NULL until then). */
-static inline struct cs_eval_guard cs_eval_guard_enter(PyThreadState *ts, char **floor)
+/* Before passing a frame on. Per thread: *floor, its stack floor (NULL
+ * until first needed), and *count, the count as the frame handed on last
+ * started (0 at first). */
+static inline struct cs_eval_guard cs_eval_guard_enter(PyThreadState *ts, char **floor, int *count)
 {
     if (__builtin_expect(!*floor, 0))
         *floor = cs_find_stack_floor();
     char here;
-    struct cs_eval_guard g = {ts->c_recursion_remaining, 0};
+    struct cs_eval_guard g = {ts->c_recursion_remaining, *count, 0};
     if (&here <= *floor) {
         ts->c_recursion_remaining = 0;
         g.how = 1;
-    } else if (g.count < CS_GUARD_LOW_COUNT && *floor != CS_STACK_UNKNOWN) {
-        ts->c_recursion_remaining += CS_GUARD_LEND;
+    } else if (*count - g.count == CS_EVAL_ENTRY_UNITS && *floor != CS_STACK_UNKNOWN) {
+        ts->c_recursion_remaining += CS_EVAL_ENTRY_UNITS;
         g.how = 2;
     }
+    *count = ts->c_recursion_remaining;
     return g;
 }
 
 /* After the frame returned. */
-static inline void cs_eval_guard_leave(PyThreadState *ts, struct cs_eval_guard g)
+static inline void cs_eval_guard_leave(PyThreadState *ts, int *count, struct cs_eval_guard g)
 {
     if (g.how == 1)
         ts->c_recursion_remaining = g.count;
     else if (g.how == 2)
-        ts->c_recursion_remaining -= CS_GUARD_LEND;
+        ts->c_recursion_remaining -= CS_EVAL_ENTRY_UNITS;
+    *count = g.outer;
 }
 
 #endif

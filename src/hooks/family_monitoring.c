@@ -384,7 +384,7 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
     /* The code info goes with the code object, which the frame may hold
      * the last reference to. */
     int notrace = ci->notrace, traced = ci->traced;
-    struct cs_eval_guard guard = cs_eval_guard_enter(ts, &t->stack_floor);
+    struct cs_eval_guard guard = cs_eval_guard_enter(ts, &t->stack_floor, &t->eval_count);
 #if PY_VERSION_HEX >= 0x030D0000
     t->entering = f;
     PyObject *result = inner_eval(ts, f, throwflag);
@@ -392,7 +392,7 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
 #else
     PyObject *result = inner_eval(ts, f, throwflag);
 #endif
-    cs_eval_guard_leave(ts, guard);
+    cs_eval_guard_leave(ts, &t->eval_count, guard);
     now = cs_ticks();
     /* A frame of an earlier session (a new one resets what @notrace left
      * open) leaves no trace in this one. */

@@ -165,6 +165,7 @@ CALLBACK(on_c_raise)
 static int widening;     /* a trace widens to callees (cs_live_hooks_update) */
 static int discovering;  /* discover() is in place and meant to act */
 static __thread char *stack_floor;
+static __thread int eval_count;
 
 static PyObject *discover(PyThreadState *ts, struct _PyInterpreterFrame *f, int throwflag)
 {
@@ -178,9 +179,9 @@ static PyObject *discover(PyThreadState *ts, struct _PyInterpreterFrame *f, int 
                 PyErr_SetRaisedException(thrown);
         }
     }
-    struct cs_eval_guard guard = cs_eval_guard_enter(ts, &stack_floor);
+    struct cs_eval_guard guard = cs_eval_guard_enter(ts, &stack_floor, &eval_count);
     PyObject *result = _PyEval_EvalFrameDefault(ts, f, throwflag);
-    cs_eval_guard_leave(ts, guard);
+    cs_eval_guard_leave(ts, &eval_count, guard);
     return result;
 }
 

@@ -404,6 +404,28 @@ class Results(TracedProgram):
         """, options=("--no-args",))
         self.assertEqual(proc.stdout.decode().splitlines(), ["RecursionError"])
 
+    @unittest.skipUnless(MONITORING, "before 3.12 such recursion crashes untraced: no C recursion limit")
+    def test_recursion_through_c_code_meets_the_interpreter_limit_as_untraced(self):
+        # Each level passes through functools' C cache wrapper, which counts
+        # itself against the interpreter's C recursion limit: the program
+        # meets that limit traced as it does untraced.
+        source = """
+            import functools, sys
+            sys.setrecursionlimit(10 ** 6)
+            @functools.lru_cache(None)
+            def fib(n):
+                return n if n <= 1 else fib(n - 1) + fib(n - 2)
+            try:
+                fib(10000)
+                print("no error")
+            except RecursionError:
+                print("RecursionError")
+        """
+        plain = self.run_plain(self.write("lru.py", source))
+        traced = self.run_traced(source, options=("--no-args",))
+        self.assertEqual(traced.stdout, plain.stdout)
+        self.assertEqual(plain.stdout.decode().splitlines(), ["RecursionError"])
+
     def test_recursion_in_a_thread_with_a_small_stack(self):
         # Each traced call may take C stack (3.12's evaluator, the profile
         # hooks before): near the end of a 512 KB stack the call fails with
