@@ -164,8 +164,8 @@ CALLBACK(on_c_raise)
  * a debugger's or the recorder's: CALL events alone serve then. */
 static int widening;     /* a trace widens to callees (cs_live_hooks_update) */
 static int discovering;  /* discover() is in place and meant to act */
-static __thread char *stack_floor;
-static __thread int eval_count;
+static __thread char *stack_floor __attribute__((tls_model("initial-exec")));
+static __thread int eval_count __attribute__((tls_model("initial-exec")));
 
 static PyObject *discover(PyThreadState *ts, struct _PyInterpreterFrame *f, int throwflag)
 {

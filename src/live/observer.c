@@ -71,7 +71,8 @@ struct live_thread {
     unsigned epoch; /* what is open above belongs to this epoch */
 };
 
-static __thread struct live_thread *me;
+/* initial-exec: one load per event, as for the recorder's thread state */
+static __thread struct live_thread *me __attribute__((tls_model("initial-exec")));
 /* Trace invocations open in all threads (the GIL guards it): the hooks
  * widen to callees only while there are any. */
 static int open_invocations;
@@ -572,7 +573,7 @@ static void observe_trace(struct cs_live_watch *w, struct invocation *inv, int64
 
 /* ---- conditions ---- */
 
-static __thread int evaluating; /* a condition runs: its own calls are not observed */
+static __thread int evaluating __attribute__((tls_model("initial-exec"))); /* a condition runs: its own calls are not observed */
 
 /* Whether a watch's condition holds for the call of `code` in `frame`
  * (true without a condition). A condition that raises counts as false and
