@@ -95,9 +95,20 @@ def evaluator_hook(tmp):
     return (lambda: _noop_hook.set_eval(1)), (lambda: _noop_hook.set_eval(0))
 
 
+# After start(), the collector process is still starting (SQLite, its
+# threads) on the machine's other core, and a step of a few milliseconds
+# timed meanwhile shares the CPU with it: the per-call rows are the steady
+# cost, so the step waits this long first. The whole-process row counts the
+# start.
+COLLECTOR_SETTLE_S = 0.1
+
+
 def callscope_mode(**options):
     def mode(tmp):
-        return (lambda: callscope.start(os.path.join(tmp, "in-process.db"), **options)), callscope.stop
+        def start():
+            callscope.start(os.path.join(tmp, "in-process.db"), **options)
+            time.sleep(COLLECTOR_SETTLE_S)
+        return start, callscope.stop
     return mode
 
 
