@@ -21,6 +21,7 @@
 #include "collector/value_cache.h"
 #include "core/clock.h"
 #include "core/event.h"
+#include "core/grow.h"
 #include "store/json.h"
 #include "store/store.h"
 #include "store/textbuf.h"
@@ -146,14 +147,12 @@ static int64_t thread_row(struct cs_collector *c, int64_t pid, int64_t tid)
         if (c->threads[i].pid == pid && c->threads[i].tid == tid)
             return (int64_t)i + 1;
     if (c->nthreads == c->threads_cap) {
-        size_t cap = c->threads_cap ? c->threads_cap * 2 : 16;
-        struct thread_key *grown = realloc(c->threads, cap * sizeof *grown);
+        struct thread_key *grown = cs_grow(c->threads, &c->threads_cap, sizeof *grown, 16);
         if (!grown) {
             c->oom = 1;
             return 0;
         }
         c->threads = grown;
-        c->threads_cap = cap;
     }
     c->threads[c->nthreads++] = (struct thread_key){pid, tid};
     cs_store_add_thread(c->store, (int64_t)c->nthreads, pid, tid);
@@ -166,14 +165,12 @@ static void note_process(struct cs_collector *c, int64_t pid, int64_t ppid)
         if (c->pids[i] == pid)
             return;
     if (c->npids == c->pids_cap) {
-        size_t cap = c->pids_cap ? c->pids_cap * 2 : 16;
-        int64_t *grown = realloc(c->pids, cap * sizeof *grown);
+        int64_t *grown = cs_grow(c->pids, &c->pids_cap, sizeof *grown, 16);
         if (!grown) {
             c->oom = 1;
             return;
         }
         c->pids = grown;
-        c->pids_cap = cap;
     }
     c->pids[c->npids++] = pid;
     cs_store_add_process(c->store, pid, ppid);
@@ -350,14 +347,12 @@ static struct frame *push(struct cs_collector *c, struct stream *st, uint64_t fu
     if (st->depth == st->cap) {
         if (st->cap >= MAX_STACK_DEPTH)
             return NULL;
-        size_t cap = st->cap ? st->cap * 2 : 64;
-        struct frame *grown = realloc(st->stack, cap * sizeof *grown);
+        struct frame *grown = cs_grow(st->stack, &st->cap, sizeof *grown, 64);
         if (!grown) {
             c->oom = 1;
             return NULL;
         }
         st->stack = grown;
-        st->cap = cap;
     }
     struct frame *parent = st->depth ? &st->stack[st->depth - 1] : NULL;
     struct frame *f = &st->stack[st->depth];

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
+
 int cs_tok_is(const struct cs_token *t, const char *text, const char *s)
 {
     size_t n = strlen(s);
@@ -279,12 +281,10 @@ static const char *const OPS[] = {"==", "!=", "<=", ">=", "//", "<", ">", "+", "
 static int push(struct cs_tokens *out, size_t *cap, const struct cs_token *t)
 {
     if (out->n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        struct cs_token *grown = realloc(out->items, ncap * sizeof *grown);
+        struct cs_token *grown = cs_grow(out->items, cap, sizeof *grown, 16);
         if (!grown)
             return -1;
         out->items = grown;
-        *cap = ncap;
     }
     out->items[out->n++] = *t;
     return 0;

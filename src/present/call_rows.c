@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "present/common.h"
 #include "store/json.h"
 
@@ -30,8 +31,7 @@ int cs_load_threads(sqlite3 *db, long long pid, long long tid, struct cs_thread_
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct cs_thread_info *grown = realloc(*out, cap * sizeof *grown);
+            struct cs_thread_info *grown = cs_grow(*out, &cap, sizeof *grown, 16);
             if (!grown)
                 break;
             *out = grown;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/grow.h"
 #include "present/commands.h"
 #include "present/common.h"
 #include "present/export.h"
@@ -261,13 +262,12 @@ static int open_row(struct export *e, sqlite3_stmt *row)
         if (close_top(e, start) != 0)
             return -1;
     if (e->depth == e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 64;
-        struct cs_export_frame *grown = realloc(e->stack, cap * sizeof *grown);
+        size_t old = e->cap;
+        struct cs_export_frame *grown = cs_grow(e->stack, &e->cap, sizeof *grown, 64);
         if (!grown)
             return e->oom = 1, -1;
-        memset(grown + e->cap, 0, (cap - e->cap) * sizeof *grown); /* their pending buffers */
+        memset(grown + old, 0, (e->cap - old) * sizeof *grown); /* their pending buffers */
         e->stack = grown;
-        e->cap = cap;
     }
     struct cs_export_frame *parent = e->depth ? &e->stack[e->depth - 1] : NULL;
     struct cs_export_frame *f = &e->stack[e->depth++];

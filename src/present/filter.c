@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/grow.h"
 #include "present/call_rows.h"
 #include "present/common.h"
 #include "store/textbuf.h"
@@ -128,14 +129,12 @@ static int add_param(struct compiler *c, struct cs_filter_param p)
 {
     struct cs_filter *f = c->out;
     if (f->nparams == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 8;
-        struct cs_filter_param *grown = realloc(f->params, cap * sizeof *grown);
+        struct cs_filter_param *grown = cs_grow(f->params, &c->cap, sizeof *grown, 8);
         if (!grown) {
             free(p.s);
             return cs_expr_errorf(c->err, 0, "out of memory");
         }
         f->params = grown;
-        c->cap = cap;
     }
     f->params[f->nparams++] = p;
     cs_textbuf_printf(&c->sql, "?%d", f->first_param + (int)f->nparams - 1);
@@ -315,8 +314,7 @@ static size_t suggest_values(sqlite3 *db, const struct field *f, const char *lit
                 if (!v)
                     continue;
                 if (nall == cap) {
-                    cap = cap ? cap * 2 : 64;
-                    char **grown = realloc(all, cap * sizeof *grown);
+                    char **grown = cs_grow(all, &cap, sizeof *grown, 64);
                     if (!grown)
                         break;
                     all = grown;

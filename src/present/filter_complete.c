@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "expr/lexer.h"
 #include "present/common.h"
 #include "present/filter.h"
@@ -16,12 +17,10 @@
 static int add(struct cs_completion *c, size_t *cap, const char *s, size_t n)
 {
     if (c->n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 16;
-        char **grown = realloc(c->items, ncap * sizeof *grown);
+        char **grown = cs_grow(c->items, cap, sizeof *grown, 16);
         if (!grown)
             return -1;
         c->items = grown;
-        *cap = ncap;
     }
     char *copy = malloc(n + 1);
     if (!copy)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "present/parallel_scan.h"
 
 /* What one part of the scan collects. */
@@ -28,12 +29,10 @@ static int add_call(sqlite3_value **col, void *state)
     if (p->limit && p->sel.n >= p->limit)
         return 1; /* more than the caller wants to hold */
     if (p->sel.n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 1024;
-        struct cs_selected_call *grown = realloc(p->sel.calls, cap * sizeof *grown);
+        struct cs_selected_call *grown = cs_grow(p->sel.calls, &p->cap, sizeof *grown, 1024);
         if (!grown)
             return -1;
         p->sel.calls = grown;
-        p->cap = cap;
     }
     p->sel.calls[p->sel.n++] = (struct cs_selected_call){sqlite3_value_int64(col[0]), sqlite3_value_int64(col[1])};
     return 0;

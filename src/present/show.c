@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "present/call_rows.h"
 #include "present/commands.h"
 #include "present/common.h"
@@ -214,12 +215,10 @@ static int load_function_matches(struct show *s)
 static int push_ancestor(struct show *s, struct ancestor a)
 {
     if (s->depth == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        struct ancestor *grown = realloc(s->stack, cap * sizeof *grown);
+        struct ancestor *grown = cs_grow(s->stack, &s->cap, sizeof *grown, 64);
         if (!grown)
             return -1;
         s->stack = grown;
-        s->cap = cap;
     }
     s->stack[s->depth++] = a;
     return 0;
@@ -437,12 +436,10 @@ static int walk_rows(struct show *s, sqlite3_stmt *rows, struct walk *w, struct 
 static int add_root(struct show *s, struct id_range r)
 {
     if (s->nroots == s->roots_cap) {
-        size_t cap = s->roots_cap ? s->roots_cap * 2 : 256;
-        struct id_range *grown = realloc(s->roots, cap * sizeof *grown);
+        struct id_range *grown = cs_grow(s->roots, &s->roots_cap, sizeof *grown, 256);
         if (!grown)
             return -1;
         s->roots = grown;
-        s->roots_cap = cap;
     }
     s->roots[s->nroots++] = r;
     return 0;

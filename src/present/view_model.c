@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "present/common.h"
 #include "store/json.h"
 #include "store/textbuf.h"
@@ -64,8 +65,7 @@ int vm_reload_threads(struct view_model *m)
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct cs_thread_info *grown = realloc(threads, cap * sizeof *grown);
+            struct cs_thread_info *grown = cs_grow(threads, &cap, sizeof *grown, 16);
             if (!grown) {
                 rc = SQLITE_NOMEM;
                 break;
@@ -239,12 +239,10 @@ int vm_toggle_fold(struct view_model *m, const struct vm_row *row)
     if (!children)
         return 0;
     if (m->nfolds == m->fold_cap) {
-        size_t cap = m->fold_cap ? m->fold_cap * 2 : 16;
-        struct vm_fold *grown = realloc(m->folds, cap * sizeof *grown);
+        struct vm_fold *grown = cs_grow(m->folds, &m->fold_cap, sizeof *grown, 16);
         if (!grown)
             return -1;
         m->folds = grown;
-        m->fold_cap = cap;
     }
     m->folds[m->nfolds++] = (struct vm_fold){t, row->pos.id, end};
     return 1;

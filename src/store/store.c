@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/grow.h"
 #include "store/checkpointer.h"
 #include "store/schema.h"
 #include "store/textbuf.h"
@@ -874,14 +875,12 @@ void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t
         return;
     struct batch *b = s->cur;
     if (b->nvals == b->vals_cap) {
-        size_t cap = b->vals_cap ? b->vals_cap * 2 : 256;
-        struct val_entry *grown = realloc(b->vals, cap * sizeof *grown);
+        struct val_entry *grown = cs_grow(b->vals, &b->vals_cap, sizeof *grown, 256);
         if (!grown) {
             fail(s, "out of memory");
             return;
         }
         b->vals = grown;
-        b->vals_cap = cap;
     }
     uint32_t off, n, type_off, type_n;
     stash_text(&b->text, text, len, &off, &n);

@@ -1,0 +1,25 @@
+/*
+ * grow.h — how callscope's arrays grow: doubling when full.
+ */
+#ifndef CALLSCOPE_GROW_H
+#define CALLSCOPE_GROW_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+/* Doubles the capacity of a full array of items of item_size bytes (to
+ * `first` items when it has none yet). Returns the resized block and
+ * updates *cap; or NULL, leaving the block and *cap as they were, when the
+ * memory or the size runs out. */
+static inline void *cs_grow(void *items, size_t *cap, size_t item_size, size_t first)
+{
+    size_t n = *cap ? *cap * 2 : first;
+    if (n < *cap || n > SIZE_MAX / item_size)
+        return NULL;
+    void *grown = realloc(items, n * item_size);
+    if (grown)
+        *cap = n;
+    return grown;
+}
+
+#endif
