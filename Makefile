@@ -130,7 +130,14 @@ $(BENCH_HOOK): bench/noop_hook.c
 bench-hook: $(BENCH_HOOK)
 .PHONY: bench-hook
 
-bench: all-pythons $(BUILD)/collector_bench
+# What live observation costs the observed program (bench/live_bench.py);
+# the instruction counts need valgrind's headers for the counting window.
+$(BUILD)/bench/ir_window.so: bench/ir_window.c
+	@mkdir -p $(BUILD)/bench
+	$(CC) -O2 -Wall -Wextra -fPIC -shared -o $@ $<
+IR_WINDOW = $(if $(wildcard /usr/include/valgrind/callgrind.h),$(BUILD)/bench/ir_window.so)
+
+bench: all-pythons $(BUILD)/collector_bench $(IR_WINDOW)
 	@for p in $(ALL_PYTHONS); do $(MAKE) --no-print-directory bench-hook PYTHON=$$p || echo "bench: no no-op hook for $$p"; done
 	@python3 bench/run.py $(ALL_PYTHONS)
 	@python3 bench/live_bench.py $(ALL_PYTHONS)
@@ -138,7 +145,7 @@ bench: all-pythons $(BUILD)/collector_bench
 	@python3 bench/export_bench.py 10000000
 
 # What live observation costs the observed program (bench/live_bench.py).
-live-bench: all-pythons
+live-bench: all-pythons $(IR_WINDOW)
 	@python3 bench/live_bench.py $(ALL_PYTHONS)
 .PHONY: live-bench
 
