@@ -46,6 +46,7 @@ struct invocation {
     size_t n, cap;
     size_t omitted;
     int64_t wall_ns;
+    int shows_stdlib; /* the target is in the standard library: so are the calls worth seeing */
 };
 
 struct open_call {
@@ -460,13 +461,9 @@ static const char *stdlib_prefix(void)
 }
 
 /* --skip-builtin hides C functions and the standard library. */
-static int hidden(const struct cs_live_watch *w, PyObject *what, int is_c)
+static int in_stdlib(PyObject *code)
 {
-    if (!w->req.skip_builtin)
-        return 0;
-    if (is_c)
-        return 1;
-    PyObject *fn = ((PyCodeObject *)what)->co_filename;
+    PyObject *fn = ((PyCodeObject *)code)->co_filename;
     const char *f = PyUnicode_Check(fn) ? PyUnicode_AsUTF8(fn) : NULL;
     if (!f) {
         PyErr_Clear();
@@ -476,6 +473,15 @@ static int hidden(const struct cs_live_watch *w, PyObject *what, int is_c)
         return strncmp(f, "<frozen", 7) == 0;
     const char *lib = stdlib_prefix();
     return lib[0] && strncmp(f, lib, strlen(lib)) == 0 && !strstr(f + strlen(lib), "-packages/");
+}
+
+/* --skip-builtin: C functions are hidden, and so is the standard library,
+ * unless the traced function is part of it. */
+static int hidden(const struct cs_live_watch *w, const struct invocation *inv, PyObject *what, int is_c)
+{
+    if (!w->req.skip_builtin)
+        return 0;
+    return is_c || (!inv->shows_stdlib && in_stdlib(what));
 }
 
 static void free_invocation(struct invocation *inv)
@@ -514,7 +520,9 @@ static void add_node(struct invocation *inv, struct open_call *c, int k, const s
     int depth = me->depth - 1 == inv->base ? 0 : me->stack[me->depth - 2].child_depth[k];
     c->node[k] = -1;
     c->child_depth[k] = depth;
-    if (depth > w->req.depth || hidden(w, c->code, c->is_c))
+    if (depth == 0)
+        inv->shows_stdlib = !c->is_c && in_stdlib(c->code);
+    if (depth > w->req.depth || (depth > 0 && hidden(w, inv, c->code, c->is_c)))
         return;
     c->child_depth[k] = depth + 1;
     if (inv->n == inv->cap) {
@@ -745,7 +753,9 @@ static void pop(void *frame, int how, PyObject *value, int64_t end)
             struct node *nd = &me->inv[k].nodes[idx];
             nd->duration = duration;
             if (how == 1)
-                nd->flags |= CS_NODE_AWAIT;
+                nd->flags |= ((PyCodeObject *)c->code)->co_flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR)
+                                 ? CS_NODE_AWAIT
+                                 : CS_NODE_YIELD;
             if (how == 2)
                 nd->flags |= CS_NODE_RAISED;
         }

@@ -63,9 +63,10 @@ enum cs_live_command { CS_LIVE_TRACE = 1, CS_LIVE_WATCH = 2, CS_LIVE_STACK = 3, 
 
 enum cs_node_flags {
     CS_NODE_BUILTIN = 1,    /* a C function */
-    CS_NODE_AWAIT = 2,      /* suspended by yield/await */
+    CS_NODE_AWAIT = 2,      /* a coroutine suspended by await */
     CS_NODE_UNFINISHED = 4, /* still running when the observation ended */
     CS_NODE_RAISED = 8,     /* ended by an exception */
+    CS_NODE_YIELD = 16,     /* a generator suspended by yield */
 };
 
 /* When watch observes (bits of the request's `when`). */

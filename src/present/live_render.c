@@ -110,6 +110,8 @@ static void json_tree(struct cs_textbuf *b, const struct node *nodes, size_t n, 
         cs_textbuf_puts(b, ",\"builtin\":true");
     if (nd->flags & CS_NODE_AWAIT)
         cs_textbuf_puts(b, ",\"await\":true");
+    if (nd->flags & CS_NODE_YIELD)
+        cs_textbuf_puts(b, ",\"yield\":true");
     if (nd->flags & CS_NODE_RAISED)
         cs_textbuf_puts(b, ",\"raised\":true");
     if (nd->flags & CS_NODE_UNFINISHED)
@@ -203,6 +205,8 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
                               (unsigned long long)nd->lineno);
         if (nd->flags & CS_NODE_AWAIT)
             cs_textbuf_puts(b, " [await]");
+        if (nd->flags & CS_NODE_YIELD)
+            cs_textbuf_puts(b, " [yield]");
         if (nd->flags & CS_NODE_RAISED)
             cs_textbuf_puts(b, " [raised]");
         if (nd->flags & CS_NODE_UNFINISHED)

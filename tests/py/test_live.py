@@ -80,9 +80,24 @@ class TraceTest(LiveTarget):
         self.assertEqual(out.count("thread=MainThread"), 2, out)
         self.assertRegex(out, r"\[\d+(\.\d+)?(ns|µs|ms)\] __main__\.Shop\.process .*target\.py:\d+")
         self.assertRegex(out, r"\n└─ \[[^]]+\] __main__\.helper ")
-        self.assertRegex(out, r"\n    ├─ \[[^]]+\] __main__\.(helper\.<locals>\.)?<genexpr> .*\[await\]\n    │   └─ \[[^]]+\] __main__\.leaf")
+        self.assertRegex(out, r"\n    ├─ \[[^]]+\] __main__\.(helper\.<locals>\.)?<genexpr> .*\[yield\]\n    │   └─ \[[^]]+\] __main__\.leaf")
         self.assertNotIn("json", out.replace("target.py", ""), "the standard library is hidden by default")
         self.assertIn("tracing __main__.Shop.process", proc.stderr.decode())
+
+    def test_a_standard_library_function_is_traced_with_its_own_callees(self):
+        # --skip-builtin hides the standard library under the program's own
+        # functions; a traced function of the standard library is shown, and
+        # so are the standard-library functions it calls, C functions are not.
+        p = self.start_target('''
+            import json
+            serve(lambda: json.dumps({"a": [1, 2]}))
+        ''')
+        obs = self.observations("trace", p.pid, "json.dumps", "-n", "1")
+        self.assertEqual(len(obs), 1)
+        tree = tree_functions(obs[0]["call_tree"])
+        self.assertEqual(tree[0], (0, "json.dumps"))
+        self.assertIn((1, "json.encoder.JSONEncoder.encode"), tree)
+        self.assertFalse(any(f.startswith("_json") for _, f in tree), tree)
 
     def test_jsonl_tree_depth_and_builtins(self):
         p = self.start_target(SHOP)
@@ -293,6 +308,17 @@ class WatchTest(LiveTarget):
         names = [f for _, f in tree_functions(co[0]["call_tree"])]
         self.assertIn("__main__.produce", names)
         self.assertIn("__main__.fetch", names)
+        # each step of a generator ends in a yield, of a coroutine in an await
+        steps = {}
+        pending = [co[0]["call_tree"]]
+        while pending:
+            node = pending.pop()
+            pending.extend(node["children"])
+            steps.setdefault(node["function"], []).append((node.get("yield", False), node.get("await", False)))
+        self.assertIn((True, False), steps["__main__.produce"])
+        self.assertIn((False, True), steps["__main__.fetch"])
+        self.assertNotIn((False, True), steps["__main__.produce"])
+        self.assertNotIn((True, False), steps["__main__.fetch"])
 
 
 class ConditionTest(LiveTarget):
