@@ -60,7 +60,8 @@ static PyObject *member(PyObject *owner, const char *name)
 }
 
 /* The Python function behind a method, classmethod, staticmethod, property
- * getter or functools.wraps decorator (borrowed), or NULL. */
+ * getter, functools.wraps decorator or C wrapper such as functools.lru_cache
+ * (borrowed), or NULL. */
 static PyObject *underlying_function(PyObject *v)
 {
     for (int hops = 0; v && hops < 16; hops++) {
@@ -80,6 +81,12 @@ static PyObject *underlying_function(PyObject *v)
             PyObject *fn = PyObject_GetAttrString(v, "fget");
             Py_XDECREF(fn);
             v = fn;
+        } else if (Py_TYPE(v)->tp_dictoffset > 0) {
+            /* A wrapper written in C that says what it wraps, as
+             * functools.lru_cache does: its instance dict is read in place,
+             * so no attribute lookup runs the program's code. */
+            PyObject *dict = *(PyObject **)((char *)v + Py_TYPE(v)->tp_dictoffset);
+            v = dict && PyDict_Check(dict) ? PyDict_GetItemString(dict, "__wrapped__") : NULL;
         } else {
             return NULL;
         }

@@ -272,6 +272,41 @@ class WatchTest(LiveTarget):
             self.assertIn(key, obs[0]["params"], pattern)
             int(obs[0]["params"][key])
 
+    def test_decorated_functions_are_observed_through_what_they_wrap(self):
+        # Both functions share the decorator's wrapper code: observing one
+        # must not report the other. lru_cache's wrapper is written in C.
+        p = self.start_target('''
+            import functools, itertools
+
+            def logged(fn):
+                @functools.wraps(fn)
+                def wrapper(*args):
+                    return fn(*args)
+                return wrapper
+
+            @logged
+            def first(x):
+                return x + 1
+
+            @logged
+            def second(x):
+                return x + 2
+
+            @functools.lru_cache(maxsize=None)
+            def cached(n):
+                return n * 2
+
+            counter = itertools.count()
+            serve(lambda: (first(1), second(1), cached(next(counter))))
+        ''')
+        obs = self.observations("watch", p.pid, "__main__.first", "-n", "3")
+        self.assertEqual([(o["func_name"], o["return_obj"]) for o in obs], [("__main__.first", "2")] * 3)
+        obs = self.observations("watch", p.pid, "__main__.cached", "-n", "2")
+        self.assertEqual(len(obs), 2)
+        for o in obs:
+            self.assertEqual(o["func_name"], "__main__.cached")
+            self.assertEqual(int(o["return_obj"]), 2 * int(o["params"]["n"]))
+
     def test_threads_generators_and_async(self):
         p = self.start_target('''
             import asyncio, threading
