@@ -2,6 +2,7 @@
 input gets one clear line of error."""
 
 import os
+import subprocess
 import sys
 
 from tests.py.support import CALLSCOPE, TracedProgram
@@ -67,7 +68,6 @@ class RunBehavesLikePython(TracedProgram):
 
     def test_python_m_callscope_works(self):
         self.write("app.py", "def f(): return 5\nf()\n")
-        import subprocess
         env = dict(os.environ)
         env["PYTHONPATH"] = os.path.join(os.path.dirname(CALLSCOPE), "lib")
         proc = subprocess.run([sys.executable, "-m", "callscope", "run", "-o", self.db, "app.py"], cwd=self.dir,
@@ -103,6 +103,22 @@ class BadInput(TracedProgram):
         self.write("app.py", "pass\n")
         proc = self.callscope("run", "--python", sys.executable, "-o", "/proc/no/such/dir/x.db", "app.py")
         self.assert_one_line_error(proc, "x.db")
+
+    def test_full_disk(self):
+        # A file system of 1 MB fills up early in the recording: the program
+        # still runs to its end, with all its output, and callscope says
+        # once, at the end, that the record could not be written.
+        mnt = os.path.join(self.dir, "small")
+        os.mkdir(mnt)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if mounted.returncode != 0:
+            self.skipTest("cannot mount a small file system here (needs root)")
+        self.addCleanup(subprocess.run, ["umount", "-l", mnt])
+        self.write("app.py", "def f(i):\n    return i\nfor i in range(300000):\n    f(i)\nprint('done')\n")
+        proc = self.callscope("run", "--python", sys.executable, "-o", os.path.join(mnt, "x.db"), "app.py")
+        self.assertEqual(proc.stdout, b"done\n")
+        self.assert_one_line_error(proc, "the disk is full")
 
     def test_empty_output_path(self):
         self.write("app.py", "pass\n")
