@@ -41,9 +41,9 @@ IR_LOOPS = 100  # fib(12) calls counted per phase
 PHASES = ("unattached", "attached, idle", "tracing target()", "... with condition", "after detach")
 CONDITION = ["--condition", "params[0] % 2 == 0 and cost >= 0"]
 
-TARGET = r'''
-import sys, time
-
+# The program both targets run: fib is the rest of the program, target()
+# the function observed.
+FUNCTIONS = r'''
 def fib(n):
     return n if n < 2 else fib(n - 1) + fib(n - 2)
 
@@ -52,7 +52,11 @@ def leaf(x):
 
 def target(k):
     return leaf(k) + leaf(k + 1)
+'''
 
+TARGET = r'''
+import sys, time
+''' + FUNCTIONS + r'''
 def loop_rate(seconds):
     """Calls per second of fib(12) (the rest of the program) and the mean
     cost of one target() call, in µs, over about `seconds`."""
@@ -84,16 +88,7 @@ IR_TARGET = r'''
 import ctypes, os, sys, sysconfig
 window = ctypes.CDLL(sys.argv[1])
 extension = os.path.join(sys.argv[2], "callscope", "_callscope" + sysconfig.get_config_var("EXT_SUFFIX"))
-
-def fib(n):
-    return n if n < 2 else fib(n - 1) + fib(n - 2)
-
-def leaf(x):
-    return x + 1
-
-def target(k):
-    return leaf(k) + leaf(k + 1)
-
+''' + FUNCTIONS + r'''
 def count(loops):
     """Instructions are counted while fib(12) runs, not while target() does."""
     for i in range(loops):
