@@ -132,6 +132,11 @@ def wait_for_socket(pid, present=True):
     raise RuntimeError("the agent socket did not %s" % ("appear" if present else "go away"))
 
 
+def detach(pid):
+    subprocess.run([CALLSCOPE, "detach", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_socket(pid, present=False)
+
+
 def measure(python):
     p = subprocess.Popen([python, "-c", TARGET], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          universal_newlines=True)
@@ -162,8 +167,7 @@ def measure(python):
                 client.kill()
                 client.wait()
                 client.stdout.close()
-            subprocess.run([CALLSCOPE, "detach", str(p.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            wait_for_socket(p.pid, present=False)
+            detach(p.pid)
             keep("after detach")
     finally:
         p.kill()
@@ -212,8 +216,7 @@ def count_instructions(python, workdir):
                 observed = sum('"observation"' in line for line in seen)
             if observed < IR_LOOPS // 4:
                 raise RuntimeError("the trace saw %d of %d calls of target()" % (observed, IR_LOOPS))
-        subprocess.run([CALLSCOPE, "detach", str(p.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_socket(p.pid, present=False)
+        detach(p.pid)
         count("after detach")
     finally:
         p.kill()
