@@ -460,7 +460,7 @@ static const char *stdlib_prefix(void)
     return prefix;
 }
 
-/* --skip-builtin hides C functions and the standard library. */
+/* Whether code belongs to the standard library (frozen modules included). */
 static int in_stdlib(PyObject *code)
 {
     PyObject *fn = ((PyCodeObject *)code)->co_filename;
@@ -752,7 +752,7 @@ static void pop(void *frame, int how, PyObject *value, int64_t end)
         if (me->depth - 1 >= me->inv[k].base && idx >= 0 && (size_t)idx < me->inv[k].n) {
             struct node *nd = &me->inv[k].nodes[idx];
             nd->duration = duration;
-            if (how == 1)
+            if (how == 1 && !c->is_c)
                 nd->flags |= ((PyCodeObject *)c->code)->co_flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR)
                                  ? CS_NODE_AWAIT
                                  : CS_NODE_YIELD;

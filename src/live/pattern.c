@@ -81,7 +81,7 @@ static PyObject *underlying_function(PyObject *v)
             PyObject *fn = PyObject_GetAttrString(v, "fget");
             Py_XDECREF(fn);
             v = fn;
-        } else if (Py_TYPE(v)->tp_dictoffset > 0) {
+        } else if (!PyType_Check(v) && Py_TYPE(v)->tp_dictoffset > 0) {
             /* A wrapper written in C that says what it wraps, as
              * functools.lru_cache does: its instance dict is read in place,
              * so no attribute lookup runs the program's code. */
