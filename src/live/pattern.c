@@ -32,6 +32,19 @@ static void normalise(const char *pattern, char *out, size_t size)
     out[n] = 0;
 }
 
+/* The first character of the dotted words that no Python name can hold
+ * (ASCII letters, digits, '_' and any non-ASCII letter can), or NULL. */
+static const char *not_a_name(const char *dotted)
+{
+    for (const char *p = dotted; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!(c >= 0x80 || c == '_' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z')))
+            return p;
+    }
+    return NULL;
+}
+
 /* A name in a class's own dictionary or its bases', without descriptors. */
 static PyObject *class_lookup(PyTypeObject *type, PyObject *name)
 {
@@ -117,8 +130,23 @@ PyObject *cs_live_resolve(const char *pattern, const char *nested, char *name_ou
 {
     char dotted[512];
     normalise(pattern, dotted, sizeof dotted);
+    /* A name as callscope prints it, `module.outer.<locals>.inner`: the
+     * function defined inside outer, as with -nm inner. */
+    char inner[256];
+    char *locals = strstr(dotted, ".<locals>.");
+    if (locals && !(nested && nested[0])) {
+        const char *last = strrchr(dotted, '.') + 1;
+        snprintf(inner, sizeof inner, "%s", last);
+        *locals = 0;
+        nested = inner;
+    }
     if (!dotted[0] || dotted[0] == '.' || strstr(dotted, "..") || dotted[strlen(dotted) - 1] == '.') {
         snprintf(err, errlen, "'%s' is not a pattern: write module.function or module.Class.method", pattern);
+        return NULL;
+    }
+    const char *odd = not_a_name(dotted);
+    if (odd) {
+        snprintf(err, errlen, "'%s' is not a pattern: '%c' cannot be part of a Python name", pattern, *odd);
         return NULL;
     }
     /* The longest dotted prefix that is an imported module. */

@@ -265,6 +265,7 @@ class WatchTest(LiveTarget):
             ("__main__.Shop.check", [], "code", None),       # staticmethod, through a dict
             ("__main__.Shop.make", [], "n", None),           # classmethod
             ("__main__.Shop.outer", ["-nm", "inner"], "k", None),  # nested function
+            ("__main__.Shop.outer.<locals>.inner", [], "k", None),  # the same, named as callscope prints it
             ("__main__.leaf", [], "x", None),
         ]:
             obs = self.observations("watch", p.pid, pattern, "-n", "1", *extra)
@@ -501,6 +502,7 @@ class ErrorsTest(LiveTarget):
         self.check_error(["watch", p.pid, "os.getpid"], "'os.getpid' is a built-in function")
         self.check_error(["watch", p.pid, "__main__.counter"], "'__main__.counter' is a list, not a function")
         self.check_error(["trace", p.pid, "__main__..x"], "is not a pattern")
+        self.check_error(["trace", p.pid, "__main__ Shop pro-cess"], "'-' cannot be part of a Python name")
         self.check_error(["trace", p.pid, "__main__.Shop.outer", "-nm", "missing"], "defines no function named 'missing'")
         # the target is unharmed and still answers
         self.assertIn("fds", self.state(p))
