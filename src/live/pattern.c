@@ -2,7 +2,8 @@
  * pattern.c — finds the code objects a live pattern names.
  *
  * Patterns: `module.func`, `module.Class.method`, `pkg.mod.Outer.Inner.method`,
- * or the words `module [Class] method`. Only modules the target has already
+ * the words `module [Class] method`, or `module.outer.<locals>.inner` for a
+ * nested function. Only modules the target has already
  * imported are searched (nothing is imported into it), and names are looked
  * up in module and class dictionaries directly, so no property, metaclass or
  * __getattr__ of the program runs. Observing the code object catches every
