@@ -135,9 +135,9 @@ PyObject *cs_live_resolve(const char *pattern, const char *nested, char *name_ou
      * function defined inside outer, as with -nm inner. */
     char inner[256];
     char *locals = strstr(dotted, ".<locals>.");
-    if (locals && !(nested && nested[0])) {
-        const char *last = strrchr(dotted, '.') + 1;
-        snprintf(inner, sizeof inner, "%s", last);
+    const char *last = strrchr(dotted, '.');
+    if (locals && last[1] && !(nested && nested[0])) {
+        snprintf(inner, sizeof inner, "%s", last + 1);
         *locals = 0;
         nested = inner;
     }
