@@ -62,10 +62,25 @@ struct stream {
     struct cs_textbuf args; /* arguments of the open frames (call_rows.args arrays), LIFO */
 };
 
+/* The value an argument had at its function's previous call, and its vals
+ * id. A function is mostly called with the same self, document or settings
+ * as the time before: then a compare of bytes still in the CPU's cache
+ * finds the id, where the value cache would hash them and probe its large
+ * tables. */
+struct last_arg {
+    int64_t id;     /* 0: none */
+    uint64_t turns; /* of the value cache when id was found: see value_cache.h */
+    uint32_t len, cap;
+    unsigned char *bytes;
+};
+#define LAST_ARG_POSITIONS 16     /* the first arguments of each function */
+#define LAST_ARG_MAX_BYTES 512    /* longer values are looked up each time */
+
 struct function {
     int defined;
     int is_c;
     uint32_t nargs;
+    struct last_arg *last; /* min(nargs, LAST_ARG_POSITIONS), made at the first call */
 };
 
 struct thread_key {
@@ -411,7 +426,30 @@ static void unwind_all(struct cs_collector *c, struct stream *st)
  * call `result_of` (0: r holds no result), met for the first time, is
  * inline too until it is met again (value_cache.h). Every other value is
  * rendered and stored once. */
-static int64_t take_value(struct cs_collector *c, struct cs_reader *r, int64_t result_of)
+static void remember_arg(struct cs_collector *c, struct last_arg *last, const unsigned char *bytes, size_t len,
+                         int64_t id)
+{
+    if (!last)
+        return;
+    last->id = 0;
+    if (len > LAST_ARG_MAX_BYTES)
+        return;
+    if (last->cap < len) {
+        unsigned char *grown = realloc(last->bytes, len);
+        if (!grown)
+            return;
+        last->bytes = grown;
+        last->cap = (uint32_t)len;
+    }
+    memcpy(last->bytes, bytes, len);
+    last->len = (uint32_t)len;
+    last->id = id;
+    last->turns = cs_value_cache_turns(c->values);
+}
+
+/* last: what the argument at this position was at the previous call (NULL
+ * for results and positions not remembered); updated. */
+static int64_t take_value(struct cs_collector *c, struct cs_reader *r, int64_t result_of, struct last_arg *last)
 {
     const unsigned char *start = r->p;
     int tag = start < r->end ? *start : -1;
@@ -419,10 +457,15 @@ static int64_t take_value(struct cs_collector *c, struct cs_reader *r, int64_t r
         return -1;
     size_t len = (size_t)(r->p - start);
     int inline_value = tag == V_INT || tag == V_NONE || tag == V_TRUE || tag == V_FALSE;
+    if (last && last->id && last->turns == cs_value_cache_turns(c->values) && !inline_value && last->len == len &&
+        memcmp(last->bytes, start, len) == 0)
+        return last->id;
     int64_t held_by = 0;
     int64_t id = inline_value ? 0 : cs_value_cache_find(c->values, start, len, &held_by);
-    if (id)
+    if (id) {
+        remember_arg(c, last, start, len, id);
         return id;
+    }
     struct cs_reader value = {start, r->p, 0};
     cs_textbuf_reset(&c->value);
     if (cs_render_value(&value, &c->value) != 0) {
@@ -436,6 +479,7 @@ static int64_t take_value(struct cs_collector *c, struct cs_reader *r, int64_t r
         return 0;
     }
     id = cs_value_cache_add(c->values, start, len);
+    remember_arg(c, last, start, len, id);
     struct cs_text type = cs_value_type(&(struct cs_reader){start, r->p, 0});
     cs_store_add_value(c->store, id, c->value.data ? c->value.data : "", c->value.len, type.s, type.n);
     if (held_by)
@@ -452,9 +496,11 @@ static int on_call(struct cs_collector *c, struct stream *st, struct cs_reader *
     struct frame *f = push(c, st, ev->id, 0, 0);
     if (!f)
         return -1;
+    if (!fn->last && fn->nargs)
+        fn->last = calloc(fn->nargs < LAST_ARG_POSITIONS ? fn->nargs : LAST_ARG_POSITIONS, sizeof *fn->last);
     cs_textbuf_putc(&st->args, '[');
     for (uint32_t i = 0; i < fn->nargs; i++) {
-        int64_t id = take_value(c, r, 0);
+        int64_t id = take_value(c, r, 0, fn->last && i < LAST_ARG_POSITIONS ? &fn->last[i] : NULL);
         if (id < 0)
             return -1;
         if (i)
@@ -484,7 +530,7 @@ static int on_bare_call(struct cs_collector *c, struct stream *st, const struct 
 static int on_return(struct cs_collector *c, struct stream *st, struct cs_reader *r, int with_value,
                      int flags)
 {
-    int64_t id = with_value ? take_value(c, r, st->depth ? st->stack[st->depth - 1].id : 0) : 0;
+    int64_t id = with_value ? take_value(c, r, st->depth ? st->stack[st->depth - 1].id : 0, NULL) : 0;
     if (id < 0)
         return -1;
     pop(c, st, id, with_value && !id ? &c->value : NULL, NULL, flags);
@@ -814,6 +860,12 @@ void cs_collector_free(struct cs_collector *c)
     for (size_t i = 0; i < c->nstreams; i++)
         free_stream(c->streams[i]);
     free(c->streams);
+    for (size_t i = 0; i < c->nfunctions; i++) {
+        struct function *fn = &c->functions[i];
+        for (uint32_t k = 0; fn->last && k < fn->nargs && k < LAST_ARG_POSITIONS; k++)
+            free(fn->last[k].bytes);
+        free(fn->last);
+    }
     free(c->functions);
     free(c->threads);
     free(c->pids);

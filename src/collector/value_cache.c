@@ -36,6 +36,7 @@ struct generation {
 struct cs_value_cache {
     struct generation gen[2];
     int cur; /* index of the current generation in gen */
+    uint64_t turns; /* times the generations turned over */
     int64_t next_id;
     /* Set by a find that missed, for the add that follows it; and the
      * slot of a value met once, which that add gives an id. */
@@ -109,6 +110,7 @@ static struct slot *insert(struct cs_value_cache *vc, uint64_t h, int64_t id, co
         return NULL; /* never kept: it would crowd out everything else */
     struct generation *g = &vc->gen[vc->cur];
     if (g->used >= MAX_USED || g->nbytes + len > MAX_BYTES) {
+        vc->turns++;
         vc->cur ^= 1;
         g = &vc->gen[vc->cur];
         memset(g->slots, 0, SLOTS * sizeof *g->slots);
@@ -162,4 +164,9 @@ int64_t cs_value_cache_add(struct cs_value_cache *vc, const void *bytes, size_t 
 void cs_value_cache_add_inline(struct cs_value_cache *vc, const void *bytes, size_t len, int64_t call_id)
 {
     insert(vc, vc->pending_hash, -call_id, bytes, len);
+}
+
+uint64_t cs_value_cache_turns(const struct cs_value_cache *vc)
+{
+    return vc->turns;
 }

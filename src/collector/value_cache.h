@@ -47,4 +47,9 @@ int64_t cs_value_cache_add(struct cs_value_cache *vc, const void *bytes, size_t 
  * inline in the row of call call_id (> 0), with no vals row yet. */
 void cs_value_cache_add_inline(struct cs_value_cache *vc, const void *bytes, size_t len, int64_t call_id);
 
+/* How many times the generations have turned over. A value found before
+ * the last turn is still known until the next one: a caller that keeps ids
+ * on its own finds the value again after each turn, which keeps it known. */
+uint64_t cs_value_cache_turns(const struct cs_value_cache *vc);
+
 #endif

@@ -536,6 +536,49 @@ static void test_results_met_once_stay_inline(void)
     tu_remove_db(path);
 }
 
+/* f(doc, key) gets the same document each time and a new key: the
+ * document is found by comparing it with f's previous one, never by the
+ * value cache, yet the cache keeps it known across its turns, so h(doc)
+ * after 300,000 new values (two turns) still refers to its one vals row. */
+static void test_repeated_arguments(void)
+{
+    static const char *const ARGS_F[] = {"doc", "key", NULL};
+    static const char *const ARGS_H[] = {"doc", NULL};
+    static const char DOC[] = "the document every call of f gets";
+    struct cs_ring ring;
+    tu_ring(&ring, 64 << 20);
+    struct test_producer p;
+    uint64_t t = t0(&ring);
+    tp_open(&p, &ring, (uint32_t)getpid(), 101, t);
+    tp_code(&p, 1, "__main__", "f", "/x/prog.py", 10, ARGS_F);
+    tp_code(&p, 2, "__main__", "h", "/x/prog.py", 20, ARGS_H);
+    char key[32];
+    for (int i = 0; i < 300000; i++) {
+        int n = snprintf(key, sizeof key, "key %d", i);
+        tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t += 10), tp_dt(&p);
+        tp_byte(&p, V_STR), tp_varint(&p, strlen(DOC)), tp_str(&p, DOC);
+        tp_byte(&p, V_STR), tp_varint(&p, (uint64_t)n), tp_str(&p, key);
+        tp_end(&p);
+        tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p), tp_byte(&p, V_NONE), tp_end(&p);
+    }
+    tp_begin(&p, EV_CALL), tp_varint(&p, 2), tp_at(&p, t += 10), tp_dt(&p);
+    tp_byte(&p, V_STR), tp_varint(&p, strlen(DOC)), tp_str(&p, DOC), tp_end(&p);
+    tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p), tp_byte(&p, V_NONE), tp_end(&p);
+    tp_seal(&p);
+
+    const char *path = tu_db_path();
+    struct cs_collector_options o = tu_options(path);
+    sqlite3 *db = tu_collect(&ring, &o);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 300001);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM vals WHERE text = '''the document every call of f gets'''"), 1);
+    CHECK_INT(tu_int(db, "SELECT count(DISTINCT json_extract(args, '$[0]')) FROM call_rows"), 1);
+    CHECK_STR(tu_text(db, "SELECT args FROM calls WHERE id = 300000"),
+              "{\"doc\":\"'the document every call of f gets'\",\"key\":\"'key 299999'\"}");
+    CHECK_STR(tu_text(db, "SELECT args FROM calls WHERE id = 300001"), "{\"doc\":\"'the document every call of f gets'\"}");
+    sqlite3_close(db);
+    tu_remove_db(path);
+}
+
 /* The value cache's answers: new, met once (kept inline), or an id; and a
  * value met once is still known as such after the tables turned over. */
 static void test_value_cache(void)
@@ -584,5 +627,6 @@ int main(void)
     test_shared_values();
     test_value_cache();
     test_results_met_once_stay_inline();
+    test_repeated_arguments();
     return CHECK_REPORT("test_collector");
 }
