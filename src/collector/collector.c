@@ -419,13 +419,7 @@ static void unwind_all(struct cs_collector *c, struct stream *st)
 
 /* ---- events ---- */
 
-/* Reads the value next in r: returns the id of its vals row, or 0 when it
- * is stored inline, its rendering then in c->value; -1 when r is
- * malformed. Ints, None and booleans are inline: their text is as short as
- * an id, and ints are often unique (positions, counters). The result of
- * call `result_of` (0: r holds no result), met for the first time, is
- * inline too until it is met again (value_cache.h). Every other value is
- * rendered and stored once. */
+/* Notes the value an argument position got, with its id (last may be NULL). */
 static void remember_arg(struct cs_collector *c, struct last_arg *last, const unsigned char *bytes, size_t len,
                          int64_t id)
 {
@@ -447,8 +441,15 @@ static void remember_arg(struct cs_collector *c, struct last_arg *last, const un
     last->turns = cs_value_cache_turns(c->values);
 }
 
-/* last: what the argument at this position was at the previous call (NULL
- * for results and positions not remembered); updated. */
+/* Reads the value next in r: returns the id of its vals row, or 0 when it
+ * is stored inline, its rendering then in c->value; -1 when r is
+ * malformed. Ints, None and booleans are inline: their text is as short as
+ * an id, and ints are often unique (positions, counters). The result of
+ * call `result_of` (0: r holds no result), met for the first time, is
+ * inline too until it is met again (value_cache.h). Every other value is
+ * rendered and stored once. `last` (NULL for results) is what the
+ * argument at this position was at the function's previous call; it is
+ * updated. */
 static int64_t take_value(struct cs_collector *c, struct cs_reader *r, int64_t result_of, struct last_arg *last)
 {
     const unsigned char *start = r->p;
