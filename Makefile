@@ -137,7 +137,7 @@ $(BUILD)/bench/ir_window.so: bench/ir_window.c
 	$(CC) -O2 -Wall -Wextra -fPIC -shared -o $@ $<
 IR_WINDOW = $(if $(wildcard /usr/include/valgrind/callgrind.h),$(BUILD)/bench/ir_window.so)
 
-bench: all-pythons $(BUILD)/collector_bench $(IR_WINDOW)
+bench: all-pythons $(BUILD)/collector_bench $(BUILD)/sqlite_floor $(IR_WINDOW)
 	@for p in $(ALL_PYTHONS); do $(MAKE) --no-print-directory bench-hook PYTHON=$$p || echo "bench: no no-op hook for $$p"; done
 	@python3 bench/run.py $(ALL_PYTHONS)
 	@python3 bench/live_bench.py $(ALL_PYTHONS)
@@ -154,6 +154,10 @@ $(BUILD)/collector_bench: bench/collector_bench.c $(wildcard src/collector/*.c s
 	@mkdir -p $(BUILD)
 	$(CC) -O2 -D_GNU_SOURCE $(WARN) -Isrc -Itests/c -o $@ bench/collector_bench.c \
 	    $(wildcard src/collector/*.c src/store/*.c) $(CORE_SRC) $(LIBS)
+# The floor under the collector's rate: SQLite alone writing a recording's rows (bench/sqlite_floor.c).
+$(BUILD)/sqlite_floor: bench/sqlite_floor.c $(wildcard src/store/*.c) $(CORE_SRC) $(HEADERS)
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -D_GNU_SOURCE $(WARN) -Isrc -o $@ bench/sqlite_floor.c $(wildcard src/store/*.c) $(CORE_SRC) $(LIBS)
 collector-bench: $(BUILD)/collector_bench
 	$(BUILD)/collector_bench 2000000
 .PHONY: collector-bench

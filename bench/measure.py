@@ -213,6 +213,7 @@ def whole_process(tmp):
             t = time.perf_counter() - t0
             best[label] = min(best.get(label, t), t)
     size = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
+    floor = sqlite_floor(db, tmp)
     con = sqlite3.connect(db)
     rows = con.execute("select count(*) from call_rows").fetchone()[0]
     meta = dict(con.execute("select key, value from meta"
@@ -231,7 +232,22 @@ def whole_process(tmp):
         "checkpoint_cpu_s": meta.get("checkpoint_cpu_ns", 0) / 1e9,
         "bytes_per_call": size / rows,
         "db_bytes": size,
+        "sqlite_floor": floor,
     }
+
+
+def sqlite_floor(db, tmp):
+    """SQLite alone writing the recording's rows (bench/sqlite_floor.c):
+    the collector's rate can be no higher. None when not built."""
+    floor = os.path.join(BUILD, "sqlite_floor")
+    if not os.access(floor, os.X_OK):
+        return None
+    out = subprocess.run([floor, db, os.path.join(tmp, "floor.db")], stdout=subprocess.PIPE,
+                         universal_newlines=True)
+    if out.returncode != 0:
+        return None
+    calls, rows, seconds = out.stdout.split()
+    return {"calls_per_s": int(calls) / float(seconds), "rows": int(rows), "cpu_s": float(seconds)}
 
 
 def main():

@@ -8,7 +8,9 @@ script only starts those runs one after the other (never in parallel: the
 machine has two cores and the collector needs one), prints the table with
 the targets of issue 2 beside the numbers, and writes the same results to
 build/bench.json. A target missed is reported, never turned into a failure:
-a benchmark on a shared machine is information, not a test.
+a benchmark on a shared machine is information, not a test. Beside the
+collector's rate it prints its floor: SQLite alone inserting the same rows
+(bench/sqlite_floor.c, built by `make bench`).
 """
 
 import json
@@ -66,6 +68,10 @@ def print_whole(wp):
         "collector sustained rate", wp["calls_per_s"] / 1e6, verdict(wp["calls_per_s"] >= 2e6),
         format(wp["rows"], ","), wp.get("collector_cpu_s", 0), wp.get("writer_cpu_s", 0),
         wp.get("checkpoint_cpu_s", 0)))
+    floor = wp.get("sqlite_floor")
+    if floor:
+        print("    %-36s %8.2f M calls/s             (the same %s rows inserted by a bare loop: %.2f s CPU)" % (
+            "  SQLite alone (the floor)", floor["calls_per_s"] / 1e6, format(floor["rows"], ","), floor["cpu_s"]))
     print("    %-36s %8.1f B/call    <= 64 B    %s   (%.1f MB)" % (
         "database size", wp["bytes_per_call"], verdict(wp["bytes_per_call"] <= 64), wp["db_bytes"] / 1e6))
 
