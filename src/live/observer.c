@@ -476,7 +476,8 @@ static int in_stdlib(PyObject *code)
 }
 
 /* --skip-builtin: C functions are hidden, and so is the standard library,
- * unless the traced function is part of it. */
+ * unless the traced function is part of it (so the traced function itself
+ * is never hidden). */
 static int hidden(const struct cs_live_watch *w, const struct invocation *inv, PyObject *what, int is_c)
 {
     if (!w->req.skip_builtin)
@@ -522,7 +523,7 @@ static void add_node(struct invocation *inv, struct open_call *c, int k, const s
     c->child_depth[k] = depth;
     if (depth == 0)
         inv->shows_stdlib = !c->is_c && in_stdlib(c->code);
-    if (depth > w->req.depth || (depth > 0 && hidden(w, inv, c->code, c->is_c)))
+    if (depth > w->req.depth || hidden(w, inv, c->code, c->is_c))
         return;
     c->child_depth[k] = depth + 1;
     if (inv->n == inv->cap) {
@@ -743,6 +744,14 @@ static void end_invocations_at(size_t level, int64_t end, void *frame, int how, 
     }
 }
 
+/* How a step that ended without finishing its frame is marked: a
+ * coroutine's by an await, a generator's by a yield. */
+static int suspension(PyCodeObject *code)
+{
+    return code->co_flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR) ? CS_NODE_AWAIT
+                                                                                         : CS_NODE_YIELD;
+}
+
 static void pop(void *frame, int how, PyObject *value, int64_t end)
 {
     struct open_call *c = &me->stack[me->depth - 1];
@@ -753,9 +762,7 @@ static void pop(void *frame, int how, PyObject *value, int64_t end)
             struct node *nd = &me->inv[k].nodes[idx];
             nd->duration = duration;
             if (how == 1 && !c->is_c)
-                nd->flags |= ((PyCodeObject *)c->code)->co_flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR)
-                                 ? CS_NODE_AWAIT
-                                 : CS_NODE_YIELD;
+                nd->flags |= suspension((PyCodeObject *)c->code);
             if (how == 2)
                 nd->flags |= CS_NODE_RAISED;
         }
