@@ -69,11 +69,44 @@ static int agent_result_ok(int result, pid_t pid, char *err, size_t errlen)
         snprintf(err, errlen, "the agent could not start in process %d (its socket could not be made, out of memory, "
                               "or no thread could be created)", (int)pid);
         return -1;
+    case CS_AGENT_STOPPING:
+        snprintf(err, errlen, "the agent in process %d is still ending after a detach; try again", (int)pid);
+        return -1;
     default:
         snprintf(err, errlen, "the agent in process %d answered %d, which this callscope does not know; is the "
                               "extension from another build?", (int)pid, result);
         return -1;
     }
+}
+
+#define STOPPING_RETRIES 50     /* attempts while an earlier agent ends */
+#define STOPPING_PAUSE_US 20000 /* between them: a second in all */
+
+/* Loads the extension into the target and calls its entry, by ptrace or,
+ * when asked or when ptrace lacks a tool it needs, by gdb; *used says which. */
+static int inject(const struct cs_inject_request *req, enum cs_attach_via via, enum cs_attach_via *used,
+                  int *result, char *err, size_t errlen)
+{
+    if (via == CS_VIA_GDB) {
+        *used = CS_VIA_GDB;
+        return cs_inject_gdb(req, result, err, errlen);
+    }
+    *used = CS_VIA_PTRACE;
+    int rc = cs_inject_ptrace(req, result, err, errlen);
+    if (rc == CS_INJECT_TOOL && via == CS_VIA_AUTO) {
+        /* gdb finds dlopen by its own means: let it try, and tell both
+         * reasons if it fails too. */
+        char first[512];
+        snprintf(first, sizeof first, "%s", err);
+        *used = CS_VIA_GDB;
+        rc = cs_inject_gdb(req, result, err, errlen);
+        if (rc != CS_INJECT_OK) {
+            char second[512];
+            snprintf(second, sizeof second, "%s", err);
+            snprintf(err, errlen, "%s (and via gdb: %s)", first, second);
+        }
+    }
+    return rc;
 }
 
 int cs_attach_pid(pid_t pid, enum cs_attach_via via, struct cs_attach_info *info, char *err, size_t errlen)
@@ -83,27 +116,19 @@ int cs_attach_pid(pid_t pid, enum cs_attach_via via, struct cs_attach_info *info
         return -1;
     struct cs_inject_request req = {
         .pid = pid, .library = t.extension, .entry = CS_AGENT_ENTRY, .arg = t.socket_path, .timeout_ms = 0};
-    int result = -1, rc;
-    enum cs_attach_via used = via == CS_VIA_GDB ? CS_VIA_GDB : CS_VIA_PTRACE;
-    if (used == CS_VIA_PTRACE) {
-        rc = cs_inject_ptrace(&req, &result, err, errlen);
-        if (rc == CS_INJECT_TOOL && via == CS_VIA_AUTO) {
-            /* gdb finds dlopen by its own means: let it try, and tell both
-             * reasons if it fails too. */
-            char first[512];
-            snprintf(first, sizeof first, "%s", err);
-            used = CS_VIA_GDB;
-            rc = cs_inject_gdb(&req, &result, err, errlen);
-            if (rc != CS_INJECT_OK) {
-                char second[512];
-                snprintf(second, sizeof second, "%s", err);
-                snprintf(err, errlen, "%s (and via gdb: %s)", first, second);
-            }
-        }
-    } else {
-        rc = cs_inject_gdb(&req, &result, err, errlen);
+    int result = -1;
+    enum cs_attach_via used = via;
+    /* An agent ending after a detach is gone within milliseconds: then the
+     * entry is called again, and starts a new one. */
+    for (int attempt = 0; attempt < STOPPING_RETRIES; attempt++) {
+        if (attempt)
+            usleep(STOPPING_PAUSE_US);
+        if (inject(&req, via, &used, &result, err, errlen) != CS_INJECT_OK)
+            return -1;
+        if (result != CS_AGENT_STOPPING)
+            break;
     }
-    if (rc != CS_INJECT_OK || agent_result_ok(result, pid, err, errlen) != 0)
+    if (agent_result_ok(result, pid, err, errlen) != 0)
         return -1;
     cs_agent_sweep_dead_sockets(t.uid);
     if (info) {

@@ -42,6 +42,9 @@ struct cs_live_client {
 };
 
 static atomic_int running;
+/* The running agent has left its loop and is closing down (its socket may
+ * be gone already): an attach then must wait for it, not use it. */
+static atomic_int stopping;
 static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static int wake_pipe[2] = {-1, -1};
 static struct cs_live_client *clients[MAX_CLIENTS];
@@ -425,6 +428,7 @@ static void *agent_main(void *arg)
             accept_client(lfd);
     }
     /* detach: say goodbye, then close everything */
+    atomic_store(&stopping, 1);
     for (int i = 0; i < MAX_CLIENTS; i++)
         if (clients[i]) {
             flush_client(clients[i]);
@@ -441,7 +445,8 @@ __attribute__((visibility("default"))) int callscope_agent_attach(const char *pa
 {
     int expected = 0;
     if (!atomic_compare_exchange_strong(&running, &expected, 1))
-        return CS_AGENT_ALREADY_RUNNING;
+        return atomic_load(&stopping) ? CS_AGENT_STOPPING : CS_AGENT_ALREADY_RUNNING;
+    atomic_store(&stopping, 0);
     if (!Py_IsInitialized()) {
         atomic_store(&running, 0);
         return CS_AGENT_NO_PYTHON;

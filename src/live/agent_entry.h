@@ -19,6 +19,7 @@ enum cs_agent_entry_result {
     CS_AGENT_ALREADY_RUNNING = 1, /* an agent is already listening: use it */
     CS_AGENT_NO_PYTHON = 2,       /* the interpreter is not initialized (or finalizing) */
     CS_AGENT_FAILED = 3,          /* no memory, or no thread could be started */
+    CS_AGENT_STOPPING = 4,        /* the agent is ending after a detach: attach again in a moment */
 };
 
 /* socket_path: where the agent listens (see cs_agent_socket_path); copied. */
