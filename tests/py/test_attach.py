@@ -455,6 +455,8 @@ class AttachErrors(AttachTest):
             "1": (0, "callscope: agent already running in %d (Python %s, via ptrace)\n", ""),
             "2": (1, "", "callscope: the Python interpreter in process %d is not running"),
             "3": (1, "", "callscope: the agent could not start in process %d"),
+            # an agent that never finishes ending: attach tries again for a second, then says so
+            "4": (1, "", "callscope: the agent in process %d is still ending after a detach; try again"),
             "42": (1, "", "callscope: the agent in process %d answered 42"),
         }
         for value, (want_rc, want_out, want_err) in cases.items():
