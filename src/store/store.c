@@ -47,6 +47,10 @@
 #define CALL_COLUMNS 12
 /* The append statement leaves id out (see flush_group). */
 #define APPEND_COLUMNS (CALL_COLUMNS - 1)
+/* ... and for rows with neither exception nor flags, those two as well:
+ * each parameter costs SQLite about as much per row as a column's whole
+ * share of the insert does (bench/sqlite_floor.c shows it). */
+#define PLAIN_COLUMNS (APPEND_COLUMNS - 2)
 #define NO_TEXT UINT32_MAX
 /* SQLite's page size, set before the schema exists: 4 KiB was measured
  * fastest for appends (bigger pages cost more per insert in the b-tree's
@@ -143,6 +147,9 @@ struct cs_store {
     sqlite3_stmt *insert_vals;   /* ROWS_PER_INSERT vals rows */
     sqlite3_stmt *insert_calls;  /* ROWS_PER_INSERT rows with their ids */
     sqlite3_stmt *append_calls;  /* ROWS_PER_INSERT rows numbered by SQLite */
+    sqlite3_stmt *append_plain;  /* the same, no exception and no flags */
+    sqlite3_stmt *append_vals;   /* ROWS_PER_INSERT vals rows numbered by SQLite */
+    int64_t max_val_id;          /* the largest id in vals */
     sqlite3_stmt *insert_function;
     sqlite3_stmt *insert_process;
     sqlite3_stmt *insert_thread;
@@ -281,11 +288,16 @@ static int prepare_all(struct cs_store *s)
            prepare(s, &s->replace_call, "INSERT OR REPLACE INTO call_rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)") ||
            prepare(s, &s->insert_val, "INSERT INTO vals VALUES (?,?,?)") ||
            prepare_multi(s, &s->insert_vals, "vals", "", 3) ||
+           prepare_multi(s, &s->append_vals, "vals", "(text, type)", 2) ||
            prepare_multi(s, &s->insert_calls, "call_rows", "", CALL_COLUMNS) ||
            prepare_multi(s, &s->append_calls, "call_rows",
                          "(parent_id, thread_id, function_id, depth, start_ns, duration_ns,"
                          " self_ns, args, result, exception, flags)",
                          APPEND_COLUMNS) ||
+           prepare_multi(s, &s->append_plain, "call_rows",
+                         "(parent_id, thread_id, function_id, depth, start_ns, duration_ns,"
+                         " self_ns, args, result)",
+                         PLAIN_COLUMNS) ||
            prepare(s, &s->insert_function,
                    "INSERT OR REPLACE INTO functions VALUES (?,?,?,?,?,?,?,?)") ||
            prepare(s, &s->insert_process, "INSERT OR IGNORE INTO processes VALUES (?,?)") ||
@@ -438,7 +450,7 @@ void cs_store_close(struct cs_store *s)
     stop_writer(s);
     stop_checkpointer(s);
     sqlite3_stmt *all[] = {s->insert_call, s->replace_call, s->insert_val, s->insert_vals,
-                           s->insert_calls, s->append_calls, s->insert_function, s->insert_process,
+                           s->append_vals, s->insert_calls, s->append_calls, s->append_plain, s->insert_function, s->insert_process,
                            s->insert_thread, s->update_thread_name,
                            s->insert_log, s->insert_lost, s->set_meta};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -463,8 +475,10 @@ void cs_store_close(struct cs_store *s)
 
 /* ---- calls: binding ---- */
 
-/* Binds every column but id, from parameter base + 1 on. */
-static void bind_columns(sqlite3_stmt *st, int base, const struct pending_call *p, const char *text)
+/* Binds every column but id, from parameter base + 1 on; all of them, or
+ * (plain) all but exception and flags. */
+static void bind_columns(sqlite3_stmt *st, int base, const struct pending_call *p, const char *text,
+                         int plain)
 {
     if (!text)
         text = ""; /* every stashed text was empty */
@@ -488,15 +502,23 @@ static void bind_columns(sqlite3_stmt *st, int base, const struct pending_call *
         sqlite3_bind_int64(st, base + 9, p->result);
     else
         bind_text_or_null(st, base + 9, p->result_len == NO_TEXT ? NULL : text + p->result_off, p->result_len);
+    if (plain)
+        return;
     bind_text_or_null(st, base + 10, p->exc_len == NO_TEXT ? NULL : text + p->exc_off, p->exc_len);
     sqlite3_bind_int(st, base + 11, p->flags);
+}
+
+/* Whether a row can go through append_plain. */
+static int is_plain(const struct pending_call *p)
+{
+    return p->exc_len == NO_TEXT && p->flags == 0;
 }
 
 static void bind_call(sqlite3_stmt *st, int base, int64_t id, const struct pending_call *p,
                       const char *text)
 {
     sqlite3_bind_int64(st, base + 1, id);
-    bind_columns(st, base + 1, p, text);
+    bind_columns(st, base + 1, p, text, 0);
 }
 
 /* Runs a single-row insert with an explicit id (db_lock held). */
@@ -514,11 +536,12 @@ static void insert_one(struct cs_store *s, int64_t id, const struct pending_call
 
 /* Rows of a batch gathered for one multi-row INSERT: either a run of
  * consecutive ids that continue the table (appended), or rows with gaps
- * before them (inserted with their ids). */
+ * before them (inserted with their ids). An appended run of rows without
+ * exception or flags, the common case, binds two parameters less each. */
 struct group {
     const struct row_entry *row[ROWS_PER_INSERT];
     int n;
-    int append;
+    int append, plain;
 };
 
 /* An append leaves id out, so SQLite numbers the row max(id) + 1 and takes
@@ -540,10 +563,13 @@ static void flush_group(struct cs_store *s, struct group *g, const char *text)
         return;
     }
     int64_t last = g->row[g->n - 1]->id;
-    sqlite3_stmt *st = g->append ? s->append_calls : s->insert_calls;
+    int plain = g->append && g->plain;
+    sqlite3_stmt *st = plain ? s->append_plain : g->append ? s->append_calls : s->insert_calls;
     for (int k = 0; k < g->n; k++) {
-        if (g->append)
-            bind_columns(st, k * APPEND_COLUMNS, &g->row[k]->p, text);
+        if (plain)
+            bind_columns(st, k * PLAIN_COLUMNS, &g->row[k]->p, text, 1);
+        else if (g->append)
+            bind_columns(st, k * APPEND_COLUMNS, &g->row[k]->p, text, 0);
         else
             bind_call(st, k * CALL_COLUMNS, g->row[k]->id, &g->row[k]->p, text);
     }
@@ -563,9 +589,40 @@ static int commit_locked(struct cs_store *s);
 
 static void bind_val(sqlite3_stmt *st, int base, const struct val_entry *v, const char *text)
 {
-    sqlite3_bind_int64(st, base + 1, v->id);
-    sqlite3_bind_text(st, base + 2, text + v->off, (int)v->len, SQLITE_STATIC);
-    bind_text_or_null(st, base + 3, v->type_len == NO_TEXT ? NULL : text + v->type_off, v->type_len);
+    sqlite3_bind_text(st, base + 1, text + v->off, (int)v->len, SQLITE_STATIC);
+    bind_text_or_null(st, base + 2, v->type_len == NO_TEXT ? NULL : text + v->type_off, v->type_len);
+}
+
+/* Writes vals rows [i, end) of a batch (db_lock held). Ids are given out in
+ * order, so a full group usually continues the table and is appended as
+ * the call rows are; otherwise each row goes in with its id. */
+static void write_vals(struct cs_store *s, const struct val_entry *v, size_t n, const char *text)
+{
+    int append = n == ROWS_PER_INSERT;
+    for (size_t k = 0; k < n && append; k++)
+        append = v[k].id == s->max_val_id + 1 + (int64_t)k;
+    if (append) {
+        for (size_t k = 0; k < n; k++)
+            bind_val(s->append_vals, (int)k * 2, &v[k], text);
+        if (run(s, s->append_vals) == 0 && sqlite3_last_insert_rowid(s->db) != v[n - 1].id)
+            fail(s, "internal error: value ids out of step in %s", s->path);
+    } else if (n == ROWS_PER_INSERT) {
+        for (size_t k = 0; k < n; k++) {
+            sqlite3_bind_int64(s->insert_vals, (int)k * 3 + 1, v[k].id);
+            bind_val(s->insert_vals, (int)k * 3 + 1, &v[k], text);
+        }
+        run(s, s->insert_vals);
+    } else {
+        for (size_t k = 0; k < n; k++) {
+            sqlite3_bind_int64(s->insert_val, 1, v[k].id);
+            bind_val(s->insert_val, 1, &v[k], text);
+            if (run(s, s->insert_val) != 0)
+                break;
+        }
+    }
+    for (size_t k = 0; k < n; k++)
+        if (v[k].id > s->max_val_id)
+            s->max_val_id = v[k].id;
 }
 
 /* The writer's work for one batch; the batch is empty afterwards. */
@@ -575,17 +632,7 @@ static void write_batch(struct cs_store *s, struct batch *b)
     for (size_t i = 0; i < b->nvals && !failed(s); i += ROWS_PER_INSERT) {
         size_t end = i + ROWS_PER_INSERT < b->nvals ? i + ROWS_PER_INSERT : b->nvals;
         writer_lock_db(s);
-        if (end - i == ROWS_PER_INSERT) { /* one statement for the group */
-            for (size_t k = i; k < end; k++)
-                bind_val(s->insert_vals, (int)(k - i) * 3, &b->vals[k], text);
-            run(s, s->insert_vals);
-        } else {
-            for (size_t k = i; k < end; k++) {
-                bind_val(s->insert_val, 0, &b->vals[k], text);
-                if (run(s, s->insert_val) != 0)
-                    break;
-            }
-        }
+        write_vals(s, &b->vals[i], end - i, text);
         unlock_db(s);
     }
     for (size_t i = 0; i < b->nlate && !failed(s); i++) {
@@ -601,9 +648,11 @@ static void write_batch(struct cs_store *s, struct batch *b)
     for (size_t i = 0; i < b->n && !failed(s); i++) {
         int64_t id = b->rows[i].id;
         int append = id == top + 1;
-        if (g.n && (g.append != append || g.n == ROWS_PER_INSERT))
+        int plain = is_plain(&b->rows[i].p);
+        if (g.n && (g.append != append || (append && g.plain != plain) || g.n == ROWS_PER_INSERT))
             flush_group(s, &g, text);
         g.append = append;
+        g.plain = plain;
         g.row[g.n++] = &b->rows[i];
         if (id > top)
             top = id;

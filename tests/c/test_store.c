@@ -336,11 +336,79 @@ static void test_wal_is_copied_while_recording(void)
     tu_remove_db(path);
 }
 
+/* Rows of every kind mixed within the store's groups of 64 (plain ones,
+ * ones with an exception or flags, and a row that ends after its
+ * callees) and values, one now and then out of id order, all read back as
+ * they were written. */
+static void test_mixed_rows_read_back(void)
+{
+    const char *path = tu_db_path();
+    char err[512], text[64], want[256];
+    struct cs_store *s = cs_store_create(path, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    const int rows = 5000;
+    int with_exc = 0, with_flags = 0, sum5 = 0, sum3 = 0, odd_id = 0;
+    CHECK_INT(cs_store_begin(s), 0);
+    int64_t root_id = cs_store_next_call_id(s);
+    for (int i = 1; i < rows; i++) {
+        int64_t id = cs_store_next_call_id(s);
+        int64_t val = i % 97 == 0 ? 1000000 + i : i;
+        int n = snprintf(text, sizeof text, "'v%d'", i);
+        cs_store_add_value(s, val, text, (size_t)n, "str", 3);
+        const char *exc = i % 7 == 0 ? "ValueError: v" : NULL;
+        struct cs_call_row r = {.id = id, .parent_id = root_id, .thread_id = 1, .function_id = 1, .depth = 1,
+                                .start_ns = i, .duration_ns = i % 5, .self_ns = i % 3, .finished = 1,
+                                .flags = i % 11 == 0 ? CS_CALL_RESUME : 0, .args = "[]", .args_len = 2,
+                                .result = exc ? 0 : val, .exception = exc,
+                                .exception_len = exc ? strlen(exc) : 0};
+        cs_store_add_call(s, &r);
+        with_exc += exc != NULL;
+        with_flags += i % 11 == 0;
+        sum5 += i % 5;
+        sum3 += i % 3;
+        if (val != i)
+            odd_id = (int)val;
+    }
+    struct cs_call_row root = {.id = root_id, .thread_id = 1, .function_id = 1, .finished = 1,
+                               .duration_ns = rows, .self_ns = 1, .args = "[]", .args_len = 2};
+    cs_store_add_call(s, &root);
+    CHECK_INT(cs_store_commit(s), 0);
+    cs_store_close(s);
+    sqlite3 *db = cs_store_open_readonly(path, err, sizeof err);
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    int n;
+    const char *got = rows_of(db,
+                              "SELECT count(*), sum(start_ns), sum(duration_ns), sum(self_ns),"
+                              " sum(exception = 'ValueError: v'), sum(flags), sum(result IS NOT NULL),"
+                              " sum(parent_id = 1) FROM call_rows WHERE id > 1",
+                              &n);
+    snprintf(want, sizeof want, "%d|%d|%d|%d|%d|%d|%d|%d\n", rows - 1, rows * (rows - 1) / 2, sum5, sum3,
+             with_exc, with_flags * CS_CALL_RESUME, rows - 1 - with_exc, rows - 1);
+    CHECK_STR(got, want);
+    /* Each result is the value of its own id, as the calls view shows it. */
+    got = rows_of(db, "SELECT count(*) FROM calls WHERE result = '''v' || start_ns || ''''", &n);
+    snprintf(want, sizeof want, "%d\n", rows - 1 - with_exc);
+    CHECK_STR(got, want);
+    got = rows_of(db, "SELECT count(*), max(id) FROM vals", &n);
+    snprintf(want, sizeof want, "%d|%d\n", rows - 1, odd_id);
+    CHECK_STR(got, want);
+    got = rows_of(db, "SELECT duration_ns, self_ns FROM call_rows WHERE id = 1", &n);
+    snprintf(want, sizeof want, "%d|1\n", rows);
+    CHECK_STR(got, want);
+    cs_store_close_readonly(db);
+    tu_remove_db(path);
+}
+
 int main(void)
 {
     test_examples();
     test_open_checks();
     test_disk_full();
     test_wal_is_copied_while_recording();
+    test_mixed_rows_read_back();
     return CHECK_REPORT("test_store");
 }
