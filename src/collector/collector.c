@@ -52,6 +52,34 @@ struct frame {
     int shown;       /* an open row was written for it (see show_open_calls) */
 };
 
+/* A value met lately, and where it is stored. An argument mostly has the
+ * same self, document or settings as at its function's previous call, and
+ * a result is often the one returned just before, passed up by a wrapper:
+ * then a compare of bytes still in the CPU's cache finds it, where the
+ * value cache would hash them and probe its large tables. */
+struct last_value {
+    int64_t id;      /* its vals row; 0: none, or see held_by */
+    int64_t held_by; /* a result with no vals row: inline in the row of this call */
+    uint64_t turns;  /* of the value cache when id was found: see value_cache.h */
+    uint32_t len, cap;
+    unsigned char *bytes;
+};
+#define LAST_ARG_POSITIONS 16     /* the first arguments of each function */
+#define LAST_VALUE_MAX_BYTES 512  /* longer values are looked up each time */
+/* A result of at most this many captured bytes (a token and its position,
+ * a short string) that neither memo knows stays inline without a lookup in
+ * the value cache: most such results are met once, and the few met again
+ * later cost their text once more. */
+#define SHORT_RESULT_BYTES 64
+
+struct function {
+    int defined;
+    int is_c;
+    uint32_t nargs;
+    struct last_value *last; /* min(nargs, LAST_ARG_POSITIONS), made at the first call */
+    struct last_value last_result;
+};
+
 struct stream {
     int64_t thread_row; /* 0 until known */
     uint32_t pid;
@@ -60,27 +88,7 @@ struct stream {
     struct frame *stack;
     size_t depth, cap;
     struct cs_textbuf args; /* arguments of the open frames (call_rows.args arrays), LIFO */
-};
-
-/* The value an argument had at its function's previous call, and its vals
- * id. A function is mostly called with the same self, document or settings
- * as the time before: then a compare of bytes still in the CPU's cache
- * finds the id, where the value cache would hash them and probe its large
- * tables. */
-struct last_arg {
-    int64_t id;     /* 0: none */
-    uint64_t turns; /* of the value cache when id was found: see value_cache.h */
-    uint32_t len, cap;
-    unsigned char *bytes;
-};
-#define LAST_ARG_POSITIONS 16     /* the first arguments of each function */
-#define LAST_ARG_MAX_BYTES 512    /* longer values are looked up each time */
-
-struct function {
-    int defined;
-    int is_c;
-    uint32_t nargs;
-    struct last_arg *last; /* min(nargs, LAST_ARG_POSITIONS), made at the first call */
+    struct last_value last_result; /* the last value returned or yielded in this thread */
 };
 
 struct thread_key {
@@ -229,6 +237,7 @@ static void free_stream(struct stream *st)
         return;
     free(st->stack);
     cs_textbuf_free(&st->args);
+    free(st->last_result.bytes);
     free(st);
 }
 
@@ -419,14 +428,15 @@ static void unwind_all(struct cs_collector *c, struct stream *st)
 
 /* ---- events ---- */
 
-/* Notes the value an argument position got, with its id (last may be NULL). */
-static void remember_arg(struct cs_collector *c, struct last_arg *last, const unsigned char *bytes, size_t len,
-                         int64_t id)
+/* Notes a value and where it is stored (last may be NULL). */
+static void remember(struct cs_collector *c, struct last_value *last, const unsigned char *bytes, size_t len,
+                     int64_t id, int64_t held_by)
 {
     if (!last)
         return;
     last->id = 0;
-    if (len > LAST_ARG_MAX_BYTES)
+    last->held_by = 0;
+    if (len > LAST_VALUE_MAX_BYTES)
         return;
     if (last->cap < len) {
         unsigned char *grown = realloc(last->bytes, len);
@@ -438,7 +448,37 @@ static void remember_arg(struct cs_collector *c, struct last_arg *last, const un
     memcpy(last->bytes, bytes, len);
     last->len = (uint32_t)len;
     last->id = id;
+    last->held_by = held_by;
     last->turns = cs_value_cache_turns(c->values);
+}
+
+static int same_bytes(const struct last_value *last, const unsigned char *bytes, size_t len)
+{
+    return (last->id || last->held_by) && last->len == len && memcmp(last->bytes, bytes, len) == 0;
+}
+
+static int is_inline_tag(int tag)
+{
+    return tag == V_INT || tag == V_NONE || tag == V_TRUE || tag == V_FALSE;
+}
+
+/* Renders the value [start, end) into c->value; -1 when malformed. */
+static int render_into_value(struct cs_collector *c, struct cs_reader *r, const unsigned char *start)
+{
+    struct cs_reader value = {start, r->p, 0};
+    cs_textbuf_reset(&c->value);
+    if (cs_render_value(&value, &c->value) != 0) {
+        r->error = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes the vals row of the value just rendered into c->value. */
+static void store_value(struct cs_collector *c, int64_t id, const unsigned char *start, const unsigned char *end)
+{
+    struct cs_text type = cs_value_type(&(struct cs_reader){start, end, 0});
+    cs_store_add_value(c->store, id, c->value.data ? c->value.data : "", c->value.len, type.s, type.n);
 }
 
 /* Reads the value next in r: returns the id of its vals row, or 0 when it
@@ -450,29 +490,34 @@ static void remember_arg(struct cs_collector *c, struct last_arg *last, const un
  * rendered and stored once. `last` (NULL for results) is what the
  * argument at this position was at the function's previous call; it is
  * updated. */
-static int64_t take_value(struct cs_collector *c, struct cs_reader *r, int64_t result_of, struct last_arg *last)
+static int64_t take_value_at(struct cs_collector *c, struct cs_reader *r, const unsigned char *start,
+                             int64_t result_of, struct last_value *last);
+
+static int64_t take_value(struct cs_collector *c, struct cs_reader *r, int64_t result_of, struct last_value *last)
 {
     const unsigned char *start = r->p;
-    int tag = start < r->end ? *start : -1;
     if (cs_skip_value(r) != 0)
         return -1;
+    return take_value_at(c, r, start, result_of, last);
+}
+
+/* The same for a value already skipped: it is [start, r->p). */
+static int64_t take_value_at(struct cs_collector *c, struct cs_reader *r, const unsigned char *start,
+                             int64_t result_of, struct last_value *last)
+{
     size_t len = (size_t)(r->p - start);
-    int inline_value = tag == V_INT || tag == V_NONE || tag == V_TRUE || tag == V_FALSE;
+    int inline_value = is_inline_tag(*start);
     if (last && last->id && last->turns == cs_value_cache_turns(c->values) && !inline_value && last->len == len &&
         memcmp(last->bytes, start, len) == 0)
         return last->id;
     int64_t held_by = 0;
     int64_t id = inline_value ? 0 : cs_value_cache_find(c->values, start, len, &held_by);
     if (id) {
-        remember_arg(c, last, start, len, id);
+        remember(c, last, start, len, id, 0);
         return id;
     }
-    struct cs_reader value = {start, r->p, 0};
-    cs_textbuf_reset(&c->value);
-    if (cs_render_value(&value, &c->value) != 0) {
-        r->error = 1;
+    if (render_into_value(c, r, start) != 0)
         return -1;
-    }
     if (inline_value)
         return 0;
     if (!held_by && result_of) {
@@ -480,11 +525,52 @@ static int64_t take_value(struct cs_collector *c, struct cs_reader *r, int64_t r
         return 0;
     }
     id = cs_value_cache_add(c->values, start, len);
-    remember_arg(c, last, start, len, id);
-    struct cs_text type = cs_value_type(&(struct cs_reader){start, r->p, 0});
-    cs_store_add_value(c->store, id, c->value.data ? c->value.data : "", c->value.len, type.s, type.n);
+    remember(c, last, start, len, id, 0);
+    store_value(c, id, start, r->p);
     if (held_by)
         cs_store_refer_result(c->store, held_by, id);
+    return id;
+}
+
+/* Reads the return or yielded value of call `call_id` of function fn (NULL:
+ * unknown) as take_value does. The stream's last result and the function's
+ * are tried first: a value passed up through a wrapper is the one returned
+ * just before, and a getter returns the same as last time. A short value
+ * neither knows stays inline; a longer one goes through the value cache. */
+static int64_t take_result(struct cs_collector *c, struct stream *st, struct function *fn, struct cs_reader *r,
+                           int64_t call_id)
+{
+    const unsigned char *start = r->p;
+    if (cs_skip_value(r) != 0)
+        return -1;
+    if (is_inline_tag(*start))
+        return take_value_at(c, r, start, call_id, NULL);
+    size_t len = (size_t)(r->p - start);
+    struct last_value *known = same_bytes(&st->last_result, start, len) ? &st->last_result
+                               : fn && same_bytes(&fn->last_result, start, len) ? &fn->last_result
+                                                                                : NULL;
+    int64_t id = 0, held_by = 0;
+    if (known && known->id) {
+        id = known->id;
+    } else if (len > SHORT_RESULT_BYTES) {
+        id = take_value_at(c, r, start, call_id, NULL);
+        if (id < 0)
+            return -1;
+        held_by = id ? 0 : call_id;
+    } else {
+        if (render_into_value(c, r, start) != 0)
+            return -1;
+        if (known) { /* met twice: now it gets its row, and the first call's row refers to it */
+            id = cs_value_cache_new_id(c->values);
+            store_value(c, id, start, r->p);
+            cs_store_refer_result(c->store, known->held_by, id);
+        } else {
+            held_by = call_id;
+        }
+    }
+    remember(c, &st->last_result, start, len, id, held_by);
+    if (fn)
+        remember(c, &fn->last_result, start, len, id, held_by);
     return id;
 }
 
@@ -531,7 +617,13 @@ static int on_bare_call(struct cs_collector *c, struct stream *st, const struct 
 static int on_return(struct cs_collector *c, struct stream *st, struct cs_reader *r, int with_value,
                      int flags)
 {
-    int64_t id = with_value ? take_value(c, r, st->depth ? st->stack[st->depth - 1].id : 0, NULL) : 0;
+    int64_t id = 0;
+    if (with_value && st->depth) {
+        const struct frame *f = &st->stack[st->depth - 1];
+        id = take_result(c, st, known_function(c, f->function_id), r, f->id);
+    } else if (with_value) {
+        id = take_value(c, r, 0, NULL);
+    }
     if (id < 0)
         return -1;
     pop(c, st, id, with_value && !id ? &c->value : NULL, NULL, flags);
@@ -866,6 +958,7 @@ void cs_collector_free(struct cs_collector *c)
         for (uint32_t k = 0; fn->last && k < fn->nargs && k < LAST_ARG_POSITIONS; k++)
             free(fn->last[k].bytes);
         free(fn->last);
+        free(fn->last_result.bytes);
     }
     free(c->functions);
     free(c->threads);

@@ -536,6 +536,47 @@ static void test_results_met_once_stay_inline(void)
     tu_remove_db(path);
 }
 
+/* A result met again is found by comparing it with the last result of the
+ * thread and of its function; beyond those, only a long one is looked up in
+ * the value cache. So a short string that comes back later stays inline in
+ * both rows, while a long one comes back as one vals row that both refer
+ * to. */
+static void test_results_met_again_later(void)
+{
+    static const char *const NO_ARGS[] = {NULL};
+    static const char SHORT[] = "short";
+    static const char LONG[] = "a string long enough to be worth a row of its own when it comes back later";
+    static const char OTHER[] = "other";
+    struct cs_ring ring;
+    tu_ring(&ring, 1 << 20);
+    struct test_producer p;
+    uint64_t t = t0(&ring);
+    tp_open(&p, &ring, (uint32_t)getpid(), 101, t);
+    tp_code(&p, 1, "__main__", "f", "/x/prog.py", 10, NO_ARGS);
+    tp_code(&p, 2, "__main__", "k", "/x/prog.py", 20, NO_ARGS);
+    tp_code(&p, 3, "__main__", "m", "/x/prog.py", 30, NO_ARGS);
+    /* f -> SHORT, f -> LONG, k -> OTHER, m -> SHORT, m -> OTHER, k -> LONG */
+    const struct { int fn; const char *s; } calls[] = {{1, SHORT}, {1, LONG}, {2, OTHER}, {3, SHORT}, {3, OTHER}, {2, LONG}};
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        tp_begin(&p, EV_CALL), tp_varint(&p, (uint64_t)calls[i].fn), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
+        tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p);
+        tp_byte(&p, V_STR), tp_varint(&p, strlen(calls[i].s)), tp_str(&p, calls[i].s), tp_end(&p);
+    }
+    tp_seal(&p);
+
+    const char *path = tu_db_path();
+    struct cs_collector_options o = tu_options(path);
+    sqlite3 *db = tu_collect(&ring, &o);
+    CHECK_STR(tu_text(db, "SELECT group_concat(text, '|') FROM vals"), "'a string long enough to be worth a row of its own when it comes back later'");
+    CHECK_STR(tu_text(db, "SELECT group_concat(typeof(r.result) || ' ' || c.result, '|') FROM call_rows r"
+                          " JOIN calls c ON c.id = r.id ORDER BY r.id"),
+              "text 'short'|integer 'a string long enough to be worth a row of its own when it comes back later'|"
+              "text 'other'|text 'short'|text 'other'|"
+              "integer 'a string long enough to be worth a row of its own when it comes back later'");
+    sqlite3_close(db);
+    tu_remove_db(path);
+}
+
 /* f(doc, key) gets the same document each time and a new key: the
  * document is found by comparing it with f's previous one, never by the
  * value cache, yet the cache keeps it known across its turns, so h(doc)
@@ -627,6 +668,7 @@ int main(void)
     test_shared_values();
     test_value_cache();
     test_results_met_once_stay_inline();
+    test_results_met_again_later();
     test_repeated_arguments();
     return CHECK_REPORT("test_collector");
 }
