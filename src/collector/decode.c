@@ -286,6 +286,45 @@ static uint64_t count_code_points(const char *text, size_t n)
 /* Python's repr(float): the shortest digits that read back as the same
  * double, in fixed notation when the decimal exponent is in [-4, 16), in
  * exponent notation (at least two exponent digits) otherwise. */
+/* The common float of prices, scores and measurements (2960.37, 0.25):
+ * one that a decimal of at most 15 significant digits and a few places
+ * reads back as. Found with exact arithmetic, no conversion to text: when
+ * m / 10^k is the double v, m is the integer nearest v * 10^k (its rounding
+ * error is far below one half), and the decimal m * 10^-k reads back as v
+ * because IEEE division rounds m / 10^k exactly as strtod rounds that
+ * decimal. No two such decimals read back as the same double, so the
+ * first k that fits gives the shortest one, as repr() prints it. 0 when v
+ * needs the general way (more digits, or an exponent). */
+static int render_few_decimals(double v, struct cs_textbuf *out)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    static const uint64_t upow10[] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
+                                      10000000ull, 100000000ull, 1000000000ull, 10000000000ull};
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0; /* repr() writes these with an exponent, or they have more digits */
+    for (int k = 1; k < (int)(sizeof upow10 / sizeof upow10[0]); k++) {
+        double scaled = a * pow10[k];
+        if (scaled >= 1e15)
+            return 0;
+        double m = nearbyint(scaled);
+        if (m / pow10[k] != a)
+            continue;
+        uint64_t digits = (uint64_t)m;
+        if (v < 0)
+            cs_textbuf_putc(out, '-');
+        cs_textbuf_int(out, (int64_t)(digits / upow10[k]));
+        cs_textbuf_putc(out, '.');
+        char frac[16];
+        uint64_t rest = digits % upow10[k];
+        for (int i = k - 1; i >= 0; i--, rest /= 10)
+            frac[i] = (char)('0' + rest % 10);
+        cs_textbuf_put(out, frac, (size_t)k);
+        return 1;
+    }
+    return 0;
+}
+
 void cs_render_float(double v, struct cs_textbuf *out)
 {
     if (isnan(v)) {
@@ -304,6 +343,8 @@ void cs_render_float(double v, struct cs_textbuf *out)
         cs_textbuf_puts(out, ".0");
         return;
     }
+    if (render_few_decimals(v, out))
+        return;
     /* Any decimal of at most 15 significant digits reads back as the double
      * nearest it, so when v rounded to 15 digits reads back as v, that
      * rounding less its trailing zeros is the shortest form; otherwise the

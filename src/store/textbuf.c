@@ -60,14 +60,27 @@ void cs_textbuf_printf(struct cs_textbuf *b, const char *fmt, ...)
 
 void cs_textbuf_int(struct cs_textbuf *b, int64_t v)
 {
+    /* Two digits per division: most ints written are ids and positions of
+     * four to seven digits, several per call. */
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
     char digits[24];
     char *p = digits + sizeof digits;
     /* Negate as unsigned so INT64_MIN works. */
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {
+        unsigned k = (unsigned)(u % 100) * 2;
+        u /= 100;
+        *--p = pairs[k + 1];
+        *--p = pairs[k];
+    }
+    if (u >= 10) {
+        *--p = pairs[u * 2 + 1];
+        *--p = pairs[u * 2];
+    } else {
+        *--p = (char)('0' + u);
+    }
     if (v < 0)
         *--p = '-';
     cs_textbuf_put(b, p, (size_t)(digits + sizeof digits - p));

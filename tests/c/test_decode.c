@@ -78,6 +78,67 @@ static const char *float_repr(double d)
     return render(v);
 }
 
+/* Digits of a rendering: the mantissa's, without sign, point and the
+ * zeros that only place it ("0.0012" has 2, "1.5e-07" 2, "2960.37" 6,
+ * "0.0" 1). */
+static int significant_digits(const char *s)
+{
+    int n = 0, leading = 1, trailing_zeros = 0;
+    for (; *s && *s != 'e'; s++) {
+        if (*s < '0' || *s > '9')
+            continue;
+        if (leading && *s == '0')
+            continue;
+        leading = 0;
+        n++;
+        trailing_zeros = *s == '0' ? trailing_zeros + 1 : 0;
+    }
+    return n - trailing_zeros > 0 ? n - trailing_zeros : 1; /* "0.0" */
+}
+
+/* What repr() promises, checked on many floats of the kinds programs pass
+ * (money and scores with a few decimals, ratios, random doubles): the text
+ * reads back as the same double, and no shorter decimal would. */
+static void test_floats_read_back_in_fewest_digits(void)
+{
+    struct cs_textbuf out = {0};
+    uint64_t seed = 0x9e3779b97f4a7c15u;
+    int bad = 0;
+    for (int i = 0; i < 600000 && bad < 5; i++) {
+        double v;
+        if (i % 3 == 0) {
+            v = (i / 3) * 0.37;
+        } else if (i % 3 == 1) {
+            v = (i / 3) / 1000.0 - 50.0;
+        } else {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            uint64_t bits = (seed & 0x000fffffffffffffu) | ((uint64_t)(1023 - 14 + seed % 64) << 52);
+            memcpy(&v, &bits, 8);
+        }
+        cs_textbuf_reset(&out);
+        cs_render_float(v, &out);
+        const char *text = cs_textbuf_cstr(&out);
+        int fewest = 1;
+        char probe[40];
+        for (; fewest < 17; fewest++) {
+            snprintf(probe, sizeof probe, "%.*g", fewest, v);
+            if (strtod(probe, NULL) == v)
+                break;
+        }
+        /* and as repr() writes it: no zeros after the last decimal but in "x.0" */
+        const char *point = strchr(text, '.');
+        size_t len = strlen(text);
+        int padded = point && !strchr(text, 'e') && text[len - 1] == '0' && text + len - 2 != point;
+        if (strtod(text, NULL) != v || significant_digits(text) != fewest || padded) {
+            fprintf(stderr, "test_decode: %.17g rendered as %s (%d digits; %d would do)\n", v, text,
+                    significant_digits(text), fewest);
+            bad++;
+        }
+    }
+    CHECK_INT(bad, 0);
+    cs_textbuf_free(&out);
+}
+
 static void test_scalars(void)
 {
     struct vb *v = vb_new();
@@ -423,6 +484,7 @@ int main(void)
 {
     test_scalars();
     test_floats();
+    test_floats_read_back_in_fewest_digits();
     test_strings();
     test_containers();
     test_objects();

@@ -1,8 +1,9 @@
 /*
  * test_json.c — the text writers every JSON output goes through: strings
  * escaped for JSON (quotes, backslashes, control characters, long runs of
- * them that outgrow the first guess of room) and exact decimals.
+ * them that outgrow the first guess of room), exact decimals and integers.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -69,9 +70,39 @@ static void test_decimals(void)
     CHECK_STR(decimal_of(INT64_MIN, 6), "-9223372036854.775808");
 }
 
+/* Integers as printf writes them, at every length and both ends. */
+static void test_integers(void)
+{
+    struct cs_textbuf b = {0};
+    char want[32];
+    int bad = 0;
+    int64_t edges[] = {INT64_MIN, INT64_MIN + 1, INT64_MAX, -1, 0};
+    for (int i = 0; i < 200000 + 5 + 2 * 18; i++) {
+        int64_t v;
+        if (i < 200000)
+            v = i - 100000;
+        else if (i < 200005)
+            v = edges[i - 200000];
+        else { /* 10^k - 1 and 10^k, where the digit count changes */
+            int k = (i - 200005) / 2 + 1;
+            v = 1;
+            for (int j = 0; j < k; j++)
+                v *= 10;
+            v -= (i - 200005) % 2 == 0;
+        }
+        cs_textbuf_reset(&b);
+        cs_textbuf_int(&b, v);
+        snprintf(want, sizeof want, "%lld", (long long)v);
+        bad += strcmp(cs_textbuf_cstr(&b), want) != 0;
+    }
+    CHECK_INT(bad, 0);
+    cs_textbuf_free(&b);
+}
+
 int main(void)
 {
     test_strings();
     test_decimals();
+    test_integers();
     return CHECK_REPORT("test_json");
 }
