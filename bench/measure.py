@@ -28,6 +28,7 @@ import cProfile
 import gc
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -233,7 +234,42 @@ def whole_process(tmp):
         "bytes_per_call": size / rows,
         "db_bytes": size,
         "sqlite_floor": floor,
+        "instructions": collector_instructions(tmp),
     }
+
+
+def collector_instructions(tmp):
+    """Instructions per call of the collector's two busy threads (decoding,
+    writing SQLite) recording json_decode_small under callgrind, which
+    counts them the same on every run where timings on this shared machine
+    move by a tenth or more. The busier of the two bounds the collector's
+    rate. None without valgrind."""
+    if not shutil.which("valgrind"):
+        return None
+    db = os.path.join(tmp, "counted.db")
+    out = os.path.join(tmp, "collector.callgrind")
+    cmd = ["valgrind", "--tool=callgrind", "--separate-threads=yes", "--callgrind-out-file=" + out,
+           os.path.join(BUILD, "callscope"), "run", "--python", sys.executable, "-o", db,
+           os.path.join(BENCH_DIR, "workloads.py"), "json_decode_small"]
+    if subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
+        return None
+    con = sqlite3.connect(db)
+    calls = con.execute("select count(*) from call_rows").fetchone()[0]
+    con.close()
+    counted = {}
+    for name in os.listdir(tmp):
+        if not name.startswith("collector.callgrind-"):
+            continue
+        with open(os.path.join(tmp, name)) as f:
+            text = f.read()
+        total = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
+        # A thread is known by the function it started in.
+        thread = "write" if "writer_main" in text else "checkpoint" if "checkpointer_main" in text else "decode"
+        if total:
+            counted[thread] = counted.get(thread, 0) + int(total.group(1))
+    if not calls or "decode" not in counted or "write" not in counted:
+        return None
+    return {"calls": calls, "decode": counted["decode"] / calls, "write": counted["write"] / calls}
 
 
 def sqlite_floor(db, tmp):

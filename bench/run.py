@@ -10,7 +10,8 @@ the targets of issue 2 beside the numbers, and writes the same results to
 build/bench.json. A target missed is reported, never turned into a failure:
 a benchmark on a shared machine is information, not a test. Beside the
 collector's rate it prints its floor: SQLite alone inserting the same rows
-(bench/sqlite_floor.c, built by `make bench`).
+(bench/sqlite_floor.c, built by `make bench`), and, where valgrind is
+installed, the instructions per call of the collector's threads.
 """
 
 import json
@@ -72,6 +73,11 @@ def print_whole(wp):
     if floor:
         print("    %-36s %8.2f M calls/s             (the same %s rows inserted by a bare loop: %.2f s CPU)" % (
             "  SQLite alone (the floor)", floor["calls_per_s"] / 1e6, format(floor["rows"], ","), floor["cpu_s"]))
+    counted = wp.get("instructions")
+    if counted:
+        print("    %-36s %8.0f decode, %.0f write   (instructions per call under callgrind, json_decode_small: "
+              "they bound the rate as the CPU times above do, but do not move from run to run)" % (
+                  "  collector threads", counted["decode"], counted["write"]))
     print("    %-36s %8.1f B/call    <= 64 B    %s   (%.1f MB)" % (
         "database size", wp["bytes_per_call"], verdict(wp["bytes_per_call"] <= 64), wp["db_bytes"] / 1e6))
 
