@@ -4,8 +4,9 @@
  *
  * It reads every call_rows and vals row of a finished recording into
  * memory, then inserts them into a new file made by the store's own schema
- * and pragmas (WAL, synchronous off, 64-row statements, call rows appended
- * without their ids, a commit every 100,000 rows), and reports the CPU time
+ * and pragmas (WAL, synchronous off, 64-row statements, rows appended
+ * without their ids, and call rows without exception and flags where they
+ * have none, a commit every 100,000 rows), and reports the CPU time
  * of the inserts alone. The collector must
  * also decode events and render values, so its rate on the same recording
  * is at most this one (bench/run.py prints both).
@@ -128,25 +129,41 @@ static int numbered_from(const struct table *t, size_t r, int n, sqlite3_int64 t
     return 1;
 }
 
+/* Whether the columns from `from` on are NULL or 0 in rows [r, r + n). */
+static int left_unset(const struct table *t, size_t r, int n, int from)
+{
+    for (int k = 0; k < n; k++)
+        for (int c = from; c < t->ncols; c++) {
+            const struct cell *x = &t->cells[(r + (size_t)k) * (size_t)t->ncols + (size_t)c];
+            if (x->type == SQLITE_TEXT || (x->type == SQLITE_INTEGER && x->i != 0))
+                return 0;
+        }
+    return 1;
+}
+
 /* Inserts the rows, committing every ROWS_PER_COMMIT; *since_commit carries
  * over from one table to the next, as one recording's batches mix them.
- * append_columns: the columns but the id (the first), or NULL when every
- * row is inserted with its id. */
-static void insert_all(sqlite3 *db, const char *name, const char *append_columns, const struct table *t,
-                       size_t *since_commit)
+ * append_columns: the columns but the id (the first), so that SQLite
+ * numbers the rows; plain_columns: the first plain_width of those, for
+ * groups in which the rest are NULL or 0 (call rows with no exception and
+ * no flags). As the store writes them. */
+static void insert_all(sqlite3 *db, const char *name, const char *append_columns, const char *plain_columns,
+                       int plain_width, const struct table *t, size_t *since_commit)
 {
     sqlite3_stmt *group = multi_insert(db, name, "", t->ncols, ROWS_PER_INSERT);
     sqlite3_stmt *single = multi_insert(db, name, "", t->ncols, 1);
-    sqlite3_stmt *append = append_columns ? multi_insert(db, name, append_columns, t->ncols - 1, ROWS_PER_INSERT) : NULL;
+    sqlite3_stmt *append = multi_insert(db, name, append_columns, t->ncols - 1, ROWS_PER_INSERT);
+    sqlite3_stmt *plain = plain_columns ? multi_insert(db, name, plain_columns, plain_width, ROWS_PER_INSERT) : NULL;
     sqlite3_int64 top = 0;
     for (size_t r = 0; r < t->nrows;) {
         int whole = t->nrows - r >= ROWS_PER_INSERT;
-        int appended = whole && append && numbered_from(t, r, ROWS_PER_INSERT, top);
-        sqlite3_stmt *st = appended ? append : whole ? group : single;
+        int appended = whole && numbered_from(t, r, ROWS_PER_INSERT, top);
+        int shorter = appended && plain && left_unset(t, r, ROWS_PER_INSERT, 1 + plain_width);
+        sqlite3_stmt *st = shorter ? plain : appended ? append : whole ? group : single;
         int rows = whole ? ROWS_PER_INSERT : 1;
-        int first = appended ? 1 : 0, width = t->ncols - first;
+        int first = appended ? 1 : 0, width = shorter ? plain_width : t->ncols - first;
         for (int k = 0; k < rows; k++)
-            for (int c = first; c < t->ncols; c++) {
+            for (int c = first; c < first + width; c++) {
                 const struct cell *x = &t->cells[(r + (size_t)k) * (size_t)t->ncols + (size_t)c];
                 int at = k * width + (c - first) + 1;
                 if (x->type == SQLITE_INTEGER)
@@ -172,6 +189,7 @@ static void insert_all(sqlite3 *db, const char *name, const char *append_columns
     sqlite3_finalize(group);
     sqlite3_finalize(single);
     sqlite3_finalize(append);
+    sqlite3_finalize(plain);
 }
 
 int main(int argc, char **argv)
@@ -205,9 +223,10 @@ int main(int argc, char **argv)
     /* No checkpoints here: the store runs them on a thread of their own. */
     size_t since_commit = 0;
     int64_t start = cs_thread_cpu_ns();
-    insert_all(db, "vals", NULL, &vals, &since_commit);
+    insert_all(db, "vals", "(text, type)", NULL, 0, &vals, &since_commit);
     insert_all(db, "call_rows",
                "(parent_id, thread_id, function_id, depth, start_ns, duration_ns, self_ns, args, result, exception, flags)",
+               "(parent_id, thread_id, function_id, depth, start_ns, duration_ns, self_ns, args, result)", 9,
                &calls, &since_commit);
     exec(db, "COMMIT");
     int64_t cpu = cs_thread_cpu_ns() - start;
