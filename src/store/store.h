@@ -13,7 +13,9 @@
  * a call starts but rows complete children-first, so completed rows wait in
  * a window of recent ids and go to SQLite sorted. B-tree appends are both faster and denser than
  * inserts in the middle; a run of ids that continues the table is inserted
- * without its ids, which lets SQLite skip the uniqueness probe per row.
+ * without its ids, which lets SQLite skip the uniqueness probe per row, and
+ * (most rows) without the exception and flags they do not have: SQLite's
+ * cost per row grows with every value bound.
  *
  * Errors are sticky: the first failure is kept (cs_store_error) and later
  * writes do nothing, so the collector checks once per step. Messages are one
