@@ -238,6 +238,67 @@ def whole_process(tmp):
     }
 
 
+# fib sizes counted under callgrind: the difference between the two is the
+# calls alone, without start-up.
+FIB_COUNTED = (14, 19)
+FIB_COUNTED_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[3])
+import workloads
+mode, n = sys.argv[1], int(sys.argv[2])
+if mode != "untraced":
+    import callscope
+    callscope.start(sys.argv[4], no_args=mode == "no-args")
+workloads.fib(n)
+if mode != "untraced":
+    callscope.stop()
+"""
+
+
+def instructions_in(callgrind_text):
+    """The instruction count a callgrind output file reports."""
+    m = re.search(r"^(?:summary|totals): (\d+)", callgrind_text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+def callgrind_total(out):
+    """The instruction count of a callgrind output file, or of its threads' files."""
+    total = 0
+    for name in os.listdir(os.path.dirname(out)):
+        if name == os.path.basename(out) or name.startswith(os.path.basename(out) + "-"):
+            with open(os.path.join(os.path.dirname(out), name)) as f:
+                total += instructions_in(f.read())
+    return total
+
+
+def fib_instructions(tmp):
+    """Instructions per call of fib in the traced program, under callgrind:
+    untraced, --no-args and with arguments. The timings above move by tens
+    of nanoseconds from run to run on this machine; these do not. The
+    collector runs in its own process, not counted. None without valgrind."""
+    if not shutil.which("valgrind") or callscope is None:
+        return None
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(callscope.__file__))))
+    calls = workloads.fib_calls(FIB_COUNTED[1]) - workloads.fib_calls(FIB_COUNTED[0])
+    per_call = {}
+    for mode in ("untraced", "no-args", "args"):
+        counts = []
+        for n in FIB_COUNTED:
+            counted = os.path.join(tmp, "counted-fib")
+            os.makedirs(counted, exist_ok=True)
+            for name in os.listdir(counted):
+                os.unlink(os.path.join(counted, name))
+            out = os.path.join(counted, "fib.callgrind")
+            cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, sys.executable, "-c",
+                   FIB_COUNTED_SCRIPT, mode, str(n), BENCH_DIR, os.path.join(tmp, "fib-counted.db")]
+            if subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode:
+                return None
+            counts.append(callgrind_total(out))
+        per_call[mode] = (counts[1] - counts[0]) / calls
+    return per_call
+
+
 def collector_instructions(tmp):
     """Instructions per call of the collector's two busy threads (decoding,
     writing SQLite) recording json_decode_small under callgrind, which
@@ -262,11 +323,9 @@ def collector_instructions(tmp):
             continue
         with open(os.path.join(tmp, name)) as f:
             text = f.read()
-        total = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
         # A thread is known by the function it started in.
         thread = "write" if "writer_main" in text else "checkpoint" if "checkpointer_main" in text else "decode"
-        if total:
-            counted[thread] = counted.get(thread, 0) + int(total.group(1))
+        counted[thread] = counted.get(thread, 0) + instructions_in(text)
     if not calls or "decode" not in counted or "write" not in counted:
         return None
     return {"calls": calls, "decode": counted["decode"] / calls, "write": counted["write"] / calls}
@@ -297,6 +356,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="run-", dir=bench_tmp)
     try:
         result["fib"] = in_process("fib", tmp)
+        result["fib"]["instructions"] = fib_instructions(tmp)
         result["json_decode"] = in_process("json_decode", tmp)
         result["whole_process"] = whole_process(tmp) if callscope else None
     finally:

@@ -60,6 +60,13 @@ def print_workload(title, version, w):
         print("    %-25s %7.1f %12s %7.2fx   %s" % (mode, row["ns_per_call"], overhead, row["ratio"], target))
 
 
+def print_instructions(counted):
+    base = counted["untraced"]
+    print("    instructions per call under callgrind (they do not move from run to run): untraced %.0f,"
+          " --no-args %.0f (+%.0f), with args %.0f (+%.0f)" % (
+              base, counted["no-args"], counted["no-args"] - base, counted["args"], counted["args"] - base))
+
+
 def print_whole(wp):
     print("  whole process, json_decode (until the record is on disk), best of 2")
     print("    %-36s %8.2f s" % ("python3 workloads.py", wp["plain_s"]))
@@ -117,6 +124,8 @@ def main(pythons):
         for note in r["notes"]:
             print("  note: " + note)
         print_workload("fib(25)", r["python"], r["fib"])
+        if r["fib"].get("instructions"):
+            print_instructions(r["fib"]["instructions"])
         print_workload("json_decode, pure-Python json.decoder", r["python"], r["json_decode"])
         if r.get("whole_process"):
             print_whole(r["whole_process"])
