@@ -52,25 +52,19 @@ struct frame {
     int shown;       /* an open row was written for it (see show_open_calls) */
 };
 
-/* A value met lately, and where it is stored. An argument mostly has the
- * same self, document or settings as at its function's previous call, and
- * a result is often the one returned just before, passed up by a wrapper:
+/* A value met lately, and its vals row. An argument mostly has the same
+ * self, document or settings as at its function's previous call, and a
+ * result is often the one returned just before, passed up by a wrapper:
  * then a compare of bytes still in the CPU's cache finds it, where the
  * value cache would hash them and probe its large tables. */
 struct last_value {
-    int64_t id;      /* its vals row; 0: none, or see held_by */
-    int64_t held_by; /* a result with no vals row: inline in the row of this call */
-    uint64_t turns;  /* of the value cache when id was found: see value_cache.h */
+    int64_t id;     /* 0: none */
+    uint64_t turns; /* of the value cache when id was found: see value_cache.h */
     uint32_t len, cap;
     unsigned char *bytes;
 };
 #define LAST_ARG_POSITIONS 16     /* the first arguments of each function */
 #define LAST_VALUE_MAX_BYTES 512  /* longer values are looked up each time */
-/* A result of at most this many captured bytes (a token and its position,
- * a short string) that neither memo knows stays inline without a lookup in
- * the value cache: most such results are met once, and the few met again
- * later cost their text once more. */
-#define SHORT_RESULT_BYTES 64
 
 struct function {
     int defined;
@@ -428,15 +422,14 @@ static void unwind_all(struct cs_collector *c, struct stream *st)
 
 /* ---- events ---- */
 
-/* Notes a value and where it is stored (last may be NULL). */
+/* Notes a value and its vals row, 0 if none (last may be NULL). */
 static void remember(struct cs_collector *c, struct last_value *last, const unsigned char *bytes, size_t len,
-                     int64_t id, int64_t held_by)
+                     int64_t id)
 {
     if (!last)
         return;
     last->id = 0;
-    last->held_by = 0;
-    if (len > LAST_VALUE_MAX_BYTES)
+    if (!id || len > LAST_VALUE_MAX_BYTES)
         return;
     if (last->cap < len) {
         unsigned char *grown = realloc(last->bytes, len);
@@ -448,13 +441,13 @@ static void remember(struct cs_collector *c, struct last_value *last, const unsi
     memcpy(last->bytes, bytes, len);
     last->len = (uint32_t)len;
     last->id = id;
-    last->held_by = held_by;
     last->turns = cs_value_cache_turns(c->values);
 }
 
-static int same_bytes(const struct last_value *last, const unsigned char *bytes, size_t len)
+/* The vals row of the value [bytes, bytes + len) if last is that value, else 0. */
+static int64_t known_as(const struct last_value *last, const unsigned char *bytes, size_t len)
 {
-    return (last->id || last->held_by) && last->len == len && memcmp(last->bytes, bytes, len) == 0;
+    return last->id && last->len == len && memcmp(last->bytes, bytes, len) == 0 ? last->id : 0;
 }
 
 static int is_inline_tag(int tag)
@@ -513,7 +506,7 @@ static int64_t take_value_at(struct cs_collector *c, struct cs_reader *r, const 
     int64_t held_by = 0;
     int64_t id = inline_value ? 0 : cs_value_cache_find(c->values, start, len, &held_by);
     if (id) {
-        remember(c, last, start, len, id, 0);
+        remember(c, last, start, len, id);
         return id;
     }
     if (render_into_value(c, r, start) != 0)
@@ -525,7 +518,7 @@ static int64_t take_value_at(struct cs_collector *c, struct cs_reader *r, const 
         return 0;
     }
     id = cs_value_cache_add(c->values, start, len);
-    remember(c, last, start, len, id, 0);
+    remember(c, last, start, len, id);
     store_value(c, id, start, r->p);
     if (held_by)
         cs_store_refer_result(c->store, held_by, id);
@@ -533,10 +526,9 @@ static int64_t take_value_at(struct cs_collector *c, struct cs_reader *r, const 
 }
 
 /* Reads the return or yielded value of call `call_id` of function fn (NULL:
- * unknown) as take_value does. The stream's last result and the function's
+ * unknown) as take_value does. The thread's last result and the function's
  * are tried first: a value passed up through a wrapper is the one returned
- * just before, and a getter returns the same as last time. A short value
- * neither knows stays inline; a longer one goes through the value cache. */
+ * just before, and a getter returns the same as last time. */
 static int64_t take_result(struct cs_collector *c, struct stream *st, struct function *fn, struct cs_reader *r,
                            int64_t call_id)
 {
@@ -546,31 +538,14 @@ static int64_t take_result(struct cs_collector *c, struct stream *st, struct fun
     if (is_inline_tag(*start))
         return take_value_at(c, r, start, call_id, NULL);
     size_t len = (size_t)(r->p - start);
-    struct last_value *known = same_bytes(&st->last_result, start, len) ? &st->last_result
-                               : fn && same_bytes(&fn->last_result, start, len) ? &fn->last_result
-                                                                                : NULL;
-    int64_t id = 0, held_by = 0;
-    if (known && known->id) {
-        id = known->id;
-    } else if (len > SHORT_RESULT_BYTES) {
-        id = take_value_at(c, r, start, call_id, NULL);
-        if (id < 0)
-            return -1;
-        held_by = id ? 0 : call_id;
-    } else {
-        if (render_into_value(c, r, start) != 0)
-            return -1;
-        if (known) { /* met twice: now it gets its row, and the first call's row refers to it */
-            id = cs_value_cache_new_id(c->values);
-            store_value(c, id, start, r->p);
-            cs_store_refer_result(c->store, known->held_by, id);
-        } else {
-            held_by = call_id;
-        }
-    }
-    remember(c, &st->last_result, start, len, id, held_by);
+    int64_t id = known_as(&st->last_result, start, len);
+    if (!id && fn)
+        id = known_as(&fn->last_result, start, len);
+    if (!id && (id = take_value_at(c, r, start, call_id, NULL)) < 0)
+        return -1;
+    remember(c, &st->last_result, start, len, id);
     if (fn)
-        remember(c, &fn->last_result, start, len, id, held_by);
+        remember(c, &fn->last_result, start, len, id);
     return id;
 }
 

@@ -161,11 +161,6 @@ int64_t cs_value_cache_add(struct cs_value_cache *vc, const void *bytes, size_t 
     return id;
 }
 
-int64_t cs_value_cache_new_id(struct cs_value_cache *vc)
-{
-    return vc->next_id++;
-}
-
 void cs_value_cache_add_inline(struct cs_value_cache *vc, const void *bytes, size_t len, int64_t call_id)
 {
     insert(vc, vc->pending_hash, -call_id, bytes, len);

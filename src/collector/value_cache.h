@@ -7,9 +7,8 @@
  * instead: most results (a parser's tokens with their positions) are met
  * once, and a row of their own would cost more than their text. Met again,
  * it gets its vals row like any other value, and the first call's row, if
- * it has not been handed to SQLite yet, refers to that row too. (The
- * collector looks up only long results here: it finds a short one met
- * again by comparing it with the thread's and the function's last result.)
+ * it has not been handed to SQLite yet, refers to that row too (a result
+ * passed up through a wrapper is met twice in a row).
  *
  * Values are looked up by their captured bytes, not by their rendering:
  * rendering is a pure function of those bytes, so a value met before costs
@@ -43,10 +42,6 @@ int64_t cs_value_cache_find(struct cs_value_cache *vc, const void *bytes, size_t
 /* Gives the value of the cs_value_cache_find just before (same bytes) its
  * id, counting up from 1. */
 int64_t cs_value_cache_add(struct cs_value_cache *vc, const void *bytes, size_t len);
-
-/* An id for a value kept out of the cache (the collector found it met
- * again on its own), from the same count as cs_value_cache_add. */
-int64_t cs_value_cache_new_id(struct cs_value_cache *vc);
 
 /* Remembers the new value of the find just before as met once, kept
  * inline in the row of call call_id (> 0), with no vals row yet. */

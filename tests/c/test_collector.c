@@ -536,43 +536,45 @@ static void test_results_met_once_stay_inline(void)
     tu_remove_db(path);
 }
 
-/* A result met again is found by comparing it with the last result of the
- * thread and of its function; beyond those, only a long one is looked up in
- * the value cache. So a short string that comes back later stays inline in
- * both rows, while a long one comes back as one vals row that both refer
- * to. */
-static void test_results_met_again_later(void)
+/* A getter that returns one of two strings, and a value passed up through
+ * three callers: each value is one vals row, and every row shows its own
+ * result (whether it was found by its function's last result, the thread's,
+ * or the value cache). */
+static void test_results_returned_again_and_passed_up(void)
 {
     static const char *const NO_ARGS[] = {NULL};
-    static const char SHORT[] = "short";
-    static const char LONG[] = "a string long enough to be worth a row of its own when it comes back later";
-    static const char OTHER[] = "other";
+    static const char *const VALUES[] = {"the first setting", "the second setting"};
+    static const char UP[] = "passed up through three callers";
     struct cs_ring ring;
     tu_ring(&ring, 1 << 20);
     struct test_producer p;
     uint64_t t = t0(&ring);
     tp_open(&p, &ring, (uint32_t)getpid(), 101, t);
-    tp_code(&p, 1, "__main__", "f", "/x/prog.py", 10, NO_ARGS);
-    tp_code(&p, 2, "__main__", "k", "/x/prog.py", 20, NO_ARGS);
-    tp_code(&p, 3, "__main__", "m", "/x/prog.py", 30, NO_ARGS);
-    /* f -> SHORT, f -> LONG, k -> OTHER, m -> SHORT, m -> OTHER, k -> LONG */
-    const struct { int fn; const char *s; } calls[] = {{1, SHORT}, {1, LONG}, {2, OTHER}, {3, SHORT}, {3, OTHER}, {2, LONG}};
-    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
-        tp_begin(&p, EV_CALL), tp_varint(&p, (uint64_t)calls[i].fn), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
+    tp_code(&p, 1, "__main__", "get", "/x/prog.py", 10, NO_ARGS);
+    tp_code(&p, 2, "__main__", "wrap", "/x/prog.py", 20, NO_ARGS);
+    for (int i = 0; i < 100; i++) {
+        const char *v = VALUES[(i / 10) % 2]; /* ten times one, ten times the other */
+        tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
         tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p);
-        tp_byte(&p, V_STR), tp_varint(&p, strlen(calls[i].s)), tp_str(&p, calls[i].s), tp_end(&p);
+        tp_byte(&p, V_STR), tp_varint(&p, strlen(v)), tp_str(&p, v), tp_end(&p);
+    }
+    for (int i = 0; i < 3; i++)
+        tp_begin(&p, EV_CALL), tp_varint(&p, 2), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
+    tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
+    for (int i = 0; i < 4; i++) {
+        tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p);
+        tp_byte(&p, V_STR), tp_varint(&p, strlen(UP)), tp_str(&p, UP), tp_end(&p);
     }
     tp_seal(&p);
 
     const char *path = tu_db_path();
     struct cs_collector_options o = tu_options(path);
     sqlite3 *db = tu_collect(&ring, &o);
-    CHECK_STR(tu_text(db, "SELECT group_concat(text, '|') FROM vals"), "'a string long enough to be worth a row of its own when it comes back later'");
-    CHECK_STR(tu_text(db, "SELECT group_concat(typeof(r.result) || ' ' || c.result, '|') FROM call_rows r"
-                          " JOIN calls c ON c.id = r.id ORDER BY r.id"),
-              "text 'short'|integer 'a string long enough to be worth a row of its own when it comes back later'|"
-              "text 'other'|text 'short'|text 'other'|"
-              "integer 'a string long enough to be worth a row of its own when it comes back later'");
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM vals"), 3);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE result = '''the first setting'''"), 50);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE result = '''the second setting'''"), 50);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE result = '''passed up through three callers'''"), 4);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM call_rows WHERE typeof(result) = 'integer'"), 104);
     sqlite3_close(db);
     tu_remove_db(path);
 }
@@ -668,7 +670,7 @@ int main(void)
     test_shared_values();
     test_value_cache();
     test_results_met_once_stay_inline();
-    test_results_met_again_later();
+    test_results_returned_again_and_passed_up();
     test_repeated_arguments();
     return CHECK_REPORT("test_collector");
 }
