@@ -444,10 +444,16 @@ static void remember(struct cs_collector *c, struct last_value *last, const unsi
     last->turns = cs_value_cache_turns(c->values);
 }
 
-/* The vals row of the value [bytes, bytes + len) if last is that value, else 0. */
-static int64_t known_as(const struct last_value *last, const unsigned char *bytes, size_t len)
+/* The vals row of the value [bytes, bytes + len) if last is that value,
+ * else 0. After the value cache turned over, the cache is asked again, which
+ * keeps the value known there too. */
+static int64_t known_as(const struct cs_collector *c, const struct last_value *last, const unsigned char *bytes,
+                        size_t len)
 {
-    return last->id && last->len == len && memcmp(last->bytes, bytes, len) == 0 ? last->id : 0;
+    return last->id && last->turns == cs_value_cache_turns(c->values) && last->len == len &&
+                   memcmp(last->bytes, bytes, len) == 0
+               ? last->id
+               : 0;
 }
 
 static int is_inline_tag(int tag)
@@ -455,23 +461,39 @@ static int is_inline_tag(int tag)
     return tag == V_INT || tag == V_NONE || tag == V_TRUE || tag == V_FALSE;
 }
 
-/* Renders the value [start, end) into c->value; -1 when malformed. */
-static int render_into_value(struct cs_collector *c, struct cs_reader *r, const unsigned char *start)
+/* take_value() for a value already skipped: it is [start, r->p). */
+static int64_t take_value_at(struct cs_collector *c, struct cs_reader *r, const unsigned char *start,
+                             int64_t result_of, struct last_value *last)
 {
+    size_t len = (size_t)(r->p - start);
+    int inline_value = is_inline_tag(*start);
+    if (last && !inline_value && known_as(c, last, start, len))
+        return last->id;
+    int64_t held_by = 0;
+    int64_t id = inline_value ? 0 : cs_value_cache_find(c->values, start, len, &held_by);
+    if (id) {
+        remember(c, last, start, len, id);
+        return id;
+    }
     struct cs_reader value = {start, r->p, 0};
     cs_textbuf_reset(&c->value);
     if (cs_render_value(&value, &c->value) != 0) {
         r->error = 1;
         return -1;
     }
-    return 0;
-}
-
-/* Writes the vals row of the value just rendered into c->value. */
-static void store_value(struct cs_collector *c, int64_t id, const unsigned char *start, const unsigned char *end)
-{
-    struct cs_text type = cs_value_type(&(struct cs_reader){start, end, 0});
+    if (inline_value)
+        return 0;
+    if (!held_by && result_of) {
+        cs_value_cache_add_inline(c->values, start, len, result_of);
+        return 0;
+    }
+    id = cs_value_cache_add(c->values, start, len);
+    remember(c, last, start, len, id);
+    struct cs_text type = cs_value_type(&(struct cs_reader){start, r->p, 0});
     cs_store_add_value(c->store, id, c->value.data ? c->value.data : "", c->value.len, type.s, type.n);
+    if (held_by)
+        cs_store_refer_result(c->store, held_by, id);
+    return id;
 }
 
 /* Reads the value next in r: returns the id of its vals row, or 0 when it
@@ -483,46 +505,12 @@ static void store_value(struct cs_collector *c, int64_t id, const unsigned char 
  * rendered and stored once. `last` (NULL for results) is what the
  * argument at this position was at the function's previous call; it is
  * updated. */
-static int64_t take_value_at(struct cs_collector *c, struct cs_reader *r, const unsigned char *start,
-                             int64_t result_of, struct last_value *last);
-
 static int64_t take_value(struct cs_collector *c, struct cs_reader *r, int64_t result_of, struct last_value *last)
 {
     const unsigned char *start = r->p;
     if (cs_skip_value(r) != 0)
         return -1;
     return take_value_at(c, r, start, result_of, last);
-}
-
-/* The same for a value already skipped: it is [start, r->p). */
-static int64_t take_value_at(struct cs_collector *c, struct cs_reader *r, const unsigned char *start,
-                             int64_t result_of, struct last_value *last)
-{
-    size_t len = (size_t)(r->p - start);
-    int inline_value = is_inline_tag(*start);
-    if (last && last->id && last->turns == cs_value_cache_turns(c->values) && !inline_value && last->len == len &&
-        memcmp(last->bytes, start, len) == 0)
-        return last->id;
-    int64_t held_by = 0;
-    int64_t id = inline_value ? 0 : cs_value_cache_find(c->values, start, len, &held_by);
-    if (id) {
-        remember(c, last, start, len, id);
-        return id;
-    }
-    if (render_into_value(c, r, start) != 0)
-        return -1;
-    if (inline_value)
-        return 0;
-    if (!held_by && result_of) {
-        cs_value_cache_add_inline(c->values, start, len, result_of);
-        return 0;
-    }
-    id = cs_value_cache_add(c->values, start, len);
-    remember(c, last, start, len, id);
-    store_value(c, id, start, r->p);
-    if (held_by)
-        cs_store_refer_result(c->store, held_by, id);
-    return id;
 }
 
 /* Reads the return or yielded value of call `call_id` of function fn (NULL:
@@ -538,9 +526,9 @@ static int64_t take_result(struct cs_collector *c, struct stream *st, struct fun
     if (is_inline_tag(*start))
         return take_value_at(c, r, start, call_id, NULL);
     size_t len = (size_t)(r->p - start);
-    int64_t id = known_as(&st->last_result, start, len);
+    int64_t id = known_as(c, &st->last_result, start, len);
     if (!id && fn)
-        id = known_as(&fn->last_result, start, len);
+        id = known_as(c, &fn->last_result, start, len);
     if (!id && (id = take_value_at(c, r, start, call_id, NULL)) < 0)
         return -1;
     remember(c, &st->last_result, start, len, id);
