@@ -155,6 +155,27 @@ static inline int tp_return_int(struct test_producer *p, uint64_t at, int64_t va
     return tp_end(p);
 }
 
+/* A call of a function with no arguments. */
+static inline int tp_call(struct test_producer *p, uint64_t id, uint64_t at)
+{
+    tp_begin(p, EV_CALL);
+    tp_varint(p, id);
+    tp_at(p, at);
+    tp_dt(p);
+    return tp_end(p);
+}
+
+static inline int tp_return_str(struct test_producer *p, uint64_t at, const char *value)
+{
+    tp_begin(p, EV_RETURN);
+    tp_at(p, at);
+    tp_dt(p);
+    tp_byte(p, V_STR);
+    tp_varint(p, strlen(value));
+    tp_str(p, value);
+    return tp_end(p);
+}
+
 /* A timed event with no other field (EV_RETURN_BARE, EV_STOP, ...). */
 static inline int tp_timed(struct test_producer *p, int tag, uint64_t at)
 {

@@ -509,16 +509,13 @@ static void test_results_met_once_stay_inline(void)
             }
             continue;
         }
-        tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
-        tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p);
-        tp_byte(&p, V_STR), tp_varint(&p, strlen(returned[i])), tp_str(&p, returned[i]), tp_end(&p);
+        tp_call(&p, 1, t += 10);
+        tp_return_str(&p, t += 10, returned[i]);
     }
-    tp_begin(&p, EV_CALL), tp_varint(&p, 2), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
-    tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
-    for (int i = 0; i < 2; i++) {
-        tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p);
-        tp_byte(&p, V_STR), tp_varint(&p, strlen(UP)), tp_str(&p, UP), tp_end(&p);
-    }
+    tp_call(&p, 2, t += 10);
+    tp_call(&p, 1, t += 10);
+    for (int i = 0; i < 2; i++)
+        tp_return_str(&p, t += 10, UP);
     tp_seal(&p);
 
     const char *path = tu_db_path();
@@ -553,18 +550,14 @@ static void test_results_returned_again_and_passed_up(void)
     tp_code(&p, 1, "__main__", "get", "/x/prog.py", 10, NO_ARGS);
     tp_code(&p, 2, "__main__", "wrap", "/x/prog.py", 20, NO_ARGS);
     for (int i = 0; i < 100; i++) {
-        const char *v = VALUES[(i / 10) % 2]; /* ten times one, ten times the other */
-        tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
-        tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p);
-        tp_byte(&p, V_STR), tp_varint(&p, strlen(v)), tp_str(&p, v), tp_end(&p);
+        tp_call(&p, 1, t += 10);
+        tp_return_str(&p, t += 10, VALUES[(i / 10) % 2]); /* ten times one, ten times the other */
     }
     for (int i = 0; i < 3; i++)
-        tp_begin(&p, EV_CALL), tp_varint(&p, 2), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
-    tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
-    for (int i = 0; i < 4; i++) {
-        tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p);
-        tp_byte(&p, V_STR), tp_varint(&p, strlen(UP)), tp_str(&p, UP), tp_end(&p);
-    }
+        tp_call(&p, 2, t += 10);
+    tp_call(&p, 1, t += 10);
+    for (int i = 0; i < 4; i++)
+        tp_return_str(&p, t += 10, UP);
     tp_seal(&p);
 
     const char *path = tu_db_path();
