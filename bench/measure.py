@@ -92,7 +92,7 @@ def bench_hook(callback_name, profile_mode):
 
 
 def evaluator_hook(tmp):
-    """The bench-only frame evaluator that reads the clock around each frame (3.12+)."""
+    """The bench-only frame evaluator that reads the clock around each frame (3.9+)."""
     return (lambda: _noop_hook.set_eval(1)), (lambda: _noop_hook.set_eval(0))
 
 

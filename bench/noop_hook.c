@@ -11,9 +11,10 @@
  * `clocked` (and `set_profile(3)`) does only what no timing tracer can
  * skip: it reads the clock callscope reads (the time stamp counter on
  * x86-64, CLOCK_MONOTONIC elsewhere) once per event, so the floor for
- * --no-args is this one. On 3.12+ `set_eval(1)` is the same through a
+ * --no-args is this one. On 3.9+ `set_eval(1)` is the same through a
  * frame evaluator (PEP 523), which is how callscope hooks Python functions
- * on 3.12 when everything is traced.
+ * on 3.12 and 3.13 when everything is traced (and could on 3.9–3.11: the
+ * bench shows what that would cost there).
  *
  * The same module counts calls exactly (`counter` / `set_profile(2)`, read
  * with `count()`), so per-call figures divide by the real number of calls.
@@ -97,12 +98,18 @@ static PyObject *set_profile(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-#if PY_VERSION_HEX >= 0x030C0000
+#if PY_VERSION_HEX >= 0x03090000
 /* The frame evaluator (PEP 523) callscope uses on 3.12 when everything is
- * traced: the default one, with the clock read before and after. */
+ * traced: the default one, with the clock read before and after. Before
+ * 3.11 it is handed frame objects. */
+#if PY_VERSION_HEX >= 0x030B0000
+typedef struct _PyInterpreterFrame evaluated_frame;
+#else
+typedef PyFrameObject evaluated_frame;
+#endif
 static _PyFrameEvalFunction inner_eval;
 
-static PyObject *clocked_eval(PyThreadState *ts, struct _PyInterpreterFrame *f, int throwflag)
+static PyObject *clocked_eval(PyThreadState *ts, evaluated_frame *f, int throwflag)
 {
     last_ticks = ticks();
     PyObject *r = inner_eval(ts, f, throwflag);
@@ -143,7 +150,7 @@ static PyMethodDef methods[] = {
     {"clocked", (PyCFunction)(void (*)(void))clocked, METH_FASTCALL, "sys.monitoring callback that reads the clock"},
     {"set_profile", set_profile, METH_O, "0: none, 1: no-op C profile function, 2: counting one, 3: clocked one"},
     {"count", count, METH_NOARGS, "calls counted since the last count(), and reset"},
-#if PY_VERSION_HEX >= 0x030C0000
+#if PY_VERSION_HEX >= 0x03090000
     {"set_eval", set_eval, METH_O, "1: a frame evaluator that reads the clock around each frame, 0: none"},
 #endif
     {NULL, NULL, 0, NULL},
