@@ -261,16 +261,6 @@ def instructions_in(callgrind_text):
     return int(m.group(1)) if m else 0
 
 
-def callgrind_total(out):
-    """The instruction count of a callgrind output file, or of its threads' files."""
-    total = 0
-    for name in os.listdir(os.path.dirname(out)):
-        if name == os.path.basename(out) or name.startswith(os.path.basename(out) + "-"):
-            with open(os.path.join(os.path.dirname(out), name)) as f:
-                total += instructions_in(f.read())
-    return total
-
-
 def fib_instructions(tmp):
     """Instructions per call of fib in the traced program, under callgrind:
     untraced, --no-args and with arguments. The timings above move by tens
@@ -284,17 +274,14 @@ def fib_instructions(tmp):
     for mode in ("untraced", "no-args", "args"):
         counts = []
         for n in FIB_COUNTED:
-            counted = os.path.join(tmp, "counted-fib")
-            os.makedirs(counted, exist_ok=True)
-            for name in os.listdir(counted):
-                os.unlink(os.path.join(counted, name))
-            out = os.path.join(counted, "fib.callgrind")
+            out = os.path.join(tmp, "fib-%s-%d.callgrind" % (mode, n))
             cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, sys.executable, "-c",
                    FIB_COUNTED_SCRIPT, mode, str(n), BENCH_DIR, os.path.join(tmp, "fib-counted.db")]
             if subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL).returncode:
                 return None
-            counts.append(callgrind_total(out))
+            with open(out) as f:
+                counts.append(instructions_in(f.read()))
         per_call[mode] = (counts[1] - counts[0]) / calls
     return per_call
 
