@@ -20,12 +20,13 @@
 struct cs_thread {
     struct cs_stream_writer writer;
     int suppressed;   /* > 0: inside @notrace code or a --repr call */
-    /* Exits by an exception not yet identified (before 3.12, see
-     * family_profile.c): their times, and the first frame they left. */
+    /* Exits by an exception not yet identified (the profile function
+     * before 3.12, see family_profile.c): their times, and the first frame
+     * they left. */
     int held_unwinds;
     uint64_t held_unwind_ticks[CS_MAX_HELD_UNWINDS];
     void *held_frame;
-    /* 3.12+ with the frame evaluator: the stack address below which a
+    /* 3.11+ with the frame evaluator: the stack address below which a
      * Python call fails with RecursionError (NULL until known), and the
      * interpreter's C recursion count as the last frame handed on started
      * (hooks/eval_guard.h). */

@@ -31,7 +31,7 @@ void cs_record_options_usage(FILE *out)
           "  --exclude PREFIX       never trace these paths or modules (repeatable)\n"
           "  --no-stdlib            skip the standard library\n"
           "  --no-site-packages     skip installed packages\n"
-          "  --deep-recursion       on 3.12, let the program recurse past some 10,000 calls,\n"
+          "  --deep-recursion       on 3.11+, let the program recurse past some 10,000 calls,\n"
           "                         as untraced (a slower hook)\n"
           "  --max-depth N          keep calls at most N deep\n"
           "  --min-duration MS      keep only calls that took at least MS milliseconds\n"

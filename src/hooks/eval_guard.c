@@ -2,7 +2,7 @@
  * eval_guard.c — where a thread's stack ends (see eval_guard.h).
  */
 #include "hooks/eval_guard.h"
-#if PY_VERSION_HEX >= 0x030C0000
+#if PY_VERSION_HEX >= 0x030B0000
 
 #include <pthread.h>
 

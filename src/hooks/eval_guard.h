@@ -1,6 +1,6 @@
 /*
  * eval_guard.h — keeps C recursion through a frame evaluator within the
- * thread's stack (3.12 and later).
+ * thread's stack (3.11 and later).
  *
  * Without an evaluator of its own, the interpreter runs a Python call made
  * by Python code in the same C frame; through one (PEP 523), each call is an
@@ -19,6 +19,9 @@
  *   stack) the frame fails at once with RecursionError, as for any C
  *   recursion too deep, instead of the stack running out. Between two
  *   frames the C code in between is bounded by the interpreter's count.
+ * 3.11 has one count for Python frames and C recursion, which charges a
+ * Python frame the same whether it is run inline or through an evaluator:
+ * nothing is given back there, and only the stack is watched.
  *
  * Used by the recorder's evaluator (family_monitoring.c) and by the live
  * hooks' (live_monitoring.c).
@@ -27,12 +30,17 @@
 #define CALLSCOPE_EVAL_GUARD_H
 
 #include <Python.h>
-#if PY_VERSION_HEX >= 0x030C0000
+#if PY_VERSION_HEX >= 0x030B0000
 
+#if PY_VERSION_HEX >= 0x030C0000
+#define CS_RECURSION_REMAINING(ts) ((ts)->c_recursion_remaining)
 /* What an entry into the interpreter's own evaluator charges the C
  * recursion count (PY_EVAL_C_STACK_UNITS in CPython's ceval.c, 3.12 and
  * 3.13). */
 #define CS_EVAL_ENTRY_UNITS 2
+#else
+#define CS_RECURSION_REMAINING(ts) ((ts)->recursion_remaining)
+#endif
 /* A floor below any address: never fails, never gives back. */
 #define CS_STACK_UNKNOWN ((char *)1)
 
@@ -54,15 +62,18 @@ static inline struct cs_eval_guard cs_eval_guard_enter(PyThreadState *ts, char *
     if (__builtin_expect(!*floor, 0))
         *floor = cs_find_stack_floor();
     char here;
-    struct cs_eval_guard g = {ts->c_recursion_remaining, *count, 0};
+    struct cs_eval_guard g = {CS_RECURSION_REMAINING(ts), *count, 0};
     if (&here <= *floor) {
-        ts->c_recursion_remaining = 0;
+        CS_RECURSION_REMAINING(ts) = 0;
         g.how = 1;
-    } else if (*count - g.count == CS_EVAL_ENTRY_UNITS && *floor != CS_STACK_UNKNOWN) {
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    else if (*count - g.count == CS_EVAL_ENTRY_UNITS && *floor != CS_STACK_UNKNOWN) {
         ts->c_recursion_remaining += CS_EVAL_ENTRY_UNITS;
         g.how = 2;
     }
-    *count = ts->c_recursion_remaining;
+#endif
+    *count = CS_RECURSION_REMAINING(ts);
     return g;
 }
 
@@ -70,9 +81,11 @@ static inline struct cs_eval_guard cs_eval_guard_enter(PyThreadState *ts, char *
 static inline void cs_eval_guard_leave(PyThreadState *ts, int *count, struct cs_eval_guard g)
 {
     if (g.how == 1)
-        ts->c_recursion_remaining = g.count;
+        CS_RECURSION_REMAINING(ts) = g.count;
+#if PY_VERSION_HEX >= 0x030C0000
     else if (g.how == 2)
         ts->c_recursion_remaining -= CS_EVAL_ENTRY_UNITS;
+#endif
     *count = g.outer;
 }
 

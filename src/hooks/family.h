@@ -4,10 +4,12 @@
  * Everything that depends on the interpreter's version lives behind this
  * interface, in exactly one file per family:
  *   family_monitoring.c  3.12 and later: sys.monitoring (PEP 669) with a tool
- *                        id of our own, or when everything is
- *                        traced the frame evaluator (PEP 523) for Python
- *                        functions; reading arguments from the frame;
- *   family_profile.c     3.8 to 3.11: PyEval_SetProfile on every thread.
+ *                        id of our own, or when everything is traced the
+ *                        frame evaluator for Python functions;
+ *   family_profile.c     3.8 to 3.11: PyEval_SetProfile on every thread, or
+ *                        on 3.11 without --c-calls the frame evaluator.
+ * The frame evaluator (PEP 523, frame_evaluator.c) and the reading of
+ * interpreter frames (interp_frame.h) serve both families from 3.11.
  * The family turns interpreter events into calls of recorder.h.
  */
 #ifndef CALLSCOPE_FAMILY_H

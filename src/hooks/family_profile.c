@@ -1,6 +1,8 @@
 /*
  * family_profile.c — Python 3.8 to 3.11: a C profile function
- * (PyEval_SetProfile) on every thread.
+ * (PyEval_SetProfile) on every thread; on 3.11, unless C calls are
+ * recorded too or --deep-recursion asks for it, the frame evaluator
+ * (frame_evaluator.c) instead.
  *
  * Threads that exist at start get the function directly; threads started
  * later get it through threading.setprofile(), whose hook installs the C
@@ -22,6 +24,7 @@
 #include "capture/recorder.h"
 #include "capture/values.h"
 #include "hooks/family.h"
+#include "hooks/frame_evaluator.h"
 
 #ifndef Py_NewRef
 static inline PyObject *Py_NewRef(PyObject *o)
@@ -278,6 +281,12 @@ static int set_threading_hook(PyObject *hook)
 
 int cs_family_install(void)
 {
+#if PY_VERSION_HEX >= 0x030B0000
+    if (cs_evaluator_wanted()) {
+        cs_evaluator_install();
+        return 0;
+    }
+#endif
     PyObject *hook = PyCFunction_New(&thread_hook_def, NULL);
     if (!hook || set_threading_hook(hook) != 0) {
         Py_XDECREF(hook);
@@ -293,6 +302,9 @@ int cs_family_install(void)
 
 void cs_family_uninstall(void)
 {
+#if PY_VERSION_HEX >= 0x030B0000
+    cs_evaluator_uninstall();
+#endif
     if (!installed)
         return;
     installed = 0;

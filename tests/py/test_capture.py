@@ -6,11 +6,7 @@ import os
 import sys
 import unittest
 
-from tests.py.support import MONITORING, TracedProgram
-
-# Where `callscope run` hooks Python functions through the frame evaluator
-# when everything is traced (family_monitoring.c).
-EVALUATOR = sys.version_info[:2] in ((3, 12), (3, 13))
+from tests.py.support import EVALUATOR, MONITORING, TracedProgram
 
 
 class Arguments(TracedProgram):
@@ -238,7 +234,7 @@ class Results(TracedProgram):
         """)
         row = self.calls("__main__.boom")[0]
         self.assertIsNone(row["result"])
-        if MONITORING:
+        if EVALUATOR:
             self.assertEqual(row["exception"], "ValueError: bad value 4")
         else:
             self.assertTrue(row["exception"])
@@ -312,7 +308,7 @@ class Results(TracedProgram):
         print("still running")
     """
 
-    @unittest.skipUnless(EVALUATOR, "the frame evaluator hooks 3.12 and 3.13")
+    @unittest.skipUnless(EVALUATOR, "the frame evaluator hooks 3.11 and later")
     def test_recursion_past_the_stack_is_a_recursion_error_not_a_crash(self):
         # Through the frame evaluator each call takes C stack: near the end
         # of it the call fails as Python's own deep C recursion does.
@@ -321,7 +317,7 @@ class Results(TracedProgram):
         rows = self.calls("__main__.down")
         self.assertGreater(len(rows), 10000)  # as deep as the stack allows, well past the 5,000 of 3.12's C limit
 
-    @unittest.skipUnless(MONITORING, "--deep-recursion matters on 3.12+")
+    @unittest.skipUnless(EVALUATOR, "--deep-recursion matters on 3.11+")
     def test_deep_recursion_goes_as_deep_as_untraced(self):
         script = self.write("deep.py", self.DEEP)
         plain = self.run_plain(script)
@@ -387,7 +383,7 @@ class Results(TracedProgram):
         for row in self.calls("__main__.gen"):
             self.assertEqual(row["exception"], "ValueError: thrown")
 
-    @unittest.skipUnless(EVALUATOR, "the frame evaluator hooks 3.12 and 3.13")
+    @unittest.skipUnless(EVALUATOR, "the frame evaluator hooks 3.11 and later")
     def test_deep_c_recursion_between_python_calls_is_a_recursion_error(self):
         # sorted() calls back with a large C frame that costs the
         # interpreter's count one level: the stack, not the count, runs out

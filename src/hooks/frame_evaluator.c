@@ -1,0 +1,183 @@
+/*
+ * frame_evaluator.c — Python functions recorded through PEP 523 (see
+ * frame_evaluator.h).
+ *
+ * Every Python frame, started or resumed, is evaluated by the function the
+ * interpreter holds; callscope puts its own in front of the one it finds.
+ * Reading the clock around that call costs about two thirds of what a
+ * sys.monitoring PY_START/PY_RETURN pair does on 3.12, and a small part of
+ * what a profile function does on 3.11, where any profile function makes
+ * the interpreter run every instruction through its tracing path (bench/
+ * run.py prints these floors). The return value or exception is at hand
+ * when the frame returns. The interpreter then no longer runs Python calls
+ * inline in one C frame, which is part of that cost. Each call through it
+ * is C recursion, kept within the thread's stack by eval_guard.h.
+ */
+#include "hooks/frame_evaluator.h"
+#if PY_VERSION_HEX >= 0x030B0000
+
+#include "hooks/eval_guard.h"
+#include "hooks/interp_frame.h"
+
+static _PyFrameEvalFunction inner_eval; /* the evaluator found at install */
+static int installed;
+/* Another evaluator was put in front of ours, so uninstall could not take
+ * ours out: it stays in the chain, passing frames on. */
+static int stranded;
+
+/* The exception pending while a frame is thrown into (throw(), a task
+ * cancelled), kept aside while the start is recorded: capturing arguments
+ * must neither see nor clear it. */
+struct pending {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyObject *exc;
+#else
+    PyObject *type, *value, *tb;
+#endif
+};
+
+static inline struct pending set_pending_aside(void)
+{
+    struct pending p;
+#if PY_VERSION_HEX >= 0x030C0000
+    p.exc = PyErr_GetRaisedException();
+#else
+    PyErr_Fetch(&p.type, &p.value, &p.tb);
+#endif
+    return p;
+}
+
+static inline void restore_pending(struct pending p)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(p.exc);
+#else
+    PyErr_Restore(p.type, p.value, p.tb);
+#endif
+}
+
+/* The frame let an exception out: it is the pending one. */
+static __attribute__((noinline)) void record_raised(struct cs_thread *t, uint64_t now)
+{
+    struct pending p = set_pending_aside();
+#if PY_VERSION_HEX >= 0x030C0000
+    cs_record_unwind(t, NULL, p.exc, now);
+#else
+    cs_record_unwind(t, p.type, p.value, now);
+#endif
+    restore_pending(p);
+}
+
+static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+{
+    PyCodeObject *code = cs_frame_code(f);
+    struct cs_thread *t = cs_recording ? cs_thread_get() : NULL;
+    if (!t)
+        return inner_eval(ts, f, throwflag);
+    struct cs_code_info *ci = cs_code_info_current(cs_code_extra_of(code));
+    PyGenObject *gen = cs_frame_generator(f);
+    /* Calling a generator function runs its frame only up to the point
+     * where the generator object is made; the call starts when it is
+     * first resumed. */
+    if (!gen && (code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)))
+        return inner_eval(ts, f, throwflag);
+    uint64_t now = cs_ticks();
+    int resumed = gen && !cs_frame_just_created(f);
+    if (!ci || (!ci->id && ci->traced)) {
+        ci = cs_frame_resolve(code, f);
+        if (!ci)
+            return inner_eval(ts, f, throwflag);
+#if PY_VERSION_HEX >= 0x030D0000
+        cs_monitoring_watch_init(code);
+#endif
+    }
+    enum cs_verdict v = cs_entering(t, ci);
+    if (v == CS_UNTRACED) {
+        if (ci->names_thread && !resumed)
+            cs_frame_name_thread(t, code, f);
+        return inner_eval(ts, f, throwflag);
+    }
+    if (v == CS_RECORD) {
+        struct pending thrown = {0};
+        if (throwflag)
+            thrown = set_pending_aside();
+        if (resumed)
+            cs_record_resume(t, ci, code, now);
+        else if (!cs_active_no_args || !cs_record_call_bare(t, ci, now))
+            cs_frame_record_call(t, ci, code, f, now);
+        if (throwflag)
+            restore_pending(thrown);
+    }
+    uint32_t session = cs_session;
+    /* The code info goes with the code object, which the frame may hold
+     * the last reference to. */
+    int notrace = ci->notrace, traced = ci->traced;
+    struct cs_eval_guard guard = cs_eval_guard_enter(ts, &t->stack_floor, &t->eval_count);
+#if PY_VERSION_HEX >= 0x030D0000
+    t->entering = f;
+    PyObject *result = inner_eval(ts, f, throwflag);
+    t->entering = NULL;
+#else
+    PyObject *result = inner_eval(ts, f, throwflag);
+#endif
+    cs_eval_guard_leave(ts, &t->eval_count, guard);
+    now = cs_ticks();
+    /* A frame of an earlier session (a new one resets what @notrace left
+     * open) leaves no trace in this one. */
+    if (cs_session != session || cs_leaving_code(t, notrace, traced) != CS_RECORD || !cs_recording)
+        return result;
+    if (!result) {
+        record_raised(t, now);
+        return NULL;
+    }
+    int yielded = gen && cs_generator_suspended(gen);
+    if (!cs_active_no_args || !cs_record_exit_bare(t, yielded, now))
+        cs_record_exit(t, result, yielded, now);
+    return result;
+}
+
+int cs_evaluator_wanted(void)
+{
+    const struct cs_capture_options *o = &cs_active_ring.header->options;
+    /* Each Python call then takes C stack: --deep-recursion asks for the
+     * family's other hook, which takes none. */
+    if (o->flags & CS_OPT_DEEP_RECURSION)
+        return 0;
+#if PY_VERSION_HEX >= 0x030C0000
+    /* Code left out by a filter costs nothing under sys.monitoring, which
+     * stops reporting it, but would still pass through the evaluator. */
+    return !o->include[0] && !o->exclude[0] && !(o->flags & (CS_OPT_NO_STDLIB | CS_OPT_NO_SITE));
+#else
+    /* A profile function costs every frame, traced or not, more than the
+     * evaluator does; but C calls are only reported to it. */
+    return !(o->flags & CS_OPT_C_CALLS);
+#endif
+}
+
+void cs_evaluator_install(void)
+{
+    /* Left inside another library's evaluator by the last session, ours is
+     * still called, through it: it serves again as it is. */
+    if (!stranded) {
+        PyInterpreterState *interp = PyInterpreterState_Get();
+        inner_eval = _PyInterpreterState_GetEvalFrameFunc(interp);
+        _PyInterpreterState_SetEvalFrameFunc(interp, evaluate);
+    }
+    installed = 1;
+}
+
+void cs_evaluator_uninstall(void)
+{
+    if (!installed)
+        return;
+    /* Frames still running return through evaluate(), which passes them on
+     * once the session is over; an evaluator installed after ours keeps
+     * calling it the same way. */
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    stranded = _PyInterpreterState_GetEvalFrameFunc(interp) != evaluate;
+    if (!stranded)
+        _PyInterpreterState_SetEvalFrameFunc(interp, inner_eval);
+    installed = 0;
+}
+
+#endif

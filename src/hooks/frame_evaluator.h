@@ -1,0 +1,29 @@
+/*
+ * frame_evaluator.h — recording Python calls through the interpreter's frame
+ * evaluator (PEP 523), 3.11 and later.
+ *
+ * Used by both families (family.h) when the session allows it: it is the
+ * cheapest way the interpreter offers to see every Python frame start and
+ * end, with the return value or the exception at hand.
+ */
+#ifndef CALLSCOPE_FRAME_EVALUATOR_H
+#define CALLSCOPE_FRAME_EVALUATOR_H
+
+#include <Python.h>
+#if PY_VERSION_HEX >= 0x030B0000
+
+/* Whether this session's Python calls should come through the evaluator. */
+int cs_evaluator_wanted(void);
+/* Puts callscope's evaluator in front of the interpreter's. */
+void cs_evaluator_install(void);
+/* Takes it out again, where nothing was put in front of it since. */
+void cs_evaluator_uninstall(void);
+
+#if PY_VERSION_HEX >= 0x030D0000
+/* 3.13 runs some __init__ frames past the evaluator; the monitoring family
+ * reports them (family_monitoring.c) once the evaluator has met their code. */
+void cs_monitoring_watch_init(PyCodeObject *code);
+#endif
+
+#endif
+#endif
