@@ -92,7 +92,7 @@ def bench_hook(callback_name, profile_mode):
 
 
 def evaluator_hook(tmp):
-    """The bench-only frame evaluator that reads the clock around each frame (3.9+)."""
+    """The bench-only frame evaluator that reads the clock around each frame."""
     return (lambda: _noop_hook.set_eval(1)), (lambda: _noop_hook.set_eval(0))
 
 
@@ -122,7 +122,7 @@ MODES = [
     ("untraced", untraced),
     ("no-op hook (floor)", bench_hook("noop", 1) if _noop_hook else None),
     ("hook + clock (floor)", bench_hook("clocked", 3) if _noop_hook and hasattr(_noop_hook, "clocked") else None),
-    ("evaluator + clock (floor)", evaluator_hook if _noop_hook and hasattr(_noop_hook, "set_eval") else None),
+    ("evaluator + clock (floor)", evaluator_hook if _noop_hook else None),
     ("callscope --no-args", callscope_mode(no_args=True) if callscope else None),
     ("callscope with args", callscope_mode() if callscope else None),
     ("cProfile", cprofile),

@@ -11,10 +11,9 @@
  * `clocked` (and `set_profile(3)`) does only what no timing tracer can
  * skip: it reads the clock callscope reads (the time stamp counter on
  * x86-64, CLOCK_MONOTONIC elsewhere) once per event, so the floor for
- * --no-args is this one. On 3.9+ `set_eval(1)` is the same through a
- * frame evaluator (PEP 523), which is how callscope hooks Python functions
- * on 3.12 and 3.13 when everything is traced (and could on 3.9–3.11: the
- * bench shows what that would cost there).
+ * --no-args is this one. `set_eval(1)` is the same through a frame
+ * evaluator (PEP 523), which is how callscope hooks Python functions (on
+ * 3.12 and 3.13 when everything is traced, before unless --c-calls).
  *
  * The same module counts calls exactly (`counter` / `set_profile(2)`, read
  * with `count()`), so per-call figures divide by the real number of calls.
@@ -23,6 +22,11 @@
 #include <Python.h>
 #include <frameobject.h> /* PyFrameObject on 3.8 */
 #include <time.h>
+#if PY_VERSION_HEX < 0x03090000
+#define Py_BUILD_CORE 1
+#include "internal/pycore_pystate.h" /* the interpreter's evaluator on 3.8 */
+#undef Py_BUILD_CORE
+#endif
 
 static unsigned long long calls;
 static volatile unsigned long long last_ticks; /* kept, so the read is not optimised away */
@@ -98,10 +102,9 @@ static PyObject *set_profile(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-#if PY_VERSION_HEX >= 0x03090000
-/* The frame evaluator (PEP 523) callscope uses on 3.12 when everything is
- * traced: the default one, with the clock read before and after. Before
- * 3.11 it is handed frame objects. */
+/* The frame evaluator (PEP 523) callscope uses: the default one, with the
+ * clock read before and after. Before 3.11 it is handed frame objects, and
+ * on 3.8 not the thread. */
 #if PY_VERSION_HEX >= 0x030B0000
 typedef struct _PyInterpreterFrame evaluated_frame;
 #else
@@ -109,6 +112,7 @@ typedef PyFrameObject evaluated_frame;
 #endif
 static _PyFrameEvalFunction inner_eval;
 
+#if PY_VERSION_HEX >= 0x03090000
 static PyObject *clocked_eval(PyThreadState *ts, evaluated_frame *f, int throwflag)
 {
     last_ticks = ticks();
@@ -116,6 +120,27 @@ static PyObject *clocked_eval(PyThreadState *ts, evaluated_frame *f, int throwfl
     last_ticks = ticks();
     return r;
 }
+#define current_evaluator _PyInterpreterState_GetEvalFrameFunc
+#define set_evaluator _PyInterpreterState_SetEvalFrameFunc
+#else
+static PyObject *clocked_eval(evaluated_frame *f, int throwflag)
+{
+    last_ticks = ticks();
+    PyObject *r = inner_eval(f, throwflag);
+    last_ticks = ticks();
+    return r;
+}
+
+static _PyFrameEvalFunction current_evaluator(PyInterpreterState *interp)
+{
+    return interp->eval_frame;
+}
+
+static void set_evaluator(PyInterpreterState *interp, _PyFrameEvalFunction fn)
+{
+    interp->eval_frame = fn;
+}
+#endif
 
 /* set_eval(mode): 1 puts clocked_eval in front of the interpreter's
  * evaluator, 0 takes it away. */
@@ -125,16 +150,15 @@ static PyObject *set_eval(PyObject *self, PyObject *arg)
     long mode = PyLong_AsLong(arg);
     if (mode == -1 && PyErr_Occurred())
         return NULL;
-    PyInterpreterState *interp = PyInterpreterState_Get();
-    if (mode && _PyInterpreterState_GetEvalFrameFunc(interp) != clocked_eval) {
-        inner_eval = _PyInterpreterState_GetEvalFrameFunc(interp);
-        _PyInterpreterState_SetEvalFrameFunc(interp, clocked_eval);
-    } else if (!mode && _PyInterpreterState_GetEvalFrameFunc(interp) == clocked_eval) {
-        _PyInterpreterState_SetEvalFrameFunc(interp, inner_eval);
+    PyInterpreterState *interp = PyThreadState_GET()->interp;
+    if (mode && current_evaluator(interp) != clocked_eval) {
+        inner_eval = current_evaluator(interp);
+        set_evaluator(interp, clocked_eval);
+    } else if (!mode && current_evaluator(interp) == clocked_eval) {
+        set_evaluator(interp, inner_eval);
     }
     Py_RETURN_NONE;
 }
-#endif
 
 static PyObject *count(PyObject *self, PyObject *unused)
 {
@@ -150,9 +174,7 @@ static PyMethodDef methods[] = {
     {"clocked", (PyCFunction)(void (*)(void))clocked, METH_FASTCALL, "sys.monitoring callback that reads the clock"},
     {"set_profile", set_profile, METH_O, "0: none, 1: no-op C profile function, 2: counting one, 3: clocked one"},
     {"count", count, METH_NOARGS, "calls counted since the last count(), and reset"},
-#if PY_VERSION_HEX >= 0x03090000
     {"set_eval", set_eval, METH_O, "1: a frame evaluator that reads the clock around each frame, 0: none"},
-#endif
     {NULL, NULL, 0, NULL},
 };
 

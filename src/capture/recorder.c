@@ -150,11 +150,16 @@ void cs_record_unwind(struct cs_thread *t, PyObject *type, PyObject *value, uint
     cs_writer_commit(&t->writer, p);
 }
 
-void cs_record_held_unwinds(struct cs_thread *t)
+void cs_record_held_unwinds(struct cs_thread *t, PyObject *type, PyObject *value)
 {
-    for (int i = 0; i < t->held_unwinds; i++)
-        cs_record_unwind(t, NULL, NULL, t->held_unwind_ticks[i]);
+    for (int i = 0; i < t->held_unwinds; i++) {
+        if (t->held_c_raises & (1u << i))
+            cs_record_c_exit(t, 1, t->held_unwind_ticks[i]);
+        else
+            cs_record_unwind(t, type, value, t->held_unwind_ticks[i]);
+    }
     t->held_unwinds = 0;
+    t->held_c_raises = 0;
     t->held_frame = NULL;
 }
 

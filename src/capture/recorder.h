@@ -21,13 +21,14 @@ struct cs_thread {
     struct cs_stream_writer writer;
     int suppressed;   /* > 0: inside @notrace code or a --repr call */
     /* Exits by an exception not yet identified (the profile function
-     * before 3.12, see family_profile.c): their times, and the first frame
-     * they left. */
+     * before 3.12, see family_profile.c): their times, which of them are C
+     * functions' (bit i), and the first frame they left. */
     int held_unwinds;
     uint64_t held_unwind_ticks[CS_MAX_HELD_UNWINDS];
+    uint32_t held_c_raises;
     void *held_frame;
-    /* 3.11+ with the frame evaluator: the stack address below which a
-     * Python call fails with RecursionError (NULL until known), and the
+    /* With the frame evaluator: the stack address below which a Python
+     * call fails with RecursionError (NULL until known), and (3.12+) the
      * interpreter's C recursion count as the last frame handed on started
      * (hooks/eval_guard.h). */
     char *stack_floor;
@@ -141,8 +142,9 @@ void cs_record_resume(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject
 /* A return (is_yield 0) or a yield; value may be NULL. */
 void cs_record_exit(struct cs_thread *t, PyObject *value, int is_yield, uint64_t now);
 void cs_record_unwind(struct cs_thread *t, PyObject *type, PyObject *value, uint64_t now);
-/* Records held-back exits as of unknown exceptions (at stop or thread end). */
-void cs_record_held_unwinds(struct cs_thread *t);
+/* Records the held-back exits, in order, as of this exception (the type,
+ * the value, or both NULL when it is not known). */
+void cs_record_held_unwinds(struct cs_thread *t, PyObject *type, PyObject *value);
 void cs_record_c_call(struct cs_thread *t, PyObject *callable, uint64_t now);
 /* The module and qualified name of a C callable (builtins, methods of C types). */
 void cs_cfunc_names(PyObject *callable, char *module, size_t msize, char *qualname, size_t qsize);

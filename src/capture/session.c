@@ -37,7 +37,7 @@ static void thread_exit(void *p)
     struct cs_thread *t = p;
     pthread_mutex_lock(&threads_lock);
     if (cs_recording) {
-        cs_record_held_unwinds(t);
+        cs_record_held_unwinds(t, NULL, NULL);
         cs_writer_flush(&t->writer);
     }
     list_remove(t);
@@ -167,7 +167,7 @@ void cs_recorder_stop(void)
     uint64_t now = cs_ticks();
     pthread_mutex_lock(&threads_lock);
     for (struct cs_thread *t = threads; t; t = t->next) {
-        cs_record_held_unwinds(t);
+        cs_record_held_unwinds(t, NULL, NULL);
         if (t->writer.chunk) {
             unsigned char *p = cs_writer_begin(&t->writer, now);
             if (p) {

@@ -2,7 +2,6 @@
  * eval_guard.c — where a thread's stack ends (see eval_guard.h).
  */
 #include "hooks/eval_guard.h"
-#if PY_VERSION_HEX >= 0x030B0000
 
 #include <pthread.h>
 
@@ -22,5 +21,3 @@ char *cs_find_stack_floor(void)
         return CS_STACK_UNKNOWN; /* the interpreter's count stands */
     return (char *)low + (size / 4 < STACK_MARGIN ? size / 4 : STACK_MARGIN);
 }
-
-#endif

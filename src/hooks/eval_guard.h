@@ -1,6 +1,6 @@
 /*
  * eval_guard.h — keeps C recursion through a frame evaluator within the
- * thread's stack (3.11 and later).
+ * thread's stack.
  *
  * Without an evaluator of its own, the interpreter runs a Python call made
  * by Python code in the same C frame; through one (PEP 523), each call is an
@@ -21,15 +21,24 @@
  *   frames the C code in between is bounded by the interpreter's count.
  * 3.11 has one count for Python frames and C recursion, which charges a
  * Python frame the same whether it is run inline or through an evaluator:
- * nothing is given back there, and only the stack is watched.
+ * nothing is given back there, and only the stack is watched; so it is
+ * before 3.11 (below).
  *
- * Used by the recorder's evaluator (family_monitoring.c) and by the live
+ * Used by the recorder's evaluator (frame_evaluator.c) and by the live
  * hooks' (live_monitoring.c).
  */
 #ifndef CALLSCOPE_EVAL_GUARD_H
 #define CALLSCOPE_EVAL_GUARD_H
 
 #include <Python.h>
+
+/* A floor below any address: never fails, never gives back. */
+#define CS_STACK_UNKNOWN ((char *)1)
+
+/* The address below which the calling thread's Python calls fail: its
+ * stack's end plus the margin, or CS_STACK_UNKNOWN. */
+char *cs_find_stack_floor(void);
+
 #if PY_VERSION_HEX >= 0x030B0000
 
 #if PY_VERSION_HEX >= 0x030C0000
@@ -41,12 +50,6 @@
 #else
 #define CS_RECURSION_REMAINING(ts) ((ts)->recursion_remaining)
 #endif
-/* A floor below any address: never fails, never gives back. */
-#define CS_STACK_UNKNOWN ((char *)1)
-
-/* The address below which the calling thread's Python calls fail: its
- * stack's end plus the margin, or CS_STACK_UNKNOWN. */
-char *cs_find_stack_floor(void);
 
 struct cs_eval_guard {
     int count; /* the interpreter's count before */
@@ -89,5 +92,38 @@ static inline void cs_eval_guard_leave(PyThreadState *ts, int *count, struct cs_
     *count = g.outer;
 }
 
+#else
+/* Before 3.11 every Python call is C recursion, untraced too, bounded by
+ * the interpreter's depth count alone; the evaluator adds a C frame to each.
+ * Near the stack's end the count is set to the limit while the frame
+ * starts, which fails it with RecursionError. */
+struct cs_eval_guard {
+    int depth; /* the interpreter's count before */
+    int failing;
+};
+
+static inline struct cs_eval_guard cs_eval_guard_enter(PyThreadState *ts, char **floor, int *count)
+{
+    (void)count;
+    if (__builtin_expect(!*floor, 0))
+        *floor = cs_find_stack_floor();
+    char here;
+    struct cs_eval_guard g = {ts->recursion_depth, 0};
+    if (__builtin_expect(&here <= *floor, 0)) {
+        ts->recursion_depth = Py_GetRecursionLimit();
+#if PY_VERSION_HEX < 0x030A0000
+        ts->overflowed = 0; /* else the count would be let past its limit */
+#endif
+        g.failing = 1;
+    }
+    return g;
+}
+
+static inline void cs_eval_guard_leave(PyThreadState *ts, int *count, struct cs_eval_guard g)
+{
+    (void)count;
+    if (g.failing)
+        ts->recursion_depth = g.depth;
+}
 #endif
 #endif

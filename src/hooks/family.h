@@ -6,10 +6,11 @@
  *   family_monitoring.c  3.12 and later: sys.monitoring (PEP 669) with a tool
  *                        id of our own, or when everything is traced the
  *                        frame evaluator for Python functions;
- *   family_profile.c     3.8 to 3.11: PyEval_SetProfile on every thread, or
- *                        on 3.11 without --c-calls the frame evaluator.
- * The frame evaluator (PEP 523, frame_evaluator.c) and the reading of
- * interpreter frames (interp_frame.h) serve both families from 3.11.
+ *   family_profile.c     3.8 to 3.11: the frame evaluator, or with --c-calls
+ *                        or --deep-recursion PyEval_SetProfile on every
+ *                        thread.
+ * The frame evaluator (PEP 523, frame_evaluator.c) and the reading of the
+ * interpreter's frames (interp_frame.h) serve both families.
  * The family turns interpreter events into calls of recorder.h.
  */
 #ifndef CALLSCOPE_FAMILY_H

@@ -1,8 +1,8 @@
 /*
  * family_profile.c — Python 3.8 to 3.11: a C profile function
- * (PyEval_SetProfile) on every thread; on 3.11, unless C calls are
- * recorded too or --deep-recursion asks for it, the frame evaluator
- * (frame_evaluator.c) instead.
+ * (PyEval_SetProfile) on every thread when C calls are recorded too or
+ * --deep-recursion asks for it; otherwise the frame evaluator
+ * (frame_evaluator.c).
  *
  * Threads that exist at start get the function directly; threads started
  * later get it through threading.setprofile(), whose hook installs the C
@@ -12,19 +12,11 @@
 #include <Python.h>
 #if PY_VERSION_HEX < 0x030C0000
 
-#include <frameobject.h>
-#if PY_VERSION_HEX >= 0x030B0000
-#define Py_BUILD_CORE 1
-#include "internal/pycore_code.h"
-#include "internal/pycore_frame.h"
-#include "opcode.h"
-#undef Py_BUILD_CORE
-#endif
-
 #include "capture/recorder.h"
 #include "capture/values.h"
 #include "hooks/family.h"
 #include "hooks/frame_evaluator.h"
+#include "hooks/interp_frame.h"
 
 #ifndef Py_NewRef
 static inline PyObject *Py_NewRef(PyObject *o)
@@ -36,55 +28,24 @@ static inline PyObject *Py_NewRef(PyObject *o)
 
 static int installed;
 
-static inline PyCodeObject *frame_code(PyFrameObject *f)
+/* The frame a frame object stands for (from 3.11 it only points to it). */
+static inline cs_frame *frame_of(PyFrameObject *f)
 {
 #if PY_VERSION_HEX >= 0x030B0000
-    return f->f_frame->f_code;
+    return f->f_frame;
 #else
-    return f->f_code;
+    return f;
 #endif
+}
+
+static inline PyCodeObject *frame_code(PyFrameObject *f)
+{
+    return cs_frame_code(frame_of(f));
 }
 
 static inline PyObject **frame_locals(PyFrameObject *f)
 {
-#if PY_VERSION_HEX >= 0x030B0000
-    return f->f_frame->localsplus;
-#else
-    return f->f_localsplus;
-#endif
-}
-
-static inline PyObject *frame_globals(PyFrameObject *f)
-{
-#if PY_VERSION_HEX >= 0x030B0000
-    return f->f_frame->f_globals;
-#else
-    return f->f_globals;
-#endif
-}
-
-/* Argument values; an argument captured by a closure lives in a cell. */
-static void frame_args(PyFrameObject *f, PyCodeObject *code, int n, PyObject **out)
-{
-    PyObject **locals = frame_locals(f);
-    for (int i = 0; i < n; i++) {
-        PyObject *v = locals[i];
-#if PY_VERSION_HEX >= 0x030B0000
-        if (v && PyCell_Check(v) && (_PyLocals_GetKind(code->co_localspluskinds, i) & CO_FAST_CELL))
-            v = PyCell_GET(v);
-#else
-        /* Before 3.11 the cell takes the value and the local slot is empty. */
-        if (!v && code->co_cell2arg) {
-            Py_ssize_t ncells = PyTuple_GET_SIZE(code->co_cellvars);
-            for (Py_ssize_t c = 0; c < ncells; c++)
-                if (code->co_cell2arg[c] == i) {
-                    PyObject *cell = locals[code->co_nlocals + c];
-                    v = cell && PyCell_Check(cell) ? PyCell_GET(cell) : NULL;
-                }
-        }
-#endif
-        out[i] = v;
-    }
+    return cs_frame_locals(frame_of(f));
 }
 
 /* Is this call event the first start of a generator/coroutine frame, or a
@@ -109,16 +70,7 @@ static int is_resume(PyFrameObject *f, struct cs_code_info *ci)
 /* Did this return event end the frame, or suspend it at a yield? */
 static int is_yield(PyFrameObject *f)
 {
-#if PY_VERSION_HEX >= 0x030B0000
-    if (f->f_frame->owner != FRAME_OWNED_BY_GENERATOR)
-        return 0;
-    PyGenObject *gen = (PyGenObject *)((char *)f->f_frame - offsetof(PyGenObject, gi_iframe));
-    return gen->gi_frame_state == FRAME_SUSPENDED;
-#elif PY_VERSION_HEX >= 0x030A0000
-    return f->f_state == FRAME_SUSPENDED;
-#else
-    return f->f_stacktop != NULL;
-#endif
+    return cs_frame_of_generator(frame_of(f)) && cs_frame_suspended(frame_of(f));
 }
 
 static struct cs_code_info *info_for(PyFrameObject *f, PyCodeObject *code)
@@ -127,7 +79,7 @@ static struct cs_code_info *info_for(PyFrameObject *f, PyCodeObject *code)
     if (ci && (ci->id || !ci->traced))
         return ci;
     PyObject *first = code->co_argcount ? frame_locals(f)[0] : NULL;
-    return cs_recorder_code(code, frame_globals(f), first);
+    return cs_recorder_code(code, frame_of(f)->f_globals, first);
 }
 
 /* The profile hook is called after the interpreter has taken the pending
@@ -135,8 +87,9 @@ static struct cs_code_info *info_for(PyFrameObject *f, PyCodeObject *code)
  * have raised. Its exit is held back until the thread's next event: if the
  * exception has been caught by then (it is sys.exc_info() inside the
  * handler) and its traceback passes through the first frame held, the
- * exits are recorded with it; otherwise as "<exception>". Holding them back
- * changes no times: each keeps its own timestamp. */
+ * exits are recorded with it; otherwise as "<exception>". A C function the
+ * exception leaves meanwhile (--c-calls) is held with them, in order.
+ * Holding them back changes no times: each keeps its own timestamp. */
 static void release_unwinds(struct cs_thread *t)
 {
     PyObject *type = NULL, *value = NULL, *tb = NULL;
@@ -148,21 +101,20 @@ static void release_unwinds(struct cs_thread *t)
             known = (void *)x->tb_frame == t->held_frame;
         Py_XDECREF(trace);
     }
-    for (int i = 0; i < t->held_unwinds; i++)
-        cs_record_unwind(t, known ? type : NULL, known ? value : NULL, t->held_unwind_ticks[i]);
-    t->held_unwinds = 0;
-    t->held_frame = NULL;
+    cs_record_held_unwinds(t, known ? type : NULL, known ? value : NULL);
     Py_XDECREF(type);
     Py_XDECREF(value);
     Py_XDECREF(tb);
 }
 
-static void hold_unwind(struct cs_thread *t, PyFrameObject *f, uint64_t now)
+static void hold_unwind(struct cs_thread *t, PyFrameObject *f, int c_function, uint64_t now)
 {
     if (t->held_unwinds == CS_MAX_HELD_UNWINDS)
         release_unwinds(t);
     if (t->held_unwinds == 0)
         t->held_frame = f;
+    if (c_function)
+        t->held_c_raises |= 1u << t->held_unwinds;
     t->held_unwind_ticks[t->held_unwinds++] = now;
 }
 
@@ -190,7 +142,7 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
         } else {
             PyObject *argv[256];
             int n = ci->nargs > 255 ? 255 : ci->nargs;
-            frame_args(f, code, n, argv);
+            cs_frame_args(frame_of(f), code, n, argv);
             cs_record_call(t, ci, code, argv, now);
         }
         return 0;
@@ -200,7 +152,7 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
         if (!ci || cs_leaving(t, ci) != CS_RECORD)
             return 0;
         if (!arg)
-            hold_unwind(t, f, now); /* no value: it ends by an exception */
+            hold_unwind(t, f, 0, now); /* no value: it ends by an exception */
         else if (!cs_active_no_args || !cs_record_exit_bare(t, is_yield(f), now))
             cs_record_exit(t, arg, is_yield(f), now);
         return 0;
@@ -211,8 +163,12 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
         return 0;
     case PyTrace_C_RETURN:
     case PyTrace_C_EXCEPTION:
-        if (installed == 2 && !t->suppressed)
-            cs_record_c_exit(t, what == PyTrace_C_EXCEPTION, now);
+        if (installed == 2 && !t->suppressed) {
+            if (what == PyTrace_C_EXCEPTION && t->held_unwinds)
+                hold_unwind(t, f, 1, now); /* after the frames held */
+            else
+                cs_record_c_exit(t, what == PyTrace_C_EXCEPTION, now);
+        }
         return 0;
     }
     return 0;
@@ -281,12 +237,10 @@ static int set_threading_hook(PyObject *hook)
 
 int cs_family_install(void)
 {
-#if PY_VERSION_HEX >= 0x030B0000
     if (cs_evaluator_wanted()) {
         cs_evaluator_install();
         return 0;
     }
-#endif
     PyObject *hook = PyCFunction_New(&thread_hook_def, NULL);
     if (!hook || set_threading_hook(hook) != 0) {
         Py_XDECREF(hook);
@@ -302,9 +256,7 @@ int cs_family_install(void)
 
 void cs_family_uninstall(void)
 {
-#if PY_VERSION_HEX >= 0x030B0000
     cs_evaluator_uninstall();
-#endif
     if (!installed)
         return;
     installed = 0;
@@ -330,12 +282,12 @@ PyObject *cs_family_arg_names(PyCodeObject *code, int nargs)
 
 void cs_family_frame_args(void *frame, PyCodeObject *code, int n, PyObject **out)
 {
-    frame_args(frame, code, n, out);
+    cs_frame_args(frame_of(frame), code, n, out);
 }
 
 PyObject *cs_family_frame_globals(void *frame)
 {
-    return frame_globals(frame);
+    return frame_of(frame)->f_globals;
 }
 
 int cs_family_frame_is_yielding(void *frame)
@@ -353,12 +305,7 @@ void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, PyObject 
     PyFrameObject *f = PyEval_GetFrame();
     Py_XINCREF(f);
     for (int i = 0; f && i < max_frames; i++) {
-#if PY_VERSION_HEX >= 0x030B0000
-        PyObject *globals = PyFrame_GetGlobals(f);
-        Py_XDECREF(globals); /* the frame keeps them */
-#else
-        PyObject *globals = f->f_globals;
-#endif
+        PyObject *globals = frame_of(f)->f_globals;
         PyCodeObject *code = frame_code(f);
         PyObject *first = code->co_argcount > 0 ? frame_locals(f)[0] : NULL;
         visit(ctx, code, globals, first, PyFrame_GetLineNumber(f));

@@ -6,20 +6,32 @@
  * interpreter holds; callscope puts its own in front of the one it finds.
  * Reading the clock around that call costs about two thirds of what a
  * sys.monitoring PY_START/PY_RETURN pair does on 3.12, and a small part of
- * what a profile function does on 3.11, where any profile function makes
- * the interpreter run every instruction through its tracing path (bench/
- * run.py prints these floors). The return value or exception is at hand
- * when the frame returns. The interpreter then no longer runs Python calls
- * inline in one C frame, which is part of that cost. Each call through it
- * is C recursion, kept within the thread's stack by eval_guard.h.
+ * what a profile function does before, which makes the interpreter run
+ * every instruction through its tracing path (bench/run.py prints these
+ * floors). The return value or exception is at hand when the frame
+ * returns. From 3.11 the interpreter then no longer runs Python calls
+ * inline in one C frame, which is part of that cost, and each call becomes
+ * C recursion (before, its C frame adds to the interpreter's own); both are
+ * kept within the thread's stack by eval_guard.h.
  */
 #include "hooks/frame_evaluator.h"
-#if PY_VERSION_HEX >= 0x030B0000
+
+#if PY_VERSION_HEX < 0x03090000
+#define Py_BUILD_CORE 1
+#include "internal/pycore_pystate.h" /* the interpreter's evaluator */
+#undef Py_BUILD_CORE
+#endif
 
 #include "hooks/eval_guard.h"
 #include "hooks/interp_frame.h"
 
 static _PyFrameEvalFunction inner_eval; /* the evaluator found at install */
+#if PY_VERSION_HEX >= 0x03090000
+#define PASS_ON(ts, f, throwflag) inner_eval(ts, f, throwflag)
+#else
+/* 3.8's evaluators are not handed the thread */
+#define PASS_ON(ts, f, throwflag) inner_eval(f, throwflag)
+#endif
 static int installed;
 /* Another evaluator was put in front of ours, so uninstall could not take
  * ours out: it stays in the chain, passing frames on. */
@@ -68,25 +80,25 @@ static __attribute__((noinline)) void record_raised(struct cs_thread *t, uint64_
     restore_pending(p);
 }
 
-static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwflag)
+static PyObject *evaluate(PyThreadState *ts, cs_frame *f, int throwflag)
 {
     PyCodeObject *code = cs_frame_code(f);
     struct cs_thread *t = cs_recording ? cs_thread_get() : NULL;
     if (!t)
-        return inner_eval(ts, f, throwflag);
+        return PASS_ON(ts, f, throwflag);
     struct cs_code_info *ci = cs_code_info_current(cs_code_extra_of(code));
-    PyGenObject *gen = cs_frame_generator(f);
-    /* Calling a generator function runs its frame only up to the point
-     * where the generator object is made; the call starts when it is
-     * first resumed. */
+    int gen = cs_frame_of_generator(f);
+    /* Calling a generator function runs its frame (from 3.11) only up to
+     * the point where the generator object is made; the call starts when
+     * it is first resumed. */
     if (!gen && (code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)))
-        return inner_eval(ts, f, throwflag);
+        return PASS_ON(ts, f, throwflag);
     uint64_t now = cs_ticks();
     int resumed = gen && !cs_frame_just_created(f);
     if (!ci || (!ci->id && ci->traced)) {
         ci = cs_frame_resolve(code, f);
         if (!ci)
-            return inner_eval(ts, f, throwflag);
+            return PASS_ON(ts, f, throwflag);
 #if PY_VERSION_HEX >= 0x030D0000
         cs_monitoring_watch_init(code);
 #endif
@@ -95,7 +107,7 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
     if (v == CS_UNTRACED) {
         if (ci->names_thread && !resumed)
             cs_frame_name_thread(t, code, f);
-        return inner_eval(ts, f, throwflag);
+        return PASS_ON(ts, f, throwflag);
     }
     if (v == CS_RECORD) {
         struct pending thrown = {0};
@@ -115,10 +127,10 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
     struct cs_eval_guard guard = cs_eval_guard_enter(ts, &t->stack_floor, &t->eval_count);
 #if PY_VERSION_HEX >= 0x030D0000
     t->entering = f;
-    PyObject *result = inner_eval(ts, f, throwflag);
+    PyObject *result = PASS_ON(ts, f, throwflag);
     t->entering = NULL;
 #else
-    PyObject *result = inner_eval(ts, f, throwflag);
+    PyObject *result = PASS_ON(ts, f, throwflag);
 #endif
     cs_eval_guard_leave(ts, &t->eval_count, guard);
     now = cs_ticks();
@@ -130,7 +142,7 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
         record_raised(t, now);
         return NULL;
     }
-    int yielded = gen && cs_generator_suspended(gen);
+    int yielded = gen && cs_frame_suspended(f);
     if (!cs_active_no_args || !cs_record_exit_bare(t, yielded, now))
         cs_record_exit(t, result, yielded, now);
     return result;
@@ -139,8 +151,8 @@ static PyObject *evaluate(PyThreadState *ts, _PyInterpreterFrame *f, int throwfl
 int cs_evaluator_wanted(void)
 {
     const struct cs_capture_options *o = &cs_active_ring.header->options;
-    /* Each Python call then takes C stack: --deep-recursion asks for the
-     * family's other hook, which takes none. */
+    /* Each Python call then takes more C stack: --deep-recursion asks for
+     * the family's other hook. */
     if (o->flags & CS_OPT_DEEP_RECURSION)
         return 0;
 #if PY_VERSION_HEX >= 0x030C0000
@@ -154,14 +166,36 @@ int cs_evaluator_wanted(void)
 #endif
 }
 
+#if PY_VERSION_HEX < 0x03090000
+static PyObject *evaluate_38(PyFrameObject *f, int throwflag)
+{
+    return evaluate(PyThreadState_GET(), f, throwflag);
+}
+#define OURS evaluate_38
+
+static _PyFrameEvalFunction current_evaluator(PyInterpreterState *interp)
+{
+    return interp->eval_frame;
+}
+
+static void set_evaluator(PyInterpreterState *interp, _PyFrameEvalFunction fn)
+{
+    interp->eval_frame = fn;
+}
+#else
+#define OURS evaluate
+#define current_evaluator _PyInterpreterState_GetEvalFrameFunc
+#define set_evaluator _PyInterpreterState_SetEvalFrameFunc
+#endif
+
 void cs_evaluator_install(void)
 {
     /* Left inside another library's evaluator by the last session, ours is
      * still called, through it: it serves again as it is. */
     if (!stranded) {
-        PyInterpreterState *interp = PyInterpreterState_Get();
-        inner_eval = _PyInterpreterState_GetEvalFrameFunc(interp);
-        _PyInterpreterState_SetEvalFrameFunc(interp, evaluate);
+        PyInterpreterState *interp = PyThreadState_GET()->interp;
+        inner_eval = current_evaluator(interp);
+        set_evaluator(interp, OURS);
     }
     installed = 1;
 }
@@ -173,11 +207,9 @@ void cs_evaluator_uninstall(void)
     /* Frames still running return through evaluate(), which passes them on
      * once the session is over; an evaluator installed after ours keeps
      * calling it the same way. */
-    PyInterpreterState *interp = PyInterpreterState_Get();
-    stranded = _PyInterpreterState_GetEvalFrameFunc(interp) != evaluate;
+    PyInterpreterState *interp = PyThreadState_GET()->interp;
+    stranded = current_evaluator(interp) != OURS;
     if (!stranded)
-        _PyInterpreterState_SetEvalFrameFunc(interp, inner_eval);
+        set_evaluator(interp, inner_eval);
     installed = 0;
 }
-
-#endif

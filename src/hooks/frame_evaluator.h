@@ -10,7 +10,6 @@
 #define CALLSCOPE_FRAME_EVALUATOR_H
 
 #include <Python.h>
-#if PY_VERSION_HEX >= 0x030B0000
 
 /* Whether this session's Python calls should come through the evaluator. */
 int cs_evaluator_wanted(void);
@@ -25,5 +24,4 @@ void cs_evaluator_uninstall(void);
 void cs_monitoring_watch_init(PyCodeObject *code);
 #endif
 
-#endif
 #endif

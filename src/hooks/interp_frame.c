@@ -3,14 +3,19 @@
  * interp_frame.h).
  */
 #include "hooks/interp_frame.h"
-#if PY_VERSION_HEX >= 0x030B0000
 
-struct cs_code_info *cs_frame_resolve(PyCodeObject *code, _PyInterpreterFrame *f)
+struct cs_code_info *cs_frame_resolve(PyCodeObject *code, cs_frame *f)
 {
-    return cs_recorder_code(code, f->f_globals, code->co_argcount ? f->localsplus[0] : NULL);
+    /* A frame thrown into starts with the exception pending, which naming
+     * its function must not clear. */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    struct cs_code_info *ci = cs_recorder_code(code, f->f_globals, code->co_argcount ? cs_frame_locals(f)[0] : NULL);
+    PyErr_Restore(type, value, tb);
+    return ci;
 }
 
-void cs_frame_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *code, _PyInterpreterFrame *f,
+void cs_frame_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *code, cs_frame *f,
                           uint64_t now)
 {
     PyObject *argv[256];
@@ -19,7 +24,7 @@ void cs_frame_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeOb
     cs_record_call(t, ci, code, cs_active_no_args && !ci->names_thread ? NULL : argv, now);
 }
 
-void cs_frame_name_thread(struct cs_thread *t, PyCodeObject *code, _PyInterpreterFrame *f)
+void cs_frame_name_thread(struct cs_thread *t, PyCodeObject *code, cs_frame *f)
 {
     PyObject *self_arg = NULL;
     cs_frame_args(f, code, 1, &self_arg);
@@ -27,4 +32,3 @@ void cs_frame_name_thread(struct cs_thread *t, PyCodeObject *code, _PyInterprete
         cs_record_thread_object(t, self_arg);
 }
 
-#endif

@@ -122,7 +122,7 @@ class Api(TracedProgram):
         self.assertIs(sys.getprofile(), before)
         if sys.version_info >= (3, 12):
             self.assertTrue(all(sys.monitoring.get_tool(i) is None for i in (3, 4)))
-        if sys.version_info >= (3, 11):
+        if sys.version_info >= (3, 11):  # before, such recursion crashes untraced
             # The frame evaluator is gone too: Python calls take no C stack
             # again, so recursion far past what the stack holds works.
             def down(n):

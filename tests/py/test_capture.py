@@ -6,7 +6,7 @@ import os
 import sys
 import unittest
 
-from tests.py.support import EVALUATOR, MONITORING, TracedProgram
+from tests.py.support import INLINE_CALLS, MONITORING, TracedProgram
 
 
 class Arguments(TracedProgram):
@@ -234,33 +234,35 @@ class Results(TracedProgram):
         """)
         row = self.calls("__main__.boom")[0]
         self.assertIsNone(row["result"])
-        if EVALUATOR:
-            self.assertEqual(row["exception"], "ValueError: bad value 4")
-        else:
-            self.assertTrue(row["exception"])
+        self.assertEqual(row["exception"], "ValueError: bad value 4")
+
+    SEVERAL_FRAMES = """
+        def boom(x):
+            raise KeyError(x)
+        def middle(x):
+            return boom(x)
+        def report(e):
+            return repr(e)
+        try:
+            middle("k")
+        except KeyError as e:
+            report(e)
+        def fatal():
+            raise RuntimeError("the end")
+        fatal()
+    """
 
     def test_exception_through_several_frames_on_every_python(self):
-        # Before 3.12 the type is learnt in the handler that catches it, so a
-        # handler that calls anything (or an uncaught exception) names it.
-        proc = self.run_traced("""
-            def boom(x):
-                raise KeyError(x)
-            def middle(x):
-                return boom(x)
-            def report(e):
-                return repr(e)
-            try:
-                middle("k")
-            except KeyError as e:
-                report(e)
-            def fatal():
-                raise RuntimeError("the end")
-            fatal()
-        """, check=False)
-        self.assertEqual(proc.returncode, 1)
-        self.assertEqual(self.calls("__main__.boom")[0]["exception"], "KeyError: 'k'")
-        self.assertEqual(self.calls("__main__.middle")[0]["exception"], "KeyError: 'k'")
-        self.assertEqual(self.calls("__main__.fatal")[0]["exception"], "RuntimeError: the end")
+        # Under the profile function (--c-calls before 3.12) the type
+        # is learnt in the handler that catches it, so a handler that calls
+        # anything (or an uncaught exception) names it.
+        for options in ((), ("--c-calls",)):
+            with self.subTest(options=options):
+                proc = self.run_traced(self.SEVERAL_FRAMES, options=options, check=False)
+                self.assertEqual(proc.returncode, 1)
+                self.assertEqual(self.calls("__main__.boom")[0]["exception"], "KeyError: 'k'")
+                self.assertEqual(self.calls("__main__.middle")[0]["exception"], "KeyError: 'k'")
+                self.assertEqual(self.calls("__main__.fatal")[0]["exception"], "RuntimeError: the end")
 
     def test_nested_calls_parent_depth_and_self_time(self):
         self.run_traced("""
@@ -308,7 +310,7 @@ class Results(TracedProgram):
         print("still running")
     """
 
-    @unittest.skipUnless(EVALUATOR, "the frame evaluator hooks 3.11 and later")
+    @unittest.skipUnless(INLINE_CALLS, "before 3.11 such recursion crashes untraced")
     def test_recursion_past_the_stack_is_a_recursion_error_not_a_crash(self):
         # Through the frame evaluator each call takes C stack: near the end
         # of it the call fails as Python's own deep C recursion does.
@@ -317,7 +319,7 @@ class Results(TracedProgram):
         rows = self.calls("__main__.down")
         self.assertGreater(len(rows), 10000)  # as deep as the stack allows, well past the 5,000 of 3.12's C limit
 
-    @unittest.skipUnless(EVALUATOR, "--deep-recursion matters on 3.11+")
+    @unittest.skipUnless(INLINE_CALLS, "--deep-recursion matters on 3.11+")
     def test_deep_recursion_goes_as_deep_as_untraced(self):
         script = self.write("deep.py", self.DEEP)
         plain = self.run_plain(script)
@@ -383,7 +385,7 @@ class Results(TracedProgram):
         for row in self.calls("__main__.gen"):
             self.assertEqual(row["exception"], "ValueError: thrown")
 
-    @unittest.skipUnless(EVALUATOR, "the frame evaluator hooks 3.11 and later")
+    @unittest.skipUnless(INLINE_CALLS, "before 3.11 such recursion crashes untraced")
     def test_deep_c_recursion_between_python_calls_is_a_recursion_error(self):
         # sorted() calls back with a large C frame that costs the
         # interpreter's count one level: the stack, not the count, runs out
