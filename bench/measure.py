@@ -243,14 +243,19 @@ def whole_process(tmp):
 FIB_COUNTED = (14, 19)
 FIB_COUNTED_SCRIPT = """
 import sys
-sys.path.insert(0, sys.argv[3])
+sys.path[:0] = [sys.argv[3], sys.argv[5]]
 import workloads
 mode, n = sys.argv[1], int(sys.argv[2])
-if mode != "untraced":
+if mode == "evaluator floor":
+    import _noop_hook
+    _noop_hook.set_eval(1)
+elif mode != "untraced":
     import callscope
     callscope.start(sys.argv[4], no_args=mode == "no-args")
 workloads.fib(n)
-if mode != "untraced":
+if mode == "evaluator floor":
+    _noop_hook.set_eval(0)
+elif mode != "untraced":
     callscope.stop()
 """
 
@@ -263,20 +268,25 @@ def instructions_in(callgrind_text):
 
 def fib_instructions(tmp):
     """Instructions per call of fib in the traced program, under callgrind:
-    untraced, --no-args and with arguments. The timings above move by tens
-    of nanoseconds from run to run on this machine; these do not. The
-    collector runs in its own process, not counted. None without valgrind."""
+    untraced, under the bench's evaluator that only reads the clock (the
+    floor under callscope's own evaluator, when built), --no-args and with
+    arguments. The timings above move by tens of nanoseconds from run to run
+    on this machine; these do not. The collector runs in its own process,
+    not counted. None without valgrind."""
     if not shutil.which("valgrind") or callscope is None:
         return None
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(callscope.__file__))))
     calls = workloads.fib_calls(FIB_COUNTED[1]) - workloads.fib_calls(FIB_COUNTED[0])
     per_call = {}
-    for mode in ("untraced", "no-args", "args"):
+    for mode in ("untraced", "evaluator floor", "no-args", "args"):
+        if mode == "evaluator floor" and not _noop_hook:
+            continue
         counts = []
         for n in FIB_COUNTED:
-            out = os.path.join(tmp, "fib-%s-%d.callgrind" % (mode, n))
+            out = os.path.join(tmp, "fib-%s-%d.callgrind" % (mode.replace(" ", "-"), n))
             cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, sys.executable, "-c",
-                   FIB_COUNTED_SCRIPT, mode, str(n), BENCH_DIR, os.path.join(tmp, "fib-counted.db")]
+                   FIB_COUNTED_SCRIPT, mode, str(n), BENCH_DIR, os.path.join(tmp, "fib-counted.db"),
+                   os.path.join(BUILD, "bench")]
             if subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL).returncode:
                 return None

@@ -62,9 +62,11 @@ def print_workload(title, version, w):
 
 def print_instructions(counted):
     base = counted["untraced"]
-    print("    instructions per call under callgrind (they do not move from run to run): untraced %.0f,"
+    floor = counted.get("evaluator floor")
+    print("    instructions per call under callgrind (they do not move from run to run): untraced %.0f,%s"
           " --no-args %.0f (+%.0f), with args %.0f (+%.0f)" % (
-              base, counted["no-args"], counted["no-args"] - base, counted["args"], counted["args"] - base))
+              base, " evaluator + clock floor %.0f (+%.0f)," % (floor, floor - base) if floor else "",
+              counted["no-args"], counted["no-args"] - base, counted["args"], counted["args"] - base))
 
 
 def print_whole(wp):
