@@ -485,29 +485,38 @@ unsigned char *cs_encode_exception(unsigned char *p, unsigned char *limit, PyObj
     message_limits.use_repr = 0;
     if (message_limits.max_string < 400)
         message_limits.max_string = 400;
-    if (value && PyExceptionInstance_Check(value)) {
-        PyObject *args = ((PyBaseExceptionObject *)value)->args;
-        if (args && PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) == 1) {
-            PyObject *arg = PyTuple_GET_ITEM(args, 0);
-            /* KeyError shows its key as repr() ('k', not k); for an exact
-             * str that is C code, safe to run here. */
-            if (PyUnicode_CheckExact(arg) && PyErr_GivenExceptionMatches(value, PyExc_KeyError)) {
-                PyObject *text = PyObject_Repr(arg);
-                if (text) {
-                    p = cs_encode_value(p, limit, text, &message_limits, 0);
-                    Py_DECREF(text);
-                    return p;
-                }
-                PyErr_Clear();
+    /* Before 3.12 an exception raised by C code may not have been made yet:
+     * its value is then the constructor's arguments (a tuple), its lone
+     * argument, or nothing, read here as the instance's args would be. */
+    PyObject *args = NULL, *lone = NULL;
+    if (value && PyExceptionInstance_Check(value))
+        args = ((PyBaseExceptionObject *)value)->args;
+    else if (value && PyTuple_Check(value))
+        args = value;
+    else if (value && value != Py_None)
+        lone = value;
+    else if (!type || !PyType_Check(type))
+        return cs_encode_value(p, limit, Py_None, &message_limits, 0); /* not known at all */
+    if (args && PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) == 1)
+        lone = PyTuple_GET_ITEM(args, 0);
+    if (lone) {
+        /* KeyError shows its key as repr() ('k', not k); for an exact str
+         * that is C code, safe to run here. */
+        if (PyUnicode_CheckExact(lone) && PyErr_GivenExceptionMatches(type, PyExc_KeyError)) {
+            PyObject *text = PyObject_Repr(lone);
+            if (text) {
+                p = cs_encode_value(p, limit, text, &message_limits, 0);
+                Py_DECREF(text);
+                return p;
             }
-            return cs_encode_value(p, limit, arg, &message_limits, 0);
+            PyErr_Clear();
         }
-        if (args && PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) == 0) {
-            *p++ = V_STR; /* no message */
-            p = cs_put_varint(p, 0);
-            return cs_put_varint(p, 0);
-        }
-        return cs_encode_value(p, limit, args, &message_limits, 0);
+        return cs_encode_value(p, limit, lone, &message_limits, 0);
     }
-    return cs_encode_value(p, limit, value ? value : Py_None, &message_limits, 0);
+    if (!args || (PyTuple_CheckExact(args) && PyTuple_GET_SIZE(args) == 0)) {
+        *p++ = V_STR; /* no message */
+        p = cs_put_varint(p, 0);
+        return cs_put_varint(p, 0);
+    }
+    return cs_encode_value(p, limit, args, &message_limits, 0);
 }

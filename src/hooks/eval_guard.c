@@ -19,5 +19,5 @@ char *cs_find_stack_floor(void)
     }
     if (!low || !size)
         return CS_STACK_UNKNOWN; /* the interpreter's count stands */
-    return (char *)low + (size / 4 < STACK_MARGIN ? size / 4 : STACK_MARGIN);
+    return (char *)low + (size / 8 < STACK_MARGIN ? size / 8 : STACK_MARGIN);
 }

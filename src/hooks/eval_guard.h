@@ -15,7 +15,7 @@
  *   called by C code that counted itself (a C cache wrapper) finds the
  *   count lower by more, and pays as it would untraced: a program that
  *   relies on the interpreter's limit for such recursion still meets it.
- * - Within a margin of the stack's end (1 MB, or a quarter of a smaller
+ * - Within a margin of the stack's end (1 MB, or an eighth of a smaller
  *   stack) the frame fails at once with RecursionError, as for any C
  *   recursion too deep, instead of the stack running out. Between two
  *   frames the C code in between is bounded by the interpreter's count.

@@ -78,8 +78,7 @@ static struct cs_code_info *info_for(PyFrameObject *f, PyCodeObject *code)
     struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(code, cs_code_extra_index));
     if (ci && (ci->id || !ci->traced))
         return ci;
-    PyObject *first = code->co_argcount ? frame_locals(f)[0] : NULL;
-    return cs_recorder_code(code, frame_of(f)->f_globals, first);
+    return cs_frame_resolve(code, frame_of(f));
 }
 
 /* The profile hook is called after the interpreter has taken the pending
@@ -307,7 +306,9 @@ void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, PyObject 
     for (int i = 0; f && i < max_frames; i++) {
         PyObject *globals = frame_of(f)->f_globals;
         PyCodeObject *code = frame_code(f);
-        PyObject *first = code->co_argcount > 0 ? frame_locals(f)[0] : NULL;
+        PyObject *first = NULL;
+        if (code->co_argcount > 0)
+            cs_frame_args(frame_of(f), code, 1, &first);
         visit(ctx, code, globals, first, PyFrame_GetLineNumber(f));
 #if PY_VERSION_HEX >= 0x03090000
         PyFrameObject *back = PyFrame_GetBack(f);

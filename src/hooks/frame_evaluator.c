@@ -68,16 +68,54 @@ static inline void restore_pending(struct pending p)
 #endif
 }
 
-/* The frame let an exception out: it is the pending one. */
-static __attribute__((noinline)) void record_raised(struct cs_thread *t, uint64_t now)
+#if PY_VERSION_HEX < 0x030C0000
+/* Before 3.12 the StopIteration a generator lets out becomes RuntimeError
+ * (PEP 479) only after its frame has left the evaluator. The message the
+ * caller then gets, or NULL. */
+static const char *converted_stop(int co_flags, PyObject *type)
+{
+    int async_gen = co_flags & CO_ASYNC_GENERATOR;
+    if (PyErr_GivenExceptionMatches(type, PyExc_StopIteration))
+        return co_flags & CO_COROUTINE ? "coroutine raised StopIteration"
+               : async_gen                   ? "async generator raised StopIteration"
+                                             : "generator raised StopIteration";
+    if (async_gen && PyErr_GivenExceptionMatches(type, PyExc_StopAsyncIteration))
+        return "async generator raised StopAsyncIteration";
+    return NULL;
+}
+#endif
+
+/* The frame let an exception out: it is the pending one. `gen_flags`: the
+ * code's flags if the frame was a generator's, else 0. */
+static __attribute__((noinline)) void record_raised(struct cs_thread *t, int gen_flags, uint64_t now)
 {
     struct pending p = set_pending_aside();
 #if PY_VERSION_HEX >= 0x030C0000
+    (void)gen_flags;
     cs_record_unwind(t, NULL, p.exc, now);
 #else
-    cs_record_unwind(t, p.type, p.value, now);
+    const char *stop = gen_flags && p.type ? converted_stop(gen_flags, p.type) : NULL;
+    if (stop) {
+        PyObject *message = PyUnicode_FromString(stop);
+        cs_record_unwind(t, PyExc_RuntimeError, message, now);
+        Py_XDECREF(message);
+    } else {
+        cs_record_unwind(t, p.type, p.value, now);
+    }
 #endif
     restore_pending(p);
+}
+
+/* A frame passed on without being recorded. It takes C stack all the same
+ * (from 3.11 the evaluator keeps the interpreter from running calls
+ * inline), so it is guarded too: untraced code may recurse deeply. */
+static __attribute__((noinline)) PyObject *pass_on_guarded(PyThreadState *ts, struct cs_thread *t, cs_frame *f,
+                                                           int throwflag)
+{
+    struct cs_eval_guard guard = cs_eval_guard_enter(ts, &t->stack_floor, &t->eval_count);
+    PyObject *result = PASS_ON(ts, f, throwflag);
+    cs_eval_guard_leave(ts, &t->eval_count, guard);
+    return result;
 }
 
 static PyObject *evaluate(PyThreadState *ts, cs_frame *f, int throwflag)
@@ -87,18 +125,18 @@ static PyObject *evaluate(PyThreadState *ts, cs_frame *f, int throwflag)
     if (!t)
         return PASS_ON(ts, f, throwflag);
     struct cs_code_info *ci = cs_code_info_current(cs_code_extra_of(code));
-    int gen = cs_frame_of_generator(f);
+    int gen = cs_frame_of_generator(f), co_flags = code->co_flags;
     /* Calling a generator function runs its frame (from 3.11) only up to
      * the point where the generator object is made; the call starts when
      * it is first resumed. */
-    if (!gen && (code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)))
+    if (!gen && (co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR)))
         return PASS_ON(ts, f, throwflag);
     uint64_t now = cs_ticks();
     int resumed = gen && !cs_frame_just_created(f);
     if (!ci || (!ci->id && ci->traced)) {
         ci = cs_frame_resolve(code, f);
         if (!ci)
-            return PASS_ON(ts, f, throwflag);
+            return pass_on_guarded(ts, t, f, throwflag);
 #if PY_VERSION_HEX >= 0x030D0000
         cs_monitoring_watch_init(code);
 #endif
@@ -107,7 +145,7 @@ static PyObject *evaluate(PyThreadState *ts, cs_frame *f, int throwflag)
     if (v == CS_UNTRACED) {
         if (ci->names_thread && !resumed)
             cs_frame_name_thread(t, code, f);
-        return PASS_ON(ts, f, throwflag);
+        return pass_on_guarded(ts, t, f, throwflag);
     }
     if (v == CS_RECORD) {
         struct pending thrown = {0};
@@ -139,7 +177,7 @@ static PyObject *evaluate(PyThreadState *ts, cs_frame *f, int throwflag)
     if (cs_session != session || cs_leaving_code(t, notrace, traced) != CS_RECORD || !cs_recording)
         return result;
     if (!result) {
-        record_raised(t, now);
+        record_raised(t, gen ? co_flags : 0, now);
         return NULL;
     }
     int yielded = gen && cs_frame_suspended(f);

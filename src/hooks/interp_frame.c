@@ -10,7 +10,12 @@ struct cs_code_info *cs_frame_resolve(PyCodeObject *code, cs_frame *f)
      * its function must not clear. */
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    struct cs_code_info *ci = cs_recorder_code(code, f->f_globals, code->co_argcount ? cs_frame_locals(f)[0] : NULL);
+    /* The first argument names methods before 3.11, also when a closure
+     * took it into a cell. */
+    PyObject *first = NULL;
+    if (code->co_argcount)
+        cs_frame_args(f, code, 1, &first);
+    struct cs_code_info *ci = cs_recorder_code(code, f->f_globals, first);
     PyErr_Restore(type, value, tb);
     return ci;
 }

@@ -91,9 +91,13 @@ class Arguments(TracedProgram):
                 @classmethod
                 def make(cls):
                     return cls()
+                def later(self):  # self is kept in a cell for the closure
+                    return (lambda: self._v)()
             b = Box.make()
             b.v = b.v + 1
+            b.later()
         """)
+        self.assertEqual(len(self.calls("__main__.Box.later")), 1)
         self.assertEqual(len(self.calls("__main__.Box.make")), 1)
         self.assertEqual(len(self.calls("__main__.Box.__init__")), 1)
         self.assertEqual(len(self.calls("__main__.Box.v")), 2)  # the getter, then the setter
@@ -235,6 +239,41 @@ class Results(TracedProgram):
         row = self.calls("__main__.boom")[0]
         self.assertIsNone(row["result"])
         self.assertEqual(row["exception"], "ValueError: bad value 4")
+
+    def test_exceptions_raised_by_c_code_read_as_python_prints_them(self):
+        # Before 3.12 such an exception may not be made yet when its frame
+        # ends: its value is then the arguments, or nothing.
+        self.run_traced("""
+            def missing(d, k):
+                return d[k]
+            def exhausted():
+                return next(iter([]))
+            for k in ("k", (1, 2), 5):
+                try:
+                    missing({}, k)
+                except KeyError:
+                    pass
+            try:
+                exhausted()
+            except StopIteration:
+                pass
+        """)
+        self.assertEqual([r["exception"] for r in self.calls("__main__.missing")],
+                         ["KeyError: 'k'", "KeyError: (1, 2)", "KeyError: 5"])
+        self.assertEqual(self.calls("__main__.exhausted")[0]["exception"], "StopIteration")
+
+    def test_stop_iteration_out_of_a_generator_is_the_runtime_error_its_caller_gets(self):
+        proc = self.run_traced("""
+            def gen():
+                yield 1
+                next(iter([]))
+            try:
+                list(gen())
+            except RuntimeError as e:
+                print(e)
+        """)
+        self.assertEqual(proc.stdout.decode().splitlines(), ["generator raised StopIteration"])
+        self.assertEqual(self.calls("__main__.gen")[-1]["exception"], "RuntimeError: generator raised StopIteration")
 
     SEVERAL_FRAMES = """
         def boom(x):
@@ -425,26 +464,31 @@ class Results(TracedProgram):
         self.assertEqual(plain.stdout.decode().splitlines(), ["RecursionError"])
 
     def test_recursion_in_a_thread_with_a_small_stack(self):
-        # Each traced call may take C stack (3.12's evaluator, the profile
-        # hooks before): near the end of a 512 KB stack the call fails with
+        # Each call through the frame evaluator takes C stack, traced or left
+        # out by a filter: near the end of a 256 KB stack the call fails with
         # RecursionError rather than the program crashing.
-        proc = self.run_traced("""
-            import sys, threading
+        self.write("deep.py", """
             def down(n):
                 return 0 if n == 0 else 1 + down(n - 1)
-            def run():
-                try:
-                    print(down(900))
-                except RecursionError:
-                    print("RecursionError")
-            threading.stack_size(512 * 1024)
-            t = threading.Thread(target=run)
-            t.start()
-            t.join()
-            print("done")
-        """, options=("--no-args",))
-        self.assertIn(proc.stdout.decode().splitlines()[0], ("900", "RecursionError"))
-        self.assertEqual(proc.stdout.decode().splitlines()[1:], ["done"])
+        """)
+        for options in (("--no-args",), ("--exclude", "deep")):
+            with self.subTest(options=options):
+                proc = self.run_traced("""
+                    import sys, threading
+                    from deep import down
+                    def run():
+                        try:
+                            print(down(900))
+                        except RecursionError:
+                            print("RecursionError")
+                    threading.stack_size(256 * 1024)
+                    t = threading.Thread(target=run)
+                    t.start()
+                    t.join()
+                    print("done")
+                """, options=options)
+                self.assertIn(proc.stdout.decode().splitlines()[0], ("900", "RecursionError"))
+                self.assertEqual(proc.stdout.decode().splitlines()[1:], ["done"])
 
     def test_asyncio(self):
         self.run_traced("""
