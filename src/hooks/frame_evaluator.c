@@ -37,9 +37,9 @@ static int installed;
  * ours out: it stays in the chain, passing frames on. */
 static int stranded;
 
-/* The exception pending while a frame is thrown into (throw(), a task
- * cancelled), kept aside while the start is recorded: capturing arguments
- * must neither see nor clear it. */
+/* A pending exception, kept aside while the recorder runs: the one a frame
+ * is thrown into with (throw(), a task cancelled), which capturing its
+ * arguments must neither see nor clear, or the one a frame let out. */
 struct pending {
 #if PY_VERSION_HEX >= 0x030C0000
     PyObject *exc;
