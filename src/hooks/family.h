@@ -6,9 +6,9 @@
  *   family_monitoring.c  3.12 and later: sys.monitoring (PEP 669) with a tool
  *                        id of our own, or when everything is traced the
  *                        frame evaluator for Python functions;
- *   family_profile.c     3.8 to 3.11: the frame evaluator, or with --c-calls
- *                        or --deep-recursion PyEval_SetProfile on every
- *                        thread.
+ *   family_profile.c     3.8 to 3.11: the frame evaluator, or with
+ *                        --deep-recursion PyEval_SetProfile on every
+ *                        thread, which also reports C calls (--c-calls).
  * The frame evaluator (PEP 523, frame_evaluator.c) and the reading of the
  * interpreter's frames (interp_frame.h) serve both families.
  * The family turns interpreter events into calls of recorder.h.

@@ -1,8 +1,8 @@
 /*
- * family_profile.c — Python 3.8 to 3.11: a C profile function
- * (PyEval_SetProfile) on every thread when C calls are recorded too or
- * --deep-recursion asks for it; otherwise the frame evaluator
- * (frame_evaluator.c).
+ * family_profile.c — Python 3.8 to 3.11: Python calls through the frame
+ * evaluator (frame_evaluator.c), or with --deep-recursion a C profile
+ * function (PyEval_SetProfile) on every thread; C calls (--c-calls) through
+ * that profile function in either case.
  *
  * Threads that exist at start get the function directly; threads started
  * later get it through threading.setprofile(), whose hook installs the C
@@ -27,6 +27,8 @@ static inline PyObject *Py_NewRef(PyObject *o)
 #endif
 
 static int installed;
+static int python_calls; /* the profile function records them (else the evaluator) */
+static int c_calls;      /* and C calls */
 
 /* The frame a frame object stands for (from 3.11 it only points to it). */
 static inline cs_frame *frame_of(PyFrameObject *f)
@@ -122,7 +124,7 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
     (void)obj;
     uint64_t now = cs_ticks();
     struct cs_thread *t = cs_thread_get();
-    if (!t)
+    if (!t || (!python_calls && (what == PyTrace_CALL || what == PyTrace_RETURN)))
         return 0;
     /* Anything but the exception leaving one more frame (Python or C)
      * settles it. */
@@ -157,12 +159,12 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
         return 0;
     }
     case PyTrace_C_CALL:
-        if (installed == 2 && !t->suppressed)
+        if (c_calls && !t->suppressed)
             cs_record_c_call(t, arg, now);
         return 0;
     case PyTrace_C_RETURN:
     case PyTrace_C_EXCEPTION:
-        if (installed == 2 && !t->suppressed) {
+        if (c_calls && !t->suppressed) {
             if (what == PyTrace_C_EXCEPTION && t->held_unwinds)
                 hold_unwind(t, f, 1, now); /* after the frames held */
             else
@@ -197,7 +199,8 @@ static PyObject *thread_hook(PyObject *self, PyObject *args)
     cs_family_set_profile(PyThreadState_Get(), profile);
     struct cs_thread *t = cs_thread_get();
     PyObject *frame = PyTuple_GET_SIZE(args) > 0 ? PyTuple_GET_ITEM(args, 0) : NULL;
-    if (!t || !frame || !PyFrame_Check(frame))
+    /* The evaluator names threads itself. */
+    if (!t || !frame || !PyFrame_Check(frame) || !python_calls)
         Py_RETURN_NONE;
     Py_INCREF(frame);
     for (int up = 0; frame && up < 4; up++) {
@@ -236,17 +239,21 @@ static int set_threading_hook(PyObject *hook)
 
 int cs_family_install(void)
 {
-    if (cs_evaluator_wanted()) {
+    int evaluator = cs_evaluator_wanted(), want_c_calls = cs_active_ring.header->options.flags & CS_OPT_C_CALLS;
+    if (evaluator)
         cs_evaluator_install();
+    if (evaluator && !want_c_calls)
         return 0;
-    }
     PyObject *hook = PyCFunction_New(&thread_hook_def, NULL);
     if (!hook || set_threading_hook(hook) != 0) {
         Py_XDECREF(hook);
+        cs_evaluator_uninstall();
         return -1;
     }
     Py_DECREF(hook);
-    installed = cs_active_ring.header->options.flags & CS_OPT_C_CALLS ? 2 : 1;
+    installed = 1;
+    python_calls = !evaluator;
+    c_calls = want_c_calls;
     PyInterpreterState *interp = PyThreadState_Get()->interp;
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
         cs_family_set_profile(ts, profile);

@@ -199,8 +199,8 @@ int cs_evaluator_wanted(void)
     return !o->include[0] && !o->exclude[0] && !(o->flags & (CS_OPT_NO_STDLIB | CS_OPT_NO_SITE));
 #else
     /* A profile function costs every frame, traced or not, more than the
-     * evaluator does; but C calls are only reported to it. */
-    return !(o->flags & CS_OPT_C_CALLS);
+     * evaluator does (C calls, reported only to it, come from one too). */
+    return 1;
 #endif
 }
 

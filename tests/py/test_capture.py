@@ -292,10 +292,11 @@ class Results(TracedProgram):
     """
 
     def test_exception_through_several_frames_on_every_python(self):
-        # Under the profile function (--c-calls before 3.12) the type
+        # Under the profile function (--deep-recursion before 3.12) the type
         # is learnt in the handler that catches it, so a handler that calls
-        # anything (or an uncaught exception) names it.
-        for options in ((), ("--c-calls",)):
+        # anything (or an uncaught exception) names it; C functions the
+        # exception leaves on the way are recorded in their place.
+        for options in ((), ("--c-calls",), ("--deep-recursion",), ("--deep-recursion", "--c-calls")):
             with self.subTest(options=options):
                 proc = self.run_traced(self.SEVERAL_FRAMES, options=options, check=False)
                 self.assertEqual(proc.returncode, 1)
@@ -508,13 +509,25 @@ class Results(TracedProgram):
 
     def test_c_calls_option(self):
         self.run_traced("""
-            import json
+            import json, math
             def f():
                 return len(json.dumps([1, 2]))
+            def g():
+                return math.sqrt(-1)
             f()
+            try:
+                g()
+            except ValueError:
+                pass
         """, options=["--c-calls"])
         names = {r[0] for r in self.query("select function from call_view where flags & 4")}
         self.assertIn("builtins.len", names)
+        # Each C call in its place in the tree, and an exception out of one
+        # named in the Python function it leaves.
+        f, g = self.calls("__main__.f")[0], self.calls("__main__.g")[0]
+        self.assertEqual([c["parent_id"] for c in self.calls("builtins.len")].count(f["id"]), 1)
+        self.assertEqual([c["parent_id"] for c in self.calls("math.sqrt")], [g["id"]])
+        self.assertEqual(g["exception"], "ValueError: math domain error")
 
     def test_include_and_exclude(self):
         self.write("lib/helper.py", "def help_me(x):\n    return x\n")
