@@ -478,7 +478,7 @@ unsigned char *cs_encode_exception(unsigned char *p, unsigned char *limit, PyObj
         type = (PyObject *)Py_TYPE(value);
     if (type && PyType_Check(type))
         p = put_type_name(p, (PyTypeObject *)type);
-    else /* before 3.12 the profile hook is not told which exception */
+    else /* the profile hook (--deep-recursion before 3.12) is not told which */
         p = cs_put_str(p, "<exception>", 11);
     /* The message: str(exc) is the lone str argument, as Python prints it. */
     struct cs_value_limits message_limits = *lim;
