@@ -106,16 +106,22 @@ static __attribute__((noinline)) void record_raised(struct cs_thread *t, int gen
     restore_pending(p);
 }
 
+/* Passes the frame on, within the thread's stack (eval_guard.h). */
+static inline PyObject *run_guarded(PyThreadState *ts, struct cs_thread *t, cs_frame *f, int throwflag)
+{
+    struct cs_eval_guard guard = cs_eval_guard_enter(ts, &t->stack_floor, &t->eval_count);
+    PyObject *result = PASS_ON(ts, f, throwflag);
+    cs_eval_guard_leave(ts, &t->eval_count, guard);
+    return result;
+}
+
 /* A frame passed on without being recorded. It takes C stack all the same
  * (from 3.11 the evaluator keeps the interpreter from running calls
  * inline), so it is guarded too: untraced code may recurse deeply. */
 static __attribute__((noinline)) PyObject *pass_on_guarded(PyThreadState *ts, struct cs_thread *t, cs_frame *f,
                                                            int throwflag)
 {
-    struct cs_eval_guard guard = cs_eval_guard_enter(ts, &t->stack_floor, &t->eval_count);
-    PyObject *result = PASS_ON(ts, f, throwflag);
-    cs_eval_guard_leave(ts, &t->eval_count, guard);
-    return result;
+    return run_guarded(ts, t, f, throwflag);
 }
 
 static PyObject *evaluate(PyThreadState *ts, cs_frame *f, int throwflag)
@@ -162,15 +168,13 @@ static PyObject *evaluate(PyThreadState *ts, cs_frame *f, int throwflag)
     /* The code info goes with the code object, which the frame may hold
      * the last reference to. */
     int notrace = ci->notrace, traced = ci->traced;
-    struct cs_eval_guard guard = cs_eval_guard_enter(ts, &t->stack_floor, &t->eval_count);
 #if PY_VERSION_HEX >= 0x030D0000
     t->entering = f;
-    PyObject *result = PASS_ON(ts, f, throwflag);
+    PyObject *result = run_guarded(ts, t, f, throwflag);
     t->entering = NULL;
 #else
-    PyObject *result = PASS_ON(ts, f, throwflag);
+    PyObject *result = run_guarded(ts, t, f, throwflag);
 #endif
-    cs_eval_guard_leave(ts, &t->eval_count, guard);
     now = cs_ticks();
     /* A frame of an earlier session (a new one resets what @notrace left
      * open) leaves no trace in this one. */
