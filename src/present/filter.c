@@ -117,6 +117,7 @@ struct compiler {
     size_t cap;
     struct cs_expr_error *err;
     char value_column[96]; /* set while `value` is cs_arg(c.args, c.function_id, ?N) */
+    char arg_param[24];    /* then also: ?N, the parameter's name */
     int any_value;         /* set while `value == X` means "some argument is X" (cs_has_value) */
 };
 
@@ -517,6 +518,14 @@ static int compile_text(struct compiler *c, const struct field *f, enum cs_expr_
         cs_textbuf_free(&pat);
         return rc;
     }
+    if (op == CS_OP_EQ && c->value_column[0] && strcmp(f->name, "value") == 0) {
+        /* compared in place, without a copy of each call's value */
+        cs_textbuf_printf(&c->sql, "cs_arg_is(c.args, c.function_id, %s, ", c->arg_param);
+        int rc = add_text(c, p, pat.len);
+        cs_textbuf_printf(&c->sql, ", %d)", glob);
+        cs_textbuf_free(&pat);
+        return rc;
+    }
     if (op == CS_OP_EQ)
         cs_textbuf_printf(&c->sql, "%s %s ", column_of(c, f), glob ? "GLOB" : "=");
     else
@@ -815,6 +824,7 @@ static int compile_named_arg(struct compiler *c, const struct cs_expr *const *pa
     snprintf(param, sizeof param, "%.*s", (int)(c->sql.len - at), c->sql.data + at);
     c->sql.len = at;
     snprintf(c->value_column, sizeof c->value_column, "cs_arg(c.args, c.function_id, %s)", param);
+    snprintf(c->arg_param, sizeof c->arg_param, "%s", param);
     if (!has_eq)
         cs_textbuf_printf(&c->sql, "%s IS NOT NULL", c->value_column);
     int rc = 0, first = has_eq; /* nothing written yet to join with AND */
@@ -826,7 +836,7 @@ static int compile_named_arg(struct compiler *c, const struct cs_expr *const *pa
         first = 0;
         rc = compile_cond(c, parts[i], 1, depth + 1);
     }
-    c->value_column[0] = '\0';
+    c->value_column[0] = c->arg_param[0] = '\0';
     cs_textbuf_putc(&c->sql, ')');
     return rc;
 }

@@ -347,41 +347,109 @@ static void sql_args_object(sqlite3_context *ctx, sqlite3_value **argv, enum arg
         sqlite3_result_text(ctx, b->data, (int)b->len, SQLITE_TRANSIENT);
 }
 
+/* A parameter name a filter asks of every call, with its position in
+ * each function's arguments as found so far (position + 1; -1: the
+ * function has no such parameter; 0: not looked at yet). SQLite keeps it
+ * with the statement (sqlite3_set_auxdata) while the name is a constant. */
+struct asked_name {
+    char *name;
+    size_t len;
+    int32_t *positions;
+    size_t npositions;
+};
+
+static void free_asked_name(void *p)
+{
+    struct asked_name *a = p;
+    if (a) {
+        free(a->name);
+        free(a->positions);
+        free(a);
+    }
+}
+
+/* The asked_name of argument `arg`, kept from an earlier call or made now;
+ * NULL when out of memory (or the name is NULL). */
+static struct asked_name *asked_name(sqlite3_context *ctx, sqlite3_value *value, int arg)
+{
+    struct asked_name *a = sqlite3_get_auxdata(ctx, arg);
+    if (a)
+        return a;
+    const char *name = (const char *)sqlite3_value_text(value);
+    if (!name || !(a = calloc(1, sizeof *a)))
+        return NULL;
+    a->len = (size_t)sqlite3_value_bytes(value);
+    if (!(a->name = malloc(a->len + 1))) {
+        free(a);
+        return NULL;
+    }
+    memcpy(a->name, name, a->len + 1);
+    sqlite3_set_auxdata(ctx, arg, a, free_asked_name); /* frees it at once if it cannot be kept */
+    return sqlite3_get_auxdata(ctx, arg);
+}
+
+/* The position of the asked parameter among a function's arguments: >= 0,
+ * -1 when it has none, -2 when out of memory. */
+static int32_t arg_position(struct read_values *rv, struct asked_name *a, int64_t function_id)
+{
+    if ((uint64_t)function_id < a->npositions && a->positions[function_id]) /* the usual case: known */
+        return a->positions[function_id] > 0 ? a->positions[function_id] - 1 : -1;
+    const struct arg_names *names = lookup_names(rv, function_id);
+    if (!names)
+        return -1;
+    if ((size_t)function_id >= a->npositions) { /* lookup_names made room for it in rv */
+        int32_t *grown = realloc(a->positions, rv->nfunctions * sizeof *grown);
+        if (!grown)
+            return -2;
+        memset(grown + a->npositions, 0, (rv->nfunctions - a->npositions) * sizeof *grown);
+        a->positions = grown;
+        a->npositions = rv->nfunctions;
+    }
+    uint32_t at = 0;
+    for (; at < names->n; at++) { /* names are kept as JSON strings: "n" */
+        uint32_t start = at ? names->end[at - 1] : 0;
+        if (names->end[at] - start == a->len + 2 && memcmp(names->json + start + 1, a->name, a->len) == 0)
+            break;
+    }
+    a->positions[function_id] = at < names->n ? (int32_t)at + 1 : -1;
+    return at < names->n ? (int32_t)at : -1;
+}
+
+/* The element of args for the parameter argv[2] names (argv[1] being the
+ * function id): 1, 0 when the call has none, -1 when out of memory. */
+static int named_elem(sqlite3_context *ctx, sqlite3_value **argv, struct arg_elem *e)
+{
+    const char *p = (const char *)sqlite3_value_text(argv[0]);
+    if (!p || sqlite3_value_type(argv[2]) == SQLITE_NULL)
+        return 0;
+    struct asked_name *a = asked_name(ctx, argv[2], 2);
+    int32_t at = a ? arg_position(sqlite3_user_data(ctx), a, sqlite3_value_int64(argv[1])) : -2;
+    if (at < 0)
+        return at == -1 ? 0 : -1;
+    for (int32_t i = 0; next_elem(&p, e); i++)
+        if (i == at)
+            return 1;
+    return 0;
+}
+
 /* cs_arg(args, function_id, name): the text of one argument, found by
  * position without building the whole object; what `arg == 'n' and
- * value == ...` filters read for every call. */
+ * value < ...` filters read for every call. */
 static void sql_arg(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
     struct read_values *rv = sqlite3_user_data(ctx);
-    const char *p = (const char *)sqlite3_value_text(argv[0]);
-    const char *name = (const char *)sqlite3_value_text(argv[2]);
-    const struct arg_names *names = p && name ? lookup_names(rv, sqlite3_value_int64(argv[1])) : NULL;
-    if (!names) {
-        sqlite3_result_null(ctx);
-        return;
-    }
-    size_t len = strlen(name);
-    uint32_t want = 0;
-    for (; want < names->n; want++) { /* names are kept as JSON strings: "n" */
-        uint32_t start = want ? names->end[want - 1] : 0;
-        if (names->end[want] - start == len + 2 && memcmp(names->json + start + 1, name, len) == 0)
-            break;
-    }
     struct arg_elem e;
-    for (uint32_t i = 0; want < names->n && next_elem(&p, &e); i++) {
-        if (i != want)
-            continue;
-        const struct cached_val *v = e.json ? NULL : lookup_val(rv, e.id);
-        if (e.json) /* inline values (ints, None, booleans) need no unescaping */
-            sqlite3_result_text(ctx, e.json + 1, (int)e.len - 2, SQLITE_TRANSIENT);
-        else if (v)
-            sqlite3_result_text(ctx, v->text, (int)v->len, SQLITE_TRANSIENT);
-        else
-            sqlite3_result_null(ctx);
-        return;
-    }
-    sqlite3_result_null(ctx);
+    int found = named_elem(ctx, argv, &e);
+    const struct cached_val *v = found > 0 && !e.json ? lookup_val(rv, e.id) : NULL;
+    if (found < 0)
+        sqlite3_result_error_nomem(ctx);
+    else if (found && e.json) /* inline values (ints, None, booleans) need no unescaping */
+        sqlite3_result_text(ctx, e.json + 1, (int)e.len - 2, SQLITE_TRANSIENT);
+    else if (v)
+        sqlite3_result_text(ctx, v->text, (int)v->len, SQLITE_TRANSIENT);
+    else
+        sqlite3_result_null(ctx);
 }
 
 static int value_matches(const char *text, size_t len, const char *pattern, size_t pattern_len, int glob,
@@ -420,6 +488,28 @@ static void sql_has_value(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         }
     }
     sqlite3_result_int(ctx, 0);
+}
+
+/* cs_arg_is(args, function_id, name, pattern, glob): whether the argument
+ * `name` is pattern (or GLOB-matches it); `arg == 'n' and value == X`,
+ * the most common filter on arguments, compared in place rather than
+ * through a copy of the text as cs_arg() returns it. */
+static void sql_arg_is(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    struct read_values *rv = sqlite3_user_data(ctx);
+    const char *pattern = (const char *)sqlite3_value_text(argv[3]);
+    size_t pattern_len = (size_t)sqlite3_value_bytes(argv[3]);
+    int glob = sqlite3_value_int(argv[4]);
+    struct arg_elem e;
+    int found = pattern ? named_elem(ctx, argv, &e) : 0;
+    const struct cached_val *v = found > 0 && !e.json ? lookup_val(rv, e.id) : NULL;
+    if (found < 0)
+        sqlite3_result_error_nomem(ctx);
+    else
+        sqlite3_result_int(ctx, (found && e.json && value_matches(e.json + 1, e.len - 2, pattern, pattern_len, glob,
+                                                                  &rv->out)) ||
+                                    (v && value_matches(v->text, v->len, pattern, pattern_len, glob, &rv->out)));
 }
 
 static void sql_args(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -636,6 +726,8 @@ int cs_read_values_register(sqlite3 *db)
         rc = sqlite3_create_function_v2(db, "cs_args_text", 2, flags, rv, sql_args_text, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_create_function_v2(db, "cs_arg", 3, flags, rv, sql_arg, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(db, "cs_arg_is", 5, flags, rv, sql_arg_is, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_create_function_v2(db, "cs_has_value", 3, flags, rv, sql_has_value, NULL, NULL, NULL);
     if (rc == SQLITE_OK)

@@ -12,6 +12,9 @@
  *   cs_arg_types(args, function_id)  the arguments' types, as the JSON
  *                                    object {"name": "type name", ...}
  *   cs_arg(args, function_id, name)  the text of the argument `name`
+ *   cs_arg_is(args, function_id, name, pattern, glob)
+ *                                    1 when the argument `name` is
+ *                                    pattern (or GLOB-matches it)
  *   cs_has_value(args, pattern, glob)  1 when some argument's text is
  *                                    pattern (or GLOB-matches it)
  *   cs_each(args, function_id)       a table of the arguments: key (the

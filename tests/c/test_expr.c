@@ -437,7 +437,7 @@ static void test_filter_sql(void)
 
     /* one argument: comparisons on arg/value in one and-chain share an EXISTS */
     CHECK_STR(compiled(NULL, "arg == 'n' and module == 'm' and value == '5'", &f),
-              "(" FN("f.module = ?1") " AND (cs_arg(c.args, c.function_id, ?2) = ?3))");
+              "(" FN("f.module = ?1") " AND (cs_arg_is(c.args, c.function_id, ?2, ?3, 0)))");
     CHECK_STR(f.params[1].s, "n");
     CHECK_INT(f.nparams, 3);
     cs_filter_free(&f);

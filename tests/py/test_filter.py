@@ -73,6 +73,15 @@ class Filter(TracedProgram):
         rows = self.show_jsonl("arg == 'times' and value == 2")
         self.assertEqual([r["args"] for r in rows], [{"name": "'ab'", "times": "2"}])
 
+    def test_named_argument_with_a_text_value_exact_or_pattern(self):
+        rows = self.show_jsonl("arg == 'name' and value == \"'ab'\"")
+        self.assertEqual([(r["function"], r["args"]) for r in rows], [("__main__.greet", {"name": "'ab'", "times": "2"})])
+        rows = self.show_jsonl("arg == 'name' and value == \"'w%'\"")
+        self.assertEqual([(r["thread"], r["args"]) for r in rows], [("worker-1", {"name": "'w'", "times": "3"})])
+        # the same value under another name does not count
+        self.assertEqual(self.show_jsonl("arg == 'times' and value == \"'ab'\""), [])
+        self.assertEqual(set(self.stats("arg == 'x' and value == '3'")), {"__main__.fail"})
+
     def test_text_patterns_threads_and_exceptions(self):
         rows = self.show_jsonl("thread == 'worker%' and func == 'greet'")
         self.assertEqual(len(rows), 1)
