@@ -18,6 +18,7 @@
 #include "core/grow.h"
 #include "present/call_rows.h"
 #include "present/common.h"
+#include "store/call_blocks.h"
 #include "store/textbuf.h"
 
 enum field_type {
@@ -119,7 +120,62 @@ struct compiler {
     char value_column[96]; /* set while `value` is cs_arg(c.args, c.function_id, ?N) */
     char arg_param[24];    /* then also: ?N, the parameter's name */
     int any_value;         /* set while `value == X` means "some argument is X" (cs_has_value) */
+    int necessary;         /* what is being compiled must hold for every call kept (not under or, not) */
 };
+
+/* ---- clauses for the skip index ---- */
+
+/* More items than this make a clause that nearly every block passes. */
+#define MAX_CLAUSE_ITEMS 4096
+
+/* Adds a clause of n items (taking them), when what was just compiled is
+ * necessary; 0 or -1 (out of memory). */
+static int add_clause(struct compiler *c, uint64_t *items, size_t n)
+{
+    struct cs_filter *f = c->out;
+    struct cs_filter_clause *grown = n && n <= MAX_CLAUSE_ITEMS && c->necessary
+                                         ? realloc(f->clauses, (f->nclauses + 1) * sizeof *grown)
+                                         : NULL;
+    if (!grown) {
+        free(items);
+        return n && n <= MAX_CLAUSE_ITEMS && c->necessary ? cs_expr_errorf(c->err, 0, "out of memory") : 0;
+    }
+    f->clauses = grown;
+    f->clauses[f->nclauses++] = (struct cs_filter_clause){items, n};
+    return 0;
+}
+
+/* `value == text` or `return == text` (no wildcard), where it is
+ * necessary: the text stored inline, or the id of any vals row with it. */
+static int need_text(struct compiler *c, int inline_kind, int id_kind, const char *text, size_t len)
+{
+    if (!c->db || !c->necessary)
+        return 0;
+    size_t n = 0, cap = 16;
+    uint64_t *items = malloc(cap * sizeof *items);
+    sqlite3_stmt *st = NULL;
+    if (!items || sqlite3_prepare_v2(c->db, "SELECT id FROM vals WHERE text = ?1 LIMIT 4096", -1, &st, NULL) != SQLITE_OK) {
+        free(items);
+        sqlite3_finalize(st);
+        return 0; /* no clause: the calls are all read */
+    }
+    items[n++] = cs_block_hash(inline_kind, text, len);
+    sqlite3_bind_text(st, 1, text, (int)len, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uint64_t *grown = n == cap ? cs_grow(items, &cap, sizeof *grown, 16) : items;
+        if (!grown)
+            break;
+        items = grown;
+        items[n++] = cs_block_hash_id(id_kind, sqlite3_column_int64(st, 0));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(items);
+        return 0;
+    }
+    return add_clause(c, items, n);
+}
 
 static const char *column_of(const struct compiler *c, const struct field *f)
 {
@@ -510,6 +566,14 @@ static int compile_text(struct compiler *c, const struct field *f, enum cs_expr_
         cs_textbuf_free(&pat);
         return -1;
     }
+    int text_needed = op == CS_OP_EQ && !glob &&
+                      (strcmp(f->name, "return") == 0 ||
+                       (strcmp(f->name, "value") == 0 && (c->any_value || c->value_column[0])));
+    if (text_needed && (strcmp(f->name, "return") == 0 ? need_text(c, CS_ITEM_RESULT, CS_ITEM_RESULT_ID, p, pat.len)
+                                                       : need_text(c, CS_ITEM_ARG, CS_ITEM_ARG_ID, p, pat.len))) {
+        cs_textbuf_free(&pat);
+        return -1;
+    }
     if (op == CS_OP_EQ && c->any_value && strcmp(f->name, "value") == 0) {
         /* answered from the stored array, without a row per argument */
         cs_textbuf_puts(&c->sql, "cs_has_value(c.args, ");
@@ -605,7 +669,26 @@ static int resolve_functions(struct compiler *c, size_t mark, size_t first_param
     sqlite3_finalize(known);
     sqlite3_finalize(selected);
     int result = 0;
-    if (ok) {
+    if (ok && c->necessary) {
+        /* the calls kept are calls of these functions, or of ones defined
+         * after now: max_function_id tells */
+        size_t n = 0, cap = 0;
+        uint64_t *items = NULL;
+        for (int64_t id = 0; id <= max_id && result == 0; id++) {
+            if (!(pairs[id / 4] >> (id % 4 * 2) & 2))
+                continue;
+            uint64_t *grown = n == cap ? cs_grow(items, &cap, sizeof *grown, 16) : items;
+            if (!grown)
+                result = cs_expr_errorf(c->err, 0, "out of memory");
+            else
+                (items = grown)[n++] = cs_block_hash_id(CS_ITEM_FUNCTION, id);
+        }
+        if (result == 0)
+            result = add_clause(c, items, n); /* none: no call is kept, and the scan finds none */
+        else
+            free(items);
+    }
+    if (ok && result == 0) {
         c->sql.len = mark;
         cs_textbuf_puts(&c->sql, "coalesce(cs_in_set(");
         result = add_blob(c, pairs, nbytes);
@@ -898,17 +981,21 @@ static int compile_cond(struct compiler *c, const struct cs_expr *e, int in_arg,
 {
     if (depth > 4 * CS_EXPR_MAX_DEPTH)
         return cs_expr_errorf(c->err, e->column, "the filter is nested too deeply");
+    int necessary = c->necessary;
     if (!in_arg && per_arg(e)) {
         /* about one argument: "some argument ...", and not: "no argument ..." */
         if (e->kind == CS_EXPR_NOT) {
             cs_textbuf_puts(&c->sql, "NOT ");
             e = e->left;
+            c->necessary = 0;
         }
         const struct cs_expr *parts[256];
         size_t n = flatten_and(e, parts, 0, 256);
         if (n > 256)
             return cs_expr_errorf(c->err, e->column, "too many conditions joined by 'and' (the limit is 256)");
-        return compile_exists(c, parts, n, depth);
+        int rc = compile_exists(c, parts, n, depth);
+        c->necessary = necessary;
+        return rc;
     }
     switch (e->kind) {
     case CS_EXPR_AND:
@@ -923,21 +1010,25 @@ static int compile_cond(struct compiler *c, const struct cs_expr *e, int in_arg,
             return 0;
         }
         return compile_and(c, e, depth);
-    case CS_EXPR_OR:
+    case CS_EXPR_OR: {
+        /* neither side alone must hold */
+        c->necessary = 0;
         cs_textbuf_putc(&c->sql, '(');
-        if (compile_cond(c, e->left, in_arg, depth + 1) != 0)
-            return -1;
+        int rc = compile_cond(c, e->left, in_arg, depth + 1);
         cs_textbuf_puts(&c->sql, " OR ");
-        if (compile_cond(c, e->right, in_arg, depth + 1) != 0)
-            return -1;
+        rc = rc ? rc : compile_cond(c, e->right, in_arg, depth + 1);
         cs_textbuf_putc(&c->sql, ')');
-        return 0;
-    case CS_EXPR_NOT:
+        c->necessary = necessary;
+        return rc;
+    }
+    case CS_EXPR_NOT: {
+        c->necessary = 0;
         cs_textbuf_puts(&c->sql, "NOT (");
-        if (compile_cond(c, e->left, in_arg, depth + 1) != 0)
-            return -1;
+        int rc = compile_cond(c, e->left, in_arg, depth + 1);
         cs_textbuf_putc(&c->sql, ')');
-        return 0;
+        c->necessary = necessary;
+        return rc;
+    }
     case CS_EXPR_COMPARE:
         return compile_compare(c, e);
     case CS_EXPR_NAME:
@@ -968,6 +1059,11 @@ int cs_filter_compile(sqlite3 *db, const char *text, int first_param, struct cs_
     c.wall0 = db ? cs_store_wall_start(db) : 0;
     c.out = out;
     c.err = err;
+    c.necessary = 1;
+    if (db) { /* before the clauses are read from them */
+        out->max_function_id = cs_query_int(db, "SELECT max(id) FROM functions", 0);
+        out->max_val_id = cs_query_int(db, "SELECT max(id) FROM vals", 0);
+    }
     int rc = compile_cond(&c, tree->root, 0, 0);
     cs_expr_tree_free(tree);
     if (rc == 0 && c.sql.oom)
@@ -999,6 +1095,9 @@ void cs_filter_free(struct cs_filter *f)
         free(f->params[i].s);
     free(f->params);
     free(f->sql);
+    for (size_t i = 0; i < f->nclauses; i++)
+        free(f->clauses[i].items);
+    free(f->clauses);
     memset(f, 0, sizeof *f);
 }
 

@@ -32,12 +32,28 @@ struct cs_filter_param {
     size_t n; /* a blob's size */
 };
 
+/* Something every call the filter keeps holds: one of these items of the
+ * skip index (store/call_blocks.h), e.g. one of the ids of the functions
+ * `module == 'app%'` names, or an argument stored inline as '5' or as a
+ * vals row whose text is '5'. A block of calls that holds none of a
+ * clause's items has no call to read. */
+struct cs_filter_clause {
+    uint64_t *items; /* hashes, as cs_block_hash() makes them */
+    size_t n;
+};
+
 struct cs_filter {
     char *sql; /* the condition, e.g. "(c.function_id IN (SELECT f.id FROM functions f WHERE
                 * f.module GLOB ?2) AND c.duration_ns > ?3)" */
     struct cs_filter_param *params;
     size_t nparams;
     int first_param;
+    /* All of them hold for every call kept (none without a database). They
+     * were read from functions and vals as they were up to these ids: a
+     * recording that has grown since may have new ones that match. */
+    struct cs_filter_clause *clauses;
+    size_t nclauses;
+    int64_t max_function_id, max_val_id;
 };
 
 /* Compiles `text`. With a database, string values compared with '==' on

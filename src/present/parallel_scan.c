@@ -13,9 +13,11 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "present/common.h"
+#include "present/scan_ranges.h"
 #include "store/store.h"
 #include "store/textbuf.h"
 
@@ -26,7 +28,8 @@ struct part {
     sqlite3 *db; /* part 0: the caller's; others: opened by the part */
     const char *path, *sql;
     const struct cs_filter *filter;
-    int64_t lo, hi;
+    const struct cs_scan_range *ranges; /* what this part reads, in id order */
+    size_t nranges;
     void *state;
     cs_scan_row_fn row;
     int row_said;   /* what row() returned when it stopped the part */
@@ -77,13 +80,17 @@ static int run_part(struct part *p)
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(p->db, p->sql, -1, &st, NULL) != SQLITE_OK)
         return -1;
-    sqlite3_bind_int64(st, 1, p->lo);
-    sqlite3_bind_int64(st, 2, p->hi);
     if (p->filter && cs_filter_bind(p->filter, st) != SQLITE_OK) {
         sqlite3_finalize(st);
         return -1;
     }
-    int rc = sqlite3_step(st);
+    int rc = SQLITE_ROW;
+    for (size_t i = 0; i < p->nranges && rc == SQLITE_ROW && !p->row_said; i++) {
+        sqlite3_bind_int64(st, 1, p->ranges[i].lo);
+        sqlite3_bind_int64(st, 2, p->ranges[i].hi);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+    }
     sqlite3_finalize(st);
     /* The function points at this part: no one may call it afterwards. */
     sqlite3_create_function(p->db, "cs_scan_row", -1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
@@ -114,6 +121,37 @@ static void *part_main(void *arg)
     return NULL;
 }
 
+/* Deals the ranges out to the parts, in id order, about as many ids to
+ * each, cutting a range where a part's share ends; `cut` has room for
+ * nranges + nparts ranges. */
+static void split_ranges(const struct cs_scan_range *ranges, size_t nranges, struct cs_scan_range *cut,
+                         struct part *parts, int nparts)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < nranges; i++)
+        total += ranges[i].hi - ranges[i].lo + 1;
+    /* too few calls left to be worth a thread: all to part 0 */
+    int64_t share = total / nparts < MIN_CALLS_PER_PART ? total : (total + nparts - 1) / nparts;
+    size_t at = 0, used = 0;
+    int64_t from = nranges ? ranges[0].lo : 0;
+    for (int i = 0; i < nparts; i++) {
+        parts[i] = (struct part){.ranges = cut + used};
+        int64_t left = share;
+        while (at < nranges && (left > 0 || i == nparts - 1)) {
+            int64_t hi = ranges[at].hi;
+            if (hi - from + 1 > left && i < nparts - 1)
+                hi = from + left - 1;
+            cut[used++] = (struct cs_scan_range){from, hi};
+            parts[i].nranges++;
+            left -= hi - from + 1;
+            if (hi == ranges[at].hi && ++at < nranges)
+                from = ranges[at].lo;
+            else
+                from = hi + 1;
+        }
+    }
+}
+
 int cs_scan_parallel(sqlite3 *db, const char *path, const char *columns, const struct cs_filter *filter,
                      void *const *states, int nparts, cs_scan_row_fn row, char *err, size_t errlen)
 {
@@ -130,24 +168,39 @@ int cs_scan_parallel(sqlite3 *db, const char *path, const char *columns, const s
     }
     int64_t lo, hi;
     id_range(db, &lo, &hi);
-    int64_t step = (hi - lo + 1) / nparts;
+    struct cs_scan_range *ranges = NULL, *cut = NULL;
+    size_t nranges = 0;
+    if (cs_scan_ranges(db, filter, lo, hi, &ranges, &nranges) != 0 ||
+        !(cut = malloc((nranges + (size_t)nparts) * sizeof *cut))) {
+        free(ranges);
+        cs_textbuf_free(&sql);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     struct part parts[CS_SCAN_MAX_PARTS];
+    split_ranges(ranges, nranges, cut, parts, nparts);
     for (int i = 0; i < nparts; i++) {
-        parts[i] = (struct part){.db = i == 0 ? db : NULL, .path = path, .sql = cs_textbuf_cstr(&sql), .filter = filter,
-                                 .lo = lo + i * step, .hi = i == nparts - 1 ? hi : lo + (i + 1) * step - 1,
-                                 .state = states[i], .row = row};
+        parts[i].db = i == 0 ? db : NULL;
+        parts[i].path = path;
+        parts[i].sql = cs_textbuf_cstr(&sql);
+        parts[i].filter = filter;
+        parts[i].state = states[i];
+        parts[i].row = row;
     }
     /* Part 0 runs on the caller's connection and thread; a part whose
-     * thread cannot be started runs there too, after it. */
+     * thread cannot be started runs there too, after it. A part with
+     * nothing to read starts nothing. */
     for (int i = 1; i < nparts; i++)
-        parts[i].threaded = pthread_create(&parts[i].thread, NULL, part_main, &parts[i]) == 0;
+        parts[i].threaded = parts[i].nranges && pthread_create(&parts[i].thread, NULL, part_main, &parts[i]) == 0;
     part_main(&parts[0]);
     for (int i = 1; i < nparts; i++) {
         if (parts[i].threaded)
             pthread_join(parts[i].thread, NULL);
-        else
+        else if (parts[i].nranges)
             part_main(&parts[i]);
     }
+    free(ranges);
+    free(cut);
     cs_textbuf_free(&sql);
     int stopped = 0;
     for (int i = 0; i < nparts; i++) {

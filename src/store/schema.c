@@ -57,6 +57,7 @@ static const char SCHEMA_SQL[] =
     " FROM json_each(r.args) a"
     " JOIN json_each((SELECT arg_names FROM functions WHERE id = r.function_id)) n ON n.key = a.key"
     " ORDER BY a.key)) END AS arg_types FROM call_rows r;"
+    "CREATE TABLE call_blocks(first_id INTEGER PRIMARY KEY, bloom BLOB NOT NULL);"
     "CREATE TABLE logs(id INTEGER PRIMARY KEY, call_id INTEGER, thread_id INTEGER,"
     " time_ns INTEGER, message TEXT, fields TEXT);"
     "CREATE TABLE lost(id INTEGER PRIMARY KEY, thread_id INTEGER, time_ns INTEGER,"

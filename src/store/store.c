@@ -25,6 +25,7 @@
 
 #include "core/clock.h"
 #include "core/grow.h"
+#include "store/call_blocks.h"
 #include "store/checkpointer.h"
 #include "store/schema.h"
 #include "store/textbuf.h"
@@ -157,6 +158,7 @@ struct cs_store {
     sqlite3_stmt *insert_log;
     sqlite3_stmt *insert_lost;
     sqlite3_stmt *set_meta;
+    struct cs_call_blocks *blocks; /* the skip index, kept by whoever writes rows */
 };
 
 /* ---- errors ---- */
@@ -360,6 +362,10 @@ static int configure(struct cs_store *s)
         return -1;
     }
     s->checkpointer = cs_checkpointer_start(s->path, s->db, AUTOCHECKPOINT_PAGES);
+    if (!(s->blocks = cs_call_blocks_new(s->db))) {
+        fail(s, "out of memory");
+        return -1;
+    }
     return prepare_all(s);
 }
 
@@ -455,6 +461,7 @@ void cs_store_close(struct cs_store *s)
                            s->insert_log, s->insert_lost, s->set_meta};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]);
+    cs_call_blocks_free(s->blocks);
     sqlite3_close(s->db);
     free_batch(s->cur);
     for (size_t i = 0; i < s->queue_len; i++) /* only if the writer never ran */
@@ -521,12 +528,26 @@ static void bind_call(sqlite3_stmt *st, int base, int64_t id, const struct pendi
     bind_columns(st, base + 1, p, text, 0);
 }
 
+/* Adds a written row to its block of the skip index (db_lock held). */
+static void note_in_block(struct cs_store *s, int64_t id, const struct pending_call *p, const char *text)
+{
+    if (!text)
+        text = "";
+    int rc = cs_call_blocks_add(s->blocks, id, p->function_id, p->args_len == NO_TEXT ? NULL : text + p->args_off,
+                                p->args_len == NO_TEXT ? 0 : p->args_len, p->result,
+                                p->result_len == NO_TEXT ? NULL : text + p->result_off,
+                                p->result_len == NO_TEXT ? 0 : p->result_len);
+    if (rc != SQLITE_OK)
+        fail_rc(s, rc, "write");
+}
+
 /* Runs a single-row insert with an explicit id (db_lock held). */
 static void insert_one(struct cs_store *s, int64_t id, const struct pending_call *p, const char *text)
 {
     sqlite3_stmt *st = p->mode == CS_ROW_REPLACES ? s->replace_call : s->insert_call;
     bind_call(st, 0, id, p, text);
     if (run(s, st) == 0) {
+        note_in_block(s, id, p, text);
         if (p->mode != CS_ROW_REPLACES) /* its open row was counted */
             atomic_fetch_add(&s->calls_written, 1);
         if (id > s->max_id)
@@ -579,6 +600,8 @@ static void flush_group(struct cs_store *s, struct group *g, const char *text)
             s->max_id = last;
         if (g->append && sqlite3_last_insert_rowid(s->db) != last)
             fail(s, "internal error: call ids out of step in %s", s->path);
+        for (int k = 0; k < g->n; k++) /* after the check: a block written meanwhile moves the last rowid */
+            note_in_block(s, g->row[k]->id, &g->row[k]->p, text);
     }
     unlock_db(s);
     g->n = 0;
@@ -818,6 +841,10 @@ static int commit_locked(struct cs_store *s)
 {
     if (!s->in_txn)
         return failed(s) ? -1 : 0;
+    /* the blocks of the rows this transaction wrote go with them */
+    int rc = failed(s) ? SQLITE_OK : cs_call_blocks_write(s->blocks);
+    if (rc != SQLITE_OK)
+        fail_rc(s, rc, "write");
     s->in_txn = 0;
     if (failed(s)) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -986,6 +1013,13 @@ static int trim_locked(struct cs_store *s, int64_t keep)
     if (run(s, st) == 0)
         atomic_fetch_sub(&s->calls_written, sqlite3_changes(s->db));
     sqlite3_finalize(st);
+    sqlite3_stmt *first;
+    rc = sqlite3_prepare_v2(s->db, "SELECT min(id) FROM call_rows", -1, &first, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(first) == SQLITE_ROW && sqlite3_column_type(first, 0) == SQLITE_INTEGER)
+        rc = cs_call_blocks_trim(s->blocks, sqlite3_column_int64(first, 0));
+    sqlite3_finalize(first);
+    if (rc != SQLITE_OK && !failed(s))
+        fail_rc(s, rc, "write");
     return failed(s) ? -1 : 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "collector_util.h"
+#include "store/call_blocks.h"
 #include "store/store.h"
 
 static const char *const ARGS_N[] = {"n", NULL};
@@ -403,6 +404,78 @@ static void test_mixed_rows_read_back(void)
     tu_remove_db(path);
 }
 
+/* The skip index: every row's function, arguments and result are in its
+ * block's filter (a Bloom filter may say "maybe" wrongly, never "no"),
+ * rows that end late reach their old block, and few of the items no row
+ * holds pass. */
+static int block_holds(sqlite3 *db, int64_t id, uint64_t h)
+{
+    sqlite3_stmt *st;
+    int held = -1;
+    if (sqlite3_prepare_v2(db, "SELECT bloom FROM call_blocks WHERE first_id = ?", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, id - id % CS_BLOCK_CALLS);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == CS_BLOCK_BYTES)
+        held = cs_block_may_hold(sqlite3_column_blob(st, 0), h);
+    sqlite3_finalize(st);
+    return held;
+}
+
+static void test_call_blocks(void)
+{
+    const char *path = tu_db_path();
+    char err[512], args[64];
+    struct cs_store *s = cs_store_create(path, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    const int rows = 5000; /* five blocks */
+    CHECK_INT(cs_store_begin(s), 0);
+    int64_t root_id = cs_store_next_call_id(s); /* ends last: its row goes to the first block, late */
+    cs_store_add_value(s, 1, "'doc'", 5, "str", 3);
+    for (int i = 1; i < rows; i++) {
+        int64_t id = cs_store_next_call_id(s);
+        int n = snprintf(args, sizeof args, "[\"%d\",1]", i * 7);
+        struct cs_call_row r = {.id = id, .parent_id = root_id, .thread_id = 1, .function_id = 2 + i % 3,
+                                .depth = 1, .start_ns = i, .duration_ns = 1, .finished = 1, .args = args,
+                                .args_len = (size_t)n, .result_text = "None", .result_len = 4};
+        cs_store_add_call(s, &r);
+        if (i == rows / 2) { /* blocks go out with their rows, at every commit */
+            CHECK_INT(cs_store_commit(s), 0);
+            CHECK_INT(cs_store_begin(s), 0);
+        }
+    }
+    struct cs_call_row root = {.id = root_id, .thread_id = 1, .function_id = 9, .finished = 1, .duration_ns = rows,
+                               .args = "[]", .args_len = 2, .result = 1};
+    cs_store_add_call(s, &root);
+    CHECK_INT(cs_store_commit(s), 0);
+    cs_store_close(s);
+    sqlite3 *db = cs_store_open_readonly(path, err, sizeof err);
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    int n;
+    CHECK_STR(rows_of(db, "SELECT count(*), min(first_id), max(first_id) FROM call_blocks", &n), "5|0|4096\n");
+    int missing = 0, strays = 0;
+    for (int i = 1; i < rows; i++) {
+        int64_t id = i + 1;
+        int k = snprintf(args, sizeof args, "%d", i * 7);
+        missing += block_holds(db, id, cs_block_hash_id(CS_ITEM_FUNCTION, 2 + i % 3)) != 1;
+        missing += block_holds(db, id, cs_block_hash(CS_ITEM_ARG, args, (size_t)k)) != 1;
+        missing += block_holds(db, id, cs_block_hash_id(CS_ITEM_ARG_ID, 1)) != 1;
+        missing += block_holds(db, id, cs_block_hash(CS_ITEM_RESULT, "None", 4)) != 1;
+        k = snprintf(args, sizeof args, "%d", i * 7 + 3); /* no row has it */
+        strays += block_holds(db, id, cs_block_hash(CS_ITEM_ARG, args, (size_t)k)) == 1;
+    }
+    CHECK_INT(missing, 0);
+    CHECK(strays < rows / 20);
+    CHECK_INT(block_holds(db, root_id, cs_block_hash_id(CS_ITEM_FUNCTION, 9)), 1);
+    CHECK_INT(block_holds(db, root_id, cs_block_hash_id(CS_ITEM_RESULT_ID, 1)), 1);
+    CHECK_INT(block_holds(db, 4500, cs_block_hash_id(CS_ITEM_FUNCTION, 9)), 0);
+    cs_store_close_readonly(db);
+    tu_remove_db(path);
+}
+
 int main(void)
 {
     test_examples();
@@ -410,5 +483,6 @@ int main(void)
     test_disk_full();
     test_wal_is_copied_while_recording();
     test_mixed_rows_read_back();
+    test_call_blocks();
     return CHECK_REPORT("test_store");
 }

@@ -279,3 +279,58 @@ class LargeRecording(TracedProgram):
                               " where f.qualname = 'fib' and json_extract(c.args, '$.n') = '3'")[0][0]
         self.assertEqual(len(first), expected)
         self.assertEqual(sorted(r["id"] for r in first), [r["id"] for r in first])
+
+
+SKIPPED_BLOCKS = """
+def work(n, tag):
+    return n * 2
+
+def rare(x):
+    return x
+
+for i in range(20000):
+    work(i % 1000, 'even' if i % 2 == 0 else 'odd')
+    if i == 12345:
+        rare('needle')
+"""
+
+
+class FilterOverManyBlocks(TracedProgram):
+    """Filters the store's skip index narrows (call_blocks: a filter of what
+    each 1,024 calls hold) find the same calls as reading every call."""
+
+    def setUp(self):
+        super().setUp()
+        self.run_traced(SKIPPED_BLOCKS, options=("--no-stdlib",))
+
+    def count(self, expr):
+        proc = self.callscope("stats", self.db, "--format", "jsonl", "--filter", expr)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        return sum(json.loads(line)["count"] for line in proc.stdout.decode().splitlines())
+
+    def test_the_index_is_there(self):
+        import sqlite3
+        con = sqlite3.connect(self.db)
+        blocks, calls = con.execute("select count(*), (select count(*) from call_rows) from call_blocks").fetchone()
+        con.close()
+        self.assertEqual(calls, 20002)  # with <module>
+        self.assertEqual(blocks, 20)  # ids 1 to 20,002
+
+    def test_narrowed_filters_find_every_call(self):
+        self.assertEqual(self.count("func == 'rare'"), 1)
+        self.assertEqual(self.count("arg == 'x' and value == \"'needle'\""), 1)
+        self.assertEqual(self.count("value == \"'needle'\""), 1)
+        self.assertEqual(self.count("arg == 'n' and value == '345'"), 20)
+        self.assertEqual(self.count("value == \"'odd'\""), 10000)
+        self.assertEqual(self.count("return == '690'"), 20)
+        self.assertEqual(self.count("func == 'work' and arg == 'tag' and value == \"'even'\""), 10000)
+        # not narrowed (or, not): the same answers
+        self.assertEqual(self.count("func == 'rare' or value == '345'"), 21)
+        self.assertEqual(self.count("not func == 'work'"), 2)  # rare and <module>
+        proc = self.callscope("show", self.db, "--format", "jsonl", "--filter", "func == 'rare'")
+        rows = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+        self.assertEqual([(r["function"], r["args"]) for r in rows], [("__main__.rare", {"x": "'needle'"})])
+
+    def test_no_call_matches(self):
+        self.assertEqual(self.count("arg == 'n' and value == '1000'"), 0)
+        self.assertEqual(self.count("func == 'rare' and value == '345'"), 0)

@@ -1,0 +1,220 @@
+/*
+ * call_blocks.c — the skip index of call_rows (see call_blocks.h).
+ */
+#include "store/call_blocks.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Blocks kept in memory while recording. Rows come mostly in id order, so
+ * one block is filled at a time; the few rows of long calls, written when
+ * they end, go to older blocks, read back from the file if they left. */
+#define CACHED_BLOCKS 64
+
+static uint64_t mix(uint64_t h)
+{
+    /* spreads every input bit over the whole word (an avalanche step) */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+uint64_t cs_block_hash(int kind, const void *bytes, size_t len)
+{
+    const unsigned char *p = bytes;
+    if (len > CS_BLOCK_HASHED_BYTES)
+        len = CS_BLOCK_HASHED_BYTES;
+    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)(unsigned char)kind;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return mix(h ^ len);
+}
+
+uint64_t cs_block_hash_id(int kind, int64_t id)
+{
+    return mix((uint64_t)id * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(unsigned char)kind << 56);
+}
+
+/* An item's bits all lie in one 64-bit word of the filter (a blocked
+ * Bloom filter): one word to read or write per item rather than one per
+ * bit, for slightly more false "maybe"s. The word comes from the high half
+ * of the hash, the bits from the low one. */
+static uint64_t *word_of(const unsigned char *filter, uint64_t h)
+{
+    uint32_t word = (uint32_t)(((h >> 32) * (CS_BLOCK_BYTES / 8)) >> 32);
+    return (uint64_t *)(void *)(filter + word * 8);
+}
+
+static uint64_t bits_of(uint64_t h)
+{
+    uint64_t bits = 0;
+    for (int i = 0; i < CS_BLOCK_HASHES; i++)
+        bits |= 1ULL << (h >> (6 * i) & 63);
+    return bits;
+}
+
+int cs_block_may_hold(const unsigned char *filter, uint64_t h)
+{
+    uint64_t word;
+    memcpy(&word, word_of(filter, h), sizeof word);
+    return (word & bits_of(h)) == bits_of(h);
+}
+
+static void set_item(unsigned char *filter, uint64_t h)
+{
+    *word_of(filter, h) |= bits_of(h);
+}
+
+/* ---- the writer's side ---- */
+
+struct cached_block {
+    int64_t block; /* -1: empty */
+    int dirty;
+    _Alignas(8) unsigned char filter[CS_BLOCK_BYTES];
+};
+
+struct cs_call_blocks {
+    sqlite3 *db;
+    sqlite3_stmt *load, *save, *trim;
+    struct cached_block cached[CACHED_BLOCKS];
+};
+
+struct cs_call_blocks *cs_call_blocks_new(sqlite3 *db)
+{
+    struct cs_call_blocks *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->db = db;
+    for (int i = 0; i < CACHED_BLOCKS; i++)
+        b->cached[i].block = -1;
+    return b;
+}
+
+void cs_call_blocks_free(struct cs_call_blocks *b)
+{
+    if (!b)
+        return;
+    sqlite3_finalize(b->load);
+    sqlite3_finalize(b->save);
+    sqlite3_finalize(b->trim);
+    free(b);
+}
+
+static int prepared(struct cs_call_blocks *b, sqlite3_stmt **st, const char *sql)
+{
+    return *st ? SQLITE_OK : sqlite3_prepare_v3(b->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+}
+
+static int save(struct cs_call_blocks *b, struct cached_block *c)
+{
+    int rc = prepared(b, &b->save, "INSERT OR REPLACE INTO call_blocks VALUES (?, ?)");
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(b->save, 1, c->block * CS_BLOCK_CALLS);
+    sqlite3_bind_blob(b->save, 2, c->filter, CS_BLOCK_BYTES, SQLITE_STATIC);
+    rc = sqlite3_step(b->save);
+    sqlite3_reset(b->save);
+    if (rc != SQLITE_DONE)
+        return rc;
+    c->dirty = 0;
+    return SQLITE_OK;
+}
+
+/* The cached block `block`, read back from the file if it was written. */
+static int block_of(struct cs_call_blocks *b, int64_t block, struct cached_block **out)
+{
+    struct cached_block *c = &b->cached[(uint64_t)block % CACHED_BLOCKS];
+    *out = c;
+    if (c->block == block)
+        return SQLITE_OK;
+    int rc = c->dirty ? save(b, c) : SQLITE_OK;
+    if (rc == SQLITE_OK)
+        rc = prepared(b, &b->load, "SELECT bloom FROM call_blocks WHERE first_id = ?");
+    if (rc != SQLITE_OK)
+        return rc;
+    memset(c->filter, 0, sizeof c->filter);
+    c->block = block;
+    c->dirty = 0;
+    sqlite3_bind_int64(b->load, 1, block * CS_BLOCK_CALLS);
+    rc = sqlite3_step(b->load);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(b->load, 0) == CS_BLOCK_BYTES)
+        memcpy(c->filter, sqlite3_column_blob(b->load, 0), CS_BLOCK_BYTES);
+    sqlite3_reset(b->load);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        c->block = -1;
+        return rc;
+    }
+    return SQLITE_OK;
+}
+
+/* Adds the elements of a stored args array: "text" (inline) or an id. */
+static void add_args(unsigned char *filter, const char *p, const char *end)
+{
+    while (p < end) {
+        while (p < end && (*p == '[' || *p == ',' || *p == ' ' || *p == ']'))
+            p++;
+        if (p >= end)
+            break;
+        if (*p == '"') {
+            /* inline values are ints, None and booleans: never an escape */
+            const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+            if (!q)
+                q = end;
+            set_item(filter, cs_block_hash(CS_ITEM_ARG, p + 1, (size_t)(q - p - 1)));
+            p = q + 1;
+        } else {
+            int64_t id = 0;
+            while (p < end && *p >= '0' && *p <= '9')
+                id = id * 10 + (*p++ - '0');
+            set_item(filter, cs_block_hash_id(CS_ITEM_ARG_ID, id));
+            while (p < end && *p != ',' && *p != ']')
+                p++;
+        }
+    }
+}
+
+int cs_call_blocks_add(struct cs_call_blocks *b, int64_t id, int64_t function_id, const char *args, size_t args_len,
+                       int64_t result, const char *result_text, size_t result_len)
+{
+    struct cached_block *c;
+    int rc = block_of(b, id / CS_BLOCK_CALLS, &c);
+    if (rc != SQLITE_OK)
+        return rc;
+    set_item(c->filter, cs_block_hash_id(CS_ITEM_FUNCTION, function_id));
+    if (args)
+        add_args(c->filter, args, args + args_len);
+    if (result > 0)
+        set_item(c->filter, cs_block_hash_id(CS_ITEM_RESULT_ID, result));
+    else if (result_text)
+        set_item(c->filter, cs_block_hash(CS_ITEM_RESULT, result_text, result_len));
+    c->dirty = 1;
+    return SQLITE_OK;
+}
+
+int cs_call_blocks_write(struct cs_call_blocks *b)
+{
+    for (int i = 0; i < CACHED_BLOCKS; i++) {
+        int rc = b->cached[i].dirty ? save(b, &b->cached[i]) : SQLITE_OK;
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+int cs_call_blocks_trim(struct cs_call_blocks *b, int64_t first_kept)
+{
+    int64_t first_block = first_kept / CS_BLOCK_CALLS;
+    for (int i = 0; i < CACHED_BLOCKS; i++)
+        if (b->cached[i].block >= 0 && b->cached[i].block < first_block)
+            b->cached[i] = (struct cached_block){.block = -1};
+    int rc = prepared(b, &b->trim, "DELETE FROM call_blocks WHERE first_id < ?");
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_int64(b->trim, 1, first_block * CS_BLOCK_CALLS);
+    rc = sqlite3_step(b->trim);
+    sqlite3_reset(b->trim);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
