@@ -2,8 +2,9 @@
 
     python3 bench/filter_bench.py [CALLS]      (default 1,000,000)
 
-Builds a synthetic recording (a real, empty recording from build/callscope,
-then CALLS rows of 200 functions with one or two arguments each), and times
+Records a program that makes CALLS calls of 200 functions with one or two
+arguments each under build/callscope (a real recording, with the skip
+index the store keeps: docs/schema.md, "call_blocks"), and times
 `callscope stats`, `callscope show --format jsonl` and `callscope export
 --format jsonl` without a filter, then filtering by function and by
 argument value. Prints seconds (best of 3; one run for what takes over 5 s),
@@ -17,8 +18,6 @@ second for a filter over 10 million calls (`make filter-bench` uses
 
 import json
 import os
-import random
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -28,38 +27,66 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CALLSCOPE = os.path.join(ROOT, "build", "callscope")
 
 
+# The traced program: 200 functions in 20 modules, called with a random
+# int n (0 to 99,999) and, for odd ones, a name 'user<k>' (k < 1,000);
+# each calls another about half the time, up to 30 deep.
+MODULE = """from driver import pick
+%s
+"""
+FUNCTION = """
+def f%(i)d(n%(name)s):
+    if n & 1 and pick.depth < 30:
+        pick()
+    return n
+"""
 def build_store(path, calls):
+    """A real recording: the program above under `callscope run`, only its
+    mod* modules traced, until it made `calls` calls."""
     with tempfile.TemporaryDirectory() as tmp:
-        script = os.path.join(tmp, "empty.py")
-        open(script, "w").close()
-        subprocess.run([CALLSCOPE, "run", "-o", path, "--no-stdlib", "--python", sys.executable, script], check=True,
-                       stdout=subprocess.DEVNULL)
-    con = sqlite3.connect(path)
-    con.execute("delete from call_rows")
-    con.execute("delete from vals")
-    # the 1,000 names are values like any other: stored once, in vals
-    con.executemany("insert into vals values (?,?,?)", [(k + 1, "'user%d'" % k, "str") for k in range(1000)])
-    con.execute("delete from functions")
-    funcs = [(i, "python", "mod%d" % (i % 20), "f%d" % i, "mod%d.f%d" % (i % 20, i), "/src/mod%d.py" % (i % 20),
-              i, json.dumps(["n", "name"] if i % 2 else ["n"])) for i in range(1, 201)]
-    con.executemany("insert into functions values (?,?,?,?,?,?,?,?)", funcs)
-    rnd = random.Random(1)
-    rows = []
+        traced = os.path.join(tmp, "traced")
+        os.mkdir(traced)
+        for m in range(20):
+            body = "".join(FUNCTION % {"i": i, "name": ", name" if i % 2 else ""}
+                           for i in range(1, 201) if i % 20 == m)
+            with open(os.path.join(traced, "mod%d.py" % m), "w") as f:
+                f.write(MODULE % body)
+        with open(os.path.join(tmp, "driver.py"), "w") as f:
+            f.write(DRIVER_SOURCE)
+        with open(os.path.join(tmp, "main.py"), "w") as f:
+            f.write("import sys\nsys.path.insert(0, %r)\nimport driver\ndriver.main(int(sys.argv[1]))\n" % traced)
+        subprocess.run([CALLSCOPE, "run", "-o", path, "--include", traced, "--python", sys.executable,
+                        os.path.join(tmp, "main.py"), str(calls)], check=True, stdout=subprocess.DEVNULL)
+
+
+DRIVER_SOURCE = """import importlib, random
+rnd = random.Random(1)
+funcs = []
+made = [0]
+
+
+class Pick:
     depth = 0
-    for i in range(1, calls + 1):
-        fid = rnd.randint(1, 200)
-        args = [str(rnd.randint(0, 99999))]  # ints are stored inline, as text
-        if fid % 2:
-            args.append(rnd.randint(0, 999) + 1)  # the vals id of 'user<k>'
-        depth = rnd.randint(0, depth + 1) if depth < 30 else 0
-        rows.append((i, None, 1, fid, depth, i * 1000, rnd.randint(100, 100000), 50, json.dumps(args), "None",
-                     None, 0))
-        if len(rows) == 100000:
-            con.executemany("insert into call_rows values (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-            rows = []
-    con.executemany("insert into call_rows values (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-    con.commit()
-    con.close()
+
+    def __call__(self):
+        f, two = funcs[rnd.randrange(200)]
+        made[0] += 1
+        self.depth += 1
+        if two:
+            f(rnd.randrange(100000), 'user%d' % rnd.randrange(1000))
+        else:
+            f(rnd.randrange(100000))
+        self.depth -= 1
+
+
+pick = Pick()
+
+
+def main(calls):
+    for i in range(1, 201):
+        funcs.append((getattr(importlib.import_module('mod%d' % (i % 20)), 'f%d' % i), i % 2 == 1))
+    while made[0] < calls:
+        pick()
+"""
 
 
 def best_of(args, runs=3):
@@ -89,7 +116,7 @@ def main():
         db = os.path.join(tmp, "big.db")
         start = time.perf_counter()
         build_store(db, calls)
-        print("synthetic store: %d calls, %.0f MB, built in %.1f s" % (
+        print("recorded store: %d calls, %.0f MB, built in %.1f s" % (
             calls, os.path.getsize(db) / 1e6, time.perf_counter() - start))
         filters = [("by function", "function == 'mod7.f7'"),
                    ("by module pattern", "module == 'mod1%' and duration > 0.05"),
