@@ -128,53 +128,35 @@ struct compiler {
 /* More items than this make a clause that nearly every block passes. */
 #define MAX_CLAUSE_ITEMS 4096
 
-/* Adds a clause of n items (taking them), when what was just compiled is
+/* Adds a clause (taking what it points to) when what was just compiled is
  * necessary; 0 or -1 (out of memory). */
-static int add_clause(struct compiler *c, uint64_t *items, size_t n)
+static int add_clause(struct compiler *c, struct cs_filter_clause clause)
 {
     struct cs_filter *f = c->out;
-    struct cs_filter_clause *grown = n && n <= MAX_CLAUSE_ITEMS && c->necessary
-                                         ? realloc(f->clauses, (f->nclauses + 1) * sizeof *grown)
-                                         : NULL;
+    int wanted = c->necessary && (clause.text || (clause.n && clause.n <= MAX_CLAUSE_ITEMS));
+    struct cs_filter_clause *grown = wanted ? realloc(f->clauses, (f->nclauses + 1) * sizeof *grown) : NULL;
     if (!grown) {
-        free(items);
-        return n && n <= MAX_CLAUSE_ITEMS && c->necessary ? cs_expr_errorf(c->err, 0, "out of memory") : 0;
+        free(clause.items);
+        free(clause.text);
+        return wanted ? cs_expr_errorf(c->err, 0, "out of memory") : 0;
     }
     f->clauses = grown;
-    f->clauses[f->nclauses++] = (struct cs_filter_clause){items, n};
+    f->clauses[f->nclauses++] = clause;
     return 0;
 }
 
 /* `value == text` or `return == text` (no wildcard), where it is
- * necessary: the text stored inline, or the id of any vals row with it. */
-static int need_text(struct compiler *c, int inline_kind, int id_kind, const char *text, size_t len)
+ * necessary. */
+static int need_text(struct compiler *c, int kind, const char *text, size_t len)
 {
     if (!c->db || !c->necessary)
         return 0;
-    size_t n = 0, cap = 16;
-    uint64_t *items = malloc(cap * sizeof *items);
-    sqlite3_stmt *st = NULL;
-    if (!items || sqlite3_prepare_v2(c->db, "SELECT id FROM vals WHERE text = ?1 LIMIT 4096", -1, &st, NULL) != SQLITE_OK) {
-        free(items);
-        sqlite3_finalize(st);
-        return 0; /* no clause: the calls are all read */
-    }
-    items[n++] = cs_block_hash(inline_kind, text, len);
-    sqlite3_bind_text(st, 1, text, (int)len, SQLITE_STATIC);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        uint64_t *grown = n == cap ? cs_grow(items, &cap, sizeof *grown, 16) : items;
-        if (!grown)
-            break;
-        items = grown;
-        items[n++] = cs_block_hash_id(id_kind, sqlite3_column_int64(st, 0));
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        free(items);
-        return 0;
-    }
-    return add_clause(c, items, n);
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return cs_expr_errorf(c->err, 0, "out of memory");
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    return add_clause(c, (struct cs_filter_clause){.text = copy, .text_len = len, .text_kind = kind});
 }
 
 static const char *column_of(const struct compiler *c, const struct field *f)
@@ -569,8 +551,7 @@ static int compile_text(struct compiler *c, const struct field *f, enum cs_expr_
     int text_needed = op == CS_OP_EQ && !glob &&
                       (strcmp(f->name, "return") == 0 ||
                        (strcmp(f->name, "value") == 0 && (c->any_value || c->value_column[0])));
-    if (text_needed && (strcmp(f->name, "return") == 0 ? need_text(c, CS_ITEM_RESULT, CS_ITEM_RESULT_ID, p, pat.len)
-                                                       : need_text(c, CS_ITEM_ARG, CS_ITEM_ARG_ID, p, pat.len))) {
+    if (text_needed && need_text(c, strcmp(f->name, "return") == 0 ? CS_ITEM_RESULT : CS_ITEM_ARG, p, pat.len)) {
         cs_textbuf_free(&pat);
         return -1;
     }
@@ -683,8 +664,8 @@ static int resolve_functions(struct compiler *c, size_t mark, size_t first_param
             else
                 (items = grown)[n++] = cs_block_hash_id(CS_ITEM_FUNCTION, id);
         }
-        if (result == 0)
-            result = add_clause(c, items, n); /* none: no call is kept, and the scan finds none */
+        if (result == 0) /* none: no call is kept, and the scan finds none */
+            result = add_clause(c, (struct cs_filter_clause){.items = items, .n = n});
         else
             free(items);
     }
@@ -1060,10 +1041,8 @@ int cs_filter_compile(sqlite3 *db, const char *text, int first_param, struct cs_
     c.out = out;
     c.err = err;
     c.necessary = 1;
-    if (db) { /* before the clauses are read from them */
+    if (db) /* before the clauses are read from them */
         out->max_function_id = cs_query_int(db, "SELECT max(id) FROM functions", 0);
-        out->max_val_id = cs_query_int(db, "SELECT max(id) FROM vals", 0);
-    }
     int rc = compile_cond(&c, tree->root, 0, 0);
     cs_expr_tree_free(tree);
     if (rc == 0 && c.sql.oom)
@@ -1095,8 +1074,10 @@ void cs_filter_free(struct cs_filter *f)
         free(f->params[i].s);
     free(f->params);
     free(f->sql);
-    for (size_t i = 0; i < f->nclauses; i++)
+    for (size_t i = 0; i < f->nclauses; i++) {
         free(f->clauses[i].items);
+        free(f->clauses[i].text);
+    }
     free(f->clauses);
     memset(f, 0, sizeof *f);
 }

@@ -32,14 +32,20 @@ struct cs_filter_param {
     size_t n; /* a blob's size */
 };
 
-/* Something every call the filter keeps holds: one of these items of the
- * skip index (store/call_blocks.h), e.g. one of the ids of the functions
- * `module == 'app%'` names, or an argument stored inline as '5' or as a
- * vals row whose text is '5'. A block of calls that holds none of a
- * clause's items has no call to read. */
+/* Something every call the filter keeps holds, for the skip index
+ * (store/call_blocks.h): one of the items (hashes, as cs_block_hash()
+ * makes them), e.g. one of the ids of the functions `module == 'app%'`
+ * names; or, with `text`, the value `text` as an argument (kind
+ * CS_ITEM_ARG) or a result (CS_ITEM_RESULT): stored inline, or as any vals
+ * row with that text, which the scan looks up (vals grows while a program
+ * records). A block of calls that holds none of a clause's items has no
+ * call to read. */
 struct cs_filter_clause {
-    uint64_t *items; /* hashes, as cs_block_hash() makes them */
+    uint64_t *items;
     size_t n;
+    char *text; /* NULL: the items are the clause */
+    size_t text_len;
+    int text_kind;
 };
 
 struct cs_filter {
@@ -48,12 +54,12 @@ struct cs_filter {
     struct cs_filter_param *params;
     size_t nparams;
     int first_param;
-    /* All of them hold for every call kept (none without a database). They
-     * were read from functions and vals as they were up to these ids: a
-     * recording that has grown since may have new ones that match. */
+    /* All of them hold for every call kept (none without a database). The
+     * functions were those up to max_function_id: a recording that has
+     * grown since may have new ones that match. */
     struct cs_filter_clause *clauses;
     size_t nclauses;
-    int64_t max_function_id, max_val_id;
+    int64_t max_function_id;
 };
 
 /* Compiles `text`. With a database, string values compared with '==' on

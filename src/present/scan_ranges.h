@@ -19,7 +19,7 @@ struct cs_scan_range {
 /* The ranges within [lo, hi] (in id order, not overlapping) that hold
  * every call `filter` may select: [lo, hi] itself when the filter has no
  * clause, the store no skip index (an older recording), or the recording
- * has new functions or values the clauses do not know. 0, or -1 when out
+ * has new functions the clauses do not know. 0, or -1 when out
  * of memory; *out is the caller's to free. */
 int cs_scan_ranges(sqlite3 *db, const struct cs_filter *filter, int64_t lo, int64_t hi, struct cs_scan_range **out,
                    size_t *n);
