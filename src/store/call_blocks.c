@@ -24,13 +24,20 @@ static uint64_t mix(uint64_t h)
 
 uint64_t cs_block_hash(int kind, const void *bytes, size_t len)
 {
+    /* eight bytes at a time: most texts stored inline are short ints */
     const unsigned char *p = bytes;
     if (len > CS_BLOCK_HASHED_BYTES)
         len = CS_BLOCK_HASHED_BYTES;
-    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)(unsigned char)kind;
+    uint64_t h = (uint64_t)(unsigned char)kind << 56 ^ (uint64_t)len;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = mix(h ^ w);
+    }
+    uint64_t tail = 0;
     for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 0x100000001b3ULL;
-    return mix(h ^ len);
+        tail |= (uint64_t)p[i] << (8 * i);
+    return mix(h ^ tail ^ 0x9e3779b97f4a7c15ULL);
 }
 
 uint64_t cs_block_hash_id(int kind, int64_t id)
