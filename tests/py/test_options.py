@@ -1,6 +1,7 @@
 """Recording options that decide what is kept, and a record that cannot be
 written."""
 
+import json
 import os
 import resource
 import sys
@@ -50,6 +51,28 @@ class KeptCalls(TracedProgram):
         # The values only the deleted calls referred to went with them.
         self.assertLessEqual(self.query("select count(*) from vals")[0][0], 100)
         self.assertEqual(self.query("select count(*) from vals where text = ?", "'name 0'")[0][0], 0)
+
+    def test_max_calls_keeps_the_skip_index_in_step(self):
+        # Many blocks of 1,024 calls deleted, a needle in the ones kept:
+        # --filter (which reads only the blocks that may hold it) finds it,
+        # and the blocks of deleted calls are gone with them.
+        self.run_traced("""
+            def f(i):
+                return i
+            for i in range(30000):
+                f(i % 500)
+            f(123456)
+        """, options=["--max-calls", "3000"])
+        proc = self.callscope("stats", self.db, "--format", "jsonl", "--filter", "arg == 'i' and value == '123456'")
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        self.assertEqual([json.loads(line)["count"] for line in proc.stdout.decode().splitlines()], [1])
+        proc = self.callscope("stats", self.db, "--format", "jsonl", "--filter", "value == '7'")
+        kept = self.query("select count(*) from call_rows where args = '[\"7\"]'")[0][0]
+        self.assertGreater(kept, 0)
+        self.assertEqual(sum(json.loads(line)["count"] for line in proc.stdout.decode().splitlines()), kept)
+        first_block = self.query("select min(first_id) from call_blocks")[0][0]
+        self.assertLessEqual(first_block, self.query("select min(id) from call_rows")[0][0])
+        self.assertGreater(first_block, 20000)
 
     def test_drop_when_full_counts_what_was_lost(self):
         proc = self.run_traced("""
