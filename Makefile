@@ -9,7 +9,7 @@
 #   make live-bench          what live observation costs the observed program
 #   make export-bench        export speed per format (CALLS=N, default 2 million)
 #   make view-bench          how quickly the viewer answers on a large store (CALLS=N)
-#   make filter-bench        --filter on a synthetic store of 10 million calls (CALLS=N)
+#   make filter-bench        --filter on a recorded store of 10 million calls (CALLS=N)
 
 PYTHON ?= python3
 PYENV_ROOT ?= /root/.pyenv
@@ -162,8 +162,8 @@ collector-bench: $(BUILD)/collector_bench
 	$(BUILD)/collector_bench 2000000
 .PHONY: collector-bench
 
-# What --filter costs on a large synthetic store (bench/filter_bench.py; CALLS=N, default 10 million).
-filter-bench: $(BUILD)/callscope
+# What --filter costs on a large recorded store (bench/filter_bench.py; CALLS=N, default 10 million).
+filter-bench: extension
 	python3 bench/filter_bench.py $(or $(CALLS),10000000)
 .PHONY: filter-bench
 # `callscope export` in every format from a store of 2 million calls (bench/export_bench.py).
