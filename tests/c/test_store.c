@@ -341,6 +341,17 @@ static void test_wal_is_copied_while_recording(void)
  * ones with an exception or flags, and a row that ends after its
  * callees) and values, one now and then out of id order, all read back as
  * they were written. */
+/* Commits and closes the store, and opens the file as a reader would. */
+static sqlite3 *commit_and_reopen(struct cs_store *s, const char *path)
+{
+    char err[512];
+    CHECK_INT(cs_store_commit(s), 0);
+    cs_store_close(s);
+    sqlite3 *db = cs_store_open_readonly(path, err, sizeof err);
+    CHECK(db != NULL);
+    return db;
+}
+
 static void test_mixed_rows_read_back(void)
 {
     const char *path = tu_db_path();
@@ -375,10 +386,7 @@ static void test_mixed_rows_read_back(void)
     struct cs_call_row root = {.id = root_id, .thread_id = 1, .function_id = 1, .finished = 1,
                                .duration_ns = rows, .self_ns = 1, .args = "[]", .args_len = 2};
     cs_store_add_call(s, &root);
-    CHECK_INT(cs_store_commit(s), 0);
-    cs_store_close(s);
-    sqlite3 *db = cs_store_open_readonly(path, err, sizeof err);
-    CHECK(db != NULL);
+    sqlite3 *db = commit_and_reopen(s, path);
     if (!db)
         return;
     int n;
@@ -448,10 +456,7 @@ static void test_call_blocks(void)
     struct cs_call_row root = {.id = root_id, .thread_id = 1, .function_id = 9, .finished = 1, .duration_ns = rows,
                                .args = "[]", .args_len = 2, .result = 1};
     cs_store_add_call(s, &root);
-    CHECK_INT(cs_store_commit(s), 0);
-    cs_store_close(s);
-    sqlite3 *db = cs_store_open_readonly(path, err, sizeof err);
-    CHECK(db != NULL);
+    sqlite3 *db = commit_and_reopen(s, path);
     if (!db)
         return;
     int n;
