@@ -78,11 +78,12 @@ static int has_block(sqlite3 *db, int64_t id)
 }
 
 /* Whether the blocks can be trusted for [lo, hi]: the store keeps them
- * (from the first call to the last: rows written by other means have
- * none), and the functions are those the filter knows. */
+ * in this reader's format (from the first call to the last: rows written
+ * by other means have none), and the functions are those the filter
+ * knows. */
 static int blocks_usable(sqlite3 *db, const struct cs_filter *f, int64_t lo, int64_t hi)
 {
-    return cs_query_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'call_blocks'", 0) == 1 &&
+    return cs_query_int(db, "SELECT value FROM meta WHERE key = 'call_blocks_format'", 0) == CS_BLOCK_FORMAT &&
            cs_query_int(db, "SELECT max(id) FROM functions", 0) == f->max_function_id && has_block(db, lo) &&
            has_block(db, hi);
 }

@@ -52,6 +52,8 @@ void vm_rows_clear(struct vm_row *r, int n)
         vm_row_clear(&r[i]);
 }
 
+static void find_ranges(struct view_model *m);
+
 /* ---- threads ---- */
 
 int vm_reload_threads(struct view_model *m)
@@ -90,6 +92,9 @@ int vm_reload_threads(struct view_model *m)
     m->threads = threads;
     m->nthreads = n;
     m->thread_folded = folded;
+    /* calls that ended since, in blocks the filter passed over then */
+    if (m->ranged && cs_query_int(m->db, "SELECT max(id) FROM call_rows", 0) != m->ranges_to)
+        find_ranges(m);
     return 0;
 }
 
@@ -105,7 +110,7 @@ static int prepare(struct view_model *m)
     for (int dir = 0; dir < 2 && rc == 0; dir++) {
         cs_textbuf_reset(&sql);
         cs_textbuf_puts(&sql, "SELECT " CS_CALL_ROW_COLUMNS CS_CALL_ROW_FROM);
-        cs_textbuf_puts(&sql, dir == 0 ? " AND c.id > ?2" : " AND c.id < ?2");
+        cs_textbuf_puts(&sql, dir == 0 ? " AND c.id > ?2 AND c.id <= ?4" : " AND c.id < ?2 AND c.id >= ?4");
         if (m->filter_text)
             cs_textbuf_printf(&sql, " AND coalesce((%s), 0)", m->filter.sql);
         cs_textbuf_puts(&sql, dir == 0 ? " ORDER BY c.id LIMIT ?3" : " ORDER BY c.id DESC LIMIT ?3");
@@ -138,11 +143,87 @@ void vm_close(struct view_model *m)
     free(m->folds);
     cs_filter_free(&m->filter);
     free(m->filter_text);
+    free(m->ranges);
     cs_textbuf_free(&m->key);
     cs_textbuf_free(&m->value);
     if (m->db)
         sqlite3_progress_handler(m->db, 0, NULL, NULL);
     memset(m, 0, sizeof *m);
+}
+
+/* ---- the ids the filter reads (the skip index, scan_ranges.h) ---- */
+
+static void find_ranges(struct view_model *m)
+{
+    free(m->ranges);
+    m->ranges = NULL;
+    m->nranges = 0;
+    m->ranged = 0;
+    if (!m->filter_text || !m->filter.nclauses)
+        return;
+    /* A cancelled or failed look (the progress handler may stop it) reads
+     * every id, as without the index. */
+    int64_t to = cs_query_int(m->db, "SELECT max(id) FROM call_rows", 0);
+    m->ranged = cs_scan_ranges(m->db, &m->filter, 1, to, &m->ranges, &m->nranges) == 0;
+    m->ranges_to = to;
+    if (!m->ranged) {
+        free(m->ranges);
+        m->ranges = NULL;
+        m->nranges = 0;
+    }
+}
+
+/* The first span of ids that may hold calls, among those above `after`:
+ * [*lo, *hi], the last one open-ended (*hi INT64_MAX). */
+static void span_after(const struct view_model *m, int64_t after, int64_t *lo, int64_t *hi)
+{
+    *lo = after + 1;
+    *hi = INT64_MAX;
+    if (!m->ranged)
+        return;
+    size_t a = 0, b = m->nranges; /* the first range ending above after */
+    while (a < b) {
+        size_t mid = a + (b - a) / 2;
+        if (m->ranges[mid].hi > after)
+            b = mid;
+        else
+            a = mid + 1;
+    }
+    if (a < m->nranges) {
+        *lo = m->ranges[a].lo > after + 1 ? m->ranges[a].lo : after + 1;
+        *hi = m->ranges[a].hi;
+    } else if (*lo <= m->ranges_to) {
+        *lo = m->ranges_to + 1; /* recorded since the ranges were found */
+    }
+}
+
+/* The nearest span of ids that may hold calls, among those below
+ * `before`: [*lo, *hi], the first one open-ended (*lo INT64_MIN); 0 when
+ * there is none. */
+static int span_before(const struct view_model *m, int64_t before, int64_t *lo, int64_t *hi)
+{
+    *lo = INT64_MIN;
+    *hi = before - 1;
+    if (!m->ranged)
+        return 1;
+    if (*hi > m->ranges_to) {
+        *lo = m->ranges_to + 1;
+        return 1;
+    }
+    size_t a = 0, b = m->nranges; /* past the last range starting below before */
+    while (a < b) {
+        size_t mid = a + (b - a) / 2;
+        if (m->ranges[mid].lo < before)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    if (a == 0)
+        return 0;
+    *lo = m->ranges[a - 1].lo;
+    if (m->ranges[a - 1].hi < *hi)
+        *hi = m->ranges[a - 1].hi;
+    return 1;
 }
 
 int vm_set_filter(struct view_model *m, const char *text, struct cs_expr_error *err)
@@ -151,8 +232,8 @@ int vm_set_filter(struct view_model *m, const char *text, struct cs_expr_error *
     memset(&f, 0, sizeof f);
     char *copy = NULL;
     if (text && *text) {
-        /* Parameters from ?4: ?1 thread, ?2 id, ?3 limit. */
-        if (cs_filter_compile(m->db, text, 4, &f, err) != 0)
+        /* Parameters from ?5: ?1 thread, ?2 and ?4 the ids between, ?3 limit. */
+        if (cs_filter_compile(m->db, text, 5, &f, err) != 0)
             return -1;
         copy = strdup(text);
         if (!copy) {
@@ -167,6 +248,7 @@ int vm_set_filter(struct view_model *m, const char *text, struct cs_expr_error *
     m->filter = f;
     m->filter_text = copy;
     m->nfolds = 0; /* a folded call may not be shown any more */
+    find_ranges(m);
     if (prepare(m) != 0) {
         snprintf(err->message, sizeof err->message, "%s", sqlite3_errmsg(m->db));
         err->column = 0;
@@ -308,12 +390,15 @@ static void call_row(struct view_model *m, struct vm_row *r, int thread, sqlite3
     r->exception = dup_col(st, C_EXCEPTION);
 }
 
-static int run(struct view_model *m, sqlite3_stmt *st, int thread, int64_t bound, int limit)
+/* The calls of `thread` from bound on (exclusive) up to edge (inclusive):
+ * above it in id order (m->forward), or below it (m->backward). */
+static int run(struct view_model *m, sqlite3_stmt *st, int thread, int64_t bound, int64_t edge, int limit)
 {
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, m->threads[thread].row);
     sqlite3_bind_int64(st, 2, bound);
     sqlite3_bind_int(st, 3, limit);
+    sqlite3_bind_int64(st, 4, edge);
     return sqlite3_step(st);
 }
 
@@ -345,7 +430,15 @@ int vm_forward(struct view_model *m, struct vm_pos from, int inclusive, struct v
         }
         int limit = n - count, got = 0, jumped = 0, rc;
         sqlite3_stmt *st = m->forward;
-        for (rc = run(m, st, t, after, limit); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        int64_t lo, hi;
+        span_after(m, after, &lo, &hi);
+        for (rc = run(m, st, t, lo - 1, hi, limit);; rc = sqlite3_step(st)) {
+            while (rc == SQLITE_DONE && hi != INT64_MAX) { /* on to the next span */
+                span_after(m, hi, &lo, &hi);
+                rc = run(m, st, t, lo - 1, hi, limit - got);
+            }
+            if (rc != SQLITE_ROW)
+                break;
             call_row(m, &out[count], t, st);
             got++;
             after = out[count].pos.id;
@@ -389,7 +482,15 @@ int vm_backward(struct view_model *m, struct vm_pos before, struct vm_row *out, 
         }
         int limit = n - count, got = 0, jumped = 0, rc;
         sqlite3_stmt *st = m->backward;
-        for (rc = run(m, st, t, bound, limit); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        int64_t lo, hi;
+        int more = span_before(m, bound, &lo, &hi);
+        for (rc = more ? run(m, st, t, hi + 1, lo, limit) : SQLITE_DONE;; rc = sqlite3_step(st)) {
+            while (rc == SQLITE_DONE && more && lo != INT64_MIN) { /* on to the span before */
+                more = span_before(m, lo, &lo, &hi);
+                rc = more ? run(m, st, t, hi + 1, lo, limit - got) : SQLITE_DONE;
+            }
+            if (rc != SQLITE_ROW)
+                break;
             int64_t id = sqlite3_column_int64(st, C_ID);
             struct vm_fold *f = fold_hiding(m, t, id);
             got++;

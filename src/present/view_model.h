@@ -30,6 +30,7 @@
 
 #include "present/call_rows.h"
 #include "present/filter.h"
+#include "present/scan_ranges.h"
 #include "store/textbuf.h"
 
 #define VM_CANCELLED (-2)
@@ -63,6 +64,13 @@ struct view_model {
     size_t nfolds, fold_cap;
     struct cs_filter filter;
     char *filter_text; /* NULL: every call */
+    /* With a filter the skip index narrows: the ids up to ranges_to that
+     * may hold its calls (ids after ranges_to, recorded since, are all
+     * read); ranged 0: every id is read. */
+    int ranged;
+    struct cs_scan_range *ranges;
+    size_t nranges;
+    int64_t ranges_to;
     sqlite3_stmt *forward, *backward;
     /* Asked now and then while a query runs; nonzero cancels it. */
     int (*poll)(void *ctx);
@@ -75,7 +83,8 @@ struct view_model {
 int vm_open(struct view_model *m, sqlite3 *db);
 void vm_close(struct view_model *m);
 
-/* Reads the thread list again (new threads appear while recording). */
+/* Reads the thread list again (new threads appear while recording), and
+ * what the filter must read. */
 int vm_reload_threads(struct view_model *m);
 
 /* Replaces the filter (NULL or "" for none); folds are dropped. 0, or -1

@@ -27,6 +27,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The hashing and layout below, as meta 'call_blocks_format' records it
+ * for each file: a reader uses the blocks of files of its own format only
+ * (a filter read with other hashes would pass over calls it wants). */
+#define CS_BLOCK_FORMAT 1
 #define CS_BLOCK_CALLS 1024 /* ids per block: block k holds ids [k * 1024, k * 1024 + 1023] */
 #define CS_BLOCK_BITS 16000 /* bits in a block's filter (a multiple of 64): two blocks fill a 4 KiB page */
 #define CS_BLOCK_BYTES (CS_BLOCK_BITS / 8)

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/call_blocks.h"
 #include "store/read_sets.h"
 #include "store/read_values.h"
 #include "store/store.h"
@@ -85,6 +86,10 @@ int cs_schema_create(sqlite3 *db)
         rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db, SCHEMA_SQL, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        snprintf(sql, sizeof sql, "INSERT INTO meta VALUES ('call_blocks_format', %d)", CS_BLOCK_FORMAT);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     else

@@ -334,3 +334,16 @@ class FilterOverManyBlocks(TracedProgram):
     def test_no_call_matches(self):
         self.assertEqual(self.count("arg == 'n' and value == '1000'"), 0)
         self.assertEqual(self.count("func == 'rare' and value == '345'"), 0)
+
+    def test_blocks_of_another_format_are_not_trusted(self):
+        # Blocks that say nothing (all bits clear) would rule every call
+        # out; a file whose blocks are of another format is read in full.
+        import sqlite3
+        con = sqlite3.connect(self.db)
+        self.assertEqual(con.execute("select value from meta where key = 'call_blocks_format'").fetchone(), (1,))
+        con.execute("update call_blocks set bloom = zeroblob(length(bloom))")
+        con.execute("update meta set value = 99 where key = 'call_blocks_format'")
+        con.commit()
+        con.close()
+        self.assertEqual(self.count("arg == 'n' and value == '345'"), 20)
+        self.assertEqual(self.count("func == 'rare'"), 1)
