@@ -4,8 +4,9 @@ Builds a store of N synthetic calls with build/collector_bench (fib(25)
 trees in one thread), runs the viewer in a tmux window of 80x24 and prints
 how long the screen takes to show the result of each action: the first
 screen, G (the end), a page up, g, a page down, folding a root, a search
-that matches nothing (literal and regular expression), and a filter that
-matches nothing. Needs tmux.
+that matches nothing (literal and regular expression), and filters that
+match nothing: one on an argument's value (the skip index rules out every
+block) and one on depth (every call is read). Needs tmux.
 
     make view-bench                 (2 million calls)
     python3 bench/view_bench.py [calls] [--keep PATH]
@@ -77,8 +78,10 @@ def main():
             ("search, no match (literal)", ["Enter", "g", "/", "no such text", "Enter"],
              lambda t: "not found" in t),
             ("search, no match (regex)", ["g", "/", "no such [t]ext", "Enter"], lambda t: "not found" in t),
-            ("filter, no match", ["f", "depth == 99", "Enter"],
+            ("filter, value no call has", ["f", "arg == 'n' and value == '99'", "Enter"],
              lambda t: "q quit" in t.rstrip("\n").split("\n")[-1]),
+            ("filter, no match", ["f", "C-u", "depth == 99", "Enter"],
+             lambda t: "q quit" in t.rstrip("\n").split("\n")[-1] and "depth" in t),
         ]
         for name, keys, test in steps:
             time.sleep(0.1)
