@@ -173,6 +173,21 @@ static void find_ranges(struct view_model *m)
     }
 }
 
+/* How many of the ranges (in id order, apart) end (by_end) or start at
+ * or below id. */
+static size_t leading_ranges(const struct view_model *m, int64_t id, int by_end)
+{
+    size_t a = 0, b = m->nranges;
+    while (a < b) {
+        size_t mid = a + (b - a) / 2;
+        if ((by_end ? m->ranges[mid].hi : m->ranges[mid].lo) <= id)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    return a;
+}
+
 /* The first span of ids that may hold calls, among those above `after`:
  * [*lo, *hi], the last one open-ended (*hi INT64_MAX). */
 static void span_after(const struct view_model *m, int64_t after, int64_t *lo, int64_t *hi)
@@ -181,14 +196,7 @@ static void span_after(const struct view_model *m, int64_t after, int64_t *lo, i
     *hi = INT64_MAX;
     if (!m->ranged)
         return;
-    size_t a = 0, b = m->nranges; /* the first range ending above after */
-    while (a < b) {
-        size_t mid = a + (b - a) / 2;
-        if (m->ranges[mid].hi > after)
-            b = mid;
-        else
-            a = mid + 1;
-    }
+    size_t a = leading_ranges(m, after, 1); /* then the first range ending above after */
     if (a < m->nranges) {
         *lo = m->ranges[a].lo > after + 1 ? m->ranges[a].lo : after + 1;
         *hi = m->ranges[a].hi;
@@ -210,14 +218,7 @@ static int span_before(const struct view_model *m, int64_t before, int64_t *lo, 
         *lo = m->ranges_to + 1;
         return 1;
     }
-    size_t a = 0, b = m->nranges; /* past the last range starting below before */
-    while (a < b) {
-        size_t mid = a + (b - a) / 2;
-        if (m->ranges[mid].lo < before)
-            a = mid + 1;
-        else
-            b = mid;
-    }
+    size_t a = leading_ranges(m, before - 1, 0); /* past the last range starting below before */
     if (a == 0)
         return 0;
     *lo = m->ranges[a - 1].lo;
