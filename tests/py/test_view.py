@@ -575,5 +575,40 @@ class LargeStore(ViewerTest):
         s.wait(lambda t: selected_id(s) is not None, "the match selected")
 
 
+class ManyBlocks(ViewerTest):
+    """A real recording of 20 blocks of 1,024 calls: the filter reads only
+    the blocks the skip index says may hold what it asks for, paging both
+    ways."""
+
+    program = """
+        def work(n):
+            return n
+
+        def rare(x):
+            return x
+
+        for i in range(20000):
+            work(i % 1000)
+            if i in (3000, 12345, 19000):
+                rare('needle %d' % i)
+        """
+
+    def test_value_filter_pages_over_the_blocks_between(self):
+        s = self.view("--filter", "\"arg == 'n' and value == '345'\"", height=12)
+        s.wait_for("work(n=345) → 345")
+        self.assertEqual(s.text().count("work(n=345)"), 9)  # a screen of the 20
+        s.keys("G")
+        s.wait(lambda t: selected_id(s) == max(self.ids("select id from call_rows where args = '[\"345\"]'")),
+               "the last match")
+        s.keys("g")
+        s.wait(lambda t: selected_id(s) is None and "▾ pid" in t, "the top")
+        s.keys("f", "C-u")
+        s.typed("func == 'rare'")
+        s.keys("Enter")
+        text = s.wait(lambda t: "needle 19000" in t, "the three calls of rare")
+        self.assertEqual([l.strip().split("  [")[0] for l in text.split("\n") if "rare(" in l],
+                         ["rare(x='needle %d') → 'needle %d'" % (i, i) for i in (3000, 12345, 19000)])
+
+
 if __name__ == "__main__":
     unittest.main()
