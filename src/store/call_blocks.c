@@ -11,6 +11,17 @@
  * they end, go to older blocks, read back from the file if they left. */
 #define CACHED_BLOCKS 64
 
+/* Words of the file's filters and of hashed texts are little-endian, so a
+ * file means the same on every machine. */
+static uint64_t le64(uint64_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return __builtin_bswap64(w);
+#else
+    return w;
+#endif
+}
+
 static uint64_t mix(uint64_t h)
 {
     /* spreads every input bit over the whole word (an avalanche step) */
@@ -32,7 +43,7 @@ uint64_t cs_block_hash(int kind, const void *bytes, size_t len)
     for (; len >= 8; p += 8, len -= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
-        h = mix(h ^ w);
+        h = mix(h ^ le64(w));
     }
     uint64_t tail = 0;
     for (size_t i = 0; i < len; i++)
@@ -49,10 +60,9 @@ uint64_t cs_block_hash_id(int kind, int64_t id)
  * Bloom filter): one word to read or write per item rather than one per
  * bit, for slightly more false "maybe"s. The word comes from the high half
  * of the hash, the bits from the low one. */
-static uint64_t *word_of(const unsigned char *filter, uint64_t h)
+static size_t word_of(uint64_t h)
 {
-    uint32_t word = (uint32_t)(((h >> 32) * (CS_BLOCK_BYTES / 8)) >> 32);
-    return (uint64_t *)(void *)(filter + word * 8);
+    return (size_t)(((h >> 32) * (CS_BLOCK_BYTES / 8)) >> 32) * 8;
 }
 
 static uint64_t bits_of(uint64_t h)
@@ -66,13 +76,16 @@ static uint64_t bits_of(uint64_t h)
 int cs_block_may_hold(const unsigned char *filter, uint64_t h)
 {
     uint64_t word;
-    memcpy(&word, word_of(filter, h), sizeof word);
-    return (word & bits_of(h)) == bits_of(h);
+    memcpy(&word, filter + word_of(h), sizeof word);
+    return (le64(word) & bits_of(h)) == bits_of(h);
 }
 
 static void set_item(unsigned char *filter, uint64_t h)
 {
-    *word_of(filter, h) |= bits_of(h);
+    uint64_t word;
+    memcpy(&word, filter + word_of(h), sizeof word);
+    word = le64(le64(word) | bits_of(h));
+    memcpy(filter + word_of(h), &word, sizeof word);
 }
 
 /* ---- the writer's side ---- */
@@ -80,7 +93,7 @@ static void set_item(unsigned char *filter, uint64_t h)
 struct cached_block {
     int64_t block; /* -1: empty */
     int dirty;
-    _Alignas(8) unsigned char filter[CS_BLOCK_BYTES];
+    unsigned char filter[CS_BLOCK_BYTES];
 };
 
 struct cs_call_blocks {
