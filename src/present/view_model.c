@@ -93,7 +93,7 @@ int vm_reload_threads(struct view_model *m)
     m->nthreads = n;
     m->thread_folded = folded;
     /* calls that ended since, in blocks the filter passed over then */
-    if (m->ranged && cs_query_int(m->db, "SELECT max(id) FROM call_rows", 0) != m->ranges_to)
+    if (m->ranged && vm_max_id(m) != m->ranges_to)
         find_ranges(m);
     return 0;
 }
@@ -163,7 +163,7 @@ static void find_ranges(struct view_model *m)
         return;
     /* A cancelled or failed look (the progress handler may stop it) reads
      * every id, as without the index. */
-    int64_t to = cs_query_int(m->db, "SELECT max(id) FROM call_rows", 0);
+    int64_t to = vm_max_id(m);
     m->ranged = cs_scan_ranges(m->db, &m->filter, 1, to, &m->ranges, &m->nranges) == 0;
     m->ranges_to = to;
     if (!m->ranged) {

@@ -537,6 +537,10 @@ static void note_in_block(struct cs_store *s, int64_t id, const struct pending_c
                                 p->args_len == NO_TEXT ? 0 : p->args_len, p->result,
                                 p->result_len == NO_TEXT ? NULL : text + p->result_off,
                                 p->result_len == NO_TEXT ? 0 : p->result_len);
+    /* A row written outside a transaction is committed at once: so is its
+     * block, or readers would pass over it until the next commit. */
+    if (rc == SQLITE_OK && !s->in_txn)
+        rc = cs_call_blocks_write(s->blocks);
     if (rc != SQLITE_OK)
         fail_rc(s, rc, "write");
 }
