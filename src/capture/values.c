@@ -162,12 +162,31 @@ static unsigned char *put_bytes(unsigned char *p, unsigned char *limit, PyObject
     return cs_put_str(p, PyBytes_AS_STRING(b), n);
 }
 
+/* A container starts with its tag and the byte length of the rest (event.h),
+ * patched by close_container once the items are in; its items stay within
+ * what that length can say. Returns where the length goes. */
+static unsigned char *open_container(unsigned char **p, unsigned char **limit, uint8_t tag)
+{
+    unsigned char *length_at = *p + 1;
+    **p = tag;
+    *p += 3;
+    if (*limit - *p > UINT16_MAX)
+        *limit = *p + UINT16_MAX;
+    return length_at;
+}
+
+static unsigned char *close_container(unsigned char *length_at, unsigned char *p)
+{
+    cs_put_u16(length_at, (uint16_t)(p - (length_at + 2)));
+    return p;
+}
+
 static unsigned char *put_sequence(unsigned char *p, unsigned char *limit, uint8_t tag,
                                    PyObject *const *items, Py_ssize_t total,
                                    const struct cs_value_limits *lim, uint32_t nesting)
 {
     Py_ssize_t shown = total < (Py_ssize_t)lim->max_items ? total : (Py_ssize_t)lim->max_items;
-    *p++ = tag;
+    unsigned char *length_at = open_container(&p, &limit, tag);
     p = cs_put_varint(p, (uint64_t)total);
     unsigned char *count_at = p;
     *p++ = 0; /* patched below: items that fit (max_items < 128 keeps it one byte) */
@@ -175,14 +194,14 @@ static unsigned char *put_sequence(unsigned char *p, unsigned char *limit, uint8
     for (; i < shown && limit - p > SMALL_VALUE_BYTES * 2; i++)
         p = cs_encode_value(p, limit - SMALL_VALUE_BYTES, items[i], lim, nesting + 1);
     *count_at = (unsigned char)i;
-    return p;
+    return close_container(length_at, p);
 }
 
 static unsigned char *put_set(unsigned char *p, unsigned char *limit, uint8_t tag, PyObject *set,
                               const struct cs_value_limits *lim, uint32_t nesting)
 {
     Py_ssize_t total = PySet_GET_SIZE(set);
-    *p++ = tag;
+    unsigned char *length_at = open_container(&p, &limit, tag);
     p = cs_put_varint(p, (uint64_t)total);
     unsigned char *count_at = p;
     *p++ = 0;
@@ -191,7 +210,7 @@ static unsigned char *put_set(unsigned char *p, unsigned char *limit, uint8_t ta
     PyObject *it = PyObject_GetIter(set);
     if (!it) {
         PyErr_Clear();
-        return p;
+        return close_container(length_at, p);
     }
     PyObject *item;
     while (shown < lim->max_items && limit - p > SMALL_VALUE_BYTES * 2 && (item = PyIter_Next(it))) {
@@ -202,13 +221,13 @@ static unsigned char *put_set(unsigned char *p, unsigned char *limit, uint8_t ta
     Py_DECREF(it);
     PyErr_Clear();
     *count_at = (unsigned char)shown;
-    return p;
+    return close_container(length_at, p);
 }
 
 static unsigned char *put_dict(unsigned char *p, unsigned char *limit, PyObject *d,
                                const struct cs_value_limits *lim, uint32_t nesting)
 {
-    *p++ = V_DICT;
+    unsigned char *length_at = open_container(&p, &limit, V_DICT);
     p = cs_put_varint(p, (uint64_t)PyDict_GET_SIZE(d));
     unsigned char *count_at = p;
     *p++ = 0;
@@ -221,7 +240,7 @@ static unsigned char *put_dict(unsigned char *p, unsigned char *limit, PyObject 
         shown++;
     }
     *count_at = (unsigned char)shown;
-    return p;
+    return close_container(length_at, p);
 }
 
 static unsigned char *put_object(unsigned char *p, PyObject *v)

@@ -417,17 +417,33 @@ static void render_items_suffix(struct cs_textbuf *out, uint64_t total, uint64_t
     cs_textbuf_printf(out, " (%llu items)", (unsigned long long)total);
 }
 
-/* tuple, list, set, frozenset and dict share one shape: a total, a count
- * shown, the items, and a marker when some were left out. */
+/* The end of a container whose tag was just read, from its byte length;
+ * NULL (and r->error) when it would lie past the input. */
+static const unsigned char *container_end(struct cs_reader *r)
+{
+    uint16_t len = cs_get_u16(r);
+    if (r->error || len > r->end - r->p) {
+        r->error = 1;
+        return NULL;
+    }
+    return r->p + len;
+}
+
+/* tuple, list, set, frozenset and dict share one shape: a byte length, a
+ * total, a count shown, the items, and a marker when some were left out.
+ * The items must fill the byte length exactly. */
 static int render_container(struct cs_reader *r, struct cs_textbuf *out, int tag, int nesting)
 {
+    const unsigned char *end = container_end(r);
     uint64_t total = cs_get_varint(r);
     uint64_t shown = cs_get_varint(r);
-    if (r->error)
-        return -1;
+    if (r->error || r->p > end)
+        goto malformed;
     if (shown == 0 && total == 0) {
         static const char *const empty[] = {[V_TUPLE] = "()", [V_LIST] = "[]", [V_SET] = "set()",
                                             [V_FROZENSET] = "frozenset()", [V_DICT] = "{}"};
+        if (r->p != end)
+            goto malformed;
         cs_textbuf_puts(out, empty[tag]);
         return 0;
     }
@@ -450,10 +466,15 @@ static int render_container(struct cs_reader *r, struct cs_textbuf *out, int tag
         cs_textbuf_puts(out, shown ? ", \xe2\x80\xa6" : "\xe2\x80\xa6");
     else if (tag == V_TUPLE && shown == 1)
         cs_textbuf_putc(out, ',');
+    if (r->p != end)
+        goto malformed;
     cs_textbuf_puts(out, close);
     if (cut)
         render_items_suffix(out, total, shown);
     return 0;
+malformed:
+    r->error = 1;
+    return -1;
 }
 
 static void render_elided(struct cs_textbuf *out, struct cs_text type)
@@ -640,9 +661,10 @@ int cs_render_value(struct cs_reader *r, struct cs_textbuf *out)
     return render(r, out, 0);
 }
 
-/* Walks one value without rendering it: the collector finds the extent of
- * a value this way before deciding whether it needs rendering at all. Keep
- * in step with render(). */
+/* Finds the end of one value without rendering it: the collector finds the
+ * extent of a value this way before deciding whether it needs rendering at
+ * all. A container is stepped over by its byte length, so a value the
+ * collector already knows costs nothing to walk. Keep in step with render(). */
 static int skip(struct cs_reader *r, int nesting)
 {
     if (nesting > CS_MAX_VALUE_NESTING) {
@@ -666,12 +688,10 @@ static int skip(struct cs_reader *r, int nesting)
     case V_SET:
     case V_FROZENSET:
     case V_DICT: {
-        uint64_t per_item = tag == V_DICT ? 2 : 1;
-        (void)cs_get_varint(r);
-        uint64_t shown = cs_get_varint(r);
-        for (uint64_t i = 0; i < shown * per_item && !r->error; i++)
-            if (skip(r, nesting + 1) != 0)
-                return -1;
+        /* its items are checked when it is rendered */
+        const unsigned char *end = container_end(r);
+        if (end)
+            r->p = end;
         break;
     }
     case V_OBJECT: (void)cs_get_text(r), (void)cs_get_varint(r); break;
@@ -775,6 +795,7 @@ int cs_render_fields_json(struct cs_reader *r, struct cs_textbuf *out, struct cs
         return 0;
     }
     r->p++;
+    (void)container_end(r);
     (void)cs_get_varint(r);
     uint64_t shown = cs_get_varint(r);
     cs_textbuf_putc(out, '{');

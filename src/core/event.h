@@ -56,8 +56,13 @@
  *               (lone surrogates are encoded as "\udXXX" escapes)
  *   V_BYTES     varint total length, str raw prefix
  *   V_TUPLE V_LIST V_SET V_FROZENSET
- *               varint total length, varint shown, shown x value
- *   V_DICT      varint total length, varint shown, shown x (value key, value)
+ *               u16 little-endian byte length of the rest, varint total
+ *               length, varint shown, shown x value
+ *   V_DICT      u16 byte length of the rest, varint total length, varint
+ *               shown, shown x (value key, value)
+ *               (the byte length lets the collector step over a container
+ *               it already knows without walking its items; an event is
+ *               at most CS_MAX_EVENT_BYTES, so it always fits)
  *   V_OBJECT    str type name (module.Qualname), varint address
  *   V_SUBCLASS  str type name, value (an instance of a subclass of a
  *               built-in type, shown as Type(inner))
@@ -154,6 +159,13 @@ static inline unsigned char *cs_put_u64(unsigned char *p, uint64_t v)
     return p + 8;
 }
 
+static inline unsigned char *cs_put_u16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    return p + 2;
+}
+
 static inline unsigned char *cs_put_str(unsigned char *p, const char *s, size_t n)
 {
     p = cs_put_varint(p, n);
@@ -202,6 +214,18 @@ static inline uint64_t cs_get_u64(struct cs_reader *r)
     }
     memcpy(&v, r->p, 8);
     r->p += 8;
+    return v;
+}
+
+static inline uint16_t cs_get_u16(struct cs_reader *r)
+{
+    if (r->end - r->p < 2) {
+        r->error = 1;
+        r->p = r->end;
+        return 0;
+    }
+    uint16_t v = (uint16_t)(r->p[0] | r->p[1] << 8);
+    r->p += 2;
     return v;
 }
 

@@ -26,7 +26,7 @@
 #include <sys/types.h>
 
 #define CS_RING_MAGIC 0x43534331u /* "1CSC" */
-#define CS_RING_VERSION 1
+#define CS_RING_VERSION 2
 #define CS_RING_MAX_PRODUCERS 1024
 #define CS_RING_DEFAULT_CHUNK (64 * 1024)
 /* No single event may need more than this many bytes; producers seal a chunk

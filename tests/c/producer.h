@@ -50,6 +50,19 @@ static inline void tp_varint(struct test_producer *p, uint64_t v) { p->evlen = (
 static inline void tp_svarint(struct test_producer *p, int64_t v) { p->evlen = (size_t)(cs_put_svarint(p->ev + p->evlen, v) - p->ev); }
 static inline void tp_u64(struct test_producer *p, uint64_t v) { p->evlen = (size_t)(cs_put_u64(p->ev + p->evlen, v) - p->ev); }
 static inline void tp_str(struct test_producer *p, const char *s) { p->evlen = (size_t)(cs_put_str(p->ev + p->evlen, s, strlen(s)) - p->ev); }
+/* A container value (event.h): its tag and a placeholder for the byte
+ * length of the rest, which tp_close_container fills in once the items are
+ * written. Returns where the length goes. */
+static inline size_t tp_open_container(struct test_producer *p, int tag)
+{
+    p->ev[p->evlen++] = (unsigned char)tag;
+    p->evlen += 2;
+    return p->evlen - 2;
+}
+static inline void tp_close_container(struct test_producer *p, size_t length_at)
+{
+    cs_put_u16(p->ev + length_at, (uint16_t)(p->evlen - length_at - 2));
+}
 static inline void tp_bytes(struct test_producer *p, const void *s, size_t n) { memcpy(p->ev + p->evlen, s, n); p->evlen += n; }
 
 /* The dt field of a timed event. */

@@ -95,9 +95,10 @@ static void test_kinds_of_ends(void)
     tp_timed(&p, EV_CRETURN, t + 30);
     tp_enter(&p, EV_CCALL, 3, t + 40);
     tp_timed(&p, EV_CRAISE, t + 50);
-    tp_begin(&p, EV_LOG), tp_at(&p, t + 55), tp_dt(&p), tp_str(&p, "hello"), tp_byte(&p, V_DICT);
+    tp_begin(&p, EV_LOG), tp_at(&p, t + 55), tp_dt(&p), tp_str(&p, "hello");
+    size_t fields = tp_open_container(&p, V_DICT);
     tp_varint(&p, 1), tp_varint(&p, 1), tp_byte(&p, V_STR), tp_varint(&p, 1), tp_str(&p, "k");
-    tp_byte(&p, V_INT), tp_svarint(&p, 3), tp_end(&p);
+    tp_byte(&p, V_INT), tp_svarint(&p, 3), tp_close_container(&p, fields), tp_end(&p);
     tp_begin(&p, EV_UNWIND), tp_at(&p, t + 60), tp_dt(&p), tp_str(&p, "ValueError");
     tp_byte(&p, V_STR), tp_varint(&p, 9), tp_str(&p, "bad 'n' 5"), tp_end(&p);
 
@@ -107,7 +108,8 @@ static void test_kinds_of_ends(void)
     tp_begin(&p, EV_YIELD), tp_at(&p, t + 130), tp_dt(&p), tp_byte(&p, V_INT), tp_svarint(&p, 1), tp_end(&p);
     tp_enter(&p, EV_RESUME, 2, t + 140);
     tp_begin(&p, EV_UNWIND), tp_at(&p, t + 150), tp_dt(&p), tp_str(&p, "StopIteration");
-    tp_byte(&p, V_TUPLE), tp_varint(&p, 0), tp_varint(&p, 0), tp_end(&p);
+    size_t no_args = tp_open_container(&p, V_TUPLE);
+    tp_varint(&p, 0), tp_varint(&p, 0), tp_close_container(&p, no_args), tp_end(&p);
 
     tp_enter(&p, EV_CALL_BARE, 1, t + 200);
     tp_enter(&p, EV_CALL_BARE, 1, t + 210);
@@ -337,9 +339,10 @@ static void test_corrupt_bytes(void)
     tp_return_int(&p, t + 40, 2);
     tp_next_chunk(&p);
     tp_call_int(&p, 1, t + 50, 3);
-    tp_begin(&p, EV_RETURN), tp_at(&p, t + 60), tp_dt(&p), tp_byte(&p, V_LIST), tp_varint(&p, 1);
-    tp_varint(&p, 1000000); /* claims a million items that are not there */
-    tp_end(&p);
+    tp_begin(&p, EV_RETURN), tp_at(&p, t + 60), tp_dt(&p);
+    size_t list = tp_open_container(&p, V_LIST);
+    tp_varint(&p, 1), tp_varint(&p, 1000000); /* claims a million items that are not there */
+    tp_close_container(&p, list), tp_end(&p);
     tp_next_chunk(&p);
     tp_begin(&p, EV_CALL), tp_varint(&p, 99), tp_at(&p, t + 70), tp_dt(&p), tp_end(&p); /* undefined id */
     tp_next_chunk(&p);
