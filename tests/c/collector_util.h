@@ -15,6 +15,7 @@
 #include "collector/collector.h"
 #include "core/ring.h"
 #include "producer.h"
+#include "store/call_blocks.h"
 
 static inline int tu_ring(struct cs_ring *ring, size_t bytes)
 {
@@ -114,6 +115,44 @@ static inline const char *tu_text(sqlite3 *db, const char *sql)
     }
     sqlite3_finalize(st);
     return buf;
+}
+
+/* Whether the skip-index block of call `id` may hold the item of hash h:
+ * 1 or 0, -1 when the block is missing. */
+static inline int tu_block_holds(sqlite3 *db, int64_t id, uint64_t h)
+{
+    sqlite3_stmt *st;
+    int held = -1;
+    if (sqlite3_prepare_v2(db, "SELECT bloom FROM call_blocks WHERE first_id = ?", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, id - id % CS_BLOCK_CALLS);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == CS_BLOCK_BYTES)
+        held = cs_block_may_hold(sqlite3_column_blob(st, 0), h);
+    sqlite3_finalize(st);
+    return held;
+}
+
+/* How many arguments of the recorded rows, read back from each row's args
+ * array, their block does not hold: 0 in every good recording, however the
+ * writer got the items. */
+static inline int tu_args_missing_from_blocks(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT r.id, j.type, j.atom FROM call_rows r, json_each(r.args) j", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    int missing = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        const char *type = (const char *)sqlite3_column_text(st, 1);
+        uint64_t item = strcmp(type, "integer") == 0
+                            ? cs_block_arg_item(sqlite3_column_int64(st, 2), NULL, 0)
+                            : cs_block_arg_item(0, (const char *)sqlite3_column_text(st, 2),
+                                                (size_t)sqlite3_column_bytes(st, 2));
+        missing += tu_block_holds(db, id, item) != 1;
+    }
+    sqlite3_finalize(st);
+    return missing;
 }
 
 #endif

@@ -416,19 +416,6 @@ static void test_mixed_rows_read_back(void)
  * block's filter (a Bloom filter may say "maybe" wrongly, never "no"),
  * rows that end late reach their old block, and few of the items no row
  * holds pass. */
-static int block_holds(sqlite3 *db, int64_t id, uint64_t h)
-{
-    sqlite3_stmt *st;
-    int held = -1;
-    if (sqlite3_prepare_v2(db, "SELECT bloom FROM call_blocks WHERE first_id = ?", -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int64(st, 1, id - id % CS_BLOCK_CALLS);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == CS_BLOCK_BYTES)
-        held = cs_block_may_hold(sqlite3_column_blob(st, 0), h);
-    sqlite3_finalize(st);
-    return held;
-}
-
 static void test_call_blocks(void)
 {
     const char *path = tu_db_path();
@@ -447,6 +434,11 @@ static void test_call_blocks(void)
         struct cs_call_row r = {.id = id, .parent_id = root_id, .thread_id = 1, .function_id = 2 + i % 3,
                                 .depth = 1, .start_ns = i, .duration_ns = 1, .finished = 1, .args = args,
                                 .args_len = (size_t)n, .result_text = "None", .result_len = 4};
+        /* half the rows come with their items, as the collector hands
+         * them; the store reads the others' from args */
+        uint64_t items[2] = {cs_block_arg_item(0, args + 2, (size_t)n - 6), cs_block_arg_item(1, NULL, 0)};
+        if (i % 2)
+            r.arg_items = items, r.n_arg_items = 2;
         cs_store_add_call(s, &r);
         if (i == rows / 2) { /* blocks go out with their rows, at every commit */
             CHECK_INT(cs_store_commit(s), 0);
@@ -465,18 +457,19 @@ static void test_call_blocks(void)
     for (int i = 1; i < rows; i++) {
         int64_t id = i + 1;
         int k = snprintf(args, sizeof args, "%d", i * 7);
-        missing += block_holds(db, id, cs_block_hash_id(CS_ITEM_FUNCTION, 2 + i % 3)) != 1;
-        missing += block_holds(db, id, cs_block_hash(CS_ITEM_ARG, args, (size_t)k)) != 1;
-        missing += block_holds(db, id, cs_block_hash_id(CS_ITEM_ARG_ID, 1)) != 1;
-        missing += block_holds(db, id, cs_block_hash(CS_ITEM_RESULT, "None", 4)) != 1;
+        missing += tu_block_holds(db, id, cs_block_hash_id(CS_ITEM_FUNCTION, 2 + i % 3)) != 1;
+        missing += tu_block_holds(db, id, cs_block_hash(CS_ITEM_ARG, args, (size_t)k)) != 1;
+        missing += tu_block_holds(db, id, cs_block_hash_id(CS_ITEM_ARG_ID, 1)) != 1;
+        missing += tu_block_holds(db, id, cs_block_hash(CS_ITEM_RESULT, "None", 4)) != 1;
         k = snprintf(args, sizeof args, "%d", i * 7 + 3); /* no row has it */
-        strays += block_holds(db, id, cs_block_hash(CS_ITEM_ARG, args, (size_t)k)) == 1;
+        strays += tu_block_holds(db, id, cs_block_hash(CS_ITEM_ARG, args, (size_t)k)) == 1;
     }
     CHECK_INT(missing, 0);
+    CHECK_INT(tu_args_missing_from_blocks(db), 0);
     CHECK(strays < rows / 20);
-    CHECK_INT(block_holds(db, root_id, cs_block_hash_id(CS_ITEM_FUNCTION, 9)), 1);
-    CHECK_INT(block_holds(db, root_id, cs_block_hash_id(CS_ITEM_RESULT_ID, 1)), 1);
-    CHECK_INT(block_holds(db, 4500, cs_block_hash_id(CS_ITEM_FUNCTION, 9)), 0);
+    CHECK_INT(tu_block_holds(db, root_id, cs_block_hash_id(CS_ITEM_FUNCTION, 9)), 1);
+    CHECK_INT(tu_block_holds(db, root_id, cs_block_hash_id(CS_ITEM_RESULT_ID, 1)), 1);
+    CHECK_INT(tu_block_holds(db, 4500, cs_block_hash_id(CS_ITEM_FUNCTION, 9)), 0);
     cs_store_close_readonly(db);
     tu_remove_db(path);
 }
