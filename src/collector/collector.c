@@ -22,7 +22,6 @@
 #include "core/clock.h"
 #include "core/event.h"
 #include "core/grow.h"
-#include "store/call_blocks.h"
 #include "store/json.h"
 #include "store/store.h"
 #include "store/textbuf.h"
@@ -48,7 +47,6 @@ struct frame {
     uint64_t start_ticks;
     int64_t child_ns; /* time spent in callees, for self time */
     uint32_t args_off, args_len;
-    uint32_t items_off, n_items; /* its arguments' skip-index items, in the stream's arg_items */
     int flags;
     int placeholder; /* stands for a frame whose call event was lost */
     int shown;       /* an open row was written for it (see show_open_calls) */
@@ -84,7 +82,6 @@ struct stream {
     struct frame *stack;
     size_t depth, cap;
     struct cs_textbuf args; /* arguments of the open frames (call_rows.args arrays), LIFO */
-    struct cs_textbuf arg_items; /* their skip-index items (uint64_t each), LIFO likewise */
     struct last_value last_result; /* the last value returned or yielded in this thread */
 };
 
@@ -234,7 +231,6 @@ static void free_stream(struct stream *st)
         return;
     free(st->stack);
     cs_textbuf_free(&st->args);
-    cs_textbuf_free(&st->arg_items);
     free(st->last_result.bytes);
     free(st);
 }
@@ -333,9 +329,6 @@ static struct cs_call_row row_of(struct cs_collector *c, struct stream *st, cons
         .flags = f->flags,
         .args = f->args_len == NO_ARGS ? NULL : st->args.data + f->args_off,
         .args_len = f->args_len == NO_ARGS ? 0 : f->args_len,
-        /* none to hand over is not NULL, which would ask the store to read them from args */
-        .arg_items = f->args_len == NO_ARGS ? NULL : f->n_items ? st->arg_items.data + f->items_off : "",
-        .n_arg_items = f->n_items,
     };
 }
 
@@ -389,8 +382,6 @@ static struct frame *push(struct cs_collector *c, struct stream *st, uint64_t fu
     f->child_ns = 0;
     f->args_off = (uint32_t)st->args.len;
     f->args_len = NO_ARGS;
-    f->items_off = (uint32_t)st->arg_items.len;
-    f->n_items = 0;
     f->flags = flags | (parent && parent->placeholder ? CS_CALL_LOST : 0);
     f->placeholder = placeholder;
     f->shown = 0;
@@ -412,7 +403,6 @@ static void pop(struct cs_collector *c, struct stream *st, int64_t result,
     if (f->id && duration >= c->opt.min_duration_ns)
         write_row(c, st, f, (int)st->depth, 1, duration, result, result_text, exception, extra_flags);
     st->args.len = f->args_off;
-    st->arg_items.len = f->items_off;
 }
 
 /* Ends the top frame without an end: it is written with no duration. */
@@ -422,7 +412,6 @@ static void pop_unfinished(struct cs_collector *c, struct stream *st, int extra_
     if (f->id)
         write_row(c, st, f, (int)st->depth, 0, 0, 0, NULL, NULL, extra_flags);
     st->args.len = f->args_off;
-    st->arg_items.len = f->items_off;
 }
 
 static void unwind_all(struct cs_collector *c, struct stream *st)
@@ -570,19 +559,13 @@ static int on_call(struct cs_collector *c, struct stream *st, struct cs_reader *
             cs_textbuf_int(&st->args, id);
         else
             cs_json_string(&st->args, c->value.data ? c->value.data : "", c->value.len);
-        /* the skip index's item, hashed here where the id is a number and
-         * the inline text at hand, rather than parsed back by the writer */
-        uint64_t item = cs_block_arg_item(id, c->value.data, c->value.len);
-        cs_textbuf_put(&st->arg_items, (const char *)&item, sizeof item);
     }
     cs_textbuf_putc(&st->args, ']');
-    if (st->args.oom || st->arg_items.oom || st->args.len - f->args_off >= NO_ARGS ||
-        st->arg_items.len >= UINT32_MAX) {
-        c->oom = st->args.oom || st->arg_items.oom;
+    if (st->args.oom || st->args.len - f->args_off >= NO_ARGS) {
+        c->oom = st->args.oom;
         return -1;
     }
     f->args_len = (uint32_t)(st->args.len - f->args_off);
-    f->n_items = fn->nargs;
     return 0;
 }
 

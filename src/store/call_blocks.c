@@ -56,11 +56,6 @@ uint64_t cs_block_hash_id(int kind, int64_t id)
     return mix((uint64_t)id * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(unsigned char)kind << 56);
 }
 
-uint64_t cs_block_arg_item(int64_t val_id, const char *text, size_t len)
-{
-    return val_id > 0 ? cs_block_hash_id(CS_ITEM_ARG_ID, val_id) : cs_block_hash(CS_ITEM_ARG, text, len);
-}
-
 /* An item's bits all lie in one 64-bit word of the filter (a blocked
  * Bloom filter): one word to read or write per item rather than one per
  * bit, for slightly more false "maybe"s. The word comes from the high half
@@ -188,13 +183,13 @@ static void add_args(unsigned char *filter, const char *p, const char *end)
             const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
             if (!q)
                 q = end;
-            set_item(filter, cs_block_arg_item(0, p + 1, (size_t)(q - p - 1)));
+            set_item(filter, cs_block_hash(CS_ITEM_ARG, p + 1, (size_t)(q - p - 1)));
             p = q + 1;
         } else {
             int64_t id = 0;
             while (p < end && *p >= '0' && *p <= '9')
                 id = id * 10 + (*p++ - '0');
-            set_item(filter, cs_block_arg_item(id, NULL, 0));
+            set_item(filter, cs_block_hash_id(CS_ITEM_ARG_ID, id));
             while (p < end && *p != ',' && *p != ']')
                 p++;
         }
@@ -202,23 +197,15 @@ static void add_args(unsigned char *filter, const char *p, const char *end)
 }
 
 int cs_call_blocks_add(struct cs_call_blocks *b, int64_t id, int64_t function_id, const char *args, size_t args_len,
-                       const void *arg_items, size_t n_arg_items, int64_t result, const char *result_text,
-                       size_t result_len)
+                       int64_t result, const char *result_text, size_t result_len)
 {
     struct cached_block *c;
     int rc = block_of(b, id / CS_BLOCK_CALLS, &c);
     if (rc != SQLITE_OK)
         return rc;
     set_item(c->filter, cs_block_hash_id(CS_ITEM_FUNCTION, function_id));
-    if (arg_items) {
-        for (size_t i = 0; i < n_arg_items; i++) {
-            uint64_t h;
-            memcpy(&h, (const unsigned char *)arg_items + i * sizeof h, sizeof h);
-            set_item(c->filter, h);
-        }
-    } else if (args) {
+    if (args)
         add_args(c->filter, args, args + args_len);
-    }
     if (result > 0)
         set_item(c->filter, cs_block_hash_id(CS_ITEM_RESULT_ID, result));
     else if (result_text)

@@ -50,9 +50,6 @@ enum cs_block_item {
 #define CS_BLOCK_HASHED_BYTES 32
 uint64_t cs_block_hash(int kind, const void *bytes, size_t len);
 uint64_t cs_block_hash_id(int kind, int64_t id);
-/* The item of an argument stored as vals row val_id (> 0), or else inline
- * as text (ints, None, bools). */
-uint64_t cs_block_arg_item(int64_t val_id, const char *text, size_t len);
 
 /* Whether a block's filter may hold the item of hash h. */
 int cs_block_may_hold(const unsigned char *filter, uint64_t h);
@@ -66,14 +63,11 @@ struct cs_call_blocks;
 struct cs_call_blocks *cs_call_blocks_new(sqlite3 *db);
 void cs_call_blocks_free(struct cs_call_blocks *b);
 
-/* Adds a row to its block: args is the stored args array (NULL: none) and
- * arg_items, when not NULL, its n_arg_items items (uint64_t each, not
- * necessarily aligned) as cs_block_arg_item made them, which saves reading
- * them back from args; result the vals id of the result (> 0) or else
- * result_text its inline text (NULL: none). 0, or an SQLite error code. */
+/* Adds a row to its block: args is the stored args array (NULL: none),
+ * result the vals id of the result (> 0) or else result_text its inline
+ * text (NULL: none). 0, or an SQLite error code. */
 int cs_call_blocks_add(struct cs_call_blocks *b, int64_t id, int64_t function_id, const char *args, size_t args_len,
-                       const void *arg_items, size_t n_arg_items, int64_t result, const char *result_text,
-                       size_t result_len);
+                       int64_t result, const char *result_text, size_t result_len);
 
 /* Writes every block changed since the last time, before a commit. */
 int cs_call_blocks_write(struct cs_call_blocks *b);

@@ -76,7 +76,6 @@ struct pending_call {
     int64_t result; /* the vals row of the result, 0: inline (or none) */
     int32_t depth, flags;
     uint32_t args_off, args_len, result_off, result_len, exc_off, exc_len;
-    uint32_t items_off, items_len; /* the args' skip-index items, NO_TEXT: none given */
     unsigned char finished, filled, mode;
 };
 
@@ -535,9 +534,7 @@ static void note_in_block(struct cs_store *s, int64_t id, const struct pending_c
     if (!text)
         text = "";
     int rc = cs_call_blocks_add(s->blocks, id, p->function_id, p->args_len == NO_TEXT ? NULL : text + p->args_off,
-                                p->args_len == NO_TEXT ? 0 : p->args_len,
-                                p->items_len == NO_TEXT ? NULL : text + p->items_off,
-                                p->items_len == NO_TEXT ? 0 : p->items_len / sizeof(uint64_t), p->result,
+                                p->args_len == NO_TEXT ? 0 : p->args_len, p->result,
                                 p->result_len == NO_TEXT ? NULL : text + p->result_off,
                                 p->result_len == NO_TEXT ? 0 : p->result_len);
     /* A row written outside a transaction is committed at once: so is its
@@ -915,8 +912,6 @@ static void row_to_pending(struct cs_textbuf *b, const struct cs_call_row *row, 
     p->mode = (unsigned char)row->mode;
     p->result = row->result;
     stash_text(b, row->args, row->args_len, &p->args_off, &p->args_len);
-    stash_text(b, row->args ? row->arg_items : NULL, row->n_arg_items * sizeof(uint64_t), &p->items_off,
-               &p->items_len);
     stash_text(b, row->result > 0 ? NULL : row->result_text, row->result_len, &p->result_off, &p->result_len);
     stash_text(b, row->exception, row->exception_len, &p->exc_off, &p->exc_len);
     p->filled = 1;

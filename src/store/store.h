@@ -56,11 +56,6 @@ struct cs_call_row {
      * rendered value as a string when it is inline. NULL: not recorded. */
     const char *args;
     size_t args_len;
-    /* The skip index's items of those arguments, one uint64_t each (not
-     * necessarily aligned), as cs_block_arg_item gives them; NULL: the
-     * store reads them from args. */
-    const void *arg_items;
-    size_t n_arg_items;
     /* 0: the call's row. CS_ROW_OPEN: a row for a call still running,
      * written so that readers see it meanwhile (finished is 0); its own
      * row comes later with CS_ROW_REPLACES, and takes its place. */

@@ -133,8 +133,7 @@ static inline int tu_block_holds(sqlite3 *db, int64_t id, uint64_t h)
 }
 
 /* How many arguments of the recorded rows, read back from each row's args
- * array, their block does not hold: 0 in every good recording, however the
- * writer got the items. */
+ * array, their block does not hold: 0 in every good recording. */
 static inline int tu_args_missing_from_blocks(sqlite3 *db)
 {
     sqlite3_stmt *st;
@@ -146,9 +145,9 @@ static inline int tu_args_missing_from_blocks(sqlite3 *db)
         int64_t id = sqlite3_column_int64(st, 0);
         const char *type = (const char *)sqlite3_column_text(st, 1);
         uint64_t item = strcmp(type, "integer") == 0
-                            ? cs_block_arg_item(sqlite3_column_int64(st, 2), NULL, 0)
-                            : cs_block_arg_item(0, (const char *)sqlite3_column_text(st, 2),
-                                                (size_t)sqlite3_column_bytes(st, 2));
+                            ? cs_block_hash_id(CS_ITEM_ARG_ID, sqlite3_column_int64(st, 2))
+                            : cs_block_hash(CS_ITEM_ARG, sqlite3_column_text(st, 2),
+                                            (size_t)sqlite3_column_bytes(st, 2));
         missing += tu_block_holds(db, id, item) != 1;
     }
     sqlite3_finalize(st);

@@ -469,8 +469,7 @@ static void test_shared_values(void)
     CHECK_INT(tu_int(db, "SELECT count(*) FROM vals"), 2);
     CHECK_STR(tu_text(db, "SELECT group_concat(args, ' ') FROM call_rows"), "[1,\"0\"] [1,\"1\"] [1,\"2\"] [1,\"3\"]");
     CHECK_STR(tu_text(db, "SELECT group_concat(typeof(result), ' ') FROM call_rows"), "text integer text integer");
-    /* the items the collector hashed for the skip index are those of the
-     * args it stored, ids and inline texts alike */
+    /* the skip index holds the args as stored, ids and inline texts alike */
     CHECK_INT(tu_args_missing_from_blocks(db), 0);
     sqlite3_close(db);
     /* A reader's connection expands ids in C, to the same text as the view. */
