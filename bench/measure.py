@@ -338,8 +338,9 @@ def sqlite_floor(db, tmp):
                          universal_newlines=True)
     if out.returncode != 0:
         return None
-    calls, rows, seconds = out.stdout.split()
-    return {"calls_per_s": int(calls) / float(seconds), "rows": int(rows), "cpu_s": float(seconds)}
+    calls, rows, seconds, calls_seconds = out.stdout.split()
+    return {"calls_per_s": int(calls) / float(seconds), "rows": int(rows), "cpu_s": float(seconds),
+            "call_rows_per_s": int(calls) / float(calls_seconds), "call_rows_cpu_s": float(calls_seconds)}
 
 
 def main():

@@ -82,6 +82,8 @@ def print_whole(wp):
     if floor:
         print("    %-36s %8.2f M calls/s             (the same %s rows inserted by a bare loop: %.2f s CPU)" % (
             "  SQLite alone (the floor)", floor["calls_per_s"] / 1e6, format(floor["rows"], ","), floor["cpu_s"]))
+        print("    %-36s %8.2f M calls/s             (the call rows alone, no values: %.2f s CPU)" % (
+            "  SQLite alone, call rows only", floor["call_rows_per_s"] / 1e6, floor["call_rows_cpu_s"]))
     counted = wp.get("instructions")
     if counted:
         print("    %-36s %8.0f decode, %.0f write   (instructions per call under callgrind, json_decode_small: "
