@@ -795,7 +795,7 @@ int cs_render_fields_json(struct cs_reader *r, struct cs_textbuf *out, struct cs
         return 0;
     }
     r->p++;
-    (void)container_end(r);
+    const unsigned char *end = container_end(r);
     (void)cs_get_varint(r);
     uint64_t shown = cs_get_varint(r);
     cs_textbuf_putc(out, '{');
@@ -809,5 +809,7 @@ int cs_render_fields_json(struct cs_reader *r, struct cs_textbuf *out, struct cs
             return -1;
     }
     cs_textbuf_putc(out, '}');
+    if (r->p != end) /* the items must fill the dict's byte length */
+        r->error = 1;
     return r->error ? -1 : 0;
 }

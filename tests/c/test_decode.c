@@ -410,6 +410,20 @@ static void test_json(void)
     CHECK_INT(cs_render_value_json(&r, &out, &scratch), 0);
     CHECK_STR(cs_textbuf_cstr(&out), "\"'a\\\"b\\\\n'\"");
 
+    /* A log's fields: a dict as a JSON object, refused when its items do
+     * not fill its byte length. */
+    int is_null;
+    v = vb_new(), put_container(v, V_DICT, 1, 1), put_str(v, "k", 1), put_int(v, 3), end_container(v);
+    r = (struct cs_reader){v->b, v->b + v->n, 0};
+    cs_textbuf_reset(&out);
+    CHECK_INT(cs_render_fields_json(&r, &out, &scratch, &is_null), 0);
+    CHECK_STR(cs_textbuf_cstr(&out), "{\"k\":\"3\"}");
+    CHECK(r.p == r.end);
+    v = vb_new(), put_container(v, V_DICT, 1, 1), put_str(v, "k", 1), put_int(v, 3), put_tag(v, V_NONE),
+        end_container(v);
+    r = (struct cs_reader){v->b, v->b + v->n, 0};
+    CHECK_INT(cs_render_fields_json(&r, &out, &scratch, &is_null), -1);
+
     /* Reading back what we write. */
     struct cs_json_iter it;
     struct cs_textbuf k = {0}, val = {0};
