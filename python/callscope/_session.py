@@ -56,6 +56,17 @@ def extension_missing_message():
     )
 
 
+def join_failed_message(error):
+    """One line for a join that failed: the extension's reason, and for a
+    ring of another build, how to build this interpreter's extension anew."""
+    message = str(error)
+    if message.startswith("callscope: "):
+        message = message[len("callscope: "):]
+    if "another build of callscope" in message:
+        message += "; build the extension again with: make PYTHON=%s" % sys.executable
+    return message
+
+
 def env_flags():
     """--no-stdlib / --no-site-packages, passed down to child processes."""
     flags = os.environ.get("CALLSCOPE_FLAGS", "")

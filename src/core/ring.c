@@ -127,9 +127,15 @@ int cs_ring_open(struct cs_ring *ring, const char *name, char *err, size_t errle
         return -1;
     }
     struct cs_ring_header *h = mem;
-    if (h->magic != CS_RING_MAGIC || h->version != CS_RING_VERSION ||
-        h->data_offset + (size_t)h->nchunks * h->chunk_size > (size_t)st.st_size) {
-        snprintf(err, errlen, "the ring %s is not a callscope ring of this version", name);
+    if (h->magic == CS_RING_MAGIC && h->version != CS_RING_VERSION) {
+        /* an extension left over from an older build, say, beside a newer binary */
+        snprintf(err, errlen, "the ring %s was made by another build of callscope (ring format %u; this one reads %u)",
+                 name, h->version, CS_RING_VERSION);
+        munmap(mem, (size_t)st.st_size);
+        return -1;
+    }
+    if (h->magic != CS_RING_MAGIC || h->data_offset + (size_t)h->nchunks * h->chunk_size > (size_t)st.st_size) {
+        snprintf(err, errlen, "the ring %s is not a callscope ring", name);
         munmap(mem, (size_t)st.st_size);
         return -1;
     }

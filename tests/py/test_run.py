@@ -2,10 +2,11 @@
 input gets one clear line of error."""
 
 import os
+import struct
 import subprocess
 import sys
 
-from tests.py.support import CALLSCOPE, TracedProgram
+from tests.py.support import CALLSCOPE, LIB, TracedProgram
 
 PROGRAM = """
 import os, sys
@@ -132,6 +133,25 @@ class BadInput(TracedProgram):
     def test_missing_module(self):
         proc = self.callscope("run", "--python", sys.executable, "-o", self.db, "-m", "no_such_module_xyz")
         self.assert_one_line_error(proc, "no_such_module_xyz")
+
+    def test_extension_of_another_build(self):
+        # An extension left from an older build meets a ring made by a newer
+        # callscope binary (here, a ring of format 1 made by hand, as such a
+        # binary's would be): one line saying so and how to rebuild, and the
+        # program does not start.
+        name = "callscope-test-%d-%d" % (os.getpid(), id(self))
+        chunk, nchunks, data_offset = 65536, 4, 4096
+        header = struct.pack("<IIIIQ", 0x43534331, 1, chunk, nchunks, data_offset)
+        with open(os.path.join("/dev/shm", name), "wb") as f:
+            f.write(header.ljust(data_offset + chunk * nchunks, b"\0"))
+        self.addCleanup(os.unlink, os.path.join("/dev/shm", name))
+        self.write("app.py", "open('started', 'w').close()\n")
+        env = dict(os.environ, CALLSCOPE_RING_MAIN="/" + name, PYTHONPATH=LIB)
+        proc = subprocess.run([sys.executable, "-m", "callscope._bootstrap", "app.py"], cwd=self.dir, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60)
+        self.assert_one_line_error(proc, "was made by another build of callscope (ring format 1; this one reads 2)")
+        self.assertIn("build the extension again with: make PYTHON=%s" % sys.executable, proc.stderr.decode())
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "started")))
 
 
 class Interrupts(TracedProgram):
