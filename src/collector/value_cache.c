@@ -5,10 +5,10 @@
  * Two generations of open-addressing tables with linear probing, each
  * slot a tag of the hash and the index of the value's entry (id, bytes).
  * New values go into the current one; when it is half full it becomes the
- * previous one and the old previous one is dropped. A value
- * found in the previous generation is copied forward, so what the program
- * keeps passing (self, a document, a config) stays known, while the many
- * values met once (a parser's results, positions) age out. Each table is
+ * previous one and the old previous one is dropped. A value found in the
+ * previous generation is copied forward, so what the program keeps passing
+ * (self, a document, a config) stays known, while the many values met once
+ * (a parser's results, positions) age out. Each table is
  * two megabytes: small enough that lookups mostly hit the CPU's caches,
  * which a table sized for millions of values would not.
  */
