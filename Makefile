@@ -13,6 +13,9 @@
 
 PYTHON ?= python3
 PYENV_ROOT ?= /root/.pyenv
+# Where scripts/install-pythons.sh puts CPython 3.14 and 3.15 (Debian's
+# unstable suite, unpacked into a private prefix each).
+CALLSCOPE_PYTHONS ?= /opt/callscope-pythons
 BUILD ?= build
 CC ?= gcc
 OPT ?= -O2 -g
@@ -47,7 +50,7 @@ PKG_DIR = $(BUILD)/lib/callscope
 EXTENSION = $(PKG_DIR)/_callscope$(PY_EXT_SUFFIX)
 PY_SOURCES = $(wildcard python/callscope/*.py python/callscope/*/*.py)
 
-.PHONY: all deps extension package all-pythons test test-c test-asan test-python bench clean demo
+.PHONY: all deps extension package all-pythons test test-c test-asan test-python bench bench-all clean demo
 
 all: $(BUILD)/callscope extension $(BUILD)/tests/fixture_entry.so
 
@@ -80,9 +83,10 @@ $(EXTENSION): $(HOOKS_SRC) $(CORE_SRC) $(HEADERS)
 	$(CC) $(CPPFLAGS) -I$(PY_INCLUDE) $(CFLAGS) -fPIC -shared -fvisibility=hidden \
 	    -o $@ $(HOOKS_SRC) $(CORE_SRC)
 
-# Every CPython 3.8+ this machine has.
+# Every CPython 3.8+ this machine has: pyenv's, then those of install-pythons.sh.
+# (Evaluated when used, so that `make test` sees what `pythons` installed.)
 ALL_PYTHONS = $(sort $(wildcard $(PYENV_ROOT)/versions/3.8*/bin/python3 $(PYENV_ROOT)/versions/3.9*/bin/python3 \
-    $(PYENV_ROOT)/versions/3.1[0-9]*/bin/python3))
+    $(PYENV_ROOT)/versions/3.1[0-9]*/bin/python3)) $(sort $(wildcard $(CALLSCOPE_PYTHONS)/3.*/usr/bin/python3))
 
 all-pythons: $(BUILD)/callscope $(BUILD)/tests/fixture_entry.so
 	@for p in $(ALL_PYTHONS); do $(MAKE) --no-print-directory extension PYTHON=$$p || exit 1; done
@@ -119,7 +123,12 @@ test-python: all-pythons
 deps:
 	@scripts/install-deps.sh
 
-test: deps
+# CPython 3.14 and 3.15 for the tests and benchmarks, installed when missing.
+pythons:
+	@CALLSCOPE_PYTHONS=$(CALLSCOPE_PYTHONS) scripts/install-pythons.sh
+.PHONY: pythons
+
+test: deps pythons
 	$(MAKE) --no-print-directory test-c test-asan test-python
 
 # The bench-only no-op hook (the floor under any tracer), one per Python.
@@ -137,7 +146,9 @@ $(BUILD)/bench/ir_window.so: bench/ir_window.c
 	$(CC) -O2 -Wall -Wextra -fPIC -shared -o $@ $<
 IR_WINDOW = $(if $(wildcard /usr/include/valgrind/callgrind.h),$(BUILD)/bench/ir_window.so)
 
-bench: all-pythons $(BUILD)/collector_bench $(BUILD)/sqlite_floor $(IR_WINDOW)
+bench: deps pythons
+	@$(MAKE) --no-print-directory bench-all
+bench-all: all-pythons $(BUILD)/collector_bench $(BUILD)/sqlite_floor $(IR_WINDOW)
 	@for p in $(ALL_PYTHONS); do $(MAKE) --no-print-directory bench-hook PYTHON=$$p || echo "bench: no no-op hook for $$p"; done
 	@python3 bench/run.py $(ALL_PYTHONS)
 	@python3 bench/live_bench.py $(ALL_PYTHONS)

@@ -82,6 +82,9 @@ def start(path="callscope.db", **options):
     global _collector
     if _collector is not None:
         raise RuntimeError("callscope is already recording in this process")
+    unsupported = _session.unsupported_interpreter()
+    if unsupported:
+        raise RuntimeError("callscope: " + unsupported)
     proc = subprocess.Popen(_command(path, options), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     ring = proc.stdout.readline().decode().strip()
     if not ring.startswith("/callscope-"):

@@ -88,9 +88,9 @@ def _prepare_module(name, args):
 
 def main():
     args = sys.argv[1:]
-    if sys.version_info < (3, 8):
-        _fail("Python 3.8 or later is needed, not %d.%d (%s)" % (sys.version_info[0], sys.version_info[1],
-                                                                          sys.executable))
+    unsupported = _session.unsupported_interpreter()
+    if unsupported:
+        _fail(unsupported)
     if not args or (args[0] == "-m" and len(args) < 2):
         _fail("usage: python -m callscope._bootstrap (SCRIPT | -m MODULE) [ARGS...]")
     ring = os.environ.pop("CALLSCOPE_RING_MAIN", None)

@@ -48,6 +48,19 @@ def join(ring_name, no_stdlib=False, no_site=False):
     return _callscope
 
 
+def unsupported_interpreter():
+    """Why callscope cannot trace this interpreter, or None."""
+    import sysconfig
+
+    if sys.version_info < (3, 8):
+        return "Python 3.8 or later is needed, not %d.%d (%s)" % (sys.version_info[0], sys.version_info[1],
+                                                                   sys.executable)
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return ("%s is a free-threaded build of Python %d.%d, which callscope does not support; "
+                "use the default build" % (sys.executable, sys.version_info[0], sys.version_info[1]))
+    return None
+
+
 def extension_missing_message():
     v = sys.version_info
     return (

@@ -193,6 +193,19 @@ static int version_from_name(const char *path, int *major, int *minor)
     return sscanf(base, "python%d.%d", major, minor) == 2 ? 0 : -1;
 }
 
+/* Whether a libpython or python executable's name is a free-threaded
+ * build's ("python3.14t", "libpython3.14t.so.1.0"). */
+static int free_threaded_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    const char *p = strstr(base ? base + 1 : path, "python3.");
+    if (!p)
+        return 0;
+    for (p += 8; *p >= '0' && *p <= '9'; p++)
+        ;
+    return *p == 't';
+}
+
 /* Py_Version (3.11+) holds PY_VERSION_HEX: read it from the target. */
 static int version_from_memory(pid_t pid, const struct cs_mapped_object *obj, int *major, int *minor)
 {
@@ -251,6 +264,11 @@ static int check_python(pid_t pid, struct cs_target *t, char *err, size_t errlen
     snprintf(t->python_object, sizeof t->python_object, "%s", obj.path);
     t->py_major = major;
     t->py_minor = minor;
+    if (free_threaded_name(obj.path) || free_threaded_name(t->exe)) {
+        snprintf(err, errlen, "process %d (%s) runs a free-threaded build of Python %d.%d, which callscope does "
+                              "not support", (int)pid, t->name, major, minor);
+        return -1;
+    }
     if (major != 3 || minor < CS_TARGET_MIN_MINOR) {
         snprintf(err, errlen, "process %d (%s) runs Python %d.%d; callscope supports Python 3.%d and later",
                  (int)pid, t->name, major, minor, CS_TARGET_MIN_MINOR);

@@ -2,10 +2,11 @@
  * session.c — starting and stopping a recording in this process, and
  * keeping every traced thread's stream sound across thread exit and fork.
  */
+#include "capture/recorder.h" /* Python.h first: it sets the feature macros */
+
 #include <pthread.h>
 #include <unistd.h>
 
-#include "capture/recorder.h"
 #include "capture/values.h"
 #include "hooks/family.h"
 

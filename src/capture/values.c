@@ -9,7 +9,7 @@
 
 #include "core/clock.h"
 #include "core/event.h"
-#include "hooks/family_ints.h"
+#include "py/compat.h"
 
 int (*cs_values_suspend_tracing)(int on);
 

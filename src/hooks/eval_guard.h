@@ -22,7 +22,7 @@
  * 3.11 has one count for Python frames and C recursion, which charges a
  * Python frame the same whether it is run inline or through an evaluator:
  * nothing is given back there, and only the stack is watched; so it is
- * before 3.11 (below).
+ * before 3.11 (below). From 3.14 the interpreter watches the stack itself.
  *
  * Used by the recorder's evaluator (frame_evaluator.c) and by the live
  * hooks' (live_monitoring.c).
@@ -30,7 +30,7 @@
 #ifndef CALLSCOPE_EVAL_GUARD_H
 #define CALLSCOPE_EVAL_GUARD_H
 
-#include <Python.h>
+#include "py/compat.h"
 
 /* A floor below any address: never fails, never gives back. */
 #define CS_STACK_UNKNOWN ((char *)1)
@@ -39,17 +39,28 @@
  * stack's end plus the margin, or CS_STACK_UNKNOWN. */
 char *cs_find_stack_floor(void);
 
-#if PY_VERSION_HEX >= 0x030B0000
+#if !CS_RECURSION_COUNTED
+/* From 3.14 the interpreter's own evaluator checks the stack pointer
+ * against the thread's limits on every entry, which charges the frames an
+ * evaluator of ours adds for exactly the stack they take: a deep recursion
+ * fails with RecursionError before the stack ends, traced or not. */
+struct cs_eval_guard {
+    char unused;
+};
 
-#if PY_VERSION_HEX >= 0x030C0000
-#define CS_RECURSION_REMAINING(ts) ((ts)->c_recursion_remaining)
-/* What an entry into the interpreter's own evaluator charges the C
- * recursion count (PY_EVAL_C_STACK_UNITS in CPython's ceval.c, 3.12 and
- * 3.13). */
-#define CS_EVAL_ENTRY_UNITS 2
-#else
-#define CS_RECURSION_REMAINING(ts) ((ts)->recursion_remaining)
-#endif
+static inline struct cs_eval_guard cs_eval_guard_enter(PyThreadState *ts, char **floor, int *count)
+{
+    (void)ts, (void)floor, (void)count;
+    struct cs_eval_guard g = {0};
+    return g;
+}
+
+static inline void cs_eval_guard_leave(PyThreadState *ts, int *count, struct cs_eval_guard g)
+{
+    (void)ts, (void)count, (void)g;
+}
+
+#elif defined(CS_RECURSION_REMAINING)
 
 struct cs_eval_guard {
     int count; /* the interpreter's count before */
@@ -70,9 +81,9 @@ static inline struct cs_eval_guard cs_eval_guard_enter(PyThreadState *ts, char *
         CS_RECURSION_REMAINING(ts) = 0;
         g.how = 1;
     }
-#if PY_VERSION_HEX >= 0x030C0000
+#ifdef CS_EVAL_ENTRY_UNITS
     else if (*count - g.count == CS_EVAL_ENTRY_UNITS && *floor != CS_STACK_UNKNOWN) {
-        ts->c_recursion_remaining += CS_EVAL_ENTRY_UNITS;
+        CS_RECURSION_REMAINING(ts) += CS_EVAL_ENTRY_UNITS;
         g.how = 2;
     }
 #endif
@@ -85,9 +96,9 @@ static inline void cs_eval_guard_leave(PyThreadState *ts, int *count, struct cs_
 {
     if (g.how == 1)
         CS_RECURSION_REMAINING(ts) = g.count;
-#if PY_VERSION_HEX >= 0x030C0000
+#ifdef CS_EVAL_ENTRY_UNITS
     else if (g.how == 2)
-        ts->c_recursion_remaining -= CS_EVAL_ENTRY_UNITS;
+        CS_RECURSION_REMAINING(ts) -= CS_EVAL_ENTRY_UNITS;
 #endif
     *count = g.outer;
 }
@@ -108,12 +119,10 @@ static inline struct cs_eval_guard cs_eval_guard_enter(PyThreadState *ts, char *
     if (__builtin_expect(!*floor, 0))
         *floor = cs_find_stack_floor();
     char here;
-    struct cs_eval_guard g = {ts->recursion_depth, 0};
+    struct cs_eval_guard g = {CS_RECURSION_DEPTH(ts), 0};
     if (__builtin_expect(&here <= *floor, 0)) {
-        ts->recursion_depth = Py_GetRecursionLimit();
-#if PY_VERSION_HEX < 0x030A0000
-        ts->overflowed = 0; /* else the count would be let past its limit */
-#endif
+        CS_RECURSION_DEPTH(ts) = Py_GetRecursionLimit();
+        CS_RECURSION_CLEAR_OVERFLOW(ts);
         g.failing = 1;
     }
     return g;
@@ -123,7 +132,7 @@ static inline void cs_eval_guard_leave(PyThreadState *ts, int *count, struct cs_
 {
     (void)count;
     if (g.failing)
-        ts->recursion_depth = g.depth;
+        CS_RECURSION_DEPTH(ts) = g.depth;
 }
 #endif
 #endif

@@ -16,7 +16,7 @@
 #ifndef CALLSCOPE_FAMILY_H
 #define CALLSCOPE_FAMILY_H
 
-#include <Python.h>
+#include "py/compat.h"
 
 /* Starts delivering events in every thread. -1 with a Python error set. */
 int cs_family_install(void);
@@ -49,7 +49,7 @@ Py_ssize_t cs_family_request_code_extra(freefunc free_fn);
 void *cs_family_code_extra(PyCodeObject *code, Py_ssize_t index);
 int cs_family_set_code_extra(PyCodeObject *code, Py_ssize_t index, void *value);
 
-#if PY_VERSION_HEX >= 0x030C0000
+#if CS_PY_HAS_MONITORING
 /* sys.monitoring, shared by the recorder and the live hooks (3.12+). */
 PyObject *cs_monitoring_module(void);
 /* The bit of the event named like a callback ("PY_START"), or -1. */

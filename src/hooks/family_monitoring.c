@@ -8,8 +8,8 @@
  * the interpreter frame that is starting. Code the filters skip answers
  * DISABLE, so the interpreter stops reporting it at all.
  */
-#include <Python.h>
-#if PY_VERSION_HEX >= 0x030C0000
+#include "py/compat.h"
+#if CS_PY_HAS_MONITORING
 
 #include <stdint.h>
 
@@ -122,7 +122,7 @@ CALLBACK(on_unwind)
     return on_left(args, RAISED);
 }
 
-#if PY_VERSION_HEX >= 0x030D0000
+#if CS_PY_INIT_PAST_EVALUATOR
 /* ---- 3.13: __init__ run past the frame evaluator ----
  *
  * 3.13 runs the __init__ of a new instance of a plain class straight from
@@ -268,7 +268,7 @@ static PyMethodDef callbacks[] = {
 #define NCALLBACKS (sizeof callbacks / sizeof *callbacks)
 #define NPY_CALLBACKS 6 /* the first six; the rest only with --c-calls */
 
-#if PY_VERSION_HEX >= 0x030D0000
+#if CS_PY_INIT_PAST_EVALUATOR
 /* With the evaluator on 3.13: the __init__ frames run past it, then the C
  * calls as above. */
 static PyMethodDef evaluator_callbacks[] = {
@@ -361,7 +361,7 @@ int cs_family_install(void)
      * their place, and those of C calls with --c-calls. */
     PyMethodDef *table = callbacks;
     size_t first = evaluator ? NPY_CALLBACKS : 0, end = c_calls ? NCALLBACKS : NPY_CALLBACKS, local = 0;
-#if PY_VERSION_HEX >= 0x030D0000
+#if CS_PY_INIT_PAST_EVALUATOR
     if (evaluator) {
         table = evaluator_callbacks;
         first = 0;
@@ -387,7 +387,7 @@ int cs_family_install(void)
         Py_XDECREF(r);
         r = r ? PyObject_CallMethod(mon, "set_events", "il", tool_id, mask) : NULL;
         Py_XDECREF(r);
-#if PY_VERSION_HEX >= 0x030D0000
+#if CS_PY_INIT_PAST_EVALUATOR
         if (r && local) {
             init_monitoring = Py_NewRef(mon);
             init_events = cs_monitoring_event(mon, "PY_START") | cs_monitoring_event(mon, "PY_RETURN");
@@ -420,7 +420,7 @@ void cs_family_uninstall(void)
         return;
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-#if PY_VERSION_HEX >= 0x030D0000
+#if CS_PY_INIT_PAST_EVALUATOR
     /* Freeing the tool id leaves local events in place on 3.13. */
     for (Py_ssize_t i = 0; init_codes && i < PyList_GET_SIZE(init_codes); i++) {
         PyObject *r = PyObject_CallMethod(init_monitoring, "set_local_events", "iOi", tool_id,
@@ -443,8 +443,7 @@ void cs_family_uninstall(void)
 
 PyObject *cs_family_arg_names(PyCodeObject *code, int nargs)
 {
-    PyObject *names = PyTuple_GetSlice(code->co_localsplusnames, 0, nargs);
-    return names;
+    return cs_code_arg_names(code, nargs);
 }
 
 PyObject *cs_family_qualname(PyCodeObject *code, PyObject *first_arg)
@@ -460,7 +459,7 @@ void cs_family_frame_args(void *frame, PyCodeObject *code, int n, PyObject **out
 
 PyObject *cs_family_frame_globals(void *frame)
 {
-    return ((_PyInterpreterFrame *)(frame ? frame : cs_current_frame()))->f_globals;
+    return cs_frame_globals(frame ? frame : cs_current_frame());
 }
 
 PyCodeObject *cs_family_frame_code(void *frame)

@@ -9,8 +9,8 @@
  * function on its first event and steps aside. Arguments are read from the
  * frame the call event hands us.
  */
-#include <Python.h>
-#if PY_VERSION_HEX < 0x030C0000
+#include "py/compat.h"
+#if !CS_PY_HAS_MONITORING
 
 #include "capture/recorder.h"
 #include "capture/values.h"
@@ -18,36 +18,16 @@
 #include "hooks/frame_evaluator.h"
 #include "hooks/interp_frame.h"
 
-#ifndef Py_NewRef
-static inline PyObject *Py_NewRef(PyObject *o)
-{
-    Py_INCREF(o);
-    return o;
-}
-#endif
-
 static int installed;
 static int python_calls; /* the profile function records them (else the evaluator) */
 static int c_calls;      /* and C calls */
 
 /* The frame a frame object stands for (from 3.11 it only points to it). */
-static inline cs_frame *frame_of(PyFrameObject *f)
-{
-#if PY_VERSION_HEX >= 0x030B0000
-    return f->f_frame;
-#else
-    return f;
-#endif
-}
+#define frame_of cs_frame_of_object
 
 static inline PyCodeObject *frame_code(PyFrameObject *f)
 {
     return cs_frame_code(frame_of(f));
-}
-
-static inline PyObject **frame_locals(PyFrameObject *f)
-{
-    return cs_frame_locals(frame_of(f));
 }
 
 /* Is this call event the first start of a generator/coroutine frame, or a
@@ -56,17 +36,7 @@ static int is_resume(PyFrameObject *f, struct cs_code_info *ci)
 {
     if (!(ci->flags & CS_CODE_GENERATOR))
         return 0;
-#if PY_VERSION_HEX >= 0x030B0000
-    /* The event fires at the frame's RESUME instruction, whose argument is
-     * 0 at the start of the function and non-zero after a yield or await. */
-    _Py_CODEUNIT instr = *f->f_frame->prev_instr;
-    int op = _Py_OPCODE(instr);
-    if (op == RESUME || op == RESUME_QUICK)
-        return _Py_OPARG(instr) != 0;
-    return _PyInterpreterFrame_LASTI(f->f_frame) > 2;
-#else
-    return f->f_lasti >= 0;
-#endif
+    return cs_frame_object_resumed(f);
 }
 
 /* Did this return event end the frame, or suspend it at a yield? */
@@ -177,15 +147,7 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
 
 void cs_family_set_profile(PyThreadState *ts, Py_tracefunc fn)
 {
-#if PY_VERSION_HEX >= 0x03090000
-    _PyEval_SetProfile(ts, fn, NULL);
-#else
-    PyObject *old = ts->c_profileobj;
-    ts->c_profilefunc = fn;
-    ts->c_profileobj = NULL;
-    ts->use_tracing = (fn != NULL) || (ts->c_tracefunc != NULL);
-    Py_XDECREF(old);
-#endif
+    cs_set_thread_profile(ts, fn);
 }
 
 /* threading.setprofile() target: runs as a Python-level profiler in each
@@ -206,17 +168,12 @@ static PyObject *thread_hook(PyObject *self, PyObject *args)
     for (int up = 0; frame && up < 4; up++) {
         PyFrameObject *f = (PyFrameObject *)frame;
         PyCodeObject *code = frame_code(f);
-        if (code->co_argcount > 0 && frame_locals(f)[0] &&
-            PyUnicode_CompareWithASCIIString(code->co_name, "_bootstrap_inner") == 0) {
-            cs_record_thread_object(t, frame_locals(f)[0]);
+        PyObject *self = code->co_argcount > 0 ? cs_frame_slot(frame_of(f), 0) : NULL;
+        if (self && PyUnicode_CompareWithASCIIString(code->co_name, "_bootstrap_inner") == 0) {
+            cs_record_thread_object(t, self);
             break;
         }
-#if PY_VERSION_HEX >= 0x03090000
-        PyObject *back = (PyObject *)PyFrame_GetBack(f);
-#else
-        PyObject *back = (PyObject *)f->f_back;
-        Py_XINCREF(back);
-#endif
+        PyObject *back = (PyObject *)cs_frame_object_back(f);
         Py_DECREF(frame);
         frame = back;
     }
@@ -279,11 +236,7 @@ void cs_family_uninstall(void)
 
 PyObject *cs_family_arg_names(PyCodeObject *code, int nargs)
 {
-#if PY_VERSION_HEX >= 0x030B0000
-    return PyTuple_GetSlice(code->co_localsplusnames, 0, nargs);
-#else
-    return PyTuple_GetSlice(code->co_varnames, 0, nargs);
-#endif
+    return cs_code_arg_names(code, nargs);
 }
 
 void cs_family_frame_args(void *frame, PyCodeObject *code, int n, PyObject **out)
@@ -293,7 +246,7 @@ void cs_family_frame_args(void *frame, PyCodeObject *code, int n, PyObject **out
 
 PyObject *cs_family_frame_globals(void *frame)
 {
-    return frame_of(frame)->f_globals;
+    return cs_frame_globals(frame_of(frame));
 }
 
 int cs_family_frame_is_yielding(void *frame)
@@ -311,25 +264,20 @@ void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, PyObject 
     PyFrameObject *f = PyEval_GetFrame();
     Py_XINCREF(f);
     for (int i = 0; f && i < max_frames; i++) {
-        PyObject *globals = frame_of(f)->f_globals;
+        PyObject *globals = cs_frame_globals(frame_of(f));
         PyCodeObject *code = frame_code(f);
         PyObject *first = NULL;
         if (code->co_argcount > 0)
             cs_frame_args(frame_of(f), code, 1, &first);
         visit(ctx, code, globals, first, PyFrame_GetLineNumber(f));
-#if PY_VERSION_HEX >= 0x03090000
-        PyFrameObject *back = PyFrame_GetBack(f);
-#else
-        PyFrameObject *back = f->f_back;
-        Py_XINCREF(back);
-#endif
+        PyFrameObject *back = cs_frame_object_back(f);
         Py_DECREF(f);
         f = back;
     }
     Py_XDECREF(f);
 }
 
-#if PY_VERSION_HEX < 0x030B0000
+#if !CS_PY_CODE_HAS_QUALNAME
 /* Before 3.11: find the class in the first argument's MRO (or the first
  * argument itself, for classmethods) whose dict holds a function with this
  * code. Dictionary lookups only: no Python code runs. */
@@ -386,7 +334,7 @@ static PyObject *qualname_from_class(PyCodeObject *code, PyObject *first_arg)
 
 PyObject *cs_family_qualname(PyCodeObject *code, PyObject *first_arg)
 {
-#if PY_VERSION_HEX >= 0x030B0000
+#if CS_PY_CODE_HAS_QUALNAME
     (void)first_arg;
     return Py_NewRef(code->co_qualname);
 #else

@@ -16,59 +16,22 @@
  */
 #include "hooks/frame_evaluator.h"
 
-#if PY_VERSION_HEX < 0x03090000
-#define Py_BUILD_CORE 1
-#include "internal/pycore_pystate.h" /* the interpreter's evaluator */
-#undef Py_BUILD_CORE
-#endif
-
 #include "hooks/eval_guard.h"
 #include "hooks/interp_frame.h"
 
 static _PyFrameEvalFunction inner_eval; /* the evaluator found at install */
-#if PY_VERSION_HEX >= 0x03090000
-#define PASS_ON(ts, f, throwflag) inner_eval(ts, f, throwflag)
-#else
-/* 3.8's evaluators are not handed the thread */
-#define PASS_ON(ts, f, throwflag) inner_eval(f, throwflag)
-#endif
+#define PASS_ON(ts, f, throwflag) cs_eval_call(inner_eval, ts, f, throwflag)
 static int installed;
 /* Another evaluator was put in front of ours, so uninstall could not take
  * ours out: it stays in the chain, passing frames on. */
 static int stranded;
 
-/* A pending exception, kept aside while the recorder runs: the one a frame
- * is thrown into with (throw(), a task cancelled), which capturing its
- * arguments must neither see nor clear, or the one a frame let out. */
-struct pending {
-#if PY_VERSION_HEX >= 0x030C0000
-    PyObject *exc;
-#else
-    PyObject *type, *value, *tb;
-#endif
-};
+/* A pending exception is kept aside (struct cs_pending) while the recorder
+ * runs: the one a frame is thrown into with (throw(), a task cancelled),
+ * which capturing its arguments must neither see nor clear, or the one a
+ * frame let out. */
 
-static inline struct pending set_pending_aside(void)
-{
-    struct pending p;
-#if PY_VERSION_HEX >= 0x030C0000
-    p.exc = PyErr_GetRaisedException();
-#else
-    PyErr_Fetch(&p.type, &p.value, &p.tb);
-#endif
-    return p;
-}
-
-static inline void restore_pending(struct pending p)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    PyErr_SetRaisedException(p.exc);
-#else
-    PyErr_Restore(p.type, p.value, p.tb);
-#endif
-}
-
-#if PY_VERSION_HEX < 0x030C0000
+#if !CS_PY_AT_LEAST(3, 12)
 /* Before 3.12 the StopIteration a generator lets out becomes RuntimeError
  * (PEP 479) only after its frame has left the evaluator. The message the
  * caller then gets, or NULL. */
@@ -89,8 +52,8 @@ static const char *converted_stop(int co_flags, PyObject *type)
  * code's flags if the frame was a generator's, else 0. */
 static __attribute__((noinline)) void record_raised(struct cs_thread *t, int gen_flags, uint64_t now)
 {
-    struct pending p = set_pending_aside();
-#if PY_VERSION_HEX >= 0x030C0000
+    struct cs_pending p = cs_pending_set_aside();
+#if CS_PY_AT_LEAST(3, 12)
     (void)gen_flags;
     cs_record_unwind(t, NULL, p.exc, now);
 #else
@@ -103,7 +66,7 @@ static __attribute__((noinline)) void record_raised(struct cs_thread *t, int gen
         cs_record_unwind(t, p.type, p.value, now);
     }
 #endif
-    restore_pending(p);
+    cs_pending_restore(p);
 }
 
 /* Passes the frame on, within the thread's stack (eval_guard.h). */
@@ -124,7 +87,7 @@ static __attribute__((noinline)) PyObject *pass_on_guarded(PyThreadState *ts, st
     return run_guarded(ts, t, f, throwflag);
 }
 
-static PyObject *evaluate(PyThreadState *ts, cs_frame *f, int throwflag)
+static CS_EVALUATOR(evaluate)
 {
     PyCodeObject *code = cs_frame_code(f);
     struct cs_thread *t = cs_recording ? cs_thread_get() : NULL;
@@ -143,7 +106,7 @@ static PyObject *evaluate(PyThreadState *ts, cs_frame *f, int throwflag)
         ci = cs_frame_resolve(code, f);
         if (!ci)
             return pass_on_guarded(ts, t, f, throwflag);
-#if PY_VERSION_HEX >= 0x030D0000
+#if CS_PY_INIT_PAST_EVALUATOR
         cs_monitoring_watch_init(code);
 #endif
     }
@@ -154,21 +117,21 @@ static PyObject *evaluate(PyThreadState *ts, cs_frame *f, int throwflag)
         return pass_on_guarded(ts, t, f, throwflag);
     }
     if (v == CS_RECORD) {
-        struct pending thrown = {0};
+        struct cs_pending thrown = {0};
         if (throwflag)
-            thrown = set_pending_aside();
+            thrown = cs_pending_set_aside();
         if (resumed)
             cs_record_resume(t, ci, code, now);
         else if (!cs_active_no_args || !cs_record_call_bare(t, ci, now))
             cs_frame_record_call(t, ci, code, f, now);
         if (throwflag)
-            restore_pending(thrown);
+            cs_pending_restore(thrown);
     }
     uint32_t session = cs_session;
     /* The code info goes with the code object, which the frame may hold
      * the last reference to. */
     int notrace = ci->notrace, traced = ci->traced;
-#if PY_VERSION_HEX >= 0x030D0000
+#if CS_PY_INIT_PAST_EVALUATOR
     t->entering = f;
     PyObject *result = run_guarded(ts, t, f, throwflag);
     t->entering = NULL;
@@ -197,7 +160,7 @@ int cs_evaluator_wanted(void)
      * the family's other hook. */
     if (o->flags & CS_OPT_DEEP_RECURSION)
         return 0;
-#if PY_VERSION_HEX >= 0x030C0000
+#if CS_PY_HAS_MONITORING
     /* Code left out by a filter costs nothing under sys.monitoring, which
      * stops reporting it, but would still pass through the evaluator. */
     return !o->include[0] && !o->exclude[0] && !(o->flags & (CS_OPT_NO_STDLIB | CS_OPT_NO_SITE));
@@ -208,27 +171,7 @@ int cs_evaluator_wanted(void)
 #endif
 }
 
-#if PY_VERSION_HEX < 0x03090000
-static PyObject *evaluate_38(PyFrameObject *f, int throwflag)
-{
-    return evaluate(PyThreadState_GET(), f, throwflag);
-}
-#define OURS evaluate_38
-
-static _PyFrameEvalFunction current_evaluator(PyInterpreterState *interp)
-{
-    return interp->eval_frame;
-}
-
-static void set_evaluator(PyInterpreterState *interp, _PyFrameEvalFunction fn)
-{
-    interp->eval_frame = fn;
-}
-#else
-#define OURS evaluate
-#define current_evaluator _PyInterpreterState_GetEvalFrameFunc
-#define set_evaluator _PyInterpreterState_SetEvalFrameFunc
-#endif
+#define OURS CS_EVALUATOR_ENTRY(evaluate)
 
 void cs_evaluator_install(void)
 {
@@ -236,8 +179,8 @@ void cs_evaluator_install(void)
      * still called, through it: it serves again as it is. */
     if (!stranded) {
         PyInterpreterState *interp = PyThreadState_GET()->interp;
-        inner_eval = current_evaluator(interp);
-        set_evaluator(interp, OURS);
+        inner_eval = cs_eval_func_get(interp);
+        cs_eval_func_set(interp, OURS);
     }
     installed = 1;
 }
@@ -250,8 +193,8 @@ void cs_evaluator_uninstall(void)
      * once the session is over; an evaluator installed after ours keeps
      * calling it the same way. */
     PyInterpreterState *interp = PyThreadState_GET()->interp;
-    stranded = current_evaluator(interp) != OURS;
+    stranded = cs_eval_func_get(interp) != OURS;
     if (!stranded)
-        set_evaluator(interp, inner_eval);
+        cs_eval_func_set(interp, inner_eval);
     installed = 0;
 }

@@ -9,7 +9,7 @@
 #ifndef CALLSCOPE_FRAME_EVALUATOR_H
 #define CALLSCOPE_FRAME_EVALUATOR_H
 
-#include <Python.h>
+#include "py/compat.h"
 
 /* Whether this session's Python calls should come through the evaluator. */
 int cs_evaluator_wanted(void);
@@ -18,7 +18,7 @@ void cs_evaluator_install(void);
 /* Takes it out again, where nothing was put in front of it since. */
 void cs_evaluator_uninstall(void);
 
-#if PY_VERSION_HEX >= 0x030D0000
+#if CS_PY_INIT_PAST_EVALUATOR
 /* 3.13 runs some __init__ frames past the evaluator; the monitoring family
  * reports them (family_monitoring.c) once the evaluator has met their code. */
 void cs_monitoring_watch_init(PyCodeObject *code);

@@ -15,7 +15,7 @@ struct cs_code_info *cs_frame_resolve(PyCodeObject *code, cs_frame *f)
     PyObject *first = NULL;
     if (code->co_argcount)
         cs_frame_args(f, code, 1, &first);
-    struct cs_code_info *ci = cs_recorder_code(code, f->f_globals, first);
+    struct cs_code_info *ci = cs_recorder_code(code, cs_frame_globals(f), first);
     PyErr_Restore(type, value, tb);
     return ci;
 }

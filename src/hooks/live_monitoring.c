@@ -4,8 +4,8 @@
  * The agent takes a sys.monitoring tool id of its own, only while something
  * is observed. The target functions' code objects get local events (start,
  * resume, return, yield), so the rest of the program is not instrumented at
- * all; only exceptions (PY_UNWIND and PY_THROW cannot be local) are reported
- * process-wide. A trace widens to callees as they are reached: the CALL
+ * all; only exceptions (PY_UNWIND and PY_THROW cannot be local before 3.15)
+ * are reported process-wide. A trace widens to callees as they are reached: the CALL
  * event of instrumented code names the function about to run, and while an
  * invocation is under way (and within its depth) that function's code gets
  * the same local events before it starts. Python code that the
@@ -14,8 +14,8 @@
  * put in place only while invocations are open (see "callees reached from
  * C code" below).
  */
-#include <Python.h>
-#if PY_VERSION_HEX >= 0x030C0000
+#include "py/compat.h"
+#if CS_PY_HAS_MONITORING
 
 #include "hooks/eval_guard.h"
 #include "hooks/family.h"
@@ -167,7 +167,7 @@ static int discovering;  /* discover() is in place and meant to act */
 static __thread char *stack_floor __attribute__((tls_model("initial-exec")));
 static __thread int eval_count __attribute__((tls_model("initial-exec")));
 
-static PyObject *discover(PyThreadState *ts, struct _PyInterpreterFrame *f, int throwflag)
+static PyObject *discover(PyThreadState *ts, cs_frame *f, int throwflag)
 {
     if (discovering && cs_live_callee_wanted()) {
         PyObject *code = (PyObject *)cs_family_frame_code(f);
@@ -251,7 +251,14 @@ int cs_live_hooks_update(void)
                   cs_monitoring_event(mon, "PY_YIELD");
     if (widen)
         events |= cs_monitoring_event(mon, "CALL") | cs_monitoring_event(mon, "C_RETURN") | cs_monitoring_event(mon, "C_RAISE");
-    long global = cs_monitoring_event(mon, "PY_UNWIND") | cs_monitoring_event(mon, "PY_THROW");
+    long exceptions = cs_monitoring_event(mon, "PY_UNWIND") | cs_monitoring_event(mon, "PY_THROW");
+#if CS_PY_LOCAL_UNWIND
+    /* Exceptions elsewhere in the program then cost it nothing either. */
+    events |= exceptions;
+    long global = 0;
+#else
+    long global = exceptions;
+#endif
 
     /* Start again from exactly the targets; callees are found anew. */
     PyObject *targets = PySet_New(NULL);

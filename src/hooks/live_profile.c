@@ -9,10 +9,8 @@
  * agent refuses to observe rather than take it away. Everything is put back
  * when the last watch ends.
  */
-#include <Python.h>
-#if PY_VERSION_HEX < 0x030C0000
-
-#include <frameobject.h>
+#include "py/compat.h"
+#if !CS_PY_HAS_MONITORING
 
 #include "hooks/family.h"
 #include "live/observer.h"

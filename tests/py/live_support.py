@@ -15,6 +15,9 @@ from tests.py.support import CALLSCOPE, TracedProgram
 # the process's state on stdin.
 PREAMBLE = r'''
 import json, os, select, sys, threading, time
+# Imported before the first look at the fds: from 3.14 libffi keeps one open
+# on itself once ctypes is loaded.
+import ctypes
 def _state():
     """What attaching must leave as it found it."""
     state = {"profile": repr(sys.getprofile()),
@@ -22,7 +25,6 @@ def _state():
              "fds": sorted(os.listdir("/proc/self/fd")),
              "tasks": len(os.listdir("/proc/self/task"))}
     try:  # whose frame evaluator runs Python frames (3.9+)
-        import ctypes
         api = ctypes.pythonapi
         api.PyInterpreterState_Get.restype = ctypes.c_void_p
         get = api._PyInterpreterState_GetEvalFrameFunc

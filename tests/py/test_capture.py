@@ -2,6 +2,7 @@
 results, exceptions, generators, coroutines, options."""
 
 import json
+import math
 import os
 import sys
 import unittest
@@ -527,7 +528,10 @@ class Results(TracedProgram):
         f, g = self.calls("__main__.f")[0], self.calls("__main__.g")[0]
         self.assertEqual([c["parent_id"] for c in self.calls("builtins.len")].count(f["id"]), 1)
         self.assertEqual([c["parent_id"] for c in self.calls("math.sqrt")], [g["id"]])
-        self.assertEqual(g["exception"], "ValueError: math domain error")
+        try:  # the message differs between versions (3.14 names the input)
+            math.sqrt(-1)
+        except ValueError as e:
+            self.assertEqual(g["exception"], "ValueError: %s" % e)
 
     def test_include_and_exclude(self):
         self.write("lib/helper.py", "def help_me(x):\n    return x\n")
