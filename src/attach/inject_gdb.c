@@ -8,28 +8,17 @@
  * gdb installed.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "attach/child_process.h"
 #include "attach/inject.h"
 #include "attach/target.h"
 
 #define OUTPUT_MAX (64 * 1024)
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A C string literal for gdb; 0 if it does not fit. */
 static int quote(const char *s, char *out, size_t size)
@@ -124,73 +113,21 @@ static int gdb_present(char *path, size_t size)
 static int run_gdb(const char *gdb, pid_t pid, const char *script, int timeout_ms, char *out, size_t size,
                    char *err, size_t errlen)
 {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
-        return CS_INJECT_TOOL;
-    }
     char pidstr[32];
     snprintf(pidstr, sizeof pidstr, "%d", (int)pid);
-    fflush(NULL);
-    pid_t child = fork();
-    if (child < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        snprintf(err, errlen, "fork: %s", strerror(errno));
+    char *argv[] = {(char *)gdb, "-p", pidstr, "-batch", "-nx", "-iex", "set debuginfod enabled off", "-iex",
+                    "set pagination off", "-iex", "set confirm off", "-x", (char *)script, NULL};
+    int status = 0;
+    switch (cs_run_captured(argv, timeout_ms, out, size, &status, err, errlen)) {
+    case CS_CHILD_FAILED:
         return CS_INJECT_TOOL;
-    }
-    if (child == 0) {
-        /* Like the ptrace injector: finish once started, whatever ^C says. */
-        signal(SIGINT, SIG_IGN);
-        signal(SIGTERM, SIG_IGN);
-        signal(SIGHUP, SIG_IGN);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        execl(gdb, "gdb", "-p", pidstr, "-batch", "-nx", "-iex", "set debuginfod enabled off", "-iex",
-              "set pagination off", "-iex", "set confirm off", "-x", script, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t len = 0;
-    int64_t until = now_ms() + timeout_ms;
-    int timed_out = 0;
-    for (;;) {
-        int left = (int)(until - now_ms());
-        if (left <= 0) {
-            timed_out = 1;
-            break;
-        }
-        struct pollfd p = {fds[0], POLLIN, 0};
-        int r = poll(&p, 1, left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            continue;
-        char buf[4096];
-        ssize_t n = read(fds[0], buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        size_t keep = (size_t)n < size - 1 - len ? (size_t)n : size - 1 - len;
-        memcpy(out + len, buf, keep);
-        len += keep;
-    }
-    out[len] = 0;
-    close(fds[0]);
-    if (timed_out)
-        kill(child, SIGKILL); /* the kernel detaches the target when gdb dies */
-    int status;
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (timed_out) {
+    case CS_CHILD_TIMED_OUT: /* the kernel detached the target when gdb died */
         snprintf(err, errlen, "gdb did not finish with process %d within %d s", (int)pid, timeout_ms / 1000);
         return CS_INJECT_TIMEOUT;
+    case CS_CHILD_EXITED:
+        break;
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && strstr(out, "CALLSCOPE-") == NULL && len == 0) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !out[0]) {
         snprintf(err, errlen, "cannot run %s", gdb);
         return CS_INJECT_TOOL;
     }

@@ -311,3 +311,22 @@ int cs_target_find_extension(struct cs_target *t, const char *package_root, char
              t->py_major, t->py_minor, t->extension, python);
     return -1;
 }
+
+int cs_target_client_python(const struct cs_target *t, char *out, size_t size)
+{
+    int major, minor;
+    if (version_from_name(t->exe, &major, &minor) == 0 && major == t->py_major && minor == t->py_minor &&
+        access(t->exe, X_OK) == 0) {
+        snprintf(out, size, "%s", t->exe);
+        return 0;
+    }
+    const char *env = getenv("PATH");
+    char dirs[4096];
+    snprintf(dirs, sizeof dirs, "%s", env && *env ? env : "/usr/bin:/bin");
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        snprintf(out, size, "%s/python%d.%d", d, t->py_major, t->py_minor);
+        if (access(out, X_OK) == 0)
+            return 0;
+    }
+    return -1;
+}

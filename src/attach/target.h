@@ -36,6 +36,11 @@ int cs_target_inspect(pid_t pid, struct cs_target *t, char *err, size_t errlen);
  * Returns 0, or -1 with err saying how to build it. */
 int cs_target_find_extension(struct cs_target *t, const char *package_root, char *err, size_t errlen);
 
+/* An interpreter of the target's minor version, for sys.remote_exec: the
+ * target's own executable when it is a python3.X, else python3.X on PATH.
+ * 0, or -1 when there is none. */
+int cs_target_client_python(const struct cs_target *t, char *out, size_t size);
+
 /* Why ptrace may be refused on this machine beyond plain ownership (the Yama
  * LSM's kernel.yama.ptrace_scope), as one sentence; "" when nothing
  * restricts it. `privileged`: whether this process has CAP_SYS_PTRACE. */

@@ -25,6 +25,8 @@ const char *cs_attach_via_name(enum cs_attach_via via)
         return "ptrace";
     case CS_VIA_GDB:
         return "gdb";
+    case CS_VIA_REMOTE_EXEC:
+        return "remote_exec";
     default:
         return "auto";
     }
@@ -82,11 +84,56 @@ static int agent_result_ok(int result, pid_t pid, char *err, size_t errlen)
 #define STOPPING_RETRIES 50     /* attempts while an earlier agent ends */
 #define STOPPING_PAUSE_US 20000 /* between them: a second in all */
 
-/* Loads the extension into the target and calls its entry, by ptrace or,
- * when asked or when ptrace lacks a tool it needs, by gdb; *used says which. */
-static int inject(const struct cs_inject_request *req, enum cs_attach_via via, enum cs_attach_via *used,
-                  int *result, char *err, size_t errlen)
+#define REMOTE_EXEC_MIN_MINOR 14
+#define REMOTE_EXEC_WAIT_MS 15000      /* asked for by --via remote_exec */
+#define REMOTE_EXEC_AUTO_WAIT_MS 2000  /* then ptrace does it at once */
+
+static void tell_waiting(pid_t pid)
 {
+    fprintf(stderr, "callscope: waiting for process %d's main thread to run Python code (sys.remote_exec runs "
+                    "there)\n", (int)pid);
+}
+
+/* Through sys.remote_exec, when the target's Python has it. */
+static int inject_remote_exec(const struct cs_inject_request *req, const struct cs_target *t, int wait_ms,
+                              int *result, char *err, size_t errlen)
+{
+    if (t->py_minor < REMOTE_EXEC_MIN_MINOR) {
+        snprintf(err, errlen, "sys.remote_exec needs Python 3.%d or later; process %d runs Python %d.%d (use --via "
+                              "ptrace)", REMOTE_EXEC_MIN_MINOR, (int)req->pid, t->py_major, t->py_minor);
+        return CS_INJECT_TOOL;
+    }
+    char python[PATH_MAX];
+    if (cs_target_client_python(t, python, sizeof python) != 0) {
+        snprintf(err, errlen, "sys.remote_exec needs a python%d.%d to run it from, and none is on PATH",
+                 t->py_major, t->py_minor);
+        return CS_INJECT_TOOL;
+    }
+    struct cs_remote_exec_request r = {
+        .base = *req, .uid = t->uid, .python = python, .wait_ms = wait_ms, .waiting = tell_waiting};
+    return cs_inject_remote_exec(&r, result, err, errlen);
+}
+
+/* Loads the extension into the target and calls its entry: through
+ * sys.remote_exec where the target's Python has it (3.14+), else (or when it
+ * cannot work on this process) by our ptrace injector, and by gdb when asked
+ * or when ptrace lacks a tool it needs; *used says which way did it. */
+static int inject(const struct cs_inject_request *req, const struct cs_target *t, int override, enum cs_attach_via via,
+                  enum cs_attach_via *used, int *result, char *err, size_t errlen)
+{
+    char first[512] = "";
+    if (via == CS_VIA_REMOTE_EXEC) {
+        *used = CS_VIA_REMOTE_EXEC;
+        return inject_remote_exec(req, t, REMOTE_EXEC_WAIT_MS, result, err, errlen);
+    }
+    /* A stand-in library (CALLSCOPE_ATTACH_LIBRARY) is no extension module. */
+    if (via == CS_VIA_AUTO && t->py_minor >= REMOTE_EXEC_MIN_MINOR && !override) {
+        *used = CS_VIA_REMOTE_EXEC;
+        int rc = inject_remote_exec(req, t, REMOTE_EXEC_AUTO_WAIT_MS, result, err, errlen);
+        if (rc == CS_INJECT_OK || rc == CS_INJECT_GONE || rc == CS_INJECT_LOAD_FAILED)
+            return rc;
+        snprintf(first, sizeof first, "%s", err);
+    }
     if (via == CS_VIA_GDB) {
         *used = CS_VIA_GDB;
         return cs_inject_gdb(req, result, err, errlen);
@@ -96,15 +143,20 @@ static int inject(const struct cs_inject_request *req, enum cs_attach_via via, e
     if (rc == CS_INJECT_TOOL && via == CS_VIA_AUTO) {
         /* gdb finds dlopen by its own means: let it try, and tell both
          * reasons if it fails too. */
-        char first[512];
-        snprintf(first, sizeof first, "%s", err);
+        char second[512];
+        snprintf(second, sizeof second, "%s", err);
         *used = CS_VIA_GDB;
         rc = cs_inject_gdb(req, result, err, errlen);
         if (rc != CS_INJECT_OK) {
-            char second[512];
-            snprintf(second, sizeof second, "%s", err);
-            snprintf(err, errlen, "%s (and via gdb: %s)", first, second);
+            char third[512];
+            snprintf(third, sizeof third, "%s", err);
+            snprintf(err, errlen, "%s (and via gdb: %s)", second, third);
         }
+    }
+    if (rc != CS_INJECT_OK && first[0]) {
+        char later[1024];
+        snprintf(later, sizeof later, "%s", err);
+        snprintf(err, errlen, "%s (and via sys.remote_exec: %s)", later, first);
     }
     return rc;
 }
@@ -114,6 +166,7 @@ int cs_attach_pid(pid_t pid, enum cs_attach_via via, struct cs_attach_info *info
     static struct cs_target t; /* large: PATH_MAX strings */
     if (cs_target_inspect(pid, &t, err, errlen) != 0 || choose_library(&t, err, errlen) != 0)
         return -1;
+    const char *override = getenv("CALLSCOPE_ATTACH_LIBRARY");
     struct cs_inject_request req = {
         .pid = pid, .library = t.extension, .entry = CS_AGENT_ENTRY, .arg = t.socket_path, .timeout_ms = 0};
     int result = -1;
@@ -123,7 +176,7 @@ int cs_attach_pid(pid_t pid, enum cs_attach_via via, struct cs_attach_info *info
     for (int attempt = 0; attempt < STOPPING_RETRIES; attempt++) {
         if (attempt)
             usleep(STOPPING_PAUSE_US);
-        if (inject(&req, via, &used, &result, err, errlen) != CS_INJECT_OK)
+        if (inject(&req, &t, override && *override, via, &used, &result, err, errlen) != CS_INJECT_OK)
             return -1;
         if (result != CS_AGENT_STOPPING)
             break;
@@ -144,12 +197,16 @@ int cs_attach_pid(pid_t pid, enum cs_attach_via via, struct cs_attach_info *info
 
 static void attach_usage(FILE *out)
 {
-    fputs("usage: callscope attach PID [--via ptrace|gdb]\n\n"
+    fputs("usage: callscope attach PID [--via remote_exec|ptrace|gdb]\n\n"
           "Starts callscope's agent inside the running Python process PID (3.8 or later), without\n"
           "restarting it; the live commands then talk to the agent through its socket.\n\n"
-          "  --via ptrace   inject with callscope's own ptrace injector (the default; falls back to\n"
-          "                 gdb when it cannot work on this process)\n"
-          "  --via gdb      inject with gdb (must be installed)\n",
+          "  --via remote_exec  ask the interpreter to start it (sys.remote_exec, Python 3.14 and\n"
+          "                     later): no ptrace of the target; its main thread must run Python\n"
+          "                     code. The default on 3.14+, which falls back to ptrace when the\n"
+          "                     target disabled remote debugging or its main thread is blocked\n"
+          "  --via ptrace       inject with callscope's own ptrace injector (the default before\n"
+          "                     3.14; falls back to gdb when it cannot work on this process)\n"
+          "  --via gdb          inject with gdb (must be installed)\n",
           out);
 }
 
@@ -166,7 +223,7 @@ int cs_cmd_attach(int argc, char **argv)
         const char *value = NULL;
         if (!strcmp(a, "--via")) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "callscope attach: --via needs a value: ptrace or gdb\n");
+                fprintf(stderr, "callscope attach: --via needs a value: remote_exec, ptrace or gdb\n");
                 return 2;
             }
             value = argv[++i];
@@ -186,8 +243,10 @@ int cs_cmd_attach(int argc, char **argv)
                 via = CS_VIA_PTRACE;
             else if (!strcmp(value, "gdb"))
                 via = CS_VIA_GDB;
+            else if (!strcmp(value, "remote_exec"))
+                via = CS_VIA_REMOTE_EXEC;
             else {
-                fprintf(stderr, "callscope attach: --via is ptrace or gdb, not '%s'\n", value);
+                fprintf(stderr, "callscope attach: --via is remote_exec, ptrace or gdb, not '%s'\n", value);
                 return 2;
             }
         }

@@ -14,12 +14,13 @@ enum cs_attach_via {
     CS_VIA_AUTO = 0, /* our ptrace injector, then gdb if ptrace cannot do it here */
     CS_VIA_PTRACE,
     CS_VIA_GDB,
+    CS_VIA_REMOTE_EXEC, /* sys.remote_exec (PEP 768), 3.14+; auto tries it first there */
 };
 
 struct cs_attach_info {
     int py_major, py_minor;   /* the target's Python */
     uid_t uid;                /* the target's effective uid */
-    enum cs_attach_via via;   /* the way that worked (CS_VIA_PTRACE or CS_VIA_GDB) */
+    enum cs_attach_via via;   /* the way that worked (not CS_VIA_AUTO) */
     int agent_result;         /* enum cs_agent_entry_result: STARTED or ALREADY_RUNNING */
     char socket_path[108];    /* where the agent listens (cs_agent_socket_path) */
 };
@@ -35,7 +36,7 @@ struct cs_attach_info {
  * instead of the extension (for tests). */
 int cs_attach_pid(pid_t pid, enum cs_attach_via via, struct cs_attach_info *info, char *err, size_t errlen);
 
-/* "ptrace", "gdb" or "auto". */
+/* "ptrace", "gdb", "remote_exec" or "auto". */
 const char *cs_attach_via_name(enum cs_attach_via via);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * module.c — the `callscope._callscope` extension module: what the Python
- * side (python/callscope) calls to start and stop recording into a ring.
+ * side (python/callscope) calls to start and stop recording into a ring,
+ * and the live agent's entry for an attach through sys.remote_exec.
  */
 #include <Python.h>
 
@@ -8,6 +9,7 @@
 
 #include "capture/recorder.h"
 #include "hooks/family.h"
+#include "live/agent_entry.h"
 
 static struct cs_ring ring; /* mapped while a session may still write */
 
@@ -115,6 +117,21 @@ static PyObject *notrace(PyObject *self, PyObject *code)
     Py_RETURN_NONE;
 }
 
+/* agent_attach(socket_path) -> int: starts the live agent, as an attaching
+ * injector's call of callscope_agent_attach() does; used by a script that
+ * sys.remote_exec runs in the target (attach/inject_remote_exec.c). */
+static PyObject *agent_attach(PyObject *self, PyObject *path)
+{
+    (void)self;
+    const char *p = PyUnicode_Check(path) ? PyUnicode_AsUTF8(path) : NULL;
+    if (!p) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "agent_attach() needs the socket path as a str");
+        return NULL;
+    }
+    return PyLong_FromLong(callscope_agent_attach(p));
+}
+
 static PyMethodDef methods[] = {
     {"start", start, METH_VARARGS, "start(ring_name, excludes): record into the ring"},
     {"stop", stop, METH_NOARGS, "stop(): stop recording; calls still open stay unfinished"},
@@ -123,6 +140,7 @@ static PyMethodDef methods[] = {
     {"thread_name", thread_name, METH_VARARGS, "thread_name(native_id, name)"},
     {"log", log_event, METH_VARARGS, "log(message, fields): a log event in the current call"},
     {"notrace", notrace, METH_O, "notrace(code): never record this code or what it calls"},
+    {"agent_attach", agent_attach, METH_O, "agent_attach(socket_path): start the live agent"},
     {NULL, NULL, 0, NULL},
 };
 

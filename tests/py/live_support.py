@@ -23,7 +23,8 @@ def _state():
     state = {"profile": repr(sys.getprofile()),
              "thread_hook": repr(getattr(threading, "_profile_hook", None)),
              "fds": sorted(os.listdir("/proc/self/fd")),
-             "tasks": len(os.listdir("/proc/self/task"))}
+             "tasks": len(os.listdir("/proc/self/task")),
+             "modules": sorted(m for m in sys.modules if "callscope" in m)}
     try:  # whose frame evaluator runs Python frames (3.9+)
         api = ctypes.pythonapi
         api.PyInterpreterState_Get.restype = ctypes.c_void_p

@@ -3,7 +3,9 @@
 import json
 import os
 import sys
+import sysconfig
 import unittest
+from unittest import mock
 
 import callscope
 from tests.py.support import TracedProgram
@@ -19,6 +21,19 @@ def hidden(x):
 
 
 class Api(TracedProgram):
+    def test_free_threaded_interpreter_is_refused(self):
+        # No free-threaded CPython can be had here: the build flag that marks
+        # one is what is made to say so.
+        real = sysconfig.get_config_var
+        flagged = lambda name: 1 if name == "Py_GIL_DISABLED" else real(name)
+        with mock.patch("sysconfig.get_config_var", flagged):
+            with self.assertRaises(RuntimeError) as caught:
+                callscope.start(self.db)
+        self.assertEqual(str(caught.exception),
+                         "callscope: %s is a free-threaded build of Python %d.%d, which callscope does not support; "
+                         "use the default build" % ((sys.executable,) + sys.version_info[:2]))
+        self.assertFalse(os.path.exists(self.db))
+
     def test_record_context_manager(self):
         with callscope.record(self.db):
             square(3)

@@ -376,8 +376,24 @@ class AttachErrors(AttachTest):
                               "interpreter in %s)\n" % (p.pid, os.path.realpath(shutil.which("sleep"))))
         self.assertIsNone(p.poll())
 
+    def test_free_threaded_build_is_refused(self):
+        # No free-threaded CPython can be had here: a copy of this one named
+        # as such a build is stands in for its executable.
+        name = "python%d.%dt" % sys.version_info[:2]
+        exe = os.path.join(self.dir, name)
+        shutil.copy2(os.path.realpath(sys.executable), exe)
+        p = subprocess.Popen([exe, "-c", "import time; print('READY', flush=True); time.sleep(30)"],
+                             stdout=subprocess.PIPE)
+        self.targets.append(p)
+        self.assertEqual(p.stdout.readline().decode().strip(), "READY")
+        rc, out, err = self.attach(p.pid)
+        self.assertEqual(rc, 1)
+        self.assertEqual(err, "callscope: process %d (%s) runs a free-threaded build of Python %d.%d, which callscope "
+                              "does not support\n" % ((p.pid, name[:15]) + sys.version_info[:2]))
+        self.assertIsNone(p.poll())
+
     def test_bad_arguments(self):
-        for args, msg in ((["abc"], "'abc' is not a process id"), (["1", "--via", "x"], "--via is ptrace or gdb"),
+        for args, msg in ((["abc"], "'abc' is not a process id"), (["1", "--via", "x"], "--via is remote_exec, ptrace or gdb"),
                           (["1", "2"], "one PID only"), (["--bogus"], "unknown option '--bogus'")):
             proc = subprocess.run([CALLSCOPE, "attach"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             self.assertEqual(proc.returncode, 2, args)

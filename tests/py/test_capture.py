@@ -370,6 +370,34 @@ class Results(TracedProgram):
         self.assertEqual(self.query("select count(*) from call_rows r join functions f on f.id = r.function_id"
                                     " where f.qualname = 'down'")[0][0], 400002)
 
+    @unittest.skipUnless(getattr(getattr(sys, "_jit", None), "is_available", lambda: False)(),
+                         "this Python has no JIT")
+    def test_every_call_is_recorded_under_the_jit(self):
+        # PYTHON_JIT=1 (3.14+) compiles the hot loop; both hook families
+        # must still see each call it makes.
+        script = self.write("jit.py", """
+            import sys
+            def leaf(i):
+                return i + 1
+            def loop(n):
+                t = 0
+                for i in range(n):
+                    t += leaf(i)
+                return t
+            class C:
+                def __init__(self, x):
+                    self.x = x
+            for i in range(3000):
+                C(i)
+            print(sys._jit.is_enabled(), loop(100000))
+        """)
+        for options in ((), ("--no-stdlib",)):
+            proc = self.callscope("run", "--python", sys.executable, "-o", self.db, *options, script,
+                                  env=dict(os.environ, PYTHON_JIT="1"))
+            self.assertEqual(proc.stdout.decode().split(), ["True", "5000050000"], proc.stderr.decode())
+            self.assertEqual(len(self.calls("__main__.leaf")), 100000, options)
+            self.assertEqual(len(self.calls("__main__.C.__init__")), 3000, options)
+
     def test_generator_resumes_are_separate_calls(self):
         self.run_traced("""
             def gen(n):
