@@ -7,8 +7,6 @@
 #include "core/event.h"
 #include "hooks/family.h"
 
-uint32_t cs_session = 1;
-Py_ssize_t cs_code_extra_index = -1;
 
 struct prefix_list {
     char **items;
@@ -29,9 +27,9 @@ static void free_info(void *p)
 
 int cs_code_info_init(void)
 {
-    if (cs_code_extra_index < 0)
-        cs_code_extra_index = cs_family_request_code_extra(free_info);
-    return cs_code_extra_index < 0 ? -1 : 0;
+    if (cs_rec.code_extra_index < 0)
+        cs_rec.code_extra_index = cs_family_request_code_extra(free_info);
+    return cs_rec.code_extra_index < 0 ? -1 : 0;
 }
 
 static void list_free(struct prefix_list *l)
@@ -98,13 +96,13 @@ static int decide_traced(PyCodeObject *code, const char *module)
 
 struct cs_code_info *cs_code_info_of(PyCodeObject *code)
 {
-    struct cs_code_info *ci = cs_family_code_extra(code, cs_code_extra_index);
+    struct cs_code_info *ci = cs_family_code_extra(code, cs_rec.code_extra_index);
     if (ci)
         return ci;
     ci = PyMem_RawCalloc(1, sizeof *ci);
     if (!ci)
         return NULL;
-    if (cs_family_set_code_extra(code, cs_code_extra_index, ci) != 0) {
+    if (cs_family_set_code_extra(code, cs_rec.code_extra_index, ci) != 0) {
         PyErr_Clear();
         PyMem_RawFree(ci);
         return NULL;
@@ -177,6 +175,6 @@ struct cs_code_info *cs_code_info_resolve(PyCodeObject *code, PyObject *globals,
         PyErr_Clear();
     ci->traced = (uint8_t)decide_traced(code, module);
     ci->id = 0; /* assigned by the recorder from the ring's counter */
-    ci->session = cs_session;
+    ci->session = cs_rec.session;
     return ci;
 }

@@ -11,6 +11,8 @@
 
 #include <Python.h>
 
+#include "capture/recording_state.h"
+
 struct cs_code_info {
     uint64_t id;         /* function id in the current session's ring */
     uint32_t session;    /* the session `id` and `traced` were decided in */
@@ -24,15 +26,13 @@ struct cs_code_info {
     PyObject *arg_names; /* tuple of str */
 };
 
-extern uint32_t cs_session; /* bumped by every start() */
-extern Py_ssize_t cs_code_extra_index; /* our co_extra slot */
 
 int cs_code_info_init(void);
 /* Fast path: the info if it is current, else NULL. */
 static inline struct cs_code_info *cs_code_info_current(void *extra)
 {
     struct cs_code_info *ci = extra;
-    return ci && ci->session == cs_session ? ci : NULL;
+    return ci && ci->session == cs_rec.session ? ci : NULL;
 }
 /* Creates or refreshes the info for the current session. NULL on memory
  * error (the call is then not recorded). `globals` names the module;

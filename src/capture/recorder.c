@@ -11,18 +11,17 @@
 #include "core/event.h"
 #include "hooks/family.h"
 
-int cs_recording;
 
 __thread struct cs_thread *cs_current_thread __attribute__((tls_model("initial-exec")));
 
 struct cs_thread *cs_thread_create(void)
 {
-    if (!cs_recording)
+    if (!cs_rec.recording)
         return NULL;
     struct cs_thread *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
-    cs_writer_init(&t->writer, &cs_active_ring, (uint32_t)getpid(), (uint32_t)gettid(),
+    cs_writer_init(&t->writer, &cs_rec.ring, (uint32_t)getpid(), (uint32_t)gettid(),
                    (uint32_t)getppid());
     cs_current_thread = t;
     cs_session_track_thread(t);
@@ -31,14 +30,14 @@ struct cs_thread *cs_thread_create(void)
 
 struct cs_code_info *cs_recorder_code(PyCodeObject *code, PyObject *globals, PyObject *first_arg)
 {
-    struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(code, cs_code_extra_index));
+    struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(code, cs_rec.code_extra_index));
     if (!ci) {
         ci = cs_code_info_resolve(code, globals, first_arg);
         if (!ci)
             return NULL;
     }
     if (!ci->id && ci->traced)
-        ci->id = atomic_fetch_add(&cs_active_ring.header->next_code_id, 1);
+        ci->id = atomic_fetch_add(&cs_rec.ring.header->next_code_id, 1);
     return ci;
 }
 
@@ -86,7 +85,7 @@ void cs_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *
         return;
     unsigned char *limit = p + CS_MAX_EVENT_BYTES - 64;
     p = define_code(t, p, ci, code);
-    if (cs_active_no_args) {
+    if (cs_rec.no_args) {
         *p++ = EV_CALL_BARE;
         p = cs_put_varint(p, ci->id);
         p = cs_writer_put_dt(&t->writer, p, now);
@@ -96,7 +95,7 @@ void cs_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *
         p = cs_writer_put_dt(&t->writer, p, now);
         int n = ci->nargs > 255 ? 255 : ci->nargs;
         for (int i = 0; i < n; i++)
-            p = cs_encode_value(p, limit, args[i], &cs_active_limits, 0);
+            p = cs_encode_value(p, limit, args[i], &cs_rec.limits, 0);
     }
     cs_writer_commit(&t->writer, p);
     if (ci->names_thread && ci->nargs > 0 && args && args[0])
@@ -131,13 +130,13 @@ static unsigned char *begin_leaving(struct cs_thread *t, unsigned char tag, uint
 
 void cs_record_exit(struct cs_thread *t, PyObject *value, int is_yield, uint64_t now)
 {
-    unsigned char tag = cs_active_no_args ? (is_yield ? EV_YIELD_BARE : EV_RETURN_BARE)
+    unsigned char tag = cs_rec.no_args ? (is_yield ? EV_YIELD_BARE : EV_RETURN_BARE)
                                           : (is_yield ? EV_YIELD : EV_RETURN);
     unsigned char *p = begin_leaving(t, tag, now);
     if (!p)
         return;
-    if (!cs_active_no_args)
-        p = cs_encode_value(p, p + CS_MAX_EVENT_BYTES - 64, value, &cs_active_limits, 0);
+    if (!cs_rec.no_args)
+        p = cs_encode_value(p, p + CS_MAX_EVENT_BYTES - 64, value, &cs_rec.limits, 0);
     cs_writer_commit(&t->writer, p);
 }
 
@@ -146,7 +145,7 @@ void cs_record_unwind(struct cs_thread *t, PyObject *type, PyObject *value, uint
     unsigned char *p = begin_leaving(t, EV_UNWIND, now);
     if (!p)
         return;
-    p = cs_encode_exception(p, p + CS_MAX_EVENT_BYTES - 64, type, value, &cs_active_limits);
+    p = cs_encode_exception(p, p + CS_MAX_EVENT_BYTES - 64, type, value, &cs_rec.limits);
     cs_writer_commit(&t->writer, p);
 }
 
@@ -224,10 +223,10 @@ void cs_record_c_call(struct cs_thread *t, PyObject *callable, uint64_t now)
         return;
     const void *key = cfunc_key(callable);
     struct cfunc_slot *slot = &cfunc_cache[((uintptr_t)key >> 4) % (sizeof cfunc_cache / sizeof *cfunc_cache)];
-    if (slot->key != key || slot->session != cs_session) {
+    if (slot->key != key || slot->session != cs_rec.session) {
         slot->key = key;
-        slot->session = cs_session;
-        slot->id = atomic_fetch_add(&cs_active_ring.header->next_code_id, 1);
+        slot->session = cs_rec.session;
+        slot->id = atomic_fetch_add(&cs_rec.ring.header->next_code_id, 1);
     }
     if (cs_writer_first_use(&t->writer, slot->id)) {
         char module[128], qualname[256];
@@ -292,7 +291,7 @@ void cs_record_log(struct cs_thread *t, PyObject *message, PyObject *fields)
     *p++ = EV_LOG;
     p = cs_writer_put_dt(&t->writer, p, now);
     p = put_pystr(p, message, 2000);
-    struct cs_value_limits lim = cs_active_limits;
+    struct cs_value_limits lim = cs_rec.limits;
     lim.use_repr = 0;
     p = cs_encode_value(p, limit, fields ? fields : Py_None, &lim, 0);
     cs_writer_commit(&t->writer, p);

@@ -27,10 +27,10 @@ struct cs_thread {
     uint64_t held_unwind_ticks[CS_MAX_HELD_UNWINDS];
     uint32_t held_c_raises;
     void *held_frame;
-    /* With the frame evaluator: the stack address below which a Python
-     * call fails with RecursionError (NULL until known), and (3.12+) the
-     * interpreter's C recursion count as the last frame handed on started
-     * (hooks/eval_guard.h). */
+    /* With the frame evaluator, 3.8 to 3.13: the stack address below
+     * which a Python call fails with RecursionError (NULL until known), and
+     * (3.12, 3.13) the interpreter's C recursion count as the last frame
+     * handed on started (hooks/eval_guard.h). */
     char *stack_floor;
     int eval_count;
     /* 3.13 with the frame evaluator: the frame it hands the interpreter
@@ -42,9 +42,6 @@ struct cs_thread {
     struct cs_thread *next, *prev; /* all threads, for stop() and fork */
 };
 
-extern int cs_recording; /* a session is active in this process */
-extern struct cs_ring cs_active_ring; /* the ring of the active session */
-extern int cs_active_no_args;        /* --no-args: timing only */
 
 /* The calling thread's state, created on first use; NULL if out of memory
  * or not recording. The common case, a thread already known, is one load
@@ -155,7 +152,6 @@ void cs_record_thread_object(struct cs_thread *t, PyObject *thread_obj);
 void cs_record_log(struct cs_thread *t, PyObject *message, PyObject *fields);
 
 /* Session control (session.c). */
-extern struct cs_value_limits cs_active_limits; /* how much of each value to keep */
 int cs_recorder_start(struct cs_ring *ring, const char *extra_excludes);
 void cs_recorder_stop(void);
 /* A thread's state was just created: list it, and join the ring if this

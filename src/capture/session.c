@@ -10,9 +10,7 @@
 #include "capture/values.h"
 #include "hooks/family.h"
 
-struct cs_ring cs_active_ring;
-struct cs_value_limits cs_active_limits;
-int cs_active_no_args;
+struct cs_recording_state cs_rec = {.session = 1, .code_extra_index = -1};
 
 /* Every thread that has a stream; changed under `threads_lock` because
  * threads leave without the GIL. */
@@ -37,7 +35,7 @@ static void thread_exit(void *p)
 {
     struct cs_thread *t = p;
     pthread_mutex_lock(&threads_lock);
-    if (cs_recording) {
+    if (cs_rec.recording) {
         cs_record_held_unwinds(t, NULL, NULL);
         cs_writer_flush(&t->writer);
     }
@@ -60,7 +58,7 @@ void cs_session_track_thread(struct cs_thread *t)
         /* Registered lazily: a child that forks only to exec another program
          * never writes, and must not keep the collector waiting. */
         registered_pid = getpid();
-        cs_ring_add_producer(&cs_active_ring, registered_pid);
+        cs_ring_add_producer(&cs_rec.ring, registered_pid);
     }
 }
 
@@ -79,9 +77,9 @@ static void after_fork_child(void)
         self->writer.tid = (uint32_t)gettid();
     }
     registered_pid = 0;
-    if (self && cs_recording) {
+    if (self && cs_rec.recording) {
         registered_pid = pid;
-        cs_ring_add_producer(&cs_active_ring, pid);
+        cs_ring_add_producer(&cs_rec.ring, pid);
     }
 }
 
@@ -130,14 +128,14 @@ int cs_recorder_start(struct cs_ring *ring, const char *extra_excludes)
         PyErr_NoMemory();
         return -1;
     }
-    cs_active_ring = *ring;
+    cs_rec.ring = *ring;
     cs_writer_forget_collector();
-    cs_active_limits.max_string = o->max_string ? o->max_string : 120;
-    cs_active_limits.max_items = o->max_items ? (o->max_items > 100 ? 100 : o->max_items) : 10;
-    cs_active_limits.max_nesting = o->max_nesting ? o->max_nesting : 2;
-    cs_active_limits.use_repr = (o->flags & CS_OPT_REPR) != 0;
-    cs_active_no_args = (o->flags & CS_OPT_NO_ARGS) != 0;
-    cs_session++;
+    cs_rec.limits.max_string = o->max_string ? o->max_string : 120;
+    cs_rec.limits.max_items = o->max_items ? (o->max_items > 100 ? 100 : o->max_items) : 10;
+    cs_rec.limits.max_nesting = o->max_nesting ? o->max_nesting : 2;
+    cs_rec.limits.use_repr = (o->flags & CS_OPT_REPR) != 0;
+    cs_rec.no_args = (o->flags & CS_OPT_NO_ARGS) != 0;
+    cs_rec.session++;
     /* A @notrace region the last session was stopped in does not silence
      * this one: its end is not matched against this session's count; nor
      * do frames it left open end calls of this one. */
@@ -148,13 +146,13 @@ int cs_recorder_start(struct cs_ring *ring, const char *extra_excludes)
         t->entering = NULL;
     }
     pthread_mutex_unlock(&threads_lock);
-    cs_recording = 1;
+    cs_rec.recording = 1;
     /* Joined now, even if no call is ever recorded: the collector waits for
      * this process to leave. Forked children join on their first event. */
     registered_pid = getpid();
-    cs_ring_add_producer(&cs_active_ring, registered_pid);
+    cs_ring_add_producer(&cs_rec.ring, registered_pid);
     if (cs_family_install() != 0) {
-        cs_recording = 0;
+        cs_rec.recording = 0;
         return -1;
     }
     return 0;
@@ -162,7 +160,7 @@ int cs_recorder_start(struct cs_ring *ring, const char *extra_excludes)
 
 void cs_recorder_stop(void)
 {
-    if (!cs_recording)
+    if (!cs_rec.recording)
         return;
     cs_family_uninstall();
     uint64_t now = cs_ticks();
@@ -181,9 +179,9 @@ void cs_recorder_stop(void)
         cs_writer_reset(&t->writer, (uint32_t)getpid(), (uint32_t)getppid());
     }
     pthread_mutex_unlock(&threads_lock);
-    cs_recording = 0;
+    cs_rec.recording = 0;
     if (registered_pid == getpid())
-        cs_ring_remove_producer(&cs_active_ring, registered_pid);
+        cs_ring_remove_producer(&cs_rec.ring, registered_pid);
     registered_pid = 0;
     cs_filters_clear();
 }

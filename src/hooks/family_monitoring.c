@@ -47,7 +47,7 @@ CALLBACK(on_start)
     }
     enum cs_verdict v = cs_entering(t, ci);
     if (v == CS_RECORD) {
-        if (!cs_active_no_args || !cs_record_call_bare(t, ci, now))
+        if (!cs_rec.no_args || !cs_record_call_bare(t, ci, now))
             cs_frame_record_call(t, ci, code, cs_current_frame(), now);
     } else if (v == CS_UNTRACED && ci->names_thread) {
         cs_frame_name_thread(t, code, cs_current_frame());
@@ -86,7 +86,7 @@ static PyObject *on_left(PyObject *const *args, enum frame_exit how)
     if (v == CS_RECORD) {
         if (how == RAISED)
             cs_record_unwind(t, NULL, args[2], now);
-        else if (!cs_active_no_args || !cs_record_exit_bare(t, how == YIELDED, now))
+        else if (!cs_rec.no_args || !cs_record_exit_bare(t, how == YIELDED, now))
             cs_record_exit(t, args[2], how == YIELDED, now);
     }
     return answer(v, how != RAISED);
@@ -356,7 +356,7 @@ int cs_family_install(void)
 {
     /* Unassigned ids first, then the profiler's. */
     static const int order[] = {4, 3, 2, 5};
-    int evaluator = cs_evaluator_wanted(), c_calls = cs_active_ring.header->options.flags & CS_OPT_C_CALLS;
+    int evaluator = cs_evaluator_wanted(), c_calls = cs_rec.ring.header->options.flags & CS_OPT_C_CALLS;
     /* The callbacks wanted: the Python ones unless the evaluator takes
      * their place, and those of C calls with --c-calls. */
     PyMethodDef *table = callbacks;

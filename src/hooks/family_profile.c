@@ -47,7 +47,7 @@ static int is_yield(PyFrameObject *f)
 
 static struct cs_code_info *info_for(PyFrameObject *f, PyCodeObject *code)
 {
-    struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(code, cs_code_extra_index));
+    struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(code, cs_rec.code_extra_index));
     if (ci && (ci->id || !ci->traced))
         return ci;
     return cs_frame_resolve(code, frame_of(f));
@@ -108,7 +108,7 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
             return 0;
         if (is_resume(f, ci)) {
             cs_record_resume(t, ci, code, now);
-        } else if (cs_active_no_args && cs_record_call_bare(t, ci, now)) {
+        } else if (cs_rec.no_args && cs_record_call_bare(t, ci, now)) {
             /* timing only: written inline */
         } else {
             PyObject *argv[256];
@@ -119,12 +119,12 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
         return 0;
     }
     case PyTrace_RETURN: {
-        struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(frame_code(f), cs_code_extra_index));
+        struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(frame_code(f), cs_rec.code_extra_index));
         if (!ci || cs_leaving(t, ci) != CS_RECORD)
             return 0;
         if (!arg)
             hold_unwind(t, f, 0, now); /* no value: it ends by an exception */
-        else if (!cs_active_no_args || !cs_record_exit_bare(t, is_yield(f), now))
+        else if (!cs_rec.no_args || !cs_record_exit_bare(t, is_yield(f), now))
             cs_record_exit(t, arg, is_yield(f), now);
         return 0;
     }
@@ -196,7 +196,7 @@ static int set_threading_hook(PyObject *hook)
 
 int cs_family_install(void)
 {
-    int evaluator = cs_evaluator_wanted(), want_c_calls = cs_active_ring.header->options.flags & CS_OPT_C_CALLS;
+    int evaluator = cs_evaluator_wanted(), want_c_calls = cs_rec.ring.header->options.flags & CS_OPT_C_CALLS;
     if (evaluator)
         cs_evaluator_install();
     if (evaluator && !want_c_calls)

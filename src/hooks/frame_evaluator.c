@@ -90,7 +90,7 @@ static __attribute__((noinline)) PyObject *pass_on_guarded(PyThreadState *ts, st
 static CS_EVALUATOR(evaluate)
 {
     PyCodeObject *code = cs_frame_code(f);
-    struct cs_thread *t = cs_recording ? cs_thread_get() : NULL;
+    struct cs_thread *t = cs_rec.recording ? cs_thread_get() : NULL;
     if (!t)
         return PASS_ON(ts, f, throwflag);
     struct cs_code_info *ci = cs_code_info_current(cs_code_extra_of(code));
@@ -122,12 +122,12 @@ static CS_EVALUATOR(evaluate)
             thrown = cs_pending_set_aside();
         if (resumed)
             cs_record_resume(t, ci, code, now);
-        else if (!cs_active_no_args || !cs_record_call_bare(t, ci, now))
+        else if (!cs_rec.no_args || !cs_record_call_bare(t, ci, now))
             cs_frame_record_call(t, ci, code, f, now);
         if (throwflag)
             cs_pending_restore(thrown);
     }
-    uint32_t session = cs_session;
+    uint32_t session = cs_rec.session;
     /* The code info goes with the code object, which the frame may hold
      * the last reference to. */
     int notrace = ci->notrace, traced = ci->traced;
@@ -141,21 +141,21 @@ static CS_EVALUATOR(evaluate)
     now = cs_ticks();
     /* A frame of an earlier session (a new one resets what @notrace left
      * open) leaves no trace in this one. */
-    if (cs_session != session || cs_leaving_code(t, notrace, traced) != CS_RECORD || !cs_recording)
+    if (cs_rec.session != session || cs_leaving_code(t, notrace, traced) != CS_RECORD || !cs_rec.recording)
         return result;
     if (!result) {
         record_raised(t, gen ? co_flags : 0, now);
         return NULL;
     }
     int yielded = gen && cs_frame_suspended(f);
-    if (!cs_active_no_args || !cs_record_exit_bare(t, yielded, now))
+    if (!cs_rec.no_args || !cs_record_exit_bare(t, yielded, now))
         cs_record_exit(t, result, yielded, now);
     return result;
 }
 
 int cs_evaluator_wanted(void)
 {
-    const struct cs_capture_options *o = &cs_active_ring.header->options;
+    const struct cs_capture_options *o = &cs_rec.ring.header->options;
     /* Each Python call then takes more C stack: --deep-recursion asks for
      * the family's other hook. */
     if (o->flags & CS_OPT_DEEP_RECURSION)

@@ -24,9 +24,9 @@ void cs_frame_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeOb
                           uint64_t now)
 {
     PyObject *argv[256];
-    int n = cs_active_no_args ? (ci->names_thread ? 1 : 0) : (ci->nargs > 255 ? 255 : ci->nargs);
+    int n = cs_rec.no_args ? (ci->names_thread ? 1 : 0) : (ci->nargs > 255 ? 255 : ci->nargs);
     cs_frame_args(f, code, n, argv);
-    cs_record_call(t, ci, code, cs_active_no_args && !ci->names_thread ? NULL : argv, now);
+    cs_record_call(t, ci, code, cs_rec.no_args && !ci->names_thread ? NULL : argv, now);
 }
 
 void cs_frame_name_thread(struct cs_thread *t, PyCodeObject *code, cs_frame *f)

@@ -17,7 +17,7 @@
 
 static inline void *cs_code_extra_of(PyCodeObject *code)
 {
-    return cs_code_extra_at(code, cs_code_extra_index);
+    return cs_code_extra_at(code, cs_rec.code_extra_index);
 }
 
 /* The helpers below take the frame that starts: the running one for the

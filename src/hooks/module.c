@@ -23,7 +23,7 @@ static PyObject *start(PyObject *self, PyObject *args)
     PyObject *excludes;
     if (!PyArg_ParseTuple(args, "sO!:start", &name, &PyList_Type, &excludes))
         return NULL;
-    if (cs_recording) {
+    if (cs_rec.recording) {
         PyErr_SetString(PyExc_RuntimeError, "callscope is already recording in this process");
         return NULL;
     }
@@ -62,7 +62,7 @@ static PyObject *stop(PyObject *self, PyObject *unused)
 static PyObject *recording(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
-    return PyBool_FromLong(cs_recording);
+    return PyBool_FromLong(cs_rec.recording);
 }
 
 /* Tells `callscope run` that the program's own code is about to run, so an
@@ -82,7 +82,7 @@ static PyObject *thread_name(PyObject *self, PyObject *args)
     PyObject *name;
     if (!PyArg_ParseTuple(args, "kU:thread_name", &tid, &name))
         return NULL;
-    struct cs_thread *t = cs_recording ? cs_thread_get() : NULL;
+    struct cs_thread *t = cs_rec.recording ? cs_thread_get() : NULL;
     if (t)
         cs_record_thread_name(t, tid, name);
     Py_RETURN_NONE;
@@ -94,7 +94,7 @@ static PyObject *log_event(PyObject *self, PyObject *args)
     PyObject *message, *fields = Py_None;
     if (!PyArg_ParseTuple(args, "U|O:log", &message, &fields))
         return NULL;
-    struct cs_thread *t = cs_recording ? cs_thread_get() : NULL;
+    struct cs_thread *t = cs_rec.recording ? cs_thread_get() : NULL;
     if (t && !t->suppressed)
         cs_record_log(t, message, fields);
     Py_RETURN_NONE;

@@ -382,8 +382,9 @@ class AttachErrors(AttachTest):
         name = "python%d.%dt" % sys.version_info[:2]
         exe = os.path.join(self.dir, name)
         shutil.copy2(os.path.realpath(sys.executable), exe)
+        # (found its standard library through PYTHONHOME, away from its prefix)
         p = subprocess.Popen([exe, "-c", "import time; print('READY', flush=True); time.sleep(30)"],
-                             stdout=subprocess.PIPE)
+                             stdout=subprocess.PIPE, env=dict(os.environ, PYTHONHOME=sys.base_prefix))
         self.targets.append(p)
         self.assertEqual(p.stdout.readline().decode().strip(), "READY")
         rc, out, err = self.attach(p.pid)
