@@ -5,7 +5,7 @@
 #include "code_info.h"
 
 #include "core/event.h"
-#include "hooks/family.h"
+#include "py/code.h"
 
 
 struct prefix_list {
@@ -28,7 +28,7 @@ static void free_info(void *p)
 int cs_code_info_init(void)
 {
     if (cs_rec.code_extra_index < 0)
-        cs_rec.code_extra_index = cs_family_request_code_extra(free_info);
+        cs_rec.code_extra_index = cs_py_request_code_extra(free_info);
     return cs_rec.code_extra_index < 0 ? -1 : 0;
 }
 
@@ -96,13 +96,13 @@ static int decide_traced(PyCodeObject *code, const char *module)
 
 struct cs_code_info *cs_code_info_of(PyCodeObject *code)
 {
-    struct cs_code_info *ci = cs_family_code_extra(code, cs_rec.code_extra_index);
+    struct cs_code_info *ci = cs_py_code_extra(code, cs_rec.code_extra_index);
     if (ci)
         return ci;
     ci = PyMem_RawCalloc(1, sizeof *ci);
     if (!ci)
         return NULL;
-    if (cs_family_set_code_extra(code, cs_rec.code_extra_index, ci) != 0) {
+    if (cs_py_set_code_extra(code, cs_rec.code_extra_index, ci) != 0) {
         PyErr_Clear();
         PyMem_RawFree(ci);
         return NULL;
@@ -151,8 +151,8 @@ struct cs_code_info *cs_code_info_named(PyCodeObject *code, PyObject *globals, P
         ci->nargs = (uint16_t)nargs;
         ci->flags = flags;
         ci->module = module_name(globals);
-        ci->qualname = cs_family_qualname(code, first_arg);
-        ci->arg_names = cs_family_arg_names(code, nargs);
+        ci->qualname = cs_py_code_qualname(code, first_arg);
+        ci->arg_names = cs_py_code_arg_names(code, nargs);
         if (!ci->module || !ci->qualname || !ci->arg_names) {
             PyErr_Clear();
             Py_CLEAR(ci->module);

@@ -9,7 +9,7 @@
 
 #include "capture/values.h"
 #include "core/event.h"
-#include "hooks/family.h"
+#include "py/code.h"
 
 
 __thread struct cs_thread *cs_current_thread __attribute__((tls_model("initial-exec")));
@@ -30,7 +30,7 @@ struct cs_thread *cs_thread_create(void)
 
 struct cs_code_info *cs_recorder_code(PyCodeObject *code, PyObject *globals, PyObject *first_arg)
 {
-    struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(code, cs_rec.code_extra_index));
+    struct cs_code_info *ci = cs_code_info_current(cs_py_code_extra(code, cs_rec.code_extra_index));
     if (!ci) {
         ci = cs_code_info_resolve(code, globals, first_arg);
         if (!ci)

@@ -151,7 +151,9 @@ void cs_record_thread_name(struct cs_thread *t, unsigned long tid, PyObject *nam
 void cs_record_thread_object(struct cs_thread *t, PyObject *thread_obj);
 void cs_record_log(struct cs_thread *t, PyObject *message, PyObject *fields);
 
-/* Session control (session.c). */
+/* Session control (session.c). The hooks that feed the recorder are
+ * installed by the caller once start succeeded, and taken out before stop
+ * (hooks/module.c): capture knows nothing of them. */
 int cs_recorder_start(struct cs_ring *ring, const char *extra_excludes);
 void cs_recorder_stop(void);
 /* A thread's state was just created: list it, and join the ring if this

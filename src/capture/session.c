@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "capture/values.h"
-#include "hooks/family.h"
 
 struct cs_recording_state cs_rec = {.session = 1, .code_extra_index = -1};
 
@@ -151,10 +150,6 @@ int cs_recorder_start(struct cs_ring *ring, const char *extra_excludes)
      * this process to leave. Forked children join on their first event. */
     registered_pid = getpid();
     cs_ring_add_producer(&cs_rec.ring, registered_pid);
-    if (cs_family_install() != 0) {
-        cs_rec.recording = 0;
-        return -1;
-    }
     return 0;
 }
 
@@ -162,7 +157,6 @@ void cs_recorder_stop(void)
 {
     if (!cs_rec.recording)
         return;
-    cs_family_uninstall();
     uint64_t now = cs_ticks();
     pthread_mutex_lock(&threads_lock);
     for (struct cs_thread *t = threads; t; t = t->next) {

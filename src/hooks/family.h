@@ -23,11 +23,6 @@ int cs_family_install(void);
 /* Stops delivering events and leaves the interpreter's hooks as they were. */
 void cs_family_uninstall(void);
 
-/* The argument names, in order, as a tuple (new reference). */
-PyObject *cs_family_arg_names(PyCodeObject *code, int nargs);
-/* The qualified name within its module (new reference). Before 3.11 code
- * objects lack it, so it is worked out from the first argument's class. */
-PyObject *cs_family_qualname(PyCodeObject *code, PyObject *first_arg);
 /* The argument values of a frame that is starting (borrowed; NULL for an
  * empty slot). `frame` is what the family's hooks see: an interpreter frame
  * (3.12+, NULL for the running one) or a frame object (before). */
@@ -44,10 +39,6 @@ PyCodeObject *cs_family_frame_code(void *frame);
  * not needed) names methods on Pythons whose code objects lack a qualname. */
 void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg, int lineno), void *ctx,
                           int max_frames);
-/* Per-code slot for our data (co_extra). */
-Py_ssize_t cs_family_request_code_extra(freefunc free_fn);
-void *cs_family_code_extra(PyCodeObject *code, Py_ssize_t index);
-int cs_family_set_code_extra(PyCodeObject *code, Py_ssize_t index, void *value);
 
 #if CS_PY_HAS_MONITORING
 /* sys.monitoring, shared by the recorder and the live hooks (3.12+). */

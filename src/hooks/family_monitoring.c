@@ -441,17 +441,6 @@ void cs_family_uninstall(void)
     tool_id = -1;
 }
 
-PyObject *cs_family_arg_names(PyCodeObject *code, int nargs)
-{
-    return cs_code_arg_names(code, nargs);
-}
-
-PyObject *cs_family_qualname(PyCodeObject *code, PyObject *first_arg)
-{
-    (void)first_arg;
-    return Py_NewRef(code->co_qualname);
-}
-
 void cs_family_frame_args(void *frame, PyCodeObject *code, int n, PyObject **out)
 {
     cs_frame_args(frame ? frame : cs_current_frame(), code, n, out);
@@ -482,24 +471,6 @@ void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, PyObject 
         f = back;
     }
     Py_XDECREF(f);
-}
-
-Py_ssize_t cs_family_request_code_extra(freefunc free_fn)
-{
-    return PyUnstable_Eval_RequestCodeExtraIndex(free_fn);
-}
-
-void *cs_family_code_extra(PyCodeObject *code, Py_ssize_t index)
-{
-    void *extra = NULL;
-    if (PyUnstable_Code_GetExtra((PyObject *)code, index, &extra) != 0)
-        PyErr_Clear();
-    return extra;
-}
-
-int cs_family_set_code_extra(PyCodeObject *code, Py_ssize_t index, void *value)
-{
-    return PyUnstable_Code_SetExtra((PyObject *)code, index, value);
 }
 
 #endif

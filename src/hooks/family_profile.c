@@ -47,7 +47,7 @@ static int is_yield(PyFrameObject *f)
 
 static struct cs_code_info *info_for(PyFrameObject *f, PyCodeObject *code)
 {
-    struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(code, cs_rec.code_extra_index));
+    struct cs_code_info *ci = cs_code_info_current(cs_code_extra_of(code));
     if (ci && (ci->id || !ci->traced))
         return ci;
     return cs_frame_resolve(code, frame_of(f));
@@ -119,7 +119,7 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
         return 0;
     }
     case PyTrace_RETURN: {
-        struct cs_code_info *ci = cs_code_info_current(cs_family_code_extra(frame_code(f), cs_rec.code_extra_index));
+        struct cs_code_info *ci = cs_code_info_current(cs_code_extra_of(frame_code(f)));
         if (!ci || cs_leaving(t, ci) != CS_RECORD)
             return 0;
         if (!arg)
@@ -234,11 +234,6 @@ void cs_family_uninstall(void)
     PyErr_Restore(type, value, tb);
 }
 
-PyObject *cs_family_arg_names(PyCodeObject *code, int nargs)
-{
-    return cs_code_arg_names(code, nargs);
-}
-
 void cs_family_frame_args(void *frame, PyCodeObject *code, int n, PyObject **out)
 {
     cs_frame_args(frame_of(frame), code, n, out);
@@ -275,94 +270,6 @@ void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, PyObject 
         f = back;
     }
     Py_XDECREF(f);
-}
-
-#if !CS_PY_CODE_HAS_QUALNAME
-/* Before 3.11: find the class in the first argument's MRO (or the first
- * argument itself, for classmethods) whose dict holds a function with this
- * code. Dictionary lookups only: no Python code runs. */
-static int runs_code(PyObject *function, PyCodeObject *code)
-{
-    int found = function && PyFunction_Check(function) && PyFunction_GET_CODE(function) == (PyObject *)code;
-    Py_XDECREF(function);
-    return found;
-}
-
-/* Whether a class attribute is the function of this code: plain, a class
- * or static method, or a property's getter, setter or deleter (their
- * wrappers' attributes are C members: no Python code runs). */
-static int is_defined_by(PyObject *attr, PyCodeObject *code)
-{
-    if (Py_TYPE(attr) == &PyClassMethod_Type || Py_TYPE(attr) == &PyStaticMethod_Type)
-        return runs_code(PyObject_GetAttrString(attr, "__func__"), code);
-    if (Py_TYPE(attr) == &PyProperty_Type)
-        return runs_code(PyObject_GetAttrString(attr, "fget"), code) ||
-               runs_code(PyObject_GetAttrString(attr, "fset"), code) ||
-               runs_code(PyObject_GetAttrString(attr, "fdel"), code);
-    return PyFunction_Check(attr) && PyFunction_GET_CODE(attr) == (PyObject *)code;
-}
-
-static PyObject *qualname_from_class(PyCodeObject *code, PyObject *first_arg)
-{
-    if (!first_arg)
-        return NULL;
-    PyTypeObject *start = PyType_Check(first_arg) ? (PyTypeObject *)first_arg : Py_TYPE(first_arg);
-    PyObject *mro = start->tp_mro;
-    if (!mro || !PyTuple_Check(mro))
-        return NULL;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
-        PyTypeObject *cls = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
-        PyObject *attr = cls->tp_dict ? PyDict_GetItemWithError(cls->tp_dict, code->co_name) : NULL;
-        if (!attr)
-            continue;
-        if (attr && is_defined_by(attr, code)) {
-            char name[128];
-            cs_type_name(cls, name, sizeof name);
-            const char *dot = strrchr(name, '.');
-            PyObject *owner = (cls->tp_flags & Py_TPFLAGS_HEAPTYPE)
-                                  ? Py_NewRef(((PyHeapTypeObject *)cls)->ht_qualname)
-                                  : PyUnicode_FromString(dot ? dot + 1 : name);
-            PyObject *q = owner ? PyUnicode_FromFormat("%U.%U", owner, code->co_name) : NULL;
-            Py_XDECREF(owner);
-            return q;
-        }
-    }
-    PyErr_Clear();
-    return NULL;
-}
-#endif
-
-PyObject *cs_family_qualname(PyCodeObject *code, PyObject *first_arg)
-{
-#if CS_PY_CODE_HAS_QUALNAME
-    (void)first_arg;
-    return Py_NewRef(code->co_qualname);
-#else
-    PyObject *q = qualname_from_class(code, first_arg);
-    if (q)
-        return q;
-    PyErr_Clear();
-    Py_INCREF(code->co_name);
-    return code->co_name;
-#endif
-}
-
-Py_ssize_t cs_family_request_code_extra(freefunc free_fn)
-{
-    return _PyEval_RequestCodeExtraIndex(free_fn);
-}
-
-void *cs_family_code_extra(PyCodeObject *code, Py_ssize_t index)
-{
-    void *extra = NULL;
-    if (_PyCode_GetExtra((PyObject *)code, index, &extra) != 0)
-        PyErr_Clear();
-    return extra;
-}
-
-int cs_family_set_code_extra(PyCodeObject *code, Py_ssize_t index, void *value)
-{
-    return _PyCode_SetExtra((PyObject *)code, index, value);
 }
 
 #endif

@@ -49,12 +49,18 @@ static PyObject *start(PyObject *self, PyObject *args)
     }
     if (cs_recorder_start(&ring, packed) != 0)
         return NULL;
+    if (cs_family_install() != 0) {
+        cs_rec.recording = 0;
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 
 static PyObject *stop(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
+    if (cs_rec.recording)
+        cs_family_uninstall(); /* first: no hook may run into a stopped recorder */
     cs_recorder_stop();
     Py_RETURN_NONE;
 }

@@ -24,6 +24,7 @@
 #include "capture/recorder.h"
 #include "capture/values.h"
 #include "hooks/family.h"
+#include "py/code.h"
 #include "store/textbuf.h"
 
 struct cs_live_watch *cs_live_watches[CS_LIVE_MAX_WATCHES];
@@ -210,7 +211,7 @@ static void put_function_name(struct cs_textbuf *b, PyCodeObject *code)
     if (qualname)
         Py_INCREF(qualname);
     else
-        qualname = cs_family_qualname(code, NULL);
+        qualname = cs_py_code_qualname(code, NULL);
     const char *q = qualname ? PyUnicode_AsUTF8(qualname) : NULL;
     cs_textbuf_puts(&name, q ? q : "?");
     Py_XDECREF(qualname);
@@ -357,7 +358,7 @@ static void capture_args(struct open_call *c, PyCodeObject *code, void *frame, i
     int n = code_nargs(code);
     PyObject *argv[MAX_ARGS];
     cs_family_frame_args(frame, code, n, argv);
-    PyObject *names = cs_family_arg_names(code, n);
+    PyObject *names = cs_py_code_arg_names(code, n);
     struct cs_textbuf b = {0};
     for (int i = 0; i < n; i++) {
         PyObject *name = names && i < PyTuple_GET_SIZE(names) ? PyTuple_GET_ITEM(names, i) : NULL;
@@ -599,7 +600,7 @@ static int condition_holds(struct cs_live_watch *w, PyCodeObject *code, void *fr
     if (code->co_flags & CO_VARKEYWORDS)
         v.kwargs = argv[--v.nparams];
     /* a method's receiver is `self`, not one of its params */
-    PyObject *names = code->co_argcount > 0 ? cs_family_arg_names(code, 1) : NULL;
+    PyObject *names = code->co_argcount > 0 ? cs_py_code_arg_names(code, 1) : NULL;
     if (names && PyTuple_GET_SIZE(names) == 1 &&
         (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(names, 0), "self") == 0 ||
          PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(names, 0), "cls") == 0)) {

@@ -240,6 +240,17 @@ struct cs_code_extra_slots {
     void *slots[1];
 };
 
+/* The API's names for co_extra (unstable from 3.12, private before). */
+#if CS_PY_AT_LEAST(3, 12)
+#define cs_request_code_extra_index PyUnstable_Eval_RequestCodeExtraIndex
+#define cs_code_get_extra PyUnstable_Code_GetExtra
+#define cs_code_set_extra PyUnstable_Code_SetExtra
+#else
+#define cs_request_code_extra_index _PyEval_RequestCodeExtraIndex
+#define cs_code_get_extra _PyCode_GetExtra
+#define cs_code_set_extra _PyCode_SetExtra
+#endif
+
 static inline void *cs_code_extra_at(PyCodeObject *code, Py_ssize_t index)
 {
     const struct cs_code_extra_slots *e = (const struct cs_code_extra_slots *)code->co_extra;
