@@ -26,15 +26,9 @@ static int installed;
  * ours out: it stays in the chain, passing frames on. */
 static int stranded;
 
-/* A pending exception is kept aside (struct cs_pending) while the recorder
- * runs: the one a frame is thrown into with (throw(), a task cancelled),
- * which capturing its arguments must neither see nor clear, or the one a
- * frame let out. */
-
-#if !CS_PY_AT_LEAST(3, 12)
-/* Before 3.12 the StopIteration a generator lets out becomes RuntimeError
- * (PEP 479) only after its frame has left the evaluator. The message the
- * caller then gets, or NULL. */
+/* The message of the RuntimeError a generator's StopIteration becomes
+ * (PEP 479) when the interpreter converts it only after the frame has left
+ * the evaluator, or NULL. */
 static const char *converted_stop(int co_flags, PyObject *type)
 {
     int async_gen = co_flags & CO_ASYNC_GENERATOR;
@@ -46,26 +40,22 @@ static const char *converted_stop(int co_flags, PyObject *type)
         return "async generator raised StopAsyncIteration";
     return NULL;
 }
-#endif
 
 /* The frame let an exception out: it is the pending one. `gen_flags`: the
  * code's flags if the frame was a generator's, else 0. */
 static __attribute__((noinline)) void record_raised(struct cs_thread *t, int gen_flags, uint64_t now)
 {
+    /* The one a frame let out is kept aside while it is recorded. */
     struct cs_pending p = cs_pending_set_aside();
-#if CS_PY_AT_LEAST(3, 12)
-    (void)gen_flags;
-    cs_record_unwind(t, NULL, p.exc, now);
-#else
-    const char *stop = gen_flags && p.type ? converted_stop(gen_flags, p.type) : NULL;
+    PyObject *type = cs_pending_type(p);
+    const char *stop = CS_PY_STOP_CONVERTED_LATE && gen_flags && type ? converted_stop(gen_flags, type) : NULL;
     if (stop) {
         PyObject *message = PyUnicode_FromString(stop);
         cs_record_unwind(t, PyExc_RuntimeError, message, now);
         Py_XDECREF(message);
     } else {
-        cs_record_unwind(t, p.type, p.value, now);
+        cs_record_unwind(t, type, cs_pending_value(p), now);
     }
-#endif
     cs_pending_restore(p);
 }
 
@@ -117,6 +107,9 @@ static CS_EVALUATOR(evaluate)
         return pass_on_guarded(ts, t, f, throwflag);
     }
     if (v == CS_RECORD) {
+        /* A frame thrown into (throw(), a task cancelled) starts with the
+         * exception pending: capturing its arguments must neither see nor
+         * clear it. */
         struct cs_pending thrown = {0};
         if (throwflag)
             thrown = cs_pending_set_aside();

@@ -52,6 +52,10 @@
  * exceptions are then reported for the instrumented code alone. */
 #define CS_PY_LOCAL_UNWIND CS_PY_AT_LEAST(3, 15)
 
+/* Before 3.12 the StopIteration a generator lets out becomes RuntimeError
+ * (PEP 479) only after its frame has left the frame evaluator. */
+#define CS_PY_STOP_CONVERTED_LATE (!CS_PY_AT_LEAST(3, 12))
+
 /* ---- internal headers ---- */
 
 #if CS_PY_AT_LEAST(3, 11)
@@ -362,6 +366,27 @@ static inline struct cs_pending cs_pending_set_aside(void)
     PyErr_Fetch(&p.type, &p.value, &p.tb);
 #endif
     return p;
+}
+
+/* Its type, when it is known apart from the value (before 3.12), else
+ * NULL; and its value (borrowed; before 3.12 possibly not normalised). */
+static inline PyObject *cs_pending_type(struct cs_pending p)
+{
+#if CS_PY_AT_LEAST(3, 12)
+    (void)p;
+    return NULL;
+#else
+    return p.type;
+#endif
+}
+
+static inline PyObject *cs_pending_value(struct cs_pending p)
+{
+#if CS_PY_AT_LEAST(3, 12)
+    return p.exc;
+#else
+    return p.value;
+#endif
 }
 
 static inline void cs_pending_restore(struct cs_pending p)
