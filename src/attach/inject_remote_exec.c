@@ -74,8 +74,8 @@ static int bytes_literal(const char *s, char *out, size_t size)
     return 1;
 }
 
-static int write_script(const char *dir, const struct cs_remote_exec_request *req, char *path, size_t size,
-                        char *err, size_t errlen)
+static int write_script(const char *dir, int dfd, const struct cs_remote_exec_request *req, char *path,
+                        size_t size, char *err, size_t errlen)
 {
     char d[1024], ext[16400], sock[480];
     if (!bytes_literal(dir, d, sizeof d) || !bytes_literal(req->base.library, ext, sizeof ext) ||
@@ -84,7 +84,7 @@ static int write_script(const char *dir, const struct cs_remote_exec_request *re
         return -1;
     }
     snprintf(path, size, "%s/attach.py", dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = openat(dfd, "attach.py", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
         if (fd >= 0)
@@ -179,81 +179,95 @@ static int send_script(const struct cs_remote_exec_request *req, const char *scr
 }
 
 /* Reads the script's answer: CS_INJECT_OK with *result, CS_INJECT_LOAD_FAILED
- * with its message, or 1 while there is none yet. */
-static int read_result(const char *dir, int *result, char *err, size_t errlen)
+ * with its message, or 1 while there is none yet. The directory is the
+ * target's user's: its files are opened only as regular files in it. */
+static int read_result(int dfd, int *result, char *err, size_t errlen)
 {
-    char path[4200], text[1024];
-    snprintf(path, sizeof path, "%s/result", dir);
-    FILE *f = fopen(path, "re");
-    if (!f)
+    int fd = openat(dfd, "result", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return 1;
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    unlink(path);
-    text[n] = 0;
+    char text[1024];
+    struct stat st;
+    ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read(fd, text, sizeof text - 1) : -1;
+    close(fd);
+    unlinkat(dfd, "result", 0);
+    text[n > 0 ? n : 0] = 0;
     char *end;
     long v = strtol(text, &end, 10);
-    if (end != text && *end == 0) {
+    if (n > 0 && end != text && *end == 0 && v >= 0 && v < 256) {
         *result = (int)v;
         return CS_INJECT_OK;
     }
+    for (char *c = text; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' '; /* what the target wrote reaches a terminal */
     snprintf(err, errlen, "the agent could not be loaded by sys.remote_exec: %s",
              strncmp(text, "error ", 6) ? text : text + 6);
     return CS_INJECT_LOAD_FAILED;
 }
 
-/* The directory the target's user owns, or "" with err set. */
-static int make_private_dir(const struct cs_remote_exec_request *req, char *dir, size_t size, char *err,
-                            size_t errlen)
+/* A new directory, open as *dfd, with the script in it; then given to the
+ * target's user, who removes the script and writes the answer. */
+static int prepare(const struct cs_remote_exec_request *req, char *dir, size_t dsize, int *dfd, char *script,
+                   size_t ssize, char *err, size_t errlen)
 {
-    snprintf(dir, size, "/tmp/callscope-attach-XXXXXX");
+    snprintf(dir, dsize, "/tmp/callscope-attach-XXXXXX");
     if (!mkdtemp(dir)) {
         snprintf(err, errlen, "cannot make a directory in /tmp: %s", strerror(errno));
         return -1;
     }
-    /* The target removes the script, and writes its answer, as its user. */
-    if (geteuid() != req->uid && chown(dir, req->uid, (gid_t)-1) != 0) {
-        snprintf(err, errlen, "cannot give %s to uid %d: %s", dir, (int)req->uid, strerror(errno));
+    *dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (*dfd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", dir, strerror(errno));
         rmdir(dir);
         return -1;
     }
-    return 0;
+    if (write_script(dir, *dfd, req, script, ssize, err, errlen) != 0) {
+        unlinkat(*dfd, "attach.py", 0);
+    } else if (geteuid() != req->uid && fchown(*dfd, req->uid, (gid_t)-1) != 0) {
+        snprintf(err, errlen, "cannot give %s to uid %d: %s", dir, (int)req->uid, strerror(errno));
+        unlinkat(*dfd, "attach.py", 0);
+    } else {
+        return 0;
+    }
+    close(*dfd);
+    rmdir(dir);
+    return -1;
 }
 
 int cs_inject_remote_exec(const struct cs_remote_exec_request *req, int *result, char *err, size_t errlen)
 {
     char dir[64], script[128];
-    if (make_private_dir(req, dir, sizeof dir, err, errlen) != 0)
+    int dfd;
+    if (prepare(req, dir, sizeof dir, &dfd, script, sizeof script, err, errlen) != 0)
         return CS_INJECT_TOOL;
-    if (write_script(dir, req, script, sizeof script, err, errlen) != 0) {
-        unlink(script);
-        rmdir(dir);
-        return CS_INJECT_TOOL;
-    }
     int rc = send_script(req, script, err, errlen);
     if (rc != CS_INJECT_OK) {
         /* The target never got the path: nothing of it will run. */
-        unlink(script);
+        unlinkat(dfd, "attach.py", 0);
+        close(dfd);
         rmdir(dir);
         return rc;
     }
     int64_t start = cs_monotonic_ns() / 1000000;
     int told = 0, claimed = 0;
     for (;;) {
-        rc = read_result(dir, result, err, errlen);
+        rc = read_result(dfd, result, err, errlen);
         if (rc != 1)
             break;
         int64_t waited = cs_monotonic_ns() / 1000000 - start;
         if (cs_process_gone(req->base.pid)) {
             snprintf(err, errlen, "process %d exited before running the attach script", (int)req->base.pid);
-            return CS_INJECT_GONE;
+            rc = CS_INJECT_GONE;
+            break;
         }
         if (waited >= req->wait_ms && !claimed) {
-            char decided[128];
-            snprintf(decided, sizeof decided, "%s/decided", dir);
-            int fd = open(decided, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            int fd = openat(dfd, "decided", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
             if (fd >= 0) {
-                close(fd); /* the script, when it runs, starts nothing */
+                /* The script, when it runs, starts nothing and removes
+                 * the directory: it is left to it. */
+                close(fd);
+                close(dfd);
                 snprintf(err, errlen, "process %d's main thread ran no Python code for %d s (it is blocked in C: "
                                       "a sleep, a lock or I/O), and only there does sys.remote_exec run",
                          (int)req->base.pid, req->wait_ms / 1000);
@@ -263,7 +277,8 @@ int cs_inject_remote_exec(const struct cs_remote_exec_request *req, int *result,
         }
         if (claimed && waited >= req->wait_ms + CLAIMED_WAIT_MS) {
             snprintf(err, errlen, "the attach script in process %d gave no answer", (int)req->base.pid);
-            return CS_INJECT_TIMEOUT;
+            rc = CS_INJECT_TIMEOUT;
+            break;
         }
         if (!told && waited >= TELL_AFTER_MS && req->waiting) {
             req->waiting(req->base.pid);
@@ -271,9 +286,11 @@ int cs_inject_remote_exec(const struct cs_remote_exec_request *req, int *result,
         }
         usleep(POLL_US);
     }
-    char decided[128];
-    snprintf(decided, sizeof decided, "%s/decided", dir);
-    unlink(decided);
+    /* The script has run, or the target is gone: nothing will read these. */
+    unlinkat(dfd, "attach.py", 0);
+    unlinkat(dfd, "decided", 0);
+    unlinkat(dfd, "result.tmp", 0);
+    close(dfd);
     rmdir(dir);
     return rc;
 }
