@@ -350,6 +350,24 @@ static int connect_retrying(const char *path, int attempts)
     return fd;
 }
 
+/* Whether the end of fd is process pid's agent: the socket was bound by
+ * that process (its pid and uid, SO_PEERCRED), not by someone listening
+ * at its path. -1 after printing the error. */
+static int peer_is_agent(int fd, const char *path, pid_t pid, uid_t uid)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        cs_error("cannot tell who serves %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (cred.pid == pid && cred.uid == uid)
+        return 0;
+    cs_error("%s is served by process %d (uid %u), not by process %d's agent (uid %u); not talking to it",
+             path, (int)cred.pid, (unsigned)cred.uid, (int)pid, (unsigned)uid);
+    return -1;
+}
+
 /* A connection to the agent of pid, after its hello; the agent is started
  * first when the process has none. -1 after printing the error. */
 static int connect_agent(pid_t pid, int may_attach)
@@ -359,14 +377,24 @@ static int connect_agent(pid_t pid, int may_attach)
         cs_error("no process %d", (int)pid);
         return -1;
     }
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)], why[512];
     cs_agent_socket_path(uid, pid, path, sizeof path);
+    /* Nothing is sent to, or read from, a socket in a place another user
+     * could have made. */
+    if (cs_agent_socket_dir_check(uid, why, sizeof why) < 0) {
+        cs_error("%s", why);
+        return -1;
+    }
     int fd = try_connect(path);
     if (fd < 0 && may_attach && (errno == ENOENT || errno == ECONNREFUSED)) {
         char err[1024];
         struct cs_attach_info info;
         if (cs_attach_pid(pid, CS_VIA_AUTO, &info, err, sizeof err) != 0) {
             fprintf(stderr, "callscope: %s\n", err);
+            return -1;
+        }
+        if (cs_agent_socket_dir_check(uid, why, sizeof why) < 0) {
+            cs_error("%s", why);
             return -1;
         }
         fd = connect_retrying(info.socket_path, 500);
@@ -379,6 +407,10 @@ static int connect_agent(pid_t pid, int may_attach)
             cs_error("the agent in process %d does not answer", (int)pid);
         else
             cs_error("no callscope agent in process %d", (int)pid);
+        return -1;
+    }
+    if (peer_is_agent(fd, path, pid, uid) != 0) {
+        close(fd);
         return -1;
     }
     unsigned char *payload = NULL;

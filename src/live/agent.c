@@ -27,6 +27,7 @@
 #include "live/agent_entry.h"
 #include "live/observer.h"
 #include "live/pattern.h"
+#include "live/socket_path.h"
 #include "store/textbuf.h"
 
 #define MAX_CLIENTS 16
@@ -226,10 +227,8 @@ static int prepare_directory(void)
     *slash = 0;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return -1;
-    struct stat st;
-    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
-        return -1;
-    return 0;
+    char why[256];
+    return cs_agent_socket_dir_check(geteuid(), why, sizeof why) == 1 ? 0 : -1;
 }
 
 static int listen_socket(void)

@@ -34,6 +34,36 @@ int cs_agent_socket_path(uid_t uid, pid_t pid, char *out, size_t size)
     return fits(snprintf(out, size, CS_AGENT_SOCKET_DIR_FMT "/agent-%d.sock", (unsigned)uid, (int)pid), out, size);
 }
 
+int cs_agent_socket_dir_check(uid_t uid, char *why, size_t size)
+{
+    char dir[64];
+    if (cs_agent_socket_dir(uid, dir, sizeof dir) != 0) {
+        snprintf(why, size, "the agent's socket directory name is too long");
+        return -1;
+    }
+    struct stat st;
+    if (lstat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(why, size, "cannot look at %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    const char *fix = "remove it: another user may have made it to listen in the agent's place";
+    if (S_ISLNK(st.st_mode))
+        snprintf(why, size, "%s is a symbolic link, not a directory of uid %u; %s", dir, (unsigned)uid, fix);
+    else if (!S_ISDIR(st.st_mode))
+        snprintf(why, size, "%s is not a directory; %s", dir, fix);
+    else if (st.st_uid != uid)
+        snprintf(why, size, "%s belongs to uid %u, not to uid %u whose agent it is for; %s", dir,
+                 (unsigned)st.st_uid, (unsigned)uid, fix);
+    else if (st.st_mode & 077)
+        snprintf(why, size, "%s is open to other users (mode %04o, not 0700); %s", dir,
+                 (unsigned)(st.st_mode & 07777), fix);
+    else
+        return 1;
+    return -1;
+}
+
 /* The pid in "agent-<pid>.sock" or "agent-<pid>.sock.new", or 0. */
 static pid_t pid_of_socket_name(const char *name)
 {

@@ -21,6 +21,13 @@ int cs_agent_socket_dir(uid_t uid, char *out, size_t size);
  * effective uid). Returns 0, or -1 if `size` is too small. */
 int cs_agent_socket_path(uid_t uid, pid_t pid, char *out, size_t size);
 
+/* Whether uid's socket directory can be trusted with an agent's socket: a
+ * real directory (no symbolic link), owned by uid, closed to everyone else
+ * (mode 0700 or stricter). Another local user who made it first could
+ * otherwise listen in the agent's place. Returns 1 when it is safe, 0 when
+ * it does not exist, -1 with one sentence saying why not in `why`. */
+int cs_agent_socket_dir_check(uid_t uid, char *why, size_t size);
+
 /* Removes the sockets in uid's directory whose process has ended: one
  * killed while attached cannot remove its own. Returns how many went. */
 int cs_agent_sweep_dead_sockets(uid_t uid);

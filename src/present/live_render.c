@@ -97,9 +97,8 @@ static const char *share_color(uint64_t part, uint64_t whole)
     return share > 0.5 ? RED : share > 0.2 ? YELLOW : share > 0.05 ? GREEN : "";
 }
 
-static void json_tree(struct cs_textbuf *b, const struct node *nodes, size_t n, size_t *i)
+static void json_node(struct cs_textbuf *b, const struct node *nd)
 {
-    const struct node *nd = &nodes[*i];
     cs_textbuf_printf(b, "{\"depth\":%d,\"function\":", nd->depth);
     cs_json_string(b, nd->function.s, nd->function.n);
     cs_textbuf_puts(b, ",\"filename\":");
@@ -117,16 +116,26 @@ static void json_tree(struct cs_textbuf *b, const struct node *nodes, size_t n, 
     if (nd->flags & CS_NODE_UNFINISHED)
         cs_textbuf_puts(b, ",\"unfinished\":true");
     cs_textbuf_puts(b, ",\"children\":[");
-    int depth = nd->depth;
-    int first = 1;
-    for (++*i; *i < n && nodes[*i].depth > depth;) {
-        if (!first)
-            cs_textbuf_putc(b, ',');
-        first = 0;
-        json_tree(b, nodes, n, i);
-    }
-    cs_textbuf_puts(b, "]}");
 }
+
+/* The nodes in order as nested objects, without recursion: a tree as deep
+ * as the agent's frame allows must not exhaust the client's stack. */
+static void json_tree(struct cs_textbuf *b, const struct node *nodes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_node(b, &nodes[i]);
+        int next = i + 1 < n ? nodes[i + 1].depth : -1;
+        if (next > nodes[i].depth)
+            continue; /* its first child follows */
+        for (int d = nodes[i].depth; d >= next && d >= 0; d--)
+            cs_textbuf_puts(b, "]}");
+        if (next >= 0)
+            cs_textbuf_putc(b, ',');
+    }
+}
+
+/* Guides drawn for at most this many levels; a deeper node says how deep. */
+#define MAX_DRAWN_DEPTH 64
 
 static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const struct header *h,
                         struct cs_textbuf *b)
@@ -137,32 +146,47 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
     struct node *nodes = calloc(count ? count : 1, sizeof *nodes);
     if (!nodes)
         return -1;
+    /* The frame is the agent's word, not to be trusted: the root at depth
+     * 0, and each node at most one level below the one before, so every
+     * depth lies in [0, i] and indexes the arrays below safely. */
     for (uint64_t i = 0; i < count && !rd->error; i++) {
-        nodes[i].depth = (int)cs_get_varint(rd);
+        uint64_t depth = cs_get_varint(rd);
+        if (depth > (i ? (uint64_t)nodes[i - 1].depth + 1 : 0))
+            rd->error = 1;
+        nodes[i].depth = (int)depth;
         nodes[i].duration_ns = cs_get_varint(rd);
         nodes[i].flags = cs_get_byte(rd);
         nodes[i].function = cs_get_text(rd);
         nodes[i].filename = cs_get_text(rd);
         nodes[i].lineno = cs_get_varint(rd);
-        if (i > 0 && nodes[i].depth > nodes[i - 1].depth + 1)
-            rd->error = 1; /* a child must follow its parent */
     }
-    if (rd->error || count == 0 || nodes[0].depth != 0) {
+    if (rd->error || count == 0) {
         free(nodes);
         return -1;
     }
-    /* a later sibling: the next node at the same depth before a shallower one */
-    for (uint64_t i = 0; i < count; i++)
-        for (uint64_t j = i + 1; j < count && nodes[j].depth >= nodes[i].depth; j++)
-            if (nodes[j].depth == nodes[i].depth) {
-                nodes[i].has_next_sibling = 1;
-                break;
-            }
+    /* A later sibling: the next node at the same depth before a shallower
+     * one. last[d] is the latest node at depth d still open; a step up
+     * closes the deeper ones (each closed once, so this is linear). */
+    uint64_t *last = malloc((count + 1) * sizeof *last);
+    if (!last) {
+        free(nodes);
+        return -1;
+    }
+    int top = -1;
+    for (uint64_t i = 0; i < count; i++) {
+        int d = nodes[i].depth;
+        if (d <= top && last[d] != UINT64_MAX)
+            nodes[last[d]].has_next_sibling = 1;
+        for (int k = d + 1; k <= top; k++)
+            last[k] = UINT64_MAX;
+        last[d] = i;
+        top = d;
+    }
+    free(last);
     if (r->jsonl) {
         json_head(b, h, nodes[0].function, nodes[0].filename, nodes[0].lineno);
         cs_textbuf_puts(b, ",\"call_tree\":");
-        size_t i = 0;
-        json_tree(b, nodes, count, &i);
+        json_tree(b, nodes, count);
         cs_textbuf_printf(b, ",\"total_duration_ms\":%.6f,\"node_count\":%llu}\n", (double)h->duration_ns / 1e6,
                           (unsigned long long)count);
         free(nodes);
@@ -188,8 +212,10 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
     free(stack_dur);
     for (uint64_t i = 0; i < count; i++) {
         const struct node *nd = &nodes[i];
-        for (int d = 1; d < nd->depth; d++)
+        for (int d = 1; d < nd->depth && d < MAX_DRAWN_DEPTH; d++)
             cs_textbuf_puts(b, guide[d] ? "\xe2\x94\x82   " : "    ");
+        if (nd->depth >= MAX_DRAWN_DEPTH)
+            cs_textbuf_printf(b, "(depth %d) ", nd->depth);
         if (nd->depth > 0)
             cs_textbuf_puts(b, nd->has_next_sibling ? "\xe2\x94\x9c\xe2\x94\x80 " : "\xe2\x94\x94\xe2\x94\x80 ");
         guide[nd->depth] = (unsigned char)nd->has_next_sibling;

@@ -1,0 +1,189 @@
+"""What the live client trusts: only the target's own agent, in a directory
+nobody else could have made, and none of what it says."""
+
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+import unittest
+
+from tests.py.live_support import LiveTarget
+from tests.py.test_attach import OTHER_USER, other_user_uid
+
+HELLO, OBSERVATION, DONE = 0x41, 0x44, 0x45
+TRACE = 1
+
+# A target that plays its own agent: it listens at its agent socket itself
+# (so the socket is truly the target's), greets, reads the request and
+# answers with the observation frame the test wrote into a file.
+FAKE_AGENT = r'''
+import os, socket, struct, sys
+frame = open(sys.argv[1], "rb").read()
+d = "/tmp/callscope-%d" % os.geteuid()
+os.makedirs(d, mode=0o700, exist_ok=True)
+path = "%s/agent-%d.sock" % (d, os.getpid())
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+def send(kind, payload):
+    c.sendall(struct.pack("<IB", len(payload) + 1, kind) + payload)
+def varint(v):
+    out = b""
+    while v >= 0x80:
+        out += bytes([(v & 0x7f) | 0x80])
+        v >>= 7
+    return out + bytes([v])
+def text(t):
+    return varint(len(t)) + t
+send(0x41, text(b"3.12.0") + varint(os.getpid()))
+n = struct.unpack("<I", c.recv(4))[0]
+while n:
+    n -= len(c.recv(n))
+send(0x44, frame)
+send(0x45, varint(1))
+c.recv(1)
+os.unlink(path)
+'''
+
+
+def varint(v):
+    out = b""
+    while v >= 0x80:
+        out += bytes([(v & 0x7f) | 0x80])
+        v >>= 7
+    return out + bytes([v])
+
+
+def text(t):
+    return varint(len(t)) + t
+
+
+def trace_frame(depths):
+    """A trace observation whose nodes have these depths."""
+    header = bytes([TRACE]) + varint(1) + varint(int(time.time() * 1e9)) + varint(7) + text(b"MainThread") + b"\0" + \
+        varint(1000)
+    nodes = b"".join(varint(d) + varint(10) + b"\0" + text(b"f%d" % i) + text(b"x.py") + varint(i + 1)
+                     for i, d in enumerate(depths))
+    return header + varint(len(depths)) + nodes
+
+
+class ClientTrustsOnlyTheAgent(LiveTarget):
+
+    def fake_agent(self, frame):
+        script = self.write("fake.py", FAKE_AGENT)
+        with open(os.path.join(self.dir, "frame"), "wb") as f:
+            f.write(frame)
+        p = subprocess.Popen([sys.executable, script, "frame"], cwd=self.dir, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.targets.append(p)
+        self.assertEqual(self.read_line(p), "ready")
+        return p
+
+    def test_hostile_trees_are_refused_not_rendered_out_of_bounds(self):
+        for depths in ([0, 2**32 - 1], [0, 2**31], [0, 1, 2**63], [3], [0, 1, 3]):
+            for fmt in ("tree", "jsonl"):
+                p = self.fake_agent(trace_frame(depths))
+                proc = self.live("trace", p.pid, "__main__.f", "--format", fmt, "-n", "1")
+                self.assertEqual(proc.returncode, 0, (depths, fmt, proc.stderr.decode()))
+                self.assertIn("an observation could not be read; skipped", proc.stdout.decode() + proc.stderr.decode())
+                p.wait(timeout=30)
+
+    def test_a_deep_chain_is_rendered_without_recursion(self):
+        # 200,000 nested calls: linear work, and no stack to overflow.
+        depth = 200000
+        p = self.fake_agent(trace_frame(range(depth)))
+        proc = self.live("trace", p.pid, "__main__.f", "--format", "jsonl", "-n", "1", timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        line = [l for l in proc.stdout.decode().splitlines() if '"observation"' in l][0]
+        # (too deep for json.loads itself: its structure is checked as text)
+        self.assertEqual(line.count('{"depth":'), depth)
+        self.assertEqual(line.count('"children":[]'), 1)
+        self.assertIn('{"depth":%d,"function":"f%d"' % (depth - 1, depth - 1), line)
+        self.assertIn("]}" * depth + ',"total_duration_ms":', line)
+        self.assertTrue(line.endswith(',"node_count":%d}' % depth))
+        p = self.fake_agent(trace_frame(range(depth)))
+        proc = self.live("trace", p.pid, "__main__.f", "--format", "tree", "-n", "1", timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        lines = proc.stdout.decode().splitlines()
+        self.assertEqual(sum(1 for l in lines if "x.py:" in l), depth)
+        self.assertIn("(depth %d) " % (depth - 1), [l for l in lines if "f%d " % (depth - 1) in l][0])
+
+    def test_a_socket_of_another_process_is_not_talked_to(self):
+        p = self.start_target("serve(lambda: None)\n", attach=False)
+        path = self.socket_path(p.pid)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        impostor = socket.socket(socket.AF_UNIX)
+        impostor.bind(path)
+        impostor.listen(1)
+        self.addCleanup(impostor.close)
+        self.addCleanup(os.unlink, path)
+        proc = self.live("watch", p.pid, "__main__.serve", "-n", "1")
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(proc.stderr.decode(),
+                         "callscope: %s is served by process %d (uid %d), not by process %d's agent (uid %d); not "
+                         "talking to it\n" % (path, os.getpid(), os.geteuid(), p.pid, os.geteuid()))
+        conn, _ = impostor.accept()
+        conn.settimeout(5)
+        self.assertEqual(conn.recv(1024), b"")  # the request never reached it
+        conn.close()
+
+
+class ClientTrustsOnlyTheOwnersDirectory(LiveTarget):
+    """Another user's target: its socket directory must be that user's own."""
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run a process as another user")
+        self.uid = other_user_uid()
+        if self.uid is None:
+            self.skipTest("cannot create the user %s" % OTHER_USER)
+        self.dir_path = "/tmp/callscope-%d" % self.uid
+        if os.path.lexists(self.dir_path):
+            self.skipTest("%s exists already" % self.dir_path)
+        self.addCleanup(self.remove_dir)
+        import pwd
+        gid = pwd.getpwnam(OTHER_USER).pw_gid
+
+        def as_user():
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(self.uid)
+        self.target = subprocess.Popen(["sleep", "60"], preexec_fn=as_user)
+        self.targets.append(self.target)
+
+    def remove_dir(self):
+        if os.path.islink(self.dir_path):
+            os.unlink(self.dir_path)
+        elif os.path.exists(self.dir_path):
+            shutil.rmtree(self.dir_path)
+
+    def refused(self, why):
+        proc = self.live("watch", self.target.pid, "m.f")
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(proc.stderr.decode(), "callscope: %s %s; remove it: another user may have made it to listen "
+                                               "in the agent's place\n" % (self.dir_path, why))
+
+    def test_a_directory_of_another_owner(self):
+        os.mkdir(self.dir_path, 0o700)
+        self.refused("belongs to uid 0, not to uid %d whose agent it is for" % self.uid)
+
+    def test_a_directory_open_to_others(self):
+        os.mkdir(self.dir_path)
+        os.chown(self.dir_path, self.uid, -1)
+        os.chmod(self.dir_path, 0o777)
+        self.refused("is open to other users (mode 0777, not 0700)")
+
+    def test_a_symbolic_link(self):
+        os.symlink(self.dir, self.dir_path)
+        self.refused("is a symbolic link, not a directory of uid %d" % self.uid)
+
+
+if __name__ == "__main__":
+    unittest.main()
