@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -26,6 +27,16 @@
 #include "present/live_render.h"
 
 static volatile sig_atomic_t interrupted;
+
+/* How long the client waits for the agent's hello, or for the rest of a
+ * message once it has begun (CALLSCOPE_LIVE_TIMEOUT seconds, default 10):
+ * an agent that stalls there is not callscope's, or is stuck. */
+static int reply_timeout_s(void)
+{
+    const char *v = getenv("CALLSCOPE_LIVE_TIMEOUT");
+    long s = v && *v ? strtol(v, NULL, 10) : 0;
+    return s > 0 && s < 3600 ? (int)s : 10;
+}
 
 static void on_interrupt(int sig)
 {
@@ -413,13 +424,22 @@ static int connect_agent(pid_t pid, int may_attach)
         close(fd);
         return -1;
     }
+    struct timeval tv = {.tv_sec = reply_timeout_s()};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     unsigned char *payload = NULL;
     size_t len = 0;
+    errno = 0;
     int kind = cs_recv_frame(fd, &payload, &len);
+    int read_errno = errno;
     free(payload);
     if (kind != CS_MSG_HELLO) {
         close(fd);
-        cs_error("the agent in process %d did not answer", (int)pid);
+        if (interrupted)
+            cs_error("interrupted while waiting for the agent in process %d", (int)pid);
+        else if (read_errno == EAGAIN || read_errno == EWOULDBLOCK)
+            cs_error("the agent in process %d did not answer within %d s", (int)pid, (int)tv.tv_sec);
+        else
+            cs_error("the agent in process %d did not answer", (int)pid);
         return -1;
     }
     return fd;
@@ -450,12 +470,17 @@ static int converse(int fd, struct cs_live_render *r, int one_reply)
             continue;
         unsigned char *payload = NULL;
         size_t len = 0;
+        errno = 0;
         int kind = cs_recv_frame(fd, &payload, &len);
         if (kind <= 0) {
+            int read_errno = errno;
             free(payload);
             if (interrupted)
                 return 0;
-            cs_error("the agent closed the connection (the process may have exited)");
+            if (read_errno == EAGAIN || read_errno == EWOULDBLOCK)
+                cs_error("the agent stopped in the middle of a message for %d s; giving up", reply_timeout_s());
+            else
+                cs_error("the agent closed the connection (the process may have exited)");
             return 1;
         }
         char text[2048];
@@ -503,12 +528,13 @@ static int run_live(int command, int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    cs_protocol_stop = &interrupted;
     int fd = connect_agent(a.pid, command != 0);
     if (fd < 0)
         return CS_EXIT_FAILURE;
-    char text[2048];
+    char text[CS_LIVE_REQUEST_MAX];
     int kind = command ? CS_REQ_OBSERVE : CS_REQ_RESET;
-    size_t len = command ? cs_live_request_format(&a.req, text, sizeof text)
+    size_t len = command ? cs_live_request_format(&a.req, text)
                          : (size_t)snprintf(text, sizeof text, "%s", a.all ? "" : a.pattern);
     int status;
     if (cs_send_frame(fd, kind, text, len) != 0) {

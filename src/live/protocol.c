@@ -22,25 +22,56 @@ void cs_live_request_defaults(struct cs_live_request *req, int command)
     req->cycle_ns = 5000000000LL;
 }
 
-size_t cs_live_request_format(const struct cs_live_request *r, char *out, size_t size)
+/* "key=value\n" with the value escaped (backslash and newline), so that
+ * any text, a condition written over several lines included, arrives as it
+ * was typed. */
+static size_t put_text(char *out, size_t n, const char *key, const char *v)
 {
-    int n = snprintf(out, size,
-                     "command=%d\npattern=%s\nnested=%s\ncondition=%s\ndepth=%d\ntimes=%lld\n"
-                     "min_duration_ns=%lld\nentrance_ns=%lld\nskip_builtin=%d\nexpand=%d\nwhen=%d\ncycle_ns=%lld\n",
-                     r->command, r->pattern, r->nested, r->condition, r->depth, r->times,
-                     (long long)r->min_duration_ns, (long long)r->entrance_ns, r->skip_builtin,
-                     r->expand, r->when, (long long)r->cycle_ns);
-    if (n < 0)
-        n = 0;
-    return (size_t)n < size ? (size_t)n : size - 1;
+    n += (size_t)sprintf(out + n, "%s=", key);
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '\n') {
+            out[n++] = '\\';
+            out[n++] = *v == '\n' ? 'n' : '\\';
+        } else {
+            out[n++] = *v;
+        }
+    }
+    out[n++] = '\n';
+    out[n] = 0;
+    return n;
 }
 
+size_t cs_live_request_format(const struct cs_live_request *r, char out[CS_LIVE_REQUEST_MAX])
+{
+    size_t n = (size_t)sprintf(out, "command=%d\n", r->command);
+    n = put_text(out, n, "pattern", r->pattern);
+    n = put_text(out, n, "nested", r->nested);
+    n = put_text(out, n, "condition", r->condition);
+    n += (size_t)sprintf(out + n,
+                         "depth=%d\ntimes=%lld\nmin_duration_ns=%lld\nentrance_ns=%lld\nskip_builtin=%d\nexpand=%d\n"
+                         "when=%d\ncycle_ns=%lld\n",
+                         r->depth, r->times, (long long)r->min_duration_ns, (long long)r->entrance_ns,
+                         r->skip_builtin, r->expand, r->when, (long long)r->cycle_ns);
+    return n;
+}
+
+/* Unescapes a text field into dst; -1 if it does not fit or an escape is
+ * unknown. */
 static int copy_field(char *dst, size_t size, const char *v, size_t n)
 {
-    if (n >= size)
-        return -1;
-    memcpy(dst, v, n);
-    dst[n] = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (c == '\\') {
+            if (++i == n || (v[i] != 'n' && v[i] != '\\'))
+                return -1;
+            c = v[i] == 'n' ? '\n' : '\\';
+        }
+        if (c == 0 || k + 1 >= size)
+            return -1;
+        dst[k++] = c;
+    }
+    dst[k] = 0;
     return 0;
 }
 
@@ -120,12 +151,20 @@ int cs_live_request_parse(const char *text, size_t len, struct cs_live_request *
     return 0;
 }
 
+volatile sig_atomic_t *cs_protocol_stop;
+
+/* An interrupted call is retried unless the process was asked to stop. */
+static int retry(void)
+{
+    return errno == EINTR && !(cs_protocol_stop && *cs_protocol_stop);
+}
+
 int cs_write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
+        if (n < 0 && retry())
             continue;
         if (n <= 0)
             return -1;
@@ -140,7 +179,7 @@ int cs_read_all(int fd, void *buf, size_t len)
     char *p = buf;
     while (len > 0) {
         ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
+        if (n < 0 && retry())
             continue;
         if (n <= 0)
             return n == 0 && p == buf ? 1 : -1; /* 1: end of stream before the first byte */

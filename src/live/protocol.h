@@ -9,7 +9,8 @@
  * recording.
  *
  * Client to agent
- *   REQ_OBSERVE  text: one "key=value" per line (see struct cs_live_request)
+ *   REQ_OBSERVE  text: one "key=value" per line (see struct cs_live_request),
+ *                values with backslash and newline escaped
  *   REQ_RESET    text: a pattern, or empty for all of this client's watches
  *   REQ_DETACH   empty: remove everything and end the agent thread
  * Agent to client
@@ -39,6 +40,7 @@
 #ifndef CALLSCOPE_LIVE_PROTOCOL_H
 #define CALLSCOPE_LIVE_PROTOCOL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,8 +96,15 @@ struct cs_live_request {
 };
 
 void cs_live_request_defaults(struct cs_live_request *req, int command);
-/* key=value lines; returns the length written (always NUL-terminated). */
-size_t cs_live_request_format(const struct cs_live_request *req, char *out, size_t size);
+/* The longest request: every text field at its longest with every
+ * character escaped, and the numbers. */
+#define CS_LIVE_REQUEST_MAX                                                                                           \
+    (2 * (sizeof(((struct cs_live_request *)0)->pattern) + sizeof(((struct cs_live_request *)0)->nested) +          \
+          sizeof(((struct cs_live_request *)0)->condition)) +                                                        \
+     512)
+/* key=value lines, text values with backslash and newline escaped (\\, \n);
+ * returns the length written (NUL-terminated). */
+size_t cs_live_request_format(const struct cs_live_request *req, char out[CS_LIVE_REQUEST_MAX]);
 /* 0, or -1 with a message in err. */
 int cs_live_request_parse(const char *text, size_t len, struct cs_live_request *req, char *err,
                           size_t errlen);
@@ -108,7 +117,11 @@ static inline void cs_frame_header(unsigned char out[CS_FRAME_HEADER], int kind,
     out[4] = (unsigned char)kind;
 }
 
-/* Whole-buffer I/O on a blocking socket, retrying on EINTR: 0 or -1. */
+/* Whole-buffer I/O on a blocking socket, retrying on EINTR unless
+ * *cs_protocol_stop is set (the client's Ctrl-C): 0 or -1. A socket with a
+ * receive timeout (SO_RCVTIMEO) fails a read that waits longer, with
+ * errno EAGAIN. */
+extern volatile sig_atomic_t *cs_protocol_stop;
 int cs_write_all(int fd, const void *buf, size_t len);
 int cs_read_all(int fd, void *buf, size_t len);
 

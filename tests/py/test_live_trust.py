@@ -3,6 +3,7 @@ nobody else could have made, and none of what it says."""
 
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -12,6 +13,7 @@ import time
 import unittest
 
 from tests.py.live_support import LiveTarget
+from tests.py.support import CALLSCOPE
 from tests.py.test_attach import OTHER_USER, other_user_uid
 
 HELLO, OBSERVATION, DONE = 0x41, 0x44, 0x45
@@ -23,6 +25,7 @@ TRACE = 1
 FAKE_AGENT = r'''
 import os, socket, struct, sys
 frame = open(sys.argv[1], "rb").read()
+mode = sys.argv[2]
 d = "/tmp/callscope-%d" % os.geteuid()
 os.makedirs(d, mode=0o700, exist_ok=True)
 path = "%s/agent-%d.sock" % (d, os.getpid())
@@ -31,6 +34,10 @@ s.bind(path)
 s.listen(1)
 print("ready", flush=True)
 c, _ = s.accept()
+if mode == "silent":  # never greets
+    c.recv(1)
+    os.unlink(path)
+    sys.exit(0)
 def send(kind, payload):
     c.sendall(struct.pack("<IB", len(payload) + 1, kind) + payload)
 def varint(v):
@@ -45,8 +52,11 @@ send(0x41, text(b"3.12.0") + varint(os.getpid()))
 n = struct.unpack("<I", c.recv(4))[0]
 while n:
     n -= len(c.recv(n))
-send(0x44, frame)
-send(0x45, varint(1))
+if mode == "half":  # announces a frame, sends part of it, stalls
+    c.sendall(struct.pack("<IB", 100, 0x44) + b"abc")
+else:
+    send(0x44, frame)
+    send(0x45, varint(1))
 c.recv(1)
 os.unlink(path)
 '''
@@ -73,17 +83,21 @@ def trace_frame(depths):
     return header + varint(len(depths)) + nodes
 
 
-class ClientTrustsOnlyTheAgent(LiveTarget):
+class FakeAgents(LiveTarget):
+    """Targets that play their own agent (FAKE_AGENT)."""
 
-    def fake_agent(self, frame):
+    def fake_agent(self, frame=b"", mode="answer"):
         script = self.write("fake.py", FAKE_AGENT)
         with open(os.path.join(self.dir, "frame"), "wb") as f:
             f.write(frame)
-        p = subprocess.Popen([sys.executable, script, "frame"], cwd=self.dir, stdout=subprocess.PIPE,
+        p = subprocess.Popen([sys.executable, script, "frame", mode], cwd=self.dir, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.targets.append(p)
         self.assertEqual(self.read_line(p), "ready")
         return p
+
+
+class ClientTrustsOnlyTheAgent(FakeAgents):
 
     def test_hostile_trees_are_refused_not_rendered_out_of_bounds(self):
         for depths in ([0, 2**32 - 1], [0, 2**31], [0, 1, 2**63], [3], [0, 1, 3]):
@@ -132,6 +146,51 @@ class ClientTrustsOnlyTheAgent(LiveTarget):
         conn.settimeout(5)
         self.assertEqual(conn.recv(1024), b"")  # the request never reached it
         conn.close()
+
+
+class ClientNeverHangs(FakeAgents):
+    """An agent that stalls is given up on, with one line; Ctrl-C works."""
+
+    def live_with_timeout(self, *args):
+        return subprocess.run([CALLSCOPE] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, timeout=60,
+                              env=dict(os.environ, CALLSCOPE_LIVE_TIMEOUT="1"))
+
+    def test_no_hello(self):
+        p = self.fake_agent(mode="silent")
+        proc = self.live_with_timeout("watch", p.pid, "__main__.f")
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(proc.stderr.decode(), "callscope: the agent in process %d did not answer within 1 s\n" % p.pid)
+
+    def test_half_a_frame(self):
+        p = self.fake_agent(mode="half")
+        proc = self.live_with_timeout("watch", p.pid, "__main__.f")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("callscope: the agent stopped in the middle of a message for 1 s; giving up\n",
+                      proc.stderr.decode())
+
+    def test_ctrl_c_while_waiting_for_the_agent(self):
+        p = self.fake_agent(mode="silent")
+        client = self.popen_live("watch", p.pid, "__main__.f")  # the default wait is 10 s
+        time.sleep(1)
+        client.send_signal(signal.SIGINT)
+        out, err = client.communicate(timeout=5)
+        self.assertEqual(err.decode(), "callscope: interrupted while waiting for the agent in process %d\n" % p.pid)
+        self.assertEqual(client.returncode, 1)
+
+    def test_a_condition_over_several_lines_arrives_whole(self):
+        p = self.start_target("""
+            def f(a, b):
+                return a + b
+            state = {"i": 0}
+            def work():
+                state["i"] += 1
+                f(state["i"], -5 if state["i"] % 2 else 3)
+            serve(work)
+        """)
+        obs = self.observations("watch", p.pid, "__main__.f", "-n", "4", "--condition",
+                                "params[1] == -5\nor params[1] >= 0")
+        self.assertEqual(sorted({o["params"]["b"] for o in obs}), ["-5", "3"])
 
 
 class ClientTrustsOnlyTheOwnersDirectory(LiveTarget):
