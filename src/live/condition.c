@@ -4,9 +4,10 @@
  * Every operation maps to the C API call Python itself would make, so
  * `params[0] > 100` compares exactly as the program would; what the
  * validator refused (dunders, private names, other calls) never reaches
- * here. A method is called only on an object whose type is exactly str,
- * bytes, list, tuple or dict, so a subclass cannot slip its own code in
- * under an allowed name.
+ * here. Operands are read only when that runs no program code
+ * (readable.h); a method is called only on an object whose type is exactly
+ * str, bytes, list, tuple or dict. Each step's result size and the whole
+ * evaluation's work are bounded.
  */
 #include "live/condition.h"
 
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "expr/expr.h"
+#include "live/readable.h"
 
 /* Whether the tree reads what is only known when the call ends. */
 static int reads_outcome(const struct cs_expr *e)
@@ -56,7 +58,13 @@ void cs_live_condition_free(struct cs_live_condition *c)
     c->tree = NULL;
 }
 
-static PyObject *evaluate(const struct cs_expr *e, const struct cs_live_call_values *v);
+/* One evaluation: the call's values and what it may still read. */
+struct eval {
+    const struct cs_live_call_values *v;
+    struct cs_read_budget budget;
+};
+
+static PyObject *evaluate(const struct cs_expr *e, struct eval *x);
 
 static PyObject *or_none(PyObject *o)
 {
@@ -87,14 +95,13 @@ static PyObject *name_value(const char *name, const struct cs_live_call_values *
     return NULL;
 }
 
-static int exact_builtin_container(PyObject *o)
-{
-    return PyUnicode_CheckExact(o) || PyBytes_CheckExact(o) || PyList_CheckExact(o) || PyTuple_CheckExact(o) ||
-           PyDict_CheckExact(o);
-}
-
-/* A condition must stay cheap: no step may build a huge value. */
+/* A condition must stay cheap: no step may build a value of over a million
+ * items or characters, nor an int of over MAX_INT_BITS bits, whose
+ * arithmetic grows faster than its size. */
 #define MAX_RESULT 1000000
+#define MAX_INT_BITS (1 << 16)
+/* int() of a text longer than this would build such an int. */
+#define MAX_INT_TEXT 20000
 
 static Py_ssize_t sized_len(PyObject *o)
 {
@@ -103,11 +110,24 @@ static Py_ssize_t sized_len(PyObject *o)
     return -1;
 }
 
-static int too_large(Py_ssize_t n)
+static int too_large(long long n)
 {
     if (n <= MAX_RESULT)
         return 0;
     PyErr_Format(PyExc_MemoryError, "a condition may not build values of over %d items", MAX_RESULT);
+    return 1;
+}
+
+static long long int_bits(PyObject *o)
+{
+    return PyLong_CheckExact(o) ? (long long)_PyLong_NumBits(o) : 0;
+}
+
+static int int_too_large(long long bits)
+{
+    if (bits <= MAX_INT_BITS)
+        return 0;
+    PyErr_Format(PyExc_MemoryError, "a condition may not compute with ints of over %d bits", MAX_INT_BITS);
     return 1;
 }
 
@@ -123,8 +143,31 @@ static int repetition_too_large(PyObject *a, PyObject *b)
     return too_large(overflow > 0 || (n > 0 && len > 0 && n > MAX_RESULT / len) ? MAX_RESULT + 1 : 0);
 }
 
-/* Methods whose result can be far larger than their object: width and
- * replacement are checked first. */
+/* What an operator would build or cost, checked before it runs. */
+static int operation_too_large(int op, PyObject *a, PyObject *b)
+{
+    switch (op) {
+    case CS_OP_MUL:
+        return repetition_too_large(a, b) || int_too_large(int_bits(a) + int_bits(b));
+    case CS_OP_ADD: {
+        Py_ssize_t la = sized_len(a), lb = sized_len(b);
+        return (la >= 0 && lb >= 0 && too_large((long long)la + lb)) || int_too_large(int_bits(a)) ||
+               int_too_large(int_bits(b));
+    }
+    case CS_OP_MOD:
+        if (PyUnicode_Check(a) || PyBytes_Check(a)) {
+            /* '%500000000d' % 1: a width is a size the format picks */
+            PyErr_SetString(PyExc_TypeError, "%-formatting is not allowed in a condition");
+            return 1;
+        }
+        return int_too_large(int_bits(a)) || int_too_large(int_bits(b));
+    default:
+        return int_too_large(int_bits(a)) || int_too_large(int_bits(b));
+    }
+}
+
+/* Methods whose result can be far larger than their object: width,
+ * replacement and parts are checked first. */
 static int method_too_large(const char *name, PyObject *obj, PyObject *args)
 {
     Py_ssize_t len = sized_len(obj);
@@ -132,7 +175,7 @@ static int method_too_large(const char *name, PyObject *obj, PyObject *args)
         PyObject *w = PyTuple_GET_SIZE(args) > 0 ? PyTuple_GET_ITEM(args, 0) : NULL;
         int overflow = 0;
         long long width = w && PyLong_Check(w) ? PyLong_AsLongLongAndOverflow(w, &overflow) : 0;
-        return too_large(overflow ? MAX_RESULT + 1 : (Py_ssize_t)(width > MAX_RESULT ? MAX_RESULT + 1 : width));
+        return too_large(overflow ? MAX_RESULT + 1 : width);
     }
     if (!strcmp(name, "replace") && PyTuple_GET_SIZE(args) >= 2) {
         Py_ssize_t with = sized_len(PyTuple_GET_ITEM(args, 1));
@@ -142,10 +185,72 @@ static int method_too_large(const char *name, PyObject *obj, PyObject *args)
         Py_ssize_t parts = sized_len(PyTuple_GET_ITEM(args, 0));
         return parts > 0 && len > 0 && too_large(len > MAX_RESULT / parts ? MAX_RESULT + 1 : len * parts);
     }
+    if (!strcmp(name, "split") || !strcmp(name, "rsplit") || !strcmp(name, "splitlines"))
+        return len > 0 && too_large((long long)len + 1); /* one part per character at most */
+    if (!strcmp(name, "encode") || !strcmp(name, "decode")) {
+        /* Another codec is looked up through the program's codec search
+         * functions, and may be imported. */
+        static const char *const codecs[] = {"utf-8", "utf8", "ascii", "latin-1", "latin1", NULL};
+        static const char *const handlers[] = {"strict", "replace", "ignore", "backslashreplace", NULL};
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args) && i < 2; i++) {
+            const char *arg = PyUnicode_Check(PyTuple_GET_ITEM(args, i)) ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(args, i))
+                                                                          : NULL;
+            const char *const *allowed = i == 0 ? codecs : handlers;
+            int ok = 0;
+            for (size_t k = 0; arg && allowed[k]; k++)
+                ok |= !strcasecmp(arg, allowed[k]);
+            if (!ok) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_TypeError, "%s() may only use utf-8, ascii or latin-1 (strict, replace, "
+                                              "ignore or backslashreplace) in a condition", name);
+                return 1;
+            }
+        }
+    }
     return 0;
 }
 
-static PyObject *call(const struct cs_expr *e, const struct cs_live_call_values *v)
+/* The builtins a condition may call, on readable arguments only: len()
+ * needs only a built-in container, whatever it holds; str() reads an
+ * exception's message too; int() of a long text is refused. */
+static PyObject *call_builtin(const char *name, PyObject *fn, PyObject *args, struct eval *x)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (!strcmp(name, "len") && n == 1) {
+        if (cs_readable_shallow(PyTuple_GET_ITEM(args, 0)) != 0)
+            return NULL;
+    } else if (!strcmp(name, "str") && n == 1) {
+        return cs_read_str(&x->budget, PyTuple_GET_ITEM(args, 0));
+    } else {
+        if (cs_readable(&x->budget, args) != 0)
+            return NULL;
+        if (!strcmp(name, "int") && n >= 1) {
+            Py_ssize_t len = PyUnicode_Check(PyTuple_GET_ITEM(args, 0)) || PyBytes_Check(PyTuple_GET_ITEM(args, 0))
+                                 ? PyObject_Length(PyTuple_GET_ITEM(args, 0))
+                                 : 0;
+            if (len > MAX_INT_TEXT) {
+                PyErr_Format(PyExc_MemoryError, "int() of a text of over %d characters is not allowed in a condition",
+                             MAX_INT_TEXT);
+                return NULL;
+            }
+        }
+        if (!strcmp(name, "round") && n == 2 && int_too_large(int_bits(PyTuple_GET_ITEM(args, 1))))
+            return NULL;
+    }
+    return PyObject_Call(fn, args, NULL);
+}
+
+static int readable_keys(struct cs_read_budget *b, PyObject *dict)
+{
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(dict, &pos, &k, &v))
+        if (cs_readable(b, k) != 0)
+            return -1;
+    return 0;
+}
+
+static PyObject *call(const struct cs_expr *e, struct eval *x)
 {
     PyObject *fn = NULL, *method_of = NULL;
     const struct cs_expr *callee = e->left;
@@ -157,12 +262,24 @@ static PyObject *call(const struct cs_expr *e, const struct cs_live_call_values 
         }
         Py_INCREF(fn);
     } else if (callee->kind == CS_EXPR_ATTR) {
-        PyObject *obj = evaluate(callee->left, v);
+        PyObject *obj = evaluate(callee->left, x);
         if (!obj)
             return NULL;
-        if (!exact_builtin_container(obj)) {
+        /* The method compares, hashes or copies the object's items: they
+         * must be readable too (dict.get only hashes its keys; keys(),
+         * values() and items() are views, read when they are used). */
+        int dict = PyDict_CheckExact(obj);
+        int views = dict && (!strcmp(callee->str, "keys") || !strcmp(callee->str, "values") ||
+                             !strcmp(callee->str, "items"));
+        int keys_only = dict && !strcmp(callee->str, "get");
+        if (!PyUnicode_CheckExact(obj) && !PyBytes_CheckExact(obj) && !PyList_CheckExact(obj) &&
+            !PyTuple_CheckExact(obj) && !PyDict_CheckExact(obj)) {
             PyErr_Format(PyExc_TypeError, "%s() may only be called on str, bytes, list, tuple or dict, not %.100s",
                          callee->str, Py_TYPE(obj)->tp_name);
+            Py_DECREF(obj);
+            return NULL;
+        }
+        if (!views && (keys_only ? readable_keys(&x->budget, obj) : cs_readable(&x->budget, obj)) != 0) {
             Py_DECREF(obj);
             return NULL;
         }
@@ -178,7 +295,7 @@ static PyObject *call(const struct cs_expr *e, const struct cs_live_call_values 
     }
     PyObject *args = PyTuple_New((Py_ssize_t)e->nargs);
     for (size_t i = 0; args && i < e->nargs; i++) {
-        PyObject *a = evaluate(e->args[i], v);
+        PyObject *a = evaluate(e->args[i], x);
         if (!a) {
             Py_CLEAR(args);
             break;
@@ -186,8 +303,12 @@ static PyObject *call(const struct cs_expr *e, const struct cs_live_call_values 
         PyTuple_SET_ITEM(args, (Py_ssize_t)i, a);
     }
     PyObject *r = NULL;
-    if (args && !(method_of && method_too_large(callee->str, method_of, args)))
-        r = PyObject_Call(fn, args, NULL);
+    if (args && method_of) {
+        if (cs_readable(&x->budget, args) == 0 && !method_too_large(callee->str, method_of, args))
+            r = PyObject_Call(fn, args, NULL);
+    } else if (args) {
+        r = call_builtin(callee->str, fn, args, x);
+    }
     Py_XDECREF(args);
     Py_XDECREF(method_of);
     Py_DECREF(fn);
@@ -196,7 +317,7 @@ static PyObject *call(const struct cs_expr *e, const struct cs_live_call_values 
 
 static PyObject *binary(const struct cs_expr *e, PyObject *a, PyObject *b)
 {
-    if (e->op == CS_OP_MUL && repetition_too_large(a, b))
+    if (operation_too_large(e->op, a, b))
         return NULL;
     switch (e->op) {
     case CS_OP_ADD: return PyNumber_Add(a, b);
@@ -211,7 +332,7 @@ static PyObject *binary(const struct cs_expr *e, PyObject *a, PyObject *b)
     return NULL;
 }
 
-static PyObject *compare(const struct cs_expr *e, PyObject *a, PyObject *b)
+static PyObject *compare(const struct cs_expr *e, PyObject *a, PyObject *b, struct eval *x)
 {
     int r;
     switch (e->op) {
@@ -223,6 +344,8 @@ static PyObject *compare(const struct cs_expr *e, PyObject *a, PyObject *b)
     case CS_OP_GE: return PyObject_RichCompare(a, b, Py_GE);
     case CS_OP_IN:
     case CS_OP_NOT_IN:
+        if (cs_read_charge(&x->budget, sized_len(b) > 0 ? sized_len(b) : 1) != 0)
+            return NULL;
         r = PySequence_Contains(b, a);
         if (r < 0)
             return NULL;
@@ -235,10 +358,19 @@ static PyObject *compare(const struct cs_expr *e, PyObject *a, PyObject *b)
     return NULL;
 }
 
-static PyObject *evaluate(const struct cs_expr *e, const struct cs_live_call_values *v)
+/* The truth of a value the program's __bool__ or __len__ would decide is
+ * not read. */
+static int truth_of(PyObject *o)
+{
+    return cs_readable_shallow(o) != 0 ? -1 : PyObject_IsTrue(o);
+}
+
+static PyObject *evaluate(const struct cs_expr *e, struct eval *x)
 {
     PyObject *a, *b, *r;
     int truth;
+    if (cs_read_charge(&x->budget, 1) != 0)
+        return NULL;
     switch (e->kind) {
     case CS_EXPR_INT: return PyLong_FromLongLong(e->ival);
     case CS_EXPR_FLOAT: return PyFloat_FromDouble(e->fval);
@@ -246,43 +378,49 @@ static PyObject *evaluate(const struct cs_expr *e, const struct cs_live_call_val
     case CS_EXPR_TRUE: Py_RETURN_TRUE;
     case CS_EXPR_FALSE: Py_RETURN_FALSE;
     case CS_EXPR_NONE: Py_RETURN_NONE;
-    case CS_EXPR_NAME: return name_value(e->str, v);
+    case CS_EXPR_NAME: return name_value(e->str, x->v);
     case CS_EXPR_ATTR:
-        a = evaluate(e->left, v);
-        r = a ? PyObject_GetAttrString(a, e->str) : NULL;
+        a = evaluate(e->left, x);
+        r = a ? cs_read_attribute(a, e->str) : NULL;
         Py_XDECREF(a);
         return r;
     case CS_EXPR_SUBSCRIPT:
-        a = evaluate(e->left, v);
-        b = a ? evaluate(e->right, v) : NULL;
-        r = b ? PyObject_GetItem(a, b) : NULL;
+        a = evaluate(e->left, x);
+        b = a ? evaluate(e->right, x) : NULL;
+        r = b ? cs_read_item(&x->budget, a, b) : NULL;
         Py_XDECREF(a);
         Py_XDECREF(b);
         return r;
-    case CS_EXPR_CALL: return call(e, v);
+    case CS_EXPR_CALL: return call(e, x);
     case CS_EXPR_NEG:
-        a = evaluate(e->left, v);
-        r = a ? PyNumber_Negative(a) : NULL;
+        a = evaluate(e->left, x);
+        r = a && cs_readable(&x->budget, a) == 0 && !int_too_large(int_bits(a)) ? PyNumber_Negative(a) : NULL;
         Py_XDECREF(a);
         return r;
     case CS_EXPR_NOT:
-        a = evaluate(e->left, v);
-        truth = a ? PyObject_IsTrue(a) : -1;
+        a = evaluate(e->left, x);
+        truth = a ? truth_of(a) : -1;
         Py_XDECREF(a);
         return truth < 0 ? NULL : PyBool_FromLong(!truth);
     case CS_EXPR_BINARY:
     case CS_EXPR_COMPARE:
-        a = evaluate(e->left, v);
-        b = a ? evaluate(e->right, v) : NULL;
-        r = b ? (e->kind == CS_EXPR_BINARY ? binary(e, a, b) : compare(e, a, b)) : NULL;
+        a = evaluate(e->left, x);
+        b = a ? evaluate(e->right, x) : NULL;
+        /* `is` compares identities, whatever the objects are. */
+        if (b && !(e->kind == CS_EXPR_COMPARE && (e->op == CS_OP_IS || e->op == CS_OP_IS_NOT)) &&
+            (cs_readable(&x->budget, a) != 0 || cs_readable(&x->budget, b) != 0)) {
+            Py_DECREF(b);
+            b = NULL;
+        }
+        r = b ? (e->kind == CS_EXPR_BINARY ? binary(e, a, b) : compare(e, a, b, x)) : NULL;
         Py_XDECREF(a);
         Py_XDECREF(b);
         return r;
     case CS_EXPR_AND:
     case CS_EXPR_OR:
         /* Python's own: the deciding operand is the value */
-        a = evaluate(e->left, v);
-        truth = a ? PyObject_IsTrue(a) : -1;
+        a = evaluate(e->left, x);
+        truth = a ? truth_of(a) : -1;
         if (truth < 0) {
             Py_XDECREF(a);
             return NULL;
@@ -290,7 +428,7 @@ static PyObject *evaluate(const struct cs_expr *e, const struct cs_live_call_val
         if ((e->kind == CS_EXPR_AND) != (truth != 0))
             return a;
         Py_DECREF(a);
-        return evaluate(e->right, v);
+        return evaluate(e->right, x);
     }
     PyErr_SetString(PyExc_TypeError, "unknown expression");
     return NULL;
@@ -301,8 +439,9 @@ int cs_live_condition_test(const struct cs_live_condition *c, const struct cs_li
 {
     PyObject *saved_type, *saved_value, *saved_tb;
     PyErr_Fetch(&saved_type, &saved_value, &saved_tb);
-    PyObject *r = evaluate(c->tree->root, v);
-    int truth = r ? PyObject_IsTrue(r) : -1;
+    struct eval x = {v, {CS_READ_BUDGET}};
+    PyObject *r = evaluate(c->tree->root, &x);
+    int truth = r ? truth_of(r) : -1;
     Py_XDECREF(r);
     if (truth < 0) {
         PyObject *type, *value, *tb;

@@ -424,6 +424,20 @@ static inline void cs_pending_restore(struct cs_pending p)
 #endif
 #endif
 
+/* ---- types ---- */
+
+/* A type's own dict (new reference, or NULL). From 3.12 a static built-in
+ * type keeps it in the interpreter, and tp_dict is NULL. */
+static inline PyObject *cs_type_dict(PyTypeObject *t)
+{
+#if CS_PY_AT_LEAST(3, 12)
+    return PyType_GetDict(t);
+#else
+    Py_XINCREF(t->tp_dict);
+    return t->tp_dict;
+#endif
+}
+
 /* ---- ints ---- */
 
 /* Reads a small int straight from its object: most arguments and results
