@@ -533,6 +533,15 @@ class AttachErrors(AttachTest):
 OTHER_USER = "callscope-test"
 
 
+def as_user(uid, gid):
+    """A preexec_fn that runs the child as uid:gid."""
+    def switch():
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+    return switch
+
+
 def other_user_uid():
     """The uid of a user made for these tests, or None."""
     import pwd
@@ -560,11 +569,7 @@ class AttachOtherUser(AttachTest):
             self.skipTest("cannot create the user %s" % OTHER_USER)
 
     def as_user(self, uid, gid):
-        def switch():
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(uid)
-        return switch
+        return as_user(uid, gid)
 
     def test_non_root_client_is_refused(self):
         import pwd

@@ -14,18 +14,17 @@ import unittest
 
 from tests.py.live_support import LiveTarget
 from tests.py.support import CALLSCOPE
-from tests.py.test_attach import OTHER_USER, other_user_uid
+from tests.py.test_attach import OTHER_USER, as_user, other_user_uid
 
 HELLO, OBSERVATION, DONE = 0x41, 0x44, 0x45
 TRACE = 1
 
 # A target that plays its own agent: it listens at its agent socket itself
 # (so the socket is truly the target's), greets, reads the request and
-# answers with the observation frame the test wrote into a file.
+# answers with the frames the test wrote into files.
 FAKE_AGENT = r'''
 import os, socket, struct, sys
-frame = open(sys.argv[1], "rb").read()
-mode = sys.argv[2]
+hello, frame, mode = open("hello", "rb").read(), open("frame", "rb").read(), sys.argv[1]
 d = "/tmp/callscope-%d" % os.geteuid()
 os.makedirs(d, mode=0o700, exist_ok=True)
 path = "%s/agent-%d.sock" % (d, os.getpid())
@@ -34,32 +33,18 @@ s.bind(path)
 s.listen(1)
 print("ready", flush=True)
 c, _ = s.accept()
-if mode == "silent":  # never greets
-    c.recv(1)
-    os.unlink(path)
-    sys.exit(0)
-def send(kind, payload):
-    c.sendall(struct.pack("<IB", len(payload) + 1, kind) + payload)
-def varint(v):
-    out = b""
-    while v >= 0x80:
-        out += bytes([(v & 0x7f) | 0x80])
-        v >>= 7
-    return out + bytes([v])
-def text(t):
-    return varint(len(t)) + t
-send(0x41, text(b"3.12.0") + varint(os.getpid()))
-n = struct.unpack("<I", c.recv(4))[0]
-while n:
-    n -= len(c.recv(n))
-if mode == "half":  # announces a frame, sends part of it, stalls
-    c.sendall(struct.pack("<IB", 100, 0x44) + b"abc")
-else:
-    send(0x44, frame)
-    send(0x45, varint(1))
+if mode != "silent":  # a silent one never greets
+    c.sendall(hello)
+    n = struct.unpack("<I", c.recv(4))[0]
+    while n:
+        n -= len(c.recv(n))
+    if mode == "half":  # announces a frame, sends part of it, stalls
+        c.sendall(struct.pack("<IB", 100, OBSERVATION) + b"abc")
+    else:
+        c.sendall(frame)
 c.recv(1)
 os.unlink(path)
-'''
+'''.replace("OBSERVATION", str(OBSERVATION))
 
 
 def varint(v):
@@ -72,6 +57,10 @@ def varint(v):
 
 def text(t):
     return varint(len(t)) + t
+
+
+def frame(kind, payload):
+    return struct.pack("<IB", len(payload) + 1, kind) + payload
 
 
 def trace_frame(depths):
@@ -86,11 +75,13 @@ def trace_frame(depths):
 class FakeAgents(LiveTarget):
     """Targets that play their own agent (FAKE_AGENT)."""
 
-    def fake_agent(self, frame=b"", mode="answer"):
+    def fake_agent(self, observation=b"", mode="answer"):
         script = self.write("fake.py", FAKE_AGENT)
-        with open(os.path.join(self.dir, "frame"), "wb") as f:
-            f.write(frame)
-        p = subprocess.Popen([sys.executable, script, "frame", mode], cwd=self.dir, stdout=subprocess.PIPE,
+        for name, data in (("hello", frame(HELLO, text(b"3.12.0") + varint(0))),
+                           ("frame", frame(OBSERVATION, observation) + frame(DONE, varint(1)))):
+            with open(os.path.join(self.dir, name), "wb") as f:
+                f.write(data)
+        p = subprocess.Popen([sys.executable, script, mode], cwd=self.dir, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.targets.append(p)
         self.assertEqual(self.read_line(p), "ready")
@@ -209,12 +200,7 @@ class ClientTrustsOnlyTheOwnersDirectory(LiveTarget):
         self.addCleanup(self.remove_dir)
         import pwd
         gid = pwd.getpwnam(OTHER_USER).pw_gid
-
-        def as_user():
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(self.uid)
-        self.target = subprocess.Popen(["sleep", "60"], preexec_fn=as_user)
+        self.target = subprocess.Popen(["sleep", "60"], preexec_fn=as_user(self.uid, gid))
         self.targets.append(self.target)
 
     def remove_dir(self):
