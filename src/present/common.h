@@ -21,6 +21,14 @@
 /* Prints "callscope: <message>" on stderr. */
 void cs_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Text that came from the traced program (names, messages, thread names),
+ * made safe for a terminal: control characters (C0, DEL and the C1 range
+ * U+0080–U+009F) are written as \xNN, so no name can move the cursor, set
+ * the window title or clear the screen. n is the length, or (size_t)-1 for
+ * a NUL-terminated s (NULL reads as ""). The copy stays valid until the
+ * eighth call after this one: enough for the arguments of one printf. */
+const char *cs_safe(const char *s, size_t n);
+
 /* Strict number parsing: the whole string, in range. 0 or -1. */
 int cs_parse_long(const char *s, long long min, long long max, long long *out);
 int cs_parse_double(const char *s, double min, double *out);

@@ -63,8 +63,8 @@ static void title(struct cs_live_render *r, const struct header *h, struct cs_te
     char ts[64], dur[32];
     timestamp(h->wall_ns, ts, sizeof ts);
     cs_format_duration((int64_t)h->duration_ns, dur, sizeof dur);
-    cs_textbuf_printf(b, "%s%s%s thread=%.*s tid=%llu daemon=%s", r->color ? DIM : "", ts, r->color ? RESET : "",
-                      (int)h->thread.n, h->thread.s, (unsigned long long)h->tid, h->daemon ? "True" : "False");
+    cs_textbuf_printf(b, "%s%s%s thread=%s tid=%llu daemon=%s", r->color ? DIM : "", ts, r->color ? RESET : "",
+                      cs_safe(h->thread.s, h->thread.n), (unsigned long long)h->tid, h->daemon ? "True" : "False");
     if (h->command != CS_LIVE_STACK)
         cs_textbuf_printf(b, " cost=%s", dur);
 }
@@ -79,7 +79,7 @@ static void json_head(struct cs_textbuf *b, const struct header *h, struct cs_te
     cs_json_string(b, func.s, func.n);
     cs_textbuf_puts(b, ",\"location\":");
     struct cs_textbuf loc = {0};
-    cs_textbuf_printf(&loc, "%.*s:%llu", (int)file.n, file.s, (unsigned long long)line);
+    cs_textbuf_printf(&loc, "%.*s:%llu", (int)file.n, file.s, (unsigned long long)line); /* JSON escapes it */
     cs_json_string(b, loc.data ? loc.data : "", loc.len);
     cs_textbuf_free(&loc);
     cs_textbuf_puts(b, ",\"thread\":");
@@ -222,12 +222,11 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
         char dur[32];
         cs_format_duration((int64_t)nd->duration_ns, dur, sizeof dur);
         const char *color = r->color ? share_color(nd->duration_ns, parent_dur[i]) : "";
-        cs_textbuf_printf(b, "%s[%s]%s %.*s ", color, dur, color[0] ? RESET : "", (int)nd->function.n,
-                          nd->function.s);
+        cs_textbuf_printf(b, "%s[%s]%s %s ", color, dur, color[0] ? RESET : "", cs_safe(nd->function.s, nd->function.n));
         if (nd->flags & CS_NODE_BUILTIN)
             cs_textbuf_puts(b, "<built-in>");
         else
-            cs_textbuf_printf(b, "%.*s:%llu", (int)nd->filename.n, nd->filename.s,
+            cs_textbuf_printf(b, "%s:%llu", cs_safe(nd->filename.s, nd->filename.n),
                               (unsigned long long)nd->lineno);
         if (nd->flags & CS_NODE_AWAIT)
             cs_textbuf_puts(b, " [await]");
@@ -264,7 +263,7 @@ static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const st
         cs_textbuf_printf(b, ",\"at\":\"%s\",\"cost_ms\":%.6f,\"params\":{", when, (double)h->duration_ns / 1e6);
     } else {
         title(r, h, b);
-        cs_textbuf_printf(b, " %.*s %.*s:%llu (%s)\n  params: ", (int)func.n, func.s, (int)file.n, file.s,
+        cs_textbuf_printf(b, " %s %s:%llu (%s)\n  params: ", cs_safe(func.s, func.n), cs_safe(file.s, file.n),
                           (unsigned long long)line, when);
     }
     for (uint64_t i = 0; i < nargs && !rd->error; i++) {
@@ -279,8 +278,7 @@ static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const st
             cs_textbuf_putc(b, ':');
             cs_json_string(b, value.data ? value.data : "", value.len);
         } else {
-            cs_textbuf_printf(b, "%s%.*s=%.*s", i ? ", " : "", (int)name.n, name.s, (int)value.len,
-                              value.data ? value.data : "");
+            cs_textbuf_printf(b, "%s%s=%s", i ? ", " : "", cs_safe(name.s, name.n), cs_safe(value.data, value.len));
         }
     }
     if (r->jsonl)
@@ -294,7 +292,7 @@ static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const st
             cs_textbuf_puts(b, ",\"return_obj\":");
             cs_json_string(b, value.data ? value.data : "", value.len);
         } else {
-            cs_textbuf_printf(b, "  return: %.*s\n", (int)value.len, value.data ? value.data : "");
+            cs_textbuf_printf(b, "  return: %s\n", cs_safe(value.data, value.len));
         }
     } else if (at == CS_AT_EXCEPTION) {
         struct cs_text type = cs_get_text(rd);
@@ -304,7 +302,7 @@ static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const st
             cs_textbuf_puts(b, ",\"throw_exp\":");
             cs_json_string(b, value.data ? value.data : "", value.len);
         } else {
-            cs_textbuf_printf(b, "  raised: %.*s\n", (int)value.len, value.data ? value.data : "");
+            cs_textbuf_printf(b, "  raised: %s\n", cs_safe(value.data, value.len));
         }
     }
     if (r->jsonl)
@@ -329,7 +327,7 @@ static int render_stack(struct cs_live_render *r, struct cs_reader *rd, const st
         cs_textbuf_puts(b, ",\"stack\":[");
     } else {
         title(r, h, b);
-        cs_textbuf_printf(b, " %.*s\n", (int)func.n, func.s);
+        cs_textbuf_printf(b, " %s\n", cs_safe(func.s, func.n));
     }
     for (uint64_t i = 0; i < n && !rd->error; i++) {
         struct cs_text f = cs_get_text(rd), fn = cs_get_text(rd);
@@ -341,7 +339,7 @@ static int render_stack(struct cs_live_render *r, struct cs_reader *rd, const st
             cs_json_string(b, fn.s, fn.n);
             cs_textbuf_printf(b, ",\"lineno\":%llu}", (unsigned long long)ln);
         } else {
-            cs_textbuf_printf(b, "    at %.*s (%.*s:%llu)\n", (int)f.n, f.s, (int)fn.n, fn.s,
+            cs_textbuf_printf(b, "    at %s (%s:%llu)\n", cs_safe(f.s, f.n), cs_safe(fn.s, fn.n),
                               (unsigned long long)ln);
         }
     }
@@ -378,8 +376,8 @@ static int render_monitor(struct cs_live_render *r, struct cs_reader *rd, const 
     cs_format_duration((int64_t)avg, a, sizeof a);
     cs_format_duration((int64_t)min, lo, sizeof lo);
     cs_format_duration((int64_t)max, hi, sizeof hi);
-    cs_textbuf_printf(b, "%s%s%s %.*s calls=%llu ok=%llu failed=%llu avg=%s min=%s max=%s fail-rate=%.2f%%\n",
-                      r->color ? DIM : "", ts, r->color ? RESET : "", (int)func.n, func.s,
+    cs_textbuf_printf(b, "%s%s%s %s calls=%llu ok=%llu failed=%llu avg=%s min=%s max=%s fail-rate=%.2f%%\n",
+                      r->color ? DIM : "", ts, r->color ? RESET : "", cs_safe(func.s, func.n),
                       (unsigned long long)calls, (unsigned long long)(calls - failed), (unsigned long long)failed,
                       calls ? a : "-", calls ? lo : "-", calls ? hi : "-", fail_rate);
     return 0;
@@ -419,6 +417,8 @@ void cs_live_render_message(struct cs_live_render *r, const char *type, const ch
         fflush(r->out);
         cs_textbuf_free(&b);
     } else {
-        fprintf(stderr, "callscope: %s\n", text); /* status and errors stay off the tree's stream */
+        /* status and errors stay off the tree's stream; they name the
+         * program's functions */
+        fprintf(stderr, "callscope: %s\n", cs_safe(text, (size_t)-1));
     }
 }

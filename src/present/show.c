@@ -324,19 +324,19 @@ static void print_tree_line(struct show *s, sqlite3_stmt *st, int depth, int has
     put_guides(s, depth, has_next);
     const char *qualname = cs_col_text(st, C_QUALNAME);
     int flags = sqlite3_column_int(st, C_FLAGS);
-    cs_textbuf_printf(&s->line, "%s%s%s(", BOLD(s), qualname ? qualname : "?", RESET(s));
+    cs_textbuf_printf(&s->line, "%s%s%s(", BOLD(s), qualname ? cs_safe(qualname, (size_t)-1) : "?", RESET(s));
     const char *args = cs_col_text(st, C_ARGS); /* cs_args_text(): name=value, ... */
     if (args)
-        cs_textbuf_puts(&s->line, args);
+        cs_textbuf_puts(&s->line, cs_safe(args, (size_t)-1));
     cs_textbuf_putc(&s->line, ')');
     if (flags & 1)
         cs_textbuf_puts(&s->line, " (resume)");
     const char *result = cs_col_text(st, C_RESULT);
     const char *exception = cs_col_text(st, C_EXCEPTION);
     if (exception)
-        cs_textbuf_printf(&s->line, " %s!! %s%s", RED(s), exception, RESET(s));
+        cs_textbuf_printf(&s->line, " %s!! %s%s", RED(s), cs_safe(exception, (size_t)-1), RESET(s));
     else if (result)
-        cs_textbuf_printf(&s->line, " \xe2\x86\x92 %s%s", flags & 2 ? "yield " : "", result);
+        cs_textbuf_printf(&s->line, " \xe2\x86\x92 %s%s", flags & 2 ? "yield " : "", cs_safe(result, (size_t)-1));
     if (sqlite3_column_type(st, C_DURATION) == SQLITE_NULL) {
         cs_textbuf_printf(&s->line, "  %s[unfinished]%s", YELLOW(s), RESET(s));
     } else {
@@ -418,7 +418,7 @@ static int walk_rows(struct show *s, sqlite3_stmt *rows, struct walk *w, struct 
         }
         if (!w->heading && !s->o.jsonl) {
             printf("%spid %lld \xc2\xb7 thread %s (tid %lld)%s\n", BOLD(s), (long long)w->t->pid,
-                   w->t->name ? w->t->name : "?", (long long)w->t->tid, RESET(s));
+                   w->t->name ? cs_safe(w->t->name, (size_t)-1) : "?", (long long)w->t->tid, RESET(s));
             w->heading = 1;
         }
         if (s->o.jsonl) {

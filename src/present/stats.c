@@ -323,9 +323,9 @@ static void print_table(const struct fn_stats *fns, size_t n)
         printf("%10lld %*s %*s %*s %*s  %s", (long long)f->count, 10 + (int)(strstr(total, "\xc2\xb5") != NULL),
                total, 10 + (int)(strstr(self, "\xc2\xb5") != NULL), self,
                10 + (int)(strstr(mean, "\xc2\xb5") != NULL), mean, 10 + (int)(strstr(max, "\xc2\xb5") != NULL),
-               max, f->name ? f->name : "?");
+               max, f->name ? cs_safe(f->name, (size_t)-1) : "?");
         if (f->filename)
-            printf("  %s:%lld", f->filename, (long long)f->lineno);
+            printf("  %s:%lld", cs_safe(f->filename, (size_t)-1), (long long)f->lineno);
         putchar('\n');
     }
 }
