@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/grow.h"
@@ -487,12 +488,21 @@ static void guard_temp(const char *tmp)
     }
 }
 
-/* Opens OUT.tmp (or takes stdout); *tmp is the name to rename, or NULL. */
+/* Opens OUT.tmp (or takes stdout); *tmp is the name to rename, or NULL. A
+ * path that is not a regular file (/dev/null, a FIFO, a terminal) is
+ * written in place: renaming over it would replace the device itself. */
 static FILE *open_output(const char *path, char **tmp)
 {
     *tmp = NULL;
     if (!path)
         return stdout;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        FILE *f = fopen(path, "w");
+        if (!f)
+            cs_error("cannot write %s: %s", path, strerror(errno));
+        return f;
+    }
     size_t n = strlen(path) + 5;
     *tmp = malloc(n);
     if (!*tmp)

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -138,6 +139,31 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *out)
     return rc;
 }
 
+/* Whether a writer may still be at work: its write-ahead log is there. */
+static int recording_under_way(const char *path)
+{
+    char wal[PATH_MAX + 8];
+    if (snprintf(wal, sizeof wal, "%s-wal", path) >= (int)sizeof wal)
+        return 1;
+    return access(wal, F_OK) == 0 || errno != ENOENT;
+}
+
+/* "file:PATH?immutable=1", PATH %-escaped where a URI needs it; 0 if it does
+ * not fit. */
+static int immutable_uri(const char *path, char *out, size_t size)
+{
+    size_t n = (size_t)snprintf(out, size, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (n + 4 >= size)
+            return 0;
+        if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20)
+            n += (size_t)snprintf(out + n, size - n, "%%%02X", *p);
+        else
+            out[n++] = (char)*p;
+    }
+    return snprintf(out + n, size - n, "?immutable=1") < (int)(size - n);
+}
+
 sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
 {
     switch (cs_schema_file_kind(path)) {
@@ -157,8 +183,14 @@ sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
     }
     sqlite3 *db = NULL;
     /* A reader's connection is used by one thread only (a parallel scan
-     * opens one per thread), so SQLite need not lock it on every call. */
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+     * opens one per thread), so SQLite need not lock it on every call. A
+     * finished recording has no write-ahead log beside it: it is read as
+     * immutable, which creates no -wal and -shm files and needs no write
+     * access to the file or its directory. */
+    char uri[PATH_MAX * 3 + 32];
+    int finished = !recording_under_way(path) && immutable_uri(path, uri, sizeof uri);
+    int rc = sqlite3_open_v2(finished ? uri : path, &db,
+                             SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | (finished ? SQLITE_OPEN_URI : 0), NULL);
     int64_t app_id = 0, version = 0;
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(db, 5000);

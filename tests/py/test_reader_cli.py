@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import sqlite3
 import subprocess
 import unittest
@@ -88,6 +89,67 @@ class Stats(TracedProgram):
         self.assertEqual(fib["count"], 9)
         self.assertLessEqual(fib["self_ms"], fib["total_ms"])
         self.assertGreaterEqual(fib["max_ms"], fib["mean_ms"])
+
+
+class ReadOnlyRecordings(TracedProgram):
+    """A finished recording is read without writing anything, by anyone who
+    may read the file."""
+
+    def setUp(self):
+        super().setUp()
+        self.run_traced(PROGRAM)
+
+    def test_reading_creates_nothing_beside_the_file(self):
+        before = sorted(os.listdir(self.dir))
+        out = os.path.join(self.make_dir(), "out.folded")
+        for command in (["show"], ["stats"], ["export", "--format", "folded", "-o", out],
+                        ["show", "--filter", "func == 'fib'"]):
+            proc = self.callscope(*command, self.db)
+            self.assertEqual(proc.returncode, 0, (command, proc.stderr))
+            self.assertEqual(sorted(os.listdir(self.dir)), before, command)
+
+    def make_dir(self):
+        d = os.path.join(self.dir, "..", os.path.basename(self.dir) + "-out")
+        os.makedirs(d)
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
+    def test_export_into_a_fifo_writes_through_it(self):
+        # (as into /dev/null: the device stays a device, not a file put in its place)
+        fifo = os.path.join(self.make_dir(), "pipe")
+        os.mkfifo(fifo)
+        import threading
+        got = []
+        reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()), daemon=True)
+        reader.start()
+        proc = self.callscope("export", self.db, "--format", "folded", "-o", fifo)
+        reader.join(30)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(stat.S_ISFIFO(os.stat(fifo).st_mode))
+        self.assertIn(b"fib", got[0])
+        self.assertEqual(os.listdir(os.path.dirname(fifo)), ["pipe"])
+
+    def test_a_reader_who_may_not_write(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to read as another user")
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        os.chmod(self.dir, 0o755)
+        os.chmod(self.db, 0o644)
+
+        def as_nobody():
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+        probe = subprocess.run([CALLSCOPE, "--help"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               preexec_fn=as_nobody)
+        if probe.returncode != 0:
+            self.skipTest("user nobody cannot run %s" % CALLSCOPE)
+        proc = subprocess.run([CALLSCOPE, "stats", self.db], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              preexec_fn=as_nobody)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("__main__.fib", proc.stdout.decode())
+        self.assertEqual(sorted(os.listdir(self.dir)), ["app.py", "trace.db"])
 
 
 class BadFiles(TracedProgram):
