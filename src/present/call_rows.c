@@ -85,7 +85,9 @@ void cs_call_json_line(struct cs_textbuf *b, sqlite3_stmt *st, const struct cs_t
     put_int_or_null(b, st, C_LINENO);
     /* epoch seconds to the microsecond, milliseconds to the nanosecond */
     cs_textbuf_puts(b, ",\"start\":");
-    cs_textbuf_decimal(b, (wall0 + sqlite3_column_int64(st, C_START) + 500) / 1000, 6);
+    /* µs since the epoch, in wider arithmetic: a file's start_ns is read as
+     * it is, however large. */
+    cs_textbuf_decimal(b, (int64_t)(((__int128)wall0 + sqlite3_column_int64(st, C_START) + 500) / 1000), 6);
     cs_textbuf_puts(b, ",\"duration_ms\":");
     if (sqlite3_column_type(st, C_DURATION) == SQLITE_NULL)
         cs_textbuf_puts(b, "null");

@@ -305,6 +305,14 @@ int cs_filter_parse_time(const char *s, int64_t *lo, int64_t *span)
     time_t t = mktime(&tm);
     if (t == (time_t)-1 || tm.tm_mday != d) /* also refuses 2026/02/31 */
         return -1;
+    /* Nanoseconds since the epoch hold years 1677 to 2262: a date beyond
+     * a century of now on either side compares with every call the same as
+     * that bound, and must not overflow (later offsets stay in range). */
+    const int64_t bound = 4600000000LL; /* seconds: years 1824 to 2115 */
+    if (t > bound)
+        t = bound;
+    if (t < -bound)
+        t = -bound;
     *lo = (int64_t)t * 1000000000LL + frac;
     *span = unit;
     return 0;

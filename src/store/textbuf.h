@@ -36,6 +36,8 @@ const char *cs_textbuf_cstr(struct cs_textbuf *b);
 
 static inline void cs_textbuf_put(struct cs_textbuf *b, const void *s, size_t n)
 {
+    if (n == 0)
+        return; /* s may be NULL then, and so may data: no memcpy of nothing */
     if (b->cap - b->len < n && cs_textbuf_grow(b, n) != 0)
         return;
     memcpy(b->data + b->len, s, n);

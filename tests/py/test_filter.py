@@ -99,6 +99,12 @@ class Filter(TracedProgram):
         self.assertEqual(len(self.show_jsonl("func == 'fib' and time >= '%s'" % since)), 9)
         self.assertEqual(self.show_jsonl("time < '2001/01/01'"), [])
         self.assertEqual(self.show_jsonl("duration > 60000"), [])
+        # dates past what nanoseconds since 1970 hold compare as far away, not wrapped round
+        everything = len(self.show_jsonl("depth >= 0"))
+        self.assertEqual(len(self.show_jsonl("time <= '9999/12/31'")), everything)
+        self.assertEqual(len(self.show_jsonl("time > '1000/01/01'")), everything)
+        self.assertEqual(self.show_jsonl("time > '9999/12/31 23:59'"), [])
+        self.assertEqual(self.show_jsonl("time == '2400/01/01'"), [])
 
     def test_combines_with_other_options(self):
         rows = self.show_jsonl("func == 'fib' and value == '4'", "--max-depth", "1")

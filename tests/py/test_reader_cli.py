@@ -229,6 +229,24 @@ class BadFiles(TracedProgram):
         jsonl = self.callscope("export", "--format", "jsonl", self.db).stdout.decode().splitlines()
         self.assertTrue(all(isinstance(json.loads(line)["args"], dict) for line in jsonl))
 
+    def test_extreme_times(self):
+        """Start and end times at the ends of their range are printed as far
+        as they go (under UBSan too: no signed overflow), never a crash."""
+        self.run_traced(PROGRAM)
+        con = sqlite3.connect(self.db)
+        con.executescript("""
+            update call_rows set start_ns = 9223372036854775807 where id = 2;
+            update call_rows set start_ns = -9223372036854775807 where id = 3;
+        """)
+        con.commit()
+        con.close()
+        for command in (["show", "--format", "jsonl"], ["export", "--format", "jsonl"], ["stats"]):
+            proc = self.callscope(*command, self.db)
+            self.assertEqual(proc.returncode, 0, (command, proc.stderr))
+            self.assertEqual(proc.stderr, b"", command)
+        lines = [json.loads(l) for l in self.callscope("show", "--format", "jsonl", self.db).stdout.splitlines()]
+        self.assertEqual(len(lines), self.query("select count(*) from call_rows")[0][0])
+
     def test_odd_names_and_inline_values_still_print_valid_json(self):
         """Argument names and inline values with quotes, backslashes or
         control characters (never written so by callscope) come out as
