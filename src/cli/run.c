@@ -24,6 +24,7 @@
 
 static volatile sig_atomic_t forward_to; /* pid that gets SIGTERM/SIGHUP */
 static volatile sig_atomic_t owner_gone;
+static pid_t recorder_pid; /* this process, as the program's parent */
 
 static void forward_signal(int sig)
 {
@@ -206,6 +207,11 @@ static void exec_program(struct cs_record_options *o, const char *root, const ch
         strcat(flags, "no-site,");
     setenv("CALLSCOPE_FLAGS", flags, 1);
     signal(SIGXFSZ, SIG_DFL); /* ignored by the collector only */
+    /* The program dies with its recorder: killed outright (SIGKILL, a
+     * crash), `callscope run` can no longer forward signals or drain the
+     * ring, which the program would then fill and wait on for ever. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != recorder_pid)
+        _exit(127);
     char **args = calloc((size_t)argc + 4, sizeof *args);
     if (!args) {
         fprintf(stderr, "callscope: out of memory\n");
@@ -275,6 +281,7 @@ int cs_cmd_run(int argc, char **argv)
         return 1;
     }
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    recorder_pid = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "callscope: cannot start the program: %s\n", strerror(errno));

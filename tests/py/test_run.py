@@ -5,6 +5,7 @@ import os
 import struct
 import subprocess
 import sys
+import time
 
 from tests.py.support import CALLSCOPE, LIB, TracedProgram
 
@@ -162,3 +163,34 @@ class Interrupts(TracedProgram):
         self.assertEqual(traced.returncode, plain.returncode)
         self.assertEqual(traced.stderr, plain.stderr)
         self.assertEqual(len(self.calls("__main__.f")), 1)
+
+
+class RecorderKilled(TracedProgram):
+    def test_the_program_does_not_outlive_its_recorder(self):
+        # Killed outright, `callscope run` can neither forward signals nor
+        # drain the ring: the program must not run on, orphaned, for ever.
+        script = self.write("app.py", """
+            import os, sys, time
+            print(os.getpid(), flush=True)
+            def spin(i):
+                return i
+            while True:
+                spin(1)
+        """)
+        run = subprocess.Popen([CALLSCOPE, "run", "--python", sys.executable, "-o", self.db, script],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        self.targets.append(run)
+        program = int(run.stdout.readline())
+        run.kill()
+        run.wait()
+        for _ in range(1000):
+            try:
+                with open("/proc/%d/stat" % program) as f:
+                    if f.read().split(")")[-1].split()[0] == "Z":
+                        break
+            except FileNotFoundError:
+                break
+            time.sleep(0.01)
+        else:
+            os.kill(program, 9)
+            self.fail("the program went on running after its recorder was killed")
