@@ -139,8 +139,8 @@ static int parse_pid(const char *s, pid_t *pid)
 static int parse_ms(const char *name, const char *v, int64_t *ns)
 {
     double ms;
-    if (cs_parse_double(v, 0, &ms) != 0) {
-        cs_error("%s takes a number of milliseconds, not '%s'", name, v);
+    if (cs_parse_double(v, 0, &ms) != 0 || ms > 86400000) {
+        cs_error("%s takes a number of milliseconds (a day at most), not '%s'", name, v);
         return -1;
     }
     *ns = (int64_t)(ms * 1e6);

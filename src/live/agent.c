@@ -18,12 +18,14 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "capture/code_info.h"
+#include "core/clock.h"
 #include "live/agent_entry.h"
 #include "live/observer.h"
 #include "live/pattern.h"
@@ -32,14 +34,20 @@
 
 #define MAX_CLIENTS 16
 #define OUTBOX_LIMIT (8u << 20) /* queued bytes per client before dropping */
+/* A request is a few KB (CS_LIVE_REQUEST_MAX); a client that announces
+ * more, or leaves one unfinished this long, is dropped. */
+#define REQUEST_FRAME_MAX (64u << 10)
+#define PARTIAL_REQUEST_NS (10LL * 1000000000LL)
 
 struct cs_live_client {
-    int fd;
+    int fd;               /* non-blocking: one slow client holds up no other */
     pthread_mutex_t lock; /* guards out, dropped (hooks fill, agent drains) */
     struct cs_textbuf out;
     size_t sent_upto;
     long long dropped;
     int finished_watches; /* set by hooks when a watch reached -n */
+    struct cs_textbuf in; /* the bytes of requests received so far */
+    int64_t partial_since; /* when the unfinished request in `in` began, or 0 */
 };
 
 static atomic_int running;
@@ -277,7 +285,7 @@ static void hello(struct cs_live_client *c)
 
 static void accept_client(int lfd)
 {
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0)
         return;
     int slot = -1;
@@ -305,6 +313,7 @@ static void drop_client(int slot)
     close(c->fd);
     pthread_mutex_destroy(&c->lock);
     cs_textbuf_free(&c->out);
+    cs_textbuf_free(&c->in);
     free(c);
 }
 
@@ -340,16 +349,8 @@ static int has_pending(struct cs_live_client *c)
 }
 
 /* Handles one request. Returns 1 when the agent must end (detach). */
-static int serve(int slot)
+static int handle_request(struct cs_live_client *c, int kind, const unsigned char *payload, size_t len)
 {
-    struct cs_live_client *c = clients[slot];
-    unsigned char *payload = NULL;
-    size_t len = 0;
-    int kind = cs_recv_frame(c->fd, &payload, &len);
-    if (kind <= 0) {
-        drop_client(slot);
-        return 0;
-    }
     int end = 0;
     PyGILState_STATE g = PyGILState_Ensure();
     if (kind == CS_REQ_OBSERVE) {
@@ -360,8 +361,10 @@ static int serve(int slot)
         else
             add_watch(c, &req);
     } else if (kind == CS_REQ_RESET) {
-        char status[100];
-        int n = remove_watches(NULL, (const char *)payload);
+        char status[100], pattern[sizeof ((struct cs_live_request *)0)->pattern];
+        snprintf(pattern, sizeof pattern, "%.*s", (int)(len < sizeof pattern ? len : sizeof pattern - 1),
+                 (const char *)payload);
+        int n = remove_watches(NULL, pattern);
         snprintf(status, sizeof status, "removed %d watch%s", n, n == 1 ? "" : "es");
         send_text(c, CS_MSG_STATUS, status);
     } else if (kind == CS_REQ_DETACH) {
@@ -373,8 +376,61 @@ static int serve(int slot)
         send_text(c, CS_MSG_ERROR, "unknown request");
     }
     PyGILState_Release(g);
-    free(payload);
     return end;
+}
+
+/* Reads what a client sent, without blocking, and handles each request
+ * that is complete. Returns 1 when the agent must end (detach). */
+static int serve(int slot)
+{
+    struct cs_live_client *c = clients[slot];
+    for (;;) {
+        unsigned char buf[4096];
+        ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) { /* gone */
+            drop_client(slot);
+            return 0;
+        }
+        cs_textbuf_put(&c->in, buf, (size_t)n);
+        if (c->in.oom || c->in.len > REQUEST_FRAME_MAX + CS_FRAME_HEADER) {
+            drop_client(slot);
+            return 0;
+        }
+    }
+    size_t at = 0;
+    int end = 0;
+    while (!end && c->in.len - at >= CS_FRAME_HEADER) {
+        uint32_t size;
+        memcpy(&size, c->in.data + at, 4);
+        if (size < 1 || size > REQUEST_FRAME_MAX) {
+            drop_client(slot); /* not callscope's protocol */
+            return 0;
+        }
+        if (c->in.len - at < 4 + (size_t)size)
+            break;
+        end = handle_request(c, (unsigned char)c->in.data[at + 4],
+                             (const unsigned char *)c->in.data + at + CS_FRAME_HEADER, size - 1);
+        at += 4 + (size_t)size;
+    }
+    if (at) {
+        memmove(c->in.data, c->in.data + at, c->in.len - at);
+        c->in.len -= at;
+    }
+    c->partial_since = c->in.len ? (c->partial_since ? c->partial_since : cs_monotonic_ns()) : 0;
+    return end;
+}
+
+/* Drops clients that left a request unfinished for too long. */
+static void drop_stalled_clients(void)
+{
+    int64_t now = cs_monotonic_ns();
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        if (clients[i] && clients[i]->partial_since && now - clients[i]->partial_since > PARTIAL_REQUEST_NS)
+            drop_client(i);
 }
 
 static void close_wake_pipe(void)
@@ -423,6 +479,7 @@ static void *agent_main(void *arg)
         for (int i = 0; i < MAX_CLIENTS; i++)
             if (clients[i] && flush_client(clients[i]) != 0)
                 drop_client(i);
+        drop_stalled_clients();
         if (fds[0].revents & POLLIN)
             accept_client(lfd);
     }

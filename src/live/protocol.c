@@ -144,8 +144,20 @@ int cs_live_request_parse(const char *text, size_t len, struct cs_live_request *
         snprintf(err, errlen, "the request names no command or pattern");
         return -1;
     }
-    if (req->depth < 0 || req->depth > 1000 || req->expand < 0 || req->expand > 16 || req->cycle_ns < 1000000) {
-        snprintf(err, errlen, "depth, expansion or cycle out of range");
+    /* Every field in its range: the agent computes with them (a cycle of
+     * INT64_MAX ns would overflow the time of the next report). */
+    const int64_t day_ns = 86400LL * 1000000000LL;
+    const char *bad = req->depth < 0 || req->depth > 1000                        ? "depth"
+                      : req->expand < 0 || req->expand > 16                      ? "expand"
+                      : req->cycle_ns < 1000000 || req->cycle_ns > day_ns        ? "cycle_ns"
+                      : req->times < -1                                          ? "times"
+                      : req->min_duration_ns < 0 || req->min_duration_ns > day_ns ? "min_duration_ns"
+                      : req->entrance_ns < 0 || req->entrance_ns > day_ns        ? "entrance_ns"
+                      : req->when < 1 || req->when > (CS_AT_ENTRY | CS_AT_FINISH) ? "when"
+                      : req->skip_builtin < 0 || req->skip_builtin > 1            ? "skip_builtin"
+                                                                                 : NULL;
+    if (bad) {
+        snprintf(err, errlen, "the request's %s is out of range", bad);
         return -1;
     }
     return 0;

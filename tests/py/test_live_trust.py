@@ -232,3 +232,45 @@ class ClientTrustsOnlyTheOwnersDirectory(LiveTarget):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AgentServesEveryClient(LiveTarget):
+    """The agent reads each client without blocking: one that stalls, or
+    sends what is not a request, holds up nobody else."""
+
+    def raw_client(self, p):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.socket_path(p.pid))
+        s.settimeout(10)
+        self.addCleanup(s.close)
+        n, kind = struct.unpack("<IB", s.recv(5, socket.MSG_WAITALL))
+        self.assertEqual(kind, HELLO)
+        s.recv(n - 1, socket.MSG_WAITALL)  # the rest of the hello
+        return s
+
+    def test_a_stalled_client_holds_up_no_other(self):
+        p = self.start_target("def leaf(x):\n    return x\nserve(lambda: leaf(1))\n")
+        stalled = self.raw_client(p)
+        stalled.sendall(struct.pack("<IB", 100, 1) + b"abc")  # a request begun, never finished
+        huge = self.raw_client(p)
+        huge.sendall(struct.pack("<IB", 16 << 20, 1))  # announces 16 MiB
+        obs = self.observations("watch", p.pid, "__main__.leaf", "-n", "2")
+        self.assertEqual([o["return_obj"] for o in obs], ["1", "1"])
+        # the one that announced too much was dropped: its connection ends
+        data = b""
+        while True:
+            chunk = huge.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        self.assertEqual(data, b"")
+
+    def test_out_of_range_fields_are_refused(self):
+        p = self.start_target("def leaf(x):\n    return x\nserve(lambda: leaf(1))\n")
+        s = self.raw_client(p)
+        request = b"command=4\npattern=__main__.leaf\ncycle_ns=9223372036854775807\n"
+        s.sendall(struct.pack("<IB", len(request) + 1, 1) + request)
+        n, kind = struct.unpack("<IB", s.recv(5, socket.MSG_WAITALL))
+        payload = s.recv(n - 1, socket.MSG_WAITALL)
+        self.assertEqual(kind, 0x43)  # an error, and nothing installed
+        self.assertIn(b"the request's cycle_ns is out of range", payload)
