@@ -113,6 +113,14 @@ sqlite3 *cs_open_store(const char *path)
     return db;
 }
 
+const char *cs_db_error(sqlite3 *db)
+{
+    if (db && sqlite3_errcode(db) != SQLITE_OK && sqlite3_errcode(db) != SQLITE_ROW &&
+        sqlite3_errcode(db) != SQLITE_DONE)
+        return sqlite3_errmsg(db);
+    return "the file is damaged (its data does not read back as a callscope recording)";
+}
+
 void cs_close_store(sqlite3 *db)
 {
     if (db)

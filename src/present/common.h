@@ -43,6 +43,10 @@ int cs_want_color(int no_color_option);
 sqlite3 *cs_open_store(const char *path);
 /* Closes what cs_open_store opened. */
 void cs_close_store(sqlite3 *db);
+/* Why the last read of db failed, in words. SQLite's own message is reset
+ * by the calls that clean up after a failure, and would then say "not an
+ * error": a file that fails to read back is called damaged instead. */
+const char *cs_db_error(sqlite3 *db);
 
 /* The first column of the first row of sql as an integer; fallback when
  * there is no row or the SQL fails. */

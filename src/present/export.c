@@ -572,7 +572,7 @@ int cs_cmd_export(int argc, char **argv)
         return CS_EXIT_USAGE;
     }
     if (load_functions(&e.x) != 0) {
-        cs_error("cannot read %s: %s", e.o.path, sqlite3_errmsg(e.x.db));
+        cs_error("cannot read %s: %s", e.o.path, cs_db_error(e.x.db));
         free_functions(&e.x);
         cs_filter_free(&e.o.filter);
         cs_close_store(e.x.db);
@@ -590,7 +590,7 @@ int cs_cmd_export(int argc, char **argv)
         e.x.out = out;
         rc = export_all(&e);
         if (rc != 0 && !e.x.write_errno && !e.error_shown)
-            cs_error("cannot read %s: %s", e.o.path, e.oom ? "out of memory" : sqlite3_errmsg(e.x.db));
+            cs_error("cannot read %s: %s", e.o.path, e.oom ? "out of memory" : cs_db_error(e.x.db));
         rc = close_output(out, e.o.out_path, tmp, rc == 0, e.x.write_errno);
     }
     if (e.o.format->free)

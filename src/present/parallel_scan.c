@@ -112,7 +112,7 @@ static void *part_main(void *arg)
     if (run_part(p) != 0) {
         p->failed = 1;
         if (!p->error[0])
-            snprintf(p->error, sizeof p->error, "cannot read %s: %s", p->path, sqlite3_errmsg(p->db));
+            snprintf(p->error, sizeof p->error, "cannot read %s: %s", p->path, cs_db_error(p->db));
     }
     if (own) {
         cs_store_close_readonly(p->db);

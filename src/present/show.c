@@ -623,7 +623,7 @@ int cs_cmd_show(int argc, char **argv)
     if (rc == 0)
         rc = show_all(&s);
     if (rc != 0 && !s.error_shown)
-        cs_error("cannot read %s: %s", s.o.path, s.oom ? "out of memory" : sqlite3_errmsg(s.db));
+        cs_error("cannot read %s: %s", s.o.path, s.oom ? "out of memory" : cs_db_error(s.db));
     fflush(stdout);
     free_show(&s);
     return rc == 0 ? 0 : CS_EXIT_FAILURE;

@@ -155,7 +155,7 @@ static void report(struct view *v, int rc, const char *what)
     if (rc == VM_CANCELLED)
         set_message(v, 0, "%s cancelled", what);
     else if (rc < 0)
-        set_message(v, 1, "cannot read %s: %s", v->path, sqlite3_errmsg(v->db));
+        set_message(v, 1, "cannot read %s: %s", v->path, cs_db_error(v->db));
 }
 
 /* Fetches the window from v->top. */
@@ -733,7 +733,7 @@ int cs_cmd_view(int argc, char **argv)
     if (!v.db)
         return CS_EXIT_FAILURE;
     if (vm_open(&v.m, v.db) != 0) {
-        cs_error("cannot read %s: %s", v.path, sqlite3_errmsg(v.db));
+        cs_error("cannot read %s: %s", v.path, cs_db_error(v.db));
         cs_close_store(v.db);
         return CS_EXIT_FAILURE;
     }

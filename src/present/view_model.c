@@ -251,7 +251,7 @@ int vm_set_filter(struct view_model *m, const char *text, struct cs_expr_error *
     m->nfolds = 0; /* a folded call may not be shown any more */
     find_ranges(m);
     if (prepare(m) != 0) {
-        snprintf(err->message, sizeof err->message, "%s", sqlite3_errmsg(m->db));
+        snprintf(err->message, sizeof err->message, "%s", cs_db_error(m->db));
         err->column = 0;
         return -1;
     }

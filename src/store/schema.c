@@ -218,6 +218,29 @@ sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
         sqlite3_close(db);
         return NULL;
     }
+    /* The meta table says the same, or the file was changed after it was
+     * recorded (by hand, or by another program). */
+    int64_t meta_version = version;
+    char format[32] = "callscope";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT key, value FROM meta WHERE key IN ('format', 'schema_version')", -1, &st,
+                           NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *key = (const char *)sqlite3_column_text(st, 0);
+            if (key && !strcmp(key, "schema_version"))
+                meta_version = sqlite3_column_type(st, 1) == SQLITE_INTEGER ? sqlite3_column_int64(st, 1) : -1;
+            else if (key)
+                snprintf(format, sizeof format, "%s", sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "");
+        }
+        sqlite3_finalize(st);
+    }
+    if (strcmp(format, "callscope") != 0 || meta_version != version) {
+        snprintf(err, errlen, "%s is not a callscope recording as written: its meta table says format '%s', schema "
+                              "%lld, where its header says schema %lld",
+                 path, format, (long long)meta_version, (long long)version);
+        sqlite3_close(db);
+        return NULL;
+    }
     if (cs_read_values_register(db) != SQLITE_OK || cs_read_sets_register(db) != SQLITE_OK) {
         snprintf(err, errlen, "cannot read %s: out of memory", path);
         sqlite3_close(db);

@@ -229,6 +229,22 @@ class BadFiles(TracedProgram):
         jsonl = self.callscope("export", "--format", "jsonl", self.db).stdout.decode().splitlines()
         self.assertTrue(all(isinstance(json.loads(line)["args"], dict) for line in jsonl))
 
+    def test_meta_changed_after_recording(self):
+        self.run_traced(PROGRAM)
+        for change, says in (("update meta set value = 3 where key = 'schema_version'", "format 'callscope', schema 3"),
+                             ("update meta set value = 'other' where key = 'format'", "format 'other', schema 2")):
+            copy = os.path.join(self.dir, "changed.db")
+            shutil.copy(self.db, copy)
+            con = sqlite3.connect(copy)
+            con.execute(change)
+            con.commit()
+            con.close()
+            for command in ("show", "stats"):
+                proc = self.callscope(command, copy)
+                self.assert_one_line_error(proc, "%s is not a callscope recording as written: its meta table says "
+                                                 "%s, where its header says schema 2" % (copy, says))
+            os.unlink(copy)
+
     def test_extreme_times(self):
         """Start and end times at the ends of their range are printed as far
         as they go (under UBSan too: no signed overflow), never a crash."""
