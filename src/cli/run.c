@@ -109,7 +109,7 @@ static int collect_loop(struct cs_collector *c, struct loop_state *s)
     for (;;) {
         long rows = cs_collector_step(c, err, sizeof err);
         if (rows < 0) {
-            fprintf(stderr, "callscope: %s\n", err);
+            fprintf(stderr, "callscope: %s; the program ran on, unrecorded from there\n", err);
             give_up(s);
             return -1;
         }
@@ -305,7 +305,9 @@ int cs_cmd_run(int argc, char **argv)
         print_summary(c, o.collect.db_path);
     cs_collector_free(c);
     free(command);
-    if (rc != 0)
+    /* A recording that failed (said above, in one line: a full disk...)
+     * does not hide how the program ended: its status is passed on. */
+    if (rc != 0 && !s.child_exited)
         return 1;
     if (WIFSIGNALED(s.child_status)) {
         /* Die the way the program died, so shells and supervisors see it. */
