@@ -3,7 +3,9 @@
 #   make                     the CLI (build/callscope) and the extension for $(PYTHON)
 #   make PYTHON=/path/python the extension for another interpreter
 #   make all-pythons         the extension for every CPython 3.8+ under $(PYENV_ROOT)
-#   make test                every test: C units, C units under ASan, Python on all Pythons
+#   make test                every test: C units, C units under ASan, Python on all Pythons,
+#                            and a minute of each fuzzer
+#   make fuzz                the libFuzzer harnesses of tests/fuzz, FUZZ_SECONDS (300) each
 #   make bench               overhead and throughput ratios, live cost, filters and exports on
 #                            10 million calls (see bench/)
 #   make live-bench          what live observation costs the observed program
@@ -119,6 +121,32 @@ test-asan: all
 test-python: all-pythons
 	@python3 tests/run_python_tests.py $(ALL_PYTHONS)
 
+# ---- fuzzing (libFuzzer, clang) ----
+#
+# tests/fuzz/fuzz_*.c, each built with everything of the binary's library
+# under ASan and UBSan, and run from its seed corpus (copied: the runs'
+# findings stay under build/). `make fuzz` runs each for FUZZ_SECONDS (300);
+# `make test` runs each for 60 s. A crash, leak or UB report fails the run.
+FUZZ_SECONDS ?= 300
+FUZZERS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_OPT = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJ = $(patsubst src/%.c,build/fuzz/obj/%.o,$(LIB_SRC) $(LIVE_SHARED_SRC))
+.PRECIOUS: build/fuzz/obj/%.o
+build/fuzz/obj/%.o: src/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -std=c11 $(FUZZ_OPT) -fsanitize=fuzzer-no-link -c -o $@ $<
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	clang $(CPPFLAGS) -std=c11 $(FUZZ_OPT) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LIBS)
+fuzz: deps $(addprefix build/fuzz/,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+	    rm -rf build/fuzz/corpus/$$f && mkdir -p build/fuzz/corpus/$$f build/fuzz/findings && \
+	    cp tests/fuzz/corpus/$${f#fuzz_}/* build/fuzz/corpus/$$f/ && \
+	    build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build/fuzz/findings/ \
+	        build/fuzz/corpus/$$f 2>build/fuzz/$$f.log || { tail -50 build/fuzz/$$f.log; echo "fuzz: $$f found a crash"; exit 1; }; \
+	    echo "fuzz: $$f $$(grep -o 'stat::number_of_executed_units: *[0-9]*' build/fuzz/$$f.log | grep -o '[0-9]*$$') executions in $(FUZZ_SECONDS) s, nothing found"; \
+	done
+.PHONY: fuzz
+
 # The Debian packages the build needs, installed when missing.
 deps:
 	@scripts/install-deps.sh
@@ -130,6 +158,7 @@ pythons:
 
 test: deps pythons
 	$(MAKE) --no-print-directory test-c test-asan test-python
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=60
 
 # The bench-only no-op hook (the floor under any tracer), one per Python.
 BENCH_HOOK = $(BUILD)/bench/_noop_hook$(PY_EXT_SUFFIX)

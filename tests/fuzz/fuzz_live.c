@@ -1,0 +1,25 @@
+/*
+ * fuzz_live.c — libFuzzer harness: both ends of the live protocol on any
+ * bytes. The client renders agent frames (observations, as a tree and as
+ * JSON lines); the agent parses requests.
+ */
+#include <stdint.h>
+#include <stdio.h>
+
+#include "live/protocol.h"
+#include "present/live_render.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static FILE *sink;
+    if (!sink)
+        sink = fopen("/dev/null", "w");
+    for (int jsonl = 0; jsonl < 2; jsonl++) {
+        struct cs_live_render r = {sink, jsonl, jsonl};
+        cs_live_render_observation(&r, data, size);
+    }
+    struct cs_live_request req;
+    char err[256];
+    cs_live_request_parse((const char *)data, size, &req, err, sizeof err);
+    return 0;
+}
