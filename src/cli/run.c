@@ -102,6 +102,9 @@ static void give_up(struct loop_state *s)
     }
 }
 
+/* What a recording that failed lost: the program itself is not stopped. */
+#define LOST_FROM_THERE "the program's calls after that point are not recorded"
+
 static int collect_loop(struct cs_collector *c, struct loop_state *s)
 {
     char err[512];
@@ -109,7 +112,7 @@ static int collect_loop(struct cs_collector *c, struct loop_state *s)
     for (;;) {
         long rows = cs_collector_step(c, err, sizeof err);
         if (rows < 0) {
-            fprintf(stderr, "callscope: %s; the program ran on, unrecorded from there\n", err);
+            fprintf(stderr, "callscope: %s; " LOST_FROM_THERE "\n", err);
             give_up(s);
             return -1;
         }
@@ -133,7 +136,7 @@ static int collect_loop(struct cs_collector *c, struct loop_state *s)
             sleep_ms(2);
     }
     if (cs_collector_step(c, err, sizeof err) < 0 || cs_collector_finish(c, err, sizeof err) != 0) {
-        fprintf(stderr, "callscope: %s\n", err);
+        fprintf(stderr, "callscope: %s; " LOST_FROM_THERE "\n", err);
         give_up(s);
         return -1;
     }

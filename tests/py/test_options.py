@@ -129,7 +129,7 @@ class Failures(TracedProgram):
         err = proc.stderr.decode()
         self.assertEqual(len(err.strip().splitlines()), 1, err)
         self.assertIn("cannot write", err)
-        self.assertIn("the program ran on, unrecorded from there", err)
+        self.assertIn("the program's calls after that point are not recorded", err)
 
     def test_segfault_keeps_what_was_recorded(self):
         proc = self.run_traced("""

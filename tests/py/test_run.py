@@ -124,7 +124,7 @@ class BadInput(TracedProgram):
         self.assertEqual(proc.returncode, 0)
         err = proc.stderr.decode()
         self.assertEqual(len(err.strip().splitlines()), 1, err)
-        self.assertIn("the disk is full; the program ran on, unrecorded from there", err)
+        self.assertIn("the disk is full; the program's calls after that point are not recorded", err)
 
     def test_empty_output_path(self):
         self.write("app.py", "pass\n")
