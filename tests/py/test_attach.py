@@ -559,31 +559,34 @@ def other_user_uid():
         return None
 
 
+def other_user_uid_or_skip(test):
+    """The uid of OTHER_USER, or the test is skipped (it needs root)."""
+    if os.geteuid() != 0:
+        test.skipTest("needs root to run processes as other users")
+    uid = other_user_uid()
+    if uid is None:
+        test.skipTest("cannot create the user %s" % OTHER_USER)
+    return uid
+
+
 class AttachOtherUser(AttachTest):
     def setUp(self):
         super().setUp()
-        if os.geteuid() != 0:
-            self.skipTest("needs root to run processes as two other users")
-        self.uid = other_user_uid()
-        if self.uid is None:
-            self.skipTest("cannot create the user %s" % OTHER_USER)
-
-    def as_user(self, uid, gid):
-        return as_user(uid, gid)
+        self.uid = other_user_uid_or_skip(self)
 
     def test_non_root_client_is_refused(self):
         import pwd
         user = pwd.getpwnam(OTHER_USER)
-        target = subprocess.Popen(["sleep", "100"], preexec_fn=self.as_user(user.pw_uid, user.pw_gid))
+        target = subprocess.Popen(["sleep", "100"], preexec_fn=as_user(user.pw_uid, user.pw_gid))
         self.targets.append(target)
         time.sleep(0.1)
         # The client: nobody, who must be able to run the binary at all.
         nobody = pwd.getpwnam("nobody")
         probe = subprocess.run([CALLSCOPE, "--help"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               preexec_fn=self.as_user(nobody.pw_uid, nobody.pw_gid))
+                               preexec_fn=as_user(nobody.pw_uid, nobody.pw_gid))
         if probe.returncode != 0:
             self.skipTest("user nobody cannot run %s" % CALLSCOPE)
-        rc, out, err = self.attach(target.pid, preexec=self.as_user(nobody.pw_uid, nobody.pw_gid))
+        rc, out, err = self.attach(target.pid, preexec=as_user(nobody.pw_uid, nobody.pw_gid))
         self.assertEqual(rc, 1)
         self.assertEqual(err, "callscope: not permitted: process %d (sleep) belongs to %s (uid %d); only root (or a "
                               "process with CAP_SYS_PTRACE) can attach to another user's process\n"
@@ -606,7 +609,7 @@ class AttachOtherUser(AttachTest):
             f.write("import time\nprint('READY', flush=True)\ntime.sleep(0.5)\nprint('done', flush=True)\n")
         p = subprocess.Popen([python, script], stdout=subprocess.PIPE, cwd=shared,
                              env=dict(os.environ, CALLSCOPE_FIXTURE_LOG=self.log),
-                             preexec_fn=self.as_user(user.pw_uid, user.pw_gid))
+                             preexec_fn=as_user(user.pw_uid, user.pw_gid))
         self.targets.append(p)
         self.assertEqual(self.line(p), "READY")
         rc, out, err = self.attach(p.pid)

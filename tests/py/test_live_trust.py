@@ -14,7 +14,7 @@ import unittest
 
 from tests.py.live_support import LiveTarget
 from tests.py.support import CALLSCOPE
-from tests.py.test_attach import OTHER_USER, as_user, other_user_uid
+from tests.py.test_attach import OTHER_USER, as_user, other_user_uid_or_skip
 
 HELLO, OBSERVATION, DONE = 0x41, 0x44, 0x45
 TRACE = 1
@@ -189,11 +189,7 @@ class ClientTrustsOnlyTheOwnersDirectory(LiveTarget):
 
     def setUp(self):
         super().setUp()
-        if os.geteuid() != 0:
-            self.skipTest("needs root to run a process as another user")
-        self.uid = other_user_uid()
-        if self.uid is None:
-            self.skipTest("cannot create the user %s" % OTHER_USER)
+        self.uid = other_user_uid_or_skip(self)
         self.dir_path = "/tmp/callscope-%d" % self.uid
         if os.path.lexists(self.dir_path):
             self.skipTest("%s exists already" % self.dir_path)

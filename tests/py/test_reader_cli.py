@@ -11,6 +11,7 @@ import subprocess
 import unittest
 
 from tests.py.support import CALLSCOPE, TracedProgram, on_terminal
+from tests.py.test_attach import as_user
 
 PROGRAM = """
 def fib(n):
@@ -137,10 +138,7 @@ class ReadOnlyRecordings(TracedProgram):
         os.chmod(self.dir, 0o755)
         os.chmod(self.db, 0o644)
 
-        def as_nobody():
-            os.setgroups([])
-            os.setgid(nobody.pw_gid)
-            os.setuid(nobody.pw_uid)
+        as_nobody = as_user(nobody.pw_uid, nobody.pw_gid)
         probe = subprocess.run([CALLSCOPE, "--help"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                preexec_fn=as_nobody)
         if probe.returncode != 0:
