@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "capture/repr_guard.h"
 #include "capture/values.h"
 
 struct cs_recording_state cs_rec = {.session = 1, .code_extra_index = -1};
@@ -178,4 +179,5 @@ void cs_recorder_stop(void)
         cs_ring_remove_producer(&cs_rec.ring, registered_pid);
     registered_pid = 0;
     cs_filters_clear();
+    cs_repr_guard_stop();
 }

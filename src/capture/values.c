@@ -7,6 +7,7 @@
  */
 #include "values.h"
 
+#include "capture/repr_guard.h"
 #include "core/clock.h"
 #include "core/event.h"
 #include "py/compat.h"
@@ -333,7 +334,8 @@ static unsigned char *put_object(unsigned char *p, PyObject *v);
 static unsigned char *put_repr(unsigned char *p, unsigned char *limit, PyObject *v,
                                const struct cs_value_limits *lim)
 {
-    if (repr_is_slow(Py_TYPE(v)))
+    int guard = repr_is_slow(Py_TYPE(v)) ? -1 : cs_repr_guard_enter();
+    if (guard < 0)
         return put_object(p, v);
     int64_t started = cs_monotonic_ns();
     PyObject *type, *value, *tb;
@@ -344,9 +346,12 @@ static unsigned char *put_repr(unsigned char *p, unsigned char *limit, PyObject 
         text = PyObject_Repr(v);
         Py_LeaveRecursiveCall();
     }
+    int stopped = cs_repr_guard_leave(guard);
     if (cs_values_suspend_tracing)
         cs_values_suspend_tracing(was);
     note_repr_time(Py_TYPE(v), cs_monotonic_ns() - started);
+    if (stopped)
+        Py_CLEAR(text); /* whatever it made after the exception was raised in it */
     if (text && PyUnicode_Check(text)) {
         *p++ = V_REPR;
         p = put_type_name(p, Py_TYPE(v));
@@ -356,7 +361,9 @@ static unsigned char *put_repr(unsigned char *p, unsigned char *limit, PyObject 
         *p++ = V_REPR_FAILED;
         p = put_type_name(p, Py_TYPE(v));
         p = cs_put_varint(p, (uint64_t)(uintptr_t)v);
-        const char *ename = etype ? ((PyTypeObject *)etype)->tp_name : "TypeError";
+        const char *ename = stopped ? "callscope.ReprTimeout (after " CS_REPR_BOUND_TEXT ")"
+                            : etype   ? ((PyTypeObject *)etype)->tp_name
+                                      : "TypeError";
         p = cs_put_str(p, ename, strlen(ename) > 80 ? 80 : strlen(ename));
     }
     Py_XDECREF(text);

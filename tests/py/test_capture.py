@@ -180,6 +180,47 @@ class Arguments(TracedProgram):
         self.assertEqual(shown[0], "Slow!")
         self.assertTrue(all(s.startswith("<__main__.Slow object at 0x") for s in shown[1:]), shown)
 
+    def test_a_repr_that_never_returns_is_stopped(self):
+        # Untraced this program ends at once (nothing calls repr); under
+        # --repr each spinning repr is stopped after the bound, in every
+        # thread, even one that swallows the first stop.
+        proc = self.run_traced("""
+            import threading
+            class Spin:
+                def __repr__(self):
+                    while True:
+                        try:
+                            sum(range(100))
+                        except Exception:
+                            pass
+            class SpinToo(Spin):  # a type of its own: Spin is shown by address once known to be slow
+                pass
+            class Stubborn:
+                def __repr__(self):
+                    try:
+                        while True:
+                            pass
+                    except BaseException:
+                        pass
+                    while True:
+                        pass
+            def f(x):
+                return 7
+            results = [f(Spin())]
+            worker = threading.Thread(target=lambda: results.append(f(SpinToo())))
+            worker.start()
+            worker.join()
+            results.append(f(Stubborn()))
+            print("done", results)
+        """, options=["--repr"])
+        self.assertEqual(proc.stdout.decode(), "done [7, 7, 7]\n")
+        shown = [self.args_of(r)["x"] for r in self.calls("__main__.f")]
+        self.assertEqual(len(shown), 3)
+        for text in shown:
+            self.assertRegex(text, r"^<__main__\.(Spin|SpinToo|Stubborn) object at 0x[0-9a-f]+; repr raised "
+                                   r"callscope\.ReprTimeout \(after 1 s\)>$")
+        self.assertEqual(len({r["tid"] for r in self.calls("__main__.f")}), 2)
+
     def test_no_args_records_timing_only(self):
         self.run_traced("def f(x):\n    return x\nf(3)\n", options=["--no-args"])
         row = self.calls("__main__.f")[0]
