@@ -23,7 +23,7 @@ struct cs_target {
     char python_object[PATH_MAX];/* libpython3.X.so, or the executable that holds the interpreter */
     int py_major, py_minor;
     char extension[PATH_MAX];    /* set by cs_target_find_extension */
-    char socket_path[108];       /* where the agent is asked to listen (sun_path size) */
+    char socket_path[108];       /* where the agent is asked to listen (sun_path size); set by the caller */
 };
 
 /* Checks the process and fills everything but `extension`. Returns 0, or -1

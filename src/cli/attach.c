@@ -166,6 +166,15 @@ int cs_attach_pid(pid_t pid, enum cs_attach_via via, struct cs_attach_info *info
     static struct cs_target t; /* large: PATH_MAX strings */
     if (cs_target_inspect(pid, &t, err, errlen) != 0 || choose_library(&t, err, errlen) != 0)
         return -1;
+    /* A running agent keeps its socket; a new one gets a safe place. */
+    char note[640];
+    if (!cs_agent_socket_find(t.uid, pid, t.socket_path, sizeof t.socket_path)) {
+        if (cs_agent_socket_choose(t.uid, pid, t.socket_path, sizeof t.socket_path, note, sizeof note, err, errlen) !=
+            0)
+            return -1;
+        if (note[0])
+            fprintf(stderr, "callscope: %s\n", note);
+    }
     const char *override = getenv("CALLSCOPE_ATTACH_LIBRARY");
     struct cs_inject_request req = {
         .pid = pid, .library = t.extension, .entry = CS_AGENT_ENTRY, .arg = t.socket_path, .timeout_ms = 0};

@@ -22,7 +22,7 @@ struct cs_attach_info {
     uid_t uid;                /* the target's effective uid */
     enum cs_attach_via via;   /* the way that worked (not CS_VIA_AUTO) */
     int agent_result;         /* enum cs_agent_entry_result: STARTED or ALREADY_RUNNING */
-    char socket_path[108];    /* where the agent listens (cs_agent_socket_path) */
+    char socket_path[108];    /* where the agent listens (live/socket_path.h) */
 };
 
 /* Loads the extension matching the target's Python into process `pid` and

@@ -388,15 +388,13 @@ static int connect_agent(pid_t pid, int may_attach)
         cs_error("no process %d", (int)pid);
         return -1;
     }
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)], why[512];
-    cs_agent_socket_path(uid, pid, path, sizeof path);
     /* Nothing is sent to, or read from, a socket in a place another user
-     * could have made. */
-    if (cs_agent_socket_dir_check(uid, why, sizeof why) < 0) {
-        cs_error("%s", why);
-        return -1;
-    }
-    int fd = try_connect(path);
+     * could have made: only uid's trusted directories are looked in. */
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    int fd = -1;
+    errno = ENOENT;
+    if (cs_agent_socket_find(uid, pid, path, sizeof path))
+        fd = try_connect(path);
     if (fd < 0 && may_attach && (errno == ENOENT || errno == ECONNREFUSED)) {
         char err[1024];
         struct cs_attach_info info;
@@ -404,11 +402,8 @@ static int connect_agent(pid_t pid, int may_attach)
             fprintf(stderr, "callscope: %s\n", err);
             return -1;
         }
-        if (cs_agent_socket_dir_check(uid, why, sizeof why) < 0) {
-            cs_error("%s", why);
-            return -1;
-        }
-        fd = connect_retrying(info.socket_path, 500);
+        snprintf(path, sizeof path, "%s", info.socket_path);
+        fd = connect_retrying(path, 500);
     }
     if (fd < 0) {
         if (errno == EACCES || errno == EPERM)

@@ -235,8 +235,8 @@ static int prepare_directory(void)
     *slash = 0;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return -1;
-    char why[256];
-    return cs_agent_socket_dir_check(geteuid(), why, sizeof why) == 1 ? 0 : -1;
+    char why[512];
+    return cs_socket_dir_check(dir, geteuid(), why, sizeof why) == 1 ? 0 : -1;
 }
 
 static int listen_socket(void)

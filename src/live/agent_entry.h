@@ -22,7 +22,7 @@ enum cs_agent_entry_result {
     CS_AGENT_STOPPING = 4,        /* the agent is ending after a detach: attach again in a moment */
 };
 
-/* socket_path: where the agent listens (see cs_agent_socket_path); copied. */
+/* socket_path: where the agent listens (see live/socket_path.h); copied. */
 int callscope_agent_attach(const char *socket_path);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * socket_path.c — the agent socket's path, computed the same way by the
- * injector and by the agent.
+ * socket_path.c — the agent socket's place, chosen by the attaching side,
+ * checked by the agent, found by every later client (see socket_path.h).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include "live/socket_path.h"
+
+#define PRIVATE_PARENT "/tmp"
+#define DIR_SIZE 64
 
 static int fits(int n, char *out, size_t size)
 {
@@ -29,18 +32,13 @@ int cs_agent_socket_dir(uid_t uid, char *out, size_t size)
     return fits(snprintf(out, size, CS_AGENT_SOCKET_DIR_FMT, (unsigned)uid), out, size);
 }
 
-int cs_agent_socket_path(uid_t uid, pid_t pid, char *out, size_t size)
+static int socket_in(const char *dir, pid_t pid, char *out, size_t size)
 {
-    return fits(snprintf(out, size, CS_AGENT_SOCKET_DIR_FMT "/agent-%d.sock", (unsigned)uid, (int)pid), out, size);
+    return fits(snprintf(out, size, "%s/agent-%d.sock", dir, (int)pid), out, size);
 }
 
-int cs_agent_socket_dir_check(uid_t uid, char *why, size_t size)
+int cs_socket_dir_check(const char *dir, uid_t uid, char *why, size_t size)
 {
-    char dir[64];
-    if (cs_agent_socket_dir(uid, dir, sizeof dir) != 0) {
-        snprintf(why, size, "the agent's socket directory name is too long");
-        return -1;
-    }
     struct stat st;
     if (lstat(dir, &st) != 0) {
         if (errno == ENOENT)
@@ -64,6 +62,119 @@ int cs_agent_socket_dir_check(uid_t uid, char *why, size_t size)
     return -1;
 }
 
+/* Calls visit(dir) for each of uid's directories that can be trusted, the
+ * first-choice one first, until visit returns nonzero; returns that value. */
+static int each_trusted_dir(uid_t uid, int (*visit)(const char *dir, void *arg), void *arg)
+{
+    char dir[DIR_SIZE], why[512];
+    if (cs_agent_socket_dir(uid, dir, sizeof dir) == 0 && cs_socket_dir_check(dir, uid, why, sizeof why) == 1) {
+        int r = visit(dir, arg);
+        if (r)
+            return r;
+    }
+    char prefix[DIR_SIZE];
+    snprintf(prefix, sizeof prefix, "callscope-%u.", (unsigned)uid);
+    DIR *d = opendir(PRIVATE_PARENT);
+    if (!d)
+        return 0;
+    int r = 0;
+    struct dirent *e;
+    while (!r && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || strlen(e->d_name) != strlen(prefix) + 6 ||
+            fits(snprintf(dir, sizeof dir, PRIVATE_PARENT "/%s", e->d_name), dir, sizeof dir) != 0)
+            continue;
+        if (cs_socket_dir_check(dir, uid, why, sizeof why) == 1)
+            r = visit(dir, arg);
+    }
+    closedir(d);
+    return r;
+}
+
+struct finding {
+    pid_t pid;
+    char *out;
+    size_t size;
+};
+
+static int holds_socket(const char *dir, void *arg)
+{
+    struct finding *f = arg;
+    struct stat st;
+    return socket_in(dir, f->pid, f->out, f->size) == 0 && lstat(f->out, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+int cs_agent_socket_find(uid_t uid, pid_t pid, char *out, size_t size)
+{
+    struct finding f = {pid, out, size};
+    if (each_trusted_dir(uid, holds_socket, &f))
+        return 1;
+    if (size)
+        out[0] = 0;
+    return 0;
+}
+
+/* Gives a directory this process just made to uid, when they differ (root
+ * attaching to another user's process), and checks the result. */
+static int made_for(const char *dir, uid_t uid, char *why, size_t size)
+{
+    if (geteuid() != uid && chown(dir, uid, (gid_t)-1) != 0) {
+        snprintf(why, size, "cannot give %s to uid %u: %s", dir, (unsigned)uid, strerror(errno));
+        rmdir(dir);
+        return -1;
+    }
+    return cs_socket_dir_check(dir, uid, why, size) == 1 ? 0 : -1;
+}
+
+static int first_dir(const char *dir, void *arg)
+{
+    snprintf(arg, DIR_SIZE, "%s", dir);
+    return 1;
+}
+
+int cs_agent_socket_choose(uid_t uid, pid_t pid, char *out, size_t size, char *note, size_t notesize, char *why,
+                           size_t whysize)
+{
+    if (notesize)
+        note[0] = 0;
+    char dir[DIR_SIZE], unsafe[512] = "";
+    if (cs_agent_socket_dir(uid, dir, sizeof dir) != 0) {
+        snprintf(why, whysize, "the agent's socket directory name is too long");
+        return -1;
+    }
+    int state = cs_socket_dir_check(dir, uid, unsafe, sizeof unsafe);
+    if (state == 0) {
+        /* Made by us now; if someone else made it in between, it is not
+         * ours and the check below sends us to a private one. */
+        if (mkdir(dir, 0700) == 0)
+            state = made_for(dir, uid, unsafe, sizeof unsafe) == 0 ? 1 : -1;
+        else
+            state = errno == EEXIST ? cs_socket_dir_check(dir, uid, unsafe, sizeof unsafe) : -1;
+    }
+    if (state != 1) {
+        char *cut = strstr(unsafe, "; remove it");
+        if (cut)
+            *cut = 0;
+        /* The first-choice directory is not trusted, so any found is private. */
+        if (!each_trusted_dir(uid, first_dir, dir)) {
+            if (fits(snprintf(dir, sizeof dir, PRIVATE_PARENT "/callscope-%u.XXXXXX", (unsigned)uid), dir,
+                     sizeof dir) != 0 ||
+                !mkdtemp(dir)) {
+                snprintf(why, whysize, "cannot make a private socket directory in " PRIVATE_PARENT ": %s",
+                         strerror(errno));
+                return -1;
+            }
+            if (made_for(dir, uid, why, whysize) != 0)
+                return -1;
+        }
+        snprintf(note, notesize, "%s; the agent listens in %s instead", unsafe, dir);
+    }
+    if (socket_in(dir, pid, out, size) != 0) {
+        snprintf(why, whysize, "the agent's socket path is too long");
+        return -1;
+    }
+    return 0;
+}
+
 /* The pid in "agent-<pid>.sock" or "agent-<pid>.sock.new", or 0. */
 static pid_t pid_of_socket_name(const char *name)
 {
@@ -76,15 +187,12 @@ static pid_t pid_of_socket_name(const char *name)
     return (pid_t)pid;
 }
 
-int cs_agent_sweep_dead_sockets(uid_t uid)
+static int sweep(const char *dir, void *arg)
 {
-    char dir[64];
-    if (cs_agent_socket_dir(uid, dir, sizeof dir) != 0)
-        return 0;
+    int *removed = arg;
     DIR *d = opendir(dir);
     if (!d)
         return 0;
-    int removed = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         pid_t pid = pid_of_socket_name(e->d_name);
@@ -92,8 +200,15 @@ int cs_agent_sweep_dead_sockets(uid_t uid)
         if (!pid || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISSOCK(st.st_mode))
             continue;
         if (kill(pid, 0) != 0 && errno == ESRCH && unlinkat(dirfd(d), e->d_name, 0) == 0)
-            removed++;
+            (*removed)++;
     }
     closedir(d);
+    return 0;
+}
+
+int cs_agent_sweep_dead_sockets(uid_t uid)
+{
+    int removed = 0;
+    each_trusted_dir(uid, sweep, &removed);
     return removed;
 }

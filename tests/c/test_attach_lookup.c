@@ -64,14 +64,26 @@ static void test_not_elf(void)
 
 static void test_socket_path(void)
 {
-    char path[108];
-    CHECK_INT(cs_agent_socket_path(1000, 4242, path, sizeof path), 0);
-    CHECK_STR(path, "/tmp/callscope-1000/agent-4242.sock");
+    char path[108], expected[108], note[640], why[512];
     CHECK_INT(cs_agent_socket_dir(0, path, sizeof path), 0);
     CHECK_STR(path, "/tmp/callscope-0");
+    /* Our own directory: made if need be, and chosen without a note. */
+    uid_t uid = geteuid();
+    snprintf(expected, sizeof expected, "/tmp/callscope-%u/agent-2147483646.sock", (unsigned)uid);
+    CHECK_INT(cs_agent_socket_choose(uid, 2147483646, path, sizeof path, note, sizeof note, why, sizeof why), 0);
+    CHECK_STR(path, expected);
+    CHECK_STR(note, "");
+    /* No socket there: nothing is found. */
+    CHECK_INT(cs_agent_socket_find(uid, 2147483646, path, sizeof path), 0);
+    CHECK_STR(path, "");
     char small[10];
-    CHECK_INT(cs_agent_socket_path(1000, 4242, small, sizeof small), -1);
-    CHECK_STR(small, "");
+    CHECK_INT(cs_agent_socket_choose(uid, 2147483646, small, sizeof small, note, sizeof note, why, sizeof why), -1);
+    CHECK_STR(why, "the agent's socket path is too long");
+    /* A directory of another owner is refused with its reason. */
+    CHECK_INT(cs_socket_dir_check("/", uid + 1, why, sizeof why), -1);
+    snprintf(expected, sizeof expected, "/ belongs to uid 0, not to uid %u whose agent", (unsigned)uid + 1);
+    CHECK(strncmp(why, expected, strlen(expected)) == 0);
+    CHECK_INT(cs_socket_dir_check("/nonexistent-callscope-dir", uid, why, sizeof why), 0);
 }
 
 static void test_inspect_refusals(void)

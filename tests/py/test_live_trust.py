@@ -1,6 +1,7 @@
 """What the live client trusts: only the target's own agent, in a directory
 nobody else could have made, and none of what it says."""
 
+import json
 import os
 import shutil
 import signal
@@ -184,46 +185,87 @@ class ClientNeverHangs(FakeAgents):
         self.assertEqual(sorted({o["params"]["b"] for o in obs}), ["-5", "3"])
 
 
-class ClientTrustsOnlyTheOwnersDirectory(LiveTarget):
-    """Another user's target: its socket directory must be that user's own."""
+class AnotherUserCannotPreemptTheDirectory(LiveTarget):
+    """Someone else made /tmp/callscope-<uid> before its owner did: the agent
+    of a process of that owner listens in a private directory instead, and
+    nothing is sent to, or read from, the one made by someone else."""
+
+    PROGRAM = "import time\ndef f(i):\n    return i * 2\nprint('ready', flush=True)\n" \
+              "for i in range(3000):\n    f(i)\n    time.sleep(0.02)\n"
 
     def setUp(self):
         super().setUp()
         self.uid = other_user_uid_or_skip(self)
+        if not os.path.exists("/usr/bin/python3"):
+            self.skipTest("no Python readable by another user (pyenv lives under /root)")
         self.dir_path = "/tmp/callscope-%d" % self.uid
-        if os.path.lexists(self.dir_path):
-            self.skipTest("%s exists already" % self.dir_path)
-        self.addCleanup(self.remove_dir)
+        self.remove_dirs()  # left by other tests of that user's processes
+        self.addCleanup(self.remove_dirs)
         import pwd
+        import tempfile
+        shared = tempfile.mkdtemp(prefix="callscope-preempt-")
+        self.addCleanup(shutil.rmtree, shared, True)
+        os.chmod(shared, 0o755)
+        script = os.path.join(shared, "t.py")
+        with open(script, "w") as f:
+            f.write(self.PROGRAM)
         gid = pwd.getpwnam(OTHER_USER).pw_gid
-        self.target = subprocess.Popen(["sleep", "60"], preexec_fn=as_user(self.uid, gid))
+        self.target = subprocess.Popen(["/usr/bin/python3", script], stdout=subprocess.PIPE, cwd=shared,
+                                       stdin=subprocess.DEVNULL, preexec_fn=as_user(self.uid, gid))
         self.targets.append(self.target)
+        self.assertEqual(self.read_line(self.target), "ready")
 
-    def remove_dir(self):
+    def remove_dirs(self):
         if os.path.islink(self.dir_path):
             os.unlink(self.dir_path)
         elif os.path.exists(self.dir_path):
             shutil.rmtree(self.dir_path)
+        for private in self.private_dirs():
+            shutil.rmtree(private, True)
 
-    def refused(self, why):
-        proc = self.live("watch", self.target.pid, "m.f")
-        self.assertEqual(proc.returncode, 1)
-        self.assertEqual(proc.stderr.decode(), "callscope: %s %s; remove it: another user may have made it to listen "
-                                               "in the agent's place\n" % (self.dir_path, why))
+    def private_dirs(self):
+        return ["/tmp/" + n for n in os.listdir("/tmp") if n.startswith("callscope-%d." % self.uid)]
+
+    def observed_elsewhere(self, why, untouched):
+        proc = self.live("watch", self.target.pid, "__main__.f", "-n", "1", "--format", "jsonl")
+        err = proc.stderr.decode()
+        if proc.returncode and "cannot load the agent" in err:
+            self.skipTest("the extension is not readable by %s: %s" % (OTHER_USER, err.strip()))
+        self.assertEqual(proc.returncode, 0, err)
+        private = self.private_dirs()
+        self.assertEqual(len(private), 1, private)
+        self.assertEqual(err, "callscope: %s %s; the agent listens in %s instead\n" % (self.dir_path, why, private[0]))
+        st = os.lstat(private[0])
+        self.assertEqual((st.st_uid, st.st_mode & 0o777), (self.uid, 0o700))
+        self.assertEqual(os.listdir(private[0]), ["agent-%d.sock" % self.target.pid])
+        observations = [json.loads(l) for l in proc.stdout.decode().splitlines() if '"observation"' in l]
+        self.assertEqual(len(observations), 1)
+        self.assertEqual(untouched(), [])  # nothing was made where someone else could listen
+        # A later command finds the agent there, and detaching removes its socket.
+        proc = self.live("detach", self.target.pid)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        for _ in range(500):
+            if not os.listdir(private[0]):
+                break
+            time.sleep(0.01)
+        self.assertEqual(os.listdir(private[0]), [])
 
     def test_a_directory_of_another_owner(self):
         os.mkdir(self.dir_path, 0o700)
-        self.refused("belongs to uid 0, not to uid %d whose agent it is for" % self.uid)
+        self.observed_elsewhere("belongs to uid 0, not to uid %d whose agent it is for" % self.uid,
+                                lambda: os.listdir(self.dir_path))
 
     def test_a_directory_open_to_others(self):
         os.mkdir(self.dir_path)
         os.chown(self.dir_path, self.uid, -1)
         os.chmod(self.dir_path, 0o777)
-        self.refused("is open to other users (mode 0777, not 0700)")
+        self.observed_elsewhere("is open to other users (mode 0777, not 0700)", lambda: os.listdir(self.dir_path))
 
     def test_a_symbolic_link(self):
         os.symlink(self.dir, self.dir_path)
-        self.refused("is a symbolic link, not a directory of uid %d" % self.uid)
+        before = sorted(os.listdir(self.dir))
+        self.observed_elsewhere("is a symbolic link, not a directory of uid %d" % self.uid,
+                                lambda: sorted(set(os.listdir(self.dir)) - set(before)))
 
 
 if __name__ == "__main__":
