@@ -966,6 +966,18 @@ static int compile_and(struct compiler *c, const struct cs_expr *e, int depth)
     return 0;
 }
 
+/* `a or b or c ...` as one flat SQL chain, without a parenthesis per
+ * `or`: SQLite's parser has room for only a few dozen open ones. */
+static int compile_or_chain(struct compiler *c, const struct cs_expr *e, int in_arg, int depth)
+{
+    if (e->kind != CS_EXPR_OR || (!in_arg && per_arg(e)))
+        return compile_cond(c, e, in_arg, depth + 1);
+    if (compile_or_chain(c, e->left, in_arg, depth) != 0)
+        return -1;
+    cs_textbuf_puts(&c->sql, " OR ");
+    return compile_or_chain(c, e->right, in_arg, depth);
+}
+
 static int compile_cond(struct compiler *c, const struct cs_expr *e, int in_arg, int depth)
 {
     if (depth > 4 * CS_EXPR_MAX_DEPTH)
@@ -1003,9 +1015,7 @@ static int compile_cond(struct compiler *c, const struct cs_expr *e, int in_arg,
         /* neither side alone must hold */
         c->necessary = 0;
         cs_textbuf_putc(&c->sql, '(');
-        int rc = compile_cond(c, e->left, in_arg, depth + 1);
-        cs_textbuf_puts(&c->sql, " OR ");
-        rc = rc ? rc : compile_cond(c, e->right, in_arg, depth + 1);
+        int rc = compile_or_chain(c, e, in_arg, depth);
         cs_textbuf_putc(&c->sql, ')');
         c->necessary = necessary;
         return rc;
@@ -1034,6 +1044,29 @@ static int compile_cond(struct compiler *c, const struct cs_expr *e, int in_arg,
     }
 }
 
+/* SQLite's parser holds every open parenthesis (and a few entries per
+ * NOT) on a stack of about a hundred; past this many, a filter is refused
+ * as a filter error rather than failing later as an unreadable query. */
+#define MAX_SQL_NESTING 30
+
+/* The deepest parenthesis nesting of the SQL, outside its quoted texts. */
+static int sql_nesting(const char *sql)
+{
+    int depth = 0, deepest = 0;
+    char quote = 0;
+    for (const char *p = sql; *p; p++) {
+        if (quote)
+            quote = *p == quote ? 0 : quote; /* a doubled quote closes and reopens */
+        else if (*p == '\'' || *p == '"')
+            quote = *p;
+        else if (*p == '(' && ++depth > deepest)
+            deepest = depth;
+        else if (*p == ')')
+            depth--;
+    }
+    return deepest;
+}
+
 int cs_filter_compile(sqlite3 *db, const char *text, int first_param, struct cs_filter *out,
                       struct cs_expr_error *err)
 {
@@ -1053,6 +1086,9 @@ int cs_filter_compile(sqlite3 *db, const char *text, int first_param, struct cs_
         out->max_function_id = cs_query_int(db, "SELECT max(id) FROM functions", 0);
     int rc = compile_cond(&c, tree->root, 0, 0);
     cs_expr_tree_free(tree);
+    if (rc == 0 && !c.sql.oom && sql_nesting(cs_textbuf_cstr(&c.sql)) > MAX_SQL_NESTING)
+        rc = cs_expr_errorf(err, 0, "the filter nests 'and', 'or' and 'not' too deeply (the limit is about %d levels)",
+                            MAX_SQL_NESTING);
     if (rc == 0 && c.sql.oom)
         rc = cs_expr_errorf(err, 0, "out of memory");
     if (rc == 0) {

@@ -160,6 +160,22 @@ class Filter(TracedProgram):
         self.assertEqual(set(self.stats("arg == 'name' and type == 'int'")), set())
         self.assertEqual(self.stats("func == 'fib' and type == 'int'")["__main__.fib"]["count"], 9)
 
+    def test_long_or_lists_and_deep_nesting(self):
+        # A generated list of alternatives matches like a short one, however long.
+        names = " or ".join("func == 'fib'" if i == 150 else "depth == %d" % (1000 + i) for i in range(200))
+        self.assertEqual(set(self.stats(names)), {"__main__.fib"})
+        self.assertEqual(self.stats(names)["__main__.fib"]["count"], 9)
+        per_arg = " or ".join("(arg == 'name' and value == \"'%s'\")" % v for v in ["x%d" % i for i in range(60)] + ["ab"])
+        self.assertEqual(set(self.stats(per_arg)), {"__main__.greet"})
+        # Nesting SQLite cannot hold is a filter error (exit 2), in every command.
+        self.assertEqual(set(self.stats("not " * 26 + "func == 'fib'")), {"__main__.fib"})
+        for command in (["show"], ["stats"], ["export", "--format", "jsonl"]):
+            proc = self.callscope(*command, self.db, "--filter", "not " * 40 + "func == 'fib'")
+            self.assertEqual(proc.returncode, 2, proc.stderr.decode())
+            self.assertTrue(proc.stderr.decode().endswith(
+                "callscope: --filter: the filter nests 'and', 'or' and 'not' too deeply (the limit is about 30 levels)\n"),
+                proc.stderr.decode())
+
     def test_missing_filter_value_is_a_usage_error(self):
         proc = self.callscope("show", self.db, "--filter")
         self.assertEqual(proc.returncode, 2)
