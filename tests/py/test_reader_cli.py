@@ -3,6 +3,7 @@ binary, on a pipe and on a terminal."""
 
 import json
 import os
+import random
 import re
 import shutil
 import stat
@@ -203,6 +204,75 @@ class BadFiles(TracedProgram):
             self.assertIn(proc.returncode, (0, 1))  # never a crash
             if proc.returncode:
                 self.assertEqual(len(proc.stderr.decode().strip().splitlines()), 1, proc.stderr)
+
+    def corruptions(self):
+        """(name, bytes) of damaged copies of a real recording: cut short,
+        bytes overwritten in every part of the file, tables and indexes
+        dropped or given other contents."""
+        with open(self.db, "rb") as f:
+            data = f.read()
+        size, page = len(data), int.from_bytes(data[16:18], "big") or 65536
+        out = [("cut at %d" % n, data[:n]) for n in (0, 50, 99, 100, 512, page, page + 7, size // 3, size // 2,
+                                                      size - page, size - 1)]
+        rng = random.Random(7)
+        for i in range(18):
+            at = rng.randrange(100, size - 64) if i else 0
+            damaged = bytearray(data)
+            damaged[at:at + 64] = bytes(rng.randrange(256) for _ in range(64))
+            out.append(("64 bytes at %d" % at, bytes(damaged)))
+        for i in range(1, size // page):  # each page in turn filled with one byte
+            if i % max(1, size // page // 8) == 0:
+                out.append(("page %d" % (i + 1), data[:i * page] + b"\xff" * page + data[(i + 1) * page:]))
+        for sql in ("drop view call_view", "drop table call_rows", "drop table functions", "drop table threads",
+                    "drop table vals", "drop table meta", "delete from meta", "delete from functions",
+                    "delete from threads", "update call_rows set start_ns = 'x'", "update call_rows set depth = -5",
+                    "update call_rows set thread_id = 999", "update functions set name = NULL",
+                    "update call_rows set parent_id = id"):
+            path = os.path.join(self.dir, "sql.db")
+            shutil.copy(self.db, path)
+            con = sqlite3.connect(path)
+            try:
+                con.executescript(sql)
+                con.commit()
+            except sqlite3.DatabaseError:
+                continue
+            finally:
+                con.close()
+            with open(path, "rb") as f:
+                out.append((sql, f.read()))
+            os.unlink(path)
+        return out
+
+    def test_corrupt_recordings(self):
+        """Every damaged file gives its calls as far as they can be read, or
+        one line naming the file and what is wrong, never a crash or a
+        message that says nothing (SQLite's "not an error"), and reading it
+        leaves nothing beside it."""
+        self.run_traced(PROGRAM + "def greet(s, n):\n    return s * n\nfor i in range(3000):\n    greet('x', i % 3)\n")
+        cases = self.corruptions()
+        self.assertGreaterEqual(len(cases), 45)
+        problems = []
+        for name, content in cases:
+            folder = os.path.join(self.dir, "case")
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, "r.db")
+            with open(path, "wb") as f:
+                f.write(content)
+            for command in (["show"], ["stats"], ["export", "--format", "perfetto", "-o", "-"],
+                            ["export", "--format", "jsonl"], ["show", "--filter", "func == 'fib'"]):
+                proc = self.callscope(*command, path)
+                err = proc.stderr.decode(errors="replace")
+                lines = err.strip().splitlines()
+                said = lines[-1] if lines else ""
+                # a filter error shows the filter and a caret above its line
+                one_line = len(lines) == 1 or said.startswith("callscope: --filter: ")
+                if proc.returncode not in (0, 1, 2) or "not an error" in err or (proc.returncode and (
+                        not one_line or path not in said and "--filter" not in said)):
+                    problems.append("%s, %s: exit %d, %r" % (name, " ".join(command), proc.returncode, err[-300:]))
+            if os.listdir(folder) != ["r.db"]:
+                problems.append("%s: left %s" % (name, sorted(os.listdir(folder))))
+            shutil.rmtree(folder)
+        self.assertEqual(problems, [], "\n".join(problems))
 
     def test_damaged_values(self):
         """Argument arrays that do not parse, ids with no vals row and bad
