@@ -456,8 +456,12 @@ PyCodeObject *cs_family_frame_code(void *frame)
     return cs_frame_code(frame ? frame : cs_current_frame());
 }
 
-void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg, int lineno), void *ctx, int max_frames)
+void cs_family_walk_stack(void *frame,
+                          void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
+                                        int lineno),
+                          void *ctx, int max_frames)
 {
+    (void)frame; /* the events of sys.monitoring come from the running frame */
     PyFrameObject *f = PyEval_GetFrame();
     Py_XINCREF(f);
     for (int i = 0; f && i < max_frames; i++) {

@@ -254,9 +254,12 @@ PyCodeObject *cs_family_frame_code(void *frame)
     return frame_code(frame);
 }
 
-void cs_family_walk_stack(void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg, int lineno), void *ctx, int max_frames)
+void cs_family_walk_stack(void *frame,
+                          void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
+                                        int lineno),
+                          void *ctx, int max_frames)
 {
-    PyFrameObject *f = PyEval_GetFrame();
+    PyFrameObject *f = frame ? (PyFrameObject *)frame : PyEval_GetFrame();
     Py_XINCREF(f);
     for (int i = 0; f && i < max_frames; i++) {
         PyObject *globals = cs_frame_globals(frame_of(f));

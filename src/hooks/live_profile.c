@@ -1,5 +1,5 @@
 /*
- * live_profile.c — live observation hooks on Python 3.8 to 3.11.
+ * live_profile.c — live observation hooks on Python 3.11.
  *
  * These Pythons have no per-function events, so while something is
  * observed every thread gets a C profile function that returns at once for
@@ -10,7 +10,7 @@
  * when the last watch ends.
  */
 #include "py/compat.h"
-#if !CS_PY_HAS_MONITORING
+#if !CS_PY_HAS_MONITORING && !CS_PY_LIVE_BY_EVALUATOR
 
 #include "hooks/family.h"
 #include "live/observer.h"

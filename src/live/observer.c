@@ -77,7 +77,8 @@ struct live_thread {
 static __thread struct live_thread *me __attribute__((tls_model("initial-exec")));
 /* Trace invocations open in all threads (the GIL guards it): the hooks
  * widen to callees only while there are any. */
-static int open_invocations;
+int cs_live_open_invocations;
+#define open_invocations cs_live_open_invocations
 /* Bumped when the hooks lose track of the calls open in threads (their
  * instrumentation was redone): each thread drops what it had open at its
  * next event, since the ends of those calls may never be reported. */
@@ -329,11 +330,11 @@ static void visit_frame(void *ctx_, PyCodeObject *code, PyObject *globals, PyObj
     ctx->n++;
 }
 
-static void observe_stack(struct cs_live_watch *w, PyCodeObject *code)
+static void observe_stack(struct cs_live_watch *w, PyCodeObject *code, void *frame)
 {
     struct cs_textbuf frames = {0}, b = {0};
     struct stack_ctx ctx = {&frames, 0};
-    cs_family_walk_stack(visit_frame, &ctx, w->req.depth);
+    cs_family_walk_stack(frame, visit_frame, &ctx, w->req.depth);
     put_header(&b, w, wall_ns(), 0);
     put_code(&b, code);
     put_varint(&b, (uint64_t)ctx.n);
@@ -686,7 +687,7 @@ void cs_live_on_start(PyCodeObject *code, void *frame, int resumed)
         }
         switch (w->req.command) {
         case CS_LIVE_STACK:
-            observe_stack(w, code);
+            observe_stack(w, code, frame);
             break;
         case CS_LIVE_WATCH:
             if (!c->args)

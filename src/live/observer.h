@@ -42,6 +42,9 @@ int cs_live_is_target(PyCodeObject *code);
 /* Whether the calling thread is inside a traced invocation (then every call
  * matters, not only the targets). */
 int cs_live_thread_busy(void);
+/* How many trace invocations are open in all threads (GIL): while there
+ * are none, only the targets' own calls matter anywhere. */
+extern int cs_live_open_invocations;
 
 /* frame: as cs_family_frame_args takes it; resumed: a generator or
  * coroutine goes on after a yield or await (when the family can tell). */

@@ -52,6 +52,12 @@
  * exceptions are then reported for the instrumented code alone. */
 #define CS_PY_LOCAL_UNWIND CS_PY_AT_LEAST(3, 15)
 
+/* Before 3.11 the interpreter calls its frame evaluator for every frame
+ * anyway, so one of callscope's in front costs other code almost nothing
+ * (docs/live.md has the numbers); from 3.11 it stops Python calls from
+ * running inline. The live hooks of 3.8 to 3.10 are built on it. */
+#define CS_PY_LIVE_BY_EVALUATOR (!CS_PY_AT_LEAST(3, 11))
+
 /* Before 3.12 the StopIteration a generator lets out becomes RuntimeError
  * (PEP 479) only after its frame has left the frame evaluator. */
 #define CS_PY_STOP_CONVERTED_LATE (!CS_PY_AT_LEAST(3, 12))
@@ -302,6 +308,22 @@ static inline void cs_set_thread_profile(PyThreadState *ts, Py_tracefunc fn)
     ts->c_profileobj = NULL;
     ts->use_tracing = (fn != NULL) || (ts->c_tracefunc != NULL);
     Py_XDECREF(old);
+#endif
+}
+#endif
+
+#if CS_PY_LIVE_BY_EVALUATOR
+/* The same without the sys.setprofile audit event, which would run the
+ * program's audit hooks: for a profile function set and cleared around
+ * one call, where a thread had none. */
+static inline void cs_set_thread_profile_unaudited(PyThreadState *ts, Py_tracefunc fn)
+{
+    ts->c_profilefunc = fn;
+    ts->c_profileobj = NULL;
+#if CS_PY_AT_LEAST(3, 10)
+    ts->cframe->use_tracing = (fn != NULL) || (ts->c_tracefunc != NULL);
+#else
+    ts->use_tracing = (fn != NULL) || (ts->c_tracefunc != NULL);
 #endif
 }
 #endif

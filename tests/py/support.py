@@ -84,6 +84,8 @@ class TracedProgram(unittest.TestCase):
 
 
 MONITORING = sys.version_info >= (3, 12)
+# Live observation before 3.11 goes through the frame evaluator (live_evaluator.c).
+LIVE_BY_EVALUATOR = sys.version_info < (3, 11)
 # Untraced, Python calls made by Python code run in one C frame; through the
 # frame evaluator each takes C stack (before 3.11 they take it anyway).
 INLINE_CALLS = sys.version_info >= (3, 11)

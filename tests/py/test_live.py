@@ -9,7 +9,7 @@ import time
 import unittest
 
 from tests.py.live_support import LiveTarget
-from tests.py.support import MONITORING
+from tests.py.support import LIVE_BY_EVALUATOR, MONITORING
 
 SHOP = '''
 import json as _json
@@ -536,6 +536,57 @@ class ErrorsTest(LiveTarget):
             sleeper.wait()
 
 
+class AlongsideTheProgramsProfiler(LiveTarget):
+    """A profiler and a tracer the program runs itself (sys.setprofile,
+    sys.settrace, as cProfile or coverage would) see every call while
+    callscope observes, and are in place, unchanged, after detach."""
+
+    @unittest.skipIf(not MONITORING and not LIVE_BY_EVALUATOR,
+                     "on 3.11 live observation takes the profile function itself")
+    def test_profile_and_trace_functions_keep_working(self):
+        p = self.start_target(SHOP.replace("serve(work)", """
+SEEN = {"profile": 0, "trace": 0}
+def profiler(frame, event, arg):
+    if event == "call" and frame.f_code.co_name == "leaf":
+        SEEN["profile"] += 1
+def tracer(frame, event, arg):
+    if event == "call" and frame.f_code.co_name == "leaf":
+        SEEN["trace"] += 1
+    return None
+sys.setprofile(profiler)
+sys.settrace(tracer)
+def work_and_count():
+    before = dict(SEEN)
+    work()
+    print("counted", SEEN["profile"] - before["profile"], SEEN["trace"] - before["trace"],
+          sys.getprofile() is profiler, sys.gettrace() is tracer, flush=True)
+def loop():
+    while True:  # one line out for each line in
+        line = sys.stdin.readline().strip()
+        if line in ("quit", ""):
+            return
+        work_and_count()
+print("ready", flush=True)
+loop()
+"""), attach=True)
+        # one round of work: leaf runs 3 times, seen by both of the program's hooks
+        self.tell(p, "go")
+        self.assertEqual(self.read_line(p), "counted 3 3 True True")
+        for command in (["watch", p.pid, "__main__.leaf", "-n", "2"], ["trace", p.pid, "__main__.helper", "-n", "1"]):
+            client = self.popen_live(*command, "--format", "jsonl")
+            self.assertIn(b'"status"', client.stdout.readline())
+            for _ in range(3):
+                self.tell(p, "go")
+                self.assertEqual(self.read_line(p), "counted 3 3 True True")
+            out, err = client.communicate(timeout=30)
+            self.assertEqual(client.returncode, 0, err.decode())
+            self.assertEqual(len([l for l in out.decode().splitlines() if '"observation"' in l]),
+                             int(command[-1]), out.decode())
+        self.assertEqual(self.live("detach", p.pid).returncode, 0)
+        self.tell(p, "go")
+        self.assertEqual(self.read_line(p), "counted 3 3 True True")
+
+
 class LifecycleTest(LiveTarget):
     def test_attach_replaces_a_socket_left_by_an_earlier_process_of_the_same_pid(self):
         # A process killed while attached leaves its socket file; pids come
@@ -646,6 +697,11 @@ class LifecycleTest(LiveTarget):
             during = self.state(p)
             if MONITORING:
                 self.assertIn("callscope-live", during["tools"])
+            elif LIVE_BY_EVALUATOR:
+                # the evaluator is in place; no thread's profile function changed
+                if "eval_frame_is_default" in idle:  # (3.9+: the test can see it)
+                    self.assertFalse(during["eval_frame_is_default"])
+                self.assertEqual((during["profile"], during["thread_hook"]), (idle["profile"], idle["thread_hook"]))
             else:
                 self.assertNotEqual(during["thread_hook"], idle["thread_hook"])
             client.send_signal(stop)
@@ -654,11 +710,12 @@ class LifecycleTest(LiveTarget):
                 self.assertEqual(client.returncode, 0)
             for _ in range(200):
                 now = self.state(p)
-                if now.get("tools") == idle.get("tools") and now["thread_hook"] == idle["thread_hook"]:
+                if now == idle:
                     break
                 time.sleep(0.02)
             self.assertEqual(now.get("tools"), idle.get("tools"))
             self.assertEqual(now["thread_hook"], idle["thread_hook"])
+            self.assertEqual(now.get("eval_frame_is_default"), idle.get("eval_frame_is_default"))
 
     @unittest.skipUnless(MONITORING, "local events exist from Python 3.12")
     def test_only_the_target_and_its_callees_are_instrumented(self):
