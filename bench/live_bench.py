@@ -8,11 +8,12 @@ rate of the rest of the program (fib) and the cost of one call of the
 observed function, so every number comes from the same process: before
 attach, attached and idle, while `callscope trace` observes the one
 function (each call then becomes an observation sent to the client), the
-same with a condition that keeps every other call, and after detach. The phases
-are repeated in rounds and the best rate of each kept (the machine is shared
-and noisy). Ratios are to the unattached rate; issue 3 asks, on 3.12+, for
-attached-and-idle within 1% and tracing one function to cost the rest of the
-program nothing measurable.
+same with a condition that keeps every other call, while `watch`, `stack`
+and `monitor` observe it, and after detach. The phases are repeated in
+rounds and the best rate of each kept (the machine is shared and noisy).
+Ratios are to the unattached rate: attached and idle should stay within 1%,
+and observing one function should cost the rest of the program nothing
+measurable on 3.12+ and under 2% of its instructions on 3.8-3.10.
 
 Timings on this shared machine move by several per cent from run to run,
 so where valgrind is installed the same phases are also counted in
@@ -38,8 +39,14 @@ ROUNDS = 5
 MEASURE_S = 0.4
 IR_WINDOW = os.path.join(ROOT, "build", "bench", "ir_window.so")
 IR_LOOPS = 100  # fib(12) calls counted per phase
-PHASES = ("unattached", "attached, idle", "tracing target()", "... with condition", "after detach")
 CONDITION = ["--condition", "params[0] % 2 == 0 and cost >= 0"]
+# The phases while target() is observed: (name, command, its options).
+OBSERVING = (("tracing target()", "trace", []),
+             ("... with condition", "trace", CONDITION),
+             ("watching target()", "watch", []),
+             ("stack of target()", "stack", []),
+             ("monitoring target()", "monitor", ["-c", "1"]))
+PHASES = ("unattached", "attached, idle") + tuple(name for name, _, _ in OBSERVING) + ("after detach",)
 
 # The program both targets run: fib is the rest of the program, target()
 # the function observed.
@@ -158,9 +165,8 @@ def measure(python):
                 raise RuntimeError(attach.stderr.strip())
             wait_for_socket(p.pid)
             keep("attached, idle")
-            for phase, extra in (("tracing target()", []),
-                                 ("... with condition", CONDITION)):
-                client = subprocess.Popen([CALLSCOPE, "trace", str(p.pid), "__main__.target", "--format", "jsonl"]
+            for phase, command, extra in OBSERVING:
+                client = subprocess.Popen([CALLSCOPE, command, str(p.pid), "__main__.target", "--format", "jsonl"]
                                           + extra, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
                 client.stdout.readline()  # the status: instrumentation is in place
                 keep(phase)
@@ -199,10 +205,10 @@ def count_instructions(python, workdir):
             raise RuntimeError("the agent did not start under valgrind")
         wait_for_socket(p.pid)
         count("attached, idle")
-        for phase, extra in (("tracing target()", []), ("... with condition", CONDITION)):
+        for phase, command, extra in OBSERVING:
             # The client writes to a file, so it never waits for this script.
             with open(os.path.join(workdir, "trace.jsonl"), "w+") as seen:
-                client = subprocess.Popen([CALLSCOPE, "trace", str(p.pid), "__main__.target", "--format", "jsonl"]
+                client = subprocess.Popen([CALLSCOPE, command, str(p.pid), "__main__.target", "--format", "jsonl"]
                                           + extra, stdout=seen, stderr=subprocess.DEVNULL)
                 for _ in range(3000):  # the status line: the instrumentation is in place
                     if os.path.getsize(seen.name) or client.poll() is not None:
@@ -214,8 +220,9 @@ def count_instructions(python, workdir):
                 client.wait()
                 seen.seek(0)
                 observed = sum('"observation"' in line for line in seen)
-            if observed < IR_LOOPS // 4:
-                raise RuntimeError("the trace saw %d of %d calls of target()" % (observed, IR_LOOPS))
+            # (monitor reports once a cycle, not once a call)
+            if command != "monitor" and observed < IR_LOOPS // 4:
+                raise RuntimeError("%s saw %d of %d calls of target()" % (command, observed, IR_LOOPS))
         detach(p.pid)
         count("after detach")
     finally:
