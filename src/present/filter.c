@@ -461,8 +461,9 @@ static int unknown_field(struct compiler *c, const struct cs_expr *name)
             cs_textbuf_printf(&msg, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", near[i]);
         cs_textbuf_putc(&msg, '?');
     } else {
-        cs_textbuf_puts(&msg, "; the fields are time, tid, pid, thread, module, func, function, file, line, depth, "
-                              "duration, arg, value, return, exception");
+        cs_textbuf_puts(&msg, "; the fields are ");
+        for (size_t i = 0; i < NFIELDS; i++)
+            cs_textbuf_printf(&msg, "%s%s", i ? ", " : "", FIELDS[i].name);
     }
     cs_expr_errorf(c->err, name->column, "%s", cs_textbuf_cstr(&msg));
     cs_textbuf_free(&msg);

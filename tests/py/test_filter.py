@@ -144,6 +144,10 @@ class Filter(TracedProgram):
                                  "no function is 'greet'; did you mean '__main__.greet'?")
         self.assert_filter_error("arg == 'nmae'", 8, "no arg is 'nmae'; did you mean 'name'?")
         self.assert_filter_error("tid > 1 and fnuc == 'fib'", 13, "unknown field 'fnuc'; did you mean func?")
+        # nothing close: every field is listed, type included
+        self.assert_filter_error("zzzzzz == 1", 1, "unknown field 'zzzzzz'; the fields are time, tid, pid, thread, "
+                                 "module, func, function, file, line, depth, duration, arg, value, type, return, "
+                                 "exception")
         self.assert_filter_error("module < 'x'", 8, "'<' does not apply to module; module takes == or !=")
         self.assert_filter_error("depth == '1'", 10, "depth is a number: write it without quotes, e.g. depth == 1")
         self.assert_filter_error("module == 3", 11,
