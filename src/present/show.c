@@ -186,6 +186,83 @@ static int pattern_matches(const char *pattern, const char *name, const char *qu
     return tail && fnmatch(pattern, tail + 1, 0) == 0;
 }
 
+/* --function matched nothing: one line saying so, with the names nearest
+ * to the pattern (or how to list them). */
+static void no_function_matches(struct show *s)
+{
+    sqlite3_stmt *st;
+    const char **names = NULL, *near[3];
+    size_t n = 0, cap = 0, found = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT qualname FROM functions WHERE qualname IS NOT NULL LIMIT 100000", -1, &st,
+                           NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            if (n == cap) {
+                const char **grown = cs_grow(names, &cap, sizeof *grown, 256);
+                if (!grown)
+                    break;
+                names = grown;
+            }
+            names[n] = strdup(cs_col_text(st, 0));
+            if (names[n])
+                n++;
+        }
+        sqlite3_finalize(st);
+        found = cs_nearest(s->o.function, names, n, near, 3);
+    }
+    struct cs_textbuf msg = {0};
+    cs_textbuf_printf(&msg, "no function in %s matches '%s'", s->o.path, s->o.function);
+    if (found) {
+        cs_textbuf_puts(&msg, "; did you mean ");
+        for (size_t i = 0; i < found; i++)
+            cs_textbuf_printf(&msg, "%s'%s'", i == 0 ? "" : i + 1 == found ? " or " : ", ", near[i]);
+        cs_textbuf_putc(&msg, '?');
+    } else {
+        cs_textbuf_printf(&msg, " (it has %zu; `callscope stats %s` lists them)", n, s->o.path);
+    }
+    cs_error("%s", cs_safe(cs_textbuf_cstr(&msg), (size_t)-1));
+    cs_textbuf_free(&msg);
+    for (size_t i = 0; i < n; i++)
+        free((char *)names[i]);
+    free(names);
+}
+
+/* --pid or --tid names no thread of the recording: one line saying so,
+ * with those it has. Returns 1 when that was said. */
+static int no_such_thread(struct show *s)
+{
+    const char *column = s->o.pid >= 0 ? "pid" : "tid";
+    long long wanted = s->o.pid >= 0 ? s->o.pid : s->o.tid;
+    if (s->o.pid < 0 && s->o.tid < 0)
+        return 0;
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM threads WHERE (?1 < 0 OR pid = ?1) AND (?2 < 0 OR tid = ?2)");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, s->o.pid);
+    sqlite3_bind_int64(st, 2, s->o.tid);
+    int none = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
+    sqlite3_finalize(st);
+    if (!none)
+        return 0;
+    snprintf(sql, sizeof sql, "SELECT DISTINCT %s FROM threads ORDER BY 1 LIMIT 11", column);
+    struct cs_textbuf have = {0};
+    int n = 0;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            cs_textbuf_printf(&have, n++ == 0 ? "%lld" : n <= 10 ? ", %lld" : ", ...",
+                              (long long)sqlite3_column_int64(st, 0));
+        sqlite3_finalize(st);
+    }
+    if (s->o.pid >= 0 && s->o.tid >= 0)
+        cs_error("no thread %lld of process %lld in %s", s->o.tid, s->o.pid, s->o.path);
+    else
+        cs_error("no %s %lld in %s; its %s are %s", s->o.pid >= 0 ? "process" : "thread", wanted, s->o.path,
+                 s->o.pid >= 0 ? "processes" : "threads", n ? cs_textbuf_cstr(&have) : "none");
+    cs_textbuf_free(&have);
+    return 1;
+}
+
 static int load_function_matches(struct show *s)
 {
     sqlite3_stmt *st;
@@ -200,14 +277,15 @@ static int load_function_matches(struct show *s)
         return -1;
     if (sqlite3_prepare_v2(s->db, "SELECT id, name, qualname FROM functions", -1, &st, NULL) != SQLITE_OK)
         return -1;
+    int matched = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         if (id >= 0 && id < s->nfn &&
             pattern_matches(s->o.function, cs_col_text(st, 1), cs_col_text(st, 2)))
-            s->fn_match[id] = 1;
+            s->fn_match[id] = matched = 1;
     }
     sqlite3_finalize(st);
-    return 0;
+    return matched ? 0 : 1;
 }
 
 /* ---- the walk ---- */
@@ -618,8 +696,19 @@ int cs_cmd_show(int argc, char **argv)
         }
         s.filtering = 1;
     }
-    if (s.o.function && load_function_matches(&s) != 0)
-        rc = -1;
+    if (s.o.function) {
+        int loaded = load_function_matches(&s);
+        if (loaded > 0) {
+            no_function_matches(&s);
+            free_show(&s);
+            return CS_EXIT_USAGE;
+        }
+        rc = loaded;
+    }
+    if (rc == 0 && no_such_thread(&s)) {
+        free_show(&s);
+        return CS_EXIT_USAGE;
+    }
     if (rc == 0)
         rc = show_all(&s);
     if (rc != 0 && !s.error_shown)

@@ -57,6 +57,24 @@ class Show(TracedProgram):
         self.assertIsNone(top["exception"])
         self.assertGreater(top["duration_ms"], 0)
 
+    def test_a_selection_that_matches_nothing_says_what_exists(self):
+        pid = json.loads(self.callscope("show", self.db, "--format", "jsonl").stdout.decode().splitlines()[0])["pid"]
+        for options, said in ((["--pid", "1"], "no process 1 in %s; its processes are %d" % (self.db, pid)),
+                              (["--tid", "1"], "no thread 1 in %s; its threads are %d" % (self.db, pid)),
+                              (["--pid", str(pid), "--tid", "1"], "no thread 1 of process %d in %s" % (pid, self.db)),
+                              (["--function", "fibb"], "no function in %s matches 'fibb'; did you mean 'fib'?"
+                               % self.db),
+                              (["--function", "nomatch.*"], "no function in %s matches 'nomatch.*' (it has %d; "
+                               "`callscope stats %s` lists them)"
+                               % (self.db, self.query("SELECT count(DISTINCT qualname) FROM functions")[0][0],
+                                  self.db))):
+            proc = self.callscope("show", self.db, *options)
+            self.assertEqual((proc.returncode, proc.stdout), (2, b""), options)
+            self.assertEqual(proc.stderr.decode(), "callscope: %s\n" % said)
+        proc = self.callscope("show", self.db, "--pid", str(pid), "--function", "fib")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("fib(n=4) → 3", proc.stdout.decode())
+
     def test_limit_and_depth(self):
         proc = self.callscope("show", self.db, "--format", "jsonl", "--function", "*fib", "--limit", "3")
         self.assertEqual(len(proc.stdout.decode().splitlines()), 3)
