@@ -95,13 +95,16 @@ static PyObject *name_value(const char *name, const struct cs_live_call_values *
     return NULL;
 }
 
-/* A condition must stay cheap: no step may build a value of over a million
- * items or characters, nor an int of over MAX_INT_BITS bits, whose
- * arithmetic grows faster than its size. */
-#define MAX_RESULT 1000000
+/* A condition must stay cheap: no step may build a value of over
+ * CS_MAX_RESULT items or characters, nor an int of over MAX_INT_BITS bits,
+ * whose arithmetic grows faster than its size. */
+#define MAX_RESULT CS_MAX_RESULT
 #define MAX_INT_BITS (1 << 16)
-/* int() of a text longer than this would build such an int. */
-#define MAX_INT_TEXT 20000
+/* int() of a longer text: Python's own default limit (readable.h). */
+#define MAX_INT_TEXT CS_MAX_INT_DIGITS
+/* From 3.12 a floor division by an int of over 9,000 bits (300 digits of
+ * 30 bits) of one some 4,500 bits longer imports _pylong to do it. */
+#define MAX_DIVISOR_BITS 8192
 
 static Py_ssize_t sized_len(PyObject *o)
 {
@@ -112,10 +115,7 @@ static Py_ssize_t sized_len(PyObject *o)
 
 static int too_large(long long n)
 {
-    if (n <= MAX_RESULT)
-        return 0;
-    PyErr_Format(PyExc_MemoryError, "a condition may not build values of over %d items", MAX_RESULT);
-    return 1;
+    return cs_too_large(n) != 0;
 }
 
 static long long int_bits(PyObject *o)
@@ -154,6 +154,13 @@ static int operation_too_large(int op, PyObject *a, PyObject *b)
         return (la >= 0 && lb >= 0 && too_large((long long)la + lb)) || int_too_large(int_bits(a)) ||
                int_too_large(int_bits(b));
     }
+    case CS_OP_FLOORDIV:
+        if (int_bits(b) > MAX_DIVISOR_BITS) {
+            PyErr_Format(PyExc_MemoryError, "a condition may not floor-divide by ints of over %d bits",
+                         MAX_DIVISOR_BITS);
+            return 1;
+        }
+        return int_too_large(int_bits(a));
     case CS_OP_MOD:
         if (PyUnicode_Check(a) || PyBytes_Check(a)) {
             /* '%500000000d' % 1: a width is a size the format picks */
@@ -166,8 +173,77 @@ static int operation_too_large(int op, PyObject *a, PyObject *b)
     }
 }
 
+/* The characters or bytes of a text (str or bytes), else 0. */
+static long long text_len(PyObject *o)
+{
+    return PyUnicode_Check(o) || PyBytes_Check(o) ? sized_len(o) : 0;
+}
+
+/* A search for a text in a text compares up to the product of their
+ * lengths (3.8 and 3.9 do for a long pattern; strip() with a long set of
+ * characters does on any version): charged as that many characters. */
+static int search_too_long(struct cs_read_budget *b, PyObject *haystack, PyObject *needle)
+{
+    long long n = text_len(haystack), m = text_len(needle);
+    return cs_read_charge(b, n && m ? n / CS_READ_CHUNK * m + m : 0) != 0;
+}
+
+/* join() builds its parts and a separator between each two. */
+static int join_too_large(PyObject *sep, PyObject *parts)
+{
+    long long total = 0, count = 0, item_len;
+    if (PyUnicode_Check(parts) || PyBytes_Check(parts)) {
+        count = text_len(parts);
+        total = count;
+    } else {
+        PyObject *it = PyObject_GetIter(parts), *item;
+        if (!it)
+            return 1;
+        while (total <= MAX_RESULT && (item = PyIter_Next(it)) != NULL) {
+            item_len = text_len(item);
+            Py_DECREF(item);
+            total += item_len;
+            count++;
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred())
+            return 1;
+    }
+    return too_large(count > 1 ? total + text_len(sep) * (count - 1) : total);
+}
+
+/* The most a method may multiply its object's length by: hex() writes two
+ * digits a byte (and a separator), encode() and decode() write up to 4
+ * bytes a character in UTF-8 and up to 10 characters ('\U0001f600') for
+ * one backslashreplace escapes, and changing case writes up to 3 ('\ufb03'
+ * upper is 'FFI'). 1 for the others; -1 with an error. */
+static int growth(const char *name, PyObject *obj, PyObject *args)
+{
+    int width = PyUnicode_Check(obj) ? cs_text_width(obj) : 1;
+    if (width < 0)
+        return -1;
+    if (!strcmp(name, "hex"))
+        return PyTuple_GET_SIZE(args) > 0 ? 3 : 2;
+    if (!strcmp(name, "encode") || !strcmp(name, "decode")) {
+        /* the codec and error handler are checked to be among these */
+        PyObject *codec = PyTuple_GET_SIZE(args) > 0 ? PyTuple_GET_ITEM(args, 0) : NULL;
+        PyObject *errors = PyTuple_GET_SIZE(args) > 1 ? PyTuple_GET_ITEM(args, 1) : NULL;
+        const char *c = codec && PyUnicode_Check(codec) ? PyUnicode_AsUTF8(codec) : "utf-8";
+        const char *e = errors && PyUnicode_Check(errors) ? PyUnicode_AsUTF8(errors) : "strict";
+        if (!c || !e)
+            return -1;
+        if (!strcasecmp(e, "backslashreplace"))
+            return width == 1 && PyUnicode_Check(obj) ? 1 : 10;
+        return PyUnicode_Check(obj) && strncasecmp(c, "utf", 3) == 0 ? width : 1;
+    }
+    if (!strcmp(name, "upper") || !strcmp(name, "lower") || !strcmp(name, "casefold") || !strcmp(name, "title") ||
+        !strcmp(name, "capitalize") || !strcmp(name, "swapcase"))
+        return width == 1 ? 1 : 3;
+    return 1;
+}
+
 /* Methods whose result can be far larger than their object: width,
- * replacement and parts are checked first. */
+ * replacement, parts and growth are checked first. */
 static int method_too_large(const char *name, PyObject *obj, PyObject *args)
 {
     Py_ssize_t len = sized_len(obj);
@@ -181,10 +257,8 @@ static int method_too_large(const char *name, PyObject *obj, PyObject *args)
         Py_ssize_t with = sized_len(PyTuple_GET_ITEM(args, 1));
         return with > 0 && len > 0 && too_large(len > MAX_RESULT / (with + 1) ? MAX_RESULT + 1 : len * (with + 1));
     }
-    if (!strcmp(name, "join") && PyTuple_GET_SIZE(args) >= 1) {
-        Py_ssize_t parts = sized_len(PyTuple_GET_ITEM(args, 0));
-        return parts > 0 && len > 0 && too_large(len > MAX_RESULT / parts ? MAX_RESULT + 1 : len * parts);
-    }
+    if (!strcmp(name, "join") && PyTuple_GET_SIZE(args) >= 1)
+        return join_too_large(obj, PyTuple_GET_ITEM(args, 0));
     if (!strcmp(name, "split") || !strcmp(name, "rsplit") || !strcmp(name, "splitlines"))
         return len > 0 && too_large((long long)len + 1); /* one part per character at most */
     if (!strcmp(name, "encode") || !strcmp(name, "decode")) {
@@ -207,6 +281,19 @@ static int method_too_large(const char *name, PyObject *obj, PyObject *args)
             }
         }
     }
+    int factor = growth(name, obj, args);
+    return factor < 0 || (factor > 1 && too_large((long long)text_len(obj) * factor));
+}
+
+/* Methods that search their object for a text given first (strip()'s is
+ * a set of characters, each looked for in it). */
+static int searches(const char *name)
+{
+    static const char *const names[] = {"find", "rfind", "index", "rindex", "count", "split", "rsplit",
+                                        "partition", "rpartition", "replace", "strip", "lstrip", "rstrip", NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (!strcmp(name, names[i]))
+            return 1;
     return 0;
 }
 
@@ -234,8 +321,15 @@ static PyObject *call_builtin(const char *name, PyObject *fn, PyObject *args, st
                 return NULL;
             }
         }
-        if (!strcmp(name, "round") && n == 2 && int_too_large(int_bits(PyTuple_GET_ITEM(args, 1))))
-            return NULL;
+        if (!strcmp(name, "round") && n == 2 && PyLong_Check(PyTuple_GET_ITEM(args, 0)) &&
+            PyLong_Check(PyTuple_GET_ITEM(args, 1))) {
+            /* round(x, -k) of an int computes 10 ** k, of k * 3.33 bits */
+            int overflow = 0;
+            long long nd = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(args, 1), &overflow);
+            long long bits = overflow < 0 || nd < -MAX_INT_BITS ? MAX_INT_BITS + 1 : nd < 0 ? -nd * 10 / 3 : 0;
+            if (int_too_large(int_bits(PyTuple_GET_ITEM(args, 0))) || int_too_large(bits))
+                return NULL;
+        }
     }
     return PyObject_Call(fn, args, NULL);
 }
@@ -304,7 +398,9 @@ static PyObject *call(const struct cs_expr *e, struct eval *x)
     }
     PyObject *r = NULL;
     if (args && method_of) {
-        if (cs_readable(&x->budget, args) == 0 && !method_too_large(callee->str, method_of, args))
+        if (cs_readable(&x->budget, args) == 0 && !method_too_large(callee->str, method_of, args) &&
+            !(searches(callee->str) && PyTuple_GET_SIZE(args) > 0 &&
+              search_too_long(&x->budget, method_of, PyTuple_GET_ITEM(args, 0))))
             r = PyObject_Call(fn, args, NULL);
     } else if (args) {
         r = call_builtin(callee->str, fn, args, x);
@@ -344,7 +440,8 @@ static PyObject *compare(const struct cs_expr *e, PyObject *a, PyObject *b, stru
     case CS_OP_GE: return PyObject_RichCompare(a, b, Py_GE);
     case CS_OP_IN:
     case CS_OP_NOT_IN:
-        if (cs_read_charge(&x->budget, sized_len(b) > 0 ? sized_len(b) : 1) != 0)
+        if (cs_read_charge(&x->budget, sized_len(b) > 0 ? sized_len(b) : 1) != 0 ||
+            search_too_long(&x->budget, b, a))
             return NULL;
         r = PySequence_Contains(b, a);
         if (r < 0)
@@ -381,7 +478,7 @@ static PyObject *evaluate(const struct cs_expr *e, struct eval *x)
     case CS_EXPR_NAME: return name_value(e->str, x->v);
     case CS_EXPR_ATTR:
         a = evaluate(e->left, x);
-        r = a ? cs_read_attribute(a, e->str) : NULL;
+        r = a ? cs_read_attribute(&x->budget, a, e->str) : NULL;
         Py_XDECREF(a);
         return r;
     case CS_EXPR_SUBSCRIPT:

@@ -460,6 +460,48 @@ static inline PyObject *cs_type_dict(PyTypeObject *t)
 #endif
 }
 
+/* The dict that holds an object's attributes (borrowed), or NULL when it
+ * has none or keeps them as inline values (3.11+), whose names are its
+ * class's shared keys and so always exact str. Never creates the dict, as
+ * _PyObject_GetDictPtr does from 3.11 for an object with inline values
+ * (which would also stop their use for good). */
+static inline PyObject *cs_instance_dict(PyObject *obj)
+{
+#if CS_PY_AT_LEAST(3, 11)
+    if (Py_TYPE(obj)->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+#if CS_PY_AT_LEAST(3, 13)
+        /* MANAGED_DICT_OFFSET, three words before the object */
+        return ((PyObject **)obj)[-3];
+#elif CS_PY_AT_LEAST(3, 12)
+        /* a PyDictOrValues three words before the object: values when
+         * its low bit is set (pycore_object.h) */
+        uintptr_t dict_or_values = ((uintptr_t *)obj)[-3];
+        return dict_or_values & 1 ? NULL : (PyObject *)dict_or_values;
+#else
+        /* the values pointer four words before the object, the dict three
+         * (pycore_object.h) */
+        return ((void **)obj)[-4] ? NULL : ((PyObject **)obj)[-3];
+#endif
+    }
+#endif
+    PyObject **slot = _PyObject_GetDictPtr(obj);
+    return slot ? *slot : NULL;
+}
+
+/* ---- texts ---- */
+
+/* Before 3.12 a str made by the legacy wchar_t API gets its length and
+ * kind on first use: 0, or -1 with an error. */
+static inline int cs_str_ready(PyObject *s)
+{
+#if CS_PY_AT_LEAST(3, 12)
+    (void)s;
+    return 0;
+#else
+    return PyUnicode_READY(s);
+#endif
+}
+
 /* ---- ints ---- */
 
 /* Reads a small int straight from its object: most arguments and results
