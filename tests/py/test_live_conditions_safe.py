@@ -519,7 +519,6 @@ class ConditionsReadOnly(LiveTarget):
                     failures.append("%s: expected the client to refuse it (%s), it said %s %s"
                                     % (condition, told, first, said))
                 continue
-            started = time.monotonic()
             outcomes = []
             try:
                 for _ in range(3):
@@ -530,7 +529,6 @@ class ConditionsReadOnly(LiveTarget):
                 client.communicate()
                 failures.append("%s: %s; the rest were not tried" % (condition, e))
                 break
-            took = time.monotonic() - started
             time.sleep(0.2)
             client.kill()
             out, err = client.communicate()
@@ -540,13 +538,12 @@ class ConditionsReadOnly(LiveTarget):
             if outcomes != [baseline] * 3:
                 failures.append("%s: the program computed %s" % (condition, outcomes))
                 baseline["modules"] = outcomes[-1]["modules"]  # said once
-            # bounded: no condition makes the target build a huge value or
-            # work for long (the three calls normally take milliseconds)
+            # bounded: no condition makes the target build a huge value (that
+            # none works for long is shown by the notice each expects: the
+            # bound that stopped it; one that hangs the target fails in go())
             if rss_now - rss > 256 * 1024:
                 failures.append("%s: the target grew from %d to %d kB" % (condition, rss, rss_now))
                 rss = rss_now
-            if took > 10:
-                failures.append("%s: three calls took %.1f s" % (condition, took))
             if told is None:
                 if len(observed) != 3 or events:
                     failures.append("%s: %d observations, events %s" % (condition, len(observed), events))
