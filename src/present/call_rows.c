@@ -99,5 +99,9 @@ void cs_call_json_line(struct cs_textbuf *b, sqlite3_stmt *st, const struct cs_t
     cs_json_text_or_null(b, cs_col_text(st, C_RESULT));
     cs_textbuf_puts(b, ",\"exception\":");
     cs_json_text_or_null(b, cs_col_text(st, C_EXCEPTION));
-    cs_textbuf_puts(b, "}\n");
+    /* a generator's or coroutine's step: the return is then what it
+     * yielded when "yielded" is true */
+    int flags = sqlite3_column_int(st, C_FLAGS);
+    cs_textbuf_puts(b, flags & 1 ? ",\"resumed\":true" : ",\"resumed\":false");
+    cs_textbuf_puts(b, flags & 2 ? ",\"yielded\":true}\n" : ",\"yielded\":false}\n");
 }

@@ -27,7 +27,7 @@ except RuntimeError:
 """
 
 JSONL_KEYS = {"id", "parent_id", "pid", "tid", "thread", "depth", "function", "module", "filename", "lineno",
-              "start", "duration_ms", "args", "return", "exception"}
+              "start", "duration_ms", "args", "return", "exception", "resumed", "yielded"}
 
 
 class Show(TracedProgram):
@@ -74,6 +74,17 @@ class Show(TracedProgram):
         proc = self.callscope("show", self.db, "--pid", str(pid), "--function", "fib")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("fib(n=4) → 3", proc.stdout.decode())
+
+    def test_jsonl_tells_generator_steps_apart(self):
+        self.run_traced("def gen():\n    yield 1\n    yield 2\n    return 3\n"
+                        "def drain():\n    g = gen()\n    next(g)\n    next(g)\n    next(g, None)\n"
+                        "drain()\n")
+        for command in (["show", "--format", "jsonl"], ["export", "--format", "jsonl"]):
+            proc = self.callscope(*command, "--filter", "func == 'gen'", self.db)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            rows = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+            self.assertEqual([(r["return"], r["resumed"], r["yielded"]) for r in rows if r["function"] == "__main__.gen"],
+                             [("1", False, True), ("2", True, True), ("3", True, False)], command)
 
     def test_limit_and_depth(self):
         proc = self.callscope("show", self.db, "--format", "jsonl", "--function", "*fib", "--limit", "3")
