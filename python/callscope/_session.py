@@ -35,6 +35,9 @@ def excludes(no_stdlib, no_site):
     return out
 
 
+_fork_hook = False
+
+
 def join(ring_name, no_stdlib=False, no_site=False):
     from callscope import _callscope
 
@@ -42,6 +45,12 @@ def join(ring_name, no_stdlib=False, no_site=False):
     # that reading them is not recorded.
     names = [(t.native_id, t.name) for t in threading.enumerate() if getattr(t, "native_id", None)]
     paths = excludes(no_stdlib, no_site)
+    global _fork_hook
+    if not _fork_hook and hasattr(os, "register_at_fork"):
+        # after threading's own hook, which makes the forking thread the
+        # child's main thread
+        os.register_at_fork(after_in_child=_callscope.forked)
+        _fork_hook = True
     _callscope.start(ring_name, paths)
     for native_id, name in names:
         _callscope.thread_name(native_id, name)

@@ -94,6 +94,25 @@ static PyObject *thread_name(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* os.register_at_fork(after_in_child=...): in a forked child the thread
+ * that forked goes on under a new pid and tid, and threading has made it
+ * the child's main thread (its hook, registered first, has run); its name
+ * is recorded for the new thread. Read from threading's module dictionary
+ * and the thread's instance dictionary: no code of the program runs. */
+static PyObject *forked(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    struct cs_thread *t = cs_rec.recording ? cs_thread_get() : NULL;
+    PyObject *modules = PyImport_GetModuleDict();
+    PyObject *threading = t && modules ? PyDict_GetItemString(modules, "threading") : NULL;
+    PyObject *dict = threading && PyModule_Check(threading) ? PyModule_GetDict(threading) : NULL;
+    PyObject *main_thread = dict ? PyDict_GetItemString(dict, "_main_thread") : NULL;
+    if (main_thread)
+        cs_record_thread_object(t, main_thread);
+    PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
 static PyObject *log_event(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -144,6 +163,7 @@ static PyMethodDef methods[] = {
     {"recording", recording, METH_NOARGS, "recording() -> bool"},
     {"mark_started", mark_started, METH_NOARGS, "the traced program starts now"},
     {"thread_name", thread_name, METH_VARARGS, "thread_name(native_id, name)"},
+    {"forked", forked, METH_NOARGS, "forked(): names the thread that goes on in a forked child"},
     {"log", log_event, METH_VARARGS, "log(message, fields): a log event in the current call"},
     {"notrace", notrace, METH_O, "notrace(code): never record this code or what it calls"},
     {"agent_attach", agent_attach, METH_O, "agent_attach(socket_path): start the live agent"},

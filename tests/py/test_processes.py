@@ -80,6 +80,28 @@ class ThreadsAndProcesses(TracedProgram):
         self.assertEqual(len(parent), 1)
         self.assertNotEqual(child[0]["pid"], parent[0]["pid"])
         self.assertEqual(child[0]["result"], "'child'")
+        # the thread that forked goes on in the child under its own name
+        self.assertEqual((child[0]["thread"], parent[0]["thread"]), ("MainThread", "MainThread"))
+
+    def test_a_child_forked_by_another_thread_keeps_that_thread_s_name(self):
+        self.run_traced("""
+            import os, threading
+            def in_child():
+                return "child"
+            def fork_here():
+                pid = os.fork()
+                if pid == 0:
+                    in_child()
+                    os._exit(0)
+                os.waitpid(pid, 0)
+            worker = threading.Thread(target=fork_here, name="forker")
+            worker.start()
+            worker.join()
+        """)
+        child = self.calls("__main__.in_child")
+        self.assertEqual([r["thread"] for r in child], ["forker"])
+        out = self.callscope("show", self.db, "--no-color").stdout.decode()
+        self.assertIn("pid %d · thread forker (tid %d)" % (child[0]["pid"], child[0]["pid"]), out)
 
     def test_subprocess_and_multiprocessing_children(self):
         self.write("child.py", "def child_work(x):\n    return x + 1\nchild_work(41)\n")
