@@ -105,3 +105,9 @@ void cs_call_json_line(struct cs_textbuf *b, sqlite3_stmt *st, const struct cs_t
     cs_textbuf_puts(b, flags & 1 ? ",\"resumed\":true" : ",\"resumed\":false");
     cs_textbuf_puts(b, flags & 2 ? ",\"yielded\":true}\n" : ",\"yielded\":false}\n");
 }
+
+void cs_thread_title(const struct cs_thread_info *t, char *out, size_t size)
+{
+    snprintf(out, size, "pid %lld \xc2\xb7 thread %.200s (tid %lld)", (long long)t->pid, t->name ? t->name : "?",
+             (long long)t->tid);
+}

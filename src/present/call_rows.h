@@ -50,6 +50,11 @@ struct cs_thread_info {
 int cs_load_threads(sqlite3 *db, long long pid, long long tid, struct cs_thread_info **out, size_t *n);
 void cs_free_threads(struct cs_thread_info *threads, size_t n);
 
+/* A thread as every reader names it: "pid P · thread NAME (tid T)", NAME
+ * "?" when the recording has none. Raw: the name is the program's, to be
+ * escaped for a terminal and quoted for JSON by the caller. */
+void cs_thread_title(const struct cs_thread_info *t, char *out, size_t size);
+
 /* Appends the C_ARGS column of a row, the object cs_args() built: valid
  * JSON whatever the file holds (store/read_values.h); {} for NULL. */
 void cs_json_args_object(struct cs_textbuf *b, const char *args);

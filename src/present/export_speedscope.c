@@ -60,8 +60,7 @@ static int speedscope_open(struct cs_export *x, struct cs_export_frame *f, const
     if (!s->in_profile) {
         const struct cs_thread_info *t = x->thread;
         char name[300];
-        snprintf(name, sizeof name, "pid %lld \xc2\xb7 %.200s (tid %lld)", (long long)t->pid,
-                 t->name ? t->name : "thread", (long long)t->tid);
+        cs_thread_title(t, name, sizeof name);
         cs_textbuf_puts(&x->buf, s->profiles ? ",\n{" : "\n{");
         cs_textbuf_puts(&x->buf, "\"type\":\"evented\",\"name\":");
         cs_json_string(&x->buf, name, strlen(name));

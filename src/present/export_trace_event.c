@@ -81,9 +81,8 @@ static int perfetto_begin(struct cs_export *x)
 
 static int perfetto_thread_begin(struct cs_export *x, const struct cs_thread_info *t)
 {
-    char fallback[48];
-    snprintf(fallback, sizeof fallback, "tid %lld", (long long)t->tid);
-    put_metadata(x, "thread_name", t->pid, t->tid, t->name ? t->name : fallback);
+    /* (the viewer shows pid and tid beside it) */
+    put_metadata(x, "thread_name", t->pid, t->tid, t->name ? t->name : "?");
     return 0;
 }
 

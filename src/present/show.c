@@ -495,8 +495,9 @@ static int walk_rows(struct show *s, sqlite3_stmt *rows, struct walk *w, struct 
             break;
         }
         if (!w->heading && !s->o.jsonl) {
-            printf("%spid %lld \xc2\xb7 thread %s (tid %lld)%s\n", BOLD(s), (long long)w->t->pid,
-                   w->t->name ? cs_safe(w->t->name, (size_t)-1) : "?", (long long)w->t->tid, RESET(s));
+            char title[300];
+            cs_thread_title(w->t, title, sizeof title);
+            printf("%s%s%s\n", BOLD(s), cs_safe(title, (size_t)-1), RESET(s));
             w->heading = 1;
         }
         if (s->o.jsonl) {

@@ -194,7 +194,7 @@ class Perfetto(Exported):
     def test_thread_and_process_names(self):
         meta = [e for e in self.events() if e["ph"] == "M"]
         threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in meta if e["name"] == "thread_name"}
-        expected = {(c["pid"], c["tid"]): c["thread"] or "tid %d" % c["tid"] for c in self.calls.values()}
+        expected = {(c["pid"], c["tid"]): c["thread"] or "?" for c in self.calls.values()}
         self.assertEqual(threads, expected)
         self.assertIn("worker-1", threads.values())
         processes = {e["pid"]: e["args"]["name"] for e in meta if e["name"] == "process_name"}
@@ -284,7 +284,7 @@ class Speedscope(Exported):
         doc = json.loads(self.output("speedscope"))
         names = [p["name"] for p in doc["profiles"]]
         for c in self.calls.values():
-            self.assertIn("pid %d · %s (tid %d)" % (c["pid"], c["thread"] or "thread", c["tid"]), names)
+            self.assertIn("pid %d · thread %s (tid %d)" % (c["pid"], c["thread"] or "?", c["tid"]), names)
         self.assertTrue(any("worker-1" in n for n in names), names)
 
 
@@ -510,6 +510,36 @@ class Unfinished(Exported):
         root = ET.fromstring(self.output("svg"))
         titles = [g.find(SVG + "title").text for g in root.iter(SVG + "g") if g.get("class") == "f"]
         self.assertTrue(any(t.startswith("__main__.outer ") for t in titles), titles)
+
+
+class UnnamedThread(TracedProgram):
+    """A thread the recording has no name for (started by _thread) is
+    named the same way by show and by every export."""
+
+    def test_one_naming_everywhere(self):
+        self.run_traced("""
+            import _thread
+            def work():
+                return 1
+            done = _thread.allocate_lock()
+            done.acquire()
+            def bare():
+                work()
+                done.release()
+            _thread.start_new_thread(bare, ())
+            done.acquire()
+        """, options=["--no-stdlib"])
+        row = self.calls("__main__.work")[0]
+        self.assertIsNone(row["thread"])
+        title = "pid %d · thread ? (tid %d)" % (row["pid"], row["tid"])
+        show = self.callscope("show", self.db, "--no-color").stdout.decode()
+        self.assertIn(title + "\n", show)
+        speedscope = json.loads(self.callscope("export", self.db, "--format", "speedscope").stdout)
+        self.assertIn(title, [p["name"] for p in speedscope["profiles"]])
+        trace = json.loads(self.callscope("export", self.db, "--format", "perfetto").stdout)
+        names = {(e["pid"], e["tid"]): e["args"]["name"] for e in trace["traceEvents"]
+                 if e["ph"] == "M" and e["name"] == "thread_name"}
+        self.assertEqual(names[row["pid"], row["tid"]], "?")
 
 
 class WhileRecording(TracedProgram):

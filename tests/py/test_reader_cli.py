@@ -287,7 +287,7 @@ class BadFiles(TracedProgram):
             path = os.path.join(folder, "r.db")
             with open(path, "wb") as f:
                 f.write(content)
-            for command in (["show"], ["stats"], ["export", "--format", "perfetto", "-o", "-"],
+            for command in (["show"], ["stats"], ["export", "--format", "perfetto"],
                             ["export", "--format", "jsonl"], ["show", "--filter", "func == 'fib'"]):
                 proc = self.callscope(*command, path)
                 err = proc.stderr.decode(errors="replace")
