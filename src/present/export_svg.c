@@ -21,6 +21,7 @@
 #define SVG_PAD 10
 #define FRAME_HEIGHT 16
 #define TOP 44
+#define FOOTER 16 /* the line that says how many frames were left out */
 #define CHAR_WIDTH 7.3 /* px of a 12px monospace glyph, with a little slack */
 #define MIN_PARTS 20000 /* a frame is kept when it is at least 1/MIN_PARTS of the whole */
 
@@ -129,7 +130,7 @@ static void put_frame(struct cs_export *x, const char *name, const struct cs_sta
     struct cs_textbuf *b = &x->buf;
     double fx = all ? (double)offset / (double)all : 0, fw = all ? (double)n->total_ns / (double)all : 1;
     double px = SVG_PAD + fx * (SVG_WIDTH - 2 * SVG_PAD), pw = fw * (SVG_WIDTH - 2 * SVG_PAD);
-    int y = height - SVG_PAD - (depth + 1) * FRAME_HEIGHT;
+    int y = height - SVG_PAD - FOOTER - (depth + 1) * FRAME_HEIGHT;
     char total[32], self[32];
     cs_format_duration(n->total_ns, total, sizeof total);
     cs_format_duration(n->self_ns, self, sizeof self);
@@ -189,7 +190,7 @@ static int svg_end(struct cs_export *x)
             }
         }
     }
-    int height = TOP + (max_depth + 1) * FRAME_HEIGHT + SVG_PAD + 16;
+    int height = TOP + (max_depth + 1) * FRAME_HEIGHT + FOOTER + SVG_PAD;
     struct cs_textbuf *b = &x->buf;
     cs_textbuf_printf(b,
                       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -210,7 +211,7 @@ static int svg_end(struct cs_export *x)
             put_frame(x, names[t->nodes[c].name_id], &t->nodes[c], offset[c], all, depth[c], height);
     if (left_out)
         cs_textbuf_printf(b, "<text x=\"%d\" y=\"%d\">%lld frame%s under 1/20000 of the total left out</text>\n",
-                          SVG_PAD, height - 6, left_out, left_out == 1 ? "" : "s");
+                          SVG_PAD, height - SVG_PAD, left_out, left_out == 1 ? "" : "s");
     cs_textbuf_puts(b, "</svg>\n");
     cs_export_flush_buf(x);
     free(offset);

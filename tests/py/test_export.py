@@ -368,6 +368,12 @@ class FlameGraph(Exported):
         names = sorted(g.get("data-n") for g in root.iter(SVG + "g") if g.get("class") == "f")
         self.assertEqual(names, ["__main__.<module>", "__main__.large", "all"])
         self.assertIn("1 frame under 1/20000 of the total left out", proc.stdout.decode())
+        # the footer is drawn below the bottom bar ("all"), not over it (12 px text)
+        footer = [t for t in root.iter(SVG + "text") if (t.text or "").endswith("left out")][0]
+        bottom = max(int(g.find(SVG + "rect").get("y")) + int(g.find(SVG + "rect").get("height"))
+                     for g in root.iter(SVG + "g") if g.get("class") == "f")
+        self.assertGreaterEqual(int(footer.get("y")) - 12, bottom)
+        self.assertLessEqual(int(footer.get("y")), int(root.get("height")))
 
     def test_widths_follow_total_time(self):
         root, frames = self.frames()
