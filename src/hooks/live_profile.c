@@ -1,21 +1,49 @@
 /*
  * live_profile.c — live observation hooks on Python 3.11.
  *
- * These Pythons have no per-function events, so while something is
- * observed every thread gets a C profile function that returns at once for
- * code that is not a target (outside a traced invocation). Threads started
- * meanwhile get it through threading.setprofile. Threads that already had a
- * profile function (a profiler, or callscope recording) keep theirs: the
- * agent refuses to observe rather than take it away. Everything is put back
- * when the last watch ends.
+ * 3.11 has no per-function events and runs Python calls inline, past any
+ * frame evaluator. An observed function's code object is therefore put
+ * aside for a copy that calls callscope when a frame of it starts
+ * (code_copy.h). That call reports the start and gives the thread a C
+ * profile function for as long as the observed call lasts: it sees the
+ * call's end, and the callees a trace shows. The program's own profile
+ * function, if the thread has one, is kept and called first for every
+ * event, so it sees everything as before. The rest of the program runs
+ * untouched.
+ *
+ * Generators' and coroutines' code is not copied (a copy would see their
+ * first step only): while one is observed, every thread gets the C profile
+ * function instead, as before the copies, and threads started meanwhile get
+ * it through threading.setprofile. Threads that already had a profile
+ * function keep theirs: the agent then refuses to observe rather than take
+ * it away. Everything is put back when the last watch ends.
  */
 #include "py/compat.h"
 #if !CS_PY_HAS_MONITORING && !CS_PY_LIVE_BY_EVALUATOR
 
+#include "hooks/code_copy.h"
 #include "hooks/family.h"
 #include "live/observer.h"
 
-static int installed;
+static int installed;  /* observing: the copies are in place */
+static int everywhere; /* ... and a profile function is on every thread */
+
+/* The code objects put aside and their copies in place (strong references). */
+#define MAX_COPIES 64
+static struct {
+    PyObject *original, *copy;
+} copies[MAX_COPIES];
+static int ncopies;
+
+/* The code a frame runs, as the watches know it: the original of a copy. */
+static PyCodeObject *original_of(PyFrameObject *f)
+{
+    PyCodeObject *code = cs_family_frame_code(f);
+    for (int i = 0; i < ncopies; i++)
+        if ((PyObject *)code == copies[i].copy)
+            return (PyCodeObject *)copies[i].original;
+    return code;
+}
 static PyObject *previous_thread_hook; /* threading._profile_hook before us */
 
 /* These Pythons call the profile function after the pending exception has
@@ -57,7 +85,7 @@ static void release_held(struct held_exits *h, int report)
     }
     for (int i = 0; i < out.n; i++) {
         if (report)
-            cs_live_on_exit_at(cs_family_frame_code(out.frames[i]), out.frames[i], 2, known ? value : NULL,
+            cs_live_on_exit_at(original_of(out.frames[i]), out.frames[i], 2, known ? value : NULL,
                                out.ends[i]);
         Py_DECREF(out.frames[i]);
     }
@@ -77,7 +105,7 @@ static void hold_exit(PyFrameObject *f)
         if (h)
             release_held(h, 1);
         else { /* no room: report it now, without the exception */
-            cs_live_on_exit(cs_family_frame_code(f), f, 2, NULL);
+            cs_live_on_exit(original_of(f), f, 2, NULL);
             return;
         }
     }
@@ -97,13 +125,13 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
         release_held(mine, 1);
     switch (what) {
     case PyTrace_CALL:
-        cs_live_on_start(cs_family_frame_code(f), f, 0);
+        cs_live_on_start(original_of(f), f, 0);
         break;
     case PyTrace_RETURN:
         if (!arg) /* raised: see hold_exit */
             hold_exit(f);
         else
-            cs_live_on_exit(cs_family_frame_code(f), f, cs_family_frame_is_yielding(f) ? 1 : 0, arg);
+            cs_live_on_exit(original_of(f), f, cs_family_frame_is_yielding(f) ? 1 : 0, arg);
         break;
     case PyTrace_C_CALL:
         cs_live_on_c_call(arg);
@@ -116,11 +144,160 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
     return 0;
 }
 
+/* ---- a profile function for the length of one observed call ---- */
+
+/* Threads given it, with the profile function they had (the program's, or
+ * none), which is called first for every event. Looked up by thread state;
+ * a slot of a thread that ended is taken again. */
+#define CALL_THREADS 64
+static struct {
+    PyThreadState *ts;
+    Py_tracefunc kept;
+} watching[CALL_THREADS];
+
+static int slot_of(PyThreadState *ts)
+{
+    for (int i = 0; i < CALL_THREADS; i++)
+        if (watching[i].ts == ts)
+            return i;
+    return -1;
+}
+
+static void stop_watching(PyThreadState *ts, int slot);
+
+static int during_call(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    int slot = slot_of(ts);
+    int rc = slot >= 0 && watching[slot].kept ? watching[slot].kept(obj, f, what, arg) : 0;
+    profile(NULL, f, what, arg);
+    /* The observed call, and any it was inside of, has ended. */
+    if ((what == PyTrace_RETURN || !installed) && cs_live_thread_open_calls() == 0 &&
+        !(mine && mine->n && mine->ts == ts))
+        stop_watching(ts, slot);
+    return rc;
+}
+
+/* Sets during_call on the thread in front of its own profile function,
+ * keeping what sys.getprofile() returns. No audit event: nothing of the
+ * program runs. */
+static void start_watching(PyThreadState *ts)
+{
+    if (ts->c_profilefunc == during_call || ts->c_profilefunc == profile)
+        return;
+    int slot = -1;
+    for (int i = 0; i < CALL_THREADS && slot < 0; i++)
+        if (!watching[i].ts || watching[i].ts == ts)
+            slot = i;
+    if (slot < 0)
+        return; /* that many threads in observed calls at once: this one's end goes unseen */
+    watching[slot].ts = ts;
+    watching[slot].kept = ts->c_profilefunc;
+    ts->c_profilefunc = during_call;
+    ts->cframe->use_tracing = 255; /* what 3.11 ORs into each opcode while tracing */
+}
+
+static void stop_watching(PyThreadState *ts, int slot)
+{
+    if (ts->c_profilefunc != during_call)
+        return;
+    ts->c_profilefunc = slot >= 0 ? watching[slot].kept : NULL;
+    ts->cframe->use_tracing = ts->c_profilefunc || ts->c_tracefunc ? 255 : 0;
+    if (slot >= 0)
+        watching[slot].ts = NULL;
+}
+
+/* ---- the hook the copies call ---- */
+
+/* Called by a copy's first instructions, in the frame that starts. Not a
+ * builtin function: a profiler of the program's sees no C call for it. */
+static PyObject *entered(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    (void)self, (void)args, (void)nargsf, (void)kwnames;
+    /* A thread whose calls a profile function of callscope's sees already
+     * (inside an observed call, or all of them) had this start reported. */
+    PyThreadState *ts = PyThreadState_Get();
+    int seen = everywhere || ts->c_profilefunc == during_call;
+    PyFrameObject *f = installed && !seen ? PyEval_GetFrame() : NULL;
+    if (f) {
+        cs_live_on_start(original_of(f), f, 0);
+        if (cs_live_thread_open_calls() > 0)
+            start_watching(ts);
+    }
+    Py_RETURN_NONE;
+}
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc call;
+} entry_hook_object;
+
+static PyTypeObject entry_hook_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "callscope.entry_hook",
+    .tp_basicsize = sizeof(entry_hook_object),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(entry_hook_object, call),
+    .tp_call = PyVectorcall_Call,
+};
+
+/* One for the life of the process: copies left in running frames call it. */
+static PyObject *entry_hook(void)
+{
+    static entry_hook_object *hook;
+    if (!hook && PyType_Ready(&entry_hook_type) == 0 && (hook = PyObject_New(entry_hook_object, &entry_hook_type)))
+        hook->call = entered;
+    return (PyObject *)hook;
+}
+
+static void put_originals_back(void)
+{
+    for (int i = 0; i < ncopies; i++) {
+        cs_code_replace_everywhere(copies[i].copy, copies[i].original);
+        Py_CLEAR(copies[i].copy);
+        Py_CLEAR(copies[i].original);
+    }
+    ncopies = 0;
+}
+
+/* Copies of the watches' code in place; 1 if some code could not be
+ * copied (a generator's), 0, or -1 with a Python error set. */
+static int put_copies_in_place(void)
+{
+    PyObject *hook = entry_hook();
+    if (!hook)
+        return -1;
+    int uncopied = 0;
+    for (int w = 0; w < CS_LIVE_MAX_WATCHES; w++) {
+        struct cs_live_watch *watch = cs_live_watches[w];
+        for (Py_ssize_t k = 0; watch && k < PyTuple_GET_SIZE(watch->codes); k++) {
+            PyObject *code = PyTuple_GET_ITEM(watch->codes, k);
+            int known = 0;
+            for (int i = 0; i < ncopies && !known; i++)
+                known = copies[i].original == code;
+            if (known)
+                continue;
+            PyObject *copy = ncopies < MAX_COPIES ? cs_code_copy_with_hook((PyCodeObject *)code, hook) : NULL;
+            if (!copy) {
+                PyErr_Clear();
+                uncopied = 1;
+                continue;
+            }
+            Py_INCREF(code);
+            copies[ncopies].original = code;
+            copies[ncopies++].copy = copy;
+            cs_code_replace_everywhere(code, copy);
+        }
+    }
+    return uncopied;
+}
+
+/* ---- a profile function on every thread (generators, coroutines) ---- */
+
 /* threading.setprofile() target for threads started while observing. */
 static PyObject *thread_hook(PyObject *self, PyObject *args)
 {
     (void)self, (void)args;
-    if (installed)
+    if (everywhere)
         cs_family_set_profile(PyThreadState_Get(), profile);
     Py_RETURN_NONE;
 }
@@ -135,23 +312,16 @@ static PyObject *threading_module(void)
     return m;
 }
 
-int cs_live_hooks_update(void)
+static int profile_everywhere(void)
 {
-    int any = 0;
-    for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++)
-        any |= cs_live_watches[i] != NULL;
-    if (!any) {
-        cs_live_hooks_remove();
-        return 0;
-    }
-    if (installed)
+    if (everywhere)
         return 0;
     PyInterpreterState *interp = PyThreadState_Get()->interp;
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
-        if (ts->c_profilefunc && ts->c_profilefunc != profile) {
+        if (ts->c_profilefunc && ts->c_profilefunc != profile && ts->c_profilefunc != during_call) {
             PyErr_SetString(PyExc_RuntimeError,
-                            "a profiler (sys.setprofile) is active in the target; on Python 3.11 and "
-                            "older callscope cannot observe alongside it");
+                            "a profiler (sys.setprofile) is active in the target; on Python 3.11 callscope "
+                            "cannot observe a generator or coroutine alongside it");
             return -1;
         }
     PyObject *threading = threading_module();
@@ -168,9 +338,56 @@ int cs_live_hooks_update(void)
             return -1;
         }
     }
-    installed = 1;
-    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
+    everywhere = 1;
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts)) {
+        stop_watching(ts, slot_of(ts));
         cs_family_set_profile(ts, profile);
+    }
+    return 0;
+}
+
+static void profile_nowhere(void)
+{
+    if (!everywhere)
+        return;
+    everywhere = 0;
+    PyObject *threading = threading_module();
+    if (threading) {
+        PyObject *r = PyObject_CallMethod(threading, "setprofile", "O",
+                                          previous_thread_hook ? previous_thread_hook : Py_None);
+        Py_XDECREF(r);
+        Py_DECREF(threading);
+    }
+    Py_CLEAR(previous_thread_hook);
+    PyErr_Clear();
+    PyInterpreterState *interp = PyThreadState_Get()->interp;
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
+        if (ts->c_profilefunc == profile)
+            cs_family_set_profile(ts, NULL);
+}
+
+/* ---- the family's interface ---- */
+
+int cs_live_hooks_update(void)
+{
+    int any = 0;
+    for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++)
+        any |= cs_live_watches[i] != NULL;
+    if (!any) {
+        cs_live_hooks_remove();
+        return 0;
+    }
+    /* Calls under way ran the copies being replaced: forgotten. */
+    cs_live_forget_open_calls();
+    put_originals_back();
+    int uncopied = put_copies_in_place();
+    if (uncopied < 0 || (uncopied && profile_everywhere() != 0)) {
+        put_originals_back();
+        return -1;
+    }
+    if (!uncopied)
+        profile_nowhere();
+    installed = 1;
     return 0;
 }
 
@@ -182,26 +399,18 @@ void cs_live_hooks_remove(void)
     cs_live_forget_open_calls(); /* their ends go unseen from now on */
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    PyObject *threading = threading_module();
-    if (threading) {
-        PyObject *r = PyObject_CallMethod(threading, "setprofile", "O",
-                                          previous_thread_hook ? previous_thread_hook : Py_None);
-        Py_XDECREF(r);
-        Py_DECREF(threading);
-    }
-    Py_CLEAR(previous_thread_hook);
-    PyErr_Clear();
+    put_originals_back();
+    profile_nowhere();
     for (int i = 0; i < HELD_THREADS; i++) /* their watches are gone: nothing to report */
         if (held[i].ts)
             release_held(&held[i], 0);
     PyInterpreterState *interp = PyThreadState_Get()->interp;
     for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts; ts = PyThreadState_Next(ts))
-        if (ts->c_profilefunc == profile)
-            cs_family_set_profile(ts, NULL);
+        stop_watching(ts, slot_of(ts));
     PyErr_Restore(type, value, tb);
 }
 
-/* A busy thread's profile function already sees every call it makes. */
+/* A thread inside a trace invocation has a profile function already. */
 void cs_live_hooks_widening(int open)
 {
     (void)open;

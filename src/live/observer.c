@@ -156,6 +156,11 @@ int cs_live_thread_busy(void)
     return me && me->ninv > 0 && me->epoch == epoch;
 }
 
+int cs_live_thread_open_calls(void)
+{
+    return me && me->epoch == epoch ? (int)me->depth : 0;
+}
+
 /* ---- the message buffer ---- */
 
 static void put_varint(struct cs_textbuf *b, uint64_t v)

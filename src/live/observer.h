@@ -42,6 +42,9 @@ int cs_live_is_target(PyCodeObject *code);
 /* Whether the calling thread is inside a traced invocation (then every call
  * matters, not only the targets). */
 int cs_live_thread_busy(void);
+/* How many calls the calling thread has open (observed, or inside a
+ * trace invocation). */
+int cs_live_thread_open_calls(void);
 /* How many trace invocations are open in all threads (GIL): while there
  * are none, only the targets' own calls matter anywhere. */
 extern int cs_live_open_invocations;

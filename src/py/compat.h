@@ -58,6 +58,12 @@
  * running inline. The live hooks of 3.8 to 3.10 are built on it. */
 #define CS_PY_LIVE_BY_EVALUATOR (!CS_PY_AT_LEAST(3, 11))
 
+/* 3.11 runs Python calls inline, past any frame evaluator (and one in place
+ * would stop that, at a cost to every call): its live hooks put a copy of
+ * the observed code, with a call to callscope at its start, in place of the
+ * original (hooks/code_copy.h). */
+#define CS_PY_LIVE_BY_CODE_COPY (CS_PY_AT_LEAST(3, 11) && !CS_PY_AT_LEAST(3, 12))
+
 /* Before 3.12 the StopIteration a generator lets out becomes RuntimeError
  * (PEP 479) only after its frame has left the frame evaluator. */
 #define CS_PY_STOP_CONVERTED_LATE (!CS_PY_AT_LEAST(3, 12))
@@ -71,6 +77,12 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "internal/pycore_code.h"
 #include "internal/pycore_frame.h"
+#if CS_PY_LIVE_BY_CODE_COPY
+/* (Python.h defined the public spelling of these already) */
+#undef _PyGC_FINALIZED
+#include "internal/pycore_gc.h"
+#include "internal/pycore_interp.h"
+#endif
 #if CS_PY_AT_LEAST(3, 14)
 #include "internal/pycore_interpframe.h"
 #include "internal/pycore_stackref.h"
