@@ -16,7 +16,10 @@
 
 #define VAL_SLOTS (1u << 16)
 #define MAX_FUNCTIONS (1u << 20) /* argument names cached for ids below this */
-#define SCAN_AHEAD 4096          /* rows a scan of vals steps over rather than seek */
+/* vals rows read at once, from the one wanted on: at first a few, more
+ * while the reader goes on where the last read ended */
+#define READ_AHEAD_MIN 32
+#define READ_AHEAD_MAX 4096
 
 struct cached_val {
     int64_t id; /* 0: empty */
@@ -37,9 +40,9 @@ struct read_values {
     sqlite3 *db;
     sqlite3_stmt *val, *names;
     struct cached_val vals[VAL_SLOTS];
-    int scan_open, scan_done; /* the state of `val`, a scan of vals from some id on */
     int broken;               /* vals could not be read */
-    int64_t scan_next;        /* the id the scan has gone past */
+    int64_t read_to;          /* the last id the last read of vals covered */
+    int64_t read_ahead;       /* how many ids the next read covers */
     struct arg_names *functions;
     size_t nfunctions;
     struct cs_textbuf out;
@@ -63,8 +66,8 @@ static void destroy(void *p)
     free(rv);
 }
 
-/* Caches the vals row the scan is on, moving the scan past it. */
-static const struct cached_val *cache_scan_row(struct read_values *rv)
+/* Caches the vals row `val` is on. */
+static const struct cached_val *cache_row(struct read_values *rv)
 {
     int64_t id = sqlite3_column_int64(rv->val, 0);
     const char *t = (const char *)sqlite3_column_text(rv->val, 1);
@@ -82,42 +85,48 @@ static const struct cached_val *cache_scan_row(struct read_values *rv)
     copy[n + 1 + type_n] = 0;
     free(c->text);
     *c = (struct cached_val){id, copy, n, type ? copy + n + 1 : NULL};
-    rv->scan_next = id + 1;
-    rv->scan_done = sqlite3_step(rv->val) != SQLITE_ROW;
     return c;
 }
 
 /* The text of vals row id, or NULL (no such row, or out of memory).
  * Values get ids in the order the program first passed them, so readers
- * walking calls in id order mostly want the next few vals rows: one scan
- * of vals, moved forward, serves them, and a seek is needed only when the
- * wanted id is behind it or far ahead. */
+ * walking calls in id order mostly want the next few vals rows: a value
+ * not in the cache brings the rows after it along, in one read of up to
+ * READ_AHEAD_MAX ids (fewer than the cache's slots, so none of them
+ * pushes out another); a reader that keeps going on from where the last
+ * read ended gets longer reads, one that jumps about short ones.
+ *
+ * The statement is reset before this returns, never left part-way through
+ * vals: a statement still running keeps its connection's read transaction
+ * open, so a reader of a recording still being written would not see
+ * what was written since, and the connection could not change its SQL
+ * functions (the next scan's cs_scan_row: "unable to delete/modify
+ * user-function due to active statements"). */
 static const struct cached_val *lookup_val(struct read_values *rv, int64_t id)
 {
     struct cached_val *c = &rv->vals[(uint64_t)id & (VAL_SLOTS - 1)];
     if (c->id == id && id)
         return c;
-    if (!rv->val && (rv->broken || sqlite3_prepare_v2(rv->db, "SELECT id, text, type FROM vals WHERE id >= ? ORDER BY id",
+    if (!rv->val && (rv->broken || sqlite3_prepare_v2(rv->db, "SELECT id, text, type FROM vals WHERE id >= ?1 ORDER BY id",
                                                        -1, &rv->val, NULL) != SQLITE_OK)) {
         rv->broken = 1; /* not a table this reader knows: values read as NULL, once */
         return NULL;
     }
-    if (!rv->scan_open || id < rv->scan_next || id > rv->scan_next + SCAN_AHEAD) {
-        sqlite3_reset(rv->val);
-        sqlite3_bind_int64(rv->val, 1, id);
-        rv->scan_open = 1;
-        rv->scan_next = id;
-        rv->scan_done = sqlite3_step(rv->val) != SQLITE_ROW;
+    int goes_on = id > rv->read_to && (uint64_t)id - (uint64_t)rv->read_to <= (uint64_t)rv->read_ahead;
+    rv->read_ahead = !goes_on ? READ_AHEAD_MIN : rv->read_ahead < READ_AHEAD_MAX ? 2 * rv->read_ahead : READ_AHEAD_MAX;
+    rv->read_to = id > INT64_MAX - rv->read_ahead ? INT64_MAX : id + rv->read_ahead - 1;
+    sqlite3_bind_int64(rv->val, 1, id);
+    const struct cached_val *found = NULL;
+    /* the bound is checked here: in SQL it costs more per row */
+    while (sqlite3_step(rv->val) == SQLITE_ROW && sqlite3_column_int64(rv->val, 0) <= rv->read_to) {
+        const struct cached_val *got = cache_row(rv);
+        if (!got)
+            break;
+        if (got->id == id)
+            found = got;
     }
-    while (!rv->scan_done) {
-        int64_t at = sqlite3_column_int64(rv->val, 0);
-        if (at > id)
-            return NULL; /* no such row */
-        const struct cached_val *got = cache_scan_row(rv);
-        if (!got || at == id)
-            return got;
-    }
-    return NULL;
+    sqlite3_reset(rv->val);
+    return found;
 }
 
 /* Bytes that may stand in a JSON string as they are. */

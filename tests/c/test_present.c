@@ -9,8 +9,13 @@
 #include "check.h"
 #include "collector_util.h"
 #include "present/commands.h"
+#include "present/filter.h"
+#include "present/parallel_scan.h"
+#include "present/selection.h"
+#include "store/store.h"
 
 static const char *const ARGS_N[] = {"n", NULL};
+static const char *const ARGS_ST[] = {"s", "t", NULL};
 static char out_path[128];
 
 /* Runs a command with stdout and stderr captured; returns its status and
@@ -87,6 +92,78 @@ static const char *make_store(void)
     sqlite3_close(tu_collect(&ring, &o));
     cs_ring_close(&ring);
     return saved;
+}
+
+/* label(s='a0', t='b0') -> 'r0' ... label(s='a7', t='b7') -> 'r7': the
+ * arguments are texts, stored in vals. */
+static const char *make_text_store(void)
+{
+    struct cs_ring ring;
+    tu_ring(&ring, 1 << 20);
+    struct test_producer p;
+    uint64_t t = ring.header->ticks0 + 1000;
+    tp_open(&p, &ring, 4243, 4243, t);
+    tp_code(&p, 1, "demo", "label", "/demo.py", 3, ARGS_ST);
+    char text[16];
+    for (int i = 0; i < 8; i++) {
+        tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t += 1000), tp_dt(&p);
+        for (char c = 'a'; c <= 'b'; c++) {
+            snprintf(text, sizeof text, "%c%d", c, i);
+            tp_byte(&p, V_STR), tp_varint(&p, strlen(text)), tp_str(&p, text);
+        }
+        tp_end(&p);
+        snprintf(text, sizeof text, "r%d", i);
+        tp_return_str(&p, t += 1000, text);
+    }
+    tp_seal(&p);
+    static char saved[128];
+    snprintf(saved, sizeof saved, "%s", tu_db_path());
+    struct cs_collector_options o = tu_options(saved);
+    sqlite3_close(tu_collect(&ring, &o));
+    cs_ring_close(&ring);
+    return saved;
+}
+
+static int running_statements(sqlite3 *db)
+{
+    int n = 0;
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st))
+        n += sqlite3_stmt_busy(st) != 0;
+    return n;
+}
+
+/* A filter that reads stored values leaves no statement running on the
+ * connection. One was (the read of vals, stopped after the last value
+ * asked for: here 'a7', with 'b7' after it), which kept the connection's
+ * read transaction open, and the next scan on it failed ("unable to
+ * delete/modify user-function due to active statements"). */
+static void test_filter_scans_leave_nothing_running(void)
+{
+    const char *path = make_text_store();
+    char err[400] = "";
+    sqlite3 *db = cs_store_open_readonly(path, err, sizeof err);
+    CHECK(db != NULL);
+    if (!db)
+        return;
+    const char *filters[] = {"arg == 's' and value == \"'a3'\"", "value == \"'a5'\"", "return == \"'r2'\""};
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof filters / sizeof *filters; i++) {
+            struct cs_filter f;
+            struct cs_expr_error e;
+            CHECK_INT(cs_filter_compile(db, filters[i], CS_SCAN_FILTER_FIRST_PARAM, &f, &e), 0);
+            struct cs_selection sel = {0};
+            int rc = cs_select_calls(db, path, &f, NULL, 0, 0, &sel, err, sizeof err);
+            CHECK_INT(rc, 0);
+            if (rc != 0)
+                fprintf(stderr, "  %s: %s\n", filters[i], err);
+            CHECK_INT(sel.n, 1);
+            CHECK_INT(running_statements(db), 0);
+            cs_selection_free(&sel);
+            cs_filter_free(&f);
+        }
+    }
+    cs_store_close_readonly(db);
+    tu_remove_db(path);
 }
 
 static int count_lines(const char *s)
@@ -207,6 +284,7 @@ int main(void)
     test_show_jsonl(db);
     test_stats(db);
     test_errors(db);
+    test_filter_scans_leave_nothing_running();
     if (!getenv("KEEP_DB"))
         tu_remove_db(db);
     else
