@@ -125,7 +125,8 @@ test-python: all-pythons
 #
 # tests/fuzz/fuzz_*.c, each built with everything of the binary's library
 # under ASan and UBSan, and run from its seed corpus (copied: the runs'
-# findings stay under build/). `make fuzz` runs each for FUZZ_SECONDS (300);
+# findings stay under build/) with its dictionary, tests/fuzz/NAME.dict, if
+# it has one. `make fuzz` runs each for FUZZ_SECONDS (300);
 # `make test` runs each for 60 s. A crash, leak or UB report fails the run.
 FUZZ_SECONDS ?= 300
 FUZZERS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -136,14 +137,21 @@ build/fuzz/obj/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) -std=c11 $(FUZZ_OPT) -fsanitize=fuzzer-no-link -c -o $@ $<
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
-	clang $(CPPFLAGS) -std=c11 $(FUZZ_OPT) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LIBS)
+	clang $(CPPFLAGS) $(FUZZ_DEFS) -std=c11 $(FUZZ_OPT) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LIBS)
+# fuzz_filter runs each filter on a real recording, which it makes when it
+# starts with this build's binary and extension (for $(PYTHON)).
+build/fuzz/fuzz_filter: FUZZ_DEFS = -DCS_FUZZ_CALLSCOPE='"$(abspath $(BUILD)/callscope)"' \
+    -DCS_FUZZ_PYTHON='"$(PYTHON)"' -DCS_FUZZ_PROGRAM='"$(abspath tests/fuzz/filter_recording.py)"'
+build/fuzz/fuzz_filter: | $(BUILD)/callscope extension
 fuzz: deps $(addprefix build/fuzz/,$(FUZZERS))
 	@for f in $(FUZZERS); do \
+	    dict=tests/fuzz/$${f#fuzz_}.dict; test -f $$dict || dict=; \
 	    rm -rf build/fuzz/corpus/$$f && mkdir -p build/fuzz/corpus/$$f build/fuzz/findings && \
 	    cp tests/fuzz/corpus/$${f#fuzz_}/* build/fuzz/corpus/$$f/ && \
 	    build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build/fuzz/findings/ \
-	        build/fuzz/corpus/$$f 2>build/fuzz/$$f.log || { tail -50 build/fuzz/$$f.log; echo "fuzz: $$f found a crash"; exit 1; }; \
+	        $${dict:+-dict=$$dict} build/fuzz/corpus/$$f 2>build/fuzz/$$f.log || { tail -50 build/fuzz/$$f.log; echo "fuzz: $$f found a crash"; exit 1; }; \
 	    echo "fuzz: $$f $$(grep -o 'stat::number_of_executed_units: *[0-9]*' build/fuzz/$$f.log | grep -o '[0-9]*$$') executions in $(FUZZ_SECONDS) s, nothing found"; \
+	    grep "^$$f: " build/fuzz/$$f.log || true; \
 	done
 .PHONY: fuzz
 
