@@ -267,7 +267,10 @@ void cs_family_walk_stack(void *frame,
         PyObject *first = NULL;
         if (code->co_argcount > 0)
             cs_frame_args(frame_of(f), code, 1, &first);
-        visit(ctx, code, globals, first, PyFrame_GetLineNumber(f));
+        /* A frame that has not run a line yet (its start, on 3.11 in the
+         * instructions a live copy put before its first) is at its def. */
+        int line = PyFrame_GetLineNumber(f);
+        visit(ctx, code, globals, first, line > 0 ? line : code->co_firstlineno);
         PyFrameObject *back = cs_frame_object_back(f);
         Py_DECREF(f);
         f = back;

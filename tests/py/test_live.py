@@ -478,6 +478,10 @@ class StackTest(LiveTarget):
         self.assertIn("thread=MainThread", out)
         callers = [l.split()[1] for l in out.splitlines() if l.strip().startswith("at ")]
         self.assertEqual(callers[0], "__main__.leaf")
+        with open(os.path.join(self.dir, "target.py")) as f:
+            def_line = [l.rstrip() for l in f].index("def leaf(x):") + 1
+        first = [l for l in out.splitlines() if l.strip().startswith("at ")][0]
+        self.assertTrue(first.endswith("target.py:%d)" % def_line), first)  # the frame starts at its def
         self.assertIn("__main__.helper", callers)
         self.assertIn("__main__.Shop.process", callers)
         self.assertIn("__main__.work", callers)
