@@ -111,10 +111,9 @@ def main():
     sys.modules["__main__"] = main_module
     no_stdlib, no_site = _session.env_flags()
     try:
-        extension = _session.join(ring, no_stdlib, no_site)
+        _session.join(ring, no_stdlib, no_site)
     except RuntimeError as e:
         _fail(_session.join_failed_message(e))
-    extension.mark_started()
     globals_ = main_module.__dict__
     try:
         exec(code, globals_)

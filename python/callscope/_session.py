@@ -51,9 +51,7 @@ def join(ring_name, no_stdlib=False, no_site=False):
         # child's main thread
         os.register_at_fork(after_in_child=_callscope.forked)
         _fork_hook = True
-    _callscope.start(ring_name, paths)
-    for native_id, name in names:
-        _callscope.thread_name(native_id, name)
+    _callscope.start(ring_name, paths, names)
     return _callscope
 
 

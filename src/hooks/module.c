@@ -13,15 +13,18 @@
 
 static struct cs_ring ring; /* mapped while a session may still write */
 
-/* start(ring_name, excludes): joins the ring a collector created and starts
- * tracing every thread. `excludes` adds path prefixes of this interpreter
- * (its standard library for --no-stdlib, callscope's own files...). */
+/* start(ring_name, excludes[, thread_names]): joins the ring a collector
+ * created and starts tracing every thread. `excludes` adds path prefixes of
+ * this interpreter (its standard library for --no-stdlib, callscope's own
+ * files...); `thread_names`, a list of (native id, name) of the threads
+ * running already, is recorded before the hooks go in, so that naming them
+ * is not itself recorded. */
 static PyObject *start(PyObject *self, PyObject *args)
 {
     (void)self;
     const char *name;
-    PyObject *excludes;
-    if (!PyArg_ParseTuple(args, "sO!:start", &name, &PyList_Type, &excludes))
+    PyObject *excludes, *thread_names = NULL;
+    if (!PyArg_ParseTuple(args, "sO!|O!:start", &name, &PyList_Type, &excludes, &PyList_Type, &thread_names))
         return NULL;
     if (cs_rec.recording) {
         PyErr_SetString(PyExc_RuntimeError, "callscope is already recording in this process");
@@ -49,10 +52,22 @@ static PyObject *start(PyObject *self, PyObject *args)
     }
     if (cs_recorder_start(&ring, packed) != 0)
         return NULL;
+    struct cs_thread *t = cs_thread_get();
+    for (Py_ssize_t i = 0; t && thread_names && i < PyList_GET_SIZE(thread_names); i++) {
+        unsigned long tid;
+        PyObject *thread_name;
+        if (PyArg_ParseTuple(PyList_GET_ITEM(thread_names, i), "kU", &tid, &thread_name))
+            cs_record_thread_name(t, tid, thread_name);
+        PyErr_Clear();
+    }
     if (cs_family_install() != 0) {
         cs_rec.recording = 0;
         return NULL;
     }
+    /* `callscope run` reports an exit before this point as its own failure
+     * to start; from here on the program's own code runs (set here rather
+     * than by a call the recording would show). */
+    atomic_store(&ring.header->target_started, 1);
     Py_RETURN_NONE;
 }
 
@@ -69,16 +84,6 @@ static PyObject *recording(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
     return PyBool_FromLong(cs_rec.recording);
-}
-
-/* Tells `callscope run` that the program's own code is about to run, so an
- * exit before this point is reported as callscope's failure to start. */
-static PyObject *mark_started(PyObject *self, PyObject *unused)
-{
-    (void)self, (void)unused;
-    if (ring.header)
-        atomic_store(&ring.header->target_started, 1);
-    Py_RETURN_NONE;
 }
 
 static PyObject *thread_name(PyObject *self, PyObject *args)
@@ -161,7 +166,6 @@ static PyMethodDef methods[] = {
     {"start", start, METH_VARARGS, "start(ring_name, excludes): record into the ring"},
     {"stop", stop, METH_NOARGS, "stop(): stop recording; calls still open stay unfinished"},
     {"recording", recording, METH_NOARGS, "recording() -> bool"},
-    {"mark_started", mark_started, METH_NOARGS, "the traced program starts now"},
     {"thread_name", thread_name, METH_VARARGS, "thread_name(native_id, name)"},
     {"forked", forked, METH_NOARGS, "forked(): names the thread that goes on in a forked child"},
     {"log", log_event, METH_VARARGS, "log(message, fields): a log event in the current call"},

@@ -602,6 +602,24 @@ class Results(TracedProgram):
         except ValueError as e:
             self.assertEqual(g["exception"], "ValueError: %s" % e)
 
+    def test_c_calls_of_callscope_itself_are_not_recorded(self):
+        # naming the threads running at the start, and telling `run` that
+        # the program starts, are done before the hooks go in
+        self.run_traced("""
+            import threading
+            ready = threading.Event()
+            t = threading.Thread(target=ready.wait, name="early")
+            t.start()
+            def f():
+                return 1
+            f()
+            ready.set()
+            t.join()
+        """, options=["--c-calls", "--no-stdlib"])
+        names = {r[0] for r in self.query("select function from call_view")}
+        self.assertEqual([n for n in names if "callscope" in n], [])
+        self.assertLessEqual({"MainThread", "early"}, {r[0] for r in self.query("select name from threads")})
+
     def test_include_and_exclude(self):
         self.write("lib/helper.py", "def help_me(x):\n    return x\n")
         self.run_traced("""
