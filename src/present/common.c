@@ -184,3 +184,9 @@ char **cs_getopt_argv(int argc, char **argv, const char *name)
     args[argc + 1] = NULL;
     return args;
 }
+
+void cs_quote_list(struct cs_textbuf *b, const char *const *items, size_t n, const char *last)
+{
+    for (size_t i = 0; i < n; i++)
+        cs_textbuf_printf(b, "%s'%s'", i == 0 ? "" : i + 1 == n ? last : ", ", items[i]);
+}

@@ -48,6 +48,9 @@ void cs_close_store(sqlite3 *db);
  * error": a file that fails to read back is called damaged instead. */
 const char *cs_db_error(sqlite3 *db);
 
+/* Appends 'a', 'b'<last>'c': a list of names in quotes for a message. */
+void cs_quote_list(struct cs_textbuf *b, const char *const *items, size_t n, const char *last);
+
 /* The first column of the first row of sql as an integer; fallback when
  * there is no row or the SQL fails. */
 int64_t cs_query_int(sqlite3 *db, const char *sql, int64_t fallback);

@@ -320,12 +320,6 @@ int cs_filter_parse_time(const char *s, int64_t *lo, int64_t *span)
 
 /* ---- checking string values against the recording ---- */
 
-static void quote_list(struct cs_textbuf *b, const char *const *items, size_t n, const char *last)
-{
-    for (size_t i = 0; i < n; i++)
-        cs_textbuf_printf(b, "%s'%s'", i == 0 ? "" : i + 1 == n ? last : ", ", items[i]);
-}
-
 /* Values of the field that start with prefix, or else the nearest ones. */
 static size_t suggest_values(sqlite3 *db, const struct field *f, const char *literal, char **out, size_t max,
                              int *listed)
@@ -426,10 +420,10 @@ static int check_value_exists(struct compiler *c, const struct field *f, const s
     cs_textbuf_printf(&msg, "no %s is '%s'", f->name, value->str);
     if (n && listed) {
         cs_textbuf_printf(&msg, "; the recording has ");
-        quote_list(&msg, (const char *const *)near, n, " and ");
+        cs_quote_list(&msg, (const char *const *)near, n, " and ");
     } else if (n) {
         cs_textbuf_puts(&msg, "; did you mean ");
-        quote_list(&msg, (const char *const *)near, n, ", ");
+        cs_quote_list(&msg, (const char *const *)near, n, ", ");
         cs_textbuf_putc(&msg, '?');
     } else {
         cs_textbuf_puts(&msg, " in this recording");

@@ -213,8 +213,7 @@ static void no_function_matches(struct show *s)
     cs_textbuf_printf(&msg, "no function in %s matches '%s'", s->o.path, s->o.function);
     if (found) {
         cs_textbuf_puts(&msg, "; did you mean ");
-        for (size_t i = 0; i < found; i++)
-            cs_textbuf_printf(&msg, "%s'%s'", i == 0 ? "" : i + 1 == found ? " or " : ", ", near[i]);
+        cs_quote_list(&msg, near, found, " or ");
         cs_textbuf_putc(&msg, '?');
     } else {
         cs_textbuf_printf(&msg, " (it has %zu; `callscope stats %s` lists them)", n, s->o.path);
@@ -234,10 +233,9 @@ static int no_such_thread(struct show *s)
     long long wanted = s->o.pid >= 0 ? s->o.pid : s->o.tid;
     if (s->o.pid < 0 && s->o.tid < 0)
         return 0;
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM threads WHERE (?1 < 0 OR pid = ?1) AND (?2 < 0 OR tid = ?2)");
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM threads WHERE (?1 < 0 OR pid = ?1) AND (?2 < 0 OR tid = ?2)",
+                           -1, &st, NULL) != SQLITE_OK)
         return 0;
     sqlite3_bind_int64(st, 1, s->o.pid);
     sqlite3_bind_int64(st, 2, s->o.tid);
@@ -245,6 +243,7 @@ static int no_such_thread(struct show *s)
     sqlite3_finalize(st);
     if (!none)
         return 0;
+    char sql[64];
     snprintf(sql, sizeof sql, "SELECT DISTINCT %s FROM threads ORDER BY 1 LIMIT 11", column);
     struct cs_textbuf have = {0};
     int n = 0;
