@@ -3,20 +3,21 @@
  *
  * 3.11 has no per-function events and runs Python calls inline, past any
  * frame evaluator. An observed function's code object is therefore put
- * aside for a copy that calls callscope when a frame of it starts
+ * aside for a copy that calls callscope when a frame of it starts, and when
+ * a generator or coroutine of it goes on after a yield or await
  * (code_copy.h). That call reports the start and gives the thread a C
- * profile function for as long as the observed call lasts: it sees the
- * call's end, and the callees a trace shows. The program's own profile
- * function, if the thread has one, is kept and called first for every
- * event, so it sees everything as before. The rest of the program runs
- * untouched.
+ * profile function for as long as the observed call (or step) lasts: it
+ * sees the call's end, and the callees a trace shows. The program's own
+ * profile function, if the thread has one, is kept and called first for
+ * every event, so it sees everything as before. The rest of the program
+ * runs untouched.
  *
- * Generators' and coroutines' code is not copied (a copy would see their
- * first step only): while one is observed, every thread gets the C profile
- * function instead, as before the copies, and threads started meanwhile get
- * it through threading.setprofile. Threads that already had a profile
- * function keep theirs: the agent then refuses to observe rather than take
- * it away. Everything is put back when the last watch ends.
+ * Code the copier does not understand is not copied: while such code is
+ * observed, every thread gets the C profile function instead, and threads
+ * started meanwhile get it through threading.setprofile. Threads that
+ * already had a profile function keep theirs: the agent then refuses to
+ * observe rather than take it away. Everything is put back when the last
+ * watch ends.
  */
 #include "py/compat.h"
 #if !CS_PY_HAS_MONITORING && !CS_PY_LIVE_BY_EVALUATOR
@@ -30,9 +31,7 @@ static int everywhere; /* ... and a profile function is on every thread */
 
 /* The code objects put aside and their copies in place (strong references). */
 #define MAX_COPIES 64
-static struct {
-    PyObject *original, *copy;
-} copies[MAX_COPIES];
+static struct cs_code_copy copies[MAX_COPIES];
 static int ncopies;
 
 /* The code a frame runs, as the watches know it: the original of a copy. */
@@ -124,8 +123,11 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
         what != PyTrace_C_EXCEPTION)
         release_held(mine, 1);
     switch (what) {
-    case PyTrace_CALL:
-        cs_live_on_start(original_of(f), f, 0);
+    case PyTrace_CALL: {
+        cs_frame *frame = cs_frame_of_object(f);
+        cs_live_on_start(original_of(f), f, cs_frame_of_generator(frame) && !cs_frame_just_created(frame));
+        break;
+    }
         break;
     case PyTrace_RETURN:
         if (!arg) /* raised: see hold_exit */
@@ -209,21 +211,35 @@ static void stop_watching(PyThreadState *ts, int slot)
 
 /* ---- the hook the copies call ---- */
 
-/* Called by a copy's first instructions, in the frame that starts. Not a
- * builtin function: a profiler of the program's sees no C call for it. */
-static PyObject *entered(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+/* Called by a copy's instructions, in the frame that starts or goes on. */
+static void report_start(int resumed)
 {
-    (void)self, (void)args, (void)nargsf, (void)kwnames;
     /* A thread whose calls a profile function of callscope's sees already
      * (inside an observed call, or all of them) had this start reported. */
     PyThreadState *ts = PyThreadState_Get();
     int seen = everywhere || ts->c_profilefunc == during_call;
     PyFrameObject *f = installed && !seen ? PyEval_GetFrame() : NULL;
     if (f) {
-        cs_live_on_start(original_of(f), f, 0);
+        cs_live_on_start(original_of(f), f, resumed);
         if (cs_live_thread_open_calls() > 0)
             start_watching(ts);
     }
+}
+
+/* Not builtin functions: a profiler of the program's sees no C call for
+ * them. A generator thrown into calls `resumed` with the exception on the
+ * frame's stack, none pending. */
+static PyObject *entered(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    (void)self, (void)args, (void)nargsf, (void)kwnames;
+    report_start(0);
+    Py_RETURN_NONE;
+}
+
+static PyObject *resumed(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    (void)self, (void)args, (void)nargsf, (void)kwnames;
+    report_start(1);
     Py_RETURN_NONE;
 }
 
@@ -240,31 +256,33 @@ static PyTypeObject entry_hook_type = {
     .tp_call = PyVectorcall_Call,
 };
 
-/* One for the life of the process: copies left in running frames call it. */
-static PyObject *entry_hook(void)
+/* For the life of the process: copies left in running frames call them. */
+static entry_hook_object *entry_hook, *resume_hook;
+
+static int make_hooks(void)
 {
-    static entry_hook_object *hook;
-    if (!hook && PyType_Ready(&entry_hook_type) == 0 && (hook = PyObject_New(entry_hook_object, &entry_hook_type)))
-        hook->call = entered;
-    return (PyObject *)hook;
+    if (!entry_hook && PyType_Ready(&entry_hook_type) == 0 &&
+        (entry_hook = PyObject_New(entry_hook_object, &entry_hook_type)))
+        entry_hook->call = entered;
+    if (entry_hook && !resume_hook && (resume_hook = PyObject_New(entry_hook_object, &entry_hook_type)))
+        resume_hook->call = resumed;
+    return entry_hook && resume_hook ? 0 : -1;
 }
 
 static void put_originals_back(void)
 {
     for (int i = 0; i < ncopies; i++) {
-        cs_code_replace_everywhere(copies[i].copy, copies[i].original);
-        Py_CLEAR(copies[i].copy);
-        Py_CLEAR(copies[i].original);
+        cs_code_copy_take_back(&copies[i]);
+        cs_code_copy_clear(&copies[i]);
     }
     ncopies = 0;
 }
 
 /* Copies of the watches' code in place; 1 if some code could not be
- * copied (a generator's), 0, or -1 with a Python error set. */
+ * copied, 0, or -1 with a Python error set. */
 static int put_copies_in_place(void)
 {
-    PyObject *hook = entry_hook();
-    if (!hook)
+    if (make_hooks() != 0)
         return -1;
     int uncopied = 0;
     for (int w = 0; w < CS_LIVE_MAX_WATCHES; w++) {
@@ -276,22 +294,19 @@ static int put_copies_in_place(void)
                 known = copies[i].original == code;
             if (known)
                 continue;
-            PyObject *copy = ncopies < MAX_COPIES ? cs_code_copy_with_hook((PyCodeObject *)code, hook) : NULL;
-            if (!copy) {
+            if (ncopies == MAX_COPIES || cs_code_copy_make((PyCodeObject *)code, (PyObject *)entry_hook,
+                                                           (PyObject *)resume_hook, &copies[ncopies]) != 0) {
                 PyErr_Clear();
                 uncopied = 1;
                 continue;
             }
-            Py_INCREF(code);
-            copies[ncopies].original = code;
-            copies[ncopies++].copy = copy;
-            cs_code_replace_everywhere(code, copy);
+            cs_code_copy_put_in_place(&copies[ncopies++]);
         }
     }
     return uncopied;
 }
 
-/* ---- a profile function on every thread (generators, coroutines) ---- */
+/* ---- a profile function on every thread (code not copied) ---- */
 
 /* threading.setprofile() target for threads started while observing. */
 static PyObject *thread_hook(PyObject *self, PyObject *args)
@@ -321,7 +336,7 @@ static int profile_everywhere(void)
         if (ts->c_profilefunc && ts->c_profilefunc != profile && ts->c_profilefunc != during_call) {
             PyErr_SetString(PyExc_RuntimeError,
                             "a profiler (sys.setprofile) is active in the target; on Python 3.11 callscope "
-                            "cannot observe a generator or coroutine alongside it");
+                            "cannot observe this function's code alongside it");
             return -1;
         }
     PyObject *threading = threading_module();

@@ -59,9 +59,10 @@ struct open_call {
     int node[MAX_INVOCATIONS];
     int child_depth[MAX_INVOCATIONS];
     /* watch: arguments captured at entry (encoded), for the finish */
-    unsigned char *args;
+    unsigned char *args; /* (NULL for a call without arguments) */
     size_t args_len;
     int nargs;
+    int captured;
     uint64_t refused; /* bit per watch slot: its condition was false at entry */
 };
 
@@ -380,6 +381,7 @@ static void capture_args(struct open_call *c, PyCodeObject *code, void *frame, i
     c->args = (unsigned char *)b.data;
     c->args_len = b.len;
     c->nargs = n;
+    c->captured = 1;
 }
 
 static void observe_watch(struct cs_live_watch *w, PyCodeObject *code, struct open_call *c, int at, int64_t duration,
@@ -695,7 +697,7 @@ void cs_live_on_start(PyCodeObject *code, void *frame, int resumed)
             observe_stack(w, code, frame);
             break;
         case CS_LIVE_WATCH:
-            if (!c->args)
+            if (!c->captured)
                 capture_args(c, code, frame, w->req.expand);
             if ((w->req.when & CS_AT_ENTRY) && !resumed)
                 observe_watch(w, code, c, CS_AT_ENTRY, 0, NULL);
@@ -781,7 +783,7 @@ static void pop(void *frame, int how, PyObject *value, int64_t end)
                 !(c->refused & (1ull << i)) &&
                 (!w->cond.needs_exit || condition_holds(w, (PyCodeObject *)c->code, frame, duration, how, value)))
                 count_call(w, duration, how == 2);
-            if (!w || w->done || w->req.command != CS_LIVE_WATCH || !c->args || !code_matches(w, c->code) ||
+            if (!w || w->done || w->req.command != CS_LIVE_WATCH || !c->captured || !code_matches(w, c->code) ||
                 (c->refused & (1ull << i)))
                 continue;
             int at = how == 2 ? CS_AT_EXCEPTION : CS_AT_RETURN;
