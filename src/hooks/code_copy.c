@@ -424,6 +424,8 @@ static Py_ssize_t find_resume_points(const unsigned char *b, Py_ssize_t units, c
 
 /* ---- writing code ---- */
 
+#define MAX_JUMP 0xffff /* what one EXTENDED_ARG reaches */
+
 /* What a unit of a trampoline is, for the two tables. */
 struct unit_meta {
     struct location loc;
@@ -433,18 +435,33 @@ struct unit_meta {
 
 struct writer {
     unsigned char *b;
-    unsigned n;            /* units written */
-    unsigned body;         /* the units before the trampolines */
-    struct unit_meta *meta; /* of the units from body on */
+    unsigned n, cap;        /* units written, and room for */
+    unsigned body;          /* the units before the trampolines */
+    struct unit_meta *meta; /* of every unit; used from body on */
     struct unit_meta now;   /* what the units emitted next get */
+    int failed;             /* out of memory, or past what jumps reach */
 };
 
 static void emit(struct writer *w, int op, unsigned arg)
 {
+    if (w->n == w->cap) {
+        unsigned cap = w->cap * 2;
+        unsigned char *b = cap <= 2 * MAX_JUMP ? PyMem_Realloc(w->b, 2 * (size_t)cap) : NULL;
+        if (b)
+            w->b = b;
+        struct unit_meta *meta = b ? PyMem_Realloc(w->meta, cap * sizeof *meta) : NULL;
+        if (meta)
+            w->meta = meta;
+        if (!b || !meta) {
+            w->failed = 1;
+            w->n = w->body; /* what follows is thrown away */
+        } else {
+            w->cap = cap;
+        }
+    }
     w->b[2 * w->n] = (unsigned char)op;
     w->b[2 * w->n + 1] = (unsigned char)arg;
-    if (w->n >= w->body)
-        w->meta[w->n - w->body] = w->now;
+    w->meta[w->n] = w->now;
     w->n++;
 }
 
@@ -462,8 +479,6 @@ static void emit_hook_call(struct writer *w, unsigned index)
         emit(w, CACHE, 0);
     emit(w, POP_TOP, 0);
 }
-
-#define MAX_JUMP 0xffff /* what one EXTENDED_ARG reaches */
 
 /* EXTENDED_ARG and a backward jump `op` to `to`. */
 static int emit_jump_back(struct writer *w, int op, unsigned to)
@@ -484,6 +499,15 @@ struct source {
     const struct exc_entry *entries; /* their targets already in the copy's units */
     Py_ssize_t nentries;
     unsigned shift; /* the copy's unit of original unit u >= at is u + shift */
+    const struct resume_point *points;
+    Py_ssize_t npoints, current; /* the trampoline being written */
+    /* jumps to a trampoline written later, set once it is */
+    struct link {
+        unsigned jump;
+        Py_ssize_t point;
+    } *links;
+    Py_ssize_t nlinks, links_cap;
+    unsigned *placed; /* each point's trampoline */
 };
 
 static void meta_of(const struct source *src, unsigned unit, struct unit_meta *m)
@@ -495,71 +519,91 @@ static void meta_of(const struct source *src, unsigned unit, struct unit_meta *m
     m->depth_lasti = e >= 0 ? src->entries[e].depth_lasti : 0;
 }
 
-#define MAX_CONTINUED 64 /* units of a line copied into a trampoline */
+#define MAX_CONTINUED 1024 /* units of a line copied into one trampoline */
 
 /* Goes on from original unit `from` (in the trampoline) for as long as the
  * instructions are on `line`, then jumps back to the body. A tracer's line
  * event then fires where the line changes, as it did in the original, and
  * not for the jump home: 3.11 reports a backward jump to an instruction
  * with a line even when that line has not changed. A forward jump is
- * followed; a conditional one jumps to a stub that jumps home, with no
- * check for signals (a backward jump of the program would check). Another
- * resume point ends the copying. */
-static int emit_continuation(struct writer *w, const struct source *src, unsigned from, int line)
+ * followed; a conditional one is copied, with the line it lands on copied
+ * too. The copy meets another resume point of the line in that point's
+ * trampoline when it comes later (a forward jump, unreported); an earlier
+ * one, or the end of what is copied, costs one line event too many. */
+static int emit_continuation(struct writer *w, struct source *src, unsigned from, int line)
 {
-    unsigned c = from, copied = 0, nstubs = 0;
     struct {
-        unsigned jump, to; /* the copied jump's unit, and where it went */
-    } stubs[MAX_CONTINUED];
-    int ends = 0; /* nothing falls through the last instruction copied */
-    while (!ends) {
-        unsigned op_at = c;
-        while (op_at < src->units && src->b[2 * op_at] == EXTENDED_ARG)
-            op_at++;
-        unsigned next = op_at + 1;
-        while (next < src->units && src->b[2 * next] == CACHE)
-            next++;
-        if (op_at >= src->units || src->locs[c].line != line || copied + (next - c) + 2 > MAX_CONTINUED)
-            break;
-        int op = src->b[2 * op_at];
-        if (op == YIELD_VALUE || op == RESUME || op == SEND || op == RETURN_GENERATOR)
-            break;
-        unsigned arg = 0;
-        for (unsigned u = c; u <= op_at; u++)
-            arg = arg << 8 | src->b[2 * u + 1];
-        meta_of(src, op_at, &w->now);
-        if (op == JUMP_FORWARD) {
-            c = op_at + 1 + arg;
-            continue;
-        } else if (jumps_forward(op)) {
-            stubs[nstubs].jump = w->n + 1;
-            stubs[nstubs++].to = op_at + 1 + arg;
-            emit(w, EXTENDED_ARG, 0);
-            emit(w, op, 0);
-            copied += 2;
-        } else if (jumps_backward(op)) {
-            if (emit_jump_back(w, op, op_at + 1 - arg + src->shift) != 0)
-                return -1;
-            copied += 2;
-        } else {
-            for (unsigned u = c; u < next; u++) {
-                meta_of(src, u, &w->now);
-                emit(w, src->b[2 * u], src->b[2 * u + 1]);
-            }
-            copied += next - c;
+        unsigned jump, to; /* a copied conditional jump's unit, and where it went */
+    } pending[MAX_CONTINUED / 2];
+    unsigned npending = 0, copied = 0, c = from;
+    int first = 1;
+    while (first || npending) {
+        if (!first) { /* the next pending branch starts here */
+            npending--;
+            unsigned distance = w->n - (pending[npending].jump + 1);
+            w->b[2 * (pending[npending].jump - 1) + 1] = (unsigned char)(distance >> 8);
+            w->b[2 * pending[npending].jump + 1] = (unsigned char)(distance & 255);
+            c = pending[npending].to;
         }
-        c = next;
-        ends = op == JUMP_BACKWARD || op == JUMP_BACKWARD_NO_INTERRUPT || op == RETURN_VALUE ||
-               op == RAISE_VARARGS || op == RERAISE;
-    }
-    w->now = (struct unit_meta){{-1, -1, -1, -1}, 0, 0, 0};
-    if (!ends && emit_jump_back(w, JUMP_BACKWARD_NO_INTERRUPT, c + src->shift) != 0)
-        return -1;
-    for (unsigned i = 0; i < nstubs; i++) {
-        unsigned distance = w->n - (stubs[i].jump + 1);
-        w->b[2 * (stubs[i].jump - 1) + 1] = (unsigned char)(distance >> 8);
-        w->b[2 * stubs[i].jump + 1] = (unsigned char)(distance & 255);
-        if (emit_jump_back(w, JUMP_BACKWARD_NO_INTERRUPT, stubs[i].to + src->shift) != 0)
+        first = 0;
+        int ends = 0; /* nothing falls through the last instruction copied */
+        while (!ends) {
+            unsigned op_at = c;
+            while (op_at < src->units && src->b[2 * op_at] == EXTENDED_ARG)
+                op_at++;
+            unsigned next = op_at + 1;
+            while (next < src->units && src->b[2 * next] == CACHE)
+                next++;
+            if (op_at >= src->units || src->locs[c].line != line || copied + (next - c) + 2 > MAX_CONTINUED)
+                break;
+            int op = src->b[2 * op_at];
+            if (op == YIELD_VALUE || op == SEND) {
+                Py_ssize_t k = src->current + 1;
+                while (k < src->npoints && src->points[k].start != c)
+                    k++;
+                if (k == src->npoints || src->nlinks == src->links_cap)
+                    break;
+                w->now = (struct unit_meta){src->locs[c], 0, 0, 0};
+                src->links[src->nlinks].jump = w->n + 1;
+                src->links[src->nlinks++].point = k;
+                emit(w, EXTENDED_ARG, 0);
+                emit(w, JUMP_FORWARD, 0);
+                copied += 2;
+                ends = 1;
+                continue;
+            }
+            if (op == RESUME || op == RETURN_GENERATOR)
+                break;
+            unsigned arg = 0;
+            for (unsigned u = c; u <= op_at; u++)
+                arg = arg << 8 | src->b[2 * u + 1];
+            meta_of(src, op_at, &w->now);
+            if (op == JUMP_FORWARD) {
+                c = op_at + 1 + arg;
+                continue;
+            } else if (jumps_forward(op)) {
+                pending[npending].jump = w->n + 1;
+                pending[npending++].to = op_at + 1 + arg;
+                emit(w, EXTENDED_ARG, 0);
+                emit(w, op, 0);
+                copied += 2;
+            } else if (jumps_backward(op)) {
+                if (emit_jump_back(w, op, op_at + 1 - arg + src->shift) != 0)
+                    return -1;
+                copied += 2;
+            } else {
+                for (unsigned u = c; u < next; u++) {
+                    meta_of(src, u, &w->now);
+                    emit(w, src->b[2 * u], src->b[2 * u + 1]);
+                }
+                copied += next - c;
+            }
+            c = next;
+            ends = op == JUMP_BACKWARD || op == JUMP_BACKWARD_NO_INTERRUPT || op == RETURN_VALUE ||
+                   op == RAISE_VARARGS || op == RERAISE;
+        }
+        w->now = (struct unit_meta){{-1, -1, -1, -1}, 0, 0, 0};
+        if (!ends && emit_jump_back(w, JUMP_BACKWARD_NO_INTERRUPT, c + src->shift) != 0)
             return -1;
     }
     return 0;
@@ -567,10 +611,11 @@ static int emit_continuation(struct writer *w, const struct source *src, unsigne
 
 /* The trampoline of one resume point and the one for a throw() into it;
  * returns the unit of its YIELD_VALUE, or -1. */
-static Py_ssize_t emit_trampoline(struct writer *w, const struct source *src, const struct resume_point *p,
+static Py_ssize_t emit_trampoline(struct writer *w, struct source *src, const struct resume_point *p,
                                   unsigned hook_index)
 {
     unsigned t = w->n, yield = p->start + (p->len == 4);
+    src->placed[src->current] = t;
     const struct exc_entry *h = p->handler >= 0 ? &src->entries[p->handler] : NULL;
     /* the thrown-into trampoline's place is known once this one is written:
      * the YIELD_VALUE's entry is set then */
@@ -597,8 +642,10 @@ static Py_ssize_t emit_trampoline(struct writer *w, const struct source *src, co
         if (emit_continuation(w, src, yield + 2, src->locs[yield].line) != 0)
             return -1;
     }
+    if (w->failed)
+        return -1;
     unsigned thrown = w->n;
-    struct unit_meta *y = &w->meta[t + (p->len == 4) - w->body];
+    struct unit_meta *y = &w->meta[t + (p->len == 4)];
     y->handled = 1;
     y->target = thrown;
     y->depth_lasti = h ? h->depth_lasti : 0; /* none: all of the stack goes */
@@ -622,12 +669,10 @@ static Py_ssize_t emit_trampoline(struct writer *w, const struct source *src, co
         w->b[2 * (head + u)] = NOP;
         w->b[2 * (head + u) + 1] = 0;
     }
-    return t + (p->len == 4);
+    return w->failed ? -1 : (Py_ssize_t)(t + (p->len == 4));
 }
 
 /* ---- the copy ---- */
-
-#define TRAMPOLINE_MAX (4 * MAX_CONTINUED + 40) /* units: moved 4, hooks 2 * 10, jumps, lines with stubs */
 
 int cs_code_copy_make(PyCodeObject *code, PyObject *entry_hook, PyObject *resume_hook, struct cs_code_copy *out)
 {
@@ -676,11 +721,10 @@ int cs_code_copy_make(PyCodeObject *code, PyObject *entry_hook, PyObject *resume
         not_understood("a resume point");
         goto done;
     }
-    size_t max_units = (size_t)units + 10 + (size_t)npoints * TRAMPOLINE_MAX;
-    w.b = PyMem_Malloc(2 * max_units);
-    w.meta = PyMem_Calloc(max_units, sizeof *w.meta);
-    all = PyMem_Calloc((size_t)ne + max_units, sizeof *all);
-    if (!w.b || !w.meta || !all || (npoints && !(out->moved = PyMem_Calloc((size_t)npoints, sizeof *out->moved)))) {
+    w.cap = (unsigned)units + 64 + (unsigned)npoints * 64;
+    w.b = PyMem_Malloc(2 * (size_t)w.cap);
+    w.meta = PyMem_Calloc(w.cap, sizeof *w.meta);
+    if (!w.b || !w.meta || (npoints && !(out->moved = PyMem_Calloc((size_t)npoints, sizeof *out->moved)))) {
         PyErr_NoMemory();
         goto done;
     }
@@ -698,30 +742,51 @@ int cs_code_copy_make(PyCodeObject *code, PyObject *entry_hook, PyObject *resume
     }
 
     /* The trampolines. */
-    struct source src = {b, units, locs, entries, ne, shift};
+    struct source src = {b, units, locs, entries, ne, shift, points, npoints, 0, NULL, 0, 8 * npoints, NULL};
+    if (npoints && (!(src.links = PyMem_Calloc((size_t)src.links_cap, sizeof *src.links)) ||
+                    !(src.placed = PyMem_Calloc((size_t)npoints, sizeof *src.placed)))) {
+        PyMem_Free(src.links);
+        PyErr_NoMemory();
+        goto done;
+    }
     for (Py_ssize_t k = 0; k < npoints; k++) {
+        src.current = k;
         Py_ssize_t yield = emit_trampoline(&w, &src, &points[k], (unsigned)nconsts + 1);
         if (yield < 0) {
-            not_understood("code this long");
-            goto done;
+            w.failed = 1;
+            break;
         }
         out->moved[k].original = points[k].start + (points[k].len == 4);
         out->moved[k].copy = (unsigned)yield;
+    }
+    for (Py_ssize_t i = 0; i < src.nlinks && !w.failed; i++) {
+        unsigned jump = src.links[i].jump, distance = src.placed[src.links[i].point] - (jump + 1);
+        w.b[2 * (jump - 1) + 1] = (unsigned char)(distance >> 8);
+        w.b[2 * jump + 1] = (unsigned char)(distance & 255);
+    }
+    PyMem_Free(src.links);
+    PyMem_Free(src.placed);
+    if (w.failed) {
+        not_understood("code this long");
+        goto done;
     }
     out->nmoved = npoints;
     out->entry_at = at;
 
     /* The exception table: the body's, then the trampolines' runs of units
      * with one handler. */
-    memcpy(all, entries, (size_t)ne * sizeof *all);
-    nall = ne;
+    all = PyMem_Calloc((size_t)ne + (w.n - w.body) + 1, sizeof *all);
     struct location *extra = PyMem_Calloc((size_t)(w.n - w.body) + 1, sizeof *extra);
-    if (!extra) {
+    if (all)
+        memcpy(all, entries, (size_t)ne * sizeof *all);
+    nall = ne;
+    if (!all || !extra) {
+        PyMem_Free(extra);
         PyErr_NoMemory();
         goto done;
     }
     for (unsigned u = w.body; u < w.n; u++) {
-        const struct unit_meta *m = &w.meta[u - w.body];
+        const struct unit_meta *m = &w.meta[u];
         extra[u - w.body] = m->loc;
         if (!m->handled)
             continue;

@@ -780,6 +780,45 @@ for line in sys.stdin:
         results = [o.get("return_obj") or o.get("throw_exp", "").split(":")[0] for o in ends]
         self.assertEqual(results[:5], ["ValueError", "'b-done-4'", closed, "'t-done-105'", "'kept-done-7'"])
 
+    def test_every_resume_shape_runs_the_same(self):
+        """tests/py/resume_shapes.py: each generator and coroutine shape,
+        watched in turn, gives the program the same values, exceptions,
+        traceback lines and tracer line events as unobserved; generators
+        suspended (or made) before the attach finish correctly while
+        watched; after detach everything is as before."""
+        with open(os.path.join(os.path.dirname(__file__), "resume_shapes.py")) as f:
+            source = f.read()
+        p = subprocess.Popen([sys.executable, self.write("shapes.py", source)], cwd=self.dir,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.targets.append(p)
+        self.assertEqual(self.read_line(p), "ready")
+        def ask(command):
+            self.tell(p, command)
+            return json.loads(self.read_line(p))
+        before = ask("look")
+        self.assertGreaterEqual(len(before), 10)
+        self.attach(p)
+        for name in before:
+            client = self.popen_live("watch", p.pid, "__main__." + name, "--format", "jsonl")
+            self.assertIn(b'"status"', client.stdout.readline())
+            self.assertEqual(ask("look " + name)[name], before[name], name)
+            client.kill()
+            client.communicate()
+        client = self.popen_live("watch", p.pid, "__main__.s_try", "--format", "jsonl")
+        self.assertIn(b'"status"', client.stdout.readline())
+        self.assertEqual(ask("kept"), ["kept-8", 0, "fresh-1"])
+        finished = []
+        while len(finished) < 2:
+            line = client.stdout.readline()
+            self.assertTrue(line, "the watch ended early")
+            if b'"observation"' in line:
+                finished.append(json.loads(line)["return_obj"])
+        self.assertEqual(finished, ["'kept-8'", "'fresh-1'"])
+        client.kill()
+        client.communicate()
+        self.assertEqual(self.live("detach", p.pid).returncode, 0)
+        self.assertEqual(ask("look"), before)
+
     def test_a_generator_thrown_into_reports_the_step(self):
         """A step that starts with throw() (a cancelled task) is seen, with
         the exception that ends it."""
