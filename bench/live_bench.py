@@ -9,7 +9,8 @@ observed function, so every number comes from the same process: before
 attach, attached and idle, while `callscope trace` observes the one
 function (each call then becomes an observation sent to the client), the
 same with a condition that keeps every other call, while `watch`, `stack`
-and `monitor` observe it, and after detach. The phases are repeated in
+and `monitor` observe it, while `watch` observes the generator it calls
+(resumed once a call), and after detach. The phases are repeated in
 rounds and the best rate of each kept (the machine is shared and noisy).
 Ratios are to the unattached rate: attached and idle should stay within 1%,
 and observing one function should cost the rest of the program nothing
@@ -40,13 +41,14 @@ MEASURE_S = 0.4
 IR_WINDOW = os.path.join(ROOT, "build", "bench", "ir_window.so")
 IR_LOOPS = 100  # fib(12) calls counted per phase
 CONDITION = ["--condition", "params[0] % 2 == 0 and cost >= 0"]
-# The phases while target() is observed: (name, command, its options).
-OBSERVING = (("tracing target()", "trace", []),
-             ("... with condition", "trace", CONDITION),
-             ("watching target()", "watch", []),
-             ("stack of target()", "stack", []),
-             ("monitoring target()", "monitor", ["-c", "1"]))
-PHASES = ("unattached", "attached, idle") + tuple(name for name, _, _ in OBSERVING) + ("after detach",)
+# The phases while target() is observed: (name, command, function, its options).
+OBSERVING = (("tracing target()", "trace", "target", []),
+             ("... with condition", "trace", "target", CONDITION),
+             ("watching target()", "watch", "target", []),
+             ("stack of target()", "stack", "target", []),
+             ("monitoring target()", "monitor", "target", ["-c", "1"]),
+             ("watching steps()", "watch", "steps", []))
+PHASES = ("unattached", "attached, idle") + tuple(phase[0] for phase in OBSERVING) + ("after detach",)
 
 # The program both targets run: fib is the rest of the program, target()
 # the function observed.
@@ -57,8 +59,12 @@ def fib(n):
 def leaf(x):
     return x + 1
 
+def steps(k):  # a generator, resumed once
+    yield k
+    yield k + 1
+
 def target(k):
-    return leaf(k) + leaf(k + 1)
+    return leaf(k) + sum(steps(k))
 '''
 
 TARGET = r'''
@@ -165,8 +171,8 @@ def measure(python):
                 raise RuntimeError(attach.stderr.strip())
             wait_for_socket(p.pid)
             keep("attached, idle")
-            for phase, command, extra in OBSERVING:
-                client = subprocess.Popen([CALLSCOPE, command, str(p.pid), "__main__.target", "--format", "jsonl"]
+            for phase, command, function, extra in OBSERVING:
+                client = subprocess.Popen([CALLSCOPE, command, str(p.pid), "__main__." + function, "--format", "jsonl"]
                                           + extra, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
                 client.stdout.readline()  # the status: instrumentation is in place
                 keep(phase)
@@ -205,10 +211,10 @@ def count_instructions(python, workdir):
             raise RuntimeError("the agent did not start under valgrind")
         wait_for_socket(p.pid)
         count("attached, idle")
-        for phase, command, extra in OBSERVING:
+        for phase, command, function, extra in OBSERVING:
             # The client writes to a file, so it never waits for this script.
             with open(os.path.join(workdir, "trace.jsonl"), "w+") as seen:
-                client = subprocess.Popen([CALLSCOPE, command, str(p.pid), "__main__.target", "--format", "jsonl"]
+                client = subprocess.Popen([CALLSCOPE, command, str(p.pid), "__main__." + function, "--format", "jsonl"]
                                           + extra, stdout=seen, stderr=subprocess.DEVNULL)
                 for _ in range(3000):  # the status line: the instrumentation is in place
                     if os.path.getsize(seen.name) or client.poll() is not None:

@@ -19,8 +19,11 @@
  *     await:  SEND; YIELD_VALUE; RESUME 2|3;   -> EXTENDED_ARG; JUMP_FORWARD;
  *             JUMP_BACKWARD_NO_INTERRUPT          NOP; NOP
  *
- * A trampoline runs the moved instructions, calls the resume hook and jumps
- * back. The interpreter looks at a suspended frame's neighbouring
+ * A trampoline runs the moved instructions, calls the resume hook, copies
+ * the rest of the resumed line (see emit_continuation) and jumps back. An
+ * await's trampoline calls the hook again where the awaited is done: a
+ * throw() that the awaited handles by returning goes on there. The
+ * interpreter looks at a suspended frame's neighbouring
  * instructions (the SEND before a YIELD_VALUE, the RESUME after it), which
  * is why they move together. A generator that is thrown into (throw(),
  * close(), a task cancelled) goes on from its YIELD_VALUE with an
@@ -30,8 +33,8 @@
  * where the original had none.
  *
  * The exception table's offsets move by the entry hook's length, with new
- * entries for the trampolines; the location table gives the hook
- * instructions no location and the moved ones their own. The two tables'
+ * entries for the trampolines; the location table gives the entry hook's
+ * instructions no location, and a trampoline's the line they resume on. The two tables'
  * formats are CPython's Objects/locations.md and
  * Objects/exception_handling_notes.txt.
  */
@@ -631,6 +634,12 @@ static Py_ssize_t emit_trampoline(struct writer *w, struct source *src, const st
         if (emit_jump_back(w, JUMP_BACKWARD_NO_INTERRUPT, t) != 0)
             return -1;
         w->b[2 * t + 1] = (unsigned char)(w->n - (t + 1));
+        /* Where the awaited is done. A throw() that the awaited handles by
+         * returning goes on from here, never passing RESUME: the hook
+         * reports that step (in any other, it finds it reported). */
+        meta_of(src, p->send_exit, &w->now);
+        w->now.loc = src->locs[p->start];
+        emit_hook_call(w, hook_index);
         if (emit_continuation(w, src, p->send_exit, src->locs[p->start].line) != 0)
             return -1;
     } else {

@@ -560,6 +560,49 @@ class StackTest(LiveTarget):
         self.assertEqual(len(obs[0]["stack"]), 2)
 
 
+    def test_each_step_of_a_generator_is_a_start(self):
+        """stack reports every step: the first, each resumption, a throw()
+        into a yield, and a throw() the delegate of a `yield from` handles
+        by returning (the delegating generator then goes on past its await
+        loop without resuming)."""
+        p = self.start_target("""
+            def inner():
+                try:
+                    yield 1
+                except KeyError:
+                    return "handled"
+
+            def delegating():
+                r = yield from inner()
+                yield r
+                yield 3
+
+            kept = []
+
+            def round():
+                d = delegating()
+                kept.append(d)  # never finished, so never closed
+                next(d)                # 1: the first step
+                d.throw(KeyError())    # 2: handled by inner, which returns
+                next(d)                # 3: resumed at a yield
+                try:
+                    d.throw(OSError()) # 4: thrown into a yield, no handler
+                except OSError:
+                    pass
+
+            print("ready", flush=True)
+            for line in sys.stdin:
+                round()
+                print("done", flush=True)
+        """)
+        client = self.popen_live("stack", p.pid, "__main__.delegating", "-n", "4", "--format", "jsonl")
+        self.assertIn(b'"status"', client.stdout.readline())
+        self.tell(p, "go")
+        self.assertEqual(self.read_line(p), "done")
+        out, err = client.communicate(timeout=30)
+        self.assertEqual(client.returncode, 0, err.decode())
+        self.assertEqual(len([l for l in out.decode().splitlines() if '"observation"' in l]), 4)
+
 class ErrorsTest(LiveTarget):
     def check_error(self, args, message, status=1):
         proc = self.live(*args)
