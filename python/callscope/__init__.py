@@ -17,17 +17,24 @@ Read the record with ``callscope show``, ``callscope stats`` or any SQLite
 client (see docs/schema.md).
 """
 
-import contextlib
-import functools
 import os
 import subprocess
 import sys
 
 from callscope import _session
 
+try:  # imported now: an import while recording would be recorded
+    from callscope import _callscope as _extension
+except ImportError:  # not built for this Python: start() and notrace() say so
+    _extension = None
+
 __all__ = ["start", "stop", "record", "notrace", "log"]
 
 _collector = None  # the `callscope collect` process of the active recording
+# start() calls that joined a recording already under way (`callscope run`,
+# or an outer start()), each ended by a stop() that leaves it running
+_joined = 0
+_told_joined = False
 
 # Options of start()/record(), as `callscope collect` spells them.
 _VALUE_OPTIONS = {
@@ -78,14 +85,25 @@ def start(path="callscope.db", **options):
     `path` (replaced if it exists). Options mirror `callscope run`'s:
     no_args, repr, c_calls, include, exclude, no_stdlib, no_site_packages,
     deep_recursion, max_string, max_items, max_depth, min_duration (ms), max_calls, buffer
-    (MB), on_full ('wait' or 'drop')."""
-    global _collector
-    if _collector is not None:
-        raise RuntimeError("callscope is already recording in this process")
+    (MB), on_full ('wait' or 'drop').
+
+    In a process that is recorded already (by `callscope run`, or an
+    earlier start()), it joins that recording instead: the calls go on into
+    the file being written, `path` is not made, and the matching stop()
+    leaves that recording running."""
+    global _collector, _joined, _told_joined
+    command = _command(path, options)  # (unknown options are an error either way)
+    if _collector is not None or (_extension is not None and _extension.recording()):
+        _joined += 1
+        if not _told_joined:
+            _told_joined = True
+            sys.stderr.write("callscope: this process is recorded already; callscope.start(%r) joins that "
+                             "recording and writes no file of its own\n" % (os.fspath(path),))
+        return
     unsupported = _session.unsupported_interpreter()
     if unsupported:
         raise RuntimeError("callscope: " + unsupported)
-    proc = subprocess.Popen(_command(path, options), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     ring = proc.stdout.readline().decode().strip()
     if not ring.startswith("/callscope-"):
         proc.wait()
@@ -100,45 +118,54 @@ def start(path="callscope.db", **options):
 
 
 def stop():
-    """Stops recording and waits until the database is complete."""
-    global _collector
+    """Stops recording and waits until the database is complete (or, after
+    a start() that joined a recording under way, leaves it running)."""
+    global _collector, _joined
+    if _joined:
+        _joined -= 1
+        return
     if _collector is None:
         return
-    from callscope import _callscope
-
-    _callscope.stop()
+    _extension.stop()
     proc, _collector = _collector, None
     proc.stdout.close()
     if proc.wait() != 0:
         raise RuntimeError("callscope: the collector failed (exit status %s)" % proc.returncode)
 
 
-@contextlib.contextmanager
-def record(path="callscope.db", **options):
-    """``with callscope.record(path, **options):`` records the block."""
-    start(path, **options)
-    try:
-        yield
-    finally:
+class record:
+    """``with callscope.record(path, **options):`` records the block (see
+    start()). A class of callscope's own, so that no code of another module
+    runs, and is recorded, as the block begins and ends."""
+
+    def __init__(self, path="callscope.db", **options):
+        self._path = path
+        self._options = options
+
+    def __enter__(self):
+        start(self._path, **self._options)
+        return self
+
+    def __exit__(self, *exc_info):
         stop()
+        return False
 
 
 def notrace(func):
     """Decorator: the function, and everything it calls, is not recorded."""
-    from callscope import _callscope
-
+    if _extension is None:
+        raise RuntimeError("callscope: " + _session.extension_missing_message())
     target = func
     while hasattr(target, "__wrapped__") and not hasattr(target, "__code__"):
         target = target.__wrapped__
     code = getattr(target, "__code__", None)
     if code is None:
         raise TypeError("callscope.notrace needs a Python function, got %r" % (func,))
-    _callscope.notrace(code)
+    _extension.notrace(code)
     return func
 
 
 def log(message, **fields):
     """Records a log event attached to the call that is running."""
-    from callscope import _callscope
-
-    _callscope.log(str(message), fields or None)
+    if _extension is not None:
+        _extension.log(str(message), fields or None)

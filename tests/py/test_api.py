@@ -1,5 +1,7 @@
 """The Python API: start/stop, record(), @notrace and log()."""
 
+import contextlib
+import io
 import json
 import os
 import sys
@@ -104,10 +106,19 @@ class Api(TracedProgram):
         callscope.log("nobody listens", k=1)
         self.assertEqual(self.query("select count(*) from logs"), [(0,)])
 
-    def test_starting_twice_is_an_error(self):
-        with callscope.record(self.db):
-            with self.assertRaises(RuntimeError):
-                callscope.start(os.path.join(self.dir, "other.db"))
+    def test_a_recording_inside_a_recording_joins_it(self):
+        other = os.path.join(self.dir, "other.db")
+        with contextlib.redirect_stderr(io.StringIO()):  # (one line says it joins)
+            with callscope.record(self.db):
+                with callscope.record(other):
+                    square(1)
+                square(2)  # the inner block's end leaves the outer recording running
+        square(3)
+        self.assertEqual([self.args_of(r)["x"] for r in self.calls("tests.py.test_api.square")], ["1", "2"])
+        self.assertFalse(os.path.exists(other))
+        # nothing of callscope's own shows: neither its context manager nor an import it makes
+        names = {n for (n,) in self.query("select function from call_view")}
+        self.assertEqual({n for n in names if "callscope" in n or "fromlist" in n or "__exit__" in n}, set())
 
     def test_unknown_option_is_an_error(self):
         with self.assertRaises(TypeError):

@@ -78,6 +78,29 @@ class RunBehavesLikePython(TracedProgram):
         self.assertEqual(self.calls("__main__.f")[0]["result"], "5")
 
 
+    def test_a_program_that_records_itself_runs_as_untraced(self):
+        # callscope.record inside `callscope run` joins the run's recording
+        script = self.write("app.py", """
+            import os, callscope
+            def inside(x):
+                return x + 1
+            def after(x):
+                return x * 2
+            with callscope.record("inner.db"):
+                print(inside(1))
+            print(after(2), os.path.exists("inner.db"))
+        """)
+        plain = self.run_plain(script, with_callscope=True)
+        self.assertEqual(plain.returncode, 0, plain.stderr.decode())
+        os.remove(os.path.join(self.dir, "inner.db"))
+        traced = self.callscope("run", "--python", sys.executable, "-o", self.db, script)
+        self.assertEqual(traced.returncode, 0, traced.stderr.decode())
+        self.assertEqual(traced.stdout, b"2\n4 False\n")
+        self.assertEqual(traced.stderr.decode(), "callscope: this process is recorded already; callscope.start("
+                         "'inner.db') joins that recording and writes no file of its own\n")
+        self.assertEqual([r["result"] for r in self.calls("__main__.inside")], ["2"])
+        self.assertEqual([r["result"] for r in self.calls("__main__.after")], ["4"])
+
 class BadInput(TracedProgram):
     def assert_one_line_error(self, proc, fragment):
         self.assertNotEqual(proc.returncode, 0)
