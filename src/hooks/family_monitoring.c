@@ -223,12 +223,19 @@ static int is_c_callable(PyObject *callable)
     return PyCFunction_Check(callable) || Py_TYPE(callable) == &PyMethodDescr_Type;
 }
 
+/* args: the caller's code, the offset in it, the callable, its first argument. */
+static int c_call_recorded(struct cs_thread *t, PyObject *const *args)
+{
+    return t && !t->suppressed && is_c_callable(args[2]) &&
+           cs_frame_c_calls_recorded((PyCodeObject *)args[0], cs_current_frame());
+}
+
 CALLBACK(on_call)
 {
     (void)self, (void)nargs;
     uint64_t now = cs_ticks();
     struct cs_thread *t = cs_thread_get();
-    if (t && !t->suppressed && is_c_callable(args[2]))
+    if (c_call_recorded(t, args))
         cs_record_c_call(t, args[2], now);
     RETURN_NONE;
 }
@@ -237,7 +244,7 @@ static PyObject *on_c_exit(PyObject *const *args, int raised)
 {
     uint64_t now = cs_ticks();
     struct cs_thread *t = cs_thread_get();
-    if (t && !t->suppressed && is_c_callable(args[2]))
+    if (c_call_recorded(t, args))
         cs_record_c_exit(t, raised, now);
     RETURN_NONE;
 }

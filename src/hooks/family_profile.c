@@ -129,12 +129,12 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
         return 0;
     }
     case PyTrace_C_CALL:
-        if (c_calls && !t->suppressed)
+        if (c_calls && !t->suppressed && cs_frame_c_calls_recorded(frame_code(f), frame_of(f)))
             cs_record_c_call(t, arg, now);
         return 0;
     case PyTrace_C_RETURN:
     case PyTrace_C_EXCEPTION:
-        if (c_calls && !t->suppressed) {
+        if (c_calls && !t->suppressed && cs_frame_c_calls_recorded(frame_code(f), frame_of(f))) {
             if (what == PyTrace_C_EXCEPTION && t->held_unwinds)
                 hold_unwind(t, f, 1, now); /* after the frames held */
             else

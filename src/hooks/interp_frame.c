@@ -29,6 +29,14 @@ void cs_frame_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeOb
     cs_record_call(t, ci, code, cs_rec.no_args && !ci->names_thread ? NULL : argv, now);
 }
 
+int cs_frame_c_calls_recorded(PyCodeObject *code, cs_frame *f)
+{
+    struct cs_code_info *ci = cs_code_info_current(cs_code_extra_of(code));
+    if (!ci)
+        ci = cs_frame_resolve(code, f);
+    return ci && ci->traced;
+}
+
 void cs_frame_name_thread(struct cs_thread *t, PyCodeObject *code, cs_frame *f)
 {
     PyObject *self_arg = NULL;

@@ -34,5 +34,11 @@ void cs_frame_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeOb
 /* Every new thread starts in code that names it (ci->names_thread), even
  * when that code is not traced. */
 void cs_frame_name_thread(struct cs_thread *t, PyCodeObject *code, cs_frame *f);
+/* --c-calls: whether the C functions a frame of `code` calls are recorded,
+ * which they are when that code is (callscope's own, the filters'
+ * exclusions and the code that started the program are left out with
+ * what they call). Code that started before the recording is resolved
+ * now. */
+int cs_frame_c_calls_recorded(PyCodeObject *code, cs_frame *f);
 
 #endif

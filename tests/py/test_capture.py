@@ -620,6 +620,20 @@ class Results(TracedProgram):
         self.assertEqual([n for n in names if "callscope" in n], [])
         self.assertLessEqual({"MainThread", "early"}, {r[0] for r in self.query("select name from threads")})
 
+    def test_c_calls_are_those_of_the_code_recorded(self):
+        # not the exec() that starts the program, nor the lock calls of the
+        # standard library's shutdown (left out by --no-stdlib)
+        self.run_traced("""
+            import threading
+            def f(x):
+                return len(str(x))
+            threading.Thread(target=f, args=(1,)).start()
+            print(f(3))
+        """, options=["--c-calls", "--no-stdlib"])
+        self.assertEqual(sorted(r[0] for r in self.query("select function from call_view")),
+                         ["__main__.<module>", "__main__.f", "__main__.f", "builtins.len", "builtins.len",
+                          "builtins.print"])
+
     def test_include_and_exclude(self):
         self.write("lib/helper.py", "def help_me(x):\n    return x\n")
         self.run_traced("""
