@@ -4,9 +4,10 @@
  * graph, JSON lines). See export.h for how calls reach the formats and
  * docs/export.md for the formats themselves.
  *
- * The output goes to stdout, or to OUT through OUT.tmp renamed into place
- * once every byte is known to be written, so a failed export (a full disk)
- * leaves no half-written file and never replaces a good one.
+ * The output goes to stdout (no -o, or -o -), or to OUT through OUT.tmp
+ * renamed into place once every byte is known to be written, so a failed
+ * export (a full disk) leaves no half-written file and never replaces a
+ * good one.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -85,7 +86,7 @@ static int parse_options(int argc, char **argv, struct export_options *o)
                 cs_error("--format is " FORMAT_LIST ", not '%s'", optarg), rc = -1;
             break;
         case 'o':
-            o->out_path = optarg;
+            o->out_path = strcmp(optarg, "-") == 0 ? NULL : optarg; /* "-": stdout, as without -o */
             if (!*optarg)
                 cs_error("-o needs a file name"), rc = -1;
             break;

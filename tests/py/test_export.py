@@ -518,6 +518,47 @@ class Unfinished(Exported):
         self.assertTrue(any(t.startswith("__main__.outer ") for t in titles), titles)
 
 
+class FilteredOut(TracedProgram):
+    """A kept call whose caller a filter leaves out stays where it ran, in
+    every format: `c` starts after `a` ended and lasts as long as it did."""
+
+    def test_each_format_keeps_the_calls_in_place(self):
+        self.run_traced("""
+            def b(): pass
+            def a(): b()
+            def c(): sum(range(20000))
+            def main(): a(); c()
+            main()
+        """, options=["--no-stdlib"])
+        a, c = (self.calls("__main__." + n)[0] for n in "ac")
+        def export(fmt):
+            proc = self.callscope("export", self.db, "--format", fmt, "--filter", "func == 'a' or func == 'c'",
+                                  "-o", "-")  # -o -: stdout
+            self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+            return proc.stdout.decode()
+        events = {e["name"]: e for e in json.loads(export("perfetto"))["traceEvents"] if e["ph"] == "X"}
+        self.assertEqual(set(events), {"__main__.a", "__main__.c"})
+        self.assertGreaterEqual(events["__main__.c"]["ts"], events["__main__.a"]["ts"] + events["__main__.a"]["dur"])
+        self.assertAlmostEqual(events["__main__.c"]["dur"], c["duration_ns"] / 1000, places=3)
+        profile = json.loads(export("speedscope"))
+        frames = [f["name"] for f in profile["shared"]["frames"]]
+        opened = {}
+        spans = {}
+        for e in profile["profiles"][0]["events"]:
+            if e["type"] == "O":
+                opened[frames[e["frame"]]] = e["at"]
+            else:
+                spans[frames[e["frame"]]] = (opened.pop(frames[e["frame"]]), e["at"])
+        self.assertEqual(set(spans), {"__main__.a", "__main__.c"})
+        self.assertGreaterEqual(spans["__main__.c"][0], spans["__main__.a"][1])
+        self.assertEqual(spans["__main__.c"][1] - spans["__main__.c"][0], c["duration_ns"])
+        folded = dict(line.rsplit(" ", 1) for line in export("folded").splitlines())
+        self.assertEqual(folded, {"__main__.a": str(a["self_ns"]), "__main__.c": str(c["duration_ns"])})
+        svg = export("svg")
+        self.assertIn("__main__.a", svg)
+        self.assertIn("__main__.c", svg)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "-")))
+
 class UnnamedThread(TracedProgram):
     """A thread the recording has no name for (started by _thread) is
     named the same way by show and by every export."""
