@@ -190,3 +190,38 @@ void cs_quote_list(struct cs_textbuf *b, const char *const *items, size_t n, con
     for (size_t i = 0; i < n; i++)
         cs_textbuf_printf(b, "%s'%s'", i == 0 ? "" : i + 1 == n ? last : ", ", items[i]);
 }
+
+int cs_no_such_thread(sqlite3 *db, const char *path, long long pid, long long tid)
+{
+    const char *column = pid >= 0 ? "pid" : "tid";
+    long long wanted = pid >= 0 ? pid : tid;
+    if (pid < 0 && tid < 0)
+        return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM threads WHERE (?1 < 0 OR pid = ?1) AND (?2 < 0 OR tid = ?2)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, tid);
+    int none = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
+    sqlite3_finalize(st);
+    if (!none)
+        return 0;
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT DISTINCT %s FROM threads ORDER BY 1 LIMIT 11", column);
+    struct cs_textbuf have = {0};
+    int n = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            cs_textbuf_printf(&have, n++ == 0 ? "%lld" : n <= 10 ? ", %lld" : ", ...",
+                              (long long)sqlite3_column_int64(st, 0));
+        sqlite3_finalize(st);
+    }
+    if (pid >= 0 && tid >= 0)
+        cs_error("no thread %lld of process %lld in %s", tid, pid, path);
+    else
+        cs_error("no %s %lld in %s; its %s are %s", pid >= 0 ? "process" : "thread", wanted, path,
+                 pid >= 0 ? "processes" : "threads", n ? cs_textbuf_cstr(&have) : "none");
+    cs_textbuf_free(&have);
+    return 1;
+}

@@ -78,4 +78,8 @@ char **cs_getopt_argv(int argc, char **argv, const char *name);
 /* JSON output helpers: a string or null. */
 void cs_json_text_or_null(struct cs_textbuf *b, const char *s);
 
+/* --pid or --tid (-1: not given) names no thread of the recording: one
+ * line saying so, with those it has. Returns 1 when that was said. */
+int cs_no_such_thread(sqlite3 *db, const char *path, long long pid, long long tid);
+
 #endif

@@ -572,12 +572,14 @@ int cs_cmd_export(int argc, char **argv)
         cs_close_store(e.x.db);
         return CS_EXIT_USAGE;
     }
-    if (load_functions(&e.x) != 0) {
-        cs_error("cannot read %s: %s", e.o.path, cs_db_error(e.x.db));
+    int missing = cs_no_such_thread(e.x.db, e.o.path, e.o.pid, e.o.tid);
+    if (missing || load_functions(&e.x) != 0) {
+        if (!missing)
+            cs_error("cannot read %s: %s", e.o.path, cs_db_error(e.x.db));
         free_functions(&e.x);
         cs_filter_free(&e.o.filter);
         cs_close_store(e.x.db);
-        return CS_EXIT_FAILURE;
+        return missing ? CS_EXIT_USAGE : CS_EXIT_FAILURE;
     }
     char *tmp;
     FILE *out = open_output(e.o.out_path, &tmp);

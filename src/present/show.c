@@ -225,43 +225,6 @@ static void no_function_matches(struct show *s)
     free(names);
 }
 
-/* --pid or --tid names no thread of the recording: one line saying so,
- * with those it has. Returns 1 when that was said. */
-static int no_such_thread(struct show *s)
-{
-    const char *column = s->o.pid >= 0 ? "pid" : "tid";
-    long long wanted = s->o.pid >= 0 ? s->o.pid : s->o.tid;
-    if (s->o.pid < 0 && s->o.tid < 0)
-        return 0;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM threads WHERE (?1 < 0 OR pid = ?1) AND (?2 < 0 OR tid = ?2)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return 0;
-    sqlite3_bind_int64(st, 1, s->o.pid);
-    sqlite3_bind_int64(st, 2, s->o.tid);
-    int none = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
-    sqlite3_finalize(st);
-    if (!none)
-        return 0;
-    char sql[64];
-    snprintf(sql, sizeof sql, "SELECT DISTINCT %s FROM threads ORDER BY 1 LIMIT 11", column);
-    struct cs_textbuf have = {0};
-    int n = 0;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW)
-            cs_textbuf_printf(&have, n++ == 0 ? "%lld" : n <= 10 ? ", %lld" : ", ...",
-                              (long long)sqlite3_column_int64(st, 0));
-        sqlite3_finalize(st);
-    }
-    if (s->o.pid >= 0 && s->o.tid >= 0)
-        cs_error("no thread %lld of process %lld in %s", s->o.tid, s->o.pid, s->o.path);
-    else
-        cs_error("no %s %lld in %s; its %s are %s", s->o.pid >= 0 ? "process" : "thread", wanted, s->o.path,
-                 s->o.pid >= 0 ? "processes" : "threads", n ? cs_textbuf_cstr(&have) : "none");
-    cs_textbuf_free(&have);
-    return 1;
-}
-
 static int load_function_matches(struct show *s)
 {
     sqlite3_stmt *st;
@@ -705,7 +668,7 @@ int cs_cmd_show(int argc, char **argv)
         }
         rc = loaded;
     }
-    if (rc == 0 && no_such_thread(&s)) {
+    if (rc == 0 && cs_no_such_thread(s.db, s.o.path, s.o.pid, s.o.tid)) {
         free_show(&s);
         return CS_EXIT_USAGE;
     }

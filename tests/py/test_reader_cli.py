@@ -71,6 +71,12 @@ class Show(TracedProgram):
             proc = self.callscope("show", self.db, *options)
             self.assertEqual((proc.returncode, proc.stdout), (2, b""), options)
             self.assertEqual(proc.stderr.decode(), "callscope: %s\n" % said)
+            if "--function" not in options:  # export says the same, and writes nothing
+                out = os.path.join(self.dir, "out.folded")
+                proc = self.callscope("export", self.db, "--format", "folded", "-o", out, *options)
+                self.assertEqual((proc.returncode, proc.stdout), (2, b""), options)
+                self.assertEqual(proc.stderr.decode(), "callscope: %s\n" % said)
+                self.assertFalse(os.path.exists(out))
         proc = self.callscope("show", self.db, "--pid", str(pid), "--function", "fib")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("fib(n=4) → 3", proc.stdout.decode())
