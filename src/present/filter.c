@@ -66,10 +66,12 @@ static const struct field FIELDS[] = {
      "SELECT DISTINCT a.value AS v FROM (SELECT args, function_id FROM call_rows"
      " WHERE args IS NOT NULL LIMIT 5000) s, cs_each(s.args, s.function_id) a",
      0, "an argument value"},
+    /* (every type: ints, booleans and None are stored inline, the rest in
+     * vals; no DISTINCT, so that finding one that exists stops early) */
     {"type", "a.type", FT_TEXT, OPS_EQ, 1,
-     "SELECT DISTINCT type AS v FROM (SELECT type FROM vals WHERE type IS NOT NULL LIMIT 5000)"
-     " UNION SELECT 'int' UNION SELECT 'bool' UNION SELECT 'NoneType'",
-     0, "a type name"},
+     "SELECT 'int' AS v UNION ALL SELECT 'bool' UNION ALL SELECT 'NoneType'"
+     " UNION ALL SELECT type FROM vals WHERE type IS NOT NULL",
+     1, "a type name"},
     {"return", CS_RESULT_SQL, FT_REPR, OPS_EQ, 0,
      "SELECT DISTINCT " CS_RESULT_SQL " AS v FROM (SELECT result FROM call_rows c WHERE result IS NOT NULL LIMIT 5000) c", 0,
      "a return value"},
@@ -320,7 +322,10 @@ int cs_filter_parse_time(const char *s, int64_t *lo, int64_t *span)
 
 /* ---- checking string values against the recording ---- */
 
-/* Values of the field that start with prefix, or else the nearest ones. */
+/* Up to `max` values of the field that start with the literal's prefix,
+ * or else the nearest ones; when none is near, all of them if there are
+ * at most MAX_LISTED (then *listed is set). `out` has room for both. */
+#define MAX_LISTED 12
 static size_t suggest_values(sqlite3 *db, const struct field *f, const char *literal, char **out, size_t max,
                              int *listed)
 {
@@ -331,7 +336,7 @@ static size_t suggest_values(sqlite3 *db, const struct field *f, const char *lit
     /* the literal part before the first wildcard */
     size_t plen = strcspn(literal, "%_\\");
     if (plen > 0) {
-        cs_textbuf_printf(&sql, "SELECT v FROM (%s) WHERE substr(v, 1, ?1) = ?2 ORDER BY length(v), v LIMIT %zu",
+        cs_textbuf_printf(&sql, "SELECT DISTINCT v FROM (%s) WHERE substr(v, 1, ?1) = ?2 ORDER BY length(v), v LIMIT %zu",
                           f->values_sql, max);
         if (sqlite3_prepare_v2(db, cs_textbuf_cstr(&sql), -1, &st, NULL) == SQLITE_OK) {
             sqlite3_bind_int64(st, 1, (int64_t)plen);
@@ -346,7 +351,7 @@ static size_t suggest_values(sqlite3 *db, const struct field *f, const char *lit
     if (n == 0) {
         /* nearest by edit distance, or names whose last part is the literal */
         cs_textbuf_reset(&sql);
-        cs_textbuf_printf(&sql, "SELECT v FROM (%s) LIMIT 20000", f->values_sql);
+        cs_textbuf_printf(&sql, "SELECT DISTINCT v FROM (%s) LIMIT 20000", f->values_sql);
         char **all = NULL;
         size_t nall = 0, cap = 0;
         if (sqlite3_prepare_v2(db, cs_textbuf_cstr(&sql), -1, &st, NULL) == SQLITE_OK) {
@@ -379,7 +384,7 @@ static size_t suggest_values(sqlite3 *db, const struct field *f, const char *lit
                 out[n++] = strdup(near[i]);
         }
         /* nothing close, but only a few values: they are worth listing */
-        for (size_t i = 0; n == 0 && nall <= max && i < nall; i++)
+        for (size_t i = 0; n == 0 && nall <= MAX_LISTED && i < nall; i++)
             *listed = 1, out[i] = strdup(all[i]);
         if (*listed)
             n = nall;
@@ -413,7 +418,7 @@ static int check_value_exists(struct compiler *c, const struct field *f, const s
     cs_textbuf_free(&sql);
     if (found)
         return 0;
-    char *near[5];
+    char *near[MAX_LISTED];
     int listed;
     size_t n = suggest_values(c->db, f, value->str, near, 5, &listed);
     struct cs_textbuf msg = {0};
@@ -436,6 +441,19 @@ static int check_value_exists(struct compiler *c, const struct field *f, const s
 }
 
 /* ---- comparisons ---- */
+
+/* A value of the kind a text field holds, for messages. */
+static const char *text_example(const struct field *f)
+{
+    static const char *const examples[][2] = {
+        {"thread", "MainThread"}, {"module", "app%"},      {"func", "Handler.%"},   {"function", "app.%"},
+        {"file", "%/app.py"},     {"arg", "user"},         {"type", "int"},         {"exception", "ValueError%"},
+    };
+    for (size_t i = 0; i < sizeof examples / sizeof *examples; i++)
+        if (strcmp(examples[i][0], f->name) == 0)
+            return examples[i][1];
+    return "app%";
+}
 
 static int is_literal(const struct cs_expr *e)
 {
@@ -781,7 +799,7 @@ static int compile_value(struct compiler *c, const struct cs_expr *e, const stru
     case FT_TEXT:
         if (value->kind != CS_EXPR_STR)
             return cs_expr_errorf(c->err, value->column, "%s is text (%s): put the value in quotes, e.g. %s %s '%s'",
-                                  f->name, f->what, f->name, cs_expr_op_name(op), "app%");
+                                  f->name, f->what, f->name, cs_expr_op_name(op), text_example(f));
         return compile_text(c, f, op, value->str, value->len, value);
     case FT_REPR: {
         /* values are stored as repr text: 5 is '5', True is 'True' */

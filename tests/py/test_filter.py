@@ -155,6 +155,11 @@ class Filter(TracedProgram):
         self.assert_filter_error("func == 'fib' and", 18, "the expression ends early: expected a value")
         self.assert_filter_error("lambda: 1", 1, "lambda expressions are not allowed", "stats")
         self.assert_filter_error("type > 'int'", 6, "'>' does not apply to type; type takes == or !=")
+        # the types the recording has, as pytrace lists them
+        self.assert_filter_error("type == 'blue'", 9,
+                                 "no type is 'blue'; the recording has 'int', 'bool', 'NoneType' and 'str'")
+        self.assert_filter_error("type == 'st'", 9, "no type is 'st'; did you mean 'str'?")
+        self.assert_filter_error("type == 1", 9, "type is text (a type name): put the value in quotes, e.g. type == 'int'")
 
     def test_argument_types(self):
         """Every argument is recorded with its type: str and int arguments
