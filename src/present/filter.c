@@ -122,6 +122,9 @@ struct compiler {
     char value_column[96]; /* set while `value` is cs_arg(c.args, c.function_id, ?N) */
     char arg_param[24];    /* then also: ?N, the parameter's name */
     int any_value;         /* set while `value == X` means "some argument is X" (cs_has_value) */
+    /* set while arg, value and type are about the return value or the
+     * exception (pytrace's `arg == 'return value'`, `arg == 'exception'`) */
+    const struct pseudo_arg *pseudo;
     int necessary;         /* what is being compiled must hold for every call kept (not under or, not) */
 };
 
@@ -161,8 +164,26 @@ static int need_text(struct compiler *c, int kind, const char *text, size_t len)
     return add_clause(c, (struct cs_filter_clause){.text = copy, .text_len = len, .text_kind = kind});
 }
 
+/* pytrace's special argument names: the return value and the exception,
+ * with their text and type. */
+struct pseudo_arg {
+    const char *name, *present, *arg, *value, *type;
+};
+
+static const struct pseudo_arg PSEUDO_ARGS[] = {
+    {"return value", "c.result IS NOT NULL", "'return value'", CS_RESULT_SQL, "cs_val_type(c.result)"},
+    {"exception", "c.exception IS NOT NULL", "'exception'", "c.exception",
+     "substr(c.exception, 1, instr(c.exception || ':', ':') - 1)"},
+};
+
 static const char *column_of(const struct compiler *c, const struct field *f)
 {
+    if (c->pseudo && strcmp(f->name, "arg") == 0)
+        return c->pseudo->arg;
+    if (c->pseudo && strcmp(f->name, "value") == 0)
+        return c->pseudo->value;
+    if (c->pseudo && strcmp(f->name, "type") == 0)
+        return c->pseudo->type;
     return c->value_column[0] && strcmp(f->name, "value") == 0 ? c->value_column : f->column;
 }
 
@@ -404,7 +425,7 @@ static size_t suggest_values(sqlite3 *db, const struct field *f, const char *lit
 static int check_value_exists(struct compiler *c, const struct field *f, const struct cs_expr *value, int glob,
                               const char *pattern)
 {
-    if (!c->db || !f->check_values || !f->values_sql)
+    if (!c->db || !f->check_values || !f->values_sql || c->pseudo)
         return 0;
     struct cs_textbuf sql = {0};
     cs_textbuf_printf(&sql, "SELECT 1 FROM (%s) WHERE v %s ?1 LIMIT 1", f->values_sql, glob ? "GLOB" : "=");
@@ -776,7 +797,7 @@ static int compile_value(struct compiler *c, const struct cs_expr *e, const stru
     if (value->kind == CS_EXPR_NONE && f->type != FT_REPR) {
         if (op != CS_OP_EQ && op != CS_OP_NE)
             return cs_expr_errorf(c->err, e->op_column, "None only compares with == and !=");
-        cs_textbuf_printf(&c->sql, "%s IS %sNULL", f->column, op == CS_OP_EQ ? "" : "NOT ");
+        cs_textbuf_printf(&c->sql, "%s IS %sNULL", column_of(c, f), op == CS_OP_EQ ? "" : "NOT ");
         return 0;
     }
 
@@ -926,8 +947,43 @@ static int compile_named_arg(struct compiler *c, const struct cs_expr *const *pa
     return rc;
 }
 
+/* The pseudo argument `arg == 'return value'` (or 'exception') among
+ * the parts names, or NULL. */
+static const struct pseudo_arg *pseudo_arg_of(const struct cs_expr *const *parts, size_t n, size_t *at)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct field *f = compared_field(parts[i]);
+        const struct cs_expr *v = f ? (parts[i]->left->kind == CS_EXPR_NAME ? parts[i]->right : parts[i]->left) : NULL;
+        if (!f || strcmp(f->name, "arg") != 0 || parts[i]->op != CS_OP_EQ || v->kind != CS_EXPR_STR)
+            continue;
+        for (size_t k = 0; k < sizeof PSEUDO_ARGS / sizeof *PSEUDO_ARGS; k++)
+            if (strcmp(v->str, PSEUDO_ARGS[k].name) == 0) {
+                *at = i;
+                return &PSEUDO_ARGS[k];
+            }
+    }
+    return NULL;
+}
+
 static int compile_exists(struct compiler *c, const struct cs_expr *const *parts, size_t n, int depth)
 {
+    size_t at;
+    const struct pseudo_arg *pseudo = pseudo_arg_of(parts, n, &at);
+    if (pseudo) {
+        /* the call's return value or exception, with what else is said of it */
+        cs_textbuf_printf(&c->sql, "(%s", pseudo->present);
+        c->pseudo = pseudo;
+        int rc = 0;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (i == at)
+                continue;
+            cs_textbuf_puts(&c->sql, " AND ");
+            rc = compile_cond(c, parts[i], 1, depth + 1);
+        }
+        c->pseudo = NULL;
+        cs_textbuf_putc(&c->sql, ')');
+        return rc;
+    }
     int arg = single_named_arg(parts, n);
     if (arg >= 0)
         return compile_named_arg(c, parts, n, arg, depth);

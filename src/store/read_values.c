@@ -276,6 +276,67 @@ static const char *inline_type(const char *json_string, size_t n)
     return "int";
 }
 
+/* The type a repr text shows, for a result stored inline (its type is
+ * not stored with it): None, booleans, numbers, strings, bytes, lists,
+ * tuples and the default repr of an object, `<module.Class object at
+ * 0x...>`; NULL for anything else. */
+static const char *repr_type(const char *t, char *buf, size_t size)
+{
+    size_t n = strlen(t);
+    if (strcmp(t, "None") == 0)
+        return "NoneType";
+    if (strcmp(t, "True") == 0 || strcmp(t, "False") == 0)
+        return "bool";
+    if (t[0] == '\'' || t[0] == '"')
+        return "str";
+    if (t[0] == 'b' && (t[1] == '\'' || t[1] == '"'))
+        return "bytes";
+    if (t[0] == '[' && t[n - 1] == ']')
+        return "list";
+    if (t[0] == '(' && t[n - 1] == ')')
+        return "tuple";
+    const char *d = t + (t[0] == '-');
+    if (*d && strspn(d, "0123456789") == strlen(d))
+        return "int";
+    if (*d && strspn(d, "0123456789.e+-") == strlen(d) && strpbrk(d, ".e") && (d[0] >= '0' && d[0] <= '9'))
+        return "float";
+    if (strcmp(d, "inf") == 0 || strcmp(t, "nan") == 0)
+        return "float";
+    const char *at = strstr(t, " object at 0x");
+    if (t[0] == '<' && at && t[n - 1] == '>' && (size_t)(at - t - 1) < size && !memchr(t + 1, ' ', (size_t)(at - t - 1))) {
+        memcpy(buf, t + 1, (size_t)(at - t - 1));
+        buf[at - t - 1] = '\0';
+        return buf;
+    }
+    return NULL;
+}
+
+/* cs_val_type(x): the type of a value given as cs_val takes it, a vals id
+ * or the text of an inline value; NULL when unknown. */
+static void sql_val_type(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_INTEGER) {
+        const struct cached_val *v = lookup_val(sqlite3_user_data(ctx), sqlite3_value_int64(argv[0]));
+        if (v && v->type)
+            sqlite3_result_text(ctx, v->type, -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_result_null(ctx);
+        return;
+    }
+    const char *text = (const char *)sqlite3_value_text(argv[0]);
+    if (!text) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    char buf[256];
+    const char *type = *text ? repr_type(text, buf, sizeof buf) : NULL;
+    if (type)
+        sqlite3_result_text(ctx, type, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_result_null(ctx);
+}
+
 /* What sql_args_object() makes of call_rows.args with the function's
  * argument names. */
 enum args_form {
@@ -729,6 +790,8 @@ int cs_read_values_register(sqlite3 *db)
     rv->db = db;
     int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
     int rc = sqlite3_create_function_v2(db, "cs_val", 1, flags, rv, sql_val, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(db, "cs_val_type", 1, flags, rv, sql_val_type, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_create_function_v2(db, "cs_arg_types", 2, flags, rv, sql_arg_types, NULL, NULL, NULL);
     if (rc == SQLITE_OK)

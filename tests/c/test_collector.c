@@ -482,6 +482,15 @@ static void test_shared_values(void)
         CHECK_STR(tu_text(db, "SELECT group_concat(cs_val(result), '|') FROM call_rows"),
                   "0|'a result long enough to be worth sharing'|2|'a result long enough to be worth sharing'");
         CHECK_STR(tu_text(db, "SELECT cs_args(NULL, 1)"), "<null>");
+        /* a result's type: its vals row's, or read from the text kept inline */
+        CHECK_STR(tu_text(db, "SELECT group_concat(cs_val_type(result), '|') FROM call_rows"), "int|str|int|str");
+        CHECK_STR(tu_text(db, "SELECT cs_val_type('None') || cs_val_type('False') || cs_val_type('-12') ||"
+                              " cs_val_type('2.5e-3') || cs_val_type('-inf') || cs_val_type('b''x''') ||"
+                              " cs_val_type('[1, 2]') || cs_val_type('(1,)') || cs_val_type('''s''')"),
+                  "NoneTypeboolintfloatfloatbyteslisttuplestr");
+        CHECK_STR(tu_text(db, "SELECT cs_val_type('<app.models.User object at 0x7f00>')"), "app.models.User");
+        CHECK_STR(tu_text(db, "SELECT coalesce(cs_val_type('<User 3>'), 'unknown') ||"
+                              " coalesce(cs_val_type('{1: 2}'), ' unknown')"), "unknown unknown");
         cs_store_close_readonly(db);
     }
     tu_remove_db(path);

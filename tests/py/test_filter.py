@@ -169,6 +169,22 @@ class Filter(TracedProgram):
         self.assertEqual(set(self.stats("arg == 'name' and type == 'int'")), set())
         self.assertEqual(self.stats("func == 'fib' and type == 'int'")["__main__.fib"]["count"], 9)
 
+    def test_pytrace_special_argument_names(self):
+        """'return value' and 'exception' as argument names are about the
+        call's return value and exception, as pytrace documents."""
+        self.assertEqual(set(self.stats("arg == 'return value' and value == \"'abab'\"")), {"__main__.greet"})
+        self.assertEqual(set(self.stats("arg == 'return value' and type == 'str'")), {"__main__.greet"})
+        self.assertEqual(self.stats("arg == 'return value' and type == 'int'")["__main__.fib"]["count"], 9)
+        self.assertEqual(set(self.stats("arg == 'exception'")), {"__main__.fail"})
+        self.assertEqual(set(self.stats("arg == 'exception' and type == 'ValueError'")), {"__main__.fail"})
+        self.assertEqual(set(self.stats("arg == 'exception' and value == '%bad 3'")), {"__main__.fail"})
+        self.assertEqual(self.stats("arg == 'exception' and type == 'KeyError'"), {})
+        # the same call's return value, not some argument's
+        self.assertEqual(self.stats("arg == 'return value' and value == '4'"), {})
+        self.assertEqual(set(self.stats("func == 'fib' and not (arg == 'return value' and value == '0')")),
+                         {"__main__.fib"})
+        self.assertEqual(self.stats("func == 'fib' and not (arg == 'return value' and type == 'int')"), {})
+
     def test_long_or_lists_and_deep_nesting(self):
         # A generated list of alternatives matches like a short one, however long.
         names = " or ".join("func == 'fib'" if i == 150 else "depth == %d" % (1000 + i) for i in range(200))
