@@ -501,7 +501,7 @@ struct source {
     const struct location *locs;
     const struct exc_entry *entries; /* their targets already in the copy's units */
     Py_ssize_t nentries;
-    unsigned shift; /* the copy's unit of original unit u >= at is u + shift */
+    unsigned at, shift; /* the copy's unit of original unit u >= at is u + shift */
     const struct resume_point *points;
     Py_ssize_t npoints, current; /* the trampoline being written */
     /* jumps to a trampoline written later, set once it is */
@@ -549,6 +549,8 @@ static int emit_continuation(struct writer *w, struct source *src, unsigned from
             c = pending[npending].to;
         }
         first = 0;
+        if (c >= src->units)
+            return -1; /* a jump past the code's end: not code the interpreter made */
         int ends = 0; /* nothing falls through the last instruction copied */
         while (!ends) {
             unsigned op_at = c;
@@ -583,6 +585,8 @@ static int emit_continuation(struct writer *w, struct source *src, unsigned from
             meta_of(src, op_at, &w->now);
             if (op == JUMP_FORWARD) {
                 c = op_at + 1 + arg;
+                if (c >= src->units)
+                    return -1;
                 continue;
             } else if (jumps_forward(op)) {
                 pending[npending].jump = w->n + 1;
@@ -591,8 +595,8 @@ static int emit_continuation(struct writer *w, struct source *src, unsigned from
                 emit(w, op, 0);
                 copied += 2;
             } else if (jumps_backward(op)) {
-                if (emit_jump_back(w, op, op_at + 1 - arg + src->shift) != 0)
-                    return -1;
+                if (arg > op_at + 1 - src->at || emit_jump_back(w, op, op_at + 1 - arg + src->shift) != 0)
+                    return -1; /* (nothing lands before the entry hook) */
                 copied += 2;
             } else {
                 for (unsigned u = c; u < next; u++) {
@@ -606,7 +610,7 @@ static int emit_continuation(struct writer *w, struct source *src, unsigned from
                    op == RAISE_VARARGS || op == RERAISE;
         }
         w->now = (struct unit_meta){{-1, -1, -1, -1}, 0, 0, 0};
-        if (!ends && emit_jump_back(w, JUMP_BACKWARD_NO_INTERRUPT, c + src->shift) != 0)
+        if (!ends && (c >= src->units || emit_jump_back(w, JUMP_BACKWARD_NO_INTERRUPT, c + src->shift) != 0))
             return -1;
     }
     return 0;
@@ -726,6 +730,12 @@ int cs_code_copy_make(PyCodeObject *code, PyObject *entry_hook, PyObject *resume
             goto done;
         }
     mark_targets(b, units, entries, ne, landed);
+    /* The entry hook goes in at `at`: no jump may cross that point. */
+    for (unsigned u = 0; u < at; u++)
+        if (landed[u] || jumps_forward(b[2 * u]) || jumps_backward(b[2 * u])) {
+            not_understood("code that jumps near its start");
+            goto done;
+        }
     if (generator && (npoints = find_resume_points(b, units, landed, entries, ne, at, points)) < 0) {
         not_understood("a resume point");
         goto done;
@@ -751,7 +761,7 @@ int cs_code_copy_make(PyCodeObject *code, PyObject *entry_hook, PyObject *resume
     }
 
     /* The trampolines. */
-    struct source src = {b, units, locs, entries, ne, shift, points, npoints, 0, NULL, 0, 8 * npoints, NULL};
+    struct source src = {b, units, locs, entries, ne, at, shift, points, npoints, 0, NULL, 0, 8 * npoints, NULL};
     if (npoints && (!(src.links = PyMem_Calloc((size_t)src.links_cap, sizeof *src.links)) ||
                     !(src.placed = PyMem_Calloc((size_t)npoints, sizeof *src.placed)))) {
         PyMem_Free(src.links);

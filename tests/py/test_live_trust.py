@@ -312,3 +312,44 @@ class AgentServesEveryClient(LiveTarget):
         payload = s.recv(n - 1, socket.MSG_WAITALL)
         self.assertEqual(kind, 0x43)  # an error, and nothing installed
         self.assertIn(b"the request's cycle_ns is out of range", payload)
+
+
+@unittest.skipUnless(sys.version_info[:2] == (3, 11), "3.11 observes a function through a copy of its code")
+class HostileBytecode(LiveTarget):
+    """Code objects the program made itself, with bytecode or tables no
+    compiler writes: observing them copies nothing that could go wrong (it
+    falls back to a profile function), and the program runs on."""
+
+    def test_odd_code_is_observed_without_a_copy(self):
+        p = self.start_target("""
+            import types
+            def shape():
+                x = yield 1
+                return x
+            code = shape.__code__
+            raw = bytearray(code.co_code)
+            def patched(**changes):
+                f = types.FunctionType(code.replace(**changes), globals(), "odd")
+                return f
+            resume = [i for i in range(0, len(raw), 2) if raw[i] == 151 and raw[i + 1] == 1][0]  # RESUME 1
+            far = bytearray(raw)
+            far[resume + 2:resume + 4] = bytes([110, 250])  # JUMP_FORWARD past the end
+            lone = bytearray(raw)
+            lone[resume - 2:resume] = bytes([9, 0])  # a RESUME 1 with no YIELD_VALUE before it
+            odd_jump = patched(co_code=bytes(far))
+            odd_resume = patched(co_code=bytes(lone))
+            odd_table = patched(co_exceptiontable=b"\\x80\\xff\\xff\\x7f")
+            odd_lines = patched(co_linetable=b"\\xff\\x01\\x02")
+            def fine(n):
+                return n + 1
+            serve(lambda: fine(1))
+        """)
+        for name in ("odd_jump", "odd_resume", "odd_table", "odd_lines"):
+            client = self.popen_live("watch", p.pid, "__main__." + name, "--format", "jsonl")
+            first = client.stdout.readline()
+            client.kill()
+            out, err = client.communicate()
+            self.assertIn(b'"status"', first, err.decode())
+        obs = self.observations("watch", p.pid, "__main__.fine", "-n", "2")
+        self.assertEqual([o["return_obj"] for o in obs], ["2", "2"])
+        self.assertIsNone(p.poll())
