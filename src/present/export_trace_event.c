@@ -10,7 +10,9 @@
  *     ...]}
  *
  * One complete event ("X") per call, times in microseconds since the
- * recording started (three decimals: nanosecond precision). A finished
+ * recording started (three decimals: nanosecond precision), and an instant
+ * event ("i", category "log") for each callscope.log() row of a call
+ * exported, with its fields and call_id as args. A finished
  * call is written when it opens; one that never ended waits on the stack
  * (rendered, less its "dur") until the walk settles its end, and carries
  * "unfinished": true in its args and the category "unfinished".
@@ -24,7 +26,14 @@
 
 struct perfetto {
     int first; /* no event written yet: no comma before the next */
+    sqlite3_stmt *logs; /* LOGS_SQL for the thread being walked, or NULL */
+    int log_row;
 };
+
+/* The log rows of a thread (?1), in the order of their calls (which the
+ * walk visits in that order); fields only when they are valid JSON. */
+static const char LOGS_SQL[] = "SELECT call_id, time_ns, message, CASE WHEN json_valid(fields) THEN json(fields) END"
+                               " FROM logs WHERE thread_id = ?1 AND call_id IS NOT NULL ORDER BY call_id, id";
 
 static void put_sep(struct cs_export *x, struct cs_textbuf *b)
 {
@@ -75,6 +84,8 @@ static int perfetto_begin(struct cs_export *x)
         return -1;
     p->first = 1;
     x->state = p;
+    if (sqlite3_prepare_v2(x->db, LOGS_SQL, -1, &p->logs, NULL) != SQLITE_OK)
+        p->logs = NULL; /* (a recording without the table) */
     cs_textbuf_puts(&x->buf, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"exporter\":\"callscope\"},\"traceEvents\":[");
     return name_processes(x);
 }
@@ -83,7 +94,41 @@ static int perfetto_thread_begin(struct cs_export *x, const struct cs_thread_inf
 {
     /* (the viewer shows pid and tid beside it) */
     put_metadata(x, "thread_name", t->pid, t->tid, t->name ? t->name : "?");
+    struct perfetto *p = x->state;
+    if (p->logs) {
+        sqlite3_reset(p->logs);
+        sqlite3_bind_int64(p->logs, 1, t->row);
+        p->log_row = sqlite3_step(p->logs);
+    }
     return 0;
+}
+
+/* The instant events of the logs the call made. */
+static void put_logs(struct cs_export *x, int64_t call)
+{
+    struct perfetto *p = x->state;
+    if (!p->logs)
+        return;
+    while (p->log_row == SQLITE_ROW && sqlite3_column_int64(p->logs, 0) < call)
+        p->log_row = sqlite3_step(p->logs);
+    for (; p->log_row == SQLITE_ROW && sqlite3_column_int64(p->logs, 0) == call; p->log_row = sqlite3_step(p->logs)) {
+        struct cs_textbuf *b = &x->buf;
+        const char *message = cs_col_text(p->logs, 2), *fields = cs_col_text(p->logs, 3);
+        put_sep(x, b);
+        cs_textbuf_puts(b, "{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"log\",\"name\":");
+        cs_json_string(b, message ? message : "", message ? strlen(message) : 0);
+        cs_textbuf_printf(b, ",\"pid\":%lld,\"tid\":%lld,\"ts\":", (long long)x->thread->pid,
+                          (long long)x->thread->tid);
+        cs_export_put_us(b, sqlite3_column_int64(p->logs, 1));
+        cs_textbuf_puts(b, ",\"args\":{\"call_id\":");
+        cs_textbuf_int(b, call);
+        if (fields) {
+            cs_textbuf_puts(b, ",\"fields\":");
+            cs_textbuf_puts(b, fields);
+        }
+        cs_textbuf_puts(b, "}}");
+        cs_export_emit(x);
+    }
 }
 
 /* The event up to its "dur" value. */
@@ -129,6 +174,7 @@ static int perfetto_open(struct cs_export *x, struct cs_export_frame *f, const s
                          sqlite3_stmt *row)
 {
     (void)parent;
+    put_logs(x, f->id);
     if (!f->finished) {
         put_event(x, &f->pending, f, row); /* written when it closes */
         return f->pending.oom ? -1 : 0;
@@ -163,6 +209,9 @@ static int perfetto_end(struct cs_export *x)
 
 static void perfetto_free(struct cs_export *x)
 {
+    struct perfetto *p = x->state;
+    if (p)
+        sqlite3_finalize(p->logs);
     free(x->state);
     x->state = NULL;
 }

@@ -84,6 +84,7 @@ struct show {
     int oom;
     int error_shown; /* the reason for a failure is printed already */
     struct cs_textbuf line;
+    struct cs_textbuf tail; /* a log line's text, before its guides */
 };
 
 /* ---- options ---- */
@@ -421,7 +422,36 @@ struct walk {
     size_t index;  /* shown calls so far (pass 2) */
     sqlite3_stmt *lost;
     int lost_row;
+    sqlite3_stmt *logs; /* LOGS_SQL: the thread's log rows, by call */
+    int log_row;
 };
+
+/* callscope.log() rows of a thread (?1), in the order of their calls. */
+static const char LOGS_SQL[] =
+    "SELECT call_id, message, (SELECT group_concat(key || '=' || value, ', ') FROM json_each(fields))"
+    " FROM logs WHERE thread_id = ?1 AND call_id IS NOT NULL ORDER BY call_id, id";
+
+/* The log rows of the call just printed, one line each under it (the
+ * calls come in the order of their ids). */
+static void print_logs(struct show *s, struct walk *w, int64_t call, int depth, int has_children)
+{
+    while (w->log_row == SQLITE_ROW && sqlite3_column_int64(w->logs, 0) < call)
+        w->log_row = sqlite3_step(w->logs);
+    while (w->log_row == SQLITE_ROW && sqlite3_column_int64(w->logs, 0) == call) {
+        cs_textbuf_reset(&s->tail);
+        const char *message = cs_col_text(w->logs, 1), *fields = cs_col_text(w->logs, 2);
+        cs_textbuf_printf(&s->tail, "%s\xc2\xb7 log:%s %s", DIM(s), RESET(s), message ? cs_safe(message, (size_t)-1) : "");
+        if (fields)
+            cs_textbuf_printf(&s->tail, "  %s%s%s", DIM(s), cs_safe(fields, (size_t)-1), RESET(s));
+        w->log_row = sqlite3_step(w->logs);
+        int more = has_children || (w->log_row == SQLITE_ROW && sqlite3_column_int64(w->logs, 0) == call);
+        cs_textbuf_reset(&s->line);
+        put_guides(s, depth + 1, more);
+        cs_textbuf_put(&s->line, s->tail.data, s->tail.len);
+        cs_textbuf_putc(&s->line, '\n');
+        fwrite(s->line.data, 1, s->line.len, stdout);
+    }
+}
 
 /* Walks the thread's rows in `range`: all of them, or when selecting the
  * subtree of the call range.from; *after is then the id of the first row
@@ -468,6 +498,9 @@ static int walk_rows(struct show *s, sqlite3_stmt *rows, struct walk *w, struct 
             print_lost_until(s, w->lost, &w->lost_row, sqlite3_column_int64(rows, C_START), depth);
             print_tree_line(s, rows, depth, s->has_next[w->index]);
             s->guide[depth] = s->has_next[w->index];
+            if (w->logs)
+                print_logs(s, w, sqlite3_column_int64(rows, C_ID), depth,
+                           w->index + 1 < s->nshown && s->shown_depth[w->index + 1] > depth);
         }
         w->index++;
     }
@@ -514,14 +547,20 @@ static int64_t next_root(struct show *s, struct root_cursor *cur, int64_t from, 
 
 /* Pass 1 (print 0) learns which calls are shown, and with a selection
  * where each shown subtree starts; pass 2 prints the same calls. */
-static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, const struct cs_thread_info *t,
-                       int print)
+static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, sqlite3_stmt *logs,
+                       const struct cs_thread_info *t, int print)
 {
-    struct walk w = {t, print, 0, 0, 0, lost, SQLITE_DONE};
+    struct walk w = {t, print, 0, 0, 0, lost, SQLITE_DONE, NULL, SQLITE_DONE};
     if (print && lost && !s->o.jsonl) {
         sqlite3_reset(lost);
         sqlite3_bind_int64(lost, 1, t->row);
         w.lost_row = sqlite3_step(lost);
+    }
+    if (print && logs && !s->o.jsonl) {
+        sqlite3_reset(logs);
+        sqlite3_bind_int64(logs, 1, t->row);
+        w.logs = logs;
+        w.log_row = sqlite3_step(logs);
     }
     int rc = 0;
     int64_t after;
@@ -592,7 +631,7 @@ static int show_all(struct show *s)
 {
     struct cs_thread_info *threads = NULL;
     size_t nthreads = 0;
-    sqlite3_stmt *rows = NULL, *placing = NULL, *lost = NULL;
+    sqlite3_stmt *rows = NULL, *placing = NULL, *lost = NULL, *logs = NULL;
     int rc = 0;
     s->selecting = s->fn_match || s->filtering;
     if ((s->selecting && load_selected(s) != 0) ||
@@ -602,13 +641,16 @@ static int show_all(struct show *s)
         sqlite3_prepare_v2(s->db, "SELECT time_ns, count FROM lost WHERE thread_id = ? ORDER BY time_ns",
                            -1, &lost, NULL) != SQLITE_OK)
         rc = -1;
+    if (sqlite3_prepare_v2(s->db, LOGS_SQL, -1, &logs, NULL) != SQLITE_OK)
+        logs = NULL; /* (a recording without the table: no log lines) */
     for (size_t i = 0; i < nthreads && rc == 0; i++) {
         if (s->o.limit >= 0 && s->printed >= s->o.limit)
             break;
         s->nshown = 0;
         for (size_t d = 0; d < s->open_cap; d++)
             s->open_at[d] = -1;
-        if (walk_thread(s, placing, lost, &threads[i], 0) != 0 || walk_thread(s, rows, lost, &threads[i], 1) != 0)
+        if (walk_thread(s, placing, lost, logs, &threads[i], 0) != 0 ||
+            walk_thread(s, rows, lost, logs, &threads[i], 1) != 0)
             rc = -1;
     }
     if (rc == 0 && !s->o.jsonl && s->o.limit >= 0 && s->printed >= s->o.limit)
@@ -618,6 +660,7 @@ static int show_all(struct show *s)
     sqlite3_finalize(rows);
     sqlite3_finalize(placing);
     sqlite3_finalize(lost);
+    sqlite3_finalize(logs);
     cs_selection_free(&s->selected);
     sqlite3_finalize(s->stream);
     s->stream = NULL;
@@ -637,6 +680,7 @@ static void free_show(struct show *s)
     free(s->guide);
     free(s->roots);
     cs_textbuf_free(&s->line);
+    cs_textbuf_free(&s->tail);
 }
 
 int cs_cmd_show(int argc, char **argv)

@@ -18,7 +18,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from tests.py.support import CALLSCOPE, TracedProgram, on_terminal
+from tests.py.support import CALLSCOPE, LIB, TracedProgram, on_terminal
 
 FORMATS = ("perfetto", "speedscope", "folded", "svg", "jsonl")
 
@@ -558,6 +558,47 @@ class FilteredOut(TracedProgram):
         self.assertIn("__main__.a", svg)
         self.assertIn("__main__.c", svg)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "-")))
+
+class Logs(TracedProgram):
+    """callscope.log() rows show where they were made: under their call in
+    `show`, as instant events in perfetto (only for the calls exported)."""
+
+    def test_log_rows_are_shown_and_exported(self):
+        script = self.write("app.py", """
+            import callscope
+            def leaf():
+                return 1
+            def work(k):
+                callscope.log("cache miss", key=k)
+                leaf()
+                callscope.log("done")
+                return k
+            def quiet():
+                callscope.log("\\x1b]0;title\\x07")
+            work("abc")
+            quiet()
+        """)
+        proc = self.callscope("run", "--python", sys.executable, "--no-stdlib", "-o", self.db, script,
+                              env=dict(os.environ, PYTHONPATH=LIB))
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        shown = self.callscope("show", self.db, "--no-color").stdout.decode().splitlines()[1:]
+        self.assertEqual([re.sub(r"  \[.*?\]$", "", line) for line in shown], [
+            "<module>() \u2192 None",
+            "\u251c\u2500 work(k='abc') \u2192 'abc'",
+            "\u2502  \u251c\u2500 \u00b7 log: cache miss  key='abc'",
+            "\u2502  \u251c\u2500 \u00b7 log: done",
+            "\u2502  \u2514\u2500 leaf() \u2192 1",
+            "\u2514\u2500 quiet() \u2192 None",
+            "   \u2514\u2500 \u00b7 log: \\x1b]0;title\\x07",
+        ])
+        work = self.calls("__main__.work")[0]
+        def instants(*options):
+            out = self.callscope("export", self.db, "--format", "perfetto", *options).stdout.decode()
+            return [(e["name"], e["args"]) for e in json.loads(out)["traceEvents"] if e["ph"] == "i"]
+        self.assertEqual(instants("--filter", "func == 'work'"), [
+            ("cache miss", {"call_id": work["id"], "fields": {"key": "'abc'"}}),
+            ("done", {"call_id": work["id"]})])
+        self.assertEqual(len(instants()), 3)
 
 class UnnamedThread(TracedProgram):
     """A thread the recording has no name for (started by _thread) is
