@@ -386,6 +386,7 @@ static void set_pattern(struct view *v, const char *pattern)
 static void filter_feedback(struct view *v)
 {
     cs_completion_free(&v->completion);
+    v->completion_sel = -1;
     v->filter_error_set = 0;
     if (v->input.len > 0) {
         struct cs_filter f;
@@ -399,17 +400,20 @@ static void filter_feedback(struct view *v)
         cs_completion_free(&v->completion);
 }
 
+/* Tab (or Enter on a candidate Down/Up chose): the chosen or only
+ * candidate, and a space; else what all candidates begin with. */
 static void complete(struct view *v)
 {
     struct cs_completion *c = &v->completion;
     if (c->n == 0)
         return;
-    if (c->n == 1) {
-        size_t n = strlen(c->items[0]);
+    if (c->n == 1 || (v->completion_sel >= 0 && (size_t)v->completion_sel < c->n)) {
+        const char *item = c->items[c->n == 1 ? 0 : v->completion_sel];
+        size_t n = strlen(item);
         char *with = malloc(n + 2);
         if (!with)
             return;
-        memcpy(with, c->items[0], n);
+        memcpy(with, item, n);
         memcpy(with + n, " ", 2);
         vi_replace(&v->input, c->from, with);
         free(with);
@@ -488,7 +492,10 @@ static void prompt_key(struct view *v, int is_key, wint_t ch)
         v->filter_error_set = 0;
         break;
     case VI_ENTER:
-        if (v->prompt == PROMPT_FILTER) {
+        if (v->prompt == PROMPT_FILTER && v->completion_sel >= 0) {
+            complete(v);
+            filter_feedback(v);
+        } else if (v->prompt == PROMPT_FILTER) {
             apply_filter(v);
         } else {
             v->prompt = PROMPT_NONE;
@@ -499,6 +506,13 @@ static void prompt_key(struct view *v, int is_key, wint_t ch)
         if (v->prompt == PROMPT_FILTER) {
             complete(v);
             filter_feedback(v);
+        }
+        break;
+    case VI_NEXT:
+    case VI_PREV:
+        if (v->prompt == PROMPT_FILTER && v->completion.n > 0) {
+            int n = (int)v->completion.n, at = v->completion_sel;
+            v->completion_sel = r == VI_NEXT ? (at + 1) % n : at <= 0 ? n - 1 : at - 1;
         }
         break;
     case VI_EDITED:
@@ -703,6 +717,7 @@ int cs_cmd_view(int argc, char **argv)
     };
     struct view v;
     memset(&v, 0, sizeof v);
+    v.completion_sel = -1;
     v.path = CS_DEFAULT_DB;
     const char *filter = NULL;
     int no_color = 0, follow = 0, opt;

@@ -48,6 +48,7 @@ struct view {
     struct cs_expr_error filter_error; /* of the filter being typed */
     int filter_error_set;
     struct cs_completion completion; /* candidates at the cursor */
+    int completion_sel;              /* the one Down/Up chose, or -1 */
     /* a long operation: shown in the status line while it runs */
     const char *busy;
     double busy_fraction; /* <0: unknown */

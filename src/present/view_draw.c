@@ -478,9 +478,13 @@ static void draw_prompt(struct view *v)
             struct line l = {0};
             lputs(&l, "Tab:", K_DIM);
             for (size_t i = 0; i < v->completion.n; i++) {
-                lputs(&l, "  ", K_TEXT);
-                lputs(&l, v->completion.items[i], K_TEXT);
+                int chosen = (int)i == v->completion_sel; /* (Down/Up; Enter or Tab takes it) */
+                lputs(&l, chosen ? " [" : "  ", K_TEXT);
+                lputs(&l, v->completion.items[i], chosen ? K_YELLOW : K_TEXT);
+                if (chosen)
+                    lputs(&l, "]", K_TEXT);
             }
+            lputs(&l, "   \xe2\x86\x93\xe2\x86\x91 choose", K_DIM);
             draw_line(v, LINES - 3, &l, 0, 0);
             line_free(&l);
         }

@@ -113,6 +113,8 @@ enum vi_result vi_key(struct view_input *in, int is_key, wint_t ch)
             delete_range(in, in->cursor, next_char(in, in->cursor));
             return VI_EDITED;
         case KEY_ENTER: return VI_ENTER;
+        case KEY_DOWN: return VI_NEXT;
+        case KEY_UP: return VI_PREV;
         default: return VI_IGNORED;
         }
     }

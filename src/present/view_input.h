@@ -16,7 +16,8 @@ struct view_input {
     size_t len, cursor;    /* bytes */
 };
 
-enum vi_result { VI_EDITED, VI_MOVED, VI_ENTER, VI_CANCEL, VI_TAB, VI_IGNORED };
+/* VI_NEXT, VI_PREV: Down and Up, which choose among candidates. */
+enum vi_result { VI_EDITED, VI_MOVED, VI_ENTER, VI_CANCEL, VI_TAB, VI_NEXT, VI_PREV, VI_IGNORED };
 
 void vi_set(struct view_input *in, const char *text);
 

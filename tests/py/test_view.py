@@ -278,6 +278,22 @@ class Viewer(ViewerTest):
         s.wait_for("Tab:  module")
         s.keys("Tab")
         s.wait(lambda t: s.status().rstrip() == "filter: module", "module completed")
+        # Down and Up choose among the candidates; Enter takes the chosen one
+        s.keys("C-u")
+        s.typed("fu")
+        s.wait_for("Tab:  func  function")
+        s.keys("Down")
+        s.wait_for("Tab: [func]  function")
+        s.keys("Down")
+        s.wait_for("Tab:  func [function]")
+        s.keys("Down")  # round to the first
+        s.wait_for("Tab: [func]  function")
+        s.keys("Up")  # and back to the last
+        s.wait_for("Tab:  func [function]")
+        s.keys("Enter")
+        s.wait(lambda t: s.status().rstrip() == "filter: function", "function taken")
+        s.keys("C-u")
+        s.typed("module")
         s.typed("== 'nosuch")
         s.wait_for("this string has no closing")
         s.typed("'")
