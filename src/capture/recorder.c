@@ -76,11 +76,15 @@ static unsigned char *define_code(struct cs_thread *t, unsigned char *p, struct 
     return p;
 }
 
+/* The depth changes after cs_writer_begin, whether the event is dropped
+ * or not: the EV_LOST that begin may write first gives the depth before
+ * this event, which the collector then applies. */
+
 void cs_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *code,
                     PyObject *const *args, uint64_t now)
 {
-    t->writer.depth++;
     unsigned char *p = cs_writer_begin(&t->writer, now);
+    t->writer.depth++;
     if (!p)
         return;
     unsigned char *limit = p + CS_MAX_EVENT_BYTES - 64;
@@ -104,8 +108,8 @@ void cs_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *
 
 void cs_record_resume(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *code, uint64_t now)
 {
-    t->writer.depth++;
     unsigned char *p = cs_writer_begin(&t->writer, now);
+    t->writer.depth++;
     if (!p)
         return;
     p = define_code(t, p, ci, code);
@@ -119,9 +123,9 @@ void cs_record_resume(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject
  * when the event itself has to be dropped. NULL: dropped. */
 static unsigned char *begin_leaving(struct cs_thread *t, unsigned char tag, uint64_t now)
 {
+    unsigned char *p = cs_writer_begin(&t->writer, now);
     if (t->writer.depth > 0)
         t->writer.depth--;
-    unsigned char *p = cs_writer_begin(&t->writer, now);
     if (!p)
         return NULL;
     *p++ = tag;
@@ -217,8 +221,8 @@ static const void *cfunc_key(PyObject *callable)
 
 void cs_record_c_call(struct cs_thread *t, PyObject *callable, uint64_t now)
 {
-    t->writer.depth++;
     unsigned char *p = cs_writer_begin(&t->writer, now);
+    t->writer.depth++;
     if (!p)
         return;
     const void *key = cfunc_key(callable);

@@ -872,8 +872,12 @@ int cs_collector_finish(struct cs_collector *c, char *err, size_t errlen)
     if (c->opt.max_calls > 0)
         cs_store_trim_calls(c->store, c->opt.max_calls);
     uint64_t ring_lost = atomic_load(&c->ring->header->lost_events);
-    if (ring_lost > c->lost_events)
+    if (ring_lost > c->lost_events) {
+        /* Dropped by threads that never had a chunk again to say where
+         * (they ended first): one row, of no thread, at the end. */
+        cs_store_add_lost(c->store, -1, ticks_to_start_ns(c, cs_ticks()), (int64_t)(ring_lost - c->lost_events));
         c->lost_events = ring_lost;
+    }
     struct cs_store *s = c->store;
     cs_store_set_meta_int(s, "finished", 1);
     cs_store_set_meta_int(s, "calls", cs_store_calls_written(s));

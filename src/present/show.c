@@ -588,7 +588,7 @@ static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, s
         for (size_t i = 0; i < s->nroots && rc == 0 && !w.stop; i++)
             rc = walk_rows(s, rows, &w, s->roots[i], &after);
     }
-    if (print && w.heading)
+    if (print && w.heading && !w.stop) /* (past --limit: the calls they were among are not shown) */
         print_lost_until(s, lost, &w.lost_row, -1, 1);
     if (print)
         s->printed += (long long)w.index;

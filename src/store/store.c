@@ -1150,7 +1150,10 @@ void cs_store_add_lost(struct cs_store *s, int64_t thread_id, int64_t time_ns, i
     if (failed(s))
         return;
     lock_db(s);
-    sqlite3_bind_int64(s->insert_lost, 1, thread_id);
+    if (thread_id >= 0)
+        sqlite3_bind_int64(s->insert_lost, 1, thread_id);
+    else
+        sqlite3_bind_null(s->insert_lost, 1);
     sqlite3_bind_int64(s->insert_lost, 2, time_ns);
     sqlite3_bind_int64(s->insert_lost, 3, count);
     run(s, s->insert_lost);

@@ -123,6 +123,7 @@ void cs_store_set_thread_name(struct cs_store *s, int64_t id, const char *name, 
 void cs_store_add_log(struct cs_store *s, int64_t call_id, int64_t thread_id, int64_t time_ns,
                       const char *message, size_t message_len, const char *fields,
                       size_t fields_len);
+/* thread_id -1: events whose thread could not say where it lost them. */
 void cs_store_add_lost(struct cs_store *s, int64_t thread_id, int64_t time_ns, int64_t count);
 void cs_store_set_meta_text(struct cs_store *s, const char *key, const char *value);
 void cs_store_set_meta_int(struct cs_store *s, const char *key, int64_t value);

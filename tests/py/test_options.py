@@ -84,7 +84,21 @@ class KeptCalls(TracedProgram):
         kept = len(self.calls("__main__.f"))
         located = self.query("select coalesce(sum(count), 0) from lost")[0][0]
         lost = int(self.query("select value from meta where key = 'lost_events'")[0][0])
-        self.assertLessEqual(located, lost)
+        self.assertEqual(located, lost)
+        # No call's identity is guessed across a gap: the module is the one
+        # root, its result is its own, and every call under it is f's.
+        module = self.calls("__main__.<module>")
+        self.assertEqual(len(module), 1)
+        self.assertIn(module[0]["result"], ("None", None))  # (None: its end was among the events lost)
+        self.assertEqual(self.query("select function from call_view where parent_id is null and module = '__main__'"),
+                         [("__main__.<module>",)])
+        self.assertEqual(self.query("select count(*) from call_view where parent_id = ? and function != '__main__.f'",
+                                    module[0]["id"]), [(0,)])
+        self.assertEqual(self.query("select count(*) from call_view where function = '__main__.f'"
+                                    " and (depth != 1 or parent_id != ?)", module[0]["id"]), [(0,)])
+        # what --limit leaves out is not followed by where its events went
+        shown = self.callscope("show", self.db, "--limit", "5", "--no-color").stdout.decode().splitlines()
+        self.assertTrue(shown[-1].startswith("(stopped after 5 calls"), shown)
         # Every call is either kept or accounted for by its two lost events
         # (a call whose return was lost still has its row).
         self.assertGreaterEqual(kept + lost // 2 + 2, 300000)
