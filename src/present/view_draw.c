@@ -336,6 +336,31 @@ static void detail_line(struct view *v, int *y, int end, const char *label, cons
     line_free(&l);
 }
 
+/* The callscope.log() rows the call made, one line each. */
+static void draw_logs(struct view *v, int *y, int end, int64_t call)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(v->db,
+                           "SELECT message, (SELECT group_concat(key || '=' || value, ', ') FROM json_each(fields))"
+                           " FROM logs WHERE call_id = ?1 ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return; /* (a recording without the table) */
+    sqlite3_bind_int64(st, 1, call);
+    for (int n = 0; *y < end && sqlite3_step(st) == SQLITE_ROW; n++) {
+        const char *message = cs_col_text(st, 0), *fields = cs_col_text(st, 1);
+        struct line l = {0};
+        lputs(&l, n == 0 ? "log        " : "           ", K_NAME);
+        lputs(&l, message ? message : "", K_TEXT);
+        if (fields) {
+            lputs(&l, "  ", K_TEXT);
+            lputs(&l, fields, K_DIM);
+        }
+        draw_line(v, (*y)++, &l, 0, 0);
+        line_free(&l);
+    }
+    sqlite3_finalize(st);
+}
+
 static void draw_details(struct view *v)
 {
     int h = pane_height();
@@ -441,6 +466,7 @@ static void draw_details(struct view *v)
         cs_textbuf_free(&type);
         if (sqlite3_column_int(st, C_FLAGS) & 8)
             detail_line(v, &y, end, "note       ", "events were lost in or around this call", K_DIM);
+        draw_logs(v, &y, end, r->pos.id);
     }
     sqlite3_finalize(st);
 }

@@ -13,13 +13,14 @@ import textwrap
 import time
 import unittest
 
-from tests.py.support import CALLSCOPE
+from tests.py.support import CALLSCOPE, LIB
 
 TMUX = shutil.which("tmux")
 DEADLINE = 60  # seconds to wait for a screen before failing
 
 PROGRAM = """
 import threading, time
+import callscope
 
 def fib(n):
     return n if n < 2 else fib(n - 1) + fib(n - 2)
@@ -32,6 +33,7 @@ def fail(x):
 
 def slow():
     time.sleep(0.15)
+    callscope.log("slept", seconds=0.15)
 
 def medium():
     time.sleep(0.02)
@@ -155,7 +157,7 @@ class ViewerTest(unittest.TestCase):
             f.write(textwrap.dedent(cls.program))
         proc = subprocess.run([CALLSCOPE, "run", "--no-stdlib", "--python", sys.executable, "-o", cls.db, script],
                               cwd=cls.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              stdin=subprocess.DEVNULL, timeout=120)
+                              stdin=subprocess.DEVNULL, timeout=120, env=dict(os.environ, PYTHONPATH=LIB))
         if proc.returncode != 0:
             raise AssertionError("callscope run failed: %s" % proc.stderr.decode(errors="replace"))
 
@@ -344,6 +346,7 @@ class Viewer(ViewerTest):
         text = s.wait_for("function   __main__.slow")
         self.assertIn("return     None", text)
         self.assertIn("arguments  (none)", text)
+        self.assertIn("log        slept  seconds=0.15", text)
         s.keys("d")
         s.wait(lambda t: "── details" not in t, "the pane closed")
 
