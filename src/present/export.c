@@ -1,7 +1,7 @@
 /*
  * export.c — `callscope export`: a recording in a format other tools read
- * (Perfetto / Chrome trace events, speedscope, folded stacks, an SVG flame
- * graph, JSON lines). See export.h for how calls reach the formats and
+ * (Perfetto / Chrome trace events, Perfetto's protobuf trace, speedscope,
+ * folded stacks, an SVG flame graph, JSON lines). See export.h for how calls reach the formats and
  * docs/export.md for the formats themselves.
  *
  * The output goes to stdout (no -o, or -o -), or to OUT through OUT.tmp
@@ -26,10 +26,11 @@
 #include "present/selection.h"
 
 static const struct cs_export_format *const FORMATS[] = {
-    &cs_export_perfetto, &cs_export_speedscope, &cs_export_folded, &cs_export_svg, &cs_export_jsonl,
+    &cs_export_perfetto, &cs_export_perfetto_proto, &cs_export_speedscope,
+    &cs_export_folded,   &cs_export_svg,            &cs_export_jsonl,
 };
 #define NFORMATS (sizeof FORMATS / sizeof FORMATS[0])
-#define FORMAT_LIST "perfetto, speedscope, folded, svg or jsonl"
+#define FORMAT_LIST "perfetto, perfetto-proto, speedscope, folded, svg or jsonl"
 
 struct export_options {
     const char *path, *out_path;
@@ -49,11 +50,13 @@ static void usage(FILE *f)
 {
     fputs("usage: callscope export [FILE] --format FORMAT [-o OUT] [--pid N] [--tid N] [--filter EXPR]\n"
           "Writes the calls recorded in FILE (default ./callscope.db) to OUT (default stdout) as\n"
-          "  perfetto    Chrome trace-event JSON, for ui.perfetto.dev and chrome://tracing\n"
-          "  speedscope  speedscope's file format, one profile per thread\n"
-          "  folded      folded stacks with self time in ns, for flamegraph.pl and friends\n"
-          "  svg         a flame graph to open in a browser (click to zoom)\n"
-          "  jsonl       one JSON object per call, as `callscope show --format jsonl`\n"
+          "  perfetto        Chrome trace-event JSON, for ui.perfetto.dev and chrome://tracing\n"
+          "  perfetto-proto  Perfetto's protobuf trace (.pftrace), for ui.perfetto.dev and\n"
+          "                  trace_processor; far smaller and faster to load than the JSON\n"
+          "  speedscope      speedscope's file format, one profile per thread\n"
+          "  folded          folded stacks with self time in ns, for flamegraph.pl and friends\n"
+          "  svg             a flame graph to open in a browser (click to zoom)\n"
+          "  jsonl           one JSON object per call, as `callscope show --format jsonl`\n"
           "--filter keeps only the calls that match an expression such as\n"
           "\"module == 'app%' and duration > 5\" (see docs/filter.md).\n",
           f);

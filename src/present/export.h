@@ -103,7 +103,7 @@ static inline void cs_export_put_us(struct cs_textbuf *b, int64_t ns)
  * replaced). */
 void cs_export_put_xml(struct cs_textbuf *b, const char *s, size_t n);
 
-extern const struct cs_export_format cs_export_perfetto, cs_export_speedscope, cs_export_folded,
+extern const struct cs_export_format cs_export_perfetto, cs_export_perfetto_proto, cs_export_speedscope, cs_export_folded,
     cs_export_svg, cs_export_jsonl;
 
 /* The stack tree of folded and svg: one node per distinct stack. */
