@@ -6,7 +6,8 @@ set -euo pipefail
 # gdb: `callscope attach --via gdb` and its tests; libncurses-dev: the viewer
 # (`callscope view`, linked with ncursesw); tmux: the viewer's tests.
 # clang and libclang-rt-14-dev: the libFuzzer harnesses (`make fuzz`).
-packages=(gcc make libsqlite3-dev sqlite3 gdb libncurses-dev tmux clang libclang-rt-14-dev)
+# protobuf-compiler: protoc, which decodes `export --format perfetto-proto` in its tests.
+packages=(gcc make libsqlite3-dev sqlite3 gdb libncurses-dev tmux clang libclang-rt-14-dev protobuf-compiler)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -2,6 +2,7 @@
 exported in every format, and checked the way the tools that read them
 would (json, xml.etree), against what the database says."""
 
+import codecs
 import collections
 import json
 import os
@@ -20,7 +21,7 @@ import xml.etree.ElementTree as ET
 
 from tests.py.support import CALLSCOPE, LIB, TracedProgram, on_terminal
 
-FORMATS = ("perfetto", "speedscope", "folded", "svg", "jsonl")
+FORMATS = ("perfetto", "perfetto-proto", "speedscope", "folded", "svg", "jsonl")
 
 # Nested calls, a named thread, a generator, an exception and a child process.
 PROGRAM = """
@@ -214,6 +215,206 @@ class Perfetto(Exported):
         self.assertNotIn("return", fail["args"])
         steps = [slices[c["id"]] for c in self.named("__main__.numbers")]
         self.assertEqual([s["args"].get("yield") for s in steps][:2], ["1", "2"])
+
+
+# The part of Perfetto's trace schema (google/perfetto, protos/perfetto/trace/)
+# that perfetto-proto writes, so protoc decodes it by field name and type.
+PERFETTO_SCHEMA = """
+syntax = "proto2";
+package perfetto.protos;
+message Entry { optional uint64 iid = 1; optional string name = 2; }
+message SourceLocation { optional uint64 iid = 1; optional string file_name = 2;
+                         optional string function_name = 3; optional uint32 line_number = 4; }
+message InternedData { repeated Entry event_categories = 1; repeated Entry event_names = 2;
+                       repeated Entry debug_annotation_names = 3; repeated SourceLocation source_locations = 4; }
+message DebugAnnotation { optional uint64 name_iid = 1; optional bool bool_value = 2; optional int64 int_value = 4;
+                          optional string string_value = 6; }
+message TrackEvent { repeated uint64 category_iids = 3; repeated DebugAnnotation debug_annotations = 4;
+                     optional int32 type = 9; optional uint64 name_iid = 10; optional uint64 track_uuid = 11;
+                     optional string name = 23; optional uint64 source_location_iid = 34; }
+message ProcessDescriptor { optional int32 pid = 1; optional string process_name = 6; }
+message ThreadDescriptor { optional int32 pid = 1; optional int32 tid = 2; optional string thread_name = 5; }
+message TrackDescriptor { optional uint64 uuid = 1; optional string name = 2; optional ProcessDescriptor process = 3;
+                          optional ThreadDescriptor thread = 4; optional uint64 parent_uuid = 5; }
+message TracePacket { optional uint64 timestamp = 8; optional uint32 trusted_packet_sequence_id = 10;
+                      optional TrackEvent track_event = 11; optional InternedData interned_data = 12;
+                      optional uint32 sequence_flags = 13; optional TrackDescriptor track_descriptor = 60; }
+message Trace { repeated TracePacket packet = 1; }
+"""
+
+SLICE_BEGIN, SLICE_END, INSTANT = 1, 2, 3
+
+
+def parse_text_format(text):
+    """protoc's text output as nested dicts of lists: {"packet": [{"timestamp": [5], ...}]}."""
+    root = collections.defaultdict(list)
+    stack = [root]
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line == "}":
+            stack.pop()
+        elif line.endswith(" {"):
+            child = collections.defaultdict(list)
+            stack[-1][line[:-2]].append(child)
+            stack.append(child)
+        else:
+            key, value = line.split(": ", 1)
+            if value.startswith('"'):
+                value = codecs.escape_decode(value[1:-1].encode())[0].decode()
+            elif value in ("true", "false"):
+                value = value == "true"
+            else:
+                value = int(value)
+            stack[-1][key].append(value)
+    assert stack == [root], "unbalanced braces"
+    return root
+
+
+def decode_pftrace(raw, directory):
+    """(the Trace as parse_text_format gives it, None), or (None, protoc's error)."""
+    schema = os.path.join(directory, "perfetto_trace.proto")
+    with open(schema, "w") as f:
+        f.write(PERFETTO_SCHEMA)
+    decoded = subprocess.run(["protoc", "-I", directory, "--decode=perfetto.protos.Trace", schema],
+                             input=raw, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    if decoded.returncode:
+        return None, decoded.stderr.decode(errors="replace")
+    return parse_text_format(decoded.stdout.decode()), None
+
+
+HAVE_PROTOC = shutil.which("protoc") is not None
+
+
+@unittest.skipUnless(HAVE_PROTOC, "protoc is not installed (Debian: protobuf-compiler)")
+class PerfettoProto(Exported):
+    """The protobuf trace, decoded by protoc against Perfetto's field numbers."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.raw = cls.out["perfetto-proto"].stdout
+        cls.trace, cls.decode_error = decode_pftrace(cls.raw, cls.dir)
+
+    def setUp(self):
+        self.assertEqual(self.out["perfetto-proto"].returncode, 0, self.out["perfetto-proto"].stderr)
+        self.assertIsNone(self.decode_error)
+
+    def packets(self):
+        return self.trace["packet"]
+
+    def events(self):
+        """(packet, event) of each track event, in file order."""
+        return [(p, p["track_event"][0]) for p in self.packets() if p["track_event"]]
+
+    def interned(self, field):
+        table = {}
+        for p in self.packets():
+            for data in p["interned_data"]:
+                for entry in data[field]:
+                    iid = entry["iid"][0]
+                    self.assertNotIn(iid, table)  # an iid is never redefined
+                    table[iid] = entry
+        return table
+
+    def annotations(self, event):
+        names = {iid: e["name"][0] for iid, e in self.interned("debug_annotation_names").items()}
+        out = {}
+        for a in event["debug_annotations"]:
+            value = (a["string_value"] or a["int_value"] or a["bool_value"])[0]
+            out[names[a["name_iid"][0]]] = value
+        return out
+
+    def test_decode_raw_reads_a_trace_of_packets(self):
+        raw = subprocess.run(["protoc", "--decode_raw"], input=self.raw, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=120)
+        self.assertEqual(raw.returncode, 0, raw.stderr)
+        top = [line for line in raw.stdout.decode().splitlines() if not line.startswith(" ")]
+        self.assertTrue(top)
+        self.assertEqual(set(top), {"1 {", "}"})  # only field 1: TracePacket
+
+    def test_one_sequence_cleared_first(self):
+        packets = self.packets()
+        self.assertEqual({p["trusted_packet_sequence_id"][0] for p in packets}, {1})
+        self.assertEqual(packets[0]["sequence_flags"], [1])  # SEQ_INCREMENTAL_STATE_CLEARED
+        for p, event in self.events():
+            if event["name_iid"] or event["category_iids"] or event["debug_annotations"]:
+                self.assertEqual(p["sequence_flags"], [2])  # SEQ_NEEDS_INCREMENTAL_STATE
+
+    def test_a_begin_and_an_end_per_call(self):
+        types = collections.Counter(e["type"][0] for _, e in self.events())
+        self.assertEqual(types[SLICE_BEGIN], len(self.calls))
+        self.assertEqual(types[SLICE_END], len(self.calls))
+
+    def test_threads_and_processes_have_tracks(self):
+        descriptors = [p["track_descriptor"][0] for p in self.packets() if p["track_descriptor"]]
+        uuids = [d["uuid"][0] for d in descriptors]
+        self.assertEqual(len(uuids), len(set(uuids)))
+        processes = {d["process"][0]["pid"][0]: d for d in descriptors if d["process"]}
+        threads = {(d["thread"][0]["pid"][0], d["thread"][0]["tid"][0]): d["thread"][0]["thread_name"][0]
+                   for d in descriptors if d["thread"]}
+        expected = {(c["pid"], c["tid"]): c["thread"] or "?" for c in self.calls.values()}
+        self.assertEqual(threads, expected)
+        self.assertIn("worker-1", threads.values())
+        self.assertEqual(set(processes), {c["pid"] for c in self.calls.values()})
+        for d in descriptors:
+            if d["thread"]:  # a thread's track sits in its process's
+                self.assertEqual(d["parent_uuid"], processes[d["thread"][0]["pid"][0]]["uuid"])
+
+    def test_slices_are_the_calls_with_their_names_and_times(self):
+        names = {iid: e["name"][0] for iid, e in self.interned("event_names").items()}
+        tracks = {}
+        for p in self.packets():
+            for d in p["track_descriptor"]:
+                if d["thread"]:
+                    tracks[d["uuid"][0]] = (d["thread"][0]["pid"][0], d["thread"][0]["tid"][0])
+        json_slices = {e["args"]["call_id"]: e for e in json.loads(self.output("perfetto"))["traceEvents"]
+                       if e["ph"] == "X"}
+        stacks = collections.defaultdict(list)  # track -> [(call id, begin ts)]
+        seen = set()
+        for p, event in self.events():
+            kind, track, ts = event["type"][0], event["track_uuid"][0], p["timestamp"][0]
+            if kind == SLICE_BEGIN:
+                call_id = self.annotations(event)["call_id"]
+                call = self.calls[call_id]
+                self.assertEqual(names[event["name_iid"][0]], call["function"])
+                self.assertEqual(tracks[track], (call["pid"], call["tid"]))
+                # the JSON's start to the nanosecond (both nest calls the same way), and the recorded start
+                self.assertEqual(ts, round(json_slices[call_id]["ts"] * 1000))
+                self.assertLess(ts - call["start_ns"], 50000)  # a clock glitch at most
+                self.assertGreaterEqual(ts, call["start_ns"])
+                stacks[track].append((call_id, ts))
+                seen.add(call_id)
+            elif kind == SLICE_END:
+                call_id, begin = stacks[track].pop()
+                self.assertEqual(ts, begin + round(json_slices[call_id]["dur"] * 1000))
+                if begin == self.calls[call_id]["start_ns"]:
+                    self.assertLessEqual(ts, self.expected_end(self.calls[call_id]))
+        self.assertEqual(seen, set(self.calls))
+        self.assertFalse(any(stacks.values()))
+
+    def test_arguments_results_exceptions_and_source(self):
+        begins = {}
+        for _, event in self.events():
+            if event["type"][0] == SLICE_BEGIN:
+                begins[self.annotations(event)["call_id"]] = event
+        top_fib = min((c for c in self.named("__main__.fib") if c["args"] == '{"n":"4"}'), key=lambda c: c["id"])
+        args = self.annotations(begins[top_fib["id"]])
+        self.assertEqual(args["args"], "n=4")
+        self.assertEqual(args["return"], "3")
+        fail = self.annotations(begins[self.named("__main__.fail")[0]["id"]])
+        self.assertIn("ValueError: bad value", fail["exception"])
+        self.assertNotIn("return", fail)
+        steps = [self.annotations(begins[c["id"]]) for c in self.named("__main__.numbers")]
+        self.assertEqual([s.get("yield") for s in steps][:2], ["1", "2"])
+        locations = self.interned("source_locations")
+        where = locations[begins[top_fib["id"]]["source_location_iid"][0]]
+        self.assertTrue(where["file_name"][0].endswith("app.py"))
+        self.assertEqual(where["line_number"], [4])
+        self.assertEqual(where["function_name"], ["__main__.fib"])
+        categories = {iid: e["name"][0] for iid, e in self.interned("event_categories").items()}
+        self.assertEqual({categories[e["category_iids"][0]] for e in begins.values()}, {"python"})
 
 
 class LostEnd(Exported):
@@ -496,6 +697,33 @@ class Unfinished(Exported):
         self.assertLessEqual(end(inner), end(outer) + 1e-6)
         self.assertLessEqual(end(outer), end(module) + 1e-6)
 
+    @unittest.skipUnless(HAVE_PROTOC, "protoc is not installed (Debian: protobuf-compiler)")
+    def test_perfetto_proto_closes_them_at_the_settled_end(self):
+        self.assertEqual(self.out["perfetto-proto"].returncode, 0, self.out["perfetto-proto"].stderr)
+        trace, error = decode_pftrace(self.out["perfetto-proto"].stdout, self.dir)
+        self.assertIsNone(error)
+        names = {e["iid"][0]: e["name"][0] for p in trace["packet"] for d in p["interned_data"]
+                 for e in d["event_names"]}
+        categories = {e["iid"][0]: e["name"][0] for p in trace["packet"] for d in p["interned_data"]
+                      for e in d["event_categories"]}
+        json_ends = {self.calls[e["args"]["call_id"]]["function"]: round((e["ts"] + e["dur"]) * 1000)
+                     for e in json.loads(self.output("perfetto"))["traceEvents"] if e["ph"] == "X"}
+        seq, stack = [], []
+        for p in trace["packet"]:
+            for event in p["track_event"]:
+                if event["type"] == [SLICE_BEGIN]:
+                    name = names[event["name_iid"][0]]
+                    stack.append(name)
+                    seq.append(("O", name, categories[event["category_iids"][0]]))
+                elif event["type"] == [SLICE_END]:
+                    name = stack.pop()
+                    seq.append(("C", name))
+                    self.assertEqual(p["timestamp"][0], json_ends[name])  # where the JSON ends it
+        self.assertEqual(seq, [("O", "__main__.<module>", "unfinished"), ("O", "__main__.outer", "unfinished"),
+                               ("O", "__main__.helper", "python"), ("C", "__main__.helper"),
+                               ("O", "__main__.inner", "unfinished"), ("C", "__main__.inner"),
+                               ("C", "__main__.outer"), ("C", "__main__.<module>")])
+
     def test_speedscope_closes_them(self):
         doc = json.loads(self.output("speedscope"))
         frames = doc["shared"]["frames"]
@@ -693,7 +921,7 @@ class Errors(TracedProgram):
         self.recorded()
         for args in (("--format", "pprof"), ()):
             proc = self.callscope("export", self.db, *args)
-            self.assert_one_line_error(proc, "perfetto, speedscope, folded, svg or jsonl", 2)
+            self.assert_one_line_error(proc, "perfetto, perfetto-proto, speedscope, folded, svg or jsonl", 2)
         self.assert_one_line_error(self.callscope("export", self.db, "--format", "svg", "--tid", "x"), "--tid", 2)
 
     def test_unwritable_output(self):
