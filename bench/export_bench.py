@@ -18,7 +18,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
-FORMATS = ("perfetto", "speedscope", "folded", "svg", "jsonl")
+FORMATS = ("perfetto", "perfetto-proto", "speedscope", "folded", "svg", "jsonl")
 
 
 def main():
@@ -30,7 +30,7 @@ def main():
     calls = con.execute("select count(*) from calls").fetchone()[0]  # whole fib trees: a little more
     con.close()
     print("store: %d calls, %.0f MB" % (calls, os.path.getsize(db) / 1e6))
-    print("%-11s %8s %12s %10s %10s" % ("format", "seconds", "calls/s", "output MB", "max RSS MB"))
+    print("%-14s %8s %12s %10s %10s" % ("format", "seconds", "calls/s", "output MB", "max RSS MB"))
     try:
         for fmt in FORMATS:
             out = os.path.join(work, "out." + fmt)
@@ -41,7 +41,7 @@ def main():
             proc.returncode = os.waitstatus_to_exitcode(status)
             if proc.returncode:
                 sys.exit("export --format %s failed" % fmt)
-            print("%-11s %8.2f %12s %10.1f %10.0f" % (fmt, seconds, "{:,.0f}".format(calls / seconds),
+            print("%-14s %8.2f %12s %10.1f %10.0f" % (fmt, seconds, "{:,.0f}".format(calls / seconds),
                                                     os.path.getsize(out) / 1e6, usage.ru_maxrss / 1024))
             os.unlink(out)
     finally:
