@@ -627,3 +627,46 @@ void cs_export_put_xml(struct cs_textbuf *b, const char *s, size_t n)
         }
     }
 }
+
+/* ---- log rows ---- */
+
+void cs_export_logs_open(struct cs_export *x, struct cs_export_logs *l)
+{
+    static const char sql[] = "SELECT call_id, time_ns, message, CASE WHEN json_valid(fields) THEN json(fields) END"
+                              " FROM logs WHERE thread_id = ?1 AND call_id IS NOT NULL ORDER BY call_id, id";
+    memset(l, 0, sizeof *l);
+    if (sqlite3_prepare_v2(x->db, sql, -1, &l->st, NULL) != SQLITE_OK)
+        l->st = NULL; /* (a recording without the table) */
+}
+
+void cs_export_logs_thread(struct cs_export_logs *l, const struct cs_thread_info *t)
+{
+    if (!l->st)
+        return;
+    sqlite3_reset(l->st);
+    sqlite3_bind_int64(l->st, 1, t->row);
+    l->row = sqlite3_step(l->st);
+    l->taken = 0;
+}
+
+sqlite3_stmt *cs_export_log_of(struct cs_export_logs *l, int64_t call)
+{
+    if (!l->st)
+        return NULL;
+    if (l->taken) {
+        l->row = sqlite3_step(l->st);
+        l->taken = 0;
+    }
+    while (l->row == SQLITE_ROW && sqlite3_column_int64(l->st, 0) < call)
+        l->row = sqlite3_step(l->st);
+    if (l->row != SQLITE_ROW || sqlite3_column_int64(l->st, 0) != call)
+        return NULL;
+    l->taken = 1;
+    return l->st;
+}
+
+void cs_export_logs_close(struct cs_export_logs *l)
+{
+    sqlite3_finalize(l->st);
+    l->st = NULL;
+}

@@ -103,6 +103,21 @@ static inline void cs_export_put_us(struct cs_textbuf *b, int64_t ns)
  * replaced). */
 void cs_export_put_xml(struct cs_textbuf *b, const char *s, size_t n);
 
+/* The callscope.log() rows of the thread being walked, read alongside its
+ * calls (the walk visits them in the order of their ids, as the rows are
+ * sorted). */
+struct cs_export_logs {
+    sqlite3_stmt *st; /* NULL: the recording has no logs table */
+    int row;          /* the last sqlite3_step */
+    int taken;        /* the current row was handed out */
+};
+void cs_export_logs_open(struct cs_export *x, struct cs_export_logs *l);
+void cs_export_logs_thread(struct cs_export_logs *l, const struct cs_thread_info *t);
+/* The next log row of `call`, or NULL: the statement on that row, with the
+ * columns call_id, time_ns, message and fields (valid JSON, or NULL). */
+sqlite3_stmt *cs_export_log_of(struct cs_export_logs *l, int64_t call);
+void cs_export_logs_close(struct cs_export_logs *l);
+
 extern const struct cs_export_format cs_export_perfetto, cs_export_perfetto_proto, cs_export_speedscope, cs_export_folded,
     cs_export_svg, cs_export_jsonl;
 

@@ -98,15 +98,9 @@ struct perfetto_proto {
     size_t nprocesses;
     uint64_t next_uuid;    /* the next thread track's */
     uint64_t thread_track; /* the uuid of the thread being walked */
-    sqlite3_stmt *logs;    /* as in export_trace_event.c, or NULL */
-    int log_row;
+    struct cs_export_logs logs;
     int oom; /* a packet was cut short: the export fails */
 };
-
-/* The log rows of a thread (?1), in the order of their calls (which the
- * walk visits in that order); fields only when they are valid JSON. */
-static const char LOGS_SQL[] = "SELECT call_id, time_ns, message, CASE WHEN json_valid(fields) THEN json(fields) END"
-                               " FROM logs WHERE thread_id = ?1 AND call_id IS NOT NULL ORDER BY call_id, id";
 
 /* ---- wire format ---- */
 
@@ -313,8 +307,7 @@ static int proto_begin(struct cs_export *x)
     p->location_interned = calloc(x->nfns, 1);
     if (!p->name_interned || !p->location_interned)
         return -1;
-    if (sqlite3_prepare_v2(x->db, LOGS_SQL, -1, &p->logs, NULL) != SQLITE_OK)
-        p->logs = NULL; /* (a recording without the table) */
+    cs_export_logs_open(x, &p->logs);
     put_first_packet(x);
     return put_processes(x) == 0 && !p->oom ? 0 : -1;
 }
@@ -348,11 +341,7 @@ static int proto_thread_begin(struct cs_export *x, const struct cs_thread_info *
     start_packet(p, -1, 0);
     put_message(&p->packet, PACKET_TRACK_DESCRIPTOR, &p->event);
     finish_packet(x);
-    if (p->logs) {
-        sqlite3_reset(p->logs);
-        sqlite3_bind_int64(p->logs, 1, t->row);
-        p->log_row = sqlite3_step(p->logs);
-    }
+    cs_export_logs_thread(&p->logs, t);
     return p->oom ? -1 : 0;
 }
 
@@ -360,15 +349,12 @@ static int proto_thread_begin(struct cs_export *x, const struct cs_thread_info *
 static void put_logs(struct cs_export *x, int64_t call)
 {
     struct perfetto_proto *p = x->state;
-    if (!p->logs)
-        return;
-    while (p->log_row == SQLITE_ROW && sqlite3_column_int64(p->logs, 0) < call)
-        p->log_row = sqlite3_step(p->logs);
-    for (; p->log_row == SQLITE_ROW && sqlite3_column_int64(p->logs, 0) == call; p->log_row = sqlite3_step(p->logs)) {
+    sqlite3_stmt *log;
+    while ((log = cs_export_log_of(&p->logs, call)) != NULL) {
         size_t message_len, fields_len;
-        const char *message = column_text(p->logs, 2, &message_len);
-        const char *fields = column_text(p->logs, 3, &fields_len);
-        int64_t time_ns = sqlite3_column_int64(p->logs, 1);
+        const char *message = column_text(log, 2, &message_len);
+        const char *fields = column_text(log, 3, &fields_len);
+        int64_t time_ns = sqlite3_column_int64(log, 1);
         put_uint(&p->event, EVENT_TYPE, TYPE_INSTANT);
         put_uint(&p->event, EVENT_TRACK_UUID, p->thread_track);
         put_bytes(&p->event, EVENT_NAME, message ? message : "", message_len);
@@ -458,7 +444,7 @@ static void proto_free(struct cs_export *x)
 {
     struct perfetto_proto *p = x->state;
     if (p) {
-        sqlite3_finalize(p->logs);
+        cs_export_logs_close(&p->logs);
         struct cs_textbuf *bufs[] = {&p->packet, &p->event,     &p->interned, &p->entry,
                                      &p->annotation, &p->args_text, &p->key,      &p->value};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)

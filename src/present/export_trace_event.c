@@ -26,14 +26,8 @@
 
 struct perfetto {
     int first; /* no event written yet: no comma before the next */
-    sqlite3_stmt *logs; /* LOGS_SQL for the thread being walked, or NULL */
-    int log_row;
+    struct cs_export_logs logs;
 };
-
-/* The log rows of a thread (?1), in the order of their calls (which the
- * walk visits in that order); fields only when they are valid JSON. */
-static const char LOGS_SQL[] = "SELECT call_id, time_ns, message, CASE WHEN json_valid(fields) THEN json(fields) END"
-                               " FROM logs WHERE thread_id = ?1 AND call_id IS NOT NULL ORDER BY call_id, id";
 
 static void put_sep(struct cs_export *x, struct cs_textbuf *b)
 {
@@ -84,8 +78,7 @@ static int perfetto_begin(struct cs_export *x)
         return -1;
     p->first = 1;
     x->state = p;
-    if (sqlite3_prepare_v2(x->db, LOGS_SQL, -1, &p->logs, NULL) != SQLITE_OK)
-        p->logs = NULL; /* (a recording without the table) */
+    cs_export_logs_open(x, &p->logs);
     cs_textbuf_puts(&x->buf, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"exporter\":\"callscope\"},\"traceEvents\":[");
     return name_processes(x);
 }
@@ -94,12 +87,7 @@ static int perfetto_thread_begin(struct cs_export *x, const struct cs_thread_inf
 {
     /* (the viewer shows pid and tid beside it) */
     put_metadata(x, "thread_name", t->pid, t->tid, t->name ? t->name : "?");
-    struct perfetto *p = x->state;
-    if (p->logs) {
-        sqlite3_reset(p->logs);
-        sqlite3_bind_int64(p->logs, 1, t->row);
-        p->log_row = sqlite3_step(p->logs);
-    }
+    cs_export_logs_thread(&((struct perfetto *)x->state)->logs, t);
     return 0;
 }
 
@@ -107,19 +95,16 @@ static int perfetto_thread_begin(struct cs_export *x, const struct cs_thread_inf
 static void put_logs(struct cs_export *x, int64_t call)
 {
     struct perfetto *p = x->state;
-    if (!p->logs)
-        return;
-    while (p->log_row == SQLITE_ROW && sqlite3_column_int64(p->logs, 0) < call)
-        p->log_row = sqlite3_step(p->logs);
-    for (; p->log_row == SQLITE_ROW && sqlite3_column_int64(p->logs, 0) == call; p->log_row = sqlite3_step(p->logs)) {
+    sqlite3_stmt *log;
+    while ((log = cs_export_log_of(&p->logs, call)) != NULL) {
         struct cs_textbuf *b = &x->buf;
-        const char *message = cs_col_text(p->logs, 2), *fields = cs_col_text(p->logs, 3);
+        const char *message = cs_col_text(log, 2), *fields = cs_col_text(log, 3);
         put_sep(x, b);
         cs_textbuf_puts(b, "{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"log\",\"name\":");
         cs_json_string(b, message ? message : "", message ? strlen(message) : 0);
         cs_textbuf_printf(b, ",\"pid\":%lld,\"tid\":%lld,\"ts\":", (long long)x->thread->pid,
                           (long long)x->thread->tid);
-        cs_export_put_us(b, sqlite3_column_int64(p->logs, 1));
+        cs_export_put_us(b, sqlite3_column_int64(log, 1));
         cs_textbuf_puts(b, ",\"args\":{\"call_id\":");
         cs_textbuf_int(b, call);
         if (fields) {
@@ -211,7 +196,7 @@ static void perfetto_free(struct cs_export *x)
 {
     struct perfetto *p = x->state;
     if (p)
-        sqlite3_finalize(p->logs);
+        cs_export_logs_close(&p->logs);
     free(x->state);
     x->state = NULL;
 }
