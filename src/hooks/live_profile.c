@@ -128,7 +128,6 @@ static int profile(PyObject *obj, PyFrameObject *f, int what, PyObject *arg)
         cs_live_on_start(original_of(f), f, cs_frame_of_generator(frame) && !cs_frame_just_created(frame));
         break;
     }
-        break;
     case PyTrace_RETURN:
         if (!arg) /* raised: see hold_exit */
             hold_exit(f);
