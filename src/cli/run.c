@@ -288,6 +288,9 @@ int cs_cmd_run(int argc, char **argv)
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "callscope: cannot start the program: %s\n", strerror(errno));
+        cs_ring_unlink(&ring); /* nothing of the run left behind */
+        cs_collector_free(c);
+        free(command);
         return 1;
     }
     if (pid == 0)

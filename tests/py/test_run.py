@@ -149,6 +149,31 @@ class BadInput(TracedProgram):
         self.assertEqual(len(err.strip().splitlines()), 1, err)
         self.assertIn("the disk is full; the program's calls after that point are not recorded", err)
 
+    def test_a_program_that_cannot_be_started_leaves_nothing_behind(self):
+        # fork fails (another user, allowed one process): one line, exit 1,
+        # no shared-memory ring left, the recording closed (no -wal, -shm)
+        from tests.py.test_attach import as_user, other_user_uid_or_skip
+        import pwd
+        import resource
+        uid = other_user_uid_or_skip(self)
+        gid = pwd.getpwuid(uid).pw_gid
+        os.chmod(self.dir, 0o777)
+        script = self.write("app.py", "print('never')\n")
+        switch = as_user(uid, gid)
+        def one_process():
+            resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
+            switch()
+        def rings():
+            return {n for n in os.listdir("/dev/shm")
+                    if n.startswith("callscope-") and os.stat(os.path.join("/dev/shm", n)).st_uid == uid}
+        before = rings()
+        proc = self.callscope("run", "--python", sys.executable, "-o", self.db, script, preexec_fn=one_process)
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(proc.stdout, b"")
+        self.assertRegex(proc.stderr.decode(), r"^callscope: cannot start the program: [^\n]+\n$")
+        self.assertEqual(rings(), before)
+        self.assertEqual([n for n in os.listdir(self.dir) if n.startswith("trace.db-")], [])
+
     def test_empty_output_path(self):
         self.write("app.py", "pass\n")
         self.assert_one_line_error(self.callscope("run", "-o", "", "app.py"), "-o needs a file path")
