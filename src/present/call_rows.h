@@ -20,6 +20,8 @@
 /* The same as name=value, name=value, for printing. */
 #define CS_ARGS_TEXT_SQL "cs_args_text(c.args, c.function_id)"
 #define CS_RESULT_SQL "cs_val(c.result)"
+/* A logs row's fields as `show` and the viewer print them: name=value, ... */
+#define CS_LOG_FIELDS_TEXT_SQL "(SELECT group_concat(key || '=' || value, ', ') FROM json_each(fields))"
 
 /* The columns of CS_CALL_ROW_SQL, in order. */
 enum { C_ID, C_PARENT, C_DEPTH, C_START, C_DURATION, C_ARGS, C_RESULT, C_EXCEPTION, C_FLAGS,

@@ -428,7 +428,7 @@ struct walk {
 
 /* callscope.log() rows of a thread (?1), in the order of their calls. */
 static const char LOGS_SQL[] =
-    "SELECT call_id, message, (SELECT group_concat(key || '=' || value, ', ') FROM json_each(fields))"
+    "SELECT call_id, message, " CS_LOG_FIELDS_TEXT_SQL
     " FROM logs WHERE thread_id = ?1 AND call_id IS NOT NULL ORDER BY call_id, id";
 
 /* The log rows of the call just printed, one line each under it (the

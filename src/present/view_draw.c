@@ -341,7 +341,7 @@ static void draw_logs(struct view *v, int *y, int end, int64_t call)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(v->db,
-                           "SELECT message, (SELECT group_concat(key || '=' || value, ', ') FROM json_each(fields))"
+                           "SELECT message, " CS_LOG_FIELDS_TEXT_SQL
                            " FROM logs WHERE call_id = ?1 ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         return; /* (a recording without the table) */
