@@ -17,6 +17,9 @@
 #include "cli/cli.h"
 #include "live/agent_entry.h"
 #include "live/socket_path.h"
+#include "present/common.h"
+#include "present/live_render.h"
+#include "store/json.h"
 
 const char *cs_attach_via_name(enum cs_attach_via via)
 {
@@ -206,7 +209,7 @@ int cs_attach_pid(pid_t pid, enum cs_attach_via via, struct cs_attach_info *info
 
 static void attach_usage(FILE *out)
 {
-    fputs("usage: callscope attach PID [--via remote_exec|ptrace|gdb]\n\n"
+    fputs("usage: callscope attach PID [--via remote_exec|ptrace|gdb] [--format text|jsonl]\n\n"
           "Starts callscope's agent inside the running Python process PID (3.8 or later), without\n"
           "restarting it; the live commands then talk to the agent through its socket.\n\n"
           "  --via remote_exec  ask the interpreter to start it (sys.remote_exec, Python 3.14 and\n"
@@ -215,70 +218,103 @@ static void attach_usage(FILE *out)
           "                     target disabled remote debugging or its main thread is blocked\n"
           "  --via ptrace       inject with callscope's own ptrace injector (the default before\n"
           "                     3.14; falls back to gdb when it cannot work on this process)\n"
-          "  --via gdb          inject with gdb (must be installed)\n",
+          "  --via gdb          inject with gdb (must be installed)\n"
+          "  --format           text (the default on a terminal) or jsonl (otherwise)\n",
           out);
+}
+
+static int parse_via(const char *value, enum cs_attach_via *via)
+{
+    if (!strcmp(value, "ptrace"))
+        *via = CS_VIA_PTRACE;
+    else if (!strcmp(value, "gdb"))
+        *via = CS_VIA_GDB;
+    else if (!strcmp(value, "remote_exec"))
+        *via = CS_VIA_REMOTE_EXEC;
+    else {
+        cs_error("attach: --via is remote_exec, ptrace or gdb, not '%s'", value);
+        return -1;
+    }
+    return 0;
 }
 
 int cs_cmd_attach(int argc, char **argv)
 {
     const char *pid_arg = NULL;
     enum cs_attach_via via = CS_VIA_AUTO;
+    int jsonl = -1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             attach_usage(stdout);
             return 0;
         }
+        const char *name = !strncmp(a, "--via", 5) ? "--via" : !strncmp(a, "--format", 8) ? "--format" : NULL;
         const char *value = NULL;
-        if (!strcmp(a, "--via")) {
+        if (name && a[strlen(name)] == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "callscope attach: --via needs a value: remote_exec, ptrace or gdb\n");
-                return 2;
+                cs_error("attach: %s needs a value: %s", name,
+                         name[2] == 'v' ? "remote_exec, ptrace or gdb" : "text or jsonl");
+                return CS_EXIT_USAGE;
             }
             value = argv[++i];
-        } else if (!strncmp(a, "--via=", 6)) {
-            value = a + 6;
+        } else if (name && a[strlen(name)] == '=') {
+            value = a + strlen(name) + 1;
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "callscope attach: unknown option '%s' (see callscope attach --help)\n", a);
-            return 2;
+            cs_error("attach: unknown option '%s' (see callscope attach --help)", a);
+            return CS_EXIT_USAGE;
         } else if (pid_arg) {
-            fprintf(stderr, "callscope attach: one PID only ('%s' is extra)\n", a);
-            return 2;
+            cs_error("attach: one PID only ('%s' is extra)", a);
+            return CS_EXIT_USAGE;
         } else {
             pid_arg = a;
         }
-        if (value) {
-            if (!strcmp(value, "ptrace"))
-                via = CS_VIA_PTRACE;
-            else if (!strcmp(value, "gdb"))
-                via = CS_VIA_GDB;
-            else if (!strcmp(value, "remote_exec"))
-                via = CS_VIA_REMOTE_EXEC;
-            else {
-                fprintf(stderr, "callscope attach: --via is remote_exec, ptrace or gdb, not '%s'\n", value);
-                return 2;
+        if (value && name[2] == 'v' && parse_via(value, &via) != 0)
+            return CS_EXIT_USAGE;
+        if (value && name[2] == 'f') {
+            if (strcmp(value, "text") && strcmp(value, "tree") && strcmp(value, "jsonl")) {
+                cs_error("attach: --format is text or jsonl, not '%s'", value);
+                return CS_EXIT_USAGE;
             }
+            jsonl = value[0] == 'j';
         }
     }
+    /* as the other live commands: JSON lines unless a person reads it */
+    if (jsonl < 0)
+        jsonl = !isatty(STDOUT_FILENO);
+    if (jsonl)
+        cs_error_as_json_too(stdout, "attach");
     if (!pid_arg) {
         attach_usage(stderr);
-        return 2;
+        return CS_EXIT_USAGE;
     }
-    char *end;
-    errno = 0;
-    long pid = strtol(pid_arg, &end, 10);
-    if (errno || *end || end == pid_arg || pid <= 0 || pid > INT32_MAX) {
-        fprintf(stderr, "callscope attach: '%s' is not a process id\n", pid_arg);
-        return 2;
+    long long pid;
+    if (cs_parse_long(pid_arg, 1, INT32_MAX, &pid) != 0) {
+        cs_error("attach: '%s' is not a process id", pid_arg);
+        return CS_EXIT_USAGE;
+    }
+    struct cs_live_render r = {stdout, jsonl, 0, "attach", 0};
+    if (jsonl) {
+        char text[64];
+        snprintf(text, sizeof text, "attaching to process %lld", pid);
+        cs_live_render_message(&r, "status", text);
     }
     char err[1024];
     struct cs_attach_info info;
     if (cs_attach_pid((pid_t)pid, via, &info, err, sizeof err) != 0) {
-        fprintf(stderr, "callscope: %s\n", err);
-        return 1;
+        cs_error("%s", err);
+        return CS_EXIT_FAILURE;
     }
-    printf("callscope: agent %s in %ld (Python %d.%d, via %s)\n",
-           info.agent_result == CS_AGENT_ALREADY_RUNNING ? "already running" : "started", pid, info.py_major,
-           info.py_minor, cs_attach_via_name(info.via));
+    const char *agent = info.agent_result == CS_AGENT_ALREADY_RUNNING ? "already running" : "started";
+    char text[600], data[1024];
+    snprintf(text, sizeof text, "callscope: agent %s in %lld (Python %d.%d, via %s)", agent, pid, info.py_major,
+             info.py_minor, cs_attach_via_name(info.via));
+    struct cs_textbuf socket = {0};
+    cs_json_string(&socket, info.socket_path, strlen(info.socket_path));
+    snprintf(data, sizeof data, "{\"pid\":%lld,\"agent\":\"%s\",\"python\":\"%d.%d\",\"via\":\"%s\",\"socket\":%.*s}",
+             pid, agent, info.py_major, info.py_minor, cs_attach_via_name(info.via), socket.data ? (int)socket.len : 4,
+             socket.data ? socket.data : "null");
+    cs_textbuf_free(&socket);
+    cs_live_render_success(&r, data, text);
     return 0;
 }

@@ -20,6 +20,7 @@
 
 #include "cli/attach.h"
 #include "cli/cli.h"
+#include "collector/decode.h"
 #include "expr/expr.h"
 #include "live/protocol.h"
 #include "live/socket_path.h"
@@ -73,7 +74,7 @@ static const struct opt options[] = {
     {{"--min-duration", "-i"}, O_MIN, 1, T},
     {{"--entrance-time", "-et"}, O_ENTRANCE, 1, T | W},
     {{"--nested", "-nm"}, O_NESTED, 1, T | W | S | M},
-    {{"--format"}, O_FORMAT, 1, T | W | S | M},
+    {{"--format"}, O_FORMAT, 1, T | W | S | M | R},
     {{"-x", "--expand"}, O_EXPAND, 1, W},
     {{"-b", "--at-entry"}, O_AT_ENTRY, 0, W},
     {{"-s", "--at-success"}, O_AT_SUCCESS, 0, W},
@@ -85,19 +86,20 @@ static const struct opt options[] = {
 };
 
 static const char *const usages[] = {
-    "usage: callscope reset PID [PATTERN | --all]\n"
-    "Removes the instrumentation of PATTERN (or all of it) from process PID.\n",
-    "usage: callscope trace PID PATTERN [-d N] [-n N] [--condition EXPR] [--[no-]skip-builtin]\n"
+    "usage: callscope reset [PID] [PATTERN | --all] [--format text|jsonl]\n"
+    "Removes the instrumentation of PATTERN (or all of it) from process PID (by default\n"
+    "the only process of yours with an agent); the commands observing it end.\n",
+    "usage: callscope trace [PID] PATTERN [-d N] [-n N] [--condition EXPR] [--[no-]skip-builtin]\n"
     "                       [--min-duration MS] [-et MS] [-nm NAME] [--format tree|jsonl]\n"
     "The call tree of each invocation of PATTERN (module.func, module.Class.method or\n"
     "`module [Class] method`) in the running process PID, with timings.\n",
-    "usage: callscope watch PID PATTERN [-x N] [-n N] [--condition EXPR] [-b] [-s] [-e] [-f]\n"
+    "usage: callscope watch [PID] PATTERN [-x N] [-n N] [--condition EXPR] [-b] [-s] [-e] [-f]\n"
     "                       [-et MS] [-nm NAME] [--format tree|jsonl]\n"
     "Arguments, return value or exception, and cost of each call of PATTERN.\n"
     "-b at entry, -s on success, -e on exception, -f at finish (the default).\n",
-    "usage: callscope stack PID PATTERN [-n N] [-d N] [--condition EXPR] [-nm NAME] [--format tree|jsonl]\n"
+    "usage: callscope stack [PID] PATTERN [-n N] [-d N] [--condition EXPR] [-nm NAME] [--format tree|jsonl]\n"
     "The Python stack leading to each call of PATTERN.\n",
-    "usage: callscope monitor PID PATTERN [-c SECONDS] [-n N] [--condition EXPR] [-nm NAME]\n"
+    "usage: callscope monitor [PID] PATTERN [-c SECONDS] [-n N] [--condition EXPR] [-nm NAME]\n"
     "                         [--format tree|jsonl]\n"
     "Every SECONDS (5), the calls of PATTERN in that time: how many, how many raised,\n"
     "average, shortest and longest; -n stops after N such lines.\n",
@@ -148,25 +150,72 @@ static int parse_ms(const char *name, const char *v, int64_t *ns)
 }
 
 struct live_args {
-    pid_t pid;
+    pid_t pid; /* 0: the one process of the user with an agent */
     struct cs_live_request req;
     int jsonl, no_color, all;
     const char *pattern;
 };
+
+static int is_number(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+/* --format: `tree` (or `text`) for people, `jsonl` for programs. */
+static int parse_live_format(const char *v, int *jsonl)
+{
+    if (!strcmp(v, "tree") || !strcmp(v, "text") || !strcmp(v, "jsonl")) {
+        *jsonl = v[0] == 'j';
+        return 0;
+    }
+    cs_error("--format is tree (or text) or jsonl, not '%s'", v);
+    return -1;
+}
+
+/* Output that goes to a terminal is for a person; to a pipe or a file, for
+ * a program: JSON lines unless --format says otherwise. */
+static int default_jsonl(int jsonl)
+{
+    return jsonl >= 0 ? jsonl : !isatty(STDOUT_FILENO);
+}
+
+/* The pattern from the words after the PID: `module.Class.method`, or the
+ * same as separate words (`module Class method`), as people type it. */
+static int join_pattern(const char *const *words, int n, char *out, size_t size)
+{
+    size_t at = 0;
+    out[0] = 0;
+    for (int i = 0; i < n; i++) {
+        int w = snprintf(out + at, size - at, "%s%s", i ? " " : "", words[i]);
+        if (w < 0 || (size_t)w >= size - at) {
+            cs_error("the pattern is too long");
+            return -1;
+        }
+        at += (size_t)w;
+    }
+    return 0;
+}
 
 static int parse_args(int command, int argc, char **argv, struct live_args *a)
 {
     unsigned bit = command ? 1u << command : R;
     const char *usage = usages[command];
     memset(a, 0, sizeof *a);
+    a->jsonl = -1;
     cs_live_request_defaults(&a->req, command ? command : CS_LIVE_TRACE);
     int when = 0;
-    const char *positional[2] = {NULL, NULL};
+    enum { MAX_WORDS = 4 }; /* PID module Class method */
+    const char *positional[MAX_WORDS];
     int npos = 0;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
         if (arg[0] != '-' || !strcmp(arg, "-")) {
-            if (npos == 2) {
+            if (npos == MAX_WORDS) {
                 cs_error("unexpected argument '%s'", arg);
                 return -1;
             }
@@ -238,7 +287,7 @@ static int parse_args(int command, int argc, char **argv, struct live_args *a)
                 return -1;
             break;
         case O_FORMAT:
-            if (cs_parse_format(v, "tree", &a->jsonl) != 0)
+            if (parse_live_format(v, &a->jsonl) != 0)
                 return -1;
             break;
         case O_AT_ENTRY: when |= CS_AT_ENTRY; break;
@@ -260,14 +309,35 @@ static int parse_args(int command, int argc, char **argv, struct live_args *a)
     }
     if (when)
         a->req.when = when;
-    if (!positional[0]) {
-        cs_error("which process? (a process id is needed)");
+    a->jsonl = default_jsonl(a->jsonl);
+    /* The PID may be left out when exactly one process has an agent: a
+     * first word that is not a number is then the pattern's. */
+    int first = 0;
+    if (npos == 0 && (command || a->all)) {
+        cs_error("which process? (give a PID%s; it may be left out when one process of yours has an agent)",
+                 command ? " and a pattern such as module.Class.method" : "");
         fputs(usage, stderr);
         return -1;
     }
-    if (parse_pid(positional[0], &a->pid) != 0)
+    /* In `module Class method` only the first word has dots: a dotted word
+     * after the first means the first was meant as the PID. */
+    int dotted_later = 0;
+    for (int i = 1; i < npos; i++)
+        dotted_later |= strchr(positional[i], '.') != NULL;
+    if (npos > 0 && (is_number(positional[0]) || dotted_later ||
+                     (positional[0][0] >= '0' && positional[0][0] <= '9'))) {
+        if (parse_pid(positional[0], &a->pid) != 0)
+            return -1;
+        first = 1;
+    }
+    int nwords = npos - first;
+    if (nwords > 3) {
+        cs_error("unexpected argument '%s'", positional[npos - 1]);
         return -1;
-    a->pattern = positional[1];
+    }
+    if (nwords > 0 && join_pattern(positional + first, nwords, a->req.pattern, sizeof a->req.pattern) != 0)
+        return -1;
+    a->pattern = nwords > 0 ? a->req.pattern : NULL;
     if (command && !a->pattern) {
         cs_error("which function? (a pattern like module.Class.method is needed)");
         fputs(usage, stderr);
@@ -277,13 +347,30 @@ static int parse_args(int command, int argc, char **argv, struct live_args *a)
         cs_error("reset needs a PATTERN or --all");
         return -1;
     }
-    if (a->pattern && strlen(a->pattern) >= sizeof a->req.pattern) {
-        cs_error("the pattern is too long");
+    return 0;
+}
+
+/* The process to talk to when no PID was given: the only one of the user's
+ * with an agent. 0, or -1 after saying why none could be chosen. */
+static int choose_pid(pid_t *pid)
+{
+    pid_t pids[8];
+    int n = cs_agent_list(geteuid(), pids, 8);
+    if (n == 1) {
+        *pid = pids[0];
+        return 0;
+    }
+    if (n == 0) {
+        cs_error("which process? No process of yours has a callscope agent; give its PID (the first live command "
+                 "for a process attaches to it)");
         return -1;
     }
-    if (a->pattern)
-        strcpy(a->req.pattern, a->pattern);
-    return 0;
+    char list[128] = "";
+    size_t at = 0;
+    for (int i = 0; i < n && i < 8; i++)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%d", i ? ", " : "", (int)pids[i]);
+    cs_error("which process? %d of yours have a callscope agent (%s%s); give the PID", n, list, n > 8 ? ", ..." : "");
+    return -1;
 }
 
 /* The agent checks a condition again before it runs anything; checking it
@@ -292,7 +379,7 @@ static int check_condition(const char *text)
 {
     struct cs_expr_error err = {0};
     struct cs_expr_tree *tree = cs_expr_parse(text, &err);
-    int ok = tree && cs_expr_validate_live(tree->root, cs_expr_live_names, &err) == 0;
+    int ok = tree && cs_expr_validate_live_condition(tree->root, &err) == 0;
     if (tree)
         cs_expr_tree_free(tree);
     if (ok)
@@ -399,7 +486,7 @@ static int connect_agent(pid_t pid, int may_attach)
         char err[1024];
         struct cs_attach_info info;
         if (cs_attach_pid(pid, CS_VIA_AUTO, &info, err, sizeof err) != 0) {
-            fprintf(stderr, "callscope: %s\n", err);
+            cs_error("%s", err);
             return -1;
         }
         snprintf(path, sizeof path, "%s", info.socket_path);
@@ -448,10 +535,41 @@ static void text_of(const unsigned char *payload, size_t len, char *out, size_t 
     snprintf(out, size, "%.*s", (int)n, s);
 }
 
-/* Prints frames until done, an error, the end of the connection or Ctrl-C.
- * Returns the exit status. `one_reply`: stop after the first status. */
-static int converse(int fd, struct cs_live_render *r, int one_reply)
+/* What a conversation is about, for what it prints. */
+struct conversation {
+    int command;   /* enum cs_live_command, or 0 for reset and detach */
+    pid_t pid;
+    int detach;    /* the request was a detach */
+    uint64_t watch_id; /* from MSG_STARTED */
+};
+
+/* The answer to a reset or a detach: what was removed. */
+static void report_success(struct cs_live_render *r, const struct conversation *cv, const unsigned char *payload,
+                           size_t len)
 {
+    struct cs_reader rd = {payload, payload + len, 0};
+    size_t n;
+    const char *s = cs_get_str(&rd, &n);
+    char text[512], data[128];
+    snprintf(text, sizeof text, "%.*s", (int)n, s);
+    if (cv->detach) {
+        snprintf(data, sizeof data, "{\"pid\":%d}", (int)cv->pid);
+    } else {
+        uint64_t removed = cs_get_varint(&rd);
+        snprintf(data, sizeof data, "{\"pid\":%d,\"removed\":%llu}", (int)cv->pid,
+                 rd.error ? 0ULL : (unsigned long long)removed);
+    }
+    if (r->jsonl)
+        cs_live_render_success(r, data, text);
+    else
+        cs_live_render_message(r, "status", text);
+}
+
+/* Prints frames until done, an error, the end of the connection or Ctrl-C.
+ * Returns the exit status. */
+static int converse(int fd, struct cs_live_render *r, struct conversation *cv)
+{
+    int one_reply = cv->command == 0;
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int ready = poll(&p, 1, 200);
@@ -480,13 +598,24 @@ static int converse(int fd, struct cs_live_render *r, int one_reply)
         }
         char text[2048];
         int status = -1;
+        struct cs_reader rd = {payload, payload + len, 0};
         switch (kind) {
         case CS_MSG_STATUS:
-            text_of(payload, len, text, sizeof text);
-            cs_live_render_message(r, "status", text);
-            if (one_reply)
+            if (one_reply) {
+                report_success(r, cv, payload, len);
                 status = 0;
+            } else {
+                text_of(payload, len, text, sizeof text);
+                cs_live_render_message(r, "status", text);
+            }
             break;
+        case CS_MSG_STARTED: {
+            cv->watch_id = cs_get_varint(&rd);
+            struct cs_text function = cs_get_text(&rd);
+            if (!rd.error)
+                cs_live_render_started(r, cv->command, cv->watch_id, function.s, function.n);
+            break;
+        }
         case CS_MSG_NOTICE:
             text_of(payload, len, text, sizeof text);
             cs_live_render_message(r, "event", text);
@@ -500,9 +629,23 @@ static int converse(int fd, struct cs_live_render *r, int one_reply)
             if (cs_live_render_observation(r, payload, len) != 0)
                 cs_live_render_message(r, "error", "an observation could not be read; skipped");
             break;
-        case CS_MSG_DONE:
+        case CS_MSG_DONE: {
+            uint64_t sent = cs_get_varint(&rd);
+            cs_live_render_stopped(r, cv->command, cv->watch_id, "count", rd.error ? 0 : sent);
             status = 0;
             break;
+        }
+        case CS_MSG_STOPPED: {
+            uint64_t id = cs_get_varint(&rd), sent = cs_get_varint(&rd);
+            struct cs_text reason = cs_get_text(&rd);
+            char why[80];
+            snprintf(why, sizeof why, "%.*s", rd.error ? 0 : (int)(reason.n < 64 ? reason.n : 64),
+                     rd.error ? "" : reason.s);
+            /* only words callscope's agent uses reach the output */
+            cs_live_render_stopped(r, cv->command, id, strcmp(why, "detach") ? "reset" : "detach", sent);
+            status = 0;
+            break;
+        }
         }
         free(payload);
         if (status >= 0)
@@ -510,14 +653,20 @@ static int converse(int fd, struct cs_live_render *r, int one_reply)
     }
 }
 
+static const char *const command_names[] = {"reset", "trace", "watch", "stack", "monitor"};
+
 static int run_live(int command, int argc, char **argv)
 {
     struct live_args a;
     if (parse_args(command, argc, argv, &a) != 0)
         return CS_EXIT_USAGE;
+    if (a.jsonl)
+        cs_error_as_json_too(stdout, command_names[command]);
     if (command && a.req.condition[0] && check_condition(a.req.condition) != 0)
         return CS_EXIT_USAGE;
-    struct cs_live_render r = {stdout, a.jsonl, cs_want_color(a.no_color)};
+    if (!a.pid && choose_pid(&a.pid) != 0)
+        return CS_EXIT_USAGE;
+    struct cs_live_render r = {stdout, a.jsonl, cs_want_color(a.no_color), command_names[command], 0};
     struct sigaction sa = {0};
     sa.sa_handler = on_interrupt;
     sigaction(SIGINT, &sa, NULL);
@@ -532,11 +681,12 @@ static int run_live(int command, int argc, char **argv)
     size_t len = command ? cs_live_request_format(&a.req, text)
                          : (size_t)snprintf(text, sizeof text, "%s", a.all ? "" : a.pattern);
     int status;
+    struct conversation cv = {command, a.pid, 0, 0};
     if (cs_send_frame(fd, kind, text, len) != 0) {
         cs_error("lost the agent of process %d", (int)a.pid);
         status = CS_EXIT_FAILURE;
     } else {
-        status = converse(fd, &r, !command);
+        status = converse(fd, &r, &cv);
     }
     close(fd);
     return status;
@@ -550,19 +700,42 @@ int cs_cmd_reset(int argc, char **argv) { return run_live(0, argc, argv); }
 
 int cs_cmd_detach(int argc, char **argv)
 {
-    if (argc != 1 || argv[0][0] == '-') {
-        fputs("usage: callscope detach PID\nRemoves all instrumentation from PID and ends its agent.\n",
-              argc == 1 && !strcmp(argv[0], "--help") ? stdout : stderr);
-        return argc == 1 && !strcmp(argv[0], "--help") ? 0 : CS_EXIT_USAGE;
+    static const char usage[] = "usage: callscope detach [PID] [--format text|jsonl]\n"
+                                "Removes all instrumentation from PID (by default the only process of yours with\n"
+                                "an agent) and ends its agent; the commands observing it end.\n";
+    const char *pid_arg = NULL;
+    int jsonl = -1;
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+            v = argv[++i];
+        } else if (!strncmp(argv[i], "--format=", 9)) {
+            v = argv[i] + 9;
+        } else if (argv[i][0] == '-' || pid_arg) {
+            cs_error(argv[i][0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", argv[i]);
+            fputs(usage, stderr);
+            return CS_EXIT_USAGE;
+        } else {
+            pid_arg = argv[i];
+        }
+        if (v && parse_live_format(v, &jsonl) != 0)
+            return CS_EXIT_USAGE;
     }
-    pid_t pid;
-    if (parse_pid(argv[0], &pid) != 0)
+    jsonl = default_jsonl(jsonl);
+    if (jsonl)
+        cs_error_as_json_too(stdout, "detach");
+    pid_t pid = 0;
+    if (pid_arg ? parse_pid(pid_arg, &pid) != 0 : choose_pid(&pid) != 0)
         return CS_EXIT_USAGE;
-    struct cs_live_render r = {stdout, 0, 0};
+    struct cs_live_render r = {stdout, jsonl, 0, "detach", 0};
     int fd = connect_agent(pid, 0);
     if (fd < 0)
         return CS_EXIT_FAILURE;
-    int status = cs_send_frame(fd, CS_REQ_DETACH, "", 0) == 0 ? converse(fd, &r, 1) : CS_EXIT_FAILURE;
+    struct conversation cv = {0, pid, 1, 0};
+    int status = cs_send_frame(fd, CS_REQ_DETACH, "", 0) == 0 ? converse(fd, &r, &cv) : CS_EXIT_FAILURE;
     close(fd);
     return status;
 }

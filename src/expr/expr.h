@@ -77,6 +77,12 @@ extern const char *const cs_expr_live_methods[];
  * first offence and its column. Nothing is evaluated. */
 int cs_expr_validate_live(const struct cs_expr *root, const char *const allowed_names[],
                           struct cs_expr_error *err);
+/* The same for a live condition: the names of cs_expr_live_names, and any
+ * other plain name, which names a parameter of the observed function (the
+ * agent checks that against the function: cs_live_condition_check_names). */
+int cs_expr_validate_live_condition(const struct cs_expr *root, struct cs_expr_error *err);
+/* Whether name is one of cs_expr_live_names. */
+int cs_expr_is_live_name(const char *name);
 
 /* ---- suggestions ---- */
 

@@ -70,9 +70,16 @@ static const char *attr_refusal(const char *name)
     return NULL;
 }
 
-static int validate(const struct cs_expr *e, const char *const allowed[], struct cs_expr_error *err, int depth);
+/* Which plain names a tree may read: those listed, and, for a condition
+ * over a call, any other (taken for one of the function's parameters). */
+struct names {
+    const char *const *allowed;
+    int parameters;
+};
 
-static int validate_call(const struct cs_expr *e, const char *const allowed[], struct cs_expr_error *err, int depth)
+static int validate(const struct cs_expr *e, const struct names *allowed, struct cs_expr_error *err, int depth);
+
+static int validate_call(const struct cs_expr *e, const struct names *allowed, struct cs_expr_error *err, int depth)
 {
     const struct cs_expr *callee = e->left;
     if (callee->kind == CS_EXPR_NAME) {
@@ -105,7 +112,7 @@ static int validate_call(const struct cs_expr *e, const char *const allowed[], s
     return 0;
 }
 
-static int validate(const struct cs_expr *e, const char *const allowed[], struct cs_expr_error *err, int depth)
+static int validate(const struct cs_expr *e, const struct names *allowed, struct cs_expr_error *err, int depth)
 {
     if (depth > 4 * CS_EXPR_MAX_DEPTH)
         return cs_expr_errorf(err, e->column, "the expression is nested too deeply");
@@ -121,19 +128,21 @@ static int validate(const struct cs_expr *e, const char *const allowed[], struct
         if (e->str[0] == '_')
             return cs_expr_errorf(err, e->column, "name '%s' is not allowed: names starting with '_' are private",
                                   e->str);
-        if (in_list(e->str, allowed))
+        if (in_list(e->str, allowed->allowed))
             return 0;
         if (in_list(e->str, cs_expr_live_builtins))
             return cs_expr_errorf(err, e->column, "'%s' can only be called, as %s(...)", e->str, e->str);
+        if (allowed->parameters)
+            return 0;
         {
             /* Build a readable list of the allowed names. */
             char names[256] = "";
             size_t at = 0;
-            for (size_t i = 0; allowed[i] && at + 2 < sizeof names; i++) {
-                int w = snprintf(names + at, sizeof names - at, "%s%s", i ? ", " : "", allowed[i]);
+            for (size_t i = 0; allowed->allowed[i] && at + 2 < sizeof names; i++) {
+                int w = snprintf(names + at, sizeof names - at, "%s%s", i ? ", " : "", allowed->allowed[i]);
                 at = w < 0 ? sizeof names : at + (size_t)w;
             }
-            if (!allowed[0])
+            if (!allowed->allowed[0])
                 snprintf(names, sizeof names, "no names");
             return cs_expr_errorf(err, e->column, "unknown name '%s'; a condition can use %s", e->str, names);
         }
@@ -163,5 +172,17 @@ static int validate(const struct cs_expr *e, const char *const allowed[], struct
 int cs_expr_validate_live(const struct cs_expr *root, const char *const allowed_names[], struct cs_expr_error *err)
 {
     static const char *const none[] = {NULL};
-    return validate(root, allowed_names ? allowed_names : none, err, 0);
+    struct names names = {allowed_names ? allowed_names : none, 0};
+    return validate(root, &names, err, 0);
+}
+
+int cs_expr_validate_live_condition(const struct cs_expr *root, struct cs_expr_error *err)
+{
+    struct names names = {cs_expr_live_names, 1};
+    return validate(root, &names, err, 0);
+}
+
+int cs_expr_is_live_name(const char *name)
+{
+    return in_list(name, cs_expr_live_names);
 }

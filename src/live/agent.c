@@ -115,15 +115,30 @@ static void free_watch(int slot)
     PyMem_RawFree(w);
 }
 
+/* Tells a watch's client that its observation ended for `reason` (a reset,
+ * a detach): the client then ends instead of waiting for observations that
+ * will never come. */
+static void send_stopped(struct cs_live_watch *w, const char *reason)
+{
+    unsigned char buf[CS_VARINT_MAX + 2 * CS_VARINT_MAX + 64];
+    unsigned char *p = cs_put_varint(buf, (uint64_t)w->id);
+    p = cs_put_varint(p, (uint64_t)w->sent);
+    p = cs_put_str(p, reason, strlen(reason) < 64 ? strlen(reason) : 64);
+    cs_live_send(w->owner, CS_MSG_STOPPED, buf, (size_t)(p - buf));
+}
+
 /* Removes a client's watches (those matching `pattern`, or all). Returns
- * how many. GIL held. */
-static int remove_watches(struct cs_live_client *c, const char *pattern)
+ * how many. `reason` non-NULL: their clients are told (the client that
+ * went away is not). GIL held. */
+static int remove_watches(struct cs_live_client *c, const char *pattern, const char *reason)
 {
     int removed = 0;
     for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++) {
         struct cs_live_watch *w = cs_live_watches[i];
         if (w && (!c || w->owner == c) && (!pattern || !pattern[0] || !strcmp(pattern, w->req.pattern) ||
                                             !strcmp(pattern, w->target_name))) {
+            if (reason)
+                send_stopped(w, reason);
             free_watch(i);
             removed++;
         }
@@ -146,6 +161,12 @@ static void add_watch(struct cs_live_client *c, const struct cs_live_request *re
         if (!cs_live_watches[i])
             slot = i;
     PyObject *codes = slot >= 0 ? cs_live_resolve(req->pattern, req->nested, name, sizeof name, err, sizeof err) : NULL;
+    /* a condition naming parameters must name those of every function observed */
+    for (Py_ssize_t i = 0; codes && PyTuple_Check(codes) && i < PyTuple_GET_SIZE(codes); i++) {
+        PyCodeObject *code = (PyCodeObject *)PyTuple_GET_ITEM(codes, i);
+        if (cs_live_condition_check_names(&cond, code, cs_live_code_nargs(code), name, err, sizeof err) != 0)
+            Py_CLEAR(codes);
+    }
     struct cs_live_watch *w = codes ? PyMem_RawCalloc(1, sizeof *w) : NULL;
     if (!w) {
         PyErr_Clear();
@@ -183,6 +204,10 @@ static void add_watch(struct cs_live_client *c, const struct cs_live_request *re
     static const char *what[] = {"", "tracing", "watching", "stack of", "monitoring"};
     snprintf(status, sizeof status, "%s %s (watch %d)", what[req->command], name, w->id);
     send_text(c, CS_MSG_STATUS, status);
+    unsigned char started[CS_VARINT_MAX * 2 + sizeof name];
+    unsigned char *p = cs_put_varint(started, (uint64_t)w->id);
+    p = cs_put_str(p, name, strlen(name));
+    cs_live_send(c, CS_MSG_STARTED, started, (size_t)(p - started));
 }
 
 /* ---- monitor cycles ---- */
@@ -307,7 +332,7 @@ static void drop_client(int slot)
 {
     struct cs_live_client *c = clients[slot];
     PyGILState_STATE g = PyGILState_Ensure();
-    remove_watches(c, NULL);
+    remove_watches(c, NULL, NULL);
     PyGILState_Release(g);
     clients[slot] = NULL;
     close(c->fd);
@@ -364,11 +389,15 @@ static int handle_request(struct cs_live_client *c, int kind, const unsigned cha
         char status[100], pattern[sizeof ((struct cs_live_request *)0)->pattern];
         snprintf(pattern, sizeof pattern, "%.*s", (int)(len < sizeof pattern ? len : sizeof pattern - 1),
                  (const char *)payload);
-        int n = remove_watches(NULL, pattern);
+        int n = remove_watches(NULL, pattern, "reset");
         snprintf(status, sizeof status, "removed %d watch%s", n, n == 1 ? "" : "es");
-        send_text(c, CS_MSG_STATUS, status);
+        /* the text, then the count for a client that reports it as data */
+        unsigned char buf[sizeof status + 2 * CS_VARINT_MAX];
+        unsigned char *p = cs_put_str(buf, status, strlen(status));
+        p = cs_put_varint(p, (uint64_t)n);
+        cs_live_send(c, CS_MSG_STATUS, buf, (size_t)(p - buf));
     } else if (kind == CS_REQ_DETACH) {
-        remove_watches(NULL, NULL);
+        remove_watches(NULL, NULL, "detach");
         cs_live_hooks_remove();
         send_text(c, CS_MSG_STATUS, "detached");
         end = 1;

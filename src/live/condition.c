@@ -16,6 +16,7 @@
 
 #include "expr/expr.h"
 #include "live/readable.h"
+#include "py/code.h"
 
 /* Whether the tree reads what is only known when the call ends. */
 static int reads_outcome(const struct cs_expr *e)
@@ -35,7 +36,7 @@ int cs_live_condition_compile(struct cs_live_condition *c, const char *text, cha
     memset(c, 0, sizeof *c);
     struct cs_expr_error e = {0};
     struct cs_expr_tree *tree = cs_expr_parse(text, &e);
-    if (tree && cs_expr_validate_live(tree->root, cs_expr_live_names, &e) != 0) {
+    if (tree && cs_expr_validate_live_condition(tree->root, &e) != 0) {
         cs_expr_tree_free(tree);
         tree = NULL;
     }
@@ -49,6 +50,52 @@ int cs_live_condition_compile(struct cs_live_condition *c, const char *text, cha
     c->tree = tree;
     c->needs_exit = reads_outcome(tree->root);
     return 0;
+}
+
+/* The first name in the tree that is neither callscope's nor one of the
+ * code's first nargs arguments, or NULL. */
+static const struct cs_expr *unknown_name(const struct cs_expr *e, PyCodeObject *code, int nargs)
+{
+    if (!e)
+        return NULL;
+    if (e->kind == CS_EXPR_NAME)
+        return cs_expr_is_live_name(e->str) || cs_py_code_arg_index(code, nargs, e->str) >= 0 ? NULL : e;
+    if (e->kind == CS_EXPR_CALL && e->left->kind == CS_EXPR_NAME) {
+        /* a builtin's name where it is called */
+    } else {
+        const struct cs_expr *u = unknown_name(e->left, code, nargs);
+        if (u)
+            return u;
+    }
+    for (size_t i = 0; i < e->nargs; i++) {
+        const struct cs_expr *u = unknown_name(e->args[i], code, nargs);
+        if (u)
+            return u;
+    }
+    return unknown_name(e->right, code, nargs);
+}
+
+int cs_live_condition_check_names(const struct cs_live_condition *c, PyCodeObject *code, int nargs,
+                                  const char *function, char *err, size_t errlen)
+{
+    const struct cs_expr *u = c->tree ? unknown_name(c->tree->root, code, nargs) : NULL;
+    if (!u)
+        return 0;
+    char params[300] = "";
+    size_t at = 0;
+    PyObject *names = cs_py_code_arg_names(code, nargs);
+    for (Py_ssize_t i = 0; names && i < PyTuple_GET_SIZE(names) && at + 8 < sizeof params; i++) {
+        const char *n = PyUnicode_AsUTF8(PyTuple_GET_ITEM(names, i));
+        int w = snprintf(params + at, sizeof params - at, "%s%s", i ? ", " : "", n ? n : "?");
+        at = w < 0 ? sizeof params : at + (size_t)w;
+    }
+    Py_XDECREF(names);
+    PyErr_Clear();
+    snprintf(err, errlen,
+             "condition, column %d: unknown name '%s': %s has %s%s; a condition can also use cost, params, args, "
+             "kwargs, self, return_obj and throw_exp",
+             u->column, u->str, function, params[0] ? "the parameters " : "no parameters", params);
+    return -1;
 }
 
 void cs_live_condition_free(struct cs_live_condition *c)
@@ -91,7 +138,11 @@ static PyObject *name_value(const char *name, const struct cs_live_call_values *
         return or_none(v->return_obj);
     if (!strcmp(name, "throw_exp"))
         return or_none(v->throw_exp);
-    PyErr_Format(PyExc_NameError, "name '%s' is not defined", name);
+    /* any other name is a parameter's (checked when the watch was added) */
+    int i = v->code ? cs_py_code_arg_index(v->code, v->nargv, name) : -1;
+    if (i >= 0 && v->argv[i])
+        return or_none(v->argv[i]);
+    PyErr_Format(PyExc_NameError, i >= 0 ? "parameter '%s' has no value" : "name '%s' is not defined", name);
     return NULL;
 }
 

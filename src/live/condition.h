@@ -26,6 +26,9 @@ struct cs_live_condition {
 struct cs_live_call_values {
     PyObject *const *params; /* the arguments, in parameter order */
     int nparams;
+    PyCodeObject *code;      /* the function's code: its parameters by name */
+    PyObject *const *argv;   /* all its arguments, receiver and **kwargs too */
+    int nargv;
     PyObject *kwargs;        /* the **kwargs dict, if the function has one */
     PyObject *self;          /* the first argument of a method */
     PyObject *return_obj;
@@ -36,6 +39,11 @@ struct cs_live_call_values {
 /* 0, or -1 with a one-line error (with its column) in err. */
 int cs_live_condition_compile(struct cs_live_condition *c, const char *text, char *err, size_t errlen);
 void cs_live_condition_free(struct cs_live_condition *c);
+/* 0 when every name the condition reads is one of callscope's
+ * (cs_expr_live_names) or a parameter of `code`, whose name is `function`;
+ * else -1 with a one-line error naming the parameters there are. */
+int cs_live_condition_check_names(const struct cs_live_condition *c, PyCodeObject *code, int nargs,
+                                  const char *function, char *err, size_t errlen);
 
 /* 1 true, 0 false, -1 when evaluating raised: err then says what (the
  * exception is cleared; the caller counts the call as false). */

@@ -351,7 +351,7 @@ static void observe_stack(struct cs_live_watch *w, PyCodeObject *code, void *fra
 
 /* ---- watch ---- */
 
-static int code_nargs(PyCodeObject *code)
+int cs_live_code_nargs(PyCodeObject *code)
 {
     int n = code->co_argcount + code->co_kwonlyargcount;
     n += (code->co_flags & CO_VARARGS) != 0;
@@ -362,7 +362,7 @@ static int code_nargs(PyCodeObject *code)
 /* Names and values of the arguments, encoded once per call. */
 static void capture_args(struct open_call *c, PyCodeObject *code, void *frame, int expand)
 {
-    int n = code_nargs(code);
+    int n = cs_live_code_nargs(code);
     PyObject *argv[MAX_ARGS];
     cs_family_frame_args(frame, code, n, argv);
     PyObject *names = cs_py_code_arg_names(code, n);
@@ -384,6 +384,32 @@ static void capture_args(struct open_call *c, PyCodeObject *code, void *frame, i
     c->captured = 1;
 }
 
+/* Which of the arguments are what (protocol.h, WATCH), so that a client
+ * can tell positional arguments from keyword ones and the receiver from
+ * both, as the call's caller saw them. */
+static void put_arg_shape(struct cs_textbuf *b, PyCodeObject *code, int nargs)
+{
+    int shape = 0;
+    int all = code->co_argcount + code->co_kwonlyargcount + ((code->co_flags & CO_VARARGS) != 0) +
+              ((code->co_flags & CO_VARKEYWORDS) != 0);
+    if (all == nargs) { /* when arguments were cut, the last ones are not *args, **kwargs */
+        if (code->co_flags & CO_VARARGS)
+            shape |= CS_ARGS_VARARGS;
+        if (code->co_flags & CO_VARKEYWORDS)
+            shape |= CS_ARGS_VARKEYWORDS;
+    }
+    PyObject *names = code->co_argcount > 0 ? cs_py_code_arg_names(code, 1) : NULL;
+    if (names && PyTuple_GET_SIZE(names) == 1 &&
+        (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(names, 0), "self") == 0 ||
+         PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(names, 0), "cls") == 0))
+        shape |= CS_ARGS_RECEIVER;
+    Py_XDECREF(names);
+    PyErr_Clear();
+    int positional = code->co_argcount < nargs ? code->co_argcount : nargs;
+    cs_textbuf_putc(b, (char)shape);
+    put_varint(b, (uint64_t)positional);
+}
+
 static void observe_watch(struct cs_live_watch *w, PyCodeObject *code, struct open_call *c, int at, int64_t duration,
                           PyObject *value)
 {
@@ -391,6 +417,7 @@ static void observe_watch(struct cs_live_watch *w, PyCodeObject *code, struct op
     put_header(&b, w, wall_ns(), duration);
     put_code(&b, code);
     cs_textbuf_putc(&b, (char)at);
+    put_arg_shape(&b, code, c->nargs);
     put_varint(&b, (uint64_t)c->nargs);
     cs_textbuf_put(&b, c->args, c->args_len);
     if (at == CS_AT_RETURN) {
@@ -601,10 +628,11 @@ static int condition_holds(struct cs_live_watch *w, PyCodeObject *code, void *fr
 {
     if (!w->cond.tree)
         return 1;
-    int n = code_nargs(code);
+    int n = cs_live_code_nargs(code);
     PyObject *argv[MAX_ARGS];
     cs_family_frame_args(frame, code, n, argv);
-    struct cs_live_call_values v = {.params = argv, .nparams = n, .cost_ms = (double)duration / 1e6};
+    struct cs_live_call_values v = {.params = argv, .nparams = n, .code = code, .argv = argv, .nargv = n,
+                                    .cost_ms = (double)duration / 1e6};
     if (code->co_flags & CO_VARKEYWORDS)
         v.kwargs = argv[--v.nparams];
     /* a method's receiver is `self`, not one of its params */

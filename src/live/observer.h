@@ -37,6 +37,10 @@ struct cs_live_watch {
  * with the GIL held. */
 extern struct cs_live_watch *cs_live_watches[CS_LIVE_MAX_WATCHES];
 
+/* How many arguments of a call of `code` are observed: its parameters,
+ * *args and **kwargs included, up to a limit. */
+int cs_live_code_nargs(PyCodeObject *code);
+
 /* Whether any watch observes this code (a few pointer compares). */
 int cs_live_is_target(PyCodeObject *code);
 /* Whether the calling thread is inside a traced invocation (then every call

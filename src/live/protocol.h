@@ -15,11 +15,16 @@
  *   REQ_DETACH   empty: remove everything and end the agent thread
  * Agent to client
  *   MSG_HELLO    str python version, varint pid
- *   MSG_STATUS   str text (e.g. "watching app.f: 1 code object")
+ *   MSG_STATUS   str text (e.g. "watching app.f (watch 3)"); after a reset,
+ *                also varint watches removed
  *   MSG_ERROR    str text: the request failed; nothing was installed
  *   MSG_OBSERVATION  see below (for monitor, one per cycle)
  *   MSG_DONE     varint observations sent: the -n limit was reached
  *   MSG_NOTICE   str text: something to tell once (a condition that raised)
+ *   MSG_STARTED  varint watch id, str function: the observation is installed
+ *                (sent after its MSG_STATUS)
+ *   MSG_STOPPED  varint watch id, varint observations sent, str reason
+ *                ("reset", "detach"): another client removed the watch
  *
  * MSG_OBSERVATION
  *   u8 command (CS_LIVE_TRACE/WATCH/STACK), varint watch id,
@@ -28,7 +33,10 @@
  *   TRACE  varint n, n x node: varint depth, varint duration ns,
  *          u8 CS_NODE_* flags, str function, str filename, varint lineno
  *   WATCH  str function, str filename, varint lineno, u8 CS_AT_* (when),
- *          varint nargs, nargs x (str name, value),
+ *          u8 CS_ARGS_* shape, varint positional (how many of the
+ *          arguments are positional parameters, the receiver included),
+ *          varint nargs, nargs x (str name, value) in the code's order:
+ *          positional, keyword-only, then *args and **kwargs if present,
  *          then for CS_AT_RETURN a value, for CS_AT_EXCEPTION str type + value
  *   STACK  str function, str filename, varint lineno,
  *          varint n, n x frame (innermost first): str function, str filename,
@@ -59,6 +67,8 @@ enum cs_frame_kind {
     CS_MSG_OBSERVATION = 0x44,
     CS_MSG_DONE = 0x45,
     CS_MSG_NOTICE = 0x46,
+    CS_MSG_STARTED = 0x47,
+    CS_MSG_STOPPED = 0x48,
 };
 
 enum cs_live_command { CS_LIVE_TRACE = 1, CS_LIVE_WATCH = 2, CS_LIVE_STACK = 3, CS_LIVE_MONITOR = 4 };
@@ -69,6 +79,13 @@ enum cs_node_flags {
     CS_NODE_UNFINISHED = 4, /* still running when the observation ended */
     CS_NODE_RAISED = 8,     /* ended by an exception */
     CS_NODE_YIELD = 16,     /* a generator suspended by yield */
+};
+
+/* What a watch observation's arguments are (bits of its shape byte). */
+enum cs_args_shape {
+    CS_ARGS_RECEIVER = 1,    /* the first is a method's self or cls */
+    CS_ARGS_VARARGS = 2,     /* one is *args (after the keyword-only ones) */
+    CS_ARGS_VARKEYWORDS = 4, /* the last is **kwargs */
 };
 
 /* When watch observes (bits of the request's `when`). */

@@ -212,3 +212,41 @@ int cs_agent_sweep_dead_sockets(uid_t uid)
     each_trusted_dir(uid, sweep, &removed);
     return removed;
 }
+
+struct listing {
+    pid_t *pids;
+    int max, n;
+};
+
+static int list_agents(const char *dir, void *arg)
+{
+    struct listing *l = arg;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        pid_t pid = pid_of_socket_name(e->d_name);
+        struct stat st;
+        if (!pid || strstr(e->d_name, ".new") || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISSOCK(st.st_mode) || (kill(pid, 0) != 0 && errno == ESRCH))
+            continue;
+        int seen = 0;
+        for (int i = 0; i < l->n && i < l->max; i++)
+            seen |= l->pids[i] == pid;
+        if (!seen) {
+            if (l->n < l->max)
+                l->pids[l->n] = pid;
+            l->n++;
+        }
+    }
+    closedir(d);
+    return 0;
+}
+
+int cs_agent_list(uid_t uid, pid_t *pids, int max)
+{
+    struct listing l = {pids, max, 0};
+    each_trusted_dir(uid, list_agents, &l);
+    return l.n;
+}

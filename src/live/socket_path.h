@@ -42,6 +42,11 @@ int cs_agent_socket_find(uid_t uid, pid_t pid, char *out, size_t size);
 int cs_agent_socket_choose(uid_t uid, pid_t pid, char *out, size_t size, char *note, size_t notesize, char *why,
                            size_t whysize);
 
+/* The processes of uid with an agent listening (sockets in uid's trusted
+ * directories whose process lives): the first `max` in pids; returns how
+ * many there are. */
+int cs_agent_list(uid_t uid, pid_t *pids, int max);
+
 /* Removes the sockets in uid's trusted directories whose process has ended:
  * one killed while attached cannot remove its own. Returns how many went. */
 int cs_agent_sweep_dead_sockets(uid_t uid);

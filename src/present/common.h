@@ -20,6 +20,10 @@
 
 /* Prints "callscope: <message>" on stderr. */
 void cs_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* From now on, each cs_error also writes {"type":"error","command":command,
+ * "error":line} to `out`: a command whose output is JSON lines reports its
+ * errors in them too (and still on stderr, for whoever watches that). */
+void cs_error_as_json_too(FILE *out, const char *command);
 
 /* Text that came from the traced program (names, messages, thread names),
  * made safe for a terminal: control characters (C0, DEL and the C1 range

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "collector/decode.h"
+#include "collector/value_json.h"
 #include "live/protocol.h"
 #include "present/common.h"
 #include "store/json.h"
@@ -69,13 +70,37 @@ static void title(struct cs_live_render *r, const struct header *h, struct cs_te
         cs_textbuf_printf(b, " cost=%s", dur);
 }
 
+static const char *command_name(int command)
+{
+    switch (command) {
+    case CS_LIVE_TRACE: return "trace";
+    case CS_LIVE_WATCH: return "watch";
+    case CS_LIVE_STACK: return "stack";
+    case CS_LIVE_MONITOR: return "monitor";
+    default: return "live";
+    }
+}
+
+/* A watch id as the JSON contract has it: a string naming the command
+ * ("trace_3"), the agent's number after the underscore. */
+static void json_watch_id(struct cs_textbuf *b, int command, uint64_t id)
+{
+    cs_textbuf_printf(b, "\"%s_%llu\"", command_name(command), (unsigned long long)id);
+}
+
+/* The fields every observation has: watch_id, timestamp (epoch seconds),
+ * time (the same, local and readable), func_name, location, thread, tid,
+ * daemon. */
 static void json_head(struct cs_textbuf *b, const struct header *h, struct cs_text func, struct cs_text file,
                       uint64_t line)
 {
     char ts[64];
     timestamp(h->wall_ns, ts, sizeof ts);
-    cs_textbuf_printf(b, "{\"type\":\"observation\",\"watch_id\":%llu,\"timestamp\":\"%s\",\"func_name\":",
-                      (unsigned long long)h->watch_id, ts);
+    cs_textbuf_puts(b, "{\"type\":\"observation\",\"watch_id\":");
+    json_watch_id(b, h->command, h->watch_id);
+    cs_textbuf_printf(b, ",\"timestamp\":%llu.%06llu,\"time\":\"%s\",\"func_name\":",
+                      (unsigned long long)(h->wall_ns / 1000000000), (unsigned long long)(h->wall_ns / 1000 % 1000000),
+                      ts);
     cs_json_string(b, func.s, func.n);
     cs_textbuf_puts(b, ",\"location\":");
     struct cs_textbuf loc = {0};
@@ -185,9 +210,12 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
     free(last);
     if (r->jsonl) {
         json_head(b, h, nodes[0].function, nodes[0].filename, nodes[0].lineno);
-        cs_textbuf_puts(b, ",\"call_tree\":");
+        cs_textbuf_puts(b, ",\"call_tree\":[");
         json_tree(b, nodes, count);
-        cs_textbuf_printf(b, ",\"total_duration_ms\":%.6f,\"node_count\":%llu}\n", (double)h->duration_ns / 1e6,
+        /* data.duration_ms too: scripts written for either place read it */
+        cs_textbuf_printf(b, "],\"total_duration_ms\":%.6f,\"node_count\":%llu,\"data\":{\"duration_ms\":%.6f,"
+                          "\"node_count\":%llu}}\n",
+                          (double)h->duration_ns / 1e6, (unsigned long long)count, (double)h->duration_ns / 1e6,
                           (unsigned long long)count);
         free(nodes);
         return 0;
@@ -246,20 +274,66 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
 
 /* ---- watch ---- */
 
+/* The arguments of a watch observation as a caller passed them: `args`, the
+ * positional ones after the receiver with *args spread, and `kwargs`, the
+ * keyword-only ones with **kwargs spread, each value typed (value_json.h).
+ * Reads the nargs (name, value) pairs from rd. */
+static int json_call_args(struct cs_reader *rd, int shape, uint64_t positional, uint64_t nargs,
+                          struct cs_textbuf *b, struct cs_textbuf *scratch)
+{
+    struct cs_textbuf kwargs = {0};
+    size_t nargs_json = 0, nkwargs = 0;
+    uint64_t varkw_at = shape & CS_ARGS_VARKEYWORDS ? nargs - 1 : UINT64_MAX;
+    uint64_t varargs_at = shape & CS_ARGS_VARARGS ? nargs - 1 - (varkw_at != UINT64_MAX) : UINT64_MAX;
+    cs_textbuf_puts(b, ",\"args\":[");
+    for (uint64_t i = 0; i < nargs && !rd->error; i++) {
+        struct cs_text name = cs_get_text(rd);
+        char key[256];
+        snprintf(key, sizeof key, "%.*s", (int)(name.n < 255 ? name.n : 255), name.s ? name.s : "");
+        int rc;
+        if (i == 0 && (shape & CS_ARGS_RECEIVER) && positional > 0)
+            rc = cs_skip_value(rd); /* self or cls: in params, not among the arguments passed */
+        else if (i == varargs_at)
+            rc = cs_value_json_spread(rd, 0, key, b, scratch, &nargs_json);
+        else if (i == varkw_at)
+            rc = cs_value_json_spread(rd, 1, key, &kwargs, scratch, &nkwargs);
+        else if (i < positional)
+            rc = cs_value_json_member(rd, NULL, b, scratch, &nargs_json);
+        else
+            rc = cs_value_json_member(rd, key, &kwargs, scratch, &nkwargs);
+        if (rc != 0)
+            rd->error = 1;
+    }
+    cs_textbuf_puts(b, "],\"kwargs\":{");
+    if (kwargs.len)
+        cs_textbuf_put(b, kwargs.data, kwargs.len);
+    cs_textbuf_putc(b, '}');
+    int oom = kwargs.oom;
+    cs_textbuf_free(&kwargs);
+    return rd->error || oom ? -1 : 0;
+}
+
 static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const struct header *h,
                         struct cs_textbuf *b)
 {
     struct cs_text func = cs_get_text(rd), file = cs_get_text(rd);
     uint64_t line = cs_get_varint(rd);
     int at = cs_get_byte(rd);
+    int shape = cs_get_byte(rd);
+    uint64_t positional = cs_get_varint(rd);
     uint64_t nargs = cs_get_varint(rd);
-    if (rd->error || nargs > (uint64_t)(rd->end - rd->p))
+    if (rd->error || nargs > (uint64_t)(rd->end - rd->p) || positional > nargs)
         return -1;
     struct cs_textbuf value = {0}, scratch = {0};
     static const char *at_name[] = {"", "entry", "return", "", "exception"};
     const char *when = at >= 0 && at <= 4 ? at_name[at] : "";
     if (r->jsonl) {
         json_head(b, h, func, file, line);
+        struct cs_reader args = *rd; /* read twice: typed, then as recordings render them */
+        if (json_call_args(&args, shape, positional, nargs, b, &scratch) != 0) {
+            cs_textbuf_free(&scratch);
+            return -1;
+        }
         cs_textbuf_printf(b, ",\"at\":\"%s\",\"cost_ms\":%.6f,\"params\":{", when, (double)h->duration_ns / 1e6);
     } else {
         title(r, h, b);
@@ -285,12 +359,18 @@ static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const st
         cs_textbuf_putc(b, '}');
     else
         cs_textbuf_putc(b, '\n');
+    /* result, success: null until the call has ended (-b) */
+    const char *success = at == CS_AT_RETURN ? "true" : at == CS_AT_EXCEPTION ? "false" : "null";
     if (at == CS_AT_RETURN) {
+        struct cs_reader result = *rd;
         cs_textbuf_reset(&value);
         cs_render_value(rd, &value);
         if (r->jsonl) {
             cs_textbuf_puts(b, ",\"return_obj\":");
             cs_json_string(b, value.data ? value.data : "", value.len);
+            cs_textbuf_puts(b, ",\"result\":");
+            if (cs_value_json(&result, b, &scratch) != 0)
+                rd->error = 1;
         } else {
             cs_textbuf_printf(b, "  return: %s\n", cs_safe(value.data, value.len));
         }
@@ -301,12 +381,22 @@ static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const st
         if (r->jsonl) {
             cs_textbuf_puts(b, ",\"throw_exp\":");
             cs_json_string(b, value.data ? value.data : "", value.len);
+            cs_textbuf_puts(b, ",\"exception\":");
+            cs_json_string(b, value.data ? value.data : "", value.len);
+            cs_textbuf_puts(b, ",\"result\":null");
         } else {
             cs_textbuf_printf(b, "  raised: %s\n", cs_safe(value.data, value.len));
         }
+    } else if (r->jsonl) {
+        cs_textbuf_puts(b, ",\"result\":null");
     }
-    if (r->jsonl)
-        cs_textbuf_puts(b, "}\n");
+    if (r->jsonl) {
+        double ms = (double)h->duration_ns / 1e6;
+        long long count = r->count + 1;
+        cs_textbuf_printf(b, ",\"success\":%s,\"duration_ms\":%.6f,\"count\":%lld,\"data\":{\"duration_ms\":%.6f,"
+                          "\"success\":%s,\"count\":%lld}}\n",
+                          success, ms, count, ms, success, count);
+    }
     cs_textbuf_free(&value);
     cs_textbuf_free(&scratch);
     return rd->error ? -1 : 0;
@@ -397,6 +487,7 @@ int cs_live_render_observation(struct cs_live_render *r, const unsigned char *pa
              : h.command == CS_LIVE_MONITOR ? render_monitor(r, &rd, &h, &b)
                                           : -1;
     if (rc == 0 && !b.oom) {
+        r->count++;
         if (!r->jsonl && h.command != CS_LIVE_MONITOR)
             cs_textbuf_putc(&b, '\n'); /* a blank line between multi-line observations */
         fwrite(b.data, 1, b.len, r->out);
@@ -406,19 +497,91 @@ int cs_live_render_observation(struct cs_live_render *r, const unsigned char *pa
     return rc == 0 && !b.oom ? 0 : -1;
 }
 
+static void write_line(struct cs_live_render *r, struct cs_textbuf *b)
+{
+    if (!b->oom) {
+        fwrite(b->data, 1, b->len, r->out);
+        fflush(r->out);
+    }
+    cs_textbuf_free(b);
+}
+
+static void json_command(struct cs_textbuf *b, const struct cs_live_render *r)
+{
+    cs_textbuf_puts(b, ",\"command\":");
+    const char *c = r->command ? r->command : "live";
+    cs_json_string(b, c, strlen(c));
+}
+
 void cs_live_render_message(struct cs_live_render *r, const char *type, const char *text)
 {
-    if (r->jsonl) {
-        struct cs_textbuf b = {0};
-        cs_textbuf_printf(&b, "{\"type\":\"%s\",\"message\":", type);
-        cs_json_string(&b, text, strlen(text));
-        cs_textbuf_puts(&b, "}\n");
-        fwrite(b.data, 1, b.len, r->out);
-        fflush(r->out);
-        cs_textbuf_free(&b);
-    } else {
-        /* status and errors stay off the tree's stream; they name the
-         * program's functions */
+    int is_error = !strcmp(type, "error");
+    /* Status and errors stay off the tree's stream (they name the program's
+     * functions); an error is said on stderr in JSON lines too, for a
+     * person watching a script. */
+    if (!r->jsonl || is_error)
         fprintf(stderr, "callscope: %s\n", cs_safe(text, (size_t)-1));
+    if (!r->jsonl)
+        return;
+    struct cs_textbuf b = {0};
+    cs_textbuf_printf(&b, "{\"type\":\"%s\"", type);
+    if (!strcmp(type, "status"))
+        cs_textbuf_puts(&b, ",\"level\":\"info\"");
+    else if (!strcmp(type, "event"))
+        cs_textbuf_puts(&b, ",\"event\":\"notice\"");
+    json_command(&b, r);
+    cs_textbuf_puts(&b, is_error ? ",\"error\":" : ",\"message\":");
+    cs_json_string(&b, text, strlen(text));
+    cs_textbuf_puts(&b, "}\n");
+    write_line(r, &b);
+}
+
+void cs_live_render_started(struct cs_live_render *r, int command, uint64_t watch_id, const char *function,
+                            size_t function_len)
+{
+    if (!r->jsonl)
+        return; /* the status line said it */
+    struct cs_textbuf b = {0};
+    cs_textbuf_printf(&b, "{\"type\":\"event\",\"event\":\"%s_started\"", command_name(command));
+    json_command(&b, r);
+    cs_textbuf_puts(&b, ",\"data\":{\"watch_id\":");
+    json_watch_id(&b, command, watch_id);
+    cs_textbuf_puts(&b, ",\"function\":");
+    cs_json_string(&b, function, function_len);
+    cs_textbuf_puts(&b, "}}\n");
+    write_line(r, &b);
+}
+
+void cs_live_render_stopped(struct cs_live_render *r, int command, uint64_t watch_id, const char *reason,
+                            uint64_t observations)
+{
+    if (!r->jsonl) {
+        if (strcmp(reason, "count") != 0)
+            fprintf(stderr, "callscope: the observation was removed (%s) after %llu observation%s\n",
+                    cs_safe(reason, (size_t)-1), (unsigned long long)observations, observations == 1 ? "" : "s");
+        return;
     }
+    struct cs_textbuf b = {0};
+    cs_textbuf_printf(&b, "{\"type\":\"event\",\"event\":\"%s_stopped\"", command_name(command));
+    json_command(&b, r);
+    cs_textbuf_puts(&b, ",\"data\":{\"watch_id\":");
+    json_watch_id(&b, command, watch_id);
+    cs_textbuf_puts(&b, ",\"reason\":");
+    cs_json_string(&b, reason, strlen(reason));
+    cs_textbuf_printf(&b, ",\"observations\":%llu}}\n", (unsigned long long)observations);
+    write_line(r, &b);
+}
+
+void cs_live_render_success(struct cs_live_render *r, const char *data_json, const char *text)
+{
+    if (!r->jsonl) {
+        fprintf(r->out, "%s\n", cs_safe(text, (size_t)-1));
+        fflush(r->out);
+        return;
+    }
+    struct cs_textbuf b = {0};
+    cs_textbuf_puts(&b, "{\"type\":\"success\"");
+    json_command(&b, r);
+    cs_textbuf_printf(&b, ",\"data\":%s}\n", data_json);
+    write_line(r, &b);
 }

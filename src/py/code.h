@@ -13,6 +13,12 @@
  * (dictionary lookups only); NULL first_arg gives the bare name there. */
 PyObject *cs_py_code_qualname(PyCodeObject *code, PyObject *first_arg);
 
+/* The position of the argument `name` among the first nargs, or -1. */
+static inline int cs_py_code_arg_index(PyCodeObject *code, int nargs, const char *name)
+{
+    return cs_code_arg_index(code, nargs, name);
+}
+
 /* The argument names, in order, as a tuple (new reference). */
 static inline PyObject *cs_py_code_arg_names(PyCodeObject *code, int nargs)
 {

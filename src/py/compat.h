@@ -206,6 +206,24 @@ static inline PyObject *cs_code_arg_names(PyCodeObject *code, int nargs)
 #endif
 }
 
+/* The position of the argument called `name` among the first nargs, or -1.
+ * The names are the code's own str objects: comparing runs no program code,
+ * and allocates nothing (a condition looks a parameter up on every call). */
+static inline int cs_code_arg_index(PyCodeObject *code, int nargs, const char *name)
+{
+#if CS_PY_AT_LEAST(3, 11)
+    PyObject *names = code->co_localsplusnames;
+#else
+    PyObject *names = code->co_varnames;
+#endif
+    for (int i = 0; i < nargs && i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *n = PyTuple_GET_ITEM(names, i);
+        if (PyUnicode_CheckExact(n) && PyUnicode_CompareWithASCIIString(n, name) == 0)
+            return i;
+    }
+    return -1;
+}
+
 /* Whether the frame is a generator's, coroutine's or async generator's. */
 static inline int cs_frame_of_generator(cs_frame *f)
 {

@@ -88,7 +88,8 @@ class AttachTest(TracedProgram):
         if library:
             e["CALLSCOPE_ATTACH_LIBRARY"] = library
         e.update(env or {})
-        args = [binary or CALLSCOPE, "attach", str(pid)] + (["--via", via] if via else [])
+        # the text form: the JSON lines a pipe gets by default are LiveJsonContract's
+        args = [binary or CALLSCOPE, "attach", str(pid), "--format", "text"] + (["--via", via] if via else [])
         proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                               env=e, timeout=timeout, preexec_fn=preexec)
         return proc.returncode, proc.stdout.decode(), proc.stderr.decode()

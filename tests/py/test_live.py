@@ -64,18 +64,20 @@ serve(work)
 
 
 
-def tree_functions(node, out=None):
+def tree_functions(tree, out=None):
+    """(depth, function) of each node of a call_tree (a list of roots) or node, in order."""
     out = [] if out is None else out
-    out.append((node["depth"], node["function"]))
-    for child in node["children"]:
-        tree_functions(child, out)
+    for node in tree if isinstance(tree, list) else [tree]:
+        out.append((node["depth"], node["function"]))
+        for child in node["children"]:
+            tree_functions(child, out)
     return out
 
 
 class TraceTest(LiveTarget):
     def test_trace_prints_the_call_tree_with_timings(self):
         p = self.start_target(SHOP)
-        proc = self.live("trace", p.pid, "__main__.Shop.process", "-n", "2", "--no-color")
+        proc = self.live("trace", p.pid, "__main__.Shop.process", "-n", "2", "--no-color", "--format", "tree")
         self.assertEqual(proc.returncode, 0, proc.stderr.decode())
         out = proc.stdout.decode()
         self.assertEqual(out.count("thread=MainThread"), 2, out)
@@ -115,8 +117,9 @@ class TraceTest(LiveTarget):
         self.assertEqual(funcs[0], (0, "__main__.Shop.process"))
         self.assertIn((1, "__main__.helper"), funcs)
         self.assertIn((3, "__main__.leaf"), funcs)  # process > helper > genexpr > leaf
-        self.assertGreaterEqual(o["call_tree"]["duration_ms"], max(
-            c["duration_ms"] for c in o["call_tree"]["children"]))
+        self.assertEqual(len(o["call_tree"]), 1)  # a list of roots: the traced call
+        self.assertGreaterEqual(o["call_tree"][0]["duration_ms"], max(
+            c["duration_ms"] for c in o["call_tree"][0]["children"]))
 
         shallow = self.observations("trace", p.pid, "__main__.Shop.process", "-n", "1", "-d", "1")
         self.assertEqual({d for d, _ in tree_functions(shallow[0]["call_tree"])}, {0, 1})
@@ -190,6 +193,7 @@ class TraceTest(LiveTarget):
         ''')
         client = self.popen_live("trace", p.pid, "__main__.slow", "--format", "jsonl")
         self.assertIn(b"status", client.stdout.readline())
+        self.assertIn(b'"event":"trace_started"', client.stdout.readline())
         self.assertIn(b"observation", client.stdout.readline())
         time.sleep(0.1)  # within the next slow()'s sleep: an invocation is under way
         self.assertEqual(self.live("reset", p.pid, "--all").returncode, 0)
@@ -217,7 +221,7 @@ class TraceTest(LiveTarget):
     def test_exception_marks_the_node(self):
         p = self.start_target(SHOP)
         obs = self.observations("trace", p.pid, "__main__.Shop.process", "-n", "8")
-        raised = [o for o in obs if o["call_tree"].get("raised")]
+        raised = [o for o in obs if o["call_tree"][0].get("raised")]
         self.assertEqual(len(raised), 2)
 
 
@@ -356,7 +360,7 @@ class WatchTest(LiveTarget):
         self.assertIn("__main__.fetch", names)
         # each step of a generator ends in a yield, of a coroutine in an await
         steps = {}
-        pending = [co[0]["call_tree"]]
+        pending = list(co[0]["call_tree"])
         while pending:
             node = pending.pop()
             pending.extend(node["children"])
@@ -393,7 +397,7 @@ class ConditionTest(LiveTarget):
         obs = self.observations("trace", p.pid, "__main__.Shop.process", "-n", "2",
                                 "--condition", "params[0] % 2 == 1 and cost > 0")
         self.assertEqual(len(obs), 2)
-        self.assertTrue(all(not o["call_tree"].get("raised") for o in obs))  # odd orders never raise
+        self.assertTrue(all(not o["call_tree"][0].get("raised") for o in obs))  # odd orders never raise
         stacks = self.observations("stack", p.pid, "__main__.leaf", "-n", "2", "--condition", "params[0] == 2")
         self.assertEqual(len(stacks), 2)
 
@@ -409,7 +413,7 @@ class ConditionTest(LiveTarget):
             out, err = client.communicate(timeout=30)
             self.assertEqual(client.returncode, 0, err.decode())
             lines = [json.loads(l) for l in out.decode().splitlines()]
-            notices = [l for l in lines if l["type"] == "event"]
+            notices = [l for l in lines if l["type"] == "event" and l["event"] == "notice"]
             self.assertEqual(len(notices), 1, lines)
             self.assertIn(error, notices[0]["message"])
             self.assertFalse([l for l in lines if l["type"] == "observation"])
@@ -482,7 +486,7 @@ class MonitorTest(LiveTarget):
 class StackTest(LiveTarget):
     def test_stack_shows_the_callers(self):
         p = self.start_target(SHOP)
-        proc = self.live("stack", p.pid, "__main__.leaf", "-n", "1", "--no-color")
+        proc = self.live("stack", p.pid, "__main__.leaf", "-n", "1", "--no-color", "--format", "tree")
         self.assertEqual(proc.returncode, 0, proc.stderr.decode())
         out = proc.stdout.decode()
         self.assertIn("thread=MainThread", out)
@@ -674,6 +678,7 @@ for line in sys.stdin:
         self.attach(p)
         client = self.popen_live("watch", p.pid, "__main__.checked", "--format", "jsonl")
         self.assertIn(b'"status"', client.stdout.readline())
+        self.assertIn(b'"event":"watch_started"', client.stdout.readline())
         during = look()
         self.assertIn(b'"observation"', client.stdout.readline())
         client.kill()
@@ -710,6 +715,7 @@ for line in sys.stdin:
         for name in before:
             client = self.popen_live("watch", p.pid, "__main__." + name, "--format", "jsonl")
             self.assertIn(b'"status"', client.stdout.readline())
+            self.assertIn(b'"event":"watch_started"', client.stdout.readline())
             self.assertEqual(ask("look " + name)[name], before[name], name)
             if name == "s_try":
                 # what the watch saw end: returned, thrown out of, closed
@@ -723,6 +729,7 @@ for line in sys.stdin:
             client.communicate()
         client = self.popen_live("watch", p.pid, "__main__.s_try", "--format", "jsonl")
         self.assertIn(b'"status"', client.stdout.readline())
+        self.assertIn(b'"event":"watch_started"', client.stdout.readline())
         self.assertEqual(ask("kept"), ["kept-8", 0, "fresh-1"])
         finished = []
         while len(finished) < 2:
@@ -859,7 +866,7 @@ class LifecycleTest(LiveTarget):
         p = self.start_target(SHOP)
         idle = self.state(p)
         for stop in (signal.SIGINT, signal.SIGKILL):
-            client = self.popen_live("trace", p.pid, "__main__.Shop.process")
+            client = self.popen_live("trace", p.pid, "__main__.Shop.process", "--format", "tree")
             line = client.stdout.readline()
             self.assertIn(b"thread=MainThread", line)
             during = self.state(p)
@@ -894,6 +901,7 @@ serve(lambda: (work(), unrelated(1)))
 """))
         client = self.popen_live("trace", p.pid, "__main__.Shop.process", "--format", "jsonl")
         self.assertIn(b"status", client.stdout.readline())
+        self.assertIn(b'"event":"trace_started"', client.stdout.readline())
         self.assertIn(b"observation", client.stdout.readline())
         state = self.state(p)
         client.kill()
@@ -916,11 +924,14 @@ serve(lambda: (work(), unrelated(1)))
         p = self.start_target(SHOP)
         client = self.popen_live("watch", p.pid, "__main__.leaf", "--format", "jsonl")
         self.assertIn(b"status", client.stdout.readline())
-        proc = self.live("reset", p.pid, "--all")
+        proc = self.live("reset", p.pid, "--all", "--format", "text")
         self.assertEqual(proc.returncode, 0, proc.stderr.decode())
         self.assertIn("removed 1 watch", proc.stderr.decode())
-        client.kill()
-        client.communicate()
+        # the client whose watch went is told, and ends
+        out, _ = client.communicate(timeout=30)
+        self.assertEqual(client.returncode, 0)
+        last = json.loads(out.decode().splitlines()[-1])
+        self.assertEqual((last["type"], last["event"], last["data"]["reason"]), ("event", "watch_stopped", "reset"))
 
     def test_two_clients_at_once(self):
         p = self.start_target(SHOP)

@@ -47,7 +47,7 @@ class RemoteExecAttach(LiveTarget):
     def test_attach_observe_detach(self):
         p = self.start("serve(lambda: leaf(1))\n")
         before = self.state(p)
-        proc = self.live("attach", p.pid, "--via", "remote_exec")
+        proc = self.live("attach", p.pid, "--via", "remote_exec", "--format", "text")
         self.assertEqual(proc.returncode, 0, proc.stderr.decode())
         self.assertRegex(proc.stdout.decode(), r"agent started in %d \(Python 3\.\d+, via remote_exec\)" % p.pid)
         obs = self.observations("watch", p.pid, "__main__.leaf", "-n", "2")
@@ -67,7 +67,7 @@ class RemoteExecAttach(LiveTarget):
     @unittest.skipUnless(REMOTE_EXEC, "sys.remote_exec is 3.14+")
     def test_live_commands_choose_remote_exec(self):
         p = self.start("serve(lambda: leaf(1))\n")
-        proc = self.live("attach", p.pid)
+        proc = self.live("attach", p.pid, "--format", "text")
         self.assertEqual(proc.returncode, 0, proc.stderr.decode())
         self.assertIn("via remote_exec", proc.stdout.decode())
         self.live("detach", p.pid)
@@ -85,7 +85,7 @@ class RemoteExecAttach(LiveTarget):
                              "reach it\n" % p.pid)
             self.assertFalse(os.path.exists(self.socket_path(p.pid)))
             # Chosen automatically, the own injector does it instead, and says so.
-            proc = self.live("attach", p.pid)
+            proc = self.live("attach", p.pid, "--format", "text")
             self.assertEqual(proc.returncode, 0, proc.stderr.decode())
             self.assertIn("via ptrace", proc.stdout.decode())
             self.assertEqual(len(self.observations("watch", p.pid, "__main__.leaf", "-n", "1")), 1)
@@ -128,7 +128,7 @@ serve(lambda: leaf(1))
         # Chosen automatically, ptrace takes over after a short wait; the
         # script the target runs later starts nothing and removes its files.
         p = self.start(self.BLOCKED)
-        proc = self.live("attach", p.pid)
+        proc = self.live("attach", p.pid, "--format", "text")
         self.assertEqual(proc.returncode, 0, proc.stderr.decode())
         self.assertIn("via ptrace", proc.stdout.decode())
         self.assertEqual(len(self.observations("watch", p.pid, "__main__.leaf", "-n", "1")), 1)
