@@ -1,7 +1,7 @@
 /*
  * export.c — `callscope export`: a recording in a format other tools read
- * (Perfetto / Chrome trace events, Perfetto's protobuf trace, speedscope,
- * folded stacks, an SVG flame graph, JSON lines). See export.h for how calls reach the formats and
+ * (Perfetto's protobuf trace, Chrome trace-event JSON, speedscope, folded
+ * stacks, an SVG flame graph, JSON lines). See export.h for how calls reach the formats and
  * docs/export.md for the formats themselves.
  *
  * The output goes to stdout (no -o, or -o -), or to OUT through OUT.tmp
@@ -26,11 +26,29 @@
 #include "present/selection.h"
 
 static const struct cs_export_format *const FORMATS[] = {
-    &cs_export_perfetto, &cs_export_perfetto_proto, &cs_export_speedscope,
-    &cs_export_folded,   &cs_export_svg,            &cs_export_jsonl,
+    &cs_export_perfetto, &cs_export_chrome_json, &cs_export_speedscope,
+    &cs_export_folded,   &cs_export_svg,         &cs_export_jsonl,
 };
 #define NFORMATS (sizeof FORMATS / sizeof FORMATS[0])
-#define FORMAT_LIST "perfetto, perfetto-proto, speedscope, folded, svg or jsonl"
+#define FORMAT_LIST "perfetto, chrome-json, speedscope, folded, svg or jsonl"
+
+/* Names that earlier versions accepted: "perfetto-proto" was the protobuf
+ * trace before it became "perfetto". */
+static const struct {
+    const char *name;
+    const struct cs_export_format *format;
+} ALIASES[] = {{"perfetto-proto", &cs_export_perfetto}};
+
+static const struct cs_export_format *find_format(const char *name)
+{
+    for (size_t i = 0; i < NFORMATS; i++)
+        if (strcmp(name, FORMATS[i]->name) == 0)
+            return FORMATS[i];
+    for (size_t i = 0; i < sizeof ALIASES / sizeof ALIASES[0]; i++)
+        if (strcmp(name, ALIASES[i].name) == 0)
+            return ALIASES[i].format;
+    return NULL;
+}
 
 struct export_options {
     const char *path, *out_path;
@@ -50,9 +68,10 @@ static void usage(FILE *f)
 {
     fputs("usage: callscope export [FILE] --format FORMAT [-o OUT] [--pid N] [--tid N] [--filter EXPR]\n"
           "Writes the calls recorded in FILE (default ./callscope.db) to OUT (default stdout) as\n"
-          "  perfetto        Chrome trace-event JSON, for ui.perfetto.dev and chrome://tracing\n"
-          "  perfetto-proto  Perfetto's protobuf trace (.pftrace), for ui.perfetto.dev and\n"
-          "                  trace_processor; far smaller and faster to load than the JSON\n"
+          "  perfetto        Perfetto's protobuf trace (.pftrace), for ui.perfetto.dev and\n"
+          "                  trace_processor (perfetto-proto is another name for it)\n"
+          "  chrome-json     Chrome trace-event JSON, for Chrome DevTools' performance panel,\n"
+          "                  chrome://tracing and ui.perfetto.dev; larger and slower to load\n"
           "  speedscope      speedscope's file format, one profile per thread\n"
           "  folded          folded stacks with self time in ns, for flamegraph.pl and friends\n"
           "  svg             a flame graph to open in a browser (click to zoom)\n"
@@ -82,9 +101,7 @@ static int parse_options(int argc, char **argv, struct export_options *o)
     while (rc == 0 && (opt = getopt_long(argc + 1, args, ":ho:", longopts, NULL)) != -1) {
         switch (opt) {
         case 'F':
-            for (size_t i = 0; i < NFORMATS && !o->format; i++)
-                if (strcmp(optarg, FORMATS[i]->name) == 0)
-                    o->format = FORMATS[i];
+            o->format = find_format(optarg);
             if (!o->format)
                 cs_error("--format is " FORMAT_LIST ", not '%s'", optarg), rc = -1;
             break;

@@ -43,7 +43,7 @@ struct cs_export_frame {
     int depth; /* calls.depth */
     int finished;
     uint32_t node;             /* the stack tree's node (folded, svg) */
-    struct cs_textbuf pending; /* trace event waiting for its end (perfetto) */
+    struct cs_textbuf pending; /* trace event waiting for its end (chrome-json) */
 };
 
 struct cs_export;
@@ -118,7 +118,7 @@ void cs_export_logs_thread(struct cs_export_logs *l, const struct cs_thread_info
 sqlite3_stmt *cs_export_log_of(struct cs_export_logs *l, int64_t call);
 void cs_export_logs_close(struct cs_export_logs *l);
 
-extern const struct cs_export_format cs_export_perfetto, cs_export_perfetto_proto, cs_export_speedscope, cs_export_folded,
+extern const struct cs_export_format cs_export_perfetto, cs_export_chrome_json, cs_export_speedscope, cs_export_folded,
     cs_export_svg, cs_export_jsonl;
 
 /* The stack tree of folded and svg: one node per distinct stack. */

@@ -1,8 +1,9 @@
 /*
- * export_perfetto_proto.c — `export --format perfetto-proto`: Perfetto's own
- * protobuf trace (a .pftrace), which ui.perfetto.dev and trace_processor
- * read natively, far past the sizes where the JSON of `--format perfetto`
- * becomes too slow or too large to load.
+ * export_perfetto_proto.c — `export --format perfetto` (also accepted as
+ * perfetto-proto): Perfetto's own protobuf trace (a .pftrace), which
+ * ui.perfetto.dev and trace_processor read natively, far past the sizes
+ * where the JSON of `--format chrome-json` becomes too slow or too large
+ * to load.
  *
  * The file is a Trace message: a sequence of TracePacket messages, each
  * written as field 1 (length-delimited), all on one packet sequence:
@@ -25,7 +26,7 @@
  * Everything repeated per call is interned (names, categories, file and
  * line, annotation names) so a call costs a few dozen bytes.
  *
- * Times are nanoseconds since the recording started, as in the JSON. A call
+ * Times are nanoseconds since the recording started, as in the chrome-json export. A call
  * that never ended gets its SLICE_BEGIN when it opens and its SLICE_END when
  * the walk settles its end (export.h), with the category "unfinished".
  */
@@ -247,7 +248,7 @@ static void put_first_packet(struct cs_export *x)
     finish_packet(x);
 }
 
-/* One process track per process, named as in the JSON: the recorded
+/* One process track per process, named as in chrome-json: the recorded
  * command for the first, "pid N (child of M)" for the processes it started. */
 static int put_processes(struct cs_export *x)
 {
@@ -457,8 +458,8 @@ static void proto_free(struct cs_export *x)
     x->state = NULL;
 }
 
-const struct cs_export_format cs_export_perfetto_proto = {
-    .name = "perfetto-proto",
+const struct cs_export_format cs_export_perfetto = {
+    .name = "perfetto",
     .begin = proto_begin,
     .thread_begin = proto_thread_begin,
     .open = proto_open,

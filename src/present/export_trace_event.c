@@ -1,6 +1,7 @@
 /*
- * export_trace_event.c — `export --format perfetto`: the Chrome trace-event
- * JSON that ui.perfetto.dev and chrome://tracing load.
+ * export_trace_event.c — `export --format chrome-json`: the Chrome
+ * trace-event JSON that Chrome DevTools' performance panel, chrome://tracing
+ * and ui.perfetto.dev load.
  *
  *   {"displayTimeUnit":"ns","traceEvents":[
  *     {"ph":"M","name":"process_name","pid":..,"tid":0,"args":{"name":..}},
@@ -24,14 +25,14 @@
 #include "present/export.h"
 #include "store/json.h"
 
-struct perfetto {
+struct trace_event {
     int first; /* no event written yet: no comma before the next */
     struct cs_export_logs logs;
 };
 
 static void put_sep(struct cs_export *x, struct cs_textbuf *b)
 {
-    struct perfetto *p = x->state;
+    struct trace_event *p = x->state;
     cs_textbuf_puts(b, p->first ? "\n" : ",\n");
     p->first = 0;
 }
@@ -71,9 +72,9 @@ static int name_processes(struct cs_export *x)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int perfetto_begin(struct cs_export *x)
+static int trace_event_begin(struct cs_export *x)
 {
-    struct perfetto *p = calloc(1, sizeof *p);
+    struct trace_event *p = calloc(1, sizeof *p);
     if (!p)
         return -1;
     p->first = 1;
@@ -83,18 +84,18 @@ static int perfetto_begin(struct cs_export *x)
     return name_processes(x);
 }
 
-static int perfetto_thread_begin(struct cs_export *x, const struct cs_thread_info *t)
+static int trace_event_thread_begin(struct cs_export *x, const struct cs_thread_info *t)
 {
     /* (the viewer shows pid and tid beside it) */
     put_metadata(x, "thread_name", t->pid, t->tid, t->name ? t->name : "?");
-    cs_export_logs_thread(&((struct perfetto *)x->state)->logs, t);
+    cs_export_logs_thread(&((struct trace_event *)x->state)->logs, t);
     return 0;
 }
 
 /* The instant events of the logs the call made. */
 static void put_logs(struct cs_export *x, int64_t call)
 {
-    struct perfetto *p = x->state;
+    struct trace_event *p = x->state;
     sqlite3_stmt *log;
     while ((log = cs_export_log_of(&p->logs, call)) != NULL) {
         struct cs_textbuf *b = &x->buf;
@@ -155,7 +156,7 @@ static void put_event(struct cs_export *x, struct cs_textbuf *b, const struct cs
     cs_textbuf_puts(b, "},\"dur\":");
 }
 
-static int perfetto_open(struct cs_export *x, struct cs_export_frame *f, const struct cs_export_frame *parent,
+static int trace_event_open(struct cs_export *x, struct cs_export_frame *f, const struct cs_export_frame *parent,
                          sqlite3_stmt *row)
 {
     (void)parent;
@@ -172,7 +173,7 @@ static int perfetto_open(struct cs_export *x, struct cs_export_frame *f, const s
     return 0;
 }
 
-static int perfetto_close(struct cs_export *x, struct cs_export_frame *f, const struct cs_export_frame *parent)
+static int trace_event_close(struct cs_export *x, struct cs_export_frame *f, const struct cs_export_frame *parent)
 {
     (void)parent;
     if (f->finished)
@@ -185,28 +186,28 @@ static int perfetto_close(struct cs_export *x, struct cs_export_frame *f, const 
     return 0;
 }
 
-static int perfetto_end(struct cs_export *x)
+static int trace_event_end(struct cs_export *x)
 {
     cs_textbuf_puts(&x->buf, "\n]}\n");
     cs_export_flush_buf(x);
     return 0;
 }
 
-static void perfetto_free(struct cs_export *x)
+static void trace_event_free(struct cs_export *x)
 {
-    struct perfetto *p = x->state;
+    struct trace_event *p = x->state;
     if (p)
         cs_export_logs_close(&p->logs);
     free(x->state);
     x->state = NULL;
 }
 
-const struct cs_export_format cs_export_perfetto = {
-    .name = "perfetto",
-    .begin = perfetto_begin,
-    .thread_begin = perfetto_thread_begin,
-    .open = perfetto_open,
-    .close = perfetto_close,
-    .end = perfetto_end,
-    .free = perfetto_free,
+const struct cs_export_format cs_export_chrome_json = {
+    .name = "chrome-json",
+    .begin = trace_event_begin,
+    .thread_begin = trace_event_thread_begin,
+    .open = trace_event_open,
+    .close = trace_event_close,
+    .end = trace_event_end,
+    .free = trace_event_free,
 };

@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 
 from tests.py.support import CALLSCOPE, LIB, TracedProgram, on_terminal
 
-FORMATS = ("perfetto", "perfetto-proto", "speedscope", "folded", "svg", "jsonl")
+FORMATS = ("perfetto", "chrome-json", "speedscope", "folded", "svg", "jsonl")
 
 # Nested calls, a named thread, a generator, an exception and a child process.
 PROGRAM = """
@@ -144,9 +144,9 @@ class Exported(unittest.TestCase):
         return call["start_ns"] + call["duration_ns"]
 
 
-class Perfetto(Exported):
+class ChromeJson(Exported):
     def events(self):
-        return json.loads(self.output("perfetto"))["traceEvents"]
+        return json.loads(self.output("chrome-json"))["traceEvents"]
 
     def test_one_complete_event_per_call(self):
         slices = {e["args"]["call_id"]: e for e in self.events() if e["ph"] == "X"}
@@ -218,7 +218,7 @@ class Perfetto(Exported):
 
 
 # The part of Perfetto's trace schema (google/perfetto, protos/perfetto/trace/)
-# that perfetto-proto writes, so protoc decodes it by field name and type.
+# that `--format perfetto` writes, so protoc decodes it by field name and type.
 PERFETTO_SCHEMA = """
 syntax = "proto2";
 package perfetto.protos;
@@ -294,11 +294,11 @@ class PerfettoProto(Exported):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.raw = cls.out["perfetto-proto"].stdout
+        cls.raw = cls.out["perfetto"].stdout
         cls.trace, cls.decode_error = decode_pftrace(cls.raw, cls.dir)
 
     def setUp(self):
-        self.assertEqual(self.out["perfetto-proto"].returncode, 0, self.out["perfetto-proto"].stderr)
+        self.assertEqual(self.out["perfetto"].returncode, 0, self.out["perfetto"].stderr)
         self.assertIsNone(self.decode_error)
 
     def packets(self):
@@ -325,6 +325,12 @@ class PerfettoProto(Exported):
             value = (a["string_value"] or a["int_value"] or a["bool_value"])[0]
             out[names[a["name_iid"][0]]] = value
         return out
+
+    def test_perfetto_proto_is_another_name_for_it(self):
+        proc = subprocess.run([CALLSCOPE, "export", self.db, "--format", "perfetto-proto"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=120)
+        self.assertEqual((proc.returncode, proc.stderr), (0, b""))
+        self.assertEqual(proc.stdout, self.raw)
 
     def test_decode_raw_reads_a_trace_of_packets(self):
         raw = subprocess.run(["protoc", "--decode_raw"], input=self.raw, stdout=subprocess.PIPE,
@@ -369,7 +375,7 @@ class PerfettoProto(Exported):
             for d in p["track_descriptor"]:
                 if d["thread"]:
                     tracks[d["uuid"][0]] = (d["thread"][0]["pid"][0], d["thread"][0]["tid"][0])
-        json_slices = {e["args"]["call_id"]: e for e in json.loads(self.output("perfetto"))["traceEvents"]
+        json_slices = {e["args"]["call_id"]: e for e in json.loads(self.output("chrome-json"))["traceEvents"]
                        if e["ph"] == "X"}
         stacks = collections.defaultdict(list)  # track -> [(call id, begin ts)]
         seen = set()
@@ -430,12 +436,12 @@ class LostEnd(Exported):
         con.commit()
         con.close()
         cls.calls = db_calls(cls.db)
-        proc = subprocess.run([CALLSCOPE, "export", cls.db, "--format", "perfetto"], stdout=subprocess.PIPE,
+        proc = subprocess.run([CALLSCOPE, "export", cls.db, "--format", "chrome-json"], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, timeout=120)
-        cls.out = {"perfetto": proc}
+        cls.out = {"chrome-json": proc}
 
     def test_it_ends_where_the_next_call_starts(self):
-        events = {e["args"]["call_id"]: e for e in json.loads(self.output("perfetto"))["traceEvents"]
+        events = {e["args"]["call_id"]: e for e in json.loads(self.output("chrome-json"))["traceEvents"]
                   if e["ph"] == "X"}
         fail = self.named("__main__.fail")[0]
         later = min(c["id"] for c in self.calls.values()
@@ -650,7 +656,7 @@ class JsonLines(Exported):
 
     def test_bad_filter_is_a_usage_error(self):
         out = os.path.join(self.dir, "never.json")
-        proc = subprocess.run([CALLSCOPE, "export", self.db, "--format", "perfetto", "-o", out, "--filter",
+        proc = subprocess.run([CALLSCOPE, "export", self.db, "--format", "chrome-json", "-o", out, "--filter",
                                "modul == 'x'"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
         self.assertEqual(proc.returncode, 2)
         self.assertIn("unknown field 'modul'", proc.stderr.decode())
@@ -677,8 +683,8 @@ class Unfinished(Exported):
         self.assertEqual({c["function"] for c in self.calls.values() if c["duration_ns"] is None},
                          {"__main__.<module>", "__main__.outer", "__main__.inner"})
 
-    def test_perfetto_marks_them_and_keeps_nesting(self):
-        events = {e["args"]["call_id"]: e for e in json.loads(self.output("perfetto"))["traceEvents"]
+    def test_chrome_json_marks_them_and_keeps_nesting(self):
+        events = {e["args"]["call_id"]: e for e in json.loads(self.output("chrome-json"))["traceEvents"]
                   if e["ph"] == "X"}
         self.assertEqual(len(events), len(self.calls))
         by_name = {self.calls[i]["function"]: e for i, e in events.items()}
@@ -698,16 +704,16 @@ class Unfinished(Exported):
         self.assertLessEqual(end(outer), end(module) + 1e-6)
 
     @unittest.skipUnless(HAVE_PROTOC, "protoc is not installed (Debian: protobuf-compiler)")
-    def test_perfetto_proto_closes_them_at_the_settled_end(self):
-        self.assertEqual(self.out["perfetto-proto"].returncode, 0, self.out["perfetto-proto"].stderr)
-        trace, error = decode_pftrace(self.out["perfetto-proto"].stdout, self.dir)
+    def test_perfetto_closes_them_at_the_settled_end(self):
+        self.assertEqual(self.out["perfetto"].returncode, 0, self.out["perfetto"].stderr)
+        trace, error = decode_pftrace(self.out["perfetto"].stdout, self.dir)
         self.assertIsNone(error)
         names = {e["iid"][0]: e["name"][0] for p in trace["packet"] for d in p["interned_data"]
                  for e in d["event_names"]}
         categories = {e["iid"][0]: e["name"][0] for p in trace["packet"] for d in p["interned_data"]
                       for e in d["event_categories"]}
         json_ends = {self.calls[e["args"]["call_id"]]["function"]: round((e["ts"] + e["dur"]) * 1000)
-                     for e in json.loads(self.output("perfetto"))["traceEvents"] if e["ph"] == "X"}
+                     for e in json.loads(self.output("chrome-json"))["traceEvents"] if e["ph"] == "X"}
         seq, stack = [], []
         for p in trace["packet"]:
             for event in p["track_event"]:
@@ -764,7 +770,7 @@ class FilteredOut(TracedProgram):
                                   "-o", "-")  # -o -: stdout
             self.assertEqual(proc.returncode, 0, proc.stderr.decode())
             return proc.stdout.decode()
-        events = {e["name"]: e for e in json.loads(export("perfetto"))["traceEvents"] if e["ph"] == "X"}
+        events = {e["name"]: e for e in json.loads(export("chrome-json"))["traceEvents"] if e["ph"] == "X"}
         self.assertEqual(set(events), {"__main__.a", "__main__.c"})
         self.assertGreaterEqual(events["__main__.c"]["ts"], events["__main__.a"]["ts"] + events["__main__.a"]["dur"])
         self.assertAlmostEqual(events["__main__.c"]["dur"], c["duration_ns"] / 1000, places=3)
@@ -789,7 +795,7 @@ class FilteredOut(TracedProgram):
 
 class Logs(TracedProgram):
     """callscope.log() rows show where they were made: under their call in
-    `show`, as instant events in perfetto (only for the calls exported)."""
+    `show`, as instant events in chrome-json (only for the calls exported)."""
 
     def test_log_rows_are_shown_and_exported(self):
         script = self.write("app.py", """
@@ -821,7 +827,7 @@ class Logs(TracedProgram):
         ])
         work = self.calls("__main__.work")[0]
         def instants(*options):
-            out = self.callscope("export", self.db, "--format", "perfetto", *options).stdout.decode()
+            out = self.callscope("export", self.db, "--format", "chrome-json", *options).stdout.decode()
             return [(e["name"], e["args"]) for e in json.loads(out)["traceEvents"] if e["ph"] == "i"]
         self.assertEqual(instants("--filter", "func == 'work'"), [
             ("cache miss", {"call_id": work["id"], "fields": {"key": "'abc'"}}),
@@ -852,7 +858,7 @@ class UnnamedThread(TracedProgram):
         self.assertIn(title + "\n", show)
         speedscope = json.loads(self.callscope("export", self.db, "--format", "speedscope").stdout)
         self.assertIn(title, [p["name"] for p in speedscope["profiles"]])
-        trace = json.loads(self.callscope("export", self.db, "--format", "perfetto").stdout)
+        trace = json.loads(self.callscope("export", self.db, "--format", "chrome-json").stdout)
         names = {(e["pid"], e["tid"]): e["args"]["name"] for e in trace["traceEvents"]
                  if e["ph"] == "M" and e["name"] == "thread_name"}
         self.assertEqual(names[row["pid"], row["tid"]], "?")
@@ -882,7 +888,7 @@ class WhileRecording(TracedProgram):
                 time.sleep(0.1)
             else:
                 self.fail("the recording never showed the running calls")
-            proc = self.callscope("export", self.db, "--format", "perfetto")
+            proc = self.callscope("export", self.db, "--format", "chrome-json")
             self.assertEqual(proc.returncode, 0, proc.stderr)
             slices = {e["name"]: e for e in json.loads(proc.stdout)["traceEvents"] if e["ph"] == "X"}
             self.assertEqual(set(slices), {"__main__.ready", "__main__.wait", "__main__.<module>"})
@@ -915,19 +921,19 @@ class Errors(TracedProgram):
         con.execute("pragma user_version = 99")
         con.commit()
         con.close()
-        self.assert_one_line_error(self.callscope("export", self.db, "--format", "perfetto"), "newer")
+        self.assert_one_line_error(self.callscope("export", self.db, "--format", "chrome-json"), "newer")
 
     def test_unknown_or_missing_format_lists_the_formats(self):
         self.recorded()
         for args in (("--format", "pprof"), ()):
             proc = self.callscope("export", self.db, *args)
-            self.assert_one_line_error(proc, "perfetto, perfetto-proto, speedscope, folded, svg or jsonl", 2)
+            self.assert_one_line_error(proc, "perfetto, chrome-json, speedscope, folded, svg or jsonl", 2)
         self.assert_one_line_error(self.callscope("export", self.db, "--format", "svg", "--tid", "x"), "--tid", 2)
 
     def test_unwritable_output(self):
         self.recorded()
         out = os.path.join(self.dir, "no", "such", "dir", "trace.json")
-        proc = self.callscope("export", self.db, "--format", "perfetto", "-o", out)
+        proc = self.callscope("export", self.db, "--format", "chrome-json", "-o", out)
         self.assert_one_line_error(proc, "cannot write %s: No such file or directory" % out, 1)
 
     def test_full_disk_on_stdout(self):
@@ -948,7 +954,7 @@ class Errors(TracedProgram):
             # room for SQLite's shared-memory file, not for the export
             resource.setrlimit(resource.RLIMIT_FSIZE, (100000, 100000))
 
-        proc = subprocess.run([CALLSCOPE, "export", self.db, "--format", "perfetto", "-o", out],
+        proc = subprocess.run([CALLSCOPE, "export", self.db, "--format", "chrome-json", "-o", out],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=small_files, timeout=60)
         self.assert_one_line_error(proc, "callscope: writing %s: File too large" % out, 1)
         with open(out) as f:
@@ -968,7 +974,7 @@ class Errors(TracedProgram):
     def test_progress_bar_only_on_a_terminal(self):
         self.recorded()
         out = os.path.join(self.dir, "trace.json")
-        status, err = on_terminal([CALLSCOPE, "export", self.db, "--format", "perfetto", "-o", out],
+        status, err = on_terminal([CALLSCOPE, "export", self.db, "--format", "chrome-json", "-o", out],
                                   stdout_too=False)
         self.assertEqual(status, 0)
         self.assertIn("exporting", err)
@@ -976,7 +982,7 @@ class Errors(TracedProgram):
         self.assertTrue(err.endswith("\r\x1b[K"), repr(err))  # erased when done
         with open(out) as f:
             json.load(f)
-        proc = self.callscope("export", self.db, "--format", "perfetto", "-o", out)
+        proc = self.callscope("export", self.db, "--format", "chrome-json", "-o", out)
         self.assertEqual(proc.stderr, b"")
 
 

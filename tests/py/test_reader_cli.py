@@ -293,7 +293,7 @@ class BadFiles(TracedProgram):
             path = os.path.join(folder, "r.db")
             with open(path, "wb") as f:
                 f.write(content)
-            for command in (["show"], ["stats"], ["export", "--format", "perfetto"],
+            for command in (["show"], ["stats"], ["export", "--format", "chrome-json"],
                             ["export", "--format", "jsonl"], ["show", "--filter", "func == 'fib'"]):
                 proc = self.callscope(*command, path)
                 err = proc.stderr.decode(errors="replace")
@@ -324,7 +324,8 @@ class BadFiles(TracedProgram):
         """)
         con.commit()
         con.close()
-        for command in (["show"], ["stats"], ["export", "--format", "perfetto"], ["export", "--format", "jsonl"],
+        for command in (["show"], ["stats"], ["export", "--format", "chrome-json"], ["export", "--format", "jsonl"],
+                        ["export", "--format", "perfetto"],
                         ["show", "--filter", "value == '1'"], ["stats", "--filter", "type == 'int'"],
                         ["show", "--filter", "value == '1%' or type == 'str'"]):
             proc = self.callscope(*command, self.db)
@@ -380,7 +381,7 @@ class BadFiles(TracedProgram):
         con.close()
         outputs = [self.callscope("show", self.db, "--format", "jsonl"),
                    self.callscope("export", self.db, "--format", "jsonl"),
-                   self.callscope("export", self.db, "--format", "perfetto")]
+                   self.callscope("export", self.db, "--format", "chrome-json")]
         for proc in outputs:
             self.assertEqual(proc.returncode, 0, proc.stderr)
         rows = [json.loads(line) for line in outputs[0].stdout.decode().splitlines()]
