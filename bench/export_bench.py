@@ -18,7 +18,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("BUILD", os.path.join(ROOT, "build"))
-FORMATS = ("perfetto", "chrome-json", "speedscope", "folded", "svg", "jsonl")
+FORMATS = ("perfetto", "chrome-json", "firefox", "speedscope", "folded", "svg", "jsonl")
 
 
 def main():

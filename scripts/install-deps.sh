@@ -6,7 +6,7 @@ set -euo pipefail
 # gdb: `callscope attach --via gdb` and its tests; libncurses-dev: the viewer
 # (`callscope view`, linked with ncursesw); tmux: the viewer's tests.
 # clang and libclang-rt-14-dev: the libFuzzer harnesses (`make fuzz`).
-# protobuf-compiler: protoc, which decodes `export --format perfetto-proto` in its tests.
+# protobuf-compiler: protoc, which decodes `export --format perfetto` in its tests.
 packages=(gcc make libsqlite3-dev sqlite3 gdb libncurses-dev tmux clang libclang-rt-14-dev protobuf-compiler)
 missing=()
 for pkg in "${packages[@]}"; do

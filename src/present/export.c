@@ -1,7 +1,8 @@
 /*
  * export.c — `callscope export`: a recording in a format other tools read
- * (Perfetto's protobuf trace, Chrome trace-event JSON, speedscope, folded
- * stacks, an SVG flame graph, JSON lines). See export.h for how calls reach the formats and
+ * (Perfetto's protobuf trace, Chrome trace-event JSON, the Firefox
+ * Profiler's format, speedscope, folded stacks, an SVG flame graph, JSON
+ * lines). See export.h for how calls reach the formats and
  * docs/export.md for the formats themselves.
  *
  * The output goes to stdout (no -o, or -o -), or to OUT through OUT.tmp
@@ -26,11 +27,11 @@
 #include "present/selection.h"
 
 static const struct cs_export_format *const FORMATS[] = {
-    &cs_export_perfetto, &cs_export_chrome_json, &cs_export_speedscope,
+    &cs_export_perfetto, &cs_export_chrome_json, &cs_export_firefox, &cs_export_speedscope,
     &cs_export_folded,   &cs_export_svg,         &cs_export_jsonl,
 };
 #define NFORMATS (sizeof FORMATS / sizeof FORMATS[0])
-#define FORMAT_LIST "perfetto, chrome-json, speedscope, folded, svg or jsonl"
+#define FORMAT_LIST "perfetto, chrome-json, firefox, speedscope, folded, svg or jsonl"
 
 /* Names that earlier versions accepted: "perfetto-proto" was the protobuf
  * trace before it became "perfetto". */
@@ -72,6 +73,8 @@ static void usage(FILE *f)
           "                  trace_processor (perfetto-proto is another name for it)\n"
           "  chrome-json     Chrome trace-event JSON, for Chrome DevTools' performance panel,\n"
           "                  chrome://tracing and ui.perfetto.dev; larger and slower to load\n"
+          "  firefox         the Firefox Profiler's processed profile, for profiler.firefox.com;\n"
+          "                  call durations as tracing weights (no sampling)\n"
           "  speedscope      speedscope's file format, one profile per thread\n"
           "  folded          folded stacks with self time in ns, for flamegraph.pl and friends\n"
           "  svg             a flame graph to open in a browser (click to zoom)\n"

@@ -118,8 +118,8 @@ void cs_export_logs_thread(struct cs_export_logs *l, const struct cs_thread_info
 sqlite3_stmt *cs_export_log_of(struct cs_export_logs *l, int64_t call);
 void cs_export_logs_close(struct cs_export_logs *l);
 
-extern const struct cs_export_format cs_export_perfetto, cs_export_chrome_json, cs_export_speedscope, cs_export_folded,
-    cs_export_svg, cs_export_jsonl;
+extern const struct cs_export_format cs_export_perfetto, cs_export_chrome_json, cs_export_firefox, cs_export_speedscope,
+    cs_export_folded, cs_export_svg, cs_export_jsonl;
 
 /* The stack tree of folded and svg: one node per distinct stack. */
 struct cs_stack_node {

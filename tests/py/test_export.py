@@ -4,6 +4,7 @@ would (json, xml.etree), against what the database says."""
 
 import codecs
 import collections
+import decimal
 import json
 import os
 import re
@@ -21,7 +22,7 @@ import xml.etree.ElementTree as ET
 
 from tests.py.support import CALLSCOPE, LIB, TracedProgram, on_terminal
 
-FORMATS = ("perfetto", "chrome-json", "speedscope", "folded", "svg", "jsonl")
+FORMATS = ("perfetto", "chrome-json", "firefox", "speedscope", "folded", "svg", "jsonl")
 
 # Nested calls, a named thread, a generator, an exception and a child process.
 PROGRAM = """
@@ -72,6 +73,66 @@ outer()
 """
 
 SVG = "{http://www.w3.org/2000/svg}"
+
+
+# The tables of the Firefox Profiler's processed profile (version 56, see
+# src/types/profile.js of firefox-devtools/profiler at that version): every
+# column each thread's tables must have.
+FIREFOX_TABLES = {
+    "samples": {"stack", "timeDeltas", "weight"},
+    "markers": {"data", "name", "startTime", "endTime", "phase", "category"},
+    "stackTable": {"frame", "prefix"},
+    "frameTable": {"address", "inlineDepth", "category", "subcategory", "func", "nativeSymbol", "innerWindowID",
+                   "line", "column"},
+    "funcTable": {"name", "isJS", "relevantForJS", "resource", "fileName", "lineNumber", "columnNumber"},
+    "resourceTable": {"lib", "name", "host", "type"},
+    "nativeSymbols": {"libIndex", "address", "name", "functionSize"},
+}
+FIREFOX_THREAD_FIELDS = {"processType", "processStartupTime", "processShutdownTime", "registerTime",
+                         "unregisterTime", "pausedRanges", "name", "isMainThread", "processName", "pid",
+                         "tid"} | set(FIREFOX_TABLES)
+
+
+def load_firefox(text):
+    """The profile with every number exact (decimal.Decimal for fractions)."""
+    return json.loads(text, parse_float=decimal.Decimal)
+
+
+def ns(ms):
+    """Milliseconds as written (a Decimal or an int) in integer nanoseconds."""
+    value = decimal.Decimal(ms) * 1000000
+    assert value == value.to_integral_value(), ms
+    return int(value)
+
+
+def firefox_samples(profile, thread):
+    """(time in ns, stack as function names root first or None, weight in ns) of each sample."""
+    strings = profile["shared"]["stringArray"]
+    stacks, frames, funcs = thread["stackTable"], thread["frameTable"], thread["funcTable"]
+
+    def names(stack):
+        out = []
+        while stack is not None:
+            out.append(strings[funcs["name"][frames["func"][stacks["frame"][stack]]]])
+            stack = stacks["prefix"][stack]
+        return tuple(reversed(out))
+
+    samples, at = [], 0
+    for stack, delta, weight in zip(thread["samples"]["stack"], thread["samples"]["timeDeltas"],
+                                    thread["samples"]["weight"]):
+        at += ns(delta)
+        samples.append((at, None if stack is None else names(stack), ns(weight)))
+    return samples
+
+
+def firefox_self_ns(profile):
+    """Function name -> the weight of the samples it is the leaf of, in ns, over every thread."""
+    out = collections.Counter()
+    for thread in profile["threads"]:
+        for _, stack, weight in firefox_samples(profile, thread):
+            if stack:
+                out[stack[-1]] += weight
+    return out
 
 
 def record(directory, source, *args):
@@ -423,6 +484,166 @@ class PerfettoProto(Exported):
         self.assertEqual({categories[e["category_iids"][0]] for e in begins.values()}, {"python"})
 
 
+class Firefox(Exported):
+    """The Firefox Profiler's processed profile, checked against its schema
+    and against what the database and `callscope stats` say."""
+
+    def profile(self):
+        return load_firefox(self.output("firefox"))
+
+    def test_meta_and_shared_tables(self):
+        profile = self.profile()
+        meta = profile["meta"]
+        self.assertEqual(meta["preprocessedProfileVersion"], 56)
+        for key, kind in (("interval", (int, decimal.Decimal)), ("startTime", (int, decimal.Decimal)),
+                          ("processType", int), ("product", str), ("stackwalk", int), ("version", int),
+                          ("markerSchema", list), ("categories", list)):
+            self.assertIsInstance(meta[key], kind, key)
+        con = sqlite3.connect(self.db)
+        wall = con.execute("select value from meta where key = 'started_wall_ns'").fetchone()
+        con.close()
+        if wall:
+            self.assertEqual(ns(meta["startTime"]), int(wall[0]))
+        # the default category is the first grey one; each has a first subcategory
+        self.assertIn("grey", [c["color"] for c in meta["categories"]])
+        for category in meta["categories"]:
+            self.assertTrue(category["subcategories"])
+        for schema in meta["markerSchema"]:
+            self.assertTrue({"name", "display", "fields"} <= set(schema))
+            for field in schema["fields"]:
+                self.assertTrue({"key", "format"} <= set(field))
+        self.assertEqual(profile["libs"], [])
+        self.assertTrue(all(isinstance(s, str) for s in profile["shared"]["stringArray"]))
+
+    def test_every_table_is_whole_and_points_inside(self):
+        profile = self.profile()
+        strings = profile["shared"]["stringArray"]
+        ncategories = len(profile["meta"]["categories"])
+        self.assertEqual(len(profile["threads"]), len({(c["pid"], c["tid"]) for c in self.calls.values()}))
+        for thread in profile["threads"]:
+            self.assertEqual(set(thread) - {"processName"}, FIREFOX_THREAD_FIELDS - {"processName"})
+            self.assertIsInstance(thread["pid"], str)
+            self.assertIsInstance(thread["tid"], int)
+            for name, columns in FIREFOX_TABLES.items():
+                table = thread[name]
+                self.assertEqual(set(table) - {"length", "weightType"}, columns, name)
+                for column in columns:
+                    self.assertEqual(len(table[column]), table["length"], (name, column))
+            samples, stacks = thread["samples"], thread["stackTable"]
+            frames, funcs, markers = thread["frameTable"], thread["funcTable"], thread["markers"]
+            self.assertEqual(samples["weightType"], "tracing-ms")
+            self.assertTrue(all(s is None or 0 <= s < stacks["length"] for s in samples["stack"]))
+            self.assertTrue(all(d >= 0 for d in samples["timeDeltas"]))  # in time order
+            self.assertTrue(all(w >= 0 for w in samples["weight"]))
+            for i, (frame, prefix) in enumerate(zip(stacks["frame"], stacks["prefix"])):
+                self.assertTrue(0 <= frame < frames["length"])
+                self.assertTrue(prefix is None or 0 <= prefix < i)  # a prefix comes before its stacks
+            self.assertTrue(all(0 <= f < funcs["length"] for f in frames["func"]))
+            self.assertTrue(all(0 <= c < ncategories for c in frames["category"]))
+            self.assertTrue(all(0 <= n < len(strings) for n in funcs["name"]))
+            self.assertTrue(all(f is None or 0 <= f < len(strings) for f in funcs["fileName"]))
+            self.assertTrue(all(0 <= n < len(strings) for n in markers["name"]))
+            self.assertTrue(all(0 <= c < ncategories for c in markers["category"]))
+
+    def test_threads_and_processes(self):
+        threads = {(int(t["pid"]), t["tid"]): t for t in self.profile()["threads"]}
+        expected = {(c["pid"], c["tid"]): c["thread"] or "?" for c in self.calls.values()}
+        self.assertEqual({k: t["name"] for k, t in threads.items()}, expected)
+        main_pid = self.named("__main__.<module>")[0]["pid"]
+        child_pid = self.named("__main__.child_work")[0]["pid"]
+        self.assertIn("app.py", threads[main_pid, main_pid]["processName"])
+        self.assertEqual(threads[child_pid, child_pid]["processName"], "pid %d (child of %d)" % (child_pid, main_pid))
+        self.assertEqual({k for k, t in threads.items() if t["isMainThread"]}, {(main_pid, main_pid),
+                                                                                (child_pid, child_pid)})
+
+    def test_self_time_per_function_is_what_the_database_says(self):
+        want = collections.Counter()
+        for call in self.calls.values():
+            want[call["function"]] += call["self_ns"]
+        self.assertEqual(firefox_self_ns(self.profile()), +want)
+
+    def test_each_thread_weighs_what_its_outermost_calls_lasted(self):
+        for thread in self.profile()["threads"]:
+            roots = [c for c in self.calls.values() if (c["pid"], c["tid"]) == (int(thread["pid"]), thread["tid"])
+                     and c["parent_id"] is None]
+            self.assertTrue(roots)
+            self.assertEqual(sum(ns(w) for w in thread["samples"]["weight"]), sum(c["duration_ns"] for c in roots))
+
+    def test_samples_are_the_calls_running_then(self):
+        """Each sample is the innermost call running at its time, as
+        chrome-json places the calls: the stack chart draws them where they ran."""
+        spans = collections.defaultdict(list)  # (pid, tid) -> (start, end, depth, call)
+        for e in json.loads(self.output("chrome-json"))["traceEvents"]:
+            if e["ph"] == "X":
+                call = self.calls[e["args"]["call_id"]]
+                start = round(decimal.Decimal(str(e["ts"])) * 1000)
+                spans[e["pid"], e["tid"]].append((start, start + round(decimal.Decimal(str(e["dur"])) * 1000),
+                                                  call["depth"], call))
+        profile = self.profile()
+        for thread in profile["threads"]:
+            calls = spans[int(thread["pid"]), thread["tid"]]
+            samples = firefox_samples(profile, thread)
+            for (at, stack, weight), following in zip(samples, samples[1:] + [None]):
+                until = following[0] if following else at
+                running = [c for c in calls if c[0] <= at and until <= c[1] and (c[0] < until or c[0] == at)]
+                if stack is None:  # between two outermost calls
+                    self.assertEqual(weight, 0)
+                    self.assertFalse([c for c in running if c[0] < at < c[1]])
+                    continue
+                innermost = max(running, key=lambda c: c[2])
+                self.assertEqual(stack, stack_of(self.calls, innermost[3]), at)
+                self.assertLessEqual(weight, until - at)
+            self.assertIsNone(samples[-1][1])  # idle after the last call
+            self.assertEqual(samples[-1][0], max(c[1] for c in calls))
+
+    def test_tid_selects_one_thread(self):
+        worker = self.named("__main__.worker")[0]
+        proc = subprocess.run([CALLSCOPE, "export", self.db, "--format", "firefox", "--tid", str(worker["tid"])],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        profile = load_firefox(proc.stdout)
+        self.assertEqual([(t["name"], t["tid"]) for t in profile["threads"]], [("worker-1", worker["tid"])])
+        self.assertEqual(set(firefox_self_ns(profile)), {"__main__.worker", "__main__.fib"})
+
+
+class FirefoxAgainstStats(TracedProgram):
+    """A recording large enough for the columns to go through their
+    temporary files, in two threads: per function, the weights of the
+    profile are the self time `callscope stats` reports."""
+
+    def test_weights_are_the_self_time_stats_reports(self):
+        self.run_traced("""
+            import threading
+            def fib(n):
+                return n if n < 2 else fib(n - 1) + fib(n - 2)
+            def spin(k):
+                return sum(range(k))
+            t = threading.Thread(target=fib, args=(16,))
+            t.start()
+            fib(19)
+            for i in range(300):
+                spin(i)
+            t.join()
+        """, options=["--no-stdlib"])
+        out = os.path.join(self.dir, "profile.json")
+        proc = self.callscope("export", self.db, "--format", "firefox", "-o", out)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertGreater(os.path.getsize(out), 4 * 65536)
+        with open(out) as f:
+            profile = load_firefox(f.read())
+        stats = self.callscope("stats", self.db, "--format", "jsonl")
+        self.assertEqual(stats.returncode, 0, stats.stderr)
+        want = {}
+        for line in stats.stdout.decode().splitlines():
+            row = json.loads(line, parse_float=decimal.Decimal)
+            if row["self_ms"]:
+                want[row["function"]] = ns(row["self_ms"])
+        self.assertEqual(dict(firefox_self_ns(profile)), want)
+        self.assertEqual(len(profile["threads"]), 2)
+        roots = self.query("select sum(duration_ns) from calls where parent_id is null")[0][0]
+        self.assertEqual(sum(ns(w) for t in profile["threads"] for w in t["samples"]["weight"]), roots)
+
+
 class LostEnd(Exported):
     """A call whose end was lost (NULL duration) but whose caller went on."""
 
@@ -730,6 +951,20 @@ class Unfinished(Exported):
                                ("O", "__main__.inner", "unfinished"), ("C", "__main__.inner"),
                                ("C", "__main__.outer"), ("C", "__main__.<module>")])
 
+    def test_firefox_counts_their_time(self):
+        profile = load_firefox(self.output("firefox"))
+        (thread,) = profile["threads"]
+        stacks = {stack for _, stack, _ in firefox_samples(profile, thread)}
+        self.assertIn(("__main__.<module>", "__main__.outer", "__main__.helper"), stacks)
+        # inner ran until the exit, after the last thing recorded (helper's end): no time is known of it
+        self.assertNotIn(("__main__.<module>", "__main__.outer", "__main__.inner"), stacks)
+        module = [e for e in json.loads(self.output("chrome-json"))["traceEvents"]
+                  if e["ph"] == "X" and e["name"] == "__main__.<module>"][0]
+        # the whole of <module> as chrome-json closes it, and helper's own time
+        self.assertEqual(sum(ns(w) for w in thread["samples"]["weight"]),
+                         round(decimal.Decimal(str(module["dur"])) * 1000))
+        self.assertEqual(firefox_self_ns(profile)["__main__.helper"], self.named("__main__.helper")[0]["self_ns"])
+
     def test_speedscope_closes_them(self):
         doc = json.loads(self.output("speedscope"))
         frames = doc["shared"]["frames"]
@@ -788,6 +1023,8 @@ class FilteredOut(TracedProgram):
         self.assertEqual(spans["__main__.c"][1] - spans["__main__.c"][0], c["duration_ns"])
         folded = dict(line.rsplit(" ", 1) for line in export("folded").splitlines())
         self.assertEqual(folded, {"__main__.a": str(a["self_ns"]), "__main__.c": str(c["duration_ns"])})
+        self.assertEqual(dict(firefox_self_ns(load_firefox(export("firefox")))),
+                         {"__main__.a": a["self_ns"], "__main__.c": c["duration_ns"]})
         svg = export("svg")
         self.assertIn("__main__.a", svg)
         self.assertIn("__main__.c", svg)
@@ -795,7 +1032,8 @@ class FilteredOut(TracedProgram):
 
 class Logs(TracedProgram):
     """callscope.log() rows show where they were made: under their call in
-    `show`, as instant events in chrome-json (only for the calls exported)."""
+    `show`, as instant events in chrome-json and markers in firefox (only for
+    the calls exported)."""
 
     def test_log_rows_are_shown_and_exported(self):
         script = self.write("app.py", """
@@ -833,6 +1071,14 @@ class Logs(TracedProgram):
             ("cache miss", {"call_id": work["id"], "fields": {"key": "'abc'"}}),
             ("done", {"call_id": work["id"]})])
         self.assertEqual(len(instants()), 3)
+        out = self.callscope("export", self.db, "--format", "firefox", "--filter", "func == 'work'").stdout
+        (thread,) = json.loads(out)["threads"]
+        markers = thread["markers"]
+        self.assertEqual([d["message"] for d in markers["data"]], ["cache miss", "done"])
+        self.assertEqual({d["callId"] for d in markers["data"]}, {work["id"]})
+        self.assertEqual(json.loads(markers["data"][0]["fields"]), {"key": "'abc'"})
+        self.assertNotIn("fields", markers["data"][1])
+        self.assertEqual(markers["phase"], [0, 0])  # instants
 
 class UnnamedThread(TracedProgram):
     """A thread the recording has no name for (started by _thread) is
@@ -927,7 +1173,7 @@ class Errors(TracedProgram):
         self.recorded()
         for args in (("--format", "pprof"), ()):
             proc = self.callscope("export", self.db, *args)
-            self.assert_one_line_error(proc, "perfetto, chrome-json, speedscope, folded, svg or jsonl", 2)
+            self.assert_one_line_error(proc, "perfetto, chrome-json, firefox, speedscope, folded, svg or jsonl", 2)
         self.assert_one_line_error(self.callscope("export", self.db, "--format", "svg", "--tid", "x"), "--tid", 2)
 
     def test_unwritable_output(self):
