@@ -293,7 +293,7 @@ int cs_cmd_attach(int argc, char **argv)
         cs_error("attach: '%s' is not a process id", pid_arg);
         return CS_EXIT_USAGE;
     }
-    struct cs_live_render r = {stdout, jsonl, 0, "attach", 0};
+    struct cs_live_render r = {stdout, jsonl, 0, "attach", 0, 0};
     if (jsonl) {
         char text[64];
         snprintf(text, sizeof text, "attaching to process %lld", pid);

@@ -606,7 +606,7 @@ static int converse(int fd, struct cs_live_render *r, struct conversation *cv)
                 status = 0;
             } else {
                 text_of(payload, len, text, sizeof text);
-                cs_live_render_message(r, "status", text);
+                cs_live_render_message(r, "info", text);
             }
             break;
         case CS_MSG_STARTED: {
@@ -666,7 +666,8 @@ static int run_live(int command, int argc, char **argv)
         return CS_EXIT_USAGE;
     if (!a.pid && choose_pid(&a.pid) != 0)
         return CS_EXIT_USAGE;
-    struct cs_live_render r = {stdout, a.jsonl, cs_want_color(a.no_color), command_names[command], 0};
+    struct cs_live_render r = {stdout, a.jsonl, cs_want_color(a.no_color), command_names[command], 0,
+                               command != CS_LIVE_TRACE};
     struct sigaction sa = {0};
     sa.sa_handler = on_interrupt;
     sigaction(SIGINT, &sa, NULL);
@@ -730,7 +731,7 @@ int cs_cmd_detach(int argc, char **argv)
     pid_t pid = 0;
     if (pid_arg ? parse_pid(pid_arg, &pid) != 0 : choose_pid(&pid) != 0)
         return CS_EXIT_USAGE;
-    struct cs_live_render r = {stdout, jsonl, 0, "detach", 0};
+    struct cs_live_render r = {stdout, jsonl, 0, "detach", 0, 0};
     int fd = connect_agent(pid, 0);
     if (fd < 0)
         return CS_EXIT_FAILURE;

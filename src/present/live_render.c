@@ -516,12 +516,15 @@ static void json_command(struct cs_textbuf *b, const struct cs_live_render *r)
 void cs_live_render_message(struct cs_live_render *r, const char *type, const char *text)
 {
     int is_error = !strcmp(type, "error");
+    if (!strcmp(type, "info") && r->jsonl && r->events)
+        return; /* its watch_started event says it */
+    int as_json = r->jsonl && (is_error || !strcmp(type, "status") || (!strcmp(type, "event") && r->events));
     /* Status and errors stay off the tree's stream (they name the program's
      * functions); an error is said on stderr in JSON lines too, for a
      * person watching a script. */
-    if (!r->jsonl || is_error)
+    if (!as_json || is_error)
         fprintf(stderr, "callscope: %s\n", cs_safe(text, (size_t)-1));
-    if (!r->jsonl)
+    if (!as_json)
         return;
     struct cs_textbuf b = {0};
     cs_textbuf_printf(&b, "{\"type\":\"%s\"", type);
@@ -539,8 +542,8 @@ void cs_live_render_message(struct cs_live_render *r, const char *type, const ch
 void cs_live_render_started(struct cs_live_render *r, int command, uint64_t watch_id, const char *function,
                             size_t function_len)
 {
-    if (!r->jsonl)
-        return; /* the status line said it */
+    if (!r->jsonl || !r->events)
+        return; /* the info line said it */
     struct cs_textbuf b = {0};
     cs_textbuf_printf(&b, "{\"type\":\"event\",\"event\":\"%s_started\"", command_name(command));
     json_command(&b, r);
@@ -555,7 +558,7 @@ void cs_live_render_started(struct cs_live_render *r, int command, uint64_t watc
 void cs_live_render_stopped(struct cs_live_render *r, int command, uint64_t watch_id, const char *reason,
                             uint64_t observations)
 {
-    if (!r->jsonl) {
+    if (!r->jsonl || !r->events) {
         if (strcmp(reason, "count") != 0)
             fprintf(stderr, "callscope: the observation was removed (%s) after %llu observation%s\n",
                     cs_safe(reason, (size_t)-1), (unsigned long long)observations, observations == 1 ? "" : "s");

@@ -15,6 +15,9 @@ struct cs_live_render {
     int color;
     const char *command; /* "trace", "attach"...: named in JSON messages */
     long long count;     /* observations printed so far (a watch's `count`) */
+    int events;          /* JSON lines: `event` lines too (watch, stack, monitor),
+                          * or only observations and errors (trace: its recipes
+                          * read every line as an observation) */
 };
 
 /* One observation payload (protocol.h). 0, or -1 if it is malformed. */
@@ -22,7 +25,9 @@ int cs_live_render_observation(struct cs_live_render *r, const unsigned char *pa
 /* A status, event or error line: JSON {"type":"status","level":"info",
  * "message"}, {"type":"event","event":"notice","message"} or
  * {"type":"error","error"}, each with "command"; in the human form, one
- * line on stderr. */
+ * line on stderr (an error: in JSON lines too). Type "info" is said on
+ * stderr only: what an observation command installed, which its
+ * watch_started event says in JSON. */
 void cs_live_render_message(struct cs_live_render *r, const char *type, const char *text);
 /* The JSON lines of an observation that began and one that ended ("count":
  * -n was reached, "reset" or "detach": another client removed it); the

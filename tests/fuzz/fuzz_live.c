@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!sink)
         sink = fopen("/dev/null", "w");
     for (int jsonl = 0; jsonl < 2; jsonl++) {
-        struct cs_live_render r = {sink, jsonl, jsonl};
+        struct cs_live_render r = {sink, jsonl, jsonl, "watch", 0, jsonl};
         cs_live_render_observation(&r, data, size);
     }
     struct cs_live_request req;

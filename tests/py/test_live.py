@@ -192,8 +192,7 @@ class TraceTest(LiveTarget):
             serve(lambda: (slow(), other()))
         ''')
         client = self.popen_live("trace", p.pid, "__main__.slow", "--format", "jsonl")
-        self.assertIn(b"status", client.stdout.readline())
-        self.assertIn(b'"event":"trace_started"', client.stdout.readline())
+        self.assertIn(b"tracing", client.stderr.readline())  # installed (trace prints only observations)
         self.assertIn(b"observation", client.stdout.readline())
         time.sleep(0.1)  # within the next slow()'s sleep: an invocation is under way
         self.assertEqual(self.live("reset", p.pid, "--all").returncode, 0)
@@ -539,7 +538,7 @@ class StackTest(LiveTarget):
                 print("done", flush=True)
         """)
         client = self.popen_live("stack", p.pid, "__main__.delegating", "-n", "4", "--format", "jsonl")
-        self.assertIn(b'"status"', client.stdout.readline())
+        self.assertIn(b"(watch ", client.stderr.readline())  # installed
         self.tell(p, "go")
         self.assertEqual(self.read_line(p), "done")
         out, err = client.communicate(timeout=30)
@@ -633,7 +632,7 @@ loop()
         self.assertEqual(self.read_line(p), "counted 3 3 True True")
         for command in (["watch", p.pid, "__main__.leaf", "-n", "2"], ["trace", p.pid, "__main__.helper", "-n", "1"]):
             client = self.popen_live(*command, "--format", "jsonl")
-            self.assertIn(b'"status"', client.stdout.readline())
+            self.assertIn(b"(watch ", client.stderr.readline())  # installed
             for _ in range(3):
                 self.tell(p, "go")
                 self.assertEqual(self.read_line(p), "counted 3 3 True True")
@@ -677,7 +676,6 @@ for line in sys.stdin:
         before = look()
         self.attach(p)
         client = self.popen_live("watch", p.pid, "__main__.checked", "--format", "jsonl")
-        self.assertIn(b'"status"', client.stdout.readline())
         self.assertIn(b'"event":"watch_started"', client.stdout.readline())
         during = look()
         self.assertIn(b'"observation"', client.stdout.readline())
@@ -714,7 +712,6 @@ for line in sys.stdin:
         self.attach(p)
         for name in before:
             client = self.popen_live("watch", p.pid, "__main__." + name, "--format", "jsonl")
-            self.assertIn(b'"status"', client.stdout.readline())
             self.assertIn(b'"event":"watch_started"', client.stdout.readline())
             self.assertEqual(ask("look " + name)[name], before[name], name)
             if name == "s_try":
@@ -728,7 +725,6 @@ for line in sys.stdin:
             client.kill()
             client.communicate()
         client = self.popen_live("watch", p.pid, "__main__.s_try", "--format", "jsonl")
-        self.assertIn(b'"status"', client.stdout.readline())
         self.assertIn(b'"event":"watch_started"', client.stdout.readline())
         self.assertEqual(ask("kept"), ["kept-8", 0, "fresh-1"])
         finished = []
@@ -900,8 +896,7 @@ PROBED = {"process": Shop.process, "helper": helper, "leaf": leaf, "unrelated": 
 serve(lambda: (work(), unrelated(1)))
 """))
         client = self.popen_live("trace", p.pid, "__main__.Shop.process", "--format", "jsonl")
-        self.assertIn(b"status", client.stdout.readline())
-        self.assertIn(b'"event":"trace_started"', client.stdout.readline())
+        self.assertIn(b"tracing", client.stderr.readline())
         self.assertIn(b"observation", client.stdout.readline())
         state = self.state(p)
         client.kill()
@@ -923,7 +918,7 @@ serve(lambda: (work(), unrelated(1)))
     def test_reset_removes_watches_of_other_clients(self):
         p = self.start_target(SHOP)
         client = self.popen_live("watch", p.pid, "__main__.leaf", "--format", "jsonl")
-        self.assertIn(b"status", client.stdout.readline())
+        self.assertIn(b'"event":"watch_started"', client.stdout.readline())
         proc = self.live("reset", p.pid, "--all", "--format", "text")
         self.assertEqual(proc.returncode, 0, proc.stderr.decode())
         self.assertIn("removed 1 watch", proc.stderr.decode())

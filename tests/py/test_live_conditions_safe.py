@@ -509,13 +509,13 @@ class ConditionsReadOnly(LiveTarget):
             client = self.popen_live("watch", p.pid, "__main__.handle", "-s", "--condition", condition,
                                      "--format", "jsonl")
             first = client.stdout.readline()
-            if isinstance(told, Refused) or b'"status"' not in first:
+            if isinstance(told, Refused) or b'"event":"watch_started"' not in first:
                 client.kill()
                 out, err = client.communicate()
                 said = err.decode().strip().splitlines()[-1:]
                 if not isinstance(told, Refused):
                     failures.append("%s: refused by the client: %s" % (condition, said))
-                elif b'"status"' in first or said != ["callscope: " + told]:
+                elif b'"event":"watch_started"' in first or said != ["callscope: " + told]:
                     failures.append("%s: expected the client to refuse it (%s), it said %s %s"
                                     % (condition, told, first, said))
                 continue

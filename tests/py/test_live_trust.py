@@ -349,7 +349,7 @@ class HostileBytecode(LiveTarget):
             first = client.stdout.readline()
             client.kill()
             out, err = client.communicate()
-            self.assertIn(b'"status"', first, err.decode())
+            self.assertIn(b'"event":"watch_started"', first, err.decode())
         obs = self.observations("watch", p.pid, "__main__.fine", "-n", "2")
         self.assertEqual([o["return_obj"] for o in obs], ["2", "2"])
         self.assertIsNone(p.poll())
