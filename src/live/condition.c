@@ -120,6 +120,30 @@ static PyObject *or_none(PyObject *o)
     return o;
 }
 
+/* The arguments only a keyword can pass: the keyword-only parameters, then
+ * the **kwargs dict's items (a new dict: the program's is not touched).
+ * Keys are the code's own names and the str keys CPython put in **kwargs,
+ * so no program code runs to hash or compare them. */
+static PyObject *keyword_arguments(const struct cs_live_call_values *v)
+{
+    int first = v->code ? v->code->co_argcount : 0;
+    int kwonly = v->code ? v->code->co_kwonlyargcount : 0;
+    if (first + kwonly > v->nargv)
+        kwonly = v->nargv > first ? v->nargv - first : 0;
+    if (!kwonly)
+        return v->kwargs ? or_none(v->kwargs) : PyDict_New();
+    PyObject *d = PyDict_New();
+    PyObject *names = d ? cs_py_code_arg_names(v->code, first + kwonly) : NULL;
+    for (int i = first; names && i < first + kwonly; i++)
+        if (v->argv[i] && PyDict_SetItem(d, PyTuple_GET_ITEM(names, i), v->argv[i]) != 0)
+            Py_CLEAR(names);
+    int ok = names && (!v->kwargs || !PyDict_CheckExact(v->kwargs) || PyDict_Update(d, v->kwargs) == 0);
+    Py_XDECREF(names);
+    if (!ok)
+        Py_CLEAR(d);
+    return d;
+}
+
 static PyObject *name_value(const char *name, const struct cs_live_call_values *v)
 {
     if (!strcmp(name, "cost"))
@@ -131,7 +155,7 @@ static PyObject *name_value(const char *name, const struct cs_live_call_values *
         return t;
     }
     if (!strcmp(name, "kwargs"))
-        return v->kwargs ? or_none(v->kwargs) : PyDict_New();
+        return keyword_arguments(v);
     if (!strcmp(name, "self"))
         return or_none(v->self);
     if (!strcmp(name, "return_obj"))
