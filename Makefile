@@ -24,6 +24,10 @@ OPT ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror
 CPPFLAGS += -D_GNU_SOURCE -Isrc
 CFLAGS += $(OPT) $(WARN)
+# Each compile also writes which headers it read (a .d file beside its output),
+# so that a changed header rebuilds only what includes it; -MP keeps a deleted
+# header from stopping the build.
+DEPFLAGS = -MMD -MP
 
 CORE_SRC = $(wildcard src/core/*.c)
 # The expression language: no Python, no SQLite, so the extension can link it too.
@@ -41,7 +45,6 @@ HOOKS_SRC = $(wildcard src/py/*.c) $(wildcard src/hooks/*.c) $(wildcard src/capt
 # Injecting the agent into a running process (Linux x86-64), and the agent
 # socket's path, which the agent computes the same way.
 ATTACH_SRC = $(wildcard src/attach/*.c) src/live/socket_path.c
-HEADERS = $(wildcard src/*/*.h)
 LIBS = -lsqlite3 -lm
 VIEW_LIBS = -lncursesw
 
@@ -61,16 +64,20 @@ all: $(BUILD)/callscope extension $(BUILD)/tests/fixture_entry.so
 LIB_SRC = $(READER_SRC) $(ATTACH_SRC) $(EXPR_SRC) $(CORE_SRC)
 LIB_A = $(BUILD)/libcallscope.a
 
-$(BUILD)/obj/%.o: src/%.c $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+# The commands and the viewer, compiled like the library but linked only into the binary.
+CLI_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(VIEW_SRC))
+LIB_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 
-$(LIB_A): $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/callscope: $(CLI_SRC) $(VIEW_SRC) $(LIB_A) $(HEADERS)
+$(BUILD)/callscope: $(CLI_OBJ) $(LIB_A)
 	@mkdir -p $(BUILD)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(VIEW_SRC) $(LIB_A) $(LIBS) $(VIEW_LIBS)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(LIBS) $(VIEW_LIBS)
 
 extension: package $(EXTENSION)
 
@@ -79,7 +86,7 @@ package: $(BUILD)/callscope $(PY_SOURCES)
 	cp -r python/callscope/. $(PKG_DIR)/
 	cp $(BUILD)/callscope $(PKG_DIR)/.callscope.tmp && mv -f $(PKG_DIR)/.callscope.tmp $(PKG_DIR)/callscope
 
-$(EXTENSION): $(HOOKS_SRC) $(CORE_SRC) $(HEADERS)
+$(EXTENSION): $(HOOKS_SRC) $(CORE_SRC) $(wildcard src/*/*.h)
 	@test -n "$(PY_EXT_SUFFIX)" || { echo "make: $(PYTHON) is not a working Python" >&2; exit 1; }
 	@mkdir -p $(PKG_DIR)
 	$(CC) $(CPPFLAGS) -I$(PY_INCLUDE) $(CFLAGS) -fPIC -shared -fvisibility=hidden \
@@ -96,18 +103,23 @@ all-pythons: $(BUILD)/callscope $(BUILD)/tests/fixture_entry.so
 # ---- tests ----
 
 C_TESTS = $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
+C_TEST_BIN = $(addprefix $(BUILD)/tests/,$(C_TESTS))
 
-$(BUILD)/tests/%: tests/c/%.c $(LIB_A) $(HEADERS) tests/c/check.h
+# Compiled apart from linking, so that a change in the library relinks the
+# tests without compiling them again.
+$(addsuffix .o,$(C_TEST_BIN)): $(BUILD)/tests/%.o: tests/c/%.c
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) -o $@ $< $(LIB_A) $(LIBS)
+	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+$(C_TEST_BIN): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_A)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_A) $(LIBS)
 
 # A stand-in for the agent's entry point, for the attach tests. Never
 # sanitized, whatever OPT says: it is loaded into uninstrumented Pythons.
 $(BUILD)/tests/fixture_entry.so: tests/c/fixture_entry.c
 	@mkdir -p $(BUILD)/tests
-	$(CC) $(CPPFLAGS) -O2 -g $(WARN) -fPIC -shared -fvisibility=hidden -o $@ $<
+	$(CC) $(CPPFLAGS) -O2 -g $(WARN) $(DEPFLAGS) -MF $@.d -MT $@ -fPIC -shared -fvisibility=hidden -o $@ $<
 
-test-c: $(addprefix $(BUILD)/tests/,$(C_TESTS)) $(BUILD)/tests/fixture_entry.so
+test-c: $(C_TEST_BIN) $(BUILD)/tests/fixture_entry.so
 	@for t in $(filter-out %.so,$^); do $$t || exit 1; done
 
 # The C core under AddressSanitizer and UBSan, then the end-to-end tests with
@@ -133,11 +145,11 @@ FUZZERS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_OPT = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_OBJ = $(patsubst src/%.c,build/fuzz/obj/%.o,$(LIB_SRC) $(LIVE_SHARED_SRC))
 .PRECIOUS: build/fuzz/obj/%.o
-build/fuzz/obj/%.o: src/%.c $(HEADERS)
+build/fuzz/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) -std=c11 $(FUZZ_OPT) -fsanitize=fuzzer-no-link -c -o $@ $<
+	clang $(CPPFLAGS) -std=c11 $(FUZZ_OPT) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
-	clang $(CPPFLAGS) $(FUZZ_DEFS) -std=c11 $(FUZZ_OPT) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LIBS)
+	clang $(CPPFLAGS) $(FUZZ_DEFS) -std=c11 $(FUZZ_OPT) $(DEPFLAGS) -MF $@.d -MT $@ -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LIBS)
 # fuzz_filter runs each filter on a real recording, which it makes when it
 # starts with this build's binary and extension (for $(PYTHON)).
 build/fuzz/fuzz_filter: FUZZ_DEFS = -DCS_FUZZ_CALLSCOPE='"$(abspath $(BUILD)/callscope)"' \
@@ -172,7 +184,7 @@ test: deps pythons
 BENCH_HOOK = $(BUILD)/bench/_noop_hook$(PY_EXT_SUFFIX)
 $(BENCH_HOOK): bench/noop_hook.c
 	@mkdir -p $(BUILD)/bench
-	$(CC) -I$(PY_INCLUDE) $(OPT) -Wall -Wextra -fPIC -shared -o $@ $<
+	$(CC) $(CPPFLAGS) -I$(PY_INCLUDE) $(CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -fPIC -shared -o $@ $<
 bench-hook: $(BENCH_HOOK)
 .PHONY: bench-hook
 
@@ -180,7 +192,7 @@ bench-hook: $(BENCH_HOOK)
 # the instruction counts need valgrind's headers for the counting window.
 $(BUILD)/bench/ir_window.so: bench/ir_window.c
 	@mkdir -p $(BUILD)/bench
-	$(CC) -O2 -Wall -Wextra -fPIC -shared -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -shared -o $@ $<
 IR_WINDOW = $(if $(wildcard /usr/include/valgrind/callgrind.h),$(BUILD)/bench/ir_window.so)
 
 bench: deps pythons
@@ -197,15 +209,13 @@ live-bench: all-pythons $(IR_WINDOW)
 	@python3 bench/live_bench.py $(ALL_PYTHONS)
 .PHONY: live-bench
 
-# The collector's own rate and the store's size per call (bench/collector_bench.c).
-$(BUILD)/collector_bench: bench/collector_bench.c $(wildcard src/collector/*.c src/store/*.c) $(CORE_SRC) $(HEADERS) tests/c/producer.h
+# The collector's own rate and the store's size per call (bench/collector_bench.c),
+# and the floor under it: SQLite alone writing a recording's rows
+# (bench/sqlite_floor.c). Both link the library the binary links, so they
+# measure the code it runs, compiled the same way.
+$(BUILD)/collector_bench $(BUILD)/sqlite_floor: $(BUILD)/%: bench/%.c $(LIB_A)
 	@mkdir -p $(BUILD)
-	$(CC) -O2 -D_GNU_SOURCE $(WARN) -Isrc -Itests/c -o $@ bench/collector_bench.c \
-	    $(wildcard src/collector/*.c src/store/*.c) $(CORE_SRC) $(LIBS)
-# The floor under the collector's rate: SQLite alone writing a recording's rows (bench/sqlite_floor.c).
-$(BUILD)/sqlite_floor: bench/sqlite_floor.c $(wildcard src/store/*.c) $(CORE_SRC) $(HEADERS)
-	@mkdir -p $(BUILD)
-	$(CC) -O2 -D_GNU_SOURCE $(WARN) -Isrc -o $@ bench/sqlite_floor.c $(wildcard src/store/*.c) $(CORE_SRC) $(LIBS)
+	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -o $@ $< $(LIB_A) $(LIBS)
 collector-bench: $(BUILD)/collector_bench
 	$(BUILD)/collector_bench 2000000
 .PHONY: collector-bench
@@ -232,3 +242,7 @@ demo: deps
 
 clean:
 	rm -rf build
+
+# The headers each object, test and bench program read when it was last built.
+-include $(wildcard $(BUILD)/*.d $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d \
+    build/fuzz/*.d build/fuzz/obj/*/*.d)
