@@ -53,6 +53,12 @@ PY_EXT_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_conf
 PY_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_paths()["include"])' 2>/dev/null)
 PKG_DIR = $(BUILD)/lib/callscope
 EXTENSION = $(PKG_DIR)/_callscope$(PY_EXT_SUFFIX)
+# The extension's objects, in a directory per interpreter ABI named after the
+# extension's suffix (obj-cpython-311-x86_64-linux-gnu): building for one
+# Python leaves the others' objects as they are.
+EXT_OBJ_DIR = $(BUILD)/obj-$(patsubst .%.so,%,$(PY_EXT_SUFFIX))
+EXT_OBJ = $(patsubst src/%.c,$(EXT_OBJ_DIR)/%.o,$(HOOKS_SRC) $(CORE_SRC))
+EXT_CFLAGS = $(CPPFLAGS) -I$(PY_INCLUDE) $(CFLAGS) -fPIC -fvisibility=hidden
 PY_SOURCES = $(wildcard python/callscope/*.py python/callscope/*/*.py)
 
 .PHONY: all deps extension package all-pythons test test-c test-asan test-python bench bench-all clean demo
@@ -86,11 +92,21 @@ package: $(BUILD)/callscope $(PY_SOURCES)
 	cp -r python/callscope/. $(PKG_DIR)/
 	cp $(BUILD)/callscope $(PKG_DIR)/.callscope.tmp && mv -f $(PKG_DIR)/.callscope.tmp $(PKG_DIR)/callscope
 
-$(EXTENSION): $(HOOKS_SRC) $(CORE_SRC) $(wildcard src/*/*.h)
+# The flags the extension's objects were compiled with. It is rewritten only
+# when they change (another interpreter of the same ABI, another OPT), and the
+# objects depend on it, so that they are compiled again then and only then.
+$(EXT_OBJ_DIR)/flags: FORCE
 	@test -n "$(PY_EXT_SUFFIX)" || { echo "make: $(PYTHON) is not a working Python" >&2; exit 1; }
+	@mkdir -p $(@D)
+	@echo '$(EXT_CFLAGS)' | cmp -s - $@ || echo '$(EXT_CFLAGS)' >$@
+
+$(EXT_OBJ_DIR)/%.o: src/%.c $(EXT_OBJ_DIR)/flags
+	@mkdir -p $(@D)
+	$(CC) $(EXT_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(EXTENSION): $(EXT_OBJ)
 	@mkdir -p $(PKG_DIR)
-	$(CC) $(CPPFLAGS) -I$(PY_INCLUDE) $(CFLAGS) -fPIC -shared -fvisibility=hidden \
-	    -o $@ $(HOOKS_SRC) $(CORE_SRC)
+	$(CC) $(CFLAGS) -shared -o $@ $(EXT_OBJ)
 
 # Every CPython 3.8+ this machine has: pyenv's, then those of install-pythons.sh.
 # (Evaluated when used, so that `make test` sees what `pythons` installed.)
@@ -243,6 +259,9 @@ demo: deps
 clean:
 	rm -rf build
 
+FORCE:
+.PHONY: FORCE
+
 # The headers each object, test and bench program read when it was last built.
--include $(wildcard $(BUILD)/*.d $(BUILD)/obj/*/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d \
+-include $(wildcard $(BUILD)/*.d $(BUILD)/obj/*/*.d $(EXT_OBJ_DIR)/*/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d \
     build/fuzz/*.d build/fuzz/obj/*/*.d)
