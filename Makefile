@@ -5,6 +5,8 @@
 #   make all-pythons         the extension for every CPython 3.8+ under $(PYENV_ROOT)
 #   make test                every test: C units, C units under ASan, Python on all Pythons,
 #                            and a minute of each fuzzer
+#   make test-c              the C units; T=collector only tests/c/test_collector.c,
+#                            CASE=name only its case test_name
 #   make fuzz                the libFuzzer harnesses of tests/fuzz, FUZZ_SECONDS (300) each
 #   make bench               overhead and throughput ratios, live cost, filters and exports on
 #                            10 million calls (see bench/)
@@ -135,8 +137,11 @@ $(BUILD)/tests/fixture_entry.so: tests/c/fixture_entry.c
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -O2 -g $(WARN) $(DEPFLAGS) -MF $@.d -MT $@ -fPIC -shared -fvisibility=hidden -o $@ $<
 
-test-c: $(C_TEST_BIN) $(BUILD)/tests/fixture_entry.so
-	@for t in $(filter-out %.so,$^); do $$t || exit 1; done
+# T=collector runs tests/c/test_collector.c alone, and CASE=name only its case
+# test_name (see tests/c/check.h).
+C_TEST_RUN = $(if $(T),$(BUILD)/tests/test_$(T:test_%=%),$(C_TEST_BIN))
+test-c: $(C_TEST_RUN) $(BUILD)/tests/fixture_entry.so
+	@for t in $(C_TEST_RUN); do $$t $(CASE) || exit 1; done
 
 # The C core under AddressSanitizer and UBSan, then the end-to-end tests with
 # the callscope binary (collector, store, show, stats) built the same way.

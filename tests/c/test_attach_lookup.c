@@ -112,12 +112,13 @@ static void test_inspect_refusals(void)
     CHECK_STR(err, want);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_symbols_in_libc();
-    test_symbol_in_executable();
-    test_not_elf();
-    test_socket_path();
-    test_inspect_refusals();
+    CHECK_SELECT(argc, argv);
+    CHECK_RUN(test_symbols_in_libc());
+    CHECK_RUN(test_symbol_in_executable());
+    CHECK_RUN(test_not_elf());
+    CHECK_RUN(test_socket_path());
+    CHECK_RUN(test_inspect_refusals());
     return CHECK_REPORT("test_attach_lookup");
 }

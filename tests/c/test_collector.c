@@ -665,20 +665,21 @@ static void test_value_cache(void)
     cs_value_cache_free(vc);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_pairing_and_self_time();
-    test_kinds_of_ends();
-    test_dead_producer();
-    test_lost_events();
-    test_filters();
-    test_many_chunks_two_threads();
-    test_corrupt_bytes();
-    test_ring_wraps();
-    test_shared_values();
-    test_value_cache();
-    test_results_met_once_stay_inline();
-    test_results_returned_again_and_passed_up();
-    test_repeated_arguments();
+    CHECK_SELECT(argc, argv);
+    CHECK_RUN(test_pairing_and_self_time());
+    CHECK_RUN(test_kinds_of_ends());
+    CHECK_RUN(test_dead_producer());
+    CHECK_RUN(test_lost_events());
+    CHECK_RUN(test_filters());
+    CHECK_RUN(test_many_chunks_two_threads());
+    CHECK_RUN(test_corrupt_bytes());
+    CHECK_RUN(test_ring_wraps());
+    CHECK_RUN(test_shared_values());
+    CHECK_RUN(test_value_cache());
+    CHECK_RUN(test_results_met_once_stay_inline());
+    CHECK_RUN(test_results_returned_again_and_passed_up());
+    CHECK_RUN(test_repeated_arguments());
     return CHECK_REPORT("test_collector");
 }

@@ -540,19 +540,20 @@ static void test_fuzz(void)
     cs_textbuf_free(&scratch);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_scalars();
-    test_floats();
-    test_floats_read_back_in_fewest_digits();
-    test_strings();
-    test_containers();
-    test_container_lengths();
-    test_objects();
-    test_types();
-    test_exceptions();
-    test_json();
-    test_events();
-    test_fuzz();
+    CHECK_SELECT(argc, argv);
+    CHECK_RUN(test_scalars());
+    CHECK_RUN(test_floats());
+    CHECK_RUN(test_floats_read_back_in_fewest_digits());
+    CHECK_RUN(test_strings());
+    CHECK_RUN(test_containers());
+    CHECK_RUN(test_container_lengths());
+    CHECK_RUN(test_objects());
+    CHECK_RUN(test_types());
+    CHECK_RUN(test_exceptions());
+    CHECK_RUN(test_json());
+    CHECK_RUN(test_events());
+    CHECK_RUN(test_fuzz());
     return CHECK_REPORT("test_decode");
 }

@@ -728,15 +728,16 @@ static void test_completion(void)
     cs_store_close_readonly(db);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_parse_shapes();
-    test_parse_errors();
-    test_live_escapes();
-    test_suggest();
-    test_filter_sql();
-    test_filter_results();
-    test_filter_sees_functions_defined_later();
-    test_completion();
+    CHECK_SELECT(argc, argv);
+    CHECK_RUN(test_parse_shapes());
+    CHECK_RUN(test_parse_errors());
+    CHECK_RUN(test_live_escapes());
+    CHECK_RUN(test_suggest());
+    CHECK_RUN(test_filter_sql());
+    CHECK_RUN(test_filter_results());
+    CHECK_RUN(test_filter_sees_functions_defined_later());
+    CHECK_RUN(test_completion());
     return CHECK_REPORT("test_expr");
 }

@@ -203,8 +203,9 @@ static void test_sleep_carries_on(void)
     CHECK_INT(sh->result, 1);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    CHECK_SELECT(argc, argv);
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0)
@@ -221,9 +222,9 @@ int main(void)
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
         return 1;
-    test_registers_survive();
-    test_read_carries_on();
-    test_sleep_carries_on();
+    CHECK_RUN(test_registers_survive());
+    CHECK_RUN(test_read_carries_on());
+    CHECK_RUN(test_sleep_carries_on());
     unlink(log_path);
     return CHECK_REPORT("test_inject");
 }

@@ -99,10 +99,11 @@ static void test_integers(void)
     cs_textbuf_free(&b);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_strings();
-    test_decimals();
-    test_integers();
+    CHECK_SELECT(argc, argv);
+    CHECK_RUN(test_strings());
+    CHECK_RUN(test_decimals());
+    CHECK_RUN(test_integers());
     return CHECK_REPORT("test_json");
 }

@@ -278,15 +278,16 @@ static void test_errors(const char *db)
     CHECK_INT(run_cmd(cs_cmd_stats, bad_sort, 2, &out, &err), 2);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    CHECK_SELECT(argc, argv);
     snprintf(out_path, sizeof out_path, "/tmp/callscope-present-%d.out", (int)getpid());
     const char *db = make_store();
-    test_show_tree(db);
-    test_show_jsonl(db);
-    test_stats(db);
-    test_errors(db);
-    test_filter_scans_leave_nothing_running();
+    CHECK_RUN(test_show_tree(db));
+    CHECK_RUN(test_show_jsonl(db));
+    CHECK_RUN(test_stats(db));
+    CHECK_RUN(test_errors(db));
+    CHECK_RUN(test_filter_scans_leave_nothing_running());
     if (!getenv("KEEP_DB"))
         tu_remove_db(db);
     else

@@ -252,15 +252,16 @@ static void stale_rings_are_removed(void)
     cs_ring_close(&ring);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    CHECK_SELECT(argc, argv);
     /* The give-up test comes last: a writer that saw its collector give up
      * drops everything from then on, in the whole process. */
-    stale_rings_are_removed();
-    two_streams_interleaved();
-    dying_producers_lose_nothing();
-    full_ring_drops_and_counts();
-    opening_rings();
-    producers_stop_waiting_when_the_collector_gives_up();
+    CHECK_RUN(stale_rings_are_removed());
+    CHECK_RUN(two_streams_interleaved());
+    CHECK_RUN(dying_producers_lose_nothing());
+    CHECK_RUN(full_ring_drops_and_counts());
+    CHECK_RUN(opening_rings());
+    CHECK_RUN(producers_stop_waiting_when_the_collector_gives_up());
     return CHECK_REPORT("test_ring");
 }

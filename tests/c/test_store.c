@@ -478,13 +478,14 @@ static void test_call_blocks(void)
     tu_remove_db(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    test_examples();
-    test_open_checks();
-    test_disk_full();
-    test_wal_is_copied_while_recording();
-    test_mixed_rows_read_back();
-    test_call_blocks();
+    CHECK_SELECT(argc, argv);
+    CHECK_RUN(test_examples());
+    CHECK_RUN(test_open_checks());
+    CHECK_RUN(test_disk_full());
+    CHECK_RUN(test_wal_is_copied_while_recording());
+    CHECK_RUN(test_mixed_rows_read_back());
+    CHECK_RUN(test_call_blocks());
     return CHECK_REPORT("test_store");
 }
