@@ -83,6 +83,42 @@ static inline sqlite3 *tu_collect(struct cs_ring *ring, const struct cs_collecto
     return db;
 }
 
+/* The fixture of a test that records: a fresh ring, the producer's first
+ * tick, and the temporary store the ring is collected into. */
+struct tu_recording {
+    struct cs_ring ring;
+    struct test_producer p; /* opened by tu_recording_open_thread only */
+    uint64_t t0;
+    char path[128];
+};
+
+static inline void tu_recording_open(struct tu_recording *r, size_t ring_bytes)
+{
+    tu_ring(&r->ring, ring_bytes);
+    r->t0 = r->ring.header->ticks0 + 1000;
+    snprintf(r->path, sizeof r->path, "%s", tu_db_path());
+}
+
+/* The same, with r->p writing as thread `tid` of this process. */
+static inline void tu_recording_open_thread(struct tu_recording *r, size_t ring_bytes, uint64_t tid)
+{
+    tu_recording_open(r, ring_bytes);
+    tp_open(&r->p, &r->ring, (uint32_t)getpid(), tid, r->t0);
+}
+
+/* Collects the ring with the default options; the caller closes the db. */
+static inline sqlite3 *tu_recording_collect(struct tu_recording *r)
+{
+    struct cs_collector_options o = tu_options(r->path);
+    return tu_collect(&r->ring, &o);
+}
+
+static inline void tu_recording_close(struct tu_recording *r)
+{
+    tu_remove_db(r->path);
+    cs_ring_close(&r->ring);
+}
+
 /* First column of the first row as an integer (-999 if none or NULL). */
 static inline long long tu_int(sqlite3 *db, const char *sql)
 {

@@ -15,37 +15,28 @@
 static const char *const ARGS_N[] = {"n", NULL};
 static const char *const ARGS_AB[] = {"a", "b", NULL};
 
-static uint64_t t0(struct cs_ring *ring)
-{
-    return ring->header->ticks0 + 1000;
-}
-
 /* main() calls f(5) which calls g(1) and g(2); f returns 10. */
 static void test_pairing_and_self_time(void)
 {
-    struct cs_ring ring;
-    tu_ring(&ring, 1 << 20);
-    struct test_producer p;
-    uint64_t t = t0(&ring);
-    tp_open(&p, &ring, (uint32_t)getpid(), 101, t);
-    tp_code(&p, 1, "__main__", "f", "/x/prog.py", 10, ARGS_N);
-    tp_code(&p, 2, "__main__", "Klass.g", "/x/prog.py", 20, ARGS_AB);
-    tp_call_int(&p, 1, t + 1000, 5);
-    tp_begin(&p, EV_CALL), tp_varint(&p, 2), tp_at(&p, t + 2000), tp_dt(&p);
-    tp_byte(&p, V_INT), tp_svarint(&p, 1), tp_byte(&p, V_STR), tp_varint(&p, 2), tp_str(&p, "hi");
-    tp_end(&p);
-    tp_return_int(&p, t + 5000, 1);
-    tp_begin(&p, EV_CALL), tp_varint(&p, 2), tp_at(&p, t + 6000), tp_dt(&p);
-    tp_byte(&p, V_INT), tp_svarint(&p, 2), tp_byte(&p, V_UNBOUND);
-    tp_end(&p);
-    tp_return_int(&p, t + 8000, 2);
-    tp_return_int(&p, t + 11000, 10);
-    tp_return_int(&p, t + 12000, 0); /* a frame entered before tracing: ignored */
-    tp_seal(&p);
+    struct tu_recording r;
+    tu_recording_open_thread(&r, 1 << 20, 101);
+    uint64_t t = r.t0;
+    tp_code(&r.p, 1, "__main__", "f", "/x/prog.py", 10, ARGS_N);
+    tp_code(&r.p, 2, "__main__", "Klass.g", "/x/prog.py", 20, ARGS_AB);
+    tp_call_int(&r.p, 1, t + 1000, 5);
+    tp_begin(&r.p, EV_CALL), tp_varint(&r.p, 2), tp_at(&r.p, t + 2000), tp_dt(&r.p);
+    tp_byte(&r.p, V_INT), tp_svarint(&r.p, 1), tp_byte(&r.p, V_STR), tp_varint(&r.p, 2), tp_str(&r.p, "hi");
+    tp_end(&r.p);
+    tp_return_int(&r.p, t + 5000, 1);
+    tp_begin(&r.p, EV_CALL), tp_varint(&r.p, 2), tp_at(&r.p, t + 6000), tp_dt(&r.p);
+    tp_byte(&r.p, V_INT), tp_svarint(&r.p, 2), tp_byte(&r.p, V_UNBOUND);
+    tp_end(&r.p);
+    tp_return_int(&r.p, t + 8000, 2);
+    tp_return_int(&r.p, t + 11000, 10);
+    tp_return_int(&r.p, t + 12000, 0); /* a frame entered before tracing: ignored */
+    tp_seal(&r.p);
 
-    const char *path = tu_db_path();
-    struct cs_collector_options o = tu_options(path);
-    sqlite3 *db = tu_collect(&ring, &o);
+    sqlite3 *db = tu_recording_collect(&r);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 3);
     CHECK_INT(tu_int(db, "SELECT value FROM meta WHERE key = 'calls'"), 3);
     CHECK_INT(tu_int(db, "SELECT value FROM meta WHERE key = 'finished'"), 1);
@@ -73,52 +64,47 @@ static void test_pairing_and_self_time(void)
     CHECK_INT(tu_int(db, "SELECT abs(start - (SELECT value FROM meta WHERE key = 'started_wall_ns') / 1e9) < 1"
                          " FROM call_view WHERE id = 1"), 1);
     sqlite3_close(db);
-    tu_remove_db(path);
-    cs_ring_close(&ring);
+    tu_recording_close(&r);
 }
 
 /* Exceptions, generators, C functions, thread names, logs, EV_STOP. */
 static void test_kinds_of_ends(void)
 {
-    struct cs_ring ring;
-    tu_ring(&ring, 1 << 20);
-    struct test_producer p;
-    uint64_t t = t0(&ring);
-    tp_open(&p, &ring, (uint32_t)getpid(), 7, t);
-    tp_code(&p, 1, "app", "fail", "/app.py", 1, NULL);
-    tp_code(&p, 2, "app", "gen", "/app.py", 5, ARGS_N);
-    tp_begin(&p, EV_CFUNC), tp_varint(&p, 3), tp_str(&p, "builtins"), tp_str(&p, "len"), tp_end(&p);
-    tp_begin(&p, EV_THREAD_NAME), tp_varint(&p, 7), tp_str(&p, "MainThread"), tp_end(&p);
+    struct tu_recording r;
+    tu_recording_open_thread(&r, 1 << 20, 7);
+    uint64_t t = r.t0;
+    tp_code(&r.p, 1, "app", "fail", "/app.py", 1, NULL);
+    tp_code(&r.p, 2, "app", "gen", "/app.py", 5, ARGS_N);
+    tp_begin(&r.p, EV_CFUNC), tp_varint(&r.p, 3), tp_str(&r.p, "builtins"), tp_str(&r.p, "len"), tp_end(&r.p);
+    tp_begin(&r.p, EV_THREAD_NAME), tp_varint(&r.p, 7), tp_str(&r.p, "MainThread"), tp_end(&r.p);
 
-    tp_enter(&p, EV_CALL_BARE, 1, t + 10);
-    tp_enter(&p, EV_CCALL, 3, t + 20);
-    tp_timed(&p, EV_CRETURN, t + 30);
-    tp_enter(&p, EV_CCALL, 3, t + 40);
-    tp_timed(&p, EV_CRAISE, t + 50);
-    tp_begin(&p, EV_LOG), tp_at(&p, t + 55), tp_dt(&p), tp_str(&p, "hello");
-    size_t fields = tp_open_container(&p, V_DICT);
-    tp_varint(&p, 1), tp_varint(&p, 1), tp_byte(&p, V_STR), tp_varint(&p, 1), tp_str(&p, "k");
-    tp_byte(&p, V_INT), tp_svarint(&p, 3), tp_close_container(&p, fields), tp_end(&p);
-    tp_begin(&p, EV_UNWIND), tp_at(&p, t + 60), tp_dt(&p), tp_str(&p, "ValueError");
-    tp_byte(&p, V_STR), tp_varint(&p, 9), tp_str(&p, "bad 'n' 5"), tp_end(&p);
+    tp_enter(&r.p, EV_CALL_BARE, 1, t + 10);
+    tp_enter(&r.p, EV_CCALL, 3, t + 20);
+    tp_timed(&r.p, EV_CRETURN, t + 30);
+    tp_enter(&r.p, EV_CCALL, 3, t + 40);
+    tp_timed(&r.p, EV_CRAISE, t + 50);
+    tp_begin(&r.p, EV_LOG), tp_at(&r.p, t + 55), tp_dt(&r.p), tp_str(&r.p, "hello");
+    size_t fields = tp_open_container(&r.p, V_DICT);
+    tp_varint(&r.p, 1), tp_varint(&r.p, 1), tp_byte(&r.p, V_STR), tp_varint(&r.p, 1), tp_str(&r.p, "k");
+    tp_byte(&r.p, V_INT), tp_svarint(&r.p, 3), tp_close_container(&r.p, fields), tp_end(&r.p);
+    tp_begin(&r.p, EV_UNWIND), tp_at(&r.p, t + 60), tp_dt(&r.p), tp_str(&r.p, "ValueError");
+    tp_byte(&r.p, V_STR), tp_varint(&r.p, 9), tp_str(&r.p, "bad 'n' 5"), tp_end(&r.p);
 
-    tp_call_int(&p, 2, t + 100, 3); /* first run of a generator, until its first yield */
-    tp_begin(&p, EV_YIELD), tp_at(&p, t + 110), tp_dt(&p), tp_byte(&p, V_INT), tp_svarint(&p, 0), tp_end(&p);
-    tp_enter(&p, EV_RESUME, 2, t + 120);
-    tp_begin(&p, EV_YIELD), tp_at(&p, t + 130), tp_dt(&p), tp_byte(&p, V_INT), tp_svarint(&p, 1), tp_end(&p);
-    tp_enter(&p, EV_RESUME, 2, t + 140);
-    tp_begin(&p, EV_UNWIND), tp_at(&p, t + 150), tp_dt(&p), tp_str(&p, "StopIteration");
-    size_t no_args = tp_open_container(&p, V_TUPLE);
-    tp_varint(&p, 0), tp_varint(&p, 0), tp_close_container(&p, no_args), tp_end(&p);
+    tp_call_int(&r.p, 2, t + 100, 3); /* first run of a generator, until its first yield */
+    tp_begin(&r.p, EV_YIELD), tp_at(&r.p, t + 110), tp_dt(&r.p), tp_byte(&r.p, V_INT), tp_svarint(&r.p, 0), tp_end(&r.p);
+    tp_enter(&r.p, EV_RESUME, 2, t + 120);
+    tp_begin(&r.p, EV_YIELD), tp_at(&r.p, t + 130), tp_dt(&r.p), tp_byte(&r.p, V_INT), tp_svarint(&r.p, 1), tp_end(&r.p);
+    tp_enter(&r.p, EV_RESUME, 2, t + 140);
+    tp_begin(&r.p, EV_UNWIND), tp_at(&r.p, t + 150), tp_dt(&r.p), tp_str(&r.p, "StopIteration");
+    size_t no_args = tp_open_container(&r.p, V_TUPLE);
+    tp_varint(&r.p, 0), tp_varint(&r.p, 0), tp_close_container(&r.p, no_args), tp_end(&r.p);
 
-    tp_enter(&p, EV_CALL_BARE, 1, t + 200);
-    tp_enter(&p, EV_CALL_BARE, 1, t + 210);
-    tp_timed(&p, EV_STOP, t + 220);
-    tp_seal(&p);
+    tp_enter(&r.p, EV_CALL_BARE, 1, t + 200);
+    tp_enter(&r.p, EV_CALL_BARE, 1, t + 210);
+    tp_timed(&r.p, EV_STOP, t + 220);
+    tp_seal(&r.p);
 
-    const char *path = tu_db_path();
-    struct cs_collector_options o = tu_options(path);
-    sqlite3 *db = tu_collect(&ring, &o);
+    sqlite3 *db = tu_recording_collect(&r);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 8);
     CHECK_STR(tu_text(db, "SELECT exception FROM calls WHERE id = 1"), "ValueError: bad 'n' 5");
     CHECK_STR(tu_text(db, "SELECT coalesce(args, 'NULL') FROM calls WHERE id = 1"), "NULL");
@@ -137,40 +123,35 @@ static void test_kinds_of_ends(void)
     CHECK_STR(tu_text(db, "SELECT message || ' ' || fields || ' ' || call_id FROM logs"),
               "hello {\"k\":\"3\"} 1");
     sqlite3_close(db);
-    tu_remove_db(path);
-    cs_ring_close(&ring);
+    tu_recording_close(&r);
 }
 
 /* A child process writes two calls and dies without sealing its chunk. */
 static void test_dead_producer(void)
 {
-    struct cs_ring ring;
-    tu_ring(&ring, 1 << 20);
+    struct tu_recording r;
+    tu_recording_open(&r, 1 << 20);
     pid_t child = fork();
     if (child == 0) {
-        struct test_producer p;
-        uint64_t t = t0(&ring);
-        tp_open(&p, &ring, (uint32_t)getpid(), (uint64_t)getpid(), t);
-        tp_code(&p, 1, "m", "outer", "/m.py", 1, ARGS_N);
-        tp_call_int(&p, 1, t + 10, 1);
-        tp_call_int(&p, 1, t + 20, 2);
-        tp_call_int(&p, 1, t + 30, 3);
-        tp_return_int(&p, t + 40, 3);
+        uint64_t t = r.t0;
+        tp_open(&r.p, &r.ring, (uint32_t)getpid(), (uint64_t)getpid(), t);
+        tp_code(&r.p, 1, "m", "outer", "/m.py", 1, ARGS_N);
+        tp_call_int(&r.p, 1, t + 10, 1);
+        tp_call_int(&r.p, 1, t + 20, 2);
+        tp_call_int(&r.p, 1, t + 30, 3);
+        tp_return_int(&r.p, t + 40, 3);
         _exit(0); /* chunk left OWNED */
     }
     int status;
     waitpid(child, &status, 0);
-    const char *path = tu_db_path();
-    struct cs_collector_options o = tu_options(path);
-    sqlite3 *db = tu_collect(&ring, &o);
+    sqlite3 *db = tu_recording_collect(&r);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 3);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE duration_ns IS NULL"), 2);
     CHECK_STR(tu_text(db, "SELECT result FROM calls WHERE duration_ns IS NOT NULL"), "3");
     CHECK_INT(tu_int(db, "SELECT pid FROM threads"), child);
     CHECK_INT(tu_int(db, "SELECT parent_pid FROM processes"), 1);
     sqlite3_close(db);
-    tu_remove_db(path);
-    cs_ring_close(&ring);
+    tu_recording_close(&r);
 }
 
 static void lost(struct test_producer *p, uint64_t count, uint64_t depth)
@@ -183,28 +164,24 @@ static void lost(struct test_producer *p, uint64_t count, uint64_t depth)
 
 static void test_lost_events(void)
 {
-    struct cs_ring ring;
-    tu_ring(&ring, 1 << 20);
-    struct test_producer p;
-    uint64_t t = t0(&ring);
-    tp_open(&p, &ring, (uint32_t)getpid(), 1, t);
-    tp_code(&p, 1, "m", "f", "/m.py", 1, ARGS_N);
-    tp_call_int(&p, 1, t + 10, 0);  /* id 1, stays */
-    tp_call_int(&p, 1, t + 20, 1);  /* id 2, dropped by the loss */
-    tp_call_int(&p, 1, t + 30, 2);  /* id 3, dropped */
-    lost(&p, 5, 1);
-    tp_call_int(&p, 1, t + 40, 3);  /* id 4: child of 1 */
-    tp_return_int(&p, t + 50, 3);
-    lost(&p, 7, 3);                 /* two frames we never saw */
-    tp_call_int(&p, 1, t + 60, 4);  /* depth 3, parent unknown */
-    tp_return_int(&p, t + 70, 4);
-    tp_return_int(&p, t + 80, 0);   /* placeholder: no row */
-    tp_return_int(&p, t + 90, 0);   /* placeholder: no row */
-    tp_return_int(&p, t + 100, 0);  /* id 1 */
-    tp_seal(&p);
-    const char *path = tu_db_path();
-    struct cs_collector_options o = tu_options(path);
-    sqlite3 *db = tu_collect(&ring, &o);
+    struct tu_recording r;
+    tu_recording_open_thread(&r, 1 << 20, 1);
+    uint64_t t = r.t0;
+    tp_code(&r.p, 1, "m", "f", "/m.py", 1, ARGS_N);
+    tp_call_int(&r.p, 1, t + 10, 0);  /* id 1, stays */
+    tp_call_int(&r.p, 1, t + 20, 1);  /* id 2, dropped by the loss */
+    tp_call_int(&r.p, 1, t + 30, 2);  /* id 3, dropped */
+    lost(&r.p, 5, 1);
+    tp_call_int(&r.p, 1, t + 40, 3);  /* id 4: child of 1 */
+    tp_return_int(&r.p, t + 50, 3);
+    lost(&r.p, 7, 3);                 /* two frames we never saw */
+    tp_call_int(&r.p, 1, t + 60, 4);  /* depth 3, parent unknown */
+    tp_return_int(&r.p, t + 70, 4);
+    tp_return_int(&r.p, t + 80, 0);   /* placeholder: no row */
+    tp_return_int(&r.p, t + 90, 0);   /* placeholder: no row */
+    tp_return_int(&r.p, t + 100, 0);  /* id 1 */
+    tp_seal(&r.p);
+    sqlite3 *db = tu_recording_collect(&r);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 5);
     CHECK_INT(tu_int(db, "SELECT sum(count) FROM lost"), 12);
     CHECK_INT(tu_int(db, "SELECT value FROM meta WHERE key = 'lost_events'"), 12);
@@ -214,8 +191,7 @@ static void test_lost_events(void)
                          " FROM calls WHERE args = '{\"n\":\"4\"}'"), 131);
     CHECK_INT(tu_int(db, "SELECT duration_ns IS NOT NULL AND flags & 8 FROM calls WHERE id = 1"), 1);
     sqlite3_close(db);
-    tu_remove_db(path);
-    cs_ring_close(&ring);
+    tu_recording_close(&r);
 }
 
 /* fib(n) written as events: returns the next free tick. */
@@ -238,20 +214,16 @@ static uint64_t fib_events(struct test_producer *p, uint64_t id, int n, uint64_t
 
 static void test_filters(void)
 {
-    struct cs_ring ring;
-    tu_ring(&ring, 1 << 20);
-    struct test_producer p;
-    uint64_t t = t0(&ring);
-    tp_open(&p, &ring, (uint32_t)getpid(), 1, t);
-    tp_code(&p, 1, "m", "fib", "/m.py", 1, ARGS_N);
-    int64_t r;
-    fib_events(&p, 1, 10, t + 10, &r); /* 177 calls */
-    tp_seal(&p);
-    CHECK_INT(r, 55);
-    const char *path = tu_db_path();
+    struct tu_recording r;
+    tu_recording_open_thread(&r, 1 << 20, 1);
+    uint64_t t = r.t0;
+    tp_code(&r.p, 1, "m", "fib", "/m.py", 1, ARGS_N);
+    int64_t fib10;
+    fib_events(&r.p, 1, 10, t + 10, &fib10); /* 177 calls */
+    tp_seal(&r.p);
+    CHECK_INT(fib10, 55);
 
-    struct cs_collector_options o = tu_options(path);
-    sqlite3 *db = tu_collect(&ring, &o);
+    sqlite3 *db = tu_recording_collect(&r);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 177);
     CHECK_STR(tu_text(db, "SELECT result FROM calls WHERE depth = 0"), "55");
     CHECK_INT(tu_int(db, "SELECT max(depth) FROM calls"), 9);
@@ -265,35 +237,34 @@ static void test_filters(void)
         {2, 0, 0, 7}, {0, 0, 0, 1}, {-1, min_fib3, 0, n_long}, {-1, 0, 50, 50},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        tp_open(&p, &ring, (uint32_t)getpid(), 1, t);
-        tp_code(&p, 1, "m", "fib", "/m.py", 1, ARGS_N);
-        fib_events(&p, 1, 10, t + 10, &r);
-        tp_seal(&p);
-        o = tu_options(path);
+        tp_open(&r.p, &r.ring, (uint32_t)getpid(), 1, t);
+        tp_code(&r.p, 1, "m", "fib", "/m.py", 1, ARGS_N);
+        fib_events(&r.p, 1, 10, t + 10, &fib10);
+        tp_seal(&r.p);
+        struct cs_collector_options o = tu_options(r.path);
         o.max_depth = cases[i].max_depth;
         o.min_duration_ns = cases[i].min_ns;
         o.max_calls = cases[i].max_calls;
-        db = tu_collect(&ring, &o);
+        db = tu_collect(&r.ring, &o);
         CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), cases[i].expect);
         CHECK_INT(tu_int(db, "SELECT value FROM meta WHERE key = 'calls'"), cases[i].expect);
         if (cases[i].max_calls) /* the newest are kept */
             CHECK_INT(tu_int(db, "SELECT max(id) - min(id) + 1 FROM calls"), 50);
         sqlite3_close(db);
     }
-    tu_remove_db(path);
-    cs_ring_close(&ring);
+    tu_recording_close(&r);
 }
 
 /* Two threads interleaved over many chunks: each thread's events arrive in
  * order and pair up, whatever the order the chunks sit in the ring. */
 static void test_many_chunks_two_threads(void)
 {
-    struct cs_ring ring;
-    tu_ring(&ring, 8 << 20);
+    struct tu_recording r;
+    tu_recording_open(&r, 8 << 20);
     struct test_producer a, b;
-    uint64_t t = t0(&ring);
-    tp_open(&a, &ring, (uint32_t)getpid(), 1, t);
-    tp_open(&b, &ring, (uint32_t)getpid(), 2, t);
+    uint64_t t = r.t0;
+    tp_open(&a, &r.ring, (uint32_t)getpid(), 1, t);
+    tp_open(&b, &r.ring, (uint32_t)getpid(), 2, t);
     tp_code(&a, 1, "m", "fib", "/m.py", 1, ARGS_N);
     tp_code(&b, 1, "m", "fib", "/m.py", 1, ARGS_N);
     int64_t ra, rb;
@@ -306,9 +277,7 @@ static void test_many_chunks_two_threads(void)
     }
     tp_seal(&a);
     tp_seal(&b);
-    const char *path = tu_db_path();
-    struct cs_collector_options o = tu_options(path);
-    sqlite3 *db = tu_collect(&ring, &o);
+    sqlite3 *db = tu_recording_collect(&r);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), total);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE duration_ns IS NULL"), 0);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE depth = 0 AND result = '144'"), 20);
@@ -318,40 +287,37 @@ static void test_many_chunks_two_threads(void)
     CHECK_INT(tu_int(db, "SELECT count(*) FROM threads"), 2);
     CHECK_INT(tu_int(db, "SELECT value FROM meta WHERE key = 'decode_errors'"), 0);
     sqlite3_close(db);
-    tu_remove_db(path);
-    cs_ring_close(&ring);
+    tu_recording_close(&r);
 }
 
 /* Garbage in the middle of a chunk: the rest of that chunk is dropped and
  * counted; the next chunk of the stream is read again. */
 static void test_corrupt_bytes(void)
 {
-    struct cs_ring ring;
-    tu_ring(&ring, 1 << 20);
-    struct test_producer p;
-    uint64_t t = t0(&ring);
-    tp_open(&p, &ring, (uint32_t)getpid(), 1, t);
-    tp_code(&p, 1, "m", "f", "/m.py", 1, ARGS_N);
-    tp_call_int(&p, 1, t + 10, 1);
-    tp_return_int(&p, t + 20, 1);
-    tp_begin(&p, 0x7f), tp_u64(&p, 0xdeadbeefdeadbeefull), tp_end(&p); /* unknown tag */
-    tp_call_int(&p, 1, t + 30, 2); /* lost with the rest of the chunk */
-    tp_return_int(&p, t + 40, 2);
-    tp_next_chunk(&p);
-    tp_call_int(&p, 1, t + 50, 3);
-    tp_begin(&p, EV_RETURN), tp_at(&p, t + 60), tp_dt(&p);
-    size_t list = tp_open_container(&p, V_LIST);
-    tp_varint(&p, 1), tp_varint(&p, 1000000); /* claims a million items that are not there */
-    tp_close_container(&p, list), tp_end(&p);
-    tp_next_chunk(&p);
-    tp_begin(&p, EV_CALL), tp_varint(&p, 99), tp_at(&p, t + 70), tp_dt(&p), tp_end(&p); /* undefined id */
-    tp_next_chunk(&p);
-    tp_call_int(&p, 1, t + 80, 4);
-    tp_return_int(&p, t + 90, 4);
-    tp_seal(&p);
+    struct tu_recording r;
+    tu_recording_open_thread(&r, 1 << 20, 1);
+    uint64_t t = r.t0;
+    tp_code(&r.p, 1, "m", "f", "/m.py", 1, ARGS_N);
+    tp_call_int(&r.p, 1, t + 10, 1);
+    tp_return_int(&r.p, t + 20, 1);
+    tp_begin(&r.p, 0x7f), tp_u64(&r.p, 0xdeadbeefdeadbeefull), tp_end(&r.p); /* unknown tag */
+    tp_call_int(&r.p, 1, t + 30, 2); /* lost with the rest of the chunk */
+    tp_return_int(&r.p, t + 40, 2);
+    tp_next_chunk(&r.p);
+    tp_call_int(&r.p, 1, t + 50, 3);
+    tp_begin(&r.p, EV_RETURN), tp_at(&r.p, t + 60), tp_dt(&r.p);
+    size_t list = tp_open_container(&r.p, V_LIST);
+    tp_varint(&r.p, 1), tp_varint(&r.p, 1000000); /* claims a million items that are not there */
+    tp_close_container(&r.p, list), tp_end(&r.p);
+    tp_next_chunk(&r.p);
+    tp_begin(&r.p, EV_CALL), tp_varint(&r.p, 99), tp_at(&r.p, t + 70), tp_dt(&r.p), tp_end(&r.p); /* undefined id */
+    tp_next_chunk(&r.p);
+    tp_call_int(&r.p, 1, t + 80, 4);
+    tp_return_int(&r.p, t + 90, 4);
+    tp_seal(&r.p);
     /* Random bytes in a stream of their own. */
     struct test_producer q;
-    tp_open(&q, &ring, (uint32_t)getpid(), 2, t);
+    tp_open(&q, &r.ring, (uint32_t)getpid(), 2, t);
     srand(7);
     for (int i = 0; i < 200; i++) {
         tp_begin(&q, rand() % 0x24);
@@ -362,48 +328,43 @@ static void test_corrupt_bytes(void)
             tp_next_chunk(&q);
     }
     tp_seal(&q);
-    const char *path = tu_db_path();
-    struct cs_collector_options o = tu_options(path);
-    sqlite3 *db = tu_collect(&ring, &o);
+    sqlite3 *db = tu_recording_collect(&r);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE thread_id = 1 AND duration_ns IS NOT NULL"), 2);
     CHECK_STR(tu_text(db, "SELECT group_concat(result) FROM calls WHERE thread_id = 1 AND duration_ns IS NOT NULL"),
               "1,4");
     CHECK(tu_int(db, "SELECT value FROM meta WHERE key = 'decode_errors'") >= 3);
     sqlite3_close(db);
-    tu_remove_db(path);
-    cs_ring_close(&ring);
+    tu_recording_close(&r);
 }
 
 /* The ring fills up: the collector steps while the producer waits, as in a
  * real run, and nothing is lost or reordered. */
 static void test_ring_wraps(void)
 {
-    struct cs_ring ring;
-    tu_ring(&ring, 4 * CS_RING_DEFAULT_CHUNK);
-    const char *path = tu_db_path();
-    struct cs_collector_options o = tu_options(path);
+    struct tu_recording r;
+    tu_recording_open(&r, 4 * CS_RING_DEFAULT_CHUNK);
+    struct cs_collector_options o = tu_options(r.path);
     char err[256];
-    struct cs_collector *c = cs_collector_open(&ring, &o, err, sizeof err);
+    struct cs_collector *c = cs_collector_open(&r.ring, &o, err, sizeof err);
     CHECK(c != NULL);
-    struct test_producer p;
-    uint64_t t = t0(&ring);
-    tp_open(&p, &ring, (uint32_t)getpid(), 1, t);
-    tp_code(&p, 1, "m", "f", "/m.py", 1, ARGS_N);
+    uint64_t t = r.t0;
+    tp_open(&r.p, &r.ring, (uint32_t)getpid(), 1, t);
+    tp_code(&r.p, 1, "m", "f", "/m.py", 1, ARGS_N);
     long written = 0;
     for (int i = 0; i < 100000; i++) {
-        tp_call_int(&p, 1, t + 10, i);
-        while (p.full) {
+        tp_call_int(&r.p, 1, t + 10, i);
+        while (r.p.full) {
             written += cs_collector_step(c, err, sizeof err);
-            tp_end(&p);
+            tp_end(&r.p);
         }
-        tp_return_int(&p, t + 20, i);
-        while (p.full) {
+        tp_return_int(&r.p, t + 20, i);
+        while (r.p.full) {
             written += cs_collector_step(c, err, sizeof err);
-            tp_end(&p);
+            tp_end(&r.p);
         }
         t += 20;
     }
-    tp_seal(&p);
+    tp_seal(&r.p);
     written += cs_collector_step(c, err, sizeof err);
     CHECK_INT(cs_collector_finish(c, err, sizeof err), 0);
     struct cs_collector_totals totals;
@@ -413,12 +374,11 @@ static void test_ring_wraps(void)
     CHECK_INT(written, 100000);
     cs_collector_free(c);
     sqlite3 *db;
-    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    sqlite3_open_v2(r.path, &db, SQLITE_OPEN_READONLY, NULL);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE args = json_object('n', result)"), 100000);
     CHECK_INT(tu_int(db, "SELECT count(DISTINCT result) FROM calls"), 100000);
     sqlite3_close(db);
-    tu_remove_db(path);
-    cs_ring_close(&ring);
+    tu_recording_close(&r);
 }
 
 /* f(doc, k) is called four times with the same long document and returns
@@ -430,29 +390,25 @@ static void test_shared_values(void)
     static const char *const ARGS_DOC[] = {"doc", "k", NULL};
     static const char DOC[] = "a document long enough to be worth sharing: [1, 2, 3]";
     static const char RES[] = "a result long enough to be worth sharing";
-    struct cs_ring ring;
-    tu_ring(&ring, 1 << 20);
-    struct test_producer p;
-    uint64_t t = t0(&ring);
-    tp_open(&p, &ring, (uint32_t)getpid(), 101, t);
-    tp_code(&p, 1, "__main__", "f", "/x/prog.py", 10, ARGS_DOC);
+    struct tu_recording r;
+    tu_recording_open_thread(&r, 1 << 20, 101);
+    uint64_t t = r.t0;
+    tp_code(&r.p, 1, "__main__", "f", "/x/prog.py", 10, ARGS_DOC);
     for (int i = 0; i < 4; i++) {
-        tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t + 1000 + 100 * (uint64_t)i), tp_dt(&p);
-        tp_byte(&p, V_STR), tp_varint(&p, strlen(DOC)), tp_str(&p, DOC);
-        tp_byte(&p, V_INT), tp_svarint(&p, i);
-        tp_end(&p);
-        tp_begin(&p, EV_RETURN), tp_at(&p, t + 1050 + 100 * (uint64_t)i), tp_dt(&p);
+        tp_begin(&r.p, EV_CALL), tp_varint(&r.p, 1), tp_at(&r.p, t + 1000 + 100 * (uint64_t)i), tp_dt(&r.p);
+        tp_byte(&r.p, V_STR), tp_varint(&r.p, strlen(DOC)), tp_str(&r.p, DOC);
+        tp_byte(&r.p, V_INT), tp_svarint(&r.p, i);
+        tp_end(&r.p);
+        tp_begin(&r.p, EV_RETURN), tp_at(&r.p, t + 1050 + 100 * (uint64_t)i), tp_dt(&r.p);
         if (i % 2)
-            tp_byte(&p, V_STR), tp_varint(&p, strlen(RES)), tp_str(&p, RES);
+            tp_byte(&r.p, V_STR), tp_varint(&r.p, strlen(RES)), tp_str(&r.p, RES);
         else
-            tp_byte(&p, V_INT), tp_svarint(&p, i);
-        tp_end(&p);
+            tp_byte(&r.p, V_INT), tp_svarint(&r.p, i);
+        tp_end(&r.p);
     }
-    tp_seal(&p);
+    tp_seal(&r.p);
 
-    const char *path = tu_db_path();
-    struct cs_collector_options o = tu_options(path);
-    sqlite3 *db = tu_collect(&ring, &o);
+    sqlite3 *db = tu_recording_collect(&r);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 4);
     for (int i = 1; i <= 4; i++) {
         char sql[128], want[256];
@@ -474,7 +430,7 @@ static void test_shared_values(void)
     sqlite3_close(db);
     /* A reader's connection expands ids in C, to the same text as the view. */
     char err[256];
-    db = cs_store_open_readonly(path, err, sizeof err);
+    db = cs_store_open_readonly(r.path, err, sizeof err);
     CHECK(db != NULL);
     if (db) {
         CHECK_STR(tu_text(db, "SELECT group_concat(cs_args(args, function_id) = (SELECT args FROM calls v"
@@ -493,7 +449,7 @@ static void test_shared_values(void)
                               " coalesce(cs_val_type('{1: 2}'), ' unknown')"), "unknown unknown");
         cs_store_close_readonly(db);
     }
-    tu_remove_db(path);
+    tu_recording_close(&r);
 }
 
 /* g() returns a string met for the first time: it stays inline in g's
@@ -507,34 +463,30 @@ static void test_results_met_once_stay_inline(void)
     static const char ONCE[] = "a string returned once";
     static const char LATER[] = "a string returned again much later";
     static const char UP[] = "a string passed up by the caller";
-    struct cs_ring ring;
-    tu_ring(&ring, 64 << 20);
-    struct test_producer p;
-    uint64_t t = t0(&ring);
-    tp_open(&p, &ring, (uint32_t)getpid(), 101, t);
-    tp_code(&p, 1, "__main__", "g", "/x/prog.py", 10, NO_ARGS);
-    tp_code(&p, 2, "__main__", "wrapper", "/x/prog.py", 20, NO_ARGS);
+    struct tu_recording r;
+    tu_recording_open_thread(&r, 64 << 20, 101);
+    uint64_t t = r.t0;
+    tp_code(&r.p, 1, "__main__", "g", "/x/prog.py", 10, NO_ARGS);
+    tp_code(&r.p, 2, "__main__", "wrapper", "/x/prog.py", 20, NO_ARGS);
     const char *returned[] = {ONCE, LATER, NULL, LATER};
     for (int i = 0; i < 4; i++) {
         if (!returned[i]) { /* 100,000 calls returning ints in between */
             for (int k = 0; k < 100000; k++) {
-                tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t += 10), tp_dt(&p), tp_end(&p);
-                tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p), tp_byte(&p, V_INT), tp_svarint(&p, k), tp_end(&p);
+                tp_begin(&r.p, EV_CALL), tp_varint(&r.p, 1), tp_at(&r.p, t += 10), tp_dt(&r.p), tp_end(&r.p);
+                tp_begin(&r.p, EV_RETURN), tp_at(&r.p, t += 10), tp_dt(&r.p), tp_byte(&r.p, V_INT), tp_svarint(&r.p, k), tp_end(&r.p);
             }
             continue;
         }
-        tp_call(&p, 1, t += 10);
-        tp_return_str(&p, t += 10, returned[i]);
+        tp_call(&r.p, 1, t += 10);
+        tp_return_str(&r.p, t += 10, returned[i]);
     }
-    tp_call(&p, 2, t += 10);
-    tp_call(&p, 1, t += 10);
+    tp_call(&r.p, 2, t += 10);
+    tp_call(&r.p, 1, t += 10);
     for (int i = 0; i < 2; i++)
-        tp_return_str(&p, t += 10, UP);
-    tp_seal(&p);
+        tp_return_str(&r.p, t += 10, UP);
+    tp_seal(&r.p);
 
-    const char *path = tu_db_path();
-    struct cs_collector_options o = tu_options(path);
-    sqlite3 *db = tu_collect(&ring, &o);
+    sqlite3 *db = tu_recording_collect(&r);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 100005);
     CHECK_STR(tu_text(db, "SELECT group_concat(text, '|') FROM vals"),
               "'a string returned again much later'|'a string passed up by the caller'");
@@ -544,7 +496,7 @@ static void test_results_met_once_stay_inline(void)
               "integer 'a string returned again much later'|integer 'a string passed up by the caller'|"
               "integer 'a string passed up by the caller'");
     sqlite3_close(db);
-    tu_remove_db(path);
+    tu_recording_close(&r);
 }
 
 /* A getter that returns one of two strings, and a value passed up through
@@ -556,34 +508,30 @@ static void test_results_returned_again_and_passed_up(void)
     static const char *const NO_ARGS[] = {NULL};
     static const char *const VALUES[] = {"the first setting", "the second setting"};
     static const char UP[] = "passed up through three callers";
-    struct cs_ring ring;
-    tu_ring(&ring, 1 << 20);
-    struct test_producer p;
-    uint64_t t = t0(&ring);
-    tp_open(&p, &ring, (uint32_t)getpid(), 101, t);
-    tp_code(&p, 1, "__main__", "get", "/x/prog.py", 10, NO_ARGS);
-    tp_code(&p, 2, "__main__", "wrap", "/x/prog.py", 20, NO_ARGS);
+    struct tu_recording r;
+    tu_recording_open_thread(&r, 1 << 20, 101);
+    uint64_t t = r.t0;
+    tp_code(&r.p, 1, "__main__", "get", "/x/prog.py", 10, NO_ARGS);
+    tp_code(&r.p, 2, "__main__", "wrap", "/x/prog.py", 20, NO_ARGS);
     for (int i = 0; i < 100; i++) {
-        tp_call(&p, 1, t += 10);
-        tp_return_str(&p, t += 10, VALUES[(i / 10) % 2]); /* ten times one, ten times the other */
+        tp_call(&r.p, 1, t += 10);
+        tp_return_str(&r.p, t += 10, VALUES[(i / 10) % 2]); /* ten times one, ten times the other */
     }
     for (int i = 0; i < 3; i++)
-        tp_call(&p, 2, t += 10);
-    tp_call(&p, 1, t += 10);
+        tp_call(&r.p, 2, t += 10);
+    tp_call(&r.p, 1, t += 10);
     for (int i = 0; i < 4; i++)
-        tp_return_str(&p, t += 10, UP);
-    tp_seal(&p);
+        tp_return_str(&r.p, t += 10, UP);
+    tp_seal(&r.p);
 
-    const char *path = tu_db_path();
-    struct cs_collector_options o = tu_options(path);
-    sqlite3 *db = tu_collect(&ring, &o);
+    sqlite3 *db = tu_recording_collect(&r);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM vals"), 3);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE result = '''the first setting'''"), 50);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE result = '''the second setting'''"), 50);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE result = '''passed up through three callers'''"), 4);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM call_rows WHERE typeof(result) = 'integer'"), 104);
     sqlite3_close(db);
-    tu_remove_db(path);
+    tu_recording_close(&r);
 }
 
 /* f(doc, key) gets the same document each time and a new key: the
@@ -595,30 +543,26 @@ static void test_repeated_arguments(void)
     static const char *const ARGS_F[] = {"doc", "key", NULL};
     static const char *const ARGS_H[] = {"doc", NULL};
     static const char DOC[] = "the document every call of f gets";
-    struct cs_ring ring;
-    tu_ring(&ring, 64 << 20);
-    struct test_producer p;
-    uint64_t t = t0(&ring);
-    tp_open(&p, &ring, (uint32_t)getpid(), 101, t);
-    tp_code(&p, 1, "__main__", "f", "/x/prog.py", 10, ARGS_F);
-    tp_code(&p, 2, "__main__", "h", "/x/prog.py", 20, ARGS_H);
+    struct tu_recording r;
+    tu_recording_open_thread(&r, 64 << 20, 101);
+    uint64_t t = r.t0;
+    tp_code(&r.p, 1, "__main__", "f", "/x/prog.py", 10, ARGS_F);
+    tp_code(&r.p, 2, "__main__", "h", "/x/prog.py", 20, ARGS_H);
     char key[32];
     for (int i = 0; i < 300000; i++) {
         int n = snprintf(key, sizeof key, "key %d", i);
-        tp_begin(&p, EV_CALL), tp_varint(&p, 1), tp_at(&p, t += 10), tp_dt(&p);
-        tp_byte(&p, V_STR), tp_varint(&p, strlen(DOC)), tp_str(&p, DOC);
-        tp_byte(&p, V_STR), tp_varint(&p, (uint64_t)n), tp_str(&p, key);
-        tp_end(&p);
-        tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p), tp_byte(&p, V_NONE), tp_end(&p);
+        tp_begin(&r.p, EV_CALL), tp_varint(&r.p, 1), tp_at(&r.p, t += 10), tp_dt(&r.p);
+        tp_byte(&r.p, V_STR), tp_varint(&r.p, strlen(DOC)), tp_str(&r.p, DOC);
+        tp_byte(&r.p, V_STR), tp_varint(&r.p, (uint64_t)n), tp_str(&r.p, key);
+        tp_end(&r.p);
+        tp_begin(&r.p, EV_RETURN), tp_at(&r.p, t += 10), tp_dt(&r.p), tp_byte(&r.p, V_NONE), tp_end(&r.p);
     }
-    tp_begin(&p, EV_CALL), tp_varint(&p, 2), tp_at(&p, t += 10), tp_dt(&p);
-    tp_byte(&p, V_STR), tp_varint(&p, strlen(DOC)), tp_str(&p, DOC), tp_end(&p);
-    tp_begin(&p, EV_RETURN), tp_at(&p, t += 10), tp_dt(&p), tp_byte(&p, V_NONE), tp_end(&p);
-    tp_seal(&p);
+    tp_begin(&r.p, EV_CALL), tp_varint(&r.p, 2), tp_at(&r.p, t += 10), tp_dt(&r.p);
+    tp_byte(&r.p, V_STR), tp_varint(&r.p, strlen(DOC)), tp_str(&r.p, DOC), tp_end(&r.p);
+    tp_begin(&r.p, EV_RETURN), tp_at(&r.p, t += 10), tp_dt(&r.p), tp_byte(&r.p, V_NONE), tp_end(&r.p);
+    tp_seal(&r.p);
 
-    const char *path = tu_db_path();
-    struct cs_collector_options o = tu_options(path);
-    sqlite3 *db = tu_collect(&ring, &o);
+    sqlite3 *db = tu_recording_collect(&r);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 300001);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM vals WHERE text = '''the document every call of f gets'''"), 1);
     CHECK_INT(tu_int(db, "SELECT count(DISTINCT json_extract(args, '$[0]')) FROM call_rows"), 1);
@@ -627,7 +571,7 @@ static void test_repeated_arguments(void)
     CHECK_STR(tu_text(db, "SELECT args FROM calls WHERE id = 300001"), "{\"doc\":\"'the document every call of f gets'\"}");
     CHECK_INT(tu_args_missing_from_blocks(db), 0);
     sqlite3_close(db);
-    tu_remove_db(path);
+    tu_recording_close(&r);
 }
 
 /* The value cache's answers: new, met once (kept inline), or an id; and a
