@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cli/agent_client.h"
 #include "cli/attach.h"
 #include "cli/cli.h"
 #include "collector/decode.h"
@@ -26,24 +27,6 @@
 #include "live/socket_path.h"
 #include "present/common.h"
 #include "present/live_render.h"
-
-static volatile sig_atomic_t interrupted;
-
-/* How long the client waits for the agent's hello, or for the rest of a
- * message once it has begun (CALLSCOPE_LIVE_TIMEOUT seconds, default 10):
- * an agent that stalls there is not callscope's, or is stuck. */
-static int reply_timeout_s(void)
-{
-    const char *v = getenv("CALLSCOPE_LIVE_TIMEOUT");
-    long s = v && *v ? strtol(v, NULL, 10) : 0;
-    return s > 0 && s < 3600 ? (int)s : 10;
-}
-
-static void on_interrupt(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 /* ---- options ---- */
 
@@ -127,17 +110,6 @@ static const struct opt *find_option(const char *arg, unsigned command_bit, cons
     return NULL;
 }
 
-static int parse_pid(const char *s, pid_t *pid)
-{
-    long long v;
-    if (cs_parse_long(s, 1, 0x7fffffff, &v) != 0) {
-        cs_error("'%s' is not a process id", s);
-        return -1;
-    }
-    *pid = (pid_t)v;
-    return 0;
-}
-
 static int parse_ms(const char *name, const char *v, int64_t *ns)
 {
     double ms;
@@ -155,34 +127,6 @@ struct live_args {
     int jsonl, no_color, all;
     const char *pattern;
 };
-
-static int is_number(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return 0;
-    return 1;
-}
-
-/* --format: `tree` (or `text`) for people, `jsonl` for programs. */
-static int parse_live_format(const char *v, int *jsonl)
-{
-    if (!strcmp(v, "tree") || !strcmp(v, "text") || !strcmp(v, "jsonl")) {
-        *jsonl = v[0] == 'j';
-        return 0;
-    }
-    cs_error("--format is tree (or text) or jsonl, not '%s'", v);
-    return -1;
-}
-
-/* Output that goes to a terminal is for a person; to a pipe or a file, for
- * a program: JSON lines unless --format says otherwise. */
-static int default_jsonl(int jsonl)
-{
-    return jsonl >= 0 ? jsonl : !isatty(STDOUT_FILENO);
-}
 
 /* The pattern from the words after the PID: `module.Class.method`, or the
  * same as separate words (`module Class method`), as people type it. */
@@ -287,7 +231,7 @@ static int parse_args(int command, int argc, char **argv, struct live_args *a)
                 return -1;
             break;
         case O_FORMAT:
-            if (parse_live_format(v, &a->jsonl) != 0)
+            if (cs_parse_live_format(v, &a->jsonl) != 0)
                 return -1;
             break;
         case O_AT_ENTRY: when |= CS_AT_ENTRY; break;
@@ -309,7 +253,7 @@ static int parse_args(int command, int argc, char **argv, struct live_args *a)
     }
     if (when)
         a->req.when = when;
-    a->jsonl = default_jsonl(a->jsonl);
+    a->jsonl = cs_default_jsonl(a->jsonl);
     /* The PID may be left out when exactly one process has an agent: a
      * first word that is not a number is then the pattern's. */
     int first = 0;
@@ -324,9 +268,9 @@ static int parse_args(int command, int argc, char **argv, struct live_args *a)
     int dotted_later = 0;
     for (int i = 1; i < npos; i++)
         dotted_later |= strchr(positional[i], '.') != NULL;
-    if (npos > 0 && (is_number(positional[0]) || dotted_later ||
+    if (npos > 0 && (cs_is_number(positional[0]) || dotted_later ||
                      (positional[0][0] >= '0' && positional[0][0] <= '9'))) {
-        if (parse_pid(positional[0], &a->pid) != 0)
+        if (cs_parse_pid(positional[0], &a->pid) != 0)
             return -1;
         first = 1;
     }
@@ -350,29 +294,6 @@ static int parse_args(int command, int argc, char **argv, struct live_args *a)
     return 0;
 }
 
-/* The process to talk to when no PID was given: the only one of the user's
- * with an agent. 0, or -1 after saying why none could be chosen. */
-static int choose_pid(pid_t *pid)
-{
-    pid_t pids[8];
-    int n = cs_agent_list(geteuid(), pids, 8);
-    if (n == 1) {
-        *pid = pids[0];
-        return 0;
-    }
-    if (n == 0) {
-        cs_error("which process? No process of yours has a callscope agent; give its PID (the first live command "
-                 "for a process attaches to it)");
-        return -1;
-    }
-    char list[128] = "";
-    size_t at = 0;
-    for (int i = 0; i < n && i < 8; i++)
-        at += (size_t)snprintf(list + at, sizeof list - at, "%s%d", i ? ", " : "", (int)pids[i]);
-    cs_error("which process? %d of yours have a callscope agent (%s%s); give the PID", n, list, n > 8 ? ", ..." : "");
-    return -1;
-}
-
 /* The agent checks a condition again before it runs anything; checking it
  * here first points at the mistake before the target is touched. */
 static int check_condition(const char *text)
@@ -391,148 +312,6 @@ static int check_condition(const char *text)
     }
     cs_error("--condition: %s", err.message);
     return -1;
-}
-
-/* ---- connecting ---- */
-
-/* The effective uid of a process: its agent's directory belongs to it. */
-static int process_uid(pid_t pid, uid_t *uid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int found = 0;
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, "Uid:", 4)) {
-            unsigned real, effective;
-            if (sscanf(line + 4, "%u %u", &real, &effective) == 2) {
-                *uid = effective;
-                found = 1;
-            }
-            break;
-        }
-    fclose(f);
-    return found ? 0 : -1;
-}
-
-static int try_connect(const char *path)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
-/* Connects, retrying for a while: an agent just started needs a moment
- * before it listens. */
-static int connect_retrying(const char *path, int attempts)
-{
-    int fd = -1;
-    for (int i = 0; i < attempts && fd < 0; i++) {
-        fd = try_connect(path);
-        if (fd < 0 && i + 1 < attempts && (errno == ENOENT || errno == ECONNREFUSED))
-            usleep(10000);
-        else if (fd < 0)
-            break;
-    }
-    return fd;
-}
-
-/* Whether the end of fd is process pid's agent: the socket was bound by
- * that process (its pid and uid, SO_PEERCRED), not by someone listening
- * at its path. -1 after printing the error. */
-static int peer_is_agent(int fd, const char *path, pid_t pid, uid_t uid)
-{
-    struct ucred cred;
-    socklen_t len = sizeof cred;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-        cs_error("cannot tell who serves %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (cred.pid == pid && cred.uid == uid)
-        return 0;
-    cs_error("%s is served by process %d (uid %u), not by process %d's agent (uid %u); not talking to it",
-             path, (int)cred.pid, (unsigned)cred.uid, (int)pid, (unsigned)uid);
-    return -1;
-}
-
-/* A connection to the agent of pid, after its hello; the agent is started
- * first when the process has none. -1 after printing the error. */
-static int connect_agent(pid_t pid, int may_attach)
-{
-    uid_t uid;
-    if (process_uid(pid, &uid) != 0) {
-        cs_error("no process %d", (int)pid);
-        return -1;
-    }
-    /* Nothing is sent to, or read from, a socket in a place another user
-     * could have made: only uid's trusted directories are looked in. */
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    int fd = -1;
-    errno = ENOENT;
-    if (cs_agent_socket_find(uid, pid, path, sizeof path))
-        fd = try_connect(path);
-    if (fd < 0 && may_attach && (errno == ENOENT || errno == ECONNREFUSED)) {
-        char err[1024];
-        struct cs_attach_info info;
-        if (cs_attach_pid(pid, CS_VIA_AUTO, &info, err, sizeof err) != 0) {
-            cs_error("%s", err);
-            return -1;
-        }
-        snprintf(path, sizeof path, "%s", info.socket_path);
-        fd = connect_retrying(path, 500);
-    }
-    if (fd < 0) {
-        if (errno == EACCES || errno == EPERM)
-            cs_error("not permitted to talk to the agent in process %d (it belongs to uid %u)", (int)pid,
-                     (unsigned)uid);
-        else if (may_attach)
-            cs_error("the agent in process %d does not answer", (int)pid);
-        else
-            cs_error("no callscope agent in process %d", (int)pid);
-        return -1;
-    }
-    if (peer_is_agent(fd, path, pid, uid) != 0) {
-        close(fd);
-        return -1;
-    }
-    struct timeval tv = {.tv_sec = reply_timeout_s()};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    unsigned char *payload = NULL;
-    size_t len = 0;
-    errno = 0;
-    int kind = cs_recv_frame(fd, &payload, &len);
-    int read_errno = errno;
-    free(payload);
-    if (kind != CS_MSG_HELLO) {
-        close(fd);
-        if (interrupted)
-            cs_error("interrupted while waiting for the agent in process %d", (int)pid);
-        else if (read_errno == EAGAIN || read_errno == EWOULDBLOCK)
-            cs_error("the agent in process %d did not answer within %d s", (int)pid, (int)tv.tv_sec);
-        else
-            cs_error("the agent in process %d did not answer", (int)pid);
-        return -1;
-    }
-    return fd;
-}
-
-static void text_of(const unsigned char *payload, size_t len, char *out, size_t size)
-{
-    struct cs_reader rd = {payload, payload + len, 0};
-    size_t n;
-    const char *s = cs_get_str(&rd, &n);
-    snprintf(out, size, "%.*s", (int)n, s);
 }
 
 /* What a conversation is about, for what it prints. */
@@ -573,7 +352,7 @@ static int converse(int fd, struct cs_live_render *r, struct conversation *cv)
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int ready = poll(&p, 1, 200);
-        if (interrupted)
+        if (cs_agent_interrupted)
             return 0;
         if (ready < 0 && errno != EINTR) {
             cs_error("lost the agent: %s", strerror(errno));
@@ -588,10 +367,10 @@ static int converse(int fd, struct cs_live_render *r, struct conversation *cv)
         if (kind <= 0) {
             int read_errno = errno;
             free(payload);
-            if (interrupted)
+            if (cs_agent_interrupted)
                 return 0;
             if (read_errno == EAGAIN || read_errno == EWOULDBLOCK)
-                cs_error("the agent stopped in the middle of a message for %d s; giving up", reply_timeout_s());
+                cs_error("the agent stopped in the middle of a message for %d s; giving up", cs_agent_reply_timeout_s());
             else
                 cs_error("the agent closed the connection (the process may have exited)");
             return 1;
@@ -605,7 +384,7 @@ static int converse(int fd, struct cs_live_render *r, struct conversation *cv)
                 report_success(r, cv, payload, len);
                 status = 0;
             } else {
-                text_of(payload, len, text, sizeof text);
+                cs_frame_text(payload, len, text, sizeof text);
                 cs_live_render_message(r, "info", text);
             }
             break;
@@ -617,11 +396,11 @@ static int converse(int fd, struct cs_live_render *r, struct conversation *cv)
             break;
         }
         case CS_MSG_NOTICE:
-            text_of(payload, len, text, sizeof text);
+            cs_frame_text(payload, len, text, sizeof text);
             cs_live_render_message(r, "event", text);
             break;
         case CS_MSG_ERROR:
-            text_of(payload, len, text, sizeof text);
+            cs_frame_text(payload, len, text, sizeof text);
             cs_live_render_message(r, "error", text);
             status = 1;
             break;
@@ -664,17 +443,12 @@ static int run_live(int command, int argc, char **argv)
         cs_error_as_json_too(stdout, command_names[command]);
     if (command && a.req.condition[0] && check_condition(a.req.condition) != 0)
         return CS_EXIT_USAGE;
-    if (!a.pid && choose_pid(&a.pid) != 0)
+    if (!a.pid && cs_choose_agent_pid(&a.pid) != 0)
         return CS_EXIT_USAGE;
     struct cs_live_render r = {stdout, a.jsonl, cs_want_color(a.no_color), command_names[command], 0,
                                command != CS_LIVE_TRACE};
-    struct sigaction sa = {0};
-    sa.sa_handler = on_interrupt;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    cs_protocol_stop = &interrupted;
-    int fd = connect_agent(a.pid, command != 0);
+    cs_agent_client_catch_signals();
+    int fd = cs_connect_agent(a.pid, command != 0);
     if (fd < 0)
         return CS_EXIT_FAILURE;
     char text[CS_LIVE_REQUEST_MAX];
@@ -722,17 +496,17 @@ int cs_cmd_detach(int argc, char **argv)
         } else {
             pid_arg = argv[i];
         }
-        if (v && parse_live_format(v, &jsonl) != 0)
+        if (v && cs_parse_live_format(v, &jsonl) != 0)
             return CS_EXIT_USAGE;
     }
-    jsonl = default_jsonl(jsonl);
+    jsonl = cs_default_jsonl(jsonl);
     if (jsonl)
         cs_error_as_json_too(stdout, "detach");
     pid_t pid = 0;
-    if (pid_arg ? parse_pid(pid_arg, &pid) != 0 : choose_pid(&pid) != 0)
+    if (pid_arg ? cs_parse_pid(pid_arg, &pid) != 0 : cs_choose_agent_pid(&pid) != 0)
         return CS_EXIT_USAGE;
     struct cs_live_render r = {stdout, jsonl, 0, "detach", 0, 0};
-    int fd = connect_agent(pid, 0);
+    int fd = cs_connect_agent(pid, 0);
     if (fd < 0)
         return CS_EXIT_FAILURE;
     struct conversation cv = {0, pid, 1, 0};
