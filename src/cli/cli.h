@@ -21,5 +21,7 @@ int cs_cmd_stack(int argc, char **argv);
 int cs_cmd_monitor(int argc, char **argv);
 int cs_cmd_reset(int argc, char **argv);
 int cs_cmd_detach(int argc, char **argv);
+/* A read-only question to a live agent: `thread`... (query.c). */
+int cs_cmd_query(const char *question, int argc, char **argv);
 
 #endif

@@ -26,7 +26,9 @@ static void usage(FILE *out)
           "  stack PID PATTERN                the stack that leads to it\n"
           "  monitor PID PATTERN              its calls, failures and times, every few seconds\n"
           "  reset PID [PATTERN | --all]      stop observing\n"
-          "  detach PID                       remove everything and end the agent\n\n"
+          "  detach PID                       remove everything and end the agent\n"
+          "  thread PID                       its threads: state, CPU time, and the stack each is in\n"
+          "  (PID may be left out when one process of yours has an agent; output to a pipe is JSON lines)\n\n"
           "`callscope COMMAND --help` describes a command's options.\n",
           out);
 }
@@ -66,6 +68,8 @@ int main(int argc, char **argv)
         return cs_cmd_reset(argc - 2, argv + 2);
     if (!strcmp(cmd, "detach"))
         return cs_cmd_detach(argc - 2, argv + 2);
+    if (!strcmp(cmd, "thread"))
+        return cs_cmd_query(cmd, argc - 2, argv + 2);
     if (!strcmp(cmd, "export"))
         return cs_cmd_export(argc - 2, argv + 2);
     fprintf(stderr, "callscope: unknown command '%s' (see callscope --help)\n", cmd);

@@ -463,6 +463,11 @@ PyCodeObject *cs_family_frame_code(void *frame)
     return cs_frame_code(frame ? frame : cs_current_frame());
 }
 
+static void walk_frames(PyFrameObject *f,
+                        void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
+                                      int lineno),
+                        void *ctx, int max_frames);
+
 void cs_family_walk_stack(void *frame,
                           void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
                                         int lineno),
@@ -471,6 +476,23 @@ void cs_family_walk_stack(void *frame,
     (void)frame; /* the events of sys.monitoring come from the running frame */
     PyFrameObject *f = PyEval_GetFrame();
     Py_XINCREF(f);
+    walk_frames(f, visit, ctx, max_frames);
+}
+
+void cs_family_walk_thread_stack(PyThreadState *ts,
+                                 void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals,
+                                               PyObject *first_arg, int lineno),
+                                 void *ctx, int max_frames)
+{
+    walk_frames(cs_thread_frame(ts), visit, ctx, max_frames);
+}
+
+/* Visits f (a new reference, released) and its callers, innermost first. */
+static void walk_frames(PyFrameObject *f,
+                        void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
+                                      int lineno),
+                        void *ctx, int max_frames)
+{
     for (int i = 0; f && i < max_frames; i++) {
         PyCodeObject *code = PyFrame_GetCode(f);
         PyObject *globals = PyFrame_GetGlobals(f);

@@ -254,6 +254,11 @@ PyCodeObject *cs_family_frame_code(void *frame)
     return frame_code(frame);
 }
 
+static void walk_frames(PyFrameObject *f,
+                        void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
+                                      int lineno),
+                        void *ctx, int max_frames);
+
 void cs_family_walk_stack(void *frame,
                           void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
                                         int lineno),
@@ -261,6 +266,23 @@ void cs_family_walk_stack(void *frame,
 {
     PyFrameObject *f = frame ? (PyFrameObject *)frame : PyEval_GetFrame();
     Py_XINCREF(f);
+    walk_frames(f, visit, ctx, max_frames);
+}
+
+void cs_family_walk_thread_stack(PyThreadState *ts,
+                                 void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals,
+                                               PyObject *first_arg, int lineno),
+                                 void *ctx, int max_frames)
+{
+    walk_frames(cs_thread_frame(ts), visit, ctx, max_frames);
+}
+
+/* Visits f (a new reference, released) and its callers, innermost first. */
+static void walk_frames(PyFrameObject *f,
+                        void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
+                                      int lineno),
+                        void *ctx, int max_frames)
+{
     for (int i = 0; f && i < max_frames; i++) {
         PyObject *globals = cs_frame_globals(frame_of(f));
         PyCodeObject *code = frame_code(f);

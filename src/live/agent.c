@@ -29,6 +29,7 @@
 #include "live/agent_entry.h"
 #include "live/observer.h"
 #include "live/pattern.h"
+#include "live/query.h"
 #include "live/socket_path.h"
 #include "store/textbuf.h"
 
@@ -373,6 +374,55 @@ static int has_pending(struct cs_live_client *c)
     return pending;
 }
 
+/* A REQ_QUERY (protocol.h): its question and arguments are copied out of
+ * the client's bytes, bounded, then answered with one MSG_RESULT. */
+static void answer_query(struct cs_live_client *c, const unsigned char *payload, size_t len)
+{
+    struct cs_reader rd = {payload, payload + len, 0};
+    size_t n;
+    const char *s = cs_get_str(&rd, &n);
+    char question[32];
+    snprintf(question, sizeof question, "%.*s", (int)(n < sizeof question ? n : sizeof question - 1), s ? s : "");
+    uint64_t argc = cs_get_varint(&rd);
+    if (rd.error || n >= sizeof question || argc > CS_QUERY_MAX_ARGS) {
+        send_text(c, CS_MSG_ERROR, "malformed query");
+        return;
+    }
+    static char args[CS_QUERY_MAX_ARGS][CS_QUERY_MAX_ARG + 1]; /* the agent answers one request at a time */
+    char *argv[CS_QUERY_MAX_ARGS + 1];
+    for (uint64_t i = 0; i < argc; i++) {
+        const char *a = cs_get_str(&rd, &n);
+        if (rd.error || n > CS_QUERY_MAX_ARG || memchr(a, 0, n)) {
+            send_text(c, CS_MSG_ERROR, "malformed query");
+            return;
+        }
+        memcpy(args[i], a, n);
+        args[i][n] = 0;
+        argv[i] = args[i];
+    }
+    argv[argc] = NULL;
+    struct cs_live_answer answer = {0};
+    if (cs_live_query_answer(question, (int)argc, argv, &answer) != 0) {
+        send_text(c, CS_MSG_ERROR, answer.error);
+    } else if (answer.json.oom || answer.text.oom) {
+        send_text(c, CS_MSG_ERROR, "out of memory in the target");
+    } else {
+        struct cs_textbuf frame = {0};
+        unsigned char head[CS_VARINT_MAX];
+        cs_textbuf_put(&frame, head, (size_t)(cs_put_varint(head, answer.json.len) - head));
+        cs_textbuf_put(&frame, answer.json.data, answer.json.len);
+        cs_textbuf_put(&frame, head, (size_t)(cs_put_varint(head, answer.text.len) - head));
+        cs_textbuf_put(&frame, answer.text.data, answer.text.len);
+        if (frame.oom || frame.len > CS_FRAME_MAX - 16)
+            send_text(c, CS_MSG_ERROR, "the answer is too large to send");
+        else
+            cs_live_send(c, CS_MSG_RESULT, frame.data, frame.len);
+        cs_textbuf_free(&frame);
+    }
+    cs_textbuf_free(&answer.json);
+    cs_textbuf_free(&answer.text);
+}
+
 /* Handles one request. Returns 1 when the agent must end (detach). */
 static int handle_request(struct cs_live_client *c, int kind, const unsigned char *payload, size_t len)
 {
@@ -396,6 +446,8 @@ static int handle_request(struct cs_live_client *c, int kind, const unsigned cha
         unsigned char *p = cs_put_str(buf, status, strlen(status));
         p = cs_put_varint(p, (uint64_t)n);
         cs_live_send(c, CS_MSG_STATUS, buf, (size_t)(p - buf));
+    } else if (kind == CS_REQ_QUERY) {
+        answer_query(c, payload, len);
     } else if (kind == CS_REQ_DETACH) {
         remove_watches(NULL, NULL, "detach");
         cs_live_hooks_remove();

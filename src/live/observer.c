@@ -206,13 +206,12 @@ static void put_value(struct cs_textbuf *b, PyObject *v, int expand)
 
 /* "module.qualname" of a code object whose names were resolved at its
  * start (see name_code). */
-static void put_function_name(struct cs_textbuf *b, PyCodeObject *code)
+void cs_live_function_name(struct cs_textbuf *name, PyCodeObject *code)
 {
     struct cs_code_info *ci = cs_code_info_of(code);
-    struct cs_textbuf name = {0};
     if (ci && ci->module && PyUnicode_GetLength(ci->module) > 0) {
-        cs_textbuf_puts(&name, PyUnicode_AsUTF8(ci->module));
-        cs_textbuf_putc(&name, '.');
+        cs_textbuf_puts(name, PyUnicode_AsUTF8(ci->module));
+        cs_textbuf_putc(name, '.');
     }
     PyObject *qualname = ci && ci->qualname ? ci->qualname : NULL;
     if (qualname)
@@ -220,9 +219,15 @@ static void put_function_name(struct cs_textbuf *b, PyCodeObject *code)
     else
         qualname = cs_py_code_qualname(code, NULL);
     const char *q = qualname ? PyUnicode_AsUTF8(qualname) : NULL;
-    cs_textbuf_puts(&name, q ? q : "?");
+    cs_textbuf_puts(name, q ? q : "?");
     Py_XDECREF(qualname);
     PyErr_Clear();
+}
+
+static void put_function_name(struct cs_textbuf *b, PyCodeObject *code)
+{
+    struct cs_textbuf name = {0};
+    cs_live_function_name(&name, code);
     put_str(b, name.data ? name.data : "", name.len);
     cs_textbuf_free(&name);
 }

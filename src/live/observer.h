@@ -14,6 +14,7 @@
 
 #include "live/condition.h"
 #include "live/protocol.h"
+#include "store/textbuf.h"
 
 struct cs_live_client;
 
@@ -36,6 +37,10 @@ struct cs_live_watch {
 /* The watches in force, indexed by slot; NULL slots are free. Changed only
  * with the GIL held. */
 extern struct cs_live_watch *cs_live_watches[CS_LIVE_MAX_WATCHES];
+
+/* Appends `module.qualname` of code's function (its module known once a
+ * frame of it named it: cs_code_info_named). */
+void cs_live_function_name(struct cs_textbuf *name, PyCodeObject *code);
 
 /* How many arguments of a call of `code` are observed: its parameters,
  * *args and **kwargs included, up to a limit. */

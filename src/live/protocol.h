@@ -13,6 +13,9 @@
  *                values with backslash and newline escaped
  *   REQ_RESET    text: a pattern, or empty for all of this client's watches
  *   REQ_DETACH   empty: remove everything and end the agent thread
+ *   REQ_QUERY    str question ("thread", "sc"...), varint n (at most
+ *                CS_QUERY_MAX_ARGS), n x str argument: a read-only question
+ *                answered once (live/query.h)
  * Agent to client
  *   MSG_HELLO    str python version, varint pid
  *   MSG_STATUS   str text (e.g. "watching app.f (watch 3)"); after a reset,
@@ -25,6 +28,8 @@
  *                (sent after its MSG_STATUS)
  *   MSG_STOPPED  varint watch id, varint observations sent, str reason
  *                ("reset", "detach"): another client removed the watch
+ *   MSG_RESULT   str JSON object, str text: the answer to a REQ_QUERY, for
+ *                programs and for people
  *
  * MSG_OBSERVATION
  *   u8 command (CS_LIVE_TRACE/WATCH/STACK), varint watch id,
@@ -61,6 +66,7 @@ enum cs_frame_kind {
     CS_REQ_OBSERVE = 1,
     CS_REQ_RESET = 2,
     CS_REQ_DETACH = 3,
+    CS_REQ_QUERY = 4,
     CS_MSG_HELLO = 0x41,
     CS_MSG_STATUS = 0x42,
     CS_MSG_ERROR = 0x43,
@@ -69,7 +75,12 @@ enum cs_frame_kind {
     CS_MSG_NOTICE = 0x46,
     CS_MSG_STARTED = 0x47,
     CS_MSG_STOPPED = 0x48,
+    CS_MSG_RESULT = 0x49,
 };
+
+/* A query's arguments: how many, and how long each may be. */
+#define CS_QUERY_MAX_ARGS 32
+#define CS_QUERY_MAX_ARG 1024
 
 enum cs_live_command { CS_LIVE_TRACE = 1, CS_LIVE_WATCH = 2, CS_LIVE_STACK = 3, CS_LIVE_MONITOR = 4 };
 

@@ -125,6 +125,30 @@ static inline cs_frame *cs_current_frame(void)
 }
 #endif
 
+/* The frame another thread runs now, as a frame object (new reference, or
+ * NULL when it runs none). The GIL is held, so that thread is not running. */
+static inline PyFrameObject *cs_thread_frame(PyThreadState *ts)
+{
+#if CS_PY_AT_LEAST(3, 9)
+    return PyThreadState_GetFrame(ts);
+#else
+    Py_XINCREF(ts->frame);
+    return ts->frame;
+#endif
+}
+
+/* The kernel's id of the thread a thread state belongs to, or -1 on
+ * Pythons that do not keep it (before 3.11: threading's Thread has it). */
+static inline long long cs_thread_native_id(PyThreadState *ts)
+{
+#if CS_PY_AT_LEAST(3, 11)
+    return (long long)ts->native_thread_id;
+#else
+    (void)ts;
+    return -1;
+#endif
+}
+
 /* What a frame slot holds, as a borrowed object or NULL. From 3.14 slots
  * are tagged stack references; an empty one, or a tagged int (which the
  * interpreter keeps only for its own loop state), reads as NULL. */

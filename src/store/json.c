@@ -3,6 +3,7 @@
  */
 #include "store/json.h"
 
+#include <string.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -223,4 +224,135 @@ int cs_json_iter_next(struct cs_json_iter *it, struct cs_textbuf *key, struct cs
     if (it->p >= it->end || (*it->p != ',' && *it->p != '}'))
         return -1;
     return 1;
+}
+
+/* ---- checking a whole JSON text ---- */
+
+static const char *skip_blanks(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static const char *check_string(const char *p, const char *end)
+{
+    if (p >= end || *p != '"')
+        return NULL;
+    for (p++; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            return p + 1;
+        if (c < 0x20)
+            return NULL;
+        if (c == '\\') {
+            if (++p >= end)
+                return NULL;
+            if (*p == 'u') {
+                for (int i = 0; i < 4; i++)
+                    if (++p >= end || !*p || !strchr("0123456789abcdefABCDEF", *p))
+                        return NULL;
+            } else if (!*p || !strchr("\"\\/bfnrt", *p)) {
+                return NULL;
+            }
+        }
+    }
+    return NULL;
+}
+
+static const char *check_number(const char *p, const char *end)
+{
+    const char *start = p;
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end || *p < '0' || *p > '9')
+        return NULL;
+    if (*p == '0')
+        p++;
+    else
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    if (p < end && *p == '.') {
+        if (++p >= end || *p < '0' || *p > '9')
+            return NULL;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return NULL;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    return p > start ? p : NULL;
+}
+
+int cs_json_check(const char *text, size_t n, int max_depth)
+{
+    /* Iterative: a stack of open containers, one char each ('{' or '['). */
+    char open[256];
+    if (max_depth > (int)sizeof open)
+        max_depth = (int)sizeof open;
+    int depth = 0;
+    const char *p = text, *end = text + n;
+    for (;;) {
+        /* a value */
+        p = skip_blanks(p, end);
+        if (p >= end)
+            return -1;
+        if (*p == '{' || *p == '[') {
+            if (depth == max_depth)
+                return -1;
+            open[depth++] = *p++;
+            p = skip_blanks(p, end);
+            if (p < end && *p == (open[depth - 1] == '{' ? '}' : ']')) {
+                p++;
+                depth--;
+                goto after_value;
+            }
+            if (open[depth - 1] == '{') {
+                if (!(p = check_string(p, end)) || (p = skip_blanks(p, end)) >= end || *p++ != ':')
+                    return -1;
+            }
+            continue;
+        }
+        if (*p == '"')
+            p = check_string(p, end);
+        else if (*p == '-' || (*p >= '0' && *p <= '9'))
+            p = check_number(p, end);
+        else if (end - p >= 4 && (!memcmp(p, "true", 4) || !memcmp(p, "null", 4)))
+            p += 4;
+        else if (end - p >= 5 && !memcmp(p, "false", 5))
+            p += 5;
+        else
+            return -1;
+        if (!p)
+            return -1;
+    after_value:
+        /* what may follow a value: the end, a comma, or a closing bracket */
+        for (;;) {
+            p = skip_blanks(p, end);
+            if (depth == 0)
+                return p == end ? 0 : -1;
+            if (p >= end)
+                return -1;
+            char close = open[depth - 1] == '{' ? '}' : ']';
+            if (*p == close) {
+                p++;
+                depth--;
+                continue;
+            }
+            if (*p++ != ',')
+                return -1;
+            if (open[depth - 1] == '{') {
+                p = skip_blanks(p, end);
+                if (!(p = check_string(p, end)) || (p = skip_blanks(p, end)) >= end || *p++ != ':')
+                    return -1;
+            }
+            break;
+        }
+    }
 }

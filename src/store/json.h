@@ -30,4 +30,9 @@ void cs_json_iter_init(struct cs_json_iter *it, const char *text, size_t n);
  * a member, 0 at the end of the object, -1 if the text is not such an object. */
 int cs_json_iter_next(struct cs_json_iter *it, struct cs_textbuf *key, struct cs_textbuf *value);
 
+/* 0 when text is exactly one well-formed JSON value, nested at most
+ * max_depth deep (at most 256); else -1. For JSON that arrives from
+ * elsewhere (a live agent's answer) before it is passed on. */
+int cs_json_check(const char *text, size_t n, int max_depth);
+
 #endif

@@ -111,6 +111,15 @@ class LiveTarget(TracedProgram):
         lines = [json.loads(l) for l in proc.stdout.decode().splitlines()]
         return [l for l in lines if l["type"] == "observation"]
 
+    def wait_installed(self, client, command):
+        """Returns once a live command's observation is in place: its
+        `*_started` event (JSON lines of watch, stack, monitor), or, for
+        trace, whose JSON lines are observations only, its stderr line."""
+        if command == "trace":
+            self.assertIn(b"tracing", client.stderr.readline())
+        else:
+            self.assertIn(b'"event":"%s_started"' % command.encode(), client.stdout.readline())
+
     def popen_live(self, *args):
         return subprocess.Popen([CALLSCOPE] + [str(a) for a in args], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)

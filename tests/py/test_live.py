@@ -192,7 +192,7 @@ class TraceTest(LiveTarget):
             serve(lambda: (slow(), other()))
         ''')
         client = self.popen_live("trace", p.pid, "__main__.slow", "--format", "jsonl")
-        self.assertIn(b"tracing", client.stderr.readline())  # installed (trace prints only observations)
+        self.wait_installed(client, "trace")
         self.assertIn(b"observation", client.stdout.readline())
         time.sleep(0.1)  # within the next slow()'s sleep: an invocation is under way
         self.assertEqual(self.live("reset", p.pid, "--all").returncode, 0)
@@ -538,7 +538,7 @@ class StackTest(LiveTarget):
                 print("done", flush=True)
         """)
         client = self.popen_live("stack", p.pid, "__main__.delegating", "-n", "4", "--format", "jsonl")
-        self.assertIn(b"(watch ", client.stderr.readline())  # installed
+        self.wait_installed(client, "stack")
         self.tell(p, "go")
         self.assertEqual(self.read_line(p), "done")
         out, err = client.communicate(timeout=30)
@@ -632,7 +632,7 @@ loop()
         self.assertEqual(self.read_line(p), "counted 3 3 True True")
         for command in (["watch", p.pid, "__main__.leaf", "-n", "2"], ["trace", p.pid, "__main__.helper", "-n", "1"]):
             client = self.popen_live(*command, "--format", "jsonl")
-            self.assertIn(b"(watch ", client.stderr.readline())  # installed
+            self.wait_installed(client, command[0])
             for _ in range(3):
                 self.tell(p, "go")
                 self.assertEqual(self.read_line(p), "counted 3 3 True True")
@@ -896,7 +896,7 @@ PROBED = {"process": Shop.process, "helper": helper, "leaf": leaf, "unrelated": 
 serve(lambda: (work(), unrelated(1)))
 """))
         client = self.popen_live("trace", p.pid, "__main__.Shop.process", "--format", "jsonl")
-        self.assertIn(b"tracing", client.stderr.readline())
+        self.wait_installed(client, "trace")
         self.assertIn(b"observation", client.stdout.readline())
         state = self.state(p)
         client.kill()

@@ -1,0 +1,165 @@
+/*
+ * query.c — the live commands that ask a running process one question and
+ * print the answer (`thread`, ...): the question goes to the agent with the
+ * arguments as typed, the agent answers once (live/query.h), and the answer
+ * is printed as a `result` JSON line or as text.
+ *
+ * The answer is the agent's word, checked like any frame: its JSON must be
+ * one well-formed object before it is passed on, and its text is printed
+ * with control characters made visible.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/agent_client.h"
+#include "cli/cli.h"
+#include "collector/decode.h"
+#include "live/protocol.h"
+#include "present/common.h"
+#include "store/json.h"
+
+static const struct {
+    const char *name;
+    const char *usage;
+} questions[] = {
+    {"thread", "usage: callscope thread [PID] [-d N] [--format text|jsonl]\n"
+               "Every thread of the process: name, ident, native id, daemon, state, CPU time, and\n"
+               "the Python stack it is in now (-d frames, 10).\n"},
+};
+
+static void print_text(const char *s, size_t n)
+{
+    /* line by line: the newlines are the agent's layout, anything else
+     * below 0x20 is shown, not sent to the terminal */
+    const char *end = s + n;
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        size_t len = nl ? (size_t)(nl - s) : (size_t)(end - s);
+        printf("%s\n", cs_safe(s, len));
+        s += len + (nl != NULL);
+    }
+    fflush(stdout);
+}
+
+/* Waits for the answer; prints it. The exit status. */
+static int receive_answer(int fd, const char *question, int jsonl)
+{
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int ready = poll(&p, 1, 200);
+        if (cs_agent_interrupted)
+            return CS_EXIT_FAILURE;
+        if (ready < 0 && errno != EINTR) {
+            cs_error("lost the agent: %s", strerror(errno));
+            return CS_EXIT_FAILURE;
+        }
+        if (ready <= 0)
+            continue;
+        unsigned char *payload = NULL;
+        size_t len = 0;
+        int kind = cs_recv_frame(fd, &payload, &len);
+        int status = -1;
+        if (kind <= 0) {
+            cs_error("the agent closed the connection (the process may have exited)");
+            status = CS_EXIT_FAILURE;
+        } else if (kind == CS_MSG_ERROR) {
+            char text[2048];
+            cs_frame_text(payload, len, text, sizeof text);
+            cs_error("%s", text);
+            status = CS_EXIT_FAILURE;
+        } else if (kind == CS_MSG_RESULT) {
+            struct cs_reader rd = {payload, payload + len, 0};
+            struct cs_text json = cs_get_text(&rd), text = cs_get_text(&rd);
+            if (rd.error || json.n == 0 || json.s[0] != '{' || cs_json_check(json.s, json.n, 64) != 0) {
+                cs_error("the agent's answer is not well-formed; not printing it");
+                status = CS_EXIT_FAILURE;
+            } else if (jsonl) {
+                printf("{\"type\":\"result\",\"command\":\"%s\",\"data\":%.*s}\n", question, (int)json.n, json.s);
+                fflush(stdout);
+                status = 0;
+            } else {
+                print_text(text.s, text.n);
+                status = 0;
+            }
+        }
+        free(payload);
+        if (status >= 0)
+            return status;
+    }
+}
+
+int cs_cmd_query(const char *question, int argc, char **argv)
+{
+    const char *usage = NULL;
+    for (size_t i = 0; i < sizeof questions / sizeof questions[0]; i++)
+        if (!strcmp(questions[i].name, question))
+            usage = questions[i].usage;
+    if (!usage) {
+        cs_error("unknown command '%s'", question);
+        return CS_EXIT_USAGE;
+    }
+    int jsonl = -1;
+    pid_t pid = 0;
+    const char *args[CS_QUERY_MAX_ARGS];
+    int nargs = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--format")) {
+            if (i + 1 >= argc) {
+                cs_error("--format needs a value");
+                return CS_EXIT_USAGE;
+            }
+            v = argv[++i];
+        } else if (!strncmp(argv[i], "--format=", 9)) {
+            v = argv[i] + 9;
+        } else if (i == 0 && cs_is_number(argv[i])) {
+            if (cs_parse_pid(argv[i], &pid) != 0)
+                return CS_EXIT_USAGE;
+            continue;
+        } else {
+            /* the question's own options and operands, checked by the agent */
+            if (nargs == CS_QUERY_MAX_ARGS || strlen(argv[i]) > CS_QUERY_MAX_ARG) {
+                cs_error("too many or too long arguments");
+                return CS_EXIT_USAGE;
+            }
+            args[nargs++] = argv[i];
+            continue;
+        }
+        if (cs_parse_live_format(v, &jsonl) != 0)
+            return CS_EXIT_USAGE;
+    }
+    jsonl = cs_default_jsonl(jsonl);
+    if (jsonl)
+        cs_error_as_json_too(stdout, question);
+    if (!pid && cs_choose_agent_pid(&pid) != 0)
+        return CS_EXIT_USAGE;
+    cs_agent_client_catch_signals();
+    int fd = cs_connect_agent(pid, 1);
+    if (fd < 0)
+        return CS_EXIT_FAILURE;
+    size_t size = CS_VARINT_MAX * 2 + strlen(question);
+    for (int i = 0; i < nargs; i++)
+        size += CS_VARINT_MAX + strlen(args[i]);
+    unsigned char *request = malloc(size), *p = request;
+    int status = CS_EXIT_FAILURE;
+    if (request) {
+        p = cs_put_str(p, question, strlen(question));
+        p = cs_put_varint(p, (uint64_t)nargs);
+        for (int i = 0; i < nargs; i++)
+            p = cs_put_str(p, args[i], strlen(args[i]));
+        if (cs_send_frame(fd, CS_REQ_QUERY, request, (size_t)(p - request)) != 0)
+            cs_error("lost the agent of process %d", (int)pid);
+        else
+            status = receive_answer(fd, question, jsonl);
+        free(request);
+    }
+    close(fd);
+    return status;
+}
