@@ -32,7 +32,7 @@
 
 enum opt_id { O_DEPTH, O_TIMES, O_CONDITION, O_SKIP, O_NO_SKIP, O_MIN, O_ENTRANCE, O_NESTED, O_FORMAT,
               O_EXPAND, O_AT_ENTRY, O_AT_SUCCESS, O_AT_EXCEPTION, O_AT_FINISH, O_ALL, O_NO_COLOR, O_HELP,
-              O_CYCLE };
+              O_CYCLE, O_ARGS };
 
 struct opt {
     const char *names[3];
@@ -65,6 +65,7 @@ static const struct opt options[] = {
     {{"-f", "--at-finish"}, O_AT_FINISH, 0, W},
     {{"--all"}, O_ALL, 0, R},
     {{"--no-color"}, O_NO_COLOR, 0, T | W | S | M},
+    {{"--args", "-a"}, O_ARGS, 0, T},
     {{"-h", "--help"}, O_HELP, 0, T | W | S | M | R},
 };
 
@@ -73,7 +74,7 @@ static const char *const usages[] = {
     "Removes the instrumentation of PATTERN (or all of it) from process PID (by default\n"
     "the only process of yours with an agent); the commands observing it end.\n",
     "usage: callscope trace [PID] PATTERN [-d N] [-n N] [--condition EXPR] [--[no-]skip-builtin]\n"
-    "                       [--min-duration MS] [-et MS] [-nm NAME] [--format tree|jsonl]\n"
+    "                       [--min-duration MS] [-et MS] [-nm NAME] [--args] [--format tree|jsonl]\n"
     "The call tree of each invocation of PATTERN (module.func, module.Class.method or\n"
     "`module [Class] method`) in the running process PID, with timings.\n",
     "usage: callscope watch [PID] PATTERN [-x N] [-n N] [--condition EXPR] [-b] [-s] [-e] [-f]\n"
@@ -248,6 +249,7 @@ static int parse_args(int command, int argc, char **argv, struct live_args *a)
             break;
         }
         case O_ALL: a->all = 1; break;
+        case O_ARGS: a->req.node_args = 1; break;
         case O_NO_COLOR: a->no_color = 1; break;
         }
     }

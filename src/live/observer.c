@@ -38,6 +38,9 @@ struct node {
     uint8_t flags;
     int64_t start, duration;
     PyObject *what; /* code object or C callable (strong) */
+    unsigned char *args; /* --args: (name, value) pairs encoded at the call */
+    size_t args_len;
+    int nargs;
 };
 
 struct invocation {
@@ -364,28 +367,34 @@ int cs_live_code_nargs(PyCodeObject *code)
     return n > MAX_ARGS ? MAX_ARGS : n;
 }
 
-/* Names and values of the arguments, encoded once per call. */
-static void capture_args(struct open_call *c, PyCodeObject *code, void *frame, int expand)
+/* Appends the (name, value) pairs of a call's arguments; returns how many. */
+static int encode_args(struct cs_textbuf *b, PyCodeObject *code, void *frame, int expand)
 {
     int n = cs_live_code_nargs(code);
     PyObject *argv[MAX_ARGS];
     cs_family_frame_args(frame, code, n, argv);
     PyObject *names = cs_py_code_arg_names(code, n);
-    struct cs_textbuf b = {0};
     for (int i = 0; i < n; i++) {
         PyObject *name = names && i < PyTuple_GET_SIZE(names) ? PyTuple_GET_ITEM(names, i) : NULL;
-        put_unicode(&b, name);
+        put_unicode(b, name);
         if (argv[i]) {
-            put_value(&b, argv[i], expand);
+            put_value(b, argv[i], expand);
         } else {
-            cs_textbuf_putc(&b, V_UNBOUND);
+            cs_textbuf_putc(b, V_UNBOUND);
         }
     }
     Py_XDECREF(names);
     PyErr_Clear();
+    return n;
+}
+
+/* Names and values of the arguments, encoded once per call. */
+static void capture_args(struct open_call *c, PyCodeObject *code, void *frame, int expand)
+{
+    struct cs_textbuf b = {0};
+    c->nargs = encode_args(&b, code, frame, expand);
     c->args = (unsigned char *)b.data;
     c->args_len = b.len;
-    c->nargs = n;
     c->captured = 1;
 }
 
@@ -528,8 +537,10 @@ static int hidden(const struct cs_live_watch *w, const struct invocation *inv, P
 
 static void free_invocation(struct invocation *inv)
 {
-    for (size_t i = 0; i < inv->n; i++)
+    for (size_t i = 0; i < inv->n; i++) {
         Py_XDECREF(inv->nodes[i].what);
+        PyMem_RawFree(inv->nodes[i].args);
+    }
     PyMem_RawFree(inv->nodes);
     memset(inv, 0, sizeof *inv);
 }
@@ -557,7 +568,7 @@ void cs_live_forget_open_calls(void)
     }
 }
 
-static void add_node(struct invocation *inv, struct open_call *c, int k, const struct cs_live_watch *w)
+static void add_node(struct invocation *inv, struct open_call *c, int k, const struct cs_live_watch *w, void *frame)
 {
     int depth = me->depth - 1 == inv->base ? 0 : me->stack[me->depth - 2].child_depth[k];
     c->node[k] = -1;
@@ -584,6 +595,22 @@ static void add_node(struct invocation *inv, struct open_call *c, int k, const s
     nd->duration = -1;
     nd->what = c->code;
     Py_INCREF(nd->what);
+    nd->args = NULL;
+    nd->args_len = 0;
+    nd->nargs = 0;
+    if (w->req.node_args && !c->is_c && frame) {
+        /* kept shallow: a tree of many calls, each with its arguments */
+        struct cs_textbuf args = {0};
+        nd->nargs = encode_args(&args, (PyCodeObject *)c->code, frame, 1);
+        if (args.oom) {
+            cs_textbuf_free(&args);
+            nd->nargs = 0;
+        } else {
+            nd->args = (unsigned char *)args.data;
+            nd->args_len = args.len;
+            nd->flags |= CS_NODE_ARGS;
+        }
+    }
     c->node[k] = (int)inv->n++;
 }
 
@@ -612,6 +639,10 @@ static void observe_trace(struct cs_live_watch *w, struct invocation *inv, int64
             put_callable(&nodes, nd->what);
         else
             put_code(&nodes, (PyCodeObject *)nd->what);
+        if (nd->flags & CS_NODE_ARGS) {
+            put_varint(&nodes, (uint64_t)nd->nargs);
+            cs_textbuf_put(&nodes, nd->args, nd->args_len);
+        }
         shown++;
     }
     put_header(&b, w, inv->wall_ns, total);
@@ -694,14 +725,15 @@ static struct open_call *push(PyObject *code, int is_c)
     return c;
 }
 
-/* Places a new call in every open trace invocation. */
-static void add_to_invocations(struct open_call *c)
+/* Places a new call in every open trace invocation (frame: its frame, or
+ * NULL for a C call). */
+static void add_to_invocations(struct open_call *c, void *frame)
 {
     for (int k = 0; k < me->ninv; k++) {
         struct invocation *inv = &me->inv[k];
         struct cs_live_watch *w = watch_at(inv->slot, inv->id);
         if (w && me->depth - 1 > inv->base)
-            add_node(inv, c, k, w);
+            add_node(inv, c, k, w, frame);
     }
 }
 
@@ -715,7 +747,7 @@ void cs_live_on_start(PyCodeObject *code, void *frame, int resumed)
     if (!c)
         return;
     name_code(code, frame);
-    add_to_invocations(c);
+    add_to_invocations(c, resumed ? NULL : frame);
     for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++) {
         struct cs_live_watch *w = cs_live_watches[i];
         if (!w || w->done || !code_matches(w, (PyObject *)code))
@@ -750,7 +782,7 @@ void cs_live_on_start(PyCodeObject *code, void *frame, int resumed)
             inv->id = w->id;
             inv->base = me->depth - 1;
             inv->wall_ns = wall_ns();
-            add_node(inv, c, k, w);
+            add_node(inv, c, k, w, resumed ? NULL : frame);
             break;
         }
         }
@@ -869,7 +901,7 @@ void cs_live_on_c_call(PyObject *callable)
         return;
     struct open_call *c = push(callable, 1);
     if (c)
-        add_to_invocations(c);
+        add_to_invocations(c, NULL);
 }
 
 void cs_live_on_c_exit(int raised)

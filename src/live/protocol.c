@@ -49,9 +49,9 @@ size_t cs_live_request_format(const struct cs_live_request *r, char out[CS_LIVE_
     n = put_text(out, n, "condition", r->condition);
     n += (size_t)sprintf(out + n,
                          "depth=%d\ntimes=%lld\nmin_duration_ns=%lld\nentrance_ns=%lld\nskip_builtin=%d\nexpand=%d\n"
-                         "when=%d\ncycle_ns=%lld\n",
+                         "when=%d\ncycle_ns=%lld\nnode_args=%d\n",
                          r->depth, r->times, (long long)r->min_duration_ns, (long long)r->entrance_ns,
-                         r->skip_builtin, r->expand, r->when, (long long)r->cycle_ns);
+                         r->skip_builtin, r->expand, r->when, (long long)r->cycle_ns, r->node_args);
     return n;
 }
 
@@ -132,6 +132,8 @@ int cs_live_request_parse(const char *text, size_t len, struct cs_live_request *
             req->when = (int)num;
         else if (KEY("cycle_ns"))
             req->cycle_ns = num;
+        else if (KEY("node_args"))
+            req->node_args = (int)num;
         /* unknown keys are ignored: a newer client may send more */
 #undef KEY
         if (bad) {
@@ -155,6 +157,7 @@ int cs_live_request_parse(const char *text, size_t len, struct cs_live_request *
                       : req->entrance_ns < 0 || req->entrance_ns > day_ns        ? "entrance_ns"
                       : req->when < 1 || req->when > (CS_AT_ENTRY | CS_AT_FINISH) ? "when"
                       : req->skip_builtin < 0 || req->skip_builtin > 1            ? "skip_builtin"
+                      : req->node_args < 0 || req->node_args > 1                  ? "node_args"
                                                                                  : NULL;
     if (bad) {
         snprintf(err, errlen, "the request's %s is out of range", bad);

@@ -36,7 +36,8 @@
  *   varint wall-clock ns, varint tid, str thread name, u8 daemon,
  *   varint duration ns (0 when observed at entry), then per command:
  *   TRACE  varint n, n x node: varint depth, varint duration ns,
- *          u8 CS_NODE_* flags, str function, str filename, varint lineno
+ *          u8 CS_NODE_* flags, str function, str filename, varint lineno,
+ *          and with CS_NODE_ARGS: varint nargs, nargs x (str name, value)
  *   WATCH  str function, str filename, varint lineno, u8 CS_AT_* (when),
  *          u8 CS_ARGS_* shape, varint positional (how many of the
  *          arguments are positional parameters, the receiver included),
@@ -90,6 +91,7 @@ enum cs_node_flags {
     CS_NODE_UNFINISHED = 4, /* still running when the observation ended */
     CS_NODE_RAISED = 8,     /* ended by an exception */
     CS_NODE_YIELD = 16,     /* a generator suspended by yield */
+    CS_NODE_ARGS = 32,      /* the node ends with its arguments (--args) */
 };
 
 /* What a watch observation's arguments are (bits of its shape byte). */
@@ -121,6 +123,7 @@ struct cs_live_request {
     int expand;             /* watch: nesting depth of values */
     int when;               /* watch: CS_AT_* bits */
     int64_t cycle_ns;       /* monitor: how often a line of statistics is sent */
+    int node_args;          /* trace: each node carries its call's arguments */
 };
 
 void cs_live_request_defaults(struct cs_live_request *req, int command);

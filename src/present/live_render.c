@@ -37,7 +37,51 @@ struct node {
     struct cs_text function, filename;
     uint64_t lineno;
     int has_next_sibling;
+    const unsigned char *args; /* CS_NODE_ARGS: nargs (name, value) pairs from here */
+    uint64_t nargs;
 };
+
+/* Reads past a node's arguments, remembering where they are. */
+static void read_node_args(struct cs_reader *rd, struct node *nd)
+{
+    nd->nargs = cs_get_varint(rd);
+    if (rd->error || nd->nargs > (uint64_t)(rd->end - rd->p)) {
+        rd->error = 1;
+        return;
+    }
+    nd->args = rd->p;
+    for (uint64_t i = 0; i < nd->nargs && !rd->error; i++) {
+        (void)cs_get_text(rd);
+        cs_skip_value(rd);
+    }
+}
+
+/* A node's arguments: `n=5, s='x'` for the tree, or an object of typed
+ * values for JSON. */
+static void node_args(const struct node *nd, const unsigned char *end, int json, struct cs_textbuf *b)
+{
+    struct cs_reader rd = {nd->args, end, 0};
+    struct cs_textbuf value = {0}, scratch = {0};
+    size_t members = 0;
+    if (json)
+        cs_textbuf_puts(b, ",\"args\":{");
+    for (uint64_t i = 0; i < nd->nargs && !rd.error; i++) {
+        struct cs_text name = cs_get_text(&rd);
+        char key[256];
+        snprintf(key, sizeof key, "%.*s", (int)(name.n < 255 ? name.n : 255), name.s ? name.s : "");
+        if (json) {
+            cs_value_json_member(&rd, key, b, &scratch, &members);
+        } else {
+            cs_textbuf_reset(&value);
+            cs_render_value(&rd, &value);
+            cs_textbuf_printf(b, "%s%s=%s", i ? ", " : "", cs_safe(key, (size_t)-1), cs_safe(value.data, value.len));
+        }
+    }
+    if (json)
+        cs_textbuf_putc(b, '}');
+    cs_textbuf_free(&value);
+    cs_textbuf_free(&scratch);
+}
 
 static void read_header(struct cs_reader *rd, struct header *h)
 {
@@ -122,7 +166,7 @@ static const char *share_color(uint64_t part, uint64_t whole)
     return share > 0.5 ? RED : share > 0.2 ? YELLOW : share > 0.05 ? GREEN : "";
 }
 
-static void json_node(struct cs_textbuf *b, const struct node *nd)
+static void json_node(struct cs_textbuf *b, const struct node *nd, const unsigned char *end)
 {
     cs_textbuf_printf(b, "{\"depth\":%d,\"function\":", nd->depth);
     cs_json_string(b, nd->function.s, nd->function.n);
@@ -140,15 +184,17 @@ static void json_node(struct cs_textbuf *b, const struct node *nd)
         cs_textbuf_puts(b, ",\"raised\":true");
     if (nd->flags & CS_NODE_UNFINISHED)
         cs_textbuf_puts(b, ",\"unfinished\":true");
+    if (nd->flags & CS_NODE_ARGS)
+        node_args(nd, end, 1, b);
     cs_textbuf_puts(b, ",\"children\":[");
 }
 
 /* The nodes in order as nested objects, without recursion: a tree as deep
  * as the agent's frame allows must not exhaust the client's stack. */
-static void json_tree(struct cs_textbuf *b, const struct node *nodes, size_t n)
+static void json_tree(struct cs_textbuf *b, const struct node *nodes, size_t n, const unsigned char *end)
 {
     for (size_t i = 0; i < n; i++) {
-        json_node(b, &nodes[i]);
+        json_node(b, &nodes[i], end);
         int next = i + 1 < n ? nodes[i + 1].depth : -1;
         if (next > nodes[i].depth)
             continue; /* its first child follows */
@@ -184,6 +230,8 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
         nodes[i].function = cs_get_text(rd);
         nodes[i].filename = cs_get_text(rd);
         nodes[i].lineno = cs_get_varint(rd);
+        if (nodes[i].flags & CS_NODE_ARGS)
+            read_node_args(rd, &nodes[i]);
     }
     if (rd->error || count == 0) {
         free(nodes);
@@ -211,7 +259,7 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
     if (r->jsonl) {
         json_head(b, h, nodes[0].function, nodes[0].filename, nodes[0].lineno);
         cs_textbuf_puts(b, ",\"call_tree\":[");
-        json_tree(b, nodes, count);
+        json_tree(b, nodes, count, rd->end);
         /* data.duration_ms too: scripts written for either place read it */
         cs_textbuf_printf(b, "],\"total_duration_ms\":%.6f,\"node_count\":%llu,\"data\":{\"duration_ms\":%.6f,"
                           "\"node_count\":%llu}}\n",
@@ -250,7 +298,13 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
         char dur[32];
         cs_format_duration((int64_t)nd->duration_ns, dur, sizeof dur);
         const char *color = r->color ? share_color(nd->duration_ns, parent_dur[i]) : "";
-        cs_textbuf_printf(b, "%s[%s]%s %s ", color, dur, color[0] ? RESET : "", cs_safe(nd->function.s, nd->function.n));
+        cs_textbuf_printf(b, "%s[%s]%s %s", color, dur, color[0] ? RESET : "", cs_safe(nd->function.s, nd->function.n));
+        if (nd->flags & CS_NODE_ARGS) {
+            cs_textbuf_putc(b, '(');
+            node_args(nd, rd->end, 0, b);
+            cs_textbuf_putc(b, ')');
+        }
+        cs_textbuf_putc(b, ' ');
         if (nd->flags & CS_NODE_BUILTIN)
             cs_textbuf_puts(b, "<built-in>");
         else

@@ -403,6 +403,37 @@ class OutputForm(LiveTarget):
         self.assertEqual(json.loads(proc.stdout)["type"], "error")
 
 
+class TraceArguments(LiveTarget):
+    """`trace --args`: each node with its call's arguments, as Peeka's
+    factorial example shows them."""
+
+    TARGET = '''
+        def factorial(n):
+            return 1 if n <= 1 else n * factorial(n - 1)
+        def greet(name, *, loud=False):
+            return name.upper() if loud else name
+        def work():
+            factorial(5)
+            greet("ann", loud=True)
+        serve(work)
+    '''
+
+    def test_the_tree_shows_each_calls_arguments(self):
+        p = self.start_target(self.TARGET)
+        proc = self.live("trace", p.pid, "__main__.factorial", "-n", "1", "-d", "10", "--args", "--format", "tree",
+                         "--no-color")
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        calls = [l.split("] ", 1)[1].split(" ")[0] for l in proc.stdout.decode().splitlines() if "] " in l]
+        self.assertEqual(calls, ["__main__.factorial(n=%d)" % n for n in (5, 4, 3, 2, 1)])
+        obs = self.observations("trace", p.pid, "__main__.factorial", "-n", "1", "-d", "10", "--args")
+        self.assertEqual([node["args"] for node in nodes(obs[0]["call_tree"])], [{"n": n} for n in (5, 4, 3, 2, 1)])
+        obs = self.observations("trace", p.pid, "__main__.greet", "-n", "1", "--args")
+        self.assertEqual(obs[0]["call_tree"][0]["args"], {"name": "ann", "loud": True})
+        # without --args the nodes are as before
+        obs = self.observations("trace", p.pid, "__main__.factorial", "-n", "1")
+        self.assertNotIn("args", obs[0]["call_tree"][0])
+
+
 class ConditionsNameParameters(LiveTarget):
     """Peeka's documented conditions, which name the function's parameters."""
 
