@@ -99,11 +99,38 @@ static void test_integers(void)
     cs_textbuf_free(&b);
 }
 
+/* What a live agent's answer must be before the client passes it on. */
+static void test_checking_whole_texts(void)
+{
+    static const char *const good[] = {
+        "{}", "[]", "{\"a\":[1,2.5,-3e+2,true,false,null,\"x\\n\\u00e9\"]}", " { \"k\" : { } } ", "0", "\"\"",
+    };
+    static const char *const bad[] = {
+        "", "{", "}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]", "[1 2]", "{1:2}", "01", "1.", "-", "tru",
+        "\"\\x\"", "\"\\u12g4\"", "\"a\nb\"", "{} {}", "[[[[", "\"unterminated",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        CHECK_INT(cs_json_check(good[i], strlen(good[i]), 64), 0);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK_INT(cs_json_check(bad[i], strlen(bad[i]), 64), -1);
+    /* a NUL inside is not text */
+    CHECK_INT(cs_json_check("\"a\0b\"", 5, 64), -1);
+    CHECK_INT(cs_json_check("\"\\\0\"", 4, 64), -1);
+    /* nesting beyond the limit is refused, without recursion */
+    char deep[2000];
+    memset(deep, '[', 1000);
+    memset(deep + 1000, ']', 1000);
+    CHECK_INT(cs_json_check(deep, 2000, 64), -1);
+    CHECK_INT(cs_json_check(deep + 1000 - 64, 128, 64), 0);
+    CHECK_INT(cs_json_check(deep + 1000 - 65, 130, 64), -1);
+}
+
 int main(int argc, char **argv)
 {
     CHECK_SELECT(argc, argv);
     CHECK_RUN(test_strings());
     CHECK_RUN(test_decimals());
     CHECK_RUN(test_integers());
+    CHECK_RUN(test_checking_whole_texts());
     return CHECK_REPORT("test_json");
 }
