@@ -241,7 +241,7 @@ int cs_connect_agent(pid_t pid, int may_attach)
     if (kind != CS_MSG_HELLO) {
         close(fd);
         if (cs_agent_interrupted)
-            cs_error("cs_agent_interrupted while waiting for the agent in process %d", (int)pid);
+            cs_error("interrupted while waiting for the agent in process %d", (int)pid);
         else if (read_errno == EAGAIN || read_errno == EWOULDBLOCK)
             cs_error("the agent in process %d did not answer within %d s", (int)pid, (int)tv.tv_sec);
         else
