@@ -37,6 +37,8 @@ EXPR_SRC = $(wildcard src/expr/*.c)
 # The viewer (src/present/view*.c) needs ncursesw; the C tests link the
 # readers without it, so only the CLI links the viewer.
 VIEW_SRC = $(wildcard src/present/view*.c)
+# The live TUI (src/tui) too: curses, and the agent client of the commands.
+TUI_SRC = $(wildcard src/tui/*.c)
 READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) \
     $(filter-out $(VIEW_SRC),$(wildcard src/present/*.c))
 CLI_SRC = $(wildcard src/cli/*.c) $(LIVE_SHARED_SRC)
@@ -73,7 +75,7 @@ LIB_SRC = $(READER_SRC) $(ATTACH_SRC) $(EXPR_SRC) $(CORE_SRC)
 LIB_A = $(BUILD)/libcallscope.a
 
 # The commands and the viewer, compiled like the library but linked only into the binary.
-CLI_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(VIEW_SRC))
+CLI_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(VIEW_SRC) $(TUI_SRC))
 LIB_OBJ = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 
 $(BUILD)/obj/%.o: src/%.c

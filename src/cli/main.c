@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "present/commands.h"
+#include "tui/tui.h"
 
 static void usage(FILE *out)
 {
@@ -28,6 +29,7 @@ static void usage(FILE *out)
           "  reset PID [PATTERN | --all]      stop observing\n"
           "  detach PID                       remove everything and end the agent\n"
           "  thread PID                       its threads: state, CPU time, and the stack each is in\n"
+          "  tui [PID]                        all of the above in one screen, for a process you choose\n"
           "  (PID may be left out when one process of yours has an agent; output to a pipe is JSON lines)\n\n"
           "`callscope COMMAND --help` describes a command's options.\n",
           out);
@@ -68,6 +70,8 @@ int main(int argc, char **argv)
         return cs_cmd_reset(argc - 2, argv + 2);
     if (!strcmp(cmd, "detach"))
         return cs_cmd_detach(argc - 2, argv + 2);
+    if (!strcmp(cmd, "tui"))
+        return cs_cmd_tui(argc - 2, argv + 2);
     if (!strcmp(cmd, "thread"))
         return cs_cmd_query(cmd, argc - 2, argv + 2);
     if (!strcmp(cmd, "export"))

@@ -1,0 +1,123 @@
+"""`callscope tui`: the live commands in one screen, driven in a real
+terminal (tmux) against a real running process, checked by what the user
+sees and by what is left in the process."""
+
+import os
+import subprocess
+import time
+import unittest
+
+from tests.py.live_support import LiveTarget
+from tests.py.support import CALLSCOPE
+from tests.py.test_view import TMUX, Screen
+
+TARGET = '''
+def leaf(x):
+    return x * 2
+
+def branch(n):
+    return sum(leaf(i) for i in range(n))
+
+def work():
+    branch(3)
+
+serve(work, pause=0.05)
+'''
+
+
+@unittest.skipUnless(TMUX, "tmux is not installed")
+class LiveTui(LiveTarget):
+    def screen(self, args, width=120, height=30):
+        s = Screen("%s tui %s" % (CALLSCOPE, args), self.dir, width, height)
+        self.addCleanup(s.close)
+        # reports keep arriving while the test looks: a screen need not be still
+        s.wait_for = lambda needle: s.wait(lambda t: needle in t, repr(needle), stable=False)
+        return s
+
+    def test_trace_watch_threads_delete_detach(self):
+        p = self.start_target(TARGET, attach=False)  # the TUI attaches
+        s = self.screen(str(p.pid))
+        s.wait_for("callscope tui · pid %d" % p.pid)
+        s.keys("t")
+        s.wait_for("trace pattern:")
+        s.typed("__main__.branch")
+        s.keys("Enter")
+        tree = s.wait(lambda t: "] __main__.leaf " in t and "] __main__.branch " in t, "a call tree", stable=False)
+        self.assertIn("thread=MainThread", tree)
+        self.assertIn("received", tree)
+        # Enter folds the report under the cursor (the newest) to its first line
+        s.keys("Enter")
+        s.wait(lambda t: "(+" in t, "a folded report", stable=False)
+        s.keys("c")
+        s.wait_for("records cleared")
+        s.keys("w")
+        s.typed("__main__.leaf")
+        s.keys("Enter")
+        watched = s.wait(lambda t: "params: x=" in t and "return: " in t, "a watch report", stable=False)
+        self.assertIn(">watch", watched)  # the new observation is selected
+        s.keys("T")
+        s.wait(lambda t: '"MainThread"' in t and "__main__.<module>" in t, "the threads", stable=False)
+        s.keys("Escape")
+        s.keys("x")
+        s.wait_for("observation removed")
+        listed = s.text()
+        self.assertIn("trace   __main__.branch", listed)
+        self.assertNotIn("watch   __main__.leaf", listed)
+        s.keys("d")
+        s.wait_for("detached from process %d" % p.pid)
+        for _ in range(300):
+            if not os.path.exists(self.socket_path(p.pid)):
+                break
+            time.sleep(0.01)
+        self.assertFalse(os.path.exists(self.socket_path(p.pid)))  # the agent ended
+        s.keys("q")
+        s.wait_for("viewer exited 0")
+        self.assertIsNone(p.poll())  # the program runs on
+
+    def test_choosing_the_process(self):
+        p = self.start_target(TARGET, attach=False)
+        s = self.screen("")
+        s.wait_for("choose a Python process")
+        s.wait_for("%8d  " % p.pid)
+        # move the highlight (reverse video) onto the target's line
+        for _ in range(200):
+            lines = s.text(escapes=True).split("\n")
+            chosen = [l for l in lines if "\x1b[7m" in l and "%d " % p.pid in l]
+            if chosen:
+                break
+            s.keys("Up")
+            time.sleep(0.05)
+        else:
+            self.fail("the target's line was never highlighted")
+        s.keys("Enter")
+        s.wait_for("callscope tui · pid %d" % p.pid)
+        s.keys("q")
+        s.wait_for("viewer exited 0")
+
+    def test_a_pattern_that_does_not_resolve_is_said_and_nothing_starts(self):
+        p = self.start_target(TARGET)
+        s = self.screen(str(p.pid))
+        s.wait_for("callscope tui · pid %d" % p.pid)
+        s.keys("t")
+        s.typed("nomodule.f")
+        s.keys("Enter")
+        s.wait(lambda t: "not loaded in the target" in t, "the agent's refusal")
+        s.keys("q")
+        s.wait_for("viewer exited 0")
+
+    def test_bad_arguments(self):
+        for args, said, status in ((["abc"], "'abc' is not a process id", 2), (["1", "2"], "usage: callscope tui", 2),
+                                   (["999999999"], "no process 999999999", 1)):
+            proc = subprocess.run([CALLSCOPE, "tui"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  stdin=subprocess.DEVNULL)
+            self.assertEqual(proc.returncode, status, args)
+            self.assertIn(said, proc.stderr.decode())
+        p = self.start_target(TARGET)
+        proc = subprocess.run([CALLSCOPE, "tui", str(p.pid)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("tui needs a terminal", proc.stderr.decode())
+
+
+if __name__ == "__main__":
+    unittest.main()
