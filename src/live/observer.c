@@ -568,7 +568,8 @@ void cs_live_forget_open_calls(void)
     }
 }
 
-static void add_node(struct invocation *inv, struct open_call *c, int k, const struct cs_live_watch *w, void *frame)
+static void add_node(struct invocation *inv, struct open_call *c, int k, const struct cs_live_watch *w, void *frame,
+                     int resumed)
 {
     int depth = me->depth - 1 == inv->base ? 0 : me->stack[me->depth - 2].child_depth[k];
     c->node[k] = -1;
@@ -598,7 +599,7 @@ static void add_node(struct invocation *inv, struct open_call *c, int k, const s
     nd->args = NULL;
     nd->args_len = 0;
     nd->nargs = 0;
-    if (w->req.node_args && !c->is_c && frame) {
+    if (w->req.node_args && !c->is_c && !resumed) { /* a resumed step's locals are not its arguments */
         /* kept shallow: a tree of many calls, each with its arguments */
         struct cs_textbuf args = {0};
         nd->nargs = encode_args(&args, (PyCodeObject *)c->code, frame, 1);
@@ -725,15 +726,15 @@ static struct open_call *push(PyObject *code, int is_c)
     return c;
 }
 
-/* Places a new call in every open trace invocation (frame: its frame, or
- * NULL for a C call). */
-static void add_to_invocations(struct open_call *c, void *frame)
+/* Places a new call in every open trace invocation (frame: as the hook was
+ * handed it; NULL for a C call). */
+static void add_to_invocations(struct open_call *c, void *frame, int resumed)
 {
     for (int k = 0; k < me->ninv; k++) {
         struct invocation *inv = &me->inv[k];
         struct cs_live_watch *w = watch_at(inv->slot, inv->id);
         if (w && me->depth - 1 > inv->base)
-            add_node(inv, c, k, w, frame);
+            add_node(inv, c, k, w, frame, resumed);
     }
 }
 
@@ -747,7 +748,7 @@ void cs_live_on_start(PyCodeObject *code, void *frame, int resumed)
     if (!c)
         return;
     name_code(code, frame);
-    add_to_invocations(c, resumed ? NULL : frame);
+    add_to_invocations(c, frame, resumed);
     for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++) {
         struct cs_live_watch *w = cs_live_watches[i];
         if (!w || w->done || !code_matches(w, (PyObject *)code))
@@ -782,7 +783,7 @@ void cs_live_on_start(PyCodeObject *code, void *frame, int resumed)
             inv->id = w->id;
             inv->base = me->depth - 1;
             inv->wall_ns = wall_ns();
-            add_node(inv, c, k, w, resumed ? NULL : frame);
+            add_node(inv, c, k, w, frame, resumed);
             break;
         }
         }
@@ -901,7 +902,7 @@ void cs_live_on_c_call(PyObject *callable)
         return;
     struct open_call *c = push(callable, 1);
     if (c)
-        add_to_invocations(c, NULL);
+        add_to_invocations(c, NULL, 0);
 }
 
 void cs_live_on_c_exit(int raised)

@@ -109,7 +109,7 @@ serve(lambda: leaf(1))
         # Asked for remote_exec, the client waits for the main thread, says
         # so after a second, and attaches once it runs Python code again.
         p = self.start(self.BLOCKED)
-        client = self.popen_live("attach", p.pid, "--via", "remote_exec")
+        client = self.popen_live("attach", p.pid, "--via", "remote_exec", "--format", "text")
         time.sleep(2.5)
         self.assertIsNone(client.poll())
         self.tell(p, "go")
