@@ -70,13 +70,37 @@ static void wake(void)
 
 /* ---- called by the hooks, GIL held ---- */
 
+/* Queues a notice of the observations dropped since the last one (lock
+ * held): after the client has caught up, or before a frame that ends or
+ * explains something, so that it comes before the end. */
+static void queue_drop_notice(struct cs_live_client *c)
+{
+    if (!c->dropped)
+        return;
+    char text[160];
+    int n = snprintf(text, sizeof text,
+                     "%lld observation%s dropped: they came faster than this client read them (at most %u MB wait)",
+                     c->dropped, c->dropped == 1 ? " was" : "s were", OUTBOX_LIMIT >> 20);
+    unsigned char payload[CS_VARINT_MAX + sizeof text], h[CS_FRAME_HEADER];
+    unsigned char *end = cs_put_str(payload, text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+    cs_frame_header(h, CS_MSG_NOTICE, (size_t)(end - payload));
+    cs_textbuf_put(&c->out, h, sizeof h);
+    cs_textbuf_put(&c->out, payload, (size_t)(end - payload));
+    c->dropped = 0;
+}
+
 void cs_live_send(struct cs_live_client *c, int kind, const void *payload, size_t len)
 {
     unsigned char h[CS_FRAME_HEADER];
     cs_frame_header(h, kind, len);
     pthread_mutex_lock(&c->lock);
     int was_empty = c->sent_upto == c->out.len;
-    if (c->out.len - c->sent_upto + len > OUTBOX_LIMIT) {
+    if (kind != CS_MSG_OBSERVATION)
+        queue_drop_notice(c);
+    /* Only observations are dropped for a slow client: the frames that
+     * start, end or explain something are small, and a client that missed
+     * one would wait forever. */
+    if (kind == CS_MSG_OBSERVATION && c->out.len - c->sent_upto + len > OUTBOX_LIMIT) {
         c->dropped++;
     } else {
         cs_textbuf_put(&c->out, h, sizeof h);
@@ -362,6 +386,10 @@ static int flush_client(struct cs_live_client *c)
         cs_textbuf_reset(&c->out);
         c->sent_upto = 0;
     }
+    /* Once the client has caught up, it learns how many it missed (sent at
+     * the next flush). */
+    if (c->out.len == 0)
+        queue_drop_notice(c);
     pthread_mutex_unlock(&c->lock);
     return rc;
 }

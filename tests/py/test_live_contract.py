@@ -434,6 +434,36 @@ class TraceArguments(LiveTarget):
         self.assertNotIn("args", obs[0]["call_tree"][0])
 
 
+class AFloodOfObservations(LiveTarget):
+    """A client that reads slower than observations come: the agent drops
+    observations (never the frames that end or explain), counts them, and
+    says how many once the client has caught up."""
+
+    def test_drops_are_counted_and_the_end_still_arrives(self):
+        p = self.start_target('''
+            def f(*args):
+                return len(args)
+            data = ["x" * 200 + str(i) for i in range(100)]
+            def work():
+                for i in range(1000):
+                    f(*data)
+            serve(work, pause=0)
+        ''')
+        wanted = 20000  # about 2 KB each: more than the agent keeps for one client
+        client = self.popen_live("watch", p.pid, "__main__.f", "-n", str(wanted), "-x", "3")
+        time.sleep(3)  # not reading: the pipe, the socket and then the agent's queue fill up
+        out, err = client.communicate(timeout=300)
+        self.assertEqual(client.returncode, 0, err.decode())
+        lines = [json.loads(l) for l in out.decode().splitlines()]
+        received = sum(1 for l in lines if l["type"] == "observation")
+        notices = [l["message"] for l in lines if l["type"] == "event" and l["event"] == "notice"]
+        dropped = sum(int(m.split()[0]) for m in notices if "dropped" in m)
+        self.assertGreater(dropped, 0, notices)
+        self.assertEqual(received + dropped, wanted)
+        self.assertEqual(lines[-1]["event"], "watch_stopped")  # the end was not dropped
+        self.assertEqual(lines[-1]["data"]["observations"], wanted)
+
+
 class ConditionsNameParameters(LiveTarget):
     """Peeka's documented conditions, which name the function's parameters."""
 
