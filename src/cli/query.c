@@ -29,6 +29,15 @@ static const struct {
     {"thread", "usage: callscope thread [PID] [-d N] [--format text|jsonl]\n"
                "Every thread of the process: name, ident, native id, daemon, state, CPU time, and\n"
                "the Python stack it is in now (-d frames, 10).\n"},
+    {"sc", "usage: callscope sc [PID] PATTERN [-n N] [-d] [--format text|jsonl]\n"
+           "The classes of the loaded modules whose names match PATTERN (* and ? are wildcards,\n"
+           "e.g. 'myapp.*Service'), with module, file and line; -n how many to describe (100;\n"
+           "all are counted), -d their bases and number of methods.\n"},
+    {"sm", "usage: callscope sm [PID] PATTERN [-n N] [--format text|jsonl]\n"
+           "The functions and methods of the loaded modules whose names match PATTERN (* and ?\n"
+           "are wildcards, e.g. 'myapp.orders.OrderService.*', '*.process'): the name to give\n"
+           "trace, the kind (function, method, staticmethod, classmethod, property getter), file\n"
+           "and line; -n how many to describe (100; all are counted).\n"},
 };
 
 static void print_text(const char *s, size_t n)

@@ -73,15 +73,34 @@ static PyObject *member(PyObject *owner, const char *name)
     return v;
 }
 
-/* The Python function behind a method, classmethod, staticmethod, property
- * getter, functools.wraps decorator or C wrapper such as functools.lru_cache
- * (borrowed), or NULL. */
-static PyObject *underlying_function(PyObject *v)
+PyObject *cs_live_dict_str_item(PyObject *dict, const char *name, Py_ssize_t max_scan)
+{
+    size_t len = strlen(name);
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (dict && PyDict_Check(dict) && max_scan-- != 0 && PyDict_Next(dict, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key))
+            continue;
+        Py_ssize_t n;
+        const char *text = PyUnicode_AsUTF8AndSize(key, &n);
+        if (!text)
+            PyErr_Clear(); /* a key with a lone surrogate: no name */
+        else if ((size_t)n == len && memcmp(text, name, len) == 0)
+            return value;
+    }
+    return NULL;
+}
+
+/* How many attributes a function or a wrapper may have for its __wrapped__
+ * to be looked for: a wrapper has a handful. */
+#define WRAPPER_DICT_SCAN 64
+
+PyObject *cs_live_underlying_function(PyObject *v)
 {
     for (int hops = 0; v && hops < 16; hops++) {
         if (PyFunction_Check(v)) {
             PyObject *dict = ((PyFunctionObject *)v)->func_dict;
-            PyObject *wrapped = dict ? PyDict_GetItemString(dict, "__wrapped__") : NULL;
+            PyObject *wrapped = cs_live_dict_str_item(dict, "__wrapped__", WRAPPER_DICT_SCAN);
             if (!wrapped)
                 return v;
             v = wrapped;
@@ -100,7 +119,7 @@ static PyObject *underlying_function(PyObject *v)
              * functools.lru_cache does: its instance dict is read in place,
              * so no attribute lookup runs the program's code. */
             PyObject *dict = *(PyObject **)((char *)v + Py_TYPE(v)->tp_dictoffset);
-            v = dict && PyDict_Check(dict) ? PyDict_GetItemString(dict, "__wrapped__") : NULL;
+            v = cs_live_dict_str_item(dict, "__wrapped__", WRAPPER_DICT_SCAN);
         } else {
             return NULL;
         }
@@ -202,7 +221,7 @@ PyObject *cs_live_resolve(const char *pattern, const char *nested, char *name_ou
         v = next;
         word = dot ? dot + 1 : NULL;
     }
-    PyObject *fn = underlying_function(v);
+    PyObject *fn = cs_live_underlying_function(v);
     if (!fn) {
         if (PyType_Check(v))
             snprintf(err, errlen, "'%s' is a class: name one of its methods (e.g. %s.__init__)", path, path);

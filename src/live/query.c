@@ -11,6 +11,8 @@ static const struct {
     int (*answer)(int argc, char **argv, struct cs_live_answer *answer);
 } questions[] = {
     {"thread", cs_query_thread},
+    {"sc", cs_query_sc},
+    {"sm", cs_query_sm},
 };
 
 int cs_live_query_answer(const char *question, int argc, char **argv, struct cs_live_answer *answer)

@@ -27,5 +27,8 @@ int cs_live_query_answer(const char *question, int argc, char **argv, struct cs_
 
 /* The questions, one file each (query_*.c): the same signature. */
 int cs_query_thread(int argc, char **argv, struct cs_live_answer *answer);
+/* query_search.c: the classes (sc), the functions and methods (sm) */
+int cs_query_sc(int argc, char **argv, struct cs_live_answer *answer);
+int cs_query_sm(int argc, char **argv, struct cs_live_answer *answer);
 
 #endif

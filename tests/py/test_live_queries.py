@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 import time
 import unittest
 
@@ -90,6 +91,262 @@ class ThreadTest(LiveTarget):
             self.assertEqual(json.loads(proc.stdout)["type"], "error")
         proc = self.live("thread", "abc")
         self.assertNotEqual(proc.returncode, 0)
+
+
+# A package the target imports for sc, sm and inspect: classes, methods of
+# every kind, and traps that count every time program code runs (a
+# metaclass's attribute hooks, a property, __getattr__, a module
+# __getattr__, a dict key's __eq__ and __hash__).
+ORDERS = """\
+import functools
+from myapp.util import helper
+
+def timed(f):
+    @functools.wraps(f)
+    def wrapper(*a, **k):
+        return f(*a, **k)
+    return wrapper
+
+class OrderService:
+    rate = 3
+
+    def process(self, order):
+        return order
+
+    @staticmethod
+    def validate(order):
+        return True
+
+    @classmethod
+    def create(cls):
+        return cls()
+
+    @property
+    def total(self):
+        return 1
+
+    @timed
+    def ship(self):
+        pass
+
+    class Inner:
+        def process(self):
+            pass
+
+class UserService(OrderService):
+    pass
+
+class Helper:
+    pass
+
+def process(x):
+    return x
+"""
+
+UTIL = """\
+def helper():
+    pass
+"""
+
+TRAPS = """\
+TOUCHED = [0]
+
+def touch(*_):
+    TOUCHED[0] += 1
+
+class Meta(type):
+    def __getattribute__(cls, name):
+        touch()
+        return type.__getattribute__(cls, name)
+    def __getattr__(cls, name):
+        touch()
+        raise AttributeError(name)
+    def __dir__(cls):
+        touch()
+        return []
+
+class Configured(metaclass=Meta):
+    limit = 7
+    def run(self):
+        pass
+
+class Lazy:
+    def __init__(self):
+        self.plain = 1
+    @property
+    def value(self):
+        touch()
+        return 2
+    def __getattr__(self, name):
+        touch()
+        return 3
+    def work(self):
+        pass
+
+class Key:
+    def __hash__(self):
+        touch()
+        return 1
+    def __eq__(self, other):
+        touch()
+        return False
+
+lazy = Lazy()
+config = {"timeout": 30, "hosts": ["a", "b"], "nested": {"deep": {"deeper": [1, 2]}}}
+
+def __getattr__(name):
+    touch()
+    raise AttributeError(name)
+"""
+
+PACKAGE_TARGET = """
+import myapp.orders, myapp.traps as traps
+# every trap fires once here, so the count shows they work
+traps.Configured.limit; traps.lazy.value; traps.lazy.missing
+try:
+    traps.missing
+except AttributeError:
+    pass
+vars(traps)[traps.Key()] = 1  # hashes it
+traps.Key() == 1
+BASELINE = traps.TOUCHED[0]
+
+def report():
+    with open("touched.tmp", "w") as f:
+        f.write(str(traps.TOUCHED[0]))
+    os.replace("touched.tmp", "touched")
+
+serve(report)
+"""
+
+
+class PackageTarget(LiveTarget):
+    """A target that has imported myapp (written to its directory)."""
+
+    def start_package_target(self):
+        self.write("myapp/__init__.py", "")
+        self.write("myapp/orders.py", ORDERS)
+        self.write("myapp/util.py", UTIL)
+        self.write("myapp/traps.py", TRAPS)
+        return self.start_target(PACKAGE_TARGET)
+
+    def touched(self):
+        """How often the traps ran, as the target last reported."""
+        time.sleep(0.2)  # a few rounds of serve()
+        with open(os.path.join(self.dir, "touched")) as f:
+            return int(f.read())
+
+    def answer(self, *args):
+        proc = self.live(*args)  # a pipe: one JSON line
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        line = json.loads(proc.stdout)
+        self.assertEqual((line["type"], line["command"]), ("result", args[0]))
+        return line["data"]
+
+    def refused(self, *args):
+        """Runs a command that must fail: its one line of error."""
+        proc = self.live(*args)
+        self.assertEqual(proc.returncode, 1, proc.stdout.decode())
+        lines = proc.stderr.decode().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertEqual(json.loads(proc.stdout)["type"], "error")
+        return lines[0]
+
+
+def line_of(source, text):
+    return next(i for i, l in enumerate(source.splitlines(), 1) if text in l)
+
+
+class SearchTest(PackageTarget):
+    def test_methods_of_a_class_with_kind_file_and_line(self):
+        p = self.start_package_target()
+        data = self.answer("sm", p.pid, "myapp.orders.OrderService.*")
+        found = {m["name"]: m for m in data["matches"]}
+        prefix = "myapp.orders.OrderService."
+        kinds = {"process": "method", "validate": "staticmethod", "create": "classmethod",
+                 "total": "property getter", "ship": "method", "Inner.process": "method"}
+        self.assertEqual(set(found), {prefix + n for n in kinds})
+        for name, kind in kinds.items():
+            self.assertEqual(found[prefix + name]["kind"], kind)
+            self.assertEqual(found[prefix + name]["module"], "myapp.orders")
+            self.assertEqual(found[prefix + name]["file"], os.path.join(self.dir, "myapp", "orders.py"))
+        # the line of the def, or of its first decorator
+        self.assertEqual(found[prefix + "process"]["line"], line_of(ORDERS, "def process(self, order)"))
+        self.assertEqual(found[prefix + "validate"]["line"], line_of(ORDERS, "@staticmethod"))
+        # functools.wraps is followed to the function written in the class
+        self.assertEqual(found[prefix + "ship"]["line"], line_of(ORDERS, "@timed"))
+        self.assertEqual((data["shown"], data["total"], data["complete"]), (6, 6, True))
+
+    def test_wildcards_anywhere(self):
+        p = self.start_package_target()
+        names = {m["name"] for m in self.answer("sm", p.pid, "*.process")["matches"]}
+        self.assertLessEqual({"myapp.orders.OrderService.process", "myapp.orders.OrderService.Inner.process",
+                              "myapp.orders.process"}, names)
+        self.assertTrue(all(n.endswith(".process") for n in names))
+        names = {m["name"] for m in self.answer("sm", p.pid, "myapp.?rders.proc*")["matches"]}
+        self.assertEqual(names, {"myapp.orders.process"})
+        # functions are listed where they are defined, not where imported
+        names = {m["name"] for m in self.answer("sm", p.pid, "myapp.*helper")["matches"]}
+        self.assertEqual(names, {"myapp.util.helper"})
+        self.assertEqual(self.answer("sm", p.pid, "nothing.*")["matches"], [])
+
+    def test_classes_with_bases_and_the_text_form(self):
+        p = self.start_package_target()
+        data = self.answer("sc", p.pid, "myapp.*Service", "-d")
+        found = {m["name"]: m for m in data["matches"]}
+        self.assertEqual(set(found), {"myapp.orders.OrderService", "myapp.orders.UserService"})
+        service = found["myapp.orders.OrderService"]
+        self.assertEqual((service["kind"], service["bases"], service["methods"]), ("class", ["object"], 5))
+        self.assertEqual(found["myapp.orders.UserService"]["bases"], ["myapp.orders.OrderService"])
+        # 3.13+ keeps the class's own line; before, the line of its first method
+        expected = line_of(ORDERS, "class OrderService") if sys.version_info >= (3, 13) else \
+            line_of(ORDERS, "def process(self, order)")
+        self.assertEqual(service["line"], expected)
+        nested = self.answer("sc", p.pid, "*.Inner")["matches"]
+        self.assertEqual([m["name"] for m in nested], ["myapp.orders.OrderService.Inner"])
+        proc = self.live("sc", p.pid, "myapp.orders.*Service", "--format", "text")
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        lines = proc.stdout.decode().splitlines()
+        self.assertEqual(lines[-1], "2 matches")
+        self.assertTrue(lines[0].startswith("myapp.orders.OrderService  class  "), lines)
+        self.assertTrue(lines[0].endswith("orders.py:%d" % expected), lines)
+
+    def test_the_limit_counts_every_match(self):
+        p = self.start_package_target()
+        data = self.answer("sm", p.pid, "*", "-n", "5")
+        self.assertEqual((len(data["matches"]), data["shown"], data["limit"]), (5, 5, 5))
+        self.assertGreater(data["total"], 100)  # the standard library's functions too
+        everything = self.answer("sm", p.pid, "*", "-n", "10000")
+        self.assertEqual(everything["total"], data["total"])
+        self.assertEqual(len(everything["matches"]), min(10000, data["total"]))
+        proc = self.live("sm", p.pid, "*", "-n", "2", "--format", "text")
+        lines = proc.stdout.decode().splitlines()
+        self.assertEqual(len(lines), 3)
+        self.assertEqual(lines[-1], "2 shown of %d matches (-n 2)" % data["total"])
+
+    def test_runs_no_program_code(self):
+        p = self.start_package_target()
+        before = self.touched()
+        self.assertGreaterEqual(before, 6)  # the traps work
+        names = {m["name"] for m in self.answer("sm", p.pid, "myapp.traps.*")["matches"]}
+        self.assertLessEqual({"myapp.traps.Configured.run", "myapp.traps.Lazy.value", "myapp.traps.touch"}, names)
+        self.answer("sc", p.pid, "*", "-d", "-n", "10000")
+        self.answer("sm", p.pid, "*", "-n", "10000")
+        self.assertEqual(self.touched(), before)
+
+    def test_bad_patterns_and_options(self):
+        p = self.start_package_target()
+        for args, said in ((["sc"], "give a PATTERN"),
+                           (["sm", "my app"], "' ' cannot be part of a name"),
+                           (["sm", "a.b;c"], "';' cannot be part of a name"),
+                           (["sm", "x" * 600], "longer than any name"),
+                           (["sm", "a", "b"], "one PATTERN only"),
+                           (["sm", "a.*", "-n", "0"], "-n takes a number of matches"),
+                           (["sc", "a.*", "-n", "x"], "-n takes a number of matches"),
+                           (["sm", "a.*", "-d"], "unexpected option '-d'"),
+                           (["sc", "a.*", "--bogus"], "unexpected option")):
+            line = self.refused(args[0], p.pid, *args[1:])
+            self.assertIn(said, line)
 
 
 if __name__ == "__main__":
