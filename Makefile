@@ -45,7 +45,10 @@ CLI_SRC = $(wildcard src/cli/*.c) $(LIVE_SHARED_SRC)
 # The live agent runs inside the target, so it is part of the extension;
 # the protocol is shared with the client.
 LIVE_SHARED_SRC = src/live/protocol.c
-HOOKS_SRC = $(wildcard src/py/*.c) $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src/live/*.c) $(EXPR_SRC) src/store/textbuf.c src/store/json.c
+# The recordings' value renderers too: `inspect` renders in the agent what
+# the client renders for a recording or a watch.
+HOOKS_SRC = $(wildcard src/py/*.c) $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src/live/*.c) $(EXPR_SRC) src/store/textbuf.c src/store/json.c \
+    src/collector/decode.c src/collector/value_json.c
 # Injecting the agent into a running process (Linux x86-64), and the agent
 # socket's path, which the agent computes the same way.
 ATTACH_SRC = $(wildcard src/attach/*.c) src/live/socket_path.c

@@ -31,6 +31,7 @@ static void usage(FILE *out)
           "  thread PID                       its threads: state, CPU time, and the stack each is in\n"
           "  sc PID PATTERN                   the loaded classes matching a wildcard pattern, with file and line\n"
           "  sm PID PATTERN                   the loaded functions and methods matching it: the names trace takes\n"
+          "  inspect PID EXPR                 the value of a global or attribute path (myapp.config.settings)\n"
           "  tui [PID]                        all of the above in one screen, for a process you choose\n"
           "  (PID may be left out when one process of yours has an agent; output to a pipe is JSON lines)\n\n"
           "`callscope COMMAND --help` describes a command's options.\n",
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "thread"))
         return cs_cmd_query(cmd, argc - 2, argv + 2);
     if (!strcmp(cmd, "sc") || !strcmp(cmd, "sm"))
+        return cs_cmd_query(cmd, argc - 2, argv + 2);
+    if (!strcmp(cmd, "inspect"))
         return cs_cmd_query(cmd, argc - 2, argv + 2);
     if (!strcmp(cmd, "export"))
         return cs_cmd_export(argc - 2, argv + 2);

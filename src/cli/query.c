@@ -38,6 +38,11 @@ static const struct {
            "are wildcards, e.g. 'myapp.orders.OrderService.*', '*.process'): the name to give\n"
            "trace, the kind (function, method, staticmethod, classmethod, property getter), file\n"
            "and line; -n how many to describe (100; all are counted).\n"},
+    {"inspect", "usage: callscope inspect [PID] EXPR [-x N] [--format text|jsonl]\n"
+                "The value of a module global or an attribute path, read without running the\n"
+                "program's code: myapp.config.settings.timeout, \"myapp.cache._store['k']\", or a\n"
+                "global of the main script by its name. Rendered as recordings render values;\n"
+                "-x how deep containers are expanded (2, at most 16).\n"},
 };
 
 static void print_text(const char *s, size_t n)

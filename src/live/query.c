@@ -13,6 +13,7 @@ static const struct {
     {"thread", cs_query_thread},
     {"sc", cs_query_sc},
     {"sm", cs_query_sm},
+    {"inspect", cs_query_inspect},
 };
 
 int cs_live_query_answer(const char *question, int argc, char **argv, struct cs_live_answer *answer)

@@ -30,5 +30,7 @@ int cs_query_thread(int argc, char **argv, struct cs_live_answer *answer);
 /* query_search.c: the classes (sc), the functions and methods (sm) */
 int cs_query_sc(int argc, char **argv, struct cs_live_answer *answer);
 int cs_query_sm(int argc, char **argv, struct cs_live_answer *answer);
+/* query_inspect.c: the value of a global or an attribute path */
+int cs_query_inspect(int argc, char **argv, struct cs_live_answer *answer);
 
 #endif

@@ -177,11 +177,15 @@ class Lazy:
     def value(self):
         touch()
         return 2
+    def work(self):
+        pass
+
+class Dynamic:
+    def __init__(self):
+        self.plain = 1
     def __getattr__(self, name):
         touch()
         return 3
-    def work(self):
-        pass
 
 class Key:
     def __hash__(self):
@@ -192,6 +196,8 @@ class Key:
         return False
 
 lazy = Lazy()
+dynamic = Dynamic()
+_secret = "s3"
 config = {"timeout": 30, "hosts": ["a", "b"], "nested": {"deep": {"deeper": [1, 2]}}}
 
 def __getattr__(name):
@@ -202,7 +208,7 @@ def __getattr__(name):
 PACKAGE_TARGET = """
 import myapp.orders, myapp.traps as traps
 # every trap fires once here, so the count shows they work
-traps.Configured.limit; traps.lazy.value; traps.lazy.missing
+traps.Configured.limit; traps.lazy.value; traps.dynamic.missing
 try:
     traps.missing
 except AttributeError:
@@ -347,6 +353,77 @@ class SearchTest(PackageTarget):
                            (["sc", "a.*", "--bogus"], "unexpected option")):
             line = self.refused(args[0], p.pid, *args[1:])
             self.assertIn(said, line)
+
+
+class InspectTest(PackageTarget):
+    def test_globals_attributes_and_items(self):
+        p = self.start_package_target()
+        data = self.answer("inspect", p.pid, "myapp.traps.config", "-x", "4")
+        self.assertEqual(data["value"], {"timeout": 30, "hosts": ["a", "b"], "nested": {"deep": {"deeper": [1, 2]}}})
+        self.assertEqual((data["expr"], data["type"]), ("myapp.traps.config", "dict"))
+        self.assertEqual(data["repr"], "{'timeout': 30, 'hosts': ['a', 'b'], 'nested': {'deep': {'deeper': [1, 2]}}}")
+        cases = (("myapp.traps.config['hosts'][1]", "b"),
+                 ("myapp.traps.config['hosts'][-1]", "b"),
+                 ("myapp.traps.lazy.plain", 1),            # an instance's __dict__ entry
+                 ("myapp.traps._secret", "s3"),            # private names may be read
+                 ("myapp.traps.Configured.limit", 7),      # a class's dict, not its metaclass
+                 ("myapp.orders.OrderService.rate", 3),
+                 ("myapp.traps.lazy.__dict__", {"plain": 1}),
+                 ("myapp.traps.Configured", "<class 'myapp.traps.Configured'>"))
+        for expr, value in cases:
+            self.assertEqual(self.answer("inspect", p.pid, expr)["value"], value, expr)
+        # a global of the main script by its own name
+        self.assertEqual(self.answer("inspect", p.pid, "BASELINE")["value"], self.touched())
+        # -x: containers deeper than it are cut, as in recordings
+        cut = self.answer("inspect", p.pid, "myapp.traps.config")["value"]
+        self.assertEqual(cut["hosts"], ["a", "b"])
+        self.assertIsInstance(cut["nested"]["deep"], str)
+        self.assertIn("…", cut["nested"]["deep"])
+        obj = self.answer("inspect", p.pid, "myapp.traps.lazy")
+        self.assertEqual(obj["type"], "myapp.traps.Lazy")
+        self.assertRegex(obj["value"], r"^<myapp\.traps\.Lazy object at 0x[0-9a-f]+>$")
+
+    def test_the_text_form(self):
+        p = self.start_package_target()
+        proc = self.live("inspect", p.pid, "myapp.traps.config['nested']", "--format", "text", "-x", "1")
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        self.assertEqual(proc.stdout.decode(), "myapp.traps.config['nested'] = {'deep': {…}}\n")
+
+    def test_runs_no_program_code(self):
+        p = self.start_package_target()
+        before = self.touched()
+        for expr, said in (("myapp.traps.lazy.value", "defines it as a property"),
+                           ("myapp.traps.dynamic.missing", "its class computes them itself"),
+                           ("myapp.traps.dynamic.plain", "its class computes them itself"),
+                           ("myapp.traps.missing", "its __getattr__, program code, is not called"),
+                           ("myapp.traps.Configured.missing", "a metaclass's are not consulted")):
+            self.assertIn(said, self.refused("inspect", p.pid, expr))
+        self.assertEqual(self.answer("inspect", p.pid, "myapp.traps.Configured.limit")["value"], 7)
+        self.answer("inspect", p.pid, "myapp.traps.__dict__")  # the Key in it is not hashed or compared
+        self.assertEqual(self.touched(), before)
+
+    def test_bad_paths(self):
+        p = self.start_package_target()
+        for args, said in ((["myapp.traps.touch()"], "nothing is called"),
+                           (["myapp.traps.config['a' + 'b']"], "a key is a literal"),
+                           (["myapp.traps.config[myapp]"], "a key is a literal"),
+                           (["myapp.traps.config['nope']"], "myapp.traps.config['nope']: no such key"),
+                           (["myapp.traps.config['hosts'][7]"], "index out of range"),
+                           (["myapp.traps.config +"], "column"),
+                           (["myapp.traps.touch.__globals__"], "'__globals__' is not read"),
+                           (["myapp.traps.lazy.__init__"], "'__init__' is not read"),
+                           (["myapp.traps.lazy.f_globals"], "reaches the interpreter's frames"),
+                           (["myapp.traps.touch.__name__"], "attributes of a function are not read"),
+                           (["nowhere.x"], "no loaded module or global of __main__ is named 'nowhere'"),
+                           (["myapp.traps.nothing"], "module 'myapp.traps' has no global 'nothing'"),
+                           ([], "give an EXPR"),
+                           (["a", "b"], "one EXPR only"),
+                           (["a", "-x", "17"], "-x takes a depth from 0 to 16"),
+                           (["a", "--bogus"], "unexpected option")):
+            self.assertIn(said, self.refused("inspect", p.pid, *args), args)
+        proc = self.live("inspect", p.pid, "a" * 5000)  # longer than the client sends
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertEqual(self.answer("inspect", p.pid, "myapp.traps.config['timeout']")["value"], 30)  # still fine
 
 
 if __name__ == "__main__":
