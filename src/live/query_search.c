@@ -252,8 +252,7 @@ static void report_function(struct search *s, const char *name, const char *modu
 
 /* Where a class is: __firstlineno__ (3.13+) in the file of its module, else
  * its first method's file and line. *file borrowed. */
-static void class_location(PyTypeObject *cls, PyObject *dict, PyObject *module_file, PyObject **file,
-                           long long *line, int *methods)
+static void class_location(PyObject *dict, PyObject *module_file, PyObject **file, long long *line, int *methods)
 {
     *file = module_file;
     *line = 0;
@@ -277,7 +276,6 @@ static void class_location(PyTypeObject *cls, PyObject *dict, PyObject *module_f
         *file = module_file ? module_file : *file;
     }
     PyErr_Clear();
-    (void)cls;
 }
 
 static void report_class(struct search *s, const char *name, const char *module, PyTypeObject *cls,
@@ -286,7 +284,7 @@ static void report_class(struct search *s, const char *name, const char *module,
     PyObject *file;
     long long line;
     int methods;
-    class_location(cls, dict, module_file, &file, &line, &methods);
+    class_location(dict, module_file, &file, &line, &methods);
     struct row *r = add_match(s, name, "class", module, file, line);
     if (!r)
         return;
