@@ -82,10 +82,12 @@ class LiveTui(LiveTarget):
         # move the highlight (reverse video) onto the target's line
         for _ in range(200):
             lines = s.text(escapes=True).split("\n")
-            chosen = [l for l in lines if "\x1b[7m" in l and "%d " % p.pid in l]
-            if chosen:
+            mine = [i for i, l in enumerate(lines) if "%8d  " % p.pid in l]
+            lit = [i for i, l in enumerate(lines) if "\x1b[7m" in l and i > 0]
+            if mine and lit and mine[0] == lit[0]:
                 break
-            s.keys("Up")
+            # other processes may be listed after the target: go toward it
+            s.keys("Up" if not mine or not lit or mine[0] < lit[0] else "Down")
             time.sleep(0.05)
         else:
             self.fail("the target's line was never highlighted")
