@@ -50,6 +50,8 @@ struct tui {
     char status[700];
     int prompting; /* the command whose pattern is being typed, or 0 */
     struct view_input input;
+    char **candidates; /* Tab: the loaded functions the pattern could be (sm) */
+    int ncandidates, candidate;
     FILE *errors; /* stderr while the screen is up: the last line is the reason of a failure */
     long errors_seen;
 };
@@ -197,9 +199,12 @@ static void draw(struct tui *t)
     else
         draw_reports(t, top, height, list_w + 1, cols - list_w - 1);
     attron(A_DIM);
-    put_clipped(rows - 2, 0, cols,
-                "t trace  w watch  s stack  m monitor  Tab pane  Enter fold  c clear  Del/x delete  T threads  "
-                "d detach  q quit");
+    if (t->prompting) /* what completion found shows where the keys were */
+        put_clipped(rows - 2, 0, cols, t->status[0] ? t->status : "Tab completes from the loaded functions");
+    else
+        put_clipped(rows - 2, 0, cols,
+                    "t trace  w watch  s stack  m monitor  Tab pane  Enter fold  c clear  Del/x delete  T threads  "
+                    "d detach  q quit");
     attroff(A_DIM);
     if (t->prompting) {
         char prompt[64];
@@ -269,10 +274,92 @@ static void show_threads(struct tui *t)
 
 /* ---- keys ---- */
 
-/* The pattern line: returns 1 while it stays open. */
+static void forget_candidates(struct tui *t)
+{
+    for (int i = 0; i < t->ncandidates; i++)
+        free(t->candidates[i]);
+    free(t->candidates);
+    t->candidates = NULL;
+    t->ncandidates = t->candidate = 0;
+}
+
+/* Tab: asks the agent which loaded functions begin with what was typed
+ * (`sm TEXT*`); one is taken at once, several leave their common start in
+ * the line and Down/Up go through them. */
+static void complete(struct tui *t)
+{
+    forget_candidates(t);
+    char pattern[VI_MAX + 2], err[600];
+    snprintf(pattern, sizeof pattern, "%s*", t->input.text);
+    const char *argv[] = {pattern, "-n", "200"};
+    char *answer = tui_ask(t->pid, "sm", 3, argv, err, sizeof err);
+    if (!answer) {
+        take_error(t, err);
+        return;
+    }
+    /* one match per line, its name first; indented and summary lines aside */
+    for (char *line = strtok(answer, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == ' ' || (line[0] >= '0' && line[0] <= '9'))
+            continue;
+        size_t n = strcspn(line, " ");
+        char **more = realloc(t->candidates, (size_t)(t->ncandidates + 1) * sizeof *more);
+        if (!more)
+            break;
+        t->candidates = more;
+        if (!(t->candidates[t->ncandidates] = strndup(line, n)))
+            break;
+        t->ncandidates++;
+    }
+    free(answer);
+    if (t->ncandidates == 0) {
+        snprintf(t->status, sizeof t->status, "no loaded function begins with '%.500s'", t->input.text);
+        return;
+    }
+    size_t common = strlen(t->candidates[0]);
+    for (int i = 1; i < t->ncandidates; i++) {
+        size_t k = 0;
+        while (k < common && t->candidates[i][k] == t->candidates[0][k])
+            k++;
+        common = k;
+    }
+    char start[VI_MAX + 1];
+    snprintf(start, sizeof start, "%.*s", (int)common, t->candidates[0]);
+    vi_set(&t->input, start);
+    if (t->ncandidates == 1) {
+        snprintf(t->status, sizeof t->status, "%s", t->candidates[0]);
+        forget_candidates(t);
+        return;
+    }
+    t->candidate = -1;
+    snprintf(t->status, sizeof t->status, "%d functions: Down and Up choose (%s, %s%s)", t->ncandidates,
+             t->candidates[0], t->candidates[1], t->ncandidates > 2 ? ", ..." : "");
+}
+
+static void choose_candidate(struct tui *t, int delta)
+{
+    if (!t->ncandidates)
+        return;
+    t->candidate = (t->candidate + delta + t->ncandidates) % t->ncandidates;
+    vi_set(&t->input, t->candidates[t->candidate]);
+    snprintf(t->status, sizeof t->status, "%d of %d", t->candidate + 1, t->ncandidates);
+}
+
+/* The pattern line. */
 static void prompt_key(struct tui *t, int is_key, wint_t ch)
 {
     switch (vi_key(&t->input, is_key, ch)) {
+    case VI_TAB:
+        complete(t);
+        return;
+    case VI_NEXT:
+        choose_candidate(t, 1);
+        return;
+    case VI_PREV:
+        choose_candidate(t, -1);
+        return;
+    case VI_EDITED:
+        forget_candidates(t);
+        break;
     case VI_ENTER:
         if (t->input.len)
             start_observation(t, t->prompting, t->input.text);
@@ -342,6 +429,8 @@ static int main_key(struct tui *t, int is_key, wint_t ch)
         t->prompting = ch == 't' ? CS_LIVE_TRACE : ch == 'w' ? CS_LIVE_WATCH : ch == 's' ? CS_LIVE_STACK
                                                                                           : CS_LIVE_MONITOR;
         vi_set(&t->input, "");
+        t->status[0] = 0;
+        forget_candidates(t);
         break;
     case '\t':
         t->pane = t->pane == PANE_LIST ? PANE_REPORTS : PANE_LIST;
@@ -552,6 +641,7 @@ int cs_cmd_tui(int argc, char **argv)
     }
     for (int i = 0; i < t->nobs; i++)
         tui_observation_free(&t->obs[i]);
+    forget_candidates(t);
     if (t->errors)
         fclose(t->errors);
     free(t->threads);

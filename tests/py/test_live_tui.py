@@ -74,6 +74,28 @@ class LiveTui(LiveTarget):
         s.wait_for("viewer exited 0")
         self.assertIsNone(p.poll())  # the program runs on
 
+    def test_patterns_complete_from_the_loaded_functions(self):
+        p = self.start_target(TARGET)
+        s = self.screen(str(p.pid))
+        s.wait_for("callscope tui · pid %d" % p.pid)
+        s.keys("t")
+        s.typed("__main__.bra")
+        s.keys("Tab")
+        s.wait_for("trace pattern: __main__.branch")  # the one function there is
+        s.keys("C-u")
+        s.typed("__main__.")
+        s.keys("Tab")
+        s.wait_for("functions: Down and Up choose")
+        s.keys("Down")
+        chosen = s.wait(lambda t: any(l.startswith("trace pattern: __main__.") and len(l.strip()) > 24
+                                      for l in t.split("\n")), "a candidate in the line", stable=False)
+        name = [l for l in chosen.split("\n") if l.startswith("trace pattern: ")][0].split(": ", 1)[1].strip()
+        self.assertTrue(name.startswith("__main__.") and len(name) > len("__main__."), name)
+        s.keys("Enter")
+        s.wait(lambda t: "trace   %s" % name in t, "the observation started")
+        s.keys("q")
+        s.wait_for("viewer exited 0")
+
     def test_choosing_the_process(self):
         p = self.start_target(TARGET, attach=False)
         s = self.screen("")
