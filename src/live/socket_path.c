@@ -187,22 +187,37 @@ static pid_t pid_of_socket_name(const char *name)
     return (pid_t)pid;
 }
 
-static int sweep(const char *dir, void *arg)
+/* Calls fn for each agent socket in dir (agent-<pid>.sock, or the .new name
+ * a starting agent binds first), with the process's pid. */
+static void each_socket(const char *dir, void (*fn)(int dirfd, const char *name, pid_t pid, void *arg), void *arg)
 {
-    int *removed = arg;
     DIR *d = opendir(dir);
     if (!d)
-        return 0;
+        return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         pid_t pid = pid_of_socket_name(e->d_name);
         struct stat st;
-        if (!pid || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISSOCK(st.st_mode))
-            continue;
-        if (kill(pid, 0) != 0 && errno == ESRCH && unlinkat(dirfd(d), e->d_name, 0) == 0)
-            (*removed)++;
+        if (pid && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode))
+            fn(dirfd(d), e->d_name, pid, arg);
     }
     closedir(d);
+}
+
+static int process_ended(pid_t pid)
+{
+    return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+static void remove_if_ended(int dirfd, const char *name, pid_t pid, void *arg)
+{
+    if (process_ended(pid) && unlinkat(dirfd, name, 0) == 0)
+        (*(int *)arg)++;
+}
+
+static int sweep(const char *dir, void *arg)
+{
+    each_socket(dir, remove_if_ended, arg);
     return 0;
 }
 
@@ -218,29 +233,23 @@ struct listing {
     int max, n;
 };
 
+static void list_if_listening(int dirfd, const char *name, pid_t pid, void *arg)
+{
+    (void)dirfd;
+    struct listing *l = arg;
+    if (strstr(name, ".new") || process_ended(pid))
+        return;
+    for (int i = 0; i < l->n && i < l->max; i++)
+        if (l->pids[i] == pid)
+            return;
+    if (l->n < l->max)
+        l->pids[l->n] = pid;
+    l->n++;
+}
+
 static int list_agents(const char *dir, void *arg)
 {
-    struct listing *l = arg;
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        pid_t pid = pid_of_socket_name(e->d_name);
-        struct stat st;
-        if (!pid || strstr(e->d_name, ".new") || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-            !S_ISSOCK(st.st_mode) || (kill(pid, 0) != 0 && errno == ESRCH))
-            continue;
-        int seen = 0;
-        for (int i = 0; i < l->n && i < l->max; i++)
-            seen |= l->pids[i] == pid;
-        if (!seen) {
-            if (l->n < l->max)
-                l->pids[l->n] = pid;
-            l->n++;
-        }
-    }
-    closedir(d);
+    each_socket(dir, list_if_listening, arg);
     return 0;
 }
 

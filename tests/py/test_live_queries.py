@@ -29,7 +29,9 @@ finally:
 '''
 
 
-class ThreadTest(LiveTarget):
+class QueryTarget(LiveTarget):
+    """Asks a live target one question."""
+
     def answer(self, *args):
         proc = self.live(*args)  # a pipe: one JSON line
         self.assertEqual(proc.returncode, 0, proc.stderr.decode())
@@ -37,6 +39,8 @@ class ThreadTest(LiveTarget):
         self.assertEqual((line["type"], line["command"]), ("result", args[0]))
         return line["data"]
 
+
+class ThreadTest(QueryTarget):
     def test_every_thread_with_its_state_and_stack(self):
         p = self.start_target(THREADS)
         before = self.state(p)
@@ -226,7 +230,7 @@ serve(report)
 """
 
 
-class PackageTarget(LiveTarget):
+class PackageTarget(QueryTarget):
     """A target that has imported myapp (written to its directory)."""
 
     def start_package_target(self):
@@ -242,12 +246,6 @@ class PackageTarget(LiveTarget):
         with open(os.path.join(self.dir, "touched")) as f:
             return int(f.read())
 
-    def answer(self, *args):
-        proc = self.live(*args)  # a pipe: one JSON line
-        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
-        line = json.loads(proc.stdout)
-        self.assertEqual((line["type"], line["command"]), ("result", args[0]))
-        return line["data"]
 
     def refused(self, *args):
         """Runs a command that must fail: its one line of error."""
