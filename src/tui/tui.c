@@ -43,8 +43,8 @@ struct tui {
     struct tui_observation obs[MAX_OBSERVATIONS];
     int nobs, selected;
     enum pane pane;
-    int cursor;    /* the report under the cursor, in the selected observation */
-    int following; /* the cursor moves to each new report */
+    int cursor, line; /* the report and its line under the cursor, in the selected observation */
+    int following;    /* the cursor moves to each new report */
     char *threads; /* the last `thread` answer, for PANE_THREADS */
     int threads_top;
     char status[700];
@@ -107,9 +107,22 @@ static void put_clipped(int y, int x, int width, const char *text)
     mvaddnstr(y, x, text, (int)at);
 }
 
-static int entry_height(const struct tui_entry *e)
+/* The row the cursor is on (clamped into the rows). */
+static int cursor_row(struct tui *t, const struct tui_row *rows, int n)
 {
-    return e->folded ? 1 : e->nlines;
+    int r = n - 1;
+    for (int i = 0; i < n; i++)
+        if (rows[i].entry == t->cursor && rows[i].line <= t->line)
+            r = i;
+        else if (rows[i].entry > t->cursor)
+            break;
+    if (n && rows[r].entry != t->cursor) /* the report went (cleared, or the oldest dropped) */
+        r = n - 1;
+    if (n) {
+        t->cursor = rows[r].entry;
+        t->line = rows[r].line;
+    }
+    return r;
 }
 
 static void draw_reports(struct tui *t, int top, int height, int x, int width)
@@ -126,29 +139,33 @@ static void draw_reports(struct tui *t, int top, int height, int x, int width)
              o->status);
     put_clipped(top, x, width, head);
     attroff(A_BOLD);
-    if (o->nentries == 0)
+    struct tui_row *rows;
+    int n = tui_visible_rows(o, &rows);
+    if (n == 0) {
+        free(rows);
         return;
-    if (t->cursor >= o->nentries)
-        t->cursor = o->nentries - 1;
-    /* the cursor's report ends on screen: count upward from it */
-    int rows = height - 1, first = t->cursor, used = entry_height(&o->entries[first]);
-    while (first > 0 && used + entry_height(&o->entries[first - 1]) <= rows)
-        used += entry_height(&o->entries[--first]);
-    int y = top + 1;
-    for (int i = first; i < o->nentries && y < top + height; i++) {
-        const struct tui_entry *e = &o->entries[i];
-        for (int l = 0; l < entry_height(e) && y < top + height; l++, y++) {
-            if (l == 0 && i == t->cursor && t->pane == PANE_REPORTS)
-                attron(A_REVERSE);
-            char line[4200];
-            if (l == 0 && e->folded && e->nlines > 1) /* the mark first: long lines are cut at the right */
-                snprintf(line, sizeof line, "(+%d) %s", e->nlines - 1, e->lines[0]);
-            else
-                snprintf(line, sizeof line, "%s", e->lines[l]);
-            put_clipped(y, x, width, line);
-            attroff(A_REVERSE);
-        }
     }
+    /* the cursor on screen, and the rest of its report below it if it fits */
+    int r = cursor_row(t, rows, n), end = r, space = height - 1;
+    while (end + 1 < n && rows[end + 1].entry == rows[r].entry)
+        end++;
+    int first = end - space + 1 > 0 ? end - space + 1 : 0;
+    if (first > r)
+        first = r;
+    for (int i = first, y = top + 1; i < n && y < top + height; i++, y++) {
+        const struct tui_entry *e = &o->entries[rows[i].entry];
+        const char *text = e->lines[rows[i].line];
+        char line[4200];
+        if (rows[i].hidden) /* the mark first: long lines are cut at the right */
+            snprintf(line, sizeof line, "(+%d) %s", rows[i].hidden, text);
+        else
+            snprintf(line, sizeof line, "%s", text);
+        if (i == r && t->pane == PANE_REPORTS)
+            attron(A_REVERSE);
+        put_clipped(y, x, width, line);
+        attroff(A_REVERSE);
+    }
+    free(rows);
 }
 
 static void draw_threads(struct tui *t, int top, int height, int x, int width)
@@ -236,7 +253,7 @@ static void start_observation(struct tui *t, int command, const char *pattern)
         return;
     }
     t->selected = t->nobs++;
-    t->cursor = 0;
+    t->cursor = t->line = 0;
     t->following = 1;
     t->pane = PANE_REPORTS;
     snprintf(t->status, sizeof t->status, "%s %s: waiting for calls", command_word(command), pattern);
@@ -252,7 +269,7 @@ static void delete_observation(struct tui *t)
     t->nobs--;
     if (t->selected >= t->nobs && t->selected > 0)
         t->selected--;
-    t->cursor = 0;
+    t->cursor = t->line = 0;
     t->following = 1;
     snprintf(t->status, sizeof t->status, "observation removed");
 }
@@ -383,19 +400,23 @@ static void move_cursor(struct tui *t, int delta)
         if (t->selected < 0)
             t->selected = 0;
         t->cursor = t->nobs ? t->obs[t->selected].nentries - 1 : 0;
+        t->line = 0;
         t->following = 1;
     } else if (t->pane == PANE_THREADS) {
         t->threads_top += delta;
         if (t->threads_top < 0)
             t->threads_top = 0;
     } else if (t->nobs) {
-        int n = t->obs[t->selected].nentries;
-        t->cursor += delta;
-        if (t->cursor >= n)
-            t->cursor = n - 1;
-        if (t->cursor < 0)
-            t->cursor = 0;
-        t->following = t->cursor >= n - 1;
+        struct tui_row *rows;
+        int n = tui_visible_rows(&t->obs[t->selected], &rows);
+        if (n) {
+            int r = cursor_row(t, rows, n) + delta;
+            r = r < 0 ? 0 : r >= n ? n - 1 : r;
+            t->cursor = rows[r].entry;
+            t->line = rows[r].line;
+            t->following = r == n - 1; /* on the newest line: new reports are followed */
+        }
+        free(rows);
     }
 }
 
@@ -445,7 +466,7 @@ static int main_key(struct tui *t, int is_key, wint_t ch)
     case 'c':
         if (t->nobs) {
             tui_observation_clear(&t->obs[t->selected]);
-            t->cursor = 0;
+            t->cursor = t->line = 0;
             t->following = 1;
             snprintf(t->status, sizeof t->status, "records cleared");
         }
@@ -459,7 +480,7 @@ static int main_key(struct tui *t, int is_key, wint_t ch)
         char err[600];
         for (int i = 0; i < t->nobs; i++)
             tui_observation_free(&t->obs[i]);
-        t->nobs = t->selected = t->cursor = 0;
+        t->nobs = t->selected = t->cursor = t->line = 0;
         if (tui_detach(t->pid, err, sizeof err) == 0)
             snprintf(t->status, sizeof t->status, "detached from process %d: nothing of callscope runs there now",
                      t->pid);
@@ -470,11 +491,9 @@ static int main_key(struct tui *t, int is_key, wint_t ch)
     case '\n':
     case '\r':
     fold:
-        if (t->pane == PANE_REPORTS && t->nobs && t->obs[t->selected].nentries) {
-            struct tui_entry *e = &t->obs[t->selected].entries[t->cursor];
-            e->folded = !e->folded;
+        if (t->pane == PANE_REPORTS && t->nobs && t->cursor < t->obs[t->selected].nentries &&
+            tui_toggle_fold(&t->obs[t->selected].entries[t->cursor], t->line))
             t->following = 0; /* the report stays under the cursor while new ones arrive (End follows again) */
-        }
         break;
     }
     return 1;
@@ -553,8 +572,10 @@ static void run(struct tui *t)
             struct tui_observation *o = &t->obs[owner[k]];
             int before = o->nentries;
             tui_observation_read(o);
-            if (owner[k] == t->selected && t->following && o->nentries != before)
+            if (owner[k] == t->selected && t->following && o->nentries != before) {
                 t->cursor = o->nentries - 1;
+                t->line = 0;
+            }
         }
         wint_t ch;
         int r;

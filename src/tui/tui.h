@@ -6,6 +6,7 @@
  *
  *   tui.c              the screen, the keys, the main loop
  *   tui_session.c      observations and questions over the agent's socket
+ *   tui_reports.c      what the reports show, folded
  *   tui_processes.c    the Python processes to choose from
  */
 #ifndef CALLSCOPE_TUI_H
@@ -26,7 +27,9 @@ int tui_list_processes(struct tui_process *out, int max);
 struct tui_entry {
     char **lines;
     int nlines;
-    int folded; /* shown as its first line only */
+    int folded;          /* shown as its first line only */
+    signed char *depth;  /* per line: its depth in a call tree, or -1 */
+    unsigned char *fold; /* per line: a call folded to its own line */
 };
 
 struct tui_observation {
@@ -38,6 +41,19 @@ struct tui_observation {
     int nentries, cap;
     long long received; /* reports since it started (clearing keeps counting) */
 };
+
+/* What the reports pane shows (tui_reports.c): a row is one line of one
+ * report, with how many lines a fold hides under it. */
+struct tui_row {
+    int entry, line, hidden;
+};
+/* Reads the call tree's shape from a report's lines. 0, or -1 (memory). */
+int tui_entry_index(struct tui_entry *e);
+/* The rows shown, in order (malloc'd); how many. */
+int tui_visible_rows(const struct tui_observation *o, struct tui_row **rows);
+/* Enter on a report's line: the report's first line folds the report, a
+ * call's line what it called. 1 when something changed. */
+int tui_toggle_fold(struct tui_entry *e, int line);
 
 /* Connects to pid's agent (attaching it first if need be) and starts an
  * observation. 0, or -1 (the reason went to stderr). */

@@ -57,6 +57,8 @@ static void free_entry(struct tui_entry *e)
     for (int i = 0; i < e->nlines; i++)
         free(e->lines[i]);
     free(e->lines);
+    free(e->depth);
+    free(e->fold);
 }
 
 /* Keeps one rendered report as lines (its trailing blank line dropped). */
@@ -83,7 +85,7 @@ static void keep(struct tui_observation *o, char *text, size_t len)
     }
     while (e.nlines > 0 && !e.lines[e.nlines - 1][0])
         free(e.lines[--e.nlines]);
-    if (e.nlines == 0) {
+    if (e.nlines == 0 || tui_entry_index(&e) != 0) {
         free_entry(&e);
         return;
     }

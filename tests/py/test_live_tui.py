@@ -3,6 +3,7 @@ terminal (tmux) against a real running process, checked by what the user
 sees and by what is left in the process."""
 
 import os
+import re
 import subprocess
 import time
 import unittest
@@ -45,9 +46,16 @@ class LiveTui(LiveTarget):
         tree = s.wait(lambda t: "] __main__.leaf " in t and "] __main__.branch " in t, "a call tree", stable=False)
         self.assertIn("thread=MainThread", tree)
         self.assertIn("received", tree)
-        # Enter folds the report under the cursor (the newest) to its first line
+        # Down goes from the newest report's first line to its traced call;
+        # Enter folds that call to its line, hiding what it called
+        s.keys("Down")
         s.keys("Enter")
-        s.wait(lambda t: "(+" in t, "a folded report", stable=False)
+        s.wait(lambda t: re.search(r"\(\+\d+\) \[[^]]+\] __main__\.branch ", t), "a folded call", stable=False)
+        # and on a report's first line, Enter folds the whole report
+        s.keys("Up")
+        s.keys("Enter")
+        s.wait(lambda t: re.search(r"\(\+\d+\) \d{4}-\d\d-\d\d .*thread=MainThread", t), "a folded report",
+               stable=False)
         s.keys("c")
         s.wait_for("records cleared")
         s.keys("w")
