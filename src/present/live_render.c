@@ -57,8 +57,9 @@ static void read_node_args(struct cs_reader *rd, struct node *nd)
 }
 
 /* A node's arguments: `n=5, s='x'` for the tree, or an object of typed
- * values for JSON. */
-static void node_args(const struct node *nd, const unsigned char *end, int json, struct cs_textbuf *b)
+ * values for JSON. -1 when a value is malformed (the output is then not to
+ * be used). */
+static int node_args(const struct node *nd, const unsigned char *end, int json, struct cs_textbuf *b)
 {
     struct cs_reader rd = {nd->args, end, 0};
     struct cs_textbuf value = {0}, scratch = {0};
@@ -70,10 +71,12 @@ static void node_args(const struct node *nd, const unsigned char *end, int json,
         char key[256];
         snprintf(key, sizeof key, "%.*s", (int)(name.n < 255 ? name.n : 255), name.s ? name.s : "");
         if (json) {
-            cs_value_json_member(&rd, key, b, &scratch, &members);
+            if (cs_value_json_member(&rd, key, b, &scratch, &members) != 0)
+                rd.error = 1;
         } else {
             cs_textbuf_reset(&value);
-            cs_render_value(&rd, &value);
+            if (cs_render_value(&rd, &value) != 0)
+                rd.error = 1;
             cs_textbuf_printf(b, "%s%s=%s", i ? ", " : "", cs_safe(key, (size_t)-1), cs_safe(value.data, value.len));
         }
     }
@@ -81,6 +84,7 @@ static void node_args(const struct node *nd, const unsigned char *end, int json,
         cs_textbuf_putc(b, '}');
     cs_textbuf_free(&value);
     cs_textbuf_free(&scratch);
+    return rd.error ? -1 : 0;
 }
 
 static void read_header(struct cs_reader *rd, struct header *h)
@@ -166,7 +170,7 @@ static const char *share_color(uint64_t part, uint64_t whole)
     return share > 0.5 ? RED : share > 0.2 ? YELLOW : share > 0.05 ? GREEN : "";
 }
 
-static void json_node(struct cs_textbuf *b, const struct node *nd, const unsigned char *end)
+static int json_node(struct cs_textbuf *b, const struct node *nd, const unsigned char *end)
 {
     cs_textbuf_printf(b, "{\"depth\":%d,\"function\":", nd->depth);
     cs_json_string(b, nd->function.s, nd->function.n);
@@ -184,17 +188,19 @@ static void json_node(struct cs_textbuf *b, const struct node *nd, const unsigne
         cs_textbuf_puts(b, ",\"raised\":true");
     if (nd->flags & CS_NODE_UNFINISHED)
         cs_textbuf_puts(b, ",\"unfinished\":true");
-    if (nd->flags & CS_NODE_ARGS)
-        node_args(nd, end, 1, b);
+    int rc = nd->flags & CS_NODE_ARGS ? node_args(nd, end, 1, b) : 0;
     cs_textbuf_puts(b, ",\"children\":[");
+    return rc;
 }
 
 /* The nodes in order as nested objects, without recursion: a tree as deep
- * as the agent's frame allows must not exhaust the client's stack. */
-static void json_tree(struct cs_textbuf *b, const struct node *nodes, size_t n, const unsigned char *end)
+ * as the agent's frame allows must not exhaust the client's stack. -1 when
+ * a node's arguments are malformed. */
+static int json_tree(struct cs_textbuf *b, const struct node *nodes, size_t n, const unsigned char *end)
 {
+    int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        json_node(b, &nodes[i], end);
+        rc |= json_node(b, &nodes[i], end);
         int next = i + 1 < n ? nodes[i + 1].depth : -1;
         if (next > nodes[i].depth)
             continue; /* its first child follows */
@@ -203,6 +209,7 @@ static void json_tree(struct cs_textbuf *b, const struct node *nodes, size_t n, 
         if (next >= 0)
             cs_textbuf_putc(b, ',');
     }
+    return rc;
 }
 
 /* Guides drawn for at most this many levels; a deeper node says how deep. */
@@ -259,14 +266,14 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
     if (r->jsonl) {
         json_head(b, h, nodes[0].function, nodes[0].filename, nodes[0].lineno);
         cs_textbuf_puts(b, ",\"call_tree\":[");
-        json_tree(b, nodes, count, rd->end);
+        int malformed = json_tree(b, nodes, count, rd->end);
         /* data.duration_ms too: scripts written for either place read it */
         cs_textbuf_printf(b, "],\"total_duration_ms\":%.6f,\"node_count\":%llu,\"data\":{\"duration_ms\":%.6f,"
                           "\"node_count\":%llu}}\n",
                           (double)h->duration_ns / 1e6, (unsigned long long)count, (double)h->duration_ns / 1e6,
                           (unsigned long long)count);
         free(nodes);
-        return 0;
+        return malformed ? -1 : 0;
     }
     title(r, h, b);
     cs_textbuf_putc(b, '\n');
@@ -301,7 +308,7 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
         cs_textbuf_printf(b, "%s[%s]%s %s", color, dur, color[0] ? RESET : "", cs_safe(nd->function.s, nd->function.n));
         if (nd->flags & CS_NODE_ARGS) {
             cs_textbuf_putc(b, '(');
-            node_args(nd, rd->end, 0, b);
+            rd->error |= node_args(nd, rd->end, 0, b) != 0;
             cs_textbuf_putc(b, ')');
         }
         cs_textbuf_putc(b, ' ');
@@ -323,7 +330,7 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
     free(parent_dur);
     free(guide);
     free(nodes);
-    return 0;
+    return rd->error ? -1 : 0;
 }
 
 /* ---- watch ---- */
