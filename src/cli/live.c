@@ -337,8 +337,9 @@ static void report_success(struct cs_live_render *r, const struct conversation *
         snprintf(data, sizeof data, "{\"pid\":%d}", (int)cv->pid);
     } else {
         uint64_t removed = cs_get_varint(&rd);
-        snprintf(data, sizeof data, "{\"pid\":%d,\"removed\":%llu}", (int)cv->pid,
-                 rd.error ? 0ULL : (unsigned long long)removed);
+        uint64_t levels = rd.error ? 0 : cs_get_varint(&rd); /* logger levels put back */
+        snprintf(data, sizeof data, "{\"pid\":%d,\"removed\":%llu,\"levels_restored\":%llu}", (int)cv->pid,
+                 rd.error ? 0ULL : (unsigned long long)removed, rd.error ? 0ULL : (unsigned long long)levels);
     }
     if (r->jsonl)
         cs_live_render_success(r, data, text);

@@ -33,6 +33,7 @@ static void usage(FILE *out)
           "  sm PID PATTERN                   the loaded functions and methods matching it: the names trace takes\n"
           "  inspect PID EXPR                 the value of a global or attribute path (myapp.config.settings)\n"
           "  tui [PID]                        all of the above in one screen, for a process you choose\n"
+          "  logger PID [NAME --level LEVEL]  its loggers, levels and handlers; set a level (reset restores)\n"
           "  (PID may be left out when one process of yours has an agent; output to a pipe is JSON lines)\n\n"
           "`callscope COMMAND --help` describes a command's options.\n",
           out);
@@ -75,12 +76,11 @@ int main(int argc, char **argv)
         return cs_cmd_detach(argc - 2, argv + 2);
     if (!strcmp(cmd, "tui"))
         return cs_cmd_tui(argc - 2, argv + 2);
-    if (!strcmp(cmd, "thread"))
-        return cs_cmd_query(cmd, argc - 2, argv + 2);
-    if (!strcmp(cmd, "sc") || !strcmp(cmd, "sm"))
-        return cs_cmd_query(cmd, argc - 2, argv + 2);
-    if (!strcmp(cmd, "inspect"))
-        return cs_cmd_query(cmd, argc - 2, argv + 2);
+    /* the questions to a live agent (cli/query.c) */
+    static const char *const questions[] = {"thread", "sc", "sm", "inspect", "logger", "memory", "top"};
+    for (size_t i = 0; i < sizeof questions / sizeof *questions; i++)
+        if (!strcmp(cmd, questions[i]))
+            return cs_cmd_query(cmd, argc - 2, argv + 2);
     if (!strcmp(cmd, "export"))
         return cs_cmd_export(argc - 2, argv + 2);
     fprintf(stderr, "callscope: unknown command '%s' (see callscope --help)\n", cmd);

@@ -43,6 +43,10 @@ static const struct {
                 "program's code: myapp.config.settings.timeout, \"myapp.cache._store['k']\", or a\n"
                 "global of the main script by its name. Rendered as recordings render values;\n"
                 "-x how deep containers are expanded (2, at most 16).\n"},
+    {"logger", "usage: callscope logger [PID] [NAME] [--level LEVEL] [--format text|jsonl]\n"
+               "The process's loggers (or the one called NAME; \"root\" is the root logger): own and\n"
+               "effective level, handlers, propagate, disabled. --level DEBUG|INFO|...|N sets NAME's\n"
+               "level; `callscope reset` (or detach) puts it back.\n"},
 };
 
 static void print_text(const char *s, size_t n)

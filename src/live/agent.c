@@ -468,16 +468,22 @@ static int handle_request(struct cs_live_client *c, int kind, const unsigned cha
         snprintf(pattern, sizeof pattern, "%.*s", (int)(len < sizeof pattern ? len : sizeof pattern - 1),
                  (const char *)payload);
         int n = remove_watches(NULL, pattern, "reset");
+        int levels = cs_live_logger_levels_restore(pattern);
         snprintf(status, sizeof status, "removed %d watch%s", n, n == 1 ? "" : "es");
-        /* the text, then the count for a client that reports it as data */
-        unsigned char buf[sizeof status + 2 * CS_VARINT_MAX];
+        if (levels)
+            snprintf(status + strlen(status), sizeof status - strlen(status), ", put back %d logger level%s",
+                     levels, levels == 1 ? "" : "s");
+        /* the text, then the counts for a client that reports them as data */
+        unsigned char buf[sizeof status + 3 * CS_VARINT_MAX];
         unsigned char *p = cs_put_str(buf, status, strlen(status));
         p = cs_put_varint(p, (uint64_t)n);
+        p = cs_put_varint(p, (uint64_t)levels);
         cs_live_send(c, CS_MSG_STATUS, buf, (size_t)(p - buf));
     } else if (kind == CS_REQ_QUERY) {
         answer_query(c, payload, len);
     } else if (kind == CS_REQ_DETACH) {
         remove_watches(NULL, NULL, "detach");
+        cs_live_logger_levels_restore(NULL);
         cs_live_hooks_remove();
         send_text(c, CS_MSG_STATUS, "detached");
         end = 1;

@@ -19,7 +19,8 @@
  * Agent to client
  *   MSG_HELLO    str python version, varint pid
  *   MSG_STATUS   str text (e.g. "watching app.f (watch 3)"); after a reset,
- *                also varint watches removed
+ *                also varint watches removed, varint logger levels put back
+ *                (query_logger.c)
  *   MSG_ERROR    str text: the request failed; nothing was installed
  *   MSG_OBSERVATION  see below (for monitor, one per cycle)
  *   MSG_DONE     varint observations sent: the -n limit was reached

@@ -14,6 +14,7 @@ static const struct {
     {"sc", cs_query_sc},
     {"sm", cs_query_sm},
     {"inspect", cs_query_inspect},
+    {"logger", cs_query_logger},
 };
 
 int cs_live_query_answer(const char *question, int argc, char **argv, struct cs_live_answer *answer)

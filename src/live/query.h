@@ -32,5 +32,11 @@ int cs_query_sc(int argc, char **argv, struct cs_live_answer *answer);
 int cs_query_sm(int argc, char **argv, struct cs_live_answer *answer);
 /* query_inspect.c: the value of a global or an attribute path */
 int cs_query_inspect(int argc, char **argv, struct cs_live_answer *answer);
+int cs_query_logger(int argc, char **argv, struct cs_live_answer *answer);
+
+/* logger --level changes a level: `reset` (name: that logger's, "" or NULL:
+ * all) and `detach` put back what the agent changed, unless the program
+ * set another level since. How many were put back. GIL held. */
+int cs_live_logger_levels_restore(const char *name);
 
 #endif

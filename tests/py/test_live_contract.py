@@ -355,7 +355,7 @@ class OutputForm(LiveTarget):
         self.assertIn(b'"watch_started"', client.stdout.readline())
         reset = self.live("reset", p.pid, "__main__.Calculator._square")
         self.assertEqual(json.loads(reset.stdout), {"type": "success", "command": "reset",
-                                                    "data": {"pid": p.pid, "removed": 1}})
+                                                    "data": {"pid": p.pid, "removed": 1, "levels_restored": 0}})
         out, _ = client.communicate(timeout=30)
         self.assertEqual(json.loads(out.decode().splitlines()[-1])["event"], "watch_stopped")
         detach = self.live("detach", p.pid)

@@ -422,6 +422,142 @@ class InspectTest(PackageTarget):
         proc = self.live("inspect", p.pid, "a" * 5000)  # longer than the client sends
         self.assertNotEqual(proc.returncode, 0)
         self.assertEqual(self.answer("inspect", p.pid, "myapp.traps.config['timeout']")["value"], 30)  # still fine
+LOGGERS = r"""
+import logging
+MAIN = threading.get_ident()
+COUNTS = {"foreign_getattribute": 0, "spy": 0, "handler_getattr": 0, "emitted": 0, "rounds": 0}
+
+class CountingLogger(logging.Logger):
+    # any attribute read from another thread than the program's is the agent's
+    def __getattribute__(self, name):
+        if threading.get_ident() != MAIN:
+            COUNTS["foreign_getattribute"] += 1
+        return object.__getattribute__(self, name)
+    @property
+    def spy(self):
+        COUNTS["spy"] += 1
+        return 1
+
+class CountingHandler(logging.Handler):
+    def __getattr__(self, name):
+        COUNTS["handler_getattr"] += 1
+        raise AttributeError(name)
+    def emit(self, record):
+        COUNTS["emitted"] += 1
+
+logging.basicConfig(level=logging.WARNING)          # root: a StreamHandler on stderr
+db = logging.getLogger("app.db")
+db.setLevel(logging.INFO)
+db.propagate = False
+db.addHandler(logging.FileHandler("app.log", delay=True))
+db.addHandler(CountingHandler(level=logging.DEBUG))
+sub = logging.getLogger("app.db.pool")               # no level: app.db's is its effective one
+logging.getLogger("svc.worker").disabled = True      # "svc" is only a placeholder
+logging.setLoggerClass(CountingLogger)
+custom = logging.getLogger("app.custom")
+logging.setLoggerClass(logging.Logger)
+
+def work():
+    db.debug("query")                                # emitted only while app.db is at DEBUG
+    custom.warning
+    COUNTS["rounds"] += 1
+    with open("counts.tmp", "w") as f:
+        json.dump(COUNTS, f)
+    os.replace("counts.tmp", "counts.json")
+
+serve(work)
+"""
+
+
+class LoggerTest(QueryTarget):
+    def counts(self):
+        with open(os.path.join(self.dir, "counts.json")) as f:
+            return json.load(f)
+
+    def emitted_after_a_while(self):
+        """The number of records emitted, once the program has run work() a
+        few more times."""
+        first = self.counts()
+        while True:
+            time.sleep(0.02)
+            now = self.counts()
+            if now["rounds"] >= first["rounds"] + 5:
+                return now["emitted"]
+
+    def test_loggers_levels_and_handlers_without_running_program_code(self):
+        p = self.start_target(LOGGERS)
+        data = self.answer("logger", p.pid)
+        loggers = {l["name"]: l for l in data["loggers"]}
+        self.assertEqual(list(loggers), ["root", "app.custom", "app.db", "app.db.pool", "svc.worker"])
+        self.assertEqual(data["count"], 5)
+        root, db, pool = loggers["root"], loggers["app.db"], loggers["app.db.pool"]
+        self.assertEqual((root["level_name"], root["effective_level_name"]), ("WARNING", "WARNING"))
+        self.assertEqual((db["level"], db["effective_level"], db["propagate"]), (20, 20, False))
+        self.assertEqual((pool["level_name"], pool["effective_level_name"]), ("NOTSET", "INFO"))
+        self.assertEqual(loggers["app.custom"]["effective_level_name"], "WARNING")
+        self.assertEqual(loggers["app.custom"]["type"], "CountingLogger")
+        self.assertTrue(loggers["svc.worker"]["disabled"])
+        self.assertEqual(root["handlers"][0]["type"], "StreamHandler")
+        self.assertEqual(root["handlers"][0]["stream"], "<stderr>")
+        file_handler, counting = db["handlers"]
+        self.assertEqual(file_handler["filename"], os.path.join(self.dir, "app.log"))
+        self.assertEqual((counting["type"], counting["level_name"]), ("CountingHandler", "DEBUG"))
+        # the text form says the same
+        proc = self.live("logger", p.pid, "--format", "text")
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        text = proc.stdout.decode()
+        self.assertIn("app.db level=INFO effective=INFO propagate=False disabled=False\n", text)
+        self.assertIn("    handler CountingHandler level=DEBUG\n", text)
+        counts = self.counts()
+        self.assertEqual((counts["foreign_getattribute"], counts["spy"], counts["handler_getattr"]), (0, 0, 0))
+
+    def test_level_set_takes_effect_and_reset_puts_it_back(self):
+        p = self.start_target(LOGGERS)
+        self.assertEqual(self.emitted_after_a_while(), 0)  # DEBUG records dropped (and cached so)
+        data = self.answer("logger", p.pid, "app.db", "--level", "debug")
+        self.assertEqual(data["changed"], {"name": "app.db", "previous_level_name": "INFO", "level_name": "DEBUG",
+                                           "level": 10})
+        self.assertEqual(data["loggers"][0]["level_name"], "DEBUG")
+        # logging's cache of isEnabledFor answers was emptied: records flow
+        self.assertGreater(self.emitted_after_a_while(), 0)
+        self.assertEqual(self.answer("logger", p.pid, "app.db.pool")["loggers"][0]["effective_level_name"], "DEBUG")
+        self.answer("logger", p.pid, "app.custom", "--level", "5")
+        proc = self.live("reset", p.pid, "--all")
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        self.assertEqual(json.loads(proc.stdout)["data"]["levels_restored"], 2)
+        self.assertEqual(self.answer("logger", p.pid, "app.db")["loggers"][0]["level_name"], "INFO")
+        self.assertEqual(self.answer("logger", p.pid, "app.custom")["loggers"][0]["level_name"], "NOTSET")
+        stopped = self.emitted_after_a_while()
+        self.assertEqual(self.emitted_after_a_while(), stopped)
+        self.assertEqual(self.counts()["foreign_getattribute"], 0)
+        # detach puts back a level too
+        self.answer("logger", p.pid, "root", "--level", "ERROR")
+        self.assertEqual(self.live("detach", p.pid).returncode, 0)
+        self.attach(p)
+        self.assertEqual(self.answer("logger", p.pid, "root")["loggers"][0]["level_name"], "WARNING")
+
+    def test_bad_arguments(self):
+        p = self.start_target(LOGGERS)
+        for args, said in ((["--level", "DEBUG"], "--level needs the name"),
+                           (["app.db", "--level", "LOUD"], "unknown level 'LOUD'"),
+                           (["app.db", "--level", "-3"], "a level number is from 0"),
+                           (["app.db", "--level"], "--level needs a level"),
+                           (["nosuch"], "no logger named 'nosuch'"),
+                           (["svc"], "no logger named 'svc'"),
+                           (["a", "b"], "one logger name at a time"),
+                           (["--bogus"], "unexpected option"),
+                           (["x" * 2000], "too many or too long arguments")):
+            proc = self.live("logger", p.pid, *args)
+            self.assertNotEqual(proc.returncode, 0, args)
+            self.assertIn(said, proc.stderr.decode())
+            self.assertEqual(len(proc.stderr.decode().strip().splitlines()), 1)
+        self.assertEqual(self.answer("logger", p.pid, "app.db")["loggers"][0]["level_name"], "INFO")
+
+    def test_a_process_without_logging(self):
+        p = self.start_target(THREADS)
+        proc = self.live("logger", p.pid)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("has not imported logging", proc.stderr.decode())
 
 
 if __name__ == "__main__":
