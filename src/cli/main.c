@@ -34,6 +34,7 @@ static void usage(FILE *out)
           "  inspect PID EXPR                 the value of a global or attribute path (myapp.config.settings)\n"
           "  tui [PID]                        all of the above in one screen, for a process you choose\n"
           "  logger PID [NAME --level LEVEL]  its loggers, levels and handlers; set a level (reset restores)\n"
+          "  memory PID [--tracemalloc S]     RSS, gc generations, the types with the most objects, growing sites\n"
           "  (PID may be left out when one process of yours has an agent; output to a pipe is JSON lines)\n\n"
           "`callscope COMMAND --help` describes a command's options.\n",
           out);

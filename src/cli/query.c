@@ -47,30 +47,62 @@ static const struct {
                "The process's loggers (or the one called NAME; \"root\" is the root logger): own and\n"
                "effective level, handlers, propagate, disabled. --level DEBUG|INFO|...|N sets NAME's\n"
                "level; `callscope reset` (or detach) puts it back.\n"},
+    {"memory", "usage: callscope memory [PID] [-n N] [--sort bytes|count] [--tracemalloc SECONDS] [--format text|jsonl]\n"
+               "RSS and its growth, the collector's counts per generation, the N types (20) with the most\n"
+               "bytes or instances among the objects the collector tracks, and, when tracemalloc traces\n"
+               "(or --tracemalloc traces for SECONDS, then stops), the allocation sites that grew.\n"},
 };
 
-static void print_text(const char *s, size_t n)
+/* Questions answered in rounds whose text replaces the last round's on a
+ * terminal, as `top` redraws its screen. */
+static const char *const redrawn[] = {"top"};
+
+static int is_redrawn(const char *question)
 {
+    for (size_t i = 0; i < sizeof redrawn / sizeof redrawn[0]; i++)
+        if (!strcmp(redrawn[i], question))
+            return 1;
+    return 0;
+}
+
+/* How the answer's text is printed. */
+struct text_form {
+    int redraw; /* clear the terminal before each round */
+    int color;  /* the first line (a round's header) in reverse video */
+};
+
+static void print_text(const char *s, size_t n, const struct text_form *form)
+{
+    if (form->redraw)
+        fputs("\033[H\033[2J", stdout);
+    int first = 1;
     /* line by line: the newlines are the agent's layout, anything else
      * below 0x20 is shown, not sent to the terminal */
     const char *end = s + n;
     while (s < end) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         size_t len = nl ? (size_t)(nl - s) : (size_t)(end - s);
-        printf("%s\n", cs_safe(s, len));
+        if (first && form->color)
+            printf("\033[7m%s\033[0m\n", cs_safe(s, len));
+        else
+            printf("%s\n", cs_safe(s, len));
+        first = 0;
         s += len + (nl != NULL);
     }
     fflush(stdout);
 }
 
-/* Waits for the answer; prints it. The exit status. */
-static int receive_answer(int fd, const char *question, int jsonl)
+/* Waits for the answer, or its rounds until the last one; prints them. The
+ * exit status (Ctrl-C after a round ends a question answered in rounds
+ * as the user means to: 0). */
+static int receive_answer(int fd, const char *question, int jsonl, const struct text_form *form)
 {
+    int rounds = 0;
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int ready = poll(&p, 1, 200);
         if (cs_agent_interrupted)
-            return CS_EXIT_FAILURE;
+            return rounds ? 0 : CS_EXIT_FAILURE;
         if (ready < 0 && errno != EINTR) {
             cs_error("lost the agent: %s", strerror(errno));
             return CS_EXIT_FAILURE;
@@ -89,7 +121,7 @@ static int receive_answer(int fd, const char *question, int jsonl)
             cs_frame_text(payload, len, text, sizeof text);
             cs_error("%s", text);
             status = CS_EXIT_FAILURE;
-        } else if (kind == CS_MSG_RESULT) {
+        } else if (kind == CS_MSG_RESULT || kind == CS_MSG_ROUND) {
             struct cs_reader rd = {payload, payload + len, 0};
             struct cs_text json = cs_get_text(&rd), text = cs_get_text(&rd);
             if (rd.error || json.n == 0 || json.s[0] != '{' || cs_json_check(json.s, json.n, 64) != 0) {
@@ -98,11 +130,12 @@ static int receive_answer(int fd, const char *question, int jsonl)
             } else if (jsonl) {
                 printf("{\"type\":\"result\",\"command\":\"%s\",\"data\":%.*s}\n", question, (int)json.n, json.s);
                 fflush(stdout);
-                status = 0;
+                status = kind == CS_MSG_RESULT ? 0 : -1;
             } else {
-                print_text(text.s, text.n);
-                status = 0;
+                print_text(text.s, text.n, form);
+                status = kind == CS_MSG_RESULT ? 0 : -1;
             }
+            rounds++;
         }
         free(payload);
         if (status >= 0)
@@ -120,7 +153,7 @@ int cs_cmd_query(const char *question, int argc, char **argv)
         cs_error("unknown command '%s'", question);
         return CS_EXIT_USAGE;
     }
-    int jsonl = -1;
+    int jsonl = -1, no_color = 0;
     pid_t pid = 0;
     const char *args[CS_QUERY_MAX_ARGS];
     int nargs = 0;
@@ -137,6 +170,9 @@ int cs_cmd_query(const char *question, int argc, char **argv)
             v = argv[++i];
         } else if (!strncmp(argv[i], "--format=", 9)) {
             v = argv[i] + 9;
+        } else if (!strcmp(argv[i], "--no-color")) {
+            no_color = 1;
+            continue;
         } else if (i == 0 && cs_is_number(argv[i])) {
             if (cs_parse_pid(argv[i], &pid) != 0)
                 return CS_EXIT_USAGE;
@@ -172,10 +208,12 @@ int cs_cmd_query(const char *question, int argc, char **argv)
         p = cs_put_varint(p, (uint64_t)nargs);
         for (int i = 0; i < nargs; i++)
             p = cs_put_str(p, args[i], strlen(args[i]));
+        int redraw = is_redrawn(question) && isatty(STDOUT_FILENO);
+        struct text_form form = {redraw, redraw && cs_want_color(no_color)};
         if (cs_send_frame(fd, CS_REQ_QUERY, request, (size_t)(p - request)) != 0)
             cs_error("lost the agent of process %d", (int)pid);
         else
-            status = receive_answer(fd, question, jsonl);
+            status = receive_answer(fd, question, jsonl, &form);
         free(request);
     }
     close(fd);

@@ -49,6 +49,7 @@ struct cs_live_client {
     int finished_watches; /* set by hooks when a watch reached -n */
     struct cs_textbuf in; /* the bytes of requests received so far */
     int64_t partial_since; /* when the unfinished request in `in` began, or 0 */
+    struct cs_live_later *later; /* a question still being answered (query.h) */
 };
 
 static atomic_int running;
@@ -358,6 +359,9 @@ static void drop_client(int slot)
     struct cs_live_client *c = clients[slot];
     PyGILState_STATE g = PyGILState_Ensure();
     remove_watches(c, NULL, NULL);
+    if (c->later) /* the question it was waiting for is abandoned */
+        c->later->end(c->later);
+    c->later = NULL;
     PyGILState_Release(g);
     clients[slot] = NULL;
     close(c->fd);
@@ -402,6 +406,26 @@ static int has_pending(struct cs_live_client *c)
     return pending;
 }
 
+/* Sends an answer as a MSG_RESULT or MSG_ROUND frame. */
+static void send_answer(struct cs_live_client *c, int kind, struct cs_live_answer *answer)
+{
+    if (answer->json.oom || answer->text.oom) {
+        send_text(c, CS_MSG_ERROR, "out of memory in the target");
+        return;
+    }
+    struct cs_textbuf frame = {0};
+    unsigned char head[CS_VARINT_MAX];
+    cs_textbuf_put(&frame, head, (size_t)(cs_put_varint(head, answer->json.len) - head));
+    cs_textbuf_put(&frame, answer->json.data, answer->json.len);
+    cs_textbuf_put(&frame, head, (size_t)(cs_put_varint(head, answer->text.len) - head));
+    cs_textbuf_put(&frame, answer->text.data, answer->text.len);
+    if (frame.oom || frame.len > CS_FRAME_MAX - 16)
+        send_text(c, CS_MSG_ERROR, "the answer is too large to send");
+    else
+        cs_live_send(c, kind, frame.data, frame.len);
+    cs_textbuf_free(&frame);
+}
+
 /* A REQ_QUERY (protocol.h): its question and arguments are copied out of
  * the client's bytes, bounded, then answered with one MSG_RESULT. */
 static void answer_query(struct cs_live_client *c, const unsigned char *payload, size_t len)
@@ -429,26 +453,60 @@ static void answer_query(struct cs_live_client *c, const unsigned char *payload,
         argv[i] = args[i];
     }
     argv[argc] = NULL;
+    if (c->later) {
+        send_text(c, CS_MSG_ERROR, "this connection is still waiting for the answer to its last question");
+        return;
+    }
     struct cs_live_answer answer = {0};
     if (cs_live_query_answer(question, (int)argc, argv, &answer) != 0) {
         send_text(c, CS_MSG_ERROR, answer.error);
-    } else if (answer.json.oom || answer.text.oom) {
-        send_text(c, CS_MSG_ERROR, "out of memory in the target");
+    } else if (answer.later) {
+        c->later = answer.later;
+        if (answer.json.len)
+            send_answer(c, CS_MSG_ROUND, &answer);
     } else {
-        struct cs_textbuf frame = {0};
-        unsigned char head[CS_VARINT_MAX];
-        cs_textbuf_put(&frame, head, (size_t)(cs_put_varint(head, answer.json.len) - head));
-        cs_textbuf_put(&frame, answer.json.data, answer.json.len);
-        cs_textbuf_put(&frame, head, (size_t)(cs_put_varint(head, answer.text.len) - head));
-        cs_textbuf_put(&frame, answer.text.data, answer.text.len);
-        if (frame.oom || frame.len > CS_FRAME_MAX - 16)
-            send_text(c, CS_MSG_ERROR, "the answer is too large to send");
-        else
-            cs_live_send(c, CS_MSG_RESULT, frame.data, frame.len);
-        cs_textbuf_free(&frame);
+        send_answer(c, CS_MSG_RESULT, &answer);
     }
     cs_textbuf_free(&answer.json);
     cs_textbuf_free(&answer.text);
+}
+
+/* Milliseconds until a question answered later is due (at most `cap`). */
+static int next_later_ms(int cap)
+{
+    int64_t now = cs_live_now_ns();
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        if (clients[i] && clients[i]->later) {
+            int64_t ms = (clients[i]->later->due_ns - now + 999999) / 1000000;
+            if (ms < cap)
+                cap = ms < 0 ? 0 : (int)ms;
+        }
+    return cap;
+}
+
+/* Runs the steps of questions answered later that are due. */
+static void run_due_laters(void)
+{
+    int64_t now = cs_live_now_ns();
+    for (int i = 0; i < MAX_CLIENTS; i++) {
+        struct cs_live_client *c = clients[i];
+        if (!c || !c->later || c->later->due_ns > now)
+            continue;
+        PyGILState_STATE g = PyGILState_Ensure();
+        struct cs_live_answer answer = {0};
+        int rc = c->later->step(c->later, &answer);
+        if (rc == CS_LATER_ROUND || rc == CS_LATER_LAST)
+            send_answer(c, rc == CS_LATER_ROUND ? CS_MSG_ROUND : CS_MSG_RESULT, &answer);
+        else if (rc != CS_LATER_WAIT)
+            send_text(c, CS_MSG_ERROR, answer.error[0] ? answer.error : "the question could not be answered");
+        if (rc != CS_LATER_WAIT && rc != CS_LATER_ROUND) {
+            c->later->end(c->later);
+            c->later = NULL;
+        }
+        cs_textbuf_free(&answer.json);
+        cs_textbuf_free(&answer.text);
+        PyGILState_Release(g);
+    }
 }
 
 /* Handles one request. Returns 1 when the agent must end (detach). */
@@ -576,9 +634,10 @@ static void *agent_main(void *arg)
                 fds[n++] = (struct pollfd){.fd = clients[i]->fd,
                                            .events = POLLIN | (has_pending(clients[i]) ? POLLOUT : 0)};
             }
-        if (poll(fds, (nfds_t)n, next_cycle_ms(1000)) < 0 && errno != EINTR)
+        if (poll(fds, (nfds_t)n, next_later_ms(next_cycle_ms(1000))) < 0 && errno != EINTR)
             break;
         report_due_cycles();
+        run_due_laters();
         if (fds[1].revents & POLLIN) {
             char buf[256];
             while (read(wake_pipe[0], buf, sizeof buf) > 0) {

@@ -30,7 +30,11 @@
  *   MSG_STOPPED  varint watch id, varint observations sent, str reason
  *                ("reset", "detach"): another client removed the watch
  *   MSG_RESULT   str JSON object, str text: the answer to a REQ_QUERY, for
- *                programs and for people
+ *                programs and for people; a question that answers later
+ *                (memory --tracemalloc S) sends it when it has the answer
+ *   MSG_ROUND    str JSON object, str text: one round of a question that
+ *                answers repeatedly (top), as MSG_RESULT; its last round is
+ *                a MSG_RESULT (none when it runs until the client leaves)
  *
  * MSG_OBSERVATION
  *   u8 command (CS_LIVE_TRACE/WATCH/STACK), varint watch id,
@@ -78,6 +82,7 @@ enum cs_frame_kind {
     CS_MSG_STARTED = 0x47,
     CS_MSG_STOPPED = 0x48,
     CS_MSG_RESULT = 0x49,
+    CS_MSG_ROUND = 0x4A,
 };
 
 /* A query's arguments: how many, and how long each may be. */

@@ -15,6 +15,7 @@ static const struct {
     {"sm", cs_query_sm},
     {"inspect", cs_query_inspect},
     {"logger", cs_query_logger},
+    {"memory", cs_query_memory},
 };
 
 int cs_live_query_answer(const char *question, int argc, char **argv, struct cs_live_answer *answer)

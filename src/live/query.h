@@ -12,13 +12,36 @@
 #define CALLSCOPE_LIVE_QUERY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/textbuf.h"
+
+struct cs_live_later;
 
 struct cs_live_answer {
     struct cs_textbuf json; /* one JSON object: the `data` of a `result` line */
     struct cs_textbuf text; /* the same for a person, lines ending in '\n' */
     char error[600];        /* why there is no answer */
+    /* Set by a question that answers later or in rounds (top, memory
+     * --tracemalloc); then the JSON, if any, is sent now as a first round. */
+    struct cs_live_later *later;
+};
+
+/* A question still being answered: the agent's loop calls `step` when it is
+ * due, between serving its clients (so no client waits for it), until the
+ * last answer; the client leaving, or a detach, ends it early. */
+enum cs_later_step {
+    CS_LATER_WAIT = 0,  /* nothing to send yet; due_ns moved on */
+    CS_LATER_ROUND = 1, /* the answer is one round (MSG_ROUND); more follow */
+    CS_LATER_LAST = 2,  /* the answer is the last (MSG_RESULT) */
+    CS_LATER_ERROR = -1 /* answer->error (MSG_ERROR), the end */
+};
+struct cs_live_later {
+    int64_t due_ns; /* when step runs next (cs_live_now_ns's clock) */
+    int (*step)(struct cs_live_later *self, struct cs_live_answer *answer); /* GIL held */
+    /* Undoes what the question started and frees self (GIL held); called
+     * once, after the last step or when the question is abandoned. */
+    void (*end)(struct cs_live_later *self);
 };
 
 /* Answers `question` with its arguments (options and operands as the user
@@ -33,6 +56,7 @@ int cs_query_sm(int argc, char **argv, struct cs_live_answer *answer);
 /* query_inspect.c: the value of a global or an attribute path */
 int cs_query_inspect(int argc, char **argv, struct cs_live_answer *answer);
 int cs_query_logger(int argc, char **argv, struct cs_live_answer *answer);
+int cs_query_memory(int argc, char **argv, struct cs_live_answer *answer);
 
 /* logger --level changes a level: `reset` (name: that logger's, "" or NULL:
  * all) and `detach` put back what the agent changed, unless the program

@@ -560,5 +560,120 @@ class LoggerTest(QueryTarget):
         self.assertIn("has not imported logging", proc.stderr.decode())
 
 
+MEMORY = r"""
+import tracemalloc
+MAIN = threading.get_ident()
+COUNTS = {"sizeof": 0, "getattr": 0, "rounds": 0}
+
+class Leaky:
+    def __sizeof__(self):               # sys.getsizeof would run this
+        COUNTS["sizeof"] += 1
+        return 1
+    def __getattr__(self, name):
+        COUNTS["getattr"] += 1
+        raise AttributeError(name)
+
+store = []
+def grow():
+    store.append([Leaky() for _ in range(50)])  # the line that allocates
+
+def work():
+    grow()
+    COUNTS["rounds"] += 1
+    COUNTS["tracing"] = tracemalloc.is_tracing()
+    COUNTS["gc_imported"] = "gc" in sys.modules
+    COUNTS["leaky"] = sum(len(x) for x in store)
+    with open("counts.tmp", "w") as f:
+        json.dump(COUNTS, f)
+    os.replace("counts.tmp", "counts.json")
+
+serve(work, pause=0.005)
+"""
+
+
+class MemoryTest(LiveTarget):
+    answer = LoggerTest.answer
+    counts = LoggerTest.counts
+
+    def test_rss_gc_and_the_types_with_most_objects(self):
+        p = self.start_target(MEMORY)
+        first = self.answer("memory", p.pid, "-n", "50")
+        self.assertGreater(first["rss_bytes"], 1 << 20)
+        self.assertGreaterEqual(first["rss_peak_bytes"], first["rss_bytes"])
+        self.assertEqual(len(first["gc"]["counts"]), 3)
+        self.assertEqual(len(first["gc"]["thresholds"]), 3)
+        self.assertTrue(first["gc"]["enabled"])
+        self.assertTrue(first["objects"]["gc_tracked_only"])
+        self.assertLessEqual(len(first["objects"]["top"]), 50)
+        leaky = {t["type"]: t for t in first["objects"]["top"]}["__main__.Leaky"]
+        before = self.counts()["leaky"]
+        while self.counts()["leaky"] < before + 5000:  # the program goes on allocating
+            time.sleep(0.05)
+        later = self.answer("memory", p.pid, "-n", "50", "--sort", "count")
+        self.assertEqual(later["objects"]["sort"], "count")
+        counts = [t["count"] for t in later["objects"]["top"]]
+        self.assertEqual(counts, sorted(counts, reverse=True))
+        leaky_later = {t["type"]: t for t in later["objects"]["top"]}["__main__.Leaky"]
+        self.assertGreater(leaky_later["count"], leaky["count"] + 4000)
+        self.assertEqual(leaky_later["bytes"] // leaky_later["count"], leaky["bytes"] // leaky["count"])
+        self.assertGreater(later["rss_growth_since_s"], 0)
+        self.assertEqual(later["tracemalloc"], {"tracing": False})
+        self.assertEqual(len(self.answer("memory", p.pid, "-n", "2")["objects"]["top"]), 2)
+        proc = self.live("memory", p.pid, "--format", "text", "-n", "3")
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        text = proc.stdout.decode()
+        self.assertIn("RSS ", text)
+        self.assertIn("gc: counts ", text)
+        self.assertIn("tracemalloc is off", text)
+        c = self.counts()
+        self.assertEqual((c["sizeof"], c["getattr"], c["gc_imported"]), (0, 0, False))  # nothing of the program ran
+
+    def test_tracemalloc_for_a_while_then_off_again(self):
+        p = self.start_target(MEMORY)
+        data = self.answer("memory", p.pid, "--tracemalloc", "0.5", "-n", "5")
+        tm = data["tracemalloc"]
+        self.assertTrue(tm["tracing"])
+        self.assertEqual(tm["since"], "in 0.5 s")
+        top = tm["grew"][0]
+        self.assertEqual((os.path.basename(top["filename"]), top["lineno"]), ("target.py", self.grow_line()))
+        self.assertGreater(top["growth_bytes"], 0)
+        self.assertLessEqual(len(tm["grew"]), 5)
+        rounds = self.counts()["rounds"]
+        while self.counts()["rounds"] < rounds + 3:
+            time.sleep(0.02)
+        self.assertFalse(self.counts()["tracing"])  # off again, as it was
+        self.assertEqual(self.counts()["sizeof"], 0)
+
+    def test_sites_since_the_last_answer_when_the_program_traces(self):
+        p = self.start_target(MEMORY.replace("import tracemalloc", "import tracemalloc; tracemalloc.start()"))
+        first = self.answer("memory", p.pid)["tracemalloc"]
+        self.assertEqual(first["since"], "since tracing started")
+        rounds = self.counts()["rounds"]
+        while self.counts()["rounds"] < rounds + 20:
+            time.sleep(0.02)
+        second = self.answer("memory", p.pid)["tracemalloc"]
+        self.assertTrue(second["since"].startswith("in the "), second["since"])
+        self.assertIn(("target.py", self.grow_line()),
+                      [(os.path.basename(s["filename"]), s["lineno"]) for s in second["grew"]])
+        self.assertTrue(self.counts()["tracing"])  # the program's tracing is left on
+
+    def grow_line(self):
+        with open(os.path.join(self.dir, "target.py")) as f:
+            return [i for i, l in enumerate(f, 1) if "the line that allocates" in l][0]
+
+    def test_bad_arguments(self):
+        p = self.start_target(MEMORY)
+        for args, said in ((["-n", "0"], "-n takes a number of rows"), (["-n", "x"], "-n takes a number"),
+                           (["-n", "100000"], "-n takes"), (["--sort", "size"], "--sort takes bytes or count"),
+                           (["--tracemalloc", "0"], "--tracemalloc takes seconds"),
+                           (["--tracemalloc", "1e9"], "--tracemalloc takes seconds"),
+                           (["--tracemalloc", "nan"], "--tracemalloc takes seconds"),
+                           (["--tracemalloc"], "--tracemalloc needs a value"), (["--bogus"], "unexpected argument")):
+            proc = self.live("memory", p.pid, *args)
+            self.assertEqual(proc.returncode, 1, args)
+            self.assertIn(said, proc.stderr.decode())
+            self.assertEqual(len(proc.stderr.decode().strip().splitlines()), 1)
+
+
 if __name__ == "__main__":
     unittest.main()
