@@ -11,6 +11,7 @@
 #   make bench               overhead and throughput ratios, live cost, filters and exports on
 #                            10 million calls (see bench/)
 #   make live-bench          what live observation costs the observed program
+#   make top-bench           what `callscope top` costs a CPU-bound program
 #   make export-bench        export speed per format (CALLS=N, default 2 million)
 #   make view-bench          how quickly the viewer answers on a large store (CALLS=N)
 #   make filter-bench        --filter on a recorded store of 10 million calls (CALLS=N)
@@ -234,6 +235,11 @@ bench-all: all-pythons $(BUILD)/collector_bench $(BUILD)/sqlite_floor $(IR_WINDO
 live-bench: all-pythons $(IR_WINDOW)
 	@python3 bench/live_bench.py $(ALL_PYTHONS)
 .PHONY: live-bench
+
+# What `callscope top` costs a CPU-bound target (bench/top_bench.py).
+top-bench: all-pythons
+	@CALLSCOPE_BIN=$(BUILD)/callscope python3 bench/top_bench.py $(ALL_PYTHONS)
+.PHONY: top-bench
 
 # The collector's own rate and the store's size per call (bench/collector_bench.c),
 # and the floor under it: SQLite alone writing a recording's rows

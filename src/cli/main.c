@@ -35,6 +35,7 @@ static void usage(FILE *out)
           "  tui [PID]                        all of the above in one screen, for a process you choose\n"
           "  logger PID [NAME --level LEVEL]  its loggers, levels and handlers; set a level (reset restores)\n"
           "  memory PID [--tracemalloc S]     RSS, gc generations, the types with the most objects, growing sites\n"
+          "  top PID [-i S] [-n ROUNDS]       the functions it spends its CPU time in now, refreshed\n"
           "  (PID may be left out when one process of yours has an agent; output to a pipe is JSON lines)\n\n"
           "`callscope COMMAND --help` describes a command's options.\n",
           out);

@@ -51,6 +51,10 @@ static const struct {
                "RSS and its growth, the collector's counts per generation, the N types (20) with the most\n"
                "bytes or instances among the objects the collector tracks, and, when tracemalloc traces\n"
                "(or --tracemalloc traces for SECONDS, then stops), the allocation sites that grew.\n"},
+    {"top", "usage: callscope top [PID] [-i SECONDS] [-n ROUNDS] [--rows N] [--hz RATE] [--no-color] [--format text|jsonl]\n"
+            "The functions the process spends its CPU time in, a table every -i seconds (1), -n times (until\n"
+            "Ctrl-C): self and total CPU time per function, sampled --hz times a second (100) from every\n"
+            "thread's Python stack; --rows functions per table (20).\n"},
 };
 
 /* Questions answered in rounds whose text replaces the last round's on a

@@ -16,6 +16,7 @@ static const struct {
     {"inspect", cs_query_inspect},
     {"logger", cs_query_logger},
     {"memory", cs_query_memory},
+    {"top", cs_query_top},
 };
 
 int cs_live_query_answer(const char *question, int argc, char **argv, struct cs_live_answer *answer)

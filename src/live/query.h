@@ -57,6 +57,7 @@ int cs_query_sm(int argc, char **argv, struct cs_live_answer *answer);
 int cs_query_inspect(int argc, char **argv, struct cs_live_answer *answer);
 int cs_query_logger(int argc, char **argv, struct cs_live_answer *answer);
 int cs_query_memory(int argc, char **argv, struct cs_live_answer *answer);
+int cs_query_top(int argc, char **argv, struct cs_live_answer *answer);
 
 /* logger --level changes a level: `reset` (name: that logger's, "" or NULL:
  * all) and `detach` put back what the agent changed, unless the program

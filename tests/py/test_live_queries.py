@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import sys
 import time
 import unittest
@@ -670,6 +671,97 @@ class MemoryTest(LiveTarget):
                            (["--tracemalloc", "nan"], "--tracemalloc takes seconds"),
                            (["--tracemalloc"], "--tracemalloc needs a value"), (["--bogus"], "unexpected argument")):
             proc = self.live("memory", p.pid, *args)
+            self.assertEqual(proc.returncode, 1, args)
+            self.assertIn(said, proc.stderr.decode())
+            self.assertEqual(len(proc.stderr.decode().strip().splitlines()), 1)
+
+
+BUSY = r"""
+stop = threading.Event()
+
+def leaf(x):
+    return x * 2
+
+def hot():
+    s = 0
+    for i in range(300):
+        s += leaf(i)
+    return s
+
+def busy():  # CPU-bound: gives up the GIL only when the interpreter asks it to
+    while not stop.is_set():
+        hot()
+
+def sleeper():
+    while not stop.wait(0.01):
+        pass
+
+threading.Thread(target=busy, name="busy", daemon=True).start()
+threading.Thread(target=sleeper, name="sleepy", daemon=True).start()
+try:
+    serve(lambda: None)
+finally:
+    stop.set()
+"""
+
+
+class TopTest(LiveTarget):
+    def rounds(self, proc):
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        lines = [json.loads(l) for l in proc.stdout.decode().splitlines()]
+        self.assertTrue(all((l["type"], l["command"]) == ("result", "top") for l in lines))
+        return [l["data"] for l in lines]
+
+    def test_where_the_cpu_time_goes_round_after_round(self):
+        p = self.start_target(BUSY)
+        rounds = self.rounds(self.live("top", p.pid, "-i", "0.5", "-n", "2", "--rows", "5"))
+        self.assertEqual([r["round"] for r in rounds], [1, 2])
+        for r in rounds:
+            self.assertGreater(r["samples"], 0)
+            self.assertLessEqual(len(r["functions"]), 5)
+            by_name = {f["function"]: f for f in r["functions"]}
+            hot, leaf = by_name["__main__.hot"], by_name["__main__.leaf"]
+            self.assertGreater(hot["total_ms"], 0)
+            self.assertGreaterEqual(hot["total_ms"], hot["self_ms"])
+            self.assertGreaterEqual(hot["total_ms"], leaf["total_ms"])  # hot calls leaf
+            self.assertEqual(leaf["self_ms"], leaf["total_ms"])
+            self.assertEqual((os.path.basename(hot["filename"]), hot["calls_per_s"]), ("target.py", None))
+            # the sleeping thread spends (next to) no CPU time: not where the time goes
+            self.assertIn(r["functions"][0]["function"], ("__main__.hot", "__main__.leaf"))
+            sleepy = by_name.get("__main__.sleeper", {"total_ms": 0})
+            self.assertLess(sleepy["total_ms"] * 10, hot["total_ms"])
+            self.assertEqual(r["functions"], sorted(r["functions"], key=lambda f: -f["self_ms"]))
+        proc = self.live("top", p.pid, "-i", "0.3", "-n", "1", "--format", "text")
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        text = proc.stdout.decode()
+        self.assertTrue(text.startswith("callscope top: round 1, "), text)
+        self.assertIn("__main__.hot (", text)
+        self.assertNotIn("\033", text)  # not a terminal: no redrawing
+
+    def test_other_clients_are_served_while_top_samples_and_ctrl_c_ends_it(self):
+        p = self.start_target(BUSY)
+        top = self.popen_live("top", p.pid, "-i", "1000", "-n", "1")
+        data = json.loads(self.live("thread", p.pid).stdout)["data"]
+        self.assertIn("sleepy", [t["name"] for t in data["threads"]])
+        self.assertIsNone(top.poll())  # still sampling its first round
+        top.send_signal(signal.SIGINT)
+        top.communicate()
+        self.assertEqual(top.returncode, 1)  # no round printed yet
+        top = self.popen_live("top", p.pid, "-i", "0.2")
+        first = json.loads(top.stdout.readline())
+        self.assertEqual(first["data"]["round"], 1)
+        top.send_signal(signal.SIGINT)
+        top.communicate()
+        self.assertEqual(top.returncode, 0)
+
+    def test_bad_arguments(self):
+        p = self.start_target(BUSY)
+        for args, said in ((["-i", "0"], "-i takes a number from 0.1"), (["-i", "x"], "-i takes a number"),
+                           (["-i", "nan"], "-i takes a number"), (["-n", "0"], "-n takes a number from 1"),
+                           (["-n", "1.5"], "-n takes a whole number"), (["--rows", "0"], "--rows takes"),
+                           (["--hz", "5000"], "--hz takes a number from 1 to 1000"), (["-i"], "-i takes"),
+                           (["--bogus"], "unexpected argument")):
+            proc = self.live("top", p.pid, *args)
             self.assertEqual(proc.returncode, 1, args)
             self.assertIn(said, proc.stderr.decode())
             self.assertEqual(len(proc.stderr.decode().strip().splitlines()), 1)
