@@ -35,7 +35,7 @@
 #define LIST_WIDTH 32
 #define MAX_PROCESSES 512
 
-enum pane { PANE_LIST, PANE_REPORTS, PANE_THREADS };
+enum pane { PANE_LIST, PANE_REPORTS, PANE_ANSWER };
 
 struct tui {
     int pid;
@@ -45,8 +45,9 @@ struct tui {
     enum pane pane;
     int cursor, line; /* the report and its line under the cursor, in the selected observation */
     int following;    /* the cursor moves to each new report */
-    char *threads; /* the last `thread` answer, for PANE_THREADS */
-    int threads_top;
+    char *answer;       /* the last question's answer (threads, top), for PANE_ANSWER */
+    char answer_of;     /* the key that asked it: T or P */
+    int answer_top;
     char status[700];
     int prompting; /* the command whose pattern is being typed, or 0 */
     struct view_input input;
@@ -129,7 +130,7 @@ static void draw_reports(struct tui *t, int top, int height, int x, int width)
 {
     if (t->nobs == 0) {
         put_clipped(top + 1, x + 1, width - 2, "No observation yet: t traces a function, w watches one,");
-        put_clipped(top + 2, x + 1, width - 2, "s shows who calls it, m counts its calls; T shows the threads.");
+        put_clipped(top + 2, x + 1, width - 2, "s shows who calls it, m counts its calls; T shows the threads, P top.");
         return;
     }
     struct tui_observation *o = &t->obs[t->selected];
@@ -168,17 +169,18 @@ static void draw_reports(struct tui *t, int top, int height, int x, int width)
     free(rows);
 }
 
-static void draw_threads(struct tui *t, int top, int height, int x, int width)
+static void draw_answer(struct tui *t, int top, int height, int x, int width)
 {
     attron(A_BOLD);
-    put_clipped(top, x, width, "threads (r refreshes, Esc goes back)");
+    put_clipped(top, x, width, t->answer_of == 'P' ? "top: where the CPU time went in the last second (r samples again, Esc goes back)"
+                                                   : "threads (r refreshes, Esc goes back)");
     attroff(A_BOLD);
-    const char *p = t->threads ? t->threads : "";
+    const char *p = t->answer ? t->answer : "";
     int line = 0, y = top + 1;
     while (*p && y < top + height) {
         const char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        if (line++ >= t->threads_top) {
+        if (line++ >= t->answer_top) {
             char buf[4200];
             snprintf(buf, sizeof buf, "%.*s", (int)(n < sizeof buf - 1 ? n : sizeof buf - 1), p);
             put_clipped(y++, x, width, buf);
@@ -211,8 +213,8 @@ static void draw(struct tui *t)
         attroff(A_REVERSE);
     }
     mvvline(top, list_w - 1, ACS_VLINE, height);
-    if (t->pane == PANE_THREADS)
-        draw_threads(t, top, height, list_w + 1, cols - list_w - 1);
+    if (t->pane == PANE_ANSWER)
+        draw_answer(t, top, height, list_w + 1, cols - list_w - 1);
     else
         draw_reports(t, top, height, list_w + 1, cols - list_w - 1);
     attron(A_DIM);
@@ -220,7 +222,7 @@ static void draw(struct tui *t)
         put_clipped(rows - 2, 0, cols, t->status[0] ? t->status : "Tab completes from the loaded functions");
     else
         put_clipped(rows - 2, 0, cols,
-                    "t trace  w watch  s stack  m monitor  Tab pane  Enter fold  c clear  Del/x delete  T threads  "
+                    "t trace  w watch  s stack  m monitor  Tab pane  Enter fold  c clear  Del/x delete  T threads  P top  "
                     "d detach  q quit");
     attroff(A_DIM);
     if (t->prompting) {
@@ -238,6 +240,8 @@ static void draw(struct tui *t)
 }
 
 /* ---- actions ---- */
+
+static void draw(struct tui *t);
 
 static void start_observation(struct tui *t, int command, const char *pattern)
 {
@@ -274,19 +278,28 @@ static void delete_observation(struct tui *t)
     snprintf(t->status, sizeof t->status, "observation removed");
 }
 
-static void show_threads(struct tui *t)
+/* T: the threads and their stacks; P: a second of `top`. The answer
+ * replaces the reports until Esc. */
+static void ask(struct tui *t, char key)
 {
+    static const char *const top_args[] = {"-n", "1", "-i", "1"};
     char err[600];
-    char *answer = tui_ask(t->pid, "thread", 0, NULL, err, sizeof err);
+    if (key == 'P') {
+        snprintf(t->status, sizeof t->status, "sampling process %d for a second...", t->pid);
+        draw(t);
+    }
+    char *answer = key == 'P' ? tui_ask(t->pid, "top", 4, top_args, err, sizeof err)
+                              : tui_ask(t->pid, "thread", 0, NULL, err, sizeof err);
     if (!answer) {
         take_error(t, err);
         return;
     }
-    free(t->threads);
-    t->threads = answer;
-    t->threads_top = 0;
-    t->pane = PANE_THREADS;
-    snprintf(t->status, sizeof t->status, "threads of process %d", t->pid);
+    free(t->answer);
+    t->answer = answer;
+    t->answer_of = key;
+    t->answer_top = 0;
+    t->pane = PANE_ANSWER;
+    snprintf(t->status, sizeof t->status, "%s of process %d", key == 'P' ? "top" : "threads", t->pid);
 }
 
 /* ---- keys ---- */
@@ -402,10 +415,10 @@ static void move_cursor(struct tui *t, int delta)
         t->cursor = t->nobs ? t->obs[t->selected].nentries - 1 : 0;
         t->line = 0;
         t->following = 1;
-    } else if (t->pane == PANE_THREADS) {
-        t->threads_top += delta;
-        if (t->threads_top < 0)
-            t->threads_top = 0;
+    } else if (t->pane == PANE_ANSWER) {
+        t->answer_top += delta;
+        if (t->answer_top < 0)
+            t->answer_top = 0;
     } else if (t->nobs) {
         struct tui_row *rows;
         int n = tui_visible_rows(&t->obs[t->selected], &rows);
@@ -457,7 +470,7 @@ static int main_key(struct tui *t, int is_key, wint_t ch)
         t->pane = t->pane == PANE_LIST ? PANE_REPORTS : PANE_LIST;
         break;
     case 27: /* Esc */
-        if (t->pane == PANE_THREADS)
+        if (t->pane == PANE_ANSWER)
             t->pane = PANE_REPORTS;
         break;
     case 'k': move_cursor(t, -1); break;
@@ -472,9 +485,12 @@ static int main_key(struct tui *t, int is_key, wint_t ch)
         }
         break;
     case 'T':
+    case 'P':
+        ask(t, (char)ch);
+        break;
     case 'r':
-        if (ch == 'T' || t->pane == PANE_THREADS)
-            show_threads(t);
+        if (t->pane == PANE_ANSWER)
+            ask(t, t->answer_of);
         break;
     case 'd': {
         char err[600];
@@ -665,7 +681,7 @@ int cs_cmd_tui(int argc, char **argv)
     forget_candidates(t);
     if (t->errors)
         fclose(t->errors);
-    free(t->threads);
+    free(t->answer);
 out:
     free(t);
     return status;

@@ -65,6 +65,8 @@ class LiveTui(LiveTarget):
         self.assertIn(">watch", watched)  # the new observation is selected
         s.keys("T")
         s.wait(lambda t: '"MainThread"' in t and "__main__.<module>" in t, "the threads", stable=False)
+        s.keys("P")  # a second of top
+        s.wait(lambda t: "SELF%" in t and "__main__." in t, "a top table", stable=False)
         s.keys("Escape")
         s.keys("x")
         s.wait_for("observation removed")
