@@ -34,12 +34,15 @@ DEPFLAGS = -MMD -MP
 CORE_SRC = $(wildcard src/core/*.c)
 # The expression language: no Python, no SQLite, so the extension can link it too.
 EXPR_SRC = $(wildcard src/expr/*.c)
-# The viewer (src/present/view*.c) needs ncursesw; the C tests link the
-# readers without it, so only the CLI links the viewer.
-VIEW_SRC = $(wildcard src/present/view*.c)
-READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) \
-    $(filter-out $(VIEW_SRC),$(wildcard src/present/*.c))
-CLI_SRC = $(wildcard src/cli/*.c) $(LIVE_SHARED_SRC)
+# The viewer (src/view/) needs ncursesw; the C tests link the readers
+# without it, so only the CLI links the viewer.
+VIEW_SRC = $(wildcard src/view/*.c)
+# `show` and `stats` are commands (src/cli/), but the C tests run them
+# in-process, so they are linked into the library with the readers.
+READER_COMMANDS_SRC = src/cli/show.c src/cli/stats.c
+READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) $(wildcard src/query/*.c) \
+    $(wildcard src/export/*.c) $(wildcard src/present/*.c) $(READER_COMMANDS_SRC)
+CLI_SRC = $(filter-out $(READER_COMMANDS_SRC),$(wildcard src/cli/*.c)) $(LIVE_SHARED_SRC)
 # The live agent runs inside the target, so it is part of the extension;
 # the protocol is shared with the client.
 LIVE_SHARED_SRC = src/live/protocol.c

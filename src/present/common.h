@@ -1,89 +1,11 @@
 /*
- * common.h — what the reader subcommands (show, stats) share: opening a store
- * with a one-line error, parsing numbers in options, formatting durations,
- * deciding on color, and printing JSON values.
- *
- * Exit statuses: 0 success, 1 the file cannot be used, 2 bad usage.
+ * common.h — kept so that the live commands and the live renderer, which
+ * include "present/common.h", build unchanged while the readers' shared
+ * helpers live in query/common.h. Include that header in new code.
  */
-#ifndef CALLSCOPE_PRESENT_COMMON_H
-#define CALLSCOPE_PRESENT_COMMON_H
+#ifndef CALLSCOPE_PRESENT_COMMON_FORWARD_H
+#define CALLSCOPE_PRESENT_COMMON_FORWARD_H
 
-#include <sqlite3.h>
-#include <stdint.h>
-#include <stdio.h>
-
-#include "store/textbuf.h"
-
-#define CS_EXIT_FAILURE 1
-#define CS_EXIT_USAGE 2
-#define CS_DEFAULT_DB "callscope.db"
-
-/* Prints "callscope: <message>" on stderr. */
-void cs_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* From now on, each cs_error also writes {"type":"error","command":command,
- * "error":line} to `out`: a command whose output is JSON lines reports its
- * errors in them too (and still on stderr, for whoever watches that). */
-void cs_error_as_json_too(FILE *out, const char *command);
-
-/* Text that came from the traced program (names, messages, thread names),
- * made safe for a terminal: control characters (C0, DEL and the C1 range
- * U+0080–U+009F) are written as \xNN, so no name can move the cursor, set
- * the window title or clear the screen. n is the length, or (size_t)-1 for
- * a NUL-terminated s (NULL reads as ""). The copy stays valid until the
- * eighth call after this one: enough for the arguments of one printf. */
-const char *cs_safe(const char *s, size_t n);
-
-/* Strict number parsing: the whole string, in range. 0 or -1. */
-int cs_parse_long(const char *s, long long min, long long max, long long *out);
-int cs_parse_double(const char *s, double min, double *out);
-
-/* 850ns, 12.3µs, 12.3ms, 1.23s: three significant digits. */
-void cs_format_duration(int64_t ns, char *buf, size_t len);
-
-/* Color only on a terminal, and never with NO_COLOR or --no-color. */
-int cs_want_color(int no_color_option);
-
-/* Opens a store for reading, printing the error. NULL on failure. */
-sqlite3 *cs_open_store(const char *path);
-/* Closes what cs_open_store opened. */
-void cs_close_store(sqlite3 *db);
-/* Why the last read of db failed, in words. SQLite's own message is reset
- * by the calls that clean up after a failure, and would then say "not an
- * error": a file that fails to read back is called damaged instead. */
-const char *cs_db_error(sqlite3 *db);
-
-/* Appends 'a', 'b'<last>'c': a list of names in quotes for a message. */
-void cs_quote_list(struct cs_textbuf *b, const char *const *items, size_t n, const char *last);
-
-/* The first column of the first row of sql as an integer; fallback when
- * there is no row or the SQL fails. */
-int64_t cs_query_int(sqlite3 *db, const char *sql, int64_t fallback);
-/* started_wall_ns of the store (0 if absent). */
-int64_t cs_store_wall_start(sqlite3 *db);
-
-/* Column text with NULL as NULL. */
-static inline const char *cs_col_text(sqlite3_stmt *st, int i)
-{
-    return (const char *)sqlite3_column_text(st, i);
-}
-
-/* --format: `text_format` (tree, table) or jsonl, into *jsonl; -1 after
- * printing the error. */
-int cs_parse_format(const char *value, const char *text_format, int *jsonl);
-
-/* After getopt_long over cs_getopt_argv's copy: the optional FILE and
- * nothing after it; -1 after printing the error. */
-int cs_take_path(const char *command, int argc, char **args, const char **path);
-
-/* A copy of argv with a program name in front and NULL at the end, for
- * getopt_long (which reads from index 1). free() it. */
-char **cs_getopt_argv(int argc, char **argv, const char *name);
-
-/* JSON output helpers: a string or null. */
-void cs_json_text_or_null(struct cs_textbuf *b, const char *s);
-
-/* --pid or --tid (-1: not given) names no thread of the recording: one
- * line saying so, with those it has. Returns 1 when that was said. */
-int cs_no_such_thread(sqlite3 *db, const char *path, long long pid, long long tid);
+#include "query/common.h"
 
 #endif

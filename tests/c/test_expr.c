@@ -9,7 +9,7 @@
 
 #include "check.h"
 #include "expr/expr.h"
-#include "present/filter.h"
+#include "query/filter.h"
 #include "store/read_sets.h"
 #include "store/read_values.h"
 #include "store/schema.h"
