@@ -32,6 +32,9 @@ CFLAGS += $(OPT) $(WARN)
 DEPFLAGS = -MMD -MP
 
 CORE_SRC = $(wildcard src/core/*.c)
+# Utilities below every layer: the text buffer, JSON, the error printer,
+# number parsing, terminal-safe text (UTF-8 encoding is a header).
+UTIL_SRC = $(wildcard src/util/*.c)
 # The expression language: no Python, no SQLite, so the extension can link it too.
 EXPR_SRC = $(wildcard src/expr/*.c)
 # The viewer (src/view/) needs ncursesw; the C tests link the readers
@@ -46,7 +49,7 @@ CLI_SRC = $(filter-out $(READER_COMMANDS_SRC),$(wildcard src/cli/*.c)) $(LIVE_SH
 # The live agent runs inside the target, so it is part of the extension;
 # the protocol is shared with the client.
 LIVE_SHARED_SRC = src/live/protocol.c
-HOOKS_SRC = $(wildcard src/py/*.c) $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src/live/*.c) $(EXPR_SRC) src/store/textbuf.c
+HOOKS_SRC = $(wildcard src/py/*.c) $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src/live/*.c) $(EXPR_SRC) src/util/textbuf.c
 # Injecting the agent into a running process (Linux x86-64), and the agent
 # socket's path, which the agent computes the same way.
 ATTACH_SRC = $(wildcard src/attach/*.c) src/live/socket_path.c
@@ -72,7 +75,7 @@ all: $(BUILD)/callscope extension $(BUILD)/tests/fixture_entry.so
 
 # Everything of the callscope binary but its commands, compiled once per BUILD
 # (plain or sanitized) and linked into the binary and into every C test.
-LIB_SRC = $(READER_SRC) $(ATTACH_SRC) $(EXPR_SRC) $(CORE_SRC)
+LIB_SRC = $(READER_SRC) $(ATTACH_SRC) $(EXPR_SRC) $(CORE_SRC) $(UTIL_SRC)
 LIB_A = $(BUILD)/libcallscope.a
 
 # The commands and the viewer, compiled like the library but linked only into the binary.

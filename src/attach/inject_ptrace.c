@@ -38,6 +38,7 @@
 #include "attach/elf_symbols.h"
 #include "attach/inject.h"
 #include "attach/target.h"
+#include "core/clock.h"
 
 #define RTLD_NOW_FLAG 2
 #define RED_ZONE 128
@@ -70,13 +71,6 @@ struct outcome {
     char err[512];
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void nap_us(long us)
 {
     struct timespec ts = {0, us * 1000};
@@ -93,7 +87,7 @@ static void hold_signal(struct held *h, int sig)
  * with *status, CS_INJECT_GONE if it exited, CS_INJECT_TIMEOUT. */
 static int wait_stop(struct held *h, int *status, int timeout_ms)
 {
-    int64_t until = now_ms() + timeout_ms;
+    int64_t until = cs_monotonic_ms() + timeout_ms;
     long pause_us = 50;
     for (;;) {
         pid_t r = waitpid(h->tid, status, WNOHANG | __WALL);
@@ -104,7 +98,7 @@ static int wait_stop(struct held *h, int *status, int timeout_ms)
         }
         if (r < 0 && errno != EINTR)
             return CS_INJECT_GONE; /* ECHILD: no longer ours to wait for */
-        if (now_ms() >= until)
+        if (cs_monotonic_ms() >= until)
             return CS_INJECT_TIMEOUT;
         nap_us(pause_us);
         if (pause_us < 2000)
@@ -266,7 +260,7 @@ static int stop_at_safe_point(struct held *h, struct outcome *o)
                     unsafe = 1;
         if (!unsafe)
             return 0;
-        if (attempt >= SAFE_POINT_TRIES || now_ms() > h->deadline_ms) {
+        if (attempt >= SAFE_POINT_TRIES || cs_monotonic_ms() > h->deadline_ms) {
             snprintf(o->err, sizeof o->err, "process %d stayed inside the C library (0x%llx) for %d tries; "
                      "try again", (int)h->tid, (unsigned long long)h->regs.rip, attempt + 1);
             return CS_INJECT_TIMEOUT;
@@ -306,7 +300,7 @@ static int remote_call(struct held *h, uintptr_t fn, uint64_t a0, uint64_t a1, u
     }
     for (;;) {
         int status;
-        int left = (int)(h->deadline_ms - now_ms());
+        int left = (int)(h->deadline_ms - cs_monotonic_ms());
         int rc = wait_stop(h, &status, left > 0 ? left : 1);
         if (rc == CS_INJECT_GONE) {
             snprintf(o->err, sizeof o->err, "process %d exited during attach (in %s)", (int)h->tid, what);
@@ -528,7 +522,7 @@ static void run_child(const struct cs_inject_request *req, int timeout_ms, int o
     memset(&h, 0, sizeof h);
     h.tid = req->pid;
     h.xstate = xstate;
-    h.deadline_ms = now_ms() + timeout_ms;
+    h.deadline_ms = cs_monotonic_ms() + timeout_ms;
     char mem[64];
     snprintf(mem, sizeof mem, "/proc/%d/mem", (int)req->pid);
     h.mem = open(mem, O_RDWR | O_CLOEXEC);
@@ -575,9 +569,9 @@ int cs_inject_ptrace(const struct cs_inject_request *req, int *result, char *err
     int timed_out = 0;
     /* The child's own timeouts come first; this one only guards against a
      * child that hangs outright. */
-    int64_t until = now_ms() + timeout_ms + 2 * STOP_TIMEOUT_MS + 2000;
+    int64_t until = cs_monotonic_ms() + timeout_ms + 2 * STOP_TIMEOUT_MS + 2000;
     while (got < sizeof o) {
-        int left = (int)(until - now_ms());
+        int left = (int)(until - cs_monotonic_ms());
         struct pollfd p = {fds[0], POLLIN, 0};
         if (left <= 0) {
             timed_out = 1;

@@ -24,7 +24,7 @@
 #include "query/filter.h"
 #include "query/parallel_scan.h"
 #include "query/selection.h"
-#include "store/json.h"
+#include "util/json.h"
 
 struct show_options {
     const char *path;

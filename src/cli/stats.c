@@ -16,7 +16,7 @@
 #include "query/common.h"
 #include "query/filter.h"
 #include "query/parallel_scan.h"
-#include "store/json.h"
+#include "util/json.h"
 
 enum sort_key { BY_TOTAL, BY_SELF, BY_COUNT, BY_MEAN, BY_MAX };
 

@@ -22,9 +22,9 @@
 #include "core/clock.h"
 #include "core/event.h"
 #include "core/grow.h"
-#include "store/json.h"
 #include "store/store.h"
-#include "store/textbuf.h"
+#include "util/json.h"
+#include "util/textbuf.h"
 
 /* Ids beyond these are taken as corruption rather than grown into. The
  * depth is what Python 3.12+ reaches with a raised recursion limit (its

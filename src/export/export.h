@@ -23,7 +23,7 @@
 #include <stdio.h>
 
 #include "query/call_rows.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 /* A function as the formats name it. */
 struct cs_export_fn {

@@ -49,7 +49,7 @@
 #include "core/grow.h"
 #include "export/export.h"
 #include "query/common.h"
-#include "store/json.h"
+#include "util/json.h"
 
 #define PROCESSED_PROFILE_VERSION 56
 #define COLUMN_SPILL_BYTES 65536

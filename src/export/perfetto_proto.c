@@ -36,7 +36,7 @@
 
 #include "export/export.h"
 #include "query/common.h"
-#include "store/json.h"
+#include "util/json.h"
 
 /* Protobuf wire types. */
 enum { WIRE_VARINT = 0, WIRE_BYTES = 2 };

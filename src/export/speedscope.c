@@ -19,7 +19,7 @@
 
 #include "export/export.h"
 #include "query/common.h"
-#include "store/json.h"
+#include "util/json.h"
 
 struct speedscope {
     int profiles;   /* written so far */

@@ -23,7 +23,7 @@
 
 #include "export/export.h"
 #include "query/common.h"
-#include "store/json.h"
+#include "util/json.h"
 
 struct trace_event {
     int first; /* no event written yet: no comma before the next */

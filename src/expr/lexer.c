@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/grow.h"
+#include "util/utf8.h"
 
 int cs_tok_is(const struct cs_token *t, const char *text, const char *s)
 {
@@ -57,21 +58,7 @@ static int hex_value(int c)
 
 static void put_utf8(char *out, size_t *n, unsigned cp)
 {
-    if (cp < 0x80) {
-        out[(*n)++] = (char)cp;
-    } else if (cp < 0x800) {
-        out[(*n)++] = (char)(0xc0 | (cp >> 6));
-        out[(*n)++] = (char)(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        out[(*n)++] = (char)(0xe0 | (cp >> 12));
-        out[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[(*n)++] = (char)(0x80 | (cp & 0x3f));
-    } else {
-        out[(*n)++] = (char)(0xf0 | (cp >> 18));
-        out[(*n)++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        out[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[(*n)++] = (char)(0x80 | (cp & 0x3f));
-    }
+    *n += cs_utf8_encode(cp, (unsigned char *)out + *n);
 }
 
 /* A quoted string starting at text[*pos] (the quote). Escapes as in Python;

@@ -9,7 +9,7 @@
 
 #include "core/grow.h"
 #include "query/common.h"
-#include "store/json.h"
+#include "util/json.h"
 
 int cs_load_threads(sqlite3 *db, long long pid, long long tid, struct cs_thread_info **out, size_t *n)
 {

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 /* A call's arguments as the JSON object {"name": "value", ...} and its
  * result as text, from a row c of call_rows (store/read_values.h). */

@@ -12,30 +12,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "store/textbuf.h"
+#include "util/error.h"
+#include "util/parse_number.h"
+#include "util/safe_text.h"
+#include "util/textbuf.h"
 
-#define CS_EXIT_FAILURE 1
-#define CS_EXIT_USAGE 2
 #define CS_DEFAULT_DB "callscope.db"
-
-/* Prints "callscope: <message>" on stderr. */
-void cs_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* From now on, each cs_error also writes {"type":"error","command":command,
- * "error":line} to `out`: a command whose output is JSON lines reports its
- * errors in them too (and still on stderr, for whoever watches that). */
-void cs_error_as_json_too(FILE *out, const char *command);
-
-/* Text that came from the traced program (names, messages, thread names),
- * made safe for a terminal: control characters (C0, DEL and the C1 range
- * U+0080–U+009F) are written as \xNN, so no name can move the cursor, set
- * the window title or clear the screen. n is the length, or (size_t)-1 for
- * a NUL-terminated s (NULL reads as ""). The copy stays valid until the
- * eighth call after this one: enough for the arguments of one printf. */
-const char *cs_safe(const char *s, size_t n);
-
-/* Strict number parsing: the whole string, in range. 0 or -1. */
-int cs_parse_long(const char *s, long long min, long long max, long long *out);
-int cs_parse_double(const char *s, double min, double *out);
 
 /* 850ns, 12.3µs, 12.3ms, 1.23s: three significant digits. */
 void cs_format_duration(int64_t ns, char *buf, size_t len);

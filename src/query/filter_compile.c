@@ -20,7 +20,7 @@
 #include "query/filter_fields.h"
 #include "query/filter_suggest.h"
 #include "store/call_blocks.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 /* ---- the compiler's state ---- */
 

@@ -12,7 +12,7 @@
 #include "core/grow.h"
 #include "query/common.h"
 #include "query/filter.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 /* ---- checking string values against the recording ---- */
 

@@ -19,7 +19,7 @@
 #include "query/common.h"
 #include "query/scan_ranges.h"
 #include "store/store.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 /* Calls below this per part are not worth a thread. */
 #define MIN_CALLS_PER_PART 250000

@@ -28,7 +28,7 @@
 #include "store/call_blocks.h"
 #include "store/checkpointer.h"
 #include "store/schema.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 /* Ids of the window of recent calls whose rows wait to be sorted. Big enough
  * that only calls still running when it moves on (a few per thread) land

@@ -18,7 +18,7 @@
 #include <wchar.h>
 
 #include "query/common.h"
-#include "store/json.h"
+#include "util/json.h"
 
 enum kind { K_TEXT, K_NAME, K_DIM, K_GREEN, K_YELLOW, K_RED, K_HEADING, K_TITLE, K_MATCH = 0x80 };
 enum { PAIR_GREEN = 1, PAIR_YELLOW, PAIR_RED, PAIR_HEADING, PAIR_MATCH, PAIR_TITLE };

@@ -9,8 +9,8 @@
 
 #include "core/grow.h"
 #include "query/common.h"
-#include "store/json.h"
-#include "store/textbuf.h"
+#include "util/json.h"
+#include "util/textbuf.h"
 
 /* SQLite virtual machine steps between two polls for a key. */
 #define POLL_STEPS 20000

@@ -31,7 +31,7 @@
 #include "query/call_rows.h"
 #include "query/filter.h"
 #include "query/scan_ranges.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 #define VM_CANCELLED (-2)
 

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "query/common.h"
 #include "view/command.h"
 
@@ -51,13 +52,6 @@ static void on_signal(int sig)
     raise(sig);
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- messages and busy operations ---- */
 
 static void set_message(struct view *v, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -74,7 +68,7 @@ static void begin_busy(struct view *v, const char *what)
 {
     v->busy = what;
     v->busy_fraction = -1;
-    v->busy_since_ns = v->busy_polled_ns = now_ns();
+    v->busy_since_ns = v->busy_polled_ns = cs_monotonic_ns();
     v->cancel = 0;
     v->busy_shown = 0;
 }
@@ -94,7 +88,7 @@ static int poll_cancel(void *ctx)
         return 0;
     if (v->cancel)
         return 1;
-    int64_t now = now_ns();
+    int64_t now = cs_monotonic_ns();
     if (now - v->busy_polled_ns < POLL_EVERY_NS)
         return 0;
     v->busy_polled_ns = now;
@@ -649,7 +643,7 @@ static int normal_key(struct view *v, int is_key, wint_t ch)
 
 static void loop(struct view *v)
 {
-    int64_t last_tick = now_ns();
+    int64_t last_tick = cs_monotonic_ns();
     for (;;) {
         wint_t ch;
         int rc;
@@ -661,7 +655,7 @@ static void loop(struct view *v)
             view_draw(v);
             rc = get_wch(&ch);
         }
-        int64_t now = now_ns();
+        int64_t now = cs_monotonic_ns();
         if (rc == ERR) {
             if (v->follow && now - last_tick >= FOLLOW_EVERY_NS) {
                 follow_tick(v);

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "query/filter.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 #include "view/input.h"
 #include "view/model.h"
 

@@ -14,7 +14,7 @@
 #include "store/read_values.h"
 #include "store/schema.h"
 #include "store/store.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 /* ---- a readable dump of a tree: (op left right) ---- */
 

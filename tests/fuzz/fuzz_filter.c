@@ -54,7 +54,7 @@
 #include "query/parallel_scan.h"
 #include "query/selection.h"
 #include "store/store.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 #ifndef CS_FUZZ_CALLSCOPE
 #define CS_FUZZ_CALLSCOPE "build/callscope"

@@ -1,7 +1,7 @@
 /*
  * textbuf.c — growable text buffer (see textbuf.h).
  */
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

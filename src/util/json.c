@@ -1,10 +1,12 @@
 /*
  * json.c — JSON string writing and flat-object reading (see json.h).
  */
-#include "store/json.h"
+#include "util/json.h"
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "util/utf8.h"
 
 /* 1 for the bytes a JSON string cannot hold as they are. */
 static const unsigned char NEEDS_ESCAPE[256] = {
@@ -78,25 +80,9 @@ static int hex_digit(char c)
 
 static void put_utf8(struct cs_textbuf *out, uint32_t cp)
 {
-    char u[4];
-    if (cp < 0x80) {
-        cs_textbuf_putc(out, (char)cp);
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xc0 | cp >> 6);
-        u[1] = (char)(0x80 | (cp & 0x3f));
-        cs_textbuf_put(out, u, 2);
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xe0 | cp >> 12);
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (char)(0x80 | (cp & 0x3f));
-        cs_textbuf_put(out, u, 3);
-    } else {
-        u[0] = (char)(0xf0 | cp >> 18);
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[3] = (char)(0x80 | (cp & 0x3f));
-        cs_textbuf_put(out, u, 4);
-    }
+    unsigned char u[CS_UTF8_MAX];
+    size_t n = cs_utf8_encode(cp, u);
+    cs_textbuf_put(out, (const char *)u, n);
 }
 
 /* Reads a \uXXXX escape's four digits (the "\u" already consumed). */
