@@ -71,6 +71,14 @@ struct outcome {
     char err[512];
 };
 
+/* The message of every step that finds the process (or the thread) gone;
+ * returns CS_INJECT_GONE. */
+static int exited_during_attach(struct outcome *o, pid_t pid)
+{
+    snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)pid);
+    return CS_INJECT_GONE;
+}
+
 static void nap_us(long us)
 {
     struct timespec ts = {0, us * 1000};
@@ -115,16 +123,12 @@ static int is_event_stop(int status)
  * delivered before it are held. */
 static int interrupt_and_wait(struct held *h, struct outcome *o)
 {
-    if (ptrace(PTRACE_INTERRUPT, h->tid, 0, 0) != 0) {
-        snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
-        return CS_INJECT_GONE;
-    }
+    if (ptrace(PTRACE_INTERRUPT, h->tid, 0, 0) != 0)
+        return exited_during_attach(o, h->tid);
     for (;;) {
         int status, rc = wait_stop(h, &status, STOP_TIMEOUT_MS);
-        if (rc == CS_INJECT_GONE) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
-            return rc;
-        }
+        if (rc == CS_INJECT_GONE)
+            return exited_during_attach(o, h->tid);
         if (rc == CS_INJECT_TIMEOUT) {
             snprintf(o->err, sizeof o->err, "process %d did not stop within %d ms (uninterruptible sleep?)",
                      (int)h->tid, STOP_TIMEOUT_MS);
@@ -140,10 +144,8 @@ static int interrupt_and_wait(struct held *h, struct outcome *o)
             continue;
         }
         hold_signal(h, WSTOPSIG(status));
-        if (ptrace(PTRACE_CONT, h->tid, 0, 0) != 0) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
-            return CS_INJECT_GONE;
-        }
+        if (ptrace(PTRACE_CONT, h->tid, 0, 0) != 0)
+            return exited_during_attach(o, h->tid);
     }
 }
 
@@ -201,6 +203,14 @@ static void release(struct held *h)
     for (int i = 0; i < h->nsignals; i++)
         syscall(SYS_tgkill, h->tid, h->tid, h->signals[i]);
     h->nsignals = 0;
+}
+
+/* What every failure after the thread stopped does: its registers, stack,
+ * errno and signals back as they were, and the thread let go. */
+static void restore_and_release(struct held *h)
+{
+    restore_state(h);
+    release(h);
 }
 
 /* Executable ranges of the C library and the dynamic linker: a thread
@@ -265,10 +275,8 @@ static int stop_at_safe_point(struct held *h, struct outcome *o)
                      "try again", (int)h->tid, (unsigned long long)h->regs.rip, attempt + 1);
             return CS_INJECT_TIMEOUT;
         }
-        if (ptrace(PTRACE_CONT, h->tid, 0, 0) != 0) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
-            return CS_INJECT_GONE;
-        }
+        if (ptrace(PTRACE_CONT, h->tid, 0, 0) != 0)
+            return exited_during_attach(o, h->tid);
         nap_us(200 + 100 * attempt);
     }
 }
@@ -288,14 +296,11 @@ static int remote_call(struct held *h, uintptr_t fn, uint64_t a0, uint64_t a1, u
     uint64_t zero = 0;
     if (pwrite(h->mem, &zero, sizeof zero, (off_t)call_rsp) != (ssize_t)sizeof zero || set_regs(h, &r) != 0 ||
         ptrace(PTRACE_CONT, h->tid, 0, 0) != 0) {
-        if (errno == ESRCH || cs_process_gone(h->tid)) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
-            return CS_INJECT_GONE;
-        }
+        if (errno == ESRCH || cs_process_gone(h->tid))
+            return exited_during_attach(o, h->tid);
         snprintf(o->err, sizeof o->err, "cannot set up the call to %s in process %d: %s", what, (int)h->tid,
                  strerror(errno));
-        restore_state(h);
-        release(h);
+        restore_and_release(h);
         return CS_INJECT_TOOL;
     }
     for (;;) {
@@ -310,8 +315,7 @@ static int remote_call(struct held *h, uintptr_t fn, uint64_t a0, uint64_t a1, u
             /* Take the thread back where it is and give it its own state:
              * whatever the call was doing is abandoned. */
             if (interrupt_and_wait(h, o) == 0) {
-                restore_state(h);
-                release(h);
+                restore_and_release(h);
             }
             snprintf(o->err, sizeof o->err, "%s did not return in process %d in time; it was abandoned and the "
                      "process resumed", what, (int)h->tid);
@@ -325,26 +329,21 @@ static int remote_call(struct held *h, uintptr_t fn, uint64_t a0, uint64_t a1, u
             continue;
         }
         struct user_regs_struct now;
-        if (ptrace(PTRACE_GETREGS, h->tid, 0, &now) != 0) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
-            return CS_INJECT_GONE;
-        }
+        if (ptrace(PTRACE_GETREGS, h->tid, 0, &now) != 0)
+            return exited_during_attach(o, h->tid);
         if (sig == SIGSEGV && now.rip == 0 && now.rsp == call_rsp + 8) {
             *ret = now.rax;
             return 0;
         }
         if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) {
-            restore_state(h);
-            release(h);
+            restore_and_release(h);
             snprintf(o->err, sizeof o->err, "%s crashed in process %d (signal %d at 0x%llx); the process was "
                      "restored but may be unwell", what, (int)h->tid, sig, (unsigned long long)now.rip);
             return CS_INJECT_CRASHED;
         }
         hold_signal(h, sig);
-        if (ptrace(PTRACE_CONT, h->tid, 0, 0) != 0) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
-            return CS_INJECT_GONE;
-        }
+        if (ptrace(PTRACE_CONT, h->tid, 0, 0) != 0)
+            return exited_during_attach(o, h->tid);
     }
 }
 
@@ -368,10 +367,8 @@ static int find_dl_function(pid_t pid, const char *name, uintptr_t *addr, struct
             cs_proc_symbol_in(pid, &obj, name, addr, err, sizeof err) == 0)
             return 0;
     }
-    if (cs_process_gone(pid)) {
-        snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)pid);
-        return CS_INJECT_GONE;
-    }
+    if (cs_process_gone(pid))
+        return exited_during_attach(o, pid);
     snprintf(o->err, sizeof o->err, "cannot find %s in the C library of process %d (glibc 2.34+, or libdl "
              "loaded)%s%.300s", name, (int)pid, err[0] ? ": " : "", err);
     return CS_INJECT_TOOL;
@@ -393,6 +390,11 @@ static int has_mappings(pid_t pid)
 static int inject(const struct cs_inject_request *req, struct held *h, struct outcome *o)
 {
     uintptr_t dlopen_at, dlerror_at, errno_location_at;
+    /* Declared before the first `goto undo`, which must find them set. */
+    struct cs_mapped_object obj;
+    uintptr_t entry_at;
+    char err[400] = "";
+    int entry_missing = 0; /* the library loaded, but its entry is not found */
     int rc = find_dl_function(req->pid, "dlopen", &dlopen_at, o);
     if (rc == 0)
         rc = find_dl_function(req->pid, "dlerror", &dlerror_at, o);
@@ -408,10 +410,8 @@ static int inject(const struct cs_inject_request *req, struct held *h, struct ou
     }
 
     if (ptrace(PTRACE_SEIZE, req->pid, 0, 0) != 0) {
-        if (errno == ESRCH || cs_process_gone(req->pid)) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)req->pid);
-            return CS_INJECT_GONE;
-        }
+        if (errno == ESRCH || cs_process_gone(req->pid))
+            return exited_during_attach(o, req->pid);
         char why[400];
         cs_ptrace_restriction(cs_have_cap_sys_ptrace(), why, sizeof why);
         snprintf(o->err, sizeof o->err, "not permitted to trace process %d: %s", (int)req->pid,
@@ -439,9 +439,8 @@ static int inject(const struct cs_inject_request *req, struct held *h, struct ou
         snprintf(o->err, sizeof o->err, "cannot write to the stack of process %d: %s", (int)req->pid,
                  strerror(errno));
         h->scratch_len = 0;
-        restore_state(h);
-        release(h);
-        return CS_INJECT_TOOL;
+        rc = CS_INJECT_TOOL;
+        goto undo;
     }
 
     /* dlopen and the entry may set errno: the thread gets its own back, in
@@ -463,34 +462,16 @@ static int inject(const struct cs_inject_request *req, struct held *h, struct ou
             return CS_INJECT_LOAD_FAILED;
         if (text)
             read_string(h, (uintptr_t)text, msg, sizeof msg);
-        restore_state(h);
-        release(h);
         snprintf(o->err, sizeof o->err, "cannot load the agent into process %d: %s", (int)req->pid, msg);
-        return CS_INJECT_LOAD_FAILED;
+        rc = CS_INJECT_LOAD_FAILED;
+        goto undo;
     }
 
-    struct cs_mapped_object obj;
-    uintptr_t entry_at;
-    char err[400] = "";
     if (cs_proc_find_object(req->pid, cs_match_path, req->library, &obj, err, sizeof err) != 0 ||
         cs_proc_symbol_in(req->pid, &obj, req->entry, &entry_at, err, sizeof err) != 0) {
-        restore_state(h);
-        release(h);
-        /* Another thread may have ended the process meanwhile: its
-         * mappings vanish before /proc calls it a zombie, so an exit under
-         * way gets a moment to show. */
-        int gone = cs_process_gone(req->pid);
-        for (int i = 0; i < 20 && !gone && !has_mappings(req->pid); i++) {
-            usleep(25000);
-            gone = cs_process_gone(req->pid);
-        }
-        if (gone) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)req->pid);
-            return CS_INJECT_GONE;
-        }
-        snprintf(o->err, sizeof o->err, "loaded %s into process %d but cannot find its %s: %s", req->library,
-                 (int)req->pid, req->entry, err[0] ? err : "the library is not mapped");
-        return CS_INJECT_LOAD_FAILED;
+        entry_missing = 1;
+        rc = CS_INJECT_LOAD_FAILED;
+        goto undo;
     }
     rc = remote_call(h, entry_at, strings + lib_len, 0, call_rsp, &value, req->entry, o);
     if (rc != 0)
@@ -503,6 +484,27 @@ static int inject(const struct cs_inject_request *req, struct held *h, struct ou
     release(h);
     o->result = (int)(uint32_t)value;
     return CS_INJECT_OK;
+
+    /* A failure once the stack holds our strings: the thread gets its state
+     * back and goes. (The steps that return early leave the thread as
+     * their own failure left it: gone, or already restored.) */
+undo:
+    restore_and_release(h);
+    if (entry_missing) {
+        /* Another thread may have ended the process meanwhile: its
+         * mappings vanish before /proc calls it a zombie, so an exit under
+         * way gets a moment to show. */
+        int gone = cs_process_gone(req->pid);
+        for (int i = 0; i < 20 && !gone && !has_mappings(req->pid); i++) {
+            usleep(25000);
+            gone = cs_process_gone(req->pid);
+        }
+        if (gone)
+            return exited_during_attach(o, req->pid);
+        snprintf(o->err, sizeof o->err, "loaded %s into process %d but cannot find its %s: %s", req->library,
+                 (int)req->pid, req->entry, err[0] ? err : "the library is not mapped");
+    }
+    return rc;
 }
 
 /* The child's side: trace, inject, report through the pipe. */

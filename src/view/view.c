@@ -738,29 +738,28 @@ int cs_cmd_view(int argc, char **argv)
     if (bad)
         return CS_EXIT_USAGE;
 
+    /* From here on every way out goes through the labels at the end, which
+     * close what is open, in the reverse order. */
+    int status = CS_EXIT_FAILURE;
     v.db = cs_open_store(v.path);
     if (!v.db)
         return CS_EXIT_FAILURE;
     if (vm_open(&v.m, v.db) != 0) {
         cs_error("cannot read %s: %s", v.path, cs_db_error(v.db));
-        cs_close_store(v.db);
-        return CS_EXIT_FAILURE;
+        goto close_store;
     }
     if (filter) {
         struct cs_expr_error err;
         if (vm_set_filter(&v.m, filter, &err) != 0) {
             cs_filter_print_error(filter, &err);
-            vm_close(&v.m);
-            cs_close_store(v.db);
-            return CS_EXIT_USAGE;
+            status = CS_EXIT_USAGE;
+            goto close_model;
         }
     }
     if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
         cs_error("view needs a terminal (standard %s is not one); use callscope show for text",
                  isatty(STDIN_FILENO) ? "output" : "input");
-        vm_close(&v.m);
-        cs_close_store(v.db);
-        return CS_EXIT_FAILURE;
+        goto close_model;
     }
     v.m.poll = poll_cancel;
     v.m.poll_ctx = &v;
@@ -779,9 +778,7 @@ int cs_cmd_view(int argc, char **argv)
     if (!screen) {
         const char *term = getenv("TERM");
         cs_error("view: cannot use the terminal '%s'", term ? term : "(TERM is not set)");
-        vm_close(&v.m);
-        cs_close_store(v.db);
-        return CS_EXIT_FAILURE;
+        goto close_model;
     }
     curses_on = 1;
     cbreak();
@@ -812,7 +809,10 @@ int cs_cmd_view(int argc, char **argv)
         regfree(&v.re);
     free(v.literal);
     cs_completion_free(&v.completion);
+    status = CS_EXIT_OK;
+close_model:
     vm_close(&v.m);
+close_store:
     cs_close_store(v.db);
-    return 0;
+    return status;
 }
