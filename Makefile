@@ -25,6 +25,10 @@ CC ?= gcc
 OPT ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror
 CPPFLAGS += -D_GNU_SOURCE -Isrc
+# CHECKS=1 turns on CS_ASSERT (src/util/check.h); the sanitized test build
+# and the fuzzers set it, the release build does not. Use it with a BUILD of
+# its own: objects are not rebuilt when only CHECKS changes.
+CPPFLAGS += $(if $(CHECKS),-DCS_CHECKS)
 CFLAGS += $(OPT) $(WARN)
 # Each compile also writes which headers it read (a .d file beside its output),
 # so that a changed header rebuilds only what includes it; -MP keeps a deleted
@@ -153,7 +157,7 @@ test-c: $(C_TEST_RUN) $(BUILD)/tests/fixture_entry.so
 # the callscope binary (collector, store, show, stats) built the same way.
 ASAN_OPT = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 test-asan: all
-	$(MAKE) --no-print-directory BUILD=build/asan OPT="$(ASAN_OPT)" test-c build/asan/callscope
+	$(MAKE) --no-print-directory BUILD=build/asan OPT="$(ASAN_OPT)" CHECKS=1 test-c build/asan/callscope
 	ln -sfn ../lib build/asan/lib
 	CALLSCOPE_BIN=build/asan/callscope python3 tests/run_python_tests.py $(PYTHON)
 
@@ -169,7 +173,7 @@ test-python: all-pythons
 # `make test` runs each for 60 s. A crash, leak or UB report fails the run.
 FUZZ_SECONDS ?= 300
 FUZZERS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_OPT = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OPT = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -DCS_CHECKS
 FUZZ_OBJ = $(patsubst src/%.c,build/fuzz/obj/%.o,$(LIB_SRC) $(LIVE_SHARED_SRC))
 .PRECIOUS: build/fuzz/obj/%.o
 build/fuzz/obj/%.o: src/%.c

@@ -11,9 +11,14 @@
 #include "core/clock.h"
 #include "core/event.h"
 #include "py/compat.h"
+#include "util/check.h"
 #include "util/utf8.h"
 
 int (*cs_values_suspend_tracing)(int on);
+
+/* The count of a container's items kept is written as one byte, patched in
+ * after the items: a varint of one byte holds up to 127. */
+_Static_assert(CS_MAX_ITEMS_LIMIT < 128, "the count of items kept fits one varint byte");
 
 /* Room for a tag, a type name and a varint: what V_ELIDED/V_OBJECT need. */
 #define SMALL_VALUE_BYTES 160
@@ -170,6 +175,7 @@ static unsigned char *put_sequence(unsigned char *p, unsigned char *limit, uint8
                                    PyObject *const *items, Py_ssize_t total,
                                    const struct cs_value_limits *lim, uint32_t nesting)
 {
+    CS_ASSERT(lim->max_items <= CS_MAX_ITEMS_LIMIT, "the count of items kept is one byte");
     Py_ssize_t shown = total < (Py_ssize_t)lim->max_items ? total : (Py_ssize_t)lim->max_items;
     unsigned char *length_at = open_container(&p, &limit, tag);
     p = cs_put_varint(p, (uint64_t)total);

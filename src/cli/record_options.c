@@ -185,7 +185,7 @@ int cs_record_options_parse(struct cs_record_options *o, int argc, char **argv, 
             o->capture.max_string = (uint32_t)n;
         } else if (!strcmp(a, "--max-items")) {
             NEEDS_VALUE();
-            if (parse_long(a, v, 1, 100, &n))
+            if (parse_long(a, v, 1, CS_MAX_ITEMS_LIMIT, &n))
                 return -1;
             o->capture.max_items = (uint32_t)n;
         } else if (!strcmp(a, "--buffer")) {
