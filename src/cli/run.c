@@ -63,7 +63,8 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Collects until `done` says so; returns 0 or -1 after printing the error. */
+/* What collect_loop watches besides the ring: the program it started (run)
+ * or the process that asked for the recording (collect). */
 struct loop_state {
     pid_t child;        /* run: the program */
     int child_status;   /* its wait status once reaped */
@@ -100,6 +101,9 @@ static void give_up(struct loop_state *s)
 /* What a recording that failed lost: the program itself is not stopped. */
 #define LOST_FROM_THERE "the program's calls after that point are not recorded"
 
+/* Collects until the program and everything it started are gone (run), or
+ * until no process records any more or the owner is gone (collect);
+ * returns 0 or -1 after printing the error. */
 static int collect_loop(struct cs_collector *c, struct loop_state *s)
 {
     char err[512];

@@ -695,6 +695,8 @@ static int dispatch(struct cs_collector *c, struct stream *st, struct cs_reader 
     return -1;
 }
 
+/* The store's writer thread does the commit (and trim) after the rows
+ * handed over before it; the collector goes on decoding meanwhile. */
 static void commit_if_due(struct cs_collector *c, int force);
 
 /* cs_ring_read callback: one stream's next bytes, whole events. */
@@ -791,8 +793,6 @@ static int64_t trim_due(struct cs_collector *c)
     return 0;
 }
 
-/* The store's writer thread does the commit (and trim) after the rows
- * handed over before it; the collector goes on decoding meanwhile. */
 /* Calls that have been running for a while (main(), a server's loop, a
  * request stuck in a slow query) get a row now, with no end yet, so that
  * readers see them while the program runs and their callees have a parent

@@ -1,5 +1,5 @@
 /*
- * common.c — shared helpers of the reader subcommands (see common.h).
+ * common.c — what the commands that read a recording share (see common.h).
  */
 #include "query/common.h"
 

@@ -1,9 +1,11 @@
 /*
- * common.h — what the reader subcommands (show, stats) share: opening a store
- * with a one-line error, parsing numbers in options, formatting durations,
- * deciding on color, and printing JSON values.
- *
- * Exit statuses: 0 success, 1 the file cannot be used, 2 bad usage.
+ * common.h — what every command that reads a recording or talks to a live
+ * agent shares (show, stats, export, view, the filter's files, and the live
+ * commands): opening a store with a one-line error, reading single values
+ * from it, the --format and FILE arguments, formatting durations, deciding
+ * on color, and printing JSON values. It brings in the utilities they all
+ * use too: the error printer and exit statuses (util/error.h), number
+ * parsing (util/parse_number.h) and terminal-safe text (util/safe_text.h).
  */
 #ifndef CALLSCOPE_QUERY_COMMON_H
 #define CALLSCOPE_QUERY_COMMON_H
