@@ -26,9 +26,7 @@ static inline int64_t cs_monotonic_ns(void)
 /* CLOCK_MONOTONIC in whole milliseconds, for timeouts counted in ms. */
 static inline int64_t cs_monotonic_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return cs_monotonic_ns() / 1000000;
 }
 
 /* CPU time the calling thread has used, in ns. */

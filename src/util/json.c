@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/hex.h"
 #include "util/utf8.h"
 
 /* 1 for the bytes a JSON string cannot hold as they are. */
@@ -67,17 +68,6 @@ static void skip_space(struct cs_json_iter *it)
         it->p++;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void put_utf8(struct cs_textbuf *out, uint32_t cp)
 {
     unsigned char u[CS_UTF8_MAX];
@@ -92,7 +82,7 @@ static int read_hex4(struct cs_json_iter *it, uint32_t *cp)
         return -1;
     uint32_t v = 0;
     for (int i = 0; i < 4; i++) {
-        int d = hex_digit(it->p[i]);
+        int d = cs_hex_digit_value((unsigned char)it->p[i]);
         if (d < 0)
             return -1;
         v = v << 4 | (uint32_t)d;
