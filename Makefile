@@ -26,6 +26,10 @@ CC ?= gcc
 OPT ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror
 CPPFLAGS += -D_GNU_SOURCE -Isrc
+# CHECKS=1 turns on CS_ASSERT (src/util/check.h); the sanitized test build
+# and the fuzzers set it, the release build does not. Use it with a BUILD of
+# its own: objects are not rebuilt when only CHECKS changes.
+CPPFLAGS += $(if $(CHECKS),-DCS_CHECKS)
 CFLAGS += $(OPT) $(WARN)
 # Each compile also writes which headers it read (a .d file beside its output),
 # so that a changed header rebuilds only what includes it; -MP keeps a deleted
@@ -33,23 +37,30 @@ CFLAGS += $(OPT) $(WARN)
 DEPFLAGS = -MMD -MP
 
 CORE_SRC = $(wildcard src/core/*.c)
+# Utilities below every layer: the text buffer, JSON, the error printer,
+# number parsing, terminal-safe text (UTF-8 encoding is a header).
+UTIL_SRC = $(wildcard src/util/*.c)
 # The expression language: no Python, no SQLite, so the extension can link it too.
 EXPR_SRC = $(wildcard src/expr/*.c)
-# The viewer (src/present/view*.c) needs ncursesw; the C tests link the
-# readers without it, so only the CLI links the viewer.
-VIEW_SRC = $(wildcard src/present/view*.c)
+# The viewer (src/view/) needs ncursesw; the C tests link the readers
+# without it, so only the CLI links the viewer.
+VIEW_SRC = $(wildcard src/view/*.c)
 # The live TUI (src/tui) too: curses, and the agent client of the commands.
 TUI_SRC = $(wildcard src/tui/*.c)
-READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) \
-    $(filter-out $(VIEW_SRC),$(wildcard src/present/*.c))
-CLI_SRC = $(wildcard src/cli/*.c) $(LIVE_SHARED_SRC)
+# `show` and `stats` are commands (src/cli/), and the live renderer is the
+# live commands' printer, but the C tests and the fuzzers run them
+# in-process, so they are linked into the library with the readers.
+READER_COMMANDS_SRC = src/cli/show.c src/cli/stats.c src/cli/live_render.c
+READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) $(wildcard src/query/*.c) \
+    $(wildcard src/export/*.c) $(READER_COMMANDS_SRC)
+CLI_SRC = $(filter-out $(READER_COMMANDS_SRC),$(wildcard src/cli/*.c)) $(LIVE_SHARED_SRC)
 # The live agent runs inside the target, so it is part of the extension;
 # the protocol is shared with the client.
 LIVE_SHARED_SRC = src/live/protocol.c
 # The recordings' value renderers too: `inspect` renders in the agent what
 # the client renders for a recording or a watch.
-HOOKS_SRC = $(wildcard src/py/*.c) $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src/live/*.c) $(EXPR_SRC) src/store/textbuf.c src/store/json.c \
-    src/collector/decode.c src/collector/value_json.c
+HOOKS_SRC = $(wildcard src/py/*.c) $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src/live/*.c) \
+    $(EXPR_SRC) src/util/textbuf.c src/util/json.c src/collector/decode.c src/collector/value_json.c
 # Injecting the agent into a running process (Linux x86-64), and the agent
 # socket's path, which the agent computes the same way.
 ATTACH_SRC = $(wildcard src/attach/*.c) src/live/socket_path.c
@@ -75,7 +86,7 @@ all: $(BUILD)/callscope extension $(BUILD)/tests/fixture_entry.so
 
 # Everything of the callscope binary but its commands, compiled once per BUILD
 # (plain or sanitized) and linked into the binary and into every C test.
-LIB_SRC = $(READER_SRC) $(ATTACH_SRC) $(EXPR_SRC) $(CORE_SRC)
+LIB_SRC = $(READER_SRC) $(ATTACH_SRC) $(EXPR_SRC) $(CORE_SRC) $(UTIL_SRC)
 LIB_A = $(BUILD)/libcallscope.a
 
 # The commands and the viewer, compiled like the library but linked only into the binary.
@@ -153,7 +164,7 @@ test-c: $(C_TEST_RUN) $(BUILD)/tests/fixture_entry.so
 # the callscope binary (collector, store, show, stats) built the same way.
 ASAN_OPT = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 test-asan: all
-	$(MAKE) --no-print-directory BUILD=build/asan OPT="$(ASAN_OPT)" test-c build/asan/callscope
+	$(MAKE) --no-print-directory BUILD=build/asan OPT="$(ASAN_OPT)" CHECKS=1 test-c build/asan/callscope
 	ln -sfn ../lib build/asan/lib
 	CALLSCOPE_BIN=build/asan/callscope python3 tests/run_python_tests.py $(PYTHON)
 
@@ -169,7 +180,7 @@ test-python: all-pythons
 # `make test` runs each for 60 s. A crash, leak or UB report fails the run.
 FUZZ_SECONDS ?= 300
 FUZZERS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_OPT = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OPT = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -DCS_CHECKS
 FUZZ_OBJ = $(patsubst src/%.c,build/fuzz/obj/%.o,$(LIB_SRC) $(LIVE_SHARED_SRC))
 .PRECIOUS: build/fuzz/obj/%.o
 build/fuzz/obj/%.o: src/%.c

@@ -38,6 +38,7 @@
 #include "attach/elf_symbols.h"
 #include "attach/inject.h"
 #include "attach/target.h"
+#include "core/clock.h"
 
 #define RTLD_NOW_FLAG 2
 #define RED_ZONE 128
@@ -70,11 +71,12 @@ struct outcome {
     char err[512];
 };
 
-static int64_t now_ms(void)
+/* The message of every step that finds the process (or the thread) gone;
+ * returns CS_INJECT_GONE. */
+static int exited_during_attach(struct outcome *o, pid_t pid)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)pid);
+    return CS_INJECT_GONE;
 }
 
 static void nap_us(long us)
@@ -93,7 +95,7 @@ static void hold_signal(struct held *h, int sig)
  * with *status, CS_INJECT_GONE if it exited, CS_INJECT_TIMEOUT. */
 static int wait_stop(struct held *h, int *status, int timeout_ms)
 {
-    int64_t until = now_ms() + timeout_ms;
+    int64_t until = cs_monotonic_ms() + timeout_ms;
     long pause_us = 50;
     for (;;) {
         pid_t r = waitpid(h->tid, status, WNOHANG | __WALL);
@@ -104,7 +106,7 @@ static int wait_stop(struct held *h, int *status, int timeout_ms)
         }
         if (r < 0 && errno != EINTR)
             return CS_INJECT_GONE; /* ECHILD: no longer ours to wait for */
-        if (now_ms() >= until)
+        if (cs_monotonic_ms() >= until)
             return CS_INJECT_TIMEOUT;
         nap_us(pause_us);
         if (pause_us < 2000)
@@ -121,16 +123,12 @@ static int is_event_stop(int status)
  * delivered before it are held. */
 static int interrupt_and_wait(struct held *h, struct outcome *o)
 {
-    if (ptrace(PTRACE_INTERRUPT, h->tid, 0, 0) != 0) {
-        snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
-        return CS_INJECT_GONE;
-    }
+    if (ptrace(PTRACE_INTERRUPT, h->tid, 0, 0) != 0)
+        return exited_during_attach(o, h->tid);
     for (;;) {
         int status, rc = wait_stop(h, &status, STOP_TIMEOUT_MS);
-        if (rc == CS_INJECT_GONE) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
-            return rc;
-        }
+        if (rc == CS_INJECT_GONE)
+            return exited_during_attach(o, h->tid);
         if (rc == CS_INJECT_TIMEOUT) {
             snprintf(o->err, sizeof o->err, "process %d did not stop within %d ms (uninterruptible sleep?)",
                      (int)h->tid, STOP_TIMEOUT_MS);
@@ -146,10 +144,8 @@ static int interrupt_and_wait(struct held *h, struct outcome *o)
             continue;
         }
         hold_signal(h, WSTOPSIG(status));
-        if (ptrace(PTRACE_CONT, h->tid, 0, 0) != 0) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
-            return CS_INJECT_GONE;
-        }
+        if (ptrace(PTRACE_CONT, h->tid, 0, 0) != 0)
+            return exited_during_attach(o, h->tid);
     }
 }
 
@@ -209,6 +205,14 @@ static void release(struct held *h)
     h->nsignals = 0;
 }
 
+/* What every failure after the thread stopped does: its registers, stack,
+ * errno and signals back as they were, and the thread let go. */
+static void restore_and_release(struct held *h)
+{
+    restore_state(h);
+    release(h);
+}
+
 /* Executable ranges of the C library and the dynamic linker: a thread
  * stopped running code there may hold one of their locks (malloc, the
  * loader's), which dlopen would then wait for forever. */
@@ -266,15 +270,13 @@ static int stop_at_safe_point(struct held *h, struct outcome *o)
                     unsafe = 1;
         if (!unsafe)
             return 0;
-        if (attempt >= SAFE_POINT_TRIES || now_ms() > h->deadline_ms) {
+        if (attempt >= SAFE_POINT_TRIES || cs_monotonic_ms() > h->deadline_ms) {
             snprintf(o->err, sizeof o->err, "process %d stayed inside the C library (0x%llx) for %d tries; "
                      "try again", (int)h->tid, (unsigned long long)h->regs.rip, attempt + 1);
             return CS_INJECT_TIMEOUT;
         }
-        if (ptrace(PTRACE_CONT, h->tid, 0, 0) != 0) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
-            return CS_INJECT_GONE;
-        }
+        if (ptrace(PTRACE_CONT, h->tid, 0, 0) != 0)
+            return exited_during_attach(o, h->tid);
         nap_us(200 + 100 * attempt);
     }
 }
@@ -294,19 +296,16 @@ static int remote_call(struct held *h, uintptr_t fn, uint64_t a0, uint64_t a1, u
     uint64_t zero = 0;
     if (pwrite(h->mem, &zero, sizeof zero, (off_t)call_rsp) != (ssize_t)sizeof zero || set_regs(h, &r) != 0 ||
         ptrace(PTRACE_CONT, h->tid, 0, 0) != 0) {
-        if (errno == ESRCH || cs_process_gone(h->tid)) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
-            return CS_INJECT_GONE;
-        }
+        if (errno == ESRCH || cs_process_gone(h->tid))
+            return exited_during_attach(o, h->tid);
         snprintf(o->err, sizeof o->err, "cannot set up the call to %s in process %d: %s", what, (int)h->tid,
                  strerror(errno));
-        restore_state(h);
-        release(h);
+        restore_and_release(h);
         return CS_INJECT_TOOL;
     }
     for (;;) {
         int status;
-        int left = (int)(h->deadline_ms - now_ms());
+        int left = (int)(h->deadline_ms - cs_monotonic_ms());
         int rc = wait_stop(h, &status, left > 0 ? left : 1);
         if (rc == CS_INJECT_GONE) {
             snprintf(o->err, sizeof o->err, "process %d exited during attach (in %s)", (int)h->tid, what);
@@ -316,8 +315,7 @@ static int remote_call(struct held *h, uintptr_t fn, uint64_t a0, uint64_t a1, u
             /* Take the thread back where it is and give it its own state:
              * whatever the call was doing is abandoned. */
             if (interrupt_and_wait(h, o) == 0) {
-                restore_state(h);
-                release(h);
+                restore_and_release(h);
             }
             snprintf(o->err, sizeof o->err, "%s did not return in process %d in time; it was abandoned and the "
                      "process resumed", what, (int)h->tid);
@@ -331,26 +329,21 @@ static int remote_call(struct held *h, uintptr_t fn, uint64_t a0, uint64_t a1, u
             continue;
         }
         struct user_regs_struct now;
-        if (ptrace(PTRACE_GETREGS, h->tid, 0, &now) != 0) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
-            return CS_INJECT_GONE;
-        }
+        if (ptrace(PTRACE_GETREGS, h->tid, 0, &now) != 0)
+            return exited_during_attach(o, h->tid);
         if (sig == SIGSEGV && now.rip == 0 && now.rsp == call_rsp + 8) {
             *ret = now.rax;
             return 0;
         }
         if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) {
-            restore_state(h);
-            release(h);
+            restore_and_release(h);
             snprintf(o->err, sizeof o->err, "%s crashed in process %d (signal %d at 0x%llx); the process was "
                      "restored but may be unwell", what, (int)h->tid, sig, (unsigned long long)now.rip);
             return CS_INJECT_CRASHED;
         }
         hold_signal(h, sig);
-        if (ptrace(PTRACE_CONT, h->tid, 0, 0) != 0) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)h->tid);
-            return CS_INJECT_GONE;
-        }
+        if (ptrace(PTRACE_CONT, h->tid, 0, 0) != 0)
+            return exited_during_attach(o, h->tid);
     }
 }
 
@@ -374,10 +367,8 @@ static int find_dl_function(pid_t pid, const char *name, uintptr_t *addr, struct
             cs_proc_symbol_in(pid, &obj, name, addr, err, sizeof err) == 0)
             return 0;
     }
-    if (cs_process_gone(pid)) {
-        snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)pid);
-        return CS_INJECT_GONE;
-    }
+    if (cs_process_gone(pid))
+        return exited_during_attach(o, pid);
     snprintf(o->err, sizeof o->err, "cannot find %s in the C library of process %d (glibc 2.34+, or libdl "
              "loaded)%s%.300s", name, (int)pid, err[0] ? ": " : "", err);
     return CS_INJECT_TOOL;
@@ -399,6 +390,11 @@ static int has_mappings(pid_t pid)
 static int inject(const struct cs_inject_request *req, struct held *h, struct outcome *o)
 {
     uintptr_t dlopen_at, dlerror_at, errno_location_at;
+    /* Declared before the first `goto undo`, which must find them set. */
+    struct cs_mapped_object obj;
+    uintptr_t entry_at;
+    char err[400] = "";
+    int entry_missing = 0; /* the library loaded, but its entry is not found */
     int rc = find_dl_function(req->pid, "dlopen", &dlopen_at, o);
     if (rc == 0)
         rc = find_dl_function(req->pid, "dlerror", &dlerror_at, o);
@@ -414,10 +410,8 @@ static int inject(const struct cs_inject_request *req, struct held *h, struct ou
     }
 
     if (ptrace(PTRACE_SEIZE, req->pid, 0, 0) != 0) {
-        if (errno == ESRCH || cs_process_gone(req->pid)) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)req->pid);
-            return CS_INJECT_GONE;
-        }
+        if (errno == ESRCH || cs_process_gone(req->pid))
+            return exited_during_attach(o, req->pid);
         char why[400];
         cs_ptrace_restriction(cs_have_cap_sys_ptrace(), why, sizeof why);
         snprintf(o->err, sizeof o->err, "not permitted to trace process %d: %s", (int)req->pid,
@@ -445,9 +439,8 @@ static int inject(const struct cs_inject_request *req, struct held *h, struct ou
         snprintf(o->err, sizeof o->err, "cannot write to the stack of process %d: %s", (int)req->pid,
                  strerror(errno));
         h->scratch_len = 0;
-        restore_state(h);
-        release(h);
-        return CS_INJECT_TOOL;
+        rc = CS_INJECT_TOOL;
+        goto undo;
     }
 
     /* dlopen and the entry may set errno: the thread gets its own back, in
@@ -469,34 +462,16 @@ static int inject(const struct cs_inject_request *req, struct held *h, struct ou
             return CS_INJECT_LOAD_FAILED;
         if (text)
             read_string(h, (uintptr_t)text, msg, sizeof msg);
-        restore_state(h);
-        release(h);
         snprintf(o->err, sizeof o->err, "cannot load the agent into process %d: %s", (int)req->pid, msg);
-        return CS_INJECT_LOAD_FAILED;
+        rc = CS_INJECT_LOAD_FAILED;
+        goto undo;
     }
 
-    struct cs_mapped_object obj;
-    uintptr_t entry_at;
-    char err[400] = "";
     if (cs_proc_find_object(req->pid, cs_match_path, req->library, &obj, err, sizeof err) != 0 ||
         cs_proc_symbol_in(req->pid, &obj, req->entry, &entry_at, err, sizeof err) != 0) {
-        restore_state(h);
-        release(h);
-        /* Another thread may have ended the process meanwhile: its
-         * mappings vanish before /proc calls it a zombie, so an exit under
-         * way gets a moment to show. */
-        int gone = cs_process_gone(req->pid);
-        for (int i = 0; i < 20 && !gone && !has_mappings(req->pid); i++) {
-            usleep(25000);
-            gone = cs_process_gone(req->pid);
-        }
-        if (gone) {
-            snprintf(o->err, sizeof o->err, "process %d exited during attach", (int)req->pid);
-            return CS_INJECT_GONE;
-        }
-        snprintf(o->err, sizeof o->err, "loaded %s into process %d but cannot find its %s: %s", req->library,
-                 (int)req->pid, req->entry, err[0] ? err : "the library is not mapped");
-        return CS_INJECT_LOAD_FAILED;
+        entry_missing = 1;
+        rc = CS_INJECT_LOAD_FAILED;
+        goto undo;
     }
     rc = remote_call(h, entry_at, strings + lib_len, 0, call_rsp, &value, req->entry, o);
     if (rc != 0)
@@ -509,6 +484,27 @@ static int inject(const struct cs_inject_request *req, struct held *h, struct ou
     release(h);
     o->result = (int)(uint32_t)value;
     return CS_INJECT_OK;
+
+    /* A failure once the stack holds our strings: the thread gets its state
+     * back and goes. (The steps that return early leave the thread as
+     * their own failure left it: gone, or already restored.) */
+undo:
+    restore_and_release(h);
+    if (entry_missing) {
+        /* Another thread may have ended the process meanwhile: its
+         * mappings vanish before /proc calls it a zombie, so an exit under
+         * way gets a moment to show. */
+        int gone = cs_process_gone(req->pid);
+        for (int i = 0; i < 20 && !gone && !has_mappings(req->pid); i++) {
+            usleep(25000);
+            gone = cs_process_gone(req->pid);
+        }
+        if (gone)
+            return exited_during_attach(o, req->pid);
+        snprintf(o->err, sizeof o->err, "loaded %s into process %d but cannot find its %s: %s", req->library,
+                 (int)req->pid, req->entry, err[0] ? err : "the library is not mapped");
+    }
+    return rc;
 }
 
 /* The child's side: trace, inject, report through the pipe. */
@@ -528,7 +524,7 @@ static void run_child(const struct cs_inject_request *req, int timeout_ms, int o
     memset(&h, 0, sizeof h);
     h.tid = req->pid;
     h.xstate = xstate;
-    h.deadline_ms = now_ms() + timeout_ms;
+    h.deadline_ms = cs_monotonic_ms() + timeout_ms;
     char mem[64];
     snprintf(mem, sizeof mem, "/proc/%d/mem", (int)req->pid);
     h.mem = open(mem, O_RDWR | O_CLOEXEC);
@@ -575,9 +571,9 @@ int cs_inject_ptrace(const struct cs_inject_request *req, int *result, char *err
     int timed_out = 0;
     /* The child's own timeouts come first; this one only guards against a
      * child that hangs outright. */
-    int64_t until = now_ms() + timeout_ms + 2 * STOP_TIMEOUT_MS + 2000;
+    int64_t until = cs_monotonic_ms() + timeout_ms + 2 * STOP_TIMEOUT_MS + 2000;
     while (got < sizeof o) {
-        int left = (int)(until - now_ms());
+        int left = (int)(until - cs_monotonic_ms());
         struct pollfd p = {fds[0], POLLIN, 0};
         if (left <= 0) {
             timed_out = 1;

@@ -76,6 +76,17 @@ static unsigned char *define_code(struct cs_thread *t, unsigned char *p, struct 
     return p;
 }
 
+/* Where an event's values must end, given where they start: the
+ * CS_MAX_EVENT_BYTES that cs_writer_begin guarantees, less the room of what
+ * may already stand before `p` (the tag and dt that begin_leaving writes). */
+#define EVENT_HEAD_ROOM 64
+_Static_assert(1 + CS_VARINT_MAX <= EVENT_HEAD_ROOM, "an event's tag and dt fit the room kept before its values");
+
+static inline unsigned char *values_limit(unsigned char *p)
+{
+    return p + CS_MAX_EVENT_BYTES - EVENT_HEAD_ROOM;
+}
+
 /* The depth changes after cs_writer_begin, whether the event is dropped
  * or not: the EV_LOST that begin may write first gives the depth before
  * this event, which the collector then applies. */
@@ -87,7 +98,7 @@ void cs_record_call(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject *
     t->writer.depth++;
     if (!p)
         return;
-    unsigned char *limit = p + CS_MAX_EVENT_BYTES - 64;
+    unsigned char *limit = values_limit(p);
     p = define_code(t, p, ci, code);
     if (cs_rec.no_args) {
         *p++ = EV_CALL_BARE;
@@ -140,7 +151,7 @@ void cs_record_exit(struct cs_thread *t, PyObject *value, int is_yield, uint64_t
     if (!p)
         return;
     if (!cs_rec.no_args)
-        p = cs_encode_value(p, p + CS_MAX_EVENT_BYTES - 64, value, &cs_rec.limits, 0);
+        p = cs_encode_value(p, values_limit(p), value, &cs_rec.limits, 0);
     cs_writer_commit(&t->writer, p);
 }
 
@@ -149,7 +160,7 @@ void cs_record_unwind(struct cs_thread *t, PyObject *type, PyObject *value, uint
     unsigned char *p = begin_leaving(t, EV_UNWIND, now);
     if (!p)
         return;
-    p = cs_encode_exception(p, p + CS_MAX_EVENT_BYTES - 64, type, value, &cs_rec.limits);
+    p = cs_encode_exception(p, values_limit(p), type, value, &cs_rec.limits);
     cs_writer_commit(&t->writer, p);
 }
 
@@ -291,7 +302,7 @@ void cs_record_log(struct cs_thread *t, PyObject *message, PyObject *fields)
     unsigned char *p = cs_writer_begin(&t->writer, now);
     if (!p)
         return;
-    unsigned char *limit = p + CS_MAX_EVENT_BYTES - 64;
+    unsigned char *limit = values_limit(p);
     *p++ = EV_LOG;
     p = cs_writer_put_dt(&t->writer, p, now);
     p = put_pystr(p, message, 2000);

@@ -131,7 +131,7 @@ int cs_recorder_start(struct cs_ring *ring, const char *extra_excludes)
     cs_rec.ring = *ring;
     cs_writer_forget_collector();
     cs_rec.limits.max_string = o->max_string ? o->max_string : 120;
-    cs_rec.limits.max_items = o->max_items ? (o->max_items > 100 ? 100 : o->max_items) : 10;
+    cs_rec.limits.max_items = o->max_items ? (o->max_items > CS_MAX_ITEMS_LIMIT ? CS_MAX_ITEMS_LIMIT : o->max_items) : 10;
     cs_rec.limits.max_nesting = o->max_nesting ? o->max_nesting : 2;
     cs_rec.limits.use_repr = (o->flags & CS_OPT_REPR) != 0;
     cs_rec.no_args = (o->flags & CS_OPT_NO_ARGS) != 0;

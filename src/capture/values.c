@@ -11,8 +11,14 @@
 #include "core/clock.h"
 #include "core/event.h"
 #include "py/compat.h"
+#include "util/check.h"
+#include "util/utf8.h"
 
 int (*cs_values_suspend_tracing)(int on);
+
+/* The count of a container's items kept is written as one byte, patched in
+ * after the items: a varint of one byte holds up to 127. */
+_Static_assert(CS_MAX_ITEMS_LIMIT < 128, "the count of items kept fits one varint byte");
 
 /* Room for a tag, a type name and a varint: what V_ELIDED/V_OBJECT need. */
 #define SMALL_VALUE_BYTES 160
@@ -100,27 +106,10 @@ static size_t utf8_prefix(PyObject *s, Py_ssize_t max, unsigned char *out, size_
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         unsigned char tmp[8];
         size_t k;
-        if (c < 0x80) {
-            tmp[0] = (unsigned char)c;
-            k = 1;
-        } else if (c < 0x800) {
-            tmp[0] = (unsigned char)(0xc0 | (c >> 6));
-            tmp[1] = (unsigned char)(0x80 | (c & 0x3f));
-            k = 2;
-        } else if (c >= 0xd800 && c <= 0xdfff) {
+        if (c < 0xd800 || c > 0xdfff)
+            k = cs_utf8_encode(c, tmp);
+        else /* a lone surrogate has no UTF-8: written as its escape */
             k = (size_t)snprintf((char *)tmp, sizeof tmp, "\\u%04x", (unsigned)c);
-        } else if (c < 0x10000) {
-            tmp[0] = (unsigned char)(0xe0 | (c >> 12));
-            tmp[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
-            tmp[2] = (unsigned char)(0x80 | (c & 0x3f));
-            k = 3;
-        } else {
-            tmp[0] = (unsigned char)(0xf0 | (c >> 18));
-            tmp[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
-            tmp[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
-            tmp[3] = (unsigned char)(0x80 | (c & 0x3f));
-            k = 4;
-        }
         if (w + k > room)
             break;
         memcpy(out + w, tmp, k);
@@ -186,6 +175,7 @@ static unsigned char *put_sequence(unsigned char *p, unsigned char *limit, uint8
                                    PyObject *const *items, Py_ssize_t total,
                                    const struct cs_value_limits *lim, uint32_t nesting)
 {
+    CS_ASSERT(lim->max_items <= CS_MAX_ITEMS_LIMIT, "the count of items kept is one byte");
     Py_ssize_t shown = total < (Py_ssize_t)lim->max_items ? total : (Py_ssize_t)lim->max_items;
     unsigned char *length_at = open_container(&p, &limit, tag);
     p = cs_put_varint(p, (uint64_t)total);

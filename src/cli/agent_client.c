@@ -21,7 +21,8 @@
 #include "collector/decode.h"
 #include "live/protocol.h"
 #include "live/socket_path.h"
-#include "present/common.h"
+#include "util/error.h"
+#include "util/parse_number.h"
 
 volatile sig_atomic_t cs_agent_interrupted;
 

@@ -17,9 +17,10 @@
 #include "cli/cli.h"
 #include "live/agent_entry.h"
 #include "live/socket_path.h"
-#include "present/common.h"
-#include "present/live_render.h"
-#include "store/json.h"
+#include "util/error.h"
+#include "util/parse_number.h"
+#include "cli/live_render.h"
+#include "util/json.h"
 
 const char *cs_attach_via_name(enum cs_attach_via via)
 {

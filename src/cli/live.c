@@ -25,8 +25,8 @@
 #include "expr/expr.h"
 #include "live/protocol.h"
 #include "live/socket_path.h"
-#include "present/common.h"
-#include "present/live_render.h"
+#include "query/common.h"
+#include "cli/live_render.h"
 
 /* ---- options ---- */
 

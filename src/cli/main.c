@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "present/commands.h"
+#include "cli/reader_commands.h"
 #include "tui/tui.h"
 
 static void usage(FILE *out)

@@ -19,8 +19,8 @@
 #include "cli/cli.h"
 #include "collector/decode.h"
 #include "live/protocol.h"
-#include "present/common.h"
-#include "store/json.h"
+#include "query/common.h"
+#include "util/json.h"
 
 static const struct {
     const char *name;

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cli/record_options.h"
+#include "util/error.h"
+#include "util/parse_number.h"
 
 void cs_record_options_init(struct cs_record_options *o)
 {
@@ -44,16 +46,16 @@ void cs_record_options_usage(FILE *out)
           out);
 }
 
+/* The value of option `opt`, a whole number from min to max; -1 after
+ * saying what the option takes. */
 static int parse_long(const char *opt, const char *s, long min, long max, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max) {
-        fprintf(stderr, "callscope: %s needs a whole number from %ld to %ld, not '%s'\n", opt, min, max, s);
+    long long v;
+    if (cs_parse_long(s, min, max, &v) != 0) {
+        cs_error("%s needs a whole number from %ld to %ld, not '%s'", opt, min, max, s);
         return -1;
     }
-    *out = v;
+    *out = (long)v;
     return 0;
 }
 
@@ -63,7 +65,7 @@ static int parse_ms(const char *opt, const char *s, int64_t *ns)
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || v < 0 || v > 1e9) {
-        fprintf(stderr, "callscope: %s needs a number of milliseconds, not '%s'\n", opt, s);
+        cs_error("%s needs a number of milliseconds, not '%s'", opt, s);
         return -1;
     }
     *ns = (int64_t)(v * 1e6);
@@ -82,7 +84,7 @@ static int add_pattern(char *list, const char *opt, const char *value)
         value = resolved;
     size_t n = strlen(value);
     if (n == 0 || used + n + 2 > CS_PATTERN_BYTES) {
-        fprintf(stderr, "callscope: %s: %s\n", opt, n ? "too many patterns" : "empty pattern");
+        cs_error("%s: %s", opt, n ? "too many patterns" : "empty pattern");
         return -1;
     }
     memcpy(list + used, value, n + 1);
@@ -94,7 +96,7 @@ int cs_record_options_add_folders(struct cs_record_options *o, const char *what,
 {
     char *copy = strdup(folders);
     if (!copy) {
-        fprintf(stderr, "callscope: out of memory\n");
+        cs_error("out of memory");
         return -1;
     }
     int rc = 0;
@@ -125,7 +127,7 @@ int cs_record_options_parse(struct cs_record_options *o, int argc, char **argv, 
 #define NEEDS_VALUE()                                                         \
     do {                                                                      \
         if (!v) {                                                             \
-            fprintf(stderr, "callscope: %s needs a value\n", a);              \
+            cs_error("%s needs a value", a);                                  \
             return -1;                                                        \
         }                                                                     \
         i++;                                                                  \
@@ -134,7 +136,7 @@ int cs_record_options_parse(struct cs_record_options *o, int argc, char **argv, 
             NEEDS_VALUE();
             /* SQLite takes "" for a temporary file: the record would vanish. */
             if (!*v) {
-                fprintf(stderr, "callscope: %s needs a file path\n", a);
+                cs_error("%s needs a file path", a);
                 return -1;
             }
             o->collect.db_path = v;
@@ -183,7 +185,7 @@ int cs_record_options_parse(struct cs_record_options *o, int argc, char **argv, 
             o->capture.max_string = (uint32_t)n;
         } else if (!strcmp(a, "--max-items")) {
             NEEDS_VALUE();
-            if (parse_long(a, v, 1, 100, &n))
+            if (parse_long(a, v, 1, CS_MAX_ITEMS_LIMIT, &n))
                 return -1;
             o->capture.max_items = (uint32_t)n;
         } else if (!strcmp(a, "--buffer")) {
@@ -196,11 +198,11 @@ int cs_record_options_parse(struct cs_record_options *o, int argc, char **argv, 
             if (!strcmp(v, "drop"))
                 o->capture.flags |= CS_OPT_DROP_WHEN_FULL;
             else if (strcmp(v, "wait") != 0) {
-                fprintf(stderr, "callscope: --on-full takes wait or drop, not '%s'\n", v);
+                cs_error("--on-full takes wait or drop, not '%s'", v);
                 return -1;
             }
         } else {
-            fprintf(stderr, "callscope: unknown option '%s' (see callscope %s --help)\n", a,
+            cs_error("unknown option '%s' (see callscope %s --help)", a,
                     for_run ? "run" : "collect");
             return -1;
         }

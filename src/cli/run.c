@@ -21,6 +21,8 @@
 
 #include "cli/cli.h"
 #include "cli/record_options.h"
+#include "core/clock.h"
+#include "util/error.h"
 
 static volatile sig_atomic_t forward_to; /* pid that gets SIGTERM/SIGHUP */
 static volatile sig_atomic_t owner_gone;
@@ -61,14 +63,8 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Collects until `done` says so; returns 0 or -1 after printing the error. */
+/* What collect_loop watches besides the ring: the program it started (run)
+ * or the process that asked for the recording (collect). */
 struct loop_state {
     pid_t child;        /* run: the program */
     int child_status;   /* its wait status once reaped */
@@ -105,6 +101,9 @@ static void give_up(struct loop_state *s)
 /* What a recording that failed lost: the program itself is not stopped. */
 #define LOST_FROM_THERE "the program's calls after that point are not recorded"
 
+/* Collects until the program and everything it started are gone (run), or
+ * until no process records any more or the owner is gone (collect);
+ * returns 0 or -1 after printing the error. */
 static int collect_loop(struct cs_collector *c, struct loop_state *s)
 {
     char err[512];
@@ -112,11 +111,11 @@ static int collect_loop(struct cs_collector *c, struct loop_state *s)
     for (;;) {
         long rows = cs_collector_step(c, err, sizeof err);
         if (rows < 0) {
-            fprintf(stderr, "callscope: %s; " LOST_FROM_THERE "\n", err);
+            cs_error("%s; " LOST_FROM_THERE, err);
             give_up(s);
             return -1;
         }
-        int64_t t = now_ms();
+        int64_t t = cs_monotonic_ms();
         if (t - last_check >= 50) {
             last_check = t;
             if (s->child)
@@ -136,7 +135,7 @@ static int collect_loop(struct cs_collector *c, struct loop_state *s)
             sleep_ms(2);
     }
     if (cs_collector_step(c, err, sizeof err) < 0 || cs_collector_finish(c, err, sizeof err) != 0) {
-        fprintf(stderr, "callscope: %s; " LOST_FROM_THERE "\n", err);
+        cs_error("%s; " LOST_FROM_THERE, err);
         give_up(s);
         return -1;
     }
@@ -159,7 +158,7 @@ static int open_ring(struct cs_ring *ring, struct cs_record_options *o)
 {
     char err[256];
     if (cs_ring_create(ring, o->buffer_bytes, CS_RING_DEFAULT_CHUNK, &o->capture, err, sizeof err) != 0) {
-        fprintf(stderr, "callscope: %s\n", err);
+        cs_error("%s", err);
         return -1;
     }
     atomic_store(&ring->header->collector_pid, (int32_t)getpid());
@@ -173,7 +172,7 @@ static struct cs_collector *open_collector(struct cs_ring *ring, struct cs_recor
     o->collect.command_line = command_line;
     struct cs_collector *c = cs_collector_open(ring, &o->collect, err, sizeof err);
     if (!c)
-        fprintf(stderr, "callscope: %s\n", err);
+        cs_error("%s", err);
     return c;
 }
 
@@ -214,11 +213,14 @@ static void exec_program(struct cs_record_options *o, const char *root, const ch
      * crash), `callscope run` can no longer forward signals or drain the
      * ring, which the program would then fill and wait on for ever. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != recorder_pid)
-        _exit(127);
+        _exit(CS_EXIT_EXEC_FAILED);
+    /* In the child, between fork and exec, messages are written with
+     * fprintf: cs_error allocates, and the collector's threads may have
+     * held the allocator's lock when the parent forked. */
     char **args = calloc((size_t)argc + 4, sizeof *args);
     if (!args) {
         fprintf(stderr, "callscope: out of memory\n");
-        _exit(127);
+        _exit(CS_EXIT_EXEC_FAILED);
     }
     args[0] = (char *)o->python;
     args[1] = "-m";
@@ -227,7 +229,7 @@ static void exec_program(struct cs_record_options *o, const char *root, const ch
         args[3 + i] = argv[i];
     execvp(o->python, args);
     fprintf(stderr, "callscope: cannot run %s: %s (see --python)\n", o->python, strerror(errno));
-    _exit(127);
+    _exit(CS_EXIT_EXEC_FAILED);
 }
 
 int cs_cmd_run(int argc, char **argv)
@@ -240,58 +242,58 @@ int cs_cmd_run(int argc, char **argv)
                "Runs a Python program and records every call into a SQLite database.\n\n"
                "  --python PATH          the interpreter (default python3)\n");
         cs_record_options_usage(stdout);
-        return 0;
+        return CS_EXIT_OK;
     }
     int first = cs_record_options_parse(&o, argc, argv, 1);
     if (first < 0)
-        return 2;
+        return CS_EXIT_USAGE;
     int nprog = argc - first;
     char **prog = argv + first;
     if (nprog == 0 || (!strcmp(prog[0], "-m") && nprog < 2)) {
-        fprintf(stderr, "callscope: run needs a script or -m MODULE (see callscope run --help)\n");
-        return 2;
+        cs_error("run needs a script or -m MODULE (see callscope run --help)");
+        return CS_EXIT_USAGE;
     }
     if (strcmp(prog[0], "-m") != 0) {
         struct stat st;
         if (stat(prog[0], &st) != 0 || !S_ISREG(st.st_mode) || access(prog[0], R_OK) != 0) {
-            fprintf(stderr, "callscope: cannot open script '%s': %s\n", prog[0],
+            cs_error("cannot open script '%s': %s", prog[0],
                     errno && !S_ISDIR(st.st_mode) ? strerror(errno) : "not a file");
-            return 2;
+            return CS_EXIT_USAGE;
         }
     }
     char root[PATH_MAX];
     if (cs_find_package_root(root, sizeof root) != 0) {
-        fprintf(stderr, "callscope: cannot find the callscope Python package next to this binary; run `make`\n");
-        return 2;
+        cs_error("cannot find the callscope Python package next to this binary; run `make`");
+        return CS_EXIT_USAGE;
     }
     /* TRACE_MODULES: folders to trace, colon-separated, as pytrace reads it. */
     const char *trace_modules = getenv("TRACE_MODULES");
     if (trace_modules && *trace_modules &&
         cs_record_options_add_folders(&o, "TRACE_MODULES", trace_modules) != 0)
-        return 2;
+        return CS_EXIT_USAGE;
     /* Past a file size limit, writes fail with EFBIG and we say so, rather
      * than being killed with the record half written. */
     signal(SIGXFSZ, SIG_IGN);
 
     struct cs_ring ring;
     if (open_ring(&ring, &o) != 0)
-        return 1;
+        return CS_EXIT_FAILURE;
     char *command = join_args(nprog, prog);
     struct cs_collector *c = open_collector(&ring, &o, command);
     if (!c) {
         cs_ring_unlink(&ring);
         free(command);
-        return 1;
+        return CS_EXIT_FAILURE;
     }
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     recorder_pid = getpid();
     pid_t pid = fork();
     if (pid < 0) {
-        fprintf(stderr, "callscope: cannot start the program: %s\n", strerror(errno));
+        cs_error("cannot start the program: %s", strerror(errno));
         cs_ring_unlink(&ring); /* nothing of the run left behind */
         cs_collector_free(c);
         free(command);
-        return 1;
+        return CS_EXIT_FAILURE;
     }
     if (pid == 0)
         exec_program(&o, root, ring.name, nprog, prog);
@@ -314,7 +316,7 @@ int cs_cmd_run(int argc, char **argv)
     /* A recording that failed (said above, in one line: a full disk...)
      * does not hide how the program ended: its status is passed on. */
     if (rc != 0 && !s.child_exited)
-        return 1;
+        return CS_EXIT_FAILURE;
     if (WIFSIGNALED(s.child_status)) {
         /* Die the way the program died, so shells and supervisors see it. */
         int sig = WTERMSIG(s.child_status);
@@ -324,7 +326,7 @@ int cs_cmd_run(int argc, char **argv)
         kill(getpid(), sig);
         return 128 + sig;
     }
-    return WIFEXITED(s.child_status) ? WEXITSTATUS(s.child_status) : 1;
+    return WIFEXITED(s.child_status) ? WEXITSTATUS(s.child_status) : CS_EXIT_FAILURE;
 }
 
 static void on_owner_signal(int sig)
@@ -339,19 +341,19 @@ int cs_cmd_collect(int argc, char **argv)
     cs_record_options_init(&o);
     int first = cs_record_options_parse(&o, argc, argv, 0);
     if (first < 0)
-        return 2;
+        return CS_EXIT_USAGE;
     if (first != argc || !o.owner_pid) {
-        fprintf(stderr, "callscope: usage: callscope collect --owner PID [OPTIONS]  (used by callscope.start())\n");
-        return 2;
+        cs_error("usage: callscope collect --owner PID [OPTIONS]  (used by callscope.start())");
+        return CS_EXIT_USAGE;
     }
     signal(SIGXFSZ, SIG_IGN);
     struct cs_ring ring;
     if (open_ring(&ring, &o) != 0)
-        return 1;
+        return CS_EXIT_FAILURE;
     struct cs_collector *c = open_collector(&ring, &o, "callscope.start()");
     if (!c) {
         cs_ring_unlink(&ring);
-        return 1;
+        return CS_EXIT_FAILURE;
     }
     /* The owner's terminal signals are the owner's business. */
     signal(SIGINT, SIG_IGN);
@@ -362,5 +364,5 @@ int cs_cmd_collect(int argc, char **argv)
     int rc = collect_loop(c, &s);
     cs_ring_unlink(&ring);
     cs_collector_free(c);
-    return rc == 0 ? 0 : 1;
+    return rc == 0 ? CS_EXIT_OK : CS_EXIT_FAILURE;
 }

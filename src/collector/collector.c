@@ -22,9 +22,9 @@
 #include "core/clock.h"
 #include "core/event.h"
 #include "core/grow.h"
-#include "store/json.h"
 #include "store/store.h"
-#include "store/textbuf.h"
+#include "util/json.h"
+#include "util/textbuf.h"
 
 /* Ids beyond these are taken as corruption rather than grown into. The
  * depth is what Python 3.12+ reaches with a raised recursion limit (its
@@ -695,6 +695,8 @@ static int dispatch(struct cs_collector *c, struct stream *st, struct cs_reader 
     return -1;
 }
 
+/* The store's writer thread does the commit (and trim) after the rows
+ * handed over before it; the collector goes on decoding meanwhile. */
 static void commit_if_due(struct cs_collector *c, int force);
 
 /* cs_ring_read callback: one stream's next bytes, whole events. */
@@ -791,8 +793,6 @@ static int64_t trim_due(struct cs_collector *c)
     return 0;
 }
 
-/* The store's writer thread does the commit (and trim) after the rows
- * handed over before it; the collector goes on decoding meanwhile. */
 /* Calls that have been running for a while (main(), a server's loop, a
  * request stuck in a slow query) get a row now, with no end yet, so that
  * readers see them while the program runs and their callees have a parent

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "store/json.h"
+#include "util/json.h"
 
 static const char ELLIPSIS[] = "\xe2\x80\xa6"; /* … */
 static const char HEX[] = "0123456789abcdef";

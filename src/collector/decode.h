@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "core/event.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 /* Containers nested deeper than this in one value are treated as malformed:
  * producers stop far earlier, and the renderer recurses once per level. */

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "store/json.h"
+#include "util/json.h"
 
 static int value(struct cs_reader *r, struct cs_textbuf *out, struct cs_textbuf *scratch, int nesting);
 

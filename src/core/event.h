@@ -133,10 +133,17 @@ enum cs_code_flags {
     CS_CODE_VARKEYWORDS = 1 << 2,
 };
 
-/* Longest encoded varint of a 64-bit value. */
+/* Longest encoded varint of a 64-bit value: 7 bits a byte. */
 #define CS_VARINT_MAX 10
+_Static_assert(CS_VARINT_MAX * 7 >= 64, "cs_put_varint writes at most CS_VARINT_MAX bytes of a uint64_t");
 
-/* ---- writing: the caller guarantees room (see capture's budget checks) ---- */
+/* ---- writing: the caller guarantees room (see capture's budget checks) ----
+ *
+ * No writer checks its room: an event is written into the CS_MAX_EVENT_BYTES
+ * that cs_writer_begin guarantees, each value encoder stops at the limit it
+ * is given, and cs_writer_commit checks (CS_ASSERT) that the event ended
+ * inside its chunk. cs_put_varint needs CS_VARINT_MAX bytes, cs_put_u64 8,
+ * cs_put_u16 2, cs_put_str CS_VARINT_MAX + n. */
 
 static inline unsigned char *cs_put_varint(unsigned char *p, uint64_t v)
 {

@@ -180,6 +180,8 @@ struct cs_chunk *cs_ring_try_claim(struct cs_ring *ring, uint32_t pid, uint64_t 
         atomic_store_explicit(&c->committed, 0, memory_order_relaxed);
         /* The consumer ignores CLAIMING chunks: the header is only trusted
          * once OWNED is visible. */
+        CS_ASSERT(cs_chunk_step_allowed(atomic_load_explicit(&c->state, memory_order_relaxed), CS_CHUNK_OWNED),
+                  "the chunk this producer won is still CLAIMING");
         atomic_store_explicit(&c->state, CS_CHUNK_OWNED, memory_order_release);
         atomic_store_explicit(&h->claim_hint, (i + 1) % n, memory_order_relaxed);
         return c;
@@ -297,6 +299,8 @@ size_t cs_ring_read(struct cs_ring_reader *r, cs_stream_bytes_fn fn, void *ctx)
                 r->read_offset[i] = 0;
                 r->dead[i] = 0;
                 (*due)++;
+                CS_ASSERT(cs_chunk_step_allowed(state, CS_CHUNK_FREE),
+                          "the collector frees only chunks it has read to their end");
                 atomic_store_explicit(&c->state, CS_CHUNK_FREE, memory_order_release);
                 freed++;
             }

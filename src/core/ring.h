@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "util/check.h"
+
 #define CS_RING_MAGIC 0x43534331u /* "1CSC" */
 #define CS_RING_VERSION 2
 #define CS_RING_MAX_PRODUCERS 1024
@@ -33,6 +35,10 @@
  * with less room left, and the value encoder stays within it. */
 #define CS_MAX_EVENT_BYTES (8 * 1024)
 #define CS_PATTERN_BYTES 4096
+/* The most items of a container an event keeps (--max-items, and the
+ * Python API's max_items, are capped here): the value encoder writes the
+ * count of items kept as one byte (capture/values.c checks the bound). */
+#define CS_MAX_ITEMS_LIMIT 100
 
 enum cs_capture_flags {
     CS_OPT_NO_ARGS = 1 << 0,   /* timing only: no arguments, no results */
@@ -56,12 +62,28 @@ struct cs_capture_options {
     char exclude[CS_PATTERN_BYTES];
 };
 
+/* A chunk's life: FREE -> CLAIMING (one producer won the compare-and-swap)
+ * -> OWNED (its header is filled in) -> SEALED (the producer moved on) ->
+ * FREE (the collector read it). OWNED -> FREE too, when the collector has
+ * read what a dead producer left. Every store of a state checks that it is
+ * one of these steps (CS_ASSERT, cs_chunk_step_allowed). */
 enum cs_chunk_state {
     CS_CHUNK_FREE = 0,
     CS_CHUNK_OWNED = 1,  /* a producer is writing into it */
     CS_CHUNK_SEALED = 2, /* the producer is done with it */
     CS_CHUNK_CLAIMING = 3, /* a producer is filling in the chunk header */
 };
+
+static inline int cs_chunk_step_allowed(uint32_t from, uint32_t to)
+{
+    switch (to) {
+    case CS_CHUNK_CLAIMING: return from == CS_CHUNK_FREE;
+    case CS_CHUNK_OWNED: return from == CS_CHUNK_CLAIMING;
+    case CS_CHUNK_SEALED: return from == CS_CHUNK_OWNED;
+    case CS_CHUNK_FREE: return from == CS_CHUNK_SEALED || from == CS_CHUNK_OWNED;
+    default: return 0;
+    }
+}
 
 struct cs_chunk {
     _Atomic uint32_t state;
@@ -137,6 +159,8 @@ static inline void cs_chunk_publish(struct cs_chunk *c, uint32_t committed)
 
 static inline void cs_chunk_seal(struct cs_chunk *c)
 {
+    CS_ASSERT(cs_chunk_step_allowed(atomic_load_explicit(&c->state, memory_order_relaxed), CS_CHUNK_SEALED),
+              "only the producer that owns a chunk seals it, once");
     atomic_store_explicit(&c->state, CS_CHUNK_SEALED, memory_order_release);
 }
 

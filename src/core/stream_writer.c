@@ -54,6 +54,13 @@ static struct cs_chunk *claim_waiting(struct cs_stream_writer *w)
     }
 }
 
+/* A fresh chunk holds its header (EV_SYNC and its time, EV_STREAM and three
+ * varints, EV_LOST and two) and still the room of a whole event, or
+ * cs_writer_begin could never give that room. */
+_Static_assert(1 + 8 + 1 + 3 * CS_VARINT_MAX + 1 + 2 * CS_VARINT_MAX + CS_MAX_EVENT_BYTES <=
+                   CS_RING_DEFAULT_CHUNK - sizeof(struct cs_chunk),
+               "a chunk holds its header and one event of CS_MAX_EVENT_BYTES");
+
 static int claim_next_chunk(struct cs_stream_writer *w, uint64_t now)
 {
     struct cs_ring_header *h = w->ring->header;

@@ -58,6 +58,8 @@ static inline unsigned char *cs_writer_put_dt(struct cs_stream_writer *w, unsign
 
 static inline void cs_writer_commit(struct cs_stream_writer *w, unsigned char *end)
 {
+    CS_ASSERT(end >= w->chunk->data && end <= w->chunk->data + cs_chunk_capacity(w->ring),
+              "an event stays within the room cs_writer_begin guaranteed");
     w->pos = end;
     cs_chunk_publish(w->chunk, (uint32_t)(end - w->chunk->data));
 }

@@ -2,7 +2,7 @@
  * ast.h — the syntax tree of callscope's expression language.
  *
  * One tree serves both uses of the language: record filters compile it to
- * SQL (src/present/filter.c), live conditions are checked by
+ * SQL (src/query/filter_compile.c), live conditions are checked by
  * cs_expr_validate_live() and then evaluated over Python objects inside the
  * traced process. Every node knows the column (1-based, in characters) where
  * it starts, so any later stage can point at it in an error.

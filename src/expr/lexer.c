@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "core/grow.h"
+#include "util/hex.h"
+#include "util/utf8.h"
 
 int cs_tok_is(const struct cs_token *t, const char *text, const char *s)
 {
@@ -44,34 +46,9 @@ static int is_ident(int c)
     return is_ident_start(c) || is_digit(c);
 }
 
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void put_utf8(char *out, size_t *n, unsigned cp)
 {
-    if (cp < 0x80) {
-        out[(*n)++] = (char)cp;
-    } else if (cp < 0x800) {
-        out[(*n)++] = (char)(0xc0 | (cp >> 6));
-        out[(*n)++] = (char)(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        out[(*n)++] = (char)(0xe0 | (cp >> 12));
-        out[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[(*n)++] = (char)(0x80 | (cp & 0x3f));
-    } else {
-        out[(*n)++] = (char)(0xf0 | (cp >> 18));
-        out[(*n)++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        out[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[(*n)++] = (char)(0x80 | (cp & 0x3f));
-    }
+    *n += cs_utf8_encode(cp, (unsigned char *)out + *n);
 }
 
 /* A quoted string starting at text[*pos] (the quote). Escapes as in Python;
@@ -128,7 +105,7 @@ static int lex_string(const char *text, size_t *pos, int tolerant, struct cs_tok
             int digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
             unsigned cp = 0;
             for (int d = 0; d < digits; d++) {
-                int h = hex_value((unsigned char)text[i + (size_t)d]);
+                int h = cs_hex_digit_value((unsigned char)text[i + (size_t)d]);
                 if (h < 0) {
                     free(out);
                     return cs_expr_errorf(err, col, "\\%c needs %d hex digits", e, digits);
@@ -179,7 +156,7 @@ static int lex_number(const char *text, size_t *pos, struct cs_token *t, struct 
         int base = text[i + 1] == 'x' || text[i + 1] == 'X' ? 16 : text[i + 1] == 'o' || text[i + 1] == 'O' ? 8 : 2;
         i += 2;
         size_t start = i;
-        while (hex_value((unsigned char)text[i]) >= 0 && hex_value((unsigned char)text[i]) < base)
+        while (cs_hex_digit_value((unsigned char)text[i]) >= 0 && cs_hex_digit_value((unsigned char)text[i]) < base)
             i++;
         if (i == start || is_ident(text[i]))
             return cs_expr_errorf(err, t->column, "malformed number");

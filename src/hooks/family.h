@@ -1,8 +1,8 @@
 /*
  * family.h — what each family of Python versions provides.
  *
- * Everything that depends on the interpreter's version lives behind this
- * interface, in exactly one file per family:
+ * The recording hooks of each family live behind this interface, one file
+ * per family, each compiled whole for its versions only:
  *   family_monitoring.c  3.12 and later: sys.monitoring (PEP 669) with a tool
  *                        id of our own, or when everything is traced the
  *                        frame evaluator for Python functions;
@@ -12,6 +12,14 @@
  * The frame evaluator (PEP 523, frame_evaluator.c) and the reading of the
  * interpreter's frames (interp_frame.h) serve both families.
  * The family turns interpreter events into calls of recorder.h.
+ *
+ * Versions are told apart in one place, py/compat.h (its accessors and
+ * CS_PY_* feature macros); no other file tests PY_VERSION_HEX. The files
+ * that differ by version test those macros: whole-file guards for the two
+ * families above, for live observation (live_monitoring.c 3.12+,
+ * live_profile.c and live_evaluator.c before, code_copy.c for 3.11), and
+ * feature tests inside frame_evaluator.c, live_monitoring.c, py/code.c and
+ * live/readable.c.
  */
 #ifndef CALLSCOPE_FAMILY_H
 #define CALLSCOPE_FAMILY_H

@@ -1,6 +1,8 @@
 /*
  * frame_evaluator.h — recording Python calls through the interpreter's frame
- * evaluator (PEP 523), 3.11 and later.
+ * evaluator (PEP 523), on every supported version (3.8 and later): the
+ * frames it is handed are frame objects before 3.11 and interpreter frames
+ * from 3.11, which interp_frame.h reads alike.
  *
  * Used by both families (family.h) when the session allows it: it is the
  * cheapest way the interpreter offers to see every Python frame start and

@@ -31,7 +31,7 @@
 #include "live/pattern.h"
 #include "live/query.h"
 #include "live/socket_path.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 #define MAX_CLIENTS 16
 #define OUTBOX_LIMIT (8u << 20) /* queued bytes per client before dropping */

@@ -25,7 +25,7 @@
 #include "capture/values.h"
 #include "hooks/family.h"
 #include "py/code.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 struct cs_live_watch *cs_live_watches[CS_LIVE_MAX_WATCHES];
 

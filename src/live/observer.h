@@ -14,7 +14,7 @@
 
 #include "live/condition.h"
 #include "live/protocol.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 struct cs_live_client;
 

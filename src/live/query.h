@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 struct cs_live_later;
 

@@ -36,7 +36,7 @@
 #include "live/query.h"
 #include "live/readable.h"
 #include "py/compat.h"
-#include "store/json.h"
+#include "util/json.h"
 
 #define DEFAULT_EXPAND 2
 #define MAX_EXPAND 16

@@ -25,7 +25,7 @@
 
 #include "live/query.h"
 #include "py/compat.h"
-#include "store/json.h"
+#include "util/json.h"
 
 #define MAX_LOGGERS 20000     /* listed; more are counted, not shown */
 #define MAX_HANDLERS 64       /* per logger */

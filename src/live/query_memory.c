@@ -31,7 +31,7 @@
 #include "live/observer.h"
 #include "live/query.h"
 #include "py/compat.h"
-#include "store/json.h"
+#include "util/json.h"
 
 #define DEFAULT_TOP 20
 #define MAX_TOP 1000

@@ -27,7 +27,7 @@
 #include "live/pattern.h"
 #include "live/query.h"
 #include "py/compat.h"
-#include "store/json.h"
+#include "util/json.h"
 
 #define DEFAULT_LIMIT 100
 #define MAX_LIMIT 10000

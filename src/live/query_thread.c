@@ -22,7 +22,7 @@
 #include "live/query.h"
 #include "live/readable.h"
 #include "py/compat.h"
-#include "store/json.h"
+#include "util/json.h"
 
 #define DEFAULT_DEPTH 10
 #define MAX_DEPTH 200

@@ -36,7 +36,7 @@
 #include "live/observer.h"
 #include "live/query.h"
 #include "py/compat.h"
-#include "store/json.h"
+#include "util/json.h"
 
 #define DEFAULT_ROWS 20
 #define MAX_ROWS 500

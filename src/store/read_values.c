@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/json.h"
-#include "store/textbuf.h"
+#include "util/json.h"
+#include "util/textbuf.h"
 
 #define VAL_SLOTS (1u << 16)
 #define MAX_FUNCTIONS (1u << 20) /* argument names cached for ids below this */

@@ -28,8 +28,8 @@
 
 #include "cli/agent_client.h"
 #include "live/protocol.h"
-#include "present/common.h"
-#include "present/view_input.h"
+#include "util/error.h"
+#include "view/input.h"
 
 #define MAX_OBSERVATIONS 16
 #define LIST_WIDTH 32

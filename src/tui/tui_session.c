@@ -17,7 +17,7 @@
 #include "cli/agent_client.h"
 #include "collector/decode.h"
 #include "live/protocol.h"
-#include "present/live_render.h"
+#include "cli/live_render.h"
 
 /* A report kept: at most this many per observation (the oldest go). */
 #define MAX_ENTRIES 2000

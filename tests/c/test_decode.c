@@ -8,7 +8,7 @@
 
 #include "check.h"
 #include "collector/decode.h"
-#include "store/json.h"
+#include "util/json.h"
 
 /* A value under construction. */
 struct vb {

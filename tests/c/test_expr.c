@@ -9,12 +9,12 @@
 
 #include "check.h"
 #include "expr/expr.h"
-#include "present/filter.h"
+#include "query/filter.h"
 #include "store/read_sets.h"
 #include "store/read_values.h"
 #include "store/schema.h"
 #include "store/store.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 /* ---- a readable dump of a tree: (op left right) ---- */
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 
 #include "check.h"
-#include "store/json.h"
-#include "store/textbuf.h"
+#include "util/json.h"
+#include "util/textbuf.h"
 
 static const char *json_of(const char *s, size_t n)
 {

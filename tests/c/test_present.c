@@ -7,11 +7,11 @@
 #include <sys/stat.h>
 
 #include "check.h"
+#include "cli/reader_commands.h"
 #include "collector_util.h"
-#include "present/commands.h"
-#include "present/filter.h"
-#include "present/parallel_scan.h"
-#include "present/selection.h"
+#include "query/filter.h"
+#include "query/parallel_scan.h"
+#include "query/selection.h"
 #include "store/store.h"
 
 static const char *const ARGS_N[] = {"n", NULL};

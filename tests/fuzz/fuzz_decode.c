@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "collector/decode.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -47,14 +47,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "present/call_rows.h"
 #include "expr/lexer.h"
-#include "present/common.h"
-#include "present/filter.h"
-#include "present/parallel_scan.h"
-#include "present/selection.h"
+#include "query/call_rows.h"
+#include "query/common.h"
+#include "query/filter.h"
+#include "query/parallel_scan.h"
+#include "query/selection.h"
 #include "store/store.h"
-#include "store/textbuf.h"
+#include "util/textbuf.h"
 
 #ifndef CS_FUZZ_CALLSCOPE
 #define CS_FUZZ_CALLSCOPE "build/callscope"

@@ -7,8 +7,8 @@
 #include <stdio.h>
 
 #include "live/protocol.h"
-#include "present/live_render.h"
-#include "store/json.h"
+#include "cli/live_render.h"
+#include "util/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

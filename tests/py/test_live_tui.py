@@ -112,17 +112,18 @@ class LiveTui(LiveTarget):
         s.wait_for("choose a Python process")
         s.wait_for("%8d  " % p.pid)
         # move the highlight (reverse video) onto the target's line
-        for _ in range(200):
+        for _ in range(1000):
             lines = s.text(escapes=True).split("\n")
-            mine = [i for i, l in enumerate(lines) if "%8d  " % p.pid in l]
-            lit = [i for i, l in enumerate(lines) if "\x1b[7m" in l and i > 0]
-            if mine and lit and mine[0] == lit[0]:
+            lit = [re.sub(r"\x1b\[[0-9;]*m", "", l) for i, l in enumerate(lines) if "\x1b[7m" in l and i > 0]
+            pids = re.findall(r"^ *(\d+)  ", lit[0]) if lit else []
+            if pids and int(pids[0]) == p.pid:
                 break
-            # other processes may be listed after the target: go toward it
-            s.keys("Up" if not mine or not lit or mine[0] < lit[0] else "Down")
-            time.sleep(0.05)
+            # the list is ordered by pid, and other processes may be listed
+            # on either side of the target (or off the screen): go toward it
+            s.keys("Down" if pids and int(pids[0]) < p.pid else "Up")
+            time.sleep(0.02)
         else:
-            self.fail("the target's line was never highlighted")
+            self.fail("the target's line was never highlighted:\n%s" % s.text())
         s.keys("Enter")
         s.wait_for("callscope tui · pid %d" % p.pid)
         s.keys("q")

@@ -1,0 +1,165 @@
+/*
+ * common.c — what the commands that read a recording share (see common.h).
+ */
+#include "query/common.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "util/json.h"
+
+void cs_format_duration(int64_t ns, char *buf, size_t len)
+{
+    static const char *const units[] = {"ns", "\xc2\xb5s", "ms", "s"};
+    if (ns < 1000) {
+        snprintf(buf, len, "%lldns", (long long)ns);
+        return;
+    }
+    double v = (double)ns;
+    int u = 0;
+    /* Move up a unit while the value would print as 1000 or more. */
+    while (u < 3 && v >= 999.5) {
+        v /= 1000.0;
+        u++;
+    }
+    if (u == 3 && v >= 999.5) {
+        snprintf(buf, len, "%.0fs", v);
+        return;
+    }
+    const char *fmt = v < 9.995 ? "%.2f%s" : v < 99.95 ? "%.1f%s" : "%.0f%s";
+    snprintf(buf, len, fmt, v, units[u]);
+}
+
+int cs_want_color(int no_color_option)
+{
+    const char *no_color = getenv("NO_COLOR");
+    return !no_color_option && !(no_color && *no_color) && isatty(STDOUT_FILENO);
+}
+
+sqlite3 *cs_open_store(const char *path)
+{
+    char err[600];
+    sqlite3 *db = cs_store_open_readonly(path, err, sizeof err);
+    if (!db)
+        cs_error("%s", err);
+    return db;
+}
+
+const char *cs_db_error(sqlite3 *db)
+{
+    if (db && sqlite3_errcode(db) != SQLITE_OK && sqlite3_errcode(db) != SQLITE_ROW &&
+        sqlite3_errcode(db) != SQLITE_DONE)
+        return sqlite3_errmsg(db);
+    return "the file is damaged (its data does not read back as a callscope recording)";
+}
+
+void cs_close_store(sqlite3 *db)
+{
+    if (db)
+        cs_store_close_readonly(db);
+}
+
+int64_t cs_query_int(sqlite3 *db, const char *sql, int64_t fallback)
+{
+    sqlite3_stmt *st;
+    int64_t v = fallback;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return fallback;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+int64_t cs_store_wall_start(sqlite3 *db)
+{
+    return cs_query_int(db, "SELECT value FROM meta WHERE key = 'started_wall_ns'", 0);
+}
+
+void cs_json_text_or_null(struct cs_textbuf *b, const char *s)
+{
+    if (s)
+        cs_json_string(b, s, strlen(s));
+    else
+        cs_textbuf_puts(b, "null");
+}
+
+int cs_parse_format(const char *value, const char *text_format, int *jsonl)
+{
+    if (strcmp(value, text_format) == 0 || strcmp(value, "jsonl") == 0) {
+        *jsonl = value[0] == 'j';
+        return 0;
+    }
+    cs_error("--format is %s or jsonl, not '%s'", text_format, value);
+    return -1;
+}
+
+int cs_take_path(const char *command, int argc, char **args, const char **path)
+{
+    if (optind < argc + 1)
+        *path = args[optind++];
+    if (optind < argc + 1) {
+        cs_error("%s: unexpected argument '%s'", command, args[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+char **cs_getopt_argv(int argc, char **argv, const char *name)
+{
+    char **args = malloc(((size_t)argc + 2) * sizeof *args);
+    if (!args)
+        return NULL;
+    args[0] = (char *)name;
+    for (int i = 0; i < argc; i++)
+        args[i + 1] = argv[i];
+    args[argc + 1] = NULL;
+    return args;
+}
+
+void cs_quote_list(struct cs_textbuf *b, const char *const *items, size_t n, const char *last)
+{
+    for (size_t i = 0; i < n; i++)
+        cs_textbuf_printf(b, "%s'%s'", i == 0 ? "" : i + 1 == n ? last : ", ", items[i]);
+}
+
+int cs_no_such_thread(sqlite3 *db, const char *path, long long pid, long long tid)
+{
+    const char *column = pid >= 0 ? "pid" : "tid";
+    long long wanted = pid >= 0 ? pid : tid;
+    if (pid < 0 && tid < 0)
+        return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM threads WHERE (?1 < 0 OR pid = ?1) AND (?2 < 0 OR tid = ?2)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, pid);
+    sqlite3_bind_int64(st, 2, tid);
+    int none = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
+    sqlite3_finalize(st);
+    if (!none)
+        return 0;
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT DISTINCT %s FROM threads ORDER BY 1 LIMIT 11", column);
+    struct cs_textbuf have = {0};
+    int n = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW)
+            cs_textbuf_printf(&have, n++ == 0 ? "%lld" : n <= 10 ? ", %lld" : ", ...",
+                              (long long)sqlite3_column_int64(st, 0));
+        sqlite3_finalize(st);
+    }
+    if (pid >= 0 && tid >= 0)
+        cs_error("no thread %lld of process %lld in %s", tid, pid, path);
+    else
+        cs_error("no %s %lld in %s; its %s are %s", pid >= 0 ? "process" : "thread", wanted, path,
+                 pid >= 0 ? "processes" : "threads", n ? cs_textbuf_cstr(&have) : "none");
+    cs_textbuf_free(&have);
+    return 1;
+}

@@ -1,0 +1,229 @@
+/*
+ * store_internal.h — what the files of the store's writing side share (not
+ * for use outside src/store/store*.c; the public side is store.h): the
+ * tuning constants, the writer's state (struct cs_store), its error, lock
+ * and statement helpers.
+ *
+ * The writing side is split by concern: store.c opens, configures and
+ * closes the connection and keeps the first error; store_calls.c takes call
+ * rows from the caller through the window and the queue to the writer
+ * thread; store_transactions.c commits, trims and checkpoints;
+ * store_tables.c writes the few rows of the small tables.
+ */
+#ifndef CALLSCOPE_STORE_INTERNAL_H
+#define CALLSCOPE_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "store/call_blocks.h"
+#include "store/checkpointer.h"
+#include "store/store.h"
+#include "util/textbuf.h"
+
+/* Ids of the window of recent calls whose rows wait to be sorted. Big enough
+ * that only calls still running when it moves on (a few per thread) land
+ * out of order, small enough to stay in cache. */
+#ifndef WINDOW
+#define WINDOW 65536
+#endif
+/* Batches handed over and not yet written: past this, the caller waits,
+ * which is what slows the traced program down when SQLite cannot keep up
+ * (the ring fills), instead of memory growing without bound. */
+#define QUEUE_DEPTH 2
+/* Rows per multi-row INSERT: one statement execution per group spreads
+ * the statement's own setup and reset over many rows. */
+#ifndef ROWS_PER_INSERT
+#define ROWS_PER_INSERT 64
+#endif
+#define CALL_COLUMNS 12
+/* The append statement leaves id out (see flush_group). */
+#define APPEND_COLUMNS (CALL_COLUMNS - 1)
+/* ... and for rows with neither exception nor flags, those two as well:
+ * each parameter costs SQLite about as much per row as a column's whole
+ * share of the insert does (bench/sqlite_floor.c shows it). */
+#define PLAIN_COLUMNS (APPEND_COLUMNS - 2)
+#define NO_TEXT UINT32_MAX
+/* SQLite's page size, set before the schema exists: 4 KiB was measured
+ * fastest for appends (bigger pages cost more per insert in the b-tree's
+ * binary searches and cell shuffles) and no less dense. */
+#define PAGE_SIZE 4096
+/* The writer thread appends to the WAL; the checkpointer copies it into
+ * the main file whenever it holds this many pages (64 MB). */
+#ifndef AUTOCHECKPOINT_PAGES
+#define AUTOCHECKPOINT_PAGES 16384
+#endif
+/* The page cache while recording (KiB): the hot end of the table. Kept
+ * small on purpose: appends touch each new page once, and a cache that
+ * recycles its pages was measured 20-30% faster than one that grows (every
+ * new page a malloc and page faults); a transaction that dirties more
+ * spills the surplus to the WAL early, which readers never see. */
+#ifndef RECORDING_CACHE_KB
+#define RECORDING_CACHE_KB 4096
+#endif
+
+struct pending_call {
+    int64_t parent_id, thread_id, function_id, start_ns, duration_ns, self_ns;
+    int64_t result; /* the vals row of the result, 0: inline (or none) */
+    int32_t depth, flags;
+    uint32_t args_off, args_len, result_off, result_len, exc_off, exc_len;
+    unsigned char finished, filled, mode;
+};
+
+/* A row of vals waiting in a batch; its text is in the batch's text. */
+struct val_entry {
+    int64_t id;
+    uint32_t off, len, type_off, type_len;
+};
+
+struct row_entry {
+    int64_t id;
+    struct pending_call p;
+};
+
+/* Rows on their way from the window to SQLite; text offsets point into
+ * `text`. A batch can also close the transaction (after trimming). */
+struct batch {
+    struct row_entry *rows; /* from the window, in id order */
+    size_t n, cap;
+    struct row_entry *late; /* calls that started before the window */
+    size_t nlate, late_cap;
+    struct val_entry *vals; /* written first: rows may refer to them */
+    size_t nvals, vals_cap;
+    struct cs_textbuf text;
+    int commit;        /* then COMMIT and BEGIN the next transaction */
+    int64_t trim_keep; /* > 0: then trim calls to about this many */
+    struct batch *next_free;
+};
+
+struct cs_store {
+    sqlite3 *db;
+    char *path;
+    char error[512];
+    atomic_int failed;
+    pthread_mutex_t error_lock;
+    int in_txn; /* under db_lock */
+
+    /* The caller's side. */
+    int64_t next_call_id;
+    int64_t window_base;
+    struct pending_call *window; /* text in cur->text */
+    struct batch *cur;
+
+    /* Between the two threads, under queue_lock. */
+    pthread_mutex_t queue_lock;
+    pthread_cond_t queue_changed;
+    struct batch *queue[QUEUE_DEPTH];
+    size_t queue_head, queue_len;
+    struct batch *free_batches;
+    int writer_busy, writer_stop, writer_started;
+    pthread_t writer;
+    _Atomic int64_t writer_cpu_ns; /* CPU time the writer thread has used */
+    /* Copies the WAL into the main file while recording (checkpointer.h);
+     * NULL before, after, or without a thread for it. */
+    struct cs_checkpointer *checkpointer;
+    int64_t checkpointer_cpu_ns; /* its CPU time, once it stopped */
+
+    /* The connection: whoever steps SQLite holds db_lock; the caller
+     * raises caller_waiting first so the writer lets it in. */
+    pthread_mutex_t db_lock;
+    atomic_int caller_waiting;
+
+    /* The writer's side (or the caller's once the writer is idle). */
+    _Atomic int64_t calls_written;
+    int64_t max_id; /* the largest id in calls: the next append gets max_id + 1 */
+
+    sqlite3_stmt *insert_call;
+    sqlite3_stmt *replace_call;  /* a call's row in place of its CS_ROW_OPEN one */
+    sqlite3_stmt *insert_val;
+    sqlite3_stmt *insert_vals;   /* ROWS_PER_INSERT vals rows */
+    sqlite3_stmt *insert_calls;  /* ROWS_PER_INSERT rows with their ids */
+    sqlite3_stmt *append_calls;  /* ROWS_PER_INSERT rows numbered by SQLite */
+    sqlite3_stmt *append_plain;  /* the same, no exception and no flags */
+    sqlite3_stmt *append_vals;   /* ROWS_PER_INSERT vals rows numbered by SQLite */
+    int64_t max_val_id;          /* the largest id in vals */
+    sqlite3_stmt *insert_function;
+    sqlite3_stmt *insert_process;
+    sqlite3_stmt *insert_thread;
+    sqlite3_stmt *update_thread_name;
+    sqlite3_stmt *insert_log;
+    sqlite3_stmt *insert_lost;
+    sqlite3_stmt *set_meta;
+    struct cs_call_blocks *blocks; /* the skip index, kept by whoever writes rows */
+};
+
+/* ---- errors (store.c) ---- */
+
+/* Keeps the first error only; either thread may meet one. */
+void cs_store_fail(struct cs_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The error of SQLite result code rc while `doing` (write, create...);
+ * called with db_lock held (the message comes from the connection). */
+void cs_store_fail_rc(struct cs_store *s, int rc, const char *doing);
+
+static inline int failed(const struct cs_store *s)
+{
+    return atomic_load(&s->failed);
+}
+
+/* ---- the connection's lock ---- */
+
+static inline void lock_db(struct cs_store *s)
+{
+    atomic_fetch_add(&s->caller_waiting, 1);
+    pthread_mutex_lock(&s->db_lock);
+    atomic_fetch_sub(&s->caller_waiting, 1);
+}
+
+static inline void unlock_db(struct cs_store *s)
+{
+    pthread_mutex_unlock(&s->db_lock);
+}
+
+/* The writer's way in: it lets a waiting caller go first, since a mutex
+ * released and taken again in a loop would starve it. */
+static inline void writer_lock_db(struct cs_store *s)
+{
+    while (atomic_load(&s->caller_waiting))
+        sched_yield();
+    pthread_mutex_lock(&s->db_lock);
+}
+
+/* Runs sql on the connection (db_lock held); -1 after keeping the error. */
+int cs_store_exec(struct cs_store *s, const char *sql);
+
+static inline int run(struct cs_store *s, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        cs_store_fail_rc(s, rc, "write");
+        return -1;
+    }
+    return 0;
+}
+
+static inline void bind_text_or_null(sqlite3_stmt *st, int i, const char *text, size_t n)
+{
+    if (text)
+        sqlite3_bind_text(st, i, text, (int)n, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* ---- shared between the files ---- */
+
+/* The writer's connection checkpoints for itself from here on (store.c). */
+void cs_store_stop_checkpointer(struct cs_store *s);
+/* Returns once the writer thread has written every batch handed over
+ * (store_calls.c). */
+void cs_store_wait_for_writer(struct cs_store *s);
+/* Commits the open transaction, with its rows' blocks; db_lock held
+ * (store_transactions.c). */
+int cs_store_commit_locked(struct cs_store *s);
+/* Deletes all but the last `keep` calls; db_lock held (store_transactions.c). */
+int cs_store_trim_locked(struct cs_store *s, int64_t keep);
+
+#endif
