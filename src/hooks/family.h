@@ -18,8 +18,8 @@
  * that differ by version test those macros: whole-file guards for the two
  * families above, for live observation (live_monitoring.c 3.12+,
  * live_profile.c and live_evaluator.c before, code_copy.c for 3.11), and
- * feature tests inside frame_evaluator.c, live_monitoring.c, py/code.c and
- * live/readable.c.
+ * feature tests inside frame_evaluator.c, live_monitoring.c, py/code.c,
+ * live/readable.c and live/query_memory.c.
  */
 #ifndef CALLSCOPE_FAMILY_H
 #define CALLSCOPE_FAMILY_H

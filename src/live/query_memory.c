@@ -265,11 +265,7 @@ static long long object_bytes(PyObject *o)
     if (PyTuple_Check(o) || PyBytes_Check(o) || PyType_Check(o))
         items = Py_SIZE(o);
     else if (PyLong_Check(o))
-#if CS_PY_AT_LEAST(3, 12)
-        items = (long long)(((PyLongObject *)o)->long_value.lv_tag >> 3); /* the digit count */
-#else
-        items = Py_SIZE(o) < 0 ? -Py_SIZE(o) : Py_SIZE(o);
-#endif
+        items = cs_long_digit_count(o);
     return items > 0 ? n + (long long)t->tp_itemsize * items : n;
 }
 
@@ -298,7 +294,7 @@ static int count_object(struct type_table *t, PyObject *o)
     return 0;
 }
 
-#if CS_PY_AT_LEAST(3, 12)
+#if CS_PY_HAS_GC_VISIT
 static int visit_object(PyObject *o, void *ctx)
 {
     return count_object(ctx, o) == 0; /* the visitor goes on while it returns 1 */
@@ -312,7 +308,7 @@ static void count_objects(struct type_table *t)
 {
     if (type_table_grow(t) != 0)
         return;
-#if CS_PY_AT_LEAST(3, 12)
+#if CS_PY_HAS_GC_VISIT
     PyUnstable_GC_VisitObjects(visit_object, t);
 #else
     for (int generation = 0; generation < 3 && !t->partial; generation++) {

@@ -47,6 +47,20 @@
 /* 3.13 only: CALL_ALLOC_AND_ENTER_INIT runs a plain class's __init__ past
  * any frame evaluator (3.14 no longer specialises calls under one). */
 #define CS_PY_INIT_PAST_EVALUATOR (CS_PY_AT_LEAST(3, 13) && !CS_PY_AT_LEAST(3, 14))
+/* The interpreter can visit the objects its collector tracks without
+ * building a list of them (PyUnstable_GC_VisitObjects). */
+#define CS_PY_HAS_GC_VISIT CS_PY_AT_LEAST(3, 12)
+
+/* How many digits an int holds: its size is that many tp_itemsize beyond
+ * tp_basicsize. */
+static inline long long cs_long_digit_count(PyObject *o)
+{
+#if CS_PY_AT_LEAST(3, 12)
+    return (long long)(((PyLongObject *)o)->long_value.lv_tag >> 3);
+#else
+    return Py_SIZE(o) < 0 ? -(long long)Py_SIZE(o) : (long long)Py_SIZE(o);
+#endif
+}
 
 /* sys.monitoring accepts PY_UNWIND and PY_THROW as local events (3.15):
  * exceptions are then reported for the instrumented code alone. */
