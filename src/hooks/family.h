@@ -52,11 +52,12 @@ void cs_family_walk_stack(void *frame,
                           void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
                                         int lineno),
                           void *ctx, int max_frames);
-/* The same for any thread's frames, from the one it runs now (GIL held). */
-void cs_family_walk_thread_stack(PyThreadState *ts,
-                                 void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals,
-                                               PyObject *first_arg, int lineno),
-                                 void *ctx, int max_frames);
+/* Visits f (a new reference, released) and its callers, innermost first:
+ * any thread's stack, from cs_thread_frame(ts) (GIL held). */
+void cs_family_walk_frames(PyFrameObject *f,
+                           void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
+                                         int lineno),
+                           void *ctx, int max_frames);
 
 #if CS_PY_HAS_MONITORING
 /* sys.monitoring, shared by the recorder and the live hooks (3.12+). */

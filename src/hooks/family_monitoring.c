@@ -463,11 +463,6 @@ PyCodeObject *cs_family_frame_code(void *frame)
     return cs_frame_code(frame ? frame : cs_current_frame());
 }
 
-static void walk_frames(PyFrameObject *f,
-                        void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
-                                      int lineno),
-                        void *ctx, int max_frames);
-
 void cs_family_walk_stack(void *frame,
                           void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
                                         int lineno),
@@ -476,19 +471,11 @@ void cs_family_walk_stack(void *frame,
     (void)frame; /* the events of sys.monitoring come from the running frame */
     PyFrameObject *f = PyEval_GetFrame();
     Py_XINCREF(f);
-    walk_frames(f, visit, ctx, max_frames);
+    cs_family_walk_frames(f, visit, ctx, max_frames);
 }
 
-void cs_family_walk_thread_stack(PyThreadState *ts,
-                                 void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals,
-                                               PyObject *first_arg, int lineno),
-                                 void *ctx, int max_frames)
-{
-    walk_frames(cs_thread_frame(ts), visit, ctx, max_frames);
-}
 
-/* Visits f (a new reference, released) and its callers, innermost first. */
-static void walk_frames(PyFrameObject *f,
+void cs_family_walk_frames(PyFrameObject *f,
                         void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
                                       int lineno),
                         void *ctx, int max_frames)

@@ -254,11 +254,6 @@ PyCodeObject *cs_family_frame_code(void *frame)
     return frame_code(frame);
 }
 
-static void walk_frames(PyFrameObject *f,
-                        void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
-                                      int lineno),
-                        void *ctx, int max_frames);
-
 void cs_family_walk_stack(void *frame,
                           void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
                                         int lineno),
@@ -266,19 +261,11 @@ void cs_family_walk_stack(void *frame,
 {
     PyFrameObject *f = frame ? (PyFrameObject *)frame : PyEval_GetFrame();
     Py_XINCREF(f);
-    walk_frames(f, visit, ctx, max_frames);
+    cs_family_walk_frames(f, visit, ctx, max_frames);
 }
 
-void cs_family_walk_thread_stack(PyThreadState *ts,
-                                 void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals,
-                                               PyObject *first_arg, int lineno),
-                                 void *ctx, int max_frames)
-{
-    walk_frames(cs_thread_frame(ts), visit, ctx, max_frames);
-}
 
-/* Visits f (a new reference, released) and its callers, innermost first. */
-static void walk_frames(PyFrameObject *f,
+void cs_family_walk_frames(PyFrameObject *f,
                         void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
                                       int lineno),
                         void *ctx, int max_frames)

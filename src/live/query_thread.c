@@ -222,7 +222,7 @@ int cs_query_thread(int argc, char **argv, struct cs_live_answer *a)
         cs_textbuf_putc(&a->text, '\n');
         cs_textbuf_puts(&a->json, ",\"stack\":[");
         struct stack_out out = {&a->json, &a->text, 0};
-        cs_family_walk_thread_stack(ts, visit_frame, &out, depth);
+        cs_family_walk_frames(cs_thread_frame(ts), visit_frame, &out, depth);
         PyErr_Clear();
         cs_textbuf_puts(&a->json, "]}");
         Py_XDECREF(f.name);

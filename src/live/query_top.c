@@ -210,7 +210,7 @@ static void take_sample(struct top_question *q)
         if (!w.cpu_ns)
             continue; /* it slept since the last sample */
         q->cpu_ns += w.cpu_ns;
-        cs_family_walk_thread_stack(ts, visit_frame, &w, STACK_DEPTH);
+        cs_family_walk_frames(cs_thread_frame(ts), visit_frame, &w, STACK_DEPTH);
         PyErr_Clear();
     }
     if (threads > q->threads_seen)
