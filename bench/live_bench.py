@@ -173,8 +173,8 @@ def measure(python):
             keep("attached, idle")
             for phase, command, function, extra in OBSERVING:
                 client = subprocess.Popen([CALLSCOPE, command, str(p.pid), "__main__." + function, "--format", "jsonl"]
-                                          + extra, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-                client.stdout.readline()  # the status: instrumentation is in place
+                                          + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                wait_installed(client, command)
                 keep(phase)
                 client.kill()
                 client.wait()
@@ -185,6 +185,16 @@ def measure(python):
         p.kill()
         p.wait()
     return best
+
+
+def wait_installed(client, command):
+    """Returns once the observation is in place: trace, whose JSON lines are
+    observations only, says so on stderr; the others with their started
+    event, the first line of their output."""
+    if command == "trace":
+        client.stderr.readline()
+    else:
+        client.stdout.readline()
 
 
 def count_instructions(python, workdir):
@@ -215,9 +225,11 @@ def count_instructions(python, workdir):
             # The client writes to a file, so it never waits for this script.
             with open(os.path.join(workdir, "trace.jsonl"), "w+") as seen:
                 client = subprocess.Popen([CALLSCOPE, command, str(p.pid), "__main__." + function, "--format", "jsonl"]
-                                          + extra, stdout=seen, stderr=subprocess.DEVNULL)
-                for _ in range(3000):  # the status line: the instrumentation is in place
-                    if os.path.getsize(seen.name) or client.poll() is not None:
+                                          + extra, stdout=seen, stderr=subprocess.PIPE)
+                if command == "trace":
+                    wait_installed(client, command)
+                for _ in range(3000):  # the started event: the instrumentation is in place
+                    if command == "trace" or os.path.getsize(seen.name) or client.poll() is not None:
                         break
                     time.sleep(0.01)
                 count(phase)
