@@ -23,12 +23,6 @@
 #define DIM "\x1b[2m"
 #define RESET "\x1b[0m"
 
-struct header {
-    int command;
-    uint64_t watch_id, wall_ns, tid, duration_ns;
-    struct cs_text thread;
-    int daemon;
-};
 
 struct node {
     int depth;
@@ -87,16 +81,6 @@ static int node_args(const struct node *nd, const unsigned char *end, int json, 
     return rd.error ? -1 : 0;
 }
 
-static void read_header(struct cs_reader *rd, struct header *h)
-{
-    h->command = cs_get_byte(rd);
-    h->watch_id = cs_get_varint(rd);
-    h->wall_ns = cs_get_varint(rd);
-    h->tid = cs_get_varint(rd);
-    h->thread = cs_get_text(rd);
-    h->daemon = cs_get_byte(rd);
-    h->duration_ns = cs_get_varint(rd);
-}
 
 static void timestamp(uint64_t wall_ns, char *buf, size_t size)
 {
@@ -107,13 +91,13 @@ static void timestamp(uint64_t wall_ns, char *buf, size_t size)
     snprintf(buf + n, size - n, ".%03d", (int)(wall_ns / 1000000 % 1000));
 }
 
-static void title(struct cs_live_render *r, const struct header *h, struct cs_textbuf *b)
+static void title(struct cs_live_render *r, const struct cs_observation_header *h, struct cs_textbuf *b)
 {
     char ts[64], dur[32];
     timestamp(h->wall_ns, ts, sizeof ts);
     cs_format_duration((int64_t)h->duration_ns, dur, sizeof dur);
     cs_textbuf_printf(b, "%s%s%s thread=%s tid=%llu daemon=%s", r->color ? DIM : "", ts, r->color ? RESET : "",
-                      cs_safe(h->thread.s, h->thread.n), (unsigned long long)h->tid, h->daemon ? "True" : "False");
+                      cs_safe(h->thread, h->thread_len), (unsigned long long)h->tid, h->daemon ? "True" : "False");
     if (h->command != CS_LIVE_STACK)
         cs_textbuf_printf(b, " cost=%s", dur);
 }
@@ -139,7 +123,7 @@ static void json_watch_id(struct cs_textbuf *b, int command, uint64_t id)
 /* The fields every observation has: watch_id, timestamp (epoch seconds),
  * time (the same, local and readable), func_name, location, thread, tid,
  * daemon. */
-static void json_head(struct cs_textbuf *b, const struct header *h, struct cs_text func, struct cs_text file,
+static void json_head(struct cs_textbuf *b, const struct cs_observation_header *h, struct cs_text func, struct cs_text file,
                       uint64_t line)
 {
     char ts[64];
@@ -156,7 +140,7 @@ static void json_head(struct cs_textbuf *b, const struct header *h, struct cs_te
     cs_json_string(b, loc.data ? loc.data : "", loc.len);
     cs_textbuf_free(&loc);
     cs_textbuf_puts(b, ",\"thread\":");
-    cs_json_string(b, h->thread.s, h->thread.n);
+    cs_json_string(b, h->thread, h->thread_len);
     cs_textbuf_printf(b, ",\"tid\":%llu,\"daemon\":%s", (unsigned long long)h->tid, h->daemon ? "true" : "false");
 }
 
@@ -215,7 +199,7 @@ static int json_tree(struct cs_textbuf *b, const struct node *nodes, size_t n, c
 /* Guides drawn for at most this many levels; a deeper node says how deep. */
 #define MAX_DRAWN_DEPTH 64
 
-static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const struct header *h,
+static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const struct cs_observation_header *h,
                         struct cs_textbuf *b)
 {
     uint64_t count = cs_get_varint(rd);
@@ -374,7 +358,7 @@ static int json_call_args(struct cs_reader *rd, int shape, uint64_t positional, 
     return rd->error || oom ? -1 : 0;
 }
 
-static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const struct header *h,
+static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const struct cs_observation_header *h,
                         struct cs_textbuf *b)
 {
     struct cs_text func = cs_get_text(rd), file = cs_get_text(rd);
@@ -465,7 +449,7 @@ static int render_watch(struct cs_live_render *r, struct cs_reader *rd, const st
 
 /* ---- stack ---- */
 
-static int render_stack(struct cs_live_render *r, struct cs_reader *rd, const struct header *h,
+static int render_stack(struct cs_live_render *r, struct cs_reader *rd, const struct cs_observation_header *h,
                         struct cs_textbuf *b)
 {
     struct cs_text func = cs_get_text(rd), file = cs_get_text(rd);
@@ -501,7 +485,7 @@ static int render_stack(struct cs_live_render *r, struct cs_reader *rd, const st
 
 /* ---- monitor ---- */
 
-static int render_monitor(struct cs_live_render *r, struct cs_reader *rd, const struct header *h,
+static int render_monitor(struct cs_live_render *r, struct cs_reader *rd, const struct cs_observation_header *h,
                           struct cs_textbuf *b)
 {
     struct cs_text func = cs_get_text(rd), file = cs_get_text(rd);
@@ -537,8 +521,8 @@ static int render_monitor(struct cs_live_render *r, struct cs_reader *rd, const 
 int cs_live_render_observation(struct cs_live_render *r, const unsigned char *payload, size_t len)
 {
     struct cs_reader rd = {payload, payload + len, 0};
-    struct header h;
-    read_header(&rd, &h);
+    struct cs_observation_header h;
+    cs_observation_header_get(&rd, &h);
     if (rd.error)
         return -1;
     struct cs_textbuf b = {0};

@@ -270,7 +270,10 @@ static void put_callable(struct cs_textbuf *b, PyObject *callable)
 
 /* The running thread's name and daemon flag, from threading's own table
  * (dictionary lookups only). */
-static void put_thread(struct cs_textbuf *b)
+/* The header of an observation made now in the calling thread: its
+ * threading name and daemon flag, read from the Thread's __dict__ (no
+ * property runs). */
+static void put_header(struct cs_textbuf *b, struct cs_live_watch *w, int64_t wall, int64_t duration)
 {
     PyObject *name = NULL;
     int daemon = 0;
@@ -292,24 +295,27 @@ static void put_thread(struct cs_textbuf *b)
     }
     Py_XDECREF(active);
     PyErr_Clear();
-    put_varint(b, (uint64_t)PyThread_get_thread_native_id());
-    if (name && PyUnicode_Check(name))
-        put_unicode(b, name);
-    else if (!threading && PyThread_get_thread_native_id() == (unsigned long)getpid())
-        put_cstr(b, "MainThread"); /* a program that never imported threading */
-    else
-        put_cstr(b, "");
+    struct cs_observation_header h = {
+        .command = w->req.command,
+        .watch_id = (uint64_t)w->id,
+        .wall_ns = (uint64_t)wall,
+        .tid = (uint64_t)PyThread_get_thread_native_id(),
+        .thread = "",
+        .daemon = daemon,
+        .duration_ns = (uint64_t)(duration > 0 ? duration : 0),
+    };
+    Py_ssize_t n = 0;
+    const char *text = name && PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &n) : NULL;
+    if (text) {
+        h.thread = text;
+        h.thread_len = (size_t)n;
+    } else if (!threading && h.tid == (uint64_t)getpid()) {
+        h.thread = "MainThread"; /* a program that never imported threading */
+        h.thread_len = strlen(h.thread);
+    }
+    PyErr_Clear();
+    cs_observation_header_put(b, &h);
     Py_XDECREF(name);
-    cs_textbuf_putc(b, (char)daemon);
-}
-
-static void put_header(struct cs_textbuf *b, struct cs_live_watch *w, int64_t wall, int64_t duration)
-{
-    cs_textbuf_putc(b, (char)w->req.command);
-    put_varint(b, (uint64_t)w->id);
-    put_varint(b, (uint64_t)wall);
-    put_thread(b);
-    put_varint(b, (uint64_t)(duration > 0 ? duration : 0));
 }
 
 /* Queues an observation and counts it toward -n. */

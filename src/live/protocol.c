@@ -4,6 +4,8 @@
  */
 #include "live/protocol.h"
 
+#include "util/textbuf.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,4 +236,32 @@ int cs_recv_frame(int fd, unsigned char **payload, size_t *len)
     }
     (*payload)[*len] = 0;
     return h[4];
+}
+
+void cs_observation_header_put(struct cs_textbuf *b, const struct cs_observation_header *h)
+{
+    unsigned char buf[4 * CS_VARINT_MAX + 2], *p = buf;
+    *p++ = (unsigned char)h->command;
+    p = cs_put_varint(p, h->watch_id);
+    p = cs_put_varint(p, h->wall_ns);
+    p = cs_put_varint(p, h->tid);
+    p = cs_put_varint(p, h->thread_len);
+    cs_textbuf_put(b, buf, (size_t)(p - buf));
+    cs_textbuf_put(b, h->thread, h->thread_len);
+    p = buf;
+    *p++ = (unsigned char)(h->daemon != 0);
+    p = cs_put_varint(p, h->duration_ns);
+    cs_textbuf_put(b, buf, (size_t)(p - buf));
+}
+
+int cs_observation_header_get(struct cs_reader *rd, struct cs_observation_header *h)
+{
+    h->command = cs_get_byte(rd);
+    h->watch_id = cs_get_varint(rd);
+    h->wall_ns = cs_get_varint(rd);
+    h->tid = cs_get_varint(rd);
+    h->thread = cs_get_str(rd, &h->thread_len);
+    h->daemon = cs_get_byte(rd);
+    h->duration_ns = cs_get_varint(rd);
+    return rd->error ? -1 : 0;
 }

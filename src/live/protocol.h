@@ -37,9 +37,10 @@
  *                a MSG_RESULT (none when it runs until the client leaves)
  *
  * MSG_OBSERVATION
- *   u8 command (CS_LIVE_TRACE/WATCH/STACK), varint watch id,
- *   varint wall-clock ns, varint tid, str thread name, u8 daemon,
- *   varint duration ns (0 when observed at entry), then per command:
+ *   the header (struct cs_observation_header: both ends use its put and
+ *   get): u8 command (CS_LIVE_*), varint watch id, varint wall-clock ns,
+ *   varint tid, str thread name, u8 daemon, varint duration ns (0 when
+ *   observed at entry); then per command:
  *   TRACE  varint n, n x node: varint depth, varint duration ns,
  *          u8 CS_NODE_* flags, str function, str filename, varint lineno,
  *          and with CS_NODE_ARGS: varint nargs, nargs x (str name, value)
@@ -145,6 +146,26 @@ size_t cs_live_request_format(const struct cs_live_request *req, char out[CS_LIV
 /* 0, or -1 with a message in err. */
 int cs_live_request_parse(const char *text, size_t len, struct cs_live_request *req, char *err,
                           size_t errlen);
+
+/* The header every MSG_OBSERVATION begins with, as both ends see it: the
+ * agent fills it and puts it, the client gets it back, from one
+ * definition of the bytes. */
+struct cs_observation_header {
+    int command;           /* enum cs_live_command */
+    uint64_t watch_id;
+    uint64_t wall_ns;      /* when, since the epoch */
+    uint64_t tid;          /* the thread's native id */
+    const char *thread;    /* its name, UTF-8 (not NUL-terminated) */
+    size_t thread_len;
+    int daemon;
+    uint64_t duration_ns;  /* 0 when observed at entry */
+};
+
+struct cs_textbuf;
+void cs_observation_header_put(struct cs_textbuf *b, const struct cs_observation_header *h);
+/* Reads a header; its thread name points into the frame. 0, or -1 when the
+ * frame is too short (rd->error set). */
+int cs_observation_header_get(struct cs_reader *rd, struct cs_observation_header *h);
 
 /* Writes a frame header for a payload of `len` bytes. */
 static inline void cs_frame_header(unsigned char out[CS_FRAME_HEADER], int kind, size_t len)
