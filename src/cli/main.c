@@ -18,7 +18,7 @@ static void usage(FILE *out)
           "  view [FILE]                      browse the calls in the terminal (tree, search, filter, follow)\n"
           "  show [FILE]                      the call tree, with arguments, results and timings\n"
           "  stats [FILE]                     where the time went, per function\n"
-          "  export [FILE] --format FORMAT    Perfetto, speedscope, folded stacks, SVG flame graph, JSON lines\n"
+          "  export [FILE] --format FORMAT    Perfetto, Chrome, Firefox Profiler, speedscope, folded, SVG, JSON lines\n"
           "  (view, show, stats and export take --filter EXPR, e.g. \"module == 'app%' and duration > 5\")\n"
           "Live, in a running process:\n"
           "  attach PID [--via ptrace|gdb]    start the agent in a running Python process\n"
@@ -32,10 +32,10 @@ static void usage(FILE *out)
           "  sc PID PATTERN                   the loaded classes matching a wildcard pattern, with file and line\n"
           "  sm PID PATTERN                   the loaded functions and methods matching it: the names trace takes\n"
           "  inspect PID EXPR                 the value of a global or attribute path (myapp.config.settings)\n"
-          "  tui [PID]                        all of the above in one screen, for a process you choose\n"
           "  logger PID [NAME --level LEVEL]  its loggers, levels and handlers; set a level (reset restores)\n"
           "  memory PID [--tracemalloc S]     RSS, gc generations, the types with the most objects, growing sites\n"
           "  top PID [-i S] [-n ROUNDS]       the functions it spends its CPU time in now, refreshed\n"
+          "  tui [PID]                        all of the above in one screen, for a process you choose\n"
           "  (PID may be left out when one process of yours has an agent; output to a pipe is JSON lines)\n\n"
           "`callscope COMMAND --help` describes a command's options.\n",
           out);
