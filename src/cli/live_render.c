@@ -35,6 +35,15 @@ struct node {
     uint64_t nargs;
 };
 
+/* A node's flags as JSON keys (`"await":true`) and tree marks (`[await]`). */
+static const struct {
+    int flag;
+    const char *name;
+} node_marks[] = {
+    {CS_NODE_BUILTIN, "builtin"}, {CS_NODE_AWAIT, "await"}, {CS_NODE_YIELD, "yield"},
+    {CS_NODE_RAISED, "raised"},   {CS_NODE_UNFINISHED, "unfinished"},
+};
+
 /* Reads past a node's arguments, remembering where they are. */
 static void read_node_args(struct cs_reader *rd, struct node *nd)
 {
@@ -162,16 +171,9 @@ static int json_node(struct cs_textbuf *b, const struct node *nd, const unsigned
     cs_json_string(b, nd->filename.s, nd->filename.n);
     cs_textbuf_printf(b, ",\"lineno\":%llu,\"duration_ms\":%.6f", (unsigned long long)nd->lineno,
                       (double)nd->duration_ns / 1e6);
-    if (nd->flags & CS_NODE_BUILTIN)
-        cs_textbuf_puts(b, ",\"builtin\":true");
-    if (nd->flags & CS_NODE_AWAIT)
-        cs_textbuf_puts(b, ",\"await\":true");
-    if (nd->flags & CS_NODE_YIELD)
-        cs_textbuf_puts(b, ",\"yield\":true");
-    if (nd->flags & CS_NODE_RAISED)
-        cs_textbuf_puts(b, ",\"raised\":true");
-    if (nd->flags & CS_NODE_UNFINISHED)
-        cs_textbuf_puts(b, ",\"unfinished\":true");
+    for (size_t i = 0; i < sizeof node_marks / sizeof *node_marks; i++)
+        if (nd->flags & node_marks[i].flag)
+            cs_textbuf_printf(b, ",\"%s\":true", node_marks[i].name);
     int rc = nd->flags & CS_NODE_ARGS ? node_args(nd, end, 1, b) : 0;
     cs_textbuf_puts(b, ",\"children\":[");
     return rc;
@@ -301,14 +303,9 @@ static int render_trace(struct cs_live_render *r, struct cs_reader *rd, const st
         else
             cs_textbuf_printf(b, "%s:%llu", cs_safe(nd->filename.s, nd->filename.n),
                               (unsigned long long)nd->lineno);
-        if (nd->flags & CS_NODE_AWAIT)
-            cs_textbuf_puts(b, " [await]");
-        if (nd->flags & CS_NODE_YIELD)
-            cs_textbuf_puts(b, " [yield]");
-        if (nd->flags & CS_NODE_RAISED)
-            cs_textbuf_puts(b, " [raised]");
-        if (nd->flags & CS_NODE_UNFINISHED)
-            cs_textbuf_puts(b, " [unfinished]");
+        for (size_t k = 0; k < sizeof node_marks / sizeof *node_marks; k++)
+            if ((nd->flags & node_marks[k].flag) && node_marks[k].flag != CS_NODE_BUILTIN) /* shown as its place */
+                cs_textbuf_printf(b, " [%s]", node_marks[k].name);
         cs_textbuf_putc(b, '\n');
     }
     free(parent_dur);

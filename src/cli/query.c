@@ -202,24 +202,20 @@ int cs_cmd_query(const char *question, int argc, char **argv)
     int fd = cs_connect_agent(pid, 1);
     if (fd < 0)
         return CS_EXIT_FAILURE;
-    size_t size = CS_VARINT_MAX * 2 + strlen(question);
-    for (int i = 0; i < nargs; i++)
-        size += CS_VARINT_MAX + strlen(args[i]);
-    unsigned char *request = malloc(size), *p = request;
+    /* the arguments were bounded above: the request always fits */
+    size_t size = 2 * CS_VARINT_MAX + strlen(question) + (size_t)nargs * (CS_VARINT_MAX + CS_QUERY_MAX_ARG);
+    unsigned char *request = malloc(size);
+    size_t len = request ? cs_live_query_format(request, size, question, nargs, args) : 0;
     int status = CS_EXIT_FAILURE;
-    if (request) {
-        p = cs_put_str(p, question, strlen(question));
-        p = cs_put_varint(p, (uint64_t)nargs);
-        for (int i = 0; i < nargs; i++)
-            p = cs_put_str(p, args[i], strlen(args[i]));
+    if (len) {
         int redraw = is_redrawn(question) && isatty(STDOUT_FILENO);
         struct text_form form = {redraw, redraw && cs_want_color(no_color)};
-        if (cs_send_frame(fd, CS_REQ_QUERY, request, (size_t)(p - request)) != 0)
+        if (cs_send_frame(fd, CS_REQ_QUERY, request, len) != 0)
             cs_error("lost the agent of process %d", (int)pid);
         else
             status = receive_answer(fd, question, jsonl, &form);
-        free(request);
     }
+    free(request);
     close(fd);
     return status;
 }

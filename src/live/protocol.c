@@ -265,3 +265,18 @@ int cs_observation_header_get(struct cs_reader *rd, struct cs_observation_header
     h->duration_ns = cs_get_varint(rd);
     return rd->error ? -1 : 0;
 }
+
+size_t cs_live_query_format(unsigned char *out, size_t size, const char *question, int argc,
+                            const char *const *argv)
+{
+    size_t need = 2 * CS_VARINT_MAX + strlen(question);
+    for (int i = 0; i < argc; i++)
+        need += CS_VARINT_MAX + strlen(argv[i]);
+    if (need > size)
+        return 0;
+    unsigned char *p = cs_put_str(out, question, strlen(question));
+    p = cs_put_varint(p, (uint64_t)argc);
+    for (int i = 0; i < argc; i++)
+        p = cs_put_str(p, argv[i], strlen(argv[i]));
+    return (size_t)(p - out);
+}

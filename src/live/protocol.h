@@ -147,6 +147,11 @@ size_t cs_live_request_format(const struct cs_live_request *req, char out[CS_LIV
 int cs_live_request_parse(const char *text, size_t len, struct cs_live_request *req, char *err,
                           size_t errlen);
 
+/* A REQ_QUERY's payload: writes it into out (size bytes) and returns its
+ * length, or 0 when it does not fit. */
+size_t cs_live_query_format(unsigned char *out, size_t size, const char *question, int argc,
+                            const char *const *argv);
+
 /* The header every MSG_OBSERVATION begins with, as both ends see it: the
  * agent fills it and puts it, the client gets it back, from one
  * definition of the bytes. */

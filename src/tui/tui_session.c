@@ -211,15 +211,12 @@ char *tui_ask(int pid, const char *question, int argc, const char *const *argv, 
     int fd = cs_connect_agent(pid, 1);
     if (fd < 0)
         return NULL;
-    unsigned char request[4096], *p = request;
-    p = cs_put_str(p, question, strlen(question));
-    p = cs_put_varint(p, (uint64_t)argc);
-    for (int i = 0; i < argc && (size_t)(p - request) + strlen(argv[i]) + CS_VARINT_MAX < sizeof request; i++)
-        p = cs_put_str(p, argv[i], strlen(argv[i]));
+    unsigned char request[8192];
+    size_t request_len = cs_live_query_format(request, sizeof request, question, argc, argv);
     char *answer = NULL;
     unsigned char *payload = NULL;
     size_t len = 0;
-    int kind = cs_send_frame(fd, CS_REQ_QUERY, request, (size_t)(p - request)) == 0
+    int kind = request_len && cs_send_frame(fd, CS_REQ_QUERY, request, request_len) == 0
                    ? wait_frame(fd, &payload, &len)
                    : -1;
     if (kind == CS_MSG_RESULT) {
