@@ -51,8 +51,13 @@ TUI_SRC = $(wildcard src/tui/*.c)
 # live commands' printer, but the C tests and the fuzzers run them
 # in-process, so they are linked into the library with the readers.
 READER_COMMANDS_SRC = src/cli/show.c src/cli/stats.c src/cli/live_render.c
-READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) $(wildcard src/query/*.c) \
-    $(wildcard src/export/*.c) $(READER_COMMANDS_SRC)
+READER_SRC = $(wildcard src/collector/*.c) $(filter-out $(SQLITE_EXT_ENTRY),$(wildcard src/store/*.c)) \
+    $(wildcard src/query/*.c) $(wildcard src/export/*.c) $(READER_COMMANDS_SRC)
+# callscope's loadable SQLite extension: the call_rows virtual table for the
+# sqlite3 shell, Python's sqlite3 and Datasette (docs/schema.md). Its entry
+# point is compiled into it alone.
+SQLITE_EXT_ENTRY = src/store/sqlite_extension.c
+SQLITE_EXT_SRC = $(SQLITE_EXT_ENTRY) src/store/calls_vtab.c src/store/call_chunks.c src/util/textbuf.c
 CLI_SRC = $(filter-out $(READER_COMMANDS_SRC),$(wildcard src/cli/*.c)) $(LIVE_SHARED_SRC)
 # The live agent runs inside the target, so it is part of the extension;
 # the protocol is shared with the client.
@@ -64,7 +69,7 @@ HOOKS_SRC = $(wildcard src/py/*.c) $(wildcard src/hooks/*.c) $(wildcard src/capt
 # Injecting the agent into a running process (Linux x86-64), and the agent
 # socket's path, which the agent computes the same way.
 ATTACH_SRC = $(wildcard src/attach/*.c) src/live/socket_path.c
-LIBS = -lsqlite3 -lm
+LIBS = -lsqlite3 -lzstd -lm
 VIEW_LIBS = -lncursesw
 
 # The extension's file name and include path depend on the interpreter.
@@ -106,10 +111,18 @@ $(BUILD)/callscope: $(CLI_OBJ) $(LIB_A)
 
 extension: package $(EXTENSION)
 
-package: $(BUILD)/callscope $(PY_SOURCES)
+SQLITE_EXT = $(PKG_DIR)/callscope_sqlite.so
+package: $(BUILD)/callscope $(SQLITE_EXT) $(PY_SOURCES)
 	@mkdir -p $(PKG_DIR)
 	cp -r python/callscope/. $(PKG_DIR)/
 	cp $(BUILD)/callscope $(PKG_DIR)/.callscope.tmp && mv -f $(PKG_DIR)/.callscope.tmp $(PKG_DIR)/callscope
+
+# Compiled in one go from its few files, with SQLite's calls going through
+# the loading SQLite's table of functions (src/store/sqlite_api.h).
+$(SQLITE_EXT): $(SQLITE_EXT_SRC)
+	@mkdir -p $(PKG_DIR)
+	$(CC) $(CPPFLAGS) -DCS_SQLITE_LOADABLE $(CFLAGS) $(DEPFLAGS) -MF $@.d -MT $@ -fPIC -shared \
+	    -fvisibility=hidden -o $@ $(SQLITE_EXT_SRC) -lzstd -lm
 
 # The flags the extension's objects were compiled with. It is rewritten only
 # when they change (another interpreter of the same ABI, another OPT), and the
@@ -290,5 +303,5 @@ FORCE:
 .PHONY: FORCE
 
 # The headers each object, test and bench program read when it was last built.
--include $(wildcard $(BUILD)/*.d $(BUILD)/obj/*/*.d $(EXT_OBJ_DIR)/*/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d \
+-include $(wildcard $(BUILD)/*.d $(PKG_DIR)/*.d $(BUILD)/obj/*/*.d $(EXT_OBJ_DIR)/*/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d \
     build/fuzz/*.d build/fuzz/obj/*/*.d)

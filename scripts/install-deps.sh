@@ -7,8 +7,9 @@ set -euo pipefail
 # (`callscope view`, linked with ncursesw); tmux: the viewer's tests.
 # clang and libclang-rt-14-dev: the libFuzzer harnesses (`make fuzz`).
 # protobuf-compiler: protoc, which decodes `export --format perfetto` in its tests.
+# libzstd-dev: the store compresses its chunks of calls with zstd.
 # jq: the live tests run Peeka's jq recipes on callscope's JSON lines unchanged.
-packages=(gcc make libsqlite3-dev sqlite3 gdb libncurses-dev tmux clang libclang-rt-14-dev protobuf-compiler jq)
+packages=(gcc make libsqlite3-dev sqlite3 libzstd-dev gdb libncurses-dev tmux clang libclang-rt-14-dev protobuf-compiler jq)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

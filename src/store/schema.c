@@ -1,5 +1,7 @@
 /*
- * schema.c — creates the version 2 schema and validates stores for readers.
+ * schema.c — creates the version 3 schema and validates stores for readers
+ * (of version 2 as well: its call_rows is a plain table with the same
+ * columns, so every reader reads it unchanged).
  */
 #include "store/schema.h"
 
@@ -13,13 +15,16 @@
 #include <unistd.h>
 
 #include "store/call_blocks.h"
+#include "store/calls_vtab.h"
 #include "store/read_sets.h"
 #include "store/read_values.h"
 #include "store/store.h"
 
-/* Keep in step with docs/schema.md. Column order in call_rows puts the
- * always present integers first; SQLite stores NULL and small ints in the
- * record header alone, so unset columns cost one byte.
+/* Keep in step with docs/schema.md. The calls are in call_chunks
+ * (call_chunks.h) and call_late, which the virtual table call_rows shows as
+ * one table (calls_vtab.h). Column order in call_late puts the always
+ * present integers first; SQLite stores NULL and small ints in the record
+ * header alone, so unset columns cost one byte.
  *
  * A value the program passes again and again (the document a parser
  * walks, self, a config dict) is a row of vals, written once. A call row
@@ -36,10 +41,13 @@ static const char SCHEMA_SQL[] =
     "CREATE TABLE functions(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, module TEXT,"
     " qualname TEXT, name TEXT, filename TEXT, lineno INTEGER, arg_names TEXT);"
     "CREATE TABLE vals(id INTEGER PRIMARY KEY, text TEXT NOT NULL, type TEXT);"
-    "CREATE TABLE call_rows(id INTEGER PRIMARY KEY, parent_id INTEGER,"
+    "CREATE TABLE call_chunks(first_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL,"
+    " rows INTEGER NOT NULL, data BLOB NOT NULL);"
+    "CREATE TABLE call_late(id INTEGER PRIMARY KEY, parent_id INTEGER,"
     " thread_id INTEGER NOT NULL, function_id INTEGER NOT NULL, depth INTEGER NOT NULL,"
     " start_ns INTEGER NOT NULL, duration_ns INTEGER, self_ns INTEGER, args TEXT,"
     " result, exception TEXT, flags INTEGER NOT NULL DEFAULT 0);"
+    "CREATE VIRTUAL TABLE call_rows USING " CS_CALLS_MODULE ";"
     "CREATE VIEW calls AS SELECT r.id AS id, r.parent_id AS parent_id, r.thread_id AS thread_id,"
     " r.function_id AS function_id, r.depth AS depth, r.start_ns AS start_ns,"
     " r.duration_ns AS duration_ns, r.self_ns AS self_ns,"
@@ -80,7 +88,10 @@ int cs_schema_create(sqlite3 *db)
     char sql[128];
     snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
              CS_STORE_APPLICATION_ID, CS_STORE_SCHEMA_VERSION);
-    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    /* call_rows is made by the module */
+    int rc = cs_calls_vtab_register(db);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     /* One transaction: a reader that opens the file meanwhile sees all of
      * the schema or none of it, and holds up the writer once at most. */
     if (rc == SQLITE_OK)
@@ -211,10 +222,11 @@ sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
         sqlite3_close(db);
         return NULL;
     }
-    if (version != CS_STORE_SCHEMA_VERSION) {
-        snprintf(err, errlen, "%s was written by %s callscope (schema %lld; this one reads %d)%s", path,
+    if (version < CS_STORE_OLDEST_READ_VERSION || version > CS_STORE_SCHEMA_VERSION) {
+        snprintf(err, errlen, "%s was written by %s callscope (schema %lld; this one reads %d to %d)%s", path,
                  version > CS_STORE_SCHEMA_VERSION ? "a newer" : "an older", (long long)version,
-                 CS_STORE_SCHEMA_VERSION, version > CS_STORE_SCHEMA_VERSION ? "" : "; record it again");
+                 CS_STORE_OLDEST_READ_VERSION, CS_STORE_SCHEMA_VERSION,
+                 version > CS_STORE_SCHEMA_VERSION ? "" : "; record it again");
         sqlite3_close(db);
         return NULL;
     }
@@ -241,7 +253,8 @@ sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
         sqlite3_close(db);
         return NULL;
     }
-    if (cs_read_values_register(db) != SQLITE_OK || cs_read_sets_register(db) != SQLITE_OK) {
+    if (cs_read_values_register(db) != SQLITE_OK || cs_read_sets_register(db) != SQLITE_OK ||
+        cs_calls_vtab_register(db) != SQLITE_OK) {
         snprintf(err, errlen, "cannot read %s: out of memory", path);
         sqlite3_close(db);
         return NULL;

@@ -90,7 +90,7 @@ static int prepare(struct cs_store *s, sqlite3_stmt **st, const char *sql)
  * rows of `ncols` parameters each. */
 static int prepare_multi(struct cs_store *s, sqlite3_stmt **st, const char *table, const char *columns, int ncols)
 {
-    char sql[ROWS_PER_INSERT * (CALL_COLUMNS * 2 + 4) + 256];
+    char sql[ROWS_PER_INSERT * (3 * 2 + 4) + 256];
     int n = snprintf(sql, sizeof sql, "INSERT INTO %s%s VALUES ", table, columns);
     for (int r = 0; r < ROWS_PER_INSERT; r++) {
         n += snprintf(sql + n, sizeof sql - (size_t)n, "%s(?", r ? "," : "");
@@ -103,20 +103,11 @@ static int prepare_multi(struct cs_store *s, sqlite3_stmt **st, const char *tabl
 
 static int prepare_all(struct cs_store *s)
 {
-    return prepare(s, &s->insert_call, "INSERT INTO call_rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)") ||
-           prepare(s, &s->replace_call, "INSERT OR REPLACE INTO call_rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)") ||
+    return prepare(s, &s->insert_chunk, "INSERT INTO call_chunks VALUES (?,?,?,?)") ||
+           prepare(s, &s->insert_late, "INSERT OR REPLACE INTO call_late VALUES (?,?,?,?,?,?,?,?,?,?,?,?)") ||
            prepare(s, &s->insert_val, "INSERT INTO vals VALUES (?,?,?)") ||
            prepare_multi(s, &s->insert_vals, "vals", "", 3) ||
            prepare_multi(s, &s->append_vals, "vals", "(text, type)", 2) ||
-           prepare_multi(s, &s->insert_calls, "call_rows", "", CALL_COLUMNS) ||
-           prepare_multi(s, &s->append_calls, "call_rows",
-                         "(parent_id, thread_id, function_id, depth, start_ns, duration_ns,"
-                         " self_ns, args, result, exception, flags)",
-                         APPEND_COLUMNS) ||
-           prepare_multi(s, &s->append_plain, "call_rows",
-                         "(parent_id, thread_id, function_id, depth, start_ns, duration_ns,"
-                         " self_ns, args, result)",
-                         PLAIN_COLUMNS) ||
            prepare(s, &s->insert_function,
                    "INSERT OR REPLACE INTO functions VALUES (?,?,?,?,?,?,?,?)") ||
            prepare(s, &s->insert_process, "INSERT OR IGNORE INTO processes VALUES (?,?)") ||
@@ -227,7 +218,8 @@ struct cs_store *cs_store_create(const char *path, char *err, size_t errlen)
     s->path = strdup(path);
     s->window = calloc(WINDOW, sizeof *s->window);
     s->cur = calloc(1, sizeof *s->cur);
-    if (!s->path || !s->window || !s->cur) {
+    s->chunk_encoder = cs_chunk_encoder_new(CHUNK_ZSTD_LEVEL);
+    if (!s->path || !s->window || !s->cur || !s->chunk_encoder) {
         snprintf(err, errlen, "out of memory");
         cs_store_close(s);
         return NULL;
@@ -272,13 +264,15 @@ void cs_store_close(struct cs_store *s)
         cs_store_commit(s);
     stop_writer(s);
     cs_store_stop_checkpointer(s);
-    sqlite3_stmt *all[] = {s->insert_call, s->replace_call, s->insert_val, s->insert_vals,
-                           s->append_vals, s->insert_calls, s->append_calls, s->append_plain, s->insert_function, s->insert_process,
+    sqlite3_stmt *all[] = {s->insert_chunk, s->insert_late, s->insert_val, s->insert_vals,
+                           s->append_vals, s->insert_function, s->insert_process,
                            s->insert_thread, s->update_thread_name,
                            s->insert_log, s->insert_lost, s->set_meta};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]);
     cs_call_blocks_free(s->blocks);
+    cs_chunk_encoder_free(s->chunk_encoder);
+    cs_textbuf_free(&s->chunk_blob);
     sqlite3_close(s->db);
     free_batch(s->cur);
     for (size_t i = 0; i < s->queue_len; i++) /* only if the writer never ran */

@@ -29,7 +29,10 @@
 #include <sqlite3.h>
 
 #define CS_STORE_APPLICATION_ID 0x43534350 /* "CSCP" */
-#define CS_STORE_SCHEMA_VERSION 2
+#define CS_STORE_SCHEMA_VERSION 3
+/* Files of schema 2 are read too: their call_rows is a plain table with the
+ * columns of version 3's virtual table. */
+#define CS_STORE_OLDEST_READ_VERSION 2
 
 /* calls.flags */
 enum cs_call_flags {
@@ -102,7 +105,9 @@ void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t
  * val_id: the call's row refers to it instead if it is still waiting in
  * the window (and keeps its text otherwise). */
 void cs_store_refer_result(struct cs_store *s, int64_t call_id, int64_t val_id);
-/* Hands every completed row still waiting in the window to the writer. */
+/* Hands the completed rows waiting in the window to the writer once
+ * enough ids were given out since the last time (commits and
+ * cs_store_sync hand over everything). */
 int cs_store_flush_calls(struct cs_store *s);
 /* Flushes and waits until the writer has written everything. */
 int cs_store_sync(struct cs_store *s);

@@ -14,53 +14,7 @@
 #include "core/clock.h"
 #include "core/grow.h"
 
-/* ---- calls: binding ---- */
-
-/* Binds every column but id, from parameter base + 1 on; all of them, or
- * (plain) all but exception and flags. */
-static void bind_columns(sqlite3_stmt *st, int base, const struct pending_call *p, const char *text,
-                         int plain)
-{
-    if (!text)
-        text = ""; /* every stashed text was empty */
-    if (p->parent_id)
-        sqlite3_bind_int64(st, base + 1, p->parent_id);
-    else
-        sqlite3_bind_null(st, base + 1);
-    sqlite3_bind_int64(st, base + 2, p->thread_id);
-    sqlite3_bind_int64(st, base + 3, p->function_id);
-    sqlite3_bind_int(st, base + 4, p->depth);
-    sqlite3_bind_int64(st, base + 5, p->start_ns);
-    if (p->finished) {
-        sqlite3_bind_int64(st, base + 6, p->duration_ns);
-        sqlite3_bind_int64(st, base + 7, p->self_ns);
-    } else {
-        sqlite3_bind_null(st, base + 6);
-        sqlite3_bind_null(st, base + 7);
-    }
-    bind_text_or_null(st, base + 8, p->args_len == NO_TEXT ? NULL : text + p->args_off, p->args_len);
-    if (p->result > 0)
-        sqlite3_bind_int64(st, base + 9, p->result);
-    else
-        bind_text_or_null(st, base + 9, p->result_len == NO_TEXT ? NULL : text + p->result_off, p->result_len);
-    if (plain)
-        return;
-    bind_text_or_null(st, base + 10, p->exc_len == NO_TEXT ? NULL : text + p->exc_off, p->exc_len);
-    sqlite3_bind_int(st, base + 11, p->flags);
-}
-
-/* Whether a row can go through append_plain. */
-static int is_plain(const struct pending_call *p)
-{
-    return p->exc_len == NO_TEXT && p->flags == 0;
-}
-
-static void bind_call(sqlite3_stmt *st, int base, int64_t id, const struct pending_call *p,
-                      const char *text)
-{
-    sqlite3_bind_int64(st, base + 1, id);
-    bind_columns(st, base + 1, p, text, 0);
-}
+/* ---- calls: chunks, and the late rows beside them ---- */
 
 /* Adds a written row to its block of the skip index (db_lock held). */
 static void note_in_block(struct cs_store *s, int64_t id, const struct pending_call *p, const char *text)
@@ -79,70 +33,105 @@ static void note_in_block(struct cs_store *s, int64_t id, const struct pending_c
         cs_store_fail_rc(s, rc, "write");
 }
 
-/* Runs a single-row insert with an explicit id (db_lock held). */
-static void insert_one(struct cs_store *s, int64_t id, const struct pending_call *p, const char *text)
+static void bind_text_of(sqlite3_stmt *st, int i, const char *text, uint32_t off, uint32_t len)
 {
-    sqlite3_stmt *st = p->mode == CS_ROW_REPLACES ? s->replace_call : s->insert_call;
-    bind_call(st, 0, id, p, text);
+    bind_text_or_null(st, i, len == NO_TEXT ? NULL : text + off, len);
+}
+
+/* Writes the row of a call that cannot join a chunk: it was still running
+ * when the chunk of its id was written, or it is a long call's open row or
+ * the row that replaces it (db_lock held). */
+static void write_late(struct cs_store *s, int64_t id, const struct pending_call *p, const char *text)
+{
+    if (!text)
+        text = ""; /* every stashed text was empty */
+    sqlite3_stmt *st = s->insert_late;
+    sqlite3_bind_int64(st, 1, id);
+    if (p->parent_id)
+        sqlite3_bind_int64(st, 2, p->parent_id);
+    else
+        sqlite3_bind_null(st, 2);
+    sqlite3_bind_int64(st, 3, p->thread_id);
+    sqlite3_bind_int64(st, 4, p->function_id);
+    sqlite3_bind_int(st, 5, p->depth);
+    sqlite3_bind_int64(st, 6, p->start_ns);
+    if (p->finished) {
+        sqlite3_bind_int64(st, 7, p->duration_ns);
+        sqlite3_bind_int64(st, 8, p->self_ns);
+    } else {
+        sqlite3_bind_null(st, 7);
+        sqlite3_bind_null(st, 8);
+    }
+    bind_text_of(st, 9, text, p->args_off, p->args_len);
+    if (p->result > 0)
+        sqlite3_bind_int64(st, 10, p->result);
+    else
+        bind_text_of(st, 10, text, p->result_off, p->result_len);
+    bind_text_of(st, 11, text, p->exc_off, p->exc_len);
+    sqlite3_bind_int(st, 12, p->flags);
     if (run(s, st) == 0) {
         note_in_block(s, id, p, text);
         if (p->mode != CS_ROW_REPLACES) /* its open row was counted */
             atomic_fetch_add(&s->calls_written, 1);
-        if (id > s->max_id)
-            s->max_id = id;
     }
 }
 
-/* Rows of a batch gathered for one multi-row INSERT: either a run of
- * consecutive ids that continue the table (appended), or rows with gaps
- * before them (inserted with their ids). An appended run of rows without
- * exception or flags, the common case, binds two parameters less each. */
-struct group {
-    const struct row_entry *row[ROWS_PER_INSERT];
-    int n;
-    int append, plain;
-};
-
-/* An append leaves id out, so SQLite numbers the row max(id) + 1 and takes
- * its fast path for a new last row: no uniqueness probe of the whole b-tree
- * per row (a fifth of the insert's cost), and one parameter less to bind.
- * The id it gave is checked, so a wrong guess can never go unnoticed. */
-static void flush_group(struct cs_store *s, struct group *g, const char *text)
+static struct cs_chunk_text chunk_text(const char *text, uint32_t off, uint32_t len)
 {
-    if (g->n == 0 || failed(s)) {
-        g->n = 0;
+    if (len == NO_TEXT)
+        return (struct cs_chunk_text){NULL, 0, 0};
+    return (struct cs_chunk_text){text + off, len, 1};
+}
+
+static void to_chunk_row(int64_t id, const struct pending_call *p, const char *text, struct cs_chunk_row *r)
+{
+    if (!text)
+        text = "";
+    *r = (struct cs_chunk_row){
+        .id = id,
+        .parent_id = p->parent_id,
+        .thread_id = p->thread_id,
+        .function_id = p->function_id,
+        .depth = p->depth,
+        .start_ns = p->start_ns,
+        .duration_ns = p->duration_ns,
+        .self_ns = p->self_ns,
+        .flags = p->flags,
+        .result_id = p->result > 0 ? p->result : 0,
+        .args = chunk_text(text, p->args_off, p->args_len),
+        .result = p->result > 0 ? (struct cs_chunk_text){NULL, 0, 0} : chunk_text(text, p->result_off, p->result_len),
+        .exception = chunk_text(text, p->exc_off, p->exc_len),
+        .finished = p->finished,
+    };
+}
+
+/* Compresses the rows gathered in the encoder (rows[0..n) of the batch)
+ * and writes them as one chunk, with their blocks of the skip index. The
+ * compression runs without the connection's lock: the caller may write
+ * its small tables meanwhile. */
+static void write_chunk(struct cs_store *s, const struct row_entry *const *rows, int n, const char *text)
+{
+    int64_t first_id, last_id;
+    int count;
+    char err[256];
+    if (cs_chunk_encoder_finish(s->chunk_encoder, &s->chunk_blob, &first_id, &last_id, &count, err,
+                                sizeof err) != 0) {
+        cs_store_fail(s, "%s", err);
         return;
     }
     writer_lock_db(s);
-    if (g->n < ROWS_PER_INSERT) {
-        for (int k = 0; k < g->n; k++)
-            insert_one(s, g->row[k]->id, &g->row[k]->p, text);
-        unlock_db(s);
-        g->n = 0;
-        return;
-    }
-    int64_t last = g->row[g->n - 1]->id;
-    int plain = g->append && g->plain;
-    sqlite3_stmt *st = plain ? s->append_plain : g->append ? s->append_calls : s->insert_calls;
-    for (int k = 0; k < g->n; k++) {
-        if (plain)
-            bind_columns(st, k * PLAIN_COLUMNS, &g->row[k]->p, text, 1);
-        else if (g->append)
-            bind_columns(st, k * APPEND_COLUMNS, &g->row[k]->p, text, 0);
-        else
-            bind_call(st, k * CALL_COLUMNS, g->row[k]->id, &g->row[k]->p, text);
-    }
+    sqlite3_stmt *st = s->insert_chunk;
+    sqlite3_bind_int64(st, 1, first_id);
+    sqlite3_bind_int64(st, 2, last_id);
+    sqlite3_bind_int(st, 3, count);
+    sqlite3_bind_blob(st, 4, s->chunk_blob.data, (int)s->chunk_blob.len, SQLITE_STATIC);
     if (run(s, st) == 0) {
-        atomic_fetch_add(&s->calls_written, g->n);
-        if (last > s->max_id) /* late rows of long calls may lie below it */
-            s->max_id = last;
-        if (g->append && sqlite3_last_insert_rowid(s->db) != last)
-            cs_store_fail(s, "internal error: call ids out of step in %s", s->path);
-        for (int k = 0; k < g->n; k++) /* after the check: a block written meanwhile moves the last rowid */
-            note_in_block(s, g->row[k]->id, &g->row[k]->p, text);
+        atomic_fetch_add(&s->calls_written, count);
+        s->max_chunk_id = last_id;
+        for (int k = 0; k < n; k++)
+            note_in_block(s, rows[k]->id, &rows[k]->p, text);
     }
     unlock_db(s);
-    g->n = 0;
 }
 
 static void bind_val(sqlite3_stmt *st, int base, const struct val_entry *v, const char *text)
@@ -193,29 +182,40 @@ static void write_batch(struct cs_store *s, struct batch *b)
         write_vals(s, &b->vals[i], end - i, text);
         unlock_db(s);
     }
-    for (size_t i = 0; i < b->nlate && !failed(s); i++) {
+    if (b->nlate && !failed(s)) {
         writer_lock_db(s);
-        insert_one(s, b->late[i].id, &b->late[i].p, text);
+        for (size_t i = 0; i < b->nlate && !failed(s); i++)
+            write_late(s, b->late[i].id, &b->late[i].p, text);
         unlock_db(s);
     }
-    struct group g = {.n = 0};
-    /* The highest id in the table once the rows gathered so far are in: an
-     * append gets the next one. Rows of calls that ended late (a parent
-     * whose children were flushed already) lie below it and keep their ids. */
-    int64_t top = s->max_id;
+    /* The rows, in id order, go into chunks; a row whose id lies at or
+     * below the last chunk's (a call that ended after its chunk was
+     * written) is written on its own. A batch ends its last chunk: the
+     * commit that follows makes it visible. */
+    const struct row_entry **chunk_rows = s->chunk_rows;
+    int n = 0;
     for (size_t i = 0; i < b->n && !failed(s); i++) {
-        int64_t id = b->rows[i].id;
-        int append = id == top + 1;
-        int plain = is_plain(&b->rows[i].p);
-        if (g.n && (g.append != append || (append && g.plain != plain) || g.n == ROWS_PER_INSERT))
-            flush_group(s, &g, text);
-        g.append = append;
-        g.plain = plain;
-        g.row[g.n++] = &b->rows[i];
-        if (id > top)
-            top = id;
+        const struct row_entry *r = &b->rows[i];
+        if (r->id <= s->max_chunk_id) {
+            writer_lock_db(s);
+            write_late(s, r->id, &r->p, text);
+            unlock_db(s);
+            continue;
+        }
+        struct cs_chunk_row row;
+        to_chunk_row(r->id, &r->p, text, &row);
+        if (cs_chunk_encoder_add(s->chunk_encoder, &row) != 0) {
+            cs_store_fail(s, "out of memory");
+            break;
+        }
+        chunk_rows[n++] = r;
+        if (n == CS_CHUNK_ROWS) {
+            write_chunk(s, chunk_rows, n, text);
+            n = 0;
+        }
     }
-    flush_group(s, &g, text);
+    if (n && !failed(s))
+        write_chunk(s, chunk_rows, n, text);
     if ((b->trim_keep > 0 || b->commit) && !failed(s)) {
         writer_lock_db(s);
         if (b->trim_keep > 0)
@@ -336,6 +336,7 @@ static int grow_rows(struct row_entry **rows, size_t *cap, size_t need)
 /* Moves the window's completed rows, in id order, into the current batch. */
 static void window_to_batch(struct cs_store *s)
 {
+    s->handed_up_to = s->next_call_id;
     int64_t used = s->next_call_id - s->window_base;
     if (used > WINDOW)
         used = WINDOW;
@@ -399,10 +400,12 @@ static void row_to_pending(struct cs_textbuf *b, const struct cs_call_row *row, 
     p->filled = 1;
 }
 
+static int flush_all(struct cs_store *s);
+
 int64_t cs_store_next_call_id(struct cs_store *s)
 {
     if (s->next_call_id - s->window_base >= WINDOW) {
-        cs_store_flush_calls(s);
+        flush_all(s);
         s->window_base = s->next_call_id;
     }
     return s->next_call_id++;
@@ -461,7 +464,8 @@ void cs_store_refer_result(struct cs_store *s, int64_t call_id, int64_t val_id)
         s->window[slot].result = val_id; /* its inline text stays unused in the batch */
 }
 
-int cs_store_flush_calls(struct cs_store *s)
+/* Hands every completed row waiting in the window to the writer. */
+static int flush_all(struct cs_store *s)
 {
     if (failed(s))
         return -1;
@@ -471,9 +475,16 @@ int cs_store_flush_calls(struct cs_store *s)
     return failed(s) ? -1 : 0;
 }
 
+int cs_store_flush_calls(struct cs_store *s)
+{
+    if (s->next_call_id - s->handed_up_to < HAND_OVER_IDS)
+        return failed(s) ? -1 : 0;
+    return flush_all(s);
+}
+
 int cs_store_sync(struct cs_store *s)
 {
-    cs_store_flush_calls(s);
+    flush_all(s);
     cs_store_wait_for_writer(s);
     return failed(s) ? -1 : 0;
 }

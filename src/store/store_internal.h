@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "store/call_blocks.h"
+#include "store/call_chunks.h"
 #include "store/checkpointer.h"
 #include "store/store.h"
 #include "util/textbuf.h"
@@ -34,19 +35,26 @@
  * which is what slows the traced program down when SQLite cannot keep up
  * (the ring fills), instead of memory growing without bound. */
 #define QUEUE_DEPTH 2
-/* Rows per multi-row INSERT: one statement execution per group spreads
- * the statement's own setup and reset over many rows. */
+/* Ids given out between two hand-overs of the window's rows (unless a
+ * commit comes first). Each hand-over ends a chunk, and the calls still
+ * running then cannot join theirs (they go to call_late): rarer
+ * hand-overs make fuller chunks and fewer such rows, and the writer still
+ * gets work many times a second. */
+#ifndef HAND_OVER_IDS
+#define HAND_OVER_IDS 16384
+#endif
+/* vals rows per multi-row INSERT: one statement execution per group
+ * spreads the statement's own setup and reset over many rows. */
 #ifndef ROWS_PER_INSERT
 #define ROWS_PER_INSERT 64
 #endif
-#define CALL_COLUMNS 12
-/* The append statement leaves id out (see flush_group). */
-#define APPEND_COLUMNS (CALL_COLUMNS - 1)
-/* ... and for rows with neither exception nor flags, those two as well:
- * each parameter costs SQLite about as much per row as a column's whole
- * share of the insert does (bench/sqlite_floor.c shows it). */
-#define PLAIN_COLUMNS (APPEND_COLUMNS - 2)
 #define NO_TEXT UINT32_MAX
+/* zstd's level for the chunks of calls: the fastest of its normal levels;
+ * the columns are small numbers and repeated texts, which it compresses
+ * well already (docs/schema.md has the sizes). */
+#ifndef CHUNK_ZSTD_LEVEL
+#define CHUNK_ZSTD_LEVEL 1
+#endif
 /* SQLite's page size, set before the schema exists: 4 KiB was measured
  * fastest for appends (bigger pages cost more per insert in the b-tree's
  * binary searches and cell shuffles) and no less dense. */
@@ -110,6 +118,7 @@ struct cs_store {
     /* The caller's side. */
     int64_t next_call_id;
     int64_t window_base;
+    int64_t handed_up_to; /* ids below it were given out before the last hand-over */
     struct pending_call *window; /* text in cur->text */
     struct batch *cur;
 
@@ -134,15 +143,15 @@ struct cs_store {
 
     /* The writer's side (or the caller's once the writer is idle). */
     _Atomic int64_t calls_written;
-    int64_t max_id; /* the largest id in calls: the next append gets max_id + 1 */
+    int64_t max_chunk_id; /* the last id of the last chunk written: rows at or below it go to call_late */
+    struct cs_chunk_encoder *chunk_encoder;
+    struct cs_textbuf chunk_blob;                      /* the chunk being written */
+    const struct row_entry *chunk_rows[CS_CHUNK_ROWS]; /* its rows, for the skip index */
 
-    sqlite3_stmt *insert_call;
-    sqlite3_stmt *replace_call;  /* a call's row in place of its CS_ROW_OPEN one */
+    sqlite3_stmt *insert_chunk;
+    sqlite3_stmt *insert_late;   /* a row of call_late, or its replacement */
     sqlite3_stmt *insert_val;
     sqlite3_stmt *insert_vals;   /* ROWS_PER_INSERT vals rows */
-    sqlite3_stmt *insert_calls;  /* ROWS_PER_INSERT rows with their ids */
-    sqlite3_stmt *append_calls;  /* ROWS_PER_INSERT rows numbered by SQLite */
-    sqlite3_stmt *append_plain;  /* the same, no exception and no flags */
     sqlite3_stmt *append_vals;   /* ROWS_PER_INSERT vals rows numbered by SQLite */
     int64_t max_val_id;          /* the largest id in vals */
     sqlite3_stmt *insert_function;

@@ -549,9 +549,10 @@ static sqlite3 *make_db(void)
         " (2, 'python', 'myapp.db', 'Model.save', 'myapp.db.Model.save', '/src/db.py', 10, '[\"self\",\"force\"]'),"
         " (3, 'python', 'other', 'run', 'other.run', '/src/other.py', 1, '[]');"
         /* id, parent, thread, function, depth, start, duration, self, args, result, exception, flags;
-         * args are vals ids or inline text, in arg_names order */
+         * args are vals ids or inline text, in arg_names order. Rows of
+         * call_late, which call_rows shows as it shows chunks' rows. */
         "INSERT INTO vals VALUES (1, '<Model>', 'myapp.db.Model');"
-        "INSERT INTO call_rows VALUES (1, NULL, 1, 3, 0, 0, 10000000, 1000, '[]', 'None', NULL, 0),"
+        "INSERT INTO call_late VALUES (1, NULL, 1, 3, 0, 0, 10000000, 1000, '[]', 'None', NULL, 0),"
         " (2, 1, 1, 1, 1, 1000, 3000000, 1000, '[\"5\"]', '5', NULL, 0),"
         " (3, 2, 1, 1, 2, 2000, 1000000, 1000, '[\"4\"]', '3', NULL, 0),"
         " (4, 1, 1, 2, 1, 61000000000, 500000, 500000, '[1,\"True\"]', NULL, 'ValueError: bad', 0),"
@@ -672,7 +673,7 @@ static void test_filter_sees_functions_defined_later(void)
                            "INSERT INTO functions VALUES (9, 'python', 'myapp.late', 'g', 'myapp.late.g', '/src/late.py',"
                            " 1, '[]'), (10, 'python', 'zzz', 'h', 'zzz.h', '/src/zzz.py', 1, '[]'),"
                            " (5, 'python', 'myapp.gap', 'k', 'myapp.gap.k', '/src/gap.py', 1, '[]');"
-                           "INSERT INTO call_rows VALUES (6, NULL, 1, 9, 0, 0, 1, 1, '[]', 'None', NULL, 0),"
+                           "INSERT INTO call_late VALUES (6, NULL, 1, 9, 0, 0, 1, 1, '[]', 'None', NULL, 0),"
                            " (7, NULL, 1, 10, 0, 0, 1, 1, '[]', 'None', NULL, 0),"
                            " (8, NULL, 1, 5, 0, 0, 1, 1, '[]', 'None', NULL, 0),"
                            " (9, NULL, 1, 8, 0, 0, 1, 1, '[]', 'None', NULL, 0);",
