@@ -13,8 +13,12 @@ Record from inside a program::
 
     callscope.log("cache miss", key=k)   # a log event in the current call
 
-Read the record with ``callscope show``, ``callscope stats`` or any SQLite
-client (see docs/schema.md).
+Read the record with ``callscope show``, ``callscope stats``, ``callscope
+sql`` or any SQLite client that loads callscope's SQLite extension (see
+docs/schema.md)::
+
+    con = callscope.connect("trace.db")   # sqlite3, with the extension loaded
+    con.execute("select function, duration_ms from call_view").fetchall()
 """
 
 import os
@@ -28,7 +32,7 @@ try:  # imported now: an import while recording would be recorded
 except ImportError:  # not built for this Python: start() and notrace() say so
     _extension = None
 
-__all__ = ["start", "stop", "record", "notrace", "log"]
+__all__ = ["start", "stop", "record", "notrace", "log", "connect", "sqlite_extension"]
 
 _collector = None  # the `callscope collect` process of the active recording
 # start() calls that joined a recording already under way (`callscope run`,
@@ -55,6 +59,35 @@ _FLAG_OPTIONS = {
     "deep_recursion": "--deep-recursion",
 }
 _LIST_OPTIONS = {"include": "--include", "exclude": "--exclude"}
+
+
+def sqlite_extension():
+    """The path of callscope's SQLite extension, which SQLite clients load
+    to read a recording's calls (the call_rows virtual table)."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "callscope_sqlite.so")
+
+
+def connect(path, **kwargs):
+    """A sqlite3 connection to the recording at path that can read its
+    calls: callscope's SQLite extension is loaded into it. Raises
+    RuntimeError, saying what to use instead, where this Python's sqlite3
+    cannot load extensions (Pythons built without
+    --enable-loadable-sqlite-extensions, such as pyenv's by default)."""
+    import sqlite3
+
+    if not hasattr(sqlite3.Connection, "enable_load_extension"):
+        raise RuntimeError("this Python's sqlite3 cannot load extensions, which reading a recording's calls"
+                           " needs; use `callscope sql %s ...`, or a Python built with"
+                           " --enable-loadable-sqlite-extensions" % path)
+    con = sqlite3.connect(path, **kwargs)
+    try:
+        con.enable_load_extension(True)
+        con.load_extension(sqlite_extension())
+        con.enable_load_extension(False)
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def _collector_binary():

@@ -16,6 +16,61 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CALLSCOPE = os.path.abspath(os.environ.get("CALLSCOPE_BIN", os.path.join(ROOT, "build", "callscope")))
 
 
+def sql_literal(value):
+    """value as an SQL literal, for SQL run by `callscope sql`."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, bytes):
+        return "X'%s'" % value.hex()
+    return "'%s'" % str(value).replace("'", "''")
+
+
+def inline_params(sql, params):
+    """sql with each ? outside quotes replaced by the next parameter."""
+    out, rest, quote = [], list(params), None
+    for ch in sql:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "?":
+            out.append(sql_literal(rest.pop(0)))
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
+def query_recording(db, sql, params=(), with_names=False):
+    """Rows of sql on the recording db, read as a user reads it: through
+    Python's sqlite3 with callscope's SQLite extension loaded
+    (callscope.connect) where this Python can load extensions, else through
+    `callscope sql`, the documented way for the others."""
+    if hasattr(sqlite3.Connection, "enable_load_extension"):
+        sys.path.insert(0, LIB)
+        try:
+            import callscope
+        finally:
+            sys.path.remove(LIB)
+        con = callscope.connect(db)
+        try:
+            cur = con.execute(sql, params)
+            rows = cur.fetchall()
+            names = [d[0] for d in cur.description or ()]
+        finally:
+            con.close()
+    else:
+        proc = subprocess.run([CALLSCOPE, "sql", "--format", "json", "--header", db, inline_params(sql, params)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=300)
+        if proc.returncode != 0:
+            raise sqlite3.OperationalError(proc.stderr.decode(errors="replace").strip())
+        lines = [json.loads(line) for line in proc.stdout.decode().splitlines() if line]
+        names = lines[0] if lines else []
+        rows = [tuple(r) for r in lines[1:]]
+    return (names, rows) if with_names else rows
+
+
 class TracedProgram(unittest.TestCase):
     """A test case with a scratch directory and helpers to run programs."""
 
@@ -63,21 +118,13 @@ class TracedProgram(unittest.TestCase):
                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=120, env=env)
 
     def query(self, sql, *params):
-        con = sqlite3.connect(self.db)
-        try:
-            return con.execute(sql, params).fetchall()
-        finally:
-            con.close()
+        return query_recording(self.db, sql, params)
 
     def calls(self, function):
         """Rows of call_view for a function named module.qualname, in order."""
-        con = sqlite3.connect(self.db)
-        con.row_factory = sqlite3.Row
-        try:
-            rows = con.execute("select * from call_view where function = ? order by id", (function,)).fetchall()
-        finally:
-            con.close()
-        return [dict(r) for r in rows]
+        names, rows = query_recording(self.db, "select * from call_view where function = ? order by id", (function,),
+                                      with_names=True)
+        return [dict(zip(names, r)) for r in rows]
 
     def args_of(self, row):
         return json.loads(row["args"]) if row["args"] else {}
