@@ -164,6 +164,16 @@ static int immutable_uri(const char *path, char *out, size_t size)
     return snprintf(out + n, size - n, "?immutable=1") < (int)(size - n);
 }
 
+int cs_store_reader_name(const char *path, char *out, size_t size)
+{
+    /* A finished recording has no write-ahead log beside it: it is read as
+     * immutable, which creates no -wal and -shm files and needs no write
+     * access to the file or its directory. */
+    if (!recording_under_way(path) && immutable_uri(path, out, size))
+        return 1;
+    return snprintf(out, size, "%s", path) < (int)size ? 0 : -1;
+}
+
 sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
 {
     switch (cs_schema_file_kind(path)) {
@@ -183,12 +193,9 @@ sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
     }
     sqlite3 *db = NULL;
     /* A reader's connection is used by one thread only (a parallel scan
-     * opens one per thread), so SQLite need not lock it on every call. A
-     * finished recording has no write-ahead log beside it: it is read as
-     * immutable, which creates no -wal and -shm files and needs no write
-     * access to the file or its directory. */
+     * opens one per thread), so SQLite need not lock it on every call. */
     char uri[PATH_MAX * 3 + 32];
-    int finished = !recording_under_way(path) && immutable_uri(path, uri, sizeof uri);
+    int finished = cs_store_reader_name(path, uri, sizeof uri) == 1;
     int rc = sqlite3_open_v2(finished ? uri : path, &db,
                              SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | (finished ? SQLITE_OPEN_URI : 0), NULL);
     int64_t app_id = 0, version = 0;
