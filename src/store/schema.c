@@ -149,10 +149,11 @@ static int recording_under_way(const char *path)
 }
 
 /* "file:PATH?immutable=1", PATH %-escaped where a URI needs it; 0 if it does
- * not fit. */
+ * not fit. An absolute PATH follows an empty authority ("file://" PATH), so
+ * that one that starts with "//" is not read as "file://HOST/...". */
 static int immutable_uri(const char *path, char *out, size_t size)
 {
-    size_t n = (size_t)snprintf(out, size, "file:");
+    size_t n = (size_t)snprintf(out, size, path[0] == '/' ? "file://" : "file:");
     for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
         if (n + 4 >= size)
             return 0;

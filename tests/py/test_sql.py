@@ -245,6 +245,18 @@ class Sql(TracedProgram):
         # without SQL too, before any shell is looked for
         self.assertEqual(self.sql("missing.db").stderr, b"callscope: missing.db: no such file\n")
 
+    def test_odd_paths(self):
+        """Names a URI would read otherwise: "//" in front (an authority),
+        and "?", "#", "%" and spaces."""
+        odd = os.path.join(self.dir, "we ird?#%")
+        os.makedirs(odd)
+        shutil.copy(self.db, os.path.join(odd, "a b.db"))
+        count = b"%d\n" % self.query("SELECT count(*) FROM calls")[0][0]
+        for path in ("/" + self.db, os.path.join(odd, "a b.db"), os.path.join("we ird?#%", "a b.db")):
+            self.assertEqual(self.ok(path, "SELECT count(*) FROM calls"), count, path)
+            self.assertEqual(self.callscope("stats", path).returncode, 0, path)
+        self.assertEqual(os.listdir(odd), ["a b.db"])
+
     def test_corrupt_recordings(self):
         """Every damaged copy: rows, or one line naming the file or the
         statement's fault, never a crash, nothing left beside it."""
@@ -327,7 +339,7 @@ class SqlShell(TracedProgram):
         self.assertEqual(status, 0, out)
         lines = out.splitlines()
         self.assertTrue(lines[0].startswith("callscope: sqlite3 on %s, read only" % self.db), out)
-        self.assertEqual(lines[1:], ["arg: -readonly", "arg: file:%s?immutable=1" % self.db], out)
+        self.assertEqual(lines[1:], ["arg: -readonly", "arg: file://%s?immutable=1" % self.db], out)
 
     def test_without_the_shell_says_to_pass_sql(self):
         status, out = in_terminal([CALLSCOPE, "sql", self.db], env=self.env_with_path(self.bin))
