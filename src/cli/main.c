@@ -19,6 +19,7 @@ static void usage(FILE *out)
           "  show [FILE]                      the call tree, with arguments, results and timings\n"
           "  stats [FILE]                     where the time went, per function\n"
           "  export [FILE] --format FORMAT    Perfetto, Chrome, Firefox Profiler, speedscope, folded, SVG, JSON lines\n"
+          "  sql FILE [SQL...]                run SQL on it, read only (no SQL: the sqlite3 shell)\n"
           "  (view, show, stats and export take --filter EXPR, e.g. \"module == 'app%' and duration > 5\")\n"
           "Live, in a running process:\n"
           "  attach PID [--via ptrace|gdb]    start the agent in a running Python process\n"
@@ -64,6 +65,8 @@ int main(int argc, char **argv)
         return cs_cmd_view(argc - 2, argv + 2);
     if (!strcmp(cmd, "stats"))
         return cs_cmd_stats(argc - 2, argv + 2);
+    if (!strcmp(cmd, "sql"))
+        return cs_cmd_sql(argc - 2, argv + 2);
     if (!strcmp(cmd, "trace"))
         return cs_cmd_trace(argc - 2, argv + 2);
     if (!strcmp(cmd, "watch"))

@@ -12,5 +12,6 @@
 
 int cs_cmd_show(int argc, char **argv);  /* show.c */
 int cs_cmd_stats(int argc, char **argv); /* stats.c */
+int cs_cmd_sql(int argc, char **argv);   /* sql.c */
 
 #endif

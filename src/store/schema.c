@@ -160,10 +160,11 @@ static int recording_under_way(const char *path)
 }
 
 /* "file:PATH?immutable=1", PATH %-escaped where a URI needs it; 0 if it does
- * not fit. */
+ * not fit. An absolute PATH follows an empty authority ("file://" PATH), so
+ * that one that starts with "//" is not read as "file://HOST/...". */
 static int immutable_uri(const char *path, char *out, size_t size)
 {
-    size_t n = (size_t)snprintf(out, size, "file:");
+    size_t n = (size_t)snprintf(out, size, path[0] == '/' ? "file://" : "file:");
     for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
         if (n + 4 >= size)
             return 0;
@@ -173,6 +174,16 @@ static int immutable_uri(const char *path, char *out, size_t size)
             out[n++] = (char)*p;
     }
     return snprintf(out + n, size - n, "?immutable=1") < (int)(size - n);
+}
+
+int cs_store_reader_name(const char *path, char *out, size_t size)
+{
+    /* A finished recording has no write-ahead log beside it: it is read as
+     * immutable, which creates no -wal and -shm files and needs no write
+     * access to the file or its directory. */
+    if (!recording_under_way(path) && immutable_uri(path, out, size))
+        return 1;
+    return snprintf(out, size, "%s", path) < (int)size ? 0 : -1;
 }
 
 sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
@@ -194,12 +205,9 @@ sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
     }
     sqlite3 *db = NULL;
     /* A reader's connection is used by one thread only (a parallel scan
-     * opens one per thread), so SQLite need not lock it on every call. A
-     * finished recording has no write-ahead log beside it: it is read as
-     * immutable, which creates no -wal and -shm files and needs no write
-     * access to the file or its directory. */
+     * opens one per thread), so SQLite need not lock it on every call. */
     char uri[PATH_MAX * 3 + 32];
-    int finished = !recording_under_way(path) && immutable_uri(path, uri, sizeof uri);
+    int finished = cs_store_reader_name(path, uri, sizeof uri) == 1;
     int rc = sqlite3_open_v2(finished ? uri : path, &db,
                              SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | (finished ? SQLITE_OPEN_URI : 0), NULL);
     int64_t app_id = 0, version = 0;

@@ -142,6 +142,12 @@ int cs_store_checkpoint(struct cs_store *s);
 /* Opens a store for reading after checking that it is one this callscope
  * understands. NULL with a one-line message in err. */
 sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen);
+/* The name cs_store_open_readonly gives SQLite for path, for another
+ * program that is to read it the same way (callscope sql's sqlite3 shell):
+ * "file:PATH?immutable=1" for a finished recording, so that reading it
+ * creates no -wal or -shm file beside it, and 1; path itself while a
+ * recording is under way, and 0; -1 when it does not fit in size. */
+int cs_store_reader_name(const char *path, char *out, size_t size);
 /* Closes a connection from cs_store_open_readonly, finalizing what is left on it. */
 void cs_store_close_readonly(sqlite3 *db);
 
