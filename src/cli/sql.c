@@ -32,7 +32,8 @@ struct sql_options {
     char **sql; /* the SQL arguments, in order; "-" is standard input */
     int nsql;
     enum sql_format format;
-    int header; /* --header: a line of column names first (list, csv) */
+    int header; /* --header: a line of column names first (for json, an array of them) */
+    int extension; /* --extension: print the path of callscope's SQLite extension */
     char **args; /* getopt's copy of argv, which path and sql point into */
 };
 
@@ -48,6 +49,7 @@ struct sql_run {
 static void usage(FILE *f)
 {
     fputs("usage: callscope sql FILE [SQL...] [--format list|csv|json] [--header]\n"
+          "       callscope sql --extension\n"
           "Runs SQL on the recording FILE, read only, and prints the rows. An SQL argument may\n"
           "hold several statements; `-`, or no SQL with standard input not a terminal, reads\n"
           "SQL from standard input. The tables and views (calls, call_view, functions, threads,\n"
@@ -56,10 +58,15 @@ static void usage(FILE *f)
           "  --format csv    RFC 4180: fields quoted where needed, NULL as nothing, '' as \"\",\n"
           "                  lines end in CRLF\n"
           "  --format json   one JSON array per row and line: numbers, strings, null; blobs as hex\n"
-          "  --header        a first line of column names (list and csv)\n"
+          "  --header        a first line of column names (with json: an array of them)\n"
           "SQL that starts with '-' (a comment) goes after --. On a terminal, control characters\n"
           "in text print as \\xNN. SQL only: for the shell's .tables, SELECT name FROM sqlite_schema.\n"
-          "With no SQL and standard input a terminal, starts the sqlite3 shell on FILE, read only.\n",
+          "With no SQL and standard input a terminal, starts the sqlite3 shell on FILE, read only,\n"
+          "with callscope's SQLite extension loaded.\n"
+          "  --extension     prints the path of callscope's SQLite extension, which other SQLite\n"
+          "                  clients load to read the calls: .load PATH in the sqlite3 shell,\n"
+          "                  callscope.connect(FILE) or con.load_extension(PATH) in Python,\n"
+          "                  datasette --load-extension PATH\n",
           f);
 }
 
@@ -78,6 +85,7 @@ static int parse_with(int argc, char **args, struct sql_options *o)
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'F'},
         {"header", no_argument, NULL, 'H'},
+        {"extension", no_argument, NULL, 'E'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -91,6 +99,7 @@ static int parse_with(int argc, char **args, struct sql_options *o)
                 return cs_error("--format is list, csv or json, not '%s'", optarg), -1;
             break;
         case 'H': o->header = 1; break;
+        case 'E': o->extension = 1; break;
         case 'h': usage(stdout); free(args); exit(0);
         case ':': return cs_error("%s needs a value", args[optind - 1]), -1;
         default:
@@ -98,13 +107,13 @@ static int parse_with(int argc, char **args, struct sql_options *o)
                             "--help)", args[optind - 1]), -1;
         }
     }
+    if (o->extension)
+        return optind < argc + 1 ? (cs_error("sql: --extension takes nothing else"), -1) : 0;
     if (optind >= argc + 1)
         return cs_error("sql: which recording? callscope sql FILE [SQL...]"), -1;
     o->path = args[optind++];
     o->sql = args + optind;
     o->nsql = argc + 1 - optind;
-    if (o->header && o->format == FORMAT_JSON)
-        return cs_error("--header is for --format list and csv"), -1;
     return 0;
 }
 
@@ -117,7 +126,28 @@ static int parse_options(int argc, char **argv, struct sql_options *o)
     return parse_with(argc, o->args, o);
 }
 
-/* ---- the sqlite3 shell ---- */
+/* ---- the sqlite3 shell, and callscope's SQLite extension ---- */
+
+/* The path of callscope_sqlite.so (src/store/sqlite_extension.c), found
+ * beside this binary: in the Python package's directory, where the binary
+ * is a copy, or under lib/callscope/ of the build directory. 0, or -1. */
+static int find_sqlite_extension(char *out, size_t size)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    static const char *const places[] = {"%s/callscope_sqlite.so", "%s/lib/callscope/callscope_sqlite.so"};
+    for (size_t i = 0; i < sizeof places / sizeof places[0]; i++)
+        if (snprintf(out, size, places[i], exe) < (int)size && access(out, R_OK) == 0)
+            return 0;
+    return -1;
+}
 
 /* The most arguments cs_sql_shell_args may put in its argv, NULL included. */
 #define SHELL_ARGV_MAX 16
@@ -137,22 +167,34 @@ static int add_arg(const char **argv, int *n, const char *a)
  * (cs_store_reader_name), into argv; and the one line printed before it
  * starts, into note.
  *
- * This is the hook for callscope's SQLite extension: once it exists, add
- * "-cmd", ".load PATH" before db_name here, so that the shell reads every
- * table and view as callscope's own connections do, and say in the note
- * how to load it elsewhere (".load PATH" in sqlite3,
- * conn.load_extension(PATH) in Python). -readonly makes the shell refuse
- * to write; db_name, an immutable URI for a finished recording, keeps it
- * from creating -wal and -shm files beside it. Returns the number of
- * arguments, or -1 if they do not fit in SHELL_ARGV_MAX. */
+ * "-cmd .load PATH" loads callscope's SQLite extension (its text is kept
+ * in load), so that the shell reads the calls as callscope's own
+ * connections do. -readonly makes the shell refuse to write; db_name, an
+ * immutable URI for a finished recording, keeps it from creating -wal and
+ * -shm files beside it. Returns the number of arguments, or -1 if they do
+ * not fit in SHELL_ARGV_MAX. */
 static int cs_sql_shell_args(const char *shell, const char *db_name, const char *path, const char **argv,
-                             struct cs_textbuf *note)
+                             struct cs_textbuf *note, struct cs_textbuf *load)
 {
     int n = 0;
-    if (add_arg(argv, &n, shell) != 0 || add_arg(argv, &n, "-readonly") != 0 || add_arg(argv, &n, db_name) != 0)
+    if (add_arg(argv, &n, shell) != 0 || add_arg(argv, &n, "-readonly") != 0)
         return -1;
-    cs_textbuf_printf(note, "callscope: sqlite3 on %s, read only (.quit to leave; callscope sql %s 'SQL' reads it "
-                      "without the shell)\n", cs_safe(path, (size_t)-1), cs_safe(path, (size_t)-1));
+    char extension[PATH_MAX];
+    /* The shell's .load takes a double-quoted path; one with a quote or a
+     * backslash in it is not given (the calls then cannot be read). */
+    int loaded = find_sqlite_extension(extension, sizeof extension) == 0 && !strpbrk(extension, "\"\\");
+    if (loaded) {
+        cs_textbuf_printf(load, ".load \"%s\"", extension);
+        if (load->oom || add_arg(argv, &n, "-cmd") != 0 || add_arg(argv, &n, cs_textbuf_cstr(load)) != 0)
+            return -1;
+    }
+    if (add_arg(argv, &n, db_name) != 0)
+        return -1;
+    cs_textbuf_printf(note, "callscope: sqlite3 on %s, read only%s (.quit to leave; callscope sql %s 'SQL' reads it "
+                      "without the shell)\n", cs_safe(path, (size_t)-1),
+                      loaded ? ", with callscope's SQLite extension" : "; callscope's SQLite extension was not found,"
+                               " so calls cannot be read",
+                      cs_safe(path, (size_t)-1));
     return n;
 }
 
@@ -184,9 +226,10 @@ static int start_shell(const struct sql_options *o)
         return CS_EXIT_FAILURE;
     }
     const char *argv[SHELL_ARGV_MAX];
-    struct cs_textbuf note = {0};
-    if (cs_sql_shell_args(shell, db_name, o->path, argv, &note) < 0 || note.oom) {
+    struct cs_textbuf note = {0}, load = {0};
+    if (cs_sql_shell_args(shell, db_name, o->path, argv, &note, &load) < 0 || note.oom) {
         cs_textbuf_free(&note);
+        cs_textbuf_free(&load);
         cs_error("out of memory");
         return CS_EXIT_FAILURE;
     }
@@ -195,6 +238,7 @@ static int start_shell(const struct sql_options *o)
     cs_textbuf_free(&note);
     execv(shell, (char *const *)argv);
     cs_error("sql: cannot start %s: %s", shell, strerror(errno));
+    cs_textbuf_free(&load);
     return CS_EXIT_FAILURE;
 }
 
@@ -320,12 +364,23 @@ static int flush_line(struct sql_run *r)
 static int put_header(struct sql_run *r, sqlite3_stmt *st)
 {
     int ncol = sqlite3_column_count(st);
+    int json = r->o->format == FORMAT_JSON;
+    if (json)
+        cs_textbuf_putc(&r->line, '[');
     for (int i = 0; i < ncol; i++) {
         if (i)
-            cs_textbuf_putc(&r->line, r->o->format == FORMAT_CSV ? ',' : '|');
+            cs_textbuf_putc(&r->line, r->o->format == FORMAT_LIST ? '|' : ',');
         const char *name = sqlite3_column_name(st, i);
-        put_text_field(r, name ? name : "", name ? strlen(name) : 0);
+        if (!json) {
+            put_text_field(r, name ? name : "", name ? strlen(name) : 0);
+            continue;
+        }
+        cs_textbuf_reset(&r->scratch);
+        cs_append_utf8_clean(name ? name : "", name ? strlen(name) : 0, &r->scratch);
+        cs_json_string(&r->line, r->scratch.data ? r->scratch.data : "", r->scratch.len);
     }
+    if (json)
+        cs_textbuf_putc(&r->line, ']');
     cs_textbuf_puts(&r->line, row_end(r));
     return flush_line(r);
 }
@@ -533,6 +588,15 @@ int cs_cmd_sql(int argc, char **argv)
     if (parse_options(argc, argv, &o) != 0) {
         free(o.args);
         return CS_EXIT_USAGE;
+    }
+    if (o.extension) {
+        free(o.args);
+        char path[PATH_MAX];
+        if (find_sqlite_extension(path, sizeof path) != 0)
+            return cs_error("sql: callscope's SQLite extension (callscope_sqlite.so) is not beside this callscope"),
+                   CS_EXIT_FAILURE;
+        printf("%s\n", path);
+        return CS_EXIT_OK;
     }
     sqlite3 *db = cs_open_store(o.path); /* the file's errors first, the shell's after */
     if (!db) {

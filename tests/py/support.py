@@ -1,6 +1,7 @@
 """Shared helpers: run a program under the real `callscope` binary and read
 the database it wrote with sqlite3."""
 
+import ast
 import json
 import os
 import pty
@@ -48,18 +49,7 @@ def query_recording(db, sql, params=(), with_names=False):
     (callscope.connect) where this Python can load extensions, else through
     `callscope sql`, the documented way for the others."""
     if hasattr(sqlite3.Connection, "enable_load_extension"):
-        sys.path.insert(0, LIB)
-        try:
-            import callscope
-        finally:
-            sys.path.remove(LIB)
-        con = callscope.connect(db)
-        try:
-            cur = con.execute(sql, params)
-            rows = cur.fetchall()
-            names = [d[0] for d in cur.description or ()]
-        finally:
-            con.close()
+        names, rows = rows_by_python_sqlite3(db, sql, params)
     else:
         proc = subprocess.run([CALLSCOPE, "sql", "--format", "json", "--header", db, inline_params(sql, params)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=300)
@@ -69,6 +59,72 @@ def query_recording(db, sql, params=(), with_names=False):
         names = lines[0] if lines else []
         rows = [tuple(r) for r in lines[1:]]
     return (names, rows) if with_names else rows
+
+
+# A Python whose sqlite3 can load extensions, to read recordings with
+# Python's sqlite3 where the Python under test cannot: Debian's own.
+SYSTEM_PYTHON = "/usr/bin/python3"
+READ_WITH_EXTENSION = r"""
+import ast, sys
+sys.path.insert(0, sys.argv[1])
+import callscope
+con = callscope.connect(sys.argv[2])
+cur = con.execute(sys.argv[3], ast.literal_eval(sys.argv[4]))
+rows = cur.fetchall()
+print(repr(([d[0] for d in cur.description or ()], rows)))
+"""
+
+
+def rows_by_python_sqlite3(db, sql, params=()):
+    """(column names, rows) of sql on the recording db through Python's
+    sqlite3 module with callscope's extension loaded: in this Python if it
+    can load extensions, else in SYSTEM_PYTHON."""
+    if hasattr(sqlite3.Connection, "enable_load_extension"):
+        sys.path.insert(0, LIB)
+        try:
+            import callscope
+        finally:
+            sys.path.remove(LIB)
+        con = callscope.connect(db)
+        try:
+            cur = con.execute(sql, params)
+            return [d[0] for d in cur.description or ()], cur.fetchall()
+        finally:
+            con.close()
+    proc = subprocess.run([SYSTEM_PYTHON, "-c", READ_WITH_EXTENSION, LIB, db, sql, repr(tuple(params))],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=300)
+    if proc.returncode != 0:
+        raise sqlite3.OperationalError(proc.stderr.decode(errors="replace").strip().splitlines()[-1])
+    return ast.literal_eval(proc.stdout.decode())
+
+
+RUN_WITH_EXTENSION = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import callscope
+con = callscope.connect(sys.argv[2])
+con.executescript(sys.argv[3])
+con.commit()
+"""
+
+
+def script_with_extension(db, script):
+    """Runs an SQL script on the recording db through Python's sqlite3 with
+    callscope's extension loaded (in SYSTEM_PYTHON where this Python
+    cannot load extensions): for tests that damage a recording."""
+    proc = subprocess.run([sys.executable if hasattr(sqlite3.Connection, "enable_load_extension") else SYSTEM_PYTHON,
+                           "-c", RUN_WITH_EXTENSION, LIB, db, script],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=300)
+    if proc.returncode != 0:
+        raise sqlite3.OperationalError(proc.stderr.decode(errors="replace").strip().splitlines()[-1])
+
+
+def calls_as_late_rows(db):
+    """Moves every call of the recording db out of its chunks into
+    call_late, where a recording keeps the calls that ended after their
+    chunk was written: a test can then change them row by row."""
+    script_with_extension(db, "CREATE TEMP TABLE moved AS SELECT * FROM call_rows; DELETE FROM call_chunks;"
+                              " INSERT OR REPLACE INTO call_late SELECT * FROM moved;")
 
 
 class TracedProgram(unittest.TestCase):

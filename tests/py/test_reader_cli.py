@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import unittest
 
-from tests.py.support import CALLSCOPE, TracedProgram, on_terminal
+from tests.py.support import CALLSCOPE, TracedProgram, calls_as_late_rows, on_terminal
 from tests.py.test_attach import as_user
 
 PROGRAM = """
@@ -228,7 +228,7 @@ class BadFiles(TracedProgram):
         line that says to record again, by every reader."""
         older = self.copy_with_schema_version(1)
         for command in (["show"], ["stats"], ["export", "--format", "jsonl"]):
-            self.assert_one_line_error(self.callscope(*command, older), "older callscope (schema 1; this one reads 2)")
+            self.assert_one_line_error(self.callscope(*command, older), "older callscope (schema 1; this one reads 2 to 3)")
 
     def test_truncated_database(self):
         self.run_traced(PROGRAM)
@@ -258,13 +258,24 @@ class BadFiles(TracedProgram):
         for i in range(1, size // page):  # each page in turn filled with one byte
             if i % max(1, size // page // 8) == 0:
                 out.append(("page %d" % (i + 1), data[:i * page] + b"\xff" * page + data[(i + 1) * page:]))
-        for sql in ("drop view call_view", "drop table call_rows", "drop table functions", "drop table threads",
+        # Calls in chunks, damaged; then calls as single rows (call_late),
+        # damaged value by value.
+        chunked = ("drop table call_chunks", "drop table call_late", "update call_chunks set data = X'00'",
+                   "update call_chunks set data = X'01ff01'", "update call_chunks set rows = rows + 1",
+                   "update call_chunks set rows = 0", "update call_chunks set last_id = last_id - 1",
+                   "update call_chunks set first_id = first_id + 100000",
+                   "update call_chunks set data = substr(data, 1, length(data) - 9)",
+                   "update call_chunks set data = substr(data, 1, 3) || X'ff' || substr(data, 5)",
+                   "update call_chunks set data = 'text'", "update call_chunks set data = NULL")
+        single = ("update call_late set start_ns = 'x'", "update call_late set depth = -5",
+                  "update call_late set thread_id = 999", "update call_late set parent_id = id")
+        for sql in ("drop view call_view", "drop table functions", "drop table threads",
                     "drop table vals", "drop table meta", "delete from meta", "delete from functions",
-                    "delete from threads", "update call_rows set start_ns = 'x'", "update call_rows set depth = -5",
-                    "update call_rows set thread_id = 999", "update functions set name = NULL",
-                    "update call_rows set parent_id = id"):
+                    "delete from threads", "update functions set name = NULL") + chunked + single:
             path = os.path.join(self.dir, "sql.db")
             shutil.copy(self.db, path)
+            if sql in single:
+                calls_as_late_rows(path)
             con = sqlite3.connect(path)
             try:
                 con.executescript(sql)
@@ -314,11 +325,12 @@ class BadFiles(TracedProgram):
         argument names are shown as far as they go, by every reader and
         filter, never a crash."""
         self.run_traced(PROGRAM + "fib(3)\nfail.__doc__\n" + "def g(s, t): return s\ng('a' * 40, [1])\n")
+        calls_as_late_rows(self.db)
         con = sqlite3.connect(self.db)
         con.executescript("""
-            update call_rows set args = 'x"\\' where id % 3 = 0;
-            update call_rows set args = '[99999999,"' where id % 3 = 1;
-            update call_rows set result = 123456789 where id % 2 = 0;
+            update call_late set args = 'x"\\' where id % 3 = 0;
+            update call_late set args = '[99999999,"' where id % 3 = 1;
+            update call_late set result = 123456789 where id % 2 = 0;
             delete from vals where id % 2 = 0;
             update functions set arg_names = '["a' where id % 2 = 0;
         """)
@@ -335,8 +347,8 @@ class BadFiles(TracedProgram):
 
     def test_meta_changed_after_recording(self):
         self.run_traced(PROGRAM)
-        for change, says in (("update meta set value = 3 where key = 'schema_version'", "format 'callscope', schema 3"),
-                             ("update meta set value = 'other' where key = 'format'", "format 'other', schema 2")):
+        for change, says in (("update meta set value = 2 where key = 'schema_version'", "format 'callscope', schema 2"),
+                             ("update meta set value = 'other' where key = 'format'", "format 'other', schema 3")):
             copy = os.path.join(self.dir, "changed.db")
             shutil.copy(self.db, copy)
             con = sqlite3.connect(copy)
@@ -346,17 +358,18 @@ class BadFiles(TracedProgram):
             for command in ("show", "stats"):
                 proc = self.callscope(command, copy)
                 self.assert_one_line_error(proc, "%s is not a callscope recording as written: its meta table says "
-                                                 "%s, where its header says schema 2" % (copy, says))
+                                                 "%s, where its header says schema 3" % (copy, says))
             os.unlink(copy)
 
     def test_extreme_times(self):
         """Start and end times at the ends of their range are printed as far
         as they go (under UBSan too: no signed overflow), never a crash."""
         self.run_traced(PROGRAM)
+        calls_as_late_rows(self.db)
         con = sqlite3.connect(self.db)
         con.executescript("""
-            update call_rows set start_ns = 9223372036854775807 where id = 2;
-            update call_rows set start_ns = -9223372036854775807 where id = 3;
+            update call_late set start_ns = 9223372036854775807 where id = 2;
+            update call_late set start_ns = -9223372036854775807 where id = 3;
         """)
         con.commit()
         con.close()
@@ -372,10 +385,11 @@ class BadFiles(TracedProgram):
         control characters (never written so by callscope) come out as
         valid JSON from every JSON writer."""
         self.run_traced(PROGRAM)
+        calls_as_late_rows(self.db)
         con = sqlite3.connect(self.db)
         con.executescript(r"""
             update functions set arg_names = '["a\"b", "c\u0001", "d' || char(9) || 'e"]';
-            update call_rows set args = '["x\"y", "1' || char(10) || '2", "\\"]';
+            update call_late set args = '["x\"y", "1' || char(10) || '2", "\\"]';
         """)
         con.commit()
         con.close()

@@ -1,5 +1,6 @@
 """`callscope sql FILE [SQL...]`: SQL on a real recording through the
-binary, compared with the same SQL through Python's sqlite3 module; read
+binary, compared with the same SQL through Python's sqlite3 module with
+callscope's SQLite extension loaded; read
 only, with nothing left beside the file; the other readers' one-line errors;
 recorded text made safe on a terminal but intact in JSON; and the sqlite3
 shell started when there is no SQL and a terminal on stdin."""
@@ -17,7 +18,7 @@ import subprocess
 import time
 import unittest
 
-from tests.py.support import CALLSCOPE, TracedProgram, on_terminal
+from tests.py.support import CALLSCOPE, TracedProgram, on_terminal, rows_by_python_sqlite3
 from tests.py.test_reader_cli import BadFiles
 
 PROGRAM = r'''
@@ -69,12 +70,7 @@ class Sql(TracedProgram):
         return proc.stdout
 
     def rows(self, sql):
-        con = sqlite3.connect(self.db)
-        try:
-            cur = con.execute(sql)
-            return [c[0] for c in cur.description], cur.fetchall()
-        finally:
-            con.close()
+        return rows_by_python_sqlite3(self.db, sql)
 
     def as_sqlite_text(self, value):
         """A value as SQLite writes it as text (a real as "%!.15g"), as list
@@ -164,12 +160,17 @@ class Sql(TracedProgram):
     def test_writes_are_refused(self):
         before = digest(self.db)
         mtime = os.stat(self.db).st_mtime_ns
-        for sql in ("DELETE FROM meta", "INSERT INTO meta VALUES ('x', 1)", "UPDATE call_rows SET depth = 0",
+        for sql in ("DELETE FROM meta", "INSERT INTO meta VALUES ('x', 1)", "UPDATE call_late SET depth = 0",
                     "DROP TABLE vals", "CREATE TABLE t(x)", "CREATE TEMP TABLE t(x)", "PRAGMA user_version = 7",
                     "PRAGMA journal_mode = DELETE", "VACUUM", "VACUUM INTO 'copy.db'", "REINDEX",
-                    "SELECT 1; DELETE FROM call_rows"):
+                    "SELECT 1; DELETE FROM call_chunks"):
             proc = self.sql(self.db, sql)
             self.assert_one_line(proc, 2, "callscope: sql: refused, it would write")
+            self.assertEqual(proc.stdout, b"1\n" if sql.startswith("SELECT 1") else b"")
+        # call_rows, the virtual table of the calls, cannot be written at all
+        for sql in ("UPDATE call_rows SET depth = 0", "SELECT 1; DELETE FROM call_rows"):
+            proc = self.sql(self.db, sql)
+            self.assert_one_line(proc, 2, "callscope: sql: table call_rows may not be modified")
             self.assertEqual(proc.stdout, b"1\n" if sql.startswith("SELECT 1") else b"")
         for sql in ("ATTACH 'other.db' AS o", "ATTACH '%s' AS o" % self.db):
             self.assert_one_line(self.sql(self.db, sql), 2, "callscope: sql: refused, ATTACH")
@@ -191,10 +192,16 @@ class Sql(TracedProgram):
         self.assertEqual(proc.stdout, b"1\n")
         self.assert_nothing_beside()
 
+    def test_extension_path(self):
+        proc = self.sql("--extension")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        path = proc.stdout.decode().strip()
+        self.assertTrue(path.endswith("/callscope_sqlite.so") and os.path.isfile(path), path)
+        self.assert_one_line(self.sql("--extension", self.db), 2, "--extension takes nothing else")
+
     def test_usage(self):
         self.assert_one_line(self.sql(), 2, "which recording")
         self.assert_one_line(self.sql(self.db, "--format", "yaml", "SELECT 1"), 2, "--format is list, csv or json")
-        self.assert_one_line(self.sql(self.db, "--format", "json", "--header", "SELECT 1"), 2, "--header")
         self.assert_one_line(self.sql(self.db), 2, "no SQL given")  # stdin is /dev/null
         # SQL that starts with "-" (a comment) goes after --
         self.assert_one_line(self.sql(self.db, "-- why\nSELECT 3"), 2, "unknown option")
@@ -339,7 +346,11 @@ class SqlShell(TracedProgram):
         self.assertEqual(status, 0, out)
         lines = out.splitlines()
         self.assertTrue(lines[0].startswith("callscope: sqlite3 on %s, read only" % self.db), out)
-        self.assertEqual(lines[1:], ["arg: -readonly", "arg: file://%s?immutable=1" % self.db], out)
+        extension = subprocess.run([CALLSCOPE, "sql", "--extension"], stdout=subprocess.PIPE,
+                                   check=True).stdout.decode().strip()
+        self.assertTrue(os.path.exists(extension), extension)
+        self.assertEqual(lines[1:], ["arg: -readonly", "arg: -cmd", 'arg: .load "%s"' % extension,
+                                     "arg: file://%s?immutable=1" % self.db], out)
 
     def test_without_the_shell_says_to_pass_sql(self):
         status, out = in_terminal([CALLSCOPE, "sql", self.db], env=self.env_with_path(self.bin))
