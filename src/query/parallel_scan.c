@@ -41,8 +41,8 @@ struct part {
 
 static void id_range(sqlite3 *db, int64_t *lo, int64_t *hi)
 {
-    *lo = cs_query_int(db, "SELECT min(id) FROM call_rows", 0);
-    *hi = cs_query_int(db, "SELECT max(id) FROM call_rows", -1);
+    *lo = cs_query_int(db, "SELECT id FROM call_rows ORDER BY id LIMIT 1", 0);
+    *hi = cs_query_int(db, "SELECT id FROM call_rows ORDER BY id DESC LIMIT 1", -1);
 }
 
 int cs_scan_parts(sqlite3 *db)

@@ -305,7 +305,7 @@ int vm_toggle_fold(struct view_model *m, const struct vm_row *row)
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(m->db,
                            "SELECT (SELECT depth FROM call_rows WHERE thread_id = ?1 AND id > ?2 ORDER BY id LIMIT 1),"
-                           " (SELECT min(id) FROM call_rows WHERE thread_id = ?1 AND id > ?2 AND depth <= ?3)",
+                           " (SELECT id FROM call_rows WHERE thread_id = ?1 AND id > ?2 AND depth <= ?3 ORDER BY id LIMIT 1)",
                            -1, &st, NULL) != SQLITE_OK)
         return -1;
     sqlite3_bind_int64(st, 1, m->threads[t].row);
@@ -524,7 +524,7 @@ int vm_backward(struct view_model *m, struct vm_pos before, struct vm_row *out, 
 
 int64_t vm_max_id(struct view_model *m)
 {
-    return cs_query_int(m->db, "SELECT max(id) FROM call_rows", 0);
+    return cs_query_int(m->db, "SELECT id FROM call_rows ORDER BY id DESC LIMIT 1", 0);
 }
 
 int vm_finished(struct view_model *m)

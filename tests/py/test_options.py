@@ -124,9 +124,12 @@ class Failures(TracedProgram):
         def small_file_limit():
             resource.setrlimit(resource.RLIMIT_FSIZE, (3 << 20, 3 << 20))
 
+        # results that do not compress, so the record outgrows the limit
         script = self.write("app.py", """
+            import random
+            random.seed(1)
             def f(i):
-                return "x" * 50
+                return "%064x" % random.getrandbits(256)
             for i in range(200000):
                 f(i)
             print("program finished")
