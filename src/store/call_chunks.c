@@ -11,78 +11,6 @@
 
 #include "core/grow.h"
 
-/* ---- varints ---- */
-
-static inline void put_varint(struct cs_textbuf *b, uint64_t v)
-{
-    if (b->cap - b->len < 10 && cs_textbuf_grow(b, 10) != 0)
-        return;
-    unsigned char *p = (unsigned char *)b->data + b->len;
-    while (v >= 0x80) {
-        *p++ = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (unsigned char)v;
-    b->len = (size_t)((char *)p - b->data);
-}
-
-static inline uint64_t zigzag(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static inline int64_t unzigzag(uint64_t v)
-{
-    return (int64_t)((v >> 1) ^ (0 - (v & 1)));
-}
-
-/* a - b and a + b wrapping around, as a hostile chunk may ask for: a
- * nonsense value then, never undefined behaviour. */
-static inline int64_t wrapping_sub(int64_t a, int64_t b)
-{
-    return (int64_t)((uint64_t)a - (uint64_t)b);
-}
-
-static inline int64_t wrapping_add(int64_t a, int64_t b)
-{
-    return (int64_t)((uint64_t)a + (uint64_t)b);
-}
-
-/* A column being read: [p, end). */
-struct reader {
-    const unsigned char *p, *end;
-    int bad;
-};
-
-static inline uint64_t get_varint(struct reader *r)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (r->p >= r->end) {
-            r->bad = 1;
-            return 0;
-        }
-        unsigned char byte = *r->p++;
-        v |= (uint64_t)(byte & 0x7f) << shift;
-        if (!(byte & 0x80))
-            return v;
-    }
-    r->bad = 1; /* more than ten bytes */
-    return 0;
-}
-
-/* n bytes of text from r; NULL (and bad) when the column ends first. */
-static inline const char *get_bytes(struct reader *r, uint64_t n)
-{
-    if ((uint64_t)(r->end - r->p) < n) {
-        r->bad = 1;
-        return NULL;
-    }
-    const char *s = (const char *)r->p;
-    r->p += n;
-    return s;
-}
-
 /* ---- writing ---- */
 
 struct cs_chunk_encoder {
@@ -127,10 +55,10 @@ int cs_chunk_encoder_rows(const struct cs_chunk_encoder *e)
 static void put_text(struct cs_textbuf *b, const struct cs_chunk_text *t)
 {
     if (!t->present) {
-        put_varint(b, 0);
+        cs_put_varint(b, 0);
         return;
     }
-    put_varint(b, (uint64_t)t->len + 1);
+    cs_put_varint(b, (uint64_t)t->len + 1);
     cs_textbuf_put(b, t->text, t->len);
 }
 
@@ -142,27 +70,27 @@ int cs_chunk_encoder_add(struct cs_chunk_encoder *e, const struct cs_chunk_row *
         e->last_id = row->id - 1;
         e->last_start = 0;
     }
-    put_varint(&col[CS_COL_ID], (uint64_t)(row->id - e->last_id));
-    put_varint(&col[CS_COL_PARENT], row->parent_id ? zigzag(wrapping_sub(row->id, row->parent_id)) + 1 : 0);
-    put_varint(&col[CS_COL_THREAD], (uint64_t)row->thread_id);
-    put_varint(&col[CS_COL_FUNCTION], (uint64_t)row->function_id);
-    put_varint(&col[CS_COL_DEPTH], (uint64_t)row->depth);
-    put_varint(&col[CS_COL_START], zigzag(wrapping_sub(row->start_ns, e->last_start)));
+    cs_put_varint(&col[CS_COL_ID], (uint64_t)(row->id - e->last_id));
+    cs_put_varint(&col[CS_COL_PARENT], row->parent_id ? cs_zigzag(cs_wrapping_sub(row->id, row->parent_id)) + 1 : 0);
+    cs_put_varint(&col[CS_COL_THREAD], (uint64_t)row->thread_id);
+    cs_put_varint(&col[CS_COL_FUNCTION], (uint64_t)row->function_id);
+    cs_put_varint(&col[CS_COL_DEPTH], (uint64_t)row->depth);
+    cs_put_varint(&col[CS_COL_START], cs_zigzag(cs_wrapping_sub(row->start_ns, e->last_start)));
     if (row->finished) {
-        put_varint(&col[CS_COL_DURATION], zigzag(row->duration_ns) + 1);
-        put_varint(&col[CS_COL_SELF], zigzag(wrapping_sub(row->duration_ns, row->self_ns)));
+        cs_put_varint(&col[CS_COL_DURATION], cs_zigzag(row->duration_ns) + 1);
+        cs_put_varint(&col[CS_COL_SELF], cs_zigzag(cs_wrapping_sub(row->duration_ns, row->self_ns)));
     } else {
-        put_varint(&col[CS_COL_DURATION], 0);
+        cs_put_varint(&col[CS_COL_DURATION], 0);
     }
-    put_varint(&col[CS_COL_FLAGS], (uint64_t)row->flags);
+    cs_put_varint(&col[CS_COL_FLAGS], (uint64_t)row->flags);
     put_text(&col[CS_COL_ARGS], &row->args);
     if (row->result_id > 0) {
-        put_varint(&col[CS_COL_RESULT], (uint64_t)row->result_id << 1 | 1);
+        cs_put_varint(&col[CS_COL_RESULT], (uint64_t)row->result_id << 1 | 1);
     } else if (row->result.present) {
-        put_varint(&col[CS_COL_RESULT], ((uint64_t)row->result.len + 1) << 1);
+        cs_put_varint(&col[CS_COL_RESULT], ((uint64_t)row->result.len + 1) << 1);
         cs_textbuf_put(&col[CS_COL_RESULT], row->result.text, row->result.len);
     } else {
-        put_varint(&col[CS_COL_RESULT], 0);
+        cs_put_varint(&col[CS_COL_RESULT], 0);
     }
     put_text(&col[CS_COL_EXCEPTION], &row->exception);
     e->last_id = row->id;
@@ -177,43 +105,19 @@ int cs_chunk_encoder_add(struct cs_chunk_encoder *e, const struct cs_chunk_row *
 int cs_chunk_encoder_finish(struct cs_chunk_encoder *e, struct cs_textbuf *out, int64_t *first_id,
                             int64_t *last_id, int *rows, char *err, size_t errlen)
 {
-    struct cs_textbuf *body = &e->body;
-    cs_textbuf_reset(body);
-    for (int c = 0; c < CS_CHUNK_COLUMNS; c++) {
-        put_varint(body, e->col[c].len);
-        cs_textbuf_put(body, e->col[c].data, e->col[c].len);
-        cs_textbuf_reset(&e->col[c]);
-    }
+    cs_chunk_put_columns(&e->body, e->col, CS_CHUNK_COLUMNS);
     *first_id = e->first_id;
     *last_id = e->last_id;
     *rows = e->rows;
     e->rows = 0;
-    cs_textbuf_reset(out);
-    if (body->oom) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    size_t bound = ZSTD_compressBound(body->len);
-    cs_textbuf_putc(out, CS_CHUNK_CODEC_ZSTD);
-    put_varint(out, body->len);
-    if (cs_textbuf_grow(out, bound) != 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    size_t n = ZSTD_compressCCtx(e->zstd, out->data + out->len, bound, body->data, body->len, e->level);
-    if (ZSTD_isError(n)) {
-        snprintf(err, errlen, "compressing calls: %s", ZSTD_getErrorName(n));
-        return -1;
-    }
-    out->len += n;
-    return 0;
+    return cs_chunk_compress(e->zstd, e->level, &e->body, out, err, errlen);
 }
 
 /* ---- reading ---- */
 
-static int get_text(struct reader *r, struct cs_chunk_text *t)
+static int get_text(struct cs_column *r, struct cs_chunk_text *t)
 {
-    uint64_t k = get_varint(r);
+    uint64_t k = cs_get_varint(r);
     t->present = k != 0;
     t->len = 0;
     t->text = NULL;
@@ -224,7 +128,7 @@ static int get_text(struct reader *r, struct cs_chunk_text *t)
         return -1;
     }
     t->len = (uint32_t)(k - 1);
-    t->text = get_bytes(r, k - 1);
+    t->text = cs_get_bytes(r, k - 1);
     return r->bad ? -1 : 0;
 }
 
@@ -240,28 +144,10 @@ int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t fi
     c->n = 0;
     if (rows < 1 || rows > CS_CHUNK_ROWS || last_id < first_id || last_id - first_id >= INT64_MAX / 2)
         return corrupt(err, errlen, first_id, "its row count or id range is impossible");
-    struct reader head = {blob, (const unsigned char *)blob + len, 0};
-    if (len < 1 || *head.p++ != CS_CHUNK_CODEC_ZSTD)
-        return corrupt(err, errlen, first_id, "unknown encoding");
-    uint64_t body_len = get_varint(&head);
-    if (head.bad || body_len > CS_CHUNK_MAX_BODY)
-        return corrupt(err, errlen, first_id, "impossible size");
-    size_t frame_len = (size_t)(head.end - head.p);
-    unsigned long long frame_size = ZSTD_getFrameContentSize(head.p, frame_len);
-    if (frame_size != body_len)
-        return corrupt(err, errlen, first_id, "its sizes disagree");
-    if (c->body_cap < body_len + 1) {
-        char *grown = realloc(c->body, body_len + 1);
-        if (!grown) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        c->body = grown;
-        c->body_cap = body_len + 1;
-    }
-    size_t got = ZSTD_decompress(c->body, body_len, head.p, frame_len);
-    if (ZSTD_isError(got) || got != body_len)
-        return corrupt(err, errlen, first_id, "it does not decompress");
+    struct cs_column col[CS_CHUNK_COLUMNS];
+    char why[128];
+    if (cs_chunk_open(blob, len, &c->body, &c->body_cap, col, CS_CHUNK_COLUMNS, why, sizeof why) != 0)
+        return corrupt(err, errlen, first_id, why);
     if (c->cap < rows) {
         struct cs_chunk_row *grown = realloc(c->rows, (size_t)rows * sizeof *grown);
         if (!grown) {
@@ -271,41 +157,32 @@ int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t fi
         c->rows = grown;
         c->cap = (int)rows;
     }
-    struct reader body = {(const unsigned char *)c->body, (const unsigned char *)c->body + body_len, 0};
-    struct reader col[CS_CHUNK_COLUMNS];
-    for (int k = 0; k < CS_CHUNK_COLUMNS; k++) {
-        uint64_t n = get_varint(&body);
-        const char *start = get_bytes(&body, n);
-        if (body.bad)
-            return corrupt(err, errlen, first_id, "a column runs past its end");
-        col[k] = (struct reader){(const unsigned char *)start, (const unsigned char *)start + n, 0};
-    }
     int64_t id = first_id - 1, start = 0;
     for (int64_t i = 0; i < rows; i++) {
         struct cs_chunk_row *row = &c->rows[i];
-        uint64_t step = get_varint(&col[CS_COL_ID]);
+        uint64_t step = cs_get_varint(&col[CS_COL_ID]);
         if (step < 1 || step > (uint64_t)(last_id - id))
             return corrupt(err, errlen, first_id, "ids out of order or out of range");
         id += (int64_t)step;
         row->id = id;
-        uint64_t parent = get_varint(&col[CS_COL_PARENT]);
-        row->parent_id = parent ? wrapping_sub(id, unzigzag(parent - 1)) : 0;
-        row->thread_id = (int64_t)get_varint(&col[CS_COL_THREAD]);
-        row->function_id = (int64_t)get_varint(&col[CS_COL_FUNCTION]);
-        row->depth = (int64_t)get_varint(&col[CS_COL_DEPTH]);
-        start = wrapping_add(start, unzigzag(get_varint(&col[CS_COL_START])));
+        uint64_t parent = cs_get_varint(&col[CS_COL_PARENT]);
+        row->parent_id = parent ? cs_wrapping_sub(id, cs_unzigzag(parent - 1)) : 0;
+        row->thread_id = (int64_t)cs_get_varint(&col[CS_COL_THREAD]);
+        row->function_id = (int64_t)cs_get_varint(&col[CS_COL_FUNCTION]);
+        row->depth = (int64_t)cs_get_varint(&col[CS_COL_DEPTH]);
+        start = cs_wrapping_add(start, cs_unzigzag(cs_get_varint(&col[CS_COL_START])));
         row->start_ns = start;
-        uint64_t duration = get_varint(&col[CS_COL_DURATION]);
+        uint64_t duration = cs_get_varint(&col[CS_COL_DURATION]);
         row->finished = duration != 0;
         if (duration) {
-            row->duration_ns = unzigzag(duration - 1);
-            row->self_ns = wrapping_sub(row->duration_ns, unzigzag(get_varint(&col[CS_COL_SELF])));
+            row->duration_ns = cs_unzigzag(duration - 1);
+            row->self_ns = cs_wrapping_sub(row->duration_ns, cs_unzigzag(cs_get_varint(&col[CS_COL_SELF])));
         } else {
             row->duration_ns = row->self_ns = 0;
         }
-        row->flags = (int64_t)get_varint(&col[CS_COL_FLAGS]);
+        row->flags = (int64_t)cs_get_varint(&col[CS_COL_FLAGS]);
         get_text(&col[CS_COL_ARGS], &row->args);
-        uint64_t result = get_varint(&col[CS_COL_RESULT]);
+        uint64_t result = cs_get_varint(&col[CS_COL_RESULT]);
         row->result_id = 0;
         row->result.present = 0;
         if (result & 1) {
@@ -314,7 +191,7 @@ int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t fi
             uint64_t n = (result >> 1) - 1;
             row->result.present = 1;
             row->result.len = n > UINT32_MAX ? 0 : (uint32_t)n;
-            row->result.text = n > UINT32_MAX ? NULL : get_bytes(&col[CS_COL_RESULT], n);
+            row->result.text = n > UINT32_MAX ? NULL : cs_get_bytes(&col[CS_COL_RESULT], n);
             if (!row->result.text)
                 col[CS_COL_RESULT].bad = 1;
         }

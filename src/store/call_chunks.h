@@ -10,17 +10,8 @@
  * sees one row per call: the `call_rows` virtual table (calls_vtab.c)
  * decodes chunks on the fly.
  *
- * A chunk's blob, byte by byte:
- *
- *   byte 0        CS_CHUNK_CODEC_ZSTD (1): the rest is one zstd frame
- *   bytes 1..     a varint: the size of the uncompressed body
- *   then          the zstd frame holding the body
- *
- * The body is twelve columns one after the other, each a varint byte
- * length followed by that many bytes. Every number is an unsigned LEB128
- * varint (7 bits per byte, low first, high bit = more); "zz" marks a
- * zigzag-coded signed number (0, -1, 1, -2 ... as 0, 1, 2, 3 ...). Column
- * by column, one entry per row, rows in id order:
+ * A chunk is framed and split into columns as chunk_codec.h says. The
+ * twelve columns of a call chunk, one entry per row, rows in id order:
  *
  *   0  id        id - previous id (the first: id - first_id + 1), >= 1
  *   1  parent    0: NULL; else zz(id - parent_id) + 1
@@ -50,16 +41,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/chunk_codec.h"
 #include "util/textbuf.h"
 
-#define CS_CHUNK_CODEC_ZSTD 1
 /* Rows per chunk: enough for the columns to compress well, few enough that
  * reading one call (the viewer's lookups) decodes little. */
 #define CS_CHUNK_ROWS 2048
-/* The largest body a reader accepts: far above what CS_CHUNK_ROWS rows of
- * the longest texts the collector writes take, so only a corrupt or
- * hostile file meets it. */
-#define CS_CHUNK_MAX_BODY (256u << 20)
 
 enum cs_chunk_column {
     CS_COL_ID,

@@ -8,12 +8,13 @@
  */
 #include "store/calls_vtab.h"
 
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/call_chunks.h"
+#include "store/id_plan.h"
+#include "store/modules.h"
 
 enum column {
     COL_ID,
@@ -35,14 +36,6 @@ enum column {
 static const char DECLARATION[] = "CREATE TABLE x(id INTEGER, parent_id INTEGER, thread_id INTEGER,"
                                   " function_id INTEGER, depth INTEGER, start_ns INTEGER, duration_ns INTEGER,"
                                   " self_ns INTEGER, args TEXT, result, exception TEXT, flags INTEGER)";
-
-/* What xBestIndex chose, as idxNum bits; the bounds come in argv in this
- * order: lower first. */
-enum plan {
-    PLAN_LOWER = 1, /* argv has a lower bound of id */
-    PLAN_UPPER = 2, /* ... and/or an upper one */
-    PLAN_DESC = 4,  /* rows in descending id order */
-};
 
 struct calls_vtab {
     sqlite3_vtab base;
@@ -100,65 +93,7 @@ static int vtab_disconnect(sqlite3_vtab *base)
 static int vtab_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 {
     (void)base;
-    int lower = -1, upper = -1, equal = -1;
-    for (int i = 0; i < info->nConstraint; i++) {
-        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-        if (!c->usable || (c->iColumn != COL_ID && c->iColumn != -1))
-            continue;
-        switch (c->op) {
-        case SQLITE_INDEX_CONSTRAINT_EQ:
-            equal = i;
-            break;
-        case SQLITE_INDEX_CONSTRAINT_GT:
-        case SQLITE_INDEX_CONSTRAINT_GE:
-            lower = i;
-            break;
-        case SQLITE_INDEX_CONSTRAINT_LT:
-        case SQLITE_INDEX_CONSTRAINT_LE:
-            upper = i;
-            break;
-        default:
-            break;
-        }
-    }
-    /* An equality is both bounds. SQLite checks every constraint again
-     * (omit stays 0), so a bound only needs to be no narrower than the
-     * constraint: a value that is not an integer widens it (xFilter). */
-    if (equal >= 0)
-        lower = upper = equal;
-    int plan = 0, arg = 1;
-    if (lower >= 0) {
-        plan |= PLAN_LOWER;
-        info->aConstraintUsage[lower].argvIndex = arg++;
-    }
-    if (upper >= 0 && upper != lower) {
-        plan |= PLAN_UPPER;
-        info->aConstraintUsage[upper].argvIndex = arg++;
-    } else if (upper >= 0) {
-        plan |= PLAN_UPPER; /* the same argument serves as both */
-    }
-    /* What each shape of plan costs, in rows: a lookup reads one chunk. */
-    if (equal >= 0) {
-        info->estimatedCost = 10;
-        info->estimatedRows = 1;
-        info->idxFlags = SQLITE_INDEX_SCAN_UNIQUE;
-    } else if (lower >= 0 && upper >= 0) {
-        info->estimatedCost = 1e4;
-        info->estimatedRows = 1e4;
-    } else if (lower >= 0 || upper >= 0) {
-        info->estimatedCost = 1e6;
-        info->estimatedRows = 1e6;
-    } else {
-        info->estimatedCost = 1e7;
-        info->estimatedRows = 1e7;
-    }
-    if (info->nOrderBy == 1 && (info->aOrderBy[0].iColumn == COL_ID || info->aOrderBy[0].iColumn == -1)) {
-        info->orderByConsumed = 1;
-        if (info->aOrderBy[0].desc)
-            plan |= PLAN_DESC;
-    }
-    info->idxNum = plan;
-    return SQLITE_OK;
+    return cs_id_plan_choose(info, COL_ID);
 }
 
 static int cursor_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
@@ -214,29 +149,6 @@ static int prepare(struct calls_cursor *c, sqlite3_stmt **st, const char *sql)
         return SQLITE_OK;
     int rc = sqlite3_prepare_v2(c->vtab->db, sql, -1, st, NULL);
     return rc == SQLITE_OK ? rc : fail_db(c, rc);
-}
-
-/* The bound an argument gives: exact for an integer, widened to the
- * integers around a real; none (the whole range) for anything else, which
- * SQLite's own check of the constraint then sorts out. */
-static int64_t bound_of(sqlite3_value *value, int lower)
-{
-    switch (sqlite3_value_type(value)) {
-    case SQLITE_INTEGER:
-        return sqlite3_value_int64(value);
-    case SQLITE_FLOAT: {
-        double d = lower ? floor(sqlite3_value_double(value)) : ceil(sqlite3_value_double(value));
-        if (d != d)
-            return lower ? INT64_MIN : INT64_MAX;
-        if (d <= -9.2e18)
-            return INT64_MIN;
-        if (d >= 9.2e18)
-            return INT64_MAX;
-        return (int64_t)d;
-    }
-    default:
-        return lower ? INT64_MIN : INT64_MAX;
-    }
 }
 
 /* Decodes the chunk the chunks statement is on (unless it is the one
@@ -328,14 +240,7 @@ static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, i
 {
     (void)idx;
     struct calls_cursor *c = (struct calls_cursor *)base;
-    c->desc = (plan & PLAN_DESC) != 0;
-    c->lo = INT64_MIN;
-    c->hi = INT64_MAX;
-    int arg = 0;
-    if ((plan & PLAN_LOWER) && arg < argc)
-        c->lo = bound_of(argv[arg++], 1);
-    if ((plan & PLAN_UPPER) && argc > 0)
-        c->hi = bound_of(argv[arg < argc ? arg : argc - 1], 0);
+    cs_id_plan_range(plan, argc, argv, &c->lo, &c->hi, &c->desc);
     c->eof = 0;
     c->chunks_done = 0;
     c->late_has_row = 0;
@@ -348,18 +253,18 @@ static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, i
      * statements are prepared once and run again for each xFilter (the
      * inner side of a join filters once per outer row). */
     int rc = prepare(c, &c->chunk_at,
-                     "SELECT coalesce((SELECT first_id FROM call_chunks WHERE first_id <= ?1"
+                     CS_MODULE_SQL_MARK "SELECT coalesce((SELECT first_id FROM call_chunks WHERE first_id <= ?1"
                      " ORDER BY first_id DESC LIMIT 1), ?1)");
     if (rc == SQLITE_OK)
         rc = prepare(c, &c->chunks,
-                     c->desc ? "SELECT first_id, last_id, rows, data FROM call_chunks WHERE first_id BETWEEN ?1 AND ?2"
-                               " ORDER BY first_id DESC"
-                             : "SELECT first_id, last_id, rows, data FROM call_chunks WHERE first_id BETWEEN ?1 AND ?2"
-                               " ORDER BY first_id");
+                     c->desc ? CS_MODULE_SQL_MARK "SELECT first_id, last_id, rows, data FROM call_chunks"
+                                                  " WHERE first_id BETWEEN ?1 AND ?2 ORDER BY first_id DESC"
+                             : CS_MODULE_SQL_MARK "SELECT first_id, last_id, rows, data FROM call_chunks"
+                                                  " WHERE first_id BETWEEN ?1 AND ?2 ORDER BY first_id");
     if (rc == SQLITE_OK)
         rc = prepare(c, &c->late,
-                     c->desc ? "SELECT * FROM call_late WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC"
-                             : "SELECT * FROM call_late WHERE id BETWEEN ?1 AND ?2 ORDER BY id");
+                     c->desc ? CS_MODULE_SQL_MARK "SELECT * FROM call_late WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC"
+                             : CS_MODULE_SQL_MARK "SELECT * FROM call_late WHERE id BETWEEN ?1 AND ?2 ORDER BY id");
     if (rc != SQLITE_OK)
         return rc;
     sqlite3_reset(c->chunks);

@@ -4,10 +4,7 @@
  * call_chunks and the single rows of call_late (call_chunks.h).
  *
  * Every connection that reads a recording registers the module before
- * touching call_rows: callscope's own (the store's writer and
- * cs_store_open_readonly) call cs_calls_vtab_register; the sqlite3 shell,
- * Python's sqlite3 and Datasette load the extension built from
- * sqlite_extension.c, which calls the same function.
+ * touching call_rows (modules.h).
  *
  * The table is read only. Constraints on id (=, <, <=, >, >=) and ORDER
  * BY id (either way) are served from the chunks' ids, so a range of ids

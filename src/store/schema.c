@@ -16,6 +16,8 @@
 
 #include "store/call_blocks.h"
 #include "store/calls_vtab.h"
+#include "store/modules.h"
+#include "store/vals_vtab.h"
 #include "store/read_sets.h"
 #include "store/read_values.h"
 #include "store/store.h"
@@ -40,7 +42,9 @@ static const char SCHEMA_SQL[] =
     " name TEXT);"
     "CREATE TABLE functions(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, module TEXT,"
     " qualname TEXT, name TEXT, filename TEXT, lineno INTEGER, arg_names TEXT);"
-    "CREATE TABLE vals(id INTEGER PRIMARY KEY, text TEXT NOT NULL, type TEXT);"
+    "CREATE TABLE val_chunks(first_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL,"
+    " rows INTEGER NOT NULL, data BLOB NOT NULL);"
+    "CREATE VIRTUAL TABLE vals USING " CS_VALS_MODULE ";"
     "CREATE TABLE call_chunks(first_id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL,"
     " rows INTEGER NOT NULL, data BLOB NOT NULL);"
     "CREATE TABLE call_late(id INTEGER PRIMARY KEY, parent_id INTEGER,"
@@ -88,8 +92,8 @@ int cs_schema_create(sqlite3 *db)
     char sql[128];
     snprintf(sql, sizeof sql, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
              CS_STORE_APPLICATION_ID, CS_STORE_SCHEMA_VERSION);
-    /* call_rows is made by the module */
-    int rc = cs_calls_vtab_register(db);
+    /* call_rows and vals are made by their modules */
+    int rc = cs_store_register_modules(db);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     /* One transaction: a reader that opens the file meanwhile sees all of
@@ -262,7 +266,7 @@ sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
         return NULL;
     }
     if (cs_read_values_register(db) != SQLITE_OK || cs_read_sets_register(db) != SQLITE_OK ||
-        cs_calls_vtab_register(db) != SQLITE_OK) {
+        cs_store_register_modules(db) != SQLITE_OK) {
         snprintf(err, errlen, "cannot read %s: out of memory", path);
         sqlite3_close(db);
         return NULL;
@@ -272,8 +276,13 @@ sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
 
 void cs_store_close_readonly(sqlite3 *db)
 {
-    sqlite3_stmt *st;
-    while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
-        sqlite3_finalize(st);
+    /* The virtual tables' own statements are theirs to finalize, when
+     * sqlite3_close disconnects them. */
+    sqlite3_stmt *next;
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = next) {
+        next = sqlite3_next_stmt(db, st);
+        if (!cs_store_module_statement(st))
+            sqlite3_finalize(st);
+    }
     sqlite3_close(db);
 }

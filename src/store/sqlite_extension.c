@@ -2,10 +2,11 @@
  * sqlite_extension.c — callscope's loadable SQLite extension: what the
  * sqlite3 shell (`.load callscope_sqlite`), Python's sqlite3
  * (`load_extension`) or Datasette (`--load-extension`) load to read the
- * calls of a recording (docs/schema.md). It adds the call_rows virtual
- * table's module, nothing else; the recording's views need nothing more.
+ * calls of a recording (docs/schema.md). It adds the modules of the
+ * recording's virtual tables (call_rows, vals), nothing else; its views
+ * need nothing more.
  */
-#include "store/calls_vtab.h"
+#include "store/modules.h"
 
 SQLITE_EXTENSION_INIT1
 
@@ -15,5 +16,5 @@ __attribute__((visibility("default"))) int sqlite3_callscopesqlite_init(sqlite3 
 {
     (void)errmsg;
     SQLITE_EXTENSION_INIT2(api);
-    return cs_calls_vtab_register(db);
+    return cs_store_register_modules(db);
 }

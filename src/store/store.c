@@ -86,28 +86,11 @@ static int prepare(struct cs_store *s, sqlite3_stmt **st, const char *sql)
     return 0;
 }
 
-/* "INSERT INTO <table><columns> VALUES (?,..),(?,..)...": ROWS_PER_INSERT
- * rows of `ncols` parameters each. */
-static int prepare_multi(struct cs_store *s, sqlite3_stmt **st, const char *table, const char *columns, int ncols)
-{
-    char sql[ROWS_PER_INSERT * (3 * 2 + 4) + 256];
-    int n = snprintf(sql, sizeof sql, "INSERT INTO %s%s VALUES ", table, columns);
-    for (int r = 0; r < ROWS_PER_INSERT; r++) {
-        n += snprintf(sql + n, sizeof sql - (size_t)n, "%s(?", r ? "," : "");
-        for (int k = 1; k < ncols; k++)
-            n += snprintf(sql + n, sizeof sql - (size_t)n, ",?");
-        n += snprintf(sql + n, sizeof sql - (size_t)n, ")");
-    }
-    return prepare(s, st, sql);
-}
-
 static int prepare_all(struct cs_store *s)
 {
     return prepare(s, &s->insert_chunk, "INSERT INTO call_chunks VALUES (?,?,?,?)") ||
            prepare(s, &s->insert_late, "INSERT OR REPLACE INTO call_late VALUES (?,?,?,?,?,?,?,?,?,?,?,?)") ||
-           prepare(s, &s->insert_val, "INSERT INTO vals VALUES (?,?,?)") ||
-           prepare_multi(s, &s->insert_vals, "vals", "", 3) ||
-           prepare_multi(s, &s->append_vals, "vals", "(text, type)", 2) ||
+           prepare(s, &s->insert_val_chunk, "INSERT INTO val_chunks VALUES (?,?,?,?)") ||
            prepare(s, &s->insert_function,
                    "INSERT OR REPLACE INTO functions VALUES (?,?,?,?,?,?,?,?)") ||
            prepare(s, &s->insert_process, "INSERT OR IGNORE INTO processes VALUES (?,?)") ||
@@ -219,7 +202,8 @@ struct cs_store *cs_store_create(const char *path, char *err, size_t errlen)
     s->window = calloc(WINDOW, sizeof *s->window);
     s->cur = calloc(1, sizeof *s->cur);
     s->chunk_encoder = cs_chunk_encoder_new(CHUNK_ZSTD_LEVEL);
-    if (!s->path || !s->window || !s->cur || !s->chunk_encoder) {
+    s->val_encoder = cs_val_encoder_new(CHUNK_ZSTD_LEVEL);
+    if (!s->path || !s->window || !s->cur || !s->chunk_encoder || !s->val_encoder) {
         snprintf(err, errlen, "out of memory");
         cs_store_close(s);
         return NULL;
@@ -264,14 +248,14 @@ void cs_store_close(struct cs_store *s)
         cs_store_commit(s);
     stop_writer(s);
     cs_store_stop_checkpointer(s);
-    sqlite3_stmt *all[] = {s->insert_chunk, s->insert_late, s->insert_val, s->insert_vals,
-                           s->append_vals, s->insert_function, s->insert_process,
+    sqlite3_stmt *all[] = {s->insert_chunk, s->insert_late, s->insert_val_chunk, s->insert_function, s->insert_process,
                            s->insert_thread, s->update_thread_name,
                            s->insert_log, s->insert_lost, s->set_meta};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]);
     cs_call_blocks_free(s->blocks);
     cs_chunk_encoder_free(s->chunk_encoder);
+    cs_val_encoder_free(s->val_encoder);
     cs_textbuf_free(&s->chunk_blob);
     sqlite3_close(s->db);
     free_batch(s->cur);

@@ -97,8 +97,9 @@ int cs_store_in_transaction(struct cs_store *s);
 int64_t cs_store_next_call_id(struct cs_store *s);
 void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row);
 /* A row of vals: a rendered value and its type name (none when type_len
- * is 0) that call rows refer to by id. It
- * reaches the file no later than the rows handed over after it. */
+ * is 0) that call rows refer to by id. It reaches the file no later than
+ * the rows handed over after it. Ids must grow from one hand-over to the
+ * next (values are kept in chunks of consecutive ids). */
 void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t len, const char *type,
                         size_t type_len);
 /* The result of call_id, added with its text inline, now has the vals row

@@ -134,54 +134,70 @@ static void write_chunk(struct cs_store *s, const struct row_entry *const *rows,
     unlock_db(s);
 }
 
-static void bind_val(sqlite3_stmt *st, int base, const struct val_entry *v, const char *text)
+/* Compresses the values gathered in the encoder and writes them as one
+ * chunk (the lock taken only for the insert). */
+static void write_val_chunk(struct cs_store *s)
 {
-    sqlite3_bind_text(st, base + 1, text + v->off, (int)v->len, SQLITE_STATIC);
-    bind_text_or_null(st, base + 2, v->type_len == NO_TEXT ? NULL : text + v->type_off, v->type_len);
+    int64_t first_id, last_id;
+    int count;
+    char err[256];
+    if (cs_val_encoder_finish(s->val_encoder, &s->chunk_blob, &first_id, &last_id, &count, err, sizeof err) != 0) {
+        cs_store_fail(s, "%s", err);
+        return;
+    }
+    writer_lock_db(s);
+    sqlite3_stmt *st = s->insert_val_chunk;
+    sqlite3_bind_int64(st, 1, first_id);
+    sqlite3_bind_int64(st, 2, last_id);
+    sqlite3_bind_int(st, 3, count);
+    sqlite3_bind_blob(st, 4, s->chunk_blob.data, (int)s->chunk_blob.len, SQLITE_STATIC);
+    run(s, st);
+    unlock_db(s);
 }
 
-/* Writes vals rows [i, end) of a batch (db_lock held). Ids are given out in
- * order, so a full group usually continues the table and is appended as
- * the call rows are; otherwise each row goes in with its id. */
-static void write_vals(struct cs_store *s, const struct val_entry *v, size_t n, const char *text)
+static int by_id(const void *a, const void *b)
 {
-    int append = n == ROWS_PER_INSERT;
-    for (size_t k = 0; k < n && append; k++)
-        append = v[k].id == s->max_val_id + 1 + (int64_t)k;
-    if (append) {
-        for (size_t k = 0; k < n; k++)
-            bind_val(s->append_vals, (int)k * 2, &v[k], text);
-        if (run(s, s->append_vals) == 0 && sqlite3_last_insert_rowid(s->db) != v[n - 1].id)
+    int64_t x = ((const struct val_entry *)a)->id, y = ((const struct val_entry *)b)->id;
+    return (x > y) - (x < y);
+}
+
+/* The values of a batch, into chunks: before its calls, which may refer
+ * to them. Chunks hold ids in order and never overlap, so the values are
+ * sorted first (the collector gives them out in order: then this is one
+ * pass), and an id below one already written is an error. */
+static void write_vals(struct cs_store *s, struct batch *b)
+{
+    const char *text = b->text.data ? b->text.data : "";
+    for (size_t i = 1; i < b->nvals; i++)
+        if (b->vals[i].id < b->vals[i - 1].id) {
+            qsort(b->vals, b->nvals, sizeof *b->vals, by_id);
+            break;
+        }
+    for (size_t i = 0; i < b->nvals && !failed(s); i++) {
+        const struct val_entry *v = &b->vals[i];
+        if (v->id <= s->max_val_id) {
             cs_store_fail(s, "internal error: value ids out of step in %s", s->path);
-    } else if (n == ROWS_PER_INSERT) {
-        for (size_t k = 0; k < n; k++) {
-            sqlite3_bind_int64(s->insert_vals, (int)k * 3 + 1, v[k].id);
-            bind_val(s->insert_vals, (int)k * 3 + 1, &v[k], text);
+            return;
         }
-        run(s, s->insert_vals);
-    } else {
-        for (size_t k = 0; k < n; k++) {
-            sqlite3_bind_int64(s->insert_val, 1, v[k].id);
-            bind_val(s->insert_val, 1, &v[k], text);
-            if (run(s, s->insert_val) != 0)
-                break;
+        struct cs_val_row row = {v->id, text + v->off, v->len, v->type_len == NO_TEXT ? NULL : text + v->type_off,
+                                 v->type_len == NO_TEXT ? 0 : v->type_len};
+        if (cs_val_encoder_add(s->val_encoder, &row) != 0) {
+            cs_store_fail(s, "out of memory");
+            return;
         }
+        s->max_val_id = v->id;
+        if (cs_val_encoder_rows(s->val_encoder) == CS_VAL_CHUNK_ROWS)
+            write_val_chunk(s);
     }
-    for (size_t k = 0; k < n; k++)
-        if (v[k].id > s->max_val_id)
-            s->max_val_id = v[k].id;
+    if (cs_val_encoder_rows(s->val_encoder) && !failed(s))
+        write_val_chunk(s);
 }
 
 /* The writer's work for one batch; the batch is empty afterwards. */
 static void write_batch(struct cs_store *s, struct batch *b)
 {
     const char *text = b->text.data;
-    for (size_t i = 0; i < b->nvals && !failed(s); i += ROWS_PER_INSERT) {
-        size_t end = i + ROWS_PER_INSERT < b->nvals ? i + ROWS_PER_INSERT : b->nvals;
-        writer_lock_db(s);
-        write_vals(s, &b->vals[i], end - i, text);
-        unlock_db(s);
-    }
+    write_vals(s, b);
     if (b->nlate && !failed(s)) {
         writer_lock_db(s);
         for (size_t i = 0; i < b->nlate && !failed(s); i++)

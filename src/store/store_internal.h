@@ -21,6 +21,7 @@
 
 #include "store/call_blocks.h"
 #include "store/call_chunks.h"
+#include "store/val_chunks.h"
 #include "store/checkpointer.h"
 #include "store/store.h"
 #include "util/textbuf.h"
@@ -42,11 +43,6 @@
  * gets work many times a second. */
 #ifndef HAND_OVER_IDS
 #define HAND_OVER_IDS 16384
-#endif
-/* vals rows per multi-row INSERT: one statement execution per group
- * spreads the statement's own setup and reset over many rows. */
-#ifndef ROWS_PER_INSERT
-#define ROWS_PER_INSERT 64
 #endif
 #define NO_TEXT UINT32_MAX
 /* zstd's level for the chunks of calls: the fastest of its normal levels;
@@ -150,10 +146,9 @@ struct cs_store {
 
     sqlite3_stmt *insert_chunk;
     sqlite3_stmt *insert_late;   /* a row of call_late, or its replacement */
-    sqlite3_stmt *insert_val;
-    sqlite3_stmt *insert_vals;   /* ROWS_PER_INSERT vals rows */
-    sqlite3_stmt *append_vals;   /* ROWS_PER_INSERT vals rows numbered by SQLite */
-    int64_t max_val_id;          /* the largest id in vals */
+    sqlite3_stmt *insert_val_chunk;
+    struct cs_val_encoder *val_encoder;
+    int64_t max_val_id; /* the largest id in vals: values come in id order */
     sqlite3_stmt *insert_function;
     sqlite3_stmt *insert_process;
     sqlite3_stmt *insert_thread;

@@ -156,11 +156,17 @@ int cs_store_trim_calls(struct cs_store *s, int64_t keep)
         return -1;
     lock_db(s);
     int rc = cs_store_trim_locked(s, keep);
-    /* Then the values no kept call refers to: one pass over the kept calls,
-     * once, where each trim while recording would cost a pass. */
-    if (rc == 0 && cs_store_exec(s, "DELETE FROM vals WHERE id NOT IN ("
-                           "SELECT result FROM call_rows WHERE typeof(result) = 'integer' UNION ALL "
-                           "SELECT a.value FROM call_rows r, json_each(r.args) a WHERE a.type = 'integer')") != 0)
+    /* Then the chunks of values no kept call refers to: one pass over the
+     * kept calls, once, where each trim while recording would cost a pass.
+     * A chunk with a value still referred to stays whole; values are
+     * referred to mostly by calls soon after them, so the old chunks go. */
+    if (rc == 0 && cs_store_exec(s, "CREATE TEMP TABLE kept_vals(id INTEGER PRIMARY KEY);"
+                                    "INSERT OR IGNORE INTO kept_vals"
+                                    " SELECT result FROM call_rows WHERE typeof(result) = 'integer' UNION"
+                                    " SELECT a.value FROM call_rows r, json_each(r.args) a WHERE a.type = 'integer';"
+                                    "DELETE FROM val_chunks WHERE NOT EXISTS (SELECT 1 FROM kept_vals k"
+                                    " WHERE k.id BETWEEN val_chunks.first_id AND val_chunks.last_id);"
+                                    "DROP TABLE kept_vals;") != 0)
         rc = -1;
     unlock_db(s);
     return rc;

@@ -16,7 +16,7 @@
 #include "core/ring.h"
 #include "producer.h"
 #include "store/call_blocks.h"
-#include "store/calls_vtab.h"
+#include "store/modules.h"
 
 static inline int tu_ring(struct cs_ring *ring, size_t bytes)
 {
@@ -80,7 +80,7 @@ static inline sqlite3 *tu_collect(struct cs_ring *ring, const struct cs_collecto
     /* The connection reads the calls as a user's would, with the module of
      * callscope's SQLite extension. */
     if (sqlite3_open_v2(o->db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-        cs_calls_vtab_register(db) != SQLITE_OK) {
+        cs_store_register_modules(db) != SQLITE_OK) {
         fprintf(stderr, "cannot open %s\n", o->db_path);
         exit(2);
     }

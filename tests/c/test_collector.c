@@ -375,7 +375,7 @@ static void test_ring_wraps(void)
     cs_collector_free(c);
     sqlite3 *db;
     sqlite3_open_v2(r.path, &db, SQLITE_OPEN_READONLY, NULL);
-    cs_calls_vtab_register(db);
+    cs_store_register_modules(db);
     CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE args = json_object('n', result)"), 100000);
     CHECK_INT(tu_int(db, "SELECT count(DISTINCT result) FROM calls"), 100000);
     sqlite3_close(db);

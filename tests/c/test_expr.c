@@ -14,6 +14,7 @@
 #include "store/read_values.h"
 #include "store/schema.h"
 #include "store/store.h"
+#include "store/val_chunks.h"
 #include "util/textbuf.h"
 
 /* ---- a readable dump of a tree: (op left right) ---- */
@@ -551,7 +552,6 @@ static sqlite3 *make_db(void)
         /* id, parent, thread, function, depth, start, duration, self, args, result, exception, flags;
          * args are vals ids or inline text, in arg_names order. Rows of
          * call_late, which call_rows shows as it shows chunks' rows. */
-        "INSERT INTO vals VALUES (1, '<Model>', 'myapp.db.Model');"
         "INSERT INTO call_late VALUES (1, NULL, 1, 3, 0, 0, 10000000, 1000, '[]', 'None', NULL, 0),"
         " (2, 1, 1, 1, 1, 1000, 3000000, 1000, '[\"5\"]', '5', NULL, 0),"
         " (3, 2, 1, 1, 2, 2000, 1000000, 1000, '[\"4\"]', '3', NULL, 0),"
@@ -565,6 +565,26 @@ static sqlite3 *make_db(void)
         CHECK(0);
     }
     sqlite3_free(err);
+    /* The one value the calls refer to (vals row 1), in a chunk as the
+     * store writes it. */
+    struct cs_val_encoder *e = cs_val_encoder_new(1);
+    struct cs_textbuf blob = {0};
+    int64_t first, last;
+    int rows;
+    char why[128];
+    CHECK(e != NULL);
+    CHECK_INT(cs_val_encoder_add(e, &(struct cs_val_row){1, "<Model>", 7, "myapp.db.Model", 14}), 0);
+    CHECK_INT(cs_val_encoder_finish(e, &blob, &first, &last, &rows, why, sizeof why), 0);
+    sqlite3_stmt *st;
+    CHECK_INT(sqlite3_prepare_v2(db, "INSERT INTO val_chunks VALUES (?, ?, ?, ?)", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_int64(st, 1, first);
+    sqlite3_bind_int64(st, 2, last);
+    sqlite3_bind_int(st, 3, rows);
+    sqlite3_bind_blob(st, 4, blob.data, (int)blob.len, SQLITE_STATIC);
+    CHECK_INT(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    cs_textbuf_free(&blob);
+    cs_val_encoder_free(e);
     return db;
 }
 

@@ -1,0 +1,116 @@
+/*
+ * chunk_codec.h — what the store's compressed chunks share (call_chunks.h
+ * for calls, val_chunks.h for values): varints, zigzag numbers, checked
+ * reading of a column, and the frame around a chunk's body.
+ *
+ * A chunk's blob, byte by byte:
+ *
+ *   byte 0        CS_CHUNK_CODEC_ZSTD (1): the rest is one zstd frame
+ *   bytes 1..     a varint: the size of the uncompressed body
+ *   then          the zstd frame holding the body
+ *
+ * The body is a number of columns one after the other, each a varint byte
+ * length followed by that many bytes. Every number is an unsigned LEB128
+ * varint (7 bits per byte, low first, high bit = more); a "zz" number is
+ * zigzag-coded (0, -1, 1, -2 ... as 0, 1, 2, 3 ...).
+ */
+#ifndef CALLSCOPE_CHUNK_CODEC_H
+#define CALLSCOPE_CHUNK_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/textbuf.h"
+
+#define CS_CHUNK_CODEC_ZSTD 1
+/* The largest body a reader accepts: far above what a chunk of the
+ * longest texts the collector writes takes, so only a corrupt or hostile
+ * file meets it. */
+#define CS_CHUNK_MAX_BODY (256u << 20)
+
+static inline void cs_put_varint(struct cs_textbuf *b, uint64_t v)
+{
+    if (b->cap - b->len < 10 && cs_textbuf_grow(b, 10) != 0)
+        return;
+    unsigned char *p = (unsigned char *)b->data + b->len;
+    while (v >= 0x80) {
+        *p++ = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (unsigned char)v;
+    b->len = (size_t)((char *)p - b->data);
+}
+
+static inline uint64_t cs_zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t cs_unzigzag(uint64_t v)
+{
+    return (int64_t)((v >> 1) ^ (0 - (v & 1)));
+}
+
+/* a - b and a + b wrapping around, as a hostile chunk may ask for: a
+ * nonsense value then, never undefined behaviour. */
+static inline int64_t cs_wrapping_sub(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+static inline int64_t cs_wrapping_add(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+/* A column being read: [p, end); bad once it was read past its end. */
+struct cs_column {
+    const unsigned char *p, *end;
+    int bad;
+};
+
+static inline uint64_t cs_get_varint(struct cs_column *c)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (c->p >= c->end) {
+            c->bad = 1;
+            return 0;
+        }
+        unsigned char byte = *c->p++;
+        v |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80))
+            return v;
+    }
+    c->bad = 1; /* more than ten bytes */
+    return 0;
+}
+
+/* n bytes from c; NULL (and bad) when the column ends first. */
+static inline const char *cs_get_bytes(struct cs_column *c, uint64_t n)
+{
+    if ((uint64_t)(c->end - c->p) < n) {
+        c->bad = 1;
+        return NULL;
+    }
+    const char *s = (const char *)c->p;
+    c->p += n;
+    return s;
+}
+
+/* Appends the columns of a body (each: its length, then its bytes) to
+ * body, and empties them. */
+void cs_chunk_put_columns(struct cs_textbuf *body, struct cs_textbuf *columns, int ncolumns);
+
+/* Compresses body into out (reset first), framed as above; zstd is a
+ * ZSTD_CCtx kept by the caller. -1 with a message. */
+int cs_chunk_compress(void *zstd, int level, const struct cs_textbuf *body, struct cs_textbuf *out, char *err,
+                      size_t errlen);
+
+/* Decompresses a blob into *body (grown as needed), and splits it into
+ * exactly ncolumns columns. -1 with the reason in err (a short phrase,
+ * to follow "is corrupt"). */
+int cs_chunk_open(const void *blob, size_t len, char **body, size_t *body_cap, struct cs_column *columns,
+                  int ncolumns, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * id_plan.c — constraints on id for the store's virtual tables (see
+ * id_plan.h).
+ */
+#include "store/id_plan.h"
+
+#include <math.h>
+
+/* What cs_id_plan_choose chose, as idxNum bits; the bounds come in argv in
+ * this order: lower first. */
+enum plan {
+    PLAN_LOWER = 1, /* argv has a lower bound of id */
+    PLAN_UPPER = 2, /* ... and/or an upper one (the same argument for =) */
+    PLAN_DESC = 4,  /* rows in descending id order */
+    PLAN_EQUAL = 8, /* one argument is both bounds */
+};
+
+int cs_id_plan_choose(sqlite3_index_info *info, int id_column)
+{
+    int lower = -1, upper = -1, equal = -1;
+    for (int i = 0; i < info->nConstraint; i++) {
+        const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+        if (!c->usable || (c->iColumn != id_column && c->iColumn != -1))
+            continue;
+        switch (c->op) {
+        case SQLITE_INDEX_CONSTRAINT_EQ:
+            equal = i;
+            break;
+        case SQLITE_INDEX_CONSTRAINT_GT:
+        case SQLITE_INDEX_CONSTRAINT_GE:
+            lower = i;
+            break;
+        case SQLITE_INDEX_CONSTRAINT_LT:
+        case SQLITE_INDEX_CONSTRAINT_LE:
+            upper = i;
+            break;
+        default:
+            break;
+        }
+    }
+    /* SQLite checks every constraint again (omit stays 0), so a bound only
+     * needs to be no narrower than its constraint. */
+    int plan = 0, arg = 1;
+    if (equal >= 0) {
+        plan |= PLAN_LOWER | PLAN_UPPER | PLAN_EQUAL;
+        info->aConstraintUsage[equal].argvIndex = arg++;
+        info->estimatedCost = 10;
+        info->estimatedRows = 1;
+        info->idxFlags = SQLITE_INDEX_SCAN_UNIQUE;
+    } else {
+        if (lower >= 0) {
+            plan |= PLAN_LOWER;
+            info->aConstraintUsage[lower].argvIndex = arg++;
+        }
+        if (upper >= 0) {
+            plan |= PLAN_UPPER;
+            info->aConstraintUsage[upper].argvIndex = arg++;
+        }
+        /* What each shape of plan costs, in rows read. */
+        double rows = lower >= 0 && upper >= 0 ? 1e4 : lower >= 0 || upper >= 0 ? 1e6 : 1e7;
+        info->estimatedCost = rows;
+        info->estimatedRows = (sqlite3_int64)rows;
+    }
+    if (info->nOrderBy == 1 && (info->aOrderBy[0].iColumn == id_column || info->aOrderBy[0].iColumn == -1)) {
+        info->orderByConsumed = 1;
+        if (info->aOrderBy[0].desc)
+            plan |= PLAN_DESC;
+    }
+    info->idxNum = plan;
+    return SQLITE_OK;
+}
+
+/* The bound an argument gives: exact for an integer, widened to the
+ * integers around a real; none (the whole range) for anything else. */
+static int64_t bound_of(sqlite3_value *value, int lower)
+{
+    switch (sqlite3_value_type(value)) {
+    case SQLITE_INTEGER:
+        return sqlite3_value_int64(value);
+    case SQLITE_FLOAT: {
+        double d = lower ? floor(sqlite3_value_double(value)) : ceil(sqlite3_value_double(value));
+        if (d != d)
+            return lower ? INT64_MIN : INT64_MAX;
+        if (d <= -9.2e18)
+            return INT64_MIN;
+        if (d >= 9.2e18)
+            return INT64_MAX;
+        return (int64_t)d;
+    }
+    default:
+        return lower ? INT64_MIN : INT64_MAX;
+    }
+}
+
+void cs_id_plan_range(int plan, int argc, sqlite3_value **argv, int64_t *lo, int64_t *hi, int *desc)
+{
+    *desc = (plan & PLAN_DESC) != 0;
+    *lo = INT64_MIN;
+    *hi = INT64_MAX;
+    int arg = 0;
+    if ((plan & PLAN_EQUAL) && argc > 0) {
+        *lo = bound_of(argv[0], 1);
+        *hi = bound_of(argv[0], 0);
+        return;
+    }
+    if ((plan & PLAN_LOWER) && arg < argc)
+        *lo = bound_of(argv[arg++], 1);
+    if ((plan & PLAN_UPPER) && arg < argc)
+        *hi = bound_of(argv[arg++], 0);
+}

@@ -1,0 +1,23 @@
+/*
+ * id_plan.h — how the store's virtual tables (calls_vtab.c, vals_vtab.c)
+ * serve constraints on their id column: both keep rows in chunks of
+ * consecutive ids, so =, <, <=, >, >= on id and ORDER BY id (either way)
+ * become a range of ids read in order, and everything else is a scan.
+ */
+#ifndef CALLSCOPE_ID_PLAN_H
+#define CALLSCOPE_ID_PLAN_H
+
+#include <stdint.h>
+
+#include "store/sqlite_api.h"
+
+/* xBestIndex for a table whose id is column id_column (and its rowid). */
+int cs_id_plan_choose(sqlite3_index_info *info, int id_column);
+
+/* xFilter's side: the range [lo, hi] of ids to read, in descending order
+ * when *desc, from the plan and arguments cs_id_plan_choose chose. The
+ * range is never narrower than the constraints (SQLite checks each row
+ * against them again). */
+void cs_id_plan_range(int plan, int argc, sqlite3_value **argv, int64_t *lo, int64_t *hi, int *desc);
+
+#endif

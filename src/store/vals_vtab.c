@@ -1,0 +1,377 @@
+/*
+ * vals_vtab.c — `vals`, the virtual table of the values calls refer to
+ * (docs/schema.md, "Values"), read from the chunks of val_chunks
+ * (val_chunks.h). See vals_vtab.h.
+ *
+ * Values are mostly read one at a time, by id, from everywhere in the
+ * recording (the calls view looks up each argument; readers look up the
+ * values of the calls they walk), and each lookup needs its chunk
+ * decoded. The table keeps the chunks it decoded last, shared by its
+ * cursors, so that a run of lookups near each other (the common case:
+ * calls refer to values made shortly before) decodes each chunk once.
+ */
+#include "store/vals_vtab.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "store/id_plan.h"
+#include "store/modules.h"
+#include "store/val_chunks.h"
+
+enum column { COL_ID, COL_TEXT, COL_TYPE };
+
+static const char DECLARATION[] = "CREATE TABLE x(id INTEGER, text TEXT, type TEXT)";
+
+/* Decoded chunks kept per table: 16 of 1,024 values, a few MB at most. */
+#define CACHED_CHUNKS 16
+
+struct cached_chunk {
+    int64_t first_id, last_id; /* first_id 0: empty */
+    struct cs_val_chunk chunk;
+    uint64_t used; /* when last used, by the table's clock */
+    int pins;      /* cursors reading it now: it stays */
+};
+
+/* A cursor's statements. A subquery that looks a value up opens a cursor
+ * for every row of the query around it, so cursors take their prepared
+ * statements from the table and give them back when they close: preparing
+ * them each time cost more than the lookup. */
+struct statements {
+    sqlite3_stmt *chunk_at, *chunks[2]; /* chunks[desc] */
+    sqlite3_stmt *data;                 /* a chunk's blob, read only to decode it */
+    struct statements *next;
+};
+
+struct vals_vtab {
+    sqlite3_vtab base;
+    sqlite3 *db;
+    struct cached_chunk cache[CACHED_CHUNKS];
+    uint64_t clock;
+    struct statements *idle;
+};
+
+struct vals_cursor {
+    sqlite3_vtab_cursor base;
+    struct vals_vtab *vtab;
+    struct statements *st;
+    sqlite3_stmt *chunks; /* st->chunks[desc] */
+    int desc, eof;
+    int done; /* no further chunk to read: the one at holds the whole range */
+    int64_t lo, hi;
+    struct cached_chunk *at; /* the chunk being read, pinned */
+    struct cached_chunk own; /* used when every cached chunk is pinned */
+    int pos;
+};
+
+static int vtab_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
+                        char **errmsg)
+{
+    (void)aux;
+    (void)argc;
+    (void)argv;
+    (void)errmsg;
+    int rc = sqlite3_declare_vtab(db, DECLARATION);
+    if (rc != SQLITE_OK)
+        return rc;
+    struct vals_vtab *v = sqlite3_malloc(sizeof *v);
+    if (!v)
+        return SQLITE_NOMEM;
+    memset(v, 0, sizeof *v);
+    v->db = db;
+    sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+    *out = &v->base;
+    return SQLITE_OK;
+}
+
+static void free_statements(struct statements *st)
+{
+    sqlite3_finalize(st->chunk_at);
+    sqlite3_finalize(st->chunks[0]);
+    sqlite3_finalize(st->chunks[1]);
+    sqlite3_finalize(st->data);
+    sqlite3_free(st);
+}
+
+static int vtab_disconnect(sqlite3_vtab *base)
+{
+    struct vals_vtab *v = (struct vals_vtab *)base;
+    for (int i = 0; i < CACHED_CHUNKS; i++)
+        cs_val_chunk_free(&v->cache[i].chunk);
+    while (v->idle) {
+        struct statements *next = v->idle->next;
+        free_statements(v->idle);
+        v->idle = next;
+    }
+    sqlite3_free(v);
+    return SQLITE_OK;
+}
+
+static int vtab_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
+{
+    (void)base;
+    return cs_id_plan_choose(info, COL_ID);
+}
+
+static int cursor_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
+{
+    struct vals_vtab *v = (struct vals_vtab *)base;
+    struct vals_cursor *c = sqlite3_malloc(sizeof *c);
+    if (!c)
+        return SQLITE_NOMEM;
+    memset(c, 0, sizeof *c);
+    c->vtab = v;
+    c->st = v->idle;
+    if (c->st) {
+        v->idle = c->st->next;
+    } else if (!(c->st = sqlite3_malloc(sizeof *c->st))) {
+        sqlite3_free(c);
+        return SQLITE_NOMEM;
+    } else {
+        memset(c->st, 0, sizeof *c->st);
+    }
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static void unpin(struct vals_cursor *c)
+{
+    if (c->at && c->at != &c->own)
+        c->at->pins--;
+    c->at = NULL;
+}
+
+static int cursor_close(sqlite3_vtab_cursor *base)
+{
+    struct vals_cursor *c = (struct vals_cursor *)base;
+    unpin(c);
+    /* reset, so that no statement holds the connection's read open */
+    sqlite3_reset(c->st->chunks[0]);
+    sqlite3_reset(c->st->chunks[1]);
+    c->st->next = c->vtab->idle;
+    c->vtab->idle = c->st;
+    cs_val_chunk_free(&c->own.chunk);
+    sqlite3_free(c);
+    return SQLITE_OK;
+}
+
+static int fail(struct vals_cursor *c, int rc, const char *message)
+{
+    sqlite3_free(c->vtab->base.zErrMsg);
+    c->vtab->base.zErrMsg = sqlite3_mprintf("%s", message);
+    return rc;
+}
+
+static int prepare(struct vals_cursor *c, sqlite3_stmt **st, const char *sql)
+{
+    if (*st)
+        return SQLITE_OK;
+    int rc = sqlite3_prepare_v3(c->vtab->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    return rc == SQLITE_OK ? rc : fail(c, rc, sqlite3_errmsg(c->vtab->db));
+}
+
+/* Places the cursor in chunk slot (pinned) on its first value in range. */
+static void enter(struct vals_cursor *c, struct cached_chunk *slot)
+{
+    slot->used = ++c->vtab->clock;
+    if (slot != &c->own)
+        slot->pins++;
+    c->at = slot;
+    const struct cs_val_chunk *k = &slot->chunk;
+    int i;
+    if (!c->desc)
+        for (i = 0; i < k->n && k->rows[i].id < c->lo; i++)
+            ;
+    else
+        for (i = k->n - 1; i >= 0 && k->rows[i].id > c->hi; i--)
+            ;
+    c->pos = i;
+}
+
+/* A lookup of one id in a chunk decoded already: the usual case (values
+ * are looked up near where the last lookups were) costs no SQL at all. */
+static int find_cached(struct vals_cursor *c, int64_t id)
+{
+    struct vals_vtab *v = c->vtab;
+    for (int i = 0; i < CACHED_CHUNKS; i++) {
+        struct cached_chunk *slot = &v->cache[i];
+        if (slot->first_id && slot->first_id <= id && id <= slot->last_id) {
+            enter(c, slot);
+            c->done = 1; /* no other chunk holds it */
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Makes the chunk the chunks statement is on the cursor's current one:
+ * from the cache, or decoded into the least recently used unpinned entry
+ * (the cursor's own when all are pinned). Its blob is read only then. */
+static int take_chunk(struct vals_cursor *c)
+{
+    struct vals_vtab *v = c->vtab;
+    sqlite3_stmt *st = c->chunks;
+    int64_t first_id = sqlite3_column_int64(st, 0);
+    unpin(c);
+    struct cached_chunk *slot = NULL;
+    for (int i = 0; i < CACHED_CHUNKS && !slot; i++)
+        if (v->cache[i].first_id == first_id && first_id)
+            slot = &v->cache[i];
+    if (!slot) {
+        for (int i = 0; i < CACHED_CHUNKS; i++)
+            if (!v->cache[i].pins && (!slot || v->cache[i].used < slot->used))
+                slot = &v->cache[i];
+        if (!slot)
+            slot = &c->own;
+        char err[256];
+        slot->first_id = 0;
+        int rc = prepare(c, &c->st->data, CS_MODULE_SQL_MARK "SELECT data FROM val_chunks WHERE first_id = ?1");
+        if (rc != SQLITE_OK)
+            return rc;
+        sqlite3_bind_int64(c->st->data, 1, first_id);
+        rc = sqlite3_step(c->st->data);
+        if (rc == SQLITE_ROW &&
+            cs_val_chunk_decode(&slot->chunk, sqlite3_column_blob(c->st->data, 0),
+                                (size_t)sqlite3_column_bytes(c->st->data, 0), first_id, sqlite3_column_int64(st, 1),
+                                sqlite3_column_int64(st, 2), err, sizeof err) != 0) {
+            sqlite3_reset(c->st->data);
+            return fail(c, SQLITE_CORRUPT, err);
+        }
+        sqlite3_reset(c->st->data);
+        if (rc != SQLITE_ROW)
+            return fail(c, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, sqlite3_errmsg(c->vtab->db));
+        slot->first_id = first_id;
+        slot->last_id = sqlite3_column_int64(st, 1);
+    }
+    enter(c, slot);
+    return SQLITE_OK;
+}
+
+/* Moves to the next value in range, reading chunks as it goes. */
+static int settle(struct vals_cursor *c)
+{
+    for (;;) {
+        if (c->at && c->pos >= 0 && c->pos < c->at->chunk.n) {
+            int64_t id = c->at->chunk.rows[c->pos].id;
+            c->eof = c->desc ? id < c->lo : id > c->hi;
+            return SQLITE_OK;
+        }
+        if (c->done) {
+            c->eof = 1;
+            return SQLITE_OK;
+        }
+        int rc = sqlite3_step(c->chunks);
+        if (rc == SQLITE_DONE) {
+            c->eof = 1;
+            return SQLITE_OK;
+        }
+        if (rc != SQLITE_ROW)
+            return fail(c, rc, sqlite3_errmsg(c->vtab->db));
+        rc = take_chunk(c);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+}
+
+static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, int argc, sqlite3_value **argv)
+{
+    (void)idx;
+    struct vals_cursor *c = (struct vals_cursor *)base;
+    cs_id_plan_range(plan, argc, argv, &c->lo, &c->hi, &c->desc);
+    unpin(c);
+    c->eof = 0;
+    c->done = 0;
+    if (c->lo > c->hi) {
+        c->eof = 1;
+        return SQLITE_OK;
+    }
+    if (c->lo == c->hi && find_cached(c, c->lo))
+        return settle(c);
+    struct statements *st = c->st;
+    int rc = prepare(c, &st->chunk_at,
+                     CS_MODULE_SQL_MARK "SELECT coalesce((SELECT first_id FROM val_chunks WHERE first_id <= ?1"
+                     " ORDER BY first_id DESC LIMIT 1), ?1)");
+    if (rc == SQLITE_OK)
+        rc = prepare(c, &st->chunks[c->desc],
+                     c->desc ? CS_MODULE_SQL_MARK "SELECT first_id, last_id, rows FROM val_chunks"
+                                                  " WHERE first_id BETWEEN ?1 AND ?2 ORDER BY first_id DESC"
+                             : CS_MODULE_SQL_MARK "SELECT first_id, last_id, rows FROM val_chunks"
+                                                  " WHERE first_id BETWEEN ?1 AND ?2 ORDER BY first_id");
+    if (rc != SQLITE_OK)
+        return rc;
+    c->chunks = st->chunks[c->desc];
+    sqlite3_reset(c->chunks);
+    sqlite3_bind_int64(st->chunk_at, 1, c->lo);
+    rc = sqlite3_step(st->chunk_at);
+    int64_t from = rc == SQLITE_ROW ? sqlite3_column_int64(st->chunk_at, 0) : c->lo;
+    sqlite3_reset(st->chunk_at);
+    if (rc != SQLITE_ROW)
+        return fail(c, rc, sqlite3_errmsg(c->vtab->db));
+    sqlite3_bind_int64(c->chunks, 1, from);
+    sqlite3_bind_int64(c->chunks, 2, c->hi);
+    return settle(c);
+}
+
+static int cursor_next(sqlite3_vtab_cursor *base)
+{
+    struct vals_cursor *c = (struct vals_cursor *)base;
+    c->pos += c->desc ? -1 : 1;
+    return settle(c);
+}
+
+static int cursor_eof(sqlite3_vtab_cursor *base)
+{
+    return ((struct vals_cursor *)base)->eof;
+}
+
+static int cursor_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int column)
+{
+    struct vals_cursor *c = (struct vals_cursor *)base;
+    const struct cs_val_row *r = &c->at->chunk.rows[c->pos];
+    switch (column) {
+    case COL_ID:
+        sqlite3_result_int64(ctx, r->id);
+        break;
+    case COL_TEXT:
+        sqlite3_result_text(ctx, r->text ? r->text : "", (int)r->len, SQLITE_TRANSIENT);
+        break;
+    case COL_TYPE:
+        if (r->type)
+            sqlite3_result_text(ctx, r->type, (int)r->type_len, SQLITE_TRANSIENT);
+        else
+            sqlite3_result_null(ctx);
+        break;
+    default:
+        sqlite3_result_null(ctx);
+        break;
+    }
+    return SQLITE_OK;
+}
+
+static int cursor_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
+{
+    struct vals_cursor *c = (struct vals_cursor *)base;
+    *rowid = c->at->chunk.rows[c->pos].id;
+    return SQLITE_OK;
+}
+
+static const sqlite3_module VALS_MODULE = {
+    .iVersion = 0,
+    .xCreate = vtab_connect,
+    .xConnect = vtab_connect,
+    .xBestIndex = vtab_best_index,
+    .xDisconnect = vtab_disconnect,
+    .xDestroy = vtab_disconnect,
+    .xOpen = cursor_open,
+    .xClose = cursor_close,
+    .xFilter = cursor_filter,
+    .xNext = cursor_next,
+    .xEof = cursor_eof,
+    .xColumn = cursor_column,
+    .xRowid = cursor_rowid,
+};
+
+int cs_vals_vtab_register(sqlite3 *db)
+{
+    return sqlite3_create_module_v2(db, CS_VALS_MODULE, &VALS_MODULE, NULL, NULL);
+}
