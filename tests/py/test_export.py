@@ -20,7 +20,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
-from tests.py.support import CALLSCOPE, LIB, TracedProgram, on_terminal
+from tests.py.support import CALLSCOPE, LIB, TracedProgram, calls_as_late_rows, on_terminal, query_recording
 
 FORMATS = ("perfetto", "chrome-json", "firefox", "speedscope", "folded", "svg", "jsonl")
 
@@ -151,16 +151,12 @@ def record(directory, source, *args):
 
 def db_calls(db):
     """Every call as a dict, with pid/tid/thread, by id."""
-    con = sqlite3.connect(db)
-    con.row_factory = sqlite3.Row
-    try:
-        rows = con.execute("select c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns, c.self_ns, c.args,"
-                           " c.result, c.exception, c.thread_id, t.pid, t.tid, t.name as thread, f.name as function"
-                           " from calls c join threads t on t.id = c.thread_id"
-                           " join functions f on f.id = c.function_id order by c.id").fetchall()
-    finally:
-        con.close()
-    return {r["id"]: dict(r) for r in rows}
+    names, rows = query_recording(db, "select c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns, c.self_ns,"
+                                      " c.args, c.result, c.exception, c.thread_id, t.pid, t.tid, t.name as thread,"
+                                      " f.name as function from calls c join threads t on t.id = c.thread_id"
+                                      " join functions f on f.id = c.function_id order by c.id", with_names=True)
+    calls = [dict(zip(names, r)) for r in rows]
+    return {c["id"]: c for c in calls}
 
 
 def stack_of(calls, call):
@@ -650,9 +646,10 @@ class LostEnd(Exported):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        calls_as_late_rows(cls.db)  # every call a row of call_late, which a plain connection can change
         con = sqlite3.connect(cls.db)
-        con.execute("update call_rows set duration_ns = null, self_ns = null"
-                    " where id = (select c.id from call_rows c join functions f on f.id = c.function_id"
+        con.execute("update call_late set duration_ns = null, self_ns = null"
+                    " where id = (select c.id from call_late c join functions f on f.id = c.function_id"
                     " where f.name = '__main__.fail')")
         con.commit()
         con.close()
@@ -780,12 +777,13 @@ class FlameGraph(Exported):
         db = os.path.join(self.dir, "cut.db")
         shutil.copy(record(tempfile.mkdtemp(dir=self.dir), "def small():\n    pass\n"
                            "def large():\n    pass\nsmall()\nlarge()\n"), db)
+        (start,), = query_recording(db, "select min(start_ns) from call_rows")
+        calls_as_late_rows(db)  # every call a row of call_late, which a plain connection can change
         con = sqlite3.connect(db)
         with con:
             # Both calls go inside the shortened <module>: recording the first call of a session can take longer.
-            (start,), = con.execute("select min(start_ns) from call_rows")
             for name, at, ns in (("<module>", 0, 40001), ("small", 10, 2), ("large", 20, 3)):
-                con.execute("update call_rows set start_ns = ?, duration_ns = ?, self_ns = ? where function_id ="
+                con.execute("update call_late set start_ns = ?, duration_ns = ?, self_ns = ? where function_id ="
                             " (select id from functions where qualname = ?)",
                             (start + at, ns, ns if name != "<module>" else 39996, name))
         con.close()

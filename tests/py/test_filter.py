@@ -356,10 +356,7 @@ class FilterOverManyBlocks(TracedProgram):
         return sum(json.loads(line)["count"] for line in proc.stdout.decode().splitlines())
 
     def test_the_index_is_there(self):
-        import sqlite3
-        con = sqlite3.connect(self.db)
-        blocks, calls = con.execute("select count(*), (select count(*) from call_rows) from call_blocks").fetchone()
-        con.close()
+        (blocks, calls), = self.query("select count(*), (select count(*) from call_rows) from call_blocks")
         self.assertEqual(calls, 20002)  # with <module>
         self.assertEqual(blocks, 20)  # ids 1 to 20,002
 

@@ -189,19 +189,16 @@ class ThreadsAndProcesses(TracedProgram):
                                  script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
             self.assertEqual(proc.stdout.readline(), b"ready\n")
-            count = 0
+            count, error = 0, None
             for _ in range(100):  # the collector commits at least every 100 ms
-                con = sqlite3.connect(self.db)
                 try:
-                    count = con.execute("select count(*) from call_view where function='__main__.tick'").fetchone()[0]
-                except sqlite3.OperationalError:
-                    count = 0
-                finally:
-                    con.close()
+                    count = self.query("select count(*) from call_view where function='__main__.tick'")[0][0]
+                except sqlite3.OperationalError as e:
+                    count, error = 0, e
                 if count == 50:
                     break
                 time.sleep(0.1)
-            self.assertEqual(count, 50)
+            self.assertEqual(count, 50, "last error: %s" % error)
             # serve() is still running: it is there too, with no end yet, and
             # the ticks hang from it
             for _ in range(100):

@@ -13,7 +13,7 @@ import textwrap
 import time
 import unittest
 
-from tests.py.support import CALLSCOPE, LIB
+from tests.py.support import CALLSCOPE, LIB, calls_as_late_rows, query_recording
 
 TMUX = shutil.which("tmux")
 DEADLINE = 60  # seconds to wait for a screen before failing
@@ -181,11 +181,7 @@ class ViewerTest(unittest.TestCase):
         return screen
 
     def ids(self, sql, *params):
-        con = sqlite3.connect(self.db)
-        try:
-            return [r[0] for r in con.execute(sql, params)]
-        finally:
-            con.close()
+        return [r[0] for r in query_recording(self.db, sql, params)]
 
     def search(self, s, pattern):
         s.keys("/")
@@ -428,7 +424,8 @@ class Viewer(ViewerTest):
         newer = os.path.join(self.dir, "newer.db")
         shutil.copy(self.db, newer)
         con = sqlite3.connect(newer)
-        con.execute("pragma user_version = 3")
+        (version,), = con.execute("pragma user_version")
+        con.execute("pragma user_version = %d" % (version + 1))
         con.commit()
         con.close()
         proc = run(newer)
@@ -456,16 +453,15 @@ class FollowMode(ViewerTest):
                                     stdin=subprocess.DEVNULL)
         try:
             end = time.monotonic() + DEADLINE
+            error = None
             while True:  # until the first calls are in the store
                 try:
-                    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-                    n = con.execute("select count(*) from calls").fetchone()[0]
-                    con.close()
-                    if n > 2:
+                    # only once the collector made it: reading would create it
+                    if os.path.exists(db) and query_recording(db, "select count(*) from calls")[0][0] > 2:
                         break
-                except sqlite3.Error:
-                    pass
-                self.assertLess(time.monotonic(), end, "nothing recorded")
+                except sqlite3.Error as e:  # not readable yet
+                    error = e
+                self.assertLess(time.monotonic(), end, "nothing recorded (last error: %s)" % error)
                 time.sleep(0.05)
             s = self.view(db=db)
             s.wait_for("· recording")
@@ -505,10 +501,14 @@ class LargeStore(ViewerTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        # every call a row of call_late, where a plain connection can add
+        # calls one by one (call_rows, over call_chunks and call_late, is
+        # read only)
+        calls_as_late_rows(cls.db)
         con = sqlite3.connect(cls.db)
         fid = con.execute("select id from functions where qualname = 'f'").fetchone()[0]
         tid = con.execute("select id from threads order by id limit 1").fetchone()[0]
-        base = con.execute("select max(id) from call_rows").fetchone()[0]
+        base = con.execute("select max(id) from call_late").fetchone()[0]
         con.execute("drop index if exists calls_parent")
 
         def rows():
@@ -519,10 +519,10 @@ class LargeStore(ViewerTest):
                        50 if depth else 9999, 50, '["%d"]' % i, str(i), None, 0)
 
         # ints are stored inline in call_rows, as text (docs/schema.md)
-        con.executemany("insert into call_rows values (?,?,?,?,?,?,?,?,?,?,?,?)", rows())
-        con.execute("update meta set value = (select count(*) from call_rows) where key = 'calls'")
+        con.executemany("insert into call_late values (?,?,?,?,?,?,?,?,?,?,?,?)", rows())
+        con.execute("update meta set value = (select count(*) from call_late) where key = 'calls'")
         con.commit()
-        cls.last = con.execute("select max(id) from call_rows").fetchone()[0]
+        cls.last = con.execute("select max(id) from call_late").fetchone()[0]
         con.close()
 
     def test_paging_and_the_end(self):
