@@ -5,6 +5,10 @@
  */
 #include "store/store_internal.h"
 
+#include <stdlib.h>
+
+#include "core/grow.h"
+
 int cs_store_begin(struct cs_store *s)
 {
     int rc = 0;
@@ -127,6 +131,98 @@ static int64_t cut_chunk(struct cs_store *s, int64_t first_kept)
     return cut;
 }
 
+/* Rewrites a chunk of values that holds some the kept calls refer to
+ * (temp.kept_vals) and some they do not, with the first only. 0, or -1
+ * after keeping the error. db_lock held. */
+static int cut_val_chunk(struct cs_store *s, int64_t first_id, sqlite3_stmt *chunk, sqlite3_stmt *kept)
+{
+    char err[256];
+    struct cs_val_chunk vals = {0};
+    sqlite3_bind_int64(chunk, 1, first_id);
+    if (sqlite3_step(chunk) != SQLITE_ROW ||
+        cs_val_chunk_decode(&vals, sqlite3_column_blob(chunk, 2), (size_t)sqlite3_column_bytes(chunk, 2), first_id,
+                            sqlite3_column_int64(chunk, 0), sqlite3_column_int64(chunk, 1), err, sizeof err) != 0) {
+        sqlite3_reset(chunk);
+        cs_val_chunk_free(&vals);
+        return 0; /* gone, or not one of ours: left as it is */
+    }
+    sqlite3_reset(chunk);
+    /* The kept ids in the chunk's range come in order, as its values do. */
+    sqlite3_bind_int64(kept, 1, first_id);
+    sqlite3_bind_int64(kept, 2, vals.rows[vals.n - 1].id);
+    int i = 0, added = 0;
+    while (sqlite3_step(kept) == SQLITE_ROW && !failed(s)) {
+        int64_t id = sqlite3_column_int64(kept, 0);
+        while (i < vals.n && vals.rows[i].id < id)
+            i++;
+        if (i < vals.n && vals.rows[i].id == id) {
+            if (cs_val_encoder_add(s->val_encoder, &vals.rows[i]) != 0)
+                cs_store_fail(s, "out of memory");
+            added++;
+        }
+    }
+    sqlite3_reset(kept);
+    if (added && !failed(s)) {
+        int64_t new_first, new_last;
+        int rows;
+        if (cs_val_encoder_finish(s->val_encoder, &s->chunk_blob, &new_first, &new_last, &rows, err, sizeof err) !=
+            0) {
+            cs_store_fail(s, "%s", err);
+        } else if (query_int(s, "DELETE FROM val_chunks WHERE first_id = ?1", first_id, 0), !failed(s)) {
+            sqlite3_stmt *ins = s->insert_val_chunk;
+            sqlite3_bind_int64(ins, 1, new_first);
+            sqlite3_bind_int64(ins, 2, new_last);
+            sqlite3_bind_int(ins, 3, rows);
+            sqlite3_bind_blob(ins, 4, s->chunk_blob.data, (int)s->chunk_blob.len, SQLITE_STATIC);
+            run(s, ins);
+        }
+    }
+    cs_val_chunk_free(&vals);
+    return failed(s) ? -1 : 0;
+}
+
+/* Cuts every chunk of values that holds values no kept call refers to
+ * (after the chunks with none were deleted), so that only those remain.
+ * db_lock held. */
+static int cut_val_chunks(struct cs_store *s)
+{
+    sqlite3_stmt *list = NULL, *chunk = NULL, *kept = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT c.first_id FROM val_chunks c WHERE (SELECT count(*) FROM kept_vals k"
+                                " WHERE k.id BETWEEN c.first_id AND c.last_id) < c.rows",
+                                -1, &list, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db, "SELECT last_id, rows, data FROM val_chunks WHERE first_id = ?1", -1, &chunk,
+                                NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db, "SELECT id FROM kept_vals WHERE id BETWEEN ?1 AND ?2 ORDER BY id", -1, &kept,
+                                NULL);
+    /* The chunks to cut are listed first: cutting one deletes and inserts
+     * rows of the table the list reads. */
+    int64_t *cut = NULL;
+    size_t n = 0, cap = 0;
+    while (rc == SQLITE_OK && sqlite3_step(list) == SQLITE_ROW) {
+        if (n == cap) {
+            int64_t *grown = cs_grow(cut, &cap, sizeof *cut, 64);
+            if (!grown) {
+                cs_store_fail(s, "out of memory");
+                break;
+            }
+            cut = grown;
+        }
+        cut[n++] = sqlite3_column_int64(list, 0);
+    }
+    if (rc != SQLITE_OK)
+        cs_store_fail_rc(s, rc, "write");
+    sqlite3_finalize(list);
+    for (size_t i = 0; i < n && !failed(s); i++)
+        cut_val_chunk(s, cut[i], chunk, kept);
+    free(cut);
+    sqlite3_finalize(chunk);
+    sqlite3_finalize(kept);
+    return failed(s) ? -1 : 0;
+}
+
 /* Keeps the newest `keep` calls: whole chunks go, and the one that
  * straddles the first call kept is cut to start there. db_lock held. */
 int cs_store_trim_locked(struct cs_store *s, int64_t keep)
@@ -156,18 +252,18 @@ int cs_store_trim_calls(struct cs_store *s, int64_t keep)
         return -1;
     lock_db(s);
     int rc = cs_store_trim_locked(s, keep);
-    /* Then the chunks of values no kept call refers to: one pass over the
-     * kept calls, once, where each trim while recording would cost a pass.
-     * A chunk with a value still referred to stays whole; values are
-     * referred to mostly by calls soon after them, so the old chunks go. */
+    /* Then the values no kept call refers to: one pass over the kept
+     * calls, once, where each trim while recording would cost a pass. */
     if (rc == 0 && cs_store_exec(s, "CREATE TEMP TABLE kept_vals(id INTEGER PRIMARY KEY);"
                                     "INSERT OR IGNORE INTO kept_vals"
                                     " SELECT result FROM call_rows WHERE typeof(result) = 'integer' UNION"
                                     " SELECT a.value FROM call_rows r, json_each(r.args) a WHERE a.type = 'integer';"
                                     "DELETE FROM val_chunks WHERE NOT EXISTS (SELECT 1 FROM kept_vals k"
-                                    " WHERE k.id BETWEEN val_chunks.first_id AND val_chunks.last_id);"
-                                    "DROP TABLE kept_vals;") != 0)
+                                    " WHERE k.id BETWEEN val_chunks.first_id AND val_chunks.last_id);") != 0)
         rc = -1;
+    if (rc == 0)
+        rc = cut_val_chunks(s);
+    cs_store_exec(s, "DROP TABLE IF EXISTS kept_vals");
     unlock_db(s);
     return rc;
 }

@@ -331,7 +331,6 @@ class BadFiles(TracedProgram):
             update call_late set args = 'x"\\' where id % 3 = 0;
             update call_late set args = '[99999999,"' where id % 3 = 1;
             update call_late set result = 123456789 where id % 2 = 0;
-            delete from vals where id % 2 = 0;
             update functions set arg_names = '["a' where id % 2 = 0;
         """)
         con.commit()
