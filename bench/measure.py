@@ -215,8 +215,8 @@ def whole_process(tmp):
             best[label] = min(best.get(label, t), t)
     size = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
     floor = sqlite_floor(db, tmp)
-    con = sqlite3.connect(db)
-    rows = con.execute("select count(*) from call_rows").fetchone()[0]
+    con = sqlite3.connect(db)  # meta.calls: the calls view needs callscope's SQLite extension
+    rows = int(con.execute("select value from meta where key = 'calls'").fetchone()[0])
     meta = dict(con.execute("select key, value from meta"
                             " where key in ('collector_cpu_ns', 'writer_cpu_ns', 'checkpoint_cpu_ns')"))
     con.close()
@@ -312,7 +312,7 @@ def collector_instructions(tmp):
     if subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
         return None
     con = sqlite3.connect(db)
-    calls = con.execute("select count(*) from call_rows").fetchone()[0]
+    calls = int(con.execute("select value from meta where key = 'calls'").fetchone()[0])
     con.close()
     counted = {}
     for name in os.listdir(tmp):

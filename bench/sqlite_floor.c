@@ -1,10 +1,13 @@
 /*
- * sqlite_floor.c — the floor under the collector's rate: how fast SQLite
- * itself writes the rows of a recording, with nothing else to do.
+ * sqlite_floor.c — the floor under a collector that writes one SQLite row
+ * per call (the store of schema 2): how fast SQLite itself writes the rows
+ * of a recording, with nothing else to do. The store of schema 3 writes
+ * chunks of calls instead (src/store/call_chunks.h); bench/run.py prints
+ * this floor beside its rate, to show what the chunks saved.
  *
  * It reads every call_rows and vals row of a finished recording into
- * memory, then inserts them into a new file made by the store's own schema
- * and pragmas (WAL, synchronous off, 64-row statements, rows appended
+ * memory, then inserts them into plain tables of schema 2's layout in a
+ * new file, with the store's pragmas (WAL, synchronous off, 64-row statements, rows appended
  * without their ids, and call rows without exception and flags where they
  * have none, a commit every 100,000 rows), and reports the CPU time
  * of the inserts alone. The collector must
@@ -23,7 +26,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
-#include "store/schema.h"
+#include "store/modules.h"
 
 /* As the store writes: 64-row statements (store.c), and a commit about as
  * often as the collector asks for one at this rate (every 100 ms, or
@@ -203,7 +206,8 @@ int main(int argc, char **argv)
     const char *scratch = argc > 2 ? argv[2] : "/tmp/callscope-sqlite-floor.db";
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sqlite3 *src;
-    if (sqlite3_open_v2(argv[1], &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+    if (sqlite3_open_v2(argv[1], &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        cs_store_register_modules(src) != SQLITE_OK)
         fail(argv[1], src);
     struct table calls = {0}, vals = {0};
     load(src, "call_rows", &calls);
@@ -221,8 +225,11 @@ int main(int argc, char **argv)
         SQLITE_OK)
         fail(scratch, db);
     exec(db, "PRAGMA page_size = 4096; PRAGMA auto_vacuum = NONE");
-    if (cs_schema_create(db) != SQLITE_OK)
-        fail("schema", db);
+    /* schema 2's tables of calls and values, one row each */
+    exec(db, "CREATE TABLE vals(id INTEGER PRIMARY KEY, text TEXT NOT NULL, type TEXT);"
+             "CREATE TABLE call_rows(id INTEGER PRIMARY KEY, parent_id INTEGER, thread_id INTEGER NOT NULL,"
+             " function_id INTEGER NOT NULL, depth INTEGER NOT NULL, start_ns INTEGER NOT NULL, duration_ns INTEGER,"
+             " self_ns INTEGER, args TEXT, result, exception TEXT, flags INTEGER NOT NULL DEFAULT 0)");
     exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -4096;"
              "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; BEGIN");
     /* No checkpoints here: the store runs them on a thread of their own. */

@@ -266,7 +266,10 @@ class BadFiles(TracedProgram):
                    "update call_chunks set first_id = first_id + 100000",
                    "update call_chunks set data = substr(data, 1, length(data) - 9)",
                    "update call_chunks set data = substr(data, 1, 3) || X'ff' || substr(data, 5)",
-                   "update call_chunks set data = 'text'", "update call_chunks set data = NULL")
+                   "update call_chunks set data = 'text'", "update call_chunks set data = NULL",
+                   "drop table val_chunks", "update val_chunks set data = X'01ff01'",
+                   "update val_chunks set rows = rows + 1", "update val_chunks set last_id = last_id + 5",
+                   "update val_chunks set data = substr(data, 1, length(data) - 9)")
         single = ("update call_late set start_ns = 'x'", "update call_late set depth = -5",
                   "update call_late set thread_id = 999", "update call_late set parent_id = id")
         for sql in ("drop view call_view", "drop table functions", "drop table threads",
