@@ -1,0 +1,114 @@
+/*
+ * fuzz_chunks.c — libFuzzer harness: the chunks of calls and values a
+ * recording keeps (src/store/call_chunks.h, val_chunks.h), read from a
+ * file that may be corrupt or hostile: by the decoders directly, and
+ * through the virtual tables call_rows and vals as SQL reads them.
+ *
+ * Input: byte 0 picks calls (even) or values (odd); bytes 1-2 are the
+ * chunk's row count and bytes 3-4 how far its last id lies past its first
+ * (both little-endian); the rest is the chunk's body before compression,
+ * which the harness compresses, so that the fuzzer reaches the columns
+ * rather than stopping at the zstd frame. The same bytes are also decoded
+ * as a blob as they are, for the frame's checks.
+ */
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <zstd.h>
+
+#include "store/call_chunks.h"
+#include "store/modules.h"
+#include "store/schema.h"
+#include "store/val_chunks.h"
+#include "util/textbuf.h"
+
+static struct cs_textbuf blob;
+
+/* The body compressed and framed as the store frames it. */
+static void frame(const uint8_t *body, size_t n)
+{
+    cs_textbuf_reset(&blob);
+    struct cs_textbuf b = {(char *)body, n, n, 0};
+    static ZSTD_CCtx *zstd;
+    if (!zstd)
+        zstd = ZSTD_createCCtx();
+    char err[128];
+    if (cs_chunk_compress(zstd, 1, &b, &blob, err, sizeof err) != 0)
+        cs_textbuf_reset(&blob);
+}
+
+/* Reads every row of the table through SQL, as a reader would. */
+static void read_all(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        for (int i = 0; i < sqlite3_column_count(st); i++)
+            sqlite3_column_text(st, i);
+    sqlite3_finalize(st);
+}
+
+/* One database for every run (making the schema each time would take
+ * most of the time); each run's chunk gets ids of its own, so that no
+ * chunk a virtual table decoded before stands in for it. */
+static void through_sql(int values, int64_t rows, int64_t span)
+{
+    static sqlite3 *db;
+    static int64_t first_id;
+    if (!db && (sqlite3_open(":memory:", &db) != SQLITE_OK || cs_schema_create(db) != SQLITE_OK)) {
+        sqlite3_close(db);
+        db = NULL;
+        return;
+    }
+    first_id += 1 << 17;
+    sqlite3_exec(db, "DELETE FROM call_chunks; DELETE FROM val_chunks; DELETE FROM call_late", NULL, NULL, NULL);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, values ? "INSERT INTO val_chunks VALUES (?1, ?2, ?3, ?4)"
+                                      : "INSERT INTO call_chunks VALUES (?1, ?2, ?3, ?4)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, first_id);
+        sqlite3_bind_int64(st, 2, first_id + span);
+        sqlite3_bind_int64(st, 3, rows);
+        sqlite3_bind_blob(st, 4, blob.data, (int)blob.len, SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+    }
+    char sql[160];
+    snprintf(sql, sizeof sql, "INSERT INTO call_late (id, thread_id, function_id, depth, start_ns) VALUES (%lld, 1, 1, 0, 0)",
+             (long long)first_id + 1);
+    sqlite3_exec(db, sql, NULL, NULL, NULL);
+    read_all(db, values ? "SELECT * FROM vals" : "SELECT * FROM call_rows");
+    snprintf(sql, sizeof sql, values ? "SELECT * FROM vals WHERE id = %lld" : "SELECT * FROM call_rows WHERE id BETWEEN %lld AND %lld + 9",
+             (long long)first_id + 2, (long long)first_id);
+    read_all(db, sql);
+    read_all(db, values ? "SELECT * FROM vals ORDER BY id DESC" : "SELECT * FROM call_rows ORDER BY id DESC");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 5)
+        return 0;
+    int values = data[0] & 1;
+    int64_t rows = data[1] | data[2] << 8;
+    int64_t span = data[3] | data[4] << 8, last_id = 1 + span;
+    char err[256];
+    struct cs_chunk calls = {0};
+    struct cs_val_chunk vals = {0};
+    /* the bytes as a blob, then as a body */
+    cs_chunk_decode(&calls, data + 5, size - 5, 1, last_id, rows, err, sizeof err);
+    cs_val_chunk_decode(&vals, data + 5, size - 5, 1, last_id, rows, err, sizeof err);
+    frame(data + 5, size - 5);
+    if (values) {
+        if (cs_val_chunk_decode(&vals, blob.data, blob.len, 1, last_id, rows, err, sizeof err) == 0)
+            for (int i = 0; i < vals.n; i++)
+                cs_val_chunk_find(&vals, vals.rows[i].id);
+    } else {
+        cs_chunk_decode(&calls, blob.data, blob.len, 1, last_id, rows, err, sizeof err);
+    }
+    cs_chunk_free(&calls);
+    cs_val_chunk_free(&vals);
+    through_sql(values, rows, span);
+    return 0;
+}
