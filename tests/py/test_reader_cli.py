@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import unittest
 
-from tests.py.support import CALLSCOPE, TracedProgram, calls_as_late_rows, on_terminal
+from tests.py.support import CALLSCOPE, TracedProgram, calls_as_late_rows, on_terminal, script_with_extension
 from tests.py.test_attach import as_user
 
 PROGRAM = """
@@ -222,6 +222,44 @@ class BadFiles(TracedProgram):
 
     def test_newer_schema(self):
         self.assert_one_line_error(self.callscope("stats", self.copy_with_schema_version(99)), "newer")
+
+    def test_schema_2_is_read(self):
+        """A recording of schema 2 (every call a row of the table call_rows,
+        every value a row of vals) reads as the same recording of schema 3
+        does, by every reader."""
+        self.run_traced(PROGRAM + "def greet(s, n):\n    return s * n\nfor i in range(3000):\n    greet('x', i % 3)\n")
+        v2 = os.path.join(self.dir, "v2.db")
+        shutil.copy(self.db, v2)
+        con = sqlite3.connect(v2)
+        views = con.execute("select sql from sqlite_schema where type = 'view' order by name").fetchall()
+        con.close()
+        script_with_extension(v2, """
+            CREATE TABLE plain_calls(id INTEGER PRIMARY KEY, parent_id INTEGER, thread_id INTEGER NOT NULL,
+                function_id INTEGER NOT NULL, depth INTEGER NOT NULL, start_ns INTEGER NOT NULL, duration_ns INTEGER,
+                self_ns INTEGER, args TEXT, result, exception TEXT, flags INTEGER NOT NULL DEFAULT 0);
+            INSERT INTO plain_calls SELECT * FROM call_rows;
+            CREATE TABLE plain_vals(id INTEGER PRIMARY KEY, text TEXT NOT NULL, type TEXT);
+            INSERT INTO plain_vals SELECT * FROM vals;
+            DROP VIEW call_view; DROP VIEW calls;
+            DROP TABLE call_rows; DROP TABLE vals; DROP TABLE call_chunks; DROP TABLE call_late; DROP TABLE val_chunks;
+            ALTER TABLE plain_calls RENAME TO call_rows; ALTER TABLE plain_vals RENAME TO vals;
+            PRAGMA user_version = 2; UPDATE meta SET value = 2 WHERE key = 'schema_version';
+        """ + ";".join(sql for (sql,) in views) + ";")
+        con = sqlite3.connect(v2)  # plain tables now: no extension needed
+        self.assertEqual(con.execute("pragma user_version").fetchone()[0], 2)
+        self.assertGreater(con.execute("select count(*) from calls").fetchone()[0], 3000)
+        con.close()
+        for command in (["show", "--format", "jsonl"], ["stats"], ["export", "--format", "chrome-json"],
+                        ["show", "--filter", "func == 'greet' and value == '2'"],
+                        ["sql", "--format", "json", "SELECT * FROM call_view ORDER BY id"]):
+            command = command[:1] + ["FILE"] + command[1:]
+            got = {}
+            for name, path in (("v3", self.db), ("v2", v2)):
+                proc = self.callscope(*[path if a == "FILE" else a for a in command])
+                self.assertEqual(proc.returncode, 0, (command, name, proc.stderr))
+                got[name] = proc.stdout
+            self.assertEqual(got["v2"], got["v3"], command)
+            self.assertGreater(len(got["v2"]), 100, command)
 
     def test_older_schema(self):
         """A version 1 file (calls a table, values inline) is refused with a
