@@ -1,21 +1,20 @@
 /*
- * store.h — the SQLite file a recording lands in: its schema (version 2,
+ * store.h — the SQLite file a recording lands in: its schema (version 3,
  * documented in docs/schema.md), the writers the collector uses, and the
  * checks every reader makes before trusting a file.
  *
  * Writing is built for throughput: one connection, WAL (so readers can open
- * the file while it grows), synchronous=OFF, prepared statements bound
- * without copies, no secondary index until the end (then one, on parent_id).
+ * the file while it grows), synchronous=OFF, and calls and values kept a
+ * few thousand at a time in compressed column chunks (call_chunks.h,
+ * val_chunks.h), one SQLite row per chunk instead of one per call.
  * Call rows are handed in batches to a writer thread of the store's own,
- * which steps SQLite while the caller goes on decoding: the two halves of
- * the work run on two cores. The caller must be one thread.
- * Call rows are written in id order where possible: ids are given out when
- * a call starts but rows complete children-first, so completed rows wait in
- * a window of recent ids and go to SQLite sorted. B-tree appends are both faster and denser than
- * inserts in the middle; a run of ids that continues the table is inserted
- * without its ids, which lets SQLite skip the uniqueness probe per row, and
- * (most rows) without the exception and flags they do not have: SQLite's
- * cost per row grows with every value bound.
+ * which encodes, compresses and writes them while the caller goes on
+ * decoding: the two halves of the work run on two cores. The caller must
+ * be one thread.
+ * Call rows go into chunks in id order: ids are given out when a call
+ * starts but rows complete children-first, so completed rows wait in a
+ * window of recent ids and go out sorted. A call still running when the
+ * chunk of its id is written gets a row of its own in call_late instead.
  *
  * Errors are sticky: the first failure is kept (cs_store_error) and later
  * writes do nothing, so the collector checks once per step. Messages are one
