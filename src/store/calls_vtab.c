@@ -15,6 +15,7 @@
 #include "store/call_chunks.h"
 #include "store/id_plan.h"
 #include "store/modules.h"
+#include "store/vtab_statements.h"
 
 enum column {
     COL_ID,
@@ -37,17 +38,22 @@ static const char DECLARATION[] = "CREATE TABLE x(id INTEGER, parent_id INTEGER,
                                   " function_id INTEGER, depth INTEGER, start_ns INTEGER, duration_ns INTEGER,"
                                   " self_ns INTEGER, args TEXT, result, exception TEXT, flags INTEGER)";
 
+/* The statements of a cursor (vtab_statements.h), by number. */
+enum { ST_CHUNK_AT, ST_CHUNKS, ST_CHUNKS_DESC, ST_LATE, ST_LATE_DESC, ST_DATA };
+
 struct calls_vtab {
     sqlite3_vtab base;
     sqlite3 *db;
     struct cs_chunk spare; /* a decoded chunk a closed cursor left, for the next one */
     int64_t spare_first_id;
+    struct cs_vtab_statements *idle;
 };
 
 struct calls_cursor {
     sqlite3_vtab_cursor base;
     struct calls_vtab *vtab;
-    sqlite3_stmt *chunks, *late, *chunk_at;
+    struct cs_vtab_statements *st;
+    sqlite3_stmt *chunks, *late; /* st's, of the cursor's direction */
     int desc;
     int64_t lo, hi;
     /* the chunk stream */
@@ -86,6 +92,7 @@ static int vtab_disconnect(sqlite3_vtab *base)
 {
     struct calls_vtab *v = (struct calls_vtab *)base;
     cs_chunk_free(&v->spare);
+    cs_vtab_statements_free(&v->idle);
     sqlite3_free(v);
     return SQLITE_OK;
 }
@@ -104,6 +111,10 @@ static int cursor_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
         return SQLITE_NOMEM;
     memset(c, 0, sizeof *c);
     c->vtab = v;
+    if (!(c->st = cs_vtab_statements_take(&v->idle))) {
+        sqlite3_free(c);
+        return SQLITE_NOMEM;
+    }
     /* Take the chunk the last cursor decoded: lookups one after the other
      * (the viewer's) mostly land in it again. */
     c->chunk = v->spare;
@@ -117,10 +128,8 @@ static int cursor_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
 static int cursor_close(sqlite3_vtab_cursor *base)
 {
     struct calls_cursor *c = (struct calls_cursor *)base;
-    sqlite3_finalize(c->chunks);
-    sqlite3_finalize(c->late);
-    sqlite3_finalize(c->chunk_at);
     struct calls_vtab *v = c->vtab;
+    cs_vtab_statements_give(&v->idle, c->st);
     if (c->chunk_first_id && !v->spare.rows && c->chunk.n) {
         v->spare = c->chunk;
         v->spare_first_id = c->chunk_first_id;
@@ -143,25 +152,36 @@ static int fail_db(struct calls_cursor *c, int rc)
     return fail(c, rc, sqlite3_errmsg(c->vtab->db));
 }
 
-static int prepare(struct calls_cursor *c, sqlite3_stmt **st, const char *sql)
+static int prepare(struct calls_cursor *c, int i, const char *sql)
 {
-    if (*st)
-        return SQLITE_OK;
-    int rc = sqlite3_prepare_v2(c->vtab->db, sql, -1, st, NULL);
+    int rc = cs_vtab_prepare(c->vtab->db, c->st, i, sql);
     return rc == SQLITE_OK ? rc : fail_db(c, rc);
 }
 
 /* Decodes the chunk the chunks statement is on (unless it is the one
- * decoded already) and places the cursor on its first row in range. */
+ * decoded already: its blob is read only to decode it) and places the
+ * cursor on its first row in range. */
 static int load_chunk(struct calls_cursor *c, sqlite3_stmt *st)
 {
     int64_t first_id = sqlite3_column_int64(st, 0);
     if (first_id != c->chunk_first_id || c->chunk.n == 0) {
         char err[256];
         c->chunk_first_id = 0;
-        if (cs_chunk_decode(&c->chunk, sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3), first_id,
-                            sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), err, sizeof err) != 0)
+        int rc = prepare(c, ST_DATA, CS_MODULE_SQL_MARK "SELECT data FROM call_chunks WHERE first_id = ?1");
+        if (rc != SQLITE_OK)
+            return rc;
+        sqlite3_stmt *data = c->st->st[ST_DATA];
+        sqlite3_bind_int64(data, 1, first_id);
+        rc = sqlite3_step(data);
+        if (rc == SQLITE_ROW &&
+            cs_chunk_decode(&c->chunk, sqlite3_column_blob(data, 0), (size_t)sqlite3_column_bytes(data, 0), first_id,
+                            sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), err, sizeof err) != 0) {
+            sqlite3_reset(data);
             return fail(c, SQLITE_CORRUPT, err);
+        }
+        sqlite3_reset(data);
+        if (rc != SQLITE_ROW)
+            return rc == SQLITE_DONE ? fail(c, SQLITE_CORRUPT, "a chunk of calls went missing") : fail_db(c, rc);
         c->chunk_first_id = first_id;
     }
     int n = c->chunk.n;
@@ -249,32 +269,32 @@ static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, i
         c->eof = 1;
         return SQLITE_OK;
     }
-    /* A cursor keeps one plan, and so one direction, for its life: its
-     * statements are prepared once and run again for each xFilter (the
-     * inner side of a join filters once per outer row). */
-    int rc = prepare(c, &c->chunk_at,
+    int rc = prepare(c, ST_CHUNK_AT,
                      CS_MODULE_SQL_MARK "SELECT coalesce((SELECT first_id FROM call_chunks WHERE first_id <= ?1"
                      " ORDER BY first_id DESC LIMIT 1), ?1)");
     if (rc == SQLITE_OK)
-        rc = prepare(c, &c->chunks,
-                     c->desc ? CS_MODULE_SQL_MARK "SELECT first_id, last_id, rows, data FROM call_chunks"
+        rc = prepare(c, c->desc ? ST_CHUNKS_DESC : ST_CHUNKS,
+                     c->desc ? CS_MODULE_SQL_MARK "SELECT first_id, last_id, rows FROM call_chunks"
                                                   " WHERE first_id BETWEEN ?1 AND ?2 ORDER BY first_id DESC"
-                             : CS_MODULE_SQL_MARK "SELECT first_id, last_id, rows, data FROM call_chunks"
+                             : CS_MODULE_SQL_MARK "SELECT first_id, last_id, rows FROM call_chunks"
                                                   " WHERE first_id BETWEEN ?1 AND ?2 ORDER BY first_id");
     if (rc == SQLITE_OK)
-        rc = prepare(c, &c->late,
+        rc = prepare(c, c->desc ? ST_LATE_DESC : ST_LATE,
                      c->desc ? CS_MODULE_SQL_MARK "SELECT * FROM call_late WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC"
                              : CS_MODULE_SQL_MARK "SELECT * FROM call_late WHERE id BETWEEN ?1 AND ?2 ORDER BY id");
     if (rc != SQLITE_OK)
         return rc;
+    c->chunks = c->st->st[c->desc ? ST_CHUNKS_DESC : ST_CHUNKS];
+    c->late = c->st->st[c->desc ? ST_LATE_DESC : ST_LATE];
     sqlite3_reset(c->chunks);
     sqlite3_reset(c->late);
     /* The chunks that may hold ids in [lo, hi]: from the one that starts
      * at or before lo. */
-    sqlite3_bind_int64(c->chunk_at, 1, c->lo);
-    rc = sqlite3_step(c->chunk_at);
-    int64_t from = rc == SQLITE_ROW ? sqlite3_column_int64(c->chunk_at, 0) : c->lo;
-    sqlite3_reset(c->chunk_at);
+    sqlite3_stmt *chunk_at = c->st->st[ST_CHUNK_AT];
+    sqlite3_bind_int64(chunk_at, 1, c->lo);
+    rc = sqlite3_step(chunk_at);
+    int64_t from = rc == SQLITE_ROW ? sqlite3_column_int64(chunk_at, 0) : c->lo;
+    sqlite3_reset(chunk_at);
     if (rc != SQLITE_ROW)
         return fail_db(c, rc);
     sqlite3_bind_int64(c->chunks, 1, from);

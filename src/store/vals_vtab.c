@@ -18,6 +18,7 @@
 #include "store/id_plan.h"
 #include "store/modules.h"
 #include "store/val_chunks.h"
+#include "store/vtab_statements.h"
 
 enum column { COL_ID, COL_TEXT, COL_TYPE };
 
@@ -33,29 +34,22 @@ struct cached_chunk {
     int pins;      /* cursors reading it now: it stays */
 };
 
-/* A cursor's statements. A subquery that looks a value up opens a cursor
- * for every row of the query around it, so cursors take their prepared
- * statements from the table and give them back when they close: preparing
- * them each time cost more than the lookup. */
-struct statements {
-    sqlite3_stmt *chunk_at, *chunks[2]; /* chunks[desc] */
-    sqlite3_stmt *data;                 /* a chunk's blob, read only to decode it */
-    struct statements *next;
-};
+/* The statements of a cursor (vtab_statements.h), by number. */
+enum { ST_CHUNK_AT, ST_CHUNKS, ST_CHUNKS_DESC, ST_DATA };
 
 struct vals_vtab {
     sqlite3_vtab base;
     sqlite3 *db;
     struct cached_chunk cache[CACHED_CHUNKS];
     uint64_t clock;
-    struct statements *idle;
+    struct cs_vtab_statements *idle;
 };
 
 struct vals_cursor {
     sqlite3_vtab_cursor base;
     struct vals_vtab *vtab;
-    struct statements *st;
-    sqlite3_stmt *chunks; /* st->chunks[desc] */
+    struct cs_vtab_statements *st;
+    sqlite3_stmt *chunks; /* st's chunks statement of the cursor's direction */
     int desc, eof;
     int done; /* no further chunk to read: the one at holds the whole range */
     int64_t lo, hi;
@@ -84,25 +78,12 @@ static int vtab_connect(sqlite3 *db, void *aux, int argc, const char *const *arg
     return SQLITE_OK;
 }
 
-static void free_statements(struct statements *st)
-{
-    sqlite3_finalize(st->chunk_at);
-    sqlite3_finalize(st->chunks[0]);
-    sqlite3_finalize(st->chunks[1]);
-    sqlite3_finalize(st->data);
-    sqlite3_free(st);
-}
-
 static int vtab_disconnect(sqlite3_vtab *base)
 {
     struct vals_vtab *v = (struct vals_vtab *)base;
     for (int i = 0; i < CACHED_CHUNKS; i++)
         cs_val_chunk_free(&v->cache[i].chunk);
-    while (v->idle) {
-        struct statements *next = v->idle->next;
-        free_statements(v->idle);
-        v->idle = next;
-    }
+    cs_vtab_statements_free(&v->idle);
     sqlite3_free(v);
     return SQLITE_OK;
 }
@@ -121,14 +102,9 @@ static int cursor_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
         return SQLITE_NOMEM;
     memset(c, 0, sizeof *c);
     c->vtab = v;
-    c->st = v->idle;
-    if (c->st) {
-        v->idle = c->st->next;
-    } else if (!(c->st = sqlite3_malloc(sizeof *c->st))) {
+    if (!(c->st = cs_vtab_statements_take(&v->idle))) {
         sqlite3_free(c);
         return SQLITE_NOMEM;
-    } else {
-        memset(c->st, 0, sizeof *c->st);
     }
     *out = &c->base;
     return SQLITE_OK;
@@ -145,11 +121,7 @@ static int cursor_close(sqlite3_vtab_cursor *base)
 {
     struct vals_cursor *c = (struct vals_cursor *)base;
     unpin(c);
-    /* reset, so that no statement holds the connection's read open */
-    sqlite3_reset(c->st->chunks[0]);
-    sqlite3_reset(c->st->chunks[1]);
-    c->st->next = c->vtab->idle;
-    c->vtab->idle = c->st;
+    cs_vtab_statements_give(&c->vtab->idle, c->st);
     cs_val_chunk_free(&c->own.chunk);
     sqlite3_free(c);
     return SQLITE_OK;
@@ -162,11 +134,9 @@ static int fail(struct vals_cursor *c, int rc, const char *message)
     return rc;
 }
 
-static int prepare(struct vals_cursor *c, sqlite3_stmt **st, const char *sql)
+static int prepare(struct vals_cursor *c, int i, const char *sql)
 {
-    if (*st)
-        return SQLITE_OK;
-    int rc = sqlite3_prepare_v3(c->vtab->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    int rc = cs_vtab_prepare(c->vtab->db, c->st, i, sql);
     return rc == SQLITE_OK ? rc : fail(c, rc, sqlite3_errmsg(c->vtab->db));
 }
 
@@ -225,19 +195,20 @@ static int take_chunk(struct vals_cursor *c)
             slot = &c->own;
         char err[256];
         slot->first_id = 0;
-        int rc = prepare(c, &c->st->data, CS_MODULE_SQL_MARK "SELECT data FROM val_chunks WHERE first_id = ?1");
+        int rc = prepare(c, ST_DATA, CS_MODULE_SQL_MARK "SELECT data FROM val_chunks WHERE first_id = ?1");
         if (rc != SQLITE_OK)
             return rc;
-        sqlite3_bind_int64(c->st->data, 1, first_id);
-        rc = sqlite3_step(c->st->data);
+        sqlite3_stmt *data = c->st->st[ST_DATA];
+        sqlite3_bind_int64(data, 1, first_id);
+        rc = sqlite3_step(data);
         if (rc == SQLITE_ROW &&
-            cs_val_chunk_decode(&slot->chunk, sqlite3_column_blob(c->st->data, 0),
-                                (size_t)sqlite3_column_bytes(c->st->data, 0), first_id, sqlite3_column_int64(st, 1),
-                                sqlite3_column_int64(st, 2), err, sizeof err) != 0) {
-            sqlite3_reset(c->st->data);
+            cs_val_chunk_decode(&slot->chunk, sqlite3_column_blob(data, 0), (size_t)sqlite3_column_bytes(data, 0),
+                                first_id, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), err,
+                                sizeof err) != 0) {
+            sqlite3_reset(data);
             return fail(c, SQLITE_CORRUPT, err);
         }
-        sqlite3_reset(c->st->data);
+        sqlite3_reset(data);
         if (rc != SQLITE_ROW)
             return fail(c, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, sqlite3_errmsg(c->vtab->db));
         slot->first_id = first_id;
@@ -287,24 +258,24 @@ static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, i
     }
     if (c->lo == c->hi && find_cached(c, c->lo))
         return settle(c);
-    struct statements *st = c->st;
-    int rc = prepare(c, &st->chunk_at,
+    int rc = prepare(c, ST_CHUNK_AT,
                      CS_MODULE_SQL_MARK "SELECT coalesce((SELECT first_id FROM val_chunks WHERE first_id <= ?1"
                      " ORDER BY first_id DESC LIMIT 1), ?1)");
     if (rc == SQLITE_OK)
-        rc = prepare(c, &st->chunks[c->desc],
+        rc = prepare(c, c->desc ? ST_CHUNKS_DESC : ST_CHUNKS,
                      c->desc ? CS_MODULE_SQL_MARK "SELECT first_id, last_id, rows FROM val_chunks"
                                                   " WHERE first_id BETWEEN ?1 AND ?2 ORDER BY first_id DESC"
                              : CS_MODULE_SQL_MARK "SELECT first_id, last_id, rows FROM val_chunks"
                                                   " WHERE first_id BETWEEN ?1 AND ?2 ORDER BY first_id");
     if (rc != SQLITE_OK)
         return rc;
-    c->chunks = st->chunks[c->desc];
+    c->chunks = c->st->st[c->desc ? ST_CHUNKS_DESC : ST_CHUNKS];
     sqlite3_reset(c->chunks);
-    sqlite3_bind_int64(st->chunk_at, 1, c->lo);
-    rc = sqlite3_step(st->chunk_at);
-    int64_t from = rc == SQLITE_ROW ? sqlite3_column_int64(st->chunk_at, 0) : c->lo;
-    sqlite3_reset(st->chunk_at);
+    sqlite3_stmt *chunk_at = c->st->st[ST_CHUNK_AT];
+    sqlite3_bind_int64(chunk_at, 1, c->lo);
+    rc = sqlite3_step(chunk_at);
+    int64_t from = rc == SQLITE_ROW ? sqlite3_column_int64(chunk_at, 0) : c->lo;
+    sqlite3_reset(chunk_at);
     if (rc != SQLITE_ROW)
         return fail(c, rc, sqlite3_errmsg(c->vtab->db));
     sqlite3_bind_int64(c->chunks, 1, from);
