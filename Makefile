@@ -58,9 +58,11 @@ CLI_SRC = $(filter-out $(READER_COMMANDS_SRC),$(wildcard src/cli/*.c)) $(LIVE_SH
 # the protocol is shared with the client.
 LIVE_SHARED_SRC = src/live/protocol.c
 # The recordings' value renderers too: `inspect` renders in the agent what
-# the client renders for a recording or a watch.
+# the client renders for a recording or a watch; and the strict number
+# parsing, which reads the observe request's fields in the agent.
 HOOKS_SRC = $(wildcard src/py/*.c) $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src/live/*.c) \
-    $(EXPR_SRC) src/util/textbuf.c src/util/json.c src/collector/decode.c src/collector/value_json.c
+    $(EXPR_SRC) src/util/textbuf.c src/util/json.c src/util/parse_number.c src/collector/decode.c \
+    src/collector/value_json.c
 # Injecting the agent into a running process (Linux x86-64), and the agent
 # socket's path, which the agent computes the same way.
 ATTACH_SRC = $(wildcard src/attach/*.c) src/live/socket_path.c
