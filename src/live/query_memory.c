@@ -28,7 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "live/observer.h"
+#include "core/clock.h"
 #include "live/query.h"
 #include "py/compat.h"
 #include "util/json.h"
@@ -132,7 +132,7 @@ static void rss_answer(struct cs_live_answer *a)
         fclose(f);
     long page = sysconf(_SC_PAGESIZE);
     long long rss = pages_resident < 0 ? -1 : pages_resident * (page > 0 ? page : 4096);
-    int64_t now = cs_live_now_ns();
+    int64_t now = cs_monotonic_ns();
     if (first_rss < 0 && rss >= 0) {
         first_rss = rss;
         first_rss_ns = now;
@@ -720,7 +720,7 @@ int cs_query_memory(int argc, char **argv, struct cs_live_answer *a)
         q->top = o.top;
         q->seconds = o.trace_seconds;
         q->sorting = sorting;
-        q->later.due_ns = cs_live_now_ns() + (int64_t)(o.trace_seconds * 1e9);
+        q->later.due_ns = cs_monotonic_ns() + (int64_t)(o.trace_seconds * 1e9);
         q->later.step = traced_step;
         q->later.end = traced_end;
         a->later = &q->later;
@@ -733,13 +733,13 @@ int cs_query_memory(int argc, char **argv, struct cs_live_answer *a)
             char since[64];
             if (last_sites.cap)
                 snprintf(since, sizeof since, "in the %.1f s since the last answer",
-                         (double)(cs_live_now_ns() - last_sites_ns) / 1e9);
+                         (double)(cs_monotonic_ns() - last_sites_ns) / 1e9);
             else
                 snprintf(since, sizeof since, "since tracing started");
             sites_answer(a, &now, &last_sites, since, o.top);
             sites_free(&last_sites);
             last_sites = now;
-            last_sites_ns = cs_live_now_ns();
+            last_sites_ns = cs_monotonic_ns();
         } else {
             sites_free(&now);
             cs_textbuf_puts(&a->json, ",\"tracemalloc\":null");
