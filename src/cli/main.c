@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/reader_commands.h"
 #include "tui/tui.h"
+#include "util/error.h"
 
 static void usage(FILE *out)
 {
@@ -85,6 +86,6 @@ int main(int argc, char **argv)
             return cs_cmd_query(cmd, argc - 2, argv + 2);
     if (!strcmp(cmd, "export"))
         return cs_cmd_export(argc - 2, argv + 2);
-    fprintf(stderr, "callscope: unknown command '%s' (see callscope --help)\n", cmd);
+    cs_error("unknown command '%s' (see callscope --help)", cmd);
     return 2;
 }

@@ -336,7 +336,7 @@ static void print_lost(sqlite3 *db)
     if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'lost_events'", -1, &st, NULL) != SQLITE_OK)
         return;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
-        fprintf(stderr, "callscope: %lld events were lost while recording; these numbers are lower bounds\n",
+        cs_note("%lld events were lost while recording; these numbers are lower bounds",
                 (long long)sqlite3_column_int64(st, 0));
     sqlite3_finalize(st);
 }
