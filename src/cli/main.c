@@ -46,12 +46,12 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return CS_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
-        return 0;
+        return CS_EXIT_OK;
     }
     if (!strcmp(cmd, "run"))
         return cs_cmd_run(argc - 2, argv + 2);
@@ -87,5 +87,5 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "export"))
         return cs_cmd_export(argc - 2, argv + 2);
     cs_error("unknown command '%s' (see callscope --help)", cmd);
-    return 2;
+    return CS_EXIT_USAGE;
 }
