@@ -47,10 +47,11 @@ EXPR_SRC = $(wildcard src/expr/*.c)
 VIEW_SRC = $(wildcard src/view/*.c)
 # The live TUI (src/tui) too: curses, and the agent client of the commands.
 TUI_SRC = $(wildcard src/tui/*.c)
-# `show` and `stats` are commands (src/cli/), and the live renderer is the
-# live commands' printer, but the C tests and the fuzzers run them
-# in-process, so they are linked into the library with the readers.
-READER_COMMANDS_SRC = src/cli/show.c src/cli/stats.c src/cli/live_render.c
+# `show` and `stats` are commands (src/cli/), with the options they share,
+# and the live renderer is the live commands' printer, but the C tests and
+# the fuzzers run them in-process, so they are linked into the library with
+# the readers.
+READER_COMMANDS_SRC = src/cli/show.c src/cli/stats.c src/cli/reader_options.c src/cli/live_render.c
 READER_SRC = $(wildcard src/collector/*.c) $(wildcard src/store/*.c) $(wildcard src/query/*.c) \
     $(wildcard src/export/*.c) $(READER_COMMANDS_SRC)
 CLI_SRC = $(filter-out $(READER_COMMANDS_SRC),$(wildcard src/cli/*.c)) $(LIVE_SHARED_SRC)
