@@ -61,7 +61,8 @@ CLI_SRC = $(filter-out $(READER_COMMANDS_SRC),$(wildcard src/cli/*.c)) $(LIVE_SH
 LIVE_SHARED_SRC = src/live/protocol.c
 # The recordings' value renderers too: `inspect` renders in the agent what
 # the client renders for a recording or a watch; and the strict number
-# parsing, which reads the observe request's fields in the agent.
+# parsing, which reads the observe request's fields and the questions'
+# options in the agent.
 HOOKS_SRC = $(wildcard src/py/*.c) $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src/live/*.c) \
     $(EXPR_SRC) src/util/textbuf.c src/util/json.c src/util/parse_number.c src/collector/decode.c \
     src/collector/value_json.c

@@ -32,6 +32,7 @@
 #include "live/query.h"
 #include "py/compat.h"
 #include "util/json.h"
+#include "util/parse_number.h"
 
 #define DEFAULT_TOP 20
 #define MAX_TOP 1000
@@ -608,7 +609,6 @@ static int parse_options(int argc, char **argv, struct options *o, char *err, si
             return -1;
         }
         i++;
-        char *end;
         if (!strcmp(opt, "--sort")) {
             if (strcmp(v, "bytes") != 0 && strcmp(v, "count") != 0) {
                 snprintf(err, errlen, "memory: --sort takes bytes or count, not '%.60s'", v);
@@ -616,16 +616,16 @@ static int parse_options(int argc, char **argv, struct options *o, char *err, si
             }
             sorting = !strcmp(v, "bytes") ? BY_BYTES : BY_COUNT;
         } else if (!strcmp(opt, "--tracemalloc")) {
-            double s = strtod(v, &end);
-            if (!*v || *end || !(s >= 0.1 && s <= MAX_TRACE_SECONDS)) {
+            double s;
+            if (cs_parse_double(v, 0.1, &s) != 0 || s > MAX_TRACE_SECONDS) {
                 snprintf(err, errlen, "memory: --tracemalloc takes seconds from 0.1 to %d, not '%.60s'",
                          MAX_TRACE_SECONDS, v);
                 return -1;
             }
             o->trace_seconds = s;
         } else {
-            long n = strtol(v, &end, 10);
-            if (!*v || *end || n < 1 || n > MAX_TOP) {
+            long long n;
+            if (cs_parse_long(v, 1, MAX_TOP, &n) != 0) {
                 snprintf(err, errlen, "memory: -n takes a number of rows from 1 to %d, not '%.60s'", MAX_TOP, v);
                 return -1;
             }
