@@ -5,8 +5,8 @@
 #   make all-pythons         the extension for every CPython 3.8+ under $(PYENV_ROOT)
 #   make test                every test: C units, C units under ASan, Python on all Pythons,
 #                            and a minute of each fuzzer
-#   make test-c              the C units; T=collector only tests/c/test_collector.c,
-#                            CASE=name only its case test_name
+#   make test-c              the C units, with CS_ASSERT on; T=collector only
+#                            tests/c/test_collector.c, CASE=name only its case test_name
 #   make fuzz                the libFuzzer harnesses of tests/fuzz, FUZZ_SECONDS (300) each
 #   make bench               overhead and throughput ratios, live cost, filters and exports on
 #                            10 million calls (see bench/)
@@ -28,7 +28,8 @@ WARN = -std=c11 -Wall -Wextra -Werror
 CPPFLAGS += -D_GNU_SOURCE -Isrc
 # CHECKS=1 turns on CS_ASSERT (src/util/check.h); the sanitized test build
 # and the fuzzers set it, the release build does not. Use it with a BUILD of
-# its own: objects are not rebuilt when only CHECKS changes.
+# its own: objects are not rebuilt when only CHECKS changes. The C tests
+# have it on whatever CHECKS says (see CHECKED below).
 CPPFLAGS += $(if $(CHECKS),-DCS_CHECKS)
 CFLAGS += $(OPT) $(WARN)
 # Each compile also writes which headers it read (a .d file beside its output),
@@ -47,15 +48,16 @@ EXPR_SRC = $(wildcard src/expr/*.c)
 VIEW_SRC = $(wildcard src/view/*.c)
 # The live TUI (src/tui) too: curses, and the agent client of the commands.
 TUI_SRC = $(wildcard src/tui/*.c)
-# `show` and `stats` are commands (src/cli/), and the live renderer is the
-# live commands' printer, but the C tests and the fuzzers run them
-# in-process, so they are linked into the library with the readers.
-READER_COMMANDS_SRC = src/cli/show.c src/cli/stats.c src/cli/live_render.c
+# `show` and `stats` are commands (src/cli/), with the options they share,
+# and the live renderer is the live commands' printer, but the C tests and
+# the fuzzers run them in-process, so they are linked into the library with
+# the readers.
+READER_COMMANDS_SRC = src/cli/show.c src/cli/stats.c src/cli/reader_options.c src/cli/live_render.c
 READER_SRC = $(wildcard src/collector/*.c) $(filter-out $(SQLITE_EXT_ENTRY),$(wildcard src/store/*.c)) \
     $(wildcard src/query/*.c) $(wildcard src/export/*.c) $(READER_COMMANDS_SRC)
-# callscope's loadable SQLite extension: the call_rows virtual table for the
-# sqlite3 shell, Python's sqlite3 and Datasette (docs/schema.md). Its entry
-# point is compiled into it alone.
+# callscope's loadable SQLite extension: the call_rows and vals virtual
+# tables for the sqlite3 shell, Python's sqlite3 and Datasette
+# (docs/schema.md). Its entry point is compiled into it alone.
 SQLITE_EXT_ENTRY = src/store/sqlite_extension.c
 SQLITE_EXT_SRC = $(SQLITE_EXT_ENTRY) src/store/modules.c src/store/calls_vtab.c src/store/vals_vtab.c \
     src/store/vtab_statements.c src/store/id_plan.c src/store/call_chunks.c src/store/val_chunks.c src/store/chunk_codec.c src/util/textbuf.c
@@ -64,9 +66,12 @@ CLI_SRC = $(filter-out $(READER_COMMANDS_SRC),$(wildcard src/cli/*.c)) $(LIVE_SH
 # the protocol is shared with the client.
 LIVE_SHARED_SRC = src/live/protocol.c
 # The recordings' value renderers too: `inspect` renders in the agent what
-# the client renders for a recording or a watch.
+# the client renders for a recording or a watch; and the strict number
+# parsing, which reads the observe request's fields and the questions'
+# options in the agent.
 HOOKS_SRC = $(wildcard src/py/*.c) $(wildcard src/hooks/*.c) $(wildcard src/capture/*.c) $(wildcard src/live/*.c) \
-    $(EXPR_SRC) src/util/textbuf.c src/util/json.c src/collector/decode.c src/collector/value_json.c
+    $(EXPR_SRC) src/util/textbuf.c src/util/json.c src/util/parse_number.c src/collector/decode.c \
+    src/collector/value_json.c
 # Injecting the agent into a running process (Linux x86-64), and the agent
 # socket's path, which the agent computes the same way.
 ATTACH_SRC = $(wildcard src/attach/*.c) src/live/socket_path.c
@@ -154,13 +159,28 @@ all-pythons: $(BUILD)/callscope $(BUILD)/tests/fixture_entry.so
 C_TESTS = $(patsubst tests/c/%.c,%,$(wildcard tests/c/test_*.c))
 C_TEST_BIN = $(addprefix $(BUILD)/tests/,$(C_TESTS))
 
+# The C tests run with CS_ASSERT on, so that every run of them checks the
+# invariants, while the binary and the extension that users get keep it
+# off: the tests link a library compiled with -DCS_CHECKS in a directory of
+# its own, $(BUILD)/checked. With CHECKS=1 the whole BUILD is checked, and
+# the tests link its library.
+CHECKED = $(if $(CHECKS),$(BUILD),$(BUILD)/checked)
+CHECKED_CPPFLAGS = $(CPPFLAGS) $(if $(CHECKS),,-DCS_CHECKS)
+CHECKED_LIB_A = $(CHECKED)/libcallscope.a
+
+$(BUILD)/checked/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CHECKED_CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+$(BUILD)/checked/libcallscope.a: $(patsubst src/%.c,$(BUILD)/checked/obj/%.o,$(LIB_SRC))
+	rm -f $@ && ar rcs $@ $^
+
 # Compiled apart from linking, so that a change in the library relinks the
 # tests without compiling them again.
-$(addsuffix .o,$(C_TEST_BIN)): $(BUILD)/tests/%.o: tests/c/%.c
-	@mkdir -p $(BUILD)/tests
-	$(CC) $(CPPFLAGS) -Itests/c $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
-$(C_TEST_BIN): $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_A)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB_A) $(LIBS)
+$(C_TEST_BIN:$(BUILD)/tests/%=$(CHECKED)/tests/%.o): $(CHECKED)/tests/%.o: tests/c/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CHECKED_CPPFLAGS) -Itests/c $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+$(C_TEST_BIN): $(BUILD)/tests/%: $(CHECKED)/tests/%.o $(CHECKED_LIB_A)
+	$(CC) $(CFLAGS) -o $@ $< $(CHECKED_LIB_A) $(LIBS)
 
 # A stand-in for the agent's entry point, for the attach tests. Never
 # sanitized, whatever OPT says: it is loaded into uninstrumented Pythons.
@@ -304,5 +324,5 @@ FORCE:
 .PHONY: FORCE
 
 # The headers each object, test and bench program read when it was last built.
--include $(wildcard $(BUILD)/*.d $(PKG_DIR)/*.d $(BUILD)/obj/*/*.d $(EXT_OBJ_DIR)/*/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d \
-    build/fuzz/*.d build/fuzz/obj/*/*.d)
+-include $(wildcard $(BUILD)/*.d $(PKG_DIR)/*.d $(BUILD)/obj/*/*.d $(EXT_OBJ_DIR)/*/*.d $(BUILD)/tests/*.d \
+    $(BUILD)/bench/*.d $(BUILD)/checked/obj/*/*.d $(BUILD)/checked/tests/*.d build/fuzz/*.d build/fuzz/obj/*/*.d)

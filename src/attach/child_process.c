@@ -16,11 +16,6 @@
 
 #include "core/clock.h"
 
-static int64_t now_ms(void)
-{
-    return cs_monotonic_ns() / 1000000;
-}
-
 enum cs_child_outcome cs_run_captured(char *const argv[], int timeout_ms, char *out, size_t size, int *status,
                                       char *err, size_t errlen)
 {
@@ -51,10 +46,10 @@ enum cs_child_outcome cs_run_captured(char *const argv[], int timeout_ms, char *
     }
     close(fds[1]);
     size_t len = 0;
-    int64_t until = now_ms() + timeout_ms;
+    int64_t until = cs_monotonic_ms() + timeout_ms;
     int timed_out = 0;
     for (;;) {
-        int left = (int)(until - now_ms());
+        int left = (int)(until - cs_monotonic_ms());
         if (left <= 0) {
             timed_out = 1;
             break;

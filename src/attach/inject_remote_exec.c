@@ -249,13 +249,13 @@ int cs_inject_remote_exec(const struct cs_remote_exec_request *req, int *result,
         rmdir(dir);
         return rc;
     }
-    int64_t start = cs_monotonic_ns() / 1000000;
+    int64_t start = cs_monotonic_ms();
     int told = 0, claimed = 0;
     for (;;) {
         rc = read_result(dfd, result, err, errlen);
         if (rc != 1)
             break;
-        int64_t waited = cs_monotonic_ns() / 1000000 - start;
+        int64_t waited = cs_monotonic_ms() - start;
         if (cs_process_gone(req->base.pid)) {
             snprintf(err, errlen, "process %d exited before running the attach script", (int)req->base.pid);
             rc = CS_INJECT_GONE;

@@ -63,13 +63,9 @@ static void *watch(void *unused)
     (void)unused;
     pthread_mutex_lock(&lock);
     while (!stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += POLL_NS;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        /* An absolute time on CLOCK_MONOTONIC, the clock `wake` waits on. */
+        int64_t wake_ns = cs_monotonic_ns() + POLL_NS;
+        struct timespec until = {(time_t)(wake_ns / 1000000000), (long)(wake_ns % 1000000000)};
         pthread_cond_timedwait(&wake, &lock, &until);
         if (stopping || !any_due(cs_monotonic_ns()))
             continue;

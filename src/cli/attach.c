@@ -94,8 +94,7 @@ static int agent_result_ok(int result, pid_t pid, char *err, size_t errlen)
 
 static void tell_waiting(pid_t pid)
 {
-    fprintf(stderr, "callscope: waiting for process %d's main thread to run Python code (sys.remote_exec runs "
-                    "there)\n", (int)pid);
+    cs_note("waiting for process %d's main thread to run Python code (sys.remote_exec runs there)", (int)pid);
 }
 
 /* Through sys.remote_exec, when the target's Python has it. */
@@ -177,7 +176,7 @@ int cs_attach_pid(pid_t pid, enum cs_attach_via via, struct cs_attach_info *info
             0)
             return -1;
         if (note[0])
-            fprintf(stderr, "callscope: %s\n", note);
+            cs_note("%s", note);
     }
     const char *override = getenv("CALLSCOPE_ATTACH_LIBRARY");
     struct cs_inject_request req = {

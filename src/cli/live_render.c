@@ -565,7 +565,7 @@ void cs_live_render_message(struct cs_live_render *r, const char *type, const ch
      * functions); an error is said on stderr in JSON lines too, for a
      * person watching a script. */
     if (!as_json || is_error)
-        fprintf(stderr, "callscope: %s\n", cs_safe(text, (size_t)-1));
+        cs_note("%s", text); /* the JSON, if any, is written below: not cs_error's */
     if (!as_json)
         return;
     struct cs_textbuf b = {0};
@@ -602,8 +602,8 @@ void cs_live_render_stopped(struct cs_live_render *r, int command, uint64_t watc
 {
     if (!r->jsonl || !r->events) {
         if (strcmp(reason, "count") != 0)
-            fprintf(stderr, "callscope: the observation was removed (%s) after %llu observation%s\n",
-                    cs_safe(reason, (size_t)-1), (unsigned long long)observations, observations == 1 ? "" : "s");
+            cs_note("the observation was removed (%s) after %llu observation%s", reason,
+                    (unsigned long long)observations, observations == 1 ? "" : "s");
         return;
     }
     struct cs_textbuf b = {0};

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cli/reader_commands.h"
 #include "tui/tui.h"
+#include "util/error.h"
 
 static void usage(FILE *out)
 {
@@ -46,12 +47,12 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
-        return 2;
+        return CS_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
-        return 0;
+        return CS_EXIT_OK;
     }
     if (!strcmp(cmd, "run"))
         return cs_cmd_run(argc - 2, argv + 2);
@@ -88,6 +89,6 @@ int main(int argc, char **argv)
             return cs_cmd_query(cmd, argc - 2, argv + 2);
     if (!strcmp(cmd, "export"))
         return cs_cmd_export(argc - 2, argv + 2);
-    fprintf(stderr, "callscope: unknown command '%s' (see callscope --help)\n", cmd);
-    return 2;
+    cs_error("unknown command '%s' (see callscope --help)", cmd);
+    return CS_EXIT_USAGE;
 }

@@ -148,10 +148,10 @@ static void print_summary(struct cs_collector *c, const char *path)
         return; /* the program's stderr stays exactly its own */
     struct cs_collector_totals t;
     cs_collector_totals(c, &t);
-    fprintf(stderr, "callscope: %llu calls recorded in %s", (unsigned long long)t.calls, path);
+    char lost[64] = "";
     if (t.lost_events)
-        fprintf(stderr, " (%llu events lost: buffer full)", (unsigned long long)t.lost_events);
-    fputc('\n', stderr);
+        snprintf(lost, sizeof lost, " (%llu events lost: buffer full)", (unsigned long long)t.lost_events);
+    cs_note("%llu calls recorded in %s%s", (unsigned long long)t.calls, path, lost);
 }
 
 static int open_ring(struct cs_ring *ring, struct cs_record_options *o)

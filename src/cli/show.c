@@ -13,11 +13,11 @@
  * on from it by id until a call outside its subtree.
  */
 #include <fnmatch.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/reader_commands.h"
+#include "cli/reader_options.h"
 #include "core/grow.h"
 #include "query/call_rows.h"
 #include "query/common.h"
@@ -27,14 +27,12 @@
 #include "util/json.h"
 
 struct show_options {
-    const char *path;
+    struct cs_reader_options common; /* FILE, --filter, --limit, --format */
     const char *function;
-    const char *filter; /* --filter EXPR */
     long long pid, tid; /* -1: all */
     int64_t min_duration_ns;
     long long max_depth; /* -1: all */
-    long long limit;     /* -1: all */
-    int jsonl;
+    int no_color;
     int color;
 };
 
@@ -101,74 +99,49 @@ static void usage(FILE *f)
           f);
 }
 
-static int parse_with(int argc, char **args, struct show_options *o, const struct option *longopts);
+/* One of show's own options (the shared ones are reader_options.c's). */
+static int take_option(int opt, const char *arg, void *options)
+{
+    struct show_options *o = options;
+    double ms;
+    switch (opt) {
+    case 'f': o->function = arg; break;
+    case 'p':
+        if (cs_parse_long(arg, 0, INT64_MAX, &o->pid) != 0)
+            return cs_error("--pid needs a process id, not '%s'", arg), -1;
+        break;
+    case 't':
+        if (cs_parse_long(arg, 0, INT64_MAX, &o->tid) != 0)
+            return cs_error("--tid needs a thread id, not '%s'", arg), -1;
+        break;
+    case 'm':
+        if (cs_parse_double(arg, 0, &ms) != 0 || ms > 9e12)
+            return cs_error("--min-duration needs milliseconds, not '%s'", arg), -1;
+        o->min_duration_ns = (int64_t)(ms * 1e6);
+        break;
+    case 'd':
+        if (cs_parse_long(arg, 0, 1000000, &o->max_depth) != 0)
+            return cs_error("--max-depth needs a depth (0 or more), not '%s'", arg), -1;
+        break;
+    case 'n': o->no_color = 1; break;
+    }
+    return 0;
+}
 
 static int parse_options(int argc, char **argv, struct show_options *o)
 {
-    static const struct option longopts[] = {
-        {"function", required_argument, NULL, 'f'}, {"pid", required_argument, NULL, 'p'},
-        {"filter", required_argument, NULL, 'x'},
-        {"tid", required_argument, NULL, 't'},      {"min-duration", required_argument, NULL, 'm'},
-        {"max-depth", required_argument, NULL, 'd'}, {"limit", required_argument, NULL, 'l'},
-        {"format", required_argument, NULL, 'F'},   {"no-color", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    static const struct option own[] = {
+        {"function", required_argument, NULL, 'f'},  {"pid", required_argument, NULL, 'p'},
+        {"tid", required_argument, NULL, 't'},       {"min-duration", required_argument, NULL, 'm'},
+        {"max-depth", required_argument, NULL, 'd'}, {"no-color", no_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
     };
+    static const struct cs_reader_command show = {"show", "tree", -1, own, take_option, usage};
     memset(o, 0, sizeof *o);
-    o->path = CS_DEFAULT_DB;
-    o->pid = o->tid = o->max_depth = o->limit = -1;
-    /* argv[0] is already the first option: getopt wants a name before it. */
-    char **args = cs_getopt_argv(argc, argv, "callscope show");
-    if (!args)
-        return cs_error("out of memory"), -1;
-    int rc = parse_with(argc, args, o, longopts);
-    free(args);
-    return rc;
-}
-
-static int parse_with(int argc, char **args, struct show_options *o, const struct option *longopts)
-{
-    int no_color = 0, opt;
-    double ms;
-    optind = 0; /* glibc: full reset, so the parse can run more than once */
-    opterr = 0;
-    while ((opt = getopt_long(argc + 1, args, ":h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'f': o->function = optarg; break;
-        case 'x': o->filter = optarg; break;
-        case 'p':
-            if (cs_parse_long(optarg, 0, INT64_MAX, &o->pid) != 0)
-                return cs_error("--pid needs a process id, not '%s'", optarg), -1;
-            break;
-        case 't':
-            if (cs_parse_long(optarg, 0, INT64_MAX, &o->tid) != 0)
-                return cs_error("--tid needs a thread id, not '%s'", optarg), -1;
-            break;
-        case 'm':
-            if (cs_parse_double(optarg, 0, &ms) != 0 || ms > 9e12)
-                return cs_error("--min-duration needs milliseconds, not '%s'", optarg), -1;
-            o->min_duration_ns = (int64_t)(ms * 1e6);
-            break;
-        case 'd':
-            if (cs_parse_long(optarg, 0, 1000000, &o->max_depth) != 0)
-                return cs_error("--max-depth needs a depth (0 or more), not '%s'", optarg), -1;
-            break;
-        case 'l':
-            if (cs_parse_long(optarg, 0, INT64_MAX, &o->limit) != 0)
-                return cs_error("--limit needs a count, not '%s'", optarg), -1;
-            break;
-        case 'F':
-            if (cs_parse_format(optarg, "tree", &o->jsonl) != 0)
-                return -1;
-            break;
-        case 'n': no_color = 1; break;
-        case 'h': usage(stdout); exit(0);
-        case ':': return cs_error("%s needs a value", args[optind - 1]), -1;
-        default: return cs_error("show: unknown option '%s' (see callscope show --help)", args[optind - 1]), -1;
-        }
-    }
-    if (cs_take_path("show", argc, args, &o->path) != 0)
+    o->pid = o->tid = o->max_depth = -1;
+    if (cs_reader_parse_options(&show, argc, argv, &o->common, o) != 0)
         return -1;
-    o->color = !o->jsonl && cs_want_color(no_color);
+    o->color = !o->common.jsonl && cs_want_color(o->no_color);
     return 0;
 }
 
@@ -211,13 +184,13 @@ static void no_function_matches(struct show *s)
         found = cs_nearest(s->o.function, names, n, near, 3);
     }
     struct cs_textbuf msg = {0};
-    cs_textbuf_printf(&msg, "no function in %s matches '%s'", s->o.path, s->o.function);
+    cs_textbuf_printf(&msg, "no function in %s matches '%s'", s->o.common.path, s->o.function);
     if (found) {
         cs_textbuf_puts(&msg, "; did you mean ");
         cs_quote_list(&msg, near, found, " or ");
         cs_textbuf_putc(&msg, '?');
     } else {
-        cs_textbuf_printf(&msg, " (it has %zu; `callscope stats %s` lists them)", n, s->o.path);
+        cs_textbuf_printf(&msg, " (it has %zu; `callscope stats %s` lists them)", n, s->o.common.path);
     }
     cs_error("%s", cs_safe(cs_textbuf_cstr(&msg), (size_t)-1));
     cs_textbuf_free(&msg);
@@ -475,7 +448,7 @@ static int walk_rows(struct show *s, sqlite3_stmt *rows, struct walk *w, struct 
         if (depth < 0)
             continue;
         if (!w->print) {
-            if (s->o.limit >= 0 && s->printed + (long long)s->nshown >= s->o.limit) {
+            if (s->o.common.limit >= 0 && s->printed + (long long)s->nshown >= s->o.common.limit) {
                 w->stop = 1;
                 break;
             }
@@ -486,13 +459,13 @@ static int walk_rows(struct show *s, sqlite3_stmt *rows, struct walk *w, struct 
             w->stop = 1; /* the limit */
             break;
         }
-        if (!w->heading && !s->o.jsonl) {
+        if (!w->heading && !s->o.common.jsonl) {
             char title[300];
             cs_thread_title(w->t, title, sizeof title);
             printf("%s%s%s\n", BOLD(s), cs_safe(title, (size_t)-1), RESET(s));
             w->heading = 1;
         }
-        if (s->o.jsonl) {
+        if (s->o.common.jsonl) {
             print_json_line(s, rows, w->t);
         } else {
             print_lost_until(s, w->lost, &w->lost_row, sqlite3_column_int64(rows, C_START), depth);
@@ -551,12 +524,12 @@ static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, s
                        const struct cs_thread_info *t, int print)
 {
     struct walk w = {t, print, 0, 0, 0, lost, SQLITE_DONE, NULL, SQLITE_DONE};
-    if (print && lost && !s->o.jsonl) {
+    if (print && lost && !s->o.common.jsonl) {
         sqlite3_reset(lost);
         sqlite3_bind_int64(lost, 1, t->row);
         w.lost_row = sqlite3_step(lost);
     }
-    if (print && logs && !s->o.jsonl) {
+    if (print && logs && !s->o.common.jsonl) {
         sqlite3_reset(logs);
         sqlite3_bind_int64(logs, 1, t->row);
         w.logs = logs;
@@ -616,8 +589,8 @@ static int prepare_stream(struct show *s)
 static int load_selected(struct show *s)
 {
     char err[400];
-    int found = s->o.limit >= 0 ? 1
-                                : cs_select_calls(s->db, s->o.path, s->filtering ? &s->filter : NULL, s->fn_match,
+    int found = s->o.common.limit >= 0 ? 1
+                                : cs_select_calls(s->db, s->o.common.path, s->filtering ? &s->filter : NULL, s->fn_match,
                                                   s->nfn, CS_SELECTION_MAX_HELD, &s->selected, err, sizeof err);
     if (found < 0) {
         cs_error("%s", err);
@@ -635,7 +608,7 @@ static int show_all(struct show *s)
     int rc = 0;
     s->selecting = s->fn_match || s->filtering;
     if ((s->selecting && load_selected(s) != 0) ||
-        sqlite3_prepare_v2(s->db, s->o.jsonl ? ROW_SQL : ROW_TEXT_SQL, -1, &rows, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, s->o.common.jsonl ? ROW_SQL : ROW_TEXT_SQL, -1, &rows, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, PLACE_SQL, -1, &placing, NULL) != SQLITE_OK ||
         cs_load_threads(s->db, s->o.pid, s->o.tid, &threads, &nthreads) != 0 ||
         sqlite3_prepare_v2(s->db, "SELECT time_ns, count FROM lost WHERE thread_id = ? ORDER BY time_ns",
@@ -644,7 +617,7 @@ static int show_all(struct show *s)
     if (sqlite3_prepare_v2(s->db, LOGS_SQL, -1, &logs, NULL) != SQLITE_OK)
         logs = NULL; /* (a recording without the table: no log lines) */
     for (size_t i = 0; i < nthreads && rc == 0; i++) {
-        if (s->o.limit >= 0 && s->printed >= s->o.limit)
+        if (s->o.common.limit >= 0 && s->printed >= s->o.common.limit)
             break;
         s->nshown = 0;
         for (size_t d = 0; d < s->open_cap; d++)
@@ -653,8 +626,8 @@ static int show_all(struct show *s)
             walk_thread(s, rows, lost, logs, &threads[i], 1) != 0)
             rc = -1;
     }
-    if (rc == 0 && !s->o.jsonl && s->o.limit >= 0 && s->printed >= s->o.limit)
-        printf("%s(stopped after %lld calls: --limit)%s\n", DIM(s), s->o.limit, RESET(s));
+    if (rc == 0 && !s->o.common.jsonl && s->o.common.limit >= 0 && s->printed >= s->o.common.limit)
+        printf("%s(stopped after %lld calls: --limit)%s\n", DIM(s), s->o.common.limit, RESET(s));
     if (s->oom)
         rc = -1;
     sqlite3_finalize(rows);
@@ -689,15 +662,15 @@ int cs_cmd_show(int argc, char **argv)
     memset(&s, 0, sizeof s);
     if (parse_options(argc, argv, &s.o) != 0)
         return CS_EXIT_USAGE;
-    s.db = cs_open_store(s.o.path);
+    s.db = cs_open_store(s.o.common.path);
     if (!s.db)
         return CS_EXIT_FAILURE;
     s.wall0 = cs_store_wall_start(s.db);
     int rc = 0;
-    if (s.o.filter) {
+    if (s.o.common.filter) {
         struct cs_expr_error err;
-        if (cs_filter_compile(s.db, s.o.filter, CS_SCAN_FILTER_FIRST_PARAM, &s.filter, &err) != 0) {
-            cs_filter_print_error(s.o.filter, &err);
+        if (cs_filter_compile(s.db, s.o.common.filter, CS_SCAN_FILTER_FIRST_PARAM, &s.filter, &err) != 0) {
+            cs_filter_print_error(s.o.common.filter, &err);
             free_show(&s);
             return CS_EXIT_USAGE;
         }
@@ -712,14 +685,14 @@ int cs_cmd_show(int argc, char **argv)
         }
         rc = loaded;
     }
-    if (rc == 0 && cs_no_such_thread(s.db, s.o.path, s.o.pid, s.o.tid)) {
+    if (rc == 0 && cs_no_such_thread(s.db, s.o.common.path, s.o.pid, s.o.tid)) {
         free_show(&s);
         return CS_EXIT_USAGE;
     }
     if (rc == 0)
         rc = show_all(&s);
     if (rc != 0 && !s.error_shown)
-        cs_error("cannot read %s: %s", s.o.path, s.oom ? "out of memory" : cs_db_error(s.db));
+        cs_error("cannot read %s: %s", s.o.common.path, s.oom ? "out of memory" : cs_db_error(s.db));
     fflush(stdout);
     free_show(&s);
     return rc == 0 ? 0 : CS_EXIT_FAILURE;

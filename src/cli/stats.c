@@ -8,11 +8,11 @@
  * SQLite's sort. A large store is scanned in parts on every core
  * (parallel_scan.h). Functions are then merged by (name, filename, lineno).
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/reader_commands.h"
+#include "cli/reader_options.h"
 #include "query/common.h"
 #include "query/filter.h"
 #include "query/parallel_scan.h"
@@ -21,11 +21,8 @@
 enum sort_key { BY_TOTAL, BY_SELF, BY_COUNT, BY_MEAN, BY_MAX };
 
 struct stats_options {
-    const char *path;
-    const char *filter; /* --filter EXPR */
+    struct cs_reader_options common; /* FILE, --filter, --limit, --format */
     enum sort_key sort;
-    long long limit;
-    int jsonl;
 };
 
 struct fn_stats {
@@ -53,53 +50,24 @@ static int parse_sort(const char *s, enum sort_key *out)
     return -1;
 }
 
-static int parse_with(int argc, char **args, struct stats_options *o)
+/* stats' own option, --sort (the shared ones are reader_options.c's). */
+static int take_option(int opt, const char *arg, void *options)
 {
-    static const struct option longopts[] = {
-        {"sort", required_argument, NULL, 's'}, {"limit", required_argument, NULL, 'l'},
-        {"format", required_argument, NULL, 'F'}, {"help", no_argument, NULL, 'h'},
-        {"filter", required_argument, NULL, 'x'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt;
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc + 1, args, ":h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 's':
-            if (parse_sort(optarg, &o->sort) != 0)
-                return cs_error("--sort is total, self, count, mean or max, not '%s'", optarg), -1;
-            break;
-        case 'l':
-            if (cs_parse_long(optarg, 0, INT64_MAX, &o->limit) != 0)
-                return cs_error("--limit needs a count, not '%s'", optarg), -1;
-            break;
-        case 'F':
-            if (cs_parse_format(optarg, "table", &o->jsonl) != 0)
-                return -1;
-            break;
-        case 'x': o->filter = optarg; break;
-        case 'h': usage(stdout); exit(0);
-        case ':': return cs_error("%s needs a value", args[optind - 1]), -1;
-        default: return cs_error("stats: unknown option '%s' (see callscope stats --help)", args[optind - 1]), -1;
-        }
-    }
-    if (cs_take_path("stats", argc, args, &o->path) != 0)
-        return -1;
+    struct stats_options *o = options;
+    if (opt == 's' && parse_sort(arg, &o->sort) != 0)
+        return cs_error("--sort is total, self, count, mean or max, not '%s'", arg), -1;
     return 0;
 }
 
 static int parse_options(int argc, char **argv, struct stats_options *o)
 {
+    static const struct option own[] = {
+        {"sort", required_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
+    };
+    static const struct cs_reader_command stats = {"stats", "table", 30, own, take_option, usage};
     memset(o, 0, sizeof *o);
-    o->path = CS_DEFAULT_DB;
-    o->limit = 30;
-    char **args = cs_getopt_argv(argc, argv, "callscope stats");
-    if (!args)
-        return cs_error("out of memory"), -1;
-    int rc = parse_with(argc, args, o);
-    free(args);
-    return rc;
+    return cs_reader_parse_options(&stats, argc, argv, &o->common, o);
 }
 
 /* ---- aggregation ---- */
@@ -336,7 +304,7 @@ static void print_lost(sqlite3 *db)
     if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'lost_events'", -1, &st, NULL) != SQLITE_OK)
         return;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
-        fprintf(stderr, "callscope: %lld events were lost while recording; these numbers are lower bounds\n",
+        cs_note("%lld events were lost while recording; these numbers are lower bounds",
                 (long long)sqlite3_column_int64(st, 0));
     sqlite3_finalize(st);
 }
@@ -346,14 +314,14 @@ int cs_cmd_stats(int argc, char **argv)
     struct stats_options o;
     if (parse_options(argc, argv, &o) != 0)
         return CS_EXIT_USAGE;
-    sqlite3 *db = cs_open_store(o.path);
+    sqlite3 *db = cs_open_store(o.common.path);
     if (!db)
         return CS_EXIT_FAILURE;
     struct cs_filter filter = {0};
-    if (o.filter) {
+    if (o.common.filter) {
         struct cs_expr_error err;
-        if (cs_filter_compile(db, o.filter, CS_SCAN_FILTER_FIRST_PARAM, &filter, &err) != 0) {
-            cs_filter_print_error(o.filter, &err);
+        if (cs_filter_compile(db, o.common.filter, CS_SCAN_FILTER_FIRST_PARAM, &filter, &err) != 0) {
+            cs_filter_print_error(o.common.filter, &err);
             cs_close_store(db);
             return CS_EXIT_USAGE;
         }
@@ -361,8 +329,8 @@ int cs_cmd_stats(int argc, char **argv)
     int64_t nfns;
     struct fn_stats *fns = load_functions(db, &nfns);
     if (!fns)
-        cs_error("cannot read %s: %s", o.path, "not enough memory or a bad functions table");
-    int failed = !fns || aggregate_calls(db, o.path, o.filter ? &filter : NULL, fns, nfns) != 0;
+        cs_error("cannot read %s: %s", o.common.path, "not enough memory or a bad functions table");
+    int failed = !fns || aggregate_calls(db, o.common.path, o.common.filter ? &filter : NULL, fns, nfns) != 0;
     cs_filter_free(&filter);
     if (failed) {
         for (int64_t i = 0; fns && i < nfns; i++) {
@@ -377,12 +345,12 @@ int cs_cmd_stats(int argc, char **argv)
     size_t n = merge_functions(fns, nfns);
     sort_by = o.sort;
     qsort(fns, n, sizeof *fns, by_sort_key);
-    size_t shown = o.limit >= 0 && (size_t)o.limit < n ? (size_t)o.limit : n;
-    if (o.jsonl)
+    size_t shown = o.common.limit >= 0 && (size_t)o.common.limit < n ? (size_t)o.common.limit : n;
+    if (o.common.jsonl)
         print_jsonl(fns, shown);
     else
         print_table(fns, shown);
-    if (!o.jsonl && shown < n)
+    if (!o.common.jsonl && shown < n)
         printf("(%zu more functions; see --limit)\n", n - shown);
     print_lost(db);
     for (size_t i = 0; i < n; i++) {

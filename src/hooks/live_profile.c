@@ -22,6 +22,7 @@
 #include "py/compat.h"
 #if !CS_PY_HAS_MONITORING && !CS_PY_LIVE_BY_EVALUATOR
 
+#include "core/clock.h"
 #include "hooks/code_copy.h"
 #include "hooks/family.h"
 #include "live/observer.h"
@@ -111,7 +112,7 @@ static void hold_exit(PyFrameObject *f)
     h->ts = ts;
     Py_INCREF(f);
     h->frames[h->n] = f;
-    h->ends[h->n++] = cs_live_now_ns();
+    h->ends[h->n++] = cs_monotonic_ns();
     mine = h;
 }
 

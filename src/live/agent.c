@@ -203,7 +203,7 @@ static void add_watch(struct cs_live_client *c, const struct cs_live_request *re
         return;
     }
     w->cond = cond;
-    w->cycle_end = cs_live_now_ns() + req->cycle_ns;
+    w->cycle_end = cs_monotonic_ns() + req->cycle_ns;
     w->id = next_watch_id++;
     w->req = *req;
     w->owner = c;
@@ -242,7 +242,7 @@ static void add_watch(struct cs_live_client *c, const struct cs_live_request *re
  * watch fields without the GIL: a stale value only wakes the loop early. */
 static int next_cycle_ms(int cap)
 {
-    int64_t now = cs_live_now_ns(), soonest = -1;
+    int64_t now = cs_monotonic_ns(), soonest = -1;
     for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++) {
         struct cs_live_watch *w = cs_live_watches[i];
         if (w && w->req.command == CS_LIVE_MONITOR && (soonest < 0 || w->cycle_end < soonest))
@@ -256,7 +256,7 @@ static int next_cycle_ms(int cap)
 
 static void report_due_cycles(void)
 {
-    int64_t now = cs_live_now_ns();
+    int64_t now = cs_monotonic_ns();
     int due = 0;
     for (int i = 0; i < CS_LIVE_MAX_WATCHES && !due; i++) {
         struct cs_live_watch *w = cs_live_watches[i];
@@ -474,7 +474,7 @@ static void answer_query(struct cs_live_client *c, const unsigned char *payload,
 /* Milliseconds until a question answered later is due (at most `cap`). */
 static int next_later_ms(int cap)
 {
-    int64_t now = cs_live_now_ns();
+    int64_t now = cs_monotonic_ns();
     for (int i = 0; i < MAX_CLIENTS; i++)
         if (clients[i] && clients[i]->later) {
             int64_t ms = (clients[i]->later->due_ns - now + 999999) / 1000000;
@@ -487,7 +487,7 @@ static int next_later_ms(int cap)
 /* Runs the steps of questions answered later that are due. */
 static void run_due_laters(void)
 {
-    int64_t now = cs_live_now_ns();
+    int64_t now = cs_monotonic_ns();
     for (int i = 0; i < MAX_CLIENTS; i++) {
         struct cs_live_client *c = clients[i];
         if (!c || !c->later || c->later->due_ns > now)

@@ -4,9 +4,11 @@
  */
 #include "live/protocol.h"
 
+#include "util/parse_number.h"
 #include "util/textbuf.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,17 +79,17 @@ static int copy_field(char *dst, size_t size, const char *v, size_t n)
     return 0;
 }
 
+/* A number field, any long long: each field's own range is checked once
+ * the whole request is read, so that the error names the field. The value
+ * is not NUL-terminated in the request, hence the copy. */
 static int number_field(const char *v, size_t n, long long *out)
 {
     char tmp[32];
-    if (n == 0 || n >= sizeof tmp)
+    if (n >= sizeof tmp)
         return -1;
     memcpy(tmp, v, n);
     tmp[n] = 0;
-    char *end;
-    errno = 0;
-    *out = strtoll(tmp, &end, 10);
-    return errno || *end ? -1 : 0;
+    return cs_parse_long(tmp, LLONG_MIN, LLONG_MAX, out);
 }
 
 int cs_live_request_parse(const char *text, size_t len, struct cs_live_request *req, char *err,

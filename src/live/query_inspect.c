@@ -37,6 +37,7 @@
 #include "live/readable.h"
 #include "py/compat.h"
 #include "util/json.h"
+#include "util/parse_number.h"
 
 #define DEFAULT_EXPAND 2
 #define MAX_EXPAND 16
@@ -371,9 +372,8 @@ static int parse_arguments(int argc, char **argv, const char **expr, int *expand
             *expr = argv[i];
             continue;
         }
-        char *end;
-        long x = strtol(v, &end, 10);
-        if (!*v || *end || x < 0 || x > MAX_EXPAND) {
+        long long x;
+        if (cs_parse_long(v, 0, MAX_EXPAND, &x) != 0) {
             snprintf(err, errlen, "inspect: -x takes a depth from 0 to %d, not '%.100s'", MAX_EXPAND, v);
             return -1;
         }

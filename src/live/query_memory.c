@@ -28,10 +28,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "live/observer.h"
+#include "core/clock.h"
 #include "live/query.h"
 #include "py/compat.h"
 #include "util/json.h"
+#include "util/parse_number.h"
 
 #define DEFAULT_TOP 20
 #define MAX_TOP 1000
@@ -132,7 +133,7 @@ static void rss_answer(struct cs_live_answer *a)
         fclose(f);
     long page = sysconf(_SC_PAGESIZE);
     long long rss = pages_resident < 0 ? -1 : pages_resident * (page > 0 ? page : 4096);
-    int64_t now = cs_live_now_ns();
+    int64_t now = cs_monotonic_ns();
     if (first_rss < 0 && rss >= 0) {
         first_rss = rss;
         first_rss_ns = now;
@@ -608,7 +609,6 @@ static int parse_options(int argc, char **argv, struct options *o, char *err, si
             return -1;
         }
         i++;
-        char *end;
         if (!strcmp(opt, "--sort")) {
             if (strcmp(v, "bytes") != 0 && strcmp(v, "count") != 0) {
                 snprintf(err, errlen, "memory: --sort takes bytes or count, not '%.60s'", v);
@@ -616,16 +616,16 @@ static int parse_options(int argc, char **argv, struct options *o, char *err, si
             }
             sorting = !strcmp(v, "bytes") ? BY_BYTES : BY_COUNT;
         } else if (!strcmp(opt, "--tracemalloc")) {
-            double s = strtod(v, &end);
-            if (!*v || *end || !(s >= 0.1 && s <= MAX_TRACE_SECONDS)) {
+            double s;
+            if (cs_parse_double(v, 0.1, &s) != 0 || s > MAX_TRACE_SECONDS) {
                 snprintf(err, errlen, "memory: --tracemalloc takes seconds from 0.1 to %d, not '%.60s'",
                          MAX_TRACE_SECONDS, v);
                 return -1;
             }
             o->trace_seconds = s;
         } else {
-            long n = strtol(v, &end, 10);
-            if (!*v || *end || n < 1 || n > MAX_TOP) {
+            long long n;
+            if (cs_parse_long(v, 1, MAX_TOP, &n) != 0) {
                 snprintf(err, errlen, "memory: -n takes a number of rows from 1 to %d, not '%.60s'", MAX_TOP, v);
                 return -1;
             }
@@ -720,7 +720,7 @@ int cs_query_memory(int argc, char **argv, struct cs_live_answer *a)
         q->top = o.top;
         q->seconds = o.trace_seconds;
         q->sorting = sorting;
-        q->later.due_ns = cs_live_now_ns() + (int64_t)(o.trace_seconds * 1e9);
+        q->later.due_ns = cs_monotonic_ns() + (int64_t)(o.trace_seconds * 1e9);
         q->later.step = traced_step;
         q->later.end = traced_end;
         a->later = &q->later;
@@ -733,13 +733,13 @@ int cs_query_memory(int argc, char **argv, struct cs_live_answer *a)
             char since[64];
             if (last_sites.cap)
                 snprintf(since, sizeof since, "in the %.1f s since the last answer",
-                         (double)(cs_live_now_ns() - last_sites_ns) / 1e9);
+                         (double)(cs_monotonic_ns() - last_sites_ns) / 1e9);
             else
                 snprintf(since, sizeof since, "since tracing started");
             sites_answer(a, &now, &last_sites, since, o.top);
             sites_free(&last_sites);
             last_sites = now;
-            last_sites_ns = cs_live_now_ns();
+            last_sites_ns = cs_monotonic_ns();
         } else {
             sites_free(&now);
             cs_textbuf_puts(&a->json, ",\"tracemalloc\":null");

@@ -28,6 +28,7 @@
 #include "live/query.h"
 #include "py/compat.h"
 #include "util/json.h"
+#include "util/parse_number.h"
 
 #define DEFAULT_LIMIT 100
 #define MAX_LIMIT 10000
@@ -469,9 +470,8 @@ static int parse_arguments(struct search *s, int argc, char **argv, char *err, s
             s->pattern = argv[i];
             continue;
         }
-        char *end;
-        long n = strtol(v, &end, 10);
-        if (!*v || *end || n < 1 || n > MAX_LIMIT) {
+        long long n;
+        if (cs_parse_long(v, 1, MAX_LIMIT, &n) != 0) {
             snprintf(err, errlen, "%s: -n takes a number of matches from 1 to %d, not '%.100s'", s->command,
                      MAX_LIMIT, v);
             return -1;

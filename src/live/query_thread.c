@@ -23,6 +23,7 @@
 #include "live/readable.h"
 #include "py/compat.h"
 #include "util/json.h"
+#include "util/parse_number.h"
 
 #define DEFAULT_DEPTH 10
 #define MAX_DEPTH 200
@@ -165,9 +166,8 @@ static int parse_depth(int argc, char **argv, int *depth, char *err, size_t errl
             snprintf(err, errlen, "thread: unexpected argument '%.100s' (thread takes -d N)", argv[i]);
             return -1;
         }
-        char *end;
-        long d = strtol(v, &end, 10);
-        if (!*v || *end || d < 0 || d > MAX_DEPTH) {
+        long long d;
+        if (cs_parse_long(v, 0, MAX_DEPTH, &d) != 0) {
             snprintf(err, errlen, "thread: -d takes a number of frames from 0 to %d, not '%.100s'", MAX_DEPTH, v);
             return -1;
         }

@@ -1,9 +1,10 @@
 /*
  * check.h — CS_ASSERT, for invariants that no type or _Static_assert can
- * hold: checked in the builds that run the tests under the sanitizers and
- * the fuzzers (the Makefile's CHECKS=1 sets -DCS_CHECKS), compiled away in
- * the release build, where the expression is not even evaluated. So it may
- * read atomics or walk state that the hot path must not pay for.
+ * hold: checked wherever the tests run (the library `make test-c` links,
+ * the sanitized build and the fuzzers; the Makefile's CHECKS=1 sets
+ * -DCS_CHECKS), compiled away in the release build, where the expression
+ * is not even evaluated. So it may read atomics or walk state that the hot
+ * path must not pay for.
  *
  * Put an assertion where the invariant lives, beside the code that relies
  * on it, and say in its message what breaks if it fails.

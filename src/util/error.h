@@ -3,7 +3,8 @@
  * statuses. Every command reports through cs_error, so that every message
  * has the same "callscope: " prefix, is made safe for a terminal (it may
  * quote the traced program's names) and, for commands whose output is JSON
- * lines, is mirrored there.
+ * lines, is mirrored there. What is said on stderr but is no error (a
+ * status, a warning) goes through cs_note: the same line, never mirrored.
  */
 #ifndef CALLSCOPE_UTIL_ERROR_H
 #define CALLSCOPE_UTIL_ERROR_H
@@ -20,6 +21,9 @@
 
 /* Prints "callscope: <message>" on stderr. */
 void cs_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same line, for what is not an error: a JSON lines command's output
+ * has its own way to say such things, or none, so it is not mirrored. */
+void cs_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* From now on, each cs_error also writes {"type":"error","command":command,
  * "error":line} to `out`: a command whose output is JSON lines reports its
  * errors in them too (and still on stderr, for whoever watches that). */
