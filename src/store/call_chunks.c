@@ -4,18 +4,21 @@
  */
 #include "store/call_chunks.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
-#include "core/grow.h"
-
 /* ---- writing ---- */
+
+/* A chunk's two parts (chunk_codec.h): the numbers, then the texts. */
+#define NUMBER_COLUMNS CS_COL_ARGS
+static const int PART_COLUMNS[2] = {NUMBER_COLUMNS, CS_CHUNK_COLUMNS - NUMBER_COLUMNS};
 
 struct cs_chunk_encoder {
     struct cs_textbuf col[CS_CHUNK_COLUMNS];
-    struct cs_textbuf body;
+    struct cs_textbuf body[2];
     ZSTD_CCtx *zstd;
     int level;
     int rows;
@@ -42,7 +45,8 @@ void cs_chunk_encoder_free(struct cs_chunk_encoder *e)
         return;
     for (int c = 0; c < CS_CHUNK_COLUMNS; c++)
         cs_textbuf_free(&e->col[c]);
-    cs_textbuf_free(&e->body);
+    cs_textbuf_free(&e->body[0]);
+    cs_textbuf_free(&e->body[1]);
     ZSTD_freeCCtx(e->zstd);
     free(e);
 }
@@ -105,12 +109,13 @@ int cs_chunk_encoder_add(struct cs_chunk_encoder *e, const struct cs_chunk_row *
 int cs_chunk_encoder_finish(struct cs_chunk_encoder *e, struct cs_textbuf *out, int64_t *first_id,
                             int64_t *last_id, int *rows, char *err, size_t errlen)
 {
-    cs_chunk_put_columns(&e->body, e->col, CS_CHUNK_COLUMNS);
+    cs_chunk_put_columns(&e->body[0], e->col, 0, NUMBER_COLUMNS);
+    cs_chunk_put_columns(&e->body[1], e->col, NUMBER_COLUMNS, CS_CHUNK_COLUMNS);
     *first_id = e->first_id;
     *last_id = e->last_id;
     *rows = e->rows;
     e->rows = 0;
-    return cs_chunk_compress(e->zstd, e->level, &e->body, out, err, errlen);
+    return cs_chunk_compress(e->zstd, e->level, e->body, 2, out, err, errlen);
 }
 
 /* ---- reading ---- */
@@ -138,15 +143,28 @@ static int corrupt(char *err, size_t errlen, int64_t first_id, const char *why)
     return -1;
 }
 
+/* Reads one number per row from a column into the rows (field at offset
+ * `field` of each row, as an int64_t). */
+static void get_numbers(struct cs_column *col, struct cs_chunk_row *rows, int64_t n, size_t field)
+{
+    for (int64_t i = 0; i < n; i++)
+        *(int64_t *)((char *)&rows[i] + field) = (int64_t)cs_get_varint(col);
+}
+
 int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t first_id, int64_t last_id,
-                    int64_t rows, char *err, size_t errlen)
+                    int64_t rows, unsigned columns, char *err, size_t errlen)
 {
     c->n = 0;
+    c->columns = 0;
     if (rows < 1 || rows > CS_CHUNK_ROWS || last_id < first_id || last_id - first_id >= INT64_MAX / 2)
         return corrupt(err, errlen, first_id, "its row count or id range is impossible");
+    columns |= 1u << CS_COL_ID;
+    if (columns & (1u << CS_COL_SELF))
+        columns |= 1u << CS_COL_DURATION; /* its entries follow the durations */
     struct cs_column col[CS_CHUNK_COLUMNS];
     char why[128];
-    if (cs_chunk_open(blob, len, &c->body, &c->body_cap, col, CS_CHUNK_COLUMNS, why, sizeof why) != 0)
+    unsigned parts = 1u | ((columns >> NUMBER_COLUMNS) ? 2u : 0u); /* the texts only when asked for */
+    if (cs_chunk_open(blob, len, 2, PART_COLUMNS, parts, &c->body, &c->body_cap, col, why, sizeof why) != 0)
         return corrupt(err, errlen, first_id, why);
     if (c->cap < rows) {
         struct cs_chunk_row *grown = realloc(c->rows, (size_t)rows * sizeof *grown);
@@ -157,55 +175,81 @@ int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t fi
         c->rows = grown;
         c->cap = (int)rows;
     }
-    int64_t id = first_id - 1, start = 0;
+    /* Column by column, and only the columns asked for (the ids always):
+     * a scan that needs a function's id does not pay for the texts. */
+    struct cs_chunk_row *r = c->rows;
+    int64_t id = first_id - 1;
     for (int64_t i = 0; i < rows; i++) {
-        struct cs_chunk_row *row = &c->rows[i];
         uint64_t step = cs_get_varint(&col[CS_COL_ID]);
         if (step < 1 || step > (uint64_t)(last_id - id))
             return corrupt(err, errlen, first_id, "ids out of order or out of range");
         id += (int64_t)step;
-        row->id = id;
-        uint64_t parent = cs_get_varint(&col[CS_COL_PARENT]);
-        row->parent_id = parent ? cs_wrapping_sub(id, cs_unzigzag(parent - 1)) : 0;
-        row->thread_id = (int64_t)cs_get_varint(&col[CS_COL_THREAD]);
-        row->function_id = (int64_t)cs_get_varint(&col[CS_COL_FUNCTION]);
-        row->depth = (int64_t)cs_get_varint(&col[CS_COL_DEPTH]);
-        start = cs_wrapping_add(start, cs_unzigzag(cs_get_varint(&col[CS_COL_START])));
-        row->start_ns = start;
-        uint64_t duration = cs_get_varint(&col[CS_COL_DURATION]);
-        row->finished = duration != 0;
-        if (duration) {
-            row->duration_ns = cs_unzigzag(duration - 1);
-            row->self_ns = cs_wrapping_sub(row->duration_ns, cs_unzigzag(cs_get_varint(&col[CS_COL_SELF])));
-        } else {
-            row->duration_ns = row->self_ns = 0;
-        }
-        row->flags = (int64_t)cs_get_varint(&col[CS_COL_FLAGS]);
-        get_text(&col[CS_COL_ARGS], &row->args);
-        uint64_t result = cs_get_varint(&col[CS_COL_RESULT]);
-        row->result_id = 0;
-        row->result.present = 0;
-        if (result & 1) {
-            row->result_id = (int64_t)(result >> 1);
-        } else if (result) {
-            uint64_t n = (result >> 1) - 1;
-            row->result.present = 1;
-            row->result.len = n > UINT32_MAX ? 0 : (uint32_t)n;
-            row->result.text = n > UINT32_MAX ? NULL : cs_get_bytes(&col[CS_COL_RESULT], n);
-            if (!row->result.text)
-                col[CS_COL_RESULT].bad = 1;
-        }
-        get_text(&col[CS_COL_EXCEPTION], &row->exception);
-        for (int k = 0; k < CS_CHUNK_COLUMNS; k++)
-            if (col[k].bad)
-                return corrupt(err, errlen, first_id, "a column ends too soon");
+        r[i].id = id;
     }
     if (id != last_id)
         return corrupt(err, errlen, first_id, "its last id is not the one recorded");
-    for (int k = 0; k < CS_CHUNK_COLUMNS; k++)
+    if (columns & (1u << CS_COL_PARENT))
+        for (int64_t i = 0; i < rows; i++) {
+            uint64_t parent = cs_get_varint(&col[CS_COL_PARENT]);
+            r[i].parent_id = parent ? cs_wrapping_sub(r[i].id, cs_unzigzag(parent - 1)) : 0;
+        }
+    if (columns & (1u << CS_COL_THREAD))
+        get_numbers(&col[CS_COL_THREAD], r, rows, offsetof(struct cs_chunk_row, thread_id));
+    if (columns & (1u << CS_COL_FUNCTION))
+        get_numbers(&col[CS_COL_FUNCTION], r, rows, offsetof(struct cs_chunk_row, function_id));
+    if (columns & (1u << CS_COL_DEPTH))
+        get_numbers(&col[CS_COL_DEPTH], r, rows, offsetof(struct cs_chunk_row, depth));
+    if (columns & (1u << CS_COL_START)) {
+        int64_t start = 0;
+        for (int64_t i = 0; i < rows; i++) {
+            start = cs_wrapping_add(start, cs_unzigzag(cs_get_varint(&col[CS_COL_START])));
+            r[i].start_ns = start;
+        }
+    }
+    if (columns & (1u << CS_COL_DURATION))
+        for (int64_t i = 0; i < rows; i++) {
+            uint64_t duration = cs_get_varint(&col[CS_COL_DURATION]);
+            r[i].finished = duration != 0;
+            r[i].duration_ns = duration ? cs_unzigzag(duration - 1) : 0;
+            r[i].self_ns = 0;
+            if (duration && (columns & (1u << CS_COL_SELF)))
+                r[i].self_ns = cs_wrapping_sub(r[i].duration_ns, cs_unzigzag(cs_get_varint(&col[CS_COL_SELF])));
+        }
+    if (columns & (1u << CS_COL_FLAGS))
+        get_numbers(&col[CS_COL_FLAGS], r, rows, offsetof(struct cs_chunk_row, flags));
+    if (columns & (1u << CS_COL_ARGS))
+        for (int64_t i = 0; i < rows; i++)
+            get_text(&col[CS_COL_ARGS], &r[i].args);
+    if (columns & (1u << CS_COL_RESULT))
+        for (int64_t i = 0; i < rows; i++) {
+            uint64_t result = cs_get_varint(&col[CS_COL_RESULT]);
+            r[i].result_id = 0;
+            r[i].result.present = 0;
+            if (result & 1) {
+                r[i].result_id = (int64_t)(result >> 1);
+            } else if (result) {
+                uint64_t n = (result >> 1) - 1;
+                r[i].result.present = 1;
+                r[i].result.len = n > UINT32_MAX ? 0 : (uint32_t)n;
+                r[i].result.text = n > UINT32_MAX ? NULL : cs_get_bytes(&col[CS_COL_RESULT], n);
+                if (!r[i].result.text)
+                    col[CS_COL_RESULT].bad = 1;
+            }
+        }
+    if (columns & (1u << CS_COL_EXCEPTION))
+        for (int64_t i = 0; i < rows; i++)
+            get_text(&col[CS_COL_EXCEPTION], &r[i].exception);
+    /* Every column read holds exactly its rows' entries. */
+    for (int k = 0; k < CS_CHUNK_COLUMNS; k++) {
+        if (!(columns & (1u << k)))
+            continue;
+        if (col[k].bad)
+            return corrupt(err, errlen, first_id, "a column ends too soon");
         if (col[k].p != col[k].end)
             return corrupt(err, errlen, first_id, "a column is longer than its rows");
+    }
     c->n = (int)rows;
+    c->columns = columns;
     return 0;
 }
 

@@ -10,8 +10,11 @@
  * sees one row per call: the `call_rows` virtual table (calls_vtab.c)
  * decodes chunks on the fly.
  *
- * A chunk is framed and split into columns as chunk_codec.h says. The
- * twelve columns of a call chunk, one entry per row, rows in id order:
+ * A chunk is framed and split into columns as chunk_codec.h says, in two
+ * parts: columns 0 to 8 (the numbers), then 9 to 11 (the texts), so that
+ * a scan of numbers (a filter's count, stats, a tree's shape) does not
+ * decompress the texts. The twelve columns, one entry per row, rows in id
+ * order:
  *
  *   0  id        id - previous id (the first: id - first_id + 1), >= 1
  *   1  parent    0: NULL; else zz(id - parent_id) + 1
@@ -107,19 +110,24 @@ int cs_chunk_encoder_finish(struct cs_chunk_encoder *e, struct cs_textbuf *out, 
 
 /* ---- reading ---- */
 
-/* A decoded chunk: rows[0..n) in id order. Reused from chunk to chunk. */
+/* A decoded chunk: rows[0..n) in id order, with the fields of the columns
+ * decoded (a bit per enum cs_chunk_column). Reused from chunk to chunk. */
 struct cs_chunk {
     struct cs_chunk_row *rows;
     int n, cap;
+    unsigned columns;
     char *body; /* the uncompressed body the texts point into */
     size_t body_cap;
 };
 
+#define CS_CHUNK_ALL_COLUMNS ((1u << CS_CHUNK_COLUMNS) - 1)
+
 /* Decodes the blob of the chunk first_id..last_id holding `rows` rows
- * into c. -1 with a one-line reason in err if it is not a chunk as
- * written (the caller names the file). */
+ * into c: the ids, and the columns whose bits are set in `columns` (the
+ * other fields are left as they were). -1 with a one-line reason in err
+ * if it is not a chunk as written (the caller names the file). */
 int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t first_id, int64_t last_id,
-                    int64_t rows, char *err, size_t errlen);
+                    int64_t rows, unsigned columns, char *err, size_t errlen);
 void cs_chunk_free(struct cs_chunk *c);
 
 #endif

@@ -41,11 +41,24 @@ static const char DECLARATION[] = "CREATE TABLE x(id INTEGER, parent_id INTEGER,
 /* The statements of a cursor (vtab_statements.h), by number. */
 enum { ST_CHUNK_AT, ST_CHUNKS, ST_CHUNKS_DESC, ST_LATE, ST_LATE_DESC, ST_DATA };
 
+/* Decoded chunks kept per table, shared by its cursors: a reader that
+ * asks for one range of ids after another (the skip index's blocks, a
+ * count and then the rows, the viewer's lookups) decodes each chunk once.
+ * Sixteen chunks of 2,048 calls: a few MB. */
+#define CACHED_CHUNKS 16
+
+struct cached_chunk {
+    int64_t first_id; /* 0: empty */
+    struct cs_chunk chunk;
+    uint64_t used; /* when last used, by the table's clock */
+    int pins;      /* cursors reading it now: it stays */
+};
+
 struct calls_vtab {
     sqlite3_vtab base;
     sqlite3 *db;
-    struct cs_chunk spare; /* a decoded chunk a closed cursor left, for the next one */
-    int64_t spare_first_id;
+    struct cached_chunk cache[CACHED_CHUNKS];
+    uint64_t clock;
     struct cs_vtab_statements *idle;
 };
 
@@ -56,10 +69,12 @@ struct calls_cursor {
     sqlite3_stmt *chunks, *late; /* st's, of the cursor's direction */
     int desc;
     int64_t lo, hi;
+    unsigned columns; /* of the chunks, the columns the statement reads */
     /* the chunk stream */
-    struct cs_chunk chunk;
-    int64_t chunk_first_id; /* of the decoded chunk; 0: none */
-    int chunk_pos;          /* the current row of chunk, or -1/n when past it */
+    struct cached_chunk *at; /* the chunk being read, pinned (or own) */
+    struct cached_chunk own; /* used when every cached chunk is pinned */
+    const struct cs_chunk *chunk; /* at's chunk; own's (empty) before the first */
+    int chunk_pos;                /* the current row of chunk, or -1/n when past it */
     int chunks_done;
     /* the late stream */
     int late_has_row;
@@ -91,7 +106,8 @@ static int vtab_connect(sqlite3 *db, void *aux, int argc, const char *const *arg
 static int vtab_disconnect(sqlite3_vtab *base)
 {
     struct calls_vtab *v = (struct calls_vtab *)base;
-    cs_chunk_free(&v->spare);
+    for (int i = 0; i < CACHED_CHUNKS; i++)
+        cs_chunk_free(&v->cache[i].chunk);
     cs_vtab_statements_free(&v->idle);
     sqlite3_free(v);
     return SQLITE_OK;
@@ -115,27 +131,24 @@ static int cursor_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
         sqlite3_free(c);
         return SQLITE_NOMEM;
     }
-    /* Take the chunk the last cursor decoded: lookups one after the other
-     * (the viewer's) mostly land in it again. */
-    c->chunk = v->spare;
-    c->chunk_first_id = v->spare_first_id;
-    memset(&v->spare, 0, sizeof v->spare);
-    v->spare_first_id = 0;
+    c->chunk = &c->own.chunk;
     *out = &c->base;
     return SQLITE_OK;
+}
+
+static void unpin(struct calls_cursor *c)
+{
+    if (c->at && c->at != &c->own)
+        c->at->pins--;
+    c->at = NULL;
 }
 
 static int cursor_close(sqlite3_vtab_cursor *base)
 {
     struct calls_cursor *c = (struct calls_cursor *)base;
-    struct calls_vtab *v = c->vtab;
-    cs_vtab_statements_give(&v->idle, c->st);
-    if (c->chunk_first_id && !v->spare.rows && c->chunk.n) {
-        v->spare = c->chunk;
-        v->spare_first_id = c->chunk_first_id;
-    } else {
-        cs_chunk_free(&c->chunk);
-    }
+    unpin(c);
+    cs_vtab_statements_give(&c->vtab->idle, c->st);
+    cs_chunk_free(&c->own.chunk);
     sqlite3_free(c);
     return SQLITE_OK;
 }
@@ -158,15 +171,37 @@ static int prepare(struct calls_cursor *c, int i, const char *sql)
     return rc == SQLITE_OK ? rc : fail_db(c, rc);
 }
 
-/* Decodes the chunk the chunks statement is on (unless it is the one
- * decoded already: its blob is read only to decode it) and places the
- * cursor on its first row in range. */
+/* The cached chunk that starts at first_id with the columns the cursor
+ * reads, or NULL. */
+static struct cached_chunk *find_cached(struct calls_cursor *c, int64_t first_id)
+{
+    struct calls_vtab *v = c->vtab;
+    for (int i = 0; i < CACHED_CHUNKS; i++)
+        if (v->cache[i].first_id == first_id && first_id && !(c->columns & ~v->cache[i].chunk.columns))
+            return &v->cache[i];
+    return NULL;
+}
+
+/* Makes the chunk the chunks statement is on the cursor's current one:
+ * from the cache, or decoded (its blob read only then) into the least
+ * recently used unpinned entry, or the cursor's own when all are pinned;
+ * and places the cursor on its first row in range. */
 static int load_chunk(struct calls_cursor *c, sqlite3_stmt *st)
 {
+    struct calls_vtab *v = c->vtab;
     int64_t first_id = sqlite3_column_int64(st, 0);
-    if (first_id != c->chunk_first_id || c->chunk.n == 0) {
+    unpin(c);
+    struct cached_chunk *slot = find_cached(c, first_id);
+    if (!slot) {
+        for (int i = 0; i < CACHED_CHUNKS; i++)
+            if (!v->cache[i].pins && (!slot || v->cache[i].used < slot->used))
+                slot = &v->cache[i];
+        if (!slot)
+            slot = &c->own;
+        /* the columns decoded before for the same chunk stay decoded */
+        unsigned columns = c->columns | (slot->first_id == first_id ? slot->chunk.columns : 0);
         char err[256];
-        c->chunk_first_id = 0;
+        slot->first_id = 0;
         int rc = prepare(c, ST_DATA, CS_MODULE_SQL_MARK "SELECT data FROM call_chunks WHERE first_id = ?1");
         if (rc != SQLITE_OK)
             return rc;
@@ -174,25 +209,31 @@ static int load_chunk(struct calls_cursor *c, sqlite3_stmt *st)
         sqlite3_bind_int64(data, 1, first_id);
         rc = sqlite3_step(data);
         if (rc == SQLITE_ROW &&
-            cs_chunk_decode(&c->chunk, sqlite3_column_blob(data, 0), (size_t)sqlite3_column_bytes(data, 0), first_id,
-                            sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), err, sizeof err) != 0) {
+            cs_chunk_decode(&slot->chunk, sqlite3_column_blob(data, 0), (size_t)sqlite3_column_bytes(data, 0),
+                            first_id, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), columns, err,
+                            sizeof err) != 0) {
             sqlite3_reset(data);
             return fail(c, SQLITE_CORRUPT, err);
         }
         sqlite3_reset(data);
         if (rc != SQLITE_ROW)
             return rc == SQLITE_DONE ? fail(c, SQLITE_CORRUPT, "a chunk of calls went missing") : fail_db(c, rc);
-        c->chunk_first_id = first_id;
+        slot->first_id = first_id;
     }
-    int n = c->chunk.n;
+    slot->used = ++v->clock;
+    if (slot != &c->own)
+        slot->pins++;
+    c->at = slot;
+    c->chunk = &slot->chunk;
+    int n = c->chunk->n;
     if (!c->desc) {
         int i = 0;
-        while (i < n && c->chunk.rows[i].id < c->lo)
+        while (i < n && c->chunk->rows[i].id < c->lo)
             i++;
         c->chunk_pos = i;
     } else {
         int i = n - 1;
-        while (i >= 0 && c->chunk.rows[i].id > c->hi)
+        while (i >= 0 && c->chunk->rows[i].id > c->hi)
             i--;
         c->chunk_pos = i;
     }
@@ -202,9 +243,9 @@ static int load_chunk(struct calls_cursor *c, sqlite3_stmt *st)
 /* Whether the chunk stream has a row in range at chunk_pos. */
 static int chunk_row_in_range(const struct calls_cursor *c)
 {
-    if (c->chunks_done || c->chunk_pos < 0 || c->chunk_pos >= c->chunk.n)
+    if (c->chunks_done || c->chunk_pos < 0 || c->chunk_pos >= c->chunk->n)
         return 0;
-    int64_t id = c->chunk.rows[c->chunk_pos].id;
+    int64_t id = c->chunk->rows[c->chunk_pos].id;
     return id >= c->lo && id <= c->hi;
 }
 
@@ -213,8 +254,8 @@ static int chunk_row_in_range(const struct calls_cursor *c)
 static int settle_chunks(struct calls_cursor *c)
 {
     while (!c->chunks_done) {
-        if (c->chunk_pos >= 0 && c->chunk_pos < c->chunk.n) {
-            int64_t id = c->chunk.rows[c->chunk_pos].id;
+        if (c->chunk_pos >= 0 && c->chunk_pos < c->chunk->n) {
+            int64_t id = c->chunk->rows[c->chunk_pos].id;
             if ((!c->desc && id > c->hi) || (c->desc && id < c->lo))
                 c->chunks_done = 1;
             return SQLITE_OK;
@@ -252,8 +293,24 @@ static void pick(struct calls_cursor *c)
         c->from_late = !chunk;
         return;
     }
-    int64_t a = c->chunk.rows[c->chunk_pos].id, b = sqlite3_column_int64(c->late, 0);
+    int64_t a = c->chunk->rows[c->chunk_pos].id, b = sqlite3_column_int64(c->late, 0);
     c->from_late = c->desc ? b >= a : b <= a;
+}
+
+/* The chunk columns that hold the table's columns used (a bit each). */
+static unsigned chunk_columns(unsigned used)
+{
+    static const unsigned char of[] = {
+        [COL_ID] = CS_COL_ID,           [COL_PARENT_ID] = CS_COL_PARENT,     [COL_THREAD_ID] = CS_COL_THREAD,
+        [COL_FUNCTION_ID] = CS_COL_FUNCTION, [COL_DEPTH] = CS_COL_DEPTH,      [COL_START_NS] = CS_COL_START,
+        [COL_DURATION_NS] = CS_COL_DURATION, [COL_SELF_NS] = CS_COL_SELF,     [COL_ARGS] = CS_COL_ARGS,
+        [COL_RESULT] = CS_COL_RESULT,   [COL_EXCEPTION] = CS_COL_EXCEPTION, [COL_FLAGS] = CS_COL_FLAGS,
+    };
+    unsigned columns = 0;
+    for (unsigned k = 0; k < sizeof of; k++)
+        if (used & (1u << k))
+            columns |= 1u << of[k];
+    return columns;
 }
 
 static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, int argc, sqlite3_value **argv)
@@ -261,6 +318,10 @@ static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, i
     (void)idx;
     struct calls_cursor *c = (struct calls_cursor *)base;
     cs_id_plan_range(plan, argc, argv, &c->lo, &c->hi, &c->desc);
+    c->columns = chunk_columns(cs_id_plan_columns(plan));
+    unpin(c);
+    c->chunk = &c->own.chunk;
+    c->own.chunk.n = 0;
     c->eof = 0;
     c->chunks_done = 0;
     c->late_has_row = 0;
@@ -344,7 +405,7 @@ static int cursor_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int co
         sqlite3_result_value(ctx, sqlite3_column_value(c->late, column));
         return SQLITE_OK;
     }
-    const struct cs_chunk_row *r = &c->chunk.rows[c->chunk_pos];
+    const struct cs_chunk_row *r = &c->chunk->rows[c->chunk_pos];
     switch (column) {
     case COL_ID:
         sqlite3_result_int64(ctx, r->id);
@@ -399,7 +460,7 @@ static int cursor_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int co
 static int cursor_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
 {
     struct calls_cursor *c = (struct calls_cursor *)base;
-    *rowid = c->from_late ? sqlite3_column_int64(c->late, 0) : c->chunk.rows[c->chunk_pos].id;
+    *rowid = c->from_late ? sqlite3_column_int64(c->late, 0) : c->chunk->rows[c->chunk_pos].id;
     return SQLITE_OK;
 }
 

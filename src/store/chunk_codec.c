@@ -1,16 +1,18 @@
 /*
- * chunk_codec.c — the frame around a compressed chunk (see chunk_codec.h).
+ * chunk_codec.c — the frame around a compressed chunk and its parts (see
+ * chunk_codec.h).
  */
 #include "store/chunk_codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <zstd.h>
 
-void cs_chunk_put_columns(struct cs_textbuf *body, struct cs_textbuf *columns, int ncolumns)
+void cs_chunk_put_columns(struct cs_textbuf *body, struct cs_textbuf *columns, int from, int to)
 {
     cs_textbuf_reset(body);
-    for (int c = 0; c < ncolumns; c++) {
+    for (int c = from; c < to; c++) {
         cs_put_varint(body, columns[c].len);
         cs_textbuf_put(body, columns[c].data, columns[c].len);
         if (columns[c].oom)
@@ -19,75 +21,116 @@ void cs_chunk_put_columns(struct cs_textbuf *body, struct cs_textbuf *columns, i
     }
 }
 
-int cs_chunk_compress(void *zstd, int level, const struct cs_textbuf *body, struct cs_textbuf *out, char *err,
-                      size_t errlen)
+int cs_chunk_compress(void *zstd, int level, const struct cs_textbuf *bodies, int nparts, struct cs_textbuf *out,
+                      char *err, size_t errlen)
 {
     cs_textbuf_reset(out);
-    if (body->oom) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    size_t bound = ZSTD_compressBound(body->len);
     cs_textbuf_putc(out, CS_CHUNK_CODEC_ZSTD);
-    cs_put_varint(out, body->len);
-    if (out->oom || cs_textbuf_grow(out, bound) != 0) {
+    for (int k = 0; k < nparts; k++) {
+        const struct cs_textbuf *body = &bodies[k];
+        if (body->oom) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        size_t bound = ZSTD_compressBound(body->len);
+        /* the frame's size goes before it: room for its varint, filled in after */
+        size_t at = out->len;
+        if (cs_textbuf_grow(out, 20 + bound) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        size_t n = ZSTD_compressCCtx(zstd, out->data + at + 20, bound, body->data, body->len, level);
+        if (ZSTD_isError(n)) {
+            snprintf(err, errlen, "compressing: %s", ZSTD_getErrorName(n));
+            return -1;
+        }
+        cs_put_varint(out, n);
+        cs_put_varint(out, body->len); /* no growth: the room was made above */
+        memmove(out->data + out->len, out->data + at + 20, n);
+        out->len += n;
+    }
+    if (out->oom) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    size_t n = ZSTD_compressCCtx(zstd, out->data + out->len, bound, body->data, body->len, level);
-    if (ZSTD_isError(n)) {
-        snprintf(err, errlen, "compressing: %s", ZSTD_getErrorName(n));
-        return -1;
-    }
-    out->len += n;
     return 0;
 }
 
-int cs_chunk_open(const void *blob, size_t len, char **body, size_t *body_cap, struct cs_column *columns,
-                  int ncolumns, char *err, size_t errlen)
+int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_columns, unsigned want, char **body,
+                  size_t *body_cap, struct cs_column *columns, char *err, size_t errlen)
 {
     struct cs_column head = {blob, (const unsigned char *)blob + len, 0};
     if (!blob || len < 1 || *head.p++ != CS_CHUNK_CODEC_ZSTD) {
         snprintf(err, errlen, "unknown encoding");
         return -1;
     }
-    uint64_t body_len = cs_get_varint(&head);
-    if (head.bad || body_len > CS_CHUNK_MAX_BODY) {
+    /* First the sizes of the parts wanted, for one buffer of them all. */
+    const unsigned char *frame[32];
+    uint64_t frame_len[32], body_len[32], total = 0;
+    if (nparts > 32) {
+        snprintf(err, errlen, "too many parts");
+        return -1;
+    }
+    for (int k = 0; k < nparts; k++) {
+        frame_len[k] = cs_get_varint(&head);
+        body_len[k] = cs_get_varint(&head);
+        frame[k] = (const unsigned char *)cs_get_bytes(&head, frame_len[k]);
+        if (head.bad || body_len[k] > CS_CHUNK_MAX_BODY) {
+            snprintf(err, errlen, head.bad ? "a part runs past its end" : "impossible size");
+            return -1;
+        }
+        if (want & (1u << k))
+            total += body_len[k];
+    }
+    if (head.p != head.end) {
+        snprintf(err, errlen, "bytes after its last part");
+        return -1;
+    }
+    if (total > CS_CHUNK_MAX_BODY) {
         snprintf(err, errlen, "impossible size");
         return -1;
     }
-    size_t frame_len = (size_t)(head.end - head.p);
-    if (ZSTD_getFrameContentSize(head.p, frame_len) != body_len) {
-        snprintf(err, errlen, "its sizes disagree");
-        return -1;
-    }
-    if (*body_cap < body_len + 1) {
-        char *grown = realloc(*body, body_len + 1);
+    if (*body_cap < total + 1) {
+        char *grown = realloc(*body, total + 1);
         if (!grown) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
         *body = grown;
-        *body_cap = body_len + 1;
+        *body_cap = total + 1;
     }
-    size_t got = ZSTD_decompress(*body, body_len, head.p, frame_len);
-    if (ZSTD_isError(got) || got != body_len) {
-        snprintf(err, errlen, "it does not decompress");
-        return -1;
-    }
-    struct cs_column all = {(const unsigned char *)*body, (const unsigned char *)*body + body_len, 0};
-    for (int k = 0; k < ncolumns; k++) {
-        uint64_t n = cs_get_varint(&all);
-        const char *start = cs_get_bytes(&all, n);
-        if (all.bad) {
-            snprintf(err, errlen, "a column runs past its end");
+    size_t at = 0;
+    int column = 0;
+    for (int k = 0; k < nparts; k++) {
+        if (!(want & (1u << k))) {
+            for (int c = 0; c < part_columns[k]; c++)
+                columns[column++] = (struct cs_column){NULL, NULL, 0};
+            continue;
+        }
+        if (ZSTD_getFrameContentSize(frame[k], frame_len[k]) != body_len[k]) {
+            snprintf(err, errlen, "its sizes disagree");
             return -1;
         }
-        columns[k] = (struct cs_column){(const unsigned char *)start, (const unsigned char *)start + n, 0};
-    }
-    if (all.p != all.end) {
-        snprintf(err, errlen, "bytes after its last column");
-        return -1;
+        size_t got = ZSTD_decompress(*body + at, body_len[k], frame[k], frame_len[k]);
+        if (ZSTD_isError(got) || got != body_len[k]) {
+            snprintf(err, errlen, "it does not decompress");
+            return -1;
+        }
+        struct cs_column all = {(const unsigned char *)*body + at, (const unsigned char *)*body + at + got, 0};
+        for (int c = 0; c < part_columns[k]; c++) {
+            uint64_t n = cs_get_varint(&all);
+            const char *start = cs_get_bytes(&all, n);
+            if (all.bad) {
+                snprintf(err, errlen, "a column runs past its end");
+                return -1;
+            }
+            columns[column++] = (struct cs_column){(const unsigned char *)start, (const unsigned char *)start + n, 0};
+        }
+        if (all.p != all.end) {
+            snprintf(err, errlen, "bytes after its last column");
+            return -1;
+        }
+        at += got;
     }
     return 0;
 }

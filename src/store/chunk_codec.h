@@ -5,14 +5,19 @@
  *
  * A chunk's blob, byte by byte:
  *
- *   byte 0        CS_CHUNK_CODEC_ZSTD (1): the rest is one zstd frame
- *   bytes 1..     a varint: the size of the uncompressed body
- *   then          the zstd frame holding the body
+ *   byte 0        CS_CHUNK_CODEC_ZSTD (1)
+ *   then, for each of its parts (a kind of chunk has a fixed number):
+ *     a varint    the size of the part's zstd frame
+ *     a varint    the size of the part's body once decompressed
+ *     the frame
  *
- * The body is a number of columns one after the other, each a varint byte
- * length followed by that many bytes. Every number is an unsigned LEB128
- * varint (7 bits per byte, low first, high bit = more); a "zz" number is
- * zigzag-coded (0, -1, 1, -2 ... as 0, 1, 2, 3 ...).
+ * A part's body is a number of columns one after the other, each a varint
+ * byte length followed by that many bytes; the parts hold a kind of
+ * chunk's columns in order. Parts let a reader decompress only what it
+ * reads: the numbers of a chunk of calls without its texts, which are
+ * most of its bytes. Every number is an unsigned LEB128 varint (7 bits per
+ * byte, low first, high bit = more); a "zz" number is zigzag-coded (0, -1,
+ * 1, -2 ... as 0, 1, 2, 3 ...).
  */
 #ifndef CALLSCOPE_CHUNK_CODEC_H
 #define CALLSCOPE_CHUNK_CODEC_H
@@ -98,19 +103,22 @@ static inline const char *cs_get_bytes(struct cs_column *c, uint64_t n)
     return s;
 }
 
-/* Appends the columns of a body (each: its length, then its bytes) to
- * body, and empties them. */
-void cs_chunk_put_columns(struct cs_textbuf *body, struct cs_textbuf *columns, int ncolumns);
+/* Appends columns [from, to) (each: its length, then its bytes) to body,
+ * and empties them. */
+void cs_chunk_put_columns(struct cs_textbuf *body, struct cs_textbuf *columns, int from, int to);
 
-/* Compresses body into out (reset first), framed as above; zstd is a
- * ZSTD_CCtx kept by the caller. -1 with a message. */
-int cs_chunk_compress(void *zstd, int level, const struct cs_textbuf *body, struct cs_textbuf *out, char *err,
-                      size_t errlen);
+/* Compresses each of nparts bodies into out (reset first) as the parts of
+ * one chunk, framed as above; zstd is a ZSTD_CCtx kept by the caller. -1
+ * with a message. */
+int cs_chunk_compress(void *zstd, int level, const struct cs_textbuf *bodies, int nparts, struct cs_textbuf *out,
+                      char *err, size_t errlen);
 
-/* Decompresses a blob into *body (grown as needed), and splits it into
- * exactly ncolumns columns. -1 with the reason in err (a short phrase,
- * to follow "is corrupt"). */
-int cs_chunk_open(const void *blob, size_t len, char **body, size_t *body_cap, struct cs_column *columns,
-                  int ncolumns, char *err, size_t errlen);
+/* Reads a blob of nparts parts, of which part k holds part_columns[k]
+ * columns: decompresses the parts whose bit is set in want into *body
+ * (grown as needed) and splits them into their columns; the columns of
+ * the other parts are left empty. -1 with the reason in err (a short
+ * phrase, to follow "is corrupt"). */
+int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_columns, unsigned want, char **body,
+                  size_t *body_cap, struct cs_column *columns, char *err, size_t errlen);
 
 #endif

@@ -13,6 +13,7 @@ enum plan {
     PLAN_UPPER = 2, /* ... and/or an upper one (the same argument for =) */
     PLAN_DESC = 4,  /* rows in descending id order */
     PLAN_EQUAL = 8, /* one argument is both bounds */
+    PLAN_COLUMNS_SHIFT = 4, /* then the columns used, a bit each */
 };
 
 int cs_id_plan_choose(sqlite3_index_info *info, int id_column)
@@ -66,8 +67,15 @@ int cs_id_plan_choose(sqlite3_index_info *info, int id_column)
         if (info->aOrderBy[0].desc)
             plan |= PLAN_DESC;
     }
-    info->idxNum = plan;
+    /* The columns the statement reads go with the plan, so that a scan
+     * decodes only those. */
+    info->idxNum = plan | (int)((info->colUsed & ((1u << CS_ID_PLAN_COLUMNS) - 1)) << PLAN_COLUMNS_SHIFT);
     return SQLITE_OK;
+}
+
+unsigned cs_id_plan_columns(int plan)
+{
+    return ((unsigned)plan >> PLAN_COLUMNS_SHIFT) & ((1u << CS_ID_PLAN_COLUMNS) - 1);
 }
 
 /* The bound an argument gives: exact for an integer, widened to the

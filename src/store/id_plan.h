@@ -14,6 +14,11 @@
 /* xBestIndex for a table whose id is column id_column (and its rowid). */
 int cs_id_plan_choose(sqlite3_index_info *info, int id_column);
 
+/* The columns the statement uses (a bit per column, as SQLite's colUsed,
+ * for the first CS_ID_PLAN_COLUMNS columns), from the plan. */
+#define CS_ID_PLAN_COLUMNS 24
+unsigned cs_id_plan_columns(int plan);
+
 /* xFilter's side: the range [lo, hi] of ids to read, in descending order
  * when *desc, from the plan and arguments cs_id_plan_choose chose. The
  * range is never narrower than the constraints (SQLite checks each row

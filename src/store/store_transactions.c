@@ -100,7 +100,8 @@ static int64_t cut_chunk(struct cs_store *s, int64_t first_kept)
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 1) >= first_kept) {
         first_id = sqlite3_column_int64(st, 0);
         if (cs_chunk_decode(&chunk, sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3), first_id,
-                            sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), err, sizeof err) != 0)
+                            sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), CS_CHUNK_ALL_COLUMNS, err,
+                            sizeof err) != 0)
             cs_store_fail(s, "%s", err);
     }
     sqlite3_finalize(st);

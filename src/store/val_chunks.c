@@ -74,12 +74,12 @@ int cs_val_encoder_add(struct cs_val_encoder *e, const struct cs_val_row *row)
 int cs_val_encoder_finish(struct cs_val_encoder *e, struct cs_textbuf *out, int64_t *first_id, int64_t *last_id,
                           int *rows, char *err, size_t errlen)
 {
-    cs_chunk_put_columns(&e->body, e->col, VAL_COLUMNS);
+    cs_chunk_put_columns(&e->body, e->col, 0, VAL_COLUMNS);
     *first_id = e->first_id;
     *last_id = e->last_id;
     *rows = e->rows;
     e->rows = 0;
-    return cs_chunk_compress(e->zstd, e->level, &e->body, out, err, errlen);
+    return cs_chunk_compress(e->zstd, e->level, &e->body, 1, out, err, errlen);
 }
 
 static int corrupt(char *err, size_t errlen, int64_t first_id, const char *why)
@@ -107,7 +107,8 @@ int cs_val_chunk_decode(struct cs_val_chunk *c, const void *blob, size_t len, in
         return corrupt(err, errlen, first_id, "its row count or id range is impossible");
     struct cs_column col[VAL_COLUMNS];
     char why[128];
-    if (cs_chunk_open(blob, len, &c->body, &c->body_cap, col, VAL_COLUMNS, why, sizeof why) != 0)
+    static const int part_columns[1] = {VAL_COLUMNS};
+    if (cs_chunk_open(blob, len, 1, part_columns, 1, &c->body, &c->body_cap, col, why, sizeof why) != 0)
         return corrupt(err, errlen, first_id, why);
     if (c->cap < rows) {
         struct cs_val_row *grown = realloc(c->rows, (size_t)rows * sizeof *grown);

@@ -5,11 +5,12 @@
  * through the virtual tables call_rows and vals as SQL reads them.
  *
  * Input: byte 0 picks calls (even) or values (odd); bytes 1-2 are the
- * chunk's row count and bytes 3-4 how far its last id lies past its first
- * (both little-endian); the rest is the chunk's body before compression,
- * which the harness compresses, so that the fuzzer reaches the columns
- * rather than stopping at the zstd frame. The same bytes are also decoded
- * as a blob as they are, for the frame's checks.
+ * chunk's row count, bytes 3-4 how far its last id lies past its first,
+ * bytes 5-6 where the body splits into the parts of a chunk of calls
+ * (numbers, texts: all little-endian); the rest is the chunk's body before
+ * compression, which the harness compresses, so that the fuzzer reaches
+ * the columns rather than stopping at the zstd frames. The same bytes are
+ * also decoded as a blob as they are, for the frames' checks.
  */
 #include <sqlite3.h>
 #include <stdint.h>
@@ -25,16 +26,23 @@
 
 static struct cs_textbuf blob;
 
-/* The body compressed and framed as the store frames it. */
-static void frame(const uint8_t *body, size_t n)
+/* The body compressed and framed as the store frames it: in two parts,
+ * split at `split`, for calls, in one for values. */
+static void frame(const uint8_t *body, size_t n, size_t split, int values)
 {
     cs_textbuf_reset(&blob);
-    struct cs_textbuf b = {(char *)body, n, n, 0};
+    if (split > n)
+        split = n;
+    struct cs_textbuf parts[2] = {{(char *)body, n, n, 0}};
+    if (!values) {
+        parts[0] = (struct cs_textbuf){(char *)body, split, split, 0};
+        parts[1] = (struct cs_textbuf){(char *)body + split, n - split, n - split, 0};
+    }
     static ZSTD_CCtx *zstd;
     if (!zstd)
         zstd = ZSTD_createCCtx();
     char err[128];
-    if (cs_chunk_compress(zstd, 1, &b, &blob, err, sizeof err) != 0)
+    if (cs_chunk_compress(zstd, 1, parts, values ? 1 : 2, &blob, err, sizeof err) != 0)
         cs_textbuf_reset(&blob);
 }
 
@@ -88,24 +96,28 @@ static void through_sql(int values, int64_t rows, int64_t span)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 5)
+    if (size < 7)
         return 0;
     int values = data[0] & 1;
     int64_t rows = data[1] | data[2] << 8;
     int64_t span = data[3] | data[4] << 8, last_id = 1 + span;
+    size_t split = (size_t)(data[5] | data[6] << 8);
     char err[256];
     struct cs_chunk calls = {0};
     struct cs_val_chunk vals = {0};
     /* the bytes as a blob, then as a body */
-    cs_chunk_decode(&calls, data + 5, size - 5, 1, last_id, rows, err, sizeof err);
-    cs_val_chunk_decode(&vals, data + 5, size - 5, 1, last_id, rows, err, sizeof err);
-    frame(data + 5, size - 5);
+    cs_chunk_decode(&calls, data + 7, size - 7, 1, last_id, rows, CS_CHUNK_ALL_COLUMNS, err, sizeof err);
+    cs_val_chunk_decode(&vals, data + 7, size - 7, 1, last_id, rows, err, sizeof err);
+    frame(data + 7, size - 7, split, values);
     if (values) {
         if (cs_val_chunk_decode(&vals, blob.data, blob.len, 1, last_id, rows, err, sizeof err) == 0)
             for (int i = 0; i < vals.n; i++)
                 cs_val_chunk_find(&vals, vals.rows[i].id);
     } else {
-        cs_chunk_decode(&calls, blob.data, blob.len, 1, last_id, rows, err, sizeof err);
+        /* every column, then a few alone, as a scan that needs them would */
+        cs_chunk_decode(&calls, blob.data, blob.len, 1, last_id, rows, CS_CHUNK_ALL_COLUMNS, err, sizeof err);
+        cs_chunk_decode(&calls, blob.data, blob.len, 1, last_id, rows, (unsigned)data[0] << 4 | data[1], err,
+                        sizeof err);
     }
     cs_chunk_free(&calls);
     cs_val_chunk_free(&vals);
