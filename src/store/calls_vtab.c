@@ -38,8 +38,8 @@ static const char DECLARATION[] = "CREATE TABLE x(id INTEGER, parent_id INTEGER,
                                   " function_id INTEGER, depth INTEGER, start_ns INTEGER, duration_ns INTEGER,"
                                   " self_ns INTEGER, args TEXT, result, exception TEXT, flags INTEGER)";
 
-/* The statements of a cursor (vtab_statements.h), by number. */
-enum { ST_CHUNK_AT, ST_CHUNKS, ST_CHUNKS_DESC, ST_LATE, ST_LATE_DESC, ST_DATA };
+/* The statements of a cursor of its own (vtab_statements.h), by number. */
+enum { ST_LATE = CS_VTAB_OWN, ST_LATE_DESC };
 
 /* Decoded chunks kept per table, shared by its cursors: a reader that
  * asks for one range of ids after another (the skip index's blocks, a
@@ -90,17 +90,10 @@ static int vtab_connect(sqlite3 *db, void *aux, int argc, const char *const *arg
     (void)argc;
     (void)argv;
     (void)errmsg;
-    int rc = sqlite3_declare_vtab(db, DECLARATION);
-    if (rc != SQLITE_OK)
-        return rc;
-    struct calls_vtab *v = sqlite3_malloc(sizeof *v);
-    if (!v)
-        return SQLITE_NOMEM;
-    memset(v, 0, sizeof *v);
-    v->db = db;
-    sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
-    *out = &v->base;
-    return SQLITE_OK;
+    int rc = cs_vtab_connect(db, DECLARATION, sizeof(struct calls_vtab), out);
+    if (rc == SQLITE_OK)
+        ((struct calls_vtab *)*out)->db = db;
+    return rc;
 }
 
 static int vtab_disconnect(sqlite3_vtab *base)
@@ -202,12 +195,8 @@ static int load_chunk(struct calls_cursor *c, sqlite3_stmt *st)
         unsigned columns = c->columns | (slot->first_id == first_id ? slot->chunk.columns : 0);
         char err[256];
         slot->first_id = 0;
-        int rc = prepare(c, ST_DATA, CS_MODULE_SQL_MARK "SELECT data FROM call_chunks WHERE first_id = ?1");
-        if (rc != SQLITE_OK)
-            return rc;
-        sqlite3_stmt *data = c->st->st[ST_DATA];
-        sqlite3_bind_int64(data, 1, first_id);
-        rc = sqlite3_step(data);
+        sqlite3_stmt *data = NULL;
+        int rc = cs_vtab_chunk_data(c->vtab->db, c->st, "call_chunks", first_id, &data);
         if (rc == SQLITE_ROW &&
             cs_chunk_decode(&slot->chunk, sqlite3_column_blob(data, 0), (size_t)sqlite3_column_bytes(data, 0),
                             first_id, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), columns, err,
@@ -330,36 +319,15 @@ static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, i
         c->eof = 1;
         return SQLITE_OK;
     }
-    int rc = prepare(c, ST_CHUNK_AT,
-                     CS_MODULE_SQL_MARK "SELECT coalesce((SELECT first_id FROM call_chunks WHERE first_id <= ?1"
-                     " ORDER BY first_id DESC LIMIT 1), ?1)");
-    if (rc == SQLITE_OK)
-        rc = prepare(c, c->desc ? ST_CHUNKS_DESC : ST_CHUNKS,
-                     c->desc ? CS_MODULE_SQL_MARK "SELECT first_id, last_id, rows FROM call_chunks"
-                                                  " WHERE first_id BETWEEN ?1 AND ?2 ORDER BY first_id DESC"
-                             : CS_MODULE_SQL_MARK "SELECT first_id, last_id, rows FROM call_chunks"
-                                                  " WHERE first_id BETWEEN ?1 AND ?2 ORDER BY first_id");
+    int rc = cs_vtab_chunks(c->vtab->db, c->st, "call_chunks", c->desc, c->lo, c->hi, &c->chunks);
     if (rc == SQLITE_OK)
         rc = prepare(c, c->desc ? ST_LATE_DESC : ST_LATE,
                      c->desc ? CS_MODULE_SQL_MARK "SELECT * FROM call_late WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC"
                              : CS_MODULE_SQL_MARK "SELECT * FROM call_late WHERE id BETWEEN ?1 AND ?2 ORDER BY id");
     if (rc != SQLITE_OK)
-        return rc;
-    c->chunks = c->st->st[c->desc ? ST_CHUNKS_DESC : ST_CHUNKS];
-    c->late = c->st->st[c->desc ? ST_LATE_DESC : ST_LATE];
-    sqlite3_reset(c->chunks);
-    sqlite3_reset(c->late);
-    /* The chunks that may hold ids in [lo, hi]: from the one that starts
-     * at or before lo. */
-    sqlite3_stmt *chunk_at = c->st->st[ST_CHUNK_AT];
-    sqlite3_bind_int64(chunk_at, 1, c->lo);
-    rc = sqlite3_step(chunk_at);
-    int64_t from = rc == SQLITE_ROW ? sqlite3_column_int64(chunk_at, 0) : c->lo;
-    sqlite3_reset(chunk_at);
-    if (rc != SQLITE_ROW)
         return fail_db(c, rc);
-    sqlite3_bind_int64(c->chunks, 1, from);
-    sqlite3_bind_int64(c->chunks, 2, c->hi);
+    c->late = c->st->st[c->desc ? ST_LATE_DESC : ST_LATE];
+    sqlite3_reset(c->late);
     sqlite3_bind_int64(c->late, 1, c->lo);
     sqlite3_bind_int64(c->late, 2, c->hi);
     rc = settle_chunks(c);

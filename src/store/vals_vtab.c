@@ -34,9 +34,6 @@ struct cached_chunk {
     int pins;      /* cursors reading it now: it stays */
 };
 
-/* The statements of a cursor (vtab_statements.h), by number. */
-enum { ST_CHUNK_AT, ST_CHUNKS, ST_CHUNKS_DESC, ST_DATA };
-
 struct vals_vtab {
     sqlite3_vtab base;
     sqlite3 *db;
@@ -65,17 +62,10 @@ static int vtab_connect(sqlite3 *db, void *aux, int argc, const char *const *arg
     (void)argc;
     (void)argv;
     (void)errmsg;
-    int rc = sqlite3_declare_vtab(db, DECLARATION);
-    if (rc != SQLITE_OK)
-        return rc;
-    struct vals_vtab *v = sqlite3_malloc(sizeof *v);
-    if (!v)
-        return SQLITE_NOMEM;
-    memset(v, 0, sizeof *v);
-    v->db = db;
-    sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
-    *out = &v->base;
-    return SQLITE_OK;
+    int rc = cs_vtab_connect(db, DECLARATION, sizeof(struct vals_vtab), out);
+    if (rc == SQLITE_OK)
+        ((struct vals_vtab *)*out)->db = db;
+    return rc;
 }
 
 static int vtab_disconnect(sqlite3_vtab *base)
@@ -134,12 +124,6 @@ static int fail(struct vals_cursor *c, int rc, const char *message)
     return rc;
 }
 
-static int prepare(struct vals_cursor *c, int i, const char *sql)
-{
-    int rc = cs_vtab_prepare(c->vtab->db, c->st, i, sql);
-    return rc == SQLITE_OK ? rc : fail(c, rc, sqlite3_errmsg(c->vtab->db));
-}
-
 /* Places the cursor in chunk slot (pinned) on its first value in range. */
 static void enter(struct vals_cursor *c, struct cached_chunk *slot)
 {
@@ -195,12 +179,8 @@ static int take_chunk(struct vals_cursor *c)
             slot = &c->own;
         char err[256];
         slot->first_id = 0;
-        int rc = prepare(c, ST_DATA, CS_MODULE_SQL_MARK "SELECT data FROM val_chunks WHERE first_id = ?1");
-        if (rc != SQLITE_OK)
-            return rc;
-        sqlite3_stmt *data = c->st->st[ST_DATA];
-        sqlite3_bind_int64(data, 1, first_id);
-        rc = sqlite3_step(data);
+        sqlite3_stmt *data = NULL;
+        int rc = cs_vtab_chunk_data(c->vtab->db, c->st, "val_chunks", first_id, &data);
         if (rc == SQLITE_ROW &&
             cs_val_chunk_decode(&slot->chunk, sqlite3_column_blob(data, 0), (size_t)sqlite3_column_bytes(data, 0),
                                 first_id, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), err,
@@ -258,28 +238,9 @@ static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, i
     }
     if (c->lo == c->hi && find_cached(c, c->lo))
         return settle(c);
-    int rc = prepare(c, ST_CHUNK_AT,
-                     CS_MODULE_SQL_MARK "SELECT coalesce((SELECT first_id FROM val_chunks WHERE first_id <= ?1"
-                     " ORDER BY first_id DESC LIMIT 1), ?1)");
-    if (rc == SQLITE_OK)
-        rc = prepare(c, c->desc ? ST_CHUNKS_DESC : ST_CHUNKS,
-                     c->desc ? CS_MODULE_SQL_MARK "SELECT first_id, last_id, rows FROM val_chunks"
-                                                  " WHERE first_id BETWEEN ?1 AND ?2 ORDER BY first_id DESC"
-                             : CS_MODULE_SQL_MARK "SELECT first_id, last_id, rows FROM val_chunks"
-                                                  " WHERE first_id BETWEEN ?1 AND ?2 ORDER BY first_id");
+    int rc = cs_vtab_chunks(c->vtab->db, c->st, "val_chunks", c->desc, c->lo, c->hi, &c->chunks);
     if (rc != SQLITE_OK)
-        return rc;
-    c->chunks = c->st->st[c->desc ? ST_CHUNKS_DESC : ST_CHUNKS];
-    sqlite3_reset(c->chunks);
-    sqlite3_stmt *chunk_at = c->st->st[ST_CHUNK_AT];
-    sqlite3_bind_int64(chunk_at, 1, c->lo);
-    rc = sqlite3_step(chunk_at);
-    int64_t from = rc == SQLITE_ROW ? sqlite3_column_int64(chunk_at, 0) : c->lo;
-    sqlite3_reset(chunk_at);
-    if (rc != SQLITE_ROW)
         return fail(c, rc, sqlite3_errmsg(c->vtab->db));
-    sqlite3_bind_int64(c->chunks, 1, from);
-    sqlite3_bind_int64(c->chunks, 2, c->hi);
     return settle(c);
 }
 
