@@ -15,13 +15,17 @@ The timed region is the workload only: the tracer is started before and
 stopped after it. For callscope that is the cost in the traced program (the
 hook, reading arguments, writing events to the ring; waiting when the ring is
 full); the collector runs in its own process, on the other core. What the
-user waits for as a whole, collector included, is measured separately: the
-realistic workload as a whole process, `callscope run` against plain Python,
-until the database is complete on disk. The collector's sustained rate is
-the calls it stored over the CPU time of the busiest of its three threads
-(meta collector_cpu_ns, writer_cpu_ns and checkpoint_cpu_ns): the rate it
-keeps up with when the program produces calls faster than it can take
-them.
+user waits for as a whole, collector included, is measured separately:
+each workload as a whole process, `callscope run` against plain Python,
+until the database is complete on disk (json_decode, with and without
+--c-calls, and fib_whole, a call-dense 2.7 million calls). Each side's wall
+time and the CPU time of its whole process tree (from RUSAGE_CHILDREN:
+`callscope run`, its collector's threads, the traced Python) are its best of
+a few runs, alternating the order of plain and traced runs. The collector's
+sustained rate is the calls it stored over the CPU time of the busiest of
+its three threads (meta collector_cpu_ns, writer_cpu_ns and
+checkpoint_cpu_ns): the rate it keeps up with when the program produces
+calls faster than it can take them.
 """
 
 import cProfile
@@ -29,6 +33,7 @@ import gc
 import json
 import os
 import re
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -43,7 +48,7 @@ sys.path[:0] = [BENCH_DIR, os.path.join(BUILD, "lib"), os.path.join(BUILD, "benc
 import workloads  # noqa: E402
 
 REPEATS = {"fib": 7, "json_decode": 2}
-WHOLE_PROCESS_REPEATS = 2
+WHOLE_PROCESS_REPEATS = 3
 NOOP_TOOL_ID = 3  # sys.monitoring id of the no-op hook (callscope prefers 4)
 MODERN = sys.version_info >= (3, 12)
 
@@ -199,41 +204,105 @@ def in_process(name, tmp):
     return {"calls": calls, "repeats": REPEATS[name], "rows": rows}
 
 
-def whole_process(tmp):
-    """`callscope run` vs plain python on the realistic workload, wall time
-    until each process (and so the record) is complete."""
-    script = [os.path.join(BENCH_DIR, "workloads.py"), "json_decode"]
-    db = os.path.join(tmp, "whole.db")
-    plain = [sys.executable] + script
-    traced = [os.path.join(BUILD, "callscope"), "run", "--python", sys.executable, "-o", db] + script
-    best = {}
-    for rep in range(WHOLE_PROCESS_REPEATS):
-        for label, cmd in ([("plain", plain), ("traced", traced)][:: 1 if rep % 2 == 0 else -1]):
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
-            t = time.perf_counter() - t0
-            best[label] = min(best.get(label, t), t)
+# The whole-process comparisons: (name, workloads.py argument, callscope run
+# options). Runs of the same workload share their plain runs.
+WHOLE_RUNS = [
+    ("json_decode", "json_decode", []),
+    ("json_decode --c-calls", "json_decode", ["--c-calls"]),
+    ("fib", "fib_whole", []),
+]
+
+
+def timed_run(cmd):
+    """Runs cmd to its end; returns its wall time and the CPU time (user +
+    system) of its whole process tree: every process it and its children
+    waited for, so `callscope run`'s collector threads and the traced Python
+    too."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def recording_meta(db):
+    """The finished recording's size and what its meta says about it.
+    meta.calls: the calls view needs callscope's SQLite extension."""
     size = sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))
-    floor = sqlite_floor(db, tmp)
-    con = sqlite3.connect(db)  # meta.calls: the calls view needs callscope's SQLite extension
-    rows = int(con.execute("select value from meta where key = 'calls'").fetchone()[0])
-    meta = dict(con.execute("select key, value from meta"
-                            " where key in ('collector_cpu_ns', 'writer_cpu_ns', 'checkpoint_cpu_ns')"))
+    con = sqlite3.connect(db)
+    meta = dict(con.execute("select key, value from meta where key in"
+                            " ('calls', 'collector_cpu_ns', 'writer_cpu_ns', 'checkpoint_cpu_ns')"))
     con.close()
-    busiest_s = max(meta.get("collector_cpu_ns", 0), meta.get("writer_cpu_ns", 0),
-                    meta.get("checkpoint_cpu_ns", 0)) / 1e9
+    return size, {k: int(v) for k, v in meta.items()}
+
+
+def whole_process(tmp):
+    """`callscope run` against plain python on each of WHOLE_RUNS: wall time
+    until each process (and so the record) is complete, and CPU time of its
+    whole process tree. Each side's best of WHOLE_PROCESS_REPEATS, plain and
+    traced runs in alternating order from one repetition to the next."""
+    callscope_bin = os.path.join(BUILD, "callscope")
+    workload_names = []
+    for _, workload, _ in WHOLE_RUNS:
+        if workload not in workload_names:
+            workload_names.append(workload)
+    best = {}  # (side, name) -> {"wall": s, "cpu": s}
+    recorded = {}  # name -> [(size, meta)] of each traced run
+    dbs = {name: os.path.join(tmp, "whole-%s.db" % re.sub(r"[^\w]+", "-", name)) for name, _, _ in WHOLE_RUNS}
+
+    def keep(key, wall, cpu):
+        b = best.setdefault(key, {"wall": wall, "cpu": cpu})
+        b["wall"], b["cpu"] = min(b["wall"], wall), min(b["cpu"], cpu)
+
+    for rep in range(WHOLE_PROCESS_REPEATS):
+        for workload in workload_names:
+            script = [os.path.join(BENCH_DIR, "workloads.py"), workload]
+            runs = [("plain", workload, [sys.executable] + script)]
+            for name, w, options in WHOLE_RUNS:
+                if w == workload:
+                    runs.append(("traced", name, [callscope_bin, "run", "--python", sys.executable, "-o", dbs[name]]
+                                 + options + script))
+            for side, name, cmd in runs[:: 1 if rep % 2 == 0 else -1]:
+                if side == "traced":
+                    for p in (dbs[name], dbs[name] + "-wal", dbs[name] + "-shm"):
+                        if os.path.exists(p):
+                            os.unlink(p)
+                wall, cpu = timed_run(cmd)
+                keep((side, name), wall, cpu)
+                if side == "traced":
+                    recorded.setdefault(name, []).append(recording_meta(dbs[name]))
+    out = []
+    for name, workload, options in WHOLE_RUNS:
+        plain, traced = best[("plain", workload)], best[("traced", name)]
+        size, meta = recorded[name][-1]
+        calls = meta.get("calls", 0)
+        # The collector's sustained rate: its calls over the CPU time of its
+        # busiest thread, the best repetition's.
+        busiest_s = min(max(m.get("collector_cpu_ns", 0), m.get("writer_cpu_ns", 0), m.get("checkpoint_cpu_ns", 0))
+                        for _, m in recorded[name]) / 1e9
+        out.append({
+            "name": name,
+            "workload": workload,
+            "options": options,
+            "plain_wall_s": plain["wall"],
+            "plain_cpu_s": plain["cpu"],
+            "traced_wall_s": traced["wall"],
+            "traced_cpu_s": traced["cpu"],
+            "wall_ratio": traced["wall"] / plain["wall"],
+            "cpu_ratio": traced["cpu"] / plain["cpu"],
+            "calls": calls,
+            "calls_per_s": calls / busiest_s if busiest_s else 0.0,
+            "collector_cpu_s": meta.get("collector_cpu_ns", 0) / 1e9,
+            "writer_cpu_s": meta.get("writer_cpu_ns", 0) / 1e9,
+            "checkpoint_cpu_s": meta.get("checkpoint_cpu_ns", 0) / 1e9,
+            "db_bytes": size,
+            "bytes_per_call": size / calls if calls else 0.0,
+        })
     return {
-        "plain_s": best["plain"],
-        "traced_s": best["traced"],
-        "ratio": best["traced"] / best["plain"],
-        "rows": rows,
-        "calls_per_s": rows / busiest_s if busiest_s else 0.0,
-        "collector_cpu_s": meta.get("collector_cpu_ns", 0) / 1e9,
-        "writer_cpu_s": meta.get("writer_cpu_ns", 0) / 1e9,
-        "checkpoint_cpu_s": meta.get("checkpoint_cpu_ns", 0) / 1e9,
-        "bytes_per_call": size / rows,
-        "db_bytes": size,
-        "sqlite_floor": floor,
+        "repeats": WHOLE_PROCESS_REPEATS,
+        "runs": out,
+        "sqlite_floor": sqlite_floor(dbs["json_decode"], tmp),
         "instructions": collector_instructions(tmp),
     }
 
