@@ -16,6 +16,15 @@
 
 /* ---- calls: chunks, and the late rows beside them ---- */
 
+int cs_store_insert_chunk(struct cs_store *s, sqlite3_stmt *st, int64_t first_id, int64_t last_id, int rows)
+{
+    sqlite3_bind_int64(st, 1, first_id);
+    sqlite3_bind_int64(st, 2, last_id);
+    sqlite3_bind_int(st, 3, rows);
+    sqlite3_bind_blob(st, 4, s->chunk_blob.data, (int)s->chunk_blob.len, SQLITE_STATIC);
+    return run(s, st);
+}
+
 /* Adds a written row to its block of the skip index (db_lock held). */
 static void note_in_block(struct cs_store *s, int64_t id, const struct pending_call *p, const char *text)
 {
@@ -120,12 +129,7 @@ static void write_chunk(struct cs_store *s, const struct row_entry *const *rows,
         return;
     }
     writer_lock_db(s);
-    sqlite3_stmt *st = s->insert_chunk;
-    sqlite3_bind_int64(st, 1, first_id);
-    sqlite3_bind_int64(st, 2, last_id);
-    sqlite3_bind_int(st, 3, count);
-    sqlite3_bind_blob(st, 4, s->chunk_blob.data, (int)s->chunk_blob.len, SQLITE_STATIC);
-    if (run(s, st) == 0) {
+    if (cs_store_insert_chunk(s, s->insert_chunk, first_id, last_id, count) == 0) {
         atomic_fetch_add(&s->calls_written, count);
         s->max_chunk_id = last_id;
         for (int k = 0; k < n; k++)
@@ -146,12 +150,7 @@ static void write_val_chunk(struct cs_store *s)
         return;
     }
     writer_lock_db(s);
-    sqlite3_stmt *st = s->insert_val_chunk;
-    sqlite3_bind_int64(st, 1, first_id);
-    sqlite3_bind_int64(st, 2, last_id);
-    sqlite3_bind_int(st, 3, count);
-    sqlite3_bind_blob(st, 4, s->chunk_blob.data, (int)s->chunk_blob.len, SQLITE_STATIC);
-    run(s, st);
+    cs_store_insert_chunk(s, s->insert_val_chunk, first_id, last_id, count);
     unlock_db(s);
 }
 

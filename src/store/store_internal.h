@@ -195,6 +195,11 @@ static inline void writer_lock_db(struct cs_store *s)
     pthread_mutex_lock(&s->db_lock);
 }
 
+/* Inserts s->chunk_blob as the chunk first_id..last_id of `rows` rows
+ * with the statement st (insert_chunk or insert_val_chunk); db_lock held.
+ * 0, or -1 after keeping the error. */
+int cs_store_insert_chunk(struct cs_store *s, sqlite3_stmt *st, int64_t first_id, int64_t last_id, int rows);
+
 /* Runs sql on the connection (db_lock held); -1 after keeping the error. */
 int cs_store_exec(struct cs_store *s, const char *sql);
 

@@ -119,12 +119,7 @@ static int64_t cut_chunk(struct cs_store *s, int64_t first_kept)
                                     sizeof err) != 0) {
             cs_store_fail(s, "%s", err);
         } else if (query_int(s, "DELETE FROM call_chunks WHERE first_id = ?1", first_id, 0), !failed(s)) {
-            sqlite3_stmt *ins = s->insert_chunk;
-            sqlite3_bind_int64(ins, 1, new_first);
-            sqlite3_bind_int64(ins, 2, new_last);
-            sqlite3_bind_int(ins, 3, rows);
-            sqlite3_bind_blob(ins, 4, s->chunk_blob.data, (int)s->chunk_blob.len, SQLITE_STATIC);
-            run(s, ins);
+            cs_store_insert_chunk(s, s->insert_chunk, new_first, new_last, rows);
         }
     }
     int cut = chunk.n - kept;
@@ -170,12 +165,7 @@ static int cut_val_chunk(struct cs_store *s, int64_t first_id, sqlite3_stmt *chu
             0) {
             cs_store_fail(s, "%s", err);
         } else if (query_int(s, "DELETE FROM val_chunks WHERE first_id = ?1", first_id, 0), !failed(s)) {
-            sqlite3_stmt *ins = s->insert_val_chunk;
-            sqlite3_bind_int64(ins, 1, new_first);
-            sqlite3_bind_int64(ins, 2, new_last);
-            sqlite3_bind_int(ins, 3, rows);
-            sqlite3_bind_blob(ins, 4, s->chunk_blob.data, (int)s->chunk_blob.len, SQLITE_STATIC);
-            run(s, ins);
+            cs_store_insert_chunk(s, s->insert_val_chunk, new_first, new_last, rows);
         }
     }
     cs_val_chunk_free(&vals);
