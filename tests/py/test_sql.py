@@ -73,11 +73,18 @@ class Sql(TracedProgram):
         return rows_by_python_sqlite3(self.db, sql)
 
     def as_sqlite_text(self, value):
-        """A value as SQLite writes it as text (a real as "%!.15g"), as list
-        mode prints it."""
+        """A value as SQLite writes it as text, as list mode prints it. How
+        many digits a real gets depends on SQLite's version (3.40 writes
+        "%!.15g", later ones the shortest that reads back), so reals are
+        written by the sqlite3 shell, which links the SQLite callscope
+        links, not by this Python's sqlite3, which may bring its own."""
         if value is None:
             return b""
         if isinstance(value, float):
+            shell = shutil.which("sqlite3")
+            if shell:
+                return subprocess.run([shell, ":memory:", "SELECT CAST(%r AS TEXT)" % value], stdout=subprocess.PIPE,
+                                      check=True).stdout.strip()
             con = sqlite3.connect(":memory:")
             try:
                 return con.execute("SELECT CAST(? AS TEXT)", (value,)).fetchone()[0].encode()
