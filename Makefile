@@ -282,7 +282,7 @@ live-bench: all-pythons $(IR_WINDOW)
 .PHONY: live-bench
 
 # What `callscope top` costs a CPU-bound target (bench/top_bench.py).
-top-bench: all-pythons
+top-bench: all-pythons $(IR_WINDOW)
 	@CALLSCOPE_BIN=$(BUILD)/callscope python3 bench/top_bench.py $(ALL_PYTHONS)
 .PHONY: top-bench
 

@@ -7,6 +7,11 @@
  * The answer is the agent's word, checked like any frame: its JSON must be
  * one well-formed object before it is passed on, and its text is printed
  * with control characters made visible.
+ *
+ * A question that instruments the process while it runs (top --calls) ends
+ * when a reset or a detach removes that: the agent says so with a
+ * MSG_STOPPED, printed as a `<question>_stopped` event, and the command
+ * ends with status 0, as an observing command does.
  */
 #include <errno.h>
 #include <poll.h>
@@ -51,10 +56,12 @@ static const struct {
                "RSS and its growth, the collector's counts per generation, the N types (20) with the most\n"
                "bytes or instances among the objects the collector tracks, and, when tracemalloc traces\n"
                "(or --tracemalloc traces for SECONDS, then stops), the allocation sites that grew.\n"},
-    {"top", "usage: callscope top [PID] [-i SECONDS] [-n ROUNDS] [--rows N] [--hz RATE] [--no-color] [--format text|jsonl]\n"
+    {"top", "usage: callscope top [PID] [-i SECONDS] [-n ROUNDS] [--rows N] [--hz RATE] [--calls] [--no-color]\n"
+            "                     [--format text|jsonl]\n"
             "The functions the process spends its CPU time in, a table every -i seconds (1), -n times (until\n"
             "Ctrl-C): self and total CPU time per function, sampled --hz times a second (100) from every\n"
-            "thread's Python stack; --rows functions per table (20).\n"},
+            "thread's Python stack; --rows functions per table (20). --calls also counts every call of every\n"
+            "function while top runs (calls/s), which slows the process down (docs/live.md says how much).\n"},
 };
 
 /* Questions answered in rounds whose text replaces the last round's on a
@@ -94,6 +101,24 @@ static void print_text(const char *s, size_t n, const struct text_form *form)
         s += len + (nl != NULL);
     }
     fflush(stdout);
+}
+
+/* A MSG_STOPPED: the reason, as an event line or a line on stderr. */
+static void print_stopped(const unsigned char *payload, size_t len, const char *question, int jsonl)
+{
+    struct cs_reader rd = {payload, payload + len, 0};
+    cs_get_varint(&rd); /* the watch's id and observations: none to speak of */
+    cs_get_varint(&rd);
+    struct cs_text reason = cs_get_text(&rd);
+    /* only words callscope's agent uses reach the output */
+    const char *why = !rd.error && reason.n == 6 && !memcmp(reason.s, "detach", 6) ? "detach" : "reset";
+    if (jsonl) {
+        printf("{\"type\":\"event\",\"command\":\"%s\",\"event\":\"%s_stopped\",\"data\":{\"reason\":\"%s\"}}\n",
+               question, question, why);
+        fflush(stdout);
+    } else {
+        fprintf(stderr, "callscope: %s was stopped by a %s\n", question, why);
+    }
 }
 
 /* Waits for the answer, or its rounds until the last one; prints them. The
@@ -140,6 +165,9 @@ static int receive_answer(int fd, const char *question, int jsonl, const struct 
                 status = kind == CS_MSG_RESULT ? 0 : -1;
             }
             rounds++;
+        } else if (kind == CS_MSG_STOPPED) {
+            print_stopped(payload, len, question, jsonl);
+            status = 0;
         }
         free(payload);
         if (status >= 0)

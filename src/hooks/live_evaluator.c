@@ -16,6 +16,10 @@
  * profiler of its own there, which is left alone (the trace then shows no
  * C calls). Nothing is asked of the program's own profile or trace
  * functions, which keep working while callscope observes.
+ *
+ * While `top --calls` counts calls (live/call_count.h) every bit is set as
+ * well: each frame then takes the slower path, where the frames that start
+ * are counted and only those observed go further.
  */
 #include "py/compat.h"
 #if CS_PY_LIVE_BY_EVALUATOR
@@ -23,6 +27,7 @@
 #include <stdint.h>
 
 #include "hooks/family.h"
+#include "live/call_count.h"
 #include "live/observer.h"
 
 static _PyFrameEvalFunction inner_eval; /* the evaluator found at install */
@@ -34,32 +39,42 @@ static int stranded;
 
 /* One bit per hash of the observed code objects' addresses: a frame whose
  * bit is clear is not observed (set bits are confirmed by the observer).
- * While a trace invocation is open anywhere every bit is set, since any
- * frame may be one of its callees. */
+ * While a trace invocation is open anywhere, or calls are counted, every
+ * bit is set, since any frame may be one of its callees, or counts; then
+ * observed_bits, always the targets' alone, tells the frames to observe
+ * from those only counted. */
 #define TARGET_BITS 1024
 static uint64_t target_bits[TARGET_BITS / 64];
+static uint64_t observed_bits[TARGET_BITS / 64];
 
 static inline unsigned target_hash(const PyCodeObject *code)
 {
     return (unsigned)((uintptr_t)code >> 6) % TARGET_BITS;
 }
 
-static inline int maybe_target(const PyCodeObject *code)
+static inline int bit_set(const uint64_t *bits, const PyCodeObject *code)
 {
     unsigned h = target_hash(code);
-    return (target_bits[h / 64] >> (h % 64)) & 1;
+    return (bits[h / 64] >> (h % 64)) & 1;
 }
 
-static void mark_targets(void)
+#define maybe_target(code) bit_set(target_bits, (code))
+
+/* The bits for the watches in force; all of them while `open`. */
+static void mark_targets(int open)
 {
-    memset(target_bits, 0, sizeof target_bits);
+    memset(observed_bits, 0, sizeof observed_bits);
     for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++) {
         struct cs_live_watch *w = cs_live_watches[i];
         for (Py_ssize_t k = 0; w && k < PyTuple_GET_SIZE(w->codes); k++) {
             unsigned h = target_hash((PyCodeObject *)PyTuple_GET_ITEM(w->codes, k));
-            target_bits[h / 64] |= 1ull << (h % 64);
+            observed_bits[h / 64] |= 1ull << (h % 64);
         }
     }
+    if (open || cs_live_counting)
+        memset(target_bits, 0xff, sizeof target_bits);
+    else
+        memcpy(target_bits, observed_bits, sizeof target_bits);
 }
 
 /* ---- C calls inside a trace invocation ---- */
@@ -102,6 +117,13 @@ static __attribute__((noinline)) PyObject *observe_frame(PyThreadState *ts, cs_f
 {
     int gen = cs_frame_of_generator(f);
     int resumed = gen && !cs_frame_just_created(f);
+    if (cs_live_counting) {
+        /* a generator thrown into before its first step never runs */
+        if (!resumed && !throwflag)
+            cs_live_count_call(code);
+        if (!bit_set(observed_bits, code) && !cs_live_thread_busy())
+            return PASS_ON(ts, f, throwflag);
+    }
     /* A frame thrown into (throw(), a task cancelled) starts with the
      * exception pending: reading its arguments must neither see nor clear it. */
     struct cs_pending thrown = {0};
@@ -154,10 +176,8 @@ int cs_live_hooks_update(void)
         cs_live_hooks_remove();
         return 0;
     }
-    if (cs_live_open_invocations)
-        memset(target_bits, 0xff, sizeof target_bits);
-    else
-        mark_targets();
+    cs_live_counting_update();
+    mark_targets(cs_live_open_invocations);
     if (installed)
         return 0;
     /* Left inside another evaluator by the last round of observing, ours
@@ -176,7 +196,9 @@ void cs_live_hooks_remove(void)
     if (!installed)
         return;
     installed = 0;
+    cs_live_counting_stop();
     memset(target_bits, 0, sizeof target_bits);
+    memset(observed_bits, 0, sizeof observed_bits);
     cs_live_forget_open_calls(); /* their ends go unseen from now on */
     PyInterpreterState *interp = PyThreadState_Get()->interp;
     /* Frames still running return through evaluate(), which passes them
@@ -193,10 +215,7 @@ void cs_live_hooks_widening(int open)
 {
     if (!installed)
         return;
-    if (open)
-        memset(target_bits, 0xff, sizeof target_bits);
-    else
-        mark_targets();
+    mark_targets(open);
 }
 
 #endif

@@ -13,12 +13,18 @@
  * a property, an operator, `with`) is found by a frame evaluator of ours,
  * put in place only while invocations are open (see "callees reached from
  * C code" below).
+ *
+ * While `top --calls` counts calls (live/call_count.h), PY_START is also a
+ * global event of the tool: every function's start then reaches on_start,
+ * which counts it, and passes on to the observer only the starts of code
+ * that has our local events, as before.
  */
 #include "py/compat.h"
 #if CS_PY_HAS_MONITORING
 
 #include "hooks/eval_guard.h"
 #include "hooks/family.h"
+#include "live/call_count.h"
 #include "live/observer.h"
 
 static int tool_id = -1;
@@ -28,10 +34,26 @@ static long local_events;      /* what they were given */
 
 #define CALLBACK(name) static PyObject *name(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
+/* Whether the code has our local events already: read from the code
+ * object, since a set lookup hashes the whole code. The start event's
+ * index is 0 (PY_MONITORING_EVENT_PY_START, public only from 3.13). */
+static inline int has_our_events(PyObject *code)
+{
+    _PyCoMonitoringData *m = ((PyCodeObject *)code)->_co_monitoring;
+    return m && (m->local_monitors.tools[0] & (1 << tool_id));
+}
+
 CALLBACK(on_start)
 {
     (void)self, (void)nargs;
-    cs_live_on_start((PyCodeObject *)args[0], NULL, 0);
+    PyCodeObject *code = (PyCodeObject *)args[0];
+    if (cs_live_counting) {
+        cs_live_count_call(code);
+        /* a global event: only the code we instrumented is observed */
+        if (!has_our_events((PyObject *)code))
+            Py_RETURN_NONE;
+    }
+    cs_live_on_start(code, NULL, 0);
     Py_RETURN_NONE;
 }
 
@@ -93,15 +115,6 @@ static int set_local(PyObject *code, long events)
     PyObject *r = PyObject_CallMethod(mon, "set_local_events", "iOl", tool_id, code, events);
     Py_XDECREF(r);
     return r ? 0 : -1;
-}
-
-/* Whether the code has our local events already: read from the code
- * object, since a set lookup hashes the whole code. The start event's
- * index is 0 (PY_MONITORING_EVENT_PY_START, public only from 3.13). */
-static inline int has_our_events(PyObject *code)
-{
-    _PyCoMonitoringData *m = ((PyCodeObject *)code)->_co_monitoring;
-    return m && (m->local_monitors.tools[0] & (1 << tool_id));
 }
 
 static void instrument(PyObject *code)
@@ -220,12 +233,14 @@ static PyMethodDef callbacks[] = {
 
 int cs_live_hooks_update(void)
 {
-    int any = 0, widen = 0;
+    int any = 0, observing = 0, widen = 0;
     for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++) {
         struct cs_live_watch *w = cs_live_watches[i];
         any |= w != NULL;
+        observing |= w && w->req.command != CS_LIVE_COUNT;
         widen |= w && w->req.command == CS_LIVE_TRACE && (w->req.depth > 0 || !w->req.skip_builtin);
     }
+    int counting = cs_live_counting_update();
     if (!any) {
         cs_live_hooks_remove();
         return 0;
@@ -256,9 +271,13 @@ int cs_live_hooks_update(void)
     /* Exceptions elsewhere in the program then cost it nothing either. */
     events |= exceptions;
     long global = 0;
+    (void)observing;
 #else
-    long global = exceptions;
+    /* (counting alone ends no observed call: no exception matters) */
+    long global = observing ? exceptions : 0;
 #endif
+    if (counting)
+        global |= cs_monitoring_event(mon, "PY_START");
 
     /* Start again from exactly the targets; callees are found anew. */
     PyObject *targets = PySet_New(NULL);
@@ -295,6 +314,7 @@ int cs_live_hooks_update(void)
 
 void cs_live_hooks_remove(void)
 {
+    cs_live_counting_stop();
     cs_live_forget_open_calls();
     set_discovering(0);
     widening = 0;

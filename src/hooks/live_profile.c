@@ -18,13 +18,20 @@
  * already had a profile function keep theirs: the agent then refuses to
  * observe rather than take it away. Everything is put back when the last
  * watch ends.
+ *
+ * Counting every call (`top --calls`, live/call_count.h) needs to see the
+ * calls that run inline: a frame evaluator of callscope's stands in front
+ * of the interpreter's for as long as calls are counted (see "counting
+ * every call" below).
  */
 #include "py/compat.h"
 #if !CS_PY_HAS_MONITORING && !CS_PY_LIVE_BY_EVALUATOR
 
 #include "core/clock.h"
 #include "hooks/code_copy.h"
+#include "hooks/eval_guard.h"
 #include "hooks/family.h"
+#include "live/call_count.h"
 #include "live/observer.h"
 
 static int installed;  /* observing: the copies are in place */
@@ -381,6 +388,53 @@ static void profile_nowhere(void)
             cs_family_set_profile(ts, NULL);
 }
 
+/* ---- counting every call (top --calls) ----
+ *
+ * With an evaluator of its own (PEP 523) in place the interpreter no longer
+ * runs Python calls inline: every frame, started or resumed, comes through
+ * it. That costs every call of the program (docs/live.md has the
+ * measurements), so it is there only while calls are counted. Each call
+ * then takes C stack, which eval_guard.h keeps within the thread's. */
+static _PyFrameEvalFunction count_inner; /* the evaluator found */
+static int counter_in_chain; /* ours is called: in place, or stranded inside another */
+static __thread char *stack_floor __attribute__((tls_model("initial-exec")));
+static __thread int eval_count __attribute__((tls_model("initial-exec")));
+
+static CS_EVALUATOR(count_frames)
+{
+    PyCodeObject *code = cs_frame_code(f);
+    /* A generator function's call runs its frame only up to making the
+     * generator; the generator's first step is the start (as PY_START says
+     * on 3.12). One thrown into before that step never runs. */
+    if (cs_live_counting && !throwflag &&
+        (cs_frame_of_generator(f) ? cs_frame_just_created(f)
+                                  : !(code->co_flags & (CO_GENERATOR | CO_COROUTINE | CO_ASYNC_GENERATOR))))
+        cs_live_count_call(code);
+    struct cs_eval_guard guard = cs_eval_guard_enter(ts, &stack_floor, &eval_count);
+    PyObject *result = cs_eval_call(count_inner, ts, f, throwflag);
+    cs_eval_guard_leave(ts, &eval_count, guard);
+    return result;
+}
+
+#define COUNTER CS_EVALUATOR_ENTRY(count_frames)
+
+/* Puts count_frames in front of the interpreter's evaluator, or takes it
+ * out. One that another evaluator was put in front of meanwhile cannot be
+ * taken out: it stays in the chain, passing frames on, and serves again
+ * as it is when counting starts again. */
+static void count_every_call(int on)
+{
+    PyInterpreterState *interp = PyThreadState_Get()->interp;
+    if (on && !counter_in_chain) {
+        count_inner = cs_eval_func_get(interp);
+        cs_eval_func_set(interp, COUNTER);
+        counter_in_chain = 1;
+    } else if (!on && counter_in_chain && cs_eval_func_get(interp) == COUNTER) {
+        cs_eval_func_set(interp, count_inner);
+        counter_in_chain = 0;
+    }
+}
+
 /* ---- the family's interface ---- */
 
 int cs_live_hooks_update(void)
@@ -403,6 +457,7 @@ int cs_live_hooks_update(void)
     if (!uncopied)
         profile_nowhere();
     installed = 1;
+    count_every_call(cs_live_counting_update() > 0);
     return 0;
 }
 
@@ -411,6 +466,8 @@ void cs_live_hooks_remove(void)
     if (!installed)
         return;
     installed = 0;
+    cs_live_counting_stop();
+    count_every_call(0);
     cs_live_forget_open_calls(); /* their ends go unseen from now on */
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);

@@ -174,6 +174,33 @@ static int remove_watches(struct cs_live_client *c, const char *pattern, const c
     return removed;
 }
 
+/* The watch in `slot` could not be instrumented: it goes, the hooks are
+ * put back as they were, and err says why ("what: the hooks' error"). */
+static void undo_failed_watch(int slot, const char *what, char *err, size_t errlen)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *s = value ? PyObject_Str(value) : NULL;
+    const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
+    snprintf(err, errlen, "%s: %s", what, msg ? msg : "unknown error");
+    Py_XDECREF(s);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    PyErr_Clear();
+    free_watch(slot);
+    if (cs_live_hooks_update() != 0)
+        PyErr_Clear();
+}
+
+static int unused_slot(void)
+{
+    for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++)
+        if (!cs_live_watches[i])
+            return i;
+    return -1;
+}
+
 static void add_watch(struct cs_live_client *c, const struct cs_live_request *req)
 {
     char err[600], name[256], status[400];
@@ -182,10 +209,7 @@ static void add_watch(struct cs_live_client *c, const struct cs_live_request *re
         send_text(c, CS_MSG_ERROR, err);
         return;
     }
-    int slot = -1;
-    for (int i = 0; i < CS_LIVE_MAX_WATCHES && slot < 0; i++)
-        if (!cs_live_watches[i])
-            slot = i;
+    int slot = unused_slot();
     PyObject *codes = slot >= 0 ? cs_live_resolve(req->pattern, req->nested, name, sizeof name, err, sizeof err) : NULL;
     /* a condition naming parameters must name those of every function observed */
     for (Py_ssize_t i = 0; codes && PyTuple_Check(codes) && i < PyTuple_GET_SIZE(codes); i++) {
@@ -211,19 +235,9 @@ static void add_watch(struct cs_live_client *c, const struct cs_live_request *re
     snprintf(w->target_name, sizeof w->target_name, "%s", name);
     cs_live_watches[slot] = w;
     if (cs_live_hooks_update() != 0) {
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        PyObject *s = value ? PyObject_Str(value) : NULL;
-        const char *msg = s ? PyUnicode_AsUTF8(s) : NULL;
-        snprintf(err, sizeof err, "cannot instrument %s: %s", name, msg ? msg : "unknown error");
-        Py_XDECREF(s);
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(tb);
-        PyErr_Clear();
-        free_watch(slot);
-        if (cs_live_hooks_update() != 0)
-            PyErr_Clear();
+        char what[300];
+        snprintf(what, sizeof what, "cannot instrument %s", name);
+        undo_failed_watch(slot, what, err, sizeof err);
         send_text(c, CS_MSG_ERROR, err);
         return;
     }
@@ -234,6 +248,48 @@ static void add_watch(struct cs_live_client *c, const struct cs_live_request *re
     unsigned char *p = cs_put_varint(started, (uint64_t)w->id);
     p = cs_put_str(p, name, strlen(name));
     cs_live_send(c, CS_MSG_STARTED, started, (size_t)(p - started));
+}
+
+int cs_live_watch_add_counting(struct cs_live_client *c, struct cs_call_counts *counts, char *err, size_t errlen)
+{
+    if (!c) { /* a watch's end is told to its client */
+        snprintf(err, errlen, "only a client of the agent can count calls");
+        return -1;
+    }
+    int slot = unused_slot();
+    PyObject *codes = slot >= 0 ? PyTuple_New(0) : NULL; /* it observes no function */
+    struct cs_live_watch *w = codes ? PyMem_RawCalloc(1, sizeof *w) : NULL;
+    if (!w) {
+        PyErr_Clear();
+        Py_XDECREF(codes);
+        snprintf(err, errlen, "%s", slot < 0 ? "too many watches in this process; reset some first"
+                                             : "out of memory in the target");
+        return -1;
+    }
+    w->id = next_watch_id++;
+    w->req.command = CS_LIVE_COUNT;
+    w->req.times = -1;
+    w->owner = c;
+    w->codes = codes;
+    w->counts = counts;
+    snprintf(w->target_name, sizeof w->target_name, "top --calls");
+    cs_live_watches[slot] = w;
+    if (cs_live_hooks_update() != 0) {
+        undo_failed_watch(slot, "cannot count calls", err, errlen);
+        return -1;
+    }
+    return w->id;
+}
+
+void cs_live_watch_remove(int id)
+{
+    for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++)
+        if (cs_live_watches[i] && cs_live_watches[i]->id == id) {
+            free_watch(i);
+            if (cs_live_hooks_update() != 0)
+                PyErr_Clear();
+            return;
+        }
 }
 
 /* ---- monitor cycles ---- */
@@ -457,7 +513,7 @@ static void answer_query(struct cs_live_client *c, const unsigned char *payload,
         send_text(c, CS_MSG_ERROR, "this connection is still waiting for the answer to its last question");
         return;
     }
-    struct cs_live_answer answer = {0};
+    struct cs_live_answer answer = {.client = c};
     if (cs_live_query_answer(question, (int)argc, argv, &answer) != 0) {
         send_text(c, CS_MSG_ERROR, answer.error);
     } else if (answer.later) {
@@ -493,7 +549,7 @@ static void run_due_laters(void)
         if (!c || !c->later || c->later->due_ns > now)
             continue;
         PyGILState_STATE g = PyGILState_Ensure();
-        struct cs_live_answer answer = {0};
+        struct cs_live_answer answer = {.client = c};
         int rc = c->later->step(c->later, &answer);
         if (rc == CS_LATER_ROUND || rc == CS_LATER_LAST)
             send_answer(c, rc == CS_LATER_ROUND ? CS_MSG_ROUND : CS_MSG_RESULT, &answer);

@@ -17,8 +17,15 @@
 #include "util/textbuf.h"
 
 struct cs_live_client;
+struct cs_call_counts;
 
 #define CS_LIVE_MAX_WATCHES 64
+
+/* The watch kind of `top --calls` (call_count.h): it counts the calls of
+ * every function and observes none. No request names it (protocol.c
+ * accepts CS_LIVE_TRACE to CS_LIVE_MONITOR only): the agent's own question
+ * makes it, through cs_live_watch_add_counting. */
+enum { CS_LIVE_COUNT = 100 };
 
 struct cs_live_watch {
     int id;
@@ -32,6 +39,7 @@ struct cs_live_watch {
     long long calls, failed;
     int64_t total_ns, min_ns, max_ns, cycle_end;
     int done;               /* -n reached: ignored until the agent removes it */
+    struct cs_call_counts *counts; /* CS_LIVE_COUNT: the table its calls go to (the question's) */
 };
 
 /* The watches in force, indexed by slot; NULL slots are free. Changed only
@@ -92,6 +100,14 @@ void cs_live_hooks_widening(int open);
 void cs_live_send(struct cs_live_client *c, int kind, const void *payload, size_t len);
 /* Implemented by the agent: a watch reached its -n. */
 void cs_live_watch_finished(struct cs_live_watch *w);
+/* Implemented by the agent: puts a CS_LIVE_COUNT watch counting into
+ * `counts` in force for client c, as if c had asked for it (its leaving, a
+ * reset or a detach removes it), with the hooks it needs. Its id, or -1
+ * with err set. GIL held. */
+int cs_live_watch_add_counting(struct cs_live_client *c, struct cs_call_counts *counts, char *err, size_t errlen);
+/* Implemented by the agent: removes the watch with this id, if it is still
+ * in force (a reset may have removed it), and updates the hooks. GIL held. */
+void cs_live_watch_remove(int id);
 
 /* Sends a monitor watch's statistics for the cycle that ended, and starts
  * the next one (GIL held). */

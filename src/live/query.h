@@ -17,6 +17,7 @@
 #include "util/textbuf.h"
 
 struct cs_live_later;
+struct cs_live_client;
 
 struct cs_live_answer {
     struct cs_textbuf json; /* one JSON object: the `data` of a `result` line */
@@ -25,6 +26,9 @@ struct cs_live_answer {
     /* Set by a question that answers later or in rounds (top, memory
      * --tracemalloc); then the JSON, if any, is sent now as a first round. */
     struct cs_live_later *later;
+    /* Who asks (set by the agent): a watch the question puts in force
+     * (top --calls) is this client's, and goes when it leaves. */
+    struct cs_live_client *client;
 };
 
 /* A question still being answered: the agent's loop calls `step` when it is

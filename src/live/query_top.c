@@ -1,7 +1,7 @@
 /*
  * query_top.c — `callscope top PID [-i SECONDS] [-n ROUNDS] [--rows N]
- * [--hz RATE]`: the functions the process spends its CPU time in now, a
- * table per interval, like top.
+ * [--hz RATE] [--calls]`: the functions the process spends its CPU time in
+ * now, a table per interval, like top.
  *
  * How it is measured: the agent's loop wakes RATE times a second (100),
  * takes the GIL, and for every thread of the interpreter reads how much CPU
@@ -15,9 +15,14 @@
  * of the short bursts before it. The program is not instrumented: nothing changes in the
  * functions it runs, and no code of the program runs. Each sample costs the
  * program one handover of the GIL and the agent's stack walks while it
- * holds it (docs/live.md has the measured cost). Calls are not counted:
- * that needs instrumentation of the functions (as `monitor` does), so the
- * table has no calls/s.
+ * holds it (docs/live.md has the measured cost).
+ *
+ * Calls are not counted by sampling: that needs every call seen. With
+ * --calls the question puts a counting watch in force for as long as it
+ * runs (call_count.h): the hooks then count each function's calls, which
+ * costs every call of the program, and each round reports the calls of the
+ * functions shown, per second of the round. Without --calls nothing is
+ * instrumented.
  *
  * The samples are taken by the agent's loop between serving its clients
  * (query.h's cs_live_later), so no client waits for a round to end; the
@@ -33,6 +38,7 @@
 
 #include "capture/code_info.h"
 #include "hooks/family.h"
+#include "live/call_count.h"
 #include "live/observer.h"
 #include "live/query.h"
 #include "py/compat.h"
@@ -75,6 +81,9 @@ struct top_question {
     size_t cap, used;
     struct thread_clock threads[MAX_THREADS];
     int nthreads;
+    /* --calls: the calls counted this round, and the watch counting them */
+    struct cs_call_counts *calls;
+    int calls_watch;
 };
 
 /* ---- the table of functions ---- */
@@ -245,7 +254,10 @@ static void round_answer(struct top_question *q, struct cs_live_answer *a, int64
                       q->round, wall_ns / 1e9, q->samples, q->threads_seen, cpu_percent, n);
     cs_textbuf_printf(&a->text, "callscope top: round %ld, %.2f s, %lld samples, %d threads, CPU %.1f%%\n", q->round,
                       wall_ns / 1e9, q->samples, q->threads_seen, cpu_percent);
-    cs_textbuf_printf(&a->text, "%7s %7s %9s %9s  %s\n", "SELF%", "TOTAL%", "SELF ms", "TOTAL ms", "FUNCTION");
+    /* a reset or detach may have removed the counting: no calls then */
+    int counted = q->calls && cs_call_counts_in_force(q->calls);
+    cs_textbuf_printf(&a->text, "%7s %7s %9s %9s  %s%s\n", "SELF%", "TOTAL%", "SELF ms", "TOTAL ms",
+                      q->calls ? "  CALLS/s  " : "", "FUNCTION");
     for (size_t i = 0; i < n && (int)i < q->rows; i++) {
         struct function_time *f = &sorted[i];
         struct cs_textbuf name = {0};
@@ -259,18 +271,29 @@ static void round_answer(struct top_question *q, struct cs_live_answer *a, int64
         cs_textbuf_puts(&a->json, ",\"filename\":");
         cs_json_string(&a->json, file ? file : "", file ? strlen(file) : 0);
         cs_textbuf_printf(&a->json, ",\"lineno\":%d,\"self_ms\":%.3f,\"total_ms\":%.3f,\"self_percent\":%.2f,"
-                                    "\"total_percent\":%.2f,\"self_samples\":%lld,\"total_samples\":%lld,"
-                                    "\"calls_per_s\":null}",
+                                    "\"total_percent\":%.2f,\"self_samples\":%lld,\"total_samples\":%lld",
                           f->code->co_firstlineno, self_ms, total_ms, self_percent, total_percent, f->self_samples,
                           f->total_samples);
-        cs_textbuf_printf(&a->text, "%7.1f %7.1f %9.1f %9.1f  %.*s (%s:%d)\n", self_percent, total_percent, self_ms,
-                          total_ms, (int)name.len, name.data ? name.data : "", file ? file : "?",
+        cs_textbuf_printf(&a->text, "%7.1f %7.1f %9.1f %9.1f  ", self_percent, total_percent, self_ms, total_ms);
+        if (counted) {
+            uint64_t calls = cs_call_counts_get(q->calls, f->code);
+            double per_s = (double)calls * 1e9 / wall_ns;
+            cs_textbuf_printf(&a->json, ",\"calls\":%llu,\"calls_per_s\":%.1f}", (unsigned long long)calls, per_s);
+            cs_textbuf_printf(&a->text, "%9.*f  ", per_s < 100 ? 1 : 0, per_s);
+        } else {
+            cs_textbuf_puts(&a->json, ",\"calls\":null,\"calls_per_s\":null}");
+            if (q->calls)
+                cs_textbuf_printf(&a->text, "%9s  ", "-");
+        }
+        cs_textbuf_printf(&a->text, "%.*s (%s:%d)\n", (int)name.len, name.data ? name.data : "", file ? file : "?",
                           f->code->co_firstlineno);
         cs_textbuf_free(&name);
     }
     cs_textbuf_puts(&a->json, "]}");
     free(sorted);
     functions_clear(q); /* each round counts afresh */
+    if (q->calls)
+        cs_call_counts_clear(q->calls);
 }
 
 static int top_step(struct cs_live_later *self, struct cs_live_answer *a)
@@ -300,6 +323,11 @@ static int top_step(struct cs_live_later *self, struct cs_live_answer *a)
 static void top_end(struct cs_live_later *self)
 {
     struct top_question *q = (struct top_question *)self;
+    /* the counting ends with the question: the hooks go if nothing else
+     * is observed */
+    if (q->calls_watch > 0)
+        cs_live_watch_remove(q->calls_watch);
+    cs_call_counts_free(q->calls);
     functions_clear(q);
     free(q->functions);
     free(q);
@@ -320,7 +348,12 @@ static int parse_number(const char *opt, const char *v, double lo, double hi, do
 int cs_query_top(int argc, char **argv, struct cs_live_answer *a)
 {
     double interval = 1, rounds = -1, rows = DEFAULT_ROWS, hz = DEFAULT_HZ;
+    int calls = 0;
     for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--calls")) {
+            calls = 1;
+            continue;
+        }
         const char *opt = argv[i], *v = i + 1 < argc ? argv[++i] : NULL;
         double *out = !strcmp(opt, "-i") || !strcmp(opt, "--interval") ? &interval
                       : !strcmp(opt, "-n") || !strcmp(opt, "--rounds") ? &rounds
@@ -329,7 +362,7 @@ int cs_query_top(int argc, char **argv, struct cs_live_answer *a)
                                                                         : NULL;
         if (!out) {
             snprintf(a->error, sizeof a->error, "top: unexpected argument '%.100s' (top takes -i SECONDS, -n ROUNDS, "
-                                                "--rows N, --hz RATE)", opt);
+                                                "--rows N, --hz RATE, --calls)", opt);
             return -1;
         }
         double lo = out == &interval ? 0.1 : 1;
@@ -342,9 +375,18 @@ int cs_query_top(int argc, char **argv, struct cs_live_answer *a)
         }
     }
     struct top_question *q = calloc(1, sizeof *q);
-    if (!q || functions_grow(q) != 0) {
+    if (!q || functions_grow(q) != 0 || (calls && !(q->calls = cs_call_counts_new()))) {
+        if (q)
+            free(q->functions);
         free(q);
         snprintf(a->error, sizeof a->error, "out of memory in the target");
+        return -1;
+    }
+    /* counting from before the round starts, so its calls are the round's */
+    if (calls && (q->calls_watch = cs_live_watch_add_counting(a->client, q->calls, a->error, sizeof a->error)) < 0) {
+        cs_call_counts_free(q->calls);
+        free(q->functions);
+        free(q);
         return -1;
     }
     int64_t now = cs_live_now_ns();
@@ -361,6 +403,8 @@ int cs_query_top(int argc, char **argv, struct cs_live_answer *a)
     q->samples = 0;
     q->cpu_ns = 0;
     functions_clear(q);
+    if (q->calls)
+        cs_call_counts_clear(q->calls);
     q->later.due_ns = now + q->sample_ns;
     q->later.step = top_step;
     q->later.end = top_end;

@@ -2,12 +2,15 @@
 
 import json
 import os
+import select
 import signal
+import subprocess
 import sys
 import time
 import unittest
 
 from tests.py.live_support import LiveTarget
+from tests.py.support import CALLSCOPE, MONITORING
 
 THREADS = '''
 import threading
@@ -705,12 +708,15 @@ finally:
 """
 
 
-class TopTest(LiveTarget):
+class TopTarget(LiveTarget):
     def rounds(self, proc):
         self.assertEqual(proc.returncode, 0, proc.stderr.decode())
         lines = [json.loads(l) for l in proc.stdout.decode().splitlines()]
         self.assertTrue(all((l["type"], l["command"]) == ("result", "top") for l in lines))
         return [l["data"] for l in lines]
+
+
+class TopTest(TopTarget):
 
     def test_where_the_cpu_time_goes_round_after_round(self):
         p = self.start_target(BUSY)
@@ -760,11 +766,194 @@ class TopTest(LiveTarget):
                            (["-i", "nan"], "-i takes a number"), (["-n", "0"], "-n takes a number from 1"),
                            (["-n", "1.5"], "-n takes a whole number"), (["--rows", "0"], "--rows takes"),
                            (["--hz", "5000"], "--hz takes a number from 1 to 1000"), (["-i"], "-i takes"),
-                           (["--bogus"], "unexpected argument")):
+                           (["--bogus"], "unexpected argument"), (["--calls", "x"], "unexpected argument 'x'"),
+                           (["--calls", "-i", "--calls"], "-i takes a number")):
             proc = self.live("top", p.pid, *args)
             self.assertEqual(proc.returncode, 1, args)
             self.assertIn(said, proc.stderr.decode())
             self.assertEqual(len(proc.stderr.decode().strip().splitlines()), 1)
+        proc = self.live("thread", p.pid, "--calls")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("unexpected argument '--calls'", proc.stderr.decode())
+        self.assertEqual(len(proc.stderr.decode().strip().splitlines()), 1)
+        # no live process there: one line, before anything is counted anywhere
+        self.tell(p, "quit")
+        p.wait(timeout=30)
+        proc = self.live("top", p.pid, "--calls")
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("no process %d" % p.pid, proc.stderr.decode())
+        self.assertEqual(len(proc.stderr.decode().strip().splitlines()), 1)
+
+
+# A known shape of calls: hot() calls leaf() 300 times, and leaf() is where
+# the time goes, so both are in every round's table.
+COUNTED = r"""
+stop = threading.Event()
+
+def leaf(x):
+    for _ in range(40):
+        x += 1
+    return x
+
+def hot():
+    s = 0
+    for i in range(300):
+        s += leaf(i)
+    return s
+
+def busy():
+    while not stop.is_set():
+        hot()
+
+threading.Thread(target=busy, name="busy", daemon=True).start()
+try:
+    serve(lambda: None)
+finally:
+    stop.set()
+"""
+
+
+class TopCallsTest(TopTarget):
+    """`top --calls`: every call counted while it runs, nothing after."""
+
+    def assert_idle_again(self, p, idle):
+        """The process as it was before the counting client came: the agent
+        removes what it installed once it sees the client leave."""
+        for _ in range(200):
+            now = self.state(p)
+            if now == idle:
+                break
+            time.sleep(0.02)
+        self.assertEqual(now, idle)
+
+    def assert_counting(self, p):
+        during = self.state(p)
+        if MONITORING:  # a global PY_START of callscope's tool
+            self.assertIn("callscope-live", during["tools"])
+            self.assertTrue(during["global_events"] & sys.monitoring.events.PY_START)
+        elif "eval_frame_is_default" in during:  # 3.9-3.11: an evaluator of callscope's sees every frame
+            self.assertFalse(during["eval_frame_is_default"])
+        return during
+
+    def check_counts(self, rounds):
+        """The counts of the rounds that sampled the busy thread (a loaded
+        machine may leave it unsampled for a round), at least one."""
+        checked = 0
+        for r in rounds:
+            by_name = {f["function"]: f for f in r["functions"]}
+            self.assertTrue(all(f["calls"] is not None for f in r["functions"]), r)
+            hot, leaf = by_name.get("__main__.hot"), by_name.get("__main__.leaf")
+            if not hot:
+                continue
+            checked += 1
+            self.assertGreater(hot["calls"], 0)
+            self.assertGreater(hot["calls_per_s"], 0)
+            for f in (hot, leaf) if leaf else (hot,):
+                self.assertAlmostEqual(f["calls_per_s"], f["calls"] / r["interval_s"],
+                                       delta=f["calls_per_s"] / 100 + 1)
+            if leaf:
+                self.assertGreater(leaf["calls_per_s"], 0)
+                # each hot() calls leaf() 300 times; the end of a round may cut one
+                self.assertLessEqual(abs(leaf["calls"] - 300 * hot["calls"]), 300, (hot, leaf))
+            # busy() started before counting and never returns: a call is its start
+            self.assertEqual(by_name.get("__main__.busy", {"calls": 0})["calls"], 0)
+        self.assertGreater(checked, 0, rounds)
+
+    def next_rounds(self, top, n):
+        """The next n rounds a running `top --format jsonl` prints."""
+        return [json.loads(top.stdout.readline())["data"] for _ in range(n)]
+
+    def fresh_rounds(self, top, n):
+        """The next n rounds made from now on: those printed already are
+        skipped (the client's output is unbuffered here, so select sees
+        every line waiting)."""
+        while select.select([top.stdout], [], [], 0)[0]:
+            top.stdout.readline()
+        top.stdout.readline()  # the round under way now began before
+        return self.next_rounds(top, n)
+
+    def test_calls_per_function_while_top_runs_and_none_after(self):
+        p = self.start_target(COUNTED)
+        idle = self.state(p)
+        rounds = self.rounds(self.live("top", p.pid, "-i", "0.5", "-n", "3", "--rows", "10", "--calls"))
+        self.assertEqual([r["round"] for r in rounds], [1, 2, 3])
+        self.check_counts(rounds)
+        proc = self.live("top", p.pid, "-i", "0.3", "-n", "3", "--calls", "--format", "text")
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        lines = proc.stdout.decode().splitlines()
+        self.assertEqual(lines[1].split(), ["SELF%", "TOTAL%", "SELF", "ms", "TOTAL", "ms", "CALLS/s", "FUNCTION"])
+        hot = [l.split() for l in lines if "__main__.hot (" in l]
+        self.assertTrue(hot, lines)
+        self.assertTrue(all(float(h[4]) > 0 for h in hot), hot)  # the calls/s column
+        # the client gone, the counting went with it
+        self.assert_idle_again(p, idle)
+        for r in self.rounds(self.live("top", p.pid, "-i", "0.3", "-n", "1")):
+            self.assertTrue(r["functions"])
+            self.assertEqual({(f["calls"], f["calls_per_s"]) for f in r["functions"]}, {(None, None)})
+        proc = self.live("top", p.pid, "-i", "0.3", "-n", "1", "--format", "text")
+        self.assertNotIn("CALLS/s", proc.stdout.decode())
+
+    def test_the_counting_goes_with_its_client_however_it_ends(self):
+        p = self.start_target(COUNTED)
+        idle = self.state(p)
+        for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            top = self.popen_live("top", p.pid, "-i", "0.2", "--calls")
+            self.check_counts(self.next_rounds(top, 3))
+            self.assert_counting(p)
+            top.send_signal(stop)
+            top.communicate(timeout=30)
+            if stop != signal.SIGKILL:
+                self.assertEqual(top.returncode, 0)
+            self.assert_idle_again(p, idle)
+
+    def test_reset_and_detach_end_it_and_leave_the_process_as_it_was(self):
+        p = self.start_target(COUNTED, attach=False)
+        before = self.state(p)
+        self.attach(p)
+        idle = self.state(p)
+        top = self.popen_live("top", p.pid, "-i", "0.2", "--calls")
+        self.check_counts(self.next_rounds(top, 3))
+        proc = self.live("reset", p.pid, "--all")
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        self.assertEqual(json.loads(proc.stdout)["data"]["removed"], 1)
+        out, _ = top.communicate(timeout=30)
+        self.assertEqual(top.returncode, 0)
+        last = json.loads(out.decode().splitlines()[-1])
+        self.assertEqual(last, {"type": "event", "command": "top", "event": "top_stopped", "data": {"reason": "reset"}})
+        self.assert_idle_again(p, idle)
+
+        top = self.popen_live("top", p.pid, "-i", "0.2", "--calls", "--format", "text")
+        self.assertIn(b"CALLS/s", top.stdout.readline() + top.stdout.readline())
+        proc = self.live("detach", p.pid)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        _, err = top.communicate(timeout=30)
+        self.assertEqual(top.returncode, 0)
+        self.assertEqual(err.decode().strip(), "callscope: top was stopped by a detach")
+        for _ in range(300):
+            if not os.path.exists(self.socket_path(p.pid)):
+                break
+            time.sleep(0.01)
+        self.assert_idle_again(p, before)
+
+    def test_two_counting_clients_and_a_trace_at_once(self):
+        p = self.start_target(COUNTED)
+        idle = self.state(p)
+        a = subprocess.Popen([CALLSCOPE, "top", str(p.pid), "-i", "0.2", "--calls"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, bufsize=0)
+        self.check_counts(self.next_rounds(a, 3))
+        self.check_counts(self.rounds(self.live("top", p.pid, "-i", "0.3", "-n", "3", "--calls")))
+        # a trace meanwhile sees its own calls only: hot() and the 300 leaf() calls it makes
+        trace = self.live("trace", p.pid, "__main__.hot", "-n", "1", "--format", "jsonl")
+        self.assertEqual(trace.returncode, 0, trace.stderr.decode())
+        tree = json.loads(trace.stdout)["call_tree"][0]
+        self.assertEqual(tree["function"], "__main__.hot")
+        self.assertEqual([c["function"] for c in tree["children"]], ["__main__.leaf"] * 300)
+        # the first client still counts after the others are gone
+        self.assert_counting(p)
+        self.check_counts(self.fresh_rounds(a, 3))
+        a.kill()
+        a.communicate(timeout=30)
+        self.assert_idle_again(p, idle)
 
 
 if __name__ == "__main__":
