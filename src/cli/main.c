@@ -36,7 +36,7 @@ static void usage(FILE *out)
           "  inspect PID EXPR                 the value of a global or attribute path (myapp.config.settings)\n"
           "  logger PID [NAME --level LEVEL]  its loggers, levels and handlers; set a level (reset restores)\n"
           "  memory PID [--tracemalloc S]     RSS, gc generations, the types with the most objects, growing sites\n"
-          "  top PID [-i S] [-n ROUNDS]       the functions it spends its CPU time in now, refreshed\n"
+          "  top PID [-i S] [-n ROUNDS] [--calls]  the functions it spends its CPU time in now, refreshed\n"
           "  tui [PID]                        all of the above in one screen, for a process you choose\n"
           "  (PID may be left out when one process of yours has an agent; output to a pipe is JSON lines)\n\n"
           "`callscope COMMAND --help` describes a command's options.\n",
