@@ -180,6 +180,7 @@ $(C_TEST_BIN:$(BUILD)/tests/%=$(CHECKED)/tests/%.o): $(CHECKED)/tests/%.o: tests
 	@mkdir -p $(@D)
 	$(CC) $(CHECKED_CPPFLAGS) -Itests/c $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
 $(C_TEST_BIN): $(BUILD)/tests/%: $(CHECKED)/tests/%.o $(CHECKED_LIB_A)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(CHECKED_LIB_A) $(LIBS)
 
 # A stand-in for the agent's entry point, for the attach tests. Never
