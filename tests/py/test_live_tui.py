@@ -27,6 +27,30 @@ serve(work, pause=0.05)
 
 
 @unittest.skipUnless(TMUX, "tmux is not installed")
+def reverse_lines(lines):
+    """Each line of a screen captured with its escapes, or None where no
+    text of it is in reverse video. The capture turns an attribute on
+    once and leaves it on: a line right under a reverse one (the first
+    process under the title) starts reverse with no code of its own, so
+    the state is carried from line to line."""
+    out, reverse = [], False
+    for line in lines:
+        shown = False
+        for m in re.finditer(r"\x1b\[([0-9;]*)m|([^\x1b]+)", line):
+            if m.group(2) is not None:
+                shown = shown or (reverse and m.group(2).strip() != "")
+                continue
+            for code in (m.group(1) or "0").split(";"):
+                if code in ("0", ""):
+                    reverse = False
+                elif code == "7":
+                    reverse = True
+                elif code == "27":
+                    reverse = False
+        out.append(line if shown else None)
+    return out
+
+
 class LiveTui(LiveTarget):
     def screen(self, args, width=120, height=30):
         s = Screen("%s tui %s" % (CALLSCOPE, args), self.dir, width, height)
@@ -114,7 +138,7 @@ class LiveTui(LiveTarget):
         # move the highlight (reverse video) onto the target's line
         for _ in range(1000):
             lines = s.text(escapes=True).split("\n")
-            lit = [re.sub(r"\x1b\[[0-9;]*m", "", l) for i, l in enumerate(lines) if "\x1b[7m" in l and i > 0]
+            lit = [re.sub(r"\x1b\[[0-9;]*m", "", l) for i, l in enumerate(reverse_lines(lines)) if l and i > 0]
             pids = re.findall(r"^ *(\d+)  ", lit[0]) if lit else []
             if pids and int(pids[0]) == p.pid:
                 break
