@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "cli/reader_commands.h"
 #include "collector/decode.h"
 #include "query/common.h"
@@ -128,25 +129,15 @@ static int parse_options(int argc, char **argv, struct sql_options *o)
 
 /* ---- the sqlite3 shell, and callscope's SQLite extension ---- */
 
-/* The path of callscope_sqlite.so (src/store/sqlite_extension.c), found
- * beside this binary: in the Python package's directory, where the binary
- * is a copy, or under lib/callscope/ of the build directory. 0, or -1. */
+/* The path of callscope_sqlite.so (src/store/sqlite_extension.c), which
+ * the build puts in the Python package beside the binary's copy. 0, or -1. */
 static int find_sqlite_extension(char *out, size_t size)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return -1;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return -1;
-    *slash = '\0';
-    static const char *const places[] = {"%s/callscope_sqlite.so", "%s/lib/callscope/callscope_sqlite.so"};
-    for (size_t i = 0; i < sizeof places / sizeof places[0]; i++)
-        if (snprintf(out, size, places[i], exe) < (int)size && access(out, R_OK) == 0)
-            return 0;
-    return -1;
+    char root[PATH_MAX];
+    return cs_find_package_root(root, sizeof root) == 0 &&
+                   snprintf(out, size, "%s/callscope/callscope_sqlite.so", root) < (int)size && access(out, R_OK) == 0
+               ? 0
+               : -1;
 }
 
 /* The most arguments cs_sql_shell_args may put in its argv, NULL included. */
