@@ -66,9 +66,6 @@ struct show {
     int selecting;   /* --function or --filter: only the selected calls' subtrees */
     struct cs_selection selected; /* with selecting: every thread's selected calls */
     sqlite3_stmt *stream; /* or, when they are too many to hold, one thread's, read as the walk goes */
-    /* pass 1 results, per thread: the id ranges of the shown subtrees */
-    struct id_range *roots;
-    size_t nroots, roots_cap;
     struct ancestor *stack;
     size_t depth, cap;
     /* pass 1 results, per shown call of the thread */
@@ -480,18 +477,6 @@ static int walk_rows(struct show *s, sqlite3_stmt *rows, struct walk *w, struct 
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int add_root(struct show *s, struct id_range r)
-{
-    if (s->nroots == s->roots_cap) {
-        struct id_range *grown = cs_grow(s->roots, &s->roots_cap, sizeof *grown, 256);
-        if (!grown)
-            return -1;
-        s->roots = grown;
-    }
-    s->roots[s->nroots++] = r;
-    return 0;
-}
-
 /* Where pass 1 is in a thread's selected calls: positions [at, end) of
  * s->selected, or (with s->stream) that statement's rows. */
 struct root_cursor {
@@ -518,30 +503,37 @@ static int64_t next_root(struct show *s, struct root_cursor *cur, int64_t from, 
     return -1;
 }
 
-/* Pass 1 (print 0) learns which calls are shown, and with a selection
- * where each shown subtree starts; pass 2 prints the same calls. */
-static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, sqlite3_stmt *logs,
-                       const struct cs_thread_info *t, int print)
+/* Pass 1 (`placing`) learns which calls are shown, pass 2 (`rows`) prints
+ * the same calls. With a selection, both passes take one selected subtree
+ * at a time: pass 2 reads the subtree right after pass 1 found where it
+ * ends, while the store still holds its chunks decoded. What pass 1 learns
+ * of a subtree (which shown call has a later sibling) is settled at its
+ * end: the next subtree's first shown call is at depth 0, which draws no
+ * guide. */
+static int walk_thread(struct show *s, sqlite3_stmt *placing, sqlite3_stmt *rows, sqlite3_stmt *lost,
+                       sqlite3_stmt *logs, const struct cs_thread_info *t)
 {
-    struct walk w = {t, print, 0, 0, 0, lost, SQLITE_DONE, NULL, SQLITE_DONE};
-    if (print && lost && !s->o.common.jsonl) {
+    struct walk noting = {t, 0, 0, 0, 0, NULL, SQLITE_DONE, NULL, SQLITE_DONE};
+    struct walk w = {t, 1, 0, 0, 0, lost, SQLITE_DONE, NULL, SQLITE_DONE};
+    if (lost && !s->o.common.jsonl) {
         sqlite3_reset(lost);
         sqlite3_bind_int64(lost, 1, t->row);
         w.lost_row = sqlite3_step(lost);
     }
-    if (print && logs && !s->o.common.jsonl) {
+    if (logs && !s->o.common.jsonl) {
         sqlite3_reset(logs);
         sqlite3_bind_int64(logs, 1, t->row);
         w.logs = logs;
         w.log_row = sqlite3_step(logs);
     }
     int rc = 0;
-    int64_t after;
+    int64_t after, ignored;
     if (!s->selecting) {
-        rc = walk_rows(s, rows, &w, (struct id_range){INT64_MIN, INT64_MAX}, &after);
-    } else if (!print) {
-        /* pass 2 reads each subtree up to where pass 1 found its end */
-        s->nroots = 0;
+        struct id_range all = {INT64_MIN, INT64_MAX};
+        rc = walk_rows(s, placing, &noting, all, &after);
+        if (rc == 0)
+            rc = walk_rows(s, rows, &w, all, &after);
+    } else {
         struct root_cursor cur = {0};
         if (s->stream) {
             sqlite3_reset(s->stream);
@@ -553,18 +545,16 @@ static int walk_thread(struct show *s, sqlite3_stmt *rows, sqlite3_stmt *lost, s
             int64_t root = next_root(s, &cur, from, &rc);
             if (root < 0)
                 break;
-            rc = walk_rows(s, rows, &w, (struct id_range){root, INT64_MAX}, &after);
-            if (add_root(s, (struct id_range){root, after}) != 0)
-                s->oom = 1;
+            rc = walk_rows(s, placing, &noting, (struct id_range){root, INT64_MAX}, &after);
+            if (rc == 0)
+                rc = walk_rows(s, rows, &w, (struct id_range){root, after}, &ignored);
+            if (noting.stop)
+                break;
         }
-    } else {
-        for (size_t i = 0; i < s->nroots && rc == 0 && !w.stop; i++)
-            rc = walk_rows(s, rows, &w, s->roots[i], &after);
     }
-    if (print && w.heading && !w.stop) /* (past --limit: the calls they were among are not shown) */
+    if (w.heading && !w.stop) /* (past --limit: the calls they were among are not shown) */
         print_lost_until(s, lost, &w.lost_row, -1, 1);
-    if (print)
-        s->printed += (long long)w.index;
+    s->printed += (long long)w.index;
     return rc;
 }
 
@@ -572,6 +562,8 @@ static int prepare_stream(struct show *s)
 {
     struct cs_textbuf sql = {0};
     cs_textbuf_puts(&sql, "SELECT c.id, c.function_id FROM call_rows c WHERE c.thread_id = ?1");
+    if (s->filtering && s->filter.narrowing)
+        cs_textbuf_printf(&sql, " AND %s", s->filter.narrowing);
     if (s->filtering)
         cs_textbuf_printf(&sql, " AND coalesce((%s), 0)", s->filter.sql);
     cs_textbuf_puts(&sql, " ORDER BY c.id");
@@ -622,8 +614,7 @@ static int show_all(struct show *s)
         s->nshown = 0;
         for (size_t d = 0; d < s->open_cap; d++)
             s->open_at[d] = -1;
-        if (walk_thread(s, placing, lost, logs, &threads[i], 0) != 0 ||
-            walk_thread(s, rows, lost, logs, &threads[i], 1) != 0)
+        if (walk_thread(s, placing, rows, lost, logs, &threads[i]) != 0)
             rc = -1;
     }
     if (rc == 0 && !s->o.common.jsonl && s->o.common.limit >= 0 && s->printed >= s->o.common.limit)
@@ -651,7 +642,6 @@ static void free_show(struct show *s)
     free(s->has_next);
     free(s->open_at);
     free(s->guide);
-    free(s->roots);
     cs_textbuf_free(&s->line);
     cs_textbuf_free(&s->tail);
 }

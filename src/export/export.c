@@ -25,6 +25,7 @@
 #include "query/filter.h"
 #include "query/parallel_scan.h"
 #include "query/selection.h"
+#include "util/textbuf.h"
 
 static const struct cs_export_format *const FORMATS[] = {
     &cs_export_perfetto, &cs_export_chrome_json, &cs_export_firefox, &cs_export_speedscope,
@@ -396,12 +397,20 @@ static const char SELECTED_ROW_SQL[] = CS_CALL_ROW_SQL CS_CALL_ROW_RANGE;
 static char *row_sql(const struct export_options *o)
 {
     const char *filter = o->filter_text ? o->filter.sql : NULL;
-    size_t n = sizeof CS_CALL_ROW_SQL + sizeof CS_CALL_ROW_ORDER + (filter ? strlen(filter) + 8 : 0);
-    char *sql = malloc(n);
-    if (sql)
-        snprintf(sql, n, "%s%s%s%s%s", CS_CALL_ROW_SQL, filter ? " AND (" : "", filter ? filter : "",
-                 filter ? ")" : "", CS_CALL_ROW_ORDER);
-    return sql;
+    const char *narrowing = o->filter_text && o->filter.narrowing ? o->filter.narrowing : NULL;
+    struct cs_textbuf sql = {0};
+    cs_textbuf_puts(&sql, CS_CALL_ROW_SQL);
+    if (narrowing)
+        cs_textbuf_printf(&sql, " AND %s", narrowing);
+    if (filter)
+        cs_textbuf_printf(&sql, " AND (%s)", filter);
+    cs_textbuf_puts(&sql, CS_CALL_ROW_ORDER);
+    if (sql.oom) {
+        cs_textbuf_free(&sql);
+        return NULL;
+    }
+    cs_textbuf_cstr(&sql); /* NUL-terminates data, the caller's to free */
+    return sql.data;
 }
 
 /* The selected calls of the threads exported (--pid and --tid choose). */

@@ -60,6 +60,12 @@ struct cs_filter {
     struct cs_filter_clause *clauses;
     size_t nclauses;
     int64_t max_function_id;
+    /* NULL, or a condition every call kept meets, for the top level of a
+     * WHERE clause beside `sql` ("... AND <narrowing> AND <sql>"): the
+     * functions the filter names, which the store's call table tests
+     * while it reads its chunks (cs_function_may, store/read_sets.h), so
+     * that the other calls never reach SQLite. Same parameters as sql. */
+    char *narrowing;
 };
 
 /* Compiles `text`. With a database, string values compared with '==' on

@@ -28,6 +28,7 @@ struct compiler {
     sqlite3 *db;
     int64_t wall0;
     struct cs_textbuf sql;
+    struct cs_textbuf narrowing; /* becomes out->narrowing */
     struct cs_filter *out;
     size_t cap;
     struct cs_expr_error *err;
@@ -422,6 +423,9 @@ static int resolve_functions(struct compiler *c, size_t mark, size_t first_param
         cs_textbuf_puts(&c->sql, "coalesce(cs_in_set(");
         result = add_blob(c, pairs, nbytes);
         cs_textbuf_printf(&c->sql, ", c.function_id), %s)", whole);
+        if (result == 0 && c->necessary)
+            cs_textbuf_printf(&c->narrowing, "%scs_function_may(c.function_id, ?%d)", c->narrowing.len ? " AND " : "",
+                              c->out->first_param + (int)c->out->nparams - 1);
     }
     free(subquery);
     free(whole);
@@ -864,14 +868,16 @@ int cs_filter_compile(sqlite3 *db, const char *text, int first_param, struct cs_
     if (rc == 0 && !c.sql.oom && sql_nesting(cs_textbuf_cstr(&c.sql)) > MAX_SQL_NESTING)
         rc = cs_expr_errorf(err, 0, "the filter nests 'and', 'or' and 'not' too deeply (the limit is about %d levels)",
                             MAX_SQL_NESTING);
-    if (rc == 0 && c.sql.oom)
+    if (rc == 0 && (c.sql.oom || c.narrowing.oom))
         rc = cs_expr_errorf(err, 0, "out of memory");
     if (rc == 0) {
         out->sql = strdup(cs_textbuf_cstr(&c.sql));
-        if (!out->sql)
+        out->narrowing = c.narrowing.len ? strdup(cs_textbuf_cstr(&c.narrowing)) : NULL;
+        if (!out->sql || (c.narrowing.len && !out->narrowing))
             rc = cs_expr_errorf(err, 0, "out of memory");
     }
     cs_textbuf_free(&c.sql);
+    cs_textbuf_free(&c.narrowing);
     if (rc != 0)
         cs_filter_free(out);
     return rc;
@@ -893,6 +899,7 @@ void cs_filter_free(struct cs_filter *f)
         free(f->params[i].s);
     free(f->params);
     free(f->sql);
+    free(f->narrowing);
     for (size_t i = 0; i < f->nclauses; i++) {
         free(f->clauses[i].items);
         free(f->clauses[i].text);

@@ -158,9 +158,9 @@ int cs_scan_parallel(sqlite3 *db, const char *path, const char *columns, const s
     if (nparts < 1 || nparts > CS_SCAN_MAX_PARTS)
         nparts = 1;
     struct cs_textbuf sql = {0};
-    cs_textbuf_printf(&sql, "SELECT count(*) FROM call_rows c WHERE c.id BETWEEN ?1 AND ?2 AND"
+    cs_textbuf_printf(&sql, "SELECT count(*) FROM call_rows c WHERE c.id BETWEEN ?1 AND ?2 AND %s AND"
                             " CASE WHEN %s THEN cs_scan_row(%s) ELSE 0 END",
-                      filter ? filter->sql : "1", columns);
+                      filter && filter->narrowing ? filter->narrowing : "1", filter ? filter->sql : "1", columns);
     if (sql.oom) {
         cs_textbuf_free(&sql);
         snprintf(err, errlen, "out of memory");

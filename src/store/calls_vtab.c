@@ -15,6 +15,7 @@
 #include "store/call_chunks.h"
 #include "store/id_plan.h"
 #include "store/modules.h"
+#include "store/read_sets.h"
 #include "store/vtab_statements.h"
 
 enum column {
@@ -70,6 +71,11 @@ struct calls_cursor {
     int desc;
     int64_t lo, hi;
     unsigned columns; /* of the chunks, the columns the statement reads */
+    /* cs_function_may's set (read_sets.h), when the statement tests it:
+     * chunk rows of functions outside it are passed over */
+    unsigned char *set;
+    size_t set_len, set_cap;
+    int has_set;
     /* the chunk stream */
     struct cached_chunk *at; /* the chunk being read, pinned (or own) */
     struct cached_chunk own; /* used when every cached chunk is pinned */
@@ -109,7 +115,7 @@ static int vtab_disconnect(sqlite3_vtab *base)
 static int vtab_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 {
     (void)base;
-    return cs_id_plan_choose(info, COL_ID);
+    return cs_id_plan_choose(info, COL_ID, COL_FUNCTION_ID);
 }
 
 static int cursor_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
@@ -142,6 +148,7 @@ static int cursor_close(sqlite3_vtab_cursor *base)
     unpin(c);
     cs_vtab_statements_give(&c->vtab->idle, c->st);
     cs_chunk_free(&c->own.chunk);
+    sqlite3_free(c->set);
     sqlite3_free(c);
     return SQLITE_OK;
 }
@@ -238,15 +245,20 @@ static int chunk_row_in_range(const struct calls_cursor *c)
     return id >= c->lo && id <= c->hi;
 }
 
-/* Moves the chunk stream to its next row in range, reading chunks as it
- * goes; chunks_done once none is left. */
+/* Moves the chunk stream to its next row in range (and of a function
+ * the set may hold), reading chunks as it goes; chunks_done once none is
+ * left. */
 static int settle_chunks(struct calls_cursor *c)
 {
     while (!c->chunks_done) {
         if (c->chunk_pos >= 0 && c->chunk_pos < c->chunk->n) {
-            int64_t id = c->chunk->rows[c->chunk_pos].id;
-            if ((!c->desc && id > c->hi) || (c->desc && id < c->lo))
+            const struct cs_chunk_row *r = &c->chunk->rows[c->chunk_pos];
+            if ((!c->desc && r->id > c->hi) || (c->desc && r->id < c->lo))
                 c->chunks_done = 1;
+            else if (c->has_set && !cs_set_may_hold(c->set, c->set_len, r->function_id)) {
+                c->chunk_pos += c->desc ? -1 : 1;
+                continue;
+            }
             return SQLITE_OK;
         }
         int rc = sqlite3_step(c->chunks);
@@ -306,8 +318,26 @@ static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, i
 {
     (void)idx;
     struct calls_cursor *c = (struct calls_cursor *)base;
-    cs_id_plan_range(plan, argc, argv, &c->lo, &c->hi, &c->desc);
+    sqlite3_value *set;
+    cs_id_plan_range(plan, argc, argv, &c->lo, &c->hi, &c->desc, &set);
     c->columns = chunk_columns(cs_id_plan_columns(plan));
+    c->has_set = set != NULL;
+    if (set) {
+        /* kept: SQLite's argument lives only as long as this call */
+        size_t n = (size_t)sqlite3_value_bytes(set);
+        const void *bytes = sqlite3_value_blob(set);
+        if (n > c->set_cap) {
+            unsigned char *grown = sqlite3_realloc64(c->set, n);
+            if (!grown)
+                return SQLITE_NOMEM;
+            c->set = grown;
+            c->set_cap = n;
+        }
+        if (n)
+            memcpy(c->set, bytes, n);
+        c->set_len = n;
+        c->columns |= 1u << CS_COL_FUNCTION;
+    }
     unpin(c);
     c->chunk = &c->own.chunk;
     c->own.chunk.n = 0;
@@ -432,8 +462,22 @@ static int cursor_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
     return SQLITE_OK;
 }
 
+/* cs_function_may(function_id, set) is answered while reading as well
+ * (settle_chunks); SQLite still calls it on each row the table returns. */
+static int vtab_find_function(sqlite3_vtab *base, int nargs, const char *name,
+                              void (**fn)(sqlite3_context *, int, sqlite3_value **), void **arg)
+{
+    (void)base;
+    if (nargs != 2 || sqlite3_stricmp(name, "cs_function_may") != 0)
+        return 0;
+    *fn = cs_sql_function_may;
+    *arg = NULL;
+    return CS_ID_PLAN_SET_OP;
+}
+
 static const sqlite3_module CALLS_MODULE = {
     .iVersion = 0,
+    .xFindFunction = vtab_find_function,
     .xCreate = vtab_connect,
     .xConnect = vtab_connect,
     .xBestIndex = vtab_best_index,

@@ -5,6 +5,7 @@
 #include "store/id_plan.h"
 
 #include <math.h>
+#include <stddef.h>
 
 /* What cs_id_plan_choose chose, as idxNum bits; the bounds come in argv in
  * this order: lower first. */
@@ -14,13 +15,16 @@ enum plan {
     PLAN_DESC = 4,  /* rows in descending id order */
     PLAN_EQUAL = 8, /* one argument is both bounds */
     PLAN_COLUMNS_SHIFT = 4, /* then the columns used, a bit each */
+    PLAN_SET = 1 << (4 + CS_ID_PLAN_COLUMNS), /* the last argument is a set test's */
 };
 
-int cs_id_plan_choose(sqlite3_index_info *info, int id_column)
+int cs_id_plan_choose(sqlite3_index_info *info, int id_column, int set_column)
 {
-    int lower = -1, upper = -1, equal = -1;
+    int lower = -1, upper = -1, equal = -1, set = -1;
     for (int i = 0; i < info->nConstraint; i++) {
         const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+        if (c->usable && set_column >= 0 && c->iColumn == set_column && c->op == CS_ID_PLAN_SET_OP)
+            set = i;
         if (!c->usable || (c->iColumn != id_column && c->iColumn != -1))
             continue;
         switch (c->op) {
@@ -62,6 +66,11 @@ int cs_id_plan_choose(sqlite3_index_info *info, int id_column)
         info->estimatedCost = rows;
         info->estimatedRows = (sqlite3_int64)rows;
     }
+    if (set >= 0) {
+        plan |= PLAN_SET;
+        info->aConstraintUsage[set].argvIndex = arg++;
+        info->estimatedCost /= 2; /* fewer rows reach SQLite */
+    }
     if (info->nOrderBy == 1 && (info->aOrderBy[0].iColumn == id_column || info->aOrderBy[0].iColumn == -1)) {
         info->orderByConsumed = 1;
         if (info->aOrderBy[0].desc)
@@ -100,11 +109,13 @@ static int64_t bound_of(sqlite3_value *value, int lower)
     }
 }
 
-void cs_id_plan_range(int plan, int argc, sqlite3_value **argv, int64_t *lo, int64_t *hi, int *desc)
+void cs_id_plan_range(int plan, int argc, sqlite3_value **argv, int64_t *lo, int64_t *hi, int *desc,
+                      sqlite3_value **set)
 {
     *desc = (plan & PLAN_DESC) != 0;
     *lo = INT64_MIN;
     *hi = INT64_MAX;
+    *set = (plan & PLAN_SET) && argc > 0 ? argv[argc - 1] : NULL;
     int arg = 0;
     if ((plan & PLAN_EQUAL) && argc > 0) {
         *lo = bound_of(argv[0], 1);

@@ -1,27 +1,32 @@
 /*
- * read_sets.c — cs_in_set(), a bitmap of ids tested from SQL (see
- * read_sets.h).
+ * read_sets.c — cs_in_set() and cs_function_may(), a bitmap of ids tested
+ * from SQL (see read_sets.h).
  */
 #include "store/read_sets.h"
-
-#include <stddef.h>
-#include <stdint.h>
 
 static void sql_in_set(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
-    const unsigned char *bits = sqlite3_value_blob(argv[0]);
-    int64_t n = sqlite3_value_bytes(argv[0]);
-    int64_t id = sqlite3_value_int64(argv[1]);
-    unsigned pair = bits && id >= 0 && id / 4 < n ? (bits[id / 4] >> (id % 4 * 2)) & 3u : 0;
-    if (pair & 1)
-        sqlite3_result_int(ctx, (int)(pair >> 1));
+    const unsigned char *set = sqlite3_value_blob(argv[0]);
+    unsigned bits = cs_set_bits(set, (size_t)sqlite3_value_bytes(argv[0]), sqlite3_value_int64(argv[1]));
+    if (bits & 1)
+        sqlite3_result_int(ctx, (int)(bits >> 1));
     else
         sqlite3_result_null(ctx); /* not an id the set knows */
 }
 
+void cs_sql_function_may(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const unsigned char *set = sqlite3_value_blob(argv[1]);
+    sqlite3_result_int(ctx, cs_set_may_hold(set, (size_t)sqlite3_value_bytes(argv[1]), sqlite3_value_int64(argv[0])));
+}
+
 int cs_read_sets_register(sqlite3 *db)
 {
-    return sqlite3_create_function_v2(db, "cs_in_set", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_in_set,
-                                      NULL, NULL, NULL);
+    int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+    int rc = sqlite3_create_function_v2(db, "cs_in_set", 2, flags, NULL, sql_in_set, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(db, "cs_function_may", 2, flags, NULL, cs_sql_function_may, NULL, NULL, NULL);
+    return rc;
 }

@@ -81,7 +81,7 @@ static int vtab_disconnect(sqlite3_vtab *base)
 static int vtab_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 {
     (void)base;
-    return cs_id_plan_choose(info, COL_ID);
+    return cs_id_plan_choose(info, COL_ID, -1);
 }
 
 static int cursor_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
@@ -228,7 +228,8 @@ static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, i
 {
     (void)idx;
     struct vals_cursor *c = (struct vals_cursor *)base;
-    cs_id_plan_range(plan, argc, argv, &c->lo, &c->hi, &c->desc);
+    sqlite3_value *set;
+    cs_id_plan_range(plan, argc, argv, &c->lo, &c->hi, &c->desc, &set);
     unpin(c);
     c->eof = 0;
     c->done = 0;
