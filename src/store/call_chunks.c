@@ -164,7 +164,7 @@ int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t fi
     struct cs_column col[CS_CHUNK_COLUMNS];
     char why[128];
     unsigned parts = 1u | ((columns >> NUMBER_COLUMNS) ? 2u : 0u); /* the texts only when asked for */
-    if (cs_chunk_open(blob, len, 2, PART_COLUMNS, parts, &c->body, &c->body_cap, col, why, sizeof why) != 0)
+    if (cs_chunk_open(blob, len, 2, PART_COLUMNS, parts, &c->buffer, col, why, sizeof why) != 0)
         return corrupt(err, errlen, first_id, why);
     if (c->cap < rows) {
         struct cs_chunk_row *grown = realloc(c->rows, (size_t)rows * sizeof *grown);
@@ -256,9 +256,7 @@ int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t fi
 void cs_chunk_free(struct cs_chunk *c)
 {
     free(c->rows);
-    free(c->body);
+    cs_chunk_buffer_free(&c->buffer);
     c->rows = NULL;
-    c->body = NULL;
     c->n = c->cap = 0;
-    c->body_cap = 0;
 }

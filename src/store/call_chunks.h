@@ -116,8 +116,7 @@ struct cs_chunk {
     struct cs_chunk_row *rows;
     int n, cap;
     unsigned columns;
-    char *body; /* the uncompressed body the texts point into */
-    size_t body_cap;
+    struct cs_chunk_buffer buffer; /* the texts point into its body */
 };
 
 #define CS_CHUNK_ALL_COLUMNS ((1u << CS_CHUNK_COLUMNS) - 1)

@@ -56,8 +56,15 @@ int cs_chunk_compress(void *zstd, int level, const struct cs_textbuf *bodies, in
     return 0;
 }
 
-int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_columns, unsigned want, char **body,
-                  size_t *body_cap, struct cs_column *columns, char *err, size_t errlen)
+void cs_chunk_buffer_free(struct cs_chunk_buffer *b)
+{
+    free(b->body);
+    ZSTD_freeDCtx(b->zstd);
+    *b = (struct cs_chunk_buffer){0};
+}
+
+int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_columns, unsigned want,
+                  struct cs_chunk_buffer *b, struct cs_column *columns, char *err, size_t errlen)
 {
     struct cs_column head = {blob, (const unsigned char *)blob + len, 0};
     if (!blob || len < 1 || *head.p++ != CS_CHUNK_CODEC_ZSTD) {
@@ -90,15 +97,20 @@ int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_colu
         snprintf(err, errlen, "impossible size");
         return -1;
     }
-    if (*body_cap < total + 1) {
-        char *grown = realloc(*body, total + 1);
+    if (b->cap < total + 1) {
+        char *grown = realloc(b->body, total + 1);
         if (!grown) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        *body = grown;
-        *body_cap = total + 1;
+        b->body = grown;
+        b->cap = total + 1;
     }
+    if (!b->zstd && !(b->zstd = ZSTD_createDCtx())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    char *body = b->body;
     size_t at = 0;
     int column = 0;
     for (int k = 0; k < nparts; k++) {
@@ -111,12 +123,12 @@ int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_colu
             snprintf(err, errlen, "its sizes disagree");
             return -1;
         }
-        size_t got = ZSTD_decompress(*body + at, body_len[k], frame[k], frame_len[k]);
+        size_t got = ZSTD_decompressDCtx(b->zstd, body + at, body_len[k], frame[k], frame_len[k]);
         if (ZSTD_isError(got) || got != body_len[k]) {
             snprintf(err, errlen, "it does not decompress");
             return -1;
         }
-        struct cs_column all = {(const unsigned char *)*body + at, (const unsigned char *)*body + at + got, 0};
+        struct cs_column all = {(const unsigned char *)body + at, (const unsigned char *)body + at + got, 0};
         for (int c = 0; c < part_columns[k]; c++) {
             uint64_t n = cs_get_varint(&all);
             const char *start = cs_get_bytes(&all, n);

@@ -113,12 +113,23 @@ void cs_chunk_put_columns(struct cs_textbuf *body, struct cs_textbuf *columns, i
 int cs_chunk_compress(void *zstd, int level, const struct cs_textbuf *bodies, int nparts, struct cs_textbuf *out,
                       char *err, size_t errlen);
 
+/* What a reader keeps from one chunk it opens to the next: the buffer of
+ * the uncompressed parts (which decoded texts point into) and a zstd
+ * decompression context, made once rather than for every part. Zeroed
+ * before first use. */
+struct cs_chunk_buffer {
+    char *body;
+    size_t cap;
+    void *zstd; /* a ZSTD_DCtx, made on first use */
+};
+void cs_chunk_buffer_free(struct cs_chunk_buffer *b);
+
 /* Reads a blob of nparts parts, of which part k holds part_columns[k]
- * columns: decompresses the parts whose bit is set in want into *body
+ * columns: decompresses the parts whose bit is set in want into b's body
  * (grown as needed) and splits them into their columns; the columns of
  * the other parts are left empty. -1 with the reason in err (a short
  * phrase, to follow "is corrupt"). */
-int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_columns, unsigned want, char **body,
-                  size_t *body_cap, struct cs_column *columns, char *err, size_t errlen);
+int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_columns, unsigned want,
+                  struct cs_chunk_buffer *b, struct cs_column *columns, char *err, size_t errlen);
 
 #endif

@@ -108,7 +108,7 @@ int cs_val_chunk_decode(struct cs_val_chunk *c, const void *blob, size_t len, in
     struct cs_column col[VAL_COLUMNS];
     char why[128];
     static const int part_columns[1] = {VAL_COLUMNS};
-    if (cs_chunk_open(blob, len, 1, part_columns, 1, &c->body, &c->body_cap, col, why, sizeof why) != 0)
+    if (cs_chunk_open(blob, len, 1, part_columns, 1, &c->buffer, col, why, sizeof why) != 0)
         return corrupt(err, errlen, first_id, why);
     if (c->cap < rows) {
         struct cs_val_row *grown = realloc(c->rows, (size_t)rows * sizeof *grown);
@@ -149,7 +149,7 @@ int cs_val_chunk_decode(struct cs_val_chunk *c, const void *blob, size_t len, in
 void cs_val_chunk_free(struct cs_val_chunk *c)
 {
     free(c->rows);
-    free(c->body);
+    cs_chunk_buffer_free(&c->buffer);
     *c = (struct cs_val_chunk){0};
 }
 

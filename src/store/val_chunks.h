@@ -54,8 +54,7 @@ int cs_val_encoder_finish(struct cs_val_encoder *e, struct cs_textbuf *out, int6
 struct cs_val_chunk {
     struct cs_val_row *rows;
     int n, cap;
-    char *body;
-    size_t body_cap;
+    struct cs_chunk_buffer buffer; /* the texts point into its body */
 };
 
 /* Decodes the blob of the chunk first_id..last_id of `rows` values into
