@@ -116,6 +116,17 @@ static int add_param(struct compiler *c, struct cs_filter_param p)
     return 0;
 }
 
+/* Adds function(column, <the parameter just added>) to the narrowing
+ * (filter.h): a test every call kept passes, which the call table answers
+ * while it reads (store/narrowing.h). Only where what is being compiled
+ * is necessary. */
+static void add_narrowing(struct compiler *c, const char *function, const char *column)
+{
+    if (c->necessary && c->db)
+        cs_textbuf_printf(&c->narrowing, "%s%s(%s, ?%d)", c->narrowing.len ? " AND " : "", function, column,
+                          c->out->first_param + (int)c->out->nparams - 1);
+}
+
 static int add_text(struct compiler *c, const char *s, size_t n)
 {
     char *copy = malloc(n + 1);
@@ -308,6 +319,8 @@ static int compile_text(struct compiler *c, const struct cs_filter_field *f, enu
         /* answered from the stored array, without a row per argument */
         cs_textbuf_puts(&c->sql, "cs_has_value(c.args, ");
         int rc = add_text(c, p, pat.len);
+        if (rc == 0 && text_needed)
+            add_narrowing(c, "cs_value_may", "c.args");
         cs_textbuf_printf(&c->sql, ", %d)", glob);
         cs_textbuf_free(&pat);
         return rc;
@@ -316,6 +329,8 @@ static int compile_text(struct compiler *c, const struct cs_filter_field *f, enu
         /* compared in place, without a copy of each call's value */
         cs_textbuf_printf(&c->sql, "cs_arg_is(c.args, c.function_id, %s, ", c->arg_param);
         int rc = add_text(c, p, pat.len);
+        if (rc == 0 && text_needed)
+            add_narrowing(c, "cs_value_may", "c.args");
         cs_textbuf_printf(&c->sql, ", %d)", glob);
         cs_textbuf_free(&pat);
         return rc;
@@ -325,6 +340,8 @@ static int compile_text(struct compiler *c, const struct cs_filter_field *f, enu
     else
         cs_textbuf_printf(&c->sql, "coalesce(%s %s ", column_of(c, f), glob ? "NOT GLOB" : "<>");
     int rc = add_text(c, p, pat.len);
+    if (rc == 0 && text_needed && strcmp(f->name, "return") == 0)
+        add_narrowing(c, "cs_value_may", "c.result");
     if (op != CS_OP_EQ)
         cs_textbuf_puts(&c->sql, ", 1)");
     cs_textbuf_free(&pat);
@@ -423,9 +440,8 @@ static int resolve_functions(struct compiler *c, size_t mark, size_t first_param
         cs_textbuf_puts(&c->sql, "coalesce(cs_in_set(");
         result = add_blob(c, pairs, nbytes);
         cs_textbuf_printf(&c->sql, ", c.function_id), %s)", whole);
-        if (result == 0 && c->necessary)
-            cs_textbuf_printf(&c->narrowing, "%scs_function_may(c.function_id, ?%d)", c->narrowing.len ? " AND " : "",
-                              c->out->first_param + (int)c->out->nparams - 1);
+        if (result == 0)
+            add_narrowing(c, "cs_function_may", "c.function_id");
     }
     free(subquery);
     free(whole);

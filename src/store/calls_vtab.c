@@ -15,6 +15,7 @@
 #include "store/call_chunks.h"
 #include "store/id_plan.h"
 #include "store/modules.h"
+#include "store/narrowing.h"
 #include "store/read_sets.h"
 #include "store/vtab_statements.h"
 
@@ -40,7 +41,7 @@ static const char DECLARATION[] = "CREATE TABLE x(id INTEGER, parent_id INTEGER,
                                   " self_ns INTEGER, args TEXT, result, exception TEXT, flags INTEGER)";
 
 /* The statements of a cursor of its own (vtab_statements.h), by number. */
-enum { ST_LATE = CS_VTAB_OWN, ST_LATE_DESC };
+enum { ST_LATE = CS_VTAB_OWN, ST_LATE_DESC, ST_LAST_VAL, ST_TEXT_IDS };
 
 /* Decoded chunks kept per table, shared by its cursors: a reader that
  * asks for one range of ids after another (the skip index's blocks, a
@@ -55,12 +56,36 @@ struct cached_chunk {
     int pins;      /* cursors reading it now: it stays */
 };
 
+/* The vals ids of a text cs_value_may asks for, looked up once per
+ * table: a filter asks for the same text in every range it reads. */
+#define KNOWN_TEXTS 8
+#define MAX_TEXT_IDS 4096 /* more: the text is not tested */
+
+struct known_text {
+    char *text;
+    size_t len;
+    int usable; /* found at most MAX_TEXT_IDS */
+    int64_t *ids;
+    struct cs_text_ids found;
+};
+
 struct calls_vtab {
     sqlite3_vtab base;
     sqlite3 *db;
     struct cached_chunk cache[CACHED_CHUNKS];
     uint64_t clock;
     struct cs_vtab_statements *idle;
+    struct known_text texts[KNOWN_TEXTS];
+    int ntexts;
+};
+
+/* A narrowing test (narrowing.h) a cursor applies to its chunk rows. */
+struct row_test {
+    int op;
+    int column;
+    unsigned char *set; /* CS_NARROW_FUNCTION: a copy of the set */
+    size_t set_len, set_cap;
+    const struct known_text *text; /* CS_NARROW_VALUE: the table's */
 };
 
 struct calls_cursor {
@@ -71,11 +96,10 @@ struct calls_cursor {
     int desc;
     int64_t lo, hi;
     unsigned columns; /* of the chunks, the columns the statement reads */
-    /* cs_function_may's set (read_sets.h), when the statement tests it:
-     * chunk rows of functions outside it are passed over */
-    unsigned char *set;
-    size_t set_len, set_cap;
-    int has_set;
+    /* the narrowing tests the statement asked for: chunk rows that fail
+     * one are passed over */
+    struct row_test tests[CS_ID_PLAN_MAX_TESTS];
+    int ntests;
     /* the chunk stream */
     struct cached_chunk *at; /* the chunk being read, pinned (or own) */
     struct cached_chunk own; /* used when every cached chunk is pinned */
@@ -107,6 +131,10 @@ static int vtab_disconnect(sqlite3_vtab *base)
     struct calls_vtab *v = (struct calls_vtab *)base;
     for (int i = 0; i < CACHED_CHUNKS; i++)
         cs_chunk_free(&v->cache[i].chunk);
+    for (int i = 0; i < v->ntexts; i++) {
+        sqlite3_free(v->texts[i].text);
+        sqlite3_free(v->texts[i].ids);
+    }
     cs_vtab_statements_free(&v->idle);
     sqlite3_free(v);
     return SQLITE_OK;
@@ -115,7 +143,7 @@ static int vtab_disconnect(sqlite3_vtab *base)
 static int vtab_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 {
     (void)base;
-    return cs_id_plan_choose(info, COL_ID, COL_FUNCTION_ID);
+    return cs_id_plan_choose(info, COL_ID);
 }
 
 static int cursor_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
@@ -148,7 +176,8 @@ static int cursor_close(sqlite3_vtab_cursor *base)
     unpin(c);
     cs_vtab_statements_give(&c->vtab->idle, c->st);
     cs_chunk_free(&c->own.chunk);
-    sqlite3_free(c->set);
+    for (int i = 0; i < CS_ID_PLAN_MAX_TESTS; i++)
+        sqlite3_free(c->tests[i].set);
     sqlite3_free(c);
     return SQLITE_OK;
 }
@@ -245,8 +274,32 @@ static int chunk_row_in_range(const struct calls_cursor *c)
     return id >= c->lo && id <= c->hi;
 }
 
-/* Moves the chunk stream to its next row in range (and of a function
- * the set may hold), reading chunks as it goes; chunks_done once none is
+/* Whether a chunk row passes every narrowing test of the cursor. */
+static int row_may_pass(const struct calls_cursor *c, const struct cs_chunk_row *r)
+{
+    for (int i = 0; i < c->ntests; i++) {
+        const struct row_test *t = &c->tests[i];
+        if (t->op == CS_NARROW_FUNCTION && !cs_set_may_hold(t->set, t->set_len, r->function_id))
+            return 0;
+        if (t->op != CS_NARROW_VALUE || !t->text)
+            continue;
+        const struct known_text *k = t->text;
+        if (t->column == COL_ARGS &&
+            (!r->args.present || !cs_args_may_hold(r->args.text, r->args.len, k->text, k->len, &k->found)))
+            return 0;
+        if (t->column == COL_RESULT) {
+            int may = r->result_id > 0 ? cs_text_id_may_match(&k->found, r->result_id)
+                                       : r->result.present && r->result.len == k->len &&
+                                             (k->len == 0 || memcmp(r->result.text, k->text, k->len) == 0);
+            if (!may)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* Moves the chunk stream to its next row in range that passes the
+ * cursor's tests, reading chunks as it goes; chunks_done once none is
  * left. */
 static int settle_chunks(struct calls_cursor *c)
 {
@@ -255,7 +308,7 @@ static int settle_chunks(struct calls_cursor *c)
             const struct cs_chunk_row *r = &c->chunk->rows[c->chunk_pos];
             if ((!c->desc && r->id > c->hi) || (c->desc && r->id < c->lo))
                 c->chunks_done = 1;
-            else if (c->has_set && !cs_set_may_hold(c->set, c->set_len, r->function_id)) {
+            else if (c->ntests && !row_may_pass(c, r)) {
                 c->chunk_pos += c->desc ? -1 : 1;
                 continue;
             }
@@ -314,30 +367,114 @@ static unsigned chunk_columns(unsigned used)
     return columns;
 }
 
+/* The vals ids holding text, found now or before; NULL when they are too
+ * many to be worth testing (or on an error, reported through *rc). */
+static const struct known_text *known_text(struct calls_cursor *c, const char *text, size_t len, int *rc)
+{
+    struct calls_vtab *v = c->vtab;
+    for (int i = 0; i < v->ntexts; i++)
+        if (v->texts[i].len == len && memcmp(v->texts[i].text, text, len) == 0)
+            return v->texts[i].usable ? &v->texts[i] : NULL;
+    if (v->ntexts == KNOWN_TEXTS)
+        return NULL;
+    struct known_text k = {sqlite3_malloc64(len + 1), len, 0, sqlite3_malloc64(MAX_TEXT_IDS * sizeof(int64_t)), {0}};
+    if (!k.text || !k.ids) {
+        sqlite3_free(k.text);
+        sqlite3_free(k.ids);
+        *rc = SQLITE_NOMEM;
+        return NULL;
+    }
+    memcpy(k.text, text, len);
+    k.text[len] = '\0';
+    /* The last id first: one added while the ids are looked up is above
+     * it, and may hold the text. */
+    *rc = prepare(c, ST_LAST_VAL, CS_MODULE_SQL_MARK "SELECT id FROM vals ORDER BY id DESC LIMIT 1");
+    if (*rc == SQLITE_OK)
+        *rc = prepare(c, ST_TEXT_IDS, CS_MODULE_SQL_MARK "SELECT id FROM vals WHERE text = ?1 ORDER BY id");
+    if (*rc != SQLITE_OK) {
+        sqlite3_free(k.text);
+        sqlite3_free(k.ids);
+        return NULL;
+    }
+    sqlite3_stmt *last = c->st->st[ST_LAST_VAL], *ids = c->st->st[ST_TEXT_IDS];
+    int step = sqlite3_step(last);
+    k.found.known_up_to = step == SQLITE_ROW ? sqlite3_column_int64(last, 0) : 0;
+    sqlite3_reset(last);
+    size_t n = 0;
+    int too_many = 0;
+    if (step == SQLITE_ROW || step == SQLITE_DONE) {
+        sqlite3_bind_text(ids, 1, text, (int)len, SQLITE_STATIC);
+        while ((step = sqlite3_step(ids)) == SQLITE_ROW && !(too_many = n == MAX_TEXT_IDS))
+            k.ids[n++] = sqlite3_column_int64(ids, 0);
+        sqlite3_reset(ids);
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        sqlite3_free(k.text);
+        sqlite3_free(k.ids);
+        *rc = fail_db(c, step);
+        return NULL;
+    }
+    k.usable = !too_many;
+    k.found.ids = k.ids;
+    k.found.n = n;
+    v->texts[v->ntexts] = k;
+    return v->texts[v->ntexts++].usable ? &v->texts[v->ntexts - 1] : NULL;
+}
+
+/* Takes the narrowing tests xFilter was given: a function set is copied
+ * (SQLite's argument lives only as long as the call), a text is looked up
+ * in vals once per table. A test the cursor cannot apply is left to
+ * SQLite, which checks every test again anyway. */
+static int take_tests(struct calls_cursor *c, const struct cs_id_plan_test *tests, int ntests)
+{
+    c->ntests = 0;
+    for (int i = 0; i < ntests; i++) {
+        struct row_test *t = &c->tests[c->ntests];
+        const struct cs_id_plan_test *in = &tests[i];
+        if (in->op == CS_NARROW_FUNCTION && in->column == COL_FUNCTION_ID) {
+            size_t n = (size_t)sqlite3_value_bytes(in->arg);
+            const void *bytes = sqlite3_value_blob(in->arg);
+            if (n > t->set_cap) {
+                unsigned char *grown = sqlite3_realloc64(t->set, n);
+                if (!grown)
+                    return SQLITE_NOMEM;
+                t->set = grown;
+                t->set_cap = n;
+            }
+            if (n)
+                memcpy(t->set, bytes, n);
+            t->set_len = n;
+            c->columns |= 1u << CS_COL_FUNCTION;
+        } else if (in->op == CS_NARROW_VALUE && (in->column == COL_ARGS || in->column == COL_RESULT) &&
+                   sqlite3_value_type(in->arg) == SQLITE_TEXT) {
+            int rc = SQLITE_OK;
+            const char *text = (const char *)sqlite3_value_text(in->arg);
+            t->text = known_text(c, text, (size_t)sqlite3_value_bytes(in->arg), &rc);
+            if (rc != SQLITE_OK)
+                return rc;
+            if (!t->text)
+                continue;
+            c->columns |= 1u << (in->column == COL_ARGS ? CS_COL_ARGS : CS_COL_RESULT);
+        } else {
+            continue;
+        }
+        t->op = in->op;
+        t->column = in->column;
+        c->ntests++;
+    }
+    return SQLITE_OK;
+}
+
 static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, int argc, sqlite3_value **argv)
 {
-    (void)idx;
     struct calls_cursor *c = (struct calls_cursor *)base;
-    sqlite3_value *set;
-    cs_id_plan_range(plan, argc, argv, &c->lo, &c->hi, &c->desc, &set);
+    struct cs_id_plan_test tests[CS_ID_PLAN_MAX_TESTS];
+    int ntests;
+    cs_id_plan_range(plan, idx, argc, argv, &c->lo, &c->hi, &c->desc, tests, &ntests);
     c->columns = chunk_columns(cs_id_plan_columns(plan));
-    c->has_set = set != NULL;
-    if (set) {
-        /* kept: SQLite's argument lives only as long as this call */
-        size_t n = (size_t)sqlite3_value_bytes(set);
-        const void *bytes = sqlite3_value_blob(set);
-        if (n > c->set_cap) {
-            unsigned char *grown = sqlite3_realloc64(c->set, n);
-            if (!grown)
-                return SQLITE_NOMEM;
-            c->set = grown;
-            c->set_cap = n;
-        }
-        if (n)
-            memcpy(c->set, bytes, n);
-        c->set_len = n;
-        c->columns |= 1u << CS_COL_FUNCTION;
-    }
+    int rc = take_tests(c, tests, ntests);
+    if (rc != SQLITE_OK)
+        return rc;
     unpin(c);
     c->chunk = &c->own.chunk;
     c->own.chunk.n = 0;
@@ -349,7 +486,7 @@ static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, i
         c->eof = 1;
         return SQLITE_OK;
     }
-    int rc = cs_vtab_chunks(c->vtab->db, c->st, "call_chunks", c->desc, c->lo, c->hi, &c->chunks);
+    rc = cs_vtab_chunks(c->vtab->db, c->st, "call_chunks", c->desc, c->lo, c->hi, &c->chunks);
     if (rc == SQLITE_OK)
         rc = prepare(c, c->desc ? ST_LATE_DESC : ST_LATE,
                      c->desc ? CS_MODULE_SQL_MARK "SELECT * FROM call_late WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC"
@@ -462,17 +599,14 @@ static int cursor_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
     return SQLITE_OK;
 }
 
-/* cs_function_may(function_id, set) is answered while reading as well
- * (settle_chunks); SQLite still calls it on each row the table returns. */
+/* The narrowing functions (narrowing.h) are answered while reading as
+ * well (settle_chunks); SQLite still calls them on each row returned. */
 static int vtab_find_function(sqlite3_vtab *base, int nargs, const char *name,
                               void (**fn)(sqlite3_context *, int, sqlite3_value **), void **arg)
 {
     (void)base;
-    if (nargs != 2 || sqlite3_stricmp(name, "cs_function_may") != 0)
-        return 0;
-    *fn = cs_sql_function_may;
     *arg = NULL;
-    return CS_ID_PLAN_SET_OP;
+    return cs_narrowing_find(nargs, name, fn);
 }
 
 static const sqlite3_module CALLS_MODULE = {

@@ -15,16 +15,22 @@ enum plan {
     PLAN_DESC = 4,  /* rows in descending id order */
     PLAN_EQUAL = 8, /* one argument is both bounds */
     PLAN_COLUMNS_SHIFT = 4, /* then the columns used, a bit each */
-    PLAN_SET = 1 << (4 + CS_ID_PLAN_COLUMNS), /* the last argument is a set test's */
 };
 
-int cs_id_plan_choose(sqlite3_index_info *info, int id_column, int set_column)
+/* The tests go in idxStr, two characters each: the column and the op's
+ * distance from SQLITE_INDEX_CONSTRAINT_FUNCTION, both as TEST_CODE + n;
+ * their arguments follow the bounds in argv, in the same order. */
+#define TEST_CODE '0'
+
+
+int cs_id_plan_choose(sqlite3_index_info *info, int id_column)
 {
-    int lower = -1, upper = -1, equal = -1, set = -1;
+    int lower = -1, upper = -1, equal = -1, tests[CS_ID_PLAN_MAX_TESTS], ntests = 0;
     for (int i = 0; i < info->nConstraint; i++) {
         const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-        if (c->usable && set_column >= 0 && c->iColumn == set_column && c->op == CS_ID_PLAN_SET_OP)
-            set = i;
+        if (c->usable && c->op >= SQLITE_INDEX_CONSTRAINT_FUNCTION && c->iColumn >= 0 && c->iColumn < 64 &&
+            c->op - SQLITE_INDEX_CONSTRAINT_FUNCTION < 64 && ntests < CS_ID_PLAN_MAX_TESTS)
+            tests[ntests++] = i;
         if (!c->usable || (c->iColumn != id_column && c->iColumn != -1))
             continue;
         switch (c->op) {
@@ -66,9 +72,19 @@ int cs_id_plan_choose(sqlite3_index_info *info, int id_column, int set_column)
         info->estimatedCost = rows;
         info->estimatedRows = (sqlite3_int64)rows;
     }
-    if (set >= 0) {
-        plan |= PLAN_SET;
-        info->aConstraintUsage[set].argvIndex = arg++;
+    if (ntests) {
+        char *idx = sqlite3_malloc(2 * ntests + 1);
+        if (!idx)
+            return SQLITE_NOMEM;
+        for (int k = 0; k < ntests; k++) {
+            const struct sqlite3_index_constraint *c = &info->aConstraint[tests[k]];
+            idx[2 * k] = (char)(TEST_CODE + c->iColumn);
+            idx[2 * k + 1] = (char)(TEST_CODE + c->op - SQLITE_INDEX_CONSTRAINT_FUNCTION);
+            info->aConstraintUsage[tests[k]].argvIndex = arg++;
+        }
+        idx[2 * ntests] = '\0';
+        info->idxStr = idx;
+        info->needToFreeIdxStr = 1;
         info->estimatedCost /= 2; /* fewer rows reach SQLite */
     }
     if (info->nOrderBy == 1 && (info->aOrderBy[0].iColumn == id_column || info->aOrderBy[0].iColumn == -1)) {
@@ -109,21 +125,26 @@ static int64_t bound_of(sqlite3_value *value, int lower)
     }
 }
 
-void cs_id_plan_range(int plan, int argc, sqlite3_value **argv, int64_t *lo, int64_t *hi, int *desc,
-                      sqlite3_value **set)
+void cs_id_plan_range(int plan, const char *idx, int argc, sqlite3_value **argv, int64_t *lo, int64_t *hi,
+                      int *desc, struct cs_id_plan_test *tests, int *ntests)
 {
     *desc = (plan & PLAN_DESC) != 0;
     *lo = INT64_MIN;
     *hi = INT64_MAX;
-    *set = (plan & PLAN_SET) && argc > 0 ? argv[argc - 1] : NULL;
     int arg = 0;
     if ((plan & PLAN_EQUAL) && argc > 0) {
         *lo = bound_of(argv[0], 1);
         *hi = bound_of(argv[0], 0);
-        return;
+        arg = 1;
+    } else {
+        if ((plan & PLAN_LOWER) && arg < argc)
+            *lo = bound_of(argv[arg++], 1);
+        if ((plan & PLAN_UPPER) && arg < argc)
+            *hi = bound_of(argv[arg++], 0);
     }
-    if ((plan & PLAN_LOWER) && arg < argc)
-        *lo = bound_of(argv[arg++], 1);
-    if ((plan & PLAN_UPPER) && arg < argc)
-        *hi = bound_of(argv[arg++], 0);
+    *ntests = 0;
+    for (size_t k = 0; idx && idx[k] && idx[k + 1] && arg < argc && *ntests < CS_ID_PLAN_MAX_TESTS; k += 2)
+        tests[(*ntests)++] = (struct cs_id_plan_test){idx[k] - TEST_CODE,
+                                                      SQLITE_INDEX_CONSTRAINT_FUNCTION + idx[k + 1] - TEST_CODE,
+                                                      argv[arg++]};
 }

@@ -1,6 +1,6 @@
 /*
- * read_sets.c — cs_in_set() and cs_function_may(), a bitmap of ids tested
- * from SQL (see read_sets.h).
+ * read_sets.c — cs_in_set(), a bitmap of ids tested from SQL (see
+ * read_sets.h).
  */
 #include "store/read_sets.h"
 
@@ -15,18 +15,8 @@ static void sql_in_set(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_null(ctx); /* not an id the set knows */
 }
 
-void cs_sql_function_may(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    const unsigned char *set = sqlite3_value_blob(argv[1]);
-    sqlite3_result_int(ctx, cs_set_may_hold(set, (size_t)sqlite3_value_bytes(argv[1]), sqlite3_value_int64(argv[0])));
-}
-
 int cs_read_sets_register(sqlite3 *db)
 {
-    int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
-    int rc = sqlite3_create_function_v2(db, "cs_in_set", 2, flags, NULL, sql_in_set, NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_create_function_v2(db, "cs_function_may", 2, flags, NULL, cs_sql_function_may, NULL, NULL, NULL);
-    return rc;
+    return sqlite3_create_function_v2(db, "cs_in_set", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_in_set,
+                                      NULL, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include "store/call_blocks.h"
 #include "store/calls_vtab.h"
 #include "store/modules.h"
+#include "store/narrowing.h"
 #include "store/vals_vtab.h"
 #include "store/read_sets.h"
 #include "store/read_values.h"
@@ -266,6 +267,7 @@ sqlite3 *cs_store_open_readonly(const char *path, char *err, size_t errlen)
         return NULL;
     }
     if (cs_read_values_register(db) != SQLITE_OK || cs_read_sets_register(db) != SQLITE_OK ||
+        cs_narrowing_register(db) != SQLITE_OK ||
         cs_store_register_modules(db) != SQLITE_OK) {
         snprintf(err, errlen, "cannot read %s: out of memory", path);
         sqlite3_close(db);

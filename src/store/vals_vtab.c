@@ -81,7 +81,7 @@ static int vtab_disconnect(sqlite3_vtab *base)
 static int vtab_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 {
     (void)base;
-    return cs_id_plan_choose(info, COL_ID, -1);
+    return cs_id_plan_choose(info, COL_ID);
 }
 
 static int cursor_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
@@ -226,10 +226,10 @@ static int settle(struct vals_cursor *c)
 
 static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, int argc, sqlite3_value **argv)
 {
-    (void)idx;
     struct vals_cursor *c = (struct vals_cursor *)base;
-    sqlite3_value *set;
-    cs_id_plan_range(plan, argc, argv, &c->lo, &c->hi, &c->desc, &set);
+    struct cs_id_plan_test tests[CS_ID_PLAN_MAX_TESTS];
+    int ntests;
+    cs_id_plan_range(plan, idx, argc, argv, &c->lo, &c->hi, &c->desc, tests, &ntests);
     unpin(c);
     c->eof = 0;
     c->done = 0;

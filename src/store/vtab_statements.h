@@ -19,7 +19,7 @@
 
 #include "store/sqlite_api.h"
 
-#define CS_VTAB_STATEMENTS 6
+#define CS_VTAB_STATEMENTS 8
 
 /* The statements every chunked table reads with, first in a set; a table
  * numbers its own from CS_VTAB_OWN on. */

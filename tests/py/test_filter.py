@@ -391,3 +391,50 @@ class FilterOverManyBlocks(TracedProgram):
         con.close()
         self.assertEqual(self.count("arg == 'n' and value == '345'"), 20)
         self.assertEqual(self.count("func == 'rare'"), 1)
+
+
+VALUES_TWO_WAYS = """
+def label(i):
+    return 'label-%d' % (i % 3)
+
+def echo(s):
+    return s
+
+for i in range(6000):
+    echo(label(i))
+"""
+
+
+class ValuesStoredTwoWays(TracedProgram):
+    """A value's text is stored inline the first time a call returns it and
+    as a vals row after that; the call table rules out calls by either
+    form while it reads (store/narrowing.h), and a filter on the text
+    still finds every call, as SQL over the calls view counts them."""
+
+    def setUp(self):
+        super().setUp()
+        self.run_traced(VALUES_TWO_WAYS, options=("--no-stdlib",))
+
+    def count(self, expr):
+        proc = self.callscope("stats", self.db, "--format", "jsonl", "--filter", expr)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        return sum(json.loads(line)["count"] for line in proc.stdout.decode().splitlines())
+
+    def test_results_and_arguments_by_text(self):
+        (inline, by_id), = self.query("select sum(typeof(result) = 'text'), sum(typeof(result) = 'integer')"
+                                      " from call_rows")
+        self.assertGreater(inline, 0)
+        self.assertGreater(by_id, 0)
+        (returned,), = self.query("select count(*) from calls where result = ?", "'label-1'")
+        self.assertEqual(returned, 4000)  # label's and echo's
+        self.assertEqual(self.count("return == \"'label-1'\""), returned)
+        self.assertEqual(self.count("value == \"'label-2'\""), 2000)
+        self.assertEqual(self.count("arg == 's' and value == \"'label-0'\""), 2000)
+        self.assertEqual(self.count("func == 'echo' and return == \"'label-0'\""), 2000)
+        self.assertEqual(self.count("return == \"'label-9'\""), 0)
+        proc = self.callscope("export", self.db, "--format", "jsonl", "--filter", "value == \"'label-2'\"")
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        rows = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+        self.assertEqual(len(rows), 2000)
+        self.assertEqual({r["args"]["s"] for r in rows}, {"'label-2'"})
+
