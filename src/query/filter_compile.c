@@ -116,15 +116,24 @@ static int add_param(struct compiler *c, struct cs_filter_param p)
     return 0;
 }
 
-/* Adds function(column, <the parameter just added>) to the narrowing
+/* Adds `before` ?N `after`, N the parameter just added, to the narrowing
  * (filter.h): a test every call kept passes, which the call table answers
- * while it reads (store/narrowing.h). Only where what is being compiled
- * is necessary. */
-static void add_narrowing(struct compiler *c, const char *function, const char *column)
+ * while it reads (a comparison of one of its columns, or a function of
+ * store/narrowing.h). Only where what is being compiled is necessary. */
+static void add_narrowing(struct compiler *c, const char *before, const char *after)
 {
     if (c->necessary && c->db)
-        cs_textbuf_printf(&c->narrowing, "%s%s(%s, ?%d)", c->narrowing.len ? " AND " : "", function, column,
-                          c->out->first_param + (int)c->out->nparams - 1);
+        cs_textbuf_printf(&c->narrowing, "%s%s?%d%s", c->narrowing.len ? " AND " : "", before,
+                          c->out->first_param + (int)c->out->nparams - 1, after);
+}
+
+/* The same for `column op ?N` when the column is one of call_rows' own. */
+static void add_narrowing_comparison(struct compiler *c, const char *column, const char *op)
+{
+    char before[64];
+    if (strncmp(column, "c.", 2) == 0 && strspn(column + 2, "abcdefghijklmnopqrstuvwxyz_") == strlen(column + 2) &&
+        snprintf(before, sizeof before, "%s %s ", column, op) < (int)sizeof before)
+        add_narrowing(c, before, "");
 }
 
 static int add_text(struct compiler *c, const char *s, size_t n)
@@ -269,9 +278,11 @@ static int compile_time(struct compiler *c, const struct cs_filter_field *f, enu
         cs_textbuf_printf(&c->sql, "(%s >= ", col);
         if (add_int(c, lo) != 0)
             return -1;
+        add_narrowing_comparison(c, col, ">=");
         cs_textbuf_printf(&c->sql, " AND %s < ", col);
         if (add_int(c, hi) != 0)
             return -1;
+        add_narrowing_comparison(c, col, "<");
         cs_textbuf_putc(&c->sql, ')');
         return 0;
     case CS_OP_NE:
@@ -283,11 +294,16 @@ static int compile_time(struct compiler *c, const struct cs_filter_field *f, enu
             return -1;
         cs_textbuf_putc(&c->sql, ')');
         return 0;
-    case CS_OP_LT: cs_textbuf_printf(&c->sql, "%s < ", col); return add_int(c, lo);
-    case CS_OP_LE: cs_textbuf_printf(&c->sql, "%s < ", col); return add_int(c, hi);
-    case CS_OP_GT: cs_textbuf_printf(&c->sql, "%s >= ", col); return add_int(c, hi);
-    default: cs_textbuf_printf(&c->sql, "%s >= ", col); return add_int(c, lo);
+    default:
+        break;
     }
+    /* one comparison: < or >= the start or the end of the span */
+    const char *sql = op == CS_OP_LT || op == CS_OP_LE ? "<" : ">=";
+    cs_textbuf_printf(&c->sql, "%s %s ", col, sql);
+    if (add_int(c, op == CS_OP_LT || op == CS_OP_GE ? lo : hi) != 0)
+        return -1;
+    add_narrowing_comparison(c, col, sql);
+    return 0;
 }
 
 /* Text comparison: exact when there is no wildcard, GLOB otherwise; '!='
@@ -320,7 +336,7 @@ static int compile_text(struct compiler *c, const struct cs_filter_field *f, enu
         cs_textbuf_puts(&c->sql, "cs_has_value(c.args, ");
         int rc = add_text(c, p, pat.len);
         if (rc == 0 && text_needed)
-            add_narrowing(c, "cs_value_may", "c.args");
+            add_narrowing(c, "cs_value_may(c.args, ", ")");
         cs_textbuf_printf(&c->sql, ", %d)", glob);
         cs_textbuf_free(&pat);
         return rc;
@@ -330,7 +346,7 @@ static int compile_text(struct compiler *c, const struct cs_filter_field *f, enu
         cs_textbuf_printf(&c->sql, "cs_arg_is(c.args, c.function_id, %s, ", c->arg_param);
         int rc = add_text(c, p, pat.len);
         if (rc == 0 && text_needed)
-            add_narrowing(c, "cs_value_may", "c.args");
+            add_narrowing(c, "cs_value_may(c.args, ", ")");
         cs_textbuf_printf(&c->sql, ", %d)", glob);
         cs_textbuf_free(&pat);
         return rc;
@@ -341,7 +357,7 @@ static int compile_text(struct compiler *c, const struct cs_filter_field *f, enu
         cs_textbuf_printf(&c->sql, "coalesce(%s %s ", column_of(c, f), glob ? "NOT GLOB" : "<>");
     int rc = add_text(c, p, pat.len);
     if (rc == 0 && text_needed && strcmp(f->name, "return") == 0)
-        add_narrowing(c, "cs_value_may", "c.result");
+        add_narrowing(c, "cs_value_may(c.result, ", ")");
     if (op != CS_OP_EQ)
         cs_textbuf_puts(&c->sql, ", 1)");
     cs_textbuf_free(&pat);
@@ -441,7 +457,7 @@ static int resolve_functions(struct compiler *c, size_t mark, size_t first_param
         result = add_blob(c, pairs, nbytes);
         cs_textbuf_printf(&c->sql, ", c.function_id), %s)", whole);
         if (result == 0)
-            add_narrowing(c, "cs_function_may", "c.function_id");
+            add_narrowing(c, "cs_function_may(c.function_id, ", ")");
     }
     free(subquery);
     free(whole);
@@ -540,9 +556,12 @@ static int compile_value(struct compiler *c, const struct cs_expr *e, const stru
             return cs_expr_errorf(c->err, value->column, "%s is a number, not %s", f->name,
                                   value->kind == CS_EXPR_TRUE ? "True" : "False");
         cs_textbuf_printf(&c->sql, "%s %s ", f->column, sql_op(op));
-        if (f->type == FT_MS)
-            return add_double(c, (value->kind == CS_EXPR_INT ? (double)value->ival : value->fval) * 1e6);
-        return value->kind == CS_EXPR_INT ? add_int(c, value->ival) : add_double(c, value->fval);
+        int rc = f->type == FT_MS ? add_double(c, (value->kind == CS_EXPR_INT ? (double)value->ival : value->fval) * 1e6)
+                 : value->kind == CS_EXPR_INT ? add_int(c, value->ival)
+                                              : add_double(c, value->fval);
+        if (rc == 0 && op != CS_OP_NE)
+            add_narrowing_comparison(c, f->column, sql_op(op));
+        return rc;
     case FT_TEXT:
         if (value->kind != CS_EXPR_STR)
             return cs_expr_errorf(c->err, value->column, "%s is text (%s): put the value in quotes, e.g. %s %s '%s'",

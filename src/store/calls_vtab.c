@@ -34,6 +34,14 @@ enum column {
     COL_FLAGS,
 };
 
+/* The chunk column of a table column. */
+static const unsigned char CHUNK_COLUMN[] = {
+    [COL_ID] = CS_COL_ID,           [COL_PARENT_ID] = CS_COL_PARENT,     [COL_THREAD_ID] = CS_COL_THREAD,
+    [COL_FUNCTION_ID] = CS_COL_FUNCTION, [COL_DEPTH] = CS_COL_DEPTH,      [COL_START_NS] = CS_COL_START,
+    [COL_DURATION_NS] = CS_COL_DURATION, [COL_SELF_NS] = CS_COL_SELF,     [COL_ARGS] = CS_COL_ARGS,
+    [COL_RESULT] = CS_COL_RESULT,   [COL_EXCEPTION] = CS_COL_EXCEPTION, [COL_FLAGS] = CS_COL_FLAGS,
+};
+
 /* The columns, in the order of call_late's (and of call_rows in files of
  * schema 2). */
 static const char DECLARATION[] = "CREATE TABLE x(id INTEGER, parent_id INTEGER, thread_id INTEGER,"
@@ -79,14 +87,18 @@ struct calls_vtab {
     int ntexts;
 };
 
-/* A narrowing test (narrowing.h) a cursor applies to its chunk rows. */
+/* A test a cursor applies to its chunk rows: a comparison of a number
+ * column, or a narrowing function (narrowing.h). */
 struct row_test {
-    int op;
+    int op; /* CS_NARROW_FUNCTION, CS_NARROW_VALUE, or RANGE */
     int column;
+    int64_t lo, hi; /* RANGE: the values the column may have, both included */
     unsigned char *set; /* CS_NARROW_FUNCTION: a copy of the set */
     size_t set_len, set_cap;
     const struct known_text *text; /* CS_NARROW_VALUE: the table's */
 };
+
+#define RANGE 1 /* not an op SQLite uses for a constraint */
 
 struct calls_cursor {
     sqlite3_vtab_cursor base;
@@ -274,11 +286,30 @@ static int chunk_row_in_range(const struct calls_cursor *c)
     return id >= c->lo && id <= c->hi;
 }
 
-/* Whether a chunk row passes every narrowing test of the cursor. */
+/* A number column of a chunk row; 0 when it is NULL. */
+static int number_of(const struct cs_chunk_row *r, int column, int64_t *value)
+{
+    switch (column) {
+    case COL_PARENT_ID: *value = r->parent_id; return r->parent_id != 0;
+    case COL_THREAD_ID: *value = r->thread_id; return 1;
+    case COL_FUNCTION_ID: *value = r->function_id; return 1;
+    case COL_DEPTH: *value = r->depth; return 1;
+    case COL_START_NS: *value = r->start_ns; return 1;
+    case COL_DURATION_NS: *value = r->duration_ns; return r->finished;
+    case COL_SELF_NS: *value = r->self_ns; return r->finished;
+    case COL_FLAGS: *value = r->flags; return 1;
+    default: return 0;
+    }
+}
+
+/* Whether a chunk row passes every test of the cursor. */
 static int row_may_pass(const struct calls_cursor *c, const struct cs_chunk_row *r)
 {
     for (int i = 0; i < c->ntests; i++) {
         const struct row_test *t = &c->tests[i];
+        int64_t value;
+        if (t->op == RANGE && (!number_of(r, t->column, &value) || value < t->lo || value > t->hi))
+            return 0;
         if (t->op == CS_NARROW_FUNCTION && !cs_set_may_hold(t->set, t->set_len, r->function_id))
             return 0;
         if (t->op != CS_NARROW_VALUE || !t->text)
@@ -354,16 +385,10 @@ static void pick(struct calls_cursor *c)
 /* The chunk columns that hold the table's columns used (a bit each). */
 static unsigned chunk_columns(unsigned used)
 {
-    static const unsigned char of[] = {
-        [COL_ID] = CS_COL_ID,           [COL_PARENT_ID] = CS_COL_PARENT,     [COL_THREAD_ID] = CS_COL_THREAD,
-        [COL_FUNCTION_ID] = CS_COL_FUNCTION, [COL_DEPTH] = CS_COL_DEPTH,      [COL_START_NS] = CS_COL_START,
-        [COL_DURATION_NS] = CS_COL_DURATION, [COL_SELF_NS] = CS_COL_SELF,     [COL_ARGS] = CS_COL_ARGS,
-        [COL_RESULT] = CS_COL_RESULT,   [COL_EXCEPTION] = CS_COL_EXCEPTION, [COL_FLAGS] = CS_COL_FLAGS,
-    };
     unsigned columns = 0;
-    for (unsigned k = 0; k < sizeof of; k++)
+    for (unsigned k = 0; k < sizeof CHUNK_COLUMN; k++)
         if (used & (1u << k))
-            columns |= 1u << of[k];
+            columns |= 1u << CHUNK_COLUMN[k];
     return columns;
 }
 
@@ -421,16 +446,47 @@ static const struct known_text *known_text(struct calls_cursor *c, const char *t
     return v->texts[v->ntexts++].usable ? &v->texts[v->ntexts - 1] : NULL;
 }
 
-/* Takes the narrowing tests xFilter was given: a function set is copied
- * (SQLite's argument lives only as long as the call), a text is looked up
- * in vals once per table. A test the cursor cannot apply is left to
- * SQLite, which checks every test again anyway. */
+/* A comparison of a number column with a number, as the range of values
+ * a row may have: widened (a real bound to the integers around it, > as
+ * >=), never narrower than SQLite's own test. 0 when it is not one. */
+static int comparison_range(const struct cs_id_plan_test *in, int64_t *lo, int64_t *hi)
+{
+    int type = sqlite3_value_type(in->arg);
+    if (in->column == COL_ID || (in->column >= COL_ARGS && in->column != COL_FLAGS))
+        return 0;
+    if (type != SQLITE_INTEGER && type != SQLITE_FLOAT)
+        return 0;
+    *lo = INT64_MIN;
+    *hi = INT64_MAX;
+    switch (in->op) {
+    case SQLITE_INDEX_CONSTRAINT_EQ: *lo = cs_id_plan_bound(in->arg, 1); *hi = cs_id_plan_bound(in->arg, 0); return 1;
+    case SQLITE_INDEX_CONSTRAINT_GT:
+    case SQLITE_INDEX_CONSTRAINT_GE: *lo = cs_id_plan_bound(in->arg, 1); return 1;
+    case SQLITE_INDEX_CONSTRAINT_LT:
+    case SQLITE_INDEX_CONSTRAINT_LE: *hi = cs_id_plan_bound(in->arg, 0); return 1;
+    default: return 0;
+    }
+}
+
+/* Takes the tests xFilter was given: a comparison becomes a range, a
+ * function set is copied (SQLite's argument lives only as long as the
+ * call), a text is looked up in vals once per table. A test the cursor
+ * cannot apply is left to SQLite, which checks every test again anyway. */
 static int take_tests(struct calls_cursor *c, const struct cs_id_plan_test *tests, int ntests)
 {
     c->ntests = 0;
     for (int i = 0; i < ntests; i++) {
         struct row_test *t = &c->tests[c->ntests];
         const struct cs_id_plan_test *in = &tests[i];
+        if (comparison_range(in, &t->lo, &t->hi)) {
+            t->op = RANGE;
+            t->column = in->column;
+            c->columns |= 1u << CHUNK_COLUMN[in->column];
+            if (in->column == COL_PARENT_ID || in->column == COL_SELF_NS)
+                c->columns |= 1u << CS_COL_DURATION; /* (whether the row is finished) */
+            c->ntests++;
+            continue;
+        }
         if (in->op == CS_NARROW_FUNCTION && in->column == COL_FUNCTION_ID) {
             size_t n = (size_t)sqlite3_value_bytes(in->arg);
             const void *bytes = sqlite3_value_blob(in->arg);

@@ -17,10 +17,26 @@ enum plan {
     PLAN_COLUMNS_SHIFT = 4, /* then the columns used, a bit each */
 };
 
-/* The tests go in idxStr, two characters each: the column and the op's
- * distance from SQLITE_INDEX_CONSTRAINT_FUNCTION, both as TEST_CODE + n;
- * their arguments follow the bounds in argv, in the same order. */
+/* The tests go in idxStr, two characters each: the column as
+ * TEST_CODE + column, and the op (never 0); their arguments follow the
+ * bounds in argv, in the same order. */
 #define TEST_CODE '0'
+
+static int is_test(const struct sqlite3_index_constraint *c, int id_column)
+{
+    if (!c->usable || c->iColumn < 0 || c->iColumn >= 64 || c->iColumn == id_column)
+        return 0;
+    switch (c->op) {
+    case SQLITE_INDEX_CONSTRAINT_EQ:
+    case SQLITE_INDEX_CONSTRAINT_GT:
+    case SQLITE_INDEX_CONSTRAINT_GE:
+    case SQLITE_INDEX_CONSTRAINT_LT:
+    case SQLITE_INDEX_CONSTRAINT_LE:
+        return 1;
+    default:
+        return c->op >= SQLITE_INDEX_CONSTRAINT_FUNCTION;
+    }
+}
 
 
 int cs_id_plan_choose(sqlite3_index_info *info, int id_column)
@@ -28,8 +44,7 @@ int cs_id_plan_choose(sqlite3_index_info *info, int id_column)
     int lower = -1, upper = -1, equal = -1, tests[CS_ID_PLAN_MAX_TESTS], ntests = 0;
     for (int i = 0; i < info->nConstraint; i++) {
         const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-        if (c->usable && c->op >= SQLITE_INDEX_CONSTRAINT_FUNCTION && c->iColumn >= 0 && c->iColumn < 64 &&
-            c->op - SQLITE_INDEX_CONSTRAINT_FUNCTION < 64 && ntests < CS_ID_PLAN_MAX_TESTS)
+        if (is_test(c, id_column) && ntests < CS_ID_PLAN_MAX_TESTS)
             tests[ntests++] = i;
         if (!c->usable || (c->iColumn != id_column && c->iColumn != -1))
             continue;
@@ -79,13 +94,12 @@ int cs_id_plan_choose(sqlite3_index_info *info, int id_column)
         for (int k = 0; k < ntests; k++) {
             const struct sqlite3_index_constraint *c = &info->aConstraint[tests[k]];
             idx[2 * k] = (char)(TEST_CODE + c->iColumn);
-            idx[2 * k + 1] = (char)(TEST_CODE + c->op - SQLITE_INDEX_CONSTRAINT_FUNCTION);
+            idx[2 * k + 1] = (char)c->op;
             info->aConstraintUsage[tests[k]].argvIndex = arg++;
         }
         idx[2 * ntests] = '\0';
         info->idxStr = idx;
         info->needToFreeIdxStr = 1;
-        info->estimatedCost /= 2; /* fewer rows reach SQLite */
     }
     if (info->nOrderBy == 1 && (info->aOrderBy[0].iColumn == id_column || info->aOrderBy[0].iColumn == -1)) {
         info->orderByConsumed = 1;
@@ -103,9 +117,7 @@ unsigned cs_id_plan_columns(int plan)
     return ((unsigned)plan >> PLAN_COLUMNS_SHIFT) & ((1u << CS_ID_PLAN_COLUMNS) - 1);
 }
 
-/* The bound an argument gives: exact for an integer, widened to the
- * integers around a real; none (the whole range) for anything else. */
-static int64_t bound_of(sqlite3_value *value, int lower)
+int64_t cs_id_plan_bound(sqlite3_value *value, int lower)
 {
     switch (sqlite3_value_type(value)) {
     case SQLITE_INTEGER:
@@ -133,18 +145,16 @@ void cs_id_plan_range(int plan, const char *idx, int argc, sqlite3_value **argv,
     *hi = INT64_MAX;
     int arg = 0;
     if ((plan & PLAN_EQUAL) && argc > 0) {
-        *lo = bound_of(argv[0], 1);
-        *hi = bound_of(argv[0], 0);
+        *lo = cs_id_plan_bound(argv[0], 1);
+        *hi = cs_id_plan_bound(argv[0], 0);
         arg = 1;
     } else {
         if ((plan & PLAN_LOWER) && arg < argc)
-            *lo = bound_of(argv[arg++], 1);
+            *lo = cs_id_plan_bound(argv[arg++], 1);
         if ((plan & PLAN_UPPER) && arg < argc)
-            *hi = bound_of(argv[arg++], 0);
+            *hi = cs_id_plan_bound(argv[arg++], 0);
     }
     *ntests = 0;
     for (size_t k = 0; idx && idx[k] && idx[k + 1] && arg < argc && *ntests < CS_ID_PLAN_MAX_TESTS; k += 2)
-        tests[(*ntests)++] = (struct cs_id_plan_test){idx[k] - TEST_CODE,
-                                                      SQLITE_INDEX_CONSTRAINT_FUNCTION + idx[k + 1] - TEST_CODE,
-                                                      argv[arg++]};
+        tests[(*ntests)++] = (struct cs_id_plan_test){idx[k] - TEST_CODE, (unsigned char)idx[k + 1], argv[arg++]};
 }

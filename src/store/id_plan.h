@@ -3,9 +3,10 @@
  * serve constraints on their id column: both keep rows in chunks of
  * consecutive ids, so =, <, <=, >, >= on id and ORDER BY id (either way)
  * become a range of ids read in order, and everything else is a scan.
- * A table may also take tests of its columns it answers itself while it
- * reads (the narrowing functions of store/narrowing.h, whose constraint
- * ops are SQLITE_INDEX_CONSTRAINT_FUNCTION and above).
+ * A table may also take tests of its other columns to answer itself
+ * while it reads: comparisons with a value, and the narrowing functions
+ * of store/narrowing.h (constraint ops SQLITE_INDEX_CONSTRAINT_FUNCTION
+ * and above).
  */
 #ifndef CALLSCOPE_ID_PLAN_H
 #define CALLSCOPE_ID_PLAN_H
@@ -17,13 +18,19 @@
 /* xBestIndex for a table whose id is column id_column (and its rowid). */
 int cs_id_plan_choose(sqlite3_index_info *info, int id_column);
 
-/* A test of a column the table answers itself: the op its xFindFunction
- * gave, and the function's second argument. */
+/* A test of a column other than id: SQLite's op (=, <, <=, >, >=, or the
+ * one a narrowing function's xFindFunction gave) and the value compared
+ * with (the function's second argument). */
 #define CS_ID_PLAN_MAX_TESTS 8
 struct cs_id_plan_test {
     int column, op;
     sqlite3_value *arg;
 };
+
+/* The integers a bound gives, widened to the integers around a real: the
+ * lowest a value >= it may be (lower), or the highest a value <= it may
+ * be; none (INT64_MIN or INT64_MAX) for anything but a number. */
+int64_t cs_id_plan_bound(sqlite3_value *value, int lower);
 
 /* The columns the statement uses (a bit per column, as SQLite's colUsed,
  * for the first CS_ID_PLAN_COLUMNS columns), from the plan. */
