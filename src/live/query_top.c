@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "capture/code_info.h"
+#include "core/clock.h"
 #include "hooks/family.h"
 #include "live/call_count.h"
 #include "live/observer.h"
@@ -299,7 +300,7 @@ static void round_answer(struct top_question *q, struct cs_live_answer *a, int64
 static int top_step(struct cs_live_later *self, struct cs_live_answer *a)
 {
     struct top_question *q = (struct top_question *)self;
-    int64_t now = cs_live_now_ns();
+    int64_t now = cs_monotonic_ns();
     take_sample(q);
     /* the next sample on the sampling grid, not after this one's work:
      * a slow sample does not slow the rate down for good */
@@ -389,7 +390,7 @@ int cs_query_top(int argc, char **argv, struct cs_live_answer *a)
         free(q);
         return -1;
     }
-    int64_t now = cs_live_now_ns();
+    int64_t now = cs_monotonic_ns();
     q->interval_ns = (int64_t)(interval * 1e9);
     q->sample_ns = (int64_t)(1e9 / hz);
     q->rounds_left = (long)rounds;
