@@ -55,6 +55,11 @@ extern struct cs_live_watch *cs_live_watches[CS_LIVE_MAX_WATCHES];
  * frame of it named it: cs_code_info_named). */
 void cs_live_function_name(struct cs_textbuf *name, PyCodeObject *code);
 
+/* Names code from a frame that a stack walk (cs_family_walk_stack) found,
+ * unless a frame of it named it already: the module from the frame's
+ * globals, the class (before 3.11) from its first argument. */
+void cs_live_name_walked_code(PyCodeObject *code, PyObject *globals, PyObject *first_arg);
+
 /* How many arguments of a call of `code` are observed: its parameters,
  * *args and **kwargs included, up to a limit. */
 int cs_live_code_nargs(PyCodeObject *code);

@@ -96,8 +96,14 @@ void cs_obs_put_code(struct cs_textbuf *b, PyCodeObject *code)
     cs_obs_put_code_line(b, code, code->co_firstlineno);
 }
 
-/* The module from the frame's globals, the class (before 3.11) from its
- * first argument. */
+void cs_live_name_walked_code(PyCodeObject *code, PyObject *globals, PyObject *first_arg)
+{
+    struct cs_code_info *ci = cs_code_info_of(code);
+    if (ci && !ci->module && !cs_code_info_named(code, globals, first_arg))
+        PyErr_Clear();
+}
+
+/* As cs_live_name_walked_code, from a running frame of the code. */
 void cs_obs_name_code(PyCodeObject *code, void *frame)
 {
     struct cs_code_info *ci = cs_code_info_of(code);

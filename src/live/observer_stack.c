@@ -5,7 +5,6 @@
  */
 #include "live/observer_internal.h"
 
-#include "capture/code_info.h"
 #include "core/clock.h"
 #include "hooks/family.h"
 #include "util/textbuf.h"
@@ -20,9 +19,7 @@ struct stack_walk {
 static void put_frame(void *walk_, PyCodeObject *code, PyObject *globals, PyObject *first_arg, int lineno)
 {
     struct stack_walk *walk = walk_;
-    struct cs_code_info *ci = cs_code_info_of(code);
-    if (ci && !ci->module && !cs_code_info_named(code, globals, first_arg))
-        PyErr_Clear();
+    cs_live_name_walked_code(code, globals, first_arg);
     cs_obs_put_code_line(walk->frames, code, lineno);
     walk->n++;
 }

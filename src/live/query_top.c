@@ -36,7 +36,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "capture/code_info.h"
 #include "core/clock.h"
 #include "hooks/family.h"
 #include "live/call_count.h"
@@ -189,9 +188,7 @@ static void visit_frame(void *ctx, PyCodeObject *code, PyObject *globals, PyObje
 {
     (void)lineno;
     struct walk *w = ctx;
-    struct cs_code_info *ci = cs_code_info_of(code);
-    if (ci && !ci->module && !cs_code_info_named(code, globals, first_arg))
-        PyErr_Clear();
+    cs_live_name_walked_code(code, globals, first_arg);
     struct function_time *f = function_row(w->q, code);
     if (f && w->depth == 0) {
         f->self_ns += w->cpu_ns;
