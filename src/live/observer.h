@@ -6,6 +6,11 @@
  * The family's live hooks (hooks/live_*.c) call the cs_live_on_* functions
  * with the GIL held; they build observations and queue them for the agent
  * thread, which sends them. Nothing here runs the program's Python code.
+ *
+ * observer.c keeps each thread's open calls and hands them to the four
+ * observers, one file each (observer_trace.c, observer_watch.c,
+ * observer_stack.c, observer_monitor.c); observer_internal.h is what those
+ * files share.
  */
 #ifndef CALLSCOPE_LIVE_OBSERVER_H
 #define CALLSCOPE_LIVE_OBSERVER_H
@@ -35,7 +40,7 @@ struct cs_live_watch {
     char target_name[256];  /* module.qualname, for the observation */
     struct cs_live_condition cond; /* cond.tree NULL: no condition */
     long long sent;         /* observations sent */
-    /* monitor: this cycle's statistics, and when it ends (monotonic ns) */
+    /* monitor: this cycle's statistics, and when it ends (cs_monotonic_ns) */
     long long calls, failed;
     int64_t total_ns, min_ns, max_ns, cycle_end;
     int done;               /* -n reached: ignored until the agent removes it */
@@ -49,6 +54,11 @@ extern struct cs_live_watch *cs_live_watches[CS_LIVE_MAX_WATCHES];
 /* Appends `module.qualname` of code's function (its module known once a
  * frame of it named it: cs_code_info_named). */
 void cs_live_function_name(struct cs_textbuf *name, PyCodeObject *code);
+
+/* Names code from a frame that a stack walk (cs_family_walk_stack) found,
+ * unless a frame of it named it already: the module from the frame's
+ * globals, the class (before 3.11) from its first argument. */
+void cs_live_name_walked_code(PyCodeObject *code, PyObject *globals, PyObject *first_arg);
 
 /* How many arguments of a call of `code` are observed: its parameters,
  * *args and **kwargs included, up to a limit. */
@@ -73,8 +83,8 @@ void cs_live_on_start(PyCodeObject *code, void *frame, int resumed);
  * when the family cannot see it). frame: the frame that ends, as for
  * cs_live_on_start. */
 void cs_live_on_exit(PyCodeObject *code, void *frame, int how, PyObject *value);
-/* The same, for an exit that happened at end_ns (cs_live_now_ns's clock)
- * and is reported later. */
+/* The same, for an exit that happened at end_ns (cs_monotonic_ns's clock,
+ * core/clock.h) and is reported later. */
 void cs_live_on_exit_at(PyCodeObject *code, void *frame, int how, PyObject *value, int64_t end_ns);
 void cs_live_on_c_call(PyObject *callable);
 /* Whether a Python function called now, from the calling thread, would be
@@ -112,7 +122,5 @@ void cs_live_watch_remove(int id);
 /* Sends a monitor watch's statistics for the cycle that ended, and starts
  * the next one (GIL held). */
 void cs_live_monitor_report(struct cs_live_watch *w);
-/* CLOCK_MONOTONIC in ns. */
-int64_t cs_live_now_ns(void);
 
 #endif

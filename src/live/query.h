@@ -41,7 +41,7 @@ enum cs_later_step {
     CS_LATER_ERROR = -1 /* answer->error (MSG_ERROR), the end */
 };
 struct cs_live_later {
-    int64_t due_ns; /* when step runs next (cs_live_now_ns's clock) */
+    int64_t due_ns; /* when step runs next (cs_monotonic_ns's clock) */
     int (*step)(struct cs_live_later *self, struct cs_live_answer *answer); /* GIL held */
     /* Undoes what the question started and frees self (GIL held); called
      * once, after the last step or when the question is abandoned. */

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "capture/code_info.h"
 #include "hooks/family.h"
 #include "live/observer.h"
 #include "live/query.h"
@@ -136,9 +135,7 @@ struct stack_out {
 static void visit_frame(void *ctx_, PyCodeObject *code, PyObject *globals, PyObject *first_arg, int lineno)
 {
     struct stack_out *o = ctx_;
-    struct cs_code_info *ci = cs_code_info_of(code);
-    if (ci && !ci->module && !cs_code_info_named(code, globals, first_arg))
-        PyErr_Clear();
+    cs_live_name_walked_code(code, globals, first_arg);
     struct cs_textbuf name = {0};
     cs_live_function_name(&name, code);
     const char *file = PyUnicode_AsUTF8(code->co_filename);

@@ -36,7 +36,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "capture/code_info.h"
+#include "core/clock.h"
 #include "hooks/family.h"
 #include "live/call_count.h"
 #include "live/observer.h"
@@ -188,9 +188,7 @@ static void visit_frame(void *ctx, PyCodeObject *code, PyObject *globals, PyObje
 {
     (void)lineno;
     struct walk *w = ctx;
-    struct cs_code_info *ci = cs_code_info_of(code);
-    if (ci && !ci->module && !cs_code_info_named(code, globals, first_arg))
-        PyErr_Clear();
+    cs_live_name_walked_code(code, globals, first_arg);
     struct function_time *f = function_row(w->q, code);
     if (f && w->depth == 0) {
         f->self_ns += w->cpu_ns;
@@ -299,7 +297,7 @@ static void round_answer(struct top_question *q, struct cs_live_answer *a, int64
 static int top_step(struct cs_live_later *self, struct cs_live_answer *a)
 {
     struct top_question *q = (struct top_question *)self;
-    int64_t now = cs_live_now_ns();
+    int64_t now = cs_monotonic_ns();
     take_sample(q);
     /* the next sample on the sampling grid, not after this one's work:
      * a slow sample does not slow the rate down for good */
@@ -389,7 +387,7 @@ int cs_query_top(int argc, char **argv, struct cs_live_answer *a)
         free(q);
         return -1;
     }
-    int64_t now = cs_live_now_ns();
+    int64_t now = cs_monotonic_ns();
     q->interval_ns = (int64_t)(interval * 1e9);
     q->sample_ns = (int64_t)(1e9 / hz);
     q->rounds_left = (long)rounds;
