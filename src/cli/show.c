@@ -49,6 +49,12 @@ static const char ROW_SQL[] = CS_CALL_ROW_SQL CS_CALL_ROW_RANGE;
 static const char ROW_TEXT_SQL[] = "SELECT " CS_CALL_ROW_COLUMNS_WITH(CS_ARGS_TEXT_SQL) CS_CALL_ROW_FROM CS_CALL_ROW_RANGE;
 static const char PLACE_SQL[] = "SELECT c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns FROM call_rows c"
                                 " WHERE c.thread_id = ?1 AND c.id >= ?2 AND c.id < ?3 ORDER BY c.id";
+/* With a selection pass 2 reads each subtree right after pass 1: pass 1
+ * then reads the other number columns pass 2 prints as well, so that the
+ * store decodes only the texts of the chunks for pass 2 (store/call_chunks.h). */
+static const char PLACE_SELECTED_SQL[] =
+    "SELECT c.id, c.parent_id, c.depth, c.start_ns, c.duration_ns, c.function_id, c.self_ns, c.flags"
+    " FROM call_rows c WHERE c.thread_id = ?1 AND c.id >= ?2 AND c.id < ?3 ORDER BY c.id";
 
 struct ancestor {
     int64_t id;
@@ -601,7 +607,7 @@ static int show_all(struct show *s)
     s->selecting = s->fn_match || s->filtering;
     if ((s->selecting && load_selected(s) != 0) ||
         sqlite3_prepare_v2(s->db, s->o.common.jsonl ? ROW_SQL : ROW_TEXT_SQL, -1, &rows, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, PLACE_SQL, -1, &placing, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, s->selecting ? PLACE_SELECTED_SQL : PLACE_SQL, -1, &placing, NULL) != SQLITE_OK ||
         cs_load_threads(s->db, s->o.pid, s->o.tid, &threads, &nthreads) != 0 ||
         sqlite3_prepare_v2(s->db, "SELECT time_ns, count FROM lost WHERE thread_id = ? ORDER BY time_ns",
                            -1, &lost, NULL) != SQLITE_OK)

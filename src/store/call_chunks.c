@@ -151,32 +151,13 @@ static void get_numbers(struct cs_column *col, struct cs_chunk_row *rows, int64_
         *(int64_t *)((char *)&rows[i] + field) = (int64_t)cs_get_varint(col);
 }
 
-int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t first_id, int64_t last_id,
-                    int64_t rows, unsigned columns, char *err, size_t errlen)
+#define TEXT_COLUMNS (CS_CHUNK_ALL_COLUMNS & ~((1u << NUMBER_COLUMNS) - 1))
+
+/* The number columns asked for, column by column (the ids always): a scan
+ * that needs a function's id does not pay for the others. */
+static int decode_numbers(struct cs_chunk *c, struct cs_column *col, int64_t first_id, int64_t last_id, int64_t rows,
+                          unsigned columns, char *err, size_t errlen)
 {
-    c->n = 0;
-    c->columns = 0;
-    if (rows < 1 || rows > CS_CHUNK_ROWS || last_id < first_id || last_id - first_id >= INT64_MAX / 2)
-        return corrupt(err, errlen, first_id, "its row count or id range is impossible");
-    columns |= 1u << CS_COL_ID;
-    if (columns & (1u << CS_COL_SELF))
-        columns |= 1u << CS_COL_DURATION; /* its entries follow the durations */
-    struct cs_column col[CS_CHUNK_COLUMNS];
-    char why[128];
-    unsigned parts = 1u | ((columns >> NUMBER_COLUMNS) ? 2u : 0u); /* the texts only when asked for */
-    if (cs_chunk_open(blob, len, 2, PART_COLUMNS, parts, &c->buffer, col, why, sizeof why) != 0)
-        return corrupt(err, errlen, first_id, why);
-    if (c->cap < rows) {
-        struct cs_chunk_row *grown = realloc(c->rows, (size_t)rows * sizeof *grown);
-        if (!grown) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        c->rows = grown;
-        c->cap = (int)rows;
-    }
-    /* Column by column, and only the columns asked for (the ids always):
-     * a scan that needs a function's id does not pay for the texts. */
     struct cs_chunk_row *r = c->rows;
     int64_t id = first_id - 1;
     for (int64_t i = 0; i < rows; i++) {
@@ -217,6 +198,13 @@ int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t fi
         }
     if (columns & (1u << CS_COL_FLAGS))
         get_numbers(&col[CS_COL_FLAGS], r, rows, offsetof(struct cs_chunk_row, flags));
+    return 0;
+}
+
+/* The text columns asked for: they point into the buffer the blob was
+ * decompressed into. */
+static void decode_texts(struct cs_chunk_row *r, struct cs_column *col, int64_t rows, unsigned columns)
+{
     if (columns & (1u << CS_COL_ARGS))
         for (int64_t i = 0; i < rows; i++)
             get_text(&col[CS_COL_ARGS], &r[i].args);
@@ -239,18 +227,75 @@ int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t fi
     if (columns & (1u << CS_COL_EXCEPTION))
         for (int64_t i = 0; i < rows; i++)
             get_text(&col[CS_COL_EXCEPTION], &r[i].exception);
+}
+
+int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t first_id, int64_t last_id,
+                    int64_t rows, unsigned columns, char *err, size_t errlen)
+{
+    if (rows < 1 || rows > CS_CHUNK_ROWS || last_id < first_id || last_id - first_id >= INT64_MAX / 2) {
+        c->n = 0;
+        c->first_id = 0;
+        c->columns = 0;
+        return corrupt(err, errlen, first_id, "its row count or id range is impossible");
+    }
+    columns |= 1u << CS_COL_ID;
+    if (columns & (1u << CS_COL_SELF))
+        columns |= 1u << CS_COL_DURATION; /* its entries follow the durations */
+    /* Only texts missing from a chunk decoded without any: its numbers
+     * stay (the rows hold them), and the buffer is free for the texts. */
+    unsigned held = c->first_id == first_id && c->n == rows ? c->columns : 0;
+    int texts_only = held && !(held & TEXT_COLUMNS) && !(columns & ~held & ~TEXT_COLUMNS);
+    if (!texts_only) {
+        c->n = 0;
+        c->first_id = 0;
+        c->columns = 0;
+    }
+    struct cs_column col[CS_CHUNK_COLUMNS];
+    char why[128];
+    /* the texts only when asked for */
+    unsigned parts = (texts_only ? 0u : 1u) | ((columns & TEXT_COLUMNS) ? 2u : 0u);
+    if (cs_chunk_open(blob, len, 2, PART_COLUMNS, parts, &c->buffer, col, why, sizeof why) != 0)
+        goto corrupt;
+    if (c->cap < rows) {
+        struct cs_chunk_row *grown = realloc(c->rows, (size_t)rows * sizeof *grown);
+        if (!grown) {
+            snprintf(err, errlen, "out of memory");
+            c->n = 0;
+            c->first_id = 0;
+            return -1;
+        }
+        c->rows = grown;
+        c->cap = (int)rows;
+    }
+    if (texts_only)
+        columns &= ~held;
+    else if (decode_numbers(c, col, first_id, last_id, rows, columns, err, errlen) != 0)
+        goto fail;
+    decode_texts(c->rows, col, rows, columns);
     /* Every column read holds exactly its rows' entries. */
     for (int k = 0; k < CS_CHUNK_COLUMNS; k++) {
         if (!(columns & (1u << k)))
             continue;
-        if (col[k].bad)
-            return corrupt(err, errlen, first_id, "a column ends too soon");
-        if (col[k].p != col[k].end)
-            return corrupt(err, errlen, first_id, "a column is longer than its rows");
+        if (col[k].bad) {
+            snprintf(why, sizeof why, "a column ends too soon");
+            goto corrupt;
+        }
+        if (col[k].p != col[k].end) {
+            snprintf(why, sizeof why, "a column is longer than its rows");
+            goto corrupt;
+        }
     }
     c->n = (int)rows;
-    c->columns = columns;
+    c->first_id = first_id;
+    c->columns = texts_only ? held | columns : columns;
     return 0;
+corrupt:
+    corrupt(err, errlen, first_id, why);
+fail:
+    c->n = 0;
+    c->first_id = 0;
+    c->columns = 0;
+    return -1;
 }
 
 void cs_chunk_free(struct cs_chunk *c)

@@ -115,6 +115,7 @@ int cs_chunk_encoder_finish(struct cs_chunk_encoder *e, struct cs_textbuf *out, 
 struct cs_chunk {
     struct cs_chunk_row *rows;
     int n, cap;
+    int64_t first_id; /* of the chunk decoded (with n rows); 0 before */
     unsigned columns;
     struct cs_chunk_buffer buffer; /* the texts point into its body */
 };
@@ -123,8 +124,11 @@ struct cs_chunk {
 
 /* Decodes the blob of the chunk first_id..last_id holding `rows` rows
  * into c: the ids, and the columns whose bits are set in `columns` (the
- * other fields are left as they were). -1 with a one-line reason in err
- * if it is not a chunk as written (the caller names the file). */
+ * other fields are left as they were). When c holds that chunk already
+ * with all the number columns asked for and no text, only the texts are
+ * decoded: a reader that places calls first and prints them next pays
+ * for the numbers once. -1 with a one-line reason in err if it is not a
+ * chunk as written (the caller names the file). */
 int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t first_id, int64_t last_id,
                     int64_t rows, unsigned columns, char *err, size_t errlen);
 void cs_chunk_free(struct cs_chunk *c);

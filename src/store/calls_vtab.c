@@ -234,9 +234,17 @@ static int load_chunk(struct calls_cursor *c, sqlite3_stmt *st)
     unpin(c);
     struct cached_chunk *slot = find_cached(c, first_id);
     if (!slot) {
-        for (int i = 0; i < CACHED_CHUNKS; i++)
-            if (!v->cache[i].pins && (!slot || v->cache[i].used < slot->used))
+        /* the entry with the chunk's other columns, else the least
+         * recently used */
+        for (int i = 0; i < CACHED_CHUNKS && !slot; i++)
+            if (!v->cache[i].pins && v->cache[i].first_id == first_id && first_id)
                 slot = &v->cache[i];
+        struct cached_chunk *oldest = NULL;
+        for (int i = 0; i < CACHED_CHUNKS; i++)
+            if (!v->cache[i].pins && (!oldest || v->cache[i].used < oldest->used))
+                oldest = &v->cache[i];
+        if (!slot)
+            slot = oldest;
         if (!slot)
             slot = &c->own;
         /* the columns decoded before for the same chunk stay decoded */

@@ -74,7 +74,7 @@ struct cs_column {
     int bad;
 };
 
-static inline uint64_t cs_get_varint(struct cs_column *c)
+static inline uint64_t cs_get_long_varint(struct cs_column *c)
 {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
@@ -89,6 +89,14 @@ static inline uint64_t cs_get_varint(struct cs_column *c)
     }
     c->bad = 1; /* more than ten bytes */
     return 0;
+}
+
+static inline uint64_t cs_get_varint(struct cs_column *c)
+{
+    /* most entries (deltas, small numbers, lengths) take one byte */
+    if (c->p < c->end && *c->p < 0x80)
+        return *c->p++;
+    return cs_get_long_varint(c);
 }
 
 /* n bytes from c; NULL (and bad) when the column ends first. */
