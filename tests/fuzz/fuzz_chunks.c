@@ -20,6 +20,7 @@
 
 #include "store/call_chunks.h"
 #include "store/modules.h"
+#include "store/narrowing.h"
 #include "store/schema.h"
 #include "store/val_chunks.h"
 #include "util/textbuf.h"
@@ -65,7 +66,8 @@ static void through_sql(int values, int64_t rows, int64_t span)
 {
     static sqlite3 *db;
     static int64_t first_id;
-    if (!db && (sqlite3_open(":memory:", &db) != SQLITE_OK || cs_schema_create(db) != SQLITE_OK)) {
+    if (!db && (sqlite3_open(":memory:", &db) != SQLITE_OK || cs_schema_create(db) != SQLITE_OK ||
+                cs_narrowing_register(db) != SQLITE_OK)) {
         sqlite3_close(db);
         db = NULL;
         return;
@@ -92,6 +94,11 @@ static void through_sql(int values, int64_t rows, int64_t span)
              (long long)first_id + 2, (long long)first_id);
     read_all(db, sql);
     read_all(db, values ? "SELECT * FROM vals ORDER BY id DESC" : "SELECT * FROM call_rows ORDER BY id DESC");
+    /* the tests the call table answers while it reads (narrowing.h) */
+    if (!values)
+        read_all(db, "SELECT * FROM call_rows c WHERE cs_function_may(c.function_id, x'ff0f') AND"
+                     " cs_value_may(c.args, '5') AND cs_value_may(c.result, '5') AND c.duration_ns > 2.5 AND"
+                     " c.parent_id <= 9 AND c.depth = 1");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -114,10 +121,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (int i = 0; i < vals.n; i++)
                 cs_val_chunk_find(&vals, vals.rows[i].id);
     } else {
-        /* every column, then a few alone, as a scan that needs them would */
+        /* every column, then a few alone, as a scan that needs them would,
+         * then all again: the texts are added to the numbers decoded */
         cs_chunk_decode(&calls, blob.data, blob.len, 1, last_id, rows, CS_CHUNK_ALL_COLUMNS, err, sizeof err);
         cs_chunk_decode(&calls, blob.data, blob.len, 1, last_id, rows, (unsigned)data[0] << 4 | data[1], err,
                         sizeof err);
+        cs_chunk_decode(&calls, blob.data, blob.len, 1, last_id, rows, CS_CHUNK_ALL_COLUMNS, err, sizeof err);
     }
     cs_chunk_free(&calls);
     cs_val_chunk_free(&vals);
