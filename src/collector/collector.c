@@ -856,7 +856,9 @@ static int refers_above(const char *p, const char *end, int64_t kept)
  * rows say that events around them were lost). */
 static void after_disk_full(struct cs_collector *c)
 {
-    int64_t kept = cs_store_values_kept(c->store);
+    struct cs_store_gaps gaps;
+    cs_store_disk_full_gaps(c->store, &gaps);
+    int64_t kept = gaps.values_kept;
     cs_value_cache_forget(c->values);
     for (size_t s = 0; s < c->nstreams; s++) {
         struct stream *st = c->streams[s];

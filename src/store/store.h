@@ -147,14 +147,14 @@ int cs_store_checkpoint(struct cs_store *s);
  * full, and this, called from the caller's thread every step, tries every
  * so often (at once if `now`) to resume. 1 when it just resumed: then the
  * caller must write every value it meets from now on anew, except those
- * with ids up to cs_store_values_kept, and must not refer to others. */
+ * with ids up to cs_store_gaps.values_kept, and must not refer to others. */
 int cs_store_resume(struct cs_store *s, int now);
-int64_t cs_store_values_kept(struct cs_store *s);
 
 struct cs_store_gaps {
-    int64_t gaps;       /* times the disk was found full */
-    int64_t calls_lost; /* call rows that could not be written meanwhile */
-    int full;           /* the disk is full now: not resumed (yet) */
+    int64_t gaps;        /* times the disk was found full */
+    int64_t calls_lost;  /* call rows that could not be written meanwhile */
+    int full;            /* the disk is full now: not resumed (yet) */
+    int64_t values_kept; /* vals ids up to this one have their rows */
 };
 void cs_store_disk_full_gaps(struct cs_store *s, struct cs_store_gaps *out);
 

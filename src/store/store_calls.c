@@ -131,7 +131,8 @@ static void write_chunk(struct cs_store *s, const struct row_entry *const *rows,
         return;
     }
     writer_lock_db(s);
-    if (cs_store_insert_chunk(s, s->insert_chunk, first_id, last_id, count) == 0) {
+    /* (the caller may have found the disk full meanwhile) */
+    if (!failed(s) && cs_store_insert_chunk(s, s->insert_chunk, first_id, last_id, count) == 0) {
         atomic_fetch_add(&s->calls_written, count);
         s->max_chunk_id = last_id;
         for (int k = 0; k < n; k++)
@@ -152,7 +153,8 @@ static void write_val_chunk(struct cs_store *s)
         return;
     }
     writer_lock_db(s);
-    cs_store_insert_chunk(s, s->insert_val_chunk, first_id, last_id, count);
+    if (!failed(s))
+        cs_store_insert_chunk(s, s->insert_val_chunk, first_id, last_id, count);
     unlock_db(s);
 }
 
@@ -232,7 +234,8 @@ static void write_batch(struct cs_store *s, struct batch *b)
         const struct row_entry *r = &b->rows[i];
         if (r->id <= s->max_chunk_id) {
             writer_lock_db(s);
-            write_late(s, r->id, &r->p, text);
+            if (!failed(s))
+                write_late(s, r->id, &r->p, text);
             unlock_db(s);
             continue;
         }
@@ -252,7 +255,7 @@ static void write_batch(struct cs_store *s, struct batch *b)
         write_chunk(s, chunk_rows, n, text);
     if ((b->trim_keep > 0 || b->commit) && !failed(s)) {
         writer_lock_db(s);
-        if (b->trim_keep > 0)
+        if (b->trim_keep > 0 && !failed(s))
             cs_store_trim_locked(s, b->trim_keep);
         if (b->commit && cs_store_commit_locked(s) == 0 && cs_store_exec(s, "BEGIN") == 0)
             s->in_txn = 1;

@@ -7,16 +7,17 @@
  * calls are dropped, and counted, as soon as they reach the store; the
  * small tables' rows go on into the journal (store_tables.c), since later
  * calls refer to them. Every so often (cs_store_resume, from the caller's
- * thread) the store tries again: it writes the journal and the gap's
- * counts in a transaction of their own, and if that commits, recording
- * goes on with the next calls. The file then holds the calls from before
+ * thread), once the file system has RESUME_ROOM_BYTES free, the store
+ * tries again: it writes the journal and the gap's counts in a
+ * transaction of their own, and if that commits, recording goes on with
+ * the next calls. The file then holds the calls from before
  * and after the gap; the calls of the gap are missing, and meta says how
  * many (docs/schema.md).
  *
  * Values are the one thing later calls refer to that the store cannot
  * keep for them: a value written in the rolled-back transaction, or in a
  * batch dropped since, has no row. The caller learns which ids survived
- * (cs_store_values_kept) and must give every value met after the gap a
+ * (cs_store_gaps.values_kept) and must give every value met after the gap a
  * new row; the collector forgets the ids it gave out (value_cache.h).
  */
 #include "store/store_internal.h"
@@ -175,19 +176,12 @@ int cs_store_open_row_lost(struct cs_store *s, int64_t id)
     return lost;
 }
 
-int64_t cs_store_values_kept(struct cs_store *s)
-{
-    lock_db(s);
-    int64_t kept = s->vals_committed;
-    unlock_db(s);
-    return kept;
-}
-
 void cs_store_disk_full_gaps(struct cs_store *s, struct cs_store_gaps *out)
 {
     lock_db(s);
     out->gaps = s->gaps;
     out->calls_lost = atomic_load(&s->calls_lost);
     out->full = failed(s) == STORE_DISK_FULL;
+    out->values_kept = s->vals_committed;
     unlock_db(s);
 }
