@@ -156,6 +156,12 @@ class BadInput(TracedProgram):
         err = proc.stderr.decode()
         self.assertEqual(len(err.strip().splitlines()), 1, err)
         self.assertIn("the disk is full; the program's calls after that point are not recorded", err)
+        # with how many; what was committed before (if anything) stays readable
+        lost = int(re.search(r"\((\d+) calls lost\)$", err.strip()).group(1))
+        stats = self.callscope("stats", os.path.join(mnt, "x.db"))
+        self.assertEqual(stats.returncode, 0, stats.stderr)
+        recorded = re.search(r"^\s*(\d+) .*__main__\.f\b", stats.stdout.decode(), re.M)
+        self.assertGreaterEqual(lost, 300000 - (int(recorded.group(1)) if recorded else 0))
 
     def test_full_disk_then_room_again(self):
         # The disk fills after the program's first calls were committed, and
