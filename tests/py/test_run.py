@@ -285,6 +285,8 @@ class BadInput(TracedProgram):
         stats = self.callscope("stats", db)
         self.assertEqual(stats.returncode, 0, stats.stderr)
         self.assertRegex(stats.stdout.decode(), r"\b%d .*__main__\.f\b" % (before + during + after))
+        self.assertEqual(stats.stderr.decode(), "callscope: %d calls were not recorded while the disk was full;"
+                                                " these numbers are lower bounds\n" % lost)
         show = self.callscope("show", "--format", "jsonl", db)
         self.assertEqual(show.returncode, 0, show.stderr)
         shown = [json.loads(line) for line in show.stdout.decode().splitlines()]
