@@ -770,8 +770,8 @@ struct cs_collector *cs_collector_open(struct cs_ring *ring, const struct cs_col
     start_clock(c);
     cs_store_begin(c->store);
     write_start_meta(c);
-    /* Commit now so a reader can open the file from the start. */
-    /* (a disk already full pauses the recording: not an error) */
+    /* Commit now so a reader can open the file from the start (a disk
+     * already full pauses the recording: no error). */
     if (cs_store_commit(c->store) != 0 && cs_store_error(c->store)) {
         snprintf(err, errlen, "%s", cs_store_error(c->store));
         cs_collector_free(c);
