@@ -72,6 +72,7 @@ struct loop_state {
     int owner_pid;      /* collect: the process that asked for the recording */
     struct cs_ring *ring;
     int seen_producer;
+    const char *path; /* the recording */
 };
 
 static void reap_children(struct loop_state *s)
@@ -100,6 +101,22 @@ static void give_up(struct loop_state *s)
 
 /* What a recording that failed lost: the program itself is not stopped. */
 #define LOST_FROM_THERE "the program's calls after that point are not recorded"
+
+/* One line for the calls a full disk kept out of the recording, if any:
+ * said whatever stderr is, as an error would be. */
+static void report_disk_full(struct cs_collector *c, const char *path)
+{
+    struct cs_collector_totals t;
+    cs_collector_totals(c, &t);
+    if (!t.disk_full_gaps)
+        return;
+    if (t.disk_still_full)
+        cs_error("cannot write %s: the disk is full; " LOST_FROM_THERE " (%lld calls lost)", path,
+                 (long long)t.calls_lost_to_full_disk);
+    else
+        cs_error("%lld calls were not recorded in %s while its disk was full; recording resumed once there was room",
+                 (long long)t.calls_lost_to_full_disk, path);
+}
 
 /* Collects until the program and everything it started are gone (run), or
  * until no process records any more or the owner is gone (collect);
@@ -139,6 +156,7 @@ static int collect_loop(struct cs_collector *c, struct loop_state *s)
         give_up(s);
         return -1;
     }
+    report_disk_full(c, s->path);
     return 0;
 }
 
@@ -306,7 +324,7 @@ int cs_cmd_run(int argc, char **argv)
     signal(SIGTERM, forward_signal);
     signal(SIGHUP, forward_signal);
 
-    struct loop_state s = {.child = pid, .ring = &ring};
+    struct loop_state s = {.child = pid, .ring = &ring, .path = o.collect.db_path};
     int rc = collect_loop(c, &s);
     cs_ring_unlink(&ring);
     if (rc == 0 && atomic_load(&ring.header->target_started))
@@ -360,7 +378,7 @@ int cs_cmd_collect(int argc, char **argv)
     signal(SIGTERM, on_owner_signal);
     printf("%s\n", ring.name);
     fflush(stdout);
-    struct loop_state s = {.owner_pid = o.owner_pid, .ring = &ring};
+    struct loop_state s = {.owner_pid = o.owner_pid, .ring = &ring, .path = o.collect.db_path};
     int rc = collect_loop(c, &s);
     cs_ring_unlink(&ring);
     cs_collector_free(c);

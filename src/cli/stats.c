@@ -300,13 +300,13 @@ static void print_table(const struct fn_stats *fns, size_t n)
 
 static void print_lost(sqlite3 *db)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'lost_events'", -1, &st, NULL) != SQLITE_OK)
-        return;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
-        cs_note("%lld events were lost while recording; these numbers are lower bounds",
-                (long long)sqlite3_column_int64(st, 0));
-    sqlite3_finalize(st);
+    int64_t events = cs_query_int(db, "SELECT value FROM meta WHERE key = 'lost_events'", 0);
+    int64_t calls = cs_query_int(db, "SELECT value FROM meta WHERE key = 'disk_full_lost_calls'", 0);
+    if (events > 0)
+        cs_note("%lld events were lost while recording; these numbers are lower bounds", (long long)events);
+    if (calls > 0)
+        cs_note("%lld calls were not recorded while the disk was full; these numbers are lower bounds",
+                (long long)calls);
 }
 
 int cs_cmd_stats(int argc, char **argv)

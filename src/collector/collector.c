@@ -770,8 +770,9 @@ struct cs_collector *cs_collector_open(struct cs_ring *ring, const struct cs_col
     start_clock(c);
     cs_store_begin(c->store);
     write_start_meta(c);
-    /* Commit now so a reader can open the file from the start. */
-    if (cs_store_commit(c->store) != 0) {
+    /* Commit now so a reader can open the file from the start (a disk
+     * already full pauses the recording: no error). */
+    if (cs_store_commit(c->store) != 0 && cs_store_error(c->store)) {
         snprintf(err, errlen, "%s", cs_store_error(c->store));
         cs_collector_free(c);
         return NULL;
@@ -827,6 +828,51 @@ static void commit_if_due(struct cs_collector *c, int force)
     c->rows_since_commit = 0;
 }
 
+/* Whether a stored args array refers to a vals id above `kept`. Its items
+ * are ids and JSON strings. */
+static int refers_above(const char *p, const char *end, int64_t kept)
+{
+    while (p < end) {
+        if (*p == '"') {
+            for (p++; p < end && *p != '"'; p++)
+                p += *p == '\\';
+            p++;
+        } else if (*p >= '0' && *p <= '9') {
+            int64_t id = 0;
+            while (p < end && *p >= '0' && *p <= '9')
+                id = id * 10 + (*p++ - '0');
+            if (id > kept)
+                return 1;
+        } else {
+            p++;
+        }
+    }
+    return 0;
+}
+
+/* The store resumed after its disk was full, and values with ids above
+ * `kept` have no rows: every value is stored anew from now on, and the
+ * calls still open whose arguments refer to a lost one keep none (their
+ * rows say that events around them were lost). */
+static void after_disk_full(struct cs_collector *c)
+{
+    struct cs_store_gaps gaps;
+    cs_store_disk_full_gaps(c->store, &gaps);
+    int64_t kept = gaps.values_kept;
+    cs_value_cache_forget(c->values);
+    for (size_t s = 0; s < c->nstreams; s++) {
+        struct stream *st = c->streams[s];
+        for (size_t i = 0; st && i < st->depth; i++) {
+            struct frame *f = &st->stack[i];
+            const char *args = st->args.data + f->args_off;
+            if (f->args_len != NO_ARGS && refers_above(args, args + f->args_len, kept)) {
+                f->args_len = NO_ARGS;
+                f->flags |= CS_CALL_LOST;
+            }
+        }
+    }
+}
+
 static int report_error(struct cs_collector *c, char *err, size_t errlen)
 {
     if (c->oom) {
@@ -847,6 +893,8 @@ long cs_collector_step(struct cs_collector *c, char *err, size_t errlen)
     if (now - c->last_calibration >= CALIBRATE_EVERY_NS)
         calibrate(c);
     c->rows_in_step = 0;
+    if (cs_store_resume(c->store, 0))
+        after_disk_full(c);
     cs_store_begin(c->store);
     size_t delivered = cs_ring_read(c->reader, on_bytes, c);
     cs_store_flush_calls(c->store);
@@ -860,6 +908,8 @@ long cs_collector_step(struct cs_collector *c, char *err, size_t errlen)
 int cs_collector_finish(struct cs_collector *c, char *err, size_t errlen)
 {
     cs_ring_reap_dead(c->reader);
+    if (cs_store_resume(c->store, 1))
+        after_disk_full(c);
     cs_store_begin(c->store);
     calibrate(c);
     /* Dead producers' chunks are delivered by the read after the reap. */
@@ -879,6 +929,16 @@ int cs_collector_finish(struct cs_collector *c, char *err, size_t errlen)
         c->lost_events = ring_lost;
     }
     struct cs_store *s = c->store;
+    /* A disk still full gets a last try, for the rows that end the file. */
+    if (cs_store_resume(s, 1))
+        after_disk_full(c);
+    cs_store_begin(s);
+    struct cs_store_gaps gaps;
+    cs_store_disk_full_gaps(s, &gaps);
+    if (gaps.gaps) {
+        cs_store_set_meta_int(s, "disk_full_gaps", gaps.gaps);
+        cs_store_set_meta_int(s, "disk_full_lost_calls", gaps.calls_lost);
+    }
     cs_store_set_meta_int(s, "finished", 1);
     cs_store_set_meta_int(s, "calls", cs_store_calls_written(s));
     cs_store_set_meta_int(s, "lost_events", (int64_t)c->lost_events);
@@ -897,6 +957,11 @@ void cs_collector_totals(const struct cs_collector *c, struct cs_collector_total
 {
     out->calls = (uint64_t)cs_store_calls_written(c->store);
     out->lost_events = c->lost_events;
+    struct cs_store_gaps gaps;
+    cs_store_disk_full_gaps(c->store, &gaps);
+    out->disk_full_gaps = gaps.gaps;
+    out->calls_lost_to_full_disk = gaps.calls_lost;
+    out->disk_still_full = gaps.full;
     out->processes = c->npids;
     out->threads = c->nthreads;
 }

@@ -52,6 +52,10 @@ struct cs_collector_totals {
     uint64_t lost_events;
     uint64_t processes;
     uint64_t threads;
+    /* A full disk (store.h): times it was found full, the calls it kept
+     * out of the file, and whether it still was at the end. */
+    int64_t disk_full_gaps, calls_lost_to_full_disk;
+    int disk_still_full;
 };
 void cs_collector_totals(const struct cs_collector *c, struct cs_collector_totals *out);
 

@@ -195,6 +195,17 @@ void cs_value_cache_add_inline(struct cs_value_cache *vc, const void *bytes, siz
     insert(vc, vc->pending_hash, -call_id, bytes, len);
 }
 
+void cs_value_cache_forget(struct cs_value_cache *vc)
+{
+    for (int g = 0; g < 2; g++) {
+        memset(vc->gen[g].slots, 0, SLOTS * sizeof *vc->gen[g].slots);
+        vc->gen[g].used = 0;
+        vc->gen[g].nbytes = 0;
+    }
+    vc->pending_entry = NULL;
+    vc->turns++;
+}
+
 uint64_t cs_value_cache_turns(const struct cs_value_cache *vc)
 {
     return vc->turns;

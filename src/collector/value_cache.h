@@ -47,6 +47,11 @@ int64_t cs_value_cache_add(struct cs_value_cache *vc, const void *bytes, size_t 
  * inline in the row of call call_id (> 0), with no vals row yet. */
 void cs_value_cache_add_inline(struct cs_value_cache *vc, const void *bytes, size_t len, int64_t call_id);
 
+/* Forgets every value (their rows were lost: see cs_store_resume), so
+ * that each is stored anew when met again, under a new id; the ids go on
+ * counting up. Counts as a turn. */
+void cs_value_cache_forget(struct cs_value_cache *vc);
+
 /* How many times the generations have turned over. A value found before
  * the last turn is still known until the next one: a caller that keeps ids
  * on its own finds the value again after each turn, which keeps it known. */

@@ -31,23 +31,36 @@
 void cs_store_fail(struct cs_store *s, const char *fmt, ...)
 {
     pthread_mutex_lock(&s->error_lock);
-    if (!atomic_load(&s->failed)) {
+    if (atomic_load(&s->failed) != STORE_ERROR) {
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(s->error, sizeof s->error, fmt, ap);
         va_end(ap);
-        atomic_store(&s->failed, 1);
+        atomic_store(&s->failed, STORE_ERROR);
     }
     pthread_mutex_unlock(&s->error_lock);
 }
 
+int cs_store_is_disk_full(struct cs_store *s, int rc)
+{
+    if (rc == SQLITE_FULL)
+        return 1;
+    /* SQLite says SQLITE_FULL for a write that found no room; growing a
+     * file in other ways (the -shm index, a truncate) says IOERR. */
+    int e = s->db ? sqlite3_system_errno(s->db) : 0;
+    return (rc & 0xff) == SQLITE_IOERR && (e == ENOSPC || e == EDQUOT);
+}
 
 /* Called with db_lock held (the message comes from the connection). */
 void cs_store_fail_rc(struct cs_store *s, int rc, const char *doing)
 {
-    if (failed(s))
+    if (failed(s) == STORE_ERROR)
         return;
-    if (rc == SQLITE_FULL)
+    if (s->recording && cs_store_is_disk_full(s, rc))
+        cs_store_pause_for_room(s);
+    else if (failed(s))
+        return; /* what fails while the disk is full is what it stopped */
+    else if (rc == SQLITE_FULL)
         cs_store_fail(s, "cannot write %s: the disk is full", s->path);
     else if (rc == SQLITE_IOERR || (rc & 0xff) == SQLITE_IOERR || rc == SQLITE_CANTOPEN)
         cs_store_fail(s, "cannot %s %s: %s", doing, s->path,
@@ -58,7 +71,7 @@ void cs_store_fail_rc(struct cs_store *s, int rc, const char *doing)
 
 const char *cs_store_error(const struct cs_store *s)
 {
-    return failed(s) ? s->error : NULL;
+    return failed(s) == STORE_ERROR ? s->error : NULL;
 }
 
 int cs_store_exec(struct cs_store *s, const char *sql)
@@ -225,6 +238,7 @@ struct cs_store *cs_store_create(const char *path, char *err, size_t errlen)
         cs_store_close(s);
         return NULL;
     }
+    s->recording = 1;
     return s;
 }
 
@@ -257,6 +271,7 @@ void cs_store_close(struct cs_store *s)
     cs_chunk_encoder_free(s->chunk_encoder);
     cs_val_encoder_free(s->val_encoder);
     cs_textbuf_free(&s->chunk_blob);
+    cs_textbuf_free(&s->journal);
     sqlite3_close(s->db);
     free_batch(s->cur);
     for (size_t i = 0; i < s->queue_len; i++) /* only if the writer never ran */

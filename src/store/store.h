@@ -18,7 +18,8 @@
  *
  * Errors are sticky: the first failure is kept (cs_store_error) and later
  * writes do nothing, so the collector checks once per step. Messages are one
- * line and do not start with "callscope:".
+ * line and do not start with "callscope:". A full disk is no error: the
+ * recording pauses until there is room (see "a full disk" below).
  */
 #ifndef CALLSCOPE_STORE_H
 #define CALLSCOPE_STORE_H
@@ -138,6 +139,24 @@ void cs_store_set_meta_int(struct cs_store *s, const char *key, int64_t value);
 int cs_store_trim_calls(struct cs_store *s, int64_t keep);
 /* Moves the WAL into the main file so the store is one self-contained file. */
 int cs_store_checkpoint(struct cs_store *s);
+
+/* ---- a full disk (store_disk_full.c) ---- */
+
+/* A write that finds the disk full does not end the recording: what was
+ * committed stays, the calls are dropped (and counted) while the disk is
+ * full, and this, called from the caller's thread every step, tries every
+ * so often (at once if `now`) to resume. 1 when it just resumed: then the
+ * caller must write every value it meets from now on anew, except those
+ * with ids up to cs_store_gaps.values_kept, and must not refer to others. */
+int cs_store_resume(struct cs_store *s, int now);
+
+struct cs_store_gaps {
+    int64_t gaps;        /* times the disk was found full */
+    int64_t calls_lost;  /* call rows that could not be written meanwhile */
+    int full;            /* the disk is full now: not resumed (yet) */
+    int64_t values_kept; /* vals ids up to this one have their rows */
+};
+void cs_store_disk_full_gaps(struct cs_store *s, struct cs_store_gaps *out);
 
 /* Opens a store for reading after checking that it is one this callscope
  * understands. NULL with a one-line message in err. */

@@ -78,9 +78,11 @@ static void write_late(struct cs_store *s, int64_t id, const struct pending_call
         bind_text_of(st, 10, text, p->result_off, p->result_len);
     bind_text_of(st, 11, text, p->exc_off, p->exc_len);
     sqlite3_bind_int(st, 12, p->flags);
+    /* A call's open row was counted, unless a full disk lost it. */
+    int counted = p->mode != CS_ROW_REPLACES || (s->gaps && cs_store_open_row_lost(s, id));
     if (run(s, st) == 0) {
         note_in_block(s, id, p, text);
-        if (p->mode != CS_ROW_REPLACES) /* its open row was counted */
+        if (counted)
             atomic_fetch_add(&s->calls_written, 1);
     }
 }
@@ -129,7 +131,8 @@ static void write_chunk(struct cs_store *s, const struct row_entry *const *rows,
         return;
     }
     writer_lock_db(s);
-    if (cs_store_insert_chunk(s, s->insert_chunk, first_id, last_id, count) == 0) {
+    /* (the caller may have found the disk full meanwhile) */
+    if (!failed(s) && cs_store_insert_chunk(s, s->insert_chunk, first_id, last_id, count) == 0) {
         atomic_fetch_add(&s->calls_written, count);
         s->max_chunk_id = last_id;
         for (int k = 0; k < n; k++)
@@ -150,7 +153,8 @@ static void write_val_chunk(struct cs_store *s)
         return;
     }
     writer_lock_db(s);
-    cs_store_insert_chunk(s, s->insert_val_chunk, first_id, last_id, count);
+    if (!failed(s))
+        cs_store_insert_chunk(s, s->insert_val_chunk, first_id, last_id, count);
     unlock_db(s);
 }
 
@@ -192,10 +196,27 @@ static void write_vals(struct cs_store *s, struct batch *b)
         write_val_chunk(s);
 }
 
+/* After a batch met a full disk (or came while it was full): counts its
+ * calls that did not reach the file as lost. Those it wrote before were
+ * rolled back, and counted then, from `written` on (calls_written when
+ * the batch began, before gap number `gaps`). */
+static void count_unwritten(struct cs_store *s, const struct batch *b, int64_t gaps, int64_t written)
+{
+    int64_t calls = (int64_t)b->n + b->nlate_calls;
+    writer_lock_db(s);
+    if (s->gaps != gaps)
+        calls -= s->written_when_full - written;
+    unlock_db(s);
+    atomic_fetch_add(&s->calls_lost, calls);
+}
+
 /* The writer's work for one batch; the batch is empty afterwards. */
 static void write_batch(struct cs_store *s, struct batch *b)
 {
     const char *text = b->text.data;
+    writer_lock_db(s);
+    int64_t gaps = s->gaps, written = atomic_load(&s->calls_written);
+    unlock_db(s);
     write_vals(s, b);
     if (b->nlate && !failed(s)) {
         writer_lock_db(s);
@@ -213,7 +234,8 @@ static void write_batch(struct cs_store *s, struct batch *b)
         const struct row_entry *r = &b->rows[i];
         if (r->id <= s->max_chunk_id) {
             writer_lock_db(s);
-            write_late(s, r->id, &r->p, text);
+            if (!failed(s))
+                write_late(s, r->id, &r->p, text);
             unlock_db(s);
             continue;
         }
@@ -233,13 +255,16 @@ static void write_batch(struct cs_store *s, struct batch *b)
         write_chunk(s, chunk_rows, n, text);
     if ((b->trim_keep > 0 || b->commit) && !failed(s)) {
         writer_lock_db(s);
-        if (b->trim_keep > 0)
+        if (b->trim_keep > 0 && !failed(s))
             cs_store_trim_locked(s, b->trim_keep);
         if (b->commit && cs_store_commit_locked(s) == 0 && cs_store_exec(s, "BEGIN") == 0)
             s->in_txn = 1;
         unlock_db(s);
     }
+    if (failed(s))
+        count_unwritten(s, b, gaps, written);
     b->n = b->nlate = b->nvals = 0;
+    b->nlate_calls = 0;
     b->commit = 0;
     b->trim_keep = 0;
     cs_textbuf_reset(&b->text);
@@ -374,8 +399,10 @@ static void window_to_batch(struct cs_store *s)
 
 void cs_store_commit_async(struct cs_store *s, int64_t trim_keep)
 {
-    if (failed(s))
+    if (failed(s)) {
+        cs_store_drop_pending(s);
         return;
+    }
     window_to_batch(s);
     s->cur->commit = 1;
     s->cur->trim_keep = trim_keep;
@@ -428,8 +455,11 @@ int64_t cs_store_next_call_id(struct cs_store *s)
 
 void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row)
 {
-    if (failed(s))
+    if (failed(s)) {
+        if (row->mode != CS_ROW_REPLACES) /* (its open row was counted) */
+            atomic_fetch_add(&s->calls_lost, 1);
         return;
+    }
     struct batch *b = s->cur;
     int64_t slot = row->id - s->window_base;
     /* Rows of long calls (open ones, and the rows that replace them) go
@@ -441,6 +471,7 @@ void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row)
         b->late[b->nlate].id = row->id;
         row_to_pending(&b->text, row, &b->late[b->nlate].p);
         b->nlate++;
+        b->nlate_calls += row->mode != CS_ROW_REPLACES;
     } else {
         cs_store_fail(s, "out of memory");
     }
@@ -479,11 +510,33 @@ void cs_store_refer_result(struct cs_store *s, int64_t call_id, int64_t val_id)
         s->window[slot].result = val_id; /* its inline text stays unused in the batch */
 }
 
-/* Hands every completed row waiting in the window to the writer. */
+void cs_store_drop_pending(struct cs_store *s)
+{
+    int64_t used = s->next_call_id - s->window_base, dropped = 0;
+    if (used > WINDOW)
+        used = WINDOW;
+    for (int64_t i = 0; i < used; i++) {
+        dropped += s->window[i].filled;
+        s->window[i].filled = 0;
+    }
+    struct batch *b = s->cur;
+    dropped += (int64_t)b->n + b->nlate_calls;
+    b->n = b->nlate = b->nvals = 0;
+    b->nlate_calls = 0;
+    b->commit = 0;
+    b->trim_keep = 0;
+    cs_textbuf_reset(&b->text);
+    atomic_fetch_add(&s->calls_lost, dropped);
+}
+
+/* Hands every completed row waiting in the window to the writer. Rows
+ * that cannot be written are dropped, so that the window can move on. */
 static int flush_all(struct cs_store *s)
 {
-    if (failed(s))
+    if (failed(s)) {
+        cs_store_drop_pending(s);
         return -1;
+    }
     window_to_batch(s);
     if (s->cur->n || s->cur->nlate || s->cur->nvals)
         hand_over(s);

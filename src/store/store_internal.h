@@ -8,7 +8,9 @@
  * closes the connection and keeps the first error; store_calls.c takes call
  * rows from the caller through the window and the queue to the writer
  * thread; store_transactions.c commits, trims and checkpoints;
- * store_tables.c writes the few rows of the small tables.
+ * store_tables.c writes the few rows of the small tables;
+ * store_disk_full.c pauses the recording while its disk is full and
+ * resumes it once there is room again.
  */
 #ifndef CALLSCOPE_STORE_INTERNAL_H
 #define CALLSCOPE_STORE_INTERNAL_H
@@ -88,6 +90,14 @@ struct row_entry {
     struct pending_call p;
 };
 
+/* A disk-full gap ends no sooner than this after it began (ms); each
+ * failed try to resume, or gap with no commit since the last, doubles the
+ * wait, up to the last. */
+#define RESUME_FIRST_WAIT_MS 20
+#define RESUME_LAST_WAIT_MS 1000
+/* Free space a gap waits for: less would fill again at once. */
+#define RESUME_ROOM_BYTES (1u << 20)
+
 /* Rows on their way from the window to SQLite; text offsets point into
  * `text`. A batch can also close the transaction (after trimming). */
 struct batch {
@@ -98,10 +108,16 @@ struct batch {
     struct val_entry *vals; /* written first: rows may refer to them */
     size_t nvals, vals_cap;
     struct cs_textbuf text;
+    int64_t nlate_calls; /* late rows that are calls of their own (not CS_ROW_REPLACES) */
     int commit;        /* then COMMIT and BEGIN the next transaction */
     int64_t trim_keep; /* > 0: then trim calls to about this many */
     struct batch *next_free;
 };
+
+/* What `failed` holds: nothing stops the writes, an error stops them for
+ * good (cs_store_error), or the disk is full and they wait for room
+ * (store_disk_full.c). Either way every write in progress gives up. */
+enum { STORE_OK = 0, STORE_ERROR = 1, STORE_DISK_FULL = 2 };
 
 struct cs_store {
     sqlite3 *db;
@@ -110,6 +126,18 @@ struct cs_store {
     atomic_int failed;
     pthread_mutex_t error_lock;
     int in_txn; /* under db_lock */
+    int recording; /* created: from now on a full disk pauses the writes */
+
+    /* Disk-full gaps (store_disk_full.c), under db_lock unless said. */
+    int64_t calls_committed;   /* calls_written at the last commit */
+    int64_t vals_committed;    /* max_val_id at the last commit */
+    _Atomic int64_t calls_lost; /* call rows a full disk kept out of the file */
+    int64_t gaps;              /* times the disk was found full */
+    int64_t written_when_full; /* calls_written when the last gap began */
+    int64_t resume_at_ms, resume_wait_ms; /* the next try to resume */
+    /* The small tables' rows since the last commit (and while the disk is
+     * full), to write again should that commit never land. */
+    struct cs_textbuf journal;
 
     /* The caller's side. */
     int64_t next_call_id;
@@ -161,11 +189,15 @@ struct cs_store {
 
 /* ---- errors (store.c) ---- */
 
-/* Keeps the first error only; either thread may meet one. */
+/* Keeps the first error only; either thread may meet one. It replaces a
+ * full disk's pause: that error ends the recording. */
 void cs_store_fail(struct cs_store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The error of SQLite result code rc while `doing` (write, create...);
- * called with db_lock held (the message comes from the connection). */
+ * called with db_lock held (the message comes from the connection). A
+ * full disk pauses the recording instead (cs_store_pause_for_room). */
 void cs_store_fail_rc(struct cs_store *s, int rc, const char *doing);
+/* Whether rc, just returned by the connection, says the disk is full. */
+int cs_store_is_disk_full(struct cs_store *s, int rc);
 
 static inline int failed(const struct cs_store *s)
 {
@@ -234,5 +266,19 @@ void cs_store_wait_for_writer(struct cs_store *s);
 int cs_store_commit_locked(struct cs_store *s);
 /* Deletes all but the last `keep` calls; db_lock held (store_transactions.c). */
 int cs_store_trim_locked(struct cs_store *s, int64_t keep);
+/* The disk is full: rolls the open transaction back, counts its calls as
+ * lost and stops the writes until cs_store_resume; db_lock held
+ * (store_disk_full.c). */
+void cs_store_pause_for_room(struct cs_store *s);
+/* Drops the rows the caller holds (window and current batch), counting
+ * them as lost; with the writer idle (store_calls.c). */
+void cs_store_drop_pending(struct cs_store *s);
+/* Whether the open row of call id is missing (a full disk lost it): then
+ * the row that replaces it is no longer counted lost, but written.
+ * db_lock held, before that row is written (store_disk_full.c). */
+int cs_store_open_row_lost(struct cs_store *s, int64_t id);
+/* Writes the journal's rows again (store_tables.c); db_lock held. An
+ * SQLite result code. */
+int cs_store_replay_journal(struct cs_store *s);
 
 #endif

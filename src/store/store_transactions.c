@@ -36,7 +36,14 @@ int cs_store_commit_locked(struct cs_store *s)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    return cs_store_exec(s, "COMMIT");
+    if (cs_store_exec(s, "COMMIT") != 0)
+        return -1;
+    /* What a full disk would roll back from now on starts here. */
+    s->calls_committed = atomic_load(&s->calls_written);
+    s->vals_committed = s->max_val_id;
+    s->resume_wait_ms = 0;
+    cs_textbuf_reset(&s->journal);
+    return 0;
 }
 
 int cs_store_commit(struct cs_store *s)
@@ -264,7 +271,11 @@ int cs_store_checkpoint(struct cs_store *s)
     cs_store_wait_for_writer(s);
     lock_db(s);
     cs_store_stop_checkpointer(s);
-    int rc = cs_store_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)");
+    /* Without room for it the WAL stays beside the file, which readers
+     * read with it: nothing is lost. */
+    int rc = failed(s) ? -1 : sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    if (rc > 0 && !cs_store_is_disk_full(s, rc))
+        cs_store_fail_rc(s, rc, "write");
     unlock_db(s);
-    return rc;
+    return rc == SQLITE_OK ? 0 : -1;
 }

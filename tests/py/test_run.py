@@ -1,13 +1,16 @@
 """`callscope run` behaves like `python3 app.py` for the program, and bad
 input gets one clear line of error."""
 
+import errno
+import json
 import os
+import re
 import struct
 import subprocess
 import sys
 import time
 
-from tests.py.support import CALLSCOPE, LIB, TracedProgram
+from tests.py.support import CALLSCOPE, LIB, TracedProgram, query_recording
 
 PROGRAM = """
 import os, sys
@@ -129,17 +132,22 @@ class BadInput(TracedProgram):
         proc = self.callscope("run", "--python", sys.executable, "-o", "/proc/no/such/dir/x.db", "app.py")
         self.assert_one_line_error(proc, "x.db")
 
-    def test_full_disk(self):
-        # A file system of 1 MB fills up early in the recording: the program
-        # still runs to its end, with all its output, and callscope says
-        # once, at the end, that the record could not be written.
+    def small_file_system(self, size):
+        """A tmpfs of `size` mounted for this test, or the test skipped."""
         mnt = os.path.join(self.dir, "small")
         os.mkdir(mnt)
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt],
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", mnt],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if mounted.returncode != 0:
             self.skipTest("cannot mount a small file system here (needs root)")
         self.addCleanup(subprocess.run, ["umount", "-l", mnt])
+        return mnt
+
+    def test_full_disk(self):
+        # A file system of 1 MB fills up early in the recording: the program
+        # still runs to its end, with all its output, and callscope says
+        # once, at the end, that the record could not be written.
+        mnt = self.small_file_system("1m")
         self.write("app.py", "def f(i):\n    return i\nfor i in range(300000):\n    f(i)\nprint('done')\n")
         proc = self.callscope("run", "--python", sys.executable, "-o", os.path.join(mnt, "x.db"), "app.py")
         self.assertEqual(proc.stdout, b"done\n")
@@ -148,6 +156,155 @@ class BadInput(TracedProgram):
         err = proc.stderr.decode()
         self.assertEqual(len(err.strip().splitlines()), 1, err)
         self.assertIn("the disk is full; the program's calls after that point are not recorded", err)
+        # with how many; what was committed before (if anything) stays readable
+        lost = int(re.search(r"\((\d+) calls lost\)$", err.strip()).group(1))
+        stats = self.callscope("stats", os.path.join(mnt, "x.db"))
+        self.assertEqual(stats.returncode, 0, stats.stderr)
+        recorded = re.search(r"^\s*(\d+) .*__main__\.f\b", stats.stdout.decode(), re.M)
+        self.assertGreaterEqual(lost, 300000 - (int(recorded.group(1)) if recorded else 0))
+
+    def test_full_disk_then_room_again(self):
+        # The disk fills after the program's first calls were committed, and
+        # room comes back while it still runs: the calls made meanwhile are
+        # lost and counted, the later ones recorded, every reader reads the
+        # file, and one line says how many were lost and that recording
+        # resumed. Each step waits for the one before (signal files), so
+        # nothing depends on timing: when the program has made its second
+        # lot of calls, a one-megabyte buffer that makes it wait for the
+        # collector means the collector tried to write them.
+        mnt = self.small_file_system("4m")
+        db = os.path.join(mnt, "x.db")
+        # `shared` is first stored while the disk is full (its row lost), then
+        # passed again after the gap; `later` is running across the gap.
+        self.write("app.py", """
+            import os, sys, time
+            def f(i, shared):
+                return (i, shared)
+            def wait_for(name):
+                while True:
+                    try:
+                        os.stat(name)
+                        return
+                    except FileNotFoundError:
+                        time.sleep(0.01)
+            def later(shared):
+                for i in range(1000, 1001000):
+                    f(i, shared)
+                open("during", "wb").close()
+                wait_for("room")
+                # calls until the test has seen some of them recorded
+                i = 2000000
+                while True:
+                    for k in range(100):
+                        f(i, shared)
+                        i += 1
+                    try:
+                        os.stat("seen")
+                        return i
+                    except FileNotFoundError:
+                        time.sleep(0.01)
+            for i in range(1000):
+                f(i, "before")
+            open("before", "wb").close()
+            wait_for("full")
+            print("done", later(("made", "while full")) - 2000000)
+            sys.exit(3)
+        """)
+        proc = subprocess.Popen([CALLSCOPE, "run", "--python", sys.executable, "--buffer", "1", "-o", db, "app.py"],
+                                cwd=self.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL)
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.kill)
+
+        def signal(name):
+            open(os.path.join(self.dir, name), "w").close()
+
+        def one(sql):
+            return query_recording(db, sql)[0][0]
+
+        def f_calls(where):
+            return one("select count(*) from call_rows c join functions f on f.id = c.function_id"
+                       " where f.qualname = 'f' and " + where)
+
+        def until(what, condition):
+            deadline = time.monotonic() + 120
+            while not condition():
+                self.assertIsNone(proc.poll(), "callscope ended while waiting for " + what)
+                self.assertLess(time.monotonic(), deadline, "waited too long for " + what)
+                time.sleep(0.02)
+
+        exists = lambda name: lambda: os.path.exists(os.path.join(self.dir, name))
+        until("the first calls", exists("before"))
+        until("the first calls to be committed", lambda: f_calls("c.id > 0") == 1000)
+        filler = os.open(os.path.join(mnt, "filler"), os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(filler, b"\0" * 4096):
+                pass
+        except OSError as e:
+            self.assertEqual(e.errno, errno.ENOSPC)
+        finally:
+            os.close(filler)
+        signal("full")
+        until("the calls made while the disk was full", exists("during"))
+        os.unlink(os.path.join(mnt, "filler"))
+        signal("room")
+        until("calls recorded after the gap", lambda: f_calls("cast(json_extract(c.args, '$[0]') as integer) >= 2000000") > 0)
+        signal("seen")
+        out, err = proc.communicate(timeout=120)
+        self.assertRegex(out.decode(), r"^done \d+\n$")
+        made_after = int(out.split()[1])
+        self.assertEqual(proc.returncode, 3)
+        lines = err.decode().strip().splitlines()
+        self.assertEqual(len(lines), 1, err)
+        lost = one("select value from meta where key = 'disk_full_lost_calls'")
+        self.assertRegex(lines[0], r"^callscope: %d calls were not recorded in %s while its disk was full;"
+                                   r" recording resumed once there was room$" % (lost, re.escape(db)))
+        self.assertGreaterEqual(one("select value from meta where key = 'disk_full_gaps'"), 1)
+        self.assertEqual(one("select value from meta where key = 'finished'"), 1)
+        # before and after the gap, in order; the calls of the gap missing
+        before = f_calls("cast(json_extract(c.args, '$[0]') as integer) < 1000")
+        during = f_calls("cast(json_extract(c.args, '$[0]') as integer) between 1000 and 1000999")
+        after = f_calls("cast(json_extract(c.args, '$[0]') as integer) >= 2000000")
+        self.assertEqual(before, 1000)
+        self.assertGreater(after, 0)
+        self.assertLess(during, 1000000)
+        self.assertLessEqual(after, made_after)
+        # every call of f is in the file or counted lost; the other calls
+        # lost are wait_for("full"), which ended while the disk was full, and
+        # maybe wait_for("room"), which ends as the gap does
+        self.assertIn(lost - (1000000 - during) - (made_after - after), (1, 2))
+        # every value a call refers to is there
+        self.assertEqual(one("select count(*) from call_rows c, json_each(c.args) a"
+                                             " where a.type = 'integer' and not exists"
+                                             " (select 1 from vals v where v.id = a.value)"), 0)
+        self.assertEqual(one("select count(*) from call_rows c where typeof(c.result) = 'integer'"
+                                             " and not exists (select 1 from vals v where v.id = c.result)"), 0)
+        self.assertEqual(one("select count(*) from call_rows c where not exists"
+                                             " (select 1 from functions f where f.id = c.function_id)"), 0)
+        # and the readers read it
+        stats = self.callscope("stats", db)
+        self.assertEqual(stats.returncode, 0, stats.stderr)
+        self.assertRegex(stats.stdout.decode(), r"\b%d .*__main__\.f\b" % (before + during + after))
+        self.assertEqual(stats.stderr.decode(), "callscope: %d calls were not recorded while the disk was full;"
+                                                " these numbers are lower bounds\n" % lost)
+        show = self.callscope("show", "--format", "jsonl", db)
+        self.assertEqual(show.returncode, 0, show.stderr)
+        shown = [json.loads(line) for line in show.stdout.decode().splitlines()]
+        args = [c["args"] for c in shown if c.get("function") == "__main__.f"]
+        self.assertEqual(len(args), before + during + after)
+        self.assertEqual(args[0], {"i": "0", "shared": "'before'"})
+        self.assertGreaterEqual(int(args[-1]["i"]), 2000000)
+        self.assertEqual(args[-1]["shared"], "('made', 'while full')")
+        # the call running across the gap: its argument's row was lost
+        later = [c for c in shown if c.get("function") == "__main__.later"]
+        self.assertEqual(len(later), 1)
+        self.assertEqual(later[0]["args"], {})
+        self.assertEqual(query_recording(db, "select c.args, c.flags & 8 from call_rows c join functions f"
+                                             " on f.id = c.function_id where f.qualname = 'later'"), [(None, 8)])
+        self.assertEqual(one("select value from meta where key = 'calls'"), one("select count(*) from call_rows"))
+        for fmt in ("perfetto", "folded", "speedscope"):
+            exported = self.callscope("export", "--format", fmt, "-o", os.path.join(self.dir, "out." + fmt), db)
+            self.assertEqual(exported.returncode, 0, exported.stderr)
 
     def test_a_program_that_cannot_be_started_leaves_nothing_behind(self):
         # fork fails (another user, allowed one process): one line, exit 1,
