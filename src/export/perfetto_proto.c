@@ -37,6 +37,7 @@
 #include "export/export.h"
 #include "query/common.h"
 #include "util/json.h"
+#include "util/sorted.h"
 
 /* Protobuf wire types. */
 enum { WIRE_VARINT = 0, WIRE_BYTES = 2 };
@@ -316,14 +317,7 @@ static int proto_begin(struct cs_export *x)
 /* The track uuid of a process, or 0 when the recording does not list it. */
 static uint64_t process_track(const struct perfetto_proto *p, int64_t pid)
 {
-    size_t lo = 0, hi = p->nprocesses;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->process_pids[mid] < pid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = cs_lower_bound_i64(p->process_pids, p->nprocesses, pid);
     return lo < p->nprocesses && p->process_pids[lo] == pid ? lo + 1 : 0;
 }
 

@@ -42,22 +42,20 @@ int cs_family_frame_is_yielding(void *frame);
 PyObject *cs_family_frame_globals(void *frame);
 /* The code of the frame a hook was handed (borrowed). */
 PyCodeObject *cs_family_frame_code(void *frame);
+/* What a stack walk calls for each frame: its code, its globals and its
+ * first argument (borrowed), and the line it is at. */
+typedef void cs_frame_visit(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg, int lineno);
+
 /* Calls visit(ctx, code, globals, first_arg, line) for the calling thread's
  * frames, innermost first, at most max_frames of them, starting from the
  * frame a hook was handed (before 3.12: a frame object that may be about to
  * run, not yet the thread's current one) or, when NULL or from 3.12, from
  * the running one. first_arg (NULL when not needed) names methods on
  * Pythons whose code objects lack a qualname. */
-void cs_family_walk_stack(void *frame,
-                          void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
-                                        int lineno),
-                          void *ctx, int max_frames);
+void cs_family_walk_stack(void *frame, cs_frame_visit *visit, void *ctx, int max_frames);
 /* Visits f (a new reference, released) and its callers, innermost first:
  * any thread's stack, from cs_thread_frame(ts) (GIL held). */
-void cs_family_walk_frames(PyFrameObject *f,
-                           void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
-                                         int lineno),
-                           void *ctx, int max_frames);
+void cs_family_walk_frames(PyFrameObject *f, cs_frame_visit *visit, void *ctx, int max_frames);
 
 #if CS_PY_HAS_MONITORING
 /* sys.monitoring, shared by the recorder and the live hooks (3.12+). */
