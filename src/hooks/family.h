@@ -17,9 +17,10 @@
  * CS_PY_* feature macros); no other file tests PY_VERSION_HEX. The files
  * that differ by version test those macros: whole-file guards for the two
  * families above, for live observation (live_monitoring.c 3.12+,
- * live_profile.c and live_evaluator.c before, code_copy.c for 3.11), and
- * feature tests inside frame_evaluator.c, live_monitoring.c, py/code.c,
- * live/readable.c and live/query_memory.c.
+ * live_profile.c and live_evaluator.c before, code_copy.c and code_copy.h
+ * for 3.11), and feature tests inside this header, family_monitoring.c,
+ * frame_evaluator.c and .h, live_monitoring.c, py/code.c, live/readable.c
+ * and live/query_memory.c.
  */
 #ifndef CALLSCOPE_FAMILY_H
 #define CALLSCOPE_FAMILY_H
