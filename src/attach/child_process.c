@@ -16,22 +16,29 @@
 
 #include "core/clock.h"
 
-enum cs_child_outcome cs_run_captured(char *const argv[], int timeout_ms, char *out, size_t size, int *status,
-                                      char *err, size_t errlen)
+pid_t cs_fork_with_pipe(int fds[2], char *err, size_t errlen)
 {
-    int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
-        return CS_CHILD_FAILED;
+        return -1;
     }
     fflush(NULL);
     pid_t child = fork();
     if (child < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
         close(fds[0]);
         close(fds[1]);
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-        return CS_CHILD_FAILED;
     }
+    return child;
+}
+
+enum cs_child_outcome cs_run_captured(char *const argv[], int timeout_ms, char *out, size_t size, int *status,
+                                      char *err, size_t errlen)
+{
+    int fds[2];
+    pid_t child = cs_fork_with_pipe(fds, err, errlen);
+    if (child < 0)
+        return CS_CHILD_FAILED;
     if (child == 0) {
         signal(SIGINT, SIG_IGN);
         signal(SIGTERM, SIG_IGN);

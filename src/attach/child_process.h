@@ -1,11 +1,13 @@
 /*
  * child_process.h — running a helper program (gdb, the target's Python) to
- * completion and reading what it printed.
+ * completion and reading what it printed; forking a child that reports back
+ * through a pipe.
  */
 #ifndef CALLSCOPE_ATTACH_CHILD_PROCESS_H
 #define CALLSCOPE_ATTACH_CHILD_PROCESS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 enum cs_child_outcome {
     CS_CHILD_EXITED = 0,    /* *status holds its wait status */
@@ -20,5 +22,11 @@ enum cs_child_outcome {
  * fails exits 127 with nothing printed. */
 enum cs_child_outcome cs_run_captured(char *const argv[], int timeout_ms, char *out, size_t size, int *status,
                                       char *err, size_t errlen);
+
+/* Forks with a pipe from the child to the parent (fds[1] to fds[0], both
+ * close-on-exec), standard I/O flushed first so that neither side writes
+ * the other's buffered output. Returns the child's pid (0 in the child),
+ * or -1 with err saying why and no pipe left open. */
+pid_t cs_fork_with_pipe(int fds[2], char *err, size_t errlen);
 
 #endif

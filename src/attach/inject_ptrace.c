@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attach/child_process.h"
 #include "attach/elf_symbols.h"
 #include "attach/inject.h"
 #include "attach/target.h"
@@ -549,18 +550,9 @@ int cs_inject_ptrace(const struct cs_inject_request *req, int *result, char *err
 {
     int timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 20000;
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
+    pid_t child = cs_fork_with_pipe(fds, err, errlen);
+    if (child < 0)
         return CS_INJECT_TOOL;
-    }
-    fflush(NULL);
-    pid_t child = fork();
-    if (child < 0) {
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-        close(fds[0]);
-        close(fds[1]);
-        return CS_INJECT_TOOL;
-    }
     if (child == 0) {
         close(fds[0]);
         run_child(req, timeout_ms, fds[1]);

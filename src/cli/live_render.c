@@ -581,16 +581,24 @@ void cs_live_render_message(struct cs_live_render *r, const char *type, const ch
     write_line(r, &b);
 }
 
+/* The start of a watch's event line, up to its watch_id in "data": the
+ * caller adds the event's own fields and closes both objects. */
+static void begin_watch_event(struct cs_textbuf *b, const struct cs_live_render *r, int command, const char *what,
+                              uint64_t watch_id)
+{
+    cs_textbuf_printf(b, "{\"type\":\"event\",\"event\":\"%s_%s\"", command_name(command), what);
+    json_command(b, r);
+    cs_textbuf_puts(b, ",\"data\":{\"watch_id\":");
+    json_watch_id(b, command, watch_id);
+}
+
 void cs_live_render_started(struct cs_live_render *r, int command, uint64_t watch_id, const char *function,
                             size_t function_len)
 {
     if (!r->jsonl || !r->events)
         return; /* the info line said it */
     struct cs_textbuf b = {0};
-    cs_textbuf_printf(&b, "{\"type\":\"event\",\"event\":\"%s_started\"", command_name(command));
-    json_command(&b, r);
-    cs_textbuf_puts(&b, ",\"data\":{\"watch_id\":");
-    json_watch_id(&b, command, watch_id);
+    begin_watch_event(&b, r, command, "started", watch_id);
     cs_textbuf_puts(&b, ",\"function\":");
     cs_json_string(&b, function, function_len);
     cs_textbuf_puts(&b, "}}\n");
@@ -607,10 +615,7 @@ void cs_live_render_stopped(struct cs_live_render *r, int command, uint64_t watc
         return;
     }
     struct cs_textbuf b = {0};
-    cs_textbuf_printf(&b, "{\"type\":\"event\",\"event\":\"%s_stopped\"", command_name(command));
-    json_command(&b, r);
-    cs_textbuf_puts(&b, ",\"data\":{\"watch_id\":");
-    json_watch_id(&b, command, watch_id);
+    begin_watch_event(&b, r, command, "stopped", watch_id);
     cs_textbuf_puts(&b, ",\"reason\":");
     cs_json_string(&b, reason, strlen(reason));
     cs_textbuf_printf(&b, ",\"observations\":%llu}}\n", (unsigned long long)observations);

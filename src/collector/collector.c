@@ -198,15 +198,10 @@ static struct stream *get_stream(struct cs_collector *c, uint64_t id, uint32_t p
     if (id >= MAX_STREAM_ID)
         return NULL;
     if (id >= c->nstreams) {
-        size_t n = c->nstreams ? c->nstreams : 64;
-        while (n <= id)
-            n *= 2;
-        struct stream **grown = realloc(c->streams, n * sizeof *grown);
+        struct stream **grown = cs_grow_to(c->streams, &c->nstreams, sizeof *grown, 64, id);
         if (!grown)
             return NULL;
-        memset(grown + c->nstreams, 0, (n - c->nstreams) * sizeof *grown);
         c->streams = grown;
-        c->nstreams = n;
     }
     if (!c->streams[id]) {
         c->streams[id] = calloc(1, sizeof(struct stream));
@@ -242,17 +237,12 @@ static struct function *function_slot(struct cs_collector *c, uint64_t id)
     if (id >= MAX_FUNCTION_ID)
         return NULL;
     if (id >= c->nfunctions) {
-        size_t n = c->nfunctions ? c->nfunctions : 1024;
-        while (n <= id)
-            n *= 2;
-        struct function *grown = realloc(c->functions, n * sizeof *grown);
+        struct function *grown = cs_grow_to(c->functions, &c->nfunctions, sizeof *grown, 1024, id);
         if (!grown) {
             c->oom = 1;
             return NULL;
         }
-        memset(grown + c->nfunctions, 0, (n - c->nfunctions) * sizeof *grown);
         c->functions = grown;
-        c->nfunctions = n;
     }
     return &c->functions[id];
 }

@@ -48,6 +48,7 @@
 
 #include "core/grow.h"
 #include "export/export.h"
+#include "export/names.h"
 #include "query/common.h"
 #include "util/json.h"
 
@@ -421,12 +422,9 @@ static void put_process_name(struct cs_export *x, const struct cs_thread_info *t
     sqlite3_bind_int64(s->process, 1, t->pid);
     if (sqlite3_step(s->process) != SQLITE_ROW) {
         snprintf(name, sizeof name, "pid %lld", (long long)t->pid);
-    } else if (sqlite3_column_int(s->process, 1)) {
-        snprintf(name, sizeof name, "pid %lld (child of %lld)", (long long)t->pid,
-                 (long long)sqlite3_column_int64(s->process, 0));
     } else {
-        const char *command = cs_col_text(s->process, 2);
-        snprintf(name, sizeof name, "%.140s", command ? command : "python");
+        cs_export_process_name(name, sizeof name, t->pid, sqlite3_column_int(s->process, 1),
+                               sqlite3_column_int64(s->process, 0), cs_col_text(s->process, 2));
     }
     cs_json_string(&x->buf, name, strlen(name));
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "export/export.h"
+#include "export/names.h"
 
 /* ---- the stack tree ---- */
 
@@ -140,11 +141,7 @@ static int folded_end(struct cs_export *x)
 {
     struct folded *fo = x->state;
     struct cs_stack_tree *t = &fo->tree;
-    uint32_t max_name = 0;
-    for (uint32_t i = 0; i < x->nfns; i++)
-        if (x->fns[i].name_id > max_name)
-            max_name = x->fns[i].name_id;
-    fo->names = calloc((size_t)max_name + 1, sizeof *fo->names);
+    fo->names = cs_export_names_by_id(x);
     size_t *marks = malloc(((size_t)t->n + 1) * sizeof *marks); /* path length at each level */
     uint32_t *stack = malloc(((size_t)t->n + 1) * sizeof *stack);
     struct cs_textbuf path = {0};
@@ -153,8 +150,6 @@ static int folded_end(struct cs_export *x)
         free(stack);
         return -1;
     }
-    for (uint32_t i = 0; i < x->nfns; i++)
-        fo->names[x->fns[i].name_id] = x->fns[i].name;
     /* stack[d]: the node being visited at level d */
     size_t d = 0;
     uint32_t node = t->nodes[0].first_child;

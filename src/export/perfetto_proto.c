@@ -34,9 +34,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "export/export.h"
+#include "export/names.h"
 #include "query/common.h"
 #include "util/json.h"
+#include "util/sorted.h"
 
 /* Protobuf wire types. */
 enum { WIRE_VARINT = 0, WIRE_BYTES = 2 };
@@ -96,7 +99,7 @@ struct perfetto_proto {
     unsigned char *name_interned;     /* by cs_export_fn.name_id: its EventName was written */
     unsigned char *location_interned; /* by cs_export_fn.index: its SourceLocation was written */
     int64_t *process_pids;            /* ascending; the track uuid of process i is i + 1 */
-    size_t nprocesses;
+    size_t nprocesses, processes_cap;
     uint64_t next_uuid;    /* the next thread track's */
     uint64_t thread_track; /* the uuid of the thread being walked */
     struct cs_export_logs logs;
@@ -248,50 +251,37 @@ static void put_first_packet(struct cs_export *x)
     finish_packet(x);
 }
 
-/* One process track per process, named as in chrome-json: the recorded
- * command for the first, "pid N (child of M)" for the processes it started. */
+/* One process track per process, named as every format names them
+ * (names.h); the track uuid of process i is i + 1. */
+static int put_process(void *ctx, int64_t pid, const char *name)
+{
+    struct cs_export *x = ctx;
+    struct perfetto_proto *p = x->state;
+    if (p->nprocesses && p->process_pids[p->nprocesses - 1] == pid)
+        return 0; /* (pid is the key; a damaged file could repeat it) */
+    if (p->nprocesses == p->processes_cap) {
+        int64_t *grown = cs_grow(p->process_pids, &p->processes_cap, sizeof *grown, 8);
+        if (!grown)
+            return -1;
+        p->process_pids = grown;
+    }
+    p->process_pids[p->nprocesses++] = pid;
+    put_int(&p->entry, PROCESS_PID, (int32_t)pid);
+    put_string(&p->entry, PROCESS_NAME, name);
+    put_uint(&p->event, TRACK_UUID, p->nprocesses);
+    put_message(&p->event, TRACK_PROCESS, &p->entry);
+    start_packet(p, -1, 0);
+    put_message(&p->packet, PACKET_TRACK_DESCRIPTOR, &p->event);
+    finish_packet(x);
+    return 0;
+}
+
 static int put_processes(struct cs_export *x)
 {
     struct perfetto_proto *p = x->state;
-    sqlite3_stmt *st;
-    const char *sql = "SELECT p.pid, p.parent_pid, p.parent_pid IN (SELECT pid FROM processes),"
-                      " (SELECT value FROM meta WHERE key = 'command') FROM processes p ORDER BY p.pid";
-    if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    int rc;
-    size_t cap = 0;
-    char name[160];
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t pid = sqlite3_column_int64(st, 0);
-        if (p->nprocesses && p->process_pids[p->nprocesses - 1] == pid)
-            continue; /* (pid is the key; a damaged file could repeat it) */
-        if (p->nprocesses == cap) {
-            cap = cap ? cap * 2 : 8;
-            int64_t *grown = realloc(p->process_pids, cap * sizeof *grown);
-            if (!grown) {
-                rc = SQLITE_NOMEM;
-                break;
-            }
-            p->process_pids = grown;
-        }
-        p->process_pids[p->nprocesses++] = pid;
-        const char *command = cs_col_text(st, 3);
-        if (sqlite3_column_int(st, 2))
-            snprintf(name, sizeof name, "pid %lld (child of %lld)", (long long)pid,
-                     (long long)sqlite3_column_int64(st, 1));
-        else
-            snprintf(name, sizeof name, "%.140s", command ? command : "python");
-        put_int(&p->entry, PROCESS_PID, (int32_t)pid);
-        put_string(&p->entry, PROCESS_NAME, name);
-        put_uint(&p->event, TRACK_UUID, p->nprocesses);
-        put_message(&p->event, TRACK_PROCESS, &p->entry);
-        start_packet(p, -1, 0);
-        put_message(&p->packet, PACKET_TRACK_DESCRIPTOR, &p->event);
-        finish_packet(x);
-    }
-    sqlite3_finalize(st);
+    int rc = cs_export_each_process(x->db, put_process, x);
     p->next_uuid = p->nprocesses + 1;
-    return rc == SQLITE_DONE ? 0 : -1;
+    return rc;
 }
 
 static int proto_begin(struct cs_export *x)
@@ -316,14 +306,7 @@ static int proto_begin(struct cs_export *x)
 /* The track uuid of a process, or 0 when the recording does not list it. */
 static uint64_t process_track(const struct perfetto_proto *p, int64_t pid)
 {
-    size_t lo = 0, hi = p->nprocesses;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->process_pids[mid] < pid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = cs_lower_bound_i64(p->process_pids, p->nprocesses, pid);
     return lo < p->nprocesses && p->process_pids[lo] == pid ? lo + 1 : 0;
 }
 

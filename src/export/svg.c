@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "export/export.h"
+#include "export/names.h"
 #include "query/common.h"
 
 #define SVG_WIDTH 1200
@@ -154,20 +155,13 @@ static int svg_end(struct cs_export *x)
     struct cs_stack_tree *t = &s->tree;
     if (sort_children(t) != 0)
         return -1;
-    const char **names = NULL;
     int64_t *offset = malloc((size_t)t->n * sizeof *offset);
     int *depth = malloc((size_t)t->n * sizeof *depth); /* -1: left out */
-    uint32_t max_name = 0;
-    for (uint32_t i = 0; i < x->nfns; i++)
-        if (x->fns[i].name_id > max_name)
-            max_name = x->fns[i].name_id;
-    names = calloc((size_t)max_name + 1, sizeof *names);
+    const char **names = cs_export_names_by_id(x);
     if (!offset || !depth || !names) {
         free(offset), free(depth), free(names);
         return -1;
     }
-    for (uint32_t i = 0; i < x->nfns; i++)
-        names[x->fns[i].name_id] = x->fns[i].name;
     /* Parents come before their children in the node array. */
     /* Rounded up, in integers: total >= min_ns exactly when total * MIN_PARTS >= all. */
     int64_t all = t->nodes[0].total_ns, min_ns = (all + MIN_PARTS - 1) / MIN_PARTS;

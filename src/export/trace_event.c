@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "export/export.h"
+#include "export/names.h"
 #include "query/common.h"
 #include "util/json.h"
 
@@ -48,28 +49,10 @@ static void put_metadata(struct cs_export *x, const char *what, int64_t pid, int
     cs_export_emit(x);
 }
 
-/* Names each process: the recorded command for the first, "pid N (child of
- * M)" for the processes it started. */
-static int name_processes(struct cs_export *x)
+static int name_process(void *ctx, int64_t pid, const char *name)
 {
-    sqlite3_stmt *st;
-    const char *sql = "SELECT p.pid, p.parent_pid, p.parent_pid IN (SELECT pid FROM processes),"
-                      " (SELECT value FROM meta WHERE key = 'command') FROM processes p ORDER BY p.pid";
-    if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    int rc;
-    char name[160];
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        long long pid = sqlite3_column_int64(st, 0);
-        const char *command = cs_col_text(st, 3);
-        if (sqlite3_column_int(st, 2))
-            snprintf(name, sizeof name, "pid %lld (child of %lld)", pid, (long long)sqlite3_column_int64(st, 1));
-        else
-            snprintf(name, sizeof name, "%.140s", command ? command : "python");
-        put_metadata(x, "process_name", pid, 0, name);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    put_metadata(ctx, "process_name", pid, 0, name);
+    return 0;
 }
 
 static int trace_event_begin(struct cs_export *x)
@@ -81,7 +64,7 @@ static int trace_event_begin(struct cs_export *x)
     x->state = p;
     cs_export_logs_open(x, &p->logs);
     cs_textbuf_puts(&x->buf, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"exporter\":\"callscope\"},\"traceEvents\":[");
-    return name_processes(x);
+    return cs_export_each_process(x->db, name_process, x);
 }
 
 static int trace_event_thread_begin(struct cs_export *x, const struct cs_thread_info *t)

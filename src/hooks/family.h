@@ -17,9 +17,10 @@
  * CS_PY_* feature macros); no other file tests PY_VERSION_HEX. The files
  * that differ by version test those macros: whole-file guards for the two
  * families above, for live observation (live_monitoring.c 3.12+,
- * live_profile.c and live_evaluator.c before, code_copy.c for 3.11), and
- * feature tests inside frame_evaluator.c, live_monitoring.c, py/code.c,
- * live/readable.c and live/query_memory.c.
+ * live_profile.c and live_evaluator.c before, code_copy.c and code_copy.h
+ * for 3.11), and feature tests inside this header, family_monitoring.c,
+ * frame_evaluator.c and .h, live_monitoring.c, py/code.c, live/readable.c
+ * and live/query_memory.c.
  */
 #ifndef CALLSCOPE_FAMILY_H
 #define CALLSCOPE_FAMILY_H
@@ -42,22 +43,20 @@ int cs_family_frame_is_yielding(void *frame);
 PyObject *cs_family_frame_globals(void *frame);
 /* The code of the frame a hook was handed (borrowed). */
 PyCodeObject *cs_family_frame_code(void *frame);
+/* What a stack walk calls for each frame: its code, its globals and its
+ * first argument (borrowed), and the line it is at. */
+typedef void cs_frame_visit(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg, int lineno);
+
 /* Calls visit(ctx, code, globals, first_arg, line) for the calling thread's
  * frames, innermost first, at most max_frames of them, starting from the
  * frame a hook was handed (before 3.12: a frame object that may be about to
  * run, not yet the thread's current one) or, when NULL or from 3.12, from
  * the running one. first_arg (NULL when not needed) names methods on
  * Pythons whose code objects lack a qualname. */
-void cs_family_walk_stack(void *frame,
-                          void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
-                                        int lineno),
-                          void *ctx, int max_frames);
+void cs_family_walk_stack(void *frame, cs_frame_visit *visit, void *ctx, int max_frames);
 /* Visits f (a new reference, released) and its callers, innermost first:
  * any thread's stack, from cs_thread_frame(ts) (GIL held). */
-void cs_family_walk_frames(PyFrameObject *f,
-                           void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
-                                         int lineno),
-                           void *ctx, int max_frames);
+void cs_family_walk_frames(PyFrameObject *f, cs_frame_visit *visit, void *ctx, int max_frames);
 
 #if CS_PY_HAS_MONITORING
 /* sys.monitoring, shared by the recorder and the live hooks (3.12+). */

@@ -463,10 +463,7 @@ PyCodeObject *cs_family_frame_code(void *frame)
     return cs_frame_code(frame ? frame : cs_current_frame());
 }
 
-void cs_family_walk_stack(void *frame,
-                          void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
-                                        int lineno),
-                          void *ctx, int max_frames)
+void cs_family_walk_stack(void *frame, cs_frame_visit *visit, void *ctx, int max_frames)
 {
     (void)frame; /* the events of sys.monitoring come from the running frame */
     PyFrameObject *f = PyEval_GetFrame();
@@ -475,10 +472,7 @@ void cs_family_walk_stack(void *frame,
 }
 
 
-void cs_family_walk_frames(PyFrameObject *f,
-                        void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
-                                      int lineno),
-                        void *ctx, int max_frames)
+void cs_family_walk_frames(PyFrameObject *f, cs_frame_visit *visit, void *ctx, int max_frames)
 {
     for (int i = 0; f && i < max_frames; i++) {
         PyCodeObject *code = PyFrame_GetCode(f);

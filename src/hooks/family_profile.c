@@ -254,10 +254,7 @@ PyCodeObject *cs_family_frame_code(void *frame)
     return frame_code(frame);
 }
 
-void cs_family_walk_stack(void *frame,
-                          void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
-                                        int lineno),
-                          void *ctx, int max_frames)
+void cs_family_walk_stack(void *frame, cs_frame_visit *visit, void *ctx, int max_frames)
 {
     PyFrameObject *f = frame ? (PyFrameObject *)frame : PyEval_GetFrame();
     Py_XINCREF(f);
@@ -265,10 +262,7 @@ void cs_family_walk_stack(void *frame,
 }
 
 
-void cs_family_walk_frames(PyFrameObject *f,
-                        void (*visit)(void *ctx, PyCodeObject *code, PyObject *globals, PyObject *first_arg,
-                                      int lineno),
-                        void *ctx, int max_frames)
+void cs_family_walk_frames(PyFrameObject *f, cs_frame_visit *visit, void *ctx, int max_frames)
 {
     for (int i = 0; f && i < max_frames; i++) {
         PyObject *globals = cs_frame_globals(frame_of(f));

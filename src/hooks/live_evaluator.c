@@ -169,10 +169,7 @@ static CS_EVALUATOR(evaluate)
 
 int cs_live_hooks_update(void)
 {
-    int any = 0;
-    for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++)
-        any |= cs_live_watches[i] != NULL;
-    if (!any) {
+    if (!cs_live_any_watch()) {
         cs_live_hooks_remove();
         return 0;
     }

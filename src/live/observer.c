@@ -59,6 +59,14 @@ static struct cs_obs_thread *thread_state(void)
     return me;
 }
 
+int cs_live_any_watch(void)
+{
+    for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++)
+        if (cs_live_watches[i])
+            return 1;
+    return 0;
+}
+
 int cs_live_is_target(PyCodeObject *code)
 {
     for (int i = 0; i < CS_LIVE_MAX_WATCHES; i++)

@@ -64,6 +64,8 @@ void cs_live_name_walked_code(PyCodeObject *code, PyObject *globals, PyObject *f
  * *args and **kwargs included, up to a limit. */
 int cs_live_code_nargs(PyCodeObject *code);
 
+/* Whether any watch is in force (then the hooks have something to do). */
+int cs_live_any_watch(void);
 /* Whether any watch observes this code (a few pointer compares). */
 int cs_live_is_target(PyCodeObject *code);
 /* Whether the calling thread is inside a traced invocation (then every call

@@ -181,6 +181,15 @@ static PyObject *stats_field(PyObject *stats, const char *name)
     return out;
 }
 
+/* One more list of the gc answer: a field of its JSON, "name [...]" in its
+ * line of text. */
+static void gc_list(struct cs_live_answer *a, const char *name, PyObject *list)
+{
+    cs_textbuf_printf(&a->json, ",\"%s\":", name);
+    cs_textbuf_printf(&a->text, ", %s", name);
+    put_int_list(&a->json, &a->text, list);
+}
+
 static void gc_answer(struct cs_live_answer *a)
 {
     PyObject *count = call_builtin("gc", "get_count", NULL);
@@ -193,15 +202,9 @@ static void gc_answer(struct cs_live_answer *a)
                       enabled == Py_True ? "true" : enabled == Py_False ? "false" : "null");
     cs_textbuf_printf(&a->text, "gc%s: counts", enabled == Py_False ? " (disabled)" : "");
     put_int_list(&a->json, &a->text, count);
-    cs_textbuf_puts(&a->json, ",\"thresholds\":");
-    cs_textbuf_puts(&a->text, ", thresholds");
-    put_int_list(&a->json, &a->text, threshold);
-    cs_textbuf_puts(&a->json, ",\"collections\":");
-    cs_textbuf_puts(&a->text, ", collections");
-    put_int_list(&a->json, &a->text, collections);
-    cs_textbuf_puts(&a->json, ",\"uncollectable\":");
-    cs_textbuf_puts(&a->text, ", uncollectable");
-    put_int_list(&a->json, &a->text, uncollectable);
+    gc_list(a, "thresholds", threshold);
+    gc_list(a, "collections", collections);
+    gc_list(a, "uncollectable", uncollectable);
     cs_textbuf_putc(&a->json, '}');
     cs_textbuf_putc(&a->text, '\n');
     Py_XDECREF(count);

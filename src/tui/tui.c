@@ -345,13 +345,7 @@ static void complete(struct tui *t)
         snprintf(t->status, sizeof t->status, "no loaded function begins with '%.500s'", t->input.text);
         return;
     }
-    size_t common = strlen(t->candidates[0]);
-    for (int i = 1; i < t->ncandidates; i++) {
-        size_t k = 0;
-        while (k < common && t->candidates[i][k] == t->candidates[0][k])
-            k++;
-        common = k;
-    }
+    size_t common = vi_common_prefix(t->candidates, (size_t)t->ncandidates);
     char start[VI_MAX + 1];
     snprintf(start, sizeof start, "%.*s", (int)common, t->candidates[0]);
     vi_set(&t->input, start);

@@ -67,6 +67,18 @@ void vi_replace(struct view_input *in, size_t from, const char *with)
     insert(in, with, strlen(with));
 }
 
+size_t vi_common_prefix(char *const *items, size_t n)
+{
+    size_t common = strlen(items[0]);
+    for (size_t i = 1; i < n; i++) {
+        size_t k = 0;
+        while (k < common && items[i][k] == items[0][k])
+            k++;
+        common = k;
+    }
+    return common;
+}
+
 size_t vi_next_char(const char *text, size_t bytes, mbstate_t *st, wchar_t *wc)
 {
     size_t n = mbrtowc(wc, text, bytes, st);

@@ -27,10 +27,14 @@ enum vi_result vi_key(struct view_input *in, int is_key, wint_t ch);
 /* Replaces text[from .. cursor) with `with`, leaving the cursor after it. */
 void vi_replace(struct view_input *in, size_t from, const char *with);
 
-/* Screen columns of text[0 .. bytes). */
+/* The length in bytes of the longest prefix the n (n >= 1) completion
+ * candidates share: what Tab can fill in when none is chosen yet. */
+size_t vi_common_prefix(char *const *items, size_t n);
+
 /* Decodes the character at text (at most `bytes`): its length in bytes,
  * at least 1; an invalid byte reads as '?'. */
 size_t vi_next_char(const char *text, size_t bytes, mbstate_t *st, wchar_t *wc);
+/* Screen columns of text[0 .. bytes). */
 int vi_columns(const char *text, size_t bytes);
 
 #endif

@@ -152,8 +152,9 @@ static void report(struct view *v, int rc, const char *what)
         set_message(v, 1, "cannot read %s: %s", v->path, cs_db_error(v->db));
 }
 
-/* Fetches the window from v->top. */
-static int load_window(struct view *v)
+/* Reads a window's worth of rows into v: forward from v->top, or
+ * (at_end) the last page, its last line selected. */
+static int fill_window(struct view *v, int at_end, const char *what)
 {
     int h = view_tree_height(v);
     if (ensure_cap(v, h) != 0)
@@ -161,35 +162,29 @@ static int load_window(struct view *v)
     struct vm_row *tmp = calloc((size_t)h, sizeof *tmp);
     if (!tmp)
         return -1;
-    begin_busy(v, "reading");
-    int n = vm_forward(&v->m, v->top, 1, tmp, h);
+    begin_busy(v, what);
+    int n = at_end ? vm_backward(&v->m, vm_end(&v->m), tmp, h) : vm_forward(&v->m, v->top, 1, tmp, h);
     end_busy(v);
-    if (n >= 0)
+    if (n >= 0) {
         replace_rows(v, tmp, n);
+        if (at_end)
+            v->sel = n ? n - 1 : 0;
+    }
     free(tmp);
-    report(v, n, "reading");
+    report(v, n, what);
     return n < 0 ? n : 0;
+}
+
+/* Fetches the window from v->top. */
+static int load_window(struct view *v)
+{
+    return fill_window(v, 0, "reading");
 }
 
 /* The last page, the last line selected. */
 static int goto_end(struct view *v)
 {
-    int h = view_tree_height(v);
-    if (ensure_cap(v, h) != 0)
-        return -1;
-    struct vm_row *tmp = calloc((size_t)h, sizeof *tmp);
-    if (!tmp)
-        return -1;
-    begin_busy(v, "going to the end");
-    int n = vm_backward(&v->m, vm_end(&v->m), tmp, h);
-    end_busy(v);
-    if (n >= 0) {
-        replace_rows(v, tmp, n);
-        v->sel = n ? n - 1 : 0;
-    }
-    free(tmp);
-    report(v, n, "going to the end");
-    return n < 0 ? n : 0;
+    return fill_window(v, 1, "going to the end");
 }
 
 /* Moves the top by up to d lines (negative: up). The number moved. */
@@ -413,14 +408,7 @@ static void complete(struct view *v)
         free(with);
         return;
     }
-    /* the longest common prefix of the candidates */
-    size_t common = strlen(c->items[0]);
-    for (size_t i = 1; i < c->n; i++) {
-        size_t k = 0;
-        while (k < common && c->items[i][k] == c->items[0][k])
-            k++;
-        common = k;
-    }
+    size_t common = vi_common_prefix(c->items, c->n);
     if (common > v->input.cursor - c->from) {
         char *with = strndup(c->items[0], common);
         if (with) {
