@@ -60,7 +60,7 @@ READER_SRC = $(wildcard src/collector/*.c) $(filter-out $(SQLITE_EXT_ENTRY),$(wi
 # (docs/schema.md). Its entry point is compiled into it alone.
 SQLITE_EXT_ENTRY = src/store/sqlite_extension.c
 SQLITE_EXT_SRC = $(SQLITE_EXT_ENTRY) src/store/modules.c src/store/calls_vtab.c src/store/vals_vtab.c \
-    src/store/vtab_statements.c src/store/id_plan.c src/store/narrowing.c src/store/call_chunks.c src/store/val_chunks.c src/store/chunk_codec.c src/util/textbuf.c
+    src/store/chunk_table.c src/store/id_plan.c src/store/narrowing.c src/store/call_chunks.c src/store/val_chunks.c src/store/chunk_codec.c src/util/textbuf.c
 CLI_SRC = $(filter-out $(READER_COMMANDS_SRC),$(wildcard src/cli/*.c)) $(LIVE_SHARED_SRC)
 # The live agent runs inside the target, so it is part of the extension;
 # the protocol is shared with the client.

@@ -266,33 +266,33 @@ static int place(struct show *s, sqlite3_stmt *st, int root, int *outside)
     return shown ? base : -1;
 }
 
+/* Grows two arrays kept side by side to cap entries each; -1 when one
+ * could not grow (both stay valid, at least as long as before). */
+static int grow_pair(int **ints, unsigned char **bytes, size_t cap)
+{
+    int *i = realloc(*ints, cap * sizeof *i);
+    if (i)
+        *ints = i;
+    unsigned char *b = realloc(*bytes, cap);
+    if (b)
+        *bytes = b;
+    return i && b ? 0 : -1;
+}
+
 static int grow_shown(struct show *s, int depth)
 {
     if (s->nshown == s->shown_cap) {
         size_t cap = s->shown_cap ? s->shown_cap * 2 : 1024;
-        int *d = realloc(s->shown_depth, cap * sizeof *d);
-        if (d)
-            s->shown_depth = d;
-        unsigned char *h = realloc(s->has_next, cap);
-        if (h)
-            s->has_next = h;
-        if (!d || !h)
+        if (grow_pair(&s->shown_depth, &s->has_next, cap) != 0)
             return -1;
         s->shown_cap = cap;
     }
     if ((size_t)depth + 2 > s->open_cap) {
         size_t cap = (size_t)depth * 2 + 16;
-        int *o = realloc(s->open_at, cap * sizeof *o);
-        if (o) {
-            for (size_t i = s->open_cap; i < cap; i++)
-                o[i] = -1;
-            s->open_at = o;
-        }
-        unsigned char *g = realloc(s->guide, cap);
-        if (g)
-            s->guide = g;
-        if (!o || !g)
+        if (grow_pair(&s->open_at, &s->guide, cap) != 0)
             return -1;
+        for (size_t i = s->open_cap; i < cap; i++)
+            s->open_at[i] = -1;
         s->open_cap = cap;
     }
     return 0;

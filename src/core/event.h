@@ -188,7 +188,7 @@ struct cs_reader {
     int error; /* set once input ran out or was malformed; sticky */
 };
 
-static inline uint64_t cs_get_varint(struct cs_reader *r)
+static inline uint64_t cs_get_long_varint(struct cs_reader *r)
 {
     uint64_t v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
@@ -203,6 +203,14 @@ static inline uint64_t cs_get_varint(struct cs_reader *r)
     }
     r->error = 1;
     return 0;
+}
+
+static inline uint64_t cs_get_varint(struct cs_reader *r)
+{
+    /* most are small (lengths, ids, deltas): one byte */
+    if (r->p < r->end && *r->p < 0x80)
+        return *r->p++;
+    return cs_get_long_varint(r);
 }
 
 static inline int64_t cs_get_svarint(struct cs_reader *r)

@@ -25,6 +25,7 @@
 #include "query/filter.h"
 #include "query/parallel_scan.h"
 #include "query/selection.h"
+#include "util/sorted.h"
 #include "util/textbuf.h"
 
 static const struct cs_export_format *const FORMATS[] = {
@@ -140,15 +141,9 @@ static int parse_options(int argc, char **argv, struct export_options *o)
 
 const struct cs_export_fn *cs_export_function(const struct cs_export *x, int64_t function_id)
 {
-    uint32_t lo = 0, hi = x->nfns - 1; /* the last one, "?", has no id */
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (x->fn_ids[mid] < function_id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < x->nfns - 1 && x->fn_ids[lo] == function_id ? &x->fns[lo] : &x->fns[x->nfns - 1];
+    size_t known = x->nfns - 1; /* the last one, "?", has no id */
+    size_t at = cs_lower_bound_i64(x->fn_ids, known, function_id);
+    return at < known && x->fn_ids[at] == function_id ? &x->fns[at] : &x->fns[known];
 }
 
 static void free_functions(struct cs_export *x)

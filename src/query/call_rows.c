@@ -65,6 +65,13 @@ static void put_int_or_null(struct cs_textbuf *b, sqlite3_stmt *st, int col)
         cs_textbuf_int(b, sqlite3_column_int64(st, col));
 }
 
+/* A key (with the comma before it) and a JSON string, or null. */
+static void put_text_field(struct cs_textbuf *b, const char *key, const char *text)
+{
+    cs_textbuf_puts(b, key);
+    cs_json_text_or_null(b, text);
+}
+
 void cs_call_json_line(struct cs_textbuf *b, sqlite3_stmt *st, const struct cs_thread_info *t, int64_t wall0)
 {
     cs_textbuf_puts(b, "{\"id\":");
@@ -75,12 +82,9 @@ void cs_call_json_line(struct cs_textbuf *b, sqlite3_stmt *st, const struct cs_t
     cs_json_text_or_null(b, t->name);
     cs_textbuf_puts(b, ",\"depth\":");
     cs_textbuf_int(b, sqlite3_column_int64(st, C_DEPTH));
-    cs_textbuf_puts(b, ",\"function\":");
-    cs_json_text_or_null(b, cs_col_text(st, C_NAME));
-    cs_textbuf_puts(b, ",\"module\":");
-    cs_json_text_or_null(b, cs_col_text(st, C_MODULE));
-    cs_textbuf_puts(b, ",\"filename\":");
-    cs_json_text_or_null(b, cs_col_text(st, C_FILENAME));
+    put_text_field(b, ",\"function\":", cs_col_text(st, C_NAME));
+    put_text_field(b, ",\"module\":", cs_col_text(st, C_MODULE));
+    put_text_field(b, ",\"filename\":", cs_col_text(st, C_FILENAME));
     cs_textbuf_puts(b, ",\"lineno\":");
     put_int_or_null(b, st, C_LINENO);
     /* epoch seconds to the microsecond, milliseconds to the nanosecond */
@@ -95,10 +99,8 @@ void cs_call_json_line(struct cs_textbuf *b, sqlite3_stmt *st, const struct cs_t
         cs_textbuf_decimal(b, sqlite3_column_int64(st, C_DURATION), 6);
     cs_textbuf_puts(b, ",\"args\":");
     cs_json_args_object(b, cs_col_text(st, C_ARGS));
-    cs_textbuf_puts(b, ",\"return\":");
-    cs_json_text_or_null(b, cs_col_text(st, C_RESULT));
-    cs_textbuf_puts(b, ",\"exception\":");
-    cs_json_text_or_null(b, cs_col_text(st, C_EXCEPTION));
+    put_text_field(b, ",\"return\":", cs_col_text(st, C_RESULT));
+    put_text_field(b, ",\"exception\":", cs_col_text(st, C_EXCEPTION));
     /* a generator's or coroutine's step: the return is then what it
      * yielded when "yielded" is true */
     int flags = sqlite3_column_int(st, C_FLAGS);

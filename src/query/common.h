@@ -1,7 +1,8 @@
 /*
  * common.h — what every command that reads a recording or talks to a live
- * agent shares (show, stats, export, view, the filter's files, and the live
- * commands): opening a store with a one-line error, reading single values
+ * agent shares (show, stats, export, view, sql, the live commands, and the
+ * reading side of src/query: the filter's files, the call rows, the scans
+ * and their option parsing in cli/reader_options.c): opening a store with a one-line error, reading single values
  * from it, the --format and FILE arguments, formatting durations, deciding
  * on color, and printing JSON values. It brings in the utilities they all
  * use too: the error printer and exit statuses (util/error.h), number

@@ -331,19 +331,11 @@ static int compile_text(struct compiler *c, const struct cs_filter_field *f, enu
         cs_textbuf_free(&pat);
         return -1;
     }
-    if (op == CS_OP_EQ && c->any_value && strcmp(f->name, "value") == 0) {
-        /* answered from the stored array, without a row per argument */
-        cs_textbuf_puts(&c->sql, "cs_has_value(c.args, ");
-        int rc = add_text(c, p, pat.len);
-        if (rc == 0 && text_needed)
-            add_narrowing(c, "cs_value_may(c.args, ", ")");
-        cs_textbuf_printf(&c->sql, ", %d)", glob);
-        cs_textbuf_free(&pat);
-        return rc;
-    }
-    if (op == CS_OP_EQ && c->value_column[0] && strcmp(f->name, "value") == 0) {
-        /* compared in place, without a copy of each call's value */
-        cs_textbuf_printf(&c->sql, "cs_arg_is(c.args, c.function_id, %s, ", c->arg_param);
+    if (op == CS_OP_EQ && (c->any_value || c->value_column[0]) && strcmp(f->name, "value") == 0) {
+        if (c->any_value) /* answered from the stored array, without a row per argument */
+            cs_textbuf_puts(&c->sql, "cs_has_value(c.args, ");
+        else /* compared in place, without a copy of each call's value */
+            cs_textbuf_printf(&c->sql, "cs_arg_is(c.args, c.function_id, %s, ", c->arg_param);
         int rc = add_text(c, p, pat.len);
         if (rc == 0 && text_needed)
             add_narrowing(c, "cs_value_may(c.args, ", ")");

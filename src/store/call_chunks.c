@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zstd.h>
 
 /* ---- writing ---- */
 
@@ -19,8 +18,7 @@ static const int PART_COLUMNS[2] = {NUMBER_COLUMNS, CS_CHUNK_COLUMNS - NUMBER_CO
 struct cs_chunk_encoder {
     struct cs_textbuf col[CS_CHUNK_COLUMNS];
     struct cs_textbuf body[2];
-    ZSTD_CCtx *zstd;
-    int level;
+    struct cs_chunk_compressor compressor;
     int rows;
     int64_t first_id, last_id, last_start;
 };
@@ -28,14 +26,8 @@ struct cs_chunk_encoder {
 struct cs_chunk_encoder *cs_chunk_encoder_new(int level)
 {
     struct cs_chunk_encoder *e = calloc(1, sizeof *e);
-    if (!e)
-        return NULL;
-    e->zstd = ZSTD_createCCtx();
-    if (!e->zstd) {
-        free(e);
-        return NULL;
-    }
-    e->level = level;
+    if (e)
+        e->compressor.level = level;
     return e;
 }
 
@@ -47,7 +39,7 @@ void cs_chunk_encoder_free(struct cs_chunk_encoder *e)
         cs_textbuf_free(&e->col[c]);
     cs_textbuf_free(&e->body[0]);
     cs_textbuf_free(&e->body[1]);
-    ZSTD_freeCCtx(e->zstd);
+    cs_chunk_compressor_free(&e->compressor);
     free(e);
 }
 
@@ -59,10 +51,10 @@ int cs_chunk_encoder_rows(const struct cs_chunk_encoder *e)
 static void put_text(struct cs_textbuf *b, const struct cs_chunk_text *t)
 {
     if (!t->present) {
-        cs_put_varint(b, 0);
+        cs_chunk_put_varint(b, 0);
         return;
     }
-    cs_put_varint(b, (uint64_t)t->len + 1);
+    cs_chunk_put_varint(b, (uint64_t)t->len + 1);
     cs_textbuf_put(b, t->text, t->len);
 }
 
@@ -74,27 +66,27 @@ int cs_chunk_encoder_add(struct cs_chunk_encoder *e, const struct cs_chunk_row *
         e->last_id = row->id - 1;
         e->last_start = 0;
     }
-    cs_put_varint(&col[CS_COL_ID], (uint64_t)(row->id - e->last_id));
-    cs_put_varint(&col[CS_COL_PARENT], row->parent_id ? cs_zigzag(cs_wrapping_sub(row->id, row->parent_id)) + 1 : 0);
-    cs_put_varint(&col[CS_COL_THREAD], (uint64_t)row->thread_id);
-    cs_put_varint(&col[CS_COL_FUNCTION], (uint64_t)row->function_id);
-    cs_put_varint(&col[CS_COL_DEPTH], (uint64_t)row->depth);
-    cs_put_varint(&col[CS_COL_START], cs_zigzag(cs_wrapping_sub(row->start_ns, e->last_start)));
+    cs_chunk_put_varint(&col[CS_COL_ID], (uint64_t)(row->id - e->last_id));
+    cs_chunk_put_varint(&col[CS_COL_PARENT], row->parent_id ? cs_zigzag(cs_wrapping_sub(row->id, row->parent_id)) + 1 : 0);
+    cs_chunk_put_varint(&col[CS_COL_THREAD], (uint64_t)row->thread_id);
+    cs_chunk_put_varint(&col[CS_COL_FUNCTION], (uint64_t)row->function_id);
+    cs_chunk_put_varint(&col[CS_COL_DEPTH], (uint64_t)row->depth);
+    cs_chunk_put_varint(&col[CS_COL_START], cs_zigzag(cs_wrapping_sub(row->start_ns, e->last_start)));
     if (row->finished) {
-        cs_put_varint(&col[CS_COL_DURATION], cs_zigzag(row->duration_ns) + 1);
-        cs_put_varint(&col[CS_COL_SELF], cs_zigzag(cs_wrapping_sub(row->duration_ns, row->self_ns)));
+        cs_chunk_put_varint(&col[CS_COL_DURATION], cs_zigzag(row->duration_ns) + 1);
+        cs_chunk_put_varint(&col[CS_COL_SELF], cs_zigzag(cs_wrapping_sub(row->duration_ns, row->self_ns)));
     } else {
-        cs_put_varint(&col[CS_COL_DURATION], 0);
+        cs_chunk_put_varint(&col[CS_COL_DURATION], 0);
     }
-    cs_put_varint(&col[CS_COL_FLAGS], (uint64_t)row->flags);
+    cs_chunk_put_varint(&col[CS_COL_FLAGS], (uint64_t)row->flags);
     put_text(&col[CS_COL_ARGS], &row->args);
     if (row->result_id > 0) {
-        cs_put_varint(&col[CS_COL_RESULT], (uint64_t)row->result_id << 1 | 1);
+        cs_chunk_put_varint(&col[CS_COL_RESULT], (uint64_t)row->result_id << 1 | 1);
     } else if (row->result.present) {
-        cs_put_varint(&col[CS_COL_RESULT], ((uint64_t)row->result.len + 1) << 1);
+        cs_chunk_put_varint(&col[CS_COL_RESULT], ((uint64_t)row->result.len + 1) << 1);
         cs_textbuf_put(&col[CS_COL_RESULT], row->result.text, row->result.len);
     } else {
-        cs_put_varint(&col[CS_COL_RESULT], 0);
+        cs_chunk_put_varint(&col[CS_COL_RESULT], 0);
     }
     put_text(&col[CS_COL_EXCEPTION], &row->exception);
     e->last_id = row->id;
@@ -115,12 +107,12 @@ int cs_chunk_encoder_finish(struct cs_chunk_encoder *e, struct cs_textbuf *out, 
     *last_id = e->last_id;
     *rows = e->rows;
     e->rows = 0;
-    return cs_chunk_compress(e->zstd, e->level, e->body, 2, out, err, errlen);
+    return cs_chunk_compress(&e->compressor, e->body, 2, out, err, errlen);
 }
 
 /* ---- reading ---- */
 
-static int get_text(struct cs_column *r, struct cs_chunk_text *t)
+static int get_text(struct cs_reader *r, struct cs_chunk_text *t)
 {
     uint64_t k = cs_get_varint(r);
     t->present = k != 0;
@@ -129,12 +121,12 @@ static int get_text(struct cs_column *r, struct cs_chunk_text *t)
     if (!k)
         return 0;
     if (k - 1 > UINT32_MAX) {
-        r->bad = 1;
+        r->error = 1;
         return -1;
     }
     t->len = (uint32_t)(k - 1);
     t->text = cs_get_bytes(r, k - 1);
-    return r->bad ? -1 : 0;
+    return r->error ? -1 : 0;
 }
 
 static int corrupt(char *err, size_t errlen, int64_t first_id, const char *why)
@@ -145,7 +137,7 @@ static int corrupt(char *err, size_t errlen, int64_t first_id, const char *why)
 
 /* Reads one number per row from a column into the rows (field at offset
  * `field` of each row, as an int64_t). */
-static void get_numbers(struct cs_column *col, struct cs_chunk_row *rows, int64_t n, size_t field)
+static void get_numbers(struct cs_reader *col, struct cs_chunk_row *rows, int64_t n, size_t field)
 {
     for (int64_t i = 0; i < n; i++)
         *(int64_t *)((char *)&rows[i] + field) = (int64_t)cs_get_varint(col);
@@ -155,7 +147,7 @@ static void get_numbers(struct cs_column *col, struct cs_chunk_row *rows, int64_
 
 /* The number columns asked for, column by column (the ids always): a scan
  * that needs a function's id does not pay for the others. */
-static int decode_numbers(struct cs_chunk *c, struct cs_column *col, int64_t first_id, int64_t last_id, int64_t rows,
+static int decode_numbers(struct cs_chunk *c, struct cs_reader *col, int64_t first_id, int64_t last_id, int64_t rows,
                           unsigned columns, char *err, size_t errlen)
 {
     struct cs_chunk_row *r = c->rows;
@@ -203,7 +195,7 @@ static int decode_numbers(struct cs_chunk *c, struct cs_column *col, int64_t fir
 
 /* The text columns asked for: they point into the buffer the blob was
  * decompressed into. */
-static void decode_texts(struct cs_chunk_row *r, struct cs_column *col, int64_t rows, unsigned columns)
+static void decode_texts(struct cs_chunk_row *r, struct cs_reader *col, int64_t rows, unsigned columns)
 {
     if (columns & (1u << CS_COL_ARGS))
         for (int64_t i = 0; i < rows; i++)
@@ -221,7 +213,7 @@ static void decode_texts(struct cs_chunk_row *r, struct cs_column *col, int64_t 
                 r[i].result.len = n > UINT32_MAX ? 0 : (uint32_t)n;
                 r[i].result.text = n > UINT32_MAX ? NULL : cs_get_bytes(&col[CS_COL_RESULT], n);
                 if (!r[i].result.text)
-                    col[CS_COL_RESULT].bad = 1;
+                    col[CS_COL_RESULT].error = 1;
             }
         }
     if (columns & (1u << CS_COL_EXCEPTION))
@@ -250,7 +242,7 @@ int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t fi
         c->first_id = 0;
         c->columns = 0;
     }
-    struct cs_column col[CS_CHUNK_COLUMNS];
+    struct cs_reader col[CS_CHUNK_COLUMNS];
     char why[128];
     /* the texts only when asked for */
     unsigned parts = (texts_only ? 0u : 1u) | ((columns & TEXT_COLUMNS) ? 2u : 0u);
@@ -276,7 +268,7 @@ int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t fi
     for (int k = 0; k < CS_CHUNK_COLUMNS; k++) {
         if (!(columns & (1u << k)))
             continue;
-        if (col[k].bad) {
+        if (col[k].error) {
             snprintf(why, sizeof why, "a column ends too soon");
             goto corrupt;
         }

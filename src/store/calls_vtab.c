@@ -17,7 +17,7 @@
 #include "store/modules.h"
 #include "store/narrowing.h"
 #include "store/read_sets.h"
-#include "store/vtab_statements.h"
+#include "store/chunk_table.h"
 
 enum column {
     COL_ID,
@@ -48,7 +48,7 @@ static const char DECLARATION[] = "CREATE TABLE x(id INTEGER, parent_id INTEGER,
                                   " function_id INTEGER, depth INTEGER, start_ns INTEGER, duration_ns INTEGER,"
                                   " self_ns INTEGER, args TEXT, result, exception TEXT, flags INTEGER)";
 
-/* The statements of a cursor of its own (vtab_statements.h), by number. */
+/* The statements of a cursor of its own (chunk_table.h), by number. */
 enum { ST_LATE = CS_VTAB_OWN, ST_LATE_DESC, ST_LAST_VAL, ST_TEXT_IDS };
 
 /* Decoded chunks kept per table, shared by its cursors: a reader that
@@ -58,10 +58,8 @@ enum { ST_LATE = CS_VTAB_OWN, ST_LATE_DESC, ST_LAST_VAL, ST_TEXT_IDS };
 #define CACHED_CHUNKS 16
 
 struct cached_chunk {
-    int64_t first_id; /* 0: empty */
+    struct cs_chunk_slot slot; /* (its last_id is not used) */
     struct cs_chunk chunk;
-    uint64_t used; /* when last used, by the table's clock */
-    int pins;      /* cursors reading it now: it stays */
 };
 
 /* The vals ids of a text cs_value_may asks for, looked up once per
@@ -78,14 +76,14 @@ struct known_text {
 };
 
 struct calls_vtab {
-    sqlite3_vtab base;
-    sqlite3 *db;
+    struct cs_chunk_vtab t;
     struct cached_chunk cache[CACHED_CHUNKS];
     uint64_t clock;
-    struct cs_vtab_statements *idle;
     struct known_text texts[KNOWN_TEXTS];
     int ntexts;
 };
+
+static const struct cs_chunk_vtab_shape SHAPE = {DECLARATION, sizeof(struct calls_vtab)};
 
 /* A test a cursor applies to its chunk rows: a comparison of a number
  * column, or a narrowing function (narrowing.h). */
@@ -101,9 +99,8 @@ struct row_test {
 #define RANGE 1 /* not an op SQLite uses for a constraint */
 
 struct calls_cursor {
-    sqlite3_vtab_cursor base;
+    struct cs_chunk_cursor head;
     struct calls_vtab *vtab;
-    struct cs_vtab_statements *st;
     sqlite3_stmt *chunks, *late; /* st's, of the cursor's direction */
     int desc;
     int64_t lo, hi;
@@ -125,19 +122,6 @@ struct calls_cursor {
     int eof;
 };
 
-static int vtab_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
-                        char **errmsg)
-{
-    (void)aux;
-    (void)argc;
-    (void)argv;
-    (void)errmsg;
-    int rc = cs_vtab_connect(db, DECLARATION, sizeof(struct calls_vtab), out);
-    if (rc == SQLITE_OK)
-        ((struct calls_vtab *)*out)->db = db;
-    return rc;
-}
-
 static int vtab_disconnect(sqlite3_vtab *base)
 {
     struct calls_vtab *v = (struct calls_vtab *)base;
@@ -147,8 +131,7 @@ static int vtab_disconnect(sqlite3_vtab *base)
         sqlite3_free(v->texts[i].text);
         sqlite3_free(v->texts[i].ids);
     }
-    cs_vtab_statements_free(&v->idle);
-    sqlite3_free(v);
+    cs_chunk_vtab_free(&v->t);
     return SQLITE_OK;
 }
 
@@ -160,25 +143,19 @@ static int vtab_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 
 static int cursor_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
 {
-    struct calls_vtab *v = (struct calls_vtab *)base;
-    struct calls_cursor *c = sqlite3_malloc(sizeof *c);
-    if (!c)
-        return SQLITE_NOMEM;
-    memset(c, 0, sizeof *c);
-    c->vtab = v;
-    if (!(c->st = cs_vtab_statements_take(&v->idle))) {
-        sqlite3_free(c);
-        return SQLITE_NOMEM;
+    int rc = cs_chunk_cursor_open((struct cs_chunk_vtab *)base, sizeof(struct calls_cursor), out);
+    if (rc == SQLITE_OK) {
+        struct calls_cursor *c = (struct calls_cursor *)*out;
+        c->vtab = (struct calls_vtab *)base;
+        c->chunk = &c->own.chunk;
     }
-    c->chunk = &c->own.chunk;
-    *out = &c->base;
-    return SQLITE_OK;
+    return rc;
 }
 
 static void unpin(struct calls_cursor *c)
 {
     if (c->at && c->at != &c->own)
-        c->at->pins--;
+        c->at->slot.pins--;
     c->at = NULL;
 }
 
@@ -186,29 +163,26 @@ static int cursor_close(sqlite3_vtab_cursor *base)
 {
     struct calls_cursor *c = (struct calls_cursor *)base;
     unpin(c);
-    cs_vtab_statements_give(&c->vtab->idle, c->st);
     cs_chunk_free(&c->own.chunk);
     for (int i = 0; i < CS_ID_PLAN_MAX_TESTS; i++)
         sqlite3_free(c->tests[i].set);
-    sqlite3_free(c);
+    cs_chunk_cursor_free(&c->head);
     return SQLITE_OK;
 }
 
 static int fail(struct calls_cursor *c, int rc, const char *message)
 {
-    sqlite3_free(c->vtab->base.zErrMsg);
-    c->vtab->base.zErrMsg = sqlite3_mprintf("%s", message);
-    return rc;
+    return cs_chunk_vtab_fail(&c->vtab->t, rc, message);
 }
 
 static int fail_db(struct calls_cursor *c, int rc)
 {
-    return fail(c, rc, sqlite3_errmsg(c->vtab->db));
+    return fail(c, rc, sqlite3_errmsg(c->vtab->t.db));
 }
 
 static int prepare(struct calls_cursor *c, int i, const char *sql)
 {
-    int rc = cs_vtab_prepare(c->vtab->db, c->st, i, sql);
+    int rc = cs_vtab_prepare(c->vtab->t.db, c->head.st, i, sql);
     return rc == SQLITE_OK ? rc : fail_db(c, rc);
 }
 
@@ -218,7 +192,7 @@ static struct cached_chunk *find_cached(struct calls_cursor *c, int64_t first_id
 {
     struct calls_vtab *v = c->vtab;
     for (int i = 0; i < CACHED_CHUNKS; i++)
-        if (v->cache[i].first_id == first_id && first_id && !(c->columns & ~v->cache[i].chunk.columns))
+        if (v->cache[i].slot.first_id == first_id && first_id && !(c->columns & ~v->cache[i].chunk.columns))
             return &v->cache[i];
     return NULL;
 }
@@ -236,23 +210,15 @@ static int load_chunk(struct calls_cursor *c, sqlite3_stmt *st)
     if (!slot) {
         /* the entry with the chunk's other columns, else the least
          * recently used */
-        for (int i = 0; i < CACHED_CHUNKS && !slot; i++)
-            if (!v->cache[i].pins && v->cache[i].first_id == first_id && first_id)
-                slot = &v->cache[i];
-        struct cached_chunk *oldest = NULL;
-        for (int i = 0; i < CACHED_CHUNKS; i++)
-            if (!v->cache[i].pins && (!oldest || v->cache[i].used < oldest->used))
-                oldest = &v->cache[i];
-        if (!slot)
-            slot = oldest;
+        slot = cs_chunk_slot_pick(v->cache, sizeof *v->cache, CACHED_CHUNKS, first_id);
         if (!slot)
             slot = &c->own;
         /* the columns decoded before for the same chunk stay decoded */
-        unsigned columns = c->columns | (slot->first_id == first_id ? slot->chunk.columns : 0);
+        unsigned columns = c->columns | (slot->slot.first_id == first_id ? slot->chunk.columns : 0);
         char err[256];
-        slot->first_id = 0;
+        slot->slot.first_id = 0;
         sqlite3_stmt *data = NULL;
-        int rc = cs_vtab_chunk_data(c->vtab->db, c->st, "call_chunks", first_id, &data);
+        int rc = cs_vtab_chunk_data(c->vtab->t.db, c->head.st, "call_chunks", first_id, &data);
         if (rc == SQLITE_ROW &&
             cs_chunk_decode(&slot->chunk, sqlite3_column_blob(data, 0), (size_t)sqlite3_column_bytes(data, 0),
                             first_id, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), columns, err,
@@ -263,11 +229,11 @@ static int load_chunk(struct calls_cursor *c, sqlite3_stmt *st)
         sqlite3_reset(data);
         if (rc != SQLITE_ROW)
             return rc == SQLITE_DONE ? fail(c, SQLITE_CORRUPT, "a chunk of calls went missing") : fail_db(c, rc);
-        slot->first_id = first_id;
+        slot->slot.first_id = first_id;
     }
-    slot->used = ++v->clock;
+    slot->slot.used = ++v->clock;
     if (slot != &c->own)
-        slot->pins++;
+        slot->slot.pins++;
     c->at = slot;
     c->chunk = &slot->chunk;
     int n = c->chunk->n;
@@ -429,7 +395,7 @@ static const struct known_text *known_text(struct calls_cursor *c, const char *t
         sqlite3_free(k.ids);
         return NULL;
     }
-    sqlite3_stmt *last = c->st->st[ST_LAST_VAL], *ids = c->st->st[ST_TEXT_IDS];
+    sqlite3_stmt *last = c->head.st->st[ST_LAST_VAL], *ids = c->head.st->st[ST_TEXT_IDS];
     int step = sqlite3_step(last);
     k.found.known_up_to = step == SQLITE_ROW ? sqlite3_column_int64(last, 0) : 0;
     sqlite3_reset(last);
@@ -550,14 +516,14 @@ static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, i
         c->eof = 1;
         return SQLITE_OK;
     }
-    rc = cs_vtab_chunks(c->vtab->db, c->st, "call_chunks", c->desc, c->lo, c->hi, &c->chunks);
+    rc = cs_vtab_chunks(c->vtab->t.db, c->head.st, "call_chunks", c->desc, c->lo, c->hi, &c->chunks);
     if (rc == SQLITE_OK)
         rc = prepare(c, c->desc ? ST_LATE_DESC : ST_LATE,
                      c->desc ? CS_MODULE_SQL_MARK "SELECT * FROM call_late WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC"
                              : CS_MODULE_SQL_MARK "SELECT * FROM call_late WHERE id BETWEEN ?1 AND ?2 ORDER BY id");
     if (rc != SQLITE_OK)
         return fail_db(c, rc);
-    c->late = c->st->st[c->desc ? ST_LATE_DESC : ST_LATE];
+    c->late = c->head.st->st[c->desc ? ST_LATE_DESC : ST_LATE];
     sqlite3_reset(c->late);
     sqlite3_bind_int64(c->late, 1, c->lo);
     sqlite3_bind_int64(c->late, 2, c->hi);
@@ -676,8 +642,8 @@ static int vtab_find_function(sqlite3_vtab *base, int nargs, const char *name,
 static const sqlite3_module CALLS_MODULE = {
     .iVersion = 0,
     .xFindFunction = vtab_find_function,
-    .xCreate = vtab_connect,
-    .xConnect = vtab_connect,
+    .xCreate = cs_chunk_vtab_connect,
+    .xConnect = cs_chunk_vtab_connect,
     .xBestIndex = vtab_best_index,
     .xDisconnect = vtab_disconnect,
     .xDestroy = vtab_disconnect,
@@ -692,5 +658,5 @@ static const sqlite3_module CALLS_MODULE = {
 
 int cs_calls_vtab_register(sqlite3 *db)
 {
-    return sqlite3_create_module_v2(db, CS_CALLS_MODULE, &CALLS_MODULE, NULL, NULL);
+    return sqlite3_create_module_v2(db, CS_CALLS_MODULE, &CALLS_MODULE, (void *)&SHAPE, NULL);
 }

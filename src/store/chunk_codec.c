@@ -13,7 +13,7 @@ void cs_chunk_put_columns(struct cs_textbuf *body, struct cs_textbuf *columns, i
 {
     cs_textbuf_reset(body);
     for (int c = from; c < to; c++) {
-        cs_put_varint(body, columns[c].len);
+        cs_chunk_put_varint(body, columns[c].len);
         cs_textbuf_put(body, columns[c].data, columns[c].len);
         if (columns[c].oom)
             body->oom = 1;
@@ -21,9 +21,19 @@ void cs_chunk_put_columns(struct cs_textbuf *body, struct cs_textbuf *columns, i
     }
 }
 
-int cs_chunk_compress(void *zstd, int level, const struct cs_textbuf *bodies, int nparts, struct cs_textbuf *out,
-                      char *err, size_t errlen)
+void cs_chunk_compressor_free(struct cs_chunk_compressor *z)
 {
+    ZSTD_freeCCtx(z->zstd);
+    z->zstd = NULL;
+}
+
+int cs_chunk_compress(struct cs_chunk_compressor *z, const struct cs_textbuf *bodies, int nparts,
+                      struct cs_textbuf *out, char *err, size_t errlen)
+{
+    if (!z->zstd && !(z->zstd = ZSTD_createCCtx())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     cs_textbuf_reset(out);
     cs_textbuf_putc(out, CS_CHUNK_CODEC_ZSTD);
     for (int k = 0; k < nparts; k++) {
@@ -39,13 +49,13 @@ int cs_chunk_compress(void *zstd, int level, const struct cs_textbuf *bodies, in
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        size_t n = ZSTD_compressCCtx(zstd, out->data + at + 20, bound, body->data, body->len, level);
+        size_t n = ZSTD_compressCCtx(z->zstd, out->data + at + 20, bound, body->data, body->len, z->level);
         if (ZSTD_isError(n)) {
             snprintf(err, errlen, "compressing: %s", ZSTD_getErrorName(n));
             return -1;
         }
-        cs_put_varint(out, n);
-        cs_put_varint(out, body->len); /* no growth: the room was made above */
+        cs_chunk_put_varint(out, n);
+        cs_chunk_put_varint(out, body->len); /* no growth: the room was made above */
         memmove(out->data + out->len, out->data + at + 20, n);
         out->len += n;
     }
@@ -64,9 +74,9 @@ void cs_chunk_buffer_free(struct cs_chunk_buffer *b)
 }
 
 int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_columns, unsigned want,
-                  struct cs_chunk_buffer *b, struct cs_column *columns, char *err, size_t errlen)
+                  struct cs_chunk_buffer *b, struct cs_reader *columns, char *err, size_t errlen)
 {
-    struct cs_column head = {blob, (const unsigned char *)blob + len, 0};
+    struct cs_reader head = {blob, (const unsigned char *)blob + len, 0};
     if (!blob || len < 1 || *head.p++ != CS_CHUNK_CODEC_ZSTD) {
         snprintf(err, errlen, "unknown encoding");
         return -1;
@@ -82,8 +92,8 @@ int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_colu
         frame_len[k] = cs_get_varint(&head);
         body_len[k] = cs_get_varint(&head);
         frame[k] = (const unsigned char *)cs_get_bytes(&head, frame_len[k]);
-        if (head.bad || body_len[k] > CS_CHUNK_MAX_BODY) {
-            snprintf(err, errlen, head.bad ? "a part runs past its end" : "impossible size");
+        if (head.error || body_len[k] > CS_CHUNK_MAX_BODY) {
+            snprintf(err, errlen, head.error ? "a part runs past its end" : "impossible size");
             return -1;
         }
         if (want & (1u << k))
@@ -116,7 +126,7 @@ int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_colu
     for (int k = 0; k < nparts; k++) {
         if (!(want & (1u << k))) {
             for (int c = 0; c < part_columns[k]; c++)
-                columns[column++] = (struct cs_column){NULL, NULL, 0};
+                columns[column++] = (struct cs_reader){NULL, NULL, 0};
             continue;
         }
         if (ZSTD_getFrameContentSize(frame[k], frame_len[k]) != body_len[k]) {
@@ -128,15 +138,15 @@ int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_colu
             snprintf(err, errlen, "it does not decompress");
             return -1;
         }
-        struct cs_column all = {(const unsigned char *)body + at, (const unsigned char *)body + at + got, 0};
+        struct cs_reader all = {(const unsigned char *)body + at, (const unsigned char *)body + at + got, 0};
         for (int c = 0; c < part_columns[k]; c++) {
             uint64_t n = cs_get_varint(&all);
             const char *start = cs_get_bytes(&all, n);
-            if (all.bad) {
+            if (all.error) {
                 snprintf(err, errlen, "a column runs past its end");
                 return -1;
             }
-            columns[column++] = (struct cs_column){(const unsigned char *)start, (const unsigned char *)start + n, 0};
+            columns[column++] = (struct cs_reader){(const unsigned char *)start, (const unsigned char *)start + n, 0};
         }
         if (all.p != all.end) {
             snprintf(err, errlen, "bytes after its last column");

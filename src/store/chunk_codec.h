@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/event.h"
 #include "util/textbuf.h"
 
 #define CS_CHUNK_CODEC_ZSTD 1
@@ -33,17 +34,13 @@
  * file meets it. */
 #define CS_CHUNK_MAX_BODY (256u << 20)
 
-static inline void cs_put_varint(struct cs_textbuf *b, uint64_t v)
+/* Appends a varint (core/event.h's encoding) to a column. */
+static inline void cs_chunk_put_varint(struct cs_textbuf *b, uint64_t v)
 {
     if (b->cap - b->len < 10 && cs_textbuf_grow(b, 10) != 0)
         return;
-    unsigned char *p = (unsigned char *)b->data + b->len;
-    while (v >= 0x80) {
-        *p++ = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (unsigned char)v;
-    b->len = (size_t)((char *)p - b->data);
+    unsigned char *end = cs_put_varint((unsigned char *)b->data + b->len, v);
+    b->len = (size_t)((char *)end - b->data);
 }
 
 static inline uint64_t cs_zigzag(int64_t v)
@@ -68,42 +65,13 @@ static inline int64_t cs_wrapping_add(int64_t a, int64_t b)
     return (int64_t)((uint64_t)a + (uint64_t)b);
 }
 
-/* A column being read: [p, end); bad once it was read past its end. */
-struct cs_column {
-    const unsigned char *p, *end;
-    int bad;
-};
-
-static inline uint64_t cs_get_long_varint(struct cs_column *c)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (c->p >= c->end) {
-            c->bad = 1;
-            return 0;
-        }
-        unsigned char byte = *c->p++;
-        v |= (uint64_t)(byte & 0x7f) << shift;
-        if (!(byte & 0x80))
-            return v;
-    }
-    c->bad = 1; /* more than ten bytes */
-    return 0;
-}
-
-static inline uint64_t cs_get_varint(struct cs_column *c)
-{
-    /* most entries (deltas, small numbers, lengths) take one byte */
-    if (c->p < c->end && *c->p < 0x80)
-        return *c->p++;
-    return cs_get_long_varint(c);
-}
-
-/* n bytes from c; NULL (and bad) when the column ends first. */
-static inline const char *cs_get_bytes(struct cs_column *c, uint64_t n)
+/* A column is read as an event is (core/event.h: cs_get_varint and the
+ * like), its error set once it ends too soon or holds what it cannot. */
+/* n bytes from c; NULL (and c->error set) when the column ends first. */
+static inline const char *cs_get_bytes(struct cs_reader *c, uint64_t n)
 {
     if ((uint64_t)(c->end - c->p) < n) {
-        c->bad = 1;
+        c->error = 1;
         return NULL;
     }
     const char *s = (const char *)c->p;
@@ -115,11 +83,17 @@ static inline const char *cs_get_bytes(struct cs_column *c, uint64_t n)
  * and empties them. */
 void cs_chunk_put_columns(struct cs_textbuf *body, struct cs_textbuf *columns, int from, int to);
 
+/* A writer's zstd compression context (made on first use) and level. */
+struct cs_chunk_compressor {
+    void *zstd; /* a ZSTD_CCtx */
+    int level;
+};
+void cs_chunk_compressor_free(struct cs_chunk_compressor *z);
+
 /* Compresses each of nparts bodies into out (reset first) as the parts of
- * one chunk, framed as above; zstd is a ZSTD_CCtx kept by the caller. -1
- * with a message. */
-int cs_chunk_compress(void *zstd, int level, const struct cs_textbuf *bodies, int nparts, struct cs_textbuf *out,
-                      char *err, size_t errlen);
+ * one chunk, framed as above. -1 with a message. */
+int cs_chunk_compress(struct cs_chunk_compressor *z, const struct cs_textbuf *bodies, int nparts,
+                      struct cs_textbuf *out, char *err, size_t errlen);
 
 /* What a reader keeps from one chunk it opens to the next: the buffer of
  * the uncompressed parts (which decoded texts point into) and a zstd
@@ -138,6 +112,6 @@ void cs_chunk_buffer_free(struct cs_chunk_buffer *b);
  * the other parts are left empty. -1 with the reason in err (a short
  * phrase, to follow "is corrupt"). */
 int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_columns, unsigned want,
-                  struct cs_chunk_buffer *b, struct cs_column *columns, char *err, size_t errlen);
+                  struct cs_chunk_buffer *b, struct cs_reader *columns, char *err, size_t errlen);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store/read_sets.h"
+#include "util/sorted.h"
 
 static void sql_function_may(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -42,15 +43,8 @@ int cs_text_id_may_match(const struct cs_text_ids *ids, int64_t id)
 {
     if (id > ids->known_up_to)
         return 1;
-    size_t lo = 0, hi = ids->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ids->ids[mid] < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < ids->n && ids->ids[lo] == id;
+    size_t at = cs_lower_bound_i64(ids->ids, ids->n, id);
+    return at < ids->n && ids->ids[at] == id;
 }
 
 int cs_args_may_hold(const char *args, size_t args_len, const char *text, size_t text_len,

@@ -788,20 +788,19 @@ int cs_read_values_register(sqlite3 *db)
     if (!rv)
         return SQLITE_NOMEM;
     rv->db = db;
-    int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
-    int rc = sqlite3_create_function_v2(db, "cs_val", 1, flags, rv, sql_val, NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_create_function_v2(db, "cs_val_type", 1, flags, rv, sql_val_type, NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_create_function_v2(db, "cs_arg_types", 2, flags, rv, sql_arg_types, NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_create_function_v2(db, "cs_args_text", 2, flags, rv, sql_args_text, NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_create_function_v2(db, "cs_arg", 3, flags, rv, sql_arg, NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_create_function_v2(db, "cs_arg_is", 5, flags, rv, sql_arg_is, NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_create_function_v2(db, "cs_has_value", 3, flags, rv, sql_has_value, NULL, NULL, NULL);
+    static const struct {
+        const char *name;
+        int nargs;
+        void (*fn)(sqlite3_context *, int, sqlite3_value **);
+    } functions[] = {
+        {"cs_val", 1, sql_val},         {"cs_val_type", 1, sql_val_type}, {"cs_arg_types", 2, sql_arg_types},
+        {"cs_args_text", 2, sql_args_text}, {"cs_arg", 3, sql_arg},       {"cs_arg_is", 5, sql_arg_is},
+        {"cs_has_value", 3, sql_has_value},
+    };
+    int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC, rc = SQLITE_OK;
+    for (size_t i = 0; i < sizeof functions / sizeof *functions && rc == SQLITE_OK; i++)
+        rc = sqlite3_create_function_v2(db, functions[i].name, functions[i].nargs, flags, rv, functions[i].fn, NULL,
+                                        NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_create_module(db, "cs_each", &EACH_MODULE, rv);
     if (rc == SQLITE_OK) /* owns rv from here on: freed when the connection closes */

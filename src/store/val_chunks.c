@@ -6,29 +6,22 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <zstd.h>
 
 enum { COL_ID, COL_TEXT, COL_TYPE, VAL_COLUMNS };
 
 struct cs_val_encoder {
     struct cs_textbuf col[VAL_COLUMNS];
     struct cs_textbuf body;
-    ZSTD_CCtx *zstd;
-    int level, rows;
+    struct cs_chunk_compressor compressor;
+    int rows;
     int64_t first_id, last_id;
 };
 
 struct cs_val_encoder *cs_val_encoder_new(int level)
 {
     struct cs_val_encoder *e = calloc(1, sizeof *e);
-    if (!e)
-        return NULL;
-    e->zstd = ZSTD_createCCtx();
-    if (!e->zstd) {
-        free(e);
-        return NULL;
-    }
-    e->level = level;
+    if (e)
+        e->compressor.level = level;
     return e;
 }
 
@@ -39,7 +32,7 @@ void cs_val_encoder_free(struct cs_val_encoder *e)
     for (int c = 0; c < VAL_COLUMNS; c++)
         cs_textbuf_free(&e->col[c]);
     cs_textbuf_free(&e->body);
-    ZSTD_freeCCtx(e->zstd);
+    cs_chunk_compressor_free(&e->compressor);
     free(e);
 }
 
@@ -54,14 +47,14 @@ int cs_val_encoder_add(struct cs_val_encoder *e, const struct cs_val_row *row)
         e->first_id = row->id;
         e->last_id = row->id - 1;
     }
-    cs_put_varint(&e->col[COL_ID], (uint64_t)(row->id - e->last_id));
-    cs_put_varint(&e->col[COL_TEXT], row->len);
+    cs_chunk_put_varint(&e->col[COL_ID], (uint64_t)(row->id - e->last_id));
+    cs_chunk_put_varint(&e->col[COL_TEXT], row->len);
     cs_textbuf_put(&e->col[COL_TEXT], row->text, row->len);
     if (row->type) {
-        cs_put_varint(&e->col[COL_TYPE], (uint64_t)row->type_len + 1);
+        cs_chunk_put_varint(&e->col[COL_TYPE], (uint64_t)row->type_len + 1);
         cs_textbuf_put(&e->col[COL_TYPE], row->type, row->type_len);
     } else {
-        cs_put_varint(&e->col[COL_TYPE], 0);
+        cs_chunk_put_varint(&e->col[COL_TYPE], 0);
     }
     e->last_id = row->id;
     e->rows++;
@@ -79,7 +72,7 @@ int cs_val_encoder_finish(struct cs_val_encoder *e, struct cs_textbuf *out, int6
     *last_id = e->last_id;
     *rows = e->rows;
     e->rows = 0;
-    return cs_chunk_compress(e->zstd, e->level, &e->body, 1, out, err, errlen);
+    return cs_chunk_compress(&e->compressor, &e->body, 1, out, err, errlen);
 }
 
 static int corrupt(char *err, size_t errlen, int64_t first_id, const char *why)
@@ -89,10 +82,10 @@ static int corrupt(char *err, size_t errlen, int64_t first_id, const char *why)
 }
 
 /* A text of n bytes from column c, which must fit a uint32_t. */
-static const char *get_text(struct cs_column *c, uint64_t n, uint32_t *len)
+static const char *get_text(struct cs_reader *c, uint64_t n, uint32_t *len)
 {
     if (n > UINT32_MAX) {
-        c->bad = 1;
+        c->error = 1;
         return NULL;
     }
     *len = (uint32_t)n;
@@ -105,7 +98,7 @@ int cs_val_chunk_decode(struct cs_val_chunk *c, const void *blob, size_t len, in
     c->n = 0;
     if (rows < 1 || rows > CS_VAL_CHUNK_ROWS || last_id < first_id || last_id - first_id >= INT64_MAX / 2)
         return corrupt(err, errlen, first_id, "its row count or id range is impossible");
-    struct cs_column col[VAL_COLUMNS];
+    struct cs_reader col[VAL_COLUMNS];
     char why[128];
     static const int part_columns[1] = {VAL_COLUMNS};
     if (cs_chunk_open(blob, len, 1, part_columns, 1, &c->buffer, col, why, sizeof why) != 0)
@@ -134,7 +127,7 @@ int cs_val_chunk_decode(struct cs_val_chunk *c, const void *blob, size_t len, in
         if (type)
             row->type = get_text(&col[COL_TYPE], type - 1, &row->type_len);
         for (int k = 0; k < VAL_COLUMNS; k++)
-            if (col[k].bad)
+            if (col[k].error)
                 return corrupt(err, errlen, first_id, "a column ends too soon");
     }
     if (id != last_id)

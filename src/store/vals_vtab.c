@@ -18,7 +18,7 @@
 #include "store/id_plan.h"
 #include "store/modules.h"
 #include "store/val_chunks.h"
-#include "store/vtab_statements.h"
+#include "store/chunk_table.h"
 
 enum column { COL_ID, COL_TEXT, COL_TYPE };
 
@@ -28,24 +28,21 @@ static const char DECLARATION[] = "CREATE TABLE x(id INTEGER, text TEXT, type TE
 #define CACHED_CHUNKS 16
 
 struct cached_chunk {
-    int64_t first_id, last_id; /* first_id 0: empty */
+    struct cs_chunk_slot slot;
     struct cs_val_chunk chunk;
-    uint64_t used; /* when last used, by the table's clock */
-    int pins;      /* cursors reading it now: it stays */
 };
 
 struct vals_vtab {
-    sqlite3_vtab base;
-    sqlite3 *db;
+    struct cs_chunk_vtab t;
     struct cached_chunk cache[CACHED_CHUNKS];
     uint64_t clock;
-    struct cs_vtab_statements *idle;
 };
 
+static const struct cs_chunk_vtab_shape SHAPE = {DECLARATION, sizeof(struct vals_vtab)};
+
 struct vals_cursor {
-    sqlite3_vtab_cursor base;
+    struct cs_chunk_cursor head;
     struct vals_vtab *vtab;
-    struct cs_vtab_statements *st;
     sqlite3_stmt *chunks; /* st's chunks statement of the cursor's direction */
     int desc, eof;
     int done; /* no further chunk to read: the one at holds the whole range */
@@ -55,26 +52,12 @@ struct vals_cursor {
     int pos;
 };
 
-static int vtab_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
-                        char **errmsg)
-{
-    (void)aux;
-    (void)argc;
-    (void)argv;
-    (void)errmsg;
-    int rc = cs_vtab_connect(db, DECLARATION, sizeof(struct vals_vtab), out);
-    if (rc == SQLITE_OK)
-        ((struct vals_vtab *)*out)->db = db;
-    return rc;
-}
-
 static int vtab_disconnect(sqlite3_vtab *base)
 {
     struct vals_vtab *v = (struct vals_vtab *)base;
     for (int i = 0; i < CACHED_CHUNKS; i++)
         cs_val_chunk_free(&v->cache[i].chunk);
-    cs_vtab_statements_free(&v->idle);
-    sqlite3_free(v);
+    cs_chunk_vtab_free(&v->t);
     return SQLITE_OK;
 }
 
@@ -86,24 +69,16 @@ static int vtab_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 
 static int cursor_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
 {
-    struct vals_vtab *v = (struct vals_vtab *)base;
-    struct vals_cursor *c = sqlite3_malloc(sizeof *c);
-    if (!c)
-        return SQLITE_NOMEM;
-    memset(c, 0, sizeof *c);
-    c->vtab = v;
-    if (!(c->st = cs_vtab_statements_take(&v->idle))) {
-        sqlite3_free(c);
-        return SQLITE_NOMEM;
-    }
-    *out = &c->base;
-    return SQLITE_OK;
+    int rc = cs_chunk_cursor_open((struct cs_chunk_vtab *)base, sizeof(struct vals_cursor), out);
+    if (rc == SQLITE_OK)
+        ((struct vals_cursor *)*out)->vtab = (struct vals_vtab *)base;
+    return rc;
 }
 
 static void unpin(struct vals_cursor *c)
 {
     if (c->at && c->at != &c->own)
-        c->at->pins--;
+        c->at->slot.pins--;
     c->at = NULL;
 }
 
@@ -111,25 +86,22 @@ static int cursor_close(sqlite3_vtab_cursor *base)
 {
     struct vals_cursor *c = (struct vals_cursor *)base;
     unpin(c);
-    cs_vtab_statements_give(&c->vtab->idle, c->st);
     cs_val_chunk_free(&c->own.chunk);
-    sqlite3_free(c);
+    cs_chunk_cursor_free(&c->head);
     return SQLITE_OK;
 }
 
 static int fail(struct vals_cursor *c, int rc, const char *message)
 {
-    sqlite3_free(c->vtab->base.zErrMsg);
-    c->vtab->base.zErrMsg = sqlite3_mprintf("%s", message);
-    return rc;
+    return cs_chunk_vtab_fail(&c->vtab->t, rc, message);
 }
 
 /* Places the cursor in chunk slot (pinned) on its first value in range. */
 static void enter(struct vals_cursor *c, struct cached_chunk *slot)
 {
-    slot->used = ++c->vtab->clock;
+    slot->slot.used = ++c->vtab->clock;
     if (slot != &c->own)
-        slot->pins++;
+        slot->slot.pins++;
     c->at = slot;
     const struct cs_val_chunk *k = &slot->chunk;
     int i;
@@ -149,7 +121,7 @@ static int find_cached(struct vals_cursor *c, int64_t id)
     struct vals_vtab *v = c->vtab;
     for (int i = 0; i < CACHED_CHUNKS; i++) {
         struct cached_chunk *slot = &v->cache[i];
-        if (slot->first_id && slot->first_id <= id && id <= slot->last_id) {
+        if (slot->slot.first_id && slot->slot.first_id <= id && id <= slot->slot.last_id) {
             enter(c, slot);
             c->done = 1; /* no other chunk holds it */
             return 1;
@@ -169,18 +141,16 @@ static int take_chunk(struct vals_cursor *c)
     unpin(c);
     struct cached_chunk *slot = NULL;
     for (int i = 0; i < CACHED_CHUNKS && !slot; i++)
-        if (v->cache[i].first_id == first_id && first_id)
-            slot = &v->cache[i];
+        if (v->cache[i].slot.first_id == first_id && first_id)
+            slot = &v->cache[i]; /* (pinned or not: its rows never change) */
     if (!slot) {
-        for (int i = 0; i < CACHED_CHUNKS; i++)
-            if (!v->cache[i].pins && (!slot || v->cache[i].used < slot->used))
-                slot = &v->cache[i];
+        slot = cs_chunk_slot_pick(v->cache, sizeof *v->cache, CACHED_CHUNKS, 0);
         if (!slot)
             slot = &c->own;
         char err[256];
-        slot->first_id = 0;
+        slot->slot.first_id = 0;
         sqlite3_stmt *data = NULL;
-        int rc = cs_vtab_chunk_data(c->vtab->db, c->st, "val_chunks", first_id, &data);
+        int rc = cs_vtab_chunk_data(v->t.db, c->head.st, "val_chunks", first_id, &data);
         if (rc == SQLITE_ROW &&
             cs_val_chunk_decode(&slot->chunk, sqlite3_column_blob(data, 0), (size_t)sqlite3_column_bytes(data, 0),
                                 first_id, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2), err,
@@ -190,9 +160,9 @@ static int take_chunk(struct vals_cursor *c)
         }
         sqlite3_reset(data);
         if (rc != SQLITE_ROW)
-            return fail(c, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, sqlite3_errmsg(c->vtab->db));
-        slot->first_id = first_id;
-        slot->last_id = sqlite3_column_int64(st, 1);
+            return fail(c, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, sqlite3_errmsg(v->t.db));
+        slot->slot.first_id = first_id;
+        slot->slot.last_id = sqlite3_column_int64(st, 1);
     }
     enter(c, slot);
     return SQLITE_OK;
@@ -217,7 +187,7 @@ static int settle(struct vals_cursor *c)
             return SQLITE_OK;
         }
         if (rc != SQLITE_ROW)
-            return fail(c, rc, sqlite3_errmsg(c->vtab->db));
+            return fail(c, rc, sqlite3_errmsg(c->vtab->t.db));
         rc = take_chunk(c);
         if (rc != SQLITE_OK)
             return rc;
@@ -239,9 +209,9 @@ static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, i
     }
     if (c->lo == c->hi && find_cached(c, c->lo))
         return settle(c);
-    int rc = cs_vtab_chunks(c->vtab->db, c->st, "val_chunks", c->desc, c->lo, c->hi, &c->chunks);
+    int rc = cs_vtab_chunks(c->vtab->t.db, c->head.st, "val_chunks", c->desc, c->lo, c->hi, &c->chunks);
     if (rc != SQLITE_OK)
-        return fail(c, rc, sqlite3_errmsg(c->vtab->db));
+        return fail(c, rc, sqlite3_errmsg(c->vtab->t.db));
     return settle(c);
 }
 
@@ -290,8 +260,8 @@ static int cursor_rowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid)
 
 static const sqlite3_module VALS_MODULE = {
     .iVersion = 0,
-    .xCreate = vtab_connect,
-    .xConnect = vtab_connect,
+    .xCreate = cs_chunk_vtab_connect,
+    .xConnect = cs_chunk_vtab_connect,
     .xBestIndex = vtab_best_index,
     .xDisconnect = vtab_disconnect,
     .xDestroy = vtab_disconnect,
@@ -306,5 +276,5 @@ static const sqlite3_module VALS_MODULE = {
 
 int cs_vals_vtab_register(sqlite3 *db)
 {
-    return sqlite3_create_module_v2(db, CS_VALS_MODULE, &VALS_MODULE, NULL, NULL);
+    return sqlite3_create_module_v2(db, CS_VALS_MODULE, &VALS_MODULE, (void *)&SHAPE, NULL);
 }

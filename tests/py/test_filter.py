@@ -342,18 +342,26 @@ for i in range(20000):
 """
 
 
-class FilterOverManyBlocks(TracedProgram):
-    """Filters the store's skip index narrows (call_blocks: a filter of what
-    each 1,024 calls hold) find the same calls as reading every call."""
+class CountsOfAProgram(TracedProgram):
+    """A recording of PROGRAM, and how many calls a filter keeps in it."""
+
+    PROGRAM = "pass\n"
 
     def setUp(self):
         super().setUp()
-        self.run_traced(SKIPPED_BLOCKS, options=("--no-stdlib",))
+        self.run_traced(self.PROGRAM, options=("--no-stdlib",))
 
     def count(self, expr):
         proc = self.callscope("stats", self.db, "--format", "jsonl", "--filter", expr)
         self.assertEqual(proc.returncode, 0, proc.stderr.decode())
         return sum(json.loads(line)["count"] for line in proc.stdout.decode().splitlines())
+
+
+class FilterOverManyBlocks(CountsOfAProgram):
+    """Filters the store's skip index narrows (call_blocks: a filter of what
+    each 1,024 calls hold) find the same calls as reading every call."""
+
+    PROGRAM = SKIPPED_BLOCKS
 
     def test_the_index_is_there(self):
         (blocks, calls), = self.query("select count(*), (select count(*) from call_rows) from call_blocks")
@@ -405,20 +413,13 @@ for i in range(6000):
 """
 
 
-class ValuesStoredTwoWays(TracedProgram):
+class ValuesStoredTwoWays(CountsOfAProgram):
     """A value's text is stored inline the first time a call returns it and
     as a vals row after that; the call table rules out calls by either
     form while it reads (store/narrowing.h), and a filter on the text
     still finds every call, as SQL over the calls view counts them."""
 
-    def setUp(self):
-        super().setUp()
-        self.run_traced(VALUES_TWO_WAYS, options=("--no-stdlib",))
-
-    def count(self, expr):
-        proc = self.callscope("stats", self.db, "--format", "jsonl", "--filter", expr)
-        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
-        return sum(json.loads(line)["count"] for line in proc.stdout.decode().splitlines())
+    PROGRAM = VALUES_TWO_WAYS
 
     def test_results_and_arguments_by_text(self):
         (inline, by_id), = self.query("select sum(typeof(result) = 'text'), sum(typeof(result) = 'integer')"

@@ -1,8 +1,8 @@
 /*
- * vtab_statements.c — statements the store's virtual tables keep from
- * cursor to cursor (see vtab_statements.h).
+ * chunk_table.c — what the store's virtual tables over chunks share (see
+ * chunk_table.h).
  */
-#include "store/vtab_statements.h"
+#include "store/chunk_table.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -96,18 +96,73 @@ int cs_vtab_chunk_data(sqlite3 *db, struct cs_vtab_statements *set, const char *
     return sqlite3_step(*data);
 }
 
-int cs_vtab_connect(sqlite3 *db, const char *declaration, size_t size, sqlite3_vtab **out)
+int cs_chunk_vtab_connect(sqlite3 *db, void *shape, int argc, const char *const *argv, sqlite3_vtab **out,
+                          char **errmsg)
 {
-    int rc = sqlite3_declare_vtab(db, declaration);
+    (void)argc;
+    (void)argv;
+    (void)errmsg;
+    const struct cs_chunk_vtab_shape *of = shape;
+    int rc = sqlite3_declare_vtab(db, of->declaration);
     if (rc != SQLITE_OK)
         return rc;
-    sqlite3_vtab *v = sqlite3_malloc64(size);
+    struct cs_chunk_vtab *v = sqlite3_malloc64(of->size);
     if (!v)
         return SQLITE_NOMEM;
-    memset(v, 0, size);
+    memset(v, 0, of->size);
+    v->db = db;
     /* Nothing it does can change the file or reach outside it: a view of
      * it may be used where the schema is not trusted. */
     sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
-    *out = v;
+    *out = &v->base;
     return SQLITE_OK;
+}
+
+void cs_chunk_vtab_free(struct cs_chunk_vtab *v)
+{
+    cs_vtab_statements_free(&v->idle);
+    sqlite3_free(v);
+}
+
+int cs_chunk_vtab_fail(struct cs_chunk_vtab *v, int rc, const char *message)
+{
+    sqlite3_free(v->base.zErrMsg);
+    v->base.zErrMsg = sqlite3_mprintf("%s", message);
+    return rc;
+}
+
+int cs_chunk_cursor_open(struct cs_chunk_vtab *v, size_t size, sqlite3_vtab_cursor **out)
+{
+    struct cs_chunk_cursor *c = sqlite3_malloc64(size);
+    if (!c)
+        return SQLITE_NOMEM;
+    memset(c, 0, size);
+    c->vtab = v;
+    if (!(c->st = cs_vtab_statements_take(&v->idle))) {
+        sqlite3_free(c);
+        return SQLITE_NOMEM;
+    }
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+void cs_chunk_cursor_free(struct cs_chunk_cursor *c)
+{
+    cs_vtab_statements_give(&c->vtab->idle, c->st);
+    sqlite3_free(c);
+}
+
+void *cs_chunk_slot_pick(void *slots, size_t stride, int n, int64_t first_id)
+{
+    struct cs_chunk_slot *oldest = NULL;
+    for (int i = 0; i < n; i++) {
+        struct cs_chunk_slot *slot = (struct cs_chunk_slot *)((char *)slots + (size_t)i * stride);
+        if (slot->pins)
+            continue;
+        if (first_id && slot->first_id == first_id)
+            return slot;
+        if (!oldest || slot->used < oldest->used)
+            oldest = slot;
+    }
+    return oldest;
 }

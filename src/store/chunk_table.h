@@ -1,7 +1,8 @@
 /*
- * vtab_statements.h — the prepared statements a cursor of the store's
- * virtual tables (calls_vtab.c, vals_vtab.c) reads its chunks with, kept
- * by the table from cursor to cursor.
+ * chunk_table.h — what the store's virtual tables over chunks
+ * (calls_vtab.c, vals_vtab.c) have in common: the table and cursor they
+ * start with, the decoded chunks they keep, and the prepared statements a
+ * cursor reads its chunks with, kept by the table from cursor to cursor.
  *
  * A subquery that looks a call or a value up (the calls view does, for
  * every argument of every row) opens a cursor for each row of the query
@@ -11,8 +12,8 @@
  * finalizes them when SQLite disconnects it. Their SQL starts with
  * CS_MODULE_SQL_MARK (modules.h).
  */
-#ifndef CALLSCOPE_VTAB_STATEMENTS_H
-#define CALLSCOPE_VTAB_STATEMENTS_H
+#ifndef CALLSCOPE_CHUNK_TABLE_H
+#define CALLSCOPE_CHUNK_TABLE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -51,8 +52,53 @@ int cs_vtab_chunks(sqlite3 *db, struct cs_vtab_statements *set, const char *tabl
 int cs_vtab_chunk_data(sqlite3 *db, struct cs_vtab_statements *set, const char *table, int64_t first_id,
                        sqlite3_stmt **data);
 
-/* xConnect's common part: declares the table and allocates its object of
- * `size` bytes, zeroed, which starts with its sqlite3_vtab. */
-int cs_vtab_connect(sqlite3 *db, const char *declaration, size_t size, sqlite3_vtab **out);
+/* What each table's object starts with. */
+struct cs_chunk_vtab {
+    sqlite3_vtab base;
+    sqlite3 *db;
+    struct cs_vtab_statements *idle;
+};
+
+/* A table's shape, its module's aux: its columns, and the size of its
+ * object (which starts with a struct cs_chunk_vtab). */
+struct cs_chunk_vtab_shape {
+    const char *declaration;
+    size_t size;
+};
+
+/* xCreate and xConnect: declares the table and allocates its object,
+ * zeroed, from the shape the module was registered with. */
+int cs_chunk_vtab_connect(sqlite3 *db, void *shape, int argc, const char *const *argv, sqlite3_vtab **out,
+                          char **errmsg);
+/* xDisconnect's common part: the statements, then the object. */
+void cs_chunk_vtab_free(struct cs_chunk_vtab *v);
+/* Sets the table's error message; returns rc. */
+int cs_chunk_vtab_fail(struct cs_chunk_vtab *v, int rc, const char *message);
+
+/* What each cursor starts with. */
+struct cs_chunk_cursor {
+    sqlite3_vtab_cursor base;
+    struct cs_chunk_vtab *vtab;
+    struct cs_vtab_statements *st;
+};
+
+/* xOpen's common part: a cursor of `size` bytes, zeroed, with a set of
+ * statements. */
+int cs_chunk_cursor_open(struct cs_chunk_vtab *v, size_t size, sqlite3_vtab_cursor **out);
+/* xClose's common part: gives the statements back, frees the cursor. */
+void cs_chunk_cursor_free(struct cs_chunk_cursor *c);
+
+/* A decoded chunk a table keeps for its cursors (the decoded data follows
+ * it in the table's own struct). */
+struct cs_chunk_slot {
+    int64_t first_id, last_id; /* first_id 0: empty */
+    uint64_t used;             /* when last used, by the table's clock */
+    int pins;                  /* cursors reading it now: it stays */
+};
+
+/* Of the n slots at `slots`, `stride` bytes apart: the unpinned one that
+ * holds the chunk at first_id, else the least recently used unpinned one;
+ * NULL when every one is pinned. */
+void *cs_chunk_slot_pick(void *slots, size_t stride, int n, int64_t first_id);
 
 #endif
