@@ -16,7 +16,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <zstd.h>
 
 #include "store/call_chunks.h"
 #include "store/modules.h"
@@ -39,11 +38,9 @@ static void frame(const uint8_t *body, size_t n, size_t split, int values)
         parts[0] = (struct cs_textbuf){(char *)body, split, split, 0};
         parts[1] = (struct cs_textbuf){(char *)body + split, n - split, n - split, 0};
     }
-    static ZSTD_CCtx *zstd;
-    if (!zstd)
-        zstd = ZSTD_createCCtx();
+    static struct cs_chunk_compressor compressor = {NULL, 1};
     char err[128];
-    if (cs_chunk_compress(zstd, 1, parts, values ? 1 : 2, &blob, err, sizeof err) != 0)
+    if (cs_chunk_compress(&compressor, parts, values ? 1 : 2, &blob, err, sizeof err) != 0)
         cs_textbuf_reset(&blob);
 }
 
