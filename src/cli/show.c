@@ -568,10 +568,8 @@ static int prepare_stream(struct show *s)
 {
     struct cs_textbuf sql = {0};
     cs_textbuf_puts(&sql, "SELECT c.id, c.function_id FROM call_rows c WHERE c.thread_id = ?1");
-    if (s->filtering && s->filter.narrowing)
-        cs_textbuf_printf(&sql, " AND %s", s->filter.narrowing);
     if (s->filtering)
-        cs_textbuf_printf(&sql, " AND coalesce((%s), 0)", s->filter.sql);
+        cs_filter_append_where(&s->filter, &sql);
     cs_textbuf_puts(&sql, " ORDER BY c.id");
     int rc = sql.oom || sqlite3_prepare_v2(s->db, cs_textbuf_cstr(&sql), -1, &s->stream, NULL) != SQLITE_OK;
     cs_textbuf_free(&sql);

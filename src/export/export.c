@@ -391,14 +391,10 @@ static const char SELECTED_ROW_SQL[] = CS_CALL_ROW_SQL CS_CALL_ROW_RANGE;
 /* The row query: CS_CALL_ROW_SQL, narrowed by --filter when given. */
 static char *row_sql(const struct export_options *o)
 {
-    const char *filter = o->filter_text ? o->filter.sql : NULL;
-    const char *narrowing = o->filter_text && o->filter.narrowing ? o->filter.narrowing : NULL;
     struct cs_textbuf sql = {0};
     cs_textbuf_puts(&sql, CS_CALL_ROW_SQL);
-    if (narrowing)
-        cs_textbuf_printf(&sql, " AND %s", narrowing);
-    if (filter)
-        cs_textbuf_printf(&sql, " AND (%s)", filter);
+    if (o->filter_text)
+        cs_filter_append_where(&o->filter, &sql);
     cs_textbuf_puts(&sql, CS_CALL_ROW_ORDER);
     if (sql.oom) {
         cs_textbuf_free(&sql);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "expr/expr.h"
+#include "util/textbuf.h"
 
 /* The FROM clause a condition is written against. */
 #define CS_FILTER_FROM "call_rows c"
@@ -80,6 +81,11 @@ int cs_filter_compile(sqlite3 *db, const char *text, int first_param, struct cs_
  * local time: the interval [*lo, *lo + *span) in ns since the epoch, its
  * span being the precision written (a day, a minute, a second, ...). 0 or -1. */
 int cs_filter_parse_time(const char *s, int64_t *lo, int64_t *span);
+
+/* Appends " AND <narrowing> AND (<condition>)" to a WHERE clause over
+ * CS_FILTER_FROM: the calls the filter keeps, the narrowing first so that
+ * the call table tests it while it reads. */
+void cs_filter_append_where(const struct cs_filter *f, struct cs_textbuf *sql);
 
 /* Binds the filter's parameters to st; SQLite's result code. */
 int cs_filter_bind(const struct cs_filter *f, sqlite3_stmt *st);

@@ -910,6 +910,13 @@ int cs_filter_compile(sqlite3 *db, const char *text, int first_param, struct cs_
     return rc;
 }
 
+void cs_filter_append_where(const struct cs_filter *f, struct cs_textbuf *sql)
+{
+    if (f->narrowing)
+        cs_textbuf_printf(sql, " AND %s", f->narrowing);
+    cs_textbuf_printf(sql, " AND (%s)", f->sql);
+}
+
 int cs_filter_bind(const struct cs_filter *f, sqlite3_stmt *st)
 {
     for (size_t i = 0; i < f->nparams; i++) {

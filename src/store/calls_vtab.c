@@ -305,15 +305,21 @@ static int row_may_pass(const struct calls_cursor *c, const struct cs_chunk_row 
 
 /* Moves the chunk stream to its next row in range that passes the
  * cursor's tests, reading chunks as it goes; chunks_done once none is
- * left. */
+ * left. It stops early at a row past the late stream's current one, which
+ * comes first (pick): a scan whose only matches are late rows (the roots
+ * of trees) would otherwise read every chunk before returning the first.
+ * The row is tested again once the late row is taken. */
 static int settle_chunks(struct calls_cursor *c)
 {
+    int64_t late_id = c->late_has_row ? sqlite3_column_int64(c->late, 0) : 0;
     while (!c->chunks_done) {
         if (c->chunk_pos >= 0 && c->chunk_pos < c->chunk->n) {
             const struct cs_chunk_row *r = &c->chunk->rows[c->chunk_pos];
             if ((!c->desc && r->id > c->hi) || (c->desc && r->id < c->lo))
                 c->chunks_done = 1;
             else if (c->ntests && !row_may_pass(c, r)) {
+                if (c->late_has_row && (c->desc ? r->id < late_id : r->id > late_id))
+                    return SQLITE_OK;
                 c->chunk_pos += c->desc ? -1 : 1;
                 continue;
             }
@@ -527,9 +533,9 @@ static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, i
     sqlite3_reset(c->late);
     sqlite3_bind_int64(c->late, 1, c->lo);
     sqlite3_bind_int64(c->late, 2, c->hi);
-    rc = settle_chunks(c);
+    rc = step_late(c);
     if (rc == SQLITE_OK)
-        rc = step_late(c);
+        rc = settle_chunks(c);
     if (rc == SQLITE_OK)
         pick(c);
     return rc;
@@ -541,6 +547,8 @@ static int cursor_next(sqlite3_vtab_cursor *base)
     int rc;
     if (c->from_late) {
         rc = step_late(c);
+        if (rc == SQLITE_OK) /* (the chunk row waiting may fail the tests) */
+            rc = settle_chunks(c);
     } else {
         c->chunk_pos += c->desc ? -1 : 1;
         rc = settle_chunks(c);

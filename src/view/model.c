@@ -112,7 +112,7 @@ static int prepare(struct view_model *m)
         cs_textbuf_puts(&sql, "SELECT " CS_CALL_ROW_COLUMNS CS_CALL_ROW_FROM);
         cs_textbuf_puts(&sql, dir == 0 ? " AND c.id > ?2 AND c.id <= ?4" : " AND c.id < ?2 AND c.id >= ?4");
         if (m->filter_text)
-            cs_textbuf_printf(&sql, " AND coalesce((%s), 0)", m->filter.sql);
+            cs_filter_append_where(&m->filter, &sql);
         cs_textbuf_puts(&sql, dir == 0 ? " ORDER BY c.id LIMIT ?3" : " ORDER BY c.id DESC LIMIT ?3");
         sqlite3_stmt **st = dir == 0 ? &m->forward : &m->backward;
         if (sql.oom || sqlite3_prepare_v2(m->db, cs_textbuf_cstr(&sql), -1, st, NULL) != SQLITE_OK)

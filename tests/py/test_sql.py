@@ -378,3 +378,44 @@ class SqlShell(TracedProgram):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+LONG_CALLS = """
+def inner(i):
+    return i
+
+def outer(k):
+    for i in range(25000):
+        inner(i)
+    return k
+
+for k in range(3):
+    outer(k)
+"""
+
+
+class ComparisonsTheTableAnswers(TracedProgram):
+    """call_rows tests comparisons of its number columns itself while it
+    decodes a chunk (store/calls_vtab.c); its answers are SQLite's own,
+    in either order, also where the matches are the rows of calls that
+    ended after their chunk was written (call_late: here outer calls,
+    whose rows come from the other stream)."""
+
+    def setUp(self):
+        super().setUp()
+        self.run_traced(LONG_CALLS, options=("--no-stdlib",))
+
+    def test_pushed_comparisons_give_sqlite_answers(self):
+        (late,), = self.query("select count(*) from call_late where depth = 1")
+        self.assertGreater(late, 0)  # an outer call: still running when its chunk was written
+        for where, plain in (("depth <= 1", "depth + 0 <= 1"), ("depth = 1", "+depth = 1"),
+                             ("duration_ns > 0 and depth < 2", "duration_ns + 0 > 0 and depth + 0 < 2"),
+                             ("parent_id >= 3", "parent_id + 0 >= 3"),
+                             ("function_id = 2 and start_ns > 1.5", "function_id + 0 = 2 and start_ns + 0 > 1.5")):
+            for order in ("", " desc"):
+                pushed = self.query("select id from call_rows where %s order by id%s" % (where, order))
+                reference = self.query("select id from call_rows where %s order by id%s" % (plain, order))
+                self.assertEqual(pushed, reference, where + order)
+                self.assertTrue(pushed, where)
+        first = self.query("select id from call_rows where id > 1 and depth <= 1 order by id limit 1")
+        self.assertEqual(first, self.query("select min(id) from call_rows where id > 1 and depth + 0 <= 1"))
