@@ -260,10 +260,12 @@ static int chunk_row_in_range(const struct calls_cursor *c)
     return id >= c->lo && id <= c->hi;
 }
 
-/* A number column of a chunk row; 0 when it is NULL. */
+/* A number column of a chunk row; 0 when it is NULL (or not a number
+ * column). */
 static int number_of(const struct cs_chunk_row *r, int column, int64_t *value)
 {
     switch (column) {
+    case COL_ID: *value = r->id; return 1;
     case COL_PARENT_ID: *value = r->parent_id; return r->parent_id != 0;
     case COL_THREAD_ID: *value = r->thread_id; return 1;
     case COL_FUNCTION_ID: *value = r->function_id; return 1;
@@ -579,35 +581,8 @@ static int cursor_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int co
         return SQLITE_OK;
     }
     const struct cs_chunk_row *r = &c->chunk->rows[c->chunk_pos];
+    int64_t value;
     switch (column) {
-    case COL_ID:
-        sqlite3_result_int64(ctx, r->id);
-        break;
-    case COL_PARENT_ID:
-        if (r->parent_id)
-            sqlite3_result_int64(ctx, r->parent_id);
-        else
-            sqlite3_result_null(ctx);
-        break;
-    case COL_THREAD_ID:
-        sqlite3_result_int64(ctx, r->thread_id);
-        break;
-    case COL_FUNCTION_ID:
-        sqlite3_result_int64(ctx, r->function_id);
-        break;
-    case COL_DEPTH:
-        sqlite3_result_int64(ctx, r->depth);
-        break;
-    case COL_START_NS:
-        sqlite3_result_int64(ctx, r->start_ns);
-        break;
-    case COL_DURATION_NS:
-    case COL_SELF_NS:
-        if (r->finished)
-            sqlite3_result_int64(ctx, column == COL_DURATION_NS ? r->duration_ns : r->self_ns);
-        else
-            sqlite3_result_null(ctx);
-        break;
     case COL_ARGS:
         result_text(ctx, &r->args);
         break;
@@ -620,11 +595,11 @@ static int cursor_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx, int co
     case COL_EXCEPTION:
         result_text(ctx, &r->exception);
         break;
-    case COL_FLAGS:
-        sqlite3_result_int64(ctx, r->flags);
-        break;
     default:
-        sqlite3_result_null(ctx);
+        if (number_of(r, column, &value))
+            sqlite3_result_int64(ctx, value);
+        else
+            sqlite3_result_null(ctx);
         break;
     }
     return SQLITE_OK;

@@ -197,6 +197,7 @@ static int settle(struct vals_cursor *c)
 static int cursor_filter(sqlite3_vtab_cursor *base, int plan, const char *idx, int argc, sqlite3_value **argv)
 {
     struct vals_cursor *c = (struct vals_cursor *)base;
+    /* (comparisons of text or type come as tests: SQLite applies them) */
     struct cs_id_plan_test tests[CS_ID_PLAN_MAX_TESTS];
     int ntests;
     cs_id_plan_range(plan, idx, argc, argv, &c->lo, &c->hi, &c->desc, tests, &ntests);

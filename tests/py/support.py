@@ -5,12 +5,14 @@ import ast
 import json
 import os
 import pty
+import select
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -195,17 +197,18 @@ INLINE_CALLS = sys.version_info >= (3, 11)
 LIB = os.path.join(os.path.dirname(CALLSCOPE), "lib")
 
 
-def on_terminal(args, env=None, stdout_too=True):
-    """Runs a command with a pseudo-terminal as stderr (and stdout, unless
-    stdout_too is false: then stdout is discarded); returns its exit status
-    and what it wrote to the terminal."""
-
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, stdout=slave if stdout_too else subprocess.DEVNULL, stderr=slave,
-                            stdin=subprocess.DEVNULL, env=env)
-    os.close(slave)
+def read_terminal(master, proc, timeout):
+    """What proc wrote to the pseudo-terminal `master` until it closed it
+    (or `timeout` s passed: it is then killed); its exit status and that
+    text."""
     chunks = []
-    while True:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if not ready:
+            if proc.poll() is not None:
+                break
+            continue
         try:
             data = os.read(master, 65536)
         except OSError:
@@ -214,5 +217,29 @@ def on_terminal(args, env=None, stdout_too=True):
             break
         chunks.append(data)
     os.close(master)
-    proc.wait(60)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
     return proc.returncode, b"".join(chunks).decode(errors="replace")
+
+
+def on_terminal(args, env=None, stdout_too=True):
+    """Runs a command with a pseudo-terminal as stderr (and stdout, unless
+    stdout_too is false: then stdout is discarded); returns its exit status
+    and what it wrote to the terminal."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdout=slave if stdout_too else subprocess.DEVNULL, stderr=slave,
+                            stdin=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    return read_terminal(master, proc, 60)
+
+
+def in_terminal(args, typed=b"", env=None, timeout=30):
+    """Runs a command with a pseudo-terminal as stdin, stdout and stderr,
+    types `typed` into it; returns its exit status and what it wrote."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    if typed:
+        os.write(master, typed)
+    return read_terminal(master, proc, timeout)

@@ -10,15 +10,12 @@ import hashlib
 import io
 import json
 import os
-import pty
-import select
 import shutil
 import sqlite3
 import subprocess
-import time
 import unittest
 
-from tests.py.support import CALLSCOPE, TracedProgram, on_terminal, rows_by_python_sqlite3
+from tests.py.support import CALLSCOPE, TracedProgram, in_terminal, on_terminal, rows_by_python_sqlite3
 from tests.py.test_reader_cli import BadFiles
 
 PROGRAM = r'''
@@ -296,36 +293,6 @@ class Sql(TracedProgram):
                 problems.append("%s: left %s" % (name, sorted(os.listdir(folder))))
             shutil.rmtree(folder)
         self.assertEqual(problems, [], "\n".join(problems))
-
-
-def in_terminal(args, typed=b"", env=None, timeout=30):
-    """Runs a command with a pseudo-terminal as stdin, stdout and stderr,
-    types `typed` into it; returns its exit status and what it wrote."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
-    os.close(slave)
-    if typed:
-        os.write(master, typed)
-    chunks = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if not ready:
-            if proc.poll() is not None:
-                break
-            continue
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(10)
-    return proc.returncode, b"".join(chunks).decode(errors="replace")
 
 
 class SqlShell(TracedProgram):
