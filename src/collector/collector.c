@@ -66,10 +66,28 @@ struct last_value {
 #define LAST_ARG_POSITIONS 16     /* the first arguments of each function */
 #define LAST_VALUE_MAX_BYTES 512  /* longer values are looked up each time */
 
+/* A function whose results are nearly always new (a parser's tokens, a
+ * factory's objects) has them rendered inline without asking the value
+ * cache: such a lookup misses, and a miss is a trip to memory for each
+ * generation's table plus a copy of the bytes kept for the next one, which
+ * costs more than the rendering a rare hit saves. A function's score goes
+ * up by one for each new result and down by KNOWN_RESULT_WEIGHT for each
+ * known one, so it rises only while fewer than one result in
+ * KNOWN_RESULT_WEIGHT + 1 is known. From NEW_RESULTS_TO_SKIP on, its
+ * results skip the cache but one in RESULTS_RECHECK_EVERY, which brings it
+ * back once it returns known values again. A known result kept inline is
+ * only stored once more: readers see the same rows. */
+#define NEW_RESULTS_TO_SKIP 32
+#define NEW_RESULTS_MAX 40
+#define KNOWN_RESULT_WEIGHT 8
+#define RESULTS_RECHECK_EVERY 32
+
 struct function {
     int defined;
     int is_c;
     uint32_t nargs;
+    uint32_t new_results;     /* its score: see NEW_RESULTS_TO_SKIP */
+    uint32_t skipped_results; /* counts the results that skipped the value cache */
     struct last_value *last; /* min(nargs, LAST_ARG_POSITIONS), made at the first call */
     struct last_value last_result;
 };
@@ -112,6 +130,7 @@ struct cs_collector {
 
     struct cs_textbuf exception, scratch, fields, value;
     struct cs_value_cache *values; /* every value's vals id */
+    int value_was_new; /* the last value looked up was unknown to the cache */
     int64_t rows_in_step, rows_since_commit, rows_since_trim;
     uint64_t lost_events, decode_errors;
     int oom;
@@ -451,6 +470,19 @@ static int is_inline_tag(int tag)
     return tag == V_INT || tag == V_NONE || tag == V_TRUE || tag == V_FALSE;
 }
 
+/* Renders the value [start, r->p) into c->value, to be kept inline: 0,
+ * or -1 when it is malformed. */
+static int64_t take_inline(struct cs_collector *c, struct cs_reader *r, const unsigned char *start)
+{
+    struct cs_reader value = {start, r->p, 0};
+    cs_textbuf_reset(&c->value);
+    if (cs_render_value(&value, &c->value) != 0) {
+        r->error = 1;
+        return -1;
+    }
+    return 0;
+}
+
 /* take_value() for a value already skipped: it is [start, r->p). */
 static int64_t take_value_at(struct cs_collector *c, struct cs_reader *r, const unsigned char *start,
                              int64_t result_of, struct last_value *last)
@@ -461,16 +493,13 @@ static int64_t take_value_at(struct cs_collector *c, struct cs_reader *r, const 
         return last->id;
     int64_t held_by = 0;
     int64_t id = inline_value ? 0 : cs_value_cache_find(c->values, start, len, &held_by);
+    c->value_was_new = !id && !held_by;
     if (id) {
         remember(c, last, start, len, id);
         return id;
     }
-    struct cs_reader value = {start, r->p, 0};
-    cs_textbuf_reset(&c->value);
-    if (cs_render_value(&value, &c->value) != 0) {
-        r->error = 1;
+    if (take_inline(c, r, start) != 0)
         return -1;
-    }
     if (inline_value)
         return 0;
     if (!held_by && result_of) {
@@ -503,6 +532,24 @@ static int64_t take_value(struct cs_collector *c, struct cs_reader *r, int64_t r
     return take_value_at(c, r, start, result_of, last);
 }
 
+/* Whether fn's next result goes inline without a lookup (see
+ * NEW_RESULTS_TO_SKIP). */
+static int skips_value_cache(struct function *fn)
+{
+    return fn && fn->new_results >= NEW_RESULTS_TO_SKIP && ++fn->skipped_results % RESULTS_RECHECK_EVERY != 0;
+}
+
+/* Scores a result that the value cache was asked about. */
+static void note_result(struct function *fn, int was_new)
+{
+    if (!fn)
+        return;
+    if (was_new)
+        fn->new_results += fn->new_results < NEW_RESULTS_MAX;
+    else
+        fn->new_results = fn->new_results > KNOWN_RESULT_WEIGHT ? fn->new_results - KNOWN_RESULT_WEIGHT : 0;
+}
+
 /* Reads the return or yielded value of call `call_id` of function fn (NULL:
  * unknown) as take_value does. The thread's last result and the function's
  * are tried first: a value passed up through a wrapper is the one returned
@@ -519,8 +566,14 @@ static int64_t take_result(struct cs_collector *c, struct stream *st, struct fun
     int64_t id = known_as(c, &st->last_result, start, len);
     if (!id && fn)
         id = known_as(c, &fn->last_result, start, len);
-    if (!id && (id = take_value_at(c, r, start, call_id, NULL)) < 0)
-        return -1;
+    if (!id && skips_value_cache(fn)) {
+        if (take_inline(c, r, start) != 0)
+            return -1;
+    } else if (!id) {
+        if ((id = take_value_at(c, r, start, call_id, NULL)) < 0)
+            return -1;
+        note_result(fn, c->value_was_new);
+    }
     remember(c, &st->last_result, start, len, id);
     if (fn)
         remember(c, &fn->last_result, start, len, id);

@@ -535,6 +535,40 @@ static void test_results_returned_again_and_passed_up(void)
     tu_recording_close(&r);
 }
 
+/* make() returns 1,000 new strings, then cycles through three: the
+ * first ones are kept inline without asking the value cache, every row
+ * still shows its own result, and once make() returns known values again
+ * it is noticed: each of the three is one vals row that most of the later
+ * rows refer to. */
+static void test_new_results_then_known_ones(void)
+{
+    static const char *const NO_ARGS[] = {NULL};
+    static const char *const CYCLE[] = {"the red one", "the green one", "the blue one"};
+    struct tu_recording r;
+    tu_recording_open_thread(&r, 4 << 20, 101);
+    uint64_t t = r.t0;
+    tp_code(&r.p, 1, "__main__", "make", "/x/prog.py", 10, NO_ARGS);
+    char text[64];
+    for (int i = 0; i < 2000; i++) {
+        if (i < 1000)
+            snprintf(text, sizeof text, "new value %d", i);
+        tp_call(&r.p, 1, t += 10);
+        tp_return_str(&r.p, t += 10, i < 1000 ? text : CYCLE[i % 3]);
+    }
+    tp_seal(&r.p);
+
+    sqlite3 *db = tu_recording_collect(&r);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 2000);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE result = '''new value ' || (id - 1) || ''''"), 1000);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE id > 1000 AND result = CASE (id - 1) % 3"
+                         " WHEN 0 THEN '''the red one''' WHEN 1 THEN '''the green one''' ELSE '''the blue one''' END"),
+              1000);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM vals"), 3);
+    CHECK(tu_int(db, "SELECT count(*) FROM call_rows WHERE id > 1000 AND typeof(result) = 'integer'") >= 800);
+    sqlite3_close(db);
+    tu_recording_close(&r);
+}
+
 /* f(doc, key) gets the same document each time and a new key: the
  * document is found by comparing it with f's previous one, never by the
  * value cache, yet the cache keeps it known across its turns, so h(doc)
@@ -625,6 +659,7 @@ int main(int argc, char **argv)
     CHECK_RUN(test_value_cache());
     CHECK_RUN(test_results_met_once_stay_inline());
     CHECK_RUN(test_results_returned_again_and_passed_up());
+    CHECK_RUN(test_new_results_then_known_ones());
     CHECK_RUN(test_repeated_arguments());
     return CHECK_REPORT("test_collector");
 }
