@@ -231,7 +231,10 @@ static void write_batch(struct cs_store *s, struct batch *b)
     const struct row_entry **chunk_rows = s->chunk_rows;
     int n = 0;
     for (size_t i = 0; i < b->n && !failed(s); i++) {
-        const struct row_entry *r = &b->rows[i];
+        /* (rows are read in id order, not the order they lie in) */
+        if (i + 8 < b->n)
+            __builtin_prefetch(&b->rows[b->order[i + 8]]);
+        const struct row_entry *r = &b->rows[b->order[i]];
         if (r->id <= s->max_chunk_id) {
             writer_lock_db(s);
             if (!failed(s))
@@ -373,7 +376,8 @@ static int grow_rows(struct row_entry **rows, size_t *cap, size_t need)
     return 0;
 }
 
-/* Moves the window's completed rows, in id order, into the current batch. */
+/* Puts the current batch's rows in id order, emptying the window: every
+ * row in the window is in the current batch, which is handed over next. */
 static void window_to_batch(struct cs_store *s)
 {
     s->handed_up_to = s->next_call_id;
@@ -381,19 +385,22 @@ static void window_to_batch(struct cs_store *s)
     if (used > WINDOW)
         used = WINDOW;
     struct batch *b = s->cur;
-    if (grow_rows(&b->rows, &b->cap, b->n + (size_t)used) != 0) {
-        cs_store_fail(s, "out of memory");
-        for (int64_t i = 0; i < used; i++)
-            s->window[i].filled = 0;
-        return;
+    if (b->order_cap < b->n) {
+        uint32_t *grown = realloc(b->order, b->cap * sizeof *grown);
+        if (!grown) {
+            cs_store_fail(s, "out of memory");
+            memset(s->window, 0, (size_t)used * sizeof *s->window);
+            return;
+        }
+        b->order = grown;
+        b->order_cap = b->cap;
     }
+    size_t n = 0;
     for (int64_t i = 0; i < used; i++) {
-        if (!s->window[i].filled)
-            continue;
-        b->rows[b->n].id = s->window_base + i;
-        b->rows[b->n].p = s->window[i];
-        b->n++;
-        s->window[i].filled = 0;
+        if (s->window[i]) {
+            b->order[n++] = s->window[i] - 1;
+            s->window[i] = 0;
+        }
     }
 }
 
@@ -439,7 +446,6 @@ static void row_to_pending(struct cs_textbuf *b, const struct cs_call_row *row, 
     stash_text(b, row->args, row->args_len, &p->args_off, &p->args_len);
     stash_text(b, row->result > 0 ? NULL : row->result_text, row->result_len, &p->result_off, &p->result_len);
     stash_text(b, row->exception, row->exception_len, &p->exc_off, &p->exc_len);
-    p->filled = 1;
 }
 
 static int flush_all(struct cs_store *s);
@@ -464,8 +470,14 @@ void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row)
     int64_t slot = row->id - s->window_base;
     /* Rows of long calls (open ones, and the rows that replace them) go
      * with their ids, out of the window's order. */
-    if (!row->mode && slot >= 0 && slot < WINDOW && !s->window[slot].filled) {
-        row_to_pending(&b->text, row, &s->window[slot]);
+    if (!row->mode && slot >= 0 && slot < WINDOW && !s->window[slot]) {
+        if (grow_rows(&b->rows, &b->cap, b->n + 1) != 0) {
+            cs_store_fail(s, "out of memory");
+            return;
+        }
+        b->rows[b->n].id = row->id;
+        row_to_pending(&b->text, row, &b->rows[b->n].p);
+        s->window[slot] = (uint32_t)++b->n;
     } else if (grow_rows(&b->late, &b->late_cap, b->nlate + 1) == 0) {
         /* A call that started before the window: written out of order. */
         b->late[b->nlate].id = row->id;
@@ -506,8 +518,9 @@ void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t
 void cs_store_refer_result(struct cs_store *s, int64_t call_id, int64_t val_id)
 {
     int64_t slot = call_id - s->window_base;
-    if (slot >= 0 && slot < WINDOW && s->window[slot].filled && s->window[slot].result <= 0)
-        s->window[slot].result = val_id; /* its inline text stays unused in the batch */
+    struct pending_call *p = slot >= 0 && slot < WINDOW && s->window[slot] ? &s->cur->rows[s->window[slot] - 1].p : NULL;
+    if (p && p->result <= 0)
+        p->result = val_id; /* its inline text stays unused in the batch */
 }
 
 void cs_store_drop_pending(struct cs_store *s)
@@ -515,10 +528,7 @@ void cs_store_drop_pending(struct cs_store *s)
     int64_t used = s->next_call_id - s->window_base, dropped = 0;
     if (used > WINDOW)
         used = WINDOW;
-    for (int64_t i = 0; i < used; i++) {
-        dropped += s->window[i].filled;
-        s->window[i].filled = 0;
-    }
+    memset(s->window, 0, (size_t)used * sizeof *s->window);
     struct batch *b = s->cur;
     dropped += (int64_t)b->n + b->nlate_calls;
     b->n = b->nlate = b->nvals = 0;

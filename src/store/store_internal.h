@@ -30,7 +30,8 @@
 
 /* Ids of the window of recent calls whose rows wait to be sorted. Big enough
  * that only calls still running when it moves on (a few per thread) land
- * out of order, small enough to stay in cache. */
+ * out of order; a slot is four bytes (where the row sits in the current
+ * batch), so that the window stays in the CPU's cache. */
 #ifndef WINDOW
 #define WINDOW 65536
 #endif
@@ -76,7 +77,7 @@ struct pending_call {
     int64_t result; /* the vals row of the result, 0: inline (or none) */
     int32_t depth, flags;
     uint32_t args_off, args_len, result_off, result_len, exc_off, exc_len;
-    unsigned char finished, filled, mode;
+    unsigned char finished, mode;
 };
 
 /* A row of vals waiting in a batch; its text is in the batch's text. */
@@ -101,8 +102,10 @@ struct row_entry {
 /* Rows on their way from the window to SQLite; text offsets point into
  * `text`. A batch can also close the transaction (after trimming). */
 struct batch {
-    struct row_entry *rows; /* from the window, in id order */
+    struct row_entry *rows; /* the window's rows, in the order the calls ended */
     size_t n, cap;
+    uint32_t *order; /* rows' indexes in id order, made when the batch is handed over */
+    size_t order_cap;
     struct row_entry *late; /* calls that started before the window */
     size_t nlate, late_cap;
     struct val_entry *vals; /* written first: rows may refer to them */
@@ -143,7 +146,7 @@ struct cs_store {
     int64_t next_call_id;
     int64_t window_base;
     int64_t handed_up_to; /* ids below it were given out before the last hand-over */
-    struct pending_call *window; /* text in cur->text */
+    uint32_t *window; /* by id - window_base: 1 + the index of its row in cur->rows, 0: none yet */
     struct batch *cur;
 
     /* Between the two threads, under queue_lock. */
