@@ -185,6 +185,43 @@ static int is_surrogate_escape(const unsigned char *s, size_t n)
            s[3] && strchr("89abcdefABCDEF", s[3]) && isxdigit(s[4]) && isxdigit(s[5]);
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WORDS_ARE_LITTLE_ENDIAN 1
+#else
+#define WORDS_ARE_LITTLE_ENDIAN 0
+#endif
+
+static int plain_in_repr(unsigned char c, unsigned char quote)
+{
+    return c >= 0x20 && c < 0x7f && c != '\\' && c != quote;
+}
+
+/* How many bytes from s on are plain_in_repr, eight at a time: most
+ * strings are long runs of them. In each word a byte is marked (its high
+ * bit) when it is below 0x20, above 0x7e, a backslash or the quote; a
+ * borrow or carry can only mark bytes above a marked one, so the lowest
+ * mark is exact. */
+static size_t plain_run(const unsigned char *s, size_t n, unsigned char quote)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    size_t i = 0;
+    if (WORDS_ARE_LITTLE_ENDIAN) {
+        for (; i + 8 <= n; i += 8) {
+            uint64_t w, bs, q;
+            memcpy(&w, s + i, 8);
+            bs = w ^ (ones * '\\');
+            q = w ^ (ones * quote);
+            uint64_t marked = ((w - ones * 0x20) & ~w) | ((w + ones) | w) | ((bs - ones) & ~bs) | ((q - ones) & ~q);
+            marked &= high;
+            if (marked)
+                return i + (size_t)(__builtin_ctzll(marked) >> 3);
+        }
+    }
+    while (i < n && plain_in_repr(s[i], quote))
+        i++;
+    return i;
+}
+
 void cs_render_str(const char *text, size_t n, int cut, struct cs_textbuf *out)
 {
     const unsigned char *s = (const unsigned char *)text;
@@ -194,12 +231,10 @@ void cs_render_str(const char *text, size_t n, int cut, struct cs_textbuf *out)
     size_t i = 0;
     while (i < n) {
         unsigned char c = s[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\' && c != (unsigned char)quote) {
-            size_t j = i + 1; /* copy a run of plain ASCII at once */
-            while (j < n && s[j] >= 0x20 && s[j] < 0x7f && s[j] != '\\' && s[j] != (unsigned char)quote)
-                j++;
-            cs_textbuf_put(out, s + i, j - i);
-            i = j;
+        if (plain_in_repr(c, (unsigned char)quote)) {
+            size_t run = plain_run(s + i, n - i, (unsigned char)quote); /* copied at once */
+            cs_textbuf_put(out, s + i, run);
+            i += run;
             continue;
         }
         if (c == '\\' && is_surrogate_escape(s + i, n - i)) {
@@ -271,14 +306,22 @@ void cs_append_utf8_clean(const char *text, size_t n, struct cs_textbuf *out)
     cs_textbuf_put(out, s + run, n - run);
 }
 
-/* Code points in a UTF-8 prefix; each invalid byte counts as one. */
+/* Code points in a UTF-8 prefix; each invalid byte counts as one: the
+ * bytes that are not continuation bytes (10xxxxxx), eight at a time. */
 static uint64_t count_code_points(const char *text, size_t n)
 {
-    uint64_t count = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)text[i] & 0xc0) != 0x80)
-            count++;
-    return count;
+    const uint64_t high = 0x8080808080808080u;
+    uint64_t continuations = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, text + i, 8);
+        /* a byte's top bit set and the one below it clear */
+        continuations += (uint64_t)__builtin_popcountll(w & ~(w << 1) & high);
+    }
+    for (; i < n; i++)
+        continuations += ((unsigned char)text[i] & 0xc0) == 0x80;
+    return n - continuations;
 }
 
 /* ---- floats ---- */

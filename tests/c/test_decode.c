@@ -243,6 +243,41 @@ static void test_strings(void)
     CHECK_STR(render(v), "b'abc\xe2\x80\xa6'");
 }
 
+/* Strings are scanned eight bytes at a time: a character that needs
+ * escaping, or a non-ASCII one, is found at every position of a word, and
+ * the end of a string whose code points are fewer than its bytes is
+ * told apart from a cut one. */
+static void test_string_words(void)
+{
+    static const struct {
+        const char *c, *shown;
+    } cases[] = {{"\\", "\\\\"}, {"'\"", "\\'\""}, {"\n", "\\n"}, {"\x7f", "\\x7f"}, {"\x1f", "\\x1f"},
+                 {"\xc3\xa9", "\xc3\xa9"}, {"~", "~"}, {" ", " "}, {"\x80", "\\x80"}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        for (int at = 0; at < 20; at++) {
+            char text[40], want[48];
+            int n = snprintf(text, sizeof text, "%.*s%s%.*s", at, "aaaaaaaaaaaaaaaaaaaa", cases[k].c, 19 - at,
+                             "bbbbbbbbbbbbbbbbbbbb");
+            snprintf(want, sizeof want, "'%.*s%s%.*s'", at, "aaaaaaaaaaaaaaaaaaaa", cases[k].shown, 19 - at,
+                     "bbbbbbbbbbbbbbbbbbbb");
+            struct vb *v = vb_new();
+            /* (a continuation byte, valid or not, is not counted as a code point) */
+            uint64_t code_points = (uint64_t)n - ((unsigned char)cases[k].c[strlen(cases[k].c) - 1] >= 0x80);
+            put_tag(v, V_STR), put_var(v, code_points);
+            v->n = (size_t)(cs_put_str(v->b + v->n, text, (size_t)n) - v->b);
+            CHECK_STR(render(v), want);
+        }
+    }
+    char accents[64] = "";
+    for (int i = 0; i < 20; i++)
+        strcat(accents, "\xc3\xa9"); /* 40 bytes, 20 code points */
+    struct vb *v = vb_new();
+    put_str(v, accents, 20);
+    CHECK(strstr(render(v), "\xe2\x80\xa6") == NULL);
+    v = vb_new(), put_str(v, accents, 21);
+    CHECK(strstr(render(v), "\xe2\x80\xa6") != NULL);
+}
+
 static void test_containers(void)
 {
     struct vb *v = vb_new();
@@ -547,6 +582,7 @@ int main(int argc, char **argv)
     CHECK_RUN(test_floats());
     CHECK_RUN(test_floats_read_back_in_fewest_digits());
     CHECK_RUN(test_strings());
+    CHECK_RUN(test_string_words());
     CHECK_RUN(test_containers());
     CHECK_RUN(test_container_lengths());
     CHECK_RUN(test_objects());
