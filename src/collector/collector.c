@@ -580,6 +580,23 @@ static int64_t take_result(struct cs_collector *c, struct stream *st, struct fun
     return id;
 }
 
+/* Writes the inline value next in r (is_inline_tag) as the JSON string
+ * of its rendering, the way an args array holds it: 0, or -1 when r is
+ * malformed. */
+static int put_inline_value(struct cs_textbuf *out, struct cs_reader *r)
+{
+    int tag = cs_get_byte(r);
+    if (tag == V_INT) {
+        int64_t v = cs_get_svarint(r);
+        cs_textbuf_putc(out, '"');
+        cs_textbuf_int(out, v);
+        cs_textbuf_putc(out, '"');
+    } else {
+        cs_textbuf_puts(out, tag == V_NONE ? "\"None\"" : tag == V_TRUE ? "\"True\"" : "\"False\"");
+    }
+    return r->error ? -1 : 0;
+}
+
 static int on_call(struct cs_collector *c, struct stream *st, struct cs_reader *r,
                    const struct cs_event *ev)
 {
@@ -593,11 +610,16 @@ static int on_call(struct cs_collector *c, struct stream *st, struct cs_reader *
         fn->last = calloc(fn->nargs < LAST_ARG_POSITIONS ? fn->nargs : LAST_ARG_POSITIONS, sizeof *fn->last);
     cs_textbuf_putc(&st->args, '[');
     for (uint32_t i = 0; i < fn->nargs; i++) {
+        if (i)
+            cs_textbuf_putc(&st->args, ',');
+        if (r->p < r->end && is_inline_tag(*r->p)) {
+            if (put_inline_value(&st->args, r) != 0)
+                return -1;
+            continue;
+        }
         int64_t id = take_value(c, r, 0, fn->last && i < LAST_ARG_POSITIONS ? &fn->last[i] : NULL);
         if (id < 0)
             return -1;
-        if (i)
-            cs_textbuf_putc(&st->args, ',');
         if (id)
             cs_textbuf_int(&st->args, id);
         else

@@ -310,14 +310,19 @@ void cs_append_utf8_clean(const char *text, size_t n, struct cs_textbuf *out)
  * bytes that are not continuation bytes (10xxxxxx), eight at a time. */
 static uint64_t count_code_points(const char *text, size_t n)
 {
-    const uint64_t high = 0x8080808080808080u;
-    uint64_t continuations = 0;
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t continuations = 0, per_byte = 0; /* per_byte: eight counts, one a byte */
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    for (int words = 1; i + 8 <= n; i += 8, words++) {
         uint64_t w;
         memcpy(&w, text + i, 8);
         /* a byte's top bit set and the one below it clear */
-        continuations += (uint64_t)__builtin_popcountll(w & ~(w << 1) & high);
+        per_byte += (w & ~(w << 1) & high) >> 7;
+        if (words == 31 || i + 16 > n) { /* summed before a byte's count could pass 255 / 8 */
+            continuations += (per_byte * ones) >> 56;
+            per_byte = 0;
+            words = 0;
+        }
     }
     for (; i < n; i++)
         continuations += ((unsigned char)text[i] & 0xc0) == 0x80;

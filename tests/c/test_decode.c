@@ -268,14 +268,17 @@ static void test_string_words(void)
             CHECK_STR(render(v), want);
         }
     }
-    char accents[64] = "";
-    for (int i = 0; i < 20; i++)
-        strcat(accents, "\xc3\xa9"); /* 40 bytes, 20 code points */
-    struct vb *v = vb_new();
-    put_str(v, accents, 20);
-    CHECK(strstr(render(v), "\xe2\x80\xa6") == NULL);
-    v = vb_new(), put_str(v, accents, 21);
-    CHECK(strstr(render(v), "\xe2\x80\xa6") != NULL);
+    static const int lengths[] = {20, 150}; /* (40 and 300 bytes: one count of words, then several) */
+    for (int k = 0; k < 2; k++) {
+        char accents[320] = "";
+        for (int i = 0; i < lengths[k]; i++)
+            strcat(accents, "\xc3\xa9");
+        struct vb *v = vb_new();
+        put_str(v, accents, (uint64_t)lengths[k]);
+        CHECK(strstr(render(v), "\xe2\x80\xa6") == NULL);
+        v = vb_new(), put_str(v, accents, (uint64_t)lengths[k] + 1);
+        CHECK(strstr(render(v), "\xe2\x80\xa6") != NULL);
+    }
 }
 
 static void test_containers(void)
