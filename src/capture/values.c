@@ -121,8 +121,13 @@ static size_t utf8_prefix(PyObject *s, Py_ssize_t max, unsigned char *out, size_
 /* A str's length and UTF-8 prefix, after its tag. */
 static unsigned char *put_text_body(unsigned char *p, unsigned char *limit, PyObject *s, uint32_t max_chars)
 {
-    p = cs_put_varint(p, (uint64_t)PyUnicode_GET_LENGTH(s));
+    Py_ssize_t length = PyUnicode_GET_LENGTH(s);
+    p = cs_put_varint(p, (uint64_t)length);
     size_t room = (size_t)(limit - p) > CS_VARINT_MAX ? (size_t)(limit - p) - CS_VARINT_MAX : 0;
+    if (PyUnicode_IS_ASCII(s)) { /* one byte a character: the prefix's length is known first */
+        size_t n = length < (Py_ssize_t)max_chars ? (size_t)length : max_chars;
+        return cs_put_str(p, PyUnicode_DATA(s), n < room ? n : room);
+    }
     /* Write the bytes after a maximal-length prefix slot, then move them
      * down once their length is known. */
     unsigned char *body = p + CS_VARINT_MAX;

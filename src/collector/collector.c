@@ -62,6 +62,8 @@ struct last_value {
     uint64_t turns; /* of the value cache when id was found: see value_cache.h */
     uint32_t len, cap;
     unsigned char *bytes;
+    char id_text[20]; /* id in decimal (at most 19 digits), as an args array holds it, once written */
+    uint8_t id_text_len; /* 0: not written yet */
 };
 #define LAST_ARG_POSITIONS 16     /* the first arguments of each function */
 #define LAST_VALUE_MAX_BYTES 512  /* longer values are looked up each time */
@@ -450,6 +452,7 @@ static void remember(struct cs_collector *c, struct last_value *last, const unsi
     memcpy(last->bytes, bytes, len);
     last->len = (uint32_t)len;
     last->id = id;
+    last->id_text_len = 0;
     last->turns = cs_value_cache_turns(c->values);
 }
 
@@ -558,6 +561,13 @@ static int64_t take_result(struct cs_collector *c, struct stream *st, struct fun
                            int64_t call_id)
 {
     const unsigned char *start = r->p;
+    if (skips_value_cache(fn)) {
+        /* Rendered as it is read: with no lookup, nothing needs its bytes
+         * first. What is remembered of the results before no longer holds. */
+        cs_textbuf_reset(&c->value);
+        st->last_result.id = fn->last_result.id = 0;
+        return cs_render_value(r, &c->value) == 0 ? 0 : (r->error = 1, -1);
+    }
     if (cs_skip_value(r) != 0)
         return -1;
     if (is_inline_tag(*start))
@@ -566,10 +576,7 @@ static int64_t take_result(struct cs_collector *c, struct stream *st, struct fun
     int64_t id = known_as(c, &st->last_result, start, len);
     if (!id && fn)
         id = known_as(c, &fn->last_result, start, len);
-    if (!id && skips_value_cache(fn)) {
-        if (take_inline(c, r, start) != 0)
-            return -1;
-    } else if (!id) {
+    if (!id) {
         if ((id = take_value_at(c, r, start, call_id, NULL)) < 0)
             return -1;
         note_result(fn, c->value_was_new);
@@ -578,6 +585,18 @@ static int64_t take_result(struct cs_collector *c, struct stream *st, struct fun
     if (fn)
         remember(c, &fn->last_result, start, len, id);
     return id;
+}
+
+/* Writes last's id into an args array: an argument is mostly the value
+ * it was at the function's previous call, whose id was written then. */
+static void put_id_of(struct cs_textbuf *out, struct last_value *last)
+{
+    if (!last->id_text_len) {
+        struct cs_textbuf text = {last->id_text, 0, sizeof last->id_text, 0};
+        cs_textbuf_int(&text, last->id);
+        last->id_text_len = (uint8_t)text.len;
+    }
+    cs_textbuf_put(out, last->id_text, last->id_text_len);
 }
 
 /* Writes the inline value next in r (is_inline_tag) as the JSON string
@@ -617,10 +636,13 @@ static int on_call(struct cs_collector *c, struct stream *st, struct cs_reader *
                 return -1;
             continue;
         }
-        int64_t id = take_value(c, r, 0, fn->last && i < LAST_ARG_POSITIONS ? &fn->last[i] : NULL);
+        struct last_value *last = fn->last && i < LAST_ARG_POSITIONS ? &fn->last[i] : NULL;
+        int64_t id = take_value(c, r, 0, last);
         if (id < 0)
             return -1;
-        if (id)
+        if (id && last && last->id == id)
+            put_id_of(&st->args, last);
+        else if (id)
             cs_textbuf_int(&st->args, id);
         else
             cs_json_string(&st->args, c->value.data ? c->value.data : "", c->value.len);

@@ -46,9 +46,8 @@ uint64_t cs_block_hash(int kind, const void *bytes, size_t len)
         h = mix(h ^ le64(w));
     }
     uint64_t tail = 0;
-    for (size_t i = 0; i < len; i++)
-        tail |= (uint64_t)p[i] << (8 * i);
-    return mix(h ^ tail ^ 0x9e3779b97f4a7c15ULL);
+    memcpy(&tail, p, len); /* the last bytes as the low ones of a little-endian word */
+    return mix(h ^ le64(tail) ^ 0x9e3779b97f4a7c15ULL);
 }
 
 uint64_t cs_block_hash_id(int kind, int64_t id)
