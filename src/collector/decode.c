@@ -222,12 +222,15 @@ static size_t plain_run(const unsigned char *s, size_t n, unsigned char quote)
     return i;
 }
 
-void cs_render_str(const char *text, size_t n, int cut, struct cs_textbuf *out)
+void cs_render_str(const char *text, size_t n, uint64_t total, struct cs_textbuf *out)
 {
     const unsigned char *s = (const unsigned char *)text;
     char quote = choose_quote(s, n);
     cs_textbuf_grow(out, n + 2);
     cs_textbuf_putc(out, quote);
+    /* The prefix's code points, counted on the way as count_code_points
+     * does: every byte but the continuation bytes (10xxxxxx). */
+    uint64_t code_points = 0;
     size_t i = 0;
     while (i < n) {
         unsigned char c = s[i];
@@ -235,20 +238,24 @@ void cs_render_str(const char *text, size_t n, int cut, struct cs_textbuf *out)
             size_t run = plain_run(s + i, n - i, (unsigned char)quote); /* copied at once */
             cs_textbuf_put(out, s + i, run);
             i += run;
+            code_points += run;
             continue;
         }
         if (c == '\\' && is_surrogate_escape(s + i, n - i)) {
             cs_textbuf_put(out, s + i, 6);
             i += 6;
+            code_points += 6;
             continue;
         }
         if (c < 0x80) {
             put_ascii_escape(out, c, quote);
             i++;
+            code_points++;
             continue;
         }
         uint32_t cp;
         size_t len = utf8_char(s + i, n - i, &cp);
+        code_points += (c & 0xc0) != 0x80; /* a valid sequence's lead byte, or an invalid byte */
         if (len == 0) {
             put_hex_escape(out, c, 2, 'x'); /* not UTF-8: show the byte */
             i++;
@@ -265,7 +272,7 @@ void cs_render_str(const char *text, size_t n, int cut, struct cs_textbuf *out)
             i += len;
         }
     }
-    if (cut)
+    if (total > code_points)
         cs_textbuf_put(out, ELLIPSIS, 3);
     cs_textbuf_putc(out, quote);
 }
@@ -568,7 +575,7 @@ static int render(struct cs_reader *r, struct cs_textbuf *out, int nesting)
     case V_STR: {
         uint64_t total = cs_get_varint(r);
         struct cs_text t = cs_get_text(r);
-        cs_render_str(t.s, t.n, total > count_code_points(t.s, t.n), out);
+        cs_render_str(t.s, t.n, total, out);
         break;
     }
     case V_BYTES: {

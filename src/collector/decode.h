@@ -83,8 +83,9 @@ int cs_render_fields_json(struct cs_reader *r, struct cs_textbuf *out, struct cs
 
 /* Building blocks, exposed for the tests. */
 void cs_render_float(double v, struct cs_textbuf *out);
-/* repr of a str given as UTF-8 text; `cut` adds the … of a shortened value. */
-void cs_render_str(const char *s, size_t n, int cut, struct cs_textbuf *out);
+/* repr of a str given as a UTF-8 prefix of a string of `total` code
+ * points: a prefix of fewer ends with the … of a shortened value. */
+void cs_render_str(const char *s, size_t n, uint64_t total, struct cs_textbuf *out);
 void cs_render_bytes(const unsigned char *s, size_t n, int cut, struct cs_textbuf *out);
 /* Copies UTF-8 text, replacing invalid bytes with U+FFFD. */
 void cs_append_utf8_clean(const char *s, size_t n, struct cs_textbuf *out);
