@@ -89,9 +89,15 @@ static void set_item(unsigned char *filter, uint64_t h)
 
 /* ---- the writer's side ---- */
 
+/* Functions whose item a cached block already has, by id modulo this:
+ * a block's calls are mostly of a few functions, each a hash and a
+ * filter word saved. */
+#define FUNCTIONS_SEEN 16
+
 struct cached_block {
     int64_t block; /* -1: empty */
     int dirty;
+    int64_t functions_seen[FUNCTIONS_SEEN]; /* -1: none */
     unsigned char filter[CS_BLOCK_BYTES];
 };
 
@@ -155,6 +161,7 @@ static int block_of(struct cs_call_blocks *b, int64_t block, struct cached_block
     if (rc != SQLITE_OK)
         return rc;
     memset(c->filter, 0, sizeof c->filter);
+    memset(c->functions_seen, 0xff, sizeof c->functions_seen);
     c->block = block;
     c->dirty = 0;
     sqlite3_bind_int64(b->load, 1, block * CS_BLOCK_CALLS);
@@ -202,7 +209,11 @@ int cs_call_blocks_add(struct cs_call_blocks *b, int64_t id, int64_t function_id
     int rc = block_of(b, id / CS_BLOCK_CALLS, &c);
     if (rc != SQLITE_OK)
         return rc;
-    set_item(c->filter, cs_block_hash_id(CS_ITEM_FUNCTION, function_id));
+    int64_t *seen = &c->functions_seen[(uint64_t)function_id % FUNCTIONS_SEEN];
+    if (*seen != function_id) {
+        set_item(c->filter, cs_block_hash_id(CS_ITEM_FUNCTION, function_id));
+        *seen = function_id;
+    }
     if (args)
         add_args(c->filter, args, args + args_len);
     if (result > 0)

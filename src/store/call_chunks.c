@@ -20,6 +20,7 @@ struct cs_chunk_encoder {
     struct cs_textbuf body[2];
     struct cs_chunk_compressor compressor;
     int rows;
+    int rows_with_room; /* rows the number columns have room for (number_room) */
     int64_t first_id, last_id, last_start;
 };
 
@@ -58,6 +59,34 @@ static void put_text(struct cs_textbuf *b, const struct cs_chunk_text *t)
     cs_textbuf_put(b, t->text, t->len);
 }
 
+/* Appends a varint to a number column that has room for it. */
+static void put_number(struct cs_textbuf *col, uint64_t v)
+{
+    unsigned char *at = (unsigned char *)col->data + col->len;
+    if (v < 0x80) { /* most are: ids one apart, threads, depths, flags */
+        *at = (unsigned char)v;
+        col->len++;
+    } else {
+        col->len = (size_t)((char *)cs_put_varint(at, v) - col->data);
+    }
+}
+
+/* Makes room in every number column for the varints of a row, checked
+ * once in ROOM_ROWS rows (a varint takes at most CS_VARINT_MAX bytes). */
+#define ROOM_ROWS 64
+static int number_room(struct cs_chunk_encoder *e)
+{
+    if (e->rows_with_room > 0) {
+        e->rows_with_room--;
+        return 0;
+    }
+    for (int c = 0; c < NUMBER_COLUMNS; c++)
+        if (cs_textbuf_grow(&e->col[c], ROOM_ROWS * CS_VARINT_MAX) != 0)
+            return -1;
+    e->rows_with_room = ROOM_ROWS - 1;
+    return 0;
+}
+
 int cs_chunk_encoder_add(struct cs_chunk_encoder *e, const struct cs_chunk_row *row)
 {
     struct cs_textbuf *col = e->col;
@@ -66,19 +95,21 @@ int cs_chunk_encoder_add(struct cs_chunk_encoder *e, const struct cs_chunk_row *
         e->last_id = row->id - 1;
         e->last_start = 0;
     }
-    cs_chunk_put_varint(&col[CS_COL_ID], (uint64_t)(row->id - e->last_id));
-    cs_chunk_put_varint(&col[CS_COL_PARENT], row->parent_id ? cs_zigzag(cs_wrapping_sub(row->id, row->parent_id)) + 1 : 0);
-    cs_chunk_put_varint(&col[CS_COL_THREAD], (uint64_t)row->thread_id);
-    cs_chunk_put_varint(&col[CS_COL_FUNCTION], (uint64_t)row->function_id);
-    cs_chunk_put_varint(&col[CS_COL_DEPTH], (uint64_t)row->depth);
-    cs_chunk_put_varint(&col[CS_COL_START], cs_zigzag(cs_wrapping_sub(row->start_ns, e->last_start)));
+    if (number_room(e) != 0)
+        return -1;
+    put_number(&col[CS_COL_ID], (uint64_t)(row->id - e->last_id));
+    put_number(&col[CS_COL_PARENT], row->parent_id ? cs_zigzag(cs_wrapping_sub(row->id, row->parent_id)) + 1 : 0);
+    put_number(&col[CS_COL_THREAD], (uint64_t)row->thread_id);
+    put_number(&col[CS_COL_FUNCTION], (uint64_t)row->function_id);
+    put_number(&col[CS_COL_DEPTH], (uint64_t)row->depth);
+    put_number(&col[CS_COL_START], cs_zigzag(cs_wrapping_sub(row->start_ns, e->last_start)));
     if (row->finished) {
-        cs_chunk_put_varint(&col[CS_COL_DURATION], cs_zigzag(row->duration_ns) + 1);
-        cs_chunk_put_varint(&col[CS_COL_SELF], cs_zigzag(cs_wrapping_sub(row->duration_ns, row->self_ns)));
+        put_number(&col[CS_COL_DURATION], cs_zigzag(row->duration_ns) + 1);
+        put_number(&col[CS_COL_SELF], cs_zigzag(cs_wrapping_sub(row->duration_ns, row->self_ns)));
     } else {
-        cs_chunk_put_varint(&col[CS_COL_DURATION], 0);
+        put_number(&col[CS_COL_DURATION], 0);
     }
-    cs_chunk_put_varint(&col[CS_COL_FLAGS], (uint64_t)row->flags);
+    put_number(&col[CS_COL_FLAGS], (uint64_t)row->flags);
     put_text(&col[CS_COL_ARGS], &row->args);
     if (row->result_id > 0) {
         cs_chunk_put_varint(&col[CS_COL_RESULT], (uint64_t)row->result_id << 1 | 1);
