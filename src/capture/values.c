@@ -118,16 +118,25 @@ static size_t utf8_prefix(PyObject *s, Py_ssize_t max, unsigned char *out, size_
     return w;
 }
 
-/* A str's length and UTF-8 prefix, after its tag. */
-static unsigned char *put_text_body(unsigned char *p, unsigned char *limit, PyObject *s, uint32_t max_chars)
+/* The length and prefix of an ASCII str (PyUnicode_IS_ASCII), after its
+ * tag: one byte a character, so the prefix's length is known first. */
+static inline unsigned char *put_ascii_body(unsigned char *p, unsigned char *limit, PyObject *s,
+                                            uint32_t max_chars)
 {
     Py_ssize_t length = PyUnicode_GET_LENGTH(s);
     p = cs_put_varint(p, (uint64_t)length);
     size_t room = (size_t)(limit - p) > CS_VARINT_MAX ? (size_t)(limit - p) - CS_VARINT_MAX : 0;
-    if (PyUnicode_IS_ASCII(s)) { /* one byte a character: the prefix's length is known first */
-        size_t n = length < (Py_ssize_t)max_chars ? (size_t)length : max_chars;
-        return cs_put_str(p, PyUnicode_DATA(s), n < room ? n : room);
-    }
+    size_t n = length < (Py_ssize_t)max_chars ? (size_t)length : max_chars;
+    return cs_put_str(p, PyUnicode_DATA(s), n < room ? n : room);
+}
+
+/* A str's length and UTF-8 prefix, after its tag. */
+static unsigned char *put_text_body(unsigned char *p, unsigned char *limit, PyObject *s, uint32_t max_chars)
+{
+    if (PyUnicode_IS_ASCII(s))
+        return put_ascii_body(p, limit, s, max_chars);
+    p = cs_put_varint(p, (uint64_t)PyUnicode_GET_LENGTH(s));
+    size_t room = (size_t)(limit - p) > CS_VARINT_MAX ? (size_t)(limit - p) - CS_VARINT_MAX : 0;
     /* Write the bytes after a maximal-length prefix slot, then move them
      * down once their length is known. */
     unsigned char *body = p + CS_VARINT_MAX;
@@ -457,6 +466,10 @@ unsigned char *cs_encode_value(unsigned char *p, unsigned char *limit, PyObject 
     if (v == NULL) {
         *p++ = V_UNBOUND;
         return p;
+    }
+    if (Py_TYPE(v) == &PyUnicode_Type && PyUnicode_IS_ASCII(v)) { /* the commonest value of all */
+        *p++ = V_STR;
+        return put_ascii_body(p, limit, v, lim->max_string);
     }
     int64_t small;
     if (Py_TYPE(v) == &PyLong_Type && cs_small_int(v, &small)) {
