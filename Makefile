@@ -88,7 +88,9 @@ EXTENSION = $(PKG_DIR)/_callscope$(PY_EXT_SUFFIX)
 # Python leaves the others' objects as they are.
 EXT_OBJ_DIR = $(BUILD)/obj-$(patsubst .%.so,%,$(PY_EXT_SUFFIX))
 EXT_OBJ = $(patsubst src/%.c,$(EXT_OBJ_DIR)/%.o,$(HOOKS_SRC) $(CORE_SRC))
-EXT_CFLAGS = $(CPPFLAGS) -I$(PY_INCLUDE) $(CFLAGS) -fPIC -fvisibility=hidden
+# NDEBUG, as Python builds its own extensions: the asserts of Python's
+# headers (in every PyUnicode_ and PyTuple_ macro) are for debugging Python.
+EXT_CFLAGS = $(CPPFLAGS) -DNDEBUG -I$(PY_INCLUDE) $(CFLAGS) -fPIC -fvisibility=hidden
 PY_SOURCES = $(wildcard python/callscope/*.py python/callscope/*/*.py)
 
 .PHONY: all deps extension package all-pythons test test-c test-asan test-python bench bench-all clean demo
