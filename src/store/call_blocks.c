@@ -22,6 +22,15 @@ static uint64_t le64(uint64_t w)
 #endif
 }
 
+static uint32_t le32(uint32_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return __builtin_bswap32(w);
+#else
+    return w;
+#endif
+}
+
 static uint64_t mix(uint64_t h)
 {
     /* spreads every input bit over the whole word (an avalanche step) */
@@ -45,9 +54,18 @@ uint64_t cs_block_hash(int kind, const void *bytes, size_t len)
         memcpy(&w, p, 8);
         h = mix(h ^ le64(w));
     }
+    /* The last bytes as the low ones of a little-endian word, read in two
+     * loads that may overlap (or three bytes) rather than one at a time. */
     uint64_t tail = 0;
-    memcpy(&tail, p, len); /* the last bytes as the low ones of a little-endian word */
-    return mix(h ^ le64(tail) ^ 0x9e3779b97f4a7c15ULL);
+    if (len >= 4) {
+        uint32_t first, last;
+        memcpy(&first, p, 4);
+        memcpy(&last, p + len - 4, 4);
+        tail = le32(first) | (uint64_t)le32(last) << (8 * (len - 4));
+    } else if (len > 0) {
+        tail = p[0] | (uint64_t)p[len / 2] << (8 * (len / 2)) | (uint64_t)p[len - 1] << (8 * (len - 1));
+    }
+    return mix(h ^ tail ^ 0x9e3779b97f4a7c15ULL);
 }
 
 uint64_t cs_block_hash_id(int kind, int64_t id)
