@@ -304,6 +304,7 @@ def whole_process(tmp):
         "runs": out,
         "sqlite_floor": sqlite_floor(dbs["json_decode"], tmp),
         "instructions": collector_instructions(tmp),
+        "capture_instructions": capture_instructions(tmp),
     }
 
 
@@ -395,6 +396,58 @@ def collector_instructions(tmp):
     if not calls or "decode" not in counted or "write" not in counted:
         return None
     return {"calls": calls, "decode": counted["decode"] / calls, "write": counted["write"] / calls}
+
+
+# json_decode documents counted under callgrind: the difference between the
+# two is the calls alone, without start-up, imports and first compilations.
+JSON_COUNTED = (1, 3)
+JSON_COUNTED_SCRIPT = """
+import sys
+sys.path[:0] = [sys.argv[3]]
+import workloads
+mode, documents, db = sys.argv[1], int(sys.argv[2]), sys.argv[4]
+steps = workloads.json_decode_workload(documents=documents)
+if mode == "args":
+    import callscope
+    callscope.start(db)
+for step in steps:
+    step()
+if mode == "args":
+    callscope.stop()
+"""
+
+
+def capture_instructions(tmp):
+    """Instructions per call of json_decode in the traced program itself,
+    untraced and recorded with arguments, under callgrind: what capturing
+    the calls costs the program, beside what the collector's threads cost
+    (collector_instructions). The collector runs in its own process, not
+    counted here. None without valgrind."""
+    if not shutil.which("valgrind") or callscope is None:
+        return None
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(callscope.__file__))))
+    counts, calls = {}, []
+    for mode in ("untraced", "args"):
+        for documents in JSON_COUNTED:
+            out = os.path.join(tmp, "json-%s-%d.callgrind" % (mode, documents))
+            db = os.path.join(tmp, "json-counted-%d.db" % documents)
+            cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, sys.executable, "-c",
+                   JSON_COUNTED_SCRIPT, mode, str(documents), BENCH_DIR, db]
+            if subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode:
+                return None
+            with open(out) as f:
+                counts[mode, documents] = instructions_in(f.read())
+            if mode == "args":
+                con = sqlite3.connect(db)
+                calls.append(int(con.execute("select value from meta where key = 'calls'").fetchone()[0]))
+                con.close()
+    n = calls[1] - calls[0]
+    if n <= 0:
+        return None
+    per_call = {mode: (counts[mode, JSON_COUNTED[1]] - counts[mode, JSON_COUNTED[0]]) / n
+                for mode in ("untraced", "args")}
+    return {"program": per_call["untraced"], "capture": per_call["args"] - per_call["untraced"]}
 
 
 def sqlite_floor(db, tmp):

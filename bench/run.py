@@ -114,6 +114,15 @@ def print_whole(wp):
         print("    %-36s %8.0f decode, %.0f write   (instructions per call under callgrind, json_decode_small: "
               "they bound the rate as the CPU times above do, but do not move from run to run)" % (
                   "collector threads", counted["decode"], counted["write"]))
+    capture = wp.get("capture_instructions")
+    if counted and capture:
+        program = capture["program"]
+        whole = program + capture["capture"] + counted["decode"] + counted["write"]
+        print("    %-36s %8.0f program, +%.0f capture, +%.0f decode, +%.0f write: %.2fx the program's own"
+              % ("whole process, json_decode", program, capture["capture"], counted["decode"], counted["write"],
+                 whole / program))
+        print("    %-36s (instructions per call, each part counted under callgrind as above: the CPU ratio's"
+              " stable counterpart, cache misses aside)" % "")
 
 
 def measure(python):
