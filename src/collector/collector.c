@@ -62,7 +62,7 @@ struct last_value {
     uint64_t turns; /* of the value cache when id was found: see value_cache.h */
     uint32_t len, cap;
     unsigned char *bytes;
-    char id_text[20]; /* id in decimal (at most 19 digits), as an args array holds it, once written */
+    char id_text[CS_INT_TEXT_MAX]; /* id in decimal, as an args array holds it, once written */
     uint8_t id_text_len; /* 0: not written yet */
 };
 #define LAST_ARG_POSITIONS 16     /* the first arguments of each function */
@@ -473,17 +473,23 @@ static int is_inline_tag(int tag)
     return tag == V_INT || tag == V_NONE || tag == V_TRUE || tag == V_FALSE;
 }
 
-/* Renders the value [start, r->p) into c->value, to be kept inline: 0,
- * or -1 when it is malformed. */
-static int64_t take_inline(struct cs_collector *c, struct cs_reader *r, const unsigned char *start)
+/* Renders the value next in `value` into c->value, to be kept inline: 0,
+ * or -1 (and r->error set) when it is malformed. */
+static int render_inline(struct cs_collector *c, struct cs_reader *value, struct cs_reader *r)
 {
-    struct cs_reader value = {start, r->p, 0};
     cs_textbuf_reset(&c->value);
-    if (cs_render_value(&value, &c->value) != 0) {
+    if (cs_render_value(value, &c->value) != 0) {
         r->error = 1;
         return -1;
     }
     return 0;
+}
+
+/* render_inline() for the value [start, r->p) that r has skipped. */
+static int take_inline(struct cs_collector *c, struct cs_reader *r, const unsigned char *start)
+{
+    struct cs_reader value = {start, r->p, 0};
+    return render_inline(c, &value, r);
 }
 
 /* take_value() for a value already skipped: it is [start, r->p). */
@@ -564,9 +570,8 @@ static int64_t take_result(struct cs_collector *c, struct stream *st, struct fun
     if (skips_value_cache(fn)) {
         /* Rendered as it is read: with no lookup, nothing needs its bytes
          * first. What is remembered of the results before no longer holds. */
-        cs_textbuf_reset(&c->value);
         st->last_result.id = fn->last_result.id = 0;
-        return cs_render_value(r, &c->value) == 0 ? 0 : (r->error = 1, -1);
+        return render_inline(c, r, r);
     }
     if (cs_skip_value(r) != 0)
         return -1;
@@ -591,11 +596,8 @@ static int64_t take_result(struct cs_collector *c, struct stream *st, struct fun
  * it was at the function's previous call, whose id was written then. */
 static void put_id_of(struct cs_textbuf *out, struct last_value *last)
 {
-    if (!last->id_text_len) {
-        struct cs_textbuf text = {last->id_text, 0, sizeof last->id_text, 0};
-        cs_textbuf_int(&text, last->id);
-        last->id_text_len = (uint8_t)text.len;
-    }
+    if (!last->id_text_len)
+        last->id_text_len = (uint8_t)cs_int_text(last->id, last->id_text);
     cs_textbuf_put(out, last->id_text, last->id_text_len);
 }
 

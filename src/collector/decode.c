@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "util/byte_order.h"
 #include "util/json.h"
 
 static const char ELLIPSIS[] = "\xe2\x80\xa6"; /* … */
@@ -185,12 +186,6 @@ static int is_surrogate_escape(const unsigned char *s, size_t n)
            s[3] && strchr("89abcdefABCDEF", s[3]) && isxdigit(s[4]) && isxdigit(s[5]);
 }
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define WORDS_ARE_LITTLE_ENDIAN 1
-#else
-#define WORDS_ARE_LITTLE_ENDIAN 0
-#endif
-
 static int plain_in_repr(unsigned char c, unsigned char quote)
 {
     return c >= 0x20 && c < 0x7f && c != '\\' && c != quote;
@@ -205,17 +200,16 @@ static size_t plain_run(const unsigned char *s, size_t n, unsigned char quote)
 {
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     size_t i = 0;
-    if (WORDS_ARE_LITTLE_ENDIAN) {
-        for (; i + 8 <= n; i += 8) {
-            uint64_t w, bs, q;
-            memcpy(&w, s + i, 8);
-            bs = w ^ (ones * '\\');
-            q = w ^ (ones * quote);
-            uint64_t marked = ((w - ones * 0x20) & ~w) | ((w + ones) | w) | ((bs - ones) & ~bs) | ((q - ones) & ~q);
-            marked &= high;
-            if (marked)
-                return i + (size_t)(__builtin_ctzll(marked) >> 3);
-        }
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, bs, q;
+        memcpy(&w, s + i, 8);
+        w = cs_le64(w); /* byte k at bits 8k on: the lowest mark is the first byte */
+        bs = w ^ (ones * '\\');
+        q = w ^ (ones * quote);
+        uint64_t marked = ((w - ones * 0x20) & ~w) | ((w + ones) | w) | ((bs - ones) & ~bs) | ((q - ones) & ~q);
+        marked &= high;
+        if (marked)
+            return i + (size_t)(__builtin_ctzll(marked) >> 3);
     }
     while (i < n && plain_in_repr(s[i], quote))
         i++;
@@ -313,27 +307,14 @@ void cs_append_utf8_clean(const char *text, size_t n, struct cs_textbuf *out)
     cs_textbuf_put(out, s + run, n - run);
 }
 
-/* Code points in a UTF-8 prefix; each invalid byte counts as one: the
- * bytes that are not continuation bytes (10xxxxxx), eight at a time. */
+/* Code points in a UTF-8 prefix; each invalid byte counts as one. */
 static uint64_t count_code_points(const char *text, size_t n)
 {
-    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-    uint64_t continuations = 0, per_byte = 0; /* per_byte: eight counts, one a byte */
-    size_t i = 0;
-    for (int words = 1; i + 8 <= n; i += 8, words++) {
-        uint64_t w;
-        memcpy(&w, text + i, 8);
-        /* a byte's top bit set and the one below it clear */
-        per_byte += (w & ~(w << 1) & high) >> 7;
-        if (words == 31 || i + 16 > n) { /* summed before a byte's count could pass 255 / 8 */
-            continuations += (per_byte * ones) >> 56;
-            per_byte = 0;
-            words = 0;
-        }
-    }
-    for (; i < n; i++)
-        continuations += ((unsigned char)text[i] & 0xc0) == 0x80;
-    return n - continuations;
+    uint64_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)text[i] & 0xc0) != 0x80)
+            count++;
+    return count;
 }
 
 /* ---- floats ---- */

@@ -6,30 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/byte_order.h"
+
 /* Blocks kept in memory while recording. Rows come mostly in id order, so
  * one block is filled at a time; the few rows of long calls, written when
  * they end, go to older blocks, read back from the file if they left. */
 #define CACHED_BLOCKS 64
 
-/* Words of the file's filters and of hashed texts are little-endian, so a
- * file means the same on every machine. */
-static uint64_t le64(uint64_t w)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    return __builtin_bswap64(w);
-#else
-    return w;
-#endif
-}
-
-static uint32_t le32(uint32_t w)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    return __builtin_bswap32(w);
-#else
-    return w;
-#endif
-}
+/* Words of the file's filters and of hashed texts are little-endian
+ * (util/byte_order.h), so a file means the same on every machine. */
 
 static uint64_t mix(uint64_t h)
 {
@@ -52,7 +37,7 @@ uint64_t cs_block_hash(int kind, const void *bytes, size_t len)
     for (; len >= 8; p += 8, len -= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
-        h = mix(h ^ le64(w));
+        h = mix(h ^ cs_le64(w));
     }
     /* The last bytes as the low ones of a little-endian word, read in two
      * loads that may overlap (or three bytes) rather than one at a time. */
@@ -61,7 +46,7 @@ uint64_t cs_block_hash(int kind, const void *bytes, size_t len)
         uint32_t first, last;
         memcpy(&first, p, 4);
         memcpy(&last, p + len - 4, 4);
-        tail = le32(first) | (uint64_t)le32(last) << (8 * (len - 4));
+        tail = cs_le32(first) | (uint64_t)cs_le32(last) << (8 * (len - 4));
     } else if (len > 0) {
         tail = p[0] | (uint64_t)p[len / 2] << (8 * (len / 2)) | (uint64_t)p[len - 1] << (8 * (len - 1));
     }
@@ -94,14 +79,14 @@ int cs_block_may_hold(const unsigned char *filter, uint64_t h)
 {
     uint64_t word;
     memcpy(&word, filter + word_of(h), sizeof word);
-    return (le64(word) & bits_of(h)) == bits_of(h);
+    return (cs_le64(word) & bits_of(h)) == bits_of(h);
 }
 
 static void set_item(unsigned char *filter, uint64_t h)
 {
     uint64_t word;
     memcpy(&word, filter + word_of(h), sizeof word);
-    word = le64(le64(word) | bits_of(h));
+    word = cs_le64(cs_le64(word) | bits_of(h));
     memcpy(filter + word_of(h), &word, sizeof word);
 }
 

@@ -59,16 +59,10 @@ static void put_text(struct cs_textbuf *b, const struct cs_chunk_text *t)
     cs_textbuf_put(b, t->text, t->len);
 }
 
-/* Appends a varint to a number column that has room for it. */
+/* Appends a varint to a number column that has room for it (number_room). */
 static void put_number(struct cs_textbuf *col, uint64_t v)
 {
-    unsigned char *at = (unsigned char *)col->data + col->len;
-    if (v < 0x80) { /* most are: ids one apart, threads, depths, flags */
-        *at = (unsigned char)v;
-        col->len++;
-    } else {
-        col->len = (size_t)((char *)cs_put_varint(at, v) - col->data);
-    }
+    col->len = (size_t)((char *)cs_put_varint((unsigned char *)col->data + col->len, v) - col->data);
 }
 
 /* Makes room in every number column for the varints of a row, checked

@@ -58,17 +58,20 @@ void cs_textbuf_printf(struct cs_textbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-void cs_textbuf_int(struct cs_textbuf *b, int64_t v)
+size_t cs_int_text(int64_t v, char out[CS_INT_TEXT_MAX])
 {
-    /* Two digits per division: most ints written are ids and positions of
-     * four to seven digits, several per call. */
+    /* Two digits per division, written from the end once the length is
+     * known: most ints written are ids and positions of four to seven
+     * digits, several per call. */
     static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                 "8081828384858687888990919293949596979899";
-    char digits[24];
-    char *p = digits + sizeof digits;
     /* Negate as unsigned so INT64_MIN works. */
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    size_t n = (v < 0) + 1;
+    for (uint64_t rest = u; rest >= 10; rest /= 10)
+        n++;
+    char *p = out + n;
     while (u >= 100) {
         unsigned k = (unsigned)(u % 100) * 2;
         u /= 100;
@@ -83,7 +86,14 @@ void cs_textbuf_int(struct cs_textbuf *b, int64_t v)
     }
     if (v < 0)
         *--p = '-';
-    cs_textbuf_put(b, p, (size_t)(digits + sizeof digits - p));
+    return n;
+}
+
+void cs_textbuf_int(struct cs_textbuf *b, int64_t v)
+{
+    if (b->cap - b->len < CS_INT_TEXT_MAX && cs_textbuf_grow(b, CS_INT_TEXT_MAX) != 0)
+        return;
+    b->len += cs_int_text(v, b->data + b->len);
 }
 
 void cs_textbuf_decimal(struct cs_textbuf *b, int64_t v, int decimals)

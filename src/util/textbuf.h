@@ -28,6 +28,9 @@ void cs_textbuf_printf(struct cs_textbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Appends the decimal digits of v. */
 void cs_textbuf_int(struct cs_textbuf *b, int64_t v);
+/* Writes the decimal digits of v (no NUL) into out; returns how many. */
+#define CS_INT_TEXT_MAX 20 /* "-9223372036854775808" */
+size_t cs_int_text(int64_t v, char out[CS_INT_TEXT_MAX]);
 /* Appends v / 10^decimals with exactly `decimals` (1 to 18) digits after
  * the point: (1234567, 3) is 1234.567. Exact, unlike printf of a double. */
 void cs_textbuf_decimal(struct cs_textbuf *b, int64_t v, int decimals);
