@@ -164,9 +164,12 @@ struct cs_chunk *cs_ring_try_claim(struct cs_ring *ring, uint32_t pid, uint64_t 
 {
     struct cs_ring_header *h = ring->header;
     uint32_t n = h->nchunks;
-    uint32_t start = atomic_load_explicit(&h->claim_hint, memory_order_relaxed);
-    for (uint32_t k = 0; k < n; k++) {
-        uint32_t i = (start + k) % n;
+    /* The lowest free chunk, always: the collector frees chunks soon after
+     * they are sealed, so the few in use stay in the caches and their pages
+     * stay mapped. Going round the whole ring instead touches every page of
+     * it once in each process, a page fault each (16k per 64 MB), and brings
+     * every byte in cold from memory. */
+    for (uint32_t i = 0; i < n; i++) {
         struct cs_chunk *c = cs_ring_chunk(ring, i);
         uint32_t expected = CS_CHUNK_FREE;
         if (atomic_load_explicit(&c->state, memory_order_relaxed) != CS_CHUNK_FREE)
@@ -182,8 +185,14 @@ struct cs_chunk *cs_ring_try_claim(struct cs_ring *ring, uint32_t pid, uint64_t 
          * once OWNED is visible. */
         CS_ASSERT(cs_chunk_step_allowed(atomic_load_explicit(&c->state, memory_order_relaxed), CS_CHUNK_OWNED),
                   "the chunk this producer won is still CLAIMING");
+        /* Only ever raised, so a consumer that missed this chunk in one
+         * sweep finds it in the next. */
+        uint32_t bound = atomic_load_explicit(&h->claimed_bound, memory_order_relaxed);
+        while (bound < i + 1 &&
+               !atomic_compare_exchange_weak_explicit(&h->claimed_bound, &bound, i + 1,
+                                                      memory_order_relaxed, memory_order_relaxed))
+            ;
         atomic_store_explicit(&c->state, CS_CHUNK_OWNED, memory_order_release);
-        atomic_store_explicit(&h->claim_hint, (i + 1) % n, memory_order_relaxed);
         return c;
     }
     return NULL;
@@ -217,6 +226,7 @@ struct cs_ring_reader {
     uint32_t *read_offset; /* per chunk: bytes already delivered */
     unsigned char *dead;   /* per chunk: its process is gone, treat as sealed */
     uint64_t *next_seq;    /* per stream id: the chunk sequence number due */
+    uint32_t nchunks;      /* as the ring was when opened: the header is shared */
     size_t nstreams;
 };
 
@@ -226,8 +236,9 @@ struct cs_ring_reader *cs_ring_reader_new(struct cs_ring *ring)
     if (!r)
         return NULL;
     r->ring = ring;
-    r->read_offset = calloc(ring->header->nchunks, sizeof *r->read_offset);
-    r->dead = calloc(ring->header->nchunks, 1);
+    r->nchunks = ring->header->nchunks;
+    r->read_offset = calloc(r->nchunks, sizeof *r->read_offset);
+    r->dead = calloc(r->nchunks, 1);
     if (!r->read_offset || !r->dead) {
         cs_ring_reader_free(r);
         return NULL;
@@ -264,12 +275,14 @@ static uint64_t *stream_next_seq(struct cs_ring_reader *r, uint64_t stream_id)
 size_t cs_ring_read(struct cs_ring_reader *r, cs_stream_bytes_fn fn, void *ctx)
 {
     struct cs_ring *ring = r->ring;
-    uint32_t n = ring->header->nchunks;
     size_t delivered = 0;
     /* Freeing a stream's chunk can make its next chunk due, possibly at an
      * index already passed: sweep again while sweeps free chunks. */
     for (int sweep = 0; sweep < 8; sweep++) {
         int freed = 0;
+        uint32_t n = atomic_load_explicit(&ring->header->claimed_bound, memory_order_acquire);
+        if (n > r->nchunks)
+            n = r->nchunks; /* the producers' word, not trusted past the ring */
         for (uint32_t i = 0; i < n; i++) {
             struct cs_chunk *c = cs_ring_chunk(ring, i);
             uint32_t state = atomic_load_explicit(&c->state, memory_order_acquire);
@@ -319,7 +332,7 @@ static int process_exists(int32_t pid)
 int cs_ring_reap_dead(struct cs_ring_reader *r)
 {
     struct cs_ring *ring = r->ring;
-    for (uint32_t i = 0; i < ring->header->nchunks; i++) {
+    for (uint32_t i = 0; i < r->nchunks; i++) {
         struct cs_chunk *c = cs_ring_chunk(ring, i);
         uint32_t state = atomic_load_explicit(&c->state, memory_order_acquire);
         if (state == CS_CHUNK_OWNED && !r->dead[i] && !process_exists((int32_t)c->pid))

@@ -28,7 +28,7 @@
 #include "util/check.h"
 
 #define CS_RING_MAGIC 0x43534331u /* "1CSC" */
-#define CS_RING_VERSION 2
+#define CS_RING_VERSION 3
 #define CS_RING_MAX_PRODUCERS 1024
 #define CS_RING_DEFAULT_CHUNK (64 * 1024)
 /* No single event may need more than this many bytes; producers seal a chunk
@@ -108,7 +108,9 @@ struct cs_ring_header {
     struct cs_capture_options options;
     _Atomic uint64_t next_code_id;
     _Atomic uint64_t next_stream_id;
-    _Atomic uint32_t claim_hint;
+    /* No chunk at or past this index was ever claimed: the consumer looks
+     * at these only, a few with the lowest-first claims, not the whole ring. */
+    _Atomic uint32_t claimed_bound;
     _Atomic uint32_t target_started; /* the traced program's code began */
     _Atomic int32_t collector_pid;   /* producers stop waiting for room if it dies; -1: gave up */
     _Atomic uint64_t lost_events;    /* total dropped, for the summary */
