@@ -272,6 +272,13 @@ static uint64_t *stream_next_seq(struct cs_ring_reader *r, uint64_t stream_id)
     return &r->next_seq[stream_id];
 }
 
+/* How many chunks, from the first, any producer has claimed so far. */
+static uint32_t claimed_bound(const struct cs_ring_reader *r)
+{
+    uint32_t n = atomic_load_explicit(&r->ring->header->claimed_bound, memory_order_acquire);
+    return n < r->nchunks ? n : r->nchunks; /* the producers' word, not trusted past the ring */
+}
+
 size_t cs_ring_read(struct cs_ring_reader *r, cs_stream_bytes_fn fn, void *ctx)
 {
     struct cs_ring *ring = r->ring;
@@ -280,9 +287,7 @@ size_t cs_ring_read(struct cs_ring_reader *r, cs_stream_bytes_fn fn, void *ctx)
      * index already passed: sweep again while sweeps free chunks. */
     for (int sweep = 0; sweep < 8; sweep++) {
         int freed = 0;
-        uint32_t n = atomic_load_explicit(&ring->header->claimed_bound, memory_order_acquire);
-        if (n > r->nchunks)
-            n = r->nchunks; /* the producers' word, not trusted past the ring */
+        uint32_t n = claimed_bound(r);
         for (uint32_t i = 0; i < n; i++) {
             struct cs_chunk *c = cs_ring_chunk(ring, i);
             uint32_t state = atomic_load_explicit(&c->state, memory_order_acquire);
@@ -332,7 +337,8 @@ static int process_exists(int32_t pid)
 int cs_ring_reap_dead(struct cs_ring_reader *r)
 {
     struct cs_ring *ring = r->ring;
-    for (uint32_t i = 0; i < r->nchunks; i++) {
+    uint32_t n = claimed_bound(r);
+    for (uint32_t i = 0; i < n; i++) {
         struct cs_chunk *c = cs_ring_chunk(ring, i);
         uint32_t state = atomic_load_explicit(&c->state, memory_order_acquire);
         if (state == CS_CHUNK_OWNED && !r->dead[i] && !process_exists((int32_t)c->pid))
