@@ -7,6 +7,7 @@
  */
 #include "values.h"
 
+#include "capture/dict_memo.h"
 #include "capture/repr_guard.h"
 #include "core/clock.h"
 #include "core/event.h"
@@ -229,9 +230,27 @@ static unsigned char *put_set(unsigned char *p, unsigned char *limit, uint8_t ta
     return close_container(length_at, p);
 }
 
+/* Room an event must have left for a dict's encoding to be kept or
+ * replayed: with this much, no item of a kept encoding (at most
+ * CS_DICT_MEMO_MAX_BYTES in all) is cut short for room, so the encoder
+ * would write it exactly as kept. */
+#define DICT_MEMO_ROOM (CS_DICT_MEMO_MAX_BYTES + SMALL_VALUE_BYTES * 4 + CS_VARINT_MAX + 8)
+
 static unsigned char *put_dict(unsigned char *p, unsigned char *limit, PyObject *d,
                                const struct cs_value_limits *lim, uint32_t nesting)
 {
+#if CS_PY_HAS_DICT_VERSION
+    int keep = limit - p >= DICT_MEMO_ROOM && cs_dict_memo_eligible(d);
+    if (keep) {
+        size_t len;
+        const unsigned char *known = cs_dict_memo_find(d, lim, &len);
+        if (known) {
+            memcpy(p, known, len);
+            return p + len;
+        }
+    }
+    unsigned char *start = p;
+#endif
     unsigned char *length_at = open_container(&p, &limit, V_DICT);
     p = cs_put_varint(p, (uint64_t)PyDict_GET_SIZE(d));
     unsigned char *count_at = p;
@@ -239,13 +258,22 @@ static unsigned char *put_dict(unsigned char *p, unsigned char *limit, PyObject 
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     unsigned shown = 0;
+    int scalars = 1; /* every item shown leaves the encoding unchangeable */
     while (shown < lim->max_items && limit - p > SMALL_VALUE_BYTES * 4 && PyDict_Next(d, &pos, &key, &value)) {
         p = cs_encode_value(p, limit - SMALL_VALUE_BYTES * 2, key, lim, nesting + 1);
         p = cs_encode_value(p, limit - SMALL_VALUE_BYTES, value, lim, nesting + 1);
+        scalars &= cs_dict_memo_scalar(key) & cs_dict_memo_scalar(value);
         shown++;
     }
     *count_at = (unsigned char)shown;
-    return close_container(length_at, p);
+    p = close_container(length_at, p);
+#if CS_PY_HAS_DICT_VERSION
+    if (keep && scalars)
+        cs_dict_memo_keep(d, lim, start, (size_t)(p - start));
+#else
+    (void)scalars;
+#endif
+    return p;
 }
 
 static unsigned char *put_object(unsigned char *p, PyObject *v)

@@ -62,6 +62,28 @@ static inline long long cs_long_digit_count(PyObject *o)
 #endif
 }
 
+/* Dicts carry the version tag of PEP 509, changed by every change of their
+ * contents (3.14 replaced it with a watcher tag that is not). */
+#define CS_PY_HAS_DICT_VERSION (!CS_PY_AT_LEAST(3, 14))
+
+#if CS_PY_HAS_DICT_VERSION
+static inline uint64_t cs_dict_version(PyObject *d)
+{
+    /* deprecated for readers since 3.12, and still kept by every mutation */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    return ((PyDictObject *)d)->ma_version_tag;
+#pragma GCC diagnostic pop
+}
+#endif
+
+/* A dict whose keys and values are all in its own table (not a split table
+ * sharing keys with other instances' dicts). */
+static inline int cs_dict_is_combined(PyObject *d)
+{
+    return ((PyDictObject *)d)->ma_values == NULL;
+}
+
 /* sys.monitoring accepts PY_UNWIND and PY_THROW as local events (3.15):
  * exceptions are then reported for the instrumented code alone. */
 #define CS_PY_LOCAL_UNWIND CS_PY_AT_LEAST(3, 15)

@@ -64,6 +64,52 @@ class Arguments(TracedProgram):
                                  "list", "tuple", "dict", "set", "frozenset", "__main__.Loud", "__main__.Num", "list",
                                  "__main__.Flag"])
 
+    def test_a_dict_passed_again_shows_what_it_holds_at_each_call(self):
+        # The same dict at every call, changed between some of them in every
+        # way a dict can change; each call shows it as it was then.
+        self.run_traced("""
+            def f(d):
+                return len(d)
+            class Holder:
+                pass
+            d = {"a": 1, "b": "x"}
+            f(d); f(d)
+            d["c"] = 2.5; f(d)
+            d["a"] = 1; f(d)          # the same value again
+            d["a"] = True; f(d)       # equal, but another value
+            del d["b"]; f(d)
+            d.update(e=None); f(d)
+            d.pop("e"); f(d)
+            d.setdefault("z", "new"); f(d)
+            d.setdefault("z", "other"); f(d)
+            d.popitem(); f(d)
+            d.update([("m", -7)]); f(d)
+            d.__init__(n=8); f(d)
+            d.clear(); f(d)
+            d["s"] = "one"; f(d)
+            d["s"] = "two"; f(d)
+            h = Holder()
+            h.__dict__.update(p=1)
+            f(h.__dict__)
+            h.p = 2; f(h.__dict__)
+            h.q = 3; f(h.__dict__)
+            for i in range(3):        # new dicts, likely at a freed one's address
+                f({"i": i})
+            inner = [1]
+            e = {"l": inner}
+            f(e); inner.append(2); f(e)   # a list inside: its change shows too
+        """)
+        got = [self.args_of(r)["d"] for r in self.calls("__main__.f")]
+        self.assertEqual(got, [
+            "{'a': 1, 'b': 'x'}", "{'a': 1, 'b': 'x'}", "{'a': 1, 'b': 'x', 'c': 2.5}",
+            "{'a': 1, 'b': 'x', 'c': 2.5}", "{'a': True, 'b': 'x', 'c': 2.5}", "{'a': True, 'c': 2.5}",
+            "{'a': True, 'c': 2.5, 'e': None}", "{'a': True, 'c': 2.5}", "{'a': True, 'c': 2.5, 'z': 'new'}",
+            "{'a': True, 'c': 2.5, 'z': 'new'}", "{'a': True, 'c': 2.5}", "{'a': True, 'c': 2.5, 'm': -7}",
+            "{'a': True, 'c': 2.5, 'm': -7, 'n': 8}", "{}", "{'s': 'one'}", "{'s': 'two'}",
+            "{'p': 1}", "{'p': 2}", "{'p': 2, 'q': 3}",
+            "{'i': 0}", "{'i': 1}", "{'i': 2}",
+            "{'l': [1]}", "{'l': [1, 2]}"])
+
     def test_functions_classes_and_modules_by_name(self):
         self.run_traced("""
             import json
