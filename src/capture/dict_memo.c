@@ -18,6 +18,9 @@
 
 struct memo_slot {
     const PyObject *dict;
+    /* from 3.12 each interpreter counts versions from 0: a tag says
+     * nothing of a dict of another interpreter */
+    const PyInterpreterState *interp;
     uint64_t version;
     uint32_t max_string, max_items; /* the limits it was made under */
     uint32_t len; /* 0: empty */
@@ -36,7 +39,7 @@ const unsigned char *cs_dict_memo_find(PyObject *d, const struct cs_value_limits
 {
     const struct memo_slot *s = slot_of(d);
     if (s->dict != d || s->len == 0 || s->version != cs_dict_version(d) || s->max_string != lim->max_string ||
-        s->max_items != lim->max_items)
+        s->max_items != lim->max_items || s->interp != PyInterpreterState_Get())
         return NULL;
     *len = s->len;
     return s->bytes;
@@ -48,6 +51,7 @@ void cs_dict_memo_keep(PyObject *d, const struct cs_value_limits *lim, const uns
         return;
     struct memo_slot *s = slot_of(d);
     s->dict = d;
+    s->interp = PyInterpreterState_Get();
     s->version = cs_dict_version(d);
     s->max_string = lim->max_string;
     s->max_items = lim->max_items;

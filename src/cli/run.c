@@ -57,6 +57,16 @@ int cs_find_package_root(char *out, size_t size)
     return -1;
 }
 
+/* Set when a child process ends, so the collect loop notices the program's
+ * end at once rather than at its next periodic check. */
+static volatile sig_atomic_t child_ended;
+
+static void on_child_ended(int sig)
+{
+    (void)sig;
+    child_ended = 1;
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -133,8 +143,9 @@ static int collect_loop(struct cs_collector *c, struct loop_state *s)
             return -1;
         }
         int64_t t = cs_monotonic_ms();
-        if (t - last_check >= 50) {
+        if (t - last_check >= 50 || child_ended) {
             last_check = t;
+            child_ended = 0;
             if (s->child)
                 reap_children(s);
             int alive = cs_collector_producers_alive(c);
@@ -323,6 +334,12 @@ int cs_cmd_run(int argc, char **argv)
     signal(SIGQUIT, SIG_IGN);
     signal(SIGTERM, forward_signal);
     signal(SIGHUP, forward_signal);
+    /* nanosleep is cut short by a handled signal even with SA_RESTART, so
+     * the loop's idle sleep ends with the program, and nothing else of ours
+     * sees EINTR */
+    struct sigaction on_child = {.sa_handler = on_child_ended, .sa_flags = SA_RESTART | SA_NOCLDSTOP};
+    sigemptyset(&on_child.sa_mask);
+    sigaction(SIGCHLD, &on_child, NULL);
 
     struct loop_state s = {.child = pid, .ring = &ring, .path = o.collect.db_path};
     int rc = collect_loop(c, &s);

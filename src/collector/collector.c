@@ -94,6 +94,18 @@ struct function {
     struct last_value last_result;
 };
 
+/* The last result of a thread rendered straight from its event (a function
+ * whose results are nearly always new, NEW_RESULTS_TO_SKIP): its bytes and
+ * its text. A wrapper returns what its callee returned just before (a
+ * parser's dispatcher passes up each token), and that rendering is then
+ * copied rather than made again. */
+struct passed_up {
+    unsigned char *bytes;
+    uint32_t len, cap; /* len 0: none */
+    struct cs_textbuf text;
+};
+#define PASSED_UP_MAX_BYTES 256
+
 struct stream {
     int64_t thread_row; /* 0 until known */
     uint32_t pid;
@@ -103,6 +115,7 @@ struct stream {
     size_t depth, cap;
     struct cs_textbuf args; /* arguments of the open frames (call_rows.args arrays), LIFO */
     struct last_value last_result; /* the last value returned or yielded in this thread */
+    struct passed_up passed_up;
 };
 
 struct thread_key {
@@ -248,6 +261,8 @@ static void free_stream(struct stream *st)
     free(st->stack);
     cs_textbuf_free(&st->args);
     free(st->last_result.bytes);
+    free(st->passed_up.bytes);
+    cs_textbuf_free(&st->passed_up.text);
     free(st);
 }
 
@@ -492,6 +507,41 @@ static int take_inline(struct cs_collector *c, struct cs_reader *r, const unsign
     return render_inline(c, &value, r);
 }
 
+/* render_inline() for a result of a function that skips the value cache:
+ * the thread's last such result, if these bytes begin with it, is this one
+ * (an encoding ends where its own bytes say), and its text is copied. */
+static int render_result_inline(struct cs_collector *c, struct stream *st, struct cs_reader *r)
+{
+    struct passed_up *k = &st->passed_up;
+    if (k->len && k->len <= (size_t)(r->end - r->p) && memcmp(r->p, k->bytes, k->len) == 0) {
+        r->p += k->len;
+        cs_textbuf_reset(&c->value);
+        cs_textbuf_put(&c->value, k->text.data, k->text.len);
+        return 0;
+    }
+    const unsigned char *start = r->p;
+    if (render_inline(c, r, r) != 0)
+        return -1;
+    size_t len = (size_t)(r->p - start);
+    k->len = 0;
+    if (len > PASSED_UP_MAX_BYTES)
+        return 0;
+    if (k->cap < len) {
+        unsigned char *grown = realloc(k->bytes, PASSED_UP_MAX_BYTES);
+        if (!grown)
+            return 0; /* not kept: only a copy saved is lost */
+        k->bytes = grown;
+        k->cap = PASSED_UP_MAX_BYTES;
+    }
+    cs_textbuf_reset(&k->text);
+    cs_textbuf_put(&k->text, c->value.data, c->value.len);
+    if (k->text.oom)
+        return 0;
+    memcpy(k->bytes, start, len);
+    k->len = (uint32_t)len;
+    return 0;
+}
+
 /* take_value() for a value already skipped: it is [start, r->p). */
 static int64_t take_value_at(struct cs_collector *c, struct cs_reader *r, const unsigned char *start,
                              int64_t result_of, struct last_value *last)
@@ -571,7 +621,7 @@ static int64_t take_result(struct cs_collector *c, struct stream *st, struct fun
         /* Rendered as it is read: with no lookup, nothing needs its bytes
          * first. What is remembered of the results before no longer holds. */
         st->last_result.id = fn->last_result.id = 0;
-        return render_inline(c, r, r);
+        return render_result_inline(c, st, r);
     }
     if (cs_skip_value(r) != 0)
         return -1;

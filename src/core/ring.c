@@ -68,11 +68,16 @@ int cs_ring_create(struct cs_ring *ring, size_t bytes, uint32_t chunk_size,
         snprintf(err, errlen, "cannot create shared memory for the ring: %s", strerror(errno));
         return -1;
     }
-    /* posix_fallocate, unlike ftruncate, fails now rather than with SIGBUS
-     * later when /dev/shm cannot hold the whole ring. */
+    /* posix_fallocate, unlike ftruncate alone, fails now rather than with
+     * SIGBUS later when /dev/shm cannot hold what producers write into. */
+    size_t first = CS_RING_FIRST_RESERVED / chunk_size;
+    if (first < 4)
+        first = 4;
+    if (first > nchunks)
+        first = nchunks;
     int rc = ftruncate(fd, (off_t)size);
     if (rc == 0)
-        rc = posix_fallocate(fd, 0, (off_t)size) == 0 ? 0 : -1;
+        rc = posix_fallocate(fd, 0, (off_t)(header_bytes() + first * (size_t)chunk_size)) == 0 ? 0 : -1;
     if (rc != 0) {
         snprintf(err, errlen, "cannot reserve %zu MB of shared memory for the ring (see --buffer)",
                  size >> 20);
@@ -97,6 +102,7 @@ int cs_ring_create(struct cs_ring *ring, size_t bytes, uint32_t chunk_size,
     h->options = *options;
     atomic_store(&h->next_code_id, 1);
     atomic_store(&h->next_stream_id, 1);
+    atomic_store(&h->reserved_chunks, (uint32_t)first);
     h->version = CS_RING_VERSION;
     atomic_thread_fence(memory_order_release);
     h->magic = CS_RING_MAGIC;
@@ -159,11 +165,45 @@ void cs_ring_unlink(struct cs_ring *ring)
 
 /* ---- producers ---- */
 
-struct cs_chunk *cs_ring_try_claim(struct cs_ring *ring, uint32_t pid, uint64_t stream_id,
-                                   uint64_t stream_seq)
+/* Reserves twice the chunks reserved so far (up to the whole ring) when
+ * all of those are taken; 1 if it did (or another producer did meanwhile),
+ * 0 when there is no more to be had. Producers race here harmlessly: a
+ * range reserved twice is reserved, and the count only goes up. */
+static int reserve_more(struct cs_ring *ring, uint32_t reserved)
 {
     struct cs_ring_header *h = ring->header;
-    uint32_t n = h->nchunks;
+    uint32_t nchunks = (uint32_t)((ring->size - h->data_offset) / h->chunk_size);
+    if (nchunks > h->nchunks)
+        nchunks = h->nchunks;
+    uint32_t want = reserved * 2 < nchunks ? reserved * 2 : nchunks;
+    if (want <= reserved || atomic_load_explicit(&h->reserve_refused, memory_order_relaxed))
+        return 0;
+    /* Opened by name each time, not kept open: a program may close every
+     * descriptor it did not open itself, and one of its own files could
+     * then take the number. */
+    int fd = shm_open(ring->name, O_RDWR, 0);
+    if (fd < 0)
+        return 0; /* the collector has gone and removed it */
+    int rc = posix_fallocate(fd, (off_t)(h->data_offset + (size_t)reserved * h->chunk_size),
+                             (off_t)((size_t)(want - reserved) * h->chunk_size));
+    close(fd);
+    if (rc != 0) {
+        atomic_store_explicit(&h->reserve_refused, 1, memory_order_relaxed); /* /dev/shm is full */
+        return 0;
+    }
+    /* Published only once reserved: a chunk below the count never SIGBUSes. */
+    uint32_t seen = reserved;
+    while (seen < want && !atomic_compare_exchange_weak_explicit(&h->reserved_chunks, &seen, want,
+                                                                 memory_order_release, memory_order_relaxed))
+        ;
+    return 1;
+}
+
+/* The lowest free chunk below n, claimed; NULL when all are taken. */
+static struct cs_chunk *claim_below(struct cs_ring *ring, uint32_t n, uint32_t pid, uint64_t stream_id,
+                                    uint64_t stream_seq)
+{
+    struct cs_ring_header *h = ring->header;
     /* The lowest free chunk, always: the collector frees chunks soon after
      * they are sealed, so the few in use stay in the caches and their pages
      * stay mapped. Going round the whole ring instead touches every page of
@@ -196,6 +236,20 @@ struct cs_chunk *cs_ring_try_claim(struct cs_ring *ring, uint32_t pid, uint64_t 
         return c;
     }
     return NULL;
+}
+
+struct cs_chunk *cs_ring_try_claim(struct cs_ring *ring, uint32_t pid, uint64_t stream_id,
+                                   uint64_t stream_seq)
+{
+    struct cs_ring_header *h = ring->header;
+    for (;;) {
+        uint32_t n = atomic_load_explicit(&h->reserved_chunks, memory_order_acquire);
+        if (n > h->nchunks)
+            n = h->nchunks;
+        struct cs_chunk *c = claim_below(ring, n, pid, stream_id, stream_seq);
+        if (c || !reserve_more(ring, n))
+            return c;
+    }
 }
 
 int cs_ring_add_producer(struct cs_ring *ring, pid_t pid)

@@ -31,6 +31,7 @@
 #define CS_RING_VERSION 3
 #define CS_RING_MAX_PRODUCERS 1024
 #define CS_RING_DEFAULT_CHUNK (64 * 1024)
+#define CS_RING_FIRST_RESERVED (4u << 20)
 /* No single event may need more than this many bytes; producers seal a chunk
  * with less room left, and the value encoder stays within it. */
 #define CS_MAX_EVENT_BYTES (8 * 1024)
@@ -111,6 +112,11 @@ struct cs_ring_header {
     /* No chunk at or past this index was ever claimed: the consumer looks
      * at these only, a few with the lowest-first claims, not the whole ring. */
     _Atomic uint32_t claimed_bound;
+    /* Producers claim only chunks below this: those whose memory is
+     * reserved in /dev/shm, never one that could SIGBUS. A producer that
+     * finds them all taken reserves as many again, up to the whole ring. */
+    _Atomic uint32_t reserved_chunks;
+    _Atomic uint32_t reserve_refused; /* /dev/shm had no more: the ring stays as it is */
     _Atomic uint32_t target_started; /* the traced program's code began */
     _Atomic int32_t collector_pid;   /* producers stop waiting for room if it dies; -1: gave up */
     _Atomic uint64_t lost_events;    /* total dropped, for the summary */
@@ -127,7 +133,11 @@ struct cs_ring {
 /* ---- lifecycle ---- */
 
 /* Creates a new ring of about `bytes` bytes under a fresh name, readable and
- * writable by this user only. Returns 0, or -1 with a message in err. */
+ * writable by this user only. Only its first CS_RING_FIRST_RESERVED bytes
+ * are reserved in /dev/shm at once, the rest as claims need it: reserving
+ * all of it would cost every run the time to allocate and free memory that
+ * a collector keeping up never touches. Returns 0, or -1 with a message in
+ * err. */
 int cs_ring_create(struct cs_ring *ring, size_t bytes, uint32_t chunk_size,
                    const struct cs_capture_options *options, char *err, size_t errlen);
 /* Maps an existing ring by name (producers, and `callscope collect`). */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "collector/collector.h"
@@ -17,6 +18,20 @@
 #include "producer.h"
 #include "store/call_blocks.h"
 #include "store/modules.h"
+
+/* The rings made here keep their names while the test runs (producers
+ * reserve more of a ring by its name as they fill it) and lose them when it
+ * ends; a test that crashes leaves them to the next run's sweep of stale
+ * rings. */
+#define TU_MAX_RINGS 64
+static char tu_ring_names[TU_MAX_RINGS][64];
+static int tu_nrings;
+
+static void tu_unlink_rings(void)
+{
+    for (int i = 0; i < tu_nrings; i++)
+        shm_unlink(tu_ring_names[i]);
+}
 
 static inline int tu_ring(struct cs_ring *ring, size_t bytes)
 {
@@ -30,7 +45,12 @@ static inline int tu_ring(struct cs_ring *ring, size_t bytes)
         fprintf(stderr, "ring: %s\n", err);
         exit(2);
     }
-    cs_ring_unlink(ring); /* the mapping stays; nothing is left behind */
+    if (tu_nrings == 0)
+        atexit(tu_unlink_rings);
+    if (tu_nrings < TU_MAX_RINGS)
+        snprintf(tu_ring_names[tu_nrings++], sizeof tu_ring_names[0], "%s", ring->name);
+    else
+        cs_ring_unlink(ring); /* past the list: left unreserved beyond its first part */
     return 0;
 }
 

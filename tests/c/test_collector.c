@@ -569,6 +569,46 @@ static void test_new_results_then_known_ones(void)
     tu_recording_close(&r);
 }
 
+/* make() returns a new string at each call, and wrap(), its caller,
+ * returns it, or at every third call a string that begins as make()'s
+ * does but is longer: rendered straight from the events (make() and
+ * wrap() both skip the value cache), every row still shows its own
+ * result, whether it was rendered again or copied from the one before. */
+static void test_results_passed_up(void)
+{
+    static const char *const NO_ARGS[] = {NULL};
+    struct tu_recording r;
+    tu_recording_open_thread(&r, 4 << 20, 101);
+    uint64_t t = r.t0;
+    tp_code(&r.p, 1, "__main__", "wrap", "/x/prog.py", 10, NO_ARGS);
+    tp_code(&r.p, 2, "__main__", "make", "/x/prog.py", 20, NO_ARGS);
+    char text[64], longer[80];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(text, sizeof text, "value %d", i);
+        snprintf(longer, sizeof longer, "value %d and more", i);
+        tp_call(&r.p, 1, t += 10);
+        tp_call(&r.p, 2, t += 10);
+        tp_return_str(&r.p, t += 10, text);
+        tp_return_str(&r.p, t += 10, i % 3 == 2 ? longer : text);
+    }
+    tp_seal(&r.p);
+
+    sqlite3 *db = tu_recording_collect(&r);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 6000);
+    /* call 2i+1 is wrap's i-th, call 2i+2 make's */
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM call_view WHERE function = '__main__.make'"
+                         " AND result = '''value ' || (id / 2 - 1) || ''''"),
+              3000);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM call_view WHERE function = '__main__.wrap' AND result = '''value '"
+                         " || ((id - 1) / 2) || CASE ((id - 1) / 2) % 3 WHEN 2 THEN ' and more' ELSE '' END"
+                         " || ''''"),
+              3000);
+    /* kept inline, as text, not as vals rows */
+    CHECK(tu_int(db, "SELECT count(*) FROM call_rows WHERE typeof(result) = 'text'") >= 5000);
+    sqlite3_close(db);
+    tu_recording_close(&r);
+}
+
 /* f(doc, key) gets the same document each time and a new key: the
  * document is found by comparing it with f's previous one, never by the
  * value cache, yet the cache keeps it known across its turns, so h(doc)
@@ -660,6 +700,7 @@ int main(int argc, char **argv)
     CHECK_RUN(test_results_met_once_stay_inline());
     CHECK_RUN(test_results_returned_again_and_passed_up());
     CHECK_RUN(test_new_results_then_known_ones());
+    CHECK_RUN(test_results_passed_up());
     CHECK_RUN(test_repeated_arguments());
     return CHECK_REPORT("test_collector");
 }

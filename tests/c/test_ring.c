@@ -227,6 +227,38 @@ static void full_ring_drops_and_counts(void)
     cs_ring_close(&ring);
 }
 
+/* A ring larger than its first reservation: a producer that finds the
+ * reserved chunks taken reserves more itself, doubling, up to the whole
+ * ring, so nothing is dropped before the whole ring is full, and every
+ * event written is read in order. */
+static void the_ring_is_reserved_as_claims_need_it(void)
+{
+    struct cs_ring ring = make_ring(32u << 20, CS_OPT_DROP_WHEN_FULL);
+    uint32_t first = atomic_load(&ring.header->reserved_chunks);
+    CHECK(first >= 4 && first < ring.header->nchunks / 4);
+    struct cs_ring_reader *reader = cs_ring_reader_new(&ring);
+    struct cs_stream_writer w;
+    cs_writer_init(&w, &ring, (uint32_t)getpid(), 1, 0);
+    uint64_t written = 0;
+    while (write_event(&w, written) == 0) /* nothing read: until the whole ring is full */
+        written++;
+    CHECK_INT(atomic_load(&ring.header->reserved_chunks), ring.header->nchunks);
+    CHECK_INT(atomic_load(&ring.header->claimed_bound), ring.header->nchunks);
+    struct seen s = {0};
+    drain(reader, &s);
+    CHECK(write_event(&w, written) == 0);
+    cs_writer_flush(&w);
+    drain(reader, &s);
+    /* the events, then EV_LOST for the one write that found the ring full,
+     * then the last event */
+    CHECK_INT(s.events, written + 2);
+    CHECK_INT(s.malformed, 0);
+    cs_writer_free(&w);
+    cs_ring_reader_free(reader);
+    cs_ring_unlink(&ring);
+    cs_ring_close(&ring);
+}
+
 static void producers_stop_waiting_when_the_collector_gives_up(void)
 {
     struct cs_ring ring = make_ring(1, 0); /* wait mode */
@@ -292,6 +324,7 @@ int main(int argc, char **argv)
     CHECK_RUN(a_kept_up_ring_uses_its_first_chunks());
     CHECK_RUN(dying_producers_lose_nothing());
     CHECK_RUN(full_ring_drops_and_counts());
+    CHECK_RUN(the_ring_is_reserved_as_claims_need_it());
     CHECK_RUN(opening_rings());
     CHECK_RUN(producers_stop_waiting_when_the_collector_gives_up());
     return CHECK_REPORT("test_ring");
