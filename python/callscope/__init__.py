@@ -22,7 +22,6 @@ docs/schema.md)::
 """
 
 import os
-import subprocess
 import sys
 
 from callscope import _session
@@ -136,6 +135,11 @@ def start(path="callscope.db", **options):
     unsupported = _session.unsupported_interpreter()
     if unsupported:
         raise RuntimeError("callscope: " + unsupported)
+    # imported here, not with the package: `callscope run` loads the package
+    # into every program it starts, which should find its modules as it
+    # would without callscope (and not wait for subprocess's imports)
+    import subprocess
+
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     ring = proc.stdout.readline().decode().strip()
     if not ring.startswith("/callscope-"):

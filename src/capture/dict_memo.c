@@ -18,8 +18,6 @@
 
 struct memo_slot {
     const PyObject *dict;
-    /* from 3.12 each interpreter counts versions from 0: a tag says
-     * nothing of a dict of another interpreter */
     const PyInterpreterState *interp;
     uint64_t version;
     uint32_t max_string, max_items; /* the limits it was made under */

@@ -12,13 +12,14 @@
  *
  * Only exact dicts (a subclass may iterate in its own order) with a
  * combined table (3.13 changes a split instance dict's values in place,
- * keeping its tag) are kept, and only when every item
- * shown is an exact str, int, float, bool or None, so that nothing the
- * encoding shows can change without the dict's own tag changing. Only
- * encodings made and replayed with plenty of room in the event are kept:
- * with less, the encoder would cut values short, and the copy would not be
- * what it writes. The limits it was made under (the recording's, or a live
- * command's) and the interpreter are part of the key.
+ * keeping its tag) are kept, and only when every item shown is an exact
+ * str, int, float, bool or None, so that nothing the encoding shows can
+ * change without the dict's own tag changing. Only encodings made and
+ * replayed with plenty of room in the event are kept: with less, the
+ * encoder would cut values short, and the copy would not be what it
+ * writes. The limits it was made under (the recording's, or a live
+ * command's) and the interpreter (from 3.12 each counts versions on its
+ * own) are part of the key.
  *
  * Interpreters of 3.14 and later have no version tag: nothing is kept there
  * (CS_PY_HAS_DICT_VERSION). The table is the process's and used under the
