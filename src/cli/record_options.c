@@ -40,7 +40,8 @@ void cs_record_options_usage(FILE *out)
           "  --max-calls N          keep only the newest N calls\n"
           "  --max-string N         characters kept of str and bytes values (120)\n"
           "  --max-items N          items kept of containers (10)\n"
-          "  --buffer MB            shared-memory buffer between program and collector (64)\n"
+          "  --buffer MB            shared-memory buffer between program and collector, taken\n"
+          "                         from /dev/shm 4 MB first, then as it fills (64)\n"
           "  --on-full wait|drop    when the buffer is full: make the program wait, or drop\n"
           "                         events and record how many (wait)\n",
           out);
