@@ -58,6 +58,22 @@ void cs_textbuf_printf(struct cs_textbuf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+/* Digits of u in decimal, without a division per digit: from its bit
+ * length, log10(2) ~ 1233 / 4096 gives the count or one less. */
+static size_t decimal_digits(uint64_t u)
+{
+    static const uint64_t powers[20] = {
+        1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
+        1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+        100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+        1000000000000000000ull, 10000000000000000000ull};
+    /* u | 1: 0 has one digit too; the powers compared with from 10 on are
+     * even, so the low bit never decides */
+    unsigned bits = 64 - (unsigned)__builtin_clzll(u | 1);
+    unsigned guess = (bits * 1233) >> 12; /* the count or one less; at most 19 */
+    return guess + ((u | 1) >= powers[guess]);
+}
+
 size_t cs_int_text(int64_t v, char out[CS_INT_TEXT_MAX])
 {
     /* Two digits per division, written from the end once the length is
@@ -68,9 +84,7 @@ size_t cs_int_text(int64_t v, char out[CS_INT_TEXT_MAX])
                                 "8081828384858687888990919293949596979899";
     /* Negate as unsigned so INT64_MIN works. */
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    size_t n = (v < 0) + 1;
-    for (uint64_t rest = u; rest >= 10; rest /= 10)
-        n++;
+    size_t n = (v < 0) + decimal_digits(u);
     char *p = out + n;
     while (u >= 100) {
         unsigned k = (unsigned)(u % 100) * 2;
