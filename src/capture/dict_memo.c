@@ -37,7 +37,7 @@ const unsigned char *cs_dict_memo_find(PyObject *d, const struct cs_value_limits
 {
     const struct memo_slot *s = slot_of(d);
     if (s->dict != d || s->len == 0 || s->version != cs_dict_version(d) || s->max_string != lim->max_string ||
-        s->max_items != lim->max_items || s->interp != PyInterpreterState_Get())
+        s->max_items != lim->max_items || s->interp != cs_interpreter())
         return NULL;
     *len = s->len;
     return s->bytes;
@@ -49,7 +49,7 @@ void cs_dict_memo_keep(PyObject *d, const struct cs_value_limits *lim, const uns
         return;
     struct memo_slot *s = slot_of(d);
     s->dict = d;
-    s->interp = PyInterpreterState_Get();
+    s->interp = cs_interpreter();
     s->version = cs_dict_version(d);
     s->max_string = lim->max_string;
     s->max_items = lim->max_items;

@@ -77,6 +77,16 @@ static inline uint64_t cs_dict_version(PyObject *d)
 }
 #endif
 
+/* The interpreter the calling thread runs in. */
+static inline const PyInterpreterState *cs_interpreter(void)
+{
+#if CS_PY_AT_LEAST(3, 9)
+    return PyInterpreterState_Get();
+#else
+    return PyThreadState_GET()->interp;
+#endif
+}
+
 /* A dict whose keys and values are all in its own table (not a split table
  * sharing keys with other instances' dicts). */
 static inline int cs_dict_is_combined(PyObject *d)
