@@ -184,8 +184,11 @@ static int reserve_more(struct cs_ring *ring, uint32_t reserved)
     int fd = shm_open(ring->name, O_RDWR, 0);
     if (fd < 0)
         return 0; /* the collector has gone and removed it */
-    int rc = posix_fallocate(fd, (off_t)(h->data_offset + (size_t)reserved * h->chunk_size),
+    int rc, tries = 0;
+    do /* a signal of the program's own may cut it short: not a refusal */
+        rc = posix_fallocate(fd, (off_t)(h->data_offset + (size_t)reserved * h->chunk_size),
                              (off_t)((size_t)(want - reserved) * h->chunk_size));
+    while (rc == EINTR && ++tries < 16);
     close(fd);
     if (rc != 0) {
         atomic_store_explicit(&h->reserve_refused, 1, memory_order_relaxed); /* /dev/shm is full */
