@@ -2,6 +2,10 @@
 (subprocess, multiprocessing's spawn and forkserver), then hands over to the
 sitecustomize this one hides, if any."""
 
+# What handing over to a hidden sitecustomize needs is imported before the
+# recording starts: callscope's own imports are not the program's calls.
+import importlib.machinery
+import importlib.util
 import os
 import sys
 
@@ -20,9 +24,6 @@ def _record_this_process():
 
 def _chain():
     here = os.path.dirname(os.path.abspath(__file__))
-    import importlib.machinery
-    import importlib.util
-
     rest = [p for p in sys.path if os.path.abspath(p or ".") != here]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
     if spec and spec.loader:
