@@ -35,6 +35,12 @@
 
 #define CALIBRATE_EVERY_NS 50000000 /* 50 ms */
 #define COMMIT_EVERY_NS 100000000 /* readers see rows at least this often */
+/* Having caught up, the collector commits what is pending so readers see
+ * it now, but not more often than this: one that keeps up is idle between
+ * most steps, and each commit ends a chunk of the file however few rows it
+ * holds (a chunk of a hundred rows compresses far worse than one of two
+ * thousand). */
+#define IDLE_COMMIT_NS 20000000
 #define COMMIT_EVERY_ROWS 200000
 #define NO_ARGS UINT32_MAX
 
@@ -836,7 +842,7 @@ static int dispatch(struct cs_collector *c, struct stream *st, struct cs_reader 
 
 /* The store's writer thread does the commit (and trim) after the rows
  * handed over before it; the collector goes on decoding meanwhile. */
-static void commit_if_due(struct cs_collector *c, int force);
+static void commit_if_due(struct cs_collector *c, int64_t interval);
 
 /* cs_ring_read callback: one stream's next bytes, whole events. */
 static void on_bytes(void *ctx, uint64_t stream_id, uint32_t pid, const unsigned char *bytes, size_t n)
@@ -864,7 +870,7 @@ static void on_bytes(void *ctx, uint64_t stream_id, uint32_t pid, const unsigned
         }
     }
     if (c->rows_since_commit >= COMMIT_EVERY_ROWS)
-        commit_if_due(c, 1);
+        commit_if_due(c, 0);
 }
 
 /* ---- the public API ---- */
@@ -956,10 +962,11 @@ static void show_open_calls(struct cs_collector *c)
     }
 }
 
-static void commit_if_due(struct cs_collector *c, int force)
+/* Commits unless the last commit was less than `interval` ns ago. */
+static void commit_if_due(struct cs_collector *c, int64_t interval)
 {
     int64_t now = cs_monotonic_ns();
-    if (!force && now - c->last_commit < COMMIT_EVERY_NS)
+    if (now - c->last_commit < interval)
         return;
     show_open_calls(c);
     cs_store_commit_async(c->store, trim_due(c));
@@ -1037,8 +1044,8 @@ long cs_collector_step(struct cs_collector *c, char *err, size_t errlen)
     cs_store_begin(c->store);
     size_t delivered = cs_ring_read(c->reader, on_bytes, c);
     cs_store_flush_calls(c->store);
-    /* Idle: commit what is pending so readers see it now. */
-    commit_if_due(c, delivered == 0);
+    /* Idle: commit what is pending so readers see it soon. */
+    commit_if_due(c, delivered == 0 ? IDLE_COMMIT_NS : COMMIT_EVERY_NS);
     if (report_error(c, err, errlen) != 0)
         return -1;
     return (long)c->rows_in_step;
