@@ -135,6 +135,7 @@ static int collect_loop(struct cs_collector *c, struct loop_state *s)
 {
     char err[512];
     int64_t last_check = 0;
+    int idle_steps = 0;
     for (;;) {
         long rows = cs_collector_step(c, err, sizeof err);
         if (rows < 0) {
@@ -159,8 +160,14 @@ static int collect_loop(struct cs_collector *c, struct loop_state *s)
             if (s->owner_pid && ((s->seen_producer && alive == 0) || !owner_alive))
                 break;
         }
+        /* Idle: short sleeps at first, longer ones once the program has
+         * been quiet for a while (a server between requests), so that a
+         * recording of an idle program costs next to nothing; the ring
+         * holds what comes meanwhile. */
         if (rows == 0)
-            sleep_ms(2);
+            sleep_ms(++idle_steps < 50 ? 2 : 10);
+        else
+            idle_steps = 0;
     }
     if (cs_collector_step(c, err, sizeof err) < 0 || cs_collector_finish(c, err, sizeof err) != 0) {
         cs_error("%s; " LOST_FROM_THERE, err);

@@ -1044,8 +1044,9 @@ long cs_collector_step(struct cs_collector *c, char *err, size_t errlen)
     cs_store_begin(c->store);
     size_t delivered = cs_ring_read(c->reader, on_bytes, c);
     cs_store_flush_calls(c->store);
-    /* Idle: commit what is pending so readers see it soon. */
-    commit_if_due(c, delivered == 0 ? IDLE_COMMIT_NS : COMMIT_EVERY_NS);
+    /* Idle: commit what is pending so readers see it soon; with nothing
+     * pending, only as often as the open calls are shown. */
+    commit_if_due(c, delivered == 0 && c->rows_since_commit ? IDLE_COMMIT_NS : COMMIT_EVERY_NS);
     if (report_error(c, err, errlen) != 0)
         return -1;
     return (long)c->rows_in_step;
