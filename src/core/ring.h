@@ -5,13 +5,17 @@
  * fixed-size chunks. Many producers (every traced thread of every traced
  * process), one consumer (the collector).
  *
- * A producer thread claims a whole free chunk with a single compare-and-swap,
- * then fills it privately. After each event it publishes the new end of its
- * data with a release store to `committed`, so whatever it wrote survives it:
- * if the process is killed, the collector still reads every committed byte.
+ * A producer thread claims a whole free chunk with a single compare-and-swap
+ * (always the lowest free one, so that a collector keeping up recycles a
+ * few chunks that stay in the caches), then fills it privately. After each
+ * event it publishes the new end of its data with a release store to
+ * `committed`, so whatever it wrote survives it: if the process is killed,
+ * the collector still reads every committed byte.
  * A full chunk is sealed and the thread claims another. Each thread's chunks
  * carry (stream id, sequence number) so the consumer reads a thread's events
- * in order whatever order the chunks sit in.
+ * in order whatever order the chunks sit in. The ring's memory is reserved
+ * in /dev/shm as claims reach further into it (CS_RING_FIRST_RESERVED at
+ * first), and the consumer looks only as far as any claim went.
  *
  * The header also carries what every producer must agree on: the capture
  * options, the clock reference, and the global counters for code and stream
