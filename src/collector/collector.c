@@ -105,12 +105,12 @@ struct function {
  * its text. A wrapper returns what its callee returned just before (a
  * parser's dispatcher passes up each token), and that rendering is then
  * copied rather than made again. */
+#define PASSED_UP_MAX_BYTES 256
 struct passed_up {
-    unsigned char *bytes;
-    uint32_t len, cap; /* len 0: none */
+    uint32_t len; /* 0: none */
+    unsigned char bytes[PASSED_UP_MAX_BYTES];
     struct cs_textbuf text;
 };
-#define PASSED_UP_MAX_BYTES 256
 
 struct stream {
     int64_t thread_row; /* 0 until known */
@@ -267,7 +267,6 @@ static void free_stream(struct stream *st)
     free(st->stack);
     cs_textbuf_free(&st->args);
     free(st->last_result.bytes);
-    free(st->passed_up.bytes);
     cs_textbuf_free(&st->passed_up.text);
     free(st);
 }
@@ -532,17 +531,10 @@ static int render_result_inline(struct cs_collector *c, struct stream *st, struc
     k->len = 0;
     if (len > PASSED_UP_MAX_BYTES)
         return 0;
-    if (k->cap < len) {
-        unsigned char *grown = realloc(k->bytes, PASSED_UP_MAX_BYTES);
-        if (!grown)
-            return 0; /* not kept: only a copy saved is lost */
-        k->bytes = grown;
-        k->cap = PASSED_UP_MAX_BYTES;
-    }
     cs_textbuf_reset(&k->text);
     cs_textbuf_put(&k->text, c->value.data, c->value.len);
     if (k->text.oom)
-        return 0;
+        return 0; /* not kept: only a copy saved is lost */
     memcpy(k->bytes, start, len);
     k->len = (uint32_t)len;
     return 0;

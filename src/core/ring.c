@@ -75,12 +75,11 @@ int cs_ring_create(struct cs_ring *ring, size_t bytes, uint32_t chunk_size,
         first = 4;
     if (first > nchunks)
         first = nchunks;
-    int rc = ftruncate(fd, (off_t)size);
-    if (rc == 0)
-        rc = posix_fallocate(fd, 0, (off_t)(header_bytes() + first * (size_t)chunk_size)) == 0 ? 0 : -1;
+    size_t reserved = header_bytes() + first * (size_t)chunk_size;
+    int rc = ftruncate(fd, (off_t)size) == 0 ? posix_fallocate(fd, 0, (off_t)reserved) : errno;
     if (rc != 0) {
-        snprintf(err, errlen, "cannot reserve %zu MB of shared memory for the ring (see --buffer)",
-                 size >> 20);
+        snprintf(err, errlen, "cannot reserve %zu MB of shared memory for the ring in /dev/shm: %s",
+                 (reserved + (1u << 20) - 1) >> 20, strerror(rc));
         close(fd);
         shm_unlink(ring->name);
         return -1;
