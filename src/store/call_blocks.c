@@ -96,11 +96,16 @@ static void set_item(unsigned char *filter, uint64_t h)
  * a block's calls are mostly of a few functions, each a hash and a
  * filter word saved. */
 #define FUNCTIONS_SEEN 16
+/* The same for the vals ids of arguments: a function's calls mostly pass
+ * the same objects (self, a document, a flag) next to the values that
+ * change. */
+#define ARG_IDS_SEEN 64
 
 struct cached_block {
     int64_t block; /* -1: empty */
     int dirty;
     int64_t functions_seen[FUNCTIONS_SEEN]; /* -1: none */
+    int64_t arg_ids_seen[ARG_IDS_SEEN];     /* -1: none */
     unsigned char filter[CS_BLOCK_BYTES];
 };
 
@@ -165,6 +170,7 @@ static int block_of(struct cs_call_blocks *b, int64_t block, struct cached_block
         return rc;
     memset(c->filter, 0, sizeof c->filter);
     memset(c->functions_seen, 0xff, sizeof c->functions_seen);
+    memset(c->arg_ids_seen, 0xff, sizeof c->arg_ids_seen);
     c->block = block;
     c->dirty = 0;
     sqlite3_bind_int64(b->load, 1, block * CS_BLOCK_CALLS);
@@ -180,8 +186,9 @@ static int block_of(struct cs_call_blocks *b, int64_t block, struct cached_block
 }
 
 /* Adds the elements of a stored args array: "text" (inline) or an id. */
-static void add_args(unsigned char *filter, const char *p, const char *end)
+static void add_args(struct cached_block *c, const char *p, const char *end)
 {
+    unsigned char *filter = c->filter;
     while (p < end) {
         while (p < end && (*p == '[' || *p == ',' || *p == ' ' || *p == ']'))
             p++;
@@ -198,7 +205,11 @@ static void add_args(unsigned char *filter, const char *p, const char *end)
             int64_t id = 0;
             while (p < end && *p >= '0' && *p <= '9')
                 id = id * 10 + (*p++ - '0');
-            set_item(filter, cs_block_hash_id(CS_ITEM_ARG_ID, id));
+            int64_t *seen = &c->arg_ids_seen[(uint64_t)id % ARG_IDS_SEEN];
+            if (*seen != id) {
+                set_item(filter, cs_block_hash_id(CS_ITEM_ARG_ID, id));
+                *seen = id;
+            }
             while (p < end && *p != ',' && *p != ']')
                 p++;
         }
@@ -218,7 +229,7 @@ int cs_call_blocks_add(struct cs_call_blocks *b, int64_t id, int64_t function_id
         *seen = function_id;
     }
     if (args)
-        add_args(c->filter, args, args + args_len);
+        add_args(c, args, args + args_len);
     if (result > 0)
         set_item(c->filter, cs_block_hash_id(CS_ITEM_RESULT_ID, result));
     else if (result_text)

@@ -22,7 +22,12 @@ struct cs_chunk_encoder {
     int rows;
     int rows_with_room; /* rows the number columns have room for (number_room) */
     int64_t first_id, last_id, last_start;
+    /* The inline result of the row before, as its bytes in the result
+     * column (len NO_RESULT_BEFORE: it had none). */
+    size_t result_before_off, result_before_len;
 };
+
+#define NO_RESULT_BEFORE SIZE_MAX
 
 struct cs_chunk_encoder *cs_chunk_encoder_new(int level)
 {
@@ -59,6 +64,32 @@ static void put_text(struct cs_textbuf *b, const struct cs_chunk_text *t)
     cs_textbuf_put(b, t->text, t->len);
 }
 
+/* The result column's entry (call_chunks.h): an inline text equal to the
+ * row before's is written as k = 2, not again. */
+static void put_result(struct cs_chunk_encoder *e, const struct cs_chunk_row *row)
+{
+    struct cs_textbuf *col = &e->col[CS_COL_RESULT];
+    if (row->result_id > 0) {
+        cs_chunk_put_varint(col, (uint64_t)row->result_id << 1 | 1);
+        e->result_before_len = NO_RESULT_BEFORE;
+        return;
+    }
+    if (!row->result.present) {
+        cs_chunk_put_varint(col, 0);
+        e->result_before_len = NO_RESULT_BEFORE;
+        return;
+    }
+    size_t len = row->result.len;
+    if (len == e->result_before_len && memcmp(col->data + e->result_before_off, row->result.text, len) == 0) {
+        cs_chunk_put_varint(col, 2);
+        return;
+    }
+    cs_chunk_put_varint(col, ((uint64_t)len + 2) << 1);
+    e->result_before_off = col->len;
+    e->result_before_len = col->oom ? NO_RESULT_BEFORE : len;
+    cs_textbuf_put(col, row->result.text, len);
+}
+
 /* Appends a varint to a number column that has room for it (number_room). */
 static void put_number(struct cs_textbuf *col, uint64_t v)
 {
@@ -88,6 +119,7 @@ int cs_chunk_encoder_add(struct cs_chunk_encoder *e, const struct cs_chunk_row *
         e->first_id = row->id;
         e->last_id = row->id - 1;
         e->last_start = 0;
+        e->result_before_len = NO_RESULT_BEFORE;
     }
     if (number_room(e) != 0)
         return -1;
@@ -105,14 +137,7 @@ int cs_chunk_encoder_add(struct cs_chunk_encoder *e, const struct cs_chunk_row *
     }
     put_number(&col[CS_COL_FLAGS], (uint64_t)row->flags);
     put_text(&col[CS_COL_ARGS], &row->args);
-    if (row->result_id > 0) {
-        cs_chunk_put_varint(&col[CS_COL_RESULT], (uint64_t)row->result_id << 1 | 1);
-    } else if (row->result.present) {
-        cs_chunk_put_varint(&col[CS_COL_RESULT], ((uint64_t)row->result.len + 1) << 1);
-        cs_textbuf_put(&col[CS_COL_RESULT], row->result.text, row->result.len);
-    } else {
-        cs_chunk_put_varint(&col[CS_COL_RESULT], 0);
-    }
+    put_result(e, row);
     put_text(&col[CS_COL_EXCEPTION], &row->exception);
     e->last_id = row->id;
     e->last_start = row->start_ns;
@@ -132,7 +157,7 @@ int cs_chunk_encoder_finish(struct cs_chunk_encoder *e, struct cs_textbuf *out, 
     *last_id = e->last_id;
     *rows = e->rows;
     e->rows = 0;
-    return cs_chunk_compress(&e->compressor, e->body, 2, out, err, errlen);
+    return cs_chunk_compress(&e->compressor, CS_CHUNK_LAYOUT, e->body, 2, out, err, errlen);
 }
 
 /* ---- reading ---- */
@@ -218,29 +243,43 @@ static int decode_numbers(struct cs_chunk *c, struct cs_reader *col, int64_t fir
     return 0;
 }
 
+/* The result column of a chunk of the given layout (call_chunks.h). A
+ * row that says "the same as the row before" where that row has no text
+ * is corrupt. */
+static void decode_results(struct cs_chunk_row *r, struct cs_reader *col, int64_t rows, int layout)
+{
+    for (int64_t i = 0; i < rows; i++) {
+        uint64_t result = cs_get_varint(col);
+        r[i].result_id = 0;
+        r[i].result.present = 0;
+        if (result & 1) {
+            r[i].result_id = (int64_t)(result >> 1);
+        } else if (result == 2 && layout >= 2) {
+            if (i == 0 || !r[i - 1].result.present) {
+                col->error = 1;
+                return;
+            }
+            r[i].result = r[i - 1].result;
+        } else if (result) {
+            uint64_t n = (result >> 1) - (layout >= 2 ? 2 : 1);
+            r[i].result.present = 1;
+            r[i].result.len = n > UINT32_MAX ? 0 : (uint32_t)n;
+            r[i].result.text = n > UINT32_MAX ? NULL : cs_get_bytes(col, n);
+            if (!r[i].result.text)
+                col->error = 1;
+        }
+    }
+}
+
 /* The text columns asked for: they point into the buffer the blob was
  * decompressed into. */
-static void decode_texts(struct cs_chunk_row *r, struct cs_reader *col, int64_t rows, unsigned columns)
+static void decode_texts(struct cs_chunk_row *r, struct cs_reader *col, int64_t rows, unsigned columns, int layout)
 {
     if (columns & (1u << CS_COL_ARGS))
         for (int64_t i = 0; i < rows; i++)
             get_text(&col[CS_COL_ARGS], &r[i].args);
     if (columns & (1u << CS_COL_RESULT))
-        for (int64_t i = 0; i < rows; i++) {
-            uint64_t result = cs_get_varint(&col[CS_COL_RESULT]);
-            r[i].result_id = 0;
-            r[i].result.present = 0;
-            if (result & 1) {
-                r[i].result_id = (int64_t)(result >> 1);
-            } else if (result) {
-                uint64_t n = (result >> 1) - 1;
-                r[i].result.present = 1;
-                r[i].result.len = n > UINT32_MAX ? 0 : (uint32_t)n;
-                r[i].result.text = n > UINT32_MAX ? NULL : cs_get_bytes(&col[CS_COL_RESULT], n);
-                if (!r[i].result.text)
-                    col[CS_COL_RESULT].error = 1;
-            }
-        }
+        decode_results(r, &col[CS_COL_RESULT], rows, layout);
     if (columns & (1u << CS_COL_EXCEPTION))
         for (int64_t i = 0; i < rows; i++)
             get_text(&col[CS_COL_EXCEPTION], &r[i].exception);
@@ -271,7 +310,9 @@ int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t fi
     char why[128];
     /* the texts only when asked for */
     unsigned parts = (texts_only ? 0u : 1u) | ((columns & TEXT_COLUMNS) ? 2u : 0u);
-    if (cs_chunk_open(blob, len, 2, PART_COLUMNS, parts, &c->buffer, col, why, sizeof why) != 0)
+    int layout;
+    if (cs_chunk_open(blob, len, CS_CHUNK_LAYOUT, &layout, 2, PART_COLUMNS, parts, &c->buffer, col, why, sizeof why) !=
+        0)
         goto corrupt;
     if (c->cap < rows) {
         struct cs_chunk_row *grown = realloc(c->rows, (size_t)rows * sizeof *grown);
@@ -288,7 +329,7 @@ int cs_chunk_decode(struct cs_chunk *c, const void *blob, size_t len, int64_t fi
         columns &= ~held;
     else if (decode_numbers(c, col, first_id, last_id, rows, columns, err, errlen) != 0)
         goto fail;
-    decode_texts(c->rows, col, rows, columns);
+    decode_texts(c->rows, col, rows, columns, layout);
     /* Every column read holds exactly its rows' entries. */
     for (int k = 0; k < CS_CHUNK_COLUMNS; k++) {
         if (!(columns & (1u << k)))

@@ -29,7 +29,7 @@ void cs_chunk_compressor_free(struct cs_chunk_compressor *z)
     z->zstd = NULL;
 }
 
-int cs_chunk_compress(struct cs_chunk_compressor *z, const struct cs_textbuf *bodies, int nparts,
+int cs_chunk_compress(struct cs_chunk_compressor *z, int layout, const struct cs_textbuf *bodies, int nparts,
                       struct cs_textbuf *out, char *err, size_t errlen)
 {
     if (!z->zstd) {
@@ -46,7 +46,7 @@ int cs_chunk_compress(struct cs_chunk_compressor *z, const struct cs_textbuf *bo
         ZSTD_CCtx_setParameter(z->zstd, ZSTD_c_hashLog, CHUNK_HASH_LOG);
     }
     cs_textbuf_reset(out);
-    cs_textbuf_putc(out, CS_CHUNK_CODEC_ZSTD);
+    cs_textbuf_putc(out, (char)layout);
     for (int k = 0; k < nparts; k++) {
         const struct cs_textbuf *body = &bodies[k];
         if (body->oom) {
@@ -84,14 +84,15 @@ void cs_chunk_buffer_free(struct cs_chunk_buffer *b)
     *b = (struct cs_chunk_buffer){0};
 }
 
-int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_columns, unsigned want,
-                  struct cs_chunk_buffer *b, struct cs_reader *columns, char *err, size_t errlen)
+int cs_chunk_open(const void *blob, size_t len, int max_layout, int *layout, int nparts, const int *part_columns,
+                  unsigned want, struct cs_chunk_buffer *b, struct cs_reader *columns, char *err, size_t errlen)
 {
     struct cs_reader head = {blob, (const unsigned char *)blob + len, 0};
-    if (!blob || len < 1 || *head.p++ != CS_CHUNK_CODEC_ZSTD) {
+    if (!blob || len < 1 || *head.p < 1 || *head.p > max_layout) {
         snprintf(err, errlen, "unknown encoding");
         return -1;
     }
+    *layout = *head.p++;
     /* First the sizes of the parts wanted, for one buffer of them all. */
     const unsigned char *frame[32];
     uint64_t frame_len[32], body_len[32], total = 0;

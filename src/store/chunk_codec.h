@@ -5,7 +5,9 @@
  *
  * A chunk's blob, byte by byte:
  *
- *   byte 0        CS_CHUNK_CODEC_ZSTD (1)
+ *   byte 0        the layout of the chunk's columns, which its kind of chunk
+ *                 defines (1 for values; 1 or 2 for calls, call_chunks.h);
+ *                 every layout is compressed with zstd
  *   then, for each of its parts (a kind of chunk has a fixed number):
  *     a varint    the size of the part's zstd frame
  *     a varint    the size of the part's body once decompressed
@@ -28,7 +30,6 @@
 #include "core/event.h"
 #include "util/textbuf.h"
 
-#define CS_CHUNK_CODEC_ZSTD 1
 /* The largest body a reader accepts: far above what a chunk of the
  * longest texts the collector writes takes, so only a corrupt or hostile
  * file meets it. */
@@ -91,8 +92,8 @@ struct cs_chunk_compressor {
 void cs_chunk_compressor_free(struct cs_chunk_compressor *z);
 
 /* Compresses each of nparts bodies into out (reset first) as the parts of
- * one chunk, framed as above. -1 with a message. */
-int cs_chunk_compress(struct cs_chunk_compressor *z, const struct cs_textbuf *bodies, int nparts,
+ * one chunk of the given layout, framed as above. -1 with a message. */
+int cs_chunk_compress(struct cs_chunk_compressor *z, int layout, const struct cs_textbuf *bodies, int nparts,
                       struct cs_textbuf *out, char *err, size_t errlen);
 
 /* What a reader keeps from one chunk it opens to the next: the buffer of
@@ -107,11 +108,12 @@ struct cs_chunk_buffer {
 void cs_chunk_buffer_free(struct cs_chunk_buffer *b);
 
 /* Reads a blob of nparts parts, of which part k holds part_columns[k]
- * columns: decompresses the parts whose bit is set in want into b's body
- * (grown as needed) and splits them into their columns; the columns of
- * the other parts are left empty. -1 with the reason in err (a short
- * phrase, to follow "is corrupt"). */
-int cs_chunk_open(const void *blob, size_t len, int nparts, const int *part_columns, unsigned want,
-                  struct cs_chunk_buffer *b, struct cs_reader *columns, char *err, size_t errlen);
+ * columns, and of a layout from 1 to max_layout (set in *layout):
+ * decompresses the parts whose bit is set in want into b's body (grown as
+ * needed) and splits them into their columns; the columns of the other
+ * parts are left empty. -1 with the reason in err (a short phrase, to
+ * follow "is corrupt"). */
+int cs_chunk_open(const void *blob, size_t len, int max_layout, int *layout, int nparts, const int *part_columns,
+                  unsigned want, struct cs_chunk_buffer *b, struct cs_reader *columns, char *err, size_t errlen);
 
 #endif

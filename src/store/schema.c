@@ -1,7 +1,9 @@
 /*
- * schema.c — creates the version 3 schema and validates stores for readers
- * (of version 2 as well: its call_rows is a plain table with the same
- * columns, so every reader reads it unchanged).
+ * schema.c — creates the version 4 schema and validates stores for readers
+ * (of versions 2 and 3 as well: version 2's call_rows is a plain table with
+ * the same columns, and version 3 differs in the layout of its chunks of
+ * calls only, which call_chunks.c reads; every reader reads them
+ * unchanged).
  */
 #include "store/schema.h"
 

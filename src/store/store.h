@@ -1,5 +1,5 @@
 /*
- * store.h — the SQLite file a recording lands in: its schema (version 3,
+ * store.h — the SQLite file a recording lands in: its schema (version 4,
  * documented in docs/schema.md), the writers the collector uses, and the
  * checks every reader makes before trusting a file.
  *
@@ -29,9 +29,10 @@
 #include <sqlite3.h>
 
 #define CS_STORE_APPLICATION_ID 0x43534350 /* "CSCP" */
-#define CS_STORE_SCHEMA_VERSION 3
-/* Files of schema 2 are read too: their call_rows is a plain table with the
- * columns of version 3's virtual table. */
+#define CS_STORE_SCHEMA_VERSION 4
+/* Files of schemas 2 and 3 are read too: schema 2's call_rows is a plain
+ * table with the columns of the later virtual table, and schema 3's chunks
+ * of calls have the first layout (call_chunks.h). */
 #define CS_STORE_OLDEST_READ_VERSION 2
 
 /* calls.flags */

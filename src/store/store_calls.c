@@ -25,14 +25,28 @@ int cs_store_insert_chunk(struct cs_store *s, sqlite3_stmt *st, int64_t first_id
     return run(s, st);
 }
 
-/* Adds a written row to its block of the skip index (db_lock held). */
-static void note_in_block(struct cs_store *s, int64_t id, const struct pending_call *p, const char *text)
+/* Whether row id's inline result is the one of the row before it (id
+ * before_id), in the same block of the skip index: that block has its item
+ * already. A value passed up makes a quarter of a parser's rows such. */
+static int result_in_block_already(int64_t id, const struct pending_call *p, int64_t before_id,
+                                   const struct pending_call *before, const char *text)
+{
+    return before && p->result_len != NO_TEXT && p->result_len == before->result_len &&
+           id / CS_BLOCK_CALLS == before_id / CS_BLOCK_CALLS &&
+           memcmp(text + p->result_off, text + before->result_off, p->result_len) == 0;
+}
+
+/* Adds a written row to its block of the skip index (db_lock held); before
+ * is the row written just before it in the same chunk (NULL: none). */
+static void note_in_block(struct cs_store *s, int64_t id, const struct pending_call *p, int64_t before_id,
+                          const struct pending_call *before, const char *text)
 {
     if (!text)
         text = "";
+    int result_known = p->result > 0 || result_in_block_already(id, p, before_id, before, text);
     int rc = cs_call_blocks_add(s->blocks, id, p->function_id, p->args_len == NO_TEXT ? NULL : text + p->args_off,
                                 p->args_len == NO_TEXT ? 0 : p->args_len, p->result,
-                                p->result_len == NO_TEXT ? NULL : text + p->result_off,
+                                p->result_len == NO_TEXT || result_known ? NULL : text + p->result_off,
                                 p->result_len == NO_TEXT ? 0 : p->result_len);
     /* A row written outside a transaction is committed at once: so is its
      * block, or readers would pass over it until the next commit. */
@@ -81,7 +95,7 @@ static void write_late(struct cs_store *s, int64_t id, const struct pending_call
     /* A call's open row was counted, unless a full disk lost it. */
     int counted = p->mode != CS_ROW_REPLACES || (s->gaps && cs_store_open_row_lost(s, id));
     if (run(s, st) == 0) {
-        note_in_block(s, id, p, text);
+        note_in_block(s, id, p, 0, NULL, text);
         if (counted)
             atomic_fetch_add(&s->calls_written, 1);
     }
@@ -136,7 +150,7 @@ static void write_chunk(struct cs_store *s, const struct row_entry *const *rows,
         atomic_fetch_add(&s->calls_written, count);
         s->max_chunk_id = last_id;
         for (int k = 0; k < n; k++)
-            note_in_block(s, rows[k]->id, &rows[k]->p, text);
+            note_in_block(s, rows[k]->id, &rows[k]->p, k ? rows[k - 1]->id : 0, k ? &rows[k - 1]->p : NULL, text);
     }
     unlock_db(s);
 }

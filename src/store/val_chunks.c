@@ -72,7 +72,7 @@ int cs_val_encoder_finish(struct cs_val_encoder *e, struct cs_textbuf *out, int6
     *last_id = e->last_id;
     *rows = e->rows;
     e->rows = 0;
-    return cs_chunk_compress(&e->compressor, &e->body, 1, out, err, errlen);
+    return cs_chunk_compress(&e->compressor, 1, &e->body, 1, out, err, errlen);
 }
 
 static int corrupt(char *err, size_t errlen, int64_t first_id, const char *why)
@@ -101,7 +101,8 @@ int cs_val_chunk_decode(struct cs_val_chunk *c, const void *blob, size_t len, in
     struct cs_reader col[VAL_COLUMNS];
     char why[128];
     static const int part_columns[1] = {VAL_COLUMNS};
-    if (cs_chunk_open(blob, len, 1, part_columns, 1, &c->buffer, col, why, sizeof why) != 0)
+    int layout; /* values have one layout so far */
+    if (cs_chunk_open(blob, len, 1, &layout, 1, part_columns, 1, &c->buffer, col, why, sizeof why) != 0)
         return corrupt(err, errlen, first_id, why);
     if (c->cap < rows) {
         struct cs_val_row *grown = realloc(c->rows, (size_t)rows * sizeof *grown);

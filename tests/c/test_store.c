@@ -519,6 +519,63 @@ static void test_call_blocks(void)
     tu_remove_db(path);
 }
 
+/* A result equal to the row before's is kept once in a chunk (layout 2,
+ * call_chunks.h); every row still reads its own, and its block of the skip
+ * index holds it. The rows mix what may stand between two equal texts: a
+ * vals id, no result, an exception, a text of the same length, and the
+ * ends of chunks and of blocks. */
+static void test_results_passed_up_read_back(void)
+{
+    const char *path = tu_db_path();
+    char err[512], text[64];
+    struct cs_store *s = cs_store_create(path, err, sizeof err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    const int rows = 5000;
+    CHECK_INT(cs_store_begin(s), 0);
+    cs_store_add_value(s, 1, "'doc'", 5, "str", 3);
+    for (int i = 0; i < rows; i++) {
+        int64_t id = cs_store_next_call_id(s);
+        /* rows i and i + 1 share a text when i is even; every fifth row
+         * holds something else in its place */
+        int n = snprintf(text, sizeof text, "('v', %d)", i / 2);
+        int kind = i % 5 == 3 ? i % 3 : -1; /* 0: vals id, 1: none, 2: exception */
+        struct cs_call_row r = {.id = id, .thread_id = 1, .function_id = 1, .start_ns = i, .duration_ns = 1,
+                                .finished = 1, .args = "[]", .args_len = 2,
+                                .result = kind == 0 ? 1 : 0,
+                                .result_text = kind >= 0 ? NULL : text, .result_len = kind >= 0 ? 0 : (size_t)n,
+                                .exception = kind == 2 ? "E" : NULL, .exception_len = kind == 2 ? 1 : 0};
+        cs_store_add_call(s, &r);
+    }
+    sqlite3 *db = commit_and_reopen(s, path);
+    if (!db)
+        return;
+    int n, wrong = 0, missing = 0;
+    sqlite3_stmt *st;
+    CHECK_INT(sqlite3_prepare_v2(db, "SELECT id, result FROM call_rows ORDER BY id", -1, &st, NULL), SQLITE_OK);
+    for (int i = 0; sqlite3_step(st) == SQLITE_ROW; i++) {
+        int kind = i % 5 == 3 ? i % 3 : -1;
+        int k = snprintf(text, sizeof text, "('v', %d)", i / 2);
+        const char *got = (const char *)sqlite3_column_text(st, 1);
+        if (kind == 0)
+            wrong += sqlite3_column_int64(st, 1) != 1;
+        else if (kind > 0)
+            wrong += got != NULL;
+        else
+            wrong += !got || strcmp(got, text) != 0;
+        if (kind < 0)
+            missing += tu_block_holds(db, sqlite3_column_int64(st, 0), cs_block_hash(CS_ITEM_RESULT, text, (size_t)k)) != 1;
+    }
+    sqlite3_finalize(st);
+    CHECK_INT(wrong, 0);
+    CHECK_INT(missing, 0);
+    /* kept once: the result column holds about half of the texts' bytes */
+    CHECK_STR(rows_of(db, "SELECT count(*) FROM call_rows WHERE result LIKE '(''v'', %'", &n), "4000\n");
+    cs_store_close_readonly(db);
+    tu_remove_db(path);
+}
+
 int main(int argc, char **argv)
 {
     CHECK_SELECT(argc, argv);
@@ -529,5 +586,6 @@ int main(int argc, char **argv)
     CHECK_RUN(test_mixed_rows_read_back());
     CHECK_RUN(test_call_blocks());
     CHECK_RUN(test_block_hashes_stay_the_same());
+    CHECK_RUN(test_results_passed_up_read_back());
     return CHECK_REPORT("test_store");
 }

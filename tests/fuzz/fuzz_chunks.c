@@ -4,7 +4,8 @@
  * file that may be corrupt or hostile: by the decoders directly, and
  * through the virtual tables call_rows and vals as SQL reads them.
  *
- * Input: byte 0 picks calls (even) or values (odd); bytes 1-2 are the
+ * Input: byte 0 picks calls (even) or values (odd), and for calls the
+ * layout (bit 1: layout 2, else 1; call_chunks.h); bytes 1-2 are the
  * chunk's row count, bytes 3-4 how far its last id lies past its first,
  * bytes 5-6 where the body splits into the parts of a chunk of calls
  * (numbers, texts: all little-endian); the rest is the chunk's body before
@@ -27,8 +28,8 @@
 static struct cs_textbuf blob;
 
 /* The body compressed and framed as the store frames it: in two parts,
- * split at `split`, for calls, in one for values. */
-static void frame(const uint8_t *body, size_t n, size_t split, int values)
+ * split at `split`, for calls (of the layout given), in one for values. */
+static void frame(const uint8_t *body, size_t n, size_t split, int values, int layout)
 {
     cs_textbuf_reset(&blob);
     if (split > n)
@@ -40,7 +41,7 @@ static void frame(const uint8_t *body, size_t n, size_t split, int values)
     }
     static struct cs_chunk_compressor compressor = {NULL, 1};
     char err[128];
-    if (cs_chunk_compress(&compressor, parts, values ? 1 : 2, &blob, err, sizeof err) != 0)
+    if (cs_chunk_compress(&compressor, values ? 1 : layout, parts, values ? 1 : 2, &blob, err, sizeof err) != 0)
         cs_textbuf_reset(&blob);
 }
 
@@ -112,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the bytes as a blob, then as a body */
     cs_chunk_decode(&calls, data + 7, size - 7, 1, last_id, rows, CS_CHUNK_ALL_COLUMNS, err, sizeof err);
     cs_val_chunk_decode(&vals, data + 7, size - 7, 1, last_id, rows, err, sizeof err);
-    frame(data + 7, size - 7, split, values);
+    frame(data + 7, size - 7, split, values, data[0] & 2 ? 2 : 1);
     if (values) {
         if (cs_val_chunk_decode(&vals, blob.data, blob.len, 1, last_id, rows, err, sizeof err) == 0)
             for (int i = 0; i < vals.n; i++)

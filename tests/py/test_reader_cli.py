@@ -225,7 +225,7 @@ class BadFiles(TracedProgram):
 
     def test_schema_2_is_read(self):
         """A recording of schema 2 (every call a row of the table call_rows,
-        every value a row of vals) reads as the same recording of schema 3
+        every value a row of vals) reads as the same recording of schema 4
         does, by every reader."""
         self.run_traced(PROGRAM + "def greet(s, n):\n    return s * n\nfor i in range(3000):\n    greet('x', i % 3)\n")
         v2 = os.path.join(self.dir, "v2.db")
@@ -254,19 +254,58 @@ class BadFiles(TracedProgram):
                         ["sql", "--format", "json", "SELECT * FROM call_view ORDER BY id"]):
             command = command[:1] + ["FILE"] + command[1:]
             got = {}
-            for name, path in (("v3", self.db), ("v2", v2)):
+            for name, path in (("now", self.db), ("v2", v2)):
                 proc = self.callscope(*[path if a == "FILE" else a for a in command])
                 self.assertEqual(proc.returncode, 0, (command, name, proc.stderr))
                 got[name] = proc.stdout
-            self.assertEqual(got["v2"], got["v3"], command)
+            self.assertEqual(got["v2"], got["now"], command)
             self.assertGreater(len(got["v2"]), 100, command)
+
+    def test_schema_3_is_read(self):
+        """A recording written by a callscope of schema 3, whose chunks of
+        calls have the first layout (a result passed up is kept twice),
+        reads as the same program recorded today does, by every reader. The
+        fixture is that program (fixtures/passed_up.py) as schema 3 recorded
+        it."""
+        fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+        with open(os.path.join(fixtures, "passed_up.py")) as f:
+            self.run_traced(f.read(), options=("--no-stdlib",))
+        old = os.path.join(self.dir, "schema3.db")
+        shutil.copy(os.path.join(fixtures, "schema3_passed_up.db"), old)
+        con = sqlite3.connect(old)
+        self.assertEqual(con.execute("pragma user_version").fetchone()[0], 3)
+        con.close()
+        varying = ("id", "parent_id", "pid", "tid", "start", "duration_ms", "filename")
+
+        def calls_in(path):
+            proc = self.callscope("show", path, "--format", "jsonl")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            calls = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+            return [{k: v for k, v in c.items() if k not in varying} for c in calls]
+
+        now, then = calls_in(self.db), calls_in(old)
+        self.assertEqual(len(then), 602)
+        self.assertEqual(then, now)
+        self.assertIn({"function": "__main__.wrapper", "args": {"i": "8"}, "return": "('v', 8)"},
+                      [{k: c[k] for k in ("function", "args", "return")} for c in then])
+        query = "select f.name, c.depth, c.args, c.result from calls c join functions f on f.id = c.function_id order by c.id"
+        for command in (["sql", "--format", "json", query], ["show", "--filter", "return == \"('v', 8)\""],
+                        ["stats", "--sort", "count"], ["export", "--format", "folded"]):
+            got = {}
+            for name, path in (("now", self.db), ("then", old)):
+                proc = self.callscope(command[0], path, *command[1:])
+                self.assertEqual(proc.returncode, 0, (command, name, proc.stderr))
+                got[name] = proc.stdout
+            self.assertGreater(len(got["then"]), 20, command)
+            if command[0] == "sql":
+                self.assertEqual(got["then"], got["now"])
 
     def test_older_schema(self):
         """A version 1 file (calls a table, values inline) is refused with a
         line that says to record again, by every reader."""
         older = self.copy_with_schema_version(1)
         for command in (["show"], ["stats"], ["export", "--format", "jsonl"]):
-            self.assert_one_line_error(self.callscope(*command, older), "older callscope (schema 1; this one reads 2 to 3)")
+            self.assert_one_line_error(self.callscope(*command, older), "older callscope (schema 1; this one reads 2 to 4)")
 
     def test_truncated_database(self):
         self.run_traced(PROGRAM)
@@ -388,7 +427,7 @@ class BadFiles(TracedProgram):
     def test_meta_changed_after_recording(self):
         self.run_traced(PROGRAM)
         for change, says in (("update meta set value = 2 where key = 'schema_version'", "format 'callscope', schema 2"),
-                             ("update meta set value = 'other' where key = 'format'", "format 'other', schema 3")):
+                             ("update meta set value = 'other' where key = 'format'", "format 'other', schema 4")):
             copy = os.path.join(self.dir, "changed.db")
             shutil.copy(self.db, copy)
             con = sqlite3.connect(copy)
@@ -398,7 +437,7 @@ class BadFiles(TracedProgram):
             for command in ("show", "stats"):
                 proc = self.callscope(command, copy)
                 self.assert_one_line_error(proc, "%s is not a callscope recording as written: its meta table says "
-                                                 "%s, where its header says schema 3" % (copy, says))
+                                                 "%s, where its header says schema 4" % (copy, says))
             os.unlink(copy)
 
     def test_extreme_times(self):
