@@ -80,9 +80,14 @@ static void put_result(struct cs_chunk_encoder *e, const struct cs_chunk_row *ro
         return;
     }
     size_t len = row->result.len;
-    if (len == e->result_before_len && memcmp(col->data + e->result_before_off, row->result.text, len) == 0) {
-        cs_chunk_put_varint(col, 2);
-        return;
+    if (len == e->result_before_len) {
+        /* (the last byte first: texts of the same length are common, ints
+         * most of all, and ints differ most in their last digits) */
+        const char *before = col->data + e->result_before_off;
+        if (len == 0 || (before[len - 1] == row->result.text[len - 1] && memcmp(before, row->result.text, len) == 0)) {
+            cs_chunk_put_varint(col, 2);
+            return;
+        }
     }
     cs_chunk_put_varint(col, ((uint64_t)len + 2) << 1);
     e->result_before_off = col->len;

@@ -245,10 +245,7 @@ static void write_batch(struct cs_store *s, struct batch *b)
     const struct row_entry **chunk_rows = s->chunk_rows;
     int n = 0;
     for (size_t i = 0; i < b->n && !failed(s); i++) {
-        /* (rows are read in id order, not the order they lie in) */
-        if (i + 8 < b->n)
-            __builtin_prefetch(&b->rows[b->order[i + 8]]);
-        const struct row_entry *r = &b->rows[b->order[i]];
+        const struct row_entry *r = &b->rows[i];
         if (r->id <= s->max_chunk_id) {
             writer_lock_db(s);
             if (!failed(s))
@@ -391,7 +388,10 @@ static int grow_rows(struct row_entry **rows, size_t *cap, size_t need)
 }
 
 /* Puts the current batch's rows in id order, emptying the window: every
- * row in the window is in the current batch, which is handed over next. */
+ * row in the window is in the current batch, which is handed over next.
+ * The rows are moved, not indexed: this thread has just written them and
+ * has them in its cache, while the writer, reading them in id order from
+ * where they lay in the order the calls ended, missed on nearly every one. */
 static void window_to_batch(struct cs_store *s)
 {
     s->handed_up_to = s->next_call_id;
@@ -399,23 +399,24 @@ static void window_to_batch(struct cs_store *s)
     if (used > WINDOW)
         used = WINDOW;
     struct batch *b = s->cur;
-    if (b->order_cap < b->n) {
-        uint32_t *grown = realloc(b->order, b->cap * sizeof *grown);
-        if (!grown) {
-            cs_store_fail(s, "out of memory");
-            memset(s->window, 0, (size_t)used * sizeof *s->window);
-            return;
-        }
-        b->order = grown;
-        b->order_cap = b->cap;
+    if (grow_rows(&b->sorted, &b->sorted_cap, b->n) != 0) {
+        cs_store_fail(s, "out of memory");
+        memset(s->window, 0, (size_t)used * sizeof *s->window);
+        return;
     }
     size_t n = 0;
     for (int64_t i = 0; i < used; i++) {
         if (s->window[i]) {
-            b->order[n++] = s->window[i] - 1;
+            b->sorted[n++] = b->rows[s->window[i] - 1];
             s->window[i] = 0;
         }
     }
+    struct row_entry *rows = b->rows;
+    size_t cap = b->cap;
+    b->rows = b->sorted;
+    b->cap = b->sorted_cap;
+    b->sorted = rows;
+    b->sorted_cap = cap;
 }
 
 void cs_store_commit_async(struct cs_store *s, int64_t trim_keep)
