@@ -100,12 +100,23 @@ static void set_item(unsigned char *filter, uint64_t h)
  * the same objects (self, a document, a flag) next to the values that
  * change. */
 #define ARG_IDS_SEEN 64
+/* And for short inline texts, of up to eight bytes: ints, None, True and
+ * False, which repeat within a block (a recursion's arguments and
+ * results, counters, flags). A text is kept whole, as one word. */
+#define SHORT_TEXTS_SEEN_BITS 6
+#define SHORT_TEXTS_SEEN (1 << SHORT_TEXTS_SEEN_BITS)
+
+struct short_text {
+    uint64_t word;
+    unsigned char len, kind; /* kind 0: none */
+};
 
 struct cached_block {
     int64_t block; /* -1: empty */
     int dirty;
     int64_t functions_seen[FUNCTIONS_SEEN]; /* -1: none */
     int64_t arg_ids_seen[ARG_IDS_SEEN];     /* -1: none */
+    struct short_text short_texts_seen[SHORT_TEXTS_SEEN];
     unsigned char filter[CS_BLOCK_BYTES];
 };
 
@@ -171,6 +182,7 @@ static int block_of(struct cs_call_blocks *b, int64_t block, struct cached_block
     memset(c->filter, 0, sizeof c->filter);
     memset(c->functions_seen, 0xff, sizeof c->functions_seen);
     memset(c->arg_ids_seen, 0xff, sizeof c->arg_ids_seen);
+    memset(c->short_texts_seen, 0, sizeof c->short_texts_seen);
     c->block = block;
     c->dirty = 0;
     sqlite3_bind_int64(b->load, 1, block * CS_BLOCK_CALLS);
@@ -183,6 +195,22 @@ static int block_of(struct cs_call_blocks *b, int64_t block, struct cached_block
         return rc;
     }
     return SQLITE_OK;
+}
+
+/* Adds the item of an inline text, unless the block has it already. */
+static void add_text(struct cached_block *c, int kind, const char *p, size_t len)
+{
+    if (len <= 8) {
+        uint64_t word = 0;
+        for (size_t i = 0; i < len; i++)
+            word |= (uint64_t)(unsigned char)p[i] << (8 * i);
+        struct short_text *seen =
+            &c->short_texts_seen[((word ^ len ^ (uint64_t)kind << 56) * 0x9e3779b97f4a7c15ULL) >> (64 - SHORT_TEXTS_SEEN_BITS)];
+        if (seen->kind == kind && seen->len == len && seen->word == word)
+            return;
+        *seen = (struct short_text){word, (unsigned char)len, (unsigned char)kind};
+    }
+    set_item(c->filter, cs_block_hash(kind, p, len));
 }
 
 /* Adds the elements of a stored args array: "text" (inline) or an id. */
@@ -199,7 +227,7 @@ static void add_args(struct cached_block *c, const char *p, const char *end)
             const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
             if (!q)
                 q = end;
-            set_item(filter, cs_block_hash(CS_ITEM_ARG, p + 1, (size_t)(q - p - 1)));
+            add_text(c, CS_ITEM_ARG, p + 1, (size_t)(q - p - 1));
             p = q + 1;
         } else {
             int64_t id = 0;
@@ -233,7 +261,7 @@ int cs_call_blocks_add(struct cs_call_blocks *b, int64_t id, int64_t function_id
     if (result > 0)
         set_item(c->filter, cs_block_hash_id(CS_ITEM_RESULT_ID, result));
     else if (result_text)
-        set_item(c->filter, cs_block_hash(CS_ITEM_RESULT, result_text, result_len));
+        add_text(c, CS_ITEM_RESULT, result_text, result_len);
     c->dirty = 1;
     return SQLITE_OK;
 }

@@ -65,19 +65,19 @@ static void put_text(struct cs_textbuf *b, const struct cs_chunk_text *t)
 }
 
 /* The result column's entry (call_chunks.h): an inline text equal to the
- * row before's is written as k = 2, not again. */
-static void put_result(struct cs_chunk_encoder *e, const struct cs_chunk_row *row)
+ * row before's is written as k = 2, not again. Returns 1 then, else 0. */
+static int put_result(struct cs_chunk_encoder *e, const struct cs_chunk_row *row)
 {
     struct cs_textbuf *col = &e->col[CS_COL_RESULT];
     if (row->result_id > 0) {
         cs_chunk_put_varint(col, (uint64_t)row->result_id << 1 | 1);
         e->result_before_len = NO_RESULT_BEFORE;
-        return;
+        return 0;
     }
     if (!row->result.present) {
         cs_chunk_put_varint(col, 0);
         e->result_before_len = NO_RESULT_BEFORE;
-        return;
+        return 0;
     }
     size_t len = row->result.len;
     if (len == e->result_before_len) {
@@ -86,13 +86,14 @@ static void put_result(struct cs_chunk_encoder *e, const struct cs_chunk_row *ro
         const char *before = col->data + e->result_before_off;
         if (len == 0 || (before[len - 1] == row->result.text[len - 1] && memcmp(before, row->result.text, len) == 0)) {
             cs_chunk_put_varint(col, 2);
-            return;
+            return 1;
         }
     }
     cs_chunk_put_varint(col, ((uint64_t)len + 2) << 1);
     e->result_before_off = col->len;
     e->result_before_len = col->oom ? NO_RESULT_BEFORE : len;
     cs_textbuf_put(col, row->result.text, len);
+    return 0;
 }
 
 /* Appends a varint to a number column that has room for it (number_room). */
@@ -142,15 +143,14 @@ int cs_chunk_encoder_add(struct cs_chunk_encoder *e, const struct cs_chunk_row *
     }
     put_number(&col[CS_COL_FLAGS], (uint64_t)row->flags);
     put_text(&col[CS_COL_ARGS], &row->args);
-    put_result(e, row);
+    int repeated = put_result(e, row);
     put_text(&col[CS_COL_EXCEPTION], &row->exception);
     e->last_id = row->id;
     e->last_start = row->start_ns;
     e->rows++;
-    for (int c = 0; c < CS_CHUNK_COLUMNS; c++)
-        if (col[c].oom)
-            return -1;
-    return 0;
+    /* (a text column out of memory is found by cs_chunk_encoder_finish:
+     * its body is then marked so) */
+    return repeated;
 }
 
 int cs_chunk_encoder_finish(struct cs_chunk_encoder *e, struct cs_textbuf *out, int64_t *first_id,

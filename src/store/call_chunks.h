@@ -114,7 +114,10 @@ struct cs_chunk_encoder *cs_chunk_encoder_new(int level);
 void cs_chunk_encoder_free(struct cs_chunk_encoder *e);
 /* Rows so far in the chunk being built. */
 int cs_chunk_encoder_rows(const struct cs_chunk_encoder *e);
-/* Adds a row; ids must grow from row to row. -1 when out of memory. */
+/* Adds a row; ids must grow from row to row. Returns 1 when its result is
+ * an inline text equal to the row before's (kept once), else 0; -1 when
+ * out of memory (a text column's want of memory is found by
+ * cs_chunk_encoder_finish). */
 int cs_chunk_encoder_add(struct cs_chunk_encoder *e, const struct cs_chunk_row *row);
 /* Compresses the rows added since the last time into out (reset first),
  * with their first and last ids, and starts a new chunk. -1 with a

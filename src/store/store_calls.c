@@ -25,28 +25,18 @@ int cs_store_insert_chunk(struct cs_store *s, sqlite3_stmt *st, int64_t first_id
     return run(s, st);
 }
 
-/* Whether row id's inline result is the one of the row before it (id
- * before_id), in the same block of the skip index: that block has its item
- * already. A value passed up makes a quarter of a parser's rows such. */
-static int result_in_block_already(int64_t id, const struct pending_call *p, int64_t before_id,
-                                   const struct pending_call *before, const char *text)
-{
-    return before && p->result_len != NO_TEXT && p->result_len == before->result_len &&
-           id / CS_BLOCK_CALLS == before_id / CS_BLOCK_CALLS &&
-           memcmp(text + p->result_off, text + before->result_off, p->result_len) == 0;
-}
-
-/* Adds a written row to its block of the skip index (db_lock held); before
- * is the row written just before it in the same chunk (NULL: none). */
-static void note_in_block(struct cs_store *s, int64_t id, const struct pending_call *p, int64_t before_id,
-                          const struct pending_call *before, const char *text)
+/* Adds a written row to its block of the skip index (db_lock held).
+ * result_in_block: its inline result is already there (the row before it
+ * had the same, in the same block: a value passed up makes a quarter of a
+ * parser's rows such). */
+static void note_in_block(struct cs_store *s, int64_t id, const struct pending_call *p, int result_in_block,
+                          const char *text)
 {
     if (!text)
         text = "";
-    int result_known = p->result > 0 || result_in_block_already(id, p, before_id, before, text);
     int rc = cs_call_blocks_add(s->blocks, id, p->function_id, p->args_len == NO_TEXT ? NULL : text + p->args_off,
                                 p->args_len == NO_TEXT ? 0 : p->args_len, p->result,
-                                p->result_len == NO_TEXT || result_known ? NULL : text + p->result_off,
+                                p->result_len == NO_TEXT || result_in_block ? NULL : text + p->result_off,
                                 p->result_len == NO_TEXT ? 0 : p->result_len);
     /* A row written outside a transaction is committed at once: so is its
      * block, or readers would pass over it until the next commit. */
@@ -95,7 +85,7 @@ static void write_late(struct cs_store *s, int64_t id, const struct pending_call
     /* A call's open row was counted, unless a full disk lost it. */
     int counted = p->mode != CS_ROW_REPLACES || (s->gaps && cs_store_open_row_lost(s, id));
     if (run(s, st) == 0) {
-        note_in_block(s, id, p, 0, NULL, text);
+        note_in_block(s, id, p, 0, text);
         if (counted)
             atomic_fetch_add(&s->calls_written, 1);
     }
@@ -150,7 +140,9 @@ static void write_chunk(struct cs_store *s, const struct row_entry *const *rows,
         atomic_fetch_add(&s->calls_written, count);
         s->max_chunk_id = last_id;
         for (int k = 0; k < n; k++)
-            note_in_block(s, rows[k]->id, &rows[k]->p, k ? rows[k - 1]->id : 0, k ? &rows[k - 1]->p : NULL, text);
+            note_in_block(s, rows[k]->id, &rows[k]->p,
+                          s->chunk_result_repeated[k] && rows[k]->id / CS_BLOCK_CALLS == rows[k - 1]->id / CS_BLOCK_CALLS,
+                          text);
     }
     unlock_db(s);
 }
@@ -255,10 +247,12 @@ static void write_batch(struct cs_store *s, struct batch *b)
         }
         struct cs_chunk_row row;
         to_chunk_row(r->id, &r->p, text, &row);
-        if (cs_chunk_encoder_add(s->chunk_encoder, &row) != 0) {
+        int repeated = cs_chunk_encoder_add(s->chunk_encoder, &row);
+        if (repeated < 0) {
             cs_store_fail(s, "out of memory");
             break;
         }
+        s->chunk_result_repeated[n] = (unsigned char)repeated;
         chunk_rows[n++] = r;
         if (n == CS_CHUNK_ROWS) {
             write_chunk(s, chunk_rows, n, text);

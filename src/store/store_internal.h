@@ -174,6 +174,7 @@ struct cs_store {
     struct cs_chunk_encoder *chunk_encoder;
     struct cs_textbuf chunk_blob;                      /* the chunk being written */
     const struct row_entry *chunk_rows[CS_CHUNK_ROWS]; /* its rows, for the skip index */
+    unsigned char chunk_result_repeated[CS_CHUNK_ROWS]; /* whose result is the row before's */
 
     sqlite3_stmt *insert_chunk;
     sqlite3_stmt *insert_late;   /* a row of call_late, or its replacement */

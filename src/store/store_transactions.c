@@ -115,7 +115,7 @@ static int64_t cut_chunk(struct cs_store *s, int64_t first_kept)
     int kept = 0;
     for (int i = 0; i < chunk.n && !failed(s); i++)
         if (chunk.rows[i].id >= first_kept) {
-            if (cs_chunk_encoder_add(s->chunk_encoder, &chunk.rows[i]) != 0)
+            if (cs_chunk_encoder_add(s->chunk_encoder, &chunk.rows[i]) < 0)
                 cs_store_fail(s, "out of memory");
             kept++;
         }
