@@ -204,8 +204,8 @@ static void add_text(struct cached_block *c, int kind, const char *p, size_t len
         uint64_t word = 0;
         for (size_t i = 0; i < len; i++)
             word |= (uint64_t)(unsigned char)p[i] << (8 * i);
-        struct short_text *seen =
-            &c->short_texts_seen[((word ^ len ^ (uint64_t)kind << 56) * 0x9e3779b97f4a7c15ULL) >> (64 - SHORT_TEXTS_SEEN_BITS)];
+        uint64_t slot = ((word ^ len ^ (uint64_t)kind << 56) * 0x9e3779b97f4a7c15ULL) >> (64 - SHORT_TEXTS_SEEN_BITS);
+        struct short_text *seen = &c->short_texts_seen[slot];
         if (seen->kind == kind && seen->len == len && seen->word == word)
             return;
         *seen = (struct short_text){word, (unsigned char)len, (unsigned char)kind};

@@ -139,10 +139,11 @@ static void write_chunk(struct cs_store *s, const struct row_entry *const *rows,
     if (!failed(s) && cs_store_insert_chunk(s, s->insert_chunk, first_id, last_id, count) == 0) {
         atomic_fetch_add(&s->calls_written, count);
         s->max_chunk_id = last_id;
-        for (int k = 0; k < n; k++)
-            note_in_block(s, rows[k]->id, &rows[k]->p,
-                          s->chunk_result_repeated[k] && rows[k]->id / CS_BLOCK_CALLS == rows[k - 1]->id / CS_BLOCK_CALLS,
-                          text);
+        for (int k = 0; k < n; k++) {
+            int64_t block = rows[k]->id / CS_BLOCK_CALLS;
+            int result_in_block = k > 0 && s->chunk_result_repeated[k] && block == rows[k - 1]->id / CS_BLOCK_CALLS;
+            note_in_block(s, rows[k]->id, &rows[k]->p, result_in_block, text);
+        }
     }
     unlock_db(s);
 }

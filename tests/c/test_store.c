@@ -564,8 +564,9 @@ static void test_results_passed_up_read_back(void)
             wrong += got != NULL;
         else
             wrong += !got || strcmp(got, text) != 0;
+        uint64_t item = cs_block_hash(CS_ITEM_RESULT, text, (size_t)k);
         if (kind < 0)
-            missing += tu_block_holds(db, sqlite3_column_int64(st, 0), cs_block_hash(CS_ITEM_RESULT, text, (size_t)k)) != 1;
+            missing += tu_block_holds(db, sqlite3_column_int64(st, 0), item) != 1;
     }
     sqlite3_finalize(st);
     CHECK_INT(wrong, 0);
