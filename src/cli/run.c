@@ -178,16 +178,22 @@ static int collect_loop(struct cs_collector *c, struct loop_state *s)
     return 0;
 }
 
-static void print_summary(struct cs_collector *c, const char *path)
+static void print_summary(struct cs_collector *c, const struct cs_ring *ring, const char *path)
 {
     if (!isatty(2))
         return; /* the program's stderr stays exactly its own */
     struct cs_collector_totals t;
     cs_collector_totals(c, &t);
-    char lost[64] = "";
+    char lost[64] = "", short_ring[128] = "";
     if (t.lost_events)
         snprintf(lost, sizeof lost, " (%llu events lost: buffer full)", (unsigned long long)t.lost_events);
-    cs_note("%llu calls recorded in %s%s", (unsigned long long)t.calls, path, lost);
+    /* A ring that could not grow to --buffer made the program wait (or
+     * drop events) sooner than asked: say why, or it looks like slowness. */
+    size_t had, size;
+    if (cs_ring_growth_refused(ring, &had, &size))
+        snprintf(short_ring, sizeof short_ring, "; the buffer stopped at %zu of %zu MB: /dev/shm is full",
+                 (had + (1u << 19)) >> 20, (size + (1u << 19)) >> 20);
+    cs_note("%llu calls recorded in %s%s%s", (unsigned long long)t.calls, path, lost, short_ring);
 }
 
 static int open_ring(struct cs_ring *ring, struct cs_record_options *o)
@@ -352,7 +358,7 @@ int cs_cmd_run(int argc, char **argv)
     int rc = collect_loop(c, &s);
     cs_ring_unlink(&ring);
     if (rc == 0 && atomic_load(&ring.header->target_started))
-        print_summary(c, o.collect.db_path);
+        print_summary(c, &ring, o.collect.db_path);
     cs_collector_free(c);
     free(command);
     /* A recording that failed (said above, in one line: a full disk...)

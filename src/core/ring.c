@@ -162,6 +162,18 @@ void cs_ring_unlink(struct cs_ring *ring)
         shm_unlink(ring->name);
 }
 
+int cs_ring_growth_refused(const struct cs_ring *ring, size_t *had, size_t *size)
+{
+    const struct cs_ring_header *h = ring->header;
+    if (!atomic_load_explicit(&h->reserve_refused, memory_order_relaxed))
+        return 0;
+    *size = ring->size - header_bytes();
+    *had = (size_t)atomic_load_explicit(&h->reserved_chunks, memory_order_relaxed) * h->chunk_size;
+    if (*had > *size)
+        *had = *size;
+    return 1;
+}
+
 /* ---- producers ---- */
 
 /* Reserves twice the chunks reserved so far (up to the whole ring) when

@@ -149,6 +149,12 @@ int cs_ring_open(struct cs_ring *ring, const char *name, char *err, size_t errle
 void cs_ring_close(struct cs_ring *ring);
 /* Removes the name; mappings stay valid until closed. */
 void cs_ring_unlink(struct cs_ring *ring);
+/* 1 when /dev/shm refused to reserve more of the ring: it stopped growing
+ * short of its size, and producers waited or dropped events once it was
+ * full. Then *had is the bytes of chunks it had and *size those it was
+ * made with. 0 when it never refused. Read from the shared header, which
+ * the traced program can write: for a message only. */
+int cs_ring_growth_refused(const struct cs_ring *ring, size_t *had, size_t *size);
 
 static inline struct cs_chunk *cs_ring_chunk(const struct cs_ring *ring, uint32_t i)
 {

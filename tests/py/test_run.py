@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from tests.py.support import CALLSCOPE, LIB, TracedProgram, query_recording
+from tests.py.support import CALLSCOPE, LIB, TracedProgram, on_terminal, query_recording
 
 PROGRAM = """
 import os, sys
@@ -162,6 +162,29 @@ class BadInput(TracedProgram):
         self.assertEqual(stats.returncode, 0, stats.stderr)
         recorded = re.search(r"^\s*(\d+) .*__main__\.f\b", stats.stdout.decode(), re.M)
         self.assertGreaterEqual(lost, 300000 - (int(recorded.group(1)) if recorded else 0))
+
+    def test_a_full_dev_shm_stops_the_buffer_short_and_says_so(self):
+        # /dev/shm (a file system of 6 MB of its own, in a mount namespace)
+        # holds the ring's first 4 MB and refuses the next: the buffer stays
+        # at 4 of the 64 MB asked, the program waits for the collector
+        # instead, every call is recorded, and the summary on the terminal
+        # says why the buffer was smaller.
+        if subprocess.run(["unshare", "-m", "true"], stderr=subprocess.DEVNULL).returncode != 0:
+            self.skipTest("cannot make a mount namespace here (needs root)")
+        # (arguments the collector takes far longer to read than the program
+        # to write, each character checked for a repr of its own, so that
+        # the ring fills and asks for more)
+        self.write("app.py", "def f(s):\n    return s\nfor i in range(200000):\n    f('\\u00e9' * 100 + str(i))\n"
+                             "print('done')\n")
+        script = ("mount -t tmpfs -o size=6m callscope-test /dev/shm && exec \"$0\" run --buffer 64 "
+                  "--python \"$1\" -o \"$2\" \"$3\"")
+        status, out = on_terminal(["unshare", "-m", "sh", "-c", script, CALLSCOPE, sys.executable, self.db,
+                                   os.path.join(self.dir, "app.py")])
+        self.assertEqual(status, 0, out)
+        self.assertIn("done", out)
+        self.assertIn("calls recorded in %s; the buffer stopped at 4 of 64 MB: /dev/shm is full" % self.db, out)
+        self.assertEqual(self.query("select count(*) from calls where function_id ="
+                                    " (select id from functions where name = '__main__.f')"), [(200000,)])
 
     def test_full_disk_then_room_again(self):
         # The disk fills after the program's first calls were committed, and
