@@ -192,7 +192,7 @@ static void free_batch(struct batch *b)
     if (!b)
         return;
     free(b->rows);
-    free(b->sorted);
+    free(b->order);
     free(b->late);
     free(b->vals);
     cs_textbuf_free(&b->text);

@@ -102,10 +102,10 @@ struct row_entry {
 /* Rows on their way from the window to SQLite; text offsets point into
  * `text`. A batch can also close the transaction (after trimming). */
 struct batch {
-    struct row_entry *rows; /* the window's rows, in the order the calls ended; in id order once handed over */
+    struct row_entry *rows; /* the window's rows, in the order the calls ended */
     size_t n, cap;
-    struct row_entry *sorted; /* where they are put in id order (window_to_batch) */
-    size_t sorted_cap;
+    uint32_t *order; /* rows' indexes in id order, made when the batch is handed over */
+    size_t order_cap;
     struct row_entry *late; /* calls that started before the window */
     size_t nlate, late_cap;
     struct val_entry *vals; /* written first: rows may refer to them */
