@@ -90,9 +90,10 @@ static int put_result(struct cs_chunk_encoder *e, const struct cs_chunk_row *row
         }
     }
     cs_chunk_put_varint(col, ((uint64_t)len + 2) << 1);
-    e->result_before_off = col->len;
-    e->result_before_len = col->oom ? NO_RESULT_BEFORE : len;
     cs_textbuf_put(col, row->result.text, len);
+    /* (out of memory, the text may not be there to compare with) */
+    e->result_before_len = col->oom ? NO_RESULT_BEFORE : len;
+    e->result_before_off = col->len - len;
     return 0;
 }
 

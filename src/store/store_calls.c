@@ -217,10 +217,10 @@ static void count_unwritten(struct cs_store *s, const struct batch *b, int64_t g
     atomic_fetch_add(&s->calls_lost, calls);
 }
 
-/* The writer's work for one batch; the batch is empty afterwards. */
 /* How many rows ahead write_batch fetches a row. */
 #define ROW_PREFETCH 16
 
+/* The writer's work for one batch; the batch is empty afterwards. */
 static void write_batch(struct cs_store *s, struct batch *b)
 {
     const char *text = b->text.data;
