@@ -3,7 +3,7 @@
  * as a reader meets them: what each layout's entries mean, chunks written
  * by an older callscope (layout 1), and entries a written chunk never
  * holds, which must read as a corrupt chunk, never as some other call's
- * value.
+ * value; and that the encoder keeps a repeated result once.
  */
 #include <stdio.h>
 #include <string.h>
@@ -82,9 +82,48 @@ static void test_chunk_layouts(void)
     cs_textbuf_free(&blob);
 }
 
+/* The encoder keeps a result equal to the row before's once: the result
+ * column of the chunk it writes holds "ab" once for two rows, and "cd"
+ * after them (the bytes the file is spared), and the rows read back with
+ * their own results. */
+static void test_encoder_keeps_a_repeated_result_once(void)
+{
+    struct cs_chunk_encoder *e = cs_chunk_encoder_new(1);
+    const char *results[] = {"ab", "ab", "cd"};
+    for (int i = 0; i < 3; i++) {
+        struct cs_chunk_row row = {.id = 10 + i, .thread_id = 1, .function_id = 1,
+                                   .result = {results[i], 2, 1}};
+        CHECK_INT(cs_chunk_encoder_add(e, &row), i == 1);
+    }
+    struct cs_textbuf blob = {0};
+    int64_t first, last;
+    int rows;
+    char err[256];
+    CHECK_INT(cs_chunk_encoder_finish(e, &blob, &first, &last, &rows, err, sizeof err), 0);
+    struct cs_chunk_buffer buffer = {0};
+    struct cs_reader col[CS_CHUNK_COLUMNS];
+    static const int parts[2] = {CS_COL_ARGS, CS_CHUNK_COLUMNS - CS_COL_ARGS};
+    int layout;
+    CHECK_INT(cs_chunk_open(blob.data, blob.len, CS_CHUNK_LAYOUT, &layout, 2, parts, 3, &buffer, col, err, sizeof err),
+              0);
+    CHECK_INT(layout, 2);
+    static const unsigned char want[] = {4 << 1, 'a', 'b', 2, 4 << 1, 'c', 'd'};
+    CHECK_INT(col[CS_COL_RESULT].end - col[CS_COL_RESULT].p, sizeof want);
+    CHECK(memcmp(col[CS_COL_RESULT].p, want, sizeof want) == 0);
+    struct cs_chunk c = {0};
+    CHECK_INT(cs_chunk_decode(&c, blob.data, blob.len, first, last, rows, CS_CHUNK_ALL_COLUMNS, err, sizeof err), 0);
+    for (int i = 0; i < c.n; i++)
+        CHECK(c.rows[i].result.len == 2 && memcmp(c.rows[i].result.text, results[i], 2) == 0);
+    cs_chunk_free(&c);
+    cs_chunk_buffer_free(&buffer);
+    cs_textbuf_free(&blob);
+    cs_chunk_encoder_free(e);
+}
+
 int main(int argc, char **argv)
 {
     CHECK_SELECT(argc, argv);
     CHECK_RUN(test_chunk_layouts());
+    CHECK_RUN(test_encoder_keeps_a_repeated_result_once());
     return CHECK_REPORT("test_call_chunks");
 }

@@ -571,7 +571,7 @@ static void test_results_passed_up_read_back(void)
     sqlite3_finalize(st);
     CHECK_INT(wrong, 0);
     CHECK_INT(missing, 0);
-    /* kept once: the result column holds about half of the texts' bytes */
+    /* and SQL finds every row of such a result, the repeated ones too */
     CHECK_STR(rows_of(db, "SELECT count(*) FROM call_rows WHERE result LIKE '(''v'', %'", &n), "4000\n");
     cs_store_close_readonly(db);
     tu_remove_db(path);
