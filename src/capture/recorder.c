@@ -135,8 +135,7 @@ void cs_record_resume(struct cs_thread *t, struct cs_code_info *ci, PyCodeObject
 static unsigned char *begin_leaving(struct cs_thread *t, unsigned char tag, uint64_t now)
 {
     unsigned char *p = cs_writer_begin(&t->writer, now);
-    if (t->writer.depth > 0)
-        t->writer.depth--;
+    cs_writer_left_call(&t->writer);
     if (!p)
         return NULL;
     *p++ = tag;

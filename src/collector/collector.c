@@ -747,9 +747,11 @@ static void on_craise(struct cs_collector *c, struct stream *st)
     pop(c, st, 0, NULL, &c->exception, 0);
 }
 
-/* EV_LOST: the thread dropped events and is now `depth` calls deep. Frames
- * above that ended unseen; frames below it stay, marked because their self
- * time now includes callees we never saw; missing ones become placeholders. */
+/* EV_LOST: the thread dropped events, went as shallow as `low` meanwhile
+ * and is now `depth` calls deep. Frames deeper than `low` ended unseen (a
+ * call that returned and a new one at its depth must not be taken for one
+ * call); frames above it stay, marked because their self time now
+ * includes callees we never saw; missing ones become placeholders. */
 static int on_lost(struct cs_collector *c, struct stream *st, const struct cs_event *ev)
 {
     if (ev->depth > MAX_STACK_DEPTH)
@@ -757,7 +759,8 @@ static int on_lost(struct cs_collector *c, struct stream *st, const struct cs_ev
     c->lost_events += ev->count;
     cs_store_add_lost(c->store, stream_thread(c, st), ticks_to_start_ns(c, st->ticks),
                       (int64_t)ev->count);
-    while (st->depth > ev->depth)
+    uint64_t low = ev->low < ev->depth ? ev->low : ev->depth;
+    while (st->depth > low)
         pop_unfinished(c, st, CS_CALL_LOST);
     for (size_t i = 0; i < st->depth; i++)
         st->stack[i].flags |= CS_CALL_LOST;

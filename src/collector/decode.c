@@ -81,6 +81,7 @@ int cs_decode_event(struct cs_reader *r, struct cs_event *ev)
     case EV_LOST:
         ev->count = cs_get_varint(r);
         ev->depth = cs_get_varint(r);
+        ev->low = cs_get_varint(r);
         break;
     default:
         r->error = 1;

@@ -47,7 +47,7 @@ struct cs_event {
     uint64_t lineno, code_flags, nargs; /* EV_CODE */
     const unsigned char *arg_names;     /* EV_CODE: nargs strings from here */
     const unsigned char *arg_names_end; /* ... to here */
-    uint64_t count, depth;              /* EV_LOST */
+    uint64_t count, depth, low;         /* EV_LOST */
 };
 
 /* Reads one event's tag and fixed fields. Returns 0, or -1 on truncation or

@@ -40,9 +40,12 @@
  *   EV_CCALL       varint cfunc_id, dt                (--c-calls)
  *   EV_CRETURN     dt
  *   EV_CRAISE      dt
- *   EV_LOST        varint count, varint depth: this thread dropped `count`
- *                  events before this one (ring full, --on-full drop); its
- *                  call depth is now `depth`
+ *   EV_LOST        varint count, varint depth, varint low: this thread
+ *                  dropped `count` events before this one (ring full,
+ *                  --on-full drop); its call depth is now `depth`, and
+ *                  while the events were lost it went as shallow as `low`
+ *                  (so the calls deeper than `low` had ended by then, even
+ *                  when the depth came back to where it was)
  *   EV_LOG         dt, str message, value fields (a dict, or None)
  *   EV_STOP        dt: tracing stopped in this thread; calls still open
  *                  are kept unfinished

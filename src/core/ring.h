@@ -32,7 +32,7 @@
 #include "util/check.h"
 
 #define CS_RING_MAGIC 0x43534331u /* "1CSC" */
-#define CS_RING_VERSION 3
+#define CS_RING_VERSION 4
 #define CS_RING_MAX_PRODUCERS 1024
 #define CS_RING_DEFAULT_CHUNK (64 * 1024)
 #define CS_RING_FIRST_RESERVED (4u << 20)

@@ -55,9 +55,9 @@ static struct cs_chunk *claim_waiting(struct cs_stream_writer *w)
 }
 
 /* A fresh chunk holds its header (EV_SYNC and its time, EV_STREAM and three
- * varints, EV_LOST and two) and still the room of a whole event, or
+ * varints, EV_LOST and three) and still the room of a whole event, or
  * cs_writer_begin could never give that room. */
-_Static_assert(1 + 8 + 1 + 3 * CS_VARINT_MAX + 1 + 2 * CS_VARINT_MAX + CS_MAX_EVENT_BYTES <=
+_Static_assert(1 + 8 + 1 + 3 * CS_VARINT_MAX + 1 + 3 * CS_VARINT_MAX + CS_MAX_EVENT_BYTES <=
                    CS_RING_DEFAULT_CHUNK - sizeof(struct cs_chunk),
                "a chunk holds its header and one event of CS_MAX_EVENT_BYTES");
 
@@ -91,6 +91,7 @@ static int claim_next_chunk(struct cs_stream_writer *w, uint64_t now)
         *p++ = EV_LOST;
         p = cs_put_varint(p, w->lost);
         p = cs_put_varint(p, (uint64_t)(w->depth > 0 ? w->depth : 0));
+        p = cs_put_varint(p, (uint64_t)(w->lost_low > 0 ? w->lost_low : 0));
         w->lost = 0;
     }
     w->limit = c->data + cs_chunk_capacity(w->ring) - CS_MAX_EVENT_BYTES;
@@ -107,7 +108,8 @@ unsigned char *cs_writer_begin_slow(struct cs_stream_writer *w, uint64_t now)
     if (claim_next_chunk(w, now) != 0) {
         /* Counted in the ring at once: a process may end before it ever
          * gets a chunk again to say where its events went missing. */
-        w->lost++;
+        if (w->lost++ == 0)
+            w->lost_low = w->depth; /* the depth before the first event lost */
         atomic_fetch_add_explicit(&w->ring->header->lost_events, 1, memory_order_relaxed);
         return NULL;
     }
@@ -151,6 +153,7 @@ void cs_writer_reset(struct cs_stream_writer *w, uint32_t pid, uint32_t parent_p
     w->stream_seq = 0;
     w->lost = 0;
     w->depth = 0;
+    w->lost_low = 0;
     w->pid = pid;
     w->parent_pid = parent_pid;
     if (w->defined)

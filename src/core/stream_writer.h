@@ -26,6 +26,7 @@ struct cs_stream_writer {
     uint64_t stream_seq;  /* of the next chunk */
     uint64_t lost;        /* events dropped since the last chunk */
     int64_t depth;        /* call depth, reported with EV_LOST */
+    int64_t lost_low;     /* the least depth since the first event lost */
     uint32_t pid, tid, parent_pid;
     unsigned char *defined; /* bitset: function ids already defined in this stream */
     size_t defined_bytes;
@@ -62,6 +63,15 @@ static inline void cs_writer_commit(struct cs_stream_writer *w, unsigned char *e
               "an event stays within the room cs_writer_begin guaranteed");
     w->pos = end;
     cs_chunk_publish(w->chunk, (uint32_t)(end - w->chunk->data));
+}
+
+/* A call ended (its event written or dropped). */
+static inline void cs_writer_left_call(struct cs_stream_writer *w)
+{
+    if (w->depth > 0)
+        w->depth--;
+    if (w->lost && w->depth < w->lost_low)
+        w->lost_low = w->depth;
 }
 
 /* True the first time an id is seen by this stream: define it now. */

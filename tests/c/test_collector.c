@@ -154,11 +154,12 @@ static void test_dead_producer(void)
     tu_recording_close(&r);
 }
 
-static void lost(struct test_producer *p, uint64_t count, uint64_t depth)
+static void lost(struct test_producer *p, uint64_t count, uint64_t depth, uint64_t low)
 {
     tp_begin(p, EV_LOST);
     tp_varint(p, count);
     tp_varint(p, depth);
+    tp_varint(p, low);
     tp_end(p);
 }
 
@@ -171,10 +172,10 @@ static void test_lost_events(void)
     tp_call_int(&r.p, 1, t + 10, 0);  /* id 1, stays */
     tp_call_int(&r.p, 1, t + 20, 1);  /* id 2, dropped by the loss */
     tp_call_int(&r.p, 1, t + 30, 2);  /* id 3, dropped */
-    lost(&r.p, 5, 1);
+    lost(&r.p, 5, 1, 1);
     tp_call_int(&r.p, 1, t + 40, 3);  /* id 4: child of 1 */
     tp_return_int(&r.p, t + 50, 3);
-    lost(&r.p, 7, 3);                 /* two frames we never saw */
+    lost(&r.p, 7, 3, 1);              /* two frames we never saw */
     tp_call_int(&r.p, 1, t + 60, 4);  /* depth 3, parent unknown */
     tp_return_int(&r.p, t + 70, 4);
     tp_return_int(&r.p, t + 80, 0);   /* placeholder: no row */
@@ -190,6 +191,35 @@ static void test_lost_events(void)
     CHECK_INT(tu_int(db, "SELECT (parent_id IS NULL) + 10 * depth + 100 * (flags & 8 != 0)"
                          " FROM calls WHERE args = '{\"n\":\"4\"}'"), 131);
     CHECK_INT(tu_int(db, "SELECT duration_ns IS NOT NULL AND flags & 8 FROM calls WHERE id = 1"), 1);
+    sqlite3_close(db);
+    tu_recording_close(&r);
+}
+
+/* A call's return and the next call at its depth are both lost: the depth
+ * is back where it was, but the call seen before the gap has ended, and
+ * the one seen after it hangs from a frame nobody saw, not from it. */
+static void test_lost_return_and_call_at_one_depth(void)
+{
+    struct tu_recording r;
+    tu_recording_open_thread(&r, 1 << 20, 1);
+    uint64_t t = r.t0;
+    tp_code(&r.p, 1, "m", "f", "/m.py", 1, ARGS_N);
+    tp_call_int(&r.p, 1, t + 10, 0);  /* the root */
+    tp_call_int(&r.p, 1, t + 20, 1);  /* its return is lost */
+    lost(&r.p, 2, 2, 1);              /* that return, and a call at depth 2 */
+    tp_call_int(&r.p, 1, t + 40, 2);  /* depth 3, under the call lost */
+    tp_return_int(&r.p, t + 50, 2);
+    tp_return_int(&r.p, t + 60, 7);   /* the call lost: a placeholder */
+    tp_return_int(&r.p, t + 70, 0);   /* the root */
+    tp_seal(&r.p);
+    sqlite3 *db = tu_recording_collect(&r);
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls"), 3);
+    CHECK_INT(tu_int(db, "SELECT (duration_ns IS NULL) + 10 * (flags & 8 != 0) + 100 * parent_id"
+                         " FROM calls WHERE args = '{\"n\":\"1\"}'"), 111);
+    CHECK_INT(tu_int(db, "SELECT (parent_id IS NULL) + 10 * depth"
+                         " FROM calls WHERE args = '{\"n\":\"2\"}'"), 21);
+    CHECK_STR(tu_text(db, "SELECT result FROM calls WHERE args = '{\"n\":\"0\"}'"), "0");
+    CHECK_INT(tu_int(db, "SELECT count(*) FROM calls WHERE result = '7'"), 0);
     sqlite3_close(db);
     tu_recording_close(&r);
 }
@@ -691,6 +721,7 @@ int main(int argc, char **argv)
     CHECK_RUN(test_kinds_of_ends());
     CHECK_RUN(test_dead_producer());
     CHECK_RUN(test_lost_events());
+    CHECK_RUN(test_lost_return_and_call_at_one_depth());
     CHECK_RUN(test_filters());
     CHECK_RUN(test_many_chunks_two_threads());
     CHECK_RUN(test_corrupt_bytes());

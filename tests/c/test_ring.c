@@ -39,7 +39,7 @@ static void on_bytes(void *ctx, uint64_t stream_id, uint32_t pid, const unsigned
             cs_get_varint(&r), cs_get_varint(&r), cs_get_varint(&r);
         } else if (tag == EV_LOST) {
             uint64_t seq = cs_get_varint(&r);
-            cs_get_varint(&r);
+            cs_get_varint(&r), cs_get_varint(&r);
             if (stream_id < MAX_STREAMS) {
                 if (seq != s->next[stream_id])
                     s->out_of_order++;
@@ -55,7 +55,7 @@ static void on_bytes(void *ctx, uint64_t stream_id, uint32_t pid, const unsigned
         s->malformed++;
 }
 
-/* One test event: EV_LOST(seq, 0) — a fixed, checkable payload. */
+/* One test event: EV_LOST(seq, 0, 0) — a fixed, checkable payload. */
 static int write_event(struct cs_stream_writer *w, uint64_t seq)
 {
     unsigned char *p = cs_writer_begin(w, cs_ticks());
@@ -63,6 +63,7 @@ static int write_event(struct cs_stream_writer *w, uint64_t seq)
         return -1;
     *p++ = EV_LOST;
     p = cs_put_varint(p, seq);
+    p = cs_put_varint(p, 0);
     p = cs_put_varint(p, 0);
     cs_writer_commit(w, p);
     return 0;
