@@ -22,6 +22,7 @@
 struct seen {
     uint64_t next[MAX_STREAMS]; /* next expected sequence number per stream */
     uint64_t events;
+    uint64_t gap_depth, gap_low; /* of the last EV_LOST with a depth (the writer's own) */
     int out_of_order;
     int malformed;
 };
@@ -39,7 +40,11 @@ static void on_bytes(void *ctx, uint64_t stream_id, uint32_t pid, const unsigned
             cs_get_varint(&r), cs_get_varint(&r), cs_get_varint(&r);
         } else if (tag == EV_LOST) {
             uint64_t seq = cs_get_varint(&r);
-            cs_get_varint(&r), cs_get_varint(&r);
+            uint64_t depth = cs_get_varint(&r), low = cs_get_varint(&r);
+            if (depth) {
+                s->gap_depth = depth;
+                s->gap_low = low;
+            }
             if (stream_id < MAX_STREAMS) {
                 if (seq != s->next[stream_id])
                     s->out_of_order++;
@@ -228,6 +233,35 @@ static void full_ring_drops_and_counts(void)
     cs_ring_close(&ring);
 }
 
+/* While events are dropped the thread returns from two calls and makes
+ * one: the gap's EV_LOST says it is one call shallower than before, and
+ * that it went two calls shallower meanwhile. */
+static void a_gap_says_how_shallow_the_thread_went(void)
+{
+    struct cs_ring ring = make_ring(1, CS_OPT_DROP_WHEN_FULL);
+    struct cs_ring_reader *reader = cs_ring_reader_new(&ring);
+    struct cs_stream_writer w;
+    cs_writer_init(&w, &ring, (uint32_t)getpid(), 1, 0);
+    w.depth = 3;
+    uint64_t written = 0;
+    while (write_event(&w, written) == 0)
+        written++;
+    cs_writer_left_call(&w);
+    cs_writer_left_call(&w);
+    w.depth++;
+    struct seen s = {0};
+    drain(reader, &s);
+    CHECK(write_event(&w, written) == 0);
+    cs_writer_flush(&w);
+    drain(reader, &s);
+    CHECK_INT(s.gap_depth, 2);
+    CHECK_INT(s.gap_low, 1);
+    cs_writer_free(&w);
+    cs_ring_reader_free(reader);
+    cs_ring_unlink(&ring);
+    cs_ring_close(&ring);
+}
+
 /* A ring larger than its first reservation: a producer that finds the
  * reserved chunks taken reserves more itself, doubling, up to the whole
  * ring, so nothing is dropped before the whole ring is full, and every
@@ -325,6 +359,7 @@ int main(int argc, char **argv)
     CHECK_RUN(a_kept_up_ring_uses_its_first_chunks());
     CHECK_RUN(dying_producers_lose_nothing());
     CHECK_RUN(full_ring_drops_and_counts());
+    CHECK_RUN(a_gap_says_how_shallow_the_thread_went());
     CHECK_RUN(the_ring_is_reserved_as_claims_need_it());
     CHECK_RUN(opening_rings());
     CHECK_RUN(producers_stop_waiting_when_the_collector_gives_up());
