@@ -363,29 +363,62 @@ static struct cs_call_row row_of(struct cs_collector *c, struct stream *st, cons
     };
 }
 
-static void add_row(struct cs_collector *c, const struct cs_call_row *row)
+static void count_row(struct cs_collector *c)
 {
-    cs_store_add_call(c->store, row);
     c->rows_in_step++;
     c->rows_since_commit++;
     c->rows_since_trim++;
 }
 
+static void add_row(struct cs_collector *c, const struct cs_call_row *row)
+{
+    cs_store_add_call(c->store, row);
+    count_row(c);
+}
+
+/* The row of a frame that ends. Most are the call's only row, filled in
+ * the store's place for it; a call shown while it ran replaces its open
+ * row. */
 static void write_row(struct cs_collector *c, struct stream *st, const struct frame *f, int depth,
                       int finished, int64_t duration, int64_t result, const struct cs_textbuf *result_text,
                       const struct cs_textbuf *exception, int extra_flags)
 {
-    struct cs_call_row row = row_of(c, st, f, depth);
-    row.finished = finished;
-    row.duration_ns = duration;
-    row.self_ns = duration > f->child_ns ? duration - f->child_ns : 0;
-    row.flags |= extra_flags;
-    row.result = result;
-    row.result_text = result_text ? (result_text->data ? result_text->data : "") : NULL;
-    row.result_len = result_text ? result_text->len : 0;
-    row.exception = exception ? exception->data : NULL;
-    row.exception_len = exception ? exception->len : 0;
-    add_row(c, &row);
+    const char *text = result > 0 || !result_text ? NULL : result_text->data ? result_text->data : "";
+    size_t text_len = text ? result_text->len : 0;
+    const char *exception_text = exception ? exception->data : NULL;
+    size_t exception_len = exception ? exception->len : 0;
+    int64_t self = duration > f->child_ns ? duration - f->child_ns : 0;
+    if (f->shown) {
+        struct cs_call_row row = row_of(c, st, f, depth);
+        row.finished = finished;
+        row.duration_ns = duration;
+        row.self_ns = self;
+        row.flags |= extra_flags;
+        row.result = result;
+        row.result_text = text;
+        row.result_len = text_len;
+        row.exception = exception_text;
+        row.exception_len = exception_len;
+        add_row(c, &row);
+        return;
+    }
+    int has_args = f->args_len != NO_ARGS;
+    struct cs_call_numbers *n =
+        cs_store_add_ended_call(c->store, f->id, has_args ? st->args.data + f->args_off : NULL,
+                                has_args ? f->args_len : 0, text, text_len, exception_text, exception_len);
+    count_row(c);
+    if (!n)
+        return;
+    n->parent_id = f->parent_id;
+    n->thread_id = stream_thread(c, st);
+    n->function_id = (int64_t)f->function_id;
+    n->start_ns = ticks_to_start_ns(c, f->start_ticks);
+    n->duration_ns = duration;
+    n->self_ns = self;
+    n->result = result;
+    n->depth = depth;
+    n->flags = f->flags | extra_flags;
+    n->finished = (unsigned char)(finished != 0);
 }
 
 /* ---- the stack ---- */

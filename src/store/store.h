@@ -73,6 +73,15 @@ struct cs_call_row {
 
 enum { CS_ROW_OPEN = 1, CS_ROW_REPLACES = 2 };
 
+/* The numbers of a row as the store keeps them until it is written (the
+ * fields of cs_call_row of the same names). */
+struct cs_call_numbers {
+    int64_t parent_id, thread_id, function_id, start_ns, duration_ns, self_ns;
+    int64_t result; /* the vals row of the result; 0: its text inline, or none */
+    int32_t depth, flags;
+    unsigned char finished, mode;
+};
+
 struct cs_store;
 
 /* Creates a fresh store at path, replacing an older callscope store there
@@ -97,6 +106,14 @@ int cs_store_in_transaction(struct cs_store *s);
 /* Call ids are given out here, in start order, so the store can sort rows. */
 int64_t cs_store_next_call_id(struct cs_store *s);
 void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row);
+/* cs_store_add_call for the row of a call that ended (mode 0) without the
+ * copy of a cs_call_row: the texts are copied now (result_text: NULL when
+ * the result is a vals row), and the caller fills in the numbers at the
+ * place returned before its next call into the store. NULL: the row is not
+ * kept (the store has failed; it is counted lost). */
+struct cs_call_numbers *cs_store_add_ended_call(struct cs_store *s, int64_t id, const char *args, size_t args_len,
+                                                const char *result_text, size_t result_len, const char *exception,
+                                                size_t exception_len);
 /* A row of vals: a rendered value and its type name (none when type_len
  * is 0) that call rows refer to by id. It reaches the file no later than
  * the rows handed over after it. Ids must grow from one hand-over to the

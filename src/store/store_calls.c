@@ -34,8 +34,8 @@ static void note_in_block(struct cs_store *s, int64_t id, const struct pending_c
 {
     if (!text)
         text = "";
-    int rc = cs_call_blocks_add(s->blocks, id, p->function_id, p->args_len == NO_TEXT ? NULL : text + p->args_off,
-                                p->args_len == NO_TEXT ? 0 : p->args_len, p->result,
+    int rc = cs_call_blocks_add(s->blocks, id, p->n.function_id, p->args_len == NO_TEXT ? NULL : text + p->args_off,
+                                p->args_len == NO_TEXT ? 0 : p->args_len, p->n.result,
                                 p->result_len == NO_TEXT || result_in_block ? NULL : text + p->result_off,
                                 p->result_len == NO_TEXT ? 0 : p->result_len);
     /* A row written outside a transaction is committed at once: so is its
@@ -60,30 +60,30 @@ static void write_late(struct cs_store *s, int64_t id, const struct pending_call
         text = ""; /* every stashed text was empty */
     sqlite3_stmt *st = s->insert_late;
     sqlite3_bind_int64(st, 1, id);
-    if (p->parent_id)
-        sqlite3_bind_int64(st, 2, p->parent_id);
+    if (p->n.parent_id)
+        sqlite3_bind_int64(st, 2, p->n.parent_id);
     else
         sqlite3_bind_null(st, 2);
-    sqlite3_bind_int64(st, 3, p->thread_id);
-    sqlite3_bind_int64(st, 4, p->function_id);
-    sqlite3_bind_int(st, 5, p->depth);
-    sqlite3_bind_int64(st, 6, p->start_ns);
-    if (p->finished) {
-        sqlite3_bind_int64(st, 7, p->duration_ns);
-        sqlite3_bind_int64(st, 8, p->self_ns);
+    sqlite3_bind_int64(st, 3, p->n.thread_id);
+    sqlite3_bind_int64(st, 4, p->n.function_id);
+    sqlite3_bind_int(st, 5, p->n.depth);
+    sqlite3_bind_int64(st, 6, p->n.start_ns);
+    if (p->n.finished) {
+        sqlite3_bind_int64(st, 7, p->n.duration_ns);
+        sqlite3_bind_int64(st, 8, p->n.self_ns);
     } else {
         sqlite3_bind_null(st, 7);
         sqlite3_bind_null(st, 8);
     }
     bind_text_of(st, 9, text, p->args_off, p->args_len);
-    if (p->result > 0)
-        sqlite3_bind_int64(st, 10, p->result);
+    if (p->n.result > 0)
+        sqlite3_bind_int64(st, 10, p->n.result);
     else
         bind_text_of(st, 10, text, p->result_off, p->result_len);
     bind_text_of(st, 11, text, p->exc_off, p->exc_len);
-    sqlite3_bind_int(st, 12, p->flags);
+    sqlite3_bind_int(st, 12, p->n.flags);
     /* A call's open row was counted, unless a full disk lost it. */
-    int counted = p->mode != CS_ROW_REPLACES || (s->gaps && cs_store_open_row_lost(s, id));
+    int counted = p->n.mode != CS_ROW_REPLACES || (s->gaps && cs_store_open_row_lost(s, id));
     if (run(s, st) == 0) {
         note_in_block(s, id, p, 0, text);
         if (counted)
@@ -104,19 +104,19 @@ static void to_chunk_row(int64_t id, const struct pending_call *p, const char *t
         text = "";
     *r = (struct cs_chunk_row){
         .id = id,
-        .parent_id = p->parent_id,
-        .thread_id = p->thread_id,
-        .function_id = p->function_id,
-        .depth = p->depth,
-        .start_ns = p->start_ns,
-        .duration_ns = p->duration_ns,
-        .self_ns = p->self_ns,
-        .flags = p->flags,
-        .result_id = p->result > 0 ? p->result : 0,
+        .parent_id = p->n.parent_id,
+        .thread_id = p->n.thread_id,
+        .function_id = p->n.function_id,
+        .depth = p->n.depth,
+        .start_ns = p->n.start_ns,
+        .duration_ns = p->n.duration_ns,
+        .self_ns = p->n.self_ns,
+        .flags = p->n.flags,
+        .result_id = p->n.result > 0 ? p->n.result : 0,
         .args = chunk_text(text, p->args_off, p->args_len),
-        .result = p->result > 0 ? (struct cs_chunk_text){NULL, 0, 0} : chunk_text(text, p->result_off, p->result_len),
+        .result = p->n.result > 0 ? (struct cs_chunk_text){NULL, 0, 0} : chunk_text(text, p->result_off, p->result_len),
         .exception = chunk_text(text, p->exc_off, p->exc_len),
-        .finished = p->finished,
+        .finished = p->n.finished,
     };
 }
 
@@ -435,34 +435,41 @@ void cs_store_commit_async(struct cs_store *s, int64_t trim_keep)
 
 /* ---- calls: the caller's side ---- */
 
+/* Room for n more bytes of text in the batch: 0 when there is none (out
+ * of memory, or past what a row's 32-bit offsets reach). */
+static int text_room(struct cs_textbuf *b, size_t n)
+{
+    return n < NO_TEXT && b->len + n < UINT32_MAX && (b->cap - b->len >= n || cs_textbuf_grow(b, n) == 0);
+}
+
+/* Copies a text into the batch, where text_room made room for it. */
 static void stash_text(struct cs_textbuf *b, const char *text, size_t n, uint32_t *off, uint32_t *len)
 {
-    if (!text || n >= NO_TEXT || b->len + n >= UINT32_MAX) {
+    if (!text) {
         *len = NO_TEXT;
         *off = 0;
         return;
     }
     *off = (uint32_t)b->len;
     *len = (uint32_t)n;
-    cs_textbuf_put(b, text, n);
+    memcpy(b->data + b->len, text, n);
+    b->len += n;
 }
 
-static void row_to_pending(struct cs_textbuf *b, const struct cs_call_row *row, struct pending_call *p)
+/* A row's three texts into the batch, with one check for room: 0, or -1
+ * when there is none. */
+static int stash_texts(struct cs_textbuf *b, struct pending_call *p, const char *args, size_t args_len,
+                       const char *result, size_t result_len, const char *exception, size_t exception_len)
 {
-    p->parent_id = row->parent_id;
-    p->thread_id = row->thread_id;
-    p->function_id = row->function_id;
-    p->start_ns = row->start_ns;
-    p->duration_ns = row->duration_ns;
-    p->self_ns = row->self_ns;
-    p->depth = row->depth;
-    p->flags = row->flags;
-    p->finished = (unsigned char)(row->finished != 0);
-    p->mode = (unsigned char)row->mode;
-    p->result = row->result;
-    stash_text(b, row->args, row->args_len, &p->args_off, &p->args_len);
-    stash_text(b, row->result > 0 ? NULL : row->result_text, row->result_len, &p->result_off, &p->result_len);
-    stash_text(b, row->exception, row->exception_len, &p->exc_off, &p->exc_len);
+    if (!text_room(b, (args ? args_len : 0) + (result ? result_len : 0) + (exception ? exception_len : 0))) {
+        p->args_len = p->result_len = p->exc_len = NO_TEXT;
+        p->args_off = p->result_off = p->exc_off = 0;
+        return -1;
+    }
+    stash_text(b, args, args_len, &p->args_off, &p->args_len);
+    stash_text(b, result, result_len, &p->result_off, &p->result_len);
+    stash_text(b, exception, exception_len, &p->exc_off, &p->exc_len);
+    return 0;
 }
 
 static int flush_all(struct cs_store *s);
@@ -476,36 +483,73 @@ int64_t cs_store_next_call_id(struct cs_store *s)
     return s->next_call_id++;
 }
 
-void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row)
+/* The place of the row of call `id` in the current batch, its texts
+ * stashed; NULL when the store has failed, or fails now. */
+static struct pending_call *add_row(struct cs_store *s, int64_t id, int mode, const char *args, size_t args_len,
+                                    const char *result, size_t result_len, const char *exception,
+                                    size_t exception_len)
 {
     if (failed(s)) {
-        if (row->mode != CS_ROW_REPLACES) /* (its open row was counted) */
+        if (mode != CS_ROW_REPLACES) /* (its open row was counted) */
             atomic_fetch_add(&s->calls_lost, 1);
-        return;
+        return NULL;
     }
     struct batch *b = s->cur;
-    int64_t slot = row->id - s->window_base;
+    int64_t slot = id - s->window_base;
+    struct pending_call *p;
     /* Rows of long calls (open ones, and the rows that replace them) go
      * with their ids, out of the window's order. */
-    if (!row->mode && slot >= 0 && slot < WINDOW && !s->window[slot]) {
+    if (!mode && slot >= 0 && slot < WINDOW && !s->window[slot]) {
         if (grow_rows(&b->rows, &b->cap, b->n + 1) != 0) {
             cs_store_fail(s, "out of memory");
-            return;
+            return NULL;
         }
-        b->rows[b->n].id = row->id;
-        row_to_pending(&b->text, row, &b->rows[b->n].p);
+        b->rows[b->n].id = id;
+        p = &b->rows[b->n].p;
         s->window[slot] = (uint32_t)++b->n;
     } else if (grow_rows(&b->late, &b->late_cap, b->nlate + 1) == 0) {
         /* A call that started before the window: written out of order. */
-        b->late[b->nlate].id = row->id;
-        row_to_pending(&b->text, row, &b->late[b->nlate].p);
+        b->late[b->nlate].id = id;
+        p = &b->late[b->nlate].p;
         b->nlate++;
-        b->nlate_calls += row->mode != CS_ROW_REPLACES;
+        b->nlate_calls += mode != CS_ROW_REPLACES;
     } else {
         cs_store_fail(s, "out of memory");
+        return NULL;
     }
-    if (b->text.oom)
+    p->n.mode = (unsigned char)mode;
+    if (stash_texts(&b->text, p, args, args_len, result, result_len, exception, exception_len) != 0) {
+        /* (the row stays in the batch with its numbers: a failed store never writes it) */
         cs_store_fail(s, "out of memory");
+    }
+    return p;
+}
+
+void cs_store_add_call(struct cs_store *s, const struct cs_call_row *row)
+{
+    struct pending_call *p = add_row(s, row->id, row->mode, row->args, row->args_len,
+                                     row->result > 0 ? NULL : row->result_text, row->result_len, row->exception,
+                                     row->exception_len);
+    if (!p)
+        return;
+    p->n.parent_id = row->parent_id;
+    p->n.thread_id = row->thread_id;
+    p->n.function_id = row->function_id;
+    p->n.start_ns = row->start_ns;
+    p->n.duration_ns = row->duration_ns;
+    p->n.self_ns = row->self_ns;
+    p->n.depth = row->depth;
+    p->n.flags = row->flags;
+    p->n.finished = (unsigned char)(row->finished != 0);
+    p->n.result = row->result;
+}
+
+struct cs_call_numbers *cs_store_add_ended_call(struct cs_store *s, int64_t id, const char *args, size_t args_len,
+                                                const char *result_text, size_t result_len, const char *exception,
+                                                size_t exception_len)
+{
+    struct pending_call *p = add_row(s, id, 0, args, args_len, result_text, result_len, exception, exception_len);
+    return p ? &p->n : NULL;
 }
 
 void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t len, const char *type,
@@ -523,12 +567,12 @@ void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t
         b->vals = grown;
     }
     uint32_t off, n, type_off, type_n;
-    stash_text(&b->text, text, len, &off, &n);
-    stash_text(&b->text, type_len ? type : NULL, type_len, &type_off, &type_n);
-    if (n == NO_TEXT || b->text.oom) {
+    if (!text_room(&b->text, len + type_len)) {
         cs_store_fail(s, "out of memory");
         return;
     }
+    stash_text(&b->text, text, len, &off, &n);
+    stash_text(&b->text, type_len ? type : NULL, type_len, &type_off, &type_n);
     b->vals[b->nvals++] = (struct val_entry){id, off, n, type_off, type_n};
 }
 
@@ -536,8 +580,8 @@ void cs_store_refer_result(struct cs_store *s, int64_t call_id, int64_t val_id)
 {
     int64_t slot = call_id - s->window_base;
     struct pending_call *p = slot >= 0 && slot < WINDOW && s->window[slot] ? &s->cur->rows[s->window[slot] - 1].p : NULL;
-    if (p && p->result <= 0)
-        p->result = val_id; /* its inline text stays unused in the batch */
+    if (p && p->n.result <= 0)
+        p->n.result = val_id; /* its inline text stays unused in the batch */
 }
 
 void cs_store_drop_pending(struct cs_store *s)

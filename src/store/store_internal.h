@@ -73,11 +73,8 @@
 #endif
 
 struct pending_call {
-    int64_t parent_id, thread_id, function_id, start_ns, duration_ns, self_ns;
-    int64_t result; /* the vals row of the result, 0: inline (or none) */
-    int32_t depth, flags;
+    struct cs_call_numbers n;
     uint32_t args_off, args_len, result_off, result_len, exc_off, exc_len;
-    unsigned char finished, mode;
 };
 
 /* A row of vals waiting in a batch; its text is in the batch's text. */
