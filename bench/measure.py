@@ -210,6 +210,11 @@ WHOLE_RUNS = [
     ("json_decode", "json_decode", []),
     ("json_decode --c-calls", "json_decode", ["--c-calls"]),
     ("fib", "fib_whole", []),
+    # The events only: `callscope index` builds the calls afterwards, timed
+    # on its own (docs/proposals/event-log.md).
+    ("json_decode deferred", "json_decode", ["--defer-rows"]),
+    ("json_decode --c-calls deferred", "json_decode", ["--c-calls", "--defer-rows"]),
+    ("fib deferred", "fib_whole", ["--defer-rows"]),
 ]
 
 
@@ -248,7 +253,7 @@ def whole_process(tmp):
         if workload not in workload_names:
             workload_names.append(workload)
     best = {}  # (side, name) -> {"wall": s, "cpu": s}
-    recorded = {}  # name -> [(size, meta)] of each traced run
+    recorded = {}  # name -> [(size, meta)] of each traced run (of a deferred one: before its index)
     dbs = {name: os.path.join(tmp, "whole-%s.db" % re.sub(r"[^\w]+", "-", name)) for name, _, _ in WHOLE_RUNS}
 
     def keep(key, wall, cpu):
@@ -271,7 +276,11 @@ def whole_process(tmp):
                 wall, cpu = timed_run(cmd)
                 keep((side, name), wall, cpu)
                 if side == "traced":
-                    recorded.setdefault(name, []).append(recording_meta(dbs[name]))
+                    size, meta = recording_meta(dbs[name])
+                    if "--defer-rows" in cmd:
+                        keep(("index", name), *timed_run([callscope_bin, "index", dbs[name]]))
+                        meta["calls"] = recording_meta(dbs[name])[1].get("calls", 0)
+                    recorded.setdefault(name, []).append((size, meta))
     out = []
     for name, workload, options in WHOLE_RUNS:
         plain, traced = best[("plain", workload)], best[("traced", name)]
@@ -299,6 +308,9 @@ def whole_process(tmp):
             "db_bytes": size,
             "bytes_per_call": size / calls if calls else 0.0,
         })
+        if ("index", name) in best:
+            out[-1]["index_wall_s"] = best[("index", name)]["wall"]
+            out[-1]["index_cpu_s"] = best[("index", name)]["cpu"]
     return {
         "repeats": WHOLE_PROCESS_REPEATS,
         "runs": out,

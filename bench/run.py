@@ -86,18 +86,26 @@ def print_whole(wp):
     print("  whole process, `callscope run` against `python workloads.py WORKLOAD`, until the record is on disk;"
           " best of %d per side" % wp["repeats"])
     print("  (CPU: user + system of the whole process tree, the collector's threads and the traced Python included)")
-    print("    %-24s %15s %15s   %-17s %-17s" % ("", "plain wall/CPU", "traced wall/CPU",
+    print("    %-31s %15s %15s   %-17s %-17s" % ("", "plain wall/CPU", "traced wall/CPU",
                                                "wall <= %.1fx" % WALL_RATIO_MAX, "CPU <= %.0fx" % CPU_RATIO_MAX))
     for r in runs:
-        print("    %-24s %6.2f /%5.2f s %6.2f /%5.2f s   %5.2fx  %-9s %5.2fx  %s" % (
+        print("    %-31s %6.2f /%5.2f s %6.2f /%5.2f s   %5.2fx  %-9s %5.2fx  %s" % (
             r["name"], r["plain_wall_s"], r["plain_cpu_s"], r["traced_wall_s"], r["traced_cpu_s"],
             r["wall_ratio"], verdict(r["wall_ratio"] <= WALL_RATIO_MAX),
             r["cpu_ratio"], verdict(r["cpu_ratio"] <= CPU_RATIO_MAX)))
-    print("    %-24s %10s %-17s %-22s %s" % ("the recording", "calls", "B/call <= %d" % BYTES_PER_CALL_MAX,
+    print("    %-31s %10s %-17s %-22s %s" % ("the recording", "calls", "B/call <= %d" % BYTES_PER_CALL_MAX,
                                             "collector >= %.0f M/s" % (CALLS_PER_S_MIN / 1e6),
                                             "(file; CPU of its threads: decode, write, checkpoint)"))
+    deferred = [r for r in runs if "index_wall_s" in r]
+    if deferred:
+        print("    %-31s %15s   (`callscope index` after `callscope run --defer-rows`: the calls built afterwards)"
+              % ("", "index wall/CPU"))
+        for r in deferred:
+            print("    %-31s %6.2f /%5.2f s   %5.2fx / %5.2fx the plain run's" % (
+                r["name"], r["index_wall_s"], r["index_cpu_s"], r["index_wall_s"] / r["plain_wall_s"],
+                r["index_cpu_s"] / r["plain_cpu_s"]))
     for r in runs:
-        print("    %-24s %10s %6.1f  %-9s %6.2f M/s  %-9s (%.1f MB; %.2f, %.2f, %.2f s)" % (
+        print("    %-31s %10s %6.1f  %-9s %6.2f M/s  %-9s (%.1f MB; %.2f, %.2f, %.2f s)" % (
             r["name"], format(r["calls"], ","), r["bytes_per_call"],
             verdict(r["bytes_per_call"] <= BYTES_PER_CALL_MAX), r["calls_per_s"] / 1e6,
             verdict(r["calls_per_s"] >= CALLS_PER_S_MIN), r["db_bytes"] / 1e6,

@@ -9,6 +9,8 @@
 int cs_cmd_run(int argc, char **argv);
 int cs_cmd_collect(int argc, char **argv);
 int cs_cmd_attach(int argc, char **argv);
+/* Builds the calls of a recording made with --defer-rows (index.c). */
+int cs_cmd_index(int argc, char **argv);
 
 /* The directory holding the `callscope` Python package and its extension
  * files (build/lib next to build/callscope). Returns 0, or -1. */

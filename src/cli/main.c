@@ -15,6 +15,7 @@ static void usage(FILE *out)
           "Record:\n"
           "  run [OPTIONS] SCRIPT [ARGS...]   run a Python program and record every call\n"
           "  run [OPTIONS] -m MODULE [ARGS...]\n"
+          "  index FILE                       build the calls of a recording made with --defer-rows\n"
           "Read a record (default ./callscope.db):\n"
           "  view [FILE]                      browse the calls in the terminal (tree, search, filter, follow)\n"
           "  show [FILE]                      the call tree, with arguments, results and timings\n"
@@ -60,6 +61,8 @@ int main(int argc, char **argv)
         return cs_cmd_collect(argc - 2, argv + 2);
     if (!strcmp(cmd, "attach"))
         return cs_cmd_attach(argc - 2, argv + 2);
+    if (!strcmp(cmd, "index"))
+        return cs_cmd_index(argc - 2, argv + 2);
     if (!strcmp(cmd, "show"))
         return cs_cmd_show(argc - 2, argv + 2);
     if (!strcmp(cmd, "view"))

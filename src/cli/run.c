@@ -193,7 +193,11 @@ static void print_summary(struct cs_collector *c, const struct cs_ring *ring, co
     if (cs_ring_growth_refused(ring, &had, &size))
         snprintf(short_ring, sizeof short_ring, "; the buffer stopped at %zu of %zu MB: /dev/shm is full",
                  (had + (1u << 19)) >> 20, (size + (1u << 19)) >> 20);
-    cs_note("%llu calls recorded in %s%s%s", (unsigned long long)t.calls, path, lost, short_ring);
+    if (t.deferred_bytes)
+        cs_note("%.1f MB of events recorded in %s%s%s; `callscope index %s` builds the calls",
+                (double)t.deferred_bytes / 1e6, path, lost, short_ring, path);
+    else
+        cs_note("%llu calls recorded in %s%s%s", (unsigned long long)t.calls, path, lost, short_ring);
 }
 
 static int open_ring(struct cs_ring *ring, struct cs_record_options *o)

@@ -15,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "collector/decode.h"
+#include "collector/event_log.h"
 #include "collector/value_cache.h"
 #include "core/clock.h"
 #include "core/event.h"
@@ -129,8 +131,12 @@ struct thread_key {
 };
 
 struct cs_collector {
-    struct cs_ring *ring;
+    struct cs_ring *ring;             /* NULL while building the rows of a log */
     struct cs_ring_reader *reader;
+    struct cs_collector_facts facts;  /* the ring's, or a log's record of them */
+    struct cs_event_log *log;         /* --defer-rows: what is read goes here */
+    int building;                     /* the rows of a log are being built */
+    int log_refused;                  /* the store took no more of the log (a full disk) */
     struct cs_store *store;
     struct cs_collector_options opt;
 
@@ -159,12 +165,23 @@ struct cs_collector {
 
 /* ---- time ---- */
 
-static void calibrate(struct cs_collector *c)
+/* Ticks to ns from c->cal on. */
+static void use_calibration(struct cs_collector *c)
 {
-    cs_clock_calibration_update(&c->cal);
     c->ref_ticks = c->cal.ticks1;
     c->ref_ns = cs_clock_ticks_to_ns(&c->cal, c->ref_ticks);
-    c->ns_per_tick = (double)(cs_clock_ticks_to_ns(&c->cal, c->ref_ticks + 1000000000u) - c->ref_ns) / 1e9;
+    c->ns_per_tick = (double)cs_clock_sub(cs_clock_ticks_to_ns(&c->cal, c->ref_ticks + 1000000000u), c->ref_ns) / 1e9;
+}
+
+/* A fresh reference point (the log's, while its rows are built). */
+static void calibrate(struct cs_collector *c)
+{
+    if (c->building)
+        return;
+    cs_clock_calibration_update(&c->cal);
+    if (c->log)
+        cs_event_log_calibration(c->log, &c->cal);
+    use_calibration(c);
     c->last_calibration = cs_monotonic_ns();
 }
 
@@ -172,8 +189,8 @@ static void calibrate(struct cs_collector *c)
  * pair we have, and the longer the baseline the better the rate. */
 static void start_clock(struct cs_collector *c)
 {
-    c->cal.ticks0 = c->ring->header->ticks0;
-    c->cal.ns0 = c->ring->header->monotonic0_ns;
+    c->cal.ticks0 = c->facts.ticks0;
+    c->cal.ns0 = c->facts.monotonic0_ns;
     cs_clock_calibration_update(&c->cal);
     if (c->cal.ticks1 - c->cal.ticks0 < 10000000) {
         struct timespec pause = {0, 5000000};
@@ -186,14 +203,16 @@ static void start_clock(struct cs_collector *c)
 static int64_t ticks_to_start_ns(const struct cs_collector *c, uint64_t ticks)
 {
     int64_t dticks = (int64_t)(ticks - c->ref_ticks);
-    return c->ref_ns + (int64_t)((double)dticks * c->ns_per_tick) - c->ring->header->monotonic0_ns;
+    return cs_clock_sub(cs_clock_add(c->ref_ns, cs_clock_ns_of((double)dticks * c->ns_per_tick)),
+                        c->facts.monotonic0_ns);
 }
 
 static int64_t ticks_to_duration(const struct cs_collector *c, uint64_t start, uint64_t end)
 {
     if (end <= start)
         return 0;
-    return (int64_t)((double)(end - start) * c->ns_per_tick);
+    int64_t ns = cs_clock_ns_of((double)(end - start) * c->ns_per_tick);
+    return ns > 0 ? ns : 0;
 }
 
 /* ---- threads, processes, streams ---- */
@@ -462,8 +481,11 @@ static void pop(struct cs_collector *c, struct stream *st, int64_t result,
         return;
     struct frame *f = &st->stack[--st->depth];
     int64_t duration = ticks_to_duration(c, f->start_ticks, st->ticks);
-    if (st->depth)
-        st->stack[st->depth - 1].child_ns += duration;
+    if (st->depth) {
+        /* (saturated: durations made of hostile ticks may sum past int64) */
+        int64_t *child_ns = &st->stack[st->depth - 1].child_ns;
+        *child_ns = duration > INT64_MAX - *child_ns ? INT64_MAX : *child_ns + duration;
+    }
     if (f->id && duration >= c->opt.min_duration_ns)
         write_row(c, st, f, (int)st->depth, 1, duration, result, result_text, exception, extra_flags);
     st->args.len = f->args_off;
@@ -909,13 +931,47 @@ static void write_start_meta(struct cs_collector *c)
     cs_store_set_meta_text(s, "format", "callscope");
     cs_store_set_meta_int(s, "schema_version", CS_STORE_SCHEMA_VERSION);
     cs_store_set_meta_text(s, "command", c->opt.command_line ? c->opt.command_line : "");
-    cs_store_set_meta_int(s, "started_wall_ns", c->ring->header->wall0_ns);
+    cs_store_set_meta_int(s, "started_wall_ns", c->facts.wall0_ns);
     cs_store_set_meta_text(s, "clock", CS_TICKS_ARE_NS ? "monotonic" : "tsc");
     cs_store_set_meta_int(s, "finished", 0);
     cs_store_set_meta_int(s, "calls", 0);
     cs_store_set_meta_int(s, "lost_events", 0);
     cs_store_set_meta_int(s, "decode_errors", 0);
-    cs_store_set_meta_int(s, "no_args", (c->ring->header->options.flags & CS_OPT_NO_ARGS) != 0);
+    cs_store_set_meta_int(s, "no_args", (c->facts.capture_flags & CS_OPT_NO_ARGS) != 0);
+}
+
+/* What building the rows of a deferred recording needs besides its log
+ * (cs_collector_build_rows reads it back). */
+static void write_deferred_meta(struct cs_collector *c)
+{
+    struct cs_store *s = c->store;
+    cs_store_set_meta_text(s, "rows", "deferred");
+    cs_store_set_meta_int(s, "ring_ticks0", (int64_t)c->facts.ticks0);
+    cs_store_set_meta_int(s, "ring_monotonic0_ns", c->facts.monotonic0_ns);
+    cs_store_set_meta_int(s, "capture_flags", c->facts.capture_flags);
+    cs_store_set_meta_int(s, "min_duration_ns", c->opt.min_duration_ns);
+    cs_store_set_meta_int(s, "max_depth", c->opt.max_depth);
+    cs_store_set_meta_int(s, "recorder_pid", getpid());
+}
+
+/* Seals what the log gathered and stores it as a block. */
+static void keep_log_block(struct cs_collector *c)
+{
+    char err[256];
+    int sealed = cs_event_log_seal(c->log, err, sizeof err);
+    if (sealed < 0)
+        c->oom = 1;
+    else if (sealed && cs_store_add_event_block(c->store, c->log->blob.data, c->log->blob.len) != 0)
+        c->log_refused = 1;
+}
+
+/* cs_ring_read callback of a deferred recording. */
+static void log_delivery(void *ctx, uint64_t stream_id, uint32_t pid, const unsigned char *bytes, size_t n)
+{
+    struct cs_collector *c = ctx;
+    cs_event_log_delivery(c->log, stream_id, pid, bytes, n);
+    if (c->log->records.len >= CS_EVENT_LOG_BLOCK_BYTES)
+        keep_log_block(c);
 }
 
 struct cs_collector *cs_collector_open(struct cs_ring *ring, const struct cs_collector_options *options,
@@ -928,9 +984,13 @@ struct cs_collector *cs_collector_open(struct cs_ring *ring, const struct cs_col
     }
     c->ring = ring;
     c->opt = *options;
+    c->facts = (struct cs_collector_facts){ring->header->ticks0, ring->header->monotonic0_ns, ring->header->wall0_ns,
+                                           ring->header->options.flags, 0};
     c->reader = cs_ring_reader_new(ring);
     c->values = cs_value_cache_new();
-    if (!c->reader || !c->values) {
+    if (options->defer_rows && (c->log = malloc(sizeof *c->log)))
+        cs_event_log_init(c->log);
+    if (!c->reader || !c->values || (options->defer_rows && !c->log)) {
         snprintf(err, errlen, "out of memory");
         cs_collector_free(c);
         return NULL;
@@ -943,6 +1003,8 @@ struct cs_collector *cs_collector_open(struct cs_ring *ring, const struct cs_col
     start_clock(c);
     cs_store_begin(c->store);
     write_start_meta(c);
+    if (c->log)
+        write_deferred_meta(c);
     /* Commit now so a reader can open the file from the start (a disk
      * already full pauses the recording: no error). */
     if (cs_store_commit(c->store) != 0 && cs_store_error(c->store)) {
@@ -952,6 +1014,59 @@ struct cs_collector *cs_collector_open(struct cs_ring *ring, const struct cs_col
     }
     c->last_commit = cs_monotonic_ns();
     return c;
+}
+
+static int report_error(struct cs_collector *c, char *err, size_t errlen);
+
+struct cs_collector *cs_collector_open_building(const struct cs_collector_facts *facts,
+                                                const struct cs_collector_options *options, char *err,
+                                                size_t errlen)
+{
+    struct cs_collector *c = calloc(1, sizeof *c);
+    if (!c || !(c->values = cs_value_cache_new())) {
+        snprintf(err, errlen, "out of memory");
+        cs_collector_free(c);
+        return NULL;
+    }
+    c->building = 1;
+    c->facts = *facts;
+    c->opt = *options;
+    c->opt.defer_rows = 0;
+    c->store = cs_store_create(options->db_path, err, errlen);
+    if (!c->store) {
+        cs_collector_free(c);
+        return NULL;
+    }
+    /* Until the log's first calibration (its first record): a tick a ns. */
+    c->cal = (struct cs_clock_calibration){facts->ticks0, facts->monotonic0_ns, facts->ticks0 + 1000000000u,
+                                           facts->monotonic0_ns + 1000000000};
+    use_calibration(c);
+    cs_store_begin(c->store);
+    write_start_meta(c);
+    c->last_commit = cs_monotonic_ns();
+    return c;
+}
+
+void cs_collector_deliver(struct cs_collector *c, uint64_t stream_id, uint32_t pid, const unsigned char *bytes,
+                          size_t n)
+{
+    cs_store_begin(c->store);
+    on_bytes(c, stream_id, pid, bytes, n);
+    commit_if_due(c, COMMIT_EVERY_NS);
+}
+
+void cs_collector_use_calibration(struct cs_collector *c, const struct cs_clock_calibration *cal)
+{
+    /* A hostile log's calibration must not divide by zero or run backwards. */
+    if (cal->ticks1 <= cal->ticks0 || cal->ns1 <= cal->ns0)
+        return;
+    c->cal = *cal;
+    use_calibration(c);
+}
+
+int cs_collector_error(struct cs_collector *c, char *err, size_t errlen)
+{
+    return report_error(c, err, errlen);
 }
 
 /* Trim once as many rows again arrived: the file holds at most about
@@ -973,6 +1088,8 @@ static int64_t trim_due(struct cs_collector *c)
  * to hang from; the row is replaced when the call ends. */
 static void show_open_calls(struct cs_collector *c)
 {
+    if (c->building)
+        return; /* (no reader waits; the calls' own rows follow) */
     int64_t now = ticks_to_start_ns(c, cs_ticks());
     for (size_t s = 0; s < c->nstreams; s++) {
         struct stream *st = c->streams[s];
@@ -997,6 +1114,8 @@ static void commit_if_due(struct cs_collector *c, int64_t interval)
     if (now - c->last_commit < interval)
         return;
     show_open_calls(c);
+    if (c->log)
+        keep_log_block(c);
     cs_store_commit_async(c->store, trim_due(c));
     c->last_commit = now;
     c->rows_since_commit = 0;
@@ -1058,6 +1177,10 @@ static int report_error(struct cs_collector *c, char *err, size_t errlen)
         snprintf(err, errlen, "%s", e);
         return -1;
     }
+    if (c->log_refused) {
+        snprintf(err, errlen, "the disk is full: the recording of events stopped there (--defer-rows keeps no gaps)");
+        return -1;
+    }
     return 0;
 }
 
@@ -1070,7 +1193,7 @@ long cs_collector_step(struct cs_collector *c, char *err, size_t errlen)
     if (cs_store_resume(c->store, 0))
         after_disk_full(c);
     cs_store_begin(c->store);
-    size_t delivered = cs_ring_read(c->reader, on_bytes, c);
+    size_t delivered = cs_ring_read(c->reader, c->log ? log_delivery : on_bytes, c);
     cs_store_flush_calls(c->store);
     /* Idle: commit what is pending so readers see it soon; with nothing
      * pending, only as often as the open calls are shown. */
@@ -1080,15 +1203,36 @@ long cs_collector_step(struct cs_collector *c, char *err, size_t errlen)
     return (long)c->rows_in_step;
 }
 
+/* cs_collector_finish of a deferred recording: the rest of the log, and
+ * what building its rows will need to know of the end. */
+static int finish_log(struct cs_collector *c, char *err, size_t errlen)
+{
+    struct cs_store *s = c->store;
+    cs_store_begin(s);
+    calibrate(c);
+    for (int i = 0; i < 64 && cs_ring_read(c->reader, log_delivery, c) > 0; i++)
+        ;
+    keep_log_block(c);
+    cs_store_set_meta_int(s, "ring_lost_events", (int64_t)atomic_load(&c->ring->header->lost_events));
+    cs_store_set_meta_int(s, "finished", 1);
+    cs_store_set_meta_int(s, "collector_cpu_ns", cs_thread_cpu_ns());
+    cs_store_commit(s);
+    cs_store_checkpoint(s);
+    return report_error(c, err, errlen);
+}
+
 int cs_collector_finish(struct cs_collector *c, char *err, size_t errlen)
 {
-    cs_ring_reap_dead(c->reader);
+    if (c->reader)
+        cs_ring_reap_dead(c->reader);
+    if (c->log)
+        return finish_log(c, err, errlen);
     if (cs_store_resume(c->store, 1))
         after_disk_full(c);
     cs_store_begin(c->store);
     calibrate(c);
     /* Dead producers' chunks are delivered by the read after the reap. */
-    for (int i = 0; i < 64 && cs_ring_read(c->reader, on_bytes, c) > 0; i++)
+    for (int i = 0; c->reader && i < 64 && cs_ring_read(c->reader, on_bytes, c) > 0; i++)
         ;
     for (size_t i = 0; i < c->nstreams; i++)
         if (c->streams[i])
@@ -1096,11 +1240,12 @@ int cs_collector_finish(struct cs_collector *c, char *err, size_t errlen)
     cs_store_sync(c->store);
     if (c->opt.max_calls > 0)
         cs_store_trim_calls(c->store, c->opt.max_calls);
-    uint64_t ring_lost = atomic_load(&c->ring->header->lost_events);
+    uint64_t ring_lost = c->ring ? atomic_load(&c->ring->header->lost_events) : c->facts.lost_events;
     if (ring_lost > c->lost_events) {
         /* Dropped by threads that never had a chunk again to say where
          * (they ended first): one row, of no thread, at the end. */
-        cs_store_add_lost(c->store, -1, ticks_to_start_ns(c, cs_ticks()), (int64_t)(ring_lost - c->lost_events));
+        uint64_t end = c->building ? c->cal.ticks1 : cs_ticks();
+        cs_store_add_lost(c->store, -1, ticks_to_start_ns(c, end), (int64_t)(ring_lost - c->lost_events));
         c->lost_events = ring_lost;
     }
     struct cs_store *s = c->store;
@@ -1139,11 +1284,12 @@ void cs_collector_totals(const struct cs_collector *c, struct cs_collector_total
     out->disk_still_full = gaps.full;
     out->processes = c->npids;
     out->threads = c->nthreads;
+    out->deferred_bytes = c->log ? c->log->bytes_in : 0;
 }
 
 int cs_collector_producers_alive(struct cs_collector *c)
 {
-    return cs_ring_reap_dead(c->reader);
+    return c->reader ? cs_ring_reap_dead(c->reader) : 0;
 }
 
 uint64_t cs_collector_decode_errors(const struct cs_collector *c)
@@ -1156,7 +1302,12 @@ void cs_collector_free(struct cs_collector *c)
     if (!c)
         return;
     cs_store_close(c->store);
-    cs_ring_reader_free(c->reader);
+    if (c->reader)
+        cs_ring_reader_free(c->reader);
+    if (c->log) {
+        cs_event_log_free(c->log);
+        free(c->log);
+    }
     for (size_t i = 0; i < c->nstreams; i++)
         free_stream(c->streams[i]);
     free(c->streams);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/clock.h"
 #include "core/ring.h"
 
 struct cs_collector_options {
@@ -21,6 +22,16 @@ struct cs_collector_options {
     int64_t min_duration_ns;  /* calls shorter than this are not kept (0: all) */
     int64_t max_calls;        /* keep only the newest N calls (0: all) */
     int max_depth;            /* calls deeper than this are not kept (-1: all) */
+    int defer_rows;           /* keep the event log; the rows are built later (event_log.h) */
+};
+
+/* What the collector takes from the ring's header; a deferred recording
+ * keeps it in its meta table to build its rows later. */
+struct cs_collector_facts {
+    uint64_t ticks0; /* the clock when the ring was made */
+    int64_t monotonic0_ns, wall0_ns;
+    uint32_t capture_flags;
+    uint64_t lost_events; /* dropped by the producers in all (known at the end) */
 };
 
 struct cs_collector;
@@ -30,6 +41,21 @@ struct cs_collector;
 struct cs_collector *cs_collector_open(struct cs_ring *ring, const struct cs_collector_options *options,
                                        char *err, size_t errlen);
 
+/* Builds the rows of the deferred recording at path (its event log) into
+ * a new file at out_path, as the collector would have built them while
+ * the program ran (build_rows.c). 0, or -1 with a one-line message in err. */
+int cs_collector_build_rows(const char *path, const char *out_path, char *err, size_t errlen);
+/* The collector that build_rows.c feeds: with no ring, it takes the
+ * facts and the options the log was recorded with, then the log's records
+ * in order, then cs_collector_finish. */
+struct cs_collector *cs_collector_open_building(const struct cs_collector_facts *facts,
+                                                const struct cs_collector_options *options, char *err,
+                                                size_t errlen);
+void cs_collector_deliver(struct cs_collector *c, uint64_t stream_id, uint32_t pid, const unsigned char *bytes,
+                          size_t n);
+void cs_collector_use_calibration(struct cs_collector *c, const struct cs_clock_calibration *cal);
+/* An error met so far (as cs_collector_step reports it): -1 with err. */
+int cs_collector_error(struct cs_collector *c, char *err, size_t errlen);
 /* Consumes whatever the ring holds now and writes it; commits at least every
  * 100 ms so readers see the record grow. Returns the number of calls written
  * (0 when idle), or -1 with a message in err (disk full, ...). */
@@ -56,6 +82,7 @@ struct cs_collector_totals {
      * out of the file, and whether it still was at the end. */
     int64_t disk_full_gaps, calls_lost_to_full_disk;
     int disk_still_full;
+    uint64_t deferred_bytes; /* --defer-rows: bytes of events kept in the log */
 };
 void cs_collector_totals(const struct cs_collector *c, struct cs_collector_totals *out);
 

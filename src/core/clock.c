@@ -46,5 +46,5 @@ int64_t cs_clock_ticks_to_ns(const struct cs_clock_calibration *c, uint64_t tick
     /* Signed difference: a producer may have read its ticks an instant before
      * the collector took its first reference point. */
     int64_t dticks = (int64_t)(ticks - c->ticks0);
-    return c->ns0 + (int64_t)((double)dticks * rate);
+    return cs_clock_add(c->ns0, cs_clock_ns_of((double)dticks * rate));
 }

@@ -68,6 +68,30 @@ struct cs_clock_calibration {
     int64_t ns1;
 };
 
+/* ns as an int64 from a product of ticks and a rate, saturated, and a sum
+ * that wraps: the ticks in a ring, or a whole calibration in a log read
+ * back, may be anything, and an overflow must not be undefined. */
+static inline int64_t cs_clock_ns_of(double ns)
+{
+    if (ns != ns)
+        return 0;
+    if (ns <= -9.2e18)
+        return INT64_MIN;
+    if (ns >= 9.2e18)
+        return INT64_MAX;
+    return (int64_t)ns;
+}
+
+static inline int64_t cs_clock_add(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+static inline int64_t cs_clock_sub(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
 void cs_clock_calibration_start(struct cs_clock_calibration *c);
 /* Takes a fresh reference point; cheap enough to call every few ms. */
 void cs_clock_calibration_update(struct cs_clock_calibration *c);

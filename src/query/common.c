@@ -46,8 +46,14 @@ sqlite3 *cs_open_store(const char *path)
 {
     char err[600];
     sqlite3 *db = cs_store_open_readonly(path, err, sizeof err);
-    if (!db)
+    if (!db) {
         cs_error("%s", err);
+    } else if (cs_store_rows_deferred(db)) {
+        cs_error("%s holds the events of a recording made with --defer-rows: `callscope index %s` builds its calls",
+                 path, path);
+        cs_store_close_readonly(db);
+        db = NULL;
+    }
     return db;
 }
 

@@ -88,6 +88,7 @@ void cs_chunk_put_columns(struct cs_textbuf *body, struct cs_textbuf *columns, i
 struct cs_chunk_compressor {
     void *zstd; /* a ZSTD_CCtx */
     int level;
+    int level_tables; /* 1: the level's own hash table, for long bodies whose repeats are far apart */
 };
 void cs_chunk_compressor_free(struct cs_chunk_compressor *z);
 

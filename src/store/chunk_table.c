@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "store/modules.h"
+#include "store/store.h"
 
 struct cs_vtab_statements *cs_vtab_statements_take(struct cs_vtab_statements **idle)
 {
@@ -96,12 +97,30 @@ int cs_vtab_chunk_data(sqlite3 *db, struct cs_vtab_statements *set, const char *
     return sqlite3_step(*data);
 }
 
+/* (store.h; here because the SQLite extension asks it too) */
+int cs_store_rows_deferred(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'rows'", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    int deferred = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT &&
+                   !strcmp((const char *)sqlite3_column_text(st, 0), "deferred");
+    sqlite3_finalize(st);
+    return deferred;
+}
+
 int cs_chunk_vtab_connect(sqlite3 *db, void *shape, int argc, const char *const *argv, sqlite3_vtab **out,
                           char **errmsg)
 {
     (void)argc;
     (void)argv;
-    (void)errmsg;
+    /* A deferred recording's calls are not built yet: an empty table
+     * would say the program made none. */
+    if (cs_store_rows_deferred(db)) {
+        *errmsg = sqlite3_mprintf("this recording holds the events of `callscope run --defer-rows`:"
+                                  " `callscope index FILE` builds its calls");
+        return SQLITE_ERROR;
+    }
     const struct cs_chunk_vtab_shape *of = shape;
     int rc = sqlite3_declare_vtab(db, of->declaration);
     if (rc != SQLITE_OK)

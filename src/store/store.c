@@ -268,7 +268,7 @@ void cs_store_close(struct cs_store *s)
     cs_store_stop_checkpointer(s);
     sqlite3_stmt *all[] = {s->insert_chunk, s->insert_late, s->insert_val_chunk, s->insert_function, s->insert_process,
                            s->insert_thread, s->update_thread_name,
-                           s->insert_log, s->insert_lost, s->set_meta};
+                           s->insert_log, s->insert_lost, s->set_meta, s->insert_event_block};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]);
     cs_call_blocks_free(s->blocks);

@@ -124,6 +124,18 @@ void cs_store_add_value(struct cs_store *s, int64_t id, const char *text, size_t
  * val_id: the call's row refers to it instead if it is still waiting in
  * the window (and keeps its text otherwise). */
 void cs_store_refer_result(struct cs_store *s, int64_t call_id, int64_t val_id);
+/* A block of a deferred recording's event log (collector/event_log.h),
+ * after the ones before it: 0, or -1 when it was not stored (the store
+ * failed, or the disk is full: cs_store_error then says why, or is NULL
+ * for a full disk). */
+int cs_store_add_event_block(struct cs_store *s, const void *blob, size_t len);
+/* Hands each block of the event log of the file open in db to fn, in
+ * order, until fn returns non-zero (which is returned): 0 when all were
+ * read, -1 with a message in err. */
+int cs_store_each_event_block(sqlite3 *db, int (*fn)(void *ctx, const void *blob, size_t len), void *ctx,
+                              char *err, size_t errlen);
+/* Whether the file open in db holds an event log whose calls are not built. */
+int cs_store_rows_deferred(sqlite3 *db);
 /* Hands the completed rows waiting in the window to the writer once
  * enough ids were given out since the last time (commits and
  * cs_store_sync hand over everything). */

@@ -185,6 +185,7 @@ struct cs_store {
     sqlite3_stmt *insert_log;
     sqlite3_stmt *insert_lost;
     sqlite3_stmt *set_meta;
+    sqlite3_stmt *insert_event_block; /* made by the first block (store_event_log.c) */
     struct cs_call_blocks *blocks; /* the skip index, kept by whoever writes rows */
 };
 

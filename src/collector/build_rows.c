@@ -1,0 +1,129 @@
+/*
+ * build_rows.c — the rows of a deferred recording (`callscope run
+ * --defer-rows`), built from its event log by the collector fed as the
+ * ring fed it while the program ran (event_log.h).
+ *
+ * The rows go into a new file beside the recording, which replaces it
+ * once complete: a failure, or a kill, leaves the log as it was.
+ */
+#include "collector/collector.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "collector/event_log.h"
+#include "store/store.h"
+
+struct building {
+    struct cs_collector *c;
+    struct cs_chunk_buffer buf;
+    const char *path;
+    char *err;
+    size_t errlen;
+};
+
+static void deliver(void *ctx, uint64_t stream_id, uint32_t pid, const unsigned char *bytes, size_t n)
+{
+    cs_collector_deliver(ctx, stream_id, pid, bytes, n);
+}
+
+static void calibration(void *ctx, const struct cs_clock_calibration *cal)
+{
+    cs_collector_use_calibration(ctx, cal);
+}
+
+/* cs_store_each_event_block callback: non-zero stops. */
+static int build_block(void *ctx, const void *blob, size_t len)
+{
+    struct building *b = ctx;
+    char why[200];
+    struct cs_event_log_sink sink = {deliver, calibration, b->c};
+    if (cs_event_log_read(blob, len, &b->buf, &sink, why, sizeof why) != 0) {
+        snprintf(b->err, b->errlen, "%s is corrupt: %s", b->path, why);
+        return -1;
+    }
+    return cs_collector_error(b->c, b->err, b->errlen) != 0 ? -1 : 0;
+}
+
+/* meta's integer at key, or fallback. */
+static int64_t meta_int(sqlite3 *db, const char *key, int64_t fallback)
+{
+    sqlite3_stmt *st;
+    int64_t v = fallback;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+        return fallback;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* meta's text at key into out ("" if none). */
+static void meta_text(sqlite3 *db, const char *key, char *out, size_t size)
+{
+    sqlite3_stmt *st;
+    out[0] = 0;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+/* Whether the process that recorded the file may still be at it. */
+static int recorder_alive(sqlite3 *db)
+{
+    if (meta_int(db, "finished", 0))
+        return 0;
+    int64_t pid = meta_int(db, "recorder_pid", 0);
+    return pid > 0 && pid <= INT32_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+int cs_collector_build_rows(const char *path, const char *out_path, char *err, size_t errlen)
+{
+    sqlite3 *db = cs_store_open_readonly(path, err, errlen);
+    if (!db)
+        return -1;
+    int rc = -1;
+    struct building b = {.path = path, .err = err, .errlen = errlen};
+    char command[4096];
+    if (!cs_store_rows_deferred(db)) {
+        snprintf(err, errlen, "%s has its calls already: it was not recorded with --defer-rows, or was indexed", path);
+        goto done;
+    }
+    if (recorder_alive(db)) {
+        snprintf(err, errlen, "%s is still being recorded: its calls can be built once the recording ends", path);
+        goto done;
+    }
+    struct cs_collector_facts facts = {
+        .ticks0 = (uint64_t)meta_int(db, "ring_ticks0", 0),
+        .monotonic0_ns = meta_int(db, "ring_monotonic0_ns", 0),
+        .wall0_ns = meta_int(db, "started_wall_ns", 0),
+        .capture_flags = (uint32_t)meta_int(db, "capture_flags", 0),
+        .lost_events = (uint64_t)meta_int(db, "ring_lost_events", 0),
+    };
+    meta_text(db, "command", command, sizeof command);
+    int64_t max_depth = meta_int(db, "max_depth", -1);
+    struct cs_collector_options options = {
+        .db_path = out_path,
+        .command_line = command,
+        .min_duration_ns = meta_int(db, "min_duration_ns", 0),
+        .max_depth = max_depth < -1 || max_depth > INT32_MAX ? -1 : (int)max_depth,
+    };
+    b.c = cs_collector_open_building(&facts, &options, err, errlen);
+    if (!b.c)
+        goto done;
+    if (cs_store_each_event_block(db, build_block, &b, err, errlen) == 0 &&
+        cs_collector_finish(b.c, err, errlen) == 0)
+        rc = 0;
+done:
+    cs_collector_free(b.c);
+    cs_chunk_buffer_free(&b.buf);
+    cs_store_close_readonly(db);
+    return rc;
+}

@@ -1,0 +1,56 @@
+/*
+ * store_event_log.c — the table of a deferred recording's event log
+ * (collector/event_log.h): blocks appended while the program runs, read
+ * back in order when its calls are built.
+ */
+#include "store/store_internal.h"
+
+#include <stdio.h>
+
+#define CREATE_EVENT_LOG "CREATE TABLE IF NOT EXISTS event_log(seq INTEGER PRIMARY KEY, data BLOB NOT NULL)"
+
+int cs_store_add_event_block(struct cs_store *s, const void *blob, size_t len)
+{
+    if (failed(s))
+        return -1;
+    lock_db(s);
+    if (!s->insert_event_block) {
+        int rc = sqlite3_exec(s->db, CREATE_EVENT_LOG, NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_prepare_v2(s->db, "INSERT INTO event_log VALUES (NULL, ?)", -1, &s->insert_event_block,
+                                    NULL);
+        if (rc != SQLITE_OK)
+            cs_store_fail_rc(s, rc, "create");
+    }
+    if (!failed(s)) {
+        sqlite3_bind_blob(s->insert_event_block, 1, blob, (int)len, SQLITE_STATIC);
+        run(s, s->insert_event_block);
+        sqlite3_bind_null(s->insert_event_block, 1);
+    }
+    int stored = !failed(s);
+    unlock_db(s);
+    return stored ? 0 : -1;
+}
+
+int cs_store_each_event_block(sqlite3 *db, int (*fn)(void *ctx, const void *blob, size_t len), void *ctx,
+                              char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, "SELECT data FROM event_log ORDER BY seq", -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "its event log does not read: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    int stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *blob = sqlite3_column_blob(st, 0);
+        int len = sqlite3_column_bytes(st, 0);
+        stop = fn(ctx, blob ? blob : "", (size_t)len);
+    }
+    if (!stop && rc != SQLITE_DONE) {
+        snprintf(err, errlen, "its event log does not read: %s", sqlite3_errmsg(db));
+        stop = -1;
+    }
+    sqlite3_finalize(st);
+    return stop;
+}

@@ -1,0 +1,196 @@
+"""`callscope run --defer-rows` keeps the events only, and `callscope index`
+builds the calls from them afterwards: the same calls a recording without
+the option has, whatever the program did."""
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from tests.py.support import CALLSCOPE, TracedProgram, script_with_extension
+
+# Threads, an exception caught and one that escapes a call, a generator, a
+# recursion, values of several kinds and a log line: what the collector
+# pairs and renders, all of it deterministic but for addresses.
+PROGRAM = """
+import logging, threading
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+def fails(x):
+    raise ValueError("bad %s" % x)
+def tries(x):
+    try:
+        fails(x)
+    except ValueError:
+        return "caught"
+def gen(n):
+    for i in range(n):
+        yield {"i": i, "s": "x" * i}
+def work(k):
+    fib(8 + k)
+    tries(k)
+    return sorted(gen(3), key=lambda d: d["i"])[0]
+threads = [threading.Thread(target=work, args=(k,), name="worker-%d" % k) for k in range(3)]
+for t in threads:
+    t.start()
+    t.join()
+logging.warning("done %d", 3)
+work(9)
+"""
+
+# Each thread's calls in order (how threads interleave is the program's
+# timing, in any two recordings).
+ROWS = ("select thread, function, args, result, exception, depth, flags,"
+        " (select function from call_view p where p.id = c.parent_id) from call_view c order by thread, id")
+
+
+def normalized(rows):
+    """What differs between two runs of a program: addresses, thread
+    idents, the time stamps of the directory it runs in."""
+    def same(v):
+        return re.sub(r"0x[0-9a-f]+|\b[0-9]{9,}\b", "N", v) if isinstance(v, str) else v
+    return [tuple(same(v) for v in row) for row in rows]
+
+
+def raw_query(db, sql):
+    """A query of a deferred recording's own tables, which need no
+    extension (readers through callscope are sent to `callscope index`)."""
+    db = sqlite3.connect(db)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+class DeferRows(TracedProgram):
+    def deferred(self, source, options=()):
+        proc = self.run_traced(source, options=["--defer-rows"] + list(options))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return proc
+
+    def record(self, script, *options):
+        proc = self.callscope("run", "--python", sys.executable, "-o", self.db, *options, script,
+                              env=dict(os.environ, PYTHONHASHSEED="0"))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+    def index(self, path=None):
+        return self.callscope("index", path or self.db)
+
+    def test_the_calls_built_are_those_of_a_recording_without_the_option(self):
+        script = self.write("app.py", PROGRAM)  # (once: its time stamps are among the values recorded)
+        self.record(script)
+        expected = normalized(self.query(ROWS))
+        threads = self.query("select name from threads order by id")
+        logs = self.query("select message from logs")
+        self.assertGreater(len(expected), 100)
+        self.record(script, "--defer-rows")
+        # What was kept is the events, smaller than the calls they hold.
+        self.assertEqual(raw_query(self.db, "select value from meta where key = 'rows'"), [("deferred",)])
+        self.assertGreater(raw_query(self.db, "select count(*) from event_log")[0][0], 0)
+        proc = self.index()
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertRegex(proc.stderr.decode(), r"^callscope: %d calls built in " % len(expected))
+        self.assertEqual(normalized(self.query(ROWS)), expected)
+        self.assertEqual(self.query("select name from threads order by id"), threads)
+        self.assertEqual(self.query("select message from logs"), logs)
+        self.assertEqual(self.query("select count(*) from sqlite_master where name = 'event_log'"), [(0,)])
+        self.assertEqual([f for f in os.listdir(self.dir) if f.startswith("trace.db")], ["trace.db"])
+        # and it reads as any recording
+        shown = self.callscope("show", self.db, "--no-color", "--filter", "function == '__main__.fails'")
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        self.assertIn("ValueError", shown.stdout.decode())
+
+    def test_options_of_the_recording_hold_for_the_calls_built(self):
+        source = """
+            def level(n):
+                return 0 if n == 0 else level(n - 1)
+            level(6)
+        """
+        self.deferred(source, options=["--max-depth", "2", "--no-args"])
+        self.assertEqual(self.index().returncode, 0)
+        self.assertEqual(max(r[0] for r in self.query("select depth from calls")), 2)
+        self.assertEqual(self.query("select count(*) from calls where args is not null or result is not null"),
+                         [(0,)])
+        self.assertEqual(self.query("select value from meta where key = 'no_args'"), [(1,)])
+
+    def test_readers_say_the_calls_are_to_be_built(self):
+        self.deferred("print('hello')")
+        for command in (["show", self.db], ["stats", self.db], ["export", self.db, "--format", "jsonl"],
+                        ["sql", self.db, "select 1"]):
+            proc = self.callscope(*command)
+            self.assertNotEqual(proc.returncode, 0, command)
+            lines = proc.stderr.decode().splitlines()
+            self.assertEqual(len(lines), 1, lines)
+            self.assertIn("callscope index %s" % self.db, lines[0])
+        # and so does the SQLite extension, for the programs that load it
+        with self.assertRaisesRegex(sqlite3.OperationalError, "callscope index FILE"):
+            script_with_extension(self.db, "select count(*) from call_view;")
+
+    def test_what_index_refuses(self):
+        self.run_traced("print('hello')")
+        proc = self.index()
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("has its calls already", proc.stderr.decode())
+        proc = self.callscope("index", os.path.join(self.dir, "missing.db"))
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("no such file", proc.stderr.decode())
+        self.assertEqual(self.callscope("index").returncode, 2)
+        proc = self.callscope("run", "--defer-rows", "--max-calls", "10", self.write("x.py", "pass"))
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("--max-calls", proc.stderr.decode())
+
+    def test_a_corrupt_log_is_said_so_and_left_as_it_was(self):
+        self.deferred(PROGRAM)
+        db = sqlite3.connect(self.db)
+        with db:
+            db.execute("update event_log set data = substr(data, 1, 10) || x'00ff00ff' || substr(data, 15)")
+        db.close()
+        with open(self.db, "rb") as f:
+            before = f.read()
+        proc = self.index()
+        self.assertEqual(proc.returncode, 1)
+        lines = proc.stderr.decode().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("is corrupt", lines[0])
+        with open(self.db, "rb") as f:
+            self.assertEqual(f.read(), before)
+        self.assertEqual([f for f in os.listdir(self.dir) if f.startswith("trace.db")], ["trace.db"])
+
+    def test_a_recorder_killed_keeps_the_events_it_stored(self):
+        script = self.write("app.py", """
+            import time
+            def tick(i):
+                return i
+            i = 0
+            while True:
+                tick(i)
+                i += 1
+                if i % 1000 == 0:
+                    time.sleep(0.001)
+        """)
+        recorder = subprocess.Popen([CALLSCOPE, "run", "--defer-rows", "--python", sys.executable, "-o", self.db,
+                                     script], cwd=self.dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.targets.append(recorder)
+        # A recording under way is not built from.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if os.path.exists(self.db) and raw_query(self.db, "select count(*) from sqlite_master"
+                                                              " where name = 'event_log'")[0][0]:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc = self.index()
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("still being recorded", proc.stderr.decode())
+        recorder.send_signal(signal.SIGKILL)
+        recorder.wait()
+        proc = self.index()
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        count, first, last = self.query("select count(*), min(cast(result as int)), max(cast(result as int))"
+                                        " from call_view where function = '__main__.tick'")[0]
+        self.assertGreater(count, 0)
+        # every tick from the first to the last stored is there
+        self.assertEqual((first, last + 1), (0, count))
