@@ -27,7 +27,7 @@ static void chunk_of_results(struct cs_textbuf *blob, int layout, const uint64_t
     }
     cs_chunk_put_columns(&body[0], col, 0, CS_COL_ARGS);
     cs_chunk_put_columns(&body[1], col, CS_COL_ARGS, CS_CHUNK_COLUMNS);
-    struct cs_chunk_compressor z = {NULL, 1};
+    struct cs_chunk_compressor z = {.level = 1};
     char err[128];
     CHECK_INT(cs_chunk_compress(&z, layout, body, 2, blob, err, sizeof err), 0);
     cs_chunk_compressor_free(&z);

@@ -39,7 +39,7 @@ static void frame(const uint8_t *body, size_t n, size_t split, int values, int l
         parts[0] = (struct cs_textbuf){(char *)body, split, split, 0};
         parts[1] = (struct cs_textbuf){(char *)body + split, n - split, n - split, 0};
     }
-    static struct cs_chunk_compressor compressor = {NULL, 1};
+    static struct cs_chunk_compressor compressor = {.level = 1};
     char err[128];
     if (cs_chunk_compress(&compressor, values ? 1 : layout, parts, values ? 1 : 2, &blob, err, sizeof err) != 0)
         cs_textbuf_reset(&blob);
