@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../c/collector_util.h"
 #include "collector/collector.h"
 #include "collector/event_log.h"
 
@@ -38,12 +39,7 @@ static unsigned inputs;
 
 static void remove_file(void)
 {
-    char side[80];
-    unlink(path);
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
+    tu_remove_db(path);
 }
 
 /* The collector the records go to; a fresh one now and then, so that the
