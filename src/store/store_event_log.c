@@ -36,7 +36,13 @@ int cs_store_each_event_block(sqlite3 *db, int (*fn)(void *ctx, const void *blob
                               char *err, size_t errlen)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, "SELECT data FROM event_log ORDER BY seq", -1, &st, NULL);
+    /* (a program that wrote no event before it ended left no block) */
+    int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'event_log'", -1, &st, NULL);
+    int has_log = rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_OK && !has_log)
+        return 0;
+    rc = sqlite3_prepare_v2(db, "SELECT data FROM event_log ORDER BY seq", -1, &st, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "its event log does not read: %s", sqlite3_errmsg(db));
         return -1;

@@ -116,6 +116,13 @@ class DeferRows(TracedProgram):
                          [(0,)])
         self.assertEqual(self.query("select value from meta where key = 'no_args'"), [(1,)])
 
+    def test_a_program_that_made_no_call_traced(self):
+        self.deferred("print('hello')", options=["--include", os.path.join(self.dir, "nothing")])
+        proc = self.index()
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("0 calls built", proc.stderr.decode())
+        self.assertEqual(self.query("select count(*) from calls"), [(0,)])
+
     def test_readers_say_the_calls_are_to_be_built(self):
         self.deferred("print('hello')")
         for command in (["show", self.db], ["stats", self.db], ["export", self.db, "--format", "jsonl"],
