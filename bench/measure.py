@@ -212,9 +212,9 @@ WHOLE_RUNS = [
     ("fib", "fib_whole", []),
     # The events only: `callscope index` builds the calls afterwards, timed
     # on its own (docs/proposals/event-log.md).
-    ("json_decode deferred", "json_decode", ["--defer-rows"]),
-    ("json_decode --c-calls deferred", "json_decode", ["--c-calls", "--defer-rows"]),
-    ("fib deferred", "fib_whole", ["--defer-rows"]),
+    ("json_decode deferred", "json_decode", ["--defer-rows=later"]),
+    ("json_decode --c-calls deferred", "json_decode", ["--c-calls", "--defer-rows=later"]),
+    ("fib deferred", "fib_whole", ["--defer-rows=later"]),
 ]
 
 
@@ -277,7 +277,7 @@ def whole_process(tmp):
                 keep((side, name), wall, cpu)
                 if side == "traced":
                     size, meta = recording_meta(dbs[name])
-                    if "--defer-rows" in cmd:
+                    if "--defer-rows=later" in cmd:
                         keep(("index", name), *timed_run([callscope_bin, "index", dbs[name]]))
                         meta["calls"] = recording_meta(dbs[name])[1].get("calls", 0)
                     recorded.setdefault(name, []).append((size, meta))

@@ -38,8 +38,9 @@ void cs_record_options_usage(FILE *out)
           "  --max-depth N          keep calls at most N deep\n"
           "  --min-duration MS      keep only calls that took at least MS milliseconds\n"
           "  --max-calls N          keep only the newest N calls\n"
-          "  --defer-rows           keep the events only, compressed: the program runs faster,\n"
-          "                         and `callscope index FILE` builds the calls afterwards\n"
+          "  --defer-rows[=later]   keep the events only, compressed: the program runs faster;\n"
+          "                         the calls are built once it is done, in the background\n"
+          "                         (or, with =later, by `callscope index FILE`)\n"
           "  --max-string N         characters kept of str and bytes values (120)\n"
           "  --max-items N          items kept of containers (10)\n"
           "  --buffer MB            shared-memory buffer between program and collector, taken\n"
@@ -181,8 +182,10 @@ int cs_record_options_parse(struct cs_record_options *o, int argc, char **argv, 
             if (parse_long(a, v, 1, 1L << 40, &n))
                 return -1;
             o->collect.max_calls = n;
-        } else if (!strcmp(a, "--defer-rows")) {
-            o->collect.defer_rows = 1;
+        } else if (!strcmp(a, "--defer-rows") || !strcmp(a, "--defer-rows=background")) {
+            o->collect.defer_rows = CS_DEFER_BACKGROUND;
+        } else if (!strcmp(a, "--defer-rows=later")) {
+            o->collect.defer_rows = CS_DEFER_LATER;
         } else if (!strcmp(a, "--max-string")) {
             NEEDS_VALUE();
             if (parse_long(a, v, 1, 1000000, &n))

@@ -8,12 +8,14 @@
  * committed to the ring reaches the database.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -178,7 +180,7 @@ static int collect_loop(struct cs_collector *c, struct loop_state *s)
     return 0;
 }
 
-static void print_summary(struct cs_collector *c, const struct cs_ring *ring, const char *path)
+static void print_summary(struct cs_collector *c, const struct cs_ring *ring, const char *path, int defer_rows)
 {
     if (!isatty(2))
         return; /* the program's stderr stays exactly its own */
@@ -193,11 +195,42 @@ static void print_summary(struct cs_collector *c, const struct cs_ring *ring, co
     if (cs_ring_growth_refused(ring, &had, &size))
         snprintf(short_ring, sizeof short_ring, "; the buffer stopped at %zu of %zu MB: /dev/shm is full",
                  (had + (1u << 19)) >> 20, (size + (1u << 19)) >> 20);
-    if (t.deferred_bytes)
-        cs_note("%.1f MB of events recorded in %s%s%s; `callscope index %s` builds the calls",
+    if (t.deferred_bytes && defer_rows == CS_DEFER_LATER)
+        cs_note("%.1f MB of events recorded in %s%s%s; `callscope index %s` builds its calls",
+                (double)t.deferred_bytes / 1e6, path, lost, short_ring, path);
+    else if (t.deferred_bytes)
+        cs_note("%.1f MB of events recorded in %s%s%s; its calls are being built (`callscope index %s` waits for them)",
                 (double)t.deferred_bytes / 1e6, path, lost, short_ring, path);
     else
         cs_note("%llu calls recorded in %s%s%s", (unsigned long long)t.calls, path, lost, short_ring);
+}
+
+/* --defer-rows: once the program is done, the calls are built by a
+ * process of their own, so that whoever waits for the program gets it
+ * back at once. It holds the build's lock from before this returns:
+ * a reader started next finds the build under way and waits for it. */
+static void build_rows_in_background(const char *path)
+{
+    char err[600];
+    int lock_fd = cs_collector_lock_for_build(path, err, sizeof err);
+    if (lock_fd < 0)
+        return; /* (readers then say to run `callscope index`) */
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid(); /* not the terminal's to stop */
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0), dup2(null, 1), dup2(null, 2);
+            close(null);
+        }
+        setpriority(PRIO_PROCESS, 0, 10); /* behind what the user runs next */
+        int built;
+        _exit(cs_collector_build_rows_locked(path, lock_fd, &built, err, sizeof err) == 0 ? 0 : 1);
+    }
+    close(lock_fd); /* the child's copy keeps the lock */
 }
 
 static int open_ring(struct cs_ring *ring, struct cs_record_options *o)
@@ -362,9 +395,11 @@ int cs_cmd_run(int argc, char **argv)
     int rc = collect_loop(c, &s);
     cs_ring_unlink(&ring);
     if (rc == 0 && atomic_load(&ring.header->target_started))
-        print_summary(c, &ring, o.collect.db_path);
+        print_summary(c, &ring, o.collect.db_path, o.collect.defer_rows);
     cs_collector_free(c);
     free(command);
+    if (rc == 0 && o.collect.defer_rows == CS_DEFER_BACKGROUND)
+        build_rows_in_background(o.collect.db_path);
     /* A recording that failed (said above, in one line: a full disk...)
      * does not hide how the program ended: its status is passed on. */
     if (rc != 0 && !s.child_exited)
@@ -416,5 +451,7 @@ int cs_cmd_collect(int argc, char **argv)
     int rc = collect_loop(c, &s);
     cs_ring_unlink(&ring);
     cs_collector_free(c);
+    if (rc == 0 && o.collect.defer_rows == CS_DEFER_BACKGROUND)
+        build_rows_in_background(o.collect.db_path);
     return rc == 0 ? CS_EXIT_OK : CS_EXIT_FAILURE;
 }

@@ -9,7 +9,12 @@
 #include "collector/collector.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -84,7 +89,8 @@ static int recorder_alive(sqlite3 *db)
     return pid > 0 && pid <= INT32_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
-int cs_collector_build_rows(const char *path, const char *out_path, char *err, size_t errlen)
+/* Builds the rows of path into out_path. */
+static int build_into(const char *path, const char *out_path, char *err, size_t errlen)
 {
     sqlite3 *db = cs_store_open_readonly(path, err, errlen);
     if (!db)
@@ -92,10 +98,6 @@ int cs_collector_build_rows(const char *path, const char *out_path, char *err, s
     int rc = -1;
     struct building b = {.path = path, .err = err, .errlen = errlen};
     char command[4096];
-    if (!cs_store_rows_deferred(db)) {
-        snprintf(err, errlen, "%s has its calls already: it was not recorded with --defer-rows, or was indexed", path);
-        goto done;
-    }
     if (recorder_alive(db)) {
         snprintf(err, errlen, "%s is still being recorded: its calls can be built once the recording ends", path);
         goto done;
@@ -125,5 +127,93 @@ done:
     cs_collector_free(b.c);
     cs_chunk_buffer_free(&b.buf);
     cs_store_close_readonly(db);
+    return rc;
+}
+
+/* Removes path's -wal and -shm files. */
+static void remove_side_files(const char *path)
+{
+    char side[PATH_MAX + 8];
+    static const char *const suffixes[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < 2; i++)
+        if (snprintf(side, sizeof side, "%s%s", path, suffixes[i]) < (int)sizeof side)
+            unlink(side);
+}
+
+/* Whether the file at path (now) holds a deferred recording: 1, 0, or -1
+ * with err (it does not open as a recording). */
+static int is_deferred(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *db = cs_store_open_readonly(path, err, errlen);
+    if (!db)
+        return -1;
+    int deferred = cs_store_rows_deferred(db);
+    cs_store_close_readonly(db);
+    return deferred;
+}
+
+int cs_collector_lock_for_build(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, errno == ENOENT ? "%s: no such file" : "cannot read %s: %m", path);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf(err, errlen, "the calls of %s are being built", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int cs_collector_build_rows_locked(const char *path, int lock_fd, int *built, char *err, size_t errlen)
+{
+    *built = 0;
+    /* The lock is the file's that lock_fd opened: if another build has
+     * replaced it since, path is a file with its calls. */
+    struct stat locked, now;
+    if (fstat(lock_fd, &locked) != 0 || stat(path, &now) != 0 || locked.st_ino != now.st_ino ||
+        locked.st_dev != now.st_dev)
+        return is_deferred(path, err, errlen) < 0 ? -1 : 0;
+    int deferred = is_deferred(path, err, errlen);
+    if (deferred <= 0)
+        return deferred;
+    char building[PATH_MAX];
+    if (snprintf(building, sizeof building, "%s.building", path) >= (int)sizeof building) {
+        snprintf(err, errlen, "%s: the path is too long", path);
+        return -1;
+    }
+    if (build_into(path, building, err, errlen) != 0) {
+        unlink(building);
+        remove_side_files(building);
+        return -1;
+    }
+    /* The log's write-ahead files must not outlive it: beside the new file
+     * they would be read as its own. Everything in them was read above. */
+    remove_side_files(path);
+    remove_side_files(building);
+    if (rename(building, path) != 0) {
+        snprintf(err, errlen, "cannot replace %s: %m", path);
+        unlink(building);
+        return -1;
+    }
+    *built = 1;
+    return 0;
+}
+
+int cs_collector_build_rows(const char *path, int *built, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, errno == ENOENT ? "%s: no such file" : "cannot read %s: %m", path);
+        return -1;
+    }
+    int rc = -1;
+    if (flock(fd, LOCK_EX) != 0)
+        snprintf(err, errlen, "cannot lock %s: %m", path);
+    else
+        rc = cs_collector_build_rows_locked(path, fd, built, err, errlen);
+    close(fd); /* (and the lock with it) */
     return rc;
 }

@@ -22,7 +22,12 @@ struct cs_collector_options {
     int64_t min_duration_ns;  /* calls shorter than this are not kept (0: all) */
     int64_t max_calls;        /* keep only the newest N calls (0: all) */
     int max_depth;            /* calls deeper than this are not kept (-1: all) */
-    int defer_rows;           /* keep the event log; the rows are built later (event_log.h) */
+    int defer_rows;           /* CS_DEFER_*: keep the event log; the rows are built later (event_log.h) */
+};
+
+enum {
+    CS_DEFER_BACKGROUND = 1, /* by a process of their own once the program is done */
+    CS_DEFER_LATER = 2,      /* by `callscope index` */
 };
 
 /* What the collector takes from the ring's header; a deferred recording
@@ -41,10 +46,18 @@ struct cs_collector;
 struct cs_collector *cs_collector_open(struct cs_ring *ring, const struct cs_collector_options *options,
                                        char *err, size_t errlen);
 
-/* Builds the rows of the deferred recording at path (its event log) into
- * a new file at out_path, as the collector would have built them while
- * the program ran (build_rows.c). 0, or -1 with a one-line message in err. */
-int cs_collector_build_rows(const char *path, const char *out_path, char *err, size_t errlen);
+/* Builds the rows of the deferred recording at path (its event log), as
+ * the collector would have built them while the program ran, into a new
+ * file that then replaces it (build_rows.c). The build holds an exclusive
+ * flock(2) on the recording, which readers wait on; a build already under
+ * way is waited for. 0, with *built 0 when the file had its calls already
+ * (none to build), or -1 with a one-line message in err. */
+int cs_collector_build_rows(const char *path, int *built, char *err, size_t errlen);
+/* Holds the flock of cs_collector_build_rows on path now, without
+ * waiting: the fd to pass to cs_collector_build_rows_locked, or -1 (with
+ * err) when it is held already or path does not open. */
+int cs_collector_lock_for_build(const char *path, char *err, size_t errlen);
+int cs_collector_build_rows_locked(const char *path, int lock_fd, int *built, char *err, size_t errlen);
 /* The collector that build_rows.c feeds: with no ring, it takes the
  * facts and the options the log was recorded with, then the log's records
  * in order, then cs_collector_finish. */

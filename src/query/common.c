@@ -4,11 +4,13 @@
 #include "query/common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -42,19 +44,41 @@ int cs_want_color(int no_color_option)
     return !no_color_option && !(no_color && *no_color) && isatty(STDOUT_FILENO);
 }
 
+/* Waits for the build of a deferred recording's calls if one is under
+ * way (it holds an exclusive flock on the file): 1 once it has ended, 0
+ * when none is. */
+static int waited_for_build(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int waited = 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        cs_note("the calls of %s are being built: waiting for them", path);
+        waited = flock(fd, LOCK_SH) == 0;
+    }
+    close(fd);
+    return waited;
+}
+
 sqlite3 *cs_open_store(const char *path)
 {
     char err[600];
-    sqlite3 *db = cs_store_open_readonly(path, err, sizeof err);
-    if (!db) {
-        cs_error("%s", err);
-    } else if (cs_store_rows_deferred(db)) {
-        cs_error("%s holds the events of a recording made with --defer-rows: `callscope index %s` builds its calls",
-                 path, path);
+    for (int tries = 0;; tries++) {
+        sqlite3 *db = cs_store_open_readonly(path, err, sizeof err);
+        if (!db) {
+            cs_error("%s", err);
+            return NULL;
+        }
+        if (!cs_store_rows_deferred(db))
+            return db;
         cs_store_close_readonly(db);
-        db = NULL;
+        if (tries > 0 || !waited_for_build(path)) {
+            cs_error("%s holds the events of a recording made with --defer-rows: `callscope index %s` builds its"
+                     " calls", path, path);
+            return NULL;
+        }
     }
-    return db;
 }
 
 const char *cs_db_error(sqlite3 *db)

@@ -1,5 +1,6 @@
-"""`callscope run --defer-rows` keeps the events only, and `callscope index`
-builds the calls from them afterwards: the same calls a recording without
+"""`callscope run --defer-rows` keeps the events only, and the calls are
+built from them afterwards (in the background once the program is done,
+or with =later by `callscope index`): the same calls a recording without
 the option has, whatever the program did."""
 
 import os
@@ -67,7 +68,8 @@ def raw_query(db, sql):
 
 class DeferRows(TracedProgram):
     def deferred(self, source, options=()):
-        proc = self.run_traced(source, options=["--defer-rows"] + list(options))
+        """A recording whose calls are left to `callscope index`."""
+        proc = self.run_traced(source, options=["--defer-rows=later"] + list(options))
         self.assertEqual(proc.returncode, 0, proc.stderr)
         return proc
 
@@ -86,7 +88,7 @@ class DeferRows(TracedProgram):
         threads = self.query("select name from threads order by id")
         logs = self.query("select message from logs")
         self.assertGreater(len(expected), 100)
-        self.record(script, "--defer-rows")
+        self.record(script, "--defer-rows=later")
         # What was kept is the events, smaller than the calls they hold.
         self.assertEqual(raw_query(self.db, "select value from meta where key = 'rows'"), [("deferred",)])
         self.assertGreater(raw_query(self.db, "select count(*) from event_log")[0][0], 0)
@@ -102,6 +104,21 @@ class DeferRows(TracedProgram):
         shown = self.callscope("show", self.db, "--no-color", "--filter", "function == '__main__.fails'")
         self.assertEqual(shown.returncode, 0, shown.stderr)
         self.assertIn("ValueError", shown.stdout.decode())
+
+    def test_the_calls_are_built_in_the_background_and_readers_wait_for_them(self):
+        script = self.write("app.py", PROGRAM)
+        self.record(script)
+        expected = normalized(self.query(ROWS))
+        self.record(script, "--defer-rows")
+        # read at once: the build that `callscope run` left running is waited for
+        self.assertEqual(normalized(self.query(ROWS)), expected)
+        proc = self.index()
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("nothing to build: %d calls already in" % len(expected), proc.stderr.decode())
+        deadline = time.monotonic() + 60  # (the builder's last act, the rename, is done: it may still be exiting)
+        while [f for f in os.listdir(self.dir) if f.startswith("trace.db")] != ["trace.db"]:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
 
     def test_options_of_the_recording_hold_for_the_calls_built(self):
         source = """
@@ -136,11 +153,7 @@ class DeferRows(TracedProgram):
         with self.assertRaisesRegex(sqlite3.OperationalError, "callscope index FILE"):
             script_with_extension(self.db, "select count(*) from call_view;")
 
-    def test_what_index_refuses(self):
-        self.run_traced("print('hello')")
-        proc = self.index()
-        self.assertEqual(proc.returncode, 1)
-        self.assertIn("has its calls already", proc.stderr.decode())
+    def test_what_index_and_run_refuse(self):
         proc = self.callscope("index", os.path.join(self.dir, "missing.db"))
         self.assertEqual(proc.returncode, 1)
         self.assertIn("no such file", proc.stderr.decode())
@@ -148,6 +161,9 @@ class DeferRows(TracedProgram):
         proc = self.callscope("run", "--defer-rows", "--max-calls", "10", self.write("x.py", "pass"))
         self.assertEqual(proc.returncode, 2)
         self.assertIn("--max-calls", proc.stderr.decode())
+        proc = self.callscope("run", "--defer-rows=soon", self.write("x.py", "pass"))
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("--defer-rows=soon", proc.stderr.decode())
 
     def test_a_corrupt_log_is_said_so_and_left_as_it_was(self):
         self.deferred(PROGRAM)
@@ -178,7 +194,7 @@ class DeferRows(TracedProgram):
                 if i % 1000 == 0:
                     time.sleep(0.001)
         """)
-        recorder = subprocess.Popen([CALLSCOPE, "run", "--defer-rows", "--python", sys.executable, "-o", self.db,
+        recorder = subprocess.Popen([CALLSCOPE, "run", "--defer-rows=later", "--python", sys.executable, "-o", self.db,
                                      script], cwd=self.dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.targets.append(recorder)
         # A recording under way is not built from.
