@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,20 +52,6 @@ static int build_block(void *ctx, const void *blob, size_t len)
     return cs_collector_error(b->c, b->err, b->errlen) != 0 ? -1 : 0;
 }
 
-/* meta's integer at key, or fallback. */
-static int64_t meta_int(sqlite3 *db, const char *key, int64_t fallback)
-{
-    sqlite3_stmt *st;
-    int64_t v = fallback;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
-        return fallback;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 /* meta's text at key into out ("" if none). */
 static void meta_text(sqlite3 *db, const char *key, char *out, size_t size)
 {
@@ -80,15 +65,6 @@ static void meta_text(sqlite3 *db, const char *key, char *out, size_t size)
     sqlite3_finalize(st);
 }
 
-/* Whether the process that recorded the file may still be at it. */
-static int recorder_alive(sqlite3 *db)
-{
-    if (meta_int(db, "finished", 0))
-        return 0;
-    int64_t pid = meta_int(db, "recorder_pid", 0);
-    return pid > 0 && pid <= INT32_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-}
-
 /* Builds the rows of path into out_path. */
 static int build_into(const char *path, const char *out_path, char *err, size_t errlen)
 {
@@ -98,23 +74,23 @@ static int build_into(const char *path, const char *out_path, char *err, size_t 
     int rc = -1;
     struct building b = {.path = path, .err = err, .errlen = errlen};
     char command[4096];
-    if (recorder_alive(db)) {
+    if (cs_store_deferred_recorder_alive(db)) {
         snprintf(err, errlen, "%s is still being recorded: its calls can be built once the recording ends", path);
         goto done;
     }
     struct cs_collector_facts facts = {
-        .ticks0 = (uint64_t)meta_int(db, "ring_ticks0", 0),
-        .monotonic0_ns = meta_int(db, "ring_monotonic0_ns", 0),
-        .wall0_ns = meta_int(db, "started_wall_ns", 0),
-        .capture_flags = (uint32_t)meta_int(db, "capture_flags", 0),
-        .lost_events = (uint64_t)meta_int(db, "ring_lost_events", 0),
+        .ticks0 = (uint64_t)cs_store_meta_int(db, "ring_ticks0", 0),
+        .monotonic0_ns = cs_store_meta_int(db, "ring_monotonic0_ns", 0),
+        .wall0_ns = cs_store_meta_int(db, "started_wall_ns", 0),
+        .capture_flags = (uint32_t)cs_store_meta_int(db, "capture_flags", 0),
+        .lost_events = (uint64_t)cs_store_meta_int(db, "ring_lost_events", 0),
     };
     meta_text(db, "command", command, sizeof command);
-    int64_t max_depth = meta_int(db, "max_depth", -1);
+    int64_t max_depth = cs_store_meta_int(db, "max_depth", -1);
     struct cs_collector_options options = {
         .db_path = out_path,
         .command_line = command,
-        .min_duration_ns = meta_int(db, "min_duration_ns", 0),
+        .min_duration_ns = cs_store_meta_int(db, "min_duration_ns", 0),
         .max_depth = max_depth < -1 || max_depth > INT32_MAX ? -1 : (int)max_depth,
     };
     b.c = cs_collector_open_building(&facts, &options, err, errlen);
@@ -152,13 +128,20 @@ static int is_deferred(const char *path, char *err, size_t errlen)
     return deferred;
 }
 
-int cs_collector_lock_for_build(const char *path, char *err, size_t errlen)
+/* The file whose flock guards the build of its calls. */
+static int open_recording(const char *path, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    if (fd < 0)
         snprintf(err, errlen, errno == ENOENT ? "%s: no such file" : "cannot read %s: %m", path);
+    return fd;
+}
+
+int cs_collector_lock_for_build(const char *path, char *err, size_t errlen)
+{
+    int fd = open_recording(path, err, errlen);
+    if (fd < 0)
         return -1;
-    }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         snprintf(err, errlen, "the calls of %s are being built", path);
         close(fd);
@@ -204,11 +187,9 @@ int cs_collector_build_rows_locked(const char *path, int lock_fd, int *built, ch
 
 int cs_collector_build_rows(const char *path, int *built, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, errno == ENOENT ? "%s: no such file" : "cannot read %s: %m", path);
+    int fd = open_recording(path, err, errlen);
+    if (fd < 0)
         return -1;
-    }
     int rc = -1;
     if (flock(fd, LOCK_EX) != 0)
         snprintf(err, errlen, "cannot lock %s: %m", path);

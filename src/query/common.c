@@ -72,7 +72,12 @@ sqlite3 *cs_open_store(const char *path)
         }
         if (!cs_store_rows_deferred(db))
             return db;
+        int recording = cs_store_deferred_recorder_alive(db);
         cs_store_close_readonly(db);
+        if (recording) {
+            cs_error("%s is being recorded with --defer-rows: its calls can be read once the program is done", path);
+            return NULL;
+        }
         if (tries > 0 || !waited_for_build(path)) {
             cs_error("%s holds the events of a recording made with --defer-rows: `callscope index %s` builds its"
                      " calls", path, path);

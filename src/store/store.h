@@ -136,6 +136,10 @@ int cs_store_each_event_block(sqlite3 *db, int (*fn)(void *ctx, const void *blob
                               char *err, size_t errlen);
 /* Whether the file open in db holds an event log whose calls are not built. */
 int cs_store_rows_deferred(sqlite3 *db);
+/* The integer meta holds at key in the file open in db, or fallback. */
+int64_t cs_store_meta_int(sqlite3 *db, const char *key, int64_t fallback);
+/* Whether the process recording that log may still be at it. */
+int cs_store_deferred_recorder_alive(sqlite3 *db);
 /* Hands the completed rows waiting in the window to the writer once
  * enough ids were given out since the last time (commits and
  * cs_store_sync hand over everything). */

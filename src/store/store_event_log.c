@@ -5,6 +5,8 @@
  */
 #include "store/store_internal.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 
 #define CREATE_EVENT_LOG "CREATE TABLE IF NOT EXISTS event_log(seq INTEGER PRIMARY KEY, data BLOB NOT NULL)"
@@ -59,4 +61,25 @@ int cs_store_each_event_block(sqlite3 *db, int (*fn)(void *ctx, const void *blob
     }
     sqlite3_finalize(st);
     return stop;
+}
+
+int64_t cs_store_meta_int(sqlite3 *db, const char *key, int64_t fallback)
+{
+    sqlite3_stmt *st;
+    int64_t v = fallback;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+        return fallback;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+int cs_store_deferred_recorder_alive(sqlite3 *db)
+{
+    if (cs_store_meta_int(db, "finished", 0))
+        return 0;
+    int64_t pid = cs_store_meta_int(db, "recorder_pid", 0);
+    return pid > 0 && pid <= INT32_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
