@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "collector/decode.h"
 #include "collector/event_log.h"
@@ -1039,7 +1039,7 @@ struct cs_collector *cs_collector_open_building(const struct cs_collector_facts 
     }
     /* Until the log's first calibration (its first record): a tick a ns. */
     c->cal = (struct cs_clock_calibration){facts->ticks0, facts->monotonic0_ns, facts->ticks0 + 1000000000u,
-                                           facts->monotonic0_ns + 1000000000};
+                                           cs_clock_add(facts->monotonic0_ns, 1000000000)};
     use_calibration(c);
     cs_store_begin(c->store);
     write_start_meta(c);
@@ -1177,9 +1177,16 @@ static int report_error(struct cs_collector *c, char *err, size_t errlen)
         snprintf(err, errlen, "%s", e);
         return -1;
     }
-    if (c->log_refused) {
-        snprintf(err, errlen, "the disk is full: the recording of events stopped there (--defer-rows keeps no gaps)");
-        return -1;
+    if (c->log) {
+        /* A log with a gap would be built into calls paired wrongly
+         * across it: it ends where the disk filled. */
+        struct cs_store_gaps gaps;
+        cs_store_disk_full_gaps(c->store, &gaps);
+        if (c->log_refused || gaps.gaps) {
+            snprintf(err, errlen, "cannot write %s: the disk is full (a recording with --defer-rows does not pause"
+                     " for room)", c->opt.db_path);
+            return -1;
+        }
     }
     return 0;
 }
@@ -1276,7 +1283,8 @@ int cs_collector_finish(struct cs_collector *c, char *err, size_t errlen)
 void cs_collector_totals(const struct cs_collector *c, struct cs_collector_totals *out)
 {
     out->calls = (uint64_t)cs_store_calls_written(c->store);
-    out->lost_events = c->lost_events;
+    /* (a deferred recording decodes no EV_LOST: the ring's count it is) */
+    out->lost_events = c->log ? atomic_load(&c->ring->header->lost_events) : c->lost_events;
     struct cs_store_gaps gaps;
     cs_store_disk_full_gaps(c->store, &gaps);
     out->disk_full_gaps = gaps.gaps;
@@ -1302,8 +1310,7 @@ void cs_collector_free(struct cs_collector *c)
     if (!c)
         return;
     cs_store_close(c->store);
-    if (c->reader)
-        cs_ring_reader_free(c->reader);
+    cs_ring_reader_free(c->reader);
     if (c->log) {
         cs_event_log_free(c->log);
         free(c->log);

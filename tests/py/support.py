@@ -178,6 +178,17 @@ class TracedProgram(unittest.TestCase):
     def query(self, sql, *params):
         return query_recording(self.db, sql, params)
 
+    def small_file_system(self, size):
+        """A tmpfs of `size` mounted for this test, or the test skipped."""
+        mnt = os.path.join(self.dir, "small")
+        os.mkdir(mnt)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", mnt],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if mounted.returncode != 0:
+            self.skipTest("cannot mount a small file system here (needs root)")
+        self.addCleanup(subprocess.run, ["umount", "-l", mnt])
+        return mnt
+
     def calls(self, function):
         """Rows of call_view for a function named module.qualname, in order."""
         names, rows = query_recording(self.db, "select * from call_view where function = ? order by id", (function,),

@@ -182,6 +182,26 @@ class DeferRows(TracedProgram):
             self.assertEqual(f.read(), before)
         self.assertEqual([f for f in os.listdir(self.dir) if f.startswith("trace.db")], ["trace.db"])
 
+    def test_a_full_disk_ends_the_recording_in_one_line(self):
+        mnt = self.small_file_system("3m")
+        db = os.path.join(mnt, "x.db")
+        self.write("app.py", "def f(i):\n    return i\nfor i in range(1000000):\n    f(i)\nprint('done')\n")
+        proc = self.callscope("run", "--defer-rows", "--python", sys.executable, "-o", db, "app.py")
+        # the program runs to its end, with its own status
+        self.assertEqual((proc.stdout, proc.returncode), (b"done\n", 0))
+        err = proc.stderr.decode().strip().splitlines()
+        self.assertEqual(len(err), 1, err)
+        self.assertIn("the disk is full", err[0])
+        # no build was started; one asked for says why it cannot be done
+        # (the disk is still full) and leaves the recording as it was
+        files = sorted(os.listdir(mnt))
+        proc = self.callscope("index", db)
+        self.assertEqual(proc.returncode, 1)
+        err = proc.stderr.decode().strip().splitlines()
+        self.assertEqual(len(err), 1, err)
+        self.assertIn("the disk is full", err[0])
+        self.assertEqual(sorted(os.listdir(mnt)), files)
+
     def test_a_recorder_killed_keeps_the_events_it_stored(self):
         script = self.write("app.py", """
             import time

@@ -132,17 +132,6 @@ class BadInput(TracedProgram):
         proc = self.callscope("run", "--python", sys.executable, "-o", "/proc/no/such/dir/x.db", "app.py")
         self.assert_one_line_error(proc, "x.db")
 
-    def small_file_system(self, size):
-        """A tmpfs of `size` mounted for this test, or the test skipped."""
-        mnt = os.path.join(self.dir, "small")
-        os.mkdir(mnt)
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", mnt],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if mounted.returncode != 0:
-            self.skipTest("cannot mount a small file system here (needs root)")
-        self.addCleanup(subprocess.run, ["umount", "-l", mnt])
-        return mnt
-
     def test_full_disk(self):
         # A file system of 1 MB fills up early in the recording: the program
         # still runs to its end, with all its output, and callscope says
