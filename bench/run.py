@@ -96,6 +96,12 @@ def print_whole(wp):
     print("    %-31s %10s %-17s %-22s %s" % ("the recording", "calls", "B/call <= %d" % BYTES_PER_CALL_MAX,
                                             "collector >= %.0f M/s" % (CALLS_PER_S_MIN / 1e6),
                                             "(file; CPU of its threads: decode, write, checkpoint)"))
+    for r in runs:
+        print("    %-31s %10s %6.1f  %-9s %6.2f M/s  %-9s (%.1f MB; %.2f, %.2f, %.2f s)" % (
+            r["name"], format(r["calls"], ","), r["bytes_per_call"],
+            verdict(r["bytes_per_call"] <= BYTES_PER_CALL_MAX), r["calls_per_s"] / 1e6,
+            verdict(r["calls_per_s"] >= CALLS_PER_S_MIN), r["db_bytes"] / 1e6,
+            r["collector_cpu_s"], r["writer_cpu_s"], r["checkpoint_cpu_s"]))
     deferred = [r for r in runs if "index_wall_s" in r]
     if deferred:
         print("    %-31s %15s   (`callscope index` after `callscope run --defer-rows`: the calls built afterwards)"
@@ -104,12 +110,6 @@ def print_whole(wp):
             print("    %-31s %6.2f /%5.2f s   %5.2fx / %5.2fx the plain run's" % (
                 r["name"], r["index_wall_s"], r["index_cpu_s"], r["index_wall_s"] / r["plain_wall_s"],
                 r["index_cpu_s"] / r["plain_cpu_s"]))
-    for r in runs:
-        print("    %-31s %10s %6.1f  %-9s %6.2f M/s  %-9s (%.1f MB; %.2f, %.2f, %.2f s)" % (
-            r["name"], format(r["calls"], ","), r["bytes_per_call"],
-            verdict(r["bytes_per_call"] <= BYTES_PER_CALL_MAX), r["calls_per_s"] / 1e6,
-            verdict(r["calls_per_s"] >= CALLS_PER_S_MIN), r["db_bytes"] / 1e6,
-            r["collector_cpu_s"], r["writer_cpu_s"], r["checkpoint_cpu_s"]))
     floor = wp.get("sqlite_floor")
     if floor:
         print("    %-36s %8.2f M calls/s   (json_decode's %s rows inserted one row per call by a bare loop: %.2f s CPU)"

@@ -9,6 +9,19 @@
 
 enum { RECORD_DELIVERY = 'D', RECORD_CALIBRATION = 'C' };
 
+/* The records are gathered where the block's body will be compressed
+ * from, after room for its one column's length: a varint written at full
+ * width once the length is known (a reader takes it as any varint), so
+ * that sealing copies nothing. Five bytes hold lengths up to 32 GB. */
+#define LENGTH_ROOM 5
+
+/* Makes room for the column's length before the first record. */
+static void start_records(struct cs_event_log *l)
+{
+    if (!l->records.len)
+        cs_textbuf_put(&l->records, "\0\0\0\0\0", LENGTH_ROOM);
+}
+
 void cs_event_log_init(struct cs_event_log *l)
 {
     memset(l, 0, sizeof *l);
@@ -19,7 +32,6 @@ void cs_event_log_init(struct cs_event_log *l)
 void cs_event_log_free(struct cs_event_log *l)
 {
     cs_textbuf_free(&l->records);
-    cs_textbuf_free(&l->body);
     cs_textbuf_free(&l->blob);
     cs_chunk_compressor_free(&l->zstd);
 }
@@ -27,6 +39,7 @@ void cs_event_log_free(struct cs_event_log *l)
 void cs_event_log_delivery(struct cs_event_log *l, uint64_t stream_id, uint32_t pid, const unsigned char *bytes,
                            size_t n)
 {
+    start_records(l);
     cs_textbuf_putc(&l->records, RECORD_DELIVERY);
     cs_chunk_put_varint(&l->records, stream_id);
     cs_chunk_put_varint(&l->records, pid);
@@ -37,6 +50,7 @@ void cs_event_log_delivery(struct cs_event_log *l, uint64_t stream_id, uint32_t 
 
 void cs_event_log_calibration(struct cs_event_log *l, const struct cs_clock_calibration *cal)
 {
+    start_records(l);
     cs_textbuf_putc(&l->records, RECORD_CALIBRATION);
     cs_chunk_put_varint(&l->records, cal->ticks0);
     cs_chunk_put_varint(&l->records, (uint64_t)cal->ns0);
@@ -57,9 +71,13 @@ int cs_event_log_seal(struct cs_event_log *l, char *err, size_t errlen)
     }
     if (!l->records.len)
         return 0;
-    cs_textbuf_reset(&l->body);
-    cs_chunk_put_columns(&l->body, &l->records, 0, 1); /* (empties the records) */
-    return cs_chunk_compress(&l->zstd, 1, &l->body, 1, &l->blob, err, errlen) == 0 ? 1 : -1;
+    uint64_t length = l->records.len - LENGTH_ROOM;
+    unsigned char *p = (unsigned char *)l->records.data;
+    for (int i = 0; i < LENGTH_ROOM; i++, length >>= 7)
+        p[i] = (unsigned char)((length & 0x7f) | (i < LENGTH_ROOM - 1 ? 0x80 : 0));
+    int rc = cs_chunk_compress(&l->zstd, 1, &l->records, 1, &l->blob, err, errlen) == 0 ? 1 : -1;
+    cs_textbuf_reset(&l->records);
+    return rc;
 }
 
 int cs_event_log_read(const void *blob, size_t len, struct cs_chunk_buffer *buf, const struct cs_event_log_sink *sink,

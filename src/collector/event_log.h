@@ -28,12 +28,13 @@
 #include "store/chunk_codec.h"
 #include "util/textbuf.h"
 
-/* The bytes a log gathers before it is sealed into a block. */
+/* The bytes a log gathers before it is sealed into a block (a block's
+ * column is never longer than this and one delivery). */
 #define CS_EVENT_LOG_BLOCK_BYTES (1u << 20)
 
 struct cs_event_log {
-    struct cs_textbuf records; /* the block being gathered */
-    struct cs_textbuf body, blob;
+    struct cs_textbuf records; /* the block being gathered: its body, once sealed */
+    struct cs_textbuf blob;
     struct cs_chunk_compressor zstd;
     uint64_t bytes_in; /* gathered in all, for the summary */
 };

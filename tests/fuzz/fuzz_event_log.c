@@ -77,9 +77,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The bytes as a stored block. */
     struct cs_event_log_sink quiet = {ignore_delivery, ignore_calibration, NULL};
     cs_event_log_read(data, size, &buf, &quiet, err, sizeof err);
-    /* The bytes as the records of a block that decompresses. */
+    /* The bytes as the records of a block that decompresses (after the
+     * room a log keeps for the length of its column: event_log.c). */
     struct cs_event_log log;
     cs_event_log_init(&log);
+    cs_textbuf_put(&log.records, "\0\0\0\0\0", 5);
     cs_textbuf_put(&log.records, data, size);
     if (cs_event_log_seal(&log, err, sizeof err) == 1) {
         struct cs_event_log_sink sink = {deliver, calibrate, current_collector()};
