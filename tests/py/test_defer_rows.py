@@ -13,11 +13,12 @@ import time
 
 from tests.py.support import CALLSCOPE, TracedProgram, script_with_extension
 
-# Threads, an exception caught and one that escapes a call, a generator, a
-# recursion, values of several kinds and a log line: what the collector
-# pairs and renders, all of it deterministic but for addresses.
+# Threads, a child process, an exception caught and one that escapes a
+# call, a generator, a recursion, values of several kinds and a log line:
+# what the collector pairs and renders, all of it deterministic but for
+# addresses.
 PROGRAM = """
-import logging, threading
+import logging, os, threading
 def fib(n):
     return n if n < 2 else fib(n - 1) + fib(n - 2)
 def fails(x):
@@ -34,6 +35,13 @@ def work(k):
     fib(8 + k)
     tries(k)
     return sorted(gen(3), key=lambda d: d["i"])[0]
+# (forked before there are threads and handlers: the child's fork handlers
+# walk weak sets of them, in an order of addresses)
+pid = os.fork()
+if pid == 0:
+    work(4)
+    os._exit(0)
+os.waitpid(pid, 0)
 threads = [threading.Thread(target=work, args=(k,), name="worker-%d" % k) for k in range(3)]
 for t in threads:
     t.start()
@@ -42,10 +50,11 @@ logging.warning("done %d", 3)
 work(9)
 """
 
-# Each thread's calls in order (how threads interleave is the program's
-# timing, in any two recordings).
-ROWS = ("select thread, function, args, result, exception, depth, flags,"
-        " (select function from call_view p where p.id = c.parent_id) from call_view c order by thread, id")
+# Each thread's calls in order, the first process's first (how threads and
+# processes interleave is the program's timing, in any two recordings).
+ROWS = ("select pid = (select min(pid) from processes), thread, function, args, result, exception, depth, flags,"
+        " (select function from call_view p where p.id = c.parent_id) from call_view c"
+        " order by 1 desc, thread, id")
 
 
 def normalized(rows):
@@ -235,8 +244,11 @@ class DeferRows(TracedProgram):
         recorder.wait()
         proc = self.index()
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        count, first, last = self.query("select count(*), min(cast(result as int)), max(cast(result as int))"
-                                        " from call_view where function = '__main__.tick'")[0]
+        count, first, last, unfinished = self.query(
+            "select count(result), min(cast(result as int)), max(cast(result as int)), count(*) - count(result)"
+            " from call_view where function = '__main__.tick'")[0]
         self.assertGreater(count, 0)
-        # every tick from the first to the last stored is there
+        # every tick from the first to the last stored is there, and at
+        # most the one the events stored end in has no end
         self.assertEqual((first, last + 1), (0, count))
+        self.assertLessEqual(unfinished, 1)
