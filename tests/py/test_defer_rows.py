@@ -3,6 +3,7 @@ built from them afterwards (in the background once the program is done,
 or with =later by `callscope index`): the same calls a recording without
 the option has, whatever the program did."""
 
+import json
 import os
 import re
 import signal
@@ -120,6 +121,9 @@ class DeferRows(TracedProgram):
         expected = normalized(self.query(ROWS))
         self.record(script, "--defer-rows")
         # read at once: the build that `callscope run` left running is waited for
+        stats = self.callscope("stats", self.db, "--format", "jsonl", "--limit", "100000")
+        self.assertEqual(stats.returncode, 0, stats.stderr)
+        self.assertEqual(sum(json.loads(line)["count"] for line in stats.stdout.splitlines()), len(expected))
         self.assertEqual(normalized(self.query(ROWS)), expected)
         proc = self.index()
         self.assertEqual(proc.returncode, 0, proc.stderr)
