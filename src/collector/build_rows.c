@@ -11,12 +11,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <sqlite3.h>
-#include <stdio.h>
-#include <string.h>
 
 #include "collector/event_log.h"
 #include "store/store.h"
@@ -52,17 +53,19 @@ static int build_block(void *ctx, const void *blob, size_t len)
     return cs_collector_error(b->c, b->err, b->errlen) != 0 ? -1 : 0;
 }
 
-/* meta's text at key into out ("" if none). */
-static void meta_text(sqlite3 *db, const char *key, char *out, size_t size)
+/* meta's text at key, to free ("" if none); NULL when out of memory. */
+static char *meta_text(sqlite3 *db, const char *key)
 {
     sqlite3_stmt *st;
-    out[0] = 0;
+    const char *text = NULL;
     if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
-        return;
+        return strdup("");
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-        snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+    if (sqlite3_step(st) == SQLITE_ROW)
+        text = (const char *)sqlite3_column_text(st, 0);
+    char *copy = strdup(text ? text : "");
     sqlite3_finalize(st);
+    return copy;
 }
 
 /* Builds the rows of path into out_path. */
@@ -73,7 +76,7 @@ static int build_into(const char *path, const char *out_path, char *err, size_t 
         return -1;
     int rc = -1;
     struct building b = {.path = path, .err = err, .errlen = errlen};
-    char command[4096];
+    char *command = NULL;
     if (cs_store_deferred_recorder_alive(db)) {
         snprintf(err, errlen, "%s is still being recorded: its calls can be built once the recording ends", path);
         goto done;
@@ -85,7 +88,10 @@ static int build_into(const char *path, const char *out_path, char *err, size_t 
         .capture_flags = (uint32_t)cs_store_meta_int(db, "capture_flags", 0),
         .lost_events = (uint64_t)cs_store_meta_int(db, "ring_lost_events", 0),
     };
-    meta_text(db, "command", command, sizeof command);
+    if (!(command = meta_text(db, "command"))) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
     int64_t max_depth = cs_store_meta_int(db, "max_depth", -1);
     struct cs_collector_options options = {
         .db_path = out_path,
@@ -101,6 +107,7 @@ static int build_into(const char *path, const char *out_path, char *err, size_t 
         rc = 0;
 done:
     cs_collector_free(b.c);
+    free(command);
     cs_chunk_buffer_free(&b.buf);
     cs_store_close_readonly(db);
     return rc;

@@ -58,11 +58,6 @@ void cs_event_log_calibration(struct cs_event_log *l, const struct cs_clock_cali
     cs_chunk_put_varint(&l->records, (uint64_t)cal->ns1);
 }
 
-int cs_event_log_oom(const struct cs_event_log *l)
-{
-    return l->records.oom;
-}
-
 int cs_event_log_seal(struct cs_event_log *l, char *err, size_t errlen)
 {
     if (l->records.oom) {

@@ -44,8 +44,6 @@ void cs_event_log_free(struct cs_event_log *l);
 void cs_event_log_delivery(struct cs_event_log *l, uint64_t stream_id, uint32_t pid, const unsigned char *bytes,
                            size_t n);
 void cs_event_log_calibration(struct cs_event_log *l, const struct cs_clock_calibration *cal);
-/* Whether gathering ran out of memory (what was gathered is then lost). */
-int cs_event_log_oom(const struct cs_event_log *l);
 /* Compresses the records gathered into l->blob and empties them: 1 with a
  * block to store, 0 when nothing was gathered, -1 with a message. */
 int cs_event_log_seal(struct cs_event_log *l, char *err, size_t errlen);
