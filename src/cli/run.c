@@ -195,12 +195,14 @@ static void print_summary(struct cs_collector *c, const struct cs_ring *ring, co
     if (cs_ring_growth_refused(ring, &had, &size))
         snprintf(short_ring, sizeof short_ring, "; the buffer stopped at %zu of %zu MB: /dev/shm is full",
                  (had + (1u << 19)) >> 20, (size + (1u << 19)) >> 20);
+    int kb = t.deferred_bytes < 1000000; /* (a small program's events are a few kB) */
+    double amount = (double)t.deferred_bytes / (kb ? 1e3 : 1e6);
     if (t.deferred_bytes && defer_rows == CS_DEFER_LATER)
-        cs_note("%.1f MB of events recorded in %s%s%s; `callscope index %s` builds its calls",
-                (double)t.deferred_bytes / 1e6, path, lost, short_ring, path);
+        cs_note("%.1f %s of events recorded in %s%s%s; `callscope index %s` builds its calls", amount,
+                kb ? "kB" : "MB", path, lost, short_ring, path);
     else if (t.deferred_bytes)
-        cs_note("%.1f MB of events recorded in %s%s%s; its calls are being built (`callscope index %s` waits for them)",
-                (double)t.deferred_bytes / 1e6, path, lost, short_ring, path);
+        cs_note("%.1f %s of events recorded in %s%s%s; its calls are being built (`callscope index %s` waits for"
+                " them)", amount, kb ? "kB" : "MB", path, lost, short_ring, path);
     else
         cs_note("%llu calls recorded in %s%s%s", (unsigned long long)t.calls, path, lost, short_ring);
 }

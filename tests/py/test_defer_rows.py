@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from tests.py.support import CALLSCOPE, TracedProgram, script_with_extension
+from tests.py.support import CALLSCOPE, TracedProgram, on_terminal, script_with_extension
 
 # Threads, a child process, an exception caught and one that escapes a
 # call, a generator, a recursion, values of several kinds and a log line:
@@ -132,6 +132,17 @@ class DeferRows(TracedProgram):
         while [f for f in os.listdir(self.dir) if f.startswith("trace.db")] != ["trace.db"]:
             self.assertLess(time.monotonic(), deadline)
             time.sleep(0.05)
+
+    def test_the_summary_on_a_terminal_says_where_the_calls_are(self):
+        script = self.write("app.py", "def f(i):\n    return i\nfor i in range(100):\n    f(i)\n")
+        for option, says in (("--defer-rows=later", "`callscope index %s` builds its calls" % self.db),
+                             ("--defer-rows", "its calls are being built (`callscope index %s` waits for them)"
+                              % self.db)):
+            status, out = on_terminal([CALLSCOPE, "run", option, "--python", sys.executable, "-o", self.db, script])
+            self.assertEqual(status, 0, out)
+            self.assertRegex(out.strip(), r"^callscope: [0-9.]+ kB of events recorded in %s; " % re.escape(self.db))
+            self.assertIn(says, out)
+        self.assertEqual(self.index().returncode, 0)
 
     def test_options_of_the_recording_hold_for_the_calls_built(self):
         source = """
