@@ -24,6 +24,7 @@
 #include "cli/cli.h"
 #include "cli/record_options.h"
 #include "core/clock.h"
+#include "query/common.h"
 #include "util/error.h"
 
 static volatile sig_atomic_t forward_to; /* pid that gets SIGTERM/SIGHUP */
@@ -250,6 +251,10 @@ static struct cs_collector *open_collector(struct cs_ring *ring, struct cs_recor
                                            const char *command_line)
 {
     char err[512];
+    /* The file to replace may be a deferred recording whose calls are being
+     * built: once that build is done, this recording's own one cannot meet
+     * it (they would share the file beside it). */
+    cs_wait_for_build(o->collect.db_path, 1); /* (quietly: stderr is the program's) */
     o->collect.command_line = command_line;
     struct cs_collector *c = cs_collector_open(ring, &o->collect, err, sizeof err);
     if (!c)

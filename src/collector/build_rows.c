@@ -157,14 +157,20 @@ int cs_collector_lock_for_build(const char *path, char *err, size_t errlen)
     return fd;
 }
 
+/* Whether path is still the file lock_fd opened (and locked). */
+static int still_the_locked_file(int lock_fd, const char *path)
+{
+    struct stat locked, now;
+    return fstat(lock_fd, &locked) == 0 && stat(path, &now) == 0 && locked.st_ino == now.st_ino &&
+           locked.st_dev == now.st_dev;
+}
+
 int cs_collector_build_rows_locked(const char *path, int lock_fd, int *built, char *err, size_t errlen)
 {
     *built = 0;
-    /* The lock is the file's that lock_fd opened: if another build has
-     * replaced it since, path is a file with its calls. */
-    struct stat locked, now;
-    if (fstat(lock_fd, &locked) != 0 || stat(path, &now) != 0 || locked.st_ino != now.st_ino ||
-        locked.st_dev != now.st_dev)
+    /* If another build has replaced the file locked since, path is a file
+     * with its calls. */
+    if (!still_the_locked_file(lock_fd, path))
         return is_deferred(path, err, errlen) < 0 ? -1 : 0;
     int deferred = is_deferred(path, err, errlen);
     if (deferred <= 0)
@@ -174,7 +180,10 @@ int cs_collector_build_rows_locked(const char *path, int lock_fd, int *built, ch
         snprintf(err, errlen, "%s: the path is too long", path);
         return -1;
     }
-    if (build_into(path, building, err, errlen) != 0) {
+    if (build_into(path, building, err, errlen) != 0 || !still_the_locked_file(lock_fd, path)) {
+        /* (a new recording may have taken the path meanwhile: it stays) */
+        if (!still_the_locked_file(lock_fd, path))
+            snprintf(err, errlen, "%s was replaced while its calls were built: it is left as it is", path);
         unlink(building);
         remove_side_files(building);
         return -1;

@@ -44,17 +44,15 @@ int cs_want_color(int no_color_option)
     return !no_color_option && !(no_color && *no_color) && isatty(STDOUT_FILENO);
 }
 
-/* Waits for the build of a deferred recording's calls if one is under
- * way (it holds an exclusive flock on the file): 1 once it has ended, 0
- * when none is. */
-static int waited_for_build(const char *path)
+int cs_wait_for_build(const char *path, int quietly)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
     int waited = 0;
     if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
-        cs_note("the calls of %s are being built: waiting for them", path);
+        if (!quietly)
+            cs_note("the calls of %s are being built: waiting for them", path);
         waited = flock(fd, LOCK_SH) == 0;
     }
     close(fd);
@@ -78,7 +76,7 @@ sqlite3 *cs_open_store(const char *path)
             cs_error("%s is being recorded with --defer-rows: its calls can be read once the program is done", path);
             return NULL;
         }
-        if (tries > 0 || !waited_for_build(path)) {
+        if (tries > 0 || !cs_wait_for_build(path, 0)) {
             cs_error("%s holds the events of a recording made with --defer-rows: `callscope index %s` builds its"
                      " calls", path, path);
             return NULL;

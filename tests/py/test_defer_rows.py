@@ -133,6 +133,17 @@ class DeferRows(TracedProgram):
             self.assertLess(time.monotonic(), deadline)
             time.sleep(0.05)
 
+    def test_a_recording_in_place_of_one_being_built_is_the_one_kept(self):
+        first = self.write("first.py", "def first(i):\n    return i\nfor i in range(200000):\n    first(i)\n")
+        second = self.write("second.py", "def second(i):\n    return i\nfor i in range(100):\n    second(i)\n")
+        for script in (first, second):  # the second while the first's calls may still be being built
+            self.record(script, "--defer-rows")
+        stats = self.callscope("stats", self.db, "--format", "jsonl", "--limit", "100000")
+        self.assertEqual(stats.returncode, 0, stats.stderr)
+        counts = {json.loads(line)["function"]: json.loads(line)["count"] for line in stats.stdout.splitlines()}
+        self.assertEqual(counts.get("__main__.second"), 100)
+        self.assertNotIn("__main__.first", counts)
+
     def test_the_summary_on_a_terminal_says_where_the_calls_are(self):
         script = self.write("app.py", "def f(i):\n    return i\nfor i in range(100):\n    f(i)\n")
         for option, says in (("--defer-rows=later", "`callscope index %s` builds its calls" % self.db),
