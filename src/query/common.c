@@ -76,11 +76,14 @@ sqlite3 *cs_open_store(const char *path)
             cs_error("%s is being recorded with --defer-rows: its calls can be read once the program is done", path);
             return NULL;
         }
-        if (tries > 0 || !cs_wait_for_build(path, 0)) {
+        if (tries > 0) {
             cs_error("%s holds the events of a recording made with --defer-rows: `callscope index %s` builds its"
                      " calls", path, path);
             return NULL;
         }
+        /* Once more after the build, if one is under way, or has just
+         * put the calls in place since the file was opened above. */
+        cs_wait_for_build(path, 0);
     }
 }
 
