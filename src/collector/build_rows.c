@@ -113,16 +113,6 @@ done:
     return rc;
 }
 
-/* Removes path's -wal and -shm files. */
-static void remove_side_files(const char *path)
-{
-    char side[PATH_MAX + 8];
-    static const char *const suffixes[] = {"-wal", "-shm"};
-    for (size_t i = 0; i < 2; i++)
-        if (snprintf(side, sizeof side, "%s%s", path, suffixes[i]) < (int)sizeof side)
-            unlink(side);
-}
-
 /* Whether the file at path (now) holds a deferred recording: 1, 0, or -1
  * with err (it does not open as a recording). */
 static int is_deferred(const char *path, char *err, size_t errlen)
@@ -185,13 +175,13 @@ int cs_collector_build_rows_locked(const char *path, int lock_fd, int *built, ch
         if (!still_the_locked_file(lock_fd, path))
             snprintf(err, errlen, "%s was replaced while its calls were built: it is left as it is", path);
         unlink(building);
-        remove_side_files(building);
+        cs_store_remove_side_files(building);
         return -1;
     }
     /* The log's write-ahead files must not outlive it: beside the new file
      * they would be read as its own. Everything in them was read above. */
-    remove_side_files(path);
-    remove_side_files(building);
+    cs_store_remove_side_files(path);
+    cs_store_remove_side_files(building);
     if (rename(building, path) != 0) {
         snprintf(err, errlen, "cannot replace %s: %m", path);
         unlink(building);

@@ -44,19 +44,17 @@ int cs_want_color(int no_color_option)
     return !no_color_option && !(no_color && *no_color) && isatty(STDOUT_FILENO);
 }
 
-int cs_wait_for_build(const char *path, int quietly)
+void cs_wait_for_build(const char *path, int quietly)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
-    int waited = 0;
+        return;
     if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
         if (!quietly)
             cs_note("the calls of %s are being built: waiting for them", path);
-        waited = flock(fd, LOCK_SH) == 0;
+        flock(fd, LOCK_SH);
     }
     close(fd);
-    return waited;
 }
 
 sqlite3 *cs_open_store(const char *path)

@@ -31,9 +31,9 @@ int cs_want_color(int no_color_option);
 /* Opens a store for reading, printing the error. NULL on failure. */
 sqlite3 *cs_open_store(const char *path);
 /* Waits for the build of a deferred recording's calls at path if one is
- * under way (it holds an exclusive flock on the file; collector.h): 1
- * once it has ended, 0 when none is. A note says so unless quietly. */
-int cs_wait_for_build(const char *path, int quietly);
+ * under way (it holds an exclusive flock on the file; collector.h). A
+ * note says so unless quietly. */
+void cs_wait_for_build(const char *path, int quietly);
 /* Closes what cs_open_store opened. */
 void cs_close_store(sqlite3 *db);
 /* Why the last read of db failed, in words. SQLite's own message is reset

@@ -131,16 +131,21 @@ static int remove_old_store(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s exists and is not a callscope database; not replacing it", path);
         return -1;
     }
-    char side[4096];
     if (unlink(path) != 0 && errno != ENOENT) {
         snprintf(err, errlen, "cannot replace %s: %s", path, strerror(errno));
         return -1;
     }
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
+    cs_store_remove_side_files(path);
     return 0;
+}
+
+void cs_store_remove_side_files(const char *path)
+{
+    char side[4096];
+    if (snprintf(side, sizeof side, "%s-wal", path) < (int)sizeof side)
+        unlink(side);
+    if (snprintf(side, sizeof side, "%s-shm", path) < (int)sizeof side)
+        unlink(side);
 }
 
 /* Settings for a single writer that can afford to lose the file in a crash

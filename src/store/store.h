@@ -84,6 +84,10 @@ struct cs_call_numbers {
 
 struct cs_store;
 
+/* Removes the write-ahead files SQLite keeps beside the file at path
+ * (-wal, -shm): they must not outlive it, or they would be read as the
+ * next file's own. */
+void cs_store_remove_side_files(const char *path);
 /* Creates a fresh store at path, replacing an older callscope store there
  * (but never another kind of file). NULL with a message in err. */
 struct cs_store *cs_store_create(const char *path, char *err, size_t errlen);
