@@ -19,54 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "collector/event_log.h"
+#include "collector/log_replay.h"
 #include "store/store.h"
-
-struct building {
-    struct cs_collector *c;
-    struct cs_chunk_buffer buf;
-    const char *path;
-    char *err;
-    size_t errlen;
-};
-
-static void deliver(void *ctx, uint64_t stream_id, uint32_t pid, const unsigned char *bytes, size_t n)
-{
-    cs_collector_deliver(ctx, stream_id, pid, bytes, n);
-}
-
-static void calibration(void *ctx, const struct cs_clock_calibration *cal)
-{
-    cs_collector_use_calibration(ctx, cal);
-}
-
-/* cs_store_each_event_block callback: non-zero stops. */
-static int build_block(void *ctx, const void *blob, size_t len)
-{
-    struct building *b = ctx;
-    char why[200];
-    struct cs_event_log_sink sink = {deliver, calibration, b->c};
-    if (cs_event_log_read(blob, len, &b->buf, &sink, why, sizeof why) != 0) {
-        snprintf(b->err, b->errlen, "%s is corrupt: %s", b->path, why);
-        return -1;
-    }
-    return cs_collector_error(b->c, b->err, b->errlen) != 0 ? -1 : 0;
-}
-
-/* meta's text at key, to free ("" if none); NULL when out of memory. */
-static char *meta_text(sqlite3 *db, const char *key)
-{
-    sqlite3_stmt *st;
-    const char *text = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
-        return strdup("");
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        text = (const char *)sqlite3_column_text(st, 0);
-    char *copy = strdup(text ? text : "");
-    sqlite3_finalize(st);
-    return copy;
-}
 
 /* Builds the rows of path into out_path. */
 static int build_into(const char *path, const char *out_path, char *err, size_t errlen)
@@ -75,40 +29,13 @@ static int build_into(const char *path, const char *out_path, char *err, size_t 
     if (!db)
         return -1;
     int rc = -1;
-    struct building b = {.path = path, .err = err, .errlen = errlen};
-    char *command = NULL;
-    if (cs_store_deferred_recorder_alive(db)) {
+    struct cs_log_replay replay = {0};
+    if (cs_store_deferred_recorder_alive(db))
         snprintf(err, errlen, "%s is still being recorded: its calls can be built once the recording ends", path);
-        goto done;
-    }
-    struct cs_collector_facts facts = {
-        .ticks0 = (uint64_t)cs_store_meta_int(db, "ring_ticks0", 0),
-        .monotonic0_ns = cs_store_meta_int(db, "ring_monotonic0_ns", 0),
-        .wall0_ns = cs_store_meta_int(db, "started_wall_ns", 0),
-        .capture_flags = (uint32_t)cs_store_meta_int(db, "capture_flags", 0),
-        .lost_events = (uint64_t)cs_store_meta_int(db, "ring_lost_events", 0),
-    };
-    if (!(command = meta_text(db, "command"))) {
-        snprintf(err, errlen, "out of memory");
-        goto done;
-    }
-    int64_t max_depth = cs_store_meta_int(db, "max_depth", -1);
-    struct cs_collector_options options = {
-        .db_path = out_path,
-        .command_line = command,
-        .min_duration_ns = cs_store_meta_int(db, "min_duration_ns", 0),
-        .max_depth = max_depth < -1 || max_depth > INT32_MAX ? -1 : (int)max_depth,
-    };
-    b.c = cs_collector_open_building(&facts, &options, err, errlen);
-    if (!b.c)
-        goto done;
-    if (cs_store_each_event_block(db, build_block, &b, err, errlen) == 0 &&
-        cs_collector_finish(b.c, err, errlen) == 0)
+    else if (cs_log_replay_open(&replay, db, path, out_path, err, errlen) == 0 &&
+             cs_log_replay_more(&replay, db, err, errlen) == 0 && cs_collector_finish(replay.c, err, errlen) == 0)
         rc = 0;
-done:
-    cs_collector_free(b.c);
-    free(command);
-    cs_chunk_buffer_free(&b.buf);
+    cs_log_replay_free(&replay);
     cs_store_close_readonly(db);
     return rc;
 }

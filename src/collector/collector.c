@@ -1086,10 +1086,8 @@ static int64_t trim_due(struct cs_collector *c)
  * request stuck in a slow query) get a row now, with no end yet, so that
  * readers see them while the program runs and their callees have a parent
  * to hang from; the row is replaced when the call ends. */
-static void show_open_calls(struct cs_collector *c)
+static void show_open_calls_now(struct cs_collector *c)
 {
-    if (c->building)
-        return; /* (no reader waits; the calls' own rows follow) */
     int64_t now = ticks_to_start_ns(c, cs_ticks());
     for (size_t s = 0; s < c->nstreams; s++) {
         struct stream *st = c->streams[s];
@@ -1105,6 +1103,27 @@ static void show_open_calls(struct cs_collector *c)
             f->shown = 1;
         }
     }
+}
+
+static void show_open_calls(struct cs_collector *c)
+{
+    if (!c->building) /* (a build's readers wait for its end; a follower's see show_so_far) */
+        show_open_calls_now(c);
+}
+
+void cs_collector_show_so_far(struct cs_collector *c)
+{
+    /* The log's ticks are this machine's clock, read by the recorder: a
+     * call running since is as old as it would be in a live recording. */
+    show_open_calls_now(c);
+    cs_store_commit(c->store);
+    c->last_commit = cs_monotonic_ns();
+    c->rows_since_commit = 0;
+}
+
+void cs_collector_set_ring_lost(struct cs_collector *c, uint64_t lost_events)
+{
+    c->facts.lost_events = lost_events;
 }
 
 /* Commits unless the last commit was less than `interval` ns ago. */

@@ -67,6 +67,13 @@ struct cs_collector *cs_collector_open_building(const struct cs_collector_facts 
 void cs_collector_deliver(struct cs_collector *c, uint64_t stream_id, uint32_t pid, const unsigned char *bytes,
                           size_t n);
 void cs_collector_use_calibration(struct cs_collector *c, const struct cs_clock_calibration *cal);
+/* A building collector fed the log of a recording still under way: gives
+ * the calls running now a row with no end yet, as a live recording's
+ * collector does, and commits what it built, for readers. */
+void cs_collector_show_so_far(struct cs_collector *c);
+/* A building collector: the events the producers dropped in all, which a
+ * log tells only once its recording ended. */
+void cs_collector_set_ring_lost(struct cs_collector *c, uint64_t lost_events);
 /* An error met so far (as cs_collector_step reports it): -1 with err. */
 int cs_collector_error(struct cs_collector *c, char *err, size_t errlen);
 /* Consumes whatever the ring holds now and writes it; commits at least every

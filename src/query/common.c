@@ -6,13 +6,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "collector/follow_rows.h"
 #include "store/store.h"
 #include "util/json.h"
 
@@ -57,6 +60,74 @@ void cs_wait_for_build(const char *path, int quietly)
     close(fd);
 }
 
+/* The copy this process reads of a deferred recording under way
+ * (collector/follow_rows.h): a reader opens one recording. Its files'
+ * paths are kept ready for a signal handler to remove them. */
+static struct cs_follow_rows *reading_copy;
+static sqlite3 *reading_copy_db;
+static char copy_files[4][PATH_MAX + 8]; /* the copy, its -wal and -shm, its directory */
+
+void cs_remove_reading_copy(void)
+{
+    /* (async-signal-safe: unlink and rmdir only) */
+    for (int i = 0; i < 4; i++)
+        if (copy_files[i][0])
+            i < 3 ? unlink(copy_files[i]) : rmdir(copy_files[i]);
+}
+
+static void remove_copy_and_die(int sig)
+{
+    cs_remove_reading_copy();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Opens the calls so far of the deferred recording at path, which is
+ * under way. */
+static sqlite3 *open_reading_copy(const char *path)
+{
+    char err[600];
+    if (reading_copy) {
+        cs_error("%s is being recorded with --defer-rows, and this reader reads another such recording already",
+                 path);
+        return NULL;
+    }
+    struct cs_follow_rows *f = cs_follow_rows_open(path, err, sizeof err);
+    if (!f) {
+        cs_error("%s", err);
+        return NULL;
+    }
+    const char *copy = cs_follow_rows_path(f);
+    snprintf(copy_files[0], sizeof copy_files[0], "%s", copy);
+    snprintf(copy_files[1], sizeof copy_files[1], "%s-wal", copy);
+    snprintf(copy_files[2], sizeof copy_files[2], "%s-shm", copy);
+    snprintf(copy_files[3], sizeof copy_files[3], "%s", copy);
+    char *slash = strrchr(copy_files[3], '/');
+    if (slash)
+        *slash = '\0';
+    static const int deadly[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    for (size_t i = 0; i < sizeof deadly / sizeof deadly[0]; i++)
+        if (signal(deadly[i], remove_copy_and_die) == SIG_IGN)
+            signal(deadly[i], SIG_IGN); /* (left ignored if it was) */
+    sqlite3 *db = cs_store_open_readonly(copy, err, sizeof err);
+    if (!db) {
+        cs_error("%s", err);
+        cs_follow_rows_close(f);
+        memset(copy_files, 0, sizeof copy_files);
+        return NULL;
+    }
+    reading_copy = f;
+    reading_copy_db = db;
+    return db;
+}
+
+int cs_catch_up_store(sqlite3 *db, char *err, size_t errlen)
+{
+    if (!reading_copy || db != reading_copy_db)
+        return 0;
+    return cs_follow_rows_catch_up(reading_copy, err, errlen) < 0 ? -1 : 0;
+}
+
 sqlite3 *cs_open_store(const char *path)
 {
     char err[600];
@@ -70,10 +141,8 @@ sqlite3 *cs_open_store(const char *path)
             return db;
         int recording = cs_store_deferred_recorder_alive(db);
         cs_store_close_readonly(db);
-        if (recording) {
-            cs_error("%s is being recorded with --defer-rows: its calls can be read once the program is done", path);
-            return NULL;
-        }
+        if (recording)
+            return open_reading_copy(path);
         if (tries > 0) {
             cs_error("%s holds the events of a recording made with --defer-rows: `callscope index %s` builds its"
                      " calls", path, path);
@@ -97,6 +166,12 @@ void cs_close_store(sqlite3 *db)
 {
     if (db)
         cs_store_close_readonly(db);
+    if (db && db == reading_copy_db) {
+        cs_follow_rows_close(reading_copy); /* (which removes the copy) */
+        memset(copy_files, 0, sizeof copy_files);
+        reading_copy = NULL;
+        reading_copy_db = NULL;
+    }
 }
 
 int64_t cs_query_int(sqlite3 *db, const char *sql, int64_t fallback)

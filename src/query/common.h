@@ -28,8 +28,18 @@ void cs_format_duration(int64_t ns, char *buf, size_t len);
 /* Color only on a terminal, and never with NO_COLOR or --no-color. */
 int cs_want_color(int no_color_option);
 
-/* Opens a store for reading, printing the error. NULL on failure. */
+/* Opens a store for reading, printing the error. NULL on failure. A
+ * recording made with --defer-rows whose program still runs is read
+ * through a private copy of its calls so far (collector/follow_rows.h),
+ * which cs_catch_up_store extends and cs_close_store removes. */
 sqlite3 *cs_open_store(const char *path);
+/* Brings the copy of a deferred recording under way that db reads up to
+ * what the recording holds now (nothing to do for any other db): 0, or -1
+ * with a one-line message. */
+int cs_catch_up_store(sqlite3 *db, char *err, size_t errlen);
+/* Removes the files of that copy, from a signal handler that ends the
+ * reader (async-signal-safe). */
+void cs_remove_reading_copy(void);
 /* Waits for the build of a deferred recording's calls at path if one is
  * under way (it holds an exclusive flock on the file; collector.h). A
  * note says so unless quietly. */

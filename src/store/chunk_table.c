@@ -118,7 +118,8 @@ int cs_chunk_vtab_connect(sqlite3 *db, void *shape, int argc, const char *const 
      * would say the program made none. */
     if (cs_store_rows_deferred(db)) {
         *errmsg = sqlite3_mprintf("this recording holds the events of `callscope run --defer-rows`: its calls are"
-                                  " built once the program is done, or by `callscope index FILE`");
+                                  " built once the program is done, or by `callscope index FILE`; while it runs,"
+                                  " `callscope sql FILE` reads the calls so far");
         return SQLITE_ERROR;
     }
     const struct cs_chunk_vtab_shape *of = shape;

@@ -133,11 +133,14 @@ void cs_store_refer_result(struct cs_store *s, int64_t call_id, int64_t val_id);
  * failed, or the disk is full: cs_store_error then says why, or is NULL
  * for a full disk). */
 int cs_store_add_event_block(struct cs_store *s, const void *blob, size_t len);
-/* Hands each block of the event log of the file open in db to fn, in
- * order, until fn returns non-zero (which is returned): 0 when all were
- * read, -1 with a message in err. */
-int cs_store_each_event_block(sqlite3 *db, int (*fn)(void *ctx, const void *blob, size_t len), void *ctx,
-                              char *err, size_t errlen);
+/* Hands each block of the event log of the file open in db after the
+ * block numbered after_seq (0: from the first) to fn, in order, with its
+ * number, until fn returns non-zero (which is returned): 0 when all were
+ * read, -1 with a message in err. One read transaction: the blocks a
+ * recording commits meanwhile are left for the next call. */
+int cs_store_each_event_block(sqlite3 *db, int64_t after_seq,
+                              int (*fn)(void *ctx, int64_t seq, const void *blob, size_t len), void *ctx, char *err,
+                              size_t errlen);
 /* Whether the file open in db holds an event log whose calls are not built. */
 int cs_store_rows_deferred(sqlite3 *db);
 /* The integer meta holds at key in the file open in db, or fallback. */

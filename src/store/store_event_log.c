@@ -34,8 +34,9 @@ int cs_store_add_event_block(struct cs_store *s, const void *blob, size_t len)
     return stored ? 0 : -1;
 }
 
-int cs_store_each_event_block(sqlite3 *db, int (*fn)(void *ctx, const void *blob, size_t len), void *ctx,
-                              char *err, size_t errlen)
+int cs_store_each_event_block(sqlite3 *db, int64_t after_seq,
+                              int (*fn)(void *ctx, int64_t seq, const void *blob, size_t len), void *ctx, char *err,
+                              size_t errlen)
 {
     sqlite3_stmt *st;
     /* (a program that wrote no event before it ended left no block) */
@@ -44,16 +45,18 @@ int cs_store_each_event_block(sqlite3 *db, int (*fn)(void *ctx, const void *blob
     sqlite3_finalize(st);
     if (rc == SQLITE_OK && !has_log)
         return 0;
-    rc = sqlite3_prepare_v2(db, "SELECT data FROM event_log ORDER BY seq", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(db, "SELECT seq, data FROM event_log WHERE seq > ? ORDER BY seq", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_bind_int64(st, 1, after_seq);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "its event log does not read: %s", sqlite3_errmsg(db));
         return -1;
     }
     int stop = 0;
     while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const void *blob = sqlite3_column_blob(st, 0);
-        int len = sqlite3_column_bytes(st, 0);
-        stop = fn(ctx, blob ? blob : "", (size_t)len);
+        const void *blob = sqlite3_column_blob(st, 1);
+        int len = sqlite3_column_bytes(st, 1);
+        stop = fn(ctx, sqlite3_column_int64(st, 0), blob ? blob : "", (size_t)len);
     }
     if (!stop && rc != SQLITE_DONE) {
         snprintf(err, errlen, "its event log does not read: %s", sqlite3_errmsg(db));

@@ -48,6 +48,7 @@ static void restore_terminal(void)
 static void on_signal(int sig)
 {
     restore_terminal();
+    cs_remove_reading_copy();
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -273,6 +274,9 @@ static void move_up(struct view *v)
 
 static void refresh_store_facts(struct view *v)
 {
+    char err[600];
+    if (cs_catch_up_store(v->db, err, sizeof err) != 0)
+        set_message(v, 1, "%s", err);
     v->max_id = vm_max_id(&v->m);
     v->finished = vm_finished(&v->m);
 }

@@ -247,6 +247,60 @@ class DeferRows(TracedProgram):
             self.assertEqual((first, last + 1), (0, count))
         self.assertLessEqual(unfinished, 1)
 
+    def test_readers_see_the_calls_so_far_while_the_program_runs(self):
+        script = self.write("app.py", """
+            import sys
+            def tick(i):
+                return i
+            def serve():
+                for i in range(50):
+                    tick(i)
+                print("ready", flush=True)
+                sys.stdin.readline()
+            serve()
+        """)
+        copies = os.path.join(self.dir, "tmp")
+        os.mkdir(copies)
+        env = dict(os.environ, TMPDIR=copies)
+        recorder = subprocess.Popen([CALLSCOPE, "run", "--defer-rows", "--python", sys.executable, "-o", self.db,
+                                     script], cwd=self.dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.targets.append(recorder)
+        self.assertEqual(recorder.stdout.readline(), b"ready\n")
+        ticks = "select count(*), count(distinct parent_id) from call_view where function = '__main__.tick'"
+        serving = "select id, duration_ns from call_view where function = '__main__.serve'"
+        # the recording commits its events every 100 ms: the readers see them
+        # all soon, serve() running, with no end yet, and the ticks under it
+        deadline = time.monotonic() + 60
+        while True:
+            proc = self.callscope("sql", self.db, ticks, env=env)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            if proc.stdout == b"50|1\n" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(proc.stdout, b"50|1\n")
+        proc = self.callscope("sql", self.db, serving, env=env)
+        serve_id = proc.stdout.decode().split("|")[0]
+        self.assertEqual(proc.stdout.decode(), serve_id + "|\n")
+        proc = self.callscope("show", self.db, env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        shown = proc.stdout.decode()
+        self.assertIn("serve()  [unfinished]", shown)
+        self.assertIn("tick(i=49) → 49", shown)
+        proc = self.callscope("stats", self.db, env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("__main__.tick", proc.stdout.decode())
+        # each reader's copy went with it
+        self.assertEqual(os.listdir(copies), [])
+        # the recording as such stays a log, for its build
+        self.assertEqual(raw_query(self.db, "select value from meta where key = 'rows'"), [("deferred",)])
+        recorder.stdin.close()
+        self.assertEqual(recorder.wait(60), 0)
+        proc = self.callscope("sql", self.db, serving)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        served_id, duration = proc.stdout.decode().strip().split("|")
+        self.assertEqual(served_id, serve_id)  # the copy's ids are the built file's
+        self.assertGreater(int(duration), 0)
+
     def test_a_recorder_killed_keeps_the_events_it_stored(self):
         script = self.write("app.py", """
             import time
@@ -273,9 +327,9 @@ class DeferRows(TracedProgram):
         proc = self.index()
         self.assertEqual(proc.returncode, 1)
         self.assertIn("still being recorded", proc.stderr.decode())
-        proc = self.callscope("show", self.db)
-        self.assertEqual(proc.returncode, 1)
-        self.assertIn("is being recorded with --defer-rows", proc.stderr.decode())
+        proc = self.callscope("show", "--limit", "3", self.db)  # the calls so far
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("tick(i=0) → 0", proc.stdout.decode())
         recorder.send_signal(signal.SIGKILL)
         recorder.wait()
         proc = self.index()

@@ -442,13 +442,20 @@ class Viewer(ViewerTest):
 
 class FollowMode(ViewerTest):
     program = "pass\n"
+    record_options = []
+
+    def recorded_ticks(self, db):
+        """How many calls the recording at db holds so far; raises
+        sqlite3.Error while it cannot be read yet."""
+        return query_recording(db, "select count(*) from calls")[0][0]
 
     def test_new_calls_appear_while_recording(self):
         script = os.path.join(self.dir, "ticks.py")
         with open(script, "w") as f:
             f.write(textwrap.dedent(FOLLOWED))
         db = os.path.join(self.dir, "follow.db")
-        recorder = subprocess.Popen([CALLSCOPE, "run", "--no-stdlib", "--python", sys.executable, "-o", db, script],
+        recorder = subprocess.Popen([CALLSCOPE, "run", "--no-stdlib", "--python", sys.executable, "-o", db]
+                                    + self.record_options + [script],
                                     cwd=self.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     stdin=subprocess.DEVNULL)
         try:
@@ -457,7 +464,7 @@ class FollowMode(ViewerTest):
             while True:  # until the first calls are in the store
                 try:
                     # only once the collector made it: reading would create it
-                    if os.path.exists(db) and query_recording(db, "select count(*) from calls")[0][0] > 2:
+                    if os.path.exists(db) and self.recorded_ticks(db) > 2:
                         break
                 except sqlite3.Error as e:  # not readable yet
                     error = e
@@ -486,6 +493,20 @@ class FollowMode(ViewerTest):
             if recorder.poll() is None:
                 recorder.kill()
                 recorder.wait()
+
+
+class FollowModeDeferred(FollowMode):
+    """The same with --defer-rows: the viewer follows a copy of the calls
+    it builds from the event log as the recording commits it."""
+
+    record_options = ["--defer-rows"]
+
+    def recorded_ticks(self, db):
+        proc = subprocess.run([CALLSCOPE, "show", db], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, timeout=60)
+        if proc.returncode != 0:
+            raise sqlite3.Error(proc.stderr.decode(errors="replace"))
+        return proc.stdout.count(b"tick(")
 
 
 LARGE_CALLS = 1000000

@@ -1,0 +1,92 @@
+/*
+ * follow_rows.c — a reader's copy of the calls of a deferred recording
+ * under way (see follow_rows.h).
+ */
+#include "collector/follow_rows.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector/log_replay.h"
+#include "store/store.h"
+
+struct cs_follow_rows {
+    char *path;
+    sqlite3 *log;             /* the recording, read-only */
+    struct cs_log_replay replay;
+    char dir[PATH_MAX];       /* private to this reader: the copy and its write-ahead files */
+    char copy[PATH_MAX + 16];
+    int complete;
+};
+
+struct cs_follow_rows *cs_follow_rows_open(const char *path, char *err, size_t errlen)
+{
+    struct cs_follow_rows *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(path))) {
+        free(f);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    if (snprintf(f->dir, sizeof f->dir, "%s/callscope-reading-XXXXXX", tmp) >= (int)sizeof f->dir ||
+        !mkdtemp(f->dir)) {
+        snprintf(err, errlen, "cannot make a directory in %s for the calls of %s so far: %m", tmp, path);
+        f->dir[0] = '\0';
+        cs_follow_rows_close(f);
+        return NULL;
+    }
+    snprintf(f->copy, sizeof f->copy, "%s/calls.db", f->dir);
+    if (!(f->log = cs_store_open_readonly(path, err, errlen)) ||
+        cs_log_replay_open(&f->replay, f->log, f->path, f->copy, err, errlen) != 0 ||
+        cs_follow_rows_catch_up(f, err, errlen) < 0) {
+        cs_follow_rows_close(f);
+        return NULL;
+    }
+    return f;
+}
+
+const char *cs_follow_rows_path(const struct cs_follow_rows *f)
+{
+    return f->copy;
+}
+
+int cs_follow_rows_catch_up(struct cs_follow_rows *f, char *err, size_t errlen)
+{
+    if (f->complete)
+        return 1;
+    /* Asked before the blocks are read: a recording that had ended then
+     * had committed its last block with its end. */
+    int ended = !cs_store_deferred_recorder_alive(f->log);
+    if (cs_log_replay_more(&f->replay, f->log, err, errlen) != 0)
+        return -1;
+    if (!ended) {
+        cs_collector_show_so_far(f->replay.c);
+        return cs_collector_error(f->replay.c, err, errlen) != 0 ? -1 : 0;
+    }
+    cs_collector_set_ring_lost(f->replay.c, (uint64_t)cs_store_meta_int(f->log, "ring_lost_events", 0));
+    if (cs_collector_finish(f->replay.c, err, errlen) != 0)
+        return -1;
+    f->complete = 1;
+    return 1;
+}
+
+void cs_follow_rows_close(struct cs_follow_rows *f)
+{
+    if (!f)
+        return;
+    cs_log_replay_free(&f->replay);
+    if (f->log)
+        cs_store_close_readonly(f->log);
+    if (f->dir[0]) {
+        cs_store_remove_side_files(f->copy);
+        unlink(f->copy);
+        rmdir(f->dir);
+    }
+    free(f->path);
+    free(f);
+}
