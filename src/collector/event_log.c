@@ -25,7 +25,11 @@ static void start_records(struct cs_event_log *l)
 void cs_event_log_init(struct cs_event_log *l)
 {
     memset(l, 0, sizeof *l);
-    l->zstd.level = 1;
+    /* zstd's first fast level: on json_decode's log, 9% fewer instructions
+     * in the thread that keeps it than level 1, for a file 4% larger
+     * (callgrind; 13.5 B/call in all). While the program runs, keeping
+     * the log is all a deferred recording costs outside it. */
+    l->zstd.level = -1;
     l->zstd.level_tables = 1;
 }
 
