@@ -70,20 +70,23 @@ def untraced(tmp):
     return (lambda: None), (lambda: None)
 
 
-def bench_hook(callback_name, profile_mode):
-    """The bench-only hook: a C callback for PY_START and PY_RETURN (3.12+)
-    or a C profile function (older), that does nothing or only reads the
-    clock."""
+def bench_hook(callback_name, profile_mode, c_calls=False):
+    """The bench-only hook: a C callback for PY_START and PY_RETURN (3.12+),
+    and with c_calls for CALL, C_RETURN and C_RAISE too (what a tracer of C
+    calls must hear on 3.12+), or a C profile function (older, which hears
+    C calls anyway), that does nothing or only reads the clock."""
     def mode(tmp):
         if MODERN:
             mon = sys.monitoring
-            events = (mon.events.PY_START, mon.events.PY_RETURN)
+            events = [mon.events.PY_START, mon.events.PY_RETURN]
+            if c_calls:
+                events += [mon.events.CALL, mon.events.C_RETURN, mon.events.C_RAISE]
 
             def start():
                 mon.use_tool_id(NOOP_TOOL_ID, "callscope-bench-noop")
                 for e in events:
                     mon.register_callback(NOOP_TOOL_ID, e, getattr(_noop_hook, callback_name))
-                mon.set_events(NOOP_TOOL_ID, events[0] | events[1])
+                mon.set_events(NOOP_TOOL_ID, sum(events))
 
             def stop():
                 mon.set_events(NOOP_TOOL_ID, 0)
@@ -128,8 +131,12 @@ MODES = [
     ("no-op hook (floor)", bench_hook("noop", 1) if _noop_hook else None),
     ("hook + clock (floor)", bench_hook("clocked", 3) if _noop_hook and hasattr(_noop_hook, "clocked") else None),
     ("evaluator + clock (floor)", evaluator_hook if _noop_hook else None),
+    # Before 3.12 the profile function above is the only hook that hears C
+    # calls: "hook + clock" is their floor there.
+    ("C-call hook + clock (floor)", bench_hook("clocked", 3, c_calls=True) if _noop_hook and MODERN else None),
     ("callscope --no-args", callscope_mode(no_args=True) if callscope else None),
     ("callscope with args", callscope_mode() if callscope else None),
+    ("callscope --c-calls", callscope_mode(c_calls=True) if callscope else None),
     ("cProfile", cprofile),
 ]
 

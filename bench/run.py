@@ -31,15 +31,20 @@ BUILD = os.path.join(ROOT, "build")
 MEASURE = os.path.join(ROOT, "bench", "measure.py")
 TIMEOUT_S = 900  # one Python's whole measurement; far above the usual ~2 min
 
-MODES = ["untraced", "no-op hook (floor)", "hook + clock (floor)", "evaluator + clock (floor)", "callscope --no-args",
-         "callscope with args", "cProfile"]
+MODES = ["untraced", "no-op hook (floor)", "hook + clock (floor)", "evaluator + clock (floor)",
+         "C-call hook + clock (floor)", "callscope --no-args", "callscope with args", "callscope --c-calls", "cProfile"]
+
+
+def is_modern(version):
+    """Whether this Python has sys.monitoring (3.12+)."""
+    return tuple(int(x) for x in version.split(".")[:2]) >= (3, 12)
 
 
 def targets(version, workload):
     """Per-call overhead targets (ns) of issue 2, by row, for the microbenchmark."""
     if workload != "fib":
         return {}
-    modern = tuple(int(x) for x in version.split(".")[:2]) >= (3, 12)
+    modern = is_modern(version)
     out = {"callscope with args": 120 if modern else 200}
     if modern:
         out["callscope --no-args"] = 60
@@ -52,17 +57,18 @@ def verdict(ok):
 
 def print_workload(title, version, w):
     print("  %s — %s calls, best of %d per step" % (title, format(w["calls"], ",") if w["calls"] else "?", w["repeats"]))
-    print("    %-25s %7s %12s %8s   %s" % ("", "ns/call", "overhead ns", "ratio", "target (overhead)"))
+    print("    %-27s %7s %12s %8s   %s" % ("", "ns/call", "overhead ns", "ratio", "target (overhead)"))
     goals = targets(version, "fib" if title.startswith("fib") else "")
     for mode in MODES:
         row = w["rows"].get(mode)
         if row is None:
-            print("    %-25s %7s" % (mode, "skipped"))
+            older_c_calls = "C-call" in mode and not is_modern(version)
+            print("    %-27s %7s" % (mode, "before 3.12, the hook + clock row" if older_c_calls else "skipped"))
             continue
         goal = goals.get(mode)
         target = "<= %3d ns  %s" % (goal, verdict(row["overhead_ns"] <= goal)) if goal else ""
         overhead = "—" if mode == "untraced" else "%+.0f" % row["overhead_ns"]
-        print("    %-25s %7.1f %12s %7.2fx   %s" % (mode, row["ns_per_call"], overhead, row["ratio"], target))
+        print("    %-27s %7.1f %12s %7.2fx   %s" % (mode, row["ns_per_call"], overhead, row["ratio"], target))
 
 
 def print_instructions(counted):
