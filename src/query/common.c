@@ -92,6 +92,7 @@ static sqlite3 *open_reading_copy(const char *path)
                  path);
         return NULL;
     }
+    cs_note("%s is being recorded with --defer-rows: reading the calls so far", path);
     struct cs_follow_rows *f = cs_follow_rows_open(path, err, sizeof err);
     if (!f) {
         cs_error("%s", err);
