@@ -4,10 +4,15 @@
  */
 #include "collector/follow_rows.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "collector/log_replay.h"
@@ -22,6 +27,40 @@ struct cs_follow_rows {
     int complete;
 };
 
+#define COPY_PREFIX "callscope-reading-"
+static const char *const copy_files[] = {"calls.db", "calls.db-wal", "calls.db-shm"};
+
+/* Removes the copies that readers killed outright (SIGKILL, a crash) left
+ * in tmp: the directories of COPY_PREFIX PID-XXXXXX of this user whose
+ * process is gone. Only the files a copy has are removed from them, through
+ * the directory opened without following links. */
+static void remove_abandoned_copies(const char *tmp)
+{
+    DIR *d = opendir(tmp);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end;
+        if (strncmp(e->d_name, COPY_PREFIX, strlen(COPY_PREFIX)) != 0)
+            continue;
+        long pid = strtol(e->d_name + strlen(COPY_PREFIX), &end, 10);
+        struct stat st;
+        if (*end != '-' || pid <= 0 || pid > INT32_MAX || kill((pid_t)pid, 0) == 0 || errno != ESRCH ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != getuid())
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        for (size_t i = 0; i < sizeof copy_files / sizeof *copy_files; i++)
+            unlinkat(fd, copy_files[i], 0);
+        close(fd);
+        unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR); /* (fails, harmlessly, if anything else is in it) */
+    }
+    closedir(d);
+}
+
 struct cs_follow_rows *cs_follow_rows_open(const char *path, char *err, size_t errlen)
 {
     struct cs_follow_rows *f = calloc(1, sizeof *f);
@@ -33,14 +72,15 @@ struct cs_follow_rows *cs_follow_rows_open(const char *path, char *err, size_t e
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)
         tmp = "/tmp";
-    if (snprintf(f->dir, sizeof f->dir, "%s/callscope-reading-XXXXXX", tmp) >= (int)sizeof f->dir ||
+    remove_abandoned_copies(tmp);
+    if (snprintf(f->dir, sizeof f->dir, "%s/" COPY_PREFIX "%ld-XXXXXX", tmp, (long)getpid()) >= (int)sizeof f->dir ||
         !mkdtemp(f->dir)) {
         snprintf(err, errlen, "cannot make a directory in %s for the calls of %s so far: %m", tmp, path);
         f->dir[0] = '\0';
         cs_follow_rows_close(f);
         return NULL;
     }
-    snprintf(f->copy, sizeof f->copy, "%s/calls.db", f->dir);
+    snprintf(f->copy, sizeof f->copy, "%s/%s", f->dir, copy_files[0]);
     if (!(f->log = cs_store_open_readonly(path, err, errlen)) ||
         cs_log_replay_open(&f->replay, f->log, f->path, f->copy, err, errlen) != 0 ||
         cs_follow_rows_catch_up(f, err, errlen) < 0) {

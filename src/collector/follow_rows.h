@@ -5,7 +5,8 @@
  * recording commits a block every 100 ms). The copy is a recording of its
  * own, with the rows a live recording has at that point (calls running
  * have a row with no end), so every reader reads it as it reads one; it
- * is removed when the reader is done with it.
+ * is removed when the reader is done with it, and one that a reader
+ * killed outright left behind, by the next reader.
  */
 #ifndef CALLSCOPE_FOLLOW_ROWS_H
 #define CALLSCOPE_FOLLOW_ROWS_H

@@ -262,6 +262,16 @@ class DeferRows(TracedProgram):
         copies = os.path.join(self.dir, "tmp")
         os.mkdir(copies)
         env = dict(os.environ, TMPDIR=copies)
+        # what readers killed outright left: removed by the next reader when
+        # its process is gone, and only then
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        left = {}
+        for name, pid in (("abandoned", gone.pid), ("alive", os.getpid())):
+            left[name] = os.path.join(copies, "callscope-reading-%d-%s" % (pid, name))
+            os.mkdir(left[name])
+            for f in ("calls.db", "calls.db-wal", "calls.db-shm"):
+                open(os.path.join(left[name], f), "w").close()
         recorder = subprocess.Popen([CALLSCOPE, "run", "--defer-rows", "--python", sys.executable, "-o", self.db,
                                      script], cwd=self.dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.targets.append(recorder)
@@ -289,8 +299,9 @@ class DeferRows(TracedProgram):
         proc = self.callscope("stats", self.db, env=env)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("__main__.tick", proc.stdout.decode())
-        # each reader's copy went with it
-        self.assertEqual(os.listdir(copies), [])
+        # each reader's copy went with it, and the one abandoned too
+        self.assertEqual(os.listdir(copies), [os.path.basename(left["alive"])])
+        self.assertEqual(sorted(os.listdir(left["alive"])), ["calls.db", "calls.db-shm", "calls.db-wal"])
         # the recording as such stays a log, for its build
         self.assertEqual(raw_query(self.db, "select value from meta where key = 'rows'"), [("deferred",)])
         recorder.stdin.close()
