@@ -78,6 +78,7 @@ def connect(path, **kwargs):
         raise RuntimeError("this Python's sqlite3 cannot load extensions, which reading a recording's calls"
                            " needs; use `callscope sql %s ...`, or a Python built with"
                            " --enable-loadable-sqlite-extensions" % path)
+    _wait_for_build(path)
     con = sqlite3.connect(path, **kwargs)
     try:
         con.enable_load_extension(True)
@@ -89,6 +90,22 @@ def connect(path, **kwargs):
     return con
 
 
+def _wait_for_build(path):
+    """Waits for the build of the calls of a deferred recording at path if
+    one is under way: the builder holds an exclusive flock(2) on the file
+    (docs/schema.md, "A deferred recording")."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return  # (sqlite3 says what is wrong with the path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    finally:
+        os.close(fd)
+
+
 def _collector_binary():
     path = os.path.join(_session.PACKAGE_DIR, "callscope")
     if not os.access(path, os.X_OK):
@@ -96,10 +113,20 @@ def _collector_binary():
     return path
 
 
+# defer_rows's values, as `callscope collect` spells them.
+_DEFER_ROWS = {False: None, None: None, True: "--defer-rows", "background": "--defer-rows",
+               "later": "--defer-rows=later"}
+
+
 def _command(path, options):
     cmd = [_collector_binary(), "collect", "-o", os.fspath(path), "--owner", str(os.getpid())]
     for key, value in options.items():
-        if key in _VALUE_OPTIONS:
+        if key == "defer_rows":
+            if not isinstance(value, (bool, str, type(None))) or value not in _DEFER_ROWS:
+                raise ValueError("callscope.start(): defer_rows is True, 'later' or False, not %r" % (value,))
+            if _DEFER_ROWS[value]:
+                cmd.append(_DEFER_ROWS[value])
+        elif key in _VALUE_OPTIONS:
             cmd += [_VALUE_OPTIONS[key], str(value)]
         elif key in _FLAG_OPTIONS:
             if value:
@@ -117,7 +144,9 @@ def start(path="callscope.db", **options):
     `path` (replaced if it exists). Options mirror `callscope run`'s:
     no_args, repr, c_calls, include, exclude, no_stdlib, no_site_packages,
     deep_recursion, max_string, max_items, max_depth, min_duration (ms), max_calls, buffer
-    (MB), on_full ('wait' or 'drop').
+    (MB), on_full ('wait' or 'drop'), defer_rows (True: the events only,
+    whose calls are built once stop() is called, in a process of their own;
+    'later': by `callscope index PATH`).
 
     In a process that is recorded already (by `callscope run`, or an
     earlier start()), it joins that recording instead: the calls go on into
@@ -156,7 +185,9 @@ def start(path="callscope.db", **options):
 
 def stop():
     """Stops recording and waits until the database is complete (or, after
-    a start() that joined a recording under way, leaves it running)."""
+    a start() that joined a recording under way, leaves it running). With
+    defer_rows, the events are complete: their calls are being built, and
+    callscope's readers and connect() wait for them."""
     global _collector, _joined
     if _joined:
         _joined -= 1

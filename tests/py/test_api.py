@@ -123,6 +123,36 @@ class Api(TracedProgram):
     def test_unknown_option_is_an_error(self):
         with self.assertRaises(TypeError):
             callscope.start(self.db, frobnicate=True)
+        for wrong in ("soon", 1, 0.5):
+            with self.assertRaises(ValueError):
+                callscope.start(self.db, defer_rows=wrong)
+        self.assertFalse(callscope._extension.recording())
+
+    def test_deferred_rows_are_built_once_stopped(self):
+        callscope.start(self.db, defer_rows=True)
+        try:
+            for i in range(200):
+                square(i)
+        finally:
+            callscope.stop()
+        # the build may be under way: readers wait for it
+        rows = self.calls("tests.py.test_api.square")
+        self.assertEqual([r["result"] for r in rows], [str(i * i) for i in range(200)])
+
+    def test_deferred_rows_later_wait_for_callscope_index(self):
+        import sqlite3
+        callscope.start(self.db, defer_rows="later")
+        try:
+            square(7)
+        finally:
+            callscope.stop()
+        con = sqlite3.connect(self.db)
+        self.assertEqual(con.execute("select value from meta where key = 'rows'").fetchall(), [("deferred",)])
+        con.close()
+        proc = self.callscope("index", self.db)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        rows = self.calls("tests.py.test_api.square")
+        self.assertEqual([r["result"] for r in rows], ["49"])
 
     def test_a_recording_started_inside_notrace_code_records_what_follows(self):
         second = os.path.join(self.dir, "second.db")
