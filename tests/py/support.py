@@ -18,6 +18,21 @@ import unittest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CALLSCOPE = os.path.abspath(os.environ.get("CALLSCOPE_BIN", os.path.join(ROOT, "build", "callscope")))
 
+# A program that makes 50 calls under one still running, says "ready" and
+# waits for a line on its standard input before it returns: a recording
+# read while the program runs.
+SERVING_PROGRAM = """
+import sys
+def tick(i):
+    return i
+def serve():
+    for i in range(50):
+        tick(i)
+    print("ready", flush=True)
+    sys.stdin.readline()
+serve()
+"""
+
 
 def sql_literal(value):
     """value as an SQL literal, for SQL run by `callscope sql`."""

@@ -12,7 +12,8 @@ import subprocess
 import sys
 import time
 
-from tests.py.support import CALLSCOPE, TracedProgram, on_terminal, query_recording, script_with_extension
+from tests.py.support import (CALLSCOPE, SERVING_PROGRAM, TracedProgram, on_terminal, query_recording,
+                              script_with_extension)
 
 # Threads, a child process, an exception caught and one that escapes a
 # call, a generator, a recursion, values of several kinds and a log line:
@@ -248,17 +249,7 @@ class DeferRows(TracedProgram):
         self.assertLessEqual(unfinished, 1)
 
     def test_readers_see_the_calls_so_far_while_the_program_runs(self):
-        script = self.write("app.py", """
-            import sys
-            def tick(i):
-                return i
-            def serve():
-                for i in range(50):
-                    tick(i)
-                print("ready", flush=True)
-                sys.stdin.readline()
-            serve()
-        """)
+        script = self.write("app.py", SERVING_PROGRAM)
         copies = os.path.join(self.dir, "tmp")
         os.mkdir(copies)
         env = dict(os.environ, TMPDIR=copies)

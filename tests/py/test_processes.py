@@ -6,7 +6,7 @@ import signal
 import sys
 import unittest
 
-from tests.py.support import CALLSCOPE, TracedProgram
+from tests.py.support import CALLSCOPE, SERVING_PROGRAM, TracedProgram
 
 
 class ThreadsAndProcesses(TracedProgram):
@@ -174,17 +174,7 @@ class ThreadsAndProcesses(TracedProgram):
         import sqlite3
         import subprocess
         import time
-        script = self.write("app.py", """
-            import sys, time
-            def tick(i):
-                return i
-            def serve():
-                for i in range(50):
-                    tick(i)
-                print("ready", flush=True)
-                sys.stdin.readline()
-            serve()
-        """)
+        script = self.write("app.py", SERVING_PROGRAM)
         proc = subprocess.Popen([CALLSCOPE, "run", "--python", sys.executable, "-o", self.db,
                                  script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
