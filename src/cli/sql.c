@@ -15,8 +15,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -202,9 +204,36 @@ static int find_program(const char *name, char *out, size_t size)
     return -1;
 }
 
+/* Runs the shell as a child, for as long as the copy of the calls it reads
+ * must stay (a deferred recording under way: query/common.h); its exit
+ * status. The terminal's ^C and ^\ are the shell's to handle. */
+static int run_shell_child(const char *shell, const char **argv)
+{
+    void (*old_int)(int) = signal(SIGINT, SIG_IGN), (*old_quit)(int) = signal(SIGQUIT, SIG_IGN);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGQUIT, SIG_DFL);
+        execv(shell, (char *const *)argv);
+        cs_error("sql: cannot start %s: %s", shell, strerror(errno));
+        _exit(CS_EXIT_FAILURE);
+    }
+    int status = 0, rc = CS_EXIT_FAILURE;
+    if (pid < 0)
+        cs_error("sql: cannot start %s: %s", shell, strerror(errno));
+    else if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+        rc = WEXITSTATUS(status);
+    signal(SIGINT, old_int);
+    signal(SIGQUIT, old_quit);
+    return rc;
+}
+
 /* Replaces callscope with the sqlite3 shell on the recording; returns only
- * when that cannot be done, with the exit status. */
-static int start_shell(const struct sql_options *o)
+ * when that cannot be done, with the exit status. A recording under way
+ * with --defer-rows is read through the copy of its calls so far (copy,
+ * else NULL), which the shell reads as a child of callscope, which then
+ * removes it. */
+static int start_shell(const struct sql_options *o, const char *copy)
 {
     char shell[PATH_MAX], db_name[PATH_MAX * 3 + 32];
     if (find_program("sqlite3", shell, sizeof shell) != 0) {
@@ -212,7 +241,7 @@ static int start_shell(const struct sql_options *o)
                  "'SELECT count(*) FROM calls', or pipe it in", o->path);
         return CS_EXIT_USAGE;
     }
-    if (cs_store_reader_name(o->path, db_name, sizeof db_name) < 0) {
+    if (cs_store_reader_name(copy ? copy : o->path, db_name, sizeof db_name) < 0) {
         cs_error("sql: the name %s is too long for the sqlite3 shell", o->path);
         return CS_EXIT_FAILURE;
     }
@@ -227,6 +256,11 @@ static int start_shell(const struct sql_options *o)
     fwrite(note.data, 1, note.len, stderr);
     fflush(stderr);
     cs_textbuf_free(&note);
+    if (copy) {
+        int rc = run_shell_child(shell, argv);
+        cs_textbuf_free(&load);
+        return rc;
+    }
     execv(shell, (char *const *)argv);
     cs_error("sql: cannot start %s: %s", shell, strerror(errno));
     cs_textbuf_free(&load);
@@ -595,8 +629,12 @@ int cs_cmd_sql(int argc, char **argv)
         return CS_EXIT_FAILURE;
     }
     if (o.nsql == 0 && isatty(STDIN_FILENO)) {
-        cs_close_store(db);
-        int rc = start_shell(&o);
+        const char *copy = cs_reading_copy_path(db);
+        if (!copy)
+            cs_close_store(db);
+        int rc = start_shell(&o, copy);
+        if (copy)
+            cs_close_store(db);
         free(o.args);
         return rc;
     }

@@ -122,6 +122,11 @@ static sqlite3 *open_reading_copy(const char *path)
     return db;
 }
 
+const char *cs_reading_copy_path(sqlite3 *db)
+{
+    return reading_copy && db == reading_copy_db ? cs_follow_rows_path(reading_copy) : NULL;
+}
+
 int cs_catch_up_store(sqlite3 *db, char *err, size_t errlen)
 {
     if (!reading_copy || db != reading_copy_db)

@@ -37,6 +37,8 @@ sqlite3 *cs_open_store(const char *path);
  * what the recording holds now (nothing to do for any other db): 0, or -1
  * with a one-line message. */
 int cs_catch_up_store(sqlite3 *db, char *err, size_t errlen);
+/* The path of the copy db reads, or NULL when it reads a recording itself. */
+const char *cs_reading_copy_path(sqlite3 *db);
 /* Removes the files of that copy, from a signal handler that ends the
  * reader (async-signal-safe). */
 void cs_remove_reading_copy(void);

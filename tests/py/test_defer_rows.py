@@ -6,14 +6,15 @@ the option has, whatever the program did."""
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 
-from tests.py.support import (CALLSCOPE, SERVING_PROGRAM, TracedProgram, on_terminal, query_recording,
-                              script_with_extension)
+from tests.py.support import (CALLSCOPE, SERVING_PROGRAM, TracedProgram, in_terminal, on_terminal,
+                              query_recording, script_with_extension)
 
 # Threads, a child process, an exception caught and one that escapes a
 # call, a generator, a recursion, values of several kinds and a log line:
@@ -302,6 +303,30 @@ class DeferRows(TracedProgram):
         served_id, duration = proc.stdout.decode().strip().split("|")
         self.assertEqual(served_id, serve_id)  # the copy's ids are the built file's
         self.assertGreater(int(duration), 0)
+
+    def test_the_sqlite3_shell_reads_the_calls_so_far(self):
+        if not shutil.which("sqlite3"):
+            self.skipTest("sqlite3 is not installed")
+        script = self.write("app.py", SERVING_PROGRAM)
+        copies = os.path.join(self.dir, "tmp")
+        os.mkdir(copies)
+        recorder = subprocess.Popen([CALLSCOPE, "run", "--defer-rows", "--python", sys.executable, "-o", self.db,
+                                     script], cwd=self.dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.targets.append(recorder)
+        self.assertEqual(recorder.stdout.readline(), b"ready\n")
+        typed = b"SELECT 'n=' || count(*) FROM call_view WHERE function = '__main__.tick';\n.quit\n"
+        deadline = time.monotonic() + 60
+        while True:  # (the recording commits its events every 100 ms)
+            status, out = in_terminal([CALLSCOPE, "sql", self.db], typed=typed, env=dict(os.environ, TMPDIR=copies))
+            self.assertEqual(status, 0, out)
+            if "n=50" in out or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertIn("reading the calls so far", out)
+        self.assertIn("n=50", out)
+        self.assertEqual(os.listdir(copies), [])  # the copy went when the shell ended
+        recorder.stdin.close()
+        self.assertEqual(recorder.wait(60), 0)
 
     def test_a_recorder_killed_keeps_the_events_it_stored(self):
         script = self.write("app.py", """
