@@ -33,7 +33,7 @@ static int build_into(const char *path, const char *out_path, char *err, size_t 
     if (cs_store_deferred_recorder_alive(db))
         snprintf(err, errlen, "%s is still being recorded: its calls can be built once the recording ends", path);
     else if (cs_log_replay_open(&replay, db, path, out_path, err, errlen) == 0 &&
-             cs_log_replay_more(&replay, db, err, errlen) == 0 && cs_collector_finish(replay.c, err, errlen) == 0)
+             cs_log_replay_more(&replay, db, err, errlen) == 0 && cs_log_replay_finish(&replay, db, err, errlen) == 0)
         rc = 0;
     cs_log_replay_free(&replay);
     cs_store_close_readonly(db);

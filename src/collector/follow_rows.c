@@ -23,12 +23,13 @@ struct cs_follow_rows {
     sqlite3 *log;             /* the recording, read-only */
     struct cs_log_replay replay;
     char dir[PATH_MAX];       /* private to this reader: the copy and its write-ahead files */
-    char copy[PATH_MAX + 16];
+    char files[3][PATH_MAX + 16]; /* the copy, its -wal and -shm, ready for a signal handler */
     int complete;
 };
 
 #define COPY_PREFIX "callscope-reading-"
 static const char *const copy_files[] = {"calls.db", "calls.db-wal", "calls.db-shm"};
+#define NCOPY_FILES (sizeof copy_files / sizeof *copy_files)
 
 /* Removes the copies that readers killed outright (SIGKILL, a crash) left
  * in tmp: the directories of COPY_PREFIX PID-XXXXXX of this user whose
@@ -53,7 +54,7 @@ static void remove_abandoned_copies(const char *tmp)
         int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
             continue;
-        for (size_t i = 0; i < sizeof copy_files / sizeof *copy_files; i++)
+        for (size_t i = 0; i < NCOPY_FILES; i++)
             unlinkat(fd, copy_files[i], 0);
         close(fd);
         unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR); /* (fails, harmlessly, if anything else is in it) */
@@ -80,9 +81,10 @@ struct cs_follow_rows *cs_follow_rows_open(const char *path, char *err, size_t e
         cs_follow_rows_close(f);
         return NULL;
     }
-    snprintf(f->copy, sizeof f->copy, "%s/%s", f->dir, copy_files[0]);
+    for (size_t i = 0; i < NCOPY_FILES; i++)
+        snprintf(f->files[i], sizeof f->files[i], "%s/%s", f->dir, copy_files[i]);
     if (!(f->log = cs_store_open_readonly(path, err, errlen)) ||
-        cs_log_replay_open(&f->replay, f->log, f->path, f->copy, err, errlen) != 0 ||
+        cs_log_replay_open(&f->replay, f->log, f->path, f->files[0], err, errlen) != 0 ||
         cs_follow_rows_catch_up(f, err, errlen) < 0) {
         cs_follow_rows_close(f);
         return NULL;
@@ -92,7 +94,7 @@ struct cs_follow_rows *cs_follow_rows_open(const char *path, char *err, size_t e
 
 const char *cs_follow_rows_path(const struct cs_follow_rows *f)
 {
-    return f->copy;
+    return f->files[0];
 }
 
 int cs_follow_rows_catch_up(struct cs_follow_rows *f, char *err, size_t errlen)
@@ -108,11 +110,19 @@ int cs_follow_rows_catch_up(struct cs_follow_rows *f, char *err, size_t errlen)
         cs_collector_show_so_far(f->replay.c);
         return cs_collector_error(f->replay.c, err, errlen) != 0 ? -1 : 0;
     }
-    cs_collector_set_ring_lost(f->replay.c, (uint64_t)cs_store_meta_int(f->log, "ring_lost_events", 0));
-    if (cs_collector_finish(f->replay.c, err, errlen) != 0)
+    if (cs_log_replay_finish(&f->replay, f->log, err, errlen) != 0)
         return -1;
     f->complete = 1;
     return 1;
+}
+
+void cs_follow_rows_remove_files(const struct cs_follow_rows *f)
+{
+    if (!f || !f->dir[0])
+        return;
+    for (size_t i = 0; i < NCOPY_FILES; i++)
+        unlink(f->files[i]);
+    rmdir(f->dir);
 }
 
 void cs_follow_rows_close(struct cs_follow_rows *f)
@@ -122,11 +132,7 @@ void cs_follow_rows_close(struct cs_follow_rows *f)
     cs_log_replay_free(&f->replay);
     if (f->log)
         cs_store_close_readonly(f->log);
-    if (f->dir[0]) {
-        cs_store_remove_side_files(f->copy);
-        unlink(f->copy);
-        rmdir(f->dir);
-    }
+    cs_follow_rows_remove_files(f);
     free(f->path);
     free(f);
 }

@@ -24,7 +24,10 @@ const char *cs_follow_rows_path(const struct cs_follow_rows *f);
  * (the recording ended, or its recorder died), 0 while it goes on, -1
  * with a one-line message (the copy then stays as it was). */
 int cs_follow_rows_catch_up(struct cs_follow_rows *f, char *err, size_t errlen);
-/* Removes the copy. */
+/* Closes what it opened, and removes the copy. */
 void cs_follow_rows_close(struct cs_follow_rows *f);
+/* Removes the copy's files only: from a signal handler that ends the
+ * reader (async-signal-safe: unlink and rmdir of paths made in advance). */
+void cs_follow_rows_remove_files(const struct cs_follow_rows *f);
 
 #endif

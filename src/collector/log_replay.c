@@ -36,21 +36,6 @@ static int feed_block(void *ctx, int64_t seq, const void *blob, size_t len)
     return cs_collector_error(r->c, r->err, r->errlen) != 0 ? -1 : 0;
 }
 
-/* meta's text at key, to free ("" if none); NULL when out of memory. */
-static char *meta_text(sqlite3 *db, const char *key)
-{
-    sqlite3_stmt *st;
-    const char *text = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
-        return strdup("");
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        text = (const char *)sqlite3_column_text(st, 0);
-    char *copy = strdup(text ? text : "");
-    sqlite3_finalize(st);
-    return copy;
-}
-
 int cs_log_replay_open(struct cs_log_replay *r, sqlite3 *log_db, const char *path, const char *out_path, char *err,
                        size_t errlen)
 {
@@ -63,7 +48,7 @@ int cs_log_replay_open(struct cs_log_replay *r, sqlite3 *log_db, const char *pat
         .capture_flags = (uint32_t)cs_store_meta_int(log_db, "capture_flags", 0),
         .lost_events = (uint64_t)cs_store_meta_int(log_db, "ring_lost_events", 0),
     };
-    if (!(r->command = meta_text(log_db, "command"))) {
+    if (!(r->command = cs_store_meta_text(log_db, "command"))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -83,6 +68,13 @@ int cs_log_replay_more(struct cs_log_replay *r, sqlite3 *log_db, char *err, size
     r->err = err;
     r->errlen = errlen;
     return cs_store_each_event_block(log_db, r->last_seq, feed_block, r, err, errlen) == 0 ? 0 : -1;
+}
+
+int cs_log_replay_finish(struct cs_log_replay *r, sqlite3 *log_db, char *err, size_t errlen)
+{
+    /* (a log tells what the producers dropped only with its end) */
+    cs_collector_set_ring_lost(r->c, (uint64_t)cs_store_meta_int(log_db, "ring_lost_events", 0));
+    return cs_collector_finish(r->c, err, errlen);
 }
 
 void cs_log_replay_free(struct cs_log_replay *r)

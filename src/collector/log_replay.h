@@ -32,7 +32,10 @@ int cs_log_replay_open(struct cs_log_replay *r, sqlite3 *log_db, const char *pat
 /* Feeds the blocks committed after the last one fed: 0, or -1 with a
  * one-line message (a block that does not decode: the file is corrupt). */
 int cs_log_replay_more(struct cs_log_replay *r, sqlite3 *log_db, char *err, size_t errlen);
-/* Closes the collector (without finishing it) and frees the rest. */
+/* Once the recording has ended and every block was fed: the collector's
+ * end (cs_collector_finish). 0, or -1 with a one-line message. */
+int cs_log_replay_finish(struct cs_log_replay *r, sqlite3 *log_db, char *err, size_t errlen);
+/* Closes the collector (finished or not) and frees the rest. */
 void cs_log_replay_free(struct cs_log_replay *r);
 
 #endif

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -61,18 +60,13 @@ void cs_wait_for_build(const char *path, int quietly)
 }
 
 /* The copy this process reads of a deferred recording under way
- * (collector/follow_rows.h): a reader opens one recording. Its files'
- * paths are kept ready for a signal handler to remove them. */
-static struct cs_follow_rows *reading_copy;
+ * (collector/follow_rows.h): a reader opens one recording. */
+static struct cs_follow_rows *volatile reading_copy;
 static sqlite3 *reading_copy_db;
-static char copy_files[4][PATH_MAX + 8]; /* the copy, its -wal and -shm, its directory */
 
 void cs_remove_reading_copy(void)
 {
-    /* (async-signal-safe: unlink and rmdir only) */
-    for (int i = 0; i < 4; i++)
-        if (copy_files[i][0])
-            i < 3 ? unlink(copy_files[i]) : rmdir(copy_files[i]);
+    cs_follow_rows_remove_files(reading_copy);
 }
 
 static void remove_copy_and_die(int sig)
@@ -98,27 +92,18 @@ static sqlite3 *open_reading_copy(const char *path)
         cs_error("%s", err);
         return NULL;
     }
-    const char *copy = cs_follow_rows_path(f);
-    snprintf(copy_files[0], sizeof copy_files[0], "%s", copy);
-    snprintf(copy_files[1], sizeof copy_files[1], "%s-wal", copy);
-    snprintf(copy_files[2], sizeof copy_files[2], "%s-shm", copy);
-    snprintf(copy_files[3], sizeof copy_files[3], "%s", copy);
-    char *slash = strrchr(copy_files[3], '/');
-    if (slash)
-        *slash = '\0';
-    static const int deadly[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
-    for (size_t i = 0; i < sizeof deadly / sizeof deadly[0]; i++)
-        if (signal(deadly[i], remove_copy_and_die) == SIG_IGN)
-            signal(deadly[i], SIG_IGN); /* (left ignored if it was) */
-    sqlite3 *db = cs_store_open_readonly(copy, err, sizeof err);
+    sqlite3 *db = cs_store_open_readonly(cs_follow_rows_path(f), err, sizeof err);
     if (!db) {
         cs_error("%s", err);
         cs_follow_rows_close(f);
-        memset(copy_files, 0, sizeof copy_files);
         return NULL;
     }
     reading_copy = f;
     reading_copy_db = db;
+    static const int deadly[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    for (size_t i = 0; i < sizeof deadly / sizeof deadly[0]; i++)
+        if (signal(deadly[i], remove_copy_and_die) == SIG_IGN)
+            signal(deadly[i], SIG_IGN); /* (left ignored if it was) */
     return db;
 }
 
@@ -173,10 +158,10 @@ void cs_close_store(sqlite3 *db)
     if (db)
         cs_store_close_readonly(db);
     if (db && db == reading_copy_db) {
-        cs_follow_rows_close(reading_copy); /* (which removes the copy) */
-        memset(copy_files, 0, sizeof copy_files);
-        reading_copy = NULL;
+        struct cs_follow_rows *f = reading_copy;
+        reading_copy = NULL; /* (before a signal handler could see it closed) */
         reading_copy_db = NULL;
+        cs_follow_rows_close(f); /* (which removes the copy) */
     }
 }
 

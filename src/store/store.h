@@ -145,6 +145,8 @@ int cs_store_each_event_block(sqlite3 *db, int64_t after_seq,
 int cs_store_rows_deferred(sqlite3 *db);
 /* The integer meta holds at key in the file open in db, or fallback. */
 int64_t cs_store_meta_int(sqlite3 *db, const char *key, int64_t fallback);
+/* Its text at key, to free ("" when there is none); NULL when out of memory. */
+char *cs_store_meta_text(sqlite3 *db, const char *key);
 /* Whether the process recording that log may still be at it. */
 int cs_store_deferred_recorder_alive(sqlite3 *db);
 /* Hands the completed rows waiting in the window to the writer once

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define CREATE_EVENT_LOG "CREATE TABLE IF NOT EXISTS event_log(seq INTEGER PRIMARY KEY, data BLOB NOT NULL)"
 
@@ -77,6 +79,20 @@ int64_t cs_store_meta_int(sqlite3 *db, const char *key, int64_t fallback)
         v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
+}
+
+char *cs_store_meta_text(sqlite3 *db, const char *key)
+{
+    sqlite3_stmt *st;
+    const char *text = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) != SQLITE_OK)
+        return strdup("");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        text = (const char *)sqlite3_column_text(st, 0);
+    char *copy = strdup(text ? text : "");
+    sqlite3_finalize(st);
+    return copy;
 }
 
 int cs_store_deferred_recorder_alive(sqlite3 *db)

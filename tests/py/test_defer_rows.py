@@ -291,6 +291,12 @@ class DeferRows(TracedProgram):
         proc = self.callscope("stats", self.db, env=env)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("__main__.tick", proc.stdout.decode())
+        # a reader that finds no room for its copy says so in one line
+        proc = self.callscope("show", self.db, env=dict(env, TMPDIR=os.path.join(self.dir, "missing")))
+        self.assertEqual(proc.returncode, 1)
+        err = proc.stderr.decode().strip().splitlines()
+        self.assertEqual(len(err), 2, err)  # (the first says it reads the calls so far)
+        self.assertIn("cannot make a directory in %s" % os.path.join(self.dir, "missing"), err[1])
         # each reader's copy went with it, and the one abandoned too
         self.assertEqual(os.listdir(copies), [os.path.basename(left["alive"])])
         self.assertEqual(sorted(os.listdir(left["alive"])), ["calls.db", "calls.db-shm", "calls.db-wal"])
